@@ -1,0 +1,29 @@
+//! `proofmark`: the command-line entry point.
+//!
+//! The binary only composes the library crates and decides policy: it parses
+//! arguments, validates them into a configuration, runs the work and maps the
+//! outcome to an exit code (0 ok, 1 not verified / not found, 2 error).
+
+mod cmd;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cmd::Cli::parse();
+    cmd::init_logging(&cli.global);
+    if let Some(threads) = cli.global.threads {
+        if let Err(err) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
+            eprintln!("error: cannot set up {threads} worker threads: {err}");
+            return ExitCode::from(2);
+        }
+    }
+    match cmd::run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}

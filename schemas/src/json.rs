@@ -1,0 +1,241 @@
+//! The JSON form of records: what test vectors, rejects and the verifier's API
+//! show. Text is a string, timestamps are integers (µs since the epoch, UTC),
+//! dates are integers (days since the epoch), lists are arrays, attachments
+//! are `{"uri", "digest"}` objects, and a null is `null`.
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    Date32Builder, Int32Builder, ListBuilder, StringBuilder, StructBuilder,
+    TimestampMicrosecondBuilder,
+};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field};
+use serde_json::{Map, Value as Json};
+
+use crate::columns::{Column, RecordView};
+use crate::encode::Value;
+use crate::kind::{FieldSpec, FieldType, Kind, UTC, attachment_fields};
+
+/// A JSON record that cannot be turned into a row.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum JsonError {
+    /// The record is not a JSON object.
+    #[error("record {row} is not a JSON object")]
+    NotAnObject {
+        /// Index of the record.
+        row: usize,
+    },
+    /// A value of the wrong JSON type for its column.
+    #[error("record {row}: column {column}: expected {expected}")]
+    WrongType {
+        /// Index of the record.
+        row: usize,
+        /// The column.
+        column: &'static str,
+        /// What the column takes.
+        expected: &'static str,
+    },
+    /// A key that is not a column of the kind.
+    #[error("record {row}: {key:?} is not a column of {kind} records")]
+    UnknownColumn {
+        /// Index of the record.
+        row: usize,
+        /// The key.
+        key: String,
+        /// The kind.
+        kind: Kind,
+    },
+    /// Arrow refused the assembled batch.
+    #[error("cannot assemble the record batch: {0}")]
+    Arrow(String),
+}
+
+enum Builder {
+    Text(StringBuilder),
+    Timestamp(TimestampMicrosecondBuilder),
+    Date(Date32Builder),
+    Int32(Int32Builder),
+    TextList(ListBuilder<StringBuilder>),
+    Attachments(ListBuilder<StructBuilder>),
+}
+
+impl Builder {
+    fn new(spec: &FieldSpec) -> Self {
+        match spec.ty {
+            FieldType::Text => Builder::Text(StringBuilder::new()),
+            FieldType::Timestamp => {
+                Builder::Timestamp(TimestampMicrosecondBuilder::new().with_timezone(UTC))
+            }
+            FieldType::Date => Builder::Date(Date32Builder::new()),
+            FieldType::Int32 => Builder::Int32(Int32Builder::new()),
+            FieldType::TextList => Builder::TextList(
+                ListBuilder::new(StringBuilder::new())
+                    .with_field(Arc::new(Field::new("item", DataType::Utf8, false))),
+            ),
+            FieldType::AttachmentList => {
+                let item = StructBuilder::from_fields(attachment_fields(), 0);
+                let field = Field::new("item", DataType::Struct(attachment_fields()), false);
+                Builder::Attachments(ListBuilder::new(item).with_field(Arc::new(field)))
+            }
+        }
+    }
+
+    fn append(&mut self, v: &Json, row: usize, spec: &FieldSpec) -> Result<(), JsonError> {
+        let wrong = |expected| JsonError::WrongType { row, column: spec.name, expected };
+        match self {
+            Builder::Text(b) => match v {
+                Json::Null => b.append_null(),
+                Json::String(s) => b.append_value(s),
+                _ => return Err(wrong("a string or null")),
+            },
+            Builder::Timestamp(b) => match v {
+                Json::Null => b.append_null(),
+                _ => b.append_value(v.as_i64().ok_or_else(|| wrong("an integer (µs) or null"))?),
+            },
+            Builder::Date(b) => match v {
+                Json::Null => b.append_null(),
+                _ => {
+                    let d = v.as_i64().and_then(|d| i32::try_from(d).ok());
+                    b.append_value(d.ok_or_else(|| wrong("an integer (days) or null"))?)
+                }
+            },
+            Builder::Int32(b) => match v {
+                Json::Null => b.append_null(),
+                _ => {
+                    let d = v.as_i64().and_then(|d| i32::try_from(d).ok());
+                    b.append_value(d.ok_or_else(|| wrong("a 32-bit integer or null"))?)
+                }
+            },
+            Builder::TextList(b) => match v {
+                Json::Null => b.append_null(),
+                Json::Array(items) => {
+                    for item in items {
+                        match item {
+                            Json::String(s) => b.values().append_value(s),
+                            Json::Null => b.values().append_null(),
+                            _ => return Err(wrong("an array of strings or null")),
+                        }
+                    }
+                    b.append(true);
+                }
+                _ => return Err(wrong("an array of strings or null")),
+            },
+            Builder::Attachments(b) => match v {
+                Json::Null => b.append_null(),
+                Json::Array(items) => {
+                    for item in items {
+                        let expected = "an array of {uri, digest} objects or null";
+                        let obj = item.as_object().ok_or_else(|| wrong(expected))?;
+                        let s = b.values();
+                        for (i, key) in ["uri", "digest"].into_iter().enumerate() {
+                            let f = s
+                                .field_builder::<StringBuilder>(i)
+                                .ok_or_else(|| wrong(expected))?;
+                            match obj.get(key) {
+                                Some(Json::String(t)) => f.append_value(t),
+                                Some(Json::Null) | None => f.append_null(),
+                                Some(_) => return Err(wrong(expected)),
+                            }
+                        }
+                        s.append(true);
+                    }
+                    b.append(true);
+                }
+                _ => return Err(wrong("an array of {uri, digest} objects or null")),
+            },
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Builder::Text(mut b) => Arc::new(b.finish()),
+            Builder::Timestamp(mut b) => Arc::new(b.finish()),
+            Builder::Date(mut b) => Arc::new(b.finish()),
+            Builder::Int32(mut b) => Arc::new(b.finish()),
+            Builder::TextList(mut b) => Arc::new(b.finish()),
+            Builder::Attachments(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// Builds a record batch of `kind` from JSON objects. A missing key is a null.
+pub fn batch_from_json(kind: Kind, records: &[Json]) -> Result<RecordBatch, JsonError> {
+    let specs = kind.fields();
+    let mut builders: Vec<Builder> = specs.iter().map(Builder::new).collect();
+    for (row, rec) in records.iter().enumerate() {
+        let obj = rec.as_object().ok_or(JsonError::NotAnObject { row })?;
+        if let Some(key) = obj.keys().find(|k| kind.field_index(k).is_none()) {
+            return Err(JsonError::UnknownColumn { row, key: key.clone(), kind });
+        }
+        for (spec, b) in specs.iter().zip(builders.iter_mut()) {
+            b.append(obj.get(spec.name).unwrap_or(&Json::Null), row, spec)?;
+        }
+    }
+    let arrays: Vec<ArrayRef> = builders.into_iter().map(Builder::finish).collect();
+    RecordBatch::try_new(kind.arrow_schema(), arrays).map_err(|e| JsonError::Arrow(e.to_string()))
+}
+
+/// The JSON object of row `row` of a bound batch, keys in schema order.
+pub fn row_to_json(view: &RecordView<'_>, row: usize) -> Map<String, Json> {
+    let mut map = Map::new();
+    for (spec, column) in view.kind().fields().iter().zip(view.columns()) {
+        map.insert(spec.name.to_owned(), column_value_json(column, row));
+    }
+    map
+}
+
+fn opt_text(a: &arrow_array::StringArray, i: usize) -> Json {
+    if a.is_valid(i) { Json::String(a.value(i).to_owned()) } else { Json::Null }
+}
+
+fn column_value_json(column: &Column<'_>, row: usize) -> Json {
+    if column.is_null(row) {
+        return Json::Null;
+    }
+    match column {
+        Column::Text(a) => Json::String(a.value(row).to_owned()),
+        Column::Timestamp(a) => Json::from(a.value(row)),
+        Column::Date(a) => Json::from(a.value(row)),
+        Column::Int32(a) => Json::from(a.value(row)),
+        Column::TextList { items, .. } => {
+            Json::Array(column.list_range(row).map(|i| opt_text(items, i)).collect())
+        }
+        Column::AttachmentList { uri, digest, .. } => Json::Array(
+            column
+                .list_range(row)
+                .map(|i| {
+                    let mut m = Map::new();
+                    m.insert("uri".into(), opt_text(uri, i));
+                    m.insert("digest".into(), opt_text(digest, i));
+                    Json::Object(m)
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// The JSON form of a decoded value.
+pub fn value_to_json(value: &Value) -> Json {
+    match value {
+        Value::Null => Json::Null,
+        Value::Text(s) => Json::String(s.clone()),
+        Value::Timestamp(t) => Json::from(*t),
+        Value::Date(d) => Json::from(*d),
+        Value::Int32(i) => Json::from(*i),
+        Value::TextList(items) => Json::Array(items.iter().cloned().map(Json::String).collect()),
+        Value::Attachments(items) => Json::Array(
+            items
+                .iter()
+                .map(|(u, d)| {
+                    let mut m = Map::new();
+                    m.insert("uri".into(), Json::String(u.clone()));
+                    m.insert("digest".into(), Json::String(d.clone()));
+                    Json::Object(m)
+                })
+                .collect(),
+        ),
+    }
+}

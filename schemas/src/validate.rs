@@ -1,0 +1,507 @@
+//! Row validation: every defect of every row of a bound batch, each naming its
+//! row, column and a stable reason code (`schemas/SPEC.md`, section 2).
+//!
+//! Validation never drops a row silently: callers keep rejected rows with
+//! their defects (the batch's rejects), and accept the others.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
+
+use arrow_array::Array;
+
+use crate::columns::{Column, RecordView};
+use crate::country::is_iso_3166_alpha2;
+use crate::kind::{FieldType, Kind, MAX_LIST_ITEM_LEN, MAX_URI_LEN, Rule};
+
+/// Microseconds in a day.
+pub const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// Facts about the batch that some checks need.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationContext {
+    /// The batch date, in days since 1970-01-01 (UTC).
+    pub batch_date_days: i32,
+}
+
+impl ValidationContext {
+    /// A context for the batch of date `batch_date_days` (days since the epoch).
+    pub const fn for_batch_date(batch_date_days: i32) -> Self {
+        ValidationContext { batch_date_days }
+    }
+
+    /// The first instant (µs since the epoch) that is too late for an event
+    /// time: the end of the day after the batch date.
+    pub const fn event_time_limit_us(&self) -> i64 {
+        (self.batch_date_days as i64 + 2) * MICROS_PER_DAY
+    }
+}
+
+/// The kind of a row defect. Its [`code`](DefectKind::code) is the stable
+/// reason written to rejects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum DefectKind {
+    /// A null in a column that requires a value.
+    MissingValue,
+    /// Neither `code` nor `lot_id` is present.
+    NoSubject,
+    /// A `code` that breaks the code rules (length 6..=48, charset `[0-9A-Za-z._-]`).
+    MalformedCode,
+    /// A `lot_id` that breaks the lot id rules (length 1..=64, same charset).
+    MalformedLotId,
+    /// An identifier that is empty or has a byte outside 0x21..=0x7E.
+    MalformedIdentifier,
+    /// A GTIN of the wrong length, with a non-digit or a wrong check digit.
+    BadGtin,
+    /// A country that is not an assigned ISO 3166-1 alpha-2 code.
+    BadCountry,
+    /// An HS code that is not 6 to 10 digits.
+    MalformedHsCode,
+    /// A digest that is not `sha256:` or `blake3:` and 64 lowercase hex digits.
+    MalformedDigest,
+    /// A value outside the column's closed set.
+    UnknownEnumValue,
+    /// Text longer than the column's limit.
+    TooLong,
+    /// A list with more items than the column's limit.
+    TooManyItems,
+    /// A null item inside a list.
+    NullListItem,
+    /// A negative number where only non-negative ones are allowed.
+    NegativeValue,
+    /// A time before 1970 or more than a day after the batch date.
+    TimeOutOfRange,
+    /// `expiry_date` earlier than `production_date`.
+    ExpiryBeforeProduction,
+    /// `cleared_at` earlier than `declared_at`.
+    ClearedBeforeDeclared,
+    /// A `record_id` already seen earlier in the same file.
+    DuplicateRecordId,
+}
+
+impl DefectKind {
+    /// Every defect kind.
+    pub const ALL: [DefectKind; 18] = [
+        DefectKind::MissingValue,
+        DefectKind::NoSubject,
+        DefectKind::MalformedCode,
+        DefectKind::MalformedLotId,
+        DefectKind::MalformedIdentifier,
+        DefectKind::BadGtin,
+        DefectKind::BadCountry,
+        DefectKind::MalformedHsCode,
+        DefectKind::MalformedDigest,
+        DefectKind::UnknownEnumValue,
+        DefectKind::TooLong,
+        DefectKind::TooManyItems,
+        DefectKind::NullListItem,
+        DefectKind::NegativeValue,
+        DefectKind::TimeOutOfRange,
+        DefectKind::ExpiryBeforeProduction,
+        DefectKind::ClearedBeforeDeclared,
+        DefectKind::DuplicateRecordId,
+    ];
+
+    /// The stable reason code (snake case) used in rejects and ground truth.
+    pub const fn code(self) -> &'static str {
+        match self {
+            DefectKind::MissingValue => "missing_value",
+            DefectKind::NoSubject => "no_subject",
+            DefectKind::MalformedCode => "malformed_code",
+            DefectKind::MalformedLotId => "malformed_lot_id",
+            DefectKind::MalformedIdentifier => "malformed_identifier",
+            DefectKind::BadGtin => "bad_gtin",
+            DefectKind::BadCountry => "bad_country",
+            DefectKind::MalformedHsCode => "malformed_hs_code",
+            DefectKind::MalformedDigest => "malformed_digest",
+            DefectKind::UnknownEnumValue => "unknown_enum_value",
+            DefectKind::TooLong => "too_long",
+            DefectKind::TooManyItems => "too_many_items",
+            DefectKind::NullListItem => "null_list_item",
+            DefectKind::NegativeValue => "negative_value",
+            DefectKind::TimeOutOfRange => "time_out_of_range",
+            DefectKind::ExpiryBeforeProduction => "expiry_before_production",
+            DefectKind::ClearedBeforeDeclared => "cleared_before_declared",
+            DefectKind::DuplicateRecordId => "duplicate_record_id",
+        }
+    }
+
+    /// The defect kind with reason code `code`.
+    pub fn from_code(code: &str) -> Option<DefectKind> {
+        DefectKind::ALL.into_iter().find(|d| d.code() == code)
+    }
+}
+
+impl fmt::Display for DefectKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+/// One defect of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Defect {
+    /// Row index within the batch.
+    pub row: u32,
+    /// The column at fault (for row-level defects, the first column involved).
+    pub column: &'static str,
+    /// What is wrong.
+    pub kind: DefectKind,
+}
+
+impl fmt::Display for Defect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "row {}: column {}: {}", self.row, self.column, self.kind)
+    }
+}
+
+/// The outcome of validating a batch: every defect, sorted by row.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validation {
+    defects: Vec<Defect>,
+    rejected: Vec<bool>,
+    rejected_count: usize,
+}
+
+impl Validation {
+    /// Every defect, sorted by row, then column order, then kind.
+    pub fn defects(&self) -> &[Defect] {
+        &self.defects
+    }
+
+    /// Whether `row` has at least one defect.
+    #[inline]
+    pub fn is_rejected(&self, row: usize) -> bool {
+        self.rejected.get(row).copied().unwrap_or(false)
+    }
+
+    /// Number of rows with at least one defect.
+    pub fn rejected_count(&self) -> usize {
+        self.rejected_count
+    }
+
+    /// Number of rows validated.
+    pub fn num_rows(&self) -> usize {
+        self.rejected.len()
+    }
+
+    /// The defects of `row` (empty when the row is accepted).
+    pub fn defects_of(&self, row: usize) -> &[Defect] {
+        let row = row as u32;
+        let start = self.defects.partition_point(|d| d.row < row);
+        let end = self.defects.partition_point(|d| d.row <= row);
+        &self.defects[start..end]
+    }
+}
+
+/// Pass-through hasher for keys that are already uniform hashes.
+#[derive(Default)]
+struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut b = [0u8; 8];
+            b[..chunk.len()].copy_from_slice(chunk);
+            self.0 ^= u64::from_le_bytes(b);
+        }
+    }
+    fn write_u128(&mut self, v: u128) {
+        self.0 = v as u64;
+    }
+}
+
+/// Remembers the record ids seen in one input file, to find duplicates across
+/// the batches of that file. Holds 128-bit hashes (XXH3-128) of the ids, so
+/// memory is 16 bytes (plus table overhead) per row, whatever the id length.
+#[derive(Default)]
+pub struct RecordIdTracker {
+    seen: HashSet<u128, BuildHasherDefault<PrehashedHasher>>,
+}
+
+impl fmt::Debug for RecordIdTracker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordIdTracker").field("seen", &self.seen.len()).finish()
+    }
+}
+
+impl RecordIdTracker {
+    /// An empty tracker.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records `id`; returns `false` when it was already seen.
+    #[inline]
+    pub fn insert(&mut self, id: &str) -> bool {
+        self.seen.insert(xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
+    }
+
+    /// Number of distinct ids seen.
+    pub fn len(&self) -> usize {
+        self.seen.len()
+    }
+
+    /// Whether no id was seen yet.
+    pub fn is_empty(&self) -> bool {
+        self.seen.is_empty()
+    }
+}
+
+/// Whether `b` may appear in a code or lot id: `[0-9A-Za-z._-]`.
+#[inline]
+pub const fn is_code_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'
+}
+
+/// Whether `s` is a well-formed traceability code: 6..=48 bytes of `[0-9A-Za-z._-]`.
+pub fn is_valid_code(s: &str) -> bool {
+    (6..=48).contains(&s.len()) && s.bytes().all(is_code_byte)
+}
+
+/// Whether `s` is a well-formed lot id: 1..=64 bytes of `[0-9A-Za-z._-]`.
+pub fn is_valid_lot_id(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(is_code_byte)
+}
+
+/// Whether `s` is a well-formed identifier: 1..=64 bytes in 0x21..=0x7E.
+pub fn is_valid_identifier(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| (0x21..=0x7e).contains(&b))
+}
+
+/// The GS1 check digit of the digits `body` (everything but the check digit).
+pub fn gs1_check_digit(body: &[u8]) -> u8 {
+    let sum: u32 = body
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| u32::from(d - b'0') * if i % 2 == 0 { 3 } else { 1 })
+        .sum();
+    ((10 - sum % 10) % 10) as u8
+}
+
+/// Whether `s` is a GTIN-8, -12, -13 or -14 with a valid GS1 check digit.
+pub fn is_valid_gtin(s: &str) -> bool {
+    let b = s.as_bytes();
+    matches!(b.len(), 8 | 12 | 13 | 14)
+        && b.iter().all(u8::is_ascii_digit)
+        && gs1_check_digit(&b[..b.len() - 1]) == b[b.len() - 1] - b'0'
+}
+
+/// Whether `s` is an HS code: 6 to 10 ASCII digits.
+pub fn is_valid_hs_code(s: &str) -> bool {
+    (6..=10).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Whether `s` is a digest: `sha256:` or `blake3:` then 64 lowercase hex digits.
+pub fn is_valid_digest(s: &str) -> bool {
+    let hex = s.strip_prefix("sha256:").or_else(|| s.strip_prefix("blake3:"));
+    matches!(hex, Some(h) if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+}
+
+fn check_text(rule: Rule, max_len: u32, s: &str) -> Option<DefectKind> {
+    let rule_defect = match rule {
+        Rule::Free | Rule::NonNegative => None,
+        Rule::Identifier => (!is_valid_identifier(s)).then_some(DefectKind::MalformedIdentifier),
+        Rule::Code => (!is_valid_code(s)).then_some(DefectKind::MalformedCode),
+        Rule::LotId => (!is_valid_lot_id(s)).then_some(DefectKind::MalformedLotId),
+        Rule::Gtin => (!is_valid_gtin(s)).then_some(DefectKind::BadGtin),
+        Rule::Country => (!is_iso_3166_alpha2(s)).then_some(DefectKind::BadCountry),
+        Rule::HsCode => (!is_valid_hs_code(s)).then_some(DefectKind::MalformedHsCode),
+        Rule::Digest => (!is_valid_digest(s)).then_some(DefectKind::MalformedDigest),
+        Rule::OneOf(values) => (!values.contains(&s)).then_some(DefectKind::UnknownEnumValue),
+    };
+    match rule {
+        // Codes, lot ids and formats carry their own length rules.
+        Rule::Code | Rule::LotId | Rule::Gtin | Rule::Country | Rule::HsCode | Rule::Digest => {
+            rule_defect
+        }
+        _ if s.len() > max_len as usize => Some(DefectKind::TooLong),
+        _ => rule_defect,
+    }
+}
+
+/// Validates every row of `view`. `ids` carries the record ids seen earlier
+/// in the same file (use one tracker per input file, in row order).
+pub fn validate(view: &RecordView<'_>, ctx: &ValidationContext, ids: &mut RecordIdTracker) -> Validation {
+    let rows = view.num_rows();
+    let mut defects = Vec::new();
+    let time_limit = ctx.event_time_limit_us();
+    let date_limit = ctx.batch_date_days.saturating_add(2);
+    for (spec, column) in view.kind().fields().iter().zip(view.columns()) {
+        let mut push = |row: usize, kind: DefectKind| {
+            defects.push(Defect { row: row as u32, column: spec.name, kind });
+        };
+        for row in 0..rows {
+            if column.is_null(row) {
+                if !spec.nullable {
+                    push(row, DefectKind::MissingValue);
+                }
+                continue;
+            }
+            match (spec.ty, column) {
+                (FieldType::Text, Column::Text(a)) => {
+                    if let Some(d) = check_text(spec.rule, spec.max_len, a.value(row)) {
+                        push(row, d);
+                    }
+                }
+                (FieldType::Timestamp, Column::Timestamp(a)) => {
+                    let t = a.value(row);
+                    if t < 0 || t >= time_limit {
+                        push(row, DefectKind::TimeOutOfRange);
+                    }
+                }
+                (FieldType::Date, Column::Date(a)) => {
+                    // Production dates must be plausible; expiry dates may lie far ahead.
+                    let d = a.value(row);
+                    if spec.name == "production_date" && (d < 0 || d >= date_limit) {
+                        push(row, DefectKind::TimeOutOfRange);
+                    }
+                }
+                (FieldType::Int32, Column::Int32(a)) => {
+                    if spec.rule == Rule::NonNegative && a.value(row) < 0 {
+                        push(row, DefectKind::NegativeValue);
+                    }
+                }
+                (FieldType::TextList, Column::TextList { items, .. }) => {
+                    let range = column.list_range(row);
+                    if range.len() > spec.max_len as usize {
+                        push(row, DefectKind::TooManyItems);
+                    }
+                    if range.clone().any(|i| items.is_null(i)) {
+                        push(row, DefectKind::NullListItem);
+                    } else if range.into_iter().any(|i| items.value(i).len() > MAX_LIST_ITEM_LEN as usize) {
+                        push(row, DefectKind::TooLong);
+                    }
+                }
+                (FieldType::AttachmentList, Column::AttachmentList { uri, digest, .. }) => {
+                    let range = column.list_range(row);
+                    if range.len() > spec.max_len as usize {
+                        push(row, DefectKind::TooManyItems);
+                    }
+                    if range.clone().any(|i| uri.is_null(i) || digest.is_null(i)) {
+                        push(row, DefectKind::NullListItem);
+                    } else {
+                        if range.clone().any(|i| uri.value(i).len() > MAX_URI_LEN as usize) {
+                            push(row, DefectKind::TooLong);
+                        }
+                        if range.into_iter().any(|i| !is_valid_digest(digest.value(i))) {
+                            push(row, DefectKind::MalformedDigest);
+                        }
+                    }
+                }
+                // Types are checked when binding; a mismatch here cannot happen.
+                _ => {}
+            }
+        }
+    }
+    row_level_checks(view, ids, &mut defects);
+    defects.sort_unstable_by_key(|d| {
+        let col = view.kind().field_index(d.column).unwrap_or(usize::MAX);
+        (d.row, col, d.kind)
+    });
+    let mut rejected = vec![false; rows];
+    for d in &defects {
+        rejected[d.row as usize] = true;
+    }
+    let rejected_count = rejected.iter().filter(|&&r| r).count();
+    Validation { defects, rejected, rejected_count }
+}
+
+fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &mut Vec<Defect>) {
+    let kind = view.kind();
+    let date_pair = |a: &str, b: &str| {
+        let ia = kind.field_index(a)?;
+        let ib = kind.field_index(b)?;
+        Some((*view.column(ia), *view.column(ib)))
+    };
+    for row in 0..view.num_rows() {
+        let at = |column: &'static str, kind: DefectKind| Defect { row: row as u32, column, kind };
+        if view.code(row).is_none() && view.lot_id(row).is_none() {
+            defects.push(at("code", DefectKind::NoSubject));
+        }
+        if let Some(id) = view.record_id(row) {
+            if !ids.insert(id) {
+                defects.push(at("record_id", DefectKind::DuplicateRecordId));
+            }
+        }
+        match kind {
+            Kind::Production => {
+                if let Some((Column::Date(p), Column::Date(e))) = date_pair("production_date", "expiry_date") {
+                    if p.is_valid(row) && e.is_valid(row) && e.value(row) < p.value(row) {
+                        defects.push(at("expiry_date", DefectKind::ExpiryBeforeProduction));
+                    }
+                }
+            }
+            Kind::Customs => {
+                if let Some((Column::Timestamp(d), Column::Timestamp(c))) = date_pair("declared_at", "cleared_at") {
+                    if d.is_valid(row) && c.is_valid(row) && c.value(row) < d.value(row) {
+                        defects.push(at("cleared_at", DefectKind::ClearedBeforeDeclared));
+                    }
+                }
+            }
+            Kind::Logistics | Kind::Inspection => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gtin_check_digits() {
+        assert!(is_valid_gtin("4006381333931"));
+        assert!(is_valid_gtin("96385074"));
+        assert!(is_valid_gtin("036000291452"));
+        assert!(is_valid_gtin("10614141000415"));
+        assert!(!is_valid_gtin("4006381333932"));
+        assert!(!is_valid_gtin("400638133393"));
+        assert!(!is_valid_gtin("40063813339a1"));
+        assert!(!is_valid_gtin(""));
+    }
+
+    #[test]
+    fn code_and_identifier_rules() {
+        assert!(is_valid_code("01234567890123456789"));
+        assert!(is_valid_code("AB-12.c_9"));
+        assert!(!is_valid_code("12345"));
+        assert!(!is_valid_code(&"1".repeat(49)));
+        assert!(!is_valid_code("ABC 123"));
+        assert!(!is_valid_code("码码码码码码"));
+        assert!(is_valid_lot_id("L"));
+        assert!(!is_valid_lot_id(""));
+        assert!(is_valid_identifier("rec:1/2"));
+        assert!(!is_valid_identifier("rec 1"));
+    }
+
+    #[test]
+    fn digests_and_hs_codes() {
+        assert!(is_valid_digest(&format!("sha256:{}", "ab".repeat(32))));
+        assert!(is_valid_digest(&format!("blake3:{}", "0f".repeat(32))));
+        assert!(!is_valid_digest(&format!("sha256:{}", "AB".repeat(32))));
+        assert!(!is_valid_digest(&format!("md5:{}", "ab".repeat(32))));
+        assert!(is_valid_hs_code("040221"));
+        assert!(!is_valid_hs_code("0402"));
+    }
+
+    #[test]
+    fn reason_codes_round_trip() {
+        for d in DefectKind::ALL {
+            assert_eq!(DefectKind::from_code(d.code()), Some(d));
+        }
+    }
+
+    #[test]
+    fn tracker_finds_duplicates() {
+        let mut t = RecordIdTracker::new();
+        assert!(t.insert("a"));
+        assert!(t.insert("b"));
+        assert!(!t.insert("a"));
+        assert_eq!(t.len(), 2);
+    }
+}
