@@ -72,11 +72,11 @@ impl Builder {
             FieldType::Int32 => Builder::Int32(Int32Builder::new()),
             FieldType::TextList => Builder::TextList(
                 ListBuilder::new(StringBuilder::new())
-                    .with_field(Arc::new(Field::new("item", DataType::Utf8, false))),
+                    .with_field(Arc::new(Field::new("item", DataType::Utf8, true))),
             ),
             FieldType::AttachmentList => {
                 let item = StructBuilder::from_fields(attachment_fields(), 0);
-                let field = Field::new("item", DataType::Struct(attachment_fields()), false);
+                let field = Field::new("item", DataType::Struct(attachment_fields()), true);
                 Builder::Attachments(ListBuilder::new(item).with_field(Arc::new(field)))
             }
         }

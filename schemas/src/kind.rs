@@ -292,8 +292,13 @@ pub const UTC: &str = "UTC";
 
 impl FieldSpec {
     /// The Arrow field proofmark writes for this column.
+    ///
+    /// Every field is declared nullable at the Arrow level, list items too:
+    /// whether a null is allowed is a validation rule (a `missing_value` or
+    /// `null_list_item` defect rejects the row), not a type rule that would
+    /// make a whole file unreadable.
     pub fn arrow_field(&self) -> Field {
-        Field::new(self.name, self.ty.arrow_type(), self.nullable)
+        Field::new(self.name, self.ty.arrow_type(), true)
     }
 }
 
@@ -305,11 +310,11 @@ impl FieldType {
             Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some(UTC.into())),
             Date => DataType::Date32,
             Int32 => DataType::Int32,
-            TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, false))),
+            TextList => DataType::List(Arc::new(Field::new("item", DataType::Utf8, true))),
             AttachmentList => DataType::List(Arc::new(Field::new(
                 "item",
                 DataType::Struct(attachment_fields()),
-                false,
+                true,
             ))),
         }
     }
@@ -330,8 +335,8 @@ impl FieldType {
 /// The two fields of an attachment struct: `uri`, then `digest`.
 pub fn attachment_fields() -> Fields {
     Fields::from(vec![
-        Field::new("uri", DataType::Utf8, false),
-        Field::new("digest", DataType::Utf8, false),
+        Field::new("uri", DataType::Utf8, true),
+        Field::new("digest", DataType::Utf8, true),
     ])
 }
 

@@ -1,0 +1,221 @@
+//! Record test vectors: `schemas/vectors/records/*.json`.
+//!
+//! Each case is an input record (JSON) with its canonical bytes, subject keys,
+//! leaf hashes in both suites and its validation reasons. This test rebuilds
+//! every file from the cases below and fails when a checked-in file differs;
+//! with `PROOFMARK_REGEN_VECTORS=1` it rewrites them instead.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+
+use proofmark_schemas::{
+    Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, batch_from_json, decode,
+    encode_row, subject_key, validate,
+};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+/// The batch date the vectors' validation reasons refer to: 2026-11-24.
+const BATCH_DATE_DAYS: i32 = 20_416;
+const T: i64 = 1_763_942_400_000_000; // 2025-11-24T00:00:00Z
+
+fn leaf_blake3(data: &[u8]) -> String {
+    let key = blake3::derive_key("proofmark 2026-11-25 v1 merkle leaf", b"");
+    hex::encode(blake3::keyed_hash(&key, data).as_bytes())
+}
+
+fn leaf_sha256(data: &[u8]) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    hex::encode(h.finalize())
+}
+
+fn sha(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+fn production_full() -> Value {
+    json!({
+        "record_id": "prd-000001", "code": "01234567890123456789", "lot_id": "LOT-2026-0001",
+        "org_id": "brand-0042", "event_time": T,
+        "gtin": "9421902960017", "product_name": "婴幼儿配方奶粉 1段 800g", "brand": "Kiwi Pasture",
+        "sku": "KP-S1-800", "lot_number": "2026-0001", "production_date": 20_300, "expiry_date": 21_030,
+        "origin_country": "NZ", "factory_id": "fac-nz-07", "factory_name": "Kiwi Pasture Dairy Ltd",
+        "factory_address": "12 Milk Road, Hamilton 3204, New Zealand",
+        "certifications": ["CNCA-R-2026-001", "ISO 22000", "Halal"],
+        "ingredients": "skim milk, lactose, vegetable oils (high oleic sunflower, coconut, soy), whey protein",
+        "attachments": [
+            {"uri": "s3://evidence/fac-nz-07/photo-1.jpg", "digest": sha('a')},
+            {"uri": "s3://evidence/certs/cnca-2026-001.pdf", "digest": format!("blake3:{}", "0123456789abcdef".repeat(4))}
+        ]
+    })
+}
+
+fn production_min() -> Value {
+    json!({
+        "record_id": "p", "code": "ABCDEF", "lot_id": null, "org_id": "o", "event_time": T,
+        "gtin": "96385074", "product_name": "", "brand": "", "sku": "s", "lot_number": "l",
+        "production_date": 20_000, "expiry_date": null, "origin_country": "FR",
+        "factory_id": "f", "factory_name": null, "factory_address": null,
+        "certifications": null, "ingredients": null, "attachments": null
+    })
+}
+
+fn logistics(location: &str) -> Value {
+    json!({
+        "record_id": "r1", "code": null, "lot_id": "L1", "org_id": "o", "event_time": 0,
+        "event_type": "arrived", "location": location, "carrier": null, "waybill": null
+    })
+}
+
+/// A logistics record whose unpadded canonical length is exactly `target` bytes.
+fn logistics_of_len(target: usize) -> Value {
+    let base = 55; // length with an empty location (see SPEC.md, section 3 example)
+    logistics(&"x".repeat(target - base))
+}
+
+fn customs(cleared: Option<i64>, code: Option<&str>) -> Value {
+    json!({
+        "record_id": "dec-7781", "code": code, "lot_id": "LOT-2026-0001", "org_id": "broker-3",
+        "event_time": T + 3_600_000_000,
+        "declaration_id": "531620261124000123", "filing_id": "F-99", "hs_code": "1901101000",
+        "origin_country": "NZ", "trade_country": "AU", "port_of_entry": "Shanghai Yangshan (CNSHA)",
+        "declared_at": T, "cleared_at": cleared, "status": if cleared.is_some() { "released" } else { "declared" }
+    })
+}
+
+fn inspection(result: &str, sample: Value) -> Value {
+    json!({
+        "record_id": "insp-1", "code": null, "lot_id": "LOT-2026-0001", "org_id": "agency-cciq",
+        "event_time": T, "agency_id": "CCIQ-SH", "agency_name": "上海出入境检验检疫局",
+        "inspection_type": "ingredient_test", "result": result, "report_id": "RPT-2026-55",
+        "report_digest": sha('b'), "sample_size": sample
+    })
+}
+
+fn with(mut v: Value, key: &str, value: Value) -> Value {
+    v[key] = value;
+    v
+}
+
+fn cases() -> Vec<(&'static str, &'static str, Kind, Value)> {
+    let long_certs: Vec<String> = (0..32).map(|i| format!("CERT-{i:03}")).collect();
+    let long_att: Vec<Value> = (0..16)
+        .map(|i| json!({"uri": format!("https://evidence.example/{i}.pdf"), "digest": sha('c')}))
+        .collect();
+    vec![
+        ("production-full", "production record with every column, lists, non-ASCII text", Kind::Production, production_full()),
+        ("production-minimal", "production record with every nullable column null", Kind::Production, production_min()),
+        ("production-empty-lists", "empty certification and attachment lists (not null)", Kind::Production,
+            with(with(production_min(), "certifications", json!([])), "attachments", json!([]))),
+        ("production-empty-strings", "empty strings in nullable text columns (distinct from null)", Kind::Production,
+            with(with(production_min(), "factory_name", json!("")), "ingredients", json!(""))),
+        ("production-long-lists", "32 certifications and 16 attachments (the limits)", Kind::Production,
+            with(with(production_full(), "certifications", json!(long_certs)), "attachments", json!(long_att))),
+        ("production-long-ingredients", "2048-byte ingredients: a record over 1024 bytes (two BLAKE3 chunks)", Kind::Production,
+            with(production_full(), "ingredients", json!("m".repeat(2048)))),
+        ("production-bad-gtin", "wrong GTIN check digit (encodes, but is rejected)", Kind::Production,
+            with(production_min(), "gtin", json!("96385075"))),
+        ("production-expiry-before", "expiry before production (rejected)", Kind::Production,
+            with(production_min(), "expiry_date", json!(19_999))),
+        ("production-old-dates", "dates before 1970 (negative days; rejected)", Kind::Production,
+            with(production_min(), "production_date", json!(-1))),
+        ("customs-released", "customs declaration released, lot only", Kind::Customs, customs(Some(T + 86_400_000_000), None)),
+        ("customs-pending", "customs declaration not yet cleared (cleared_at null)", Kind::Customs, customs(None, None)),
+        ("customs-with-code", "customs record about a single item code", Kind::Customs, customs(None, Some("01234567890123456789"))),
+        ("customs-cleared-before", "cleared before declared (rejected)", Kind::Customs, customs(Some(T - 1), None)),
+        ("logistics-spec-example", "the example of SPEC.md section 3", Kind::Logistics, logistics("")),
+        ("logistics-labelled", "labelling binds a code to its lot", Kind::Logistics, json!({
+            "record_id": "lgs-1-0", "code": "01234567890123456789", "lot_id": "LOT-2026-0001", "org_id": "bonded-wh-9",
+            "event_time": T + 7_200_000_000, "event_type": "labelled", "location": "宁波保税区 3号仓",
+            "carrier": null, "waybill": null})),
+        ("logistics-emoji", "4-byte UTF-8 characters", Kind::Logistics, logistics("Café 🚚 → 港口")),
+        ("logistics-len-63", "unpadded length 63 (one block, one byte of padding)", Kind::Logistics, logistics_of_len(63)),
+        ("logistics-len-64", "unpadded length 64 (exactly one block, no padding)", Kind::Logistics, logistics_of_len(64)),
+        ("logistics-len-65", "unpadded length 65 (two blocks)", Kind::Logistics, logistics_of_len(65)),
+        ("logistics-len-1024", "unpadded length 1024 (exactly one BLAKE3 chunk)", Kind::Logistics, logistics_of_len(1024)),
+        ("logistics-len-1025", "unpadded length 1025 (just over one chunk)", Kind::Logistics, logistics_of_len(1025)),
+        ("logistics-time-min", "event time i64::MIN (rejected)", Kind::Logistics, with(logistics(""), "event_time", json!(i64::MIN))),
+        ("logistics-time-max", "event time i64::MAX (rejected)", Kind::Logistics, with(logistics(""), "event_time", json!(i64::MAX))),
+        ("logistics-no-subject", "neither code nor lot id (rejected)", Kind::Logistics, with(logistics(""), "lot_id", Value::Null)),
+        ("logistics-max-code", "code of 48 bytes and lot id of 64 bytes", Kind::Logistics,
+            with(with(logistics("Rotterdam"), "code", json!("A".repeat(48))), "lot_id", json!("L".repeat(64)))),
+        ("inspection-pass", "inspection passed", Kind::Inspection, inspection("pass", json!(12))),
+        ("inspection-fail-no-sample", "inspection failed, sample size null", Kind::Inspection, inspection("fail", Value::Null)),
+        ("inspection-zero-sample", "sample size zero", Kind::Inspection, inspection("conditional", json!(0))),
+        ("inspection-negative-sample", "negative sample size (rejected)", Kind::Inspection, inspection("pass", json!(-5))),
+        ("inspection-unknown-result", "result outside the enum (rejected)", Kind::Inspection, inspection("passed", json!(1))),
+    ]
+}
+
+fn vector(name: &str, description: &str, kind: Kind, record: &Value) -> Value {
+    let batch = batch_from_json(kind, std::slice::from_ref(record)).expect(name);
+    let view = RecordView::try_new(kind, &batch).expect(name);
+    let mut bytes = Vec::new();
+    let len = encode_row(&view, 0, &mut bytes);
+    assert_eq!(len, bytes.len());
+    let unpadded = u32::from_le_bytes(bytes[2..6].try_into().unwrap());
+    decode(&bytes).expect("vector decodes");
+    let validation = validate(&view, &ValidationContext::for_batch_date(BATCH_DATE_DAYS), &mut RecordIdTracker::new());
+    let reasons: Vec<&str> = validation.defects().iter().map(|d| d.kind.code()).collect();
+    let key = |ty, col: &str| match record.get(col) {
+        Some(Value::String(s)) => json!(hex::encode(subject_key(ty, s))),
+        _ => Value::Null,
+    };
+    json!({
+        "description": description,
+        "spec_version": 1,
+        "kind": kind.name(),
+        "batch_date": "2026-11-24",
+        "record": record,
+        "unpadded_length": unpadded,
+        "canonical_hex": hex::encode(&bytes),
+        "subject_keys": { "item": key(SubjectType::Item, "code"), "lot": key(SubjectType::Lot, "lot_id") },
+        "leaf_hashes": { "blake3": leaf_blake3(&bytes), "sha256-rfc6962": leaf_sha256(&bytes) },
+        "reasons": reasons,
+        "name": name,
+    })
+}
+
+#[test]
+fn record_vectors_are_current() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/records");
+    let regen = std::env::var_os("PROOFMARK_REGEN_VECTORS").is_some();
+    let cases = cases();
+    assert!(cases.len() >= 24);
+    let mut stale = Vec::new();
+    let mut expected_files = Vec::new();
+    for (i, (name, description, kind, record)) in cases.iter().enumerate() {
+        let file = dir.join(format!("{:02}-{name}.json", i + 1));
+        let text = serde_json::to_string_pretty(&vector(name, description, *kind, record)).unwrap() + "\n";
+        expected_files.push(file.file_name().unwrap().to_owned());
+        if regen {
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(&file, &text).unwrap();
+        } else if std::fs::read_to_string(&file).ok().as_deref() != Some(text.as_str()) {
+            stale.push(file.display().to_string());
+        }
+    }
+    let mut on_disk: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    on_disk.sort();
+    expected_files.sort();
+    assert_eq!(on_disk, expected_files, "vector folder holds files no case produces");
+    assert!(stale.is_empty(), "stale vectors (rerun with PROOFMARK_REGEN_VECTORS=1): {stale:#?}");
+}
+
+#[test]
+fn spec_example_bytes() {
+    let batch = batch_from_json(Kind::Logistics, &[logistics("")]).unwrap();
+    let view = RecordView::try_new(Kind::Logistics, &batch).unwrap();
+    let mut bytes = Vec::new();
+    encode_row(&view, 0, &mut bytes);
+    let expected = concat!(
+        "01033700000001020000007231", "00", "01020000004c31", "01010000006f",
+        "010000000000000000", "010700000061727269766564", "0100000000", "00", "00",
+        "000000000000000000",
+    );
+    assert_eq!(hex::encode(&bytes), expected);
+    assert_eq!(bytes.len(), 64);
+    assert!(bytes[55..].iter().all(|&b| b == 0));
+}

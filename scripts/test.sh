@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every test of proofmark on a machine with the Rust toolchain, Python 3
+# and Node.js: formatting, lints, the Rust test suites, and the independent
+# Python implementation of the spec against the committed vectors.
+#
+# Installs what the tests need into a cache outside the checkout
+# ($PROOFMARK_CACHE, default ~/.cache/proofmark): a Python virtual
+# environment with the pinned `blake3` package. Cargo builds go to
+# $CARGO_TARGET_DIR (default $PROOFMARK_CACHE/target) so that they are reused
+# between runs.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+cache="${PROOFMARK_CACHE:-$HOME/.cache/proofmark}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export RUST_BACKTRACE="${RUST_BACKTRACE:-1}"
+mkdir -p "$cache"
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+started=$SECONDS
+
+step "Python environment ($cache/venv)"
+venv="$cache/venv"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test"
+cargo test --workspace --locked
+
+step "independent Python implementation of the spec vs the committed vectors"
+"$venv/bin/python" schemas/python/check_vectors.py
+
+step "all tests passed in $((SECONDS - started)) s"
