@@ -142,8 +142,8 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes canonical bytes (padded or not) back into values, checking the
-/// header, every presence byte, the stated length and the zero padding.
+/// Decodes canonical bytes back into values, checking the header, every
+/// presence byte, UTF-8, the stated length and the zero padding to a whole block.
 pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
     let mut r = Reader { bytes, pos: 0 };
     let [version, kind_byte] = r.array::<2>()?;
@@ -152,6 +152,9 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
     }
     let kind = Kind::from_code(kind_byte).ok_or(DecodeError::UnknownKind(kind_byte))?;
     let stated = r.u32()? as usize;
+    if stated < HEADER_LEN {
+        return Err(DecodeError::BadLength("stated length is shorter than the header"));
+    }
     if stated > bytes.len() {
         return Err(DecodeError::Truncated { offset: bytes.len() });
     }
@@ -190,14 +193,13 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
     if r.pos != stated {
         return Err(DecodeError::BadLength("stated length differs from the encoded fields"));
     }
-    let rest = &bytes[stated..];
-    if !rest.is_empty() {
-        if bytes.len() != padded_len(stated) {
-            return Err(DecodeError::BadLength("padding does not end at a whole 64-byte block"));
-        }
-        if rest.iter().any(|&b| b != 0) {
-            return Err(DecodeError::BadLength("padding bytes are not zero"));
-        }
+    if bytes.len() != padded_len(stated) {
+        return Err(DecodeError::BadLength(
+            "total length is not the stated length padded to a whole 64-byte block",
+        ));
+    }
+    if bytes[stated..].iter().any(|&b| b != 0) {
+        return Err(DecodeError::BadLength("padding bytes are not zero"));
     }
     Ok(DecodedRecord { kind, values })
 }
