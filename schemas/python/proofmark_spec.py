@@ -88,19 +88,24 @@ def _text(value: Any) -> bytes:
 
 
 def _items(value: Any) -> list[Any]:
-    """A list value; null items have no encoding (they are defects, section 3)."""
+    """A list value (section 3: a null item is a defect, but still encodes as empty text)."""
     if not isinstance(value, list):
         raise EncodingError(f"expected a list, got {value!r}")
-    if any(item is None for item in value):
-        raise EncodingError("null item inside a list cannot be encoded")
     return value
 
 
+def _item_text(value: Any) -> bytes:
+    """A list item or attachment field: text, or empty text for a null (section 3)."""
+    return _text("" if value is None else value)
+
+
 def _attachment(item: Any) -> bytes:
-    """One attachment: `uri` as text, then `digest` as text."""
-    if not isinstance(item, dict) or set(item) != {"uri", "digest"}:
+    """One attachment: `uri` as text, then `digest` as text (a null item: two empty texts)."""
+    if item is None:
+        item = {"uri": None, "digest": None}
+    if not isinstance(item, dict) or not set(item) <= {"uri", "digest"}:
         raise EncodingError(f"attachment must be {{uri, digest}}, got {item!r}")
-    return _text(item["uri"]) + _text(item["digest"])
+    return _item_text(item.get("uri")) + _item_text(item.get("digest"))
 
 
 _ENCODERS: dict[str, Callable[[Any], bytes]] = {
@@ -108,7 +113,7 @@ _ENCODERS: dict[str, Callable[[Any], bytes]] = {
     TIMESTAMP: lambda v: _int("q", v),
     DATE: lambda v: _int("i", v),
     INT32: lambda v: _int("i", v),
-    TEXT_LIST: lambda v: _int("I", len(_items(v))) + b"".join(_text(i) for i in _items(v)),
+    TEXT_LIST: lambda v: _int("I", len(_items(v))) + b"".join(_item_text(i) for i in _items(v)),
     ATTACHMENT_LIST: lambda v: _int("I", len(_items(v))) + b"".join(
         _attachment(i) for i in _items(v)),
 }

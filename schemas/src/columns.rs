@@ -4,7 +4,8 @@
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Date32Type, Int32Type, TimestampMicrosecondType};
 use arrow_array::{
-    Array, Date32Array, Int32Array, ListArray, RecordBatch, StringArray, TimestampMicrosecondArray,
+    Array, Date32Array, Int32Array, ListArray, RecordBatch, StringArray, StructArray,
+    TimestampMicrosecondArray,
 };
 use arrow_schema::{DataType, Schema, TimeUnit};
 
@@ -61,7 +62,12 @@ pub fn check_schema(kind: Kind, schema: &Schema) -> Result<(), SchemaError> {
     if missing.is_empty() && wrong_types.is_empty() && unexpected.is_empty() {
         Ok(())
     } else {
-        Err(SchemaError::Mismatch { kind, missing, unexpected, wrong_types })
+        Err(SchemaError::Mismatch {
+            kind,
+            missing,
+            unexpected,
+            wrong_types,
+        })
     }
 }
 
@@ -77,7 +83,9 @@ fn type_accepted(ty: FieldType, dt: &DataType) -> bool {
         (FieldType::AttachmentList, DataType::List(item)) => match item.data_type() {
             DataType::Struct(fields) => {
                 fields.len() == 2
-                    && fields.iter().any(|f| f.name() == "uri" && f.data_type() == &DataType::Utf8)
+                    && fields
+                        .iter()
+                        .any(|f| f.name() == "uri" && f.data_type() == &DataType::Utf8)
                     && fields
                         .iter()
                         .any(|f| f.name() == "digest" && f.data_type() == &DataType::Utf8)
@@ -110,6 +118,8 @@ pub enum Column<'a> {
     AttachmentList {
         /// The list array (offsets, validity).
         list: &'a ListArray,
+        /// The items (their own validity: a null item is a null struct).
+        items: &'a StructArray,
         /// The items' `uri` field.
         uri: &'a StringArray,
         /// The items' `digest` field.
@@ -126,7 +136,9 @@ impl Column<'_> {
             Column::Timestamp(a) => a.is_null(row),
             Column::Date(a) => a.is_null(row),
             Column::Int32(a) => a.is_null(row),
-            Column::TextList { list, .. } | Column::AttachmentList { list, .. } => list.is_null(row),
+            Column::TextList { list, .. } | Column::AttachmentList { list, .. } => {
+                list.is_null(row)
+            }
         }
     }
 
@@ -163,7 +175,11 @@ impl<'a> RecordView<'a> {
                 .ok_or(SchemaError::MissingColumnAfterCheck { column: spec.name })?;
             columns.push(bind(kind, spec, array.as_ref())?);
         }
-        Ok(RecordView { kind, columns, rows: batch.num_rows() })
+        Ok(RecordView {
+            kind,
+            columns,
+            rows: batch.num_rows(),
+        })
     }
 
     /// The bound kind.
@@ -228,7 +244,9 @@ fn bind<'a>(kind: Kind, spec: &FieldSpec, array: &'a dyn Array) -> Result<Column
     Ok(match spec.ty {
         FieldType::Text => Column::Text(array.as_string_opt::<i32>().ok_or_else(wrong)?),
         FieldType::Timestamp => Column::Timestamp(
-            array.as_primitive_opt::<TimestampMicrosecondType>().ok_or_else(wrong)?,
+            array
+                .as_primitive_opt::<TimestampMicrosecondType>()
+                .ok_or_else(wrong)?,
         ),
         FieldType::Date => Column::Date(array.as_primitive_opt::<Date32Type>().ok_or_else(wrong)?),
         FieldType::Int32 => Column::Int32(array.as_primitive_opt::<Int32Type>().ok_or_else(wrong)?),
@@ -248,7 +266,12 @@ fn bind<'a>(kind: Kind, spec: &FieldSpec, array: &'a dyn Array) -> Result<Column
                 .column_by_name("digest")
                 .and_then(|c| c.as_string_opt::<i32>())
                 .ok_or_else(wrong)?;
-            Column::AttachmentList { list, uri, digest }
+            Column::AttachmentList {
+                list,
+                items,
+                uri,
+                digest,
+            }
         }
     })
 }

@@ -69,15 +69,39 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>) {
             let range = column.list_range(row);
             out.extend_from_slice(&(range.len() as u32).to_le_bytes());
             for i in range {
-                put_text(out, if items.is_valid(i) { items.value(i) } else { "" });
+                put_text(
+                    out,
+                    if items.is_valid(i) {
+                        items.value(i)
+                    } else {
+                        ""
+                    },
+                );
             }
         }
-        Column::AttachmentList { uri, digest, .. } => {
+        Column::AttachmentList {
+            items, uri, digest, ..
+        } => {
             let range = column.list_range(row);
             out.extend_from_slice(&(range.len() as u32).to_le_bytes());
             for i in range {
-                put_text(out, if uri.is_valid(i) { uri.value(i) } else { "" });
-                put_text(out, if digest.is_valid(i) { digest.value(i) } else { "" });
+                let item = items.is_valid(i);
+                put_text(
+                    out,
+                    if item && uri.is_valid(i) {
+                        uri.value(i)
+                    } else {
+                        ""
+                    },
+                );
+                put_text(
+                    out,
+                    if item && digest.is_valid(i) {
+                        digest.value(i)
+                    } else {
+                        ""
+                    },
+                );
             }
         }
     }
@@ -121,7 +145,9 @@ struct Reader<'a> {
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
         let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or(DecodeError::Truncated { offset: self.bytes.len() })?;
+        let end = end.ok_or(DecodeError::Truncated {
+            offset: self.bytes.len(),
+        })?;
         let s = &self.bytes[self.pos..end];
         self.pos = end;
         Ok(s)
@@ -153,10 +179,14 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
     let kind = Kind::from_code(kind_byte).ok_or(DecodeError::UnknownKind(kind_byte))?;
     let stated = r.u32()? as usize;
     if stated < HEADER_LEN {
-        return Err(DecodeError::BadLength("stated length is shorter than the header"));
+        return Err(DecodeError::BadLength(
+            "stated length is shorter than the header",
+        ));
     }
     if stated > bytes.len() {
-        return Err(DecodeError::Truncated { offset: bytes.len() });
+        return Err(DecodeError::Truncated {
+            offset: bytes.len(),
+        });
     }
     let mut values = Vec::with_capacity(kind.fields().len());
     for spec in kind.fields() {
@@ -191,7 +221,9 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
         values.push(value);
     }
     if r.pos != stated {
-        return Err(DecodeError::BadLength("stated length differs from the encoded fields"));
+        return Err(DecodeError::BadLength(
+            "stated length differs from the encoded fields",
+        ));
     }
     if bytes.len() != padded_len(stated) {
         return Err(DecodeError::BadLength(

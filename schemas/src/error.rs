@@ -17,7 +17,11 @@ pub struct WrongType {
 
 impl fmt::Display for WrongType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {} is {} but must be {}", self.column, self.found, self.expected)
+        write!(
+            f,
+            "column {} is {} but must be {}",
+            self.column, self.found, self.expected
+        )
     }
 }
 
@@ -72,7 +76,10 @@ fn describe_mismatch(
     for w in wrong_types {
         parts.push(w.to_string());
     }
-    format!("schema does not match the {kind} record schema: {}", parts.join("; "))
+    format!(
+        "schema does not match the {kind} record schema: {}",
+        parts.join("; ")
+    )
 }
 
 /// A canonical encoding that cannot be decoded.

@@ -71,8 +71,11 @@ impl Builder {
             FieldType::Date => Builder::Date(Date32Builder::new()),
             FieldType::Int32 => Builder::Int32(Int32Builder::new()),
             FieldType::TextList => Builder::TextList(
-                ListBuilder::new(StringBuilder::new())
-                    .with_field(Arc::new(Field::new("item", DataType::Utf8, true))),
+                ListBuilder::new(StringBuilder::new()).with_field(Arc::new(Field::new(
+                    "item",
+                    DataType::Utf8,
+                    true,
+                ))),
             ),
             FieldType::AttachmentList => {
                 let item = StructBuilder::from_fields(attachment_fields(), 0);
@@ -83,7 +86,11 @@ impl Builder {
     }
 
     fn append(&mut self, v: &Json, row: usize, spec: &FieldSpec) -> Result<(), JsonError> {
-        let wrong = |expected| JsonError::WrongType { row, column: spec.name, expected };
+        let wrong = |expected| JsonError::WrongType {
+            row,
+            column: spec.name,
+            expected,
+        };
         match self {
             Builder::Text(b) => match v {
                 Json::Null => b.append_null(),
@@ -127,8 +134,17 @@ impl Builder {
                 Json::Array(items) => {
                     for item in items {
                         let expected = "an array of {uri, digest} objects or null";
-                        let obj = item.as_object().ok_or_else(|| wrong(expected))?;
                         let s = b.values();
+                        if item.is_null() {
+                            for i in 0..2 {
+                                s.field_builder::<StringBuilder>(i)
+                                    .ok_or_else(|| wrong(expected))?
+                                    .append_null();
+                            }
+                            s.append(false);
+                            continue;
+                        }
+                        let obj = item.as_object().ok_or_else(|| wrong(expected))?;
                         for (i, key) in ["uri", "digest"].into_iter().enumerate() {
                             let f = s
                                 .field_builder::<StringBuilder>(i)
@@ -168,7 +184,11 @@ pub fn batch_from_json(kind: Kind, records: &[Json]) -> Result<RecordBatch, Json
     for (row, rec) in records.iter().enumerate() {
         let obj = rec.as_object().ok_or(JsonError::NotAnObject { row })?;
         if let Some(key) = obj.keys().find(|k| kind.field_index(k).is_none()) {
-            return Err(JsonError::UnknownColumn { row, key: key.clone(), kind });
+            return Err(JsonError::UnknownColumn {
+                row,
+                key: key.clone(),
+                kind,
+            });
         }
         for (spec, b) in specs.iter().zip(builders.iter_mut()) {
             b.append(obj.get(spec.name).unwrap_or(&Json::Null), row, spec)?;
@@ -188,7 +208,11 @@ pub fn row_to_json(view: &RecordView<'_>, row: usize) -> Map<String, Json> {
 }
 
 fn opt_text(a: &arrow_array::StringArray, i: usize) -> Json {
-    if a.is_valid(i) { Json::String(a.value(i).to_owned()) } else { Json::Null }
+    if a.is_valid(i) {
+        Json::String(a.value(i).to_owned())
+    } else {
+        Json::Null
+    }
 }
 
 fn column_value_json(column: &Column<'_>, row: usize) -> Json {
@@ -203,10 +227,15 @@ fn column_value_json(column: &Column<'_>, row: usize) -> Json {
         Column::TextList { items, .. } => {
             Json::Array(column.list_range(row).map(|i| opt_text(items, i)).collect())
         }
-        Column::AttachmentList { uri, digest, .. } => Json::Array(
+        Column::AttachmentList {
+            items, uri, digest, ..
+        } => Json::Array(
             column
                 .list_range(row)
                 .map(|i| {
+                    if items.is_null(i) {
+                        return Json::Null;
+                    }
                     let mut m = Map::new();
                     m.insert("uri".into(), opt_text(uri, i));
                     m.insert("digest".into(), opt_text(digest, i));

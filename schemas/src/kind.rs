@@ -25,7 +25,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in code order.
-    pub const ALL: [Kind; 4] = [Kind::Production, Kind::Customs, Kind::Logistics, Kind::Inspection];
+    pub const ALL: [Kind; 4] = [
+        Kind::Production,
+        Kind::Customs,
+        Kind::Logistics,
+        Kind::Inspection,
+    ];
 
     /// The kind's byte in the canonical encoding.
     pub const fn code(self) -> u8 {
@@ -180,8 +185,20 @@ pub const MAX_LIST_ITEM_LEN: u32 = 256;
 /// Maximum length in bytes of an attachment URI.
 pub const MAX_URI_LEN: u32 = 512;
 
-const fn f(name: &'static str, ty: FieldType, nullable: bool, max_len: u32, rule: Rule) -> FieldSpec {
-    FieldSpec { name, ty, nullable, max_len, rule }
+const fn f(
+    name: &'static str,
+    ty: FieldType,
+    nullable: bool,
+    max_len: u32,
+    rule: Rule,
+) -> FieldSpec {
+    FieldSpec {
+        name,
+        ty,
+        nullable,
+        max_len,
+        rule,
+    }
 }
 
 use FieldType::{AttachmentList, Date, Int32, Text, TextList, Timestamp};
@@ -266,7 +283,13 @@ const LOGISTICS: &[FieldSpec] = &[
     COMMON[2],
     COMMON[3],
     COMMON[4],
-    f("event_type", Text, false, 32, Rule::OneOf(LOGISTICS_EVENT_TYPES)),
+    f(
+        "event_type",
+        Text,
+        false,
+        32,
+        Rule::OneOf(LOGISTICS_EVENT_TYPES),
+    ),
     f("location", Text, false, 256, Rule::Free),
     f("carrier", Text, true, 128, Rule::Free),
     f("waybill", Text, true, 64, Rule::Identifier),
@@ -280,7 +303,13 @@ const INSPECTION: &[FieldSpec] = &[
     COMMON[4],
     f("agency_id", Text, false, 64, Rule::Identifier),
     f("agency_name", Text, false, 256, Rule::Free),
-    f("inspection_type", Text, false, 32, Rule::OneOf(INSPECTION_TYPES)),
+    f(
+        "inspection_type",
+        Text,
+        false,
+        32,
+        Rule::OneOf(INSPECTION_TYPES),
+    ),
     f("result", Text, false, 16, Rule::OneOf(INSPECTION_RESULTS)),
     f("report_id", Text, false, 64, Rule::Identifier),
     f("report_digest", Text, true, 71, Rule::Digest),
@@ -358,7 +387,10 @@ mod tests {
     fn every_kind_starts_with_common_columns_and_has_unique_names() {
         for k in Kind::ALL {
             let names: Vec<_> = k.fields().iter().map(|f| f.name).collect();
-            assert_eq!(&names[..5], &["record_id", "code", "lot_id", "org_id", "event_time"]);
+            assert_eq!(
+                &names[..5],
+                &["record_id", "code", "lot_id", "org_id", "event_time"]
+            );
             let mut sorted = names.clone();
             sorted.sort_unstable();
             sorted.dedup();

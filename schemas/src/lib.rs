@@ -41,7 +41,9 @@ pub mod subject;
 pub mod validate;
 
 pub use columns::{Column, RecordView, check_schema, detect_kind};
-pub use encode::{BLOCK_LEN, DecodedRecord, ENCODING_VERSION, Value, decode, encode_row, padded_len};
+pub use encode::{
+    BLOCK_LEN, DecodedRecord, ENCODING_VERSION, Value, decode, encode_row, padded_len,
+};
 pub use error::{DecodeError, SchemaError, WrongType};
 pub use json::{JsonError, batch_from_json, row_to_json, value_to_json};
 pub use kind::{FieldSpec, FieldType, Kind, Rule};

@@ -62,13 +62,25 @@ mod tests {
 
     #[test]
     fn types_and_ids_are_separated() {
-        assert_ne!(subject_key(SubjectType::Item, "A1"), subject_key(SubjectType::Lot, "A1"));
-        assert_ne!(subject_key(SubjectType::Item, "A1"), subject_key(SubjectType::Item, "A2"));
-        assert_eq!(subject_key(SubjectType::Item, "A1"), subject_key(SubjectType::Item, "A1"));
+        assert_ne!(
+            subject_key(SubjectType::Item, "A1"),
+            subject_key(SubjectType::Lot, "A1")
+        );
+        assert_ne!(
+            subject_key(SubjectType::Item, "A1"),
+            subject_key(SubjectType::Item, "A2")
+        );
+        assert_eq!(
+            subject_key(SubjectType::Item, "A1"),
+            subject_key(SubjectType::Item, "A1")
+        );
     }
 
     #[test]
     fn key_is_derived_from_the_published_context() {
-        assert_eq!(subject_hash_key(), &blake3::derive_key(SUBJECT_KEY_CONTEXT, b""));
+        assert_eq!(
+            subject_hash_key(),
+            &blake3::derive_key(SUBJECT_KEY_CONTEXT, b"")
+        );
     }
 }

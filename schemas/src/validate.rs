@@ -225,7 +225,9 @@ pub struct RecordIdTracker {
 
 impl fmt::Debug for RecordIdTracker {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecordIdTracker").field("seen", &self.seen.len()).finish()
+        f.debug_struct("RecordIdTracker")
+            .field("seen", &self.seen.len())
+            .finish()
     }
 }
 
@@ -299,7 +301,9 @@ pub fn is_valid_hs_code(s: &str) -> bool {
 
 /// Whether `s` is a digest: `sha256:` or `blake3:` then 64 lowercase hex digits.
 pub fn is_valid_digest(s: &str) -> bool {
-    let hex = s.strip_prefix("sha256:").or_else(|| s.strip_prefix("blake3:"));
+    let hex = s
+        .strip_prefix("sha256:")
+        .or_else(|| s.strip_prefix("blake3:"));
     matches!(hex, Some(h) if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
 }
 
@@ -327,14 +331,22 @@ fn check_text(rule: Rule, max_len: u32, s: &str) -> Option<DefectKind> {
 
 /// Validates every row of `view`. `ids` carries the record ids seen earlier
 /// in the same file (use one tracker per input file, in row order).
-pub fn validate(view: &RecordView<'_>, ctx: &ValidationContext, ids: &mut RecordIdTracker) -> Validation {
+pub fn validate(
+    view: &RecordView<'_>,
+    ctx: &ValidationContext,
+    ids: &mut RecordIdTracker,
+) -> Validation {
     let rows = view.num_rows();
     let mut defects = Vec::new();
     let time_limit = ctx.event_time_limit_us();
     let date_limit = ctx.batch_date_days.saturating_add(2);
     for (spec, column) in view.kind().fields().iter().zip(view.columns()) {
         let mut push = |row: usize, kind: DefectKind| {
-            defects.push(Defect { row: row as u32, column: spec.name, kind });
+            defects.push(Defect {
+                row: row as u32,
+                column: spec.name,
+                kind,
+            });
         };
         for row in 0..rows {
             if column.is_null(row) {
@@ -362,10 +374,10 @@ pub fn validate(view: &RecordView<'_>, ctx: &ValidationContext, ids: &mut Record
                         push(row, DefectKind::TimeOutOfRange);
                     }
                 }
-                (FieldType::Int32, Column::Int32(a)) => {
-                    if spec.rule == Rule::NonNegative && a.value(row) < 0 {
-                        push(row, DefectKind::NegativeValue);
-                    }
+                (FieldType::Int32, Column::Int32(a))
+                    if spec.rule == Rule::NonNegative && a.value(row) < 0 =>
+                {
+                    push(row, DefectKind::NegativeValue);
                 }
                 (FieldType::TextList, Column::TextList { items, .. }) => {
                     let range = column.list_range(row);
@@ -374,19 +386,33 @@ pub fn validate(view: &RecordView<'_>, ctx: &ValidationContext, ids: &mut Record
                     }
                     if range.clone().any(|i| items.is_null(i)) {
                         push(row, DefectKind::NullListItem);
-                    } else if range.into_iter().any(|i| items.value(i).len() > MAX_LIST_ITEM_LEN as usize) {
+                    } else if range
+                        .into_iter()
+                        .any(|i| items.value(i).len() > MAX_LIST_ITEM_LEN as usize)
+                    {
                         push(row, DefectKind::TooLong);
                     }
                 }
-                (FieldType::AttachmentList, Column::AttachmentList { uri, digest, .. }) => {
+                (
+                    FieldType::AttachmentList,
+                    Column::AttachmentList {
+                        items, uri, digest, ..
+                    },
+                ) => {
                     let range = column.list_range(row);
                     if range.len() > spec.max_len as usize {
                         push(row, DefectKind::TooManyItems);
                     }
-                    if range.clone().any(|i| uri.is_null(i) || digest.is_null(i)) {
+                    if range
+                        .clone()
+                        .any(|i| items.is_null(i) || uri.is_null(i) || digest.is_null(i))
+                    {
                         push(row, DefectKind::NullListItem);
                     } else {
-                        if range.clone().any(|i| uri.value(i).len() > MAX_URI_LEN as usize) {
+                        if range
+                            .clone()
+                            .any(|i| uri.value(i).len() > MAX_URI_LEN as usize)
+                        {
                             push(row, DefectKind::TooLong);
                         }
                         if range.into_iter().any(|i| !is_valid_digest(digest.value(i))) {
@@ -409,7 +435,11 @@ pub fn validate(view: &RecordView<'_>, ctx: &ValidationContext, ids: &mut Record
         rejected[d.row as usize] = true;
     }
     let rejected_count = rejected.iter().filter(|&&r| r).count();
-    Validation { defects, rejected, rejected_count }
+    Validation {
+        defects,
+        rejected,
+        rejected_count,
+    }
 }
 
 fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &mut Vec<Defect>) {
@@ -420,7 +450,11 @@ fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &
         Some((*view.column(ia), *view.column(ib)))
     };
     for row in 0..view.num_rows() {
-        let at = |column: &'static str, kind: DefectKind| Defect { row: row as u32, column, kind };
+        let at = |column: &'static str, kind: DefectKind| Defect {
+            row: row as u32,
+            column,
+            kind,
+        };
         if view.code(row).is_none() && view.lot_id(row).is_none() {
             defects.push(at("code", DefectKind::NoSubject));
         }
@@ -431,14 +465,18 @@ fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &
         }
         match kind {
             Kind::Production => {
-                if let Some((Column::Date(p), Column::Date(e))) = date_pair("production_date", "expiry_date") {
+                if let Some((Column::Date(p), Column::Date(e))) =
+                    date_pair("production_date", "expiry_date")
+                {
                     if p.is_valid(row) && e.is_valid(row) && e.value(row) < p.value(row) {
                         defects.push(at("expiry_date", DefectKind::ExpiryBeforeProduction));
                     }
                 }
             }
             Kind::Customs => {
-                if let Some((Column::Timestamp(d), Column::Timestamp(c))) = date_pair("declared_at", "cleared_at") {
+                if let Some((Column::Timestamp(d), Column::Timestamp(c))) =
+                    date_pair("declared_at", "cleared_at")
+                {
                     if d.is_valid(row) && c.is_valid(row) && c.value(row) < d.value(row) {
                         defects.push(at("cleared_at", DefectKind::ClearedBeforeDeclared));
                     }

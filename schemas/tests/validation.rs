@@ -25,9 +25,11 @@ fn good(kind: Kind) -> Json {
             "sku": "S-1", "lot_number": "1", "production_date": DATE - 30, "expiry_date": DATE + 300,
             "origin_country": "NZ", "factory_id": "F-1", "certifications": ["A"],
             "attachments": [{"uri": "s3://x/y", "digest": format!("sha256:{}", "a".repeat(64))}]}),
-        Kind::Customs => json!({"declaration_id": "D-1", "hs_code": "190110", "origin_country": "NZ",
+        Kind::Customs => {
+            json!({"declaration_id": "D-1", "hs_code": "190110", "origin_country": "NZ",
             "trade_country": "AU", "port_of_entry": "Shanghai", "declared_at": T - 10, "cleared_at": T,
-            "status": "released"}),
+            "status": "released"})
+        }
         Kind::Logistics => json!({"event_type": "shipped", "location": "Ningbo", "waybill": "W-1"}),
         Kind::Inspection => json!({"agency_id": "A-1", "agency_name": "Agency", "inspection_type":
             "factory_audit", "result": "pass", "report_id": "R-1",
@@ -42,9 +44,18 @@ fn good(kind: Kind) -> Json {
 fn reasons(kind: Kind, rows: &[Json]) -> Vec<Vec<(String, &'static str)>> {
     let batch = batch_from_json(kind, rows).unwrap();
     let view = RecordView::try_new(kind, &batch).unwrap();
-    let v = validate(&view, &ValidationContext::for_batch_date(DATE), &mut RecordIdTracker::new());
+    let v = validate(
+        &view,
+        &ValidationContext::for_batch_date(DATE),
+        &mut RecordIdTracker::new(),
+    );
     (0..rows.len())
-        .map(|r| v.defects_of(r).iter().map(|d| (d.column.to_owned(), d.kind.code())).collect())
+        .map(|r| {
+            v.defects_of(r)
+                .iter()
+                .map(|d| (d.column.to_owned(), d.kind.code()))
+                .collect()
+        })
         .collect()
 }
 
@@ -73,40 +84,109 @@ fn every_defect_class_is_found_and_named() {
     let p = Kind::Production;
     let long = "x".repeat(257);
     assert_eq!(one(p, json!({"org_id": null})), d("org_id", MissingValue));
-    assert_eq!(one(p, json!({"code": null, "lot_id": null})), d("code", NoSubject));
-    assert_eq!(one(p, json!({"code": "12 345678"})), d("code", MalformedCode));
+    assert_eq!(
+        one(p, json!({"code": null, "lot_id": null})),
+        d("code", NoSubject)
+    );
+    assert_eq!(
+        one(p, json!({"code": "12 345678"})),
+        d("code", MalformedCode)
+    );
     assert_eq!(one(p, json!({"code": "12345"})), d("code", MalformedCode));
     assert_eq!(one(p, json!({"lot_id": ""})), d("lot_id", MalformedLotId));
     assert_eq!(one(p, json!({"sku": "a b"})), d("sku", MalformedIdentifier));
     assert_eq!(one(p, json!({"gtin": "4006381333932"})), d("gtin", BadGtin));
-    assert_eq!(one(p, json!({"origin_country": "UK"})), d("origin_country", BadCountry));
-    assert_eq!(one(p, json!({"product_name": long})), d("product_name", TooLong));
-    assert_eq!(one(p, json!({"certifications": vec!["c"; 33]})), d("certifications", TooManyItems));
-    assert_eq!(one(p, json!({"certifications": ["a", null]})), d("certifications", NullListItem));
-    assert_eq!(one(p, json!({"certifications": ["y".repeat(257)]})), d("certifications", TooLong));
-    assert_eq!(one(p, json!({"attachments": [{"uri": "u", "digest": "md5:00"}]})), d("attachments", MalformedDigest));
-    assert_eq!(one(p, json!({"attachments": [{"uri": "u", "digest": null}]})), d("attachments", NullListItem));
-    assert_eq!(one(p, json!({"expiry_date": DATE - 31})), d("expiry_date", ExpiryBeforeProduction));
-    assert_eq!(one(p, json!({"production_date": DATE + 2, "expiry_date": null})), d("production_date", TimeOutOfRange));
-    assert_eq!(one(p, json!({"event_time": -1})), d("event_time", TimeOutOfRange));
-    assert_eq!(one(p, json!({"event_time": T + 2 * 86_400_000_000})), d("event_time", TimeOutOfRange));
+    assert_eq!(
+        one(p, json!({"origin_country": "UK"})),
+        d("origin_country", BadCountry)
+    );
+    assert_eq!(
+        one(p, json!({"product_name": long})),
+        d("product_name", TooLong)
+    );
+    assert_eq!(
+        one(p, json!({"certifications": vec!["c"; 33]})),
+        d("certifications", TooManyItems)
+    );
+    assert_eq!(
+        one(p, json!({"certifications": ["a", null]})),
+        d("certifications", NullListItem)
+    );
+    assert_eq!(
+        one(p, json!({"certifications": ["y".repeat(257)]})),
+        d("certifications", TooLong)
+    );
+    assert_eq!(
+        one(
+            p,
+            json!({"attachments": [{"uri": "u", "digest": "md5:00"}]})
+        ),
+        d("attachments", MalformedDigest)
+    );
+    assert_eq!(
+        one(p, json!({"attachments": [{"uri": "u", "digest": null}]})),
+        d("attachments", NullListItem)
+    );
+    assert_eq!(
+        one(p, json!({"expiry_date": DATE - 31})),
+        d("expiry_date", ExpiryBeforeProduction)
+    );
+    assert_eq!(
+        one(p, json!({"production_date": DATE + 2, "expiry_date": null})),
+        d("production_date", TimeOutOfRange)
+    );
+    assert_eq!(
+        one(p, json!({"event_time": -1})),
+        d("event_time", TimeOutOfRange)
+    );
+    assert_eq!(
+        one(p, json!({"event_time": T + 2 * 86_400_000_000})),
+        d("event_time", TimeOutOfRange)
+    );
     assert!(one(p, json!({"event_time": T + 2 * 86_400_000_000 - 1})).is_empty());
     let c = Kind::Customs;
-    assert_eq!(one(c, json!({"hs_code": "19011"})), d("hs_code", MalformedHsCode));
-    assert_eq!(one(c, json!({"status": "lost"})), d("status", UnknownEnumValue));
-    assert_eq!(one(c, json!({"cleared_at": T - 11})), d("cleared_at", ClearedBeforeDeclared));
-    assert_eq!(one(c, json!({"trade_country": "XX"})), d("trade_country", BadCountry));
+    assert_eq!(
+        one(c, json!({"hs_code": "19011"})),
+        d("hs_code", MalformedHsCode)
+    );
+    assert_eq!(
+        one(c, json!({"status": "lost"})),
+        d("status", UnknownEnumValue)
+    );
+    assert_eq!(
+        one(c, json!({"cleared_at": T - 11})),
+        d("cleared_at", ClearedBeforeDeclared)
+    );
+    assert_eq!(
+        one(c, json!({"trade_country": "XX"})),
+        d("trade_country", BadCountry)
+    );
     let l = Kind::Logistics;
-    assert_eq!(one(l, json!({"event_type": "teleported"})), d("event_type", UnknownEnumValue));
+    assert_eq!(
+        one(l, json!({"event_type": "teleported"})),
+        d("event_type", UnknownEnumValue)
+    );
     let i = Kind::Inspection;
-    assert_eq!(one(i, json!({"sample_size": -1})), d("sample_size", NegativeValue));
-    assert_eq!(one(i, json!({"report_digest": "sha256:abc"})), d("report_digest", MalformedDigest));
-    assert_eq!(one(i, json!({"result": "PASS"})), d("result", UnknownEnumValue));
+    assert_eq!(
+        one(i, json!({"sample_size": -1})),
+        d("sample_size", NegativeValue)
+    );
+    assert_eq!(
+        one(i, json!({"report_digest": "sha256:abc"})),
+        d("report_digest", MalformedDigest)
+    );
+    assert_eq!(
+        one(i, json!({"result": "PASS"})),
+        d("result", UnknownEnumValue)
+    );
 }
 
 #[test]
 fn several_defects_of_one_row_are_all_reported_in_column_order() {
-    let r = one(Kind::Production, json!({"gtin": "1", "origin_country": "zz", "sku": null}));
+    let r = one(
+        Kind::Production,
+        json!({"gtin": "1", "origin_country": "zz", "sku": null}),
+    );
     assert_eq!(
         r,
         vec![
@@ -128,7 +208,11 @@ fn duplicate_record_ids_are_found_across_batches_of_a_file() {
     let vb = validate(&RecordView::try_new(kind, &b).unwrap(), &ctx, &mut ids);
     assert_eq!(va.rejected_count(), 0);
     assert_eq!(vb.rejected_count(), 2);
-    assert!(vb.defects().iter().all(|d| d.kind == DefectKind::DuplicateRecordId));
+    assert!(
+        vb.defects()
+            .iter()
+            .all(|d| d.kind == DefectKind::DuplicateRecordId)
+    );
 }
 
 #[test]
@@ -141,12 +225,23 @@ fn schema_errors_name_every_column() {
         .fields()
         .iter()
         .filter(|f| f.name() != "location")
-        .map(|f| if f.name() == "waybill" { Field::new("waybill", DataType::Int64, true) } else { f.as_ref().clone() })
+        .map(|f| {
+            if f.name() == "waybill" {
+                Field::new("waybill", DataType::Int64, true)
+            } else {
+                f.as_ref().clone()
+            }
+        })
         .collect();
     fields.push(Field::new("note", DataType::Utf8, true));
     let err = check_schema(kind, &Schema::new(fields.clone())).unwrap_err();
     match &err {
-        SchemaError::Mismatch { missing, unexpected, wrong_types, .. } => {
+        SchemaError::Mismatch {
+            missing,
+            unexpected,
+            wrong_types,
+            ..
+        } => {
             assert_eq!(missing, &vec!["location"]);
             assert_eq!(unexpected, &vec!["note".to_owned()]);
             assert_eq!(wrong_types.len(), 1);
@@ -155,24 +250,53 @@ fn schema_errors_name_every_column() {
         other => panic!("unexpected {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains("location") && msg.contains("note") && msg.contains("waybill") && msg.contains("Int64"));
+    assert!(
+        msg.contains("location")
+            && msg.contains("note")
+            && msg.contains("waybill")
+            && msg.contains("Int64")
+    );
     // Binding a batch with the wrong schema fails the same way.
-    let arrays: Vec<ArrayRef> = vec![Arc::new(StringArray::from(vec!["x"])), Arc::new(Int64Array::from(vec![1]))];
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(vec!["x"])),
+        Arc::new(Int64Array::from(vec![1])),
+    ];
     let odd = RecordBatch::try_new(
-        Arc::new(Schema::new(vec![Field::new("event_type", DataType::Utf8, true), Field::new("waybill", DataType::Int64, true)])),
+        Arc::new(Schema::new(vec![
+            Field::new("event_type", DataType::Utf8, true),
+            Field::new("waybill", DataType::Int64, true),
+        ])),
         arrays,
     )
     .unwrap();
-    assert!(matches!(RecordView::try_new(kind, &odd), Err(SchemaError::Mismatch { .. })));
-    assert!(matches!(detect_kind(&odd.schema()), Err(SchemaError::Mismatch { kind: Kind::Logistics, .. })));
+    assert!(matches!(
+        RecordView::try_new(kind, &odd),
+        Err(SchemaError::Mismatch { .. })
+    ));
+    assert!(matches!(
+        detect_kind(&odd.schema()),
+        Err(SchemaError::Mismatch {
+            kind: Kind::Logistics,
+            ..
+        })
+    ));
 }
 
 #[test]
 fn unknown_or_ambiguous_schemas_are_refused() {
     let s = Schema::new(vec![Field::new("foo", DataType::Utf8, true)]);
-    assert!(matches!(detect_kind(&s), Err(SchemaError::UnknownKind { .. })));
-    let s = Schema::new(vec![Field::new("gtin", DataType::Utf8, true), Field::new("event_type", DataType::Utf8, true)]);
-    assert!(matches!(detect_kind(&s), Err(SchemaError::UnknownKind { .. })));
+    assert!(matches!(
+        detect_kind(&s),
+        Err(SchemaError::UnknownKind { .. })
+    ));
+    let s = Schema::new(vec![
+        Field::new("gtin", DataType::Utf8, true),
+        Field::new("event_type", DataType::Utf8, true),
+    ]);
+    assert!(matches!(
+        detect_kind(&s),
+        Err(SchemaError::UnknownKind { .. })
+    ));
     for kind in Kind::ALL {
         assert_eq!(detect_kind(&kind.arrow_schema()), Ok(kind));
     }

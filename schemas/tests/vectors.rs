@@ -105,47 +105,219 @@ fn cases() -> Vec<(&'static str, &'static str, Kind, Value)> {
         .map(|i| json!({"uri": format!("https://evidence.example/{i}.pdf"), "digest": sha('c')}))
         .collect();
     vec![
-        ("production-full", "production record with every column, lists, non-ASCII text", Kind::Production, production_full()),
-        ("production-minimal", "production record with every nullable column null", Kind::Production, production_min()),
-        ("production-empty-lists", "empty certification and attachment lists (not null)", Kind::Production,
-            with(with(production_min(), "certifications", json!([])), "attachments", json!([]))),
-        ("production-empty-strings", "empty strings in nullable text columns (distinct from null)", Kind::Production,
-            with(with(production_min(), "factory_name", json!("")), "ingredients", json!(""))),
-        ("production-long-lists", "32 certifications and 16 attachments (the limits)", Kind::Production,
-            with(with(production_full(), "certifications", json!(long_certs)), "attachments", json!(long_att))),
-        ("production-long-ingredients", "2048-byte ingredients: a record over 1024 bytes (two BLAKE3 chunks)", Kind::Production,
-            with(production_full(), "ingredients", json!("m".repeat(2048)))),
-        ("production-bad-gtin", "wrong GTIN check digit (encodes, but is rejected)", Kind::Production,
-            with(production_min(), "gtin", json!("96385075"))),
-        ("production-expiry-before", "expiry before production (rejected)", Kind::Production,
-            with(production_min(), "expiry_date", json!(19_999))),
-        ("production-old-dates", "dates before 1970 (negative days; rejected)", Kind::Production,
-            with(production_min(), "production_date", json!(-1))),
-        ("customs-released", "customs declaration released, lot only", Kind::Customs, customs(Some(T + 86_400_000_000), None)),
-        ("customs-pending", "customs declaration not yet cleared (cleared_at null)", Kind::Customs, customs(None, None)),
-        ("customs-with-code", "customs record about a single item code", Kind::Customs, customs(None, Some("01234567890123456789"))),
-        ("customs-cleared-before", "cleared before declared (rejected)", Kind::Customs, customs(Some(T - 1), None)),
-        ("logistics-spec-example", "the example of SPEC.md section 3", Kind::Logistics, logistics("")),
-        ("logistics-labelled", "labelling binds a code to its lot", Kind::Logistics, json!({
+        (
+            "production-full",
+            "production record with every column, lists, non-ASCII text",
+            Kind::Production,
+            production_full(),
+        ),
+        (
+            "production-minimal",
+            "production record with every nullable column null",
+            Kind::Production,
+            production_min(),
+        ),
+        (
+            "production-empty-lists",
+            "empty certification and attachment lists (not null)",
+            Kind::Production,
+            with(
+                with(production_min(), "certifications", json!([])),
+                "attachments",
+                json!([]),
+            ),
+        ),
+        (
+            "production-empty-strings",
+            "empty strings in nullable text columns (distinct from null)",
+            Kind::Production,
+            with(
+                with(production_min(), "factory_name", json!("")),
+                "ingredients",
+                json!(""),
+            ),
+        ),
+        (
+            "production-long-lists",
+            "32 certifications and 16 attachments (the limits)",
+            Kind::Production,
+            with(
+                with(production_full(), "certifications", json!(long_certs)),
+                "attachments",
+                json!(long_att),
+            ),
+        ),
+        (
+            "production-long-ingredients",
+            "2048-byte ingredients: a record over 1024 bytes (two BLAKE3 chunks)",
+            Kind::Production,
+            with(production_full(), "ingredients", json!("m".repeat(2048))),
+        ),
+        (
+            "production-bad-gtin",
+            "wrong GTIN check digit (encodes, but is rejected)",
+            Kind::Production,
+            with(production_min(), "gtin", json!("96385075")),
+        ),
+        (
+            "production-expiry-before",
+            "expiry before production (rejected)",
+            Kind::Production,
+            with(production_min(), "expiry_date", json!(19_999)),
+        ),
+        (
+            "production-old-dates",
+            "dates before 1970 (negative days; rejected)",
+            Kind::Production,
+            with(production_min(), "production_date", json!(-1)),
+        ),
+        (
+            "production-null-list-items",
+            "null items in lists encode as empty text (rejected)",
+            Kind::Production,
+            with(
+                with(
+                    production_min(),
+                    "certifications",
+                    json!(["ISO 22000", null]),
+                ),
+                "attachments",
+                json!([null, {"uri": "s3://a", "digest": null}]),
+            ),
+        ),
+        (
+            "customs-released",
+            "customs declaration released, lot only",
+            Kind::Customs,
+            customs(Some(T + 86_400_000_000), None),
+        ),
+        (
+            "customs-pending",
+            "customs declaration not yet cleared (cleared_at null)",
+            Kind::Customs,
+            customs(None, None),
+        ),
+        (
+            "customs-with-code",
+            "customs record about a single item code",
+            Kind::Customs,
+            customs(None, Some("01234567890123456789")),
+        ),
+        (
+            "customs-cleared-before",
+            "cleared before declared (rejected)",
+            Kind::Customs,
+            customs(Some(T - 1), None),
+        ),
+        (
+            "logistics-spec-example",
+            "the example of SPEC.md section 3",
+            Kind::Logistics,
+            logistics(""),
+        ),
+        (
+            "logistics-labelled",
+            "labelling binds a code to its lot",
+            Kind::Logistics,
+            json!({
             "record_id": "lgs-1-0", "code": "01234567890123456789", "lot_id": "LOT-2026-0001", "org_id": "bonded-wh-9",
             "event_time": T + 7_200_000_000, "event_type": "labelled", "location": "宁波保税区 3号仓",
-            "carrier": null, "waybill": null})),
-        ("logistics-emoji", "4-byte UTF-8 characters", Kind::Logistics, logistics("Café 🚚 → 港口")),
-        ("logistics-len-63", "unpadded length 63 (one block, one byte of padding)", Kind::Logistics, logistics_of_len(63)),
-        ("logistics-len-64", "unpadded length 64 (exactly one block, no padding)", Kind::Logistics, logistics_of_len(64)),
-        ("logistics-len-65", "unpadded length 65 (two blocks)", Kind::Logistics, logistics_of_len(65)),
-        ("logistics-len-1024", "unpadded length 1024 (exactly one BLAKE3 chunk)", Kind::Logistics, logistics_of_len(1024)),
-        ("logistics-len-1025", "unpadded length 1025 (just over one chunk)", Kind::Logistics, logistics_of_len(1025)),
-        ("logistics-time-min", "event time i64::MIN (rejected)", Kind::Logistics, with(logistics(""), "event_time", json!(i64::MIN))),
-        ("logistics-time-max", "event time i64::MAX (rejected)", Kind::Logistics, with(logistics(""), "event_time", json!(i64::MAX))),
-        ("logistics-no-subject", "neither code nor lot id (rejected)", Kind::Logistics, with(logistics(""), "lot_id", Value::Null)),
-        ("logistics-max-code", "code of 48 bytes and lot id of 64 bytes", Kind::Logistics,
-            with(with(logistics("Rotterdam"), "code", json!("A".repeat(48))), "lot_id", json!("L".repeat(64)))),
-        ("inspection-pass", "inspection passed", Kind::Inspection, inspection("pass", json!(12))),
-        ("inspection-fail-no-sample", "inspection failed, sample size null", Kind::Inspection, inspection("fail", Value::Null)),
-        ("inspection-zero-sample", "sample size zero", Kind::Inspection, inspection("conditional", json!(0))),
-        ("inspection-negative-sample", "negative sample size (rejected)", Kind::Inspection, inspection("pass", json!(-5))),
-        ("inspection-unknown-result", "result outside the enum (rejected)", Kind::Inspection, inspection("passed", json!(1))),
+            "carrier": null, "waybill": null}),
+        ),
+        (
+            "logistics-emoji",
+            "4-byte UTF-8 characters",
+            Kind::Logistics,
+            logistics("Café 🚚 → 港口"),
+        ),
+        (
+            "logistics-len-63",
+            "unpadded length 63 (one block, one byte of padding)",
+            Kind::Logistics,
+            logistics_of_len(63),
+        ),
+        (
+            "logistics-len-64",
+            "unpadded length 64 (exactly one block, no padding)",
+            Kind::Logistics,
+            logistics_of_len(64),
+        ),
+        (
+            "logistics-len-65",
+            "unpadded length 65 (two blocks)",
+            Kind::Logistics,
+            logistics_of_len(65),
+        ),
+        (
+            "logistics-len-1024",
+            "unpadded length 1024 (exactly one BLAKE3 chunk)",
+            Kind::Logistics,
+            logistics_of_len(1024),
+        ),
+        (
+            "logistics-len-1025",
+            "unpadded length 1025 (just over one chunk)",
+            Kind::Logistics,
+            logistics_of_len(1025),
+        ),
+        (
+            "logistics-time-min",
+            "event time i64::MIN (rejected)",
+            Kind::Logistics,
+            with(logistics(""), "event_time", json!(i64::MIN)),
+        ),
+        (
+            "logistics-time-max",
+            "event time i64::MAX (rejected)",
+            Kind::Logistics,
+            with(logistics(""), "event_time", json!(i64::MAX)),
+        ),
+        (
+            "logistics-no-subject",
+            "neither code nor lot id (rejected)",
+            Kind::Logistics,
+            with(logistics(""), "lot_id", Value::Null),
+        ),
+        (
+            "logistics-max-code",
+            "code of 48 bytes and lot id of 64 bytes",
+            Kind::Logistics,
+            with(
+                with(logistics("Rotterdam"), "code", json!("A".repeat(48))),
+                "lot_id",
+                json!("L".repeat(64)),
+            ),
+        ),
+        (
+            "inspection-pass",
+            "inspection passed",
+            Kind::Inspection,
+            inspection("pass", json!(12)),
+        ),
+        (
+            "inspection-fail-no-sample",
+            "inspection failed, sample size null",
+            Kind::Inspection,
+            inspection("fail", Value::Null),
+        ),
+        (
+            "inspection-zero-sample",
+            "sample size zero",
+            Kind::Inspection,
+            inspection("conditional", json!(0)),
+        ),
+        (
+            "inspection-negative-sample",
+            "negative sample size (rejected)",
+            Kind::Inspection,
+            inspection("pass", json!(-5)),
+        ),
+        (
+            "inspection-unknown-result",
+            "result outside the enum (rejected)",
+            Kind::Inspection,
+            inspection("passed", json!(1)),
+        ),
     ]
 }
 
@@ -157,7 +329,11 @@ fn vector(name: &str, description: &str, kind: Kind, record: &Value) -> Value {
     assert_eq!(len, bytes.len());
     let unpadded = u32::from_le_bytes(bytes[2..6].try_into().unwrap());
     decode(&bytes).expect("vector decodes");
-    let validation = validate(&view, &ValidationContext::for_batch_date(BATCH_DATE_DAYS), &mut RecordIdTracker::new());
+    let validation = validate(
+        &view,
+        &ValidationContext::for_batch_date(BATCH_DATE_DAYS),
+        &mut RecordIdTracker::new(),
+    );
     let reasons: Vec<&str> = validation.defects().iter().map(|d| d.kind.code()).collect();
     let key = |ty, col: &str| match record.get(col) {
         Some(Value::String(s)) => json!(hex::encode(subject_key(ty, s))),
@@ -188,7 +364,8 @@ fn record_vectors_are_current() {
     let mut expected_files = Vec::new();
     for (i, (name, description, kind, record)) in cases.iter().enumerate() {
         let file = dir.join(format!("{:02}-{name}.json", i + 1));
-        let text = serde_json::to_string_pretty(&vector(name, description, *kind, record)).unwrap() + "\n";
+        let text =
+            serde_json::to_string_pretty(&vector(name, description, *kind, record)).unwrap() + "\n";
         expected_files.push(file.file_name().unwrap().to_owned());
         if regen {
             std::fs::create_dir_all(&dir).unwrap();
@@ -197,11 +374,20 @@ fn record_vectors_are_current() {
             stale.push(file.display().to_string());
         }
     }
-    let mut on_disk: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mut on_disk: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     on_disk.sort();
     expected_files.sort();
-    assert_eq!(on_disk, expected_files, "vector folder holds files no case produces");
-    assert!(stale.is_empty(), "stale vectors (rerun with PROOFMARK_REGEN_VECTORS=1): {stale:#?}");
+    assert_eq!(
+        on_disk, expected_files,
+        "vector folder holds files no case produces"
+    );
+    assert!(
+        stale.is_empty(),
+        "stale vectors (rerun with PROOFMARK_REGEN_VECTORS=1): {stale:#?}"
+    );
 }
 
 #[test]
@@ -211,8 +397,15 @@ fn spec_example_bytes() {
     let mut bytes = Vec::new();
     encode_row(&view, 0, &mut bytes);
     let expected = concat!(
-        "01033700000001020000007231", "00", "01020000004c31", "01010000006f",
-        "010000000000000000", "010700000061727269766564", "0100000000", "00", "00",
+        "01033700000001020000007231",
+        "00",
+        "01020000004c31",
+        "01010000006f",
+        "010000000000000000",
+        "010700000061727269766564",
+        "0100000000",
+        "00",
+        "00",
         "000000000000000000",
     );
     assert_eq!(hex::encode(&bytes), expected);
