@@ -1,6 +1,11 @@
 //! Subcommands of the `proofmark` binary.
 
+pub mod anchor;
+pub mod bench;
+pub mod datasets;
 pub mod merkle;
+pub mod pipeline;
+pub mod run;
 
 use std::process::ExitCode;
 
@@ -48,6 +53,25 @@ pub enum LogFormat {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Synthetic datasets: realistic, deterministic item records at any scale.
+    #[command(subcommand)]
+    Datasets(datasets::DatasetsCommand),
+    /// Run a job file: plan -> build -> commit -> anchor, resumable; a rerun after success does nothing.
+    Run(run::RunArgs),
+    /// Freeze a batch's inputs: list them, read their footers, digest and copy them into the batch.
+    Plan(pipeline::PlanArgs),
+    /// Build a batch's segments (all, or one share with --part): validate, hash, build segment trees.
+    Build(pipeline::BuildArgs),
+    /// Commit a built batch: batch tree, sorted index, rejects and the manifest, written last.
+    Commit(pipeline::CommitArgs),
+    /// Anchor a committed batch on one or more chains and keep their receipts.
+    Anchor(anchor::AnchorArgs),
+    /// The embedded batch log: signed checkpoints, inclusion and consistency proofs.
+    #[command(subcommand)]
+    Log(anchor::LogCommand),
+    /// Benchmarks: end-to-end pipeline throughput against a bare decode baseline.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
     /// Merkle tree tools for interoperability testing: roots, proofs, verification.
     #[command(subcommand)]
     Merkle(merkle::MerkleCommand),
@@ -69,7 +93,15 @@ pub fn init_logging(global: &GlobalArgs) {
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Datasets(cmd) => datasets::run(cmd, &cli.global),
         Command::Merkle(cmd) => merkle::run(cmd),
+        Command::Run(args) => run::run_job(args, &cli.global),
+        Command::Plan(args) => pipeline::run_plan(args, &cli.global),
+        Command::Build(args) => pipeline::run_build(args, &cli.global),
+        Command::Commit(args) => pipeline::run_commit(args, &cli.global),
+        Command::Bench(cmd) => bench::run(cmd, &cli.global),
+        Command::Anchor(args) => anchor::run_anchor(args, &cli.global),
+        Command::Log(cmd) => anchor::run_log(cmd, &cli.global),
     }
 }
 

@@ -1,0 +1,283 @@
+//! Proofs from a committed batch's stored outputs: the manifest gives the
+//! batch root and the segments' roots, `.tree` the stored upper levels of the
+//! leaf's segment, and the leaf's aligned block of 16 leaves in `.leaves` the
+//! levels below them. Only those bytes are read.
+
+use proofmark_ingest::Store;
+use proofmark_merkle::{
+    BatchProof, Hash, InclusionProof, MerkleTree, SuiteId, VerifyError, root_from_leaf_hashes,
+    shape, with_suite,
+};
+
+use crate::error::AnchorError;
+use crate::layout::{self, SegmentFile, segment_path};
+use crate::manifest::Manifest;
+use crate::segment_files::{TreeFile, decode_leaves, digest, parse_summary};
+use crate::stored_plan::{StoredPlan, get_object, get_required};
+
+/// A leaf's proof of inclusion in a committed batch, with what it proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafProof {
+    /// The batch.
+    pub batch_id: String,
+    /// The batch's hash suite.
+    pub suite: SuiteId,
+    /// The leaf's global index in the batch.
+    pub leaf_index: u64,
+    /// Leaves in the batch.
+    pub leaf_count: u64,
+    /// The segment that holds the leaf.
+    pub segment: u32,
+    /// The leaf's index inside its segment.
+    pub leaf_in_segment: u64,
+    /// The leaf hash (from `.leaves`).
+    pub leaf_hash: Hash,
+    /// The batch root (from the manifest).
+    pub root: Hash,
+    /// The composite proof: segment path, then the segment root's path.
+    pub proof: BatchProof,
+}
+
+impl LeafProof {
+    /// Checks the proof of [`LeafProof::leaf_hash`] against [`LeafProof::root`].
+    ///
+    /// # Errors
+    ///
+    /// As [`verify_leaf_proof`].
+    pub fn verify(&self) -> Result<(), VerifyError> {
+        verify_leaf_proof(self.suite, &self.leaf_hash, &self.proof, &self.root)
+    }
+}
+
+/// Checks a batch proof for `leaf_hash` against `root` with the suite named at run time.
+///
+/// # Errors
+///
+/// The merkle crate's [`VerifyError`]: malformed proofs, or a root mismatch.
+pub fn verify_leaf_proof(
+    suite: SuiteId,
+    leaf_hash: &Hash,
+    proof: &BatchProof,
+    root: &Hash,
+) -> Result<(), VerifyError> {
+    with_suite!(suite, S => proof.verify::<S>(leaf_hash, root))
+}
+
+/// The manifest of a committed batch and its digest.
+///
+/// # Errors
+///
+/// [`AnchorError::NotCommitted`] without a manifest; store and parse errors.
+pub async fn load_manifest(
+    store: &Store,
+    batch_id: &str,
+) -> Result<(Manifest, String), AnchorError> {
+    let path = layout::manifest_path(batch_id);
+    let bytes = get_object(store, &path)
+        .await?
+        .ok_or_else(|| AnchorError::NotCommitted {
+            batch_id: batch_id.to_owned(),
+        })?;
+    Ok((Manifest::from_slice(&path, &bytes)?, digest(&bytes)))
+}
+
+/// The position of a global leaf: its segment's position among the non-empty
+/// segments and the manifest entry.
+fn find_segment(
+    manifest: &Manifest,
+    leaf: u64,
+) -> Result<(usize, &crate::manifest::ManifestSegment), AnchorError> {
+    if leaf >= manifest.leaf_count {
+        return Err(AnchorError::LeafOutOfRange {
+            index: leaf,
+            leaf_count: manifest.leaf_count,
+        });
+    }
+    let non_empty: Vec<&crate::manifest::ManifestSegment> = manifest.non_empty_segments().collect();
+    let pos = non_empty.partition_point(|s| s.first_leaf + s.leaf_count <= leaf);
+    let seg = non_empty.get(pos).copied().ok_or_else(|| {
+        AnchorError::malformed(
+            "manifest.json",
+            "segment leaf counts do not cover the batch",
+        )
+    })?;
+    Ok((pos, seg))
+}
+
+/// Builds the proof of global leaf `leaf_index` of committed batch `batch_id`
+/// from the stored outputs, and checks it against the manifest's root before
+/// returning it.
+///
+/// # Errors
+///
+/// [`AnchorError::NotCommitted`], [`AnchorError::LeafOutOfRange`],
+/// [`AnchorError::Malformed`] for inconsistent stored files,
+/// [`AnchorError::Verify`] if the stored files do not lead to the root.
+pub async fn prove_leaf(
+    store: &Store,
+    batch_id: &str,
+    leaf_index: u64,
+) -> Result<LeafProof, AnchorError> {
+    let (manifest, _) = load_manifest(store, batch_id).await?;
+    let suite = manifest.suite;
+    let root = manifest.root_hash()?;
+    let (position, seg) = find_segment(&manifest, leaf_index)?;
+    let n = seg.leaf_count;
+    let local = leaf_index - seg.first_leaf;
+
+    let tree_path = segment_path(batch_id, seg.segment, SegmentFile::Tree);
+    let tree = TreeFile::decode(&tree_path, &get_required(store, &tree_path).await?)?;
+    if tree.leaf_count != n || tree.suite != suite || !(1..=32).contains(&tree.lowest_height) {
+        return Err(AnchorError::malformed(
+            &tree_path,
+            "does not match the manifest",
+        ));
+    }
+    // The aligned block of leaves below the lowest stored level.
+    let block_len = 1u64 << tree.lowest_height;
+    let b0 = local / block_len * block_len;
+    let b1 = (b0 + block_len).min(n);
+    let leaves_path = segment_path(batch_id, seg.segment, SegmentFile::Leaves);
+    let raw = store
+        .get_range(&leaves_path, b0 * 32..b1 * 32)
+        .await
+        .map_err(|e| AnchorError::store(&leaves_path, e))?;
+    let block = decode_leaves(&leaves_path, &raw)?;
+    if block.len() as u64 != b1 - b0 {
+        return Err(AnchorError::malformed(
+            &leaves_path,
+            "shorter than its leaf count",
+        ));
+    }
+    let leaf_hash = block[(local - b0) as usize];
+
+    let node = |h: u32, i: u64| -> Result<Hash, AnchorError> {
+        if h >= tree.lowest_height {
+            let level = &tree.levels[(h - tree.lowest_height) as usize];
+            return Ok(level[i as usize]);
+        }
+        let lo = (i << h) - b0;
+        let hi = (((i + 1) << h).min(n)) - b0;
+        Ok(with_suite!(suite, S => root_from_leaf_hashes::<S>(&block[lo as usize..hi as usize])?))
+    };
+    let mut hashes = Vec::with_capacity(shape::inclusion_proof_len(local, n));
+    let (mut idx, mut last, mut h) = (local, n - 1, 0u32);
+    while last > 0 {
+        let sibling = if idx & 1 == 1 {
+            Some(idx - 1)
+        } else if idx < last {
+            Some(idx + 1)
+        } else {
+            None
+        };
+        if let Some(s) = sibling {
+            hashes.push(node(h, s)?);
+        }
+        idx >>= 1;
+        last >>= 1;
+        h += 1;
+    }
+    let segment_proof = InclusionProof {
+        index: local,
+        tree_size: n,
+        hashes,
+    };
+
+    let roots = manifest
+        .non_empty_segments()
+        .map(|s| {
+            let r = s.root.as_deref().unwrap_or_default();
+            crate::segment_files::parse_hash("manifest.json", r)
+        })
+        .collect::<Result<Vec<Hash>, _>>()?;
+    let upper = with_suite!(suite, S => MerkleTree::<S>::from_leaf_hashes(roots)?.inclusion_proof(position as u64)?);
+    let proof = LeafProof {
+        batch_id: batch_id.to_owned(),
+        suite,
+        leaf_index,
+        leaf_count: manifest.leaf_count,
+        segment: seg.segment,
+        leaf_in_segment: local,
+        leaf_hash,
+        root,
+        proof: BatchProof::new(segment_proof, upper),
+    };
+    proof.verify()?;
+    Ok(proof)
+}
+
+/// Where a leaf's record is in the inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeafLocation {
+    /// The segment.
+    pub segment: u32,
+    /// The leaf's index in its segment.
+    pub leaf_in_segment: u64,
+    /// The file's index in the plan.
+    pub file: u32,
+    /// The file's source URL.
+    pub source: String,
+    /// Where the build read the file (store path in copy mode, else the source URL).
+    pub path: String,
+    /// The record's 0-based row in the file.
+    pub row: u64,
+}
+
+/// Finds the input row of global leaf `leaf_index` of a committed batch:
+/// leaf `i` of a segment is the `i`-th row of its row group not rejected.
+///
+/// # Errors
+///
+/// As [`prove_leaf`], and [`AnchorError::NoPlan`].
+pub async fn locate_leaf(
+    store: &Store,
+    batch_id: &str,
+    leaf_index: u64,
+) -> Result<LeafLocation, AnchorError> {
+    let (manifest, _) = load_manifest(store, batch_id).await?;
+    let (_, seg) = find_segment(&manifest, leaf_index)?;
+    let local = leaf_index - seg.first_leaf;
+    let plan = StoredPlan::load(store, batch_id).await?;
+    let summary_path = segment_path(batch_id, seg.segment, SegmentFile::Summary);
+    let summary = parse_summary(&summary_path, &get_required(store, &summary_path).await?)?;
+    let mut row = local;
+    for &r in &summary.rejected_rows {
+        if u64::from(r) <= row {
+            row += 1;
+        } else {
+            break;
+        }
+    }
+    let file = &plan.files[summary.file as usize];
+    Ok(LeafLocation {
+        segment: seg.segment,
+        leaf_in_segment: local,
+        file: summary.file,
+        source: file.source.clone(),
+        path: file.path.clone(),
+        row: summary.first_row + row,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_skip_rejected_ones() {
+        // Leaf i is the i-th row not in the rejected list.
+        let rejected = [0u32, 2, 3, 7];
+        let rows: Vec<u64> = (0..6)
+            .map(|local| {
+                let mut row = local;
+                for &r in &rejected {
+                    if u64::from(r) <= row {
+                        row += 1;
+                    } else {
+                        break;
+                    }
+                }
+                row
+            })
+            .collect();
+        assert_eq!(rows, vec![1, 4, 5, 6, 8, 9]);
+    }
+}

@@ -1,0 +1,384 @@
+//! Chains a committed batch is anchored on, and their receipts.
+//!
+//! A chain is named in a chains file (TOML) and has a type. Anchoring posts
+//! what the manifest commits to (batch id, suite, root, leaf count, manifest
+//! digest) and keeps one receipt per chain under
+//! `batches/<batch_id>/anchors/<chain>.json`. Anchoring is idempotent: a
+//! receipt that exists and still verifies means done.
+//!
+//! Chain types: `ledger`, the embedded batch log ([`crate::ledger`]), which
+//! needs no setup.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use proofmark_ingest::Store;
+use serde::{Deserialize, Serialize};
+
+use crate::ledger::{BatchAnchor, BatchLog, LedgerError, LogEntry, LogReceipt, NoteError, NoteSigner, VerifierKey};
+use crate::manifest::{Manifest, rfc3339_utc};
+
+/// Default origin (and key name) of the embedded ledger's log.
+pub const DEFAULT_LEDGER_ORIGIN: &str = "proofmark.local/ledger";
+/// Store object holding the ledger's verifier key, for convenience (trust it
+/// only if it matches a key obtained independently).
+pub const LEDGER_VERIFIER_KEY_PATH: &str = "log/verifier-key.txt";
+/// Environment variable naming the ledger's signing key file.
+pub const LEDGER_KEY_ENV: &str = "PROOFMARK_LEDGER_KEY";
+
+/// Errors of chain configuration and anchoring.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainError {
+    /// The chains file cannot be read or parsed.
+    #[error("chains file {path}: {message}")]
+    Config {
+        /// The file.
+        path: String,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+    /// A chain name that the configuration does not define.
+    #[error("no chain named {name:?} (defined: {defined})")]
+    UnknownChain {
+        /// The name asked for.
+        name: String,
+        /// The names defined.
+        defined: String,
+    },
+    /// The batch has no manifest.
+    #[error("batch {0} is not committed (no manifest): run `proofmark commit` first")]
+    NotCommitted(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] proofmark_ingest::IngestError),
+    /// The manifest or a receipt is unreadable.
+    #[error("{path}: {message}")]
+    BadObject {
+        /// The object.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// A stored receipt does not match the batch or does not verify.
+    #[error("receipt {path} does not verify: {message}")]
+    BadReceipt {
+        /// The receipt object.
+        path: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// One chain's settings, as written in the chains file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ChainConfig {
+    /// The embedded batch log.
+    Ledger {
+        /// Signing key file (default: `$PROOFMARK_LEDGER_KEY`, else
+        /// `~/.config/proofmark/ledger.key`); generated on first use, mode 0600.
+        #[serde(default)]
+        key_file: Option<PathBuf>,
+        /// The log's origin line and key name (default `proofmark.local/ledger`).
+        #[serde(default)]
+        origin: Option<String>,
+    },
+}
+
+/// The chains file: `[chains.<name>]` tables.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainsFile {
+    /// Chains by name.
+    #[serde(default)]
+    pub chains: BTreeMap<String, ChainConfig>,
+}
+
+impl ChainsFile {
+    /// Parses a chains file's text; `path` names it in errors.
+    pub fn parse(path: &str, text: &str) -> Result<Self, ChainError> {
+        let file: ChainsFile = toml::from_str(text)
+            .map_err(|e| ChainError::Config { path: path.to_owned(), message: e.to_string() })?;
+        Self::from_chains(path, file.chains)
+    }
+
+    /// Checks chain names and wraps `chains` (e.g. the `[chains]` table of a
+    /// job file); `path` names the file in errors.
+    pub fn from_chains(path: &str, chains: BTreeMap<String, ChainConfig>) -> Result<Self, ChainError> {
+        let file = ChainsFile { chains };
+        for name in file.chains.keys() {
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                return Err(ChainError::Config {
+                    path: path.to_owned(),
+                    message: format!("chain name {name:?} must be letters, digits, '-' or '_'"),
+                });
+            }
+        }
+        Ok(file)
+    }
+
+    /// Reads and parses a chains file.
+    pub fn load(path: &Path) -> Result<Self, ChainError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ChainError::Config { path: shown.clone(), message: e.to_string() })?;
+        Self::parse(&shown, &text)
+    }
+
+    /// The configuration of chain `name`. `ledger` is always defined (with
+    /// defaults) unless the file defines it otherwise.
+    pub fn get(&self, name: &str) -> Result<ChainConfig, ChainError> {
+        if let Some(c) = self.chains.get(name) {
+            return Ok(c.clone());
+        }
+        if name == "ledger" {
+            return Ok(ChainConfig::Ledger { key_file: None, origin: None });
+        }
+        let mut defined: Vec<&str> = self.chains.keys().map(String::as_str).collect();
+        if !defined.contains(&"ledger") {
+            defined.insert(0, "ledger");
+        }
+        Err(ChainError::UnknownChain { name: name.to_owned(), defined: defined.join(", ") })
+    }
+}
+
+/// The default ledger key file: `$PROOFMARK_LEDGER_KEY`, else
+/// `$XDG_CONFIG_HOME/proofmark/ledger.key`, else `~/.config/proofmark/ledger.key`.
+pub fn default_ledger_key_file() -> PathBuf {
+    if let Some(p) = std::env::var_os(LEDGER_KEY_ENV) {
+        return PathBuf::from(p);
+    }
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
+        .unwrap_or_else(|| PathBuf::from("."));
+    base.join("proofmark").join("ledger.key")
+}
+
+/// What a chain commits to for a batch: the fields of its manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorRequest {
+    /// The batch.
+    pub anchor: BatchAnchor,
+    /// The manifest, as committed.
+    pub manifest: Manifest,
+}
+
+/// The receipt of the `ledger` chain (SPEC.md section 9.3).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerReceipt {
+    /// `"ledger"` (or the configured chain name).
+    pub chain: String,
+    /// The batch.
+    pub batch_id: String,
+    /// The batch root, hex.
+    pub root: String,
+    /// Leaves in the batch.
+    pub leaf_count: u64,
+    /// `blake3:` + hex of the manifest.
+    pub manifest_digest: String,
+    /// The batch's suite.
+    pub suite: String,
+    /// The entry's index in the log.
+    pub log_index: u64,
+    /// The size of the checkpoint below.
+    pub log_size: u64,
+    /// The signed checkpoint note.
+    pub checkpoint: String,
+    /// The entry's inclusion proof in the checkpoint's tree, hex, bottom-up.
+    pub inclusion_proof: Vec<String>,
+    /// The log's verifier key.
+    pub verifier_key: String,
+    /// When the receipt was made (RFC 3339, UTC).
+    pub anchored_at: String,
+}
+
+impl LedgerReceipt {
+    fn from_log(chain: &str, r: LogReceipt) -> Self {
+        LedgerReceipt {
+            chain: chain.to_owned(),
+            batch_id: r.entry.batch_id,
+            root: r.entry.root,
+            leaf_count: r.entry.leaf_count,
+            manifest_digest: r.entry.manifest_digest,
+            suite: r.entry.suite,
+            log_index: r.entry.index,
+            log_size: r.log_size,
+            checkpoint: r.checkpoint,
+            inclusion_proof: r.inclusion_proof,
+            verifier_key: r.verifier_key,
+            anchored_at: rfc3339_utc(std::time::SystemTime::now()),
+        }
+    }
+
+    /// The receipt as the log's typed receipt.
+    pub fn to_log_receipt(&self) -> LogReceipt {
+        LogReceipt {
+            entry: LogEntry {
+                index: self.log_index,
+                batch_id: self.batch_id.clone(),
+                suite: self.suite.clone(),
+                root: self.root.clone(),
+                leaf_count: self.leaf_count,
+                manifest_digest: self.manifest_digest.clone(),
+            },
+            checkpoint: self.checkpoint.clone(),
+            log_size: self.log_size,
+            inclusion_proof: self.inclusion_proof.clone(),
+            verifier_key: self.verifier_key.clone(),
+            appended: false,
+        }
+    }
+
+    /// Checks the receipt with `key`: signature, inclusion, and that it is
+    /// about `anchor`.
+    pub fn verify(&self, key: &VerifierKey, anchor: &BatchAnchor) -> Result<(), String> {
+        if self.batch_id != anchor.batch_id
+            || self.root != anchor.root
+            || self.leaf_count != anchor.leaf_count
+            || self.suite != anchor.suite
+            || self.manifest_digest != anchor.manifest_digest
+        {
+            return Err(format!(
+                "it anchors batch {} root {} but the manifest says batch {} root {}",
+                self.batch_id, self.root, anchor.batch_id, anchor.root
+            ));
+        }
+        self.to_log_receipt().verify(key).map(|_| ()).map_err(|e| e.to_string())
+    }
+}
+
+/// Where a batch's receipt for `chain` is kept.
+pub fn receipt_path(batch_id: &str, chain: &str) -> String {
+    format!("batches/{batch_id}/anchors/{chain}.json")
+}
+
+/// Reads a committed batch's manifest and what chains commit to.
+pub async fn load_anchor_request(store: &Store, batch_id: &str) -> Result<AnchorRequest, ChainError> {
+    let path = crate::layout::manifest_path(batch_id);
+    let bytes = store.get(&path).await?.ok_or_else(|| ChainError::NotCommitted(batch_id.to_owned()))?;
+    let manifest = Manifest::from_slice(&path, &bytes)
+        .map_err(|e| ChainError::BadObject { path: path.clone(), message: e.to_string() })?;
+    let anchor = BatchAnchor {
+        batch_id: manifest.batch_id.clone(),
+        suite: manifest.suite.to_string(),
+        root: manifest.root.clone(),
+        leaf_count: manifest.leaf_count,
+        manifest_digest: format!("blake3:{}", blake3::hash(&bytes).to_hex()),
+    };
+    if anchor.batch_id != batch_id {
+        return Err(ChainError::BadObject { path, message: format!("holds batch id {}", anchor.batch_id) });
+    }
+    Ok(AnchorRequest { anchor, manifest })
+}
+
+/// The outcome of anchoring on one chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorOutcome {
+    /// The chain's name.
+    pub chain: String,
+    /// Whether this call anchored (false: a valid receipt already existed).
+    pub anchored_now: bool,
+    /// The receipt as stored (JSON).
+    pub receipt: serde_json::Value,
+    /// A one-line description for people (log index and size, or tx and block).
+    pub summary: String,
+}
+
+/// Opens (or creates on first use) the ledger signing key of `config`.
+pub fn ledger_signer(config: &ChainConfig) -> Result<NoteSigner, ChainError> {
+    let ChainConfig::Ledger { key_file, origin } = config;
+    let path = key_file.clone().unwrap_or_else(default_ledger_key_file);
+    let origin = origin.as_deref().unwrap_or(DEFAULT_LEDGER_ORIGIN);
+    Ok(NoteSigner::load_or_generate(&path, origin).map_err(LedgerError::from)?)
+}
+
+/// Anchors a committed batch on chain `name` of `chains`, or confirms the
+/// receipt already stored; stores the receipt.
+pub async fn anchor_batch(
+    store: &Store,
+    batch_id: &str,
+    name: &str,
+    chains: &ChainsFile,
+) -> Result<AnchorOutcome, ChainError> {
+    let request = load_anchor_request(store, batch_id).await?;
+    let config = chains.get(name)?;
+    match &config {
+        ChainConfig::Ledger { .. } => {
+            let signer = ledger_signer(&config)?;
+            anchor_on_ledger(store, &request, name, &signer).await
+        }
+    }
+}
+
+async fn anchor_on_ledger(
+    store: &Store,
+    request: &AnchorRequest,
+    name: &str,
+    signer: &NoteSigner,
+) -> Result<AnchorOutcome, ChainError> {
+    let path = receipt_path(&request.anchor.batch_id, name);
+    let verifier = signer.verifier();
+    if let Some(bytes) = store.get(&path).await? {
+        let receipt: LedgerReceipt = serde_json::from_slice(&bytes)
+            .map_err(|e| ChainError::BadReceipt { path: path.clone(), message: e.to_string() })?;
+        receipt
+            .verify(&verifier, &request.anchor)
+            .map_err(|message| ChainError::BadReceipt { path: path.clone(), message })?;
+        let summary = format!("log entry {} of {} (already anchored)", receipt.log_index, receipt.log_size);
+        let receipt = serde_json::to_value(&receipt).map_err(|e| ChainError::BadObject { path, message: e.to_string() })?;
+        return Ok(AnchorOutcome { chain: name.to_owned(), anchored_now: false, receipt, summary });
+    }
+    // Publish the verifier key beside the log on first use (informational).
+    let key_text = format!("{verifier}\n");
+    if !store.put_if_absent(LEDGER_VERIFIER_KEY_PATH, Bytes::from(key_text.clone())).await? {
+        let stored = store.get(LEDGER_VERIFIER_KEY_PATH).await?.unwrap_or_default();
+        if stored.as_ref() != key_text.as_bytes() {
+            return Err(ChainError::Ledger(LedgerError::Note(NoteError::Malformed(
+                "the store's ledger was started with another signing key: use that key file",
+            ))));
+        }
+    }
+    let log = BatchLog::for_writer(store, signer);
+    let log_receipt = log.append(&request.anchor).await?;
+    let receipt = LedgerReceipt::from_log(name, log_receipt);
+    receipt
+        .verify(&verifier, &request.anchor)
+        .map_err(|message| ChainError::BadReceipt { path: path.clone(), message })?;
+    let json = serde_json::to_vec_pretty(&receipt)
+        .map_err(|e| ChainError::BadObject { path: path.clone(), message: e.to_string() })?;
+    store.put(&path, Bytes::from(json)).await?;
+    let summary = format!("log entry {} of {}", receipt.log_index, receipt.log_size);
+    let receipt = serde_json::to_value(&receipt).map_err(|e| ChainError::BadObject { path, message: e.to_string() })?;
+    Ok(AnchorOutcome { chain: name.to_owned(), anchored_now: true, receipt, summary })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn chains_file_parses_and_names_errors() {
+        let f = ChainsFile::parse(
+            "chains.toml",
+            "[chains.ledger]\ntype = \"ledger\"\norigin = \"example.org/log\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            f.get("ledger").unwrap(),
+            ChainConfig::Ledger { key_file: None, origin: Some("example.org/log".into()) }
+        );
+        assert!(matches!(f.get("polygon"), Err(ChainError::UnknownChain { .. })));
+        let err = ChainsFile::parse("c.toml", "[chains.x]\ntype = \"ledger\"\nkey = 1\n").unwrap_err();
+        assert!(err.to_string().contains("key"), "{err}");
+        let err = ChainsFile::parse("c.toml", "[chains.x]\ntype = \"bitcoin\"\n").unwrap_err();
+        assert!(err.to_string().contains("bitcoin"), "{err}");
+        assert_eq!(ChainsFile::default().get("ledger").unwrap(), ChainConfig::Ledger { key_file: None, origin: None });
+    }
+}

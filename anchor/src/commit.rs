@@ -1,0 +1,672 @@
+//! Committing a built batch: check every segment, account for every row,
+//! compute the batch root, merge the index, gather the rejects, and write the
+//! manifest last with a create-if-absent write (SPEC 8.6).
+//!
+//! Nothing the commit writes before the manifest counts: a failed commit can
+//! simply be run again. The manifest links to the store's previous committed
+//! batch through the head pointer `batches/HEAD.json` (see
+//! `docs/decisions/0004-batch-commit.md`).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt, stream};
+use proofmark_ingest::Store;
+use proofmark_merkle::{Hash, batch_root, with_suite};
+
+use crate::error::AnchorError;
+use crate::index::{HashingWriter, MergeOptions, Run, RunSource, merge_runs};
+use crate::layout::{self, SegmentFile, segment_path};
+use crate::manifest::{
+    BatchLink, HEAD_FORMAT, HeadPointer, MANIFEST_FORMAT, Manifest, ManifestFile, ManifestSegment,
+    rfc3339_utc,
+};
+use crate::rejects::RejectsWriter;
+use crate::segment_files::{RejectLine, SegmentSummary, digest, digest_of_hash, parse_summary};
+use crate::segment_store::read_checked_segment;
+use crate::stored_plan::{StoredPlan, get_object, get_required};
+
+/// How a commit may use resources.
+#[derive(Debug, Clone)]
+pub struct CommitOptions {
+    /// Memory for the index merge's read buffers (default 1 GiB); more
+    /// segments than fit merge in passes through local temporary files.
+    pub memory_budget_bytes: usize,
+    /// Where temporary files go (default: the system's temporary directory).
+    pub temp_dir: Option<PathBuf>,
+    /// Segments read and checked at once (default 4).
+    pub segments_in_flight: usize,
+}
+
+impl Default for CommitOptions {
+    fn default() -> Self {
+        Self {
+            memory_budget_bytes: crate::index::DEFAULT_MEMORY_BUDGET_BYTES,
+            temp_dir: None,
+            segments_in_flight: 4,
+        }
+    }
+}
+
+/// The step a commit is at, for progress reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitStage {
+    /// Reading and checking the segments.
+    CheckSegments,
+    /// Merging the index.
+    MergeIndex,
+    /// Uploading outputs and writing the manifest.
+    Write,
+}
+
+/// Progress of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommitProgress {
+    /// The current step.
+    pub stage: CommitStage,
+    /// Segments checked so far.
+    pub segments_done: u64,
+    /// Segments in the batch.
+    pub segments_total: u64,
+    /// Rows of the checked segments.
+    pub rows_done: u64,
+    /// Rows in the batch.
+    pub rows_total: u64,
+}
+
+/// What became of the head pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HeadUpdate {
+    /// It now names this batch.
+    Moved,
+    /// It already named this batch.
+    AlreadyCurrent,
+    /// A later batch is already the head; nothing changed.
+    Behind {
+        /// The head.
+        head: BatchLink,
+    },
+    /// Another batch was committed after this manifest was linked: the pointer
+    /// was left alone, and the two batches share a `previous` (a visible fork).
+    Conflict {
+        /// The head.
+        head: BatchLink,
+    },
+}
+
+/// The outcome of [`commit_batch`].
+#[derive(Debug, Clone)]
+pub struct CommitReport {
+    /// The batch's manifest.
+    pub manifest: Manifest,
+    /// `blake3:` digest of `manifest.json`.
+    pub manifest_digest: String,
+    /// The batch was committed before this call, which changed nothing but
+    /// possibly the head pointer (after a crash between manifest and pointer).
+    pub already_committed: bool,
+    /// Entries in `index/entries.bin` (0 when already committed).
+    pub index_entries: u64,
+    /// Passes of the index merge (0 when already committed).
+    pub merge_passes: u32,
+    /// Rejected rows per reason code (empty when already committed).
+    pub reasons: BTreeMap<String, u64>,
+    /// What became of the head pointer.
+    pub head: HeadUpdate,
+}
+
+/// Commits batch `batch_id`.
+///
+/// Refuses (and writes no manifest) when a segment is not built, a file's
+/// digest or a tree does not check, the rows do not add up, or no row was
+/// accepted. A committed batch is reported as such and left unchanged.
+///
+/// # Errors
+///
+/// [`AnchorError::NoPlan`], [`AnchorError::MissingSegments`],
+/// [`AnchorError::DigestMismatch`], [`AnchorError::Malformed`],
+/// [`AnchorError::Accounting`], [`AnchorError::NothingToCommit`],
+/// [`AnchorError::Head`], store and local I/O errors.
+pub async fn commit_batch(
+    store: &Store,
+    batch_id: &str,
+    opts: &CommitOptions,
+    progress: &(dyn Fn(CommitProgress) + Sync),
+) -> Result<CommitReport, AnchorError> {
+    let manifest_path = layout::manifest_path(batch_id);
+    if let Some(bytes) = get_object(store, &manifest_path).await? {
+        return report_committed(store, &manifest_path, bytes).await;
+    }
+    let plan = Arc::new(StoredPlan::load(store, batch_id).await?);
+    let segments_total = plan.segments.len() as u64;
+    let rows_total = plan.total_rows;
+    let report = |stage, segments_done, rows_done| {
+        progress(CommitProgress {
+            stage,
+            segments_done,
+            segments_total,
+            rows_done,
+            rows_total,
+        });
+    };
+
+    // 1. Every segment must be built: its summary exists.
+    let summaries: Vec<(u32, Option<Bytes>)> =
+        stream::iter(plan.segments.iter().map(|s| s.segment))
+            .map(|n| async move {
+                let path = segment_path(batch_id, n, SegmentFile::Summary);
+                Ok::<_, AnchorError>((n, get_object(store, &path).await?))
+            })
+            .buffered(32)
+            .try_collect()
+            .await?;
+    let missing: Vec<u32> = summaries
+        .iter()
+        .filter(|(_, b)| b.is_none())
+        .map(|(n, _)| *n)
+        .collect();
+    if !missing.is_empty() {
+        return Err(AnchorError::MissingSegments {
+            batch_id: batch_id.to_owned(),
+            segments: missing,
+        });
+    }
+
+    let work = tempfile::Builder::new()
+        .prefix("proofmark-commit-")
+        .tempdir_in(opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir))
+        .map_err(|e| {
+            AnchorError::io(opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir), e)
+        })?;
+
+    // The index merge needs only the summaries' leaf counts and index
+    // digests: start it now, beside the segment checks. Its output counts
+    // only if every check passes; if they fail, it is cancelled.
+    let mut merged_offsets = Vec::new();
+    let mut runs_meta = Vec::new();
+    let mut first = 0u64;
+    for (n, bytes) in &summaries {
+        let path = segment_path(batch_id, *n, SegmentFile::Summary);
+        let s = parse_summary(&path, bytes.as_deref().unwrap_or_default())?;
+        if s.leaf_count > 0 {
+            merged_offsets.push((*n, first, s.leaf_count));
+            runs_meta.push((*n, first, s.leaf_count, s.index_digest));
+        }
+        first += s.leaf_count;
+    }
+    let sizes: Vec<u64> = stream::iter(runs_meta.iter().map(|m| m.0))
+        .map(|n| async move {
+            let path = segment_path(batch_id, n, SegmentFile::Index);
+            match store.head(&path).await {
+                Ok(Some(info)) => Ok(info.size),
+                Ok(None) => Err(AnchorError::malformed(path, "missing")),
+                Err(e) => Err(AnchorError::store(path, e)),
+            }
+        })
+        .buffered(32)
+        .try_collect()
+        .await?;
+    let index_local = work.path().join("entries.bin");
+    let merge_opts = MergeOptions {
+        memory_budget_bytes: opts.memory_budget_bytes,
+        temp_dir: Some(work.path().to_owned()),
+    };
+    let handle = tokio::runtime::Handle::current();
+    let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
+    let runs: Vec<Run> = runs_meta
+        .into_iter()
+        .zip(sizes)
+        .map(|((n, offset, count, expected), size)| {
+            let source = StoreRun {
+                store: store.clone(),
+                path: segment_path(batch_id, n, SegmentFile::Index),
+                size,
+                pos: 0,
+                hasher: blake3::Hasher::new(),
+                expected,
+                handle: handle.clone(),
+                cancel: Arc::clone(&cancel.0),
+            };
+            Run::new(Box::new(source), offset, count)
+        })
+        .collect();
+    let out_path = index_local.clone();
+    let merge_task = tokio::task::spawn_blocking(move || {
+        let file = File::create(&out_path).map_err(|e| AnchorError::io(&out_path, e))?;
+        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+        let stats = merge_runs(runs, &merge_opts, &mut w)?;
+        let (mut out, hash, _) = w.finish();
+        out.flush().map_err(|e| AnchorError::io(&out_path, e))?;
+        Ok::<_, AnchorError>((digest_of_hash(&hash), stats))
+    });
+
+    // 2. Check every segment in plan order; rejects stream to a Parquet writer
+    // on a blocking thread.
+    let rejects_local = work.path().join("rejects.parquet");
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RejectLine>>(4);
+    let writer_path = rejects_local.clone();
+    let writer_task = tokio::task::spawn_blocking(move || -> Result<(String, u64), AnchorError> {
+        let file = File::create(&writer_path).map_err(|e| AnchorError::io(&writer_path, e))?;
+        let mut w = RejectsWriter::try_new(HashingWriter::new(BufWriter::new(file)))?;
+        while let Some(lines) = rx.blocking_recv() {
+            for line in &lines {
+                w.push(line)?;
+            }
+        }
+        let rows = w.rows();
+        let (mut out, hash, _) = w.finish()?.finish();
+        out.flush().map_err(|e| AnchorError::io(&writer_path, e))?;
+        Ok((digest_of_hash(&hash), rows))
+    });
+
+    let in_flight = opts.segments_in_flight.max(1);
+    let suite = plan.suite;
+    let mut checked_stream = stream::iter(plan.segments.iter().copied().zip(summaries))
+        .map(|(seg, (_, summary_bytes))| {
+            let plan = Arc::clone(&plan);
+            async move {
+                read_checked_segment(store, batch_id, &plan, seg, summary_bytes, false)
+                    .await?
+                    .ok_or_else(|| AnchorError::MissingSegments {
+                        batch_id: batch_id.to_owned(),
+                        segments: vec![seg.segment],
+                    })
+            }
+        })
+        .buffered(in_flight);
+
+    let mut checked: Vec<(SegmentSummary, String, Option<Hash>)> =
+        Vec::with_capacity(plan.segments.len());
+    let mut rows_done = 0;
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    let mut send_failed = false;
+    while let Some(seg) = checked_stream.try_next().await? {
+        rows_done += seg.summary.rows_read;
+        for (r, n) in &seg.summary.reasons {
+            *reasons.entry(r.clone()).or_default() += n;
+        }
+        if tx.send(seg.rejects).await.is_err() {
+            send_failed = true;
+            break;
+        }
+        checked.push((seg.summary, seg.summary_digest, seg.root));
+        report(CommitStage::CheckSegments, checked.len() as u64, rows_done);
+    }
+    drop(checked_stream);
+    drop(tx);
+    let (rejects_digest, rejects_rows) = writer_task
+        .await
+        .map_err(|e| AnchorError::Task(e.to_string()))??;
+    if send_failed {
+        return Err(AnchorError::Task("the rejects writer stopped".into()));
+    }
+
+    // 3. Accounting, per file and in total, before anything is committed.
+    let (files, totals) = account(&plan, &checked)?;
+    if totals.2 != rejects_rows {
+        return Err(AnchorError::Accounting {
+            file: "batch".into(),
+            reason: format!(
+                "{} rows rejected but {rejects_rows} reject rows found",
+                totals.2
+            ),
+        });
+    }
+    if totals.1 == 0 {
+        return Err(AnchorError::NothingToCommit {
+            batch_id: batch_id.to_owned(),
+            rows_read: totals.0,
+        });
+    }
+
+    // 4. Segment first leaves and the batch root over the non-empty segments.
+    let mut segments = Vec::with_capacity(checked.len());
+    let mut roots = Vec::new();
+    let mut first_leaf = 0u64;
+    for (summary, summary_digest, root) in &checked {
+        segments.push(ManifestSegment {
+            segment: summary.segment,
+            leaf_count: summary.leaf_count,
+            first_leaf,
+            root: summary.root.clone(),
+            summary_digest: summary_digest.clone(),
+        });
+        if let Some(r) = root {
+            roots.push(*r);
+        }
+        first_leaf += summary.leaf_count;
+    }
+    let root = with_suite!(suite, S => batch_root::<S>(&roots)?);
+
+    // 5. Wait for the index merge started above.
+    report(CommitStage::MergeIndex, checked.len() as u64, rows_done);
+    let (index_digest, stats) = merge_task
+        .await
+        .map_err(|e| AnchorError::Task(e.to_string()))??;
+    let expected_offsets: Vec<(u32, u64, u64)> = segments
+        .iter()
+        .filter(|s| s.leaf_count > 0)
+        .map(|s| (s.segment, s.first_leaf, s.leaf_count))
+        .collect();
+    if expected_offsets != merged_offsets {
+        return Err(AnchorError::malformed(
+            layout::index_path(batch_id),
+            "segment leaf counts changed while the index was merged",
+        ));
+    }
+
+    // 6. Upload the outputs, then link and write the manifest.
+    report(CommitStage::Write, checked.len() as u64, rows_done);
+    let index_path = layout::index_path(batch_id);
+    store
+        .put_file(&index_path, &index_local)
+        .await
+        .map_err(|e| AnchorError::store(&index_path, e))?;
+    let rejects_path = layout::rejects_path(batch_id);
+    store
+        .put_file(&rejects_path, &rejects_local)
+        .await
+        .map_err(|e| AnchorError::store(&rejects_path, e))?;
+
+    let head = read_head(store).await?;
+    let previous = match &head {
+        Some(h) => {
+            check_head_target(store, h).await?;
+            if h.batch_id == batch_id {
+                return Err(AnchorError::Head {
+                    path: layout::HEAD_PATH.into(),
+                    reason: format!("names batch {batch_id}, which has no manifest"),
+                });
+            }
+            Some(h.clone())
+        }
+        None => None,
+    };
+    let manifest = Manifest {
+        format: MANIFEST_FORMAT.into(),
+        spec_version: proofmark_schemas::SPEC_VERSION,
+        encoding_version: u32::from(proofmark_schemas::ENCODING_VERSION),
+        batch_id: batch_id.to_owned(),
+        batch_date: plan.batch_date.clone(),
+        suite,
+        plan_digest: plan.digest.clone(),
+        files,
+        segments,
+        rows_read: totals.0,
+        rows_accepted: totals.1,
+        rows_rejected: totals.2,
+        leaf_count: totals.1,
+        root: hex::encode(root),
+        index_digest,
+        rejects_digest,
+        previous,
+        tool_version: env!("CARGO_PKG_VERSION").into(),
+        committed_at: rfc3339_utc(SystemTime::now()),
+    };
+    let bytes = Bytes::from(manifest.to_bytes()?);
+    let created = store
+        .put_if_absent(&manifest_path, bytes.clone())
+        .await
+        .map_err(|e| AnchorError::store(&manifest_path, e))?;
+    if !created {
+        // Another process committed the batch meanwhile: its manifest stands.
+        let existing = get_required(store, &manifest_path).await?;
+        return report_committed(store, &manifest_path, existing).await;
+    }
+    let manifest_digest = digest(&bytes);
+    let head_update = move_head(store, &manifest, &manifest_digest).await?;
+    tracing::info!(batch_id, root = %manifest.root, leaves = manifest.leaf_count, "batch committed");
+    Ok(CommitReport {
+        manifest,
+        manifest_digest,
+        already_committed: false,
+        index_entries: stats.entries,
+        merge_passes: stats.passes,
+        reasons,
+        head: head_update,
+    })
+}
+
+/// The report for a batch whose manifest exists; moves the head pointer to
+/// it if a crash left the pointer on its `previous`.
+async fn report_committed(
+    store: &Store,
+    path: &str,
+    bytes: Bytes,
+) -> Result<CommitReport, AnchorError> {
+    let manifest = Manifest::from_slice(path, &bytes)?;
+    let manifest_digest = digest(&bytes);
+    let head = move_head(store, &manifest, &manifest_digest).await?;
+    Ok(CommitReport {
+        manifest,
+        manifest_digest,
+        already_committed: true,
+        index_entries: 0,
+        merge_passes: 0,
+        reasons: BTreeMap::new(),
+        head,
+    })
+}
+
+/// Reads `batches/HEAD.json`.
+async fn read_head(store: &Store) -> Result<Option<BatchLink>, AnchorError> {
+    let Some(bytes) = get_object(store, layout::HEAD_PATH).await? else {
+        return Ok(None);
+    };
+    let head: HeadPointer = serde_json::from_slice(&bytes).map_err(|source| AnchorError::Json {
+        path: layout::HEAD_PATH.into(),
+        source,
+    })?;
+    if head.format != HEAD_FORMAT {
+        return Err(AnchorError::Head {
+            path: layout::HEAD_PATH.into(),
+            reason: format!("format {:?} is not {HEAD_FORMAT:?}", head.format),
+        });
+    }
+    Ok(Some(head.batch))
+}
+
+/// Checks that the head names an existing manifest with the recorded digest and root.
+async fn check_head_target(store: &Store, head: &BatchLink) -> Result<(), AnchorError> {
+    let path = layout::manifest_path(&head.batch_id);
+    let Some(bytes) = get_object(store, &path).await? else {
+        return Err(AnchorError::Head {
+            path: layout::HEAD_PATH.into(),
+            reason: format!("names batch {}, whose manifest is missing", head.batch_id),
+        });
+    };
+    let actual = digest(&bytes);
+    if actual != head.manifest_digest {
+        return Err(AnchorError::Head {
+            path: layout::HEAD_PATH.into(),
+            reason: format!(
+                "records manifest digest {} for batch {}, the manifest has {actual}: it was rewritten",
+                head.manifest_digest, head.batch_id
+            ),
+        });
+    }
+    let m = Manifest::from_slice(&path, &bytes)?;
+    if m.root != head.root {
+        return Err(AnchorError::Head {
+            path: layout::HEAD_PATH.into(),
+            reason: format!("root differs from batch {}'s manifest", head.batch_id),
+        });
+    }
+    Ok(())
+}
+
+/// Moves the head pointer to `manifest` if it names the manifest's `previous`.
+async fn move_head(
+    store: &Store,
+    manifest: &Manifest,
+    manifest_digest: &str,
+) -> Result<HeadUpdate, AnchorError> {
+    let link = BatchLink {
+        batch_id: manifest.batch_id.clone(),
+        root: manifest.root.clone(),
+        manifest_digest: manifest_digest.to_owned(),
+    };
+    let head = read_head(store).await?;
+    if head.as_ref() == Some(&link) {
+        return Ok(HeadUpdate::AlreadyCurrent);
+    }
+    if head != manifest.previous {
+        let Some(head) = head else {
+            return Err(AnchorError::Head {
+                path: layout::HEAD_PATH.into(),
+                reason: format!(
+                    "is missing, but batch {} links to a previous batch",
+                    manifest.batch_id
+                ),
+            });
+        };
+        // Either a later batch already follows this one, or another batch
+        // was committed concurrently; tell which by whether the head's
+        // chain reaches this batch (checked one step back, the usual case).
+        let head_manifest = get_object(store, &layout::manifest_path(&head.batch_id)).await?;
+        let follows = head_manifest
+            .as_deref()
+            .and_then(|b| Manifest::from_slice("head manifest", b).ok())
+            .and_then(|m| m.previous)
+            .is_some_and(|p| p == link);
+        if follows {
+            return Ok(HeadUpdate::Behind { head });
+        }
+        tracing::warn!(
+            batch = %manifest.batch_id,
+            head = %head.batch_id,
+            "another batch was committed concurrently: the chain forks here"
+        );
+        return Ok(HeadUpdate::Conflict { head });
+    }
+    let pointer = HeadPointer {
+        format: HEAD_FORMAT.into(),
+        batch: link,
+        updated_at: rfc3339_utc(SystemTime::now()),
+    };
+    let bytes = serde_json::to_vec_pretty(&pointer).map_err(|source| AnchorError::Json {
+        path: layout::HEAD_PATH.into(),
+        source,
+    })?;
+    store
+        .put(layout::HEAD_PATH, Bytes::from(bytes))
+        .await
+        .map_err(|e| AnchorError::store(layout::HEAD_PATH, e))?;
+    Ok(HeadUpdate::Moved)
+}
+
+/// Rows `(read, accepted, rejected)`.
+type Totals = (u64, u64, u64);
+
+/// Per-file accounting and the totals `(read, accepted, rejected)`.
+fn account(
+    plan: &StoredPlan,
+    checked: &[(SegmentSummary, String, Option<Hash>)],
+) -> Result<(Vec<ManifestFile>, Totals), AnchorError> {
+    let mut files: Vec<ManifestFile> = plan
+        .files
+        .iter()
+        .map(|f| ManifestFile {
+            source: f.source.clone(),
+            path: f.path.clone(),
+            kind: f.kind.clone(),
+            digest: f.digest.clone(),
+            rows_read: 0,
+            rows_accepted: 0,
+            rows_rejected: 0,
+        })
+        .collect();
+    for (s, _, _) in checked {
+        let f = &mut files[s.file as usize];
+        f.rows_read += s.rows_read;
+        f.rows_accepted += s.rows_accepted;
+        f.rows_rejected += s.rows_rejected;
+    }
+    let mut totals = (0, 0, 0);
+    for (f, p) in files.iter().zip(&plan.files) {
+        if f.rows_read != p.rows || f.rows_read != f.rows_accepted + f.rows_rejected {
+            return Err(AnchorError::Accounting {
+                file: f.source.clone(),
+                reason: format!(
+                    "plan has {} rows; read {}, accepted {}, rejected {}",
+                    p.rows, f.rows_read, f.rows_accepted, f.rows_rejected
+                ),
+            });
+        }
+        totals.0 += f.rows_read;
+        totals.1 += f.rows_accepted;
+        totals.2 += f.rows_rejected;
+    }
+    if totals.0 != plan.total_rows {
+        return Err(AnchorError::Accounting {
+            file: "batch".into(),
+            reason: format!("plan has {} rows, {} read", plan.total_rows, totals.0),
+        });
+    }
+    Ok((files, totals))
+}
+
+/// A segment's `.index` read from the store in ranges, from a blocking
+/// thread; its digest is checked when the run ends.
+struct StoreRun {
+    store: Store,
+    path: String,
+    size: u64,
+    pos: u64,
+    hasher: blake3::Hasher,
+    expected: String,
+    handle: tokio::runtime::Handle,
+    cancel: Arc<AtomicBool>,
+}
+
+/// Sets its flag when dropped: cancels the background merge on every early return.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+impl RunSource for StoreRun {
+    fn next_chunk(&mut self, max_bytes: usize, buf: &mut Vec<u8>) -> Result<(), AnchorError> {
+        if self.cancel.load(Ordering::Relaxed) {
+            return Err(AnchorError::Task("index merge cancelled".into()));
+        }
+        if self.pos >= self.size {
+            if self.pos == self.size {
+                self.pos += 1; // check once
+                let actual = digest_of_hash(&self.hasher.finalize());
+                if actual != self.expected {
+                    return Err(AnchorError::DigestMismatch {
+                        path: self.path.clone(),
+                        expected: self.expected.clone(),
+                        actual,
+                    });
+                }
+            }
+            return Ok(());
+        }
+        let end = (self.pos + max_bytes as u64).min(self.size);
+        let bytes = self
+            .handle
+            .block_on(self.store.get_range(&self.path, self.pos..end))
+            .map_err(|e| AnchorError::store(&self.path, e))?;
+        if bytes.is_empty() {
+            return Err(AnchorError::malformed(&self.path, "shorter than listed"));
+        }
+        self.hasher.update(&bytes);
+        self.pos += bytes.len() as u64;
+        buf.extend_from_slice(&bytes);
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        &self.path
+    }
+}

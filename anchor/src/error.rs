@@ -1,0 +1,208 @@
+//! The error type of the crate.
+
+use proofmark_ingest::IngestError;
+use proofmark_merkle::{TreeError, VerifyError};
+
+/// Everything that can go wrong while building, committing or proving a batch.
+///
+/// Variants that concern a stored object name its store path; variants that
+/// concern a segment name the segment and its input file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnchorError {
+    /// A store operation failed.
+    #[error("store: {path}")]
+    Store {
+        /// The object or prefix.
+        path: String,
+        /// The store's error.
+        #[source]
+        source: Box<IngestError>,
+    },
+    /// Planning or reading the plan failed.
+    #[error("plan of batch {batch_id}")]
+    Plan {
+        /// The batch.
+        batch_id: String,
+        /// Ingest's error (it names the file).
+        #[source]
+        source: Box<IngestError>,
+    },
+    /// A segment could not be fetched or processed.
+    #[error("segment {segment} (file {file}, row group {row_group})")]
+    Segment {
+        /// The segment number.
+        segment: u32,
+        /// The input file's source URL.
+        file: String,
+        /// The row group.
+        row_group: u32,
+        /// Ingest's error.
+        #[source]
+        source: Box<IngestError>,
+    },
+    /// The batch has no plan in the store.
+    #[error("batch {batch_id} has no plan: run `proofmark plan` first")]
+    NoPlan {
+        /// The batch.
+        batch_id: String,
+    },
+    /// The batch has no manifest: it is not committed.
+    #[error("batch {batch_id} is not committed")]
+    NotCommitted {
+        /// The batch.
+        batch_id: String,
+    },
+    /// A share `k` of `n` that does not exist.
+    #[error("part {k} of {n} does not exist (parts are 0..{n})")]
+    InvalidPart {
+        /// The 0-based share index.
+        k: u32,
+        /// The number of shares.
+        n: u32,
+    },
+    /// Segments of the plan are not built (their `.json` is missing).
+    #[error("batch {batch_id}: {} segment(s) not built: {}", segments.len(), list_segments(segments))]
+    MissingSegments {
+        /// The batch.
+        batch_id: String,
+        /// The missing segments.
+        segments: Vec<u32>,
+    },
+    /// A stored object does not match the digest recorded for it.
+    #[error("{path}: digest {actual} differs from the recorded {expected}")]
+    DigestMismatch {
+        /// The object.
+        path: String,
+        /// Recorded digest.
+        expected: String,
+        /// Digest of the bytes found.
+        actual: String,
+    },
+    /// A stored object or a produced value breaks its format.
+    #[error("{path}: {reason}")]
+    Malformed {
+        /// The object (or the segment) concerned.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A JSON object could not be read or written.
+    #[error("{path}: JSON")]
+    Json {
+        /// The object.
+        path: String,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Row counts do not add up (checked before anything is committed).
+    #[error("accounting of {file}: {reason}")]
+    Accounting {
+        /// The input file (source URL) or `batch`.
+        file: String,
+        /// What does not add up.
+        reason: String,
+    },
+    /// The batch has no accepted row: there is nothing to commit.
+    #[error(
+        "batch {batch_id} has no accepted row ({rows_read} read, all rejected): nothing committed"
+    )]
+    NothingToCommit {
+        /// The batch.
+        batch_id: String,
+        /// Rows read.
+        rows_read: u64,
+    },
+    /// The store's head pointer disagrees with the manifests it points to.
+    #[error("head pointer {path}: {reason}")]
+    Head {
+        /// The pointer object.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A leaf index past the end of the batch.
+    #[error("leaf {index} is out of range (batch has {leaf_count} leaves)")]
+    LeafOutOfRange {
+        /// The index asked for.
+        index: u64,
+        /// Leaves in the batch.
+        leaf_count: u64,
+    },
+    /// Building a tree or a proof failed.
+    #[error("tree")]
+    Tree(#[from] TreeError),
+    /// A proof did not verify.
+    #[error("proof")]
+    Verify(#[from] VerifyError),
+    /// A local file (temporary merge runs, outputs before upload) failed.
+    #[error("local file {path}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Writing `rejects.parquet` failed.
+    #[error("writing rejects.parquet")]
+    Parquet(#[source] Box<parquet::errors::ParquetError>),
+    /// Building the rejects' Arrow batch failed.
+    #[error("building the rejects table")]
+    Arrow(#[source] Box<arrow_schema::ArrowError>),
+    /// A worker task panicked or was cancelled.
+    #[error("worker task failed: {0}")]
+    Task(String),
+}
+
+impl AnchorError {
+    /// A [`AnchorError::Malformed`] for `path`.
+    pub fn malformed(path: impl Into<String>, reason: impl Into<String>) -> Self {
+        AnchorError::Malformed {
+            path: path.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// A [`AnchorError::Io`] for `path`.
+    pub fn io(path: impl AsRef<std::path::Path>, source: std::io::Error) -> Self {
+        AnchorError::Io {
+            path: path.as_ref().display().to_string(),
+            source,
+        }
+    }
+
+    /// A [`AnchorError::Store`] for `path`.
+    pub fn store(path: impl Into<String>, source: IngestError) -> Self {
+        AnchorError::Store {
+            path: path.into(),
+            source: Box::new(source),
+        }
+    }
+}
+
+impl From<parquet::errors::ParquetError> for AnchorError {
+    fn from(e: parquet::errors::ParquetError) -> Self {
+        AnchorError::Parquet(Box::new(e))
+    }
+}
+
+impl From<arrow_schema::ArrowError> for AnchorError {
+    fn from(e: arrow_schema::ArrowError) -> Self {
+        AnchorError::Arrow(Box::new(e))
+    }
+}
+
+fn list_segments(segments: &[u32]) -> String {
+    const SHOWN: usize = 20;
+    let mut s: Vec<String> = segments
+        .iter()
+        .take(SHOWN)
+        .map(|n| format!("{n:06}"))
+        .collect();
+    if segments.len() > SHOWN {
+        s.push(format!("... ({} more)", segments.len() - SHOWN));
+    }
+    s.join(", ")
+}

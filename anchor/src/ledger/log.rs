@@ -1,0 +1,576 @@
+//! The batch log: an append-only RFC 6962 log (suite `sha256-rfc6962`) of
+//! committed batches, with signed checkpoints, kept in the store under `log/`.
+//!
+//! Layout (SPEC.md section 9):
+//! - `log/entries/<index>.json`: one entry per batch, written with
+//!   create-if-absent: the compare-and-swap that makes the log single-writer;
+//! - `log/checkpoints/<size>.txt`: every signed checkpoint, never overwritten;
+//! - `log/checkpoint.txt`: the latest signed checkpoint.
+
+use bytes::Bytes;
+use proofmark_ingest::{IngestError, Store};
+use proofmark_merkle::{
+    ConsistencyProof, Hash, InclusionProof, MerkleTree, Sha256Rfc6962, Suite, TreeError,
+    VerifyError, verify_consistency, verify_inclusion,
+};
+use serde::{Deserialize, Serialize};
+
+use super::note::{Checkpoint, NoteError, NoteSigner, VerifierKey};
+
+/// Folder of the batch log in the store.
+pub const LOG_DIR: &str = "log";
+/// Width of the zero-padded numbers in entry and checkpoint names.
+const NUM_WIDTH: usize = 20;
+
+/// Errors of the batch log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] IngestError),
+    /// A note, checkpoint or key problem.
+    #[error(transparent)]
+    Note(#[from] NoteError),
+    /// Another writer appended at the same position first.
+    #[error(
+        "another writer appended log entry {index} at the same time; nothing was overwritten: \
+         run the append again"
+    )]
+    ConcurrentAppend {
+        /// The contested entry index.
+        index: u64,
+    },
+    /// The stored log is not what it must be (a gap, a bad entry, a rewritten checkpoint).
+    #[error("the batch log in the store is inconsistent: {0}")]
+    Inconsistent(String),
+    /// The batch is already in the log with different contents.
+    #[error(
+        "batch {batch_id} is already in the log (entry {index}) with root {logged_root}, \
+         not {root}: a committed batch is never re-anchored with another root"
+    )]
+    Conflict {
+        /// The batch.
+        batch_id: String,
+        /// Its entry.
+        index: u64,
+        /// The root in the log.
+        logged_root: String,
+        /// The root offered now.
+        root: String,
+    },
+    /// No entry for the batch.
+    #[error("batch {0} is not in the log")]
+    NotLogged(String),
+    /// A tree or proof computation failed.
+    #[error(transparent)]
+    Tree(#[from] TreeError),
+    /// A proof did not verify.
+    #[error(transparent)]
+    Verify(#[from] VerifyError),
+    /// Bad JSON in the store.
+    #[error("{path}: {source}")]
+    Json {
+        /// The object.
+        path: String,
+        /// The cause.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// Sizes out of range for a consistency proof.
+    #[error("no consistency proof from size {from} to size {to}: the log has {size} entries")]
+    BadRange {
+        /// Older size.
+        from: u64,
+        /// Newer size.
+        to: u64,
+        /// Current size.
+        size: u64,
+    },
+}
+
+/// One log entry: a committed batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Position in the log (0-based).
+    pub index: u64,
+    /// The batch id.
+    pub batch_id: String,
+    /// The batch's hash suite name.
+    pub suite: String,
+    /// The batch root, hex.
+    pub root: String,
+    /// Leaves in the batch.
+    pub leaf_count: u64,
+    /// `blake3:` + hex of the batch's manifest.
+    pub manifest_digest: String,
+}
+
+impl LogEntry {
+    /// The entry's leaf bytes (SPEC.md section 9): five lines of UTF-8 text.
+    pub fn leaf_bytes(&self) -> Vec<u8> {
+        format!(
+            "proofmark-batch-log-entry v1\n{}\n{}\n{}\n{}\n{}\n",
+            self.batch_id, self.suite, self.root, self.leaf_count, self.manifest_digest
+        )
+        .into_bytes()
+    }
+
+    /// The entry's leaf hash in the log (`SHA-256(0x00 || leaf bytes)`).
+    pub fn leaf_hash(&self) -> Hash {
+        Sha256Rfc6962::hash_leaf(&self.leaf_bytes())
+    }
+}
+
+/// The batch to append: what the manifest commits to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchAnchor {
+    /// The batch id.
+    pub batch_id: String,
+    /// The batch's hash suite name.
+    pub suite: String,
+    /// The batch root, hex.
+    pub root: String,
+    /// Leaves in the batch.
+    pub leaf_count: u64,
+    /// `blake3:` + hex of the manifest.
+    pub manifest_digest: String,
+}
+
+/// The outcome of an append: the entry, the signed checkpoint that covers it
+/// and the entry's inclusion proof against that checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogReceipt {
+    /// The entry.
+    pub entry: LogEntry,
+    /// The signed checkpoint note (C2SP signed-note text).
+    pub checkpoint: String,
+    /// The checkpoint's size.
+    pub log_size: u64,
+    /// The inclusion proof of the entry in the checkpoint's tree, hex, bottom-up.
+    pub inclusion_proof: Vec<String>,
+    /// The verifier key of the log (`name+keyid+base64 key`).
+    pub verifier_key: String,
+    /// Whether this call appended the entry (false: it was already there).
+    pub appended: bool,
+}
+
+/// The batch log of one store, with its signing key.
+#[derive(Debug)]
+pub struct BatchLog<'a> {
+    store: &'a Store,
+    signer: Option<&'a NoteSigner>,
+    verifier: VerifierKey,
+}
+
+fn entry_path(index: u64) -> String {
+    format!("{LOG_DIR}/entries/{index:0NUM_WIDTH$}.json")
+}
+
+fn checkpoint_path(size: u64) -> String {
+    format!("{LOG_DIR}/checkpoints/{size:0NUM_WIDTH$}.txt")
+}
+
+const LATEST: &str = "log/checkpoint.txt";
+
+impl<'a> BatchLog<'a> {
+    /// The log for appending: checkpoints are signed by `signer`.
+    pub fn for_writer(store: &'a Store, signer: &'a NoteSigner) -> Self {
+        BatchLog { store, signer: Some(signer), verifier: signer.verifier() }
+    }
+
+    /// The log for reading and proving, checked against `verifier`.
+    pub fn for_reader(store: &'a Store, verifier: VerifierKey) -> Self {
+        BatchLog { store, signer: None, verifier }
+    }
+
+    /// The verifier key of the log.
+    pub fn verifier(&self) -> &VerifierKey {
+        &self.verifier
+    }
+
+    /// Every entry, in order; checks there is no gap and each entry's index.
+    pub async fn entries(&self) -> Result<Vec<LogEntry>, LedgerError> {
+        let listed = self.store.list(&format!("{LOG_DIR}/entries/")).await?;
+        let mut out = Vec::with_capacity(listed.len());
+        for (i, obj) in listed.iter().enumerate() {
+            let want = entry_path(i as u64);
+            if obj.path != want {
+                return Err(LedgerError::Inconsistent(format!(
+                    "expected {want}, found {} (a gap or a stray object)",
+                    obj.path
+                )));
+            }
+            let bytes = self.store.get(&obj.path).await?.ok_or_else(|| {
+                LedgerError::Inconsistent(format!("{} vanished while reading", obj.path))
+            })?;
+            let entry: LogEntry = serde_json::from_slice(&bytes)
+                .map_err(|source| LedgerError::Json { path: obj.path.clone(), source })?;
+            if entry.index != i as u64 {
+                return Err(LedgerError::Inconsistent(format!("{} holds index {}", obj.path, entry.index)));
+            }
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// The latest signed checkpoint, verified, or `None` for an empty log.
+    pub async fn latest_checkpoint(&self) -> Result<Option<(Checkpoint, String)>, LedgerError> {
+        let Some(bytes) = self.store.get(LATEST).await? else { return Ok(None) };
+        let note = String::from_utf8(bytes.to_vec())
+            .map_err(|_| LedgerError::Inconsistent(format!("{LATEST} is not UTF-8")))?;
+        Ok(Some((Checkpoint::open(&note, &self.verifier)?, note)))
+    }
+
+    /// The signed checkpoint of size `size` from the history, verified.
+    pub async fn checkpoint_at(&self, size: u64) -> Result<Option<(Checkpoint, String)>, LedgerError> {
+        let path = checkpoint_path(size);
+        let Some(bytes) = self.store.get(&path).await? else { return Ok(None) };
+        let note = String::from_utf8(bytes.to_vec())
+            .map_err(|_| LedgerError::Inconsistent(format!("{path} is not UTF-8")))?;
+        let cp = Checkpoint::open(&note, &self.verifier)?;
+        if cp.size != size {
+            return Err(LedgerError::Inconsistent(format!("{path} holds size {}", cp.size)));
+        }
+        Ok(Some((cp, note)))
+    }
+
+    fn tree(entries: &[LogEntry]) -> Result<MerkleTree<Sha256Rfc6962>, LedgerError> {
+        Ok(MerkleTree::from_leaf_hashes(entries.iter().map(LogEntry::leaf_hash).collect())?)
+    }
+
+    /// Appends `batch` (idempotent: a batch already in the log with the same
+    /// contents returns its entry; with other contents, [`LedgerError::Conflict`]),
+    /// signs and publishes a checkpoint that covers it, and returns the receipt.
+    pub async fn append(&self, batch: &BatchAnchor) -> Result<LogReceipt, LedgerError> {
+        let signer = self.signer.ok_or(NoteError::Malformed("the log was opened read-only"))?;
+        let mut entries = self.entries().await?;
+        let existing = entries.iter().find(|e| e.batch_id == batch.batch_id).cloned();
+        let (entry, appended) = match existing {
+            Some(e) => {
+                if e.root != batch.root || e.suite != batch.suite || e.leaf_count != batch.leaf_count
+                    || e.manifest_digest != batch.manifest_digest
+                {
+                    return Err(LedgerError::Conflict {
+                        batch_id: e.batch_id,
+                        index: e.index,
+                        logged_root: e.root,
+                        root: batch.root.clone(),
+                    });
+                }
+                (e, false)
+            }
+            None => {
+                let entry = LogEntry {
+                    index: entries.len() as u64,
+                    batch_id: batch.batch_id.clone(),
+                    suite: batch.suite.clone(),
+                    root: batch.root.clone(),
+                    leaf_count: batch.leaf_count,
+                    manifest_digest: batch.manifest_digest.clone(),
+                };
+                let json = serde_json::to_vec_pretty(&entry)
+                    .map_err(|source| LedgerError::Json { path: entry_path(entry.index), source })?;
+                if !self.store.put_if_absent(&entry_path(entry.index), Bytes::from(json)).await? {
+                    return Err(LedgerError::ConcurrentAppend { index: entry.index });
+                }
+                entries.push(entry.clone());
+                (entry, true)
+            }
+        };
+        let tree = Self::tree(&entries)?;
+        let size = entries.len() as u64;
+        let note = self.publish(signer, &tree, size).await?;
+        let proof = tree.inclusion_proof(entry.index)?;
+        Ok(LogReceipt {
+            entry,
+            checkpoint: note,
+            log_size: size,
+            inclusion_proof: proof.hashes.iter().map(hex::encode).collect(),
+            verifier_key: self.verifier.to_string(),
+            appended,
+        })
+    }
+
+    /// Signs and stores the checkpoint of `size` entries, after checking it is
+    /// consistent with the latest published one; returns the signed note.
+    async fn publish(
+        &self,
+        signer: &NoteSigner,
+        tree: &MerkleTree<Sha256Rfc6962>,
+        size: u64,
+    ) -> Result<String, LedgerError> {
+        let latest = self.latest_checkpoint().await?;
+        if let Some((latest, _)) = &latest {
+            if latest.size <= size {
+                let old_root = tree.root_at(latest.size)?;
+                if old_root != latest.root {
+                    return Err(LedgerError::Inconsistent(format!(
+                        "the stored entries do not match the checkpoint of size {}: the log was rewritten",
+                        latest.size
+                    )));
+                }
+            }
+        }
+        let cp = Checkpoint {
+            origin: self.verifier.name().to_owned(),
+            size,
+            root: tree.root(),
+            extensions: vec![],
+        };
+        let path = checkpoint_path(size);
+        let note = match self.checkpoint_at(size).await? {
+            Some((existing, note)) if existing.root == cp.root => note,
+            Some(_) => {
+                return Err(LedgerError::Inconsistent(format!("{path} holds another root")));
+            }
+            None => {
+                let note = signer.sign(&cp.to_text())?;
+                if !self.store.put_if_absent(&path, Bytes::from(note.clone())).await? {
+                    // A concurrent writer signed the same size first: use its note
+                    // if it commits to the same tree.
+                    match self.checkpoint_at(size).await? {
+                        Some((existing, note)) if existing.root == cp.root => note,
+                        _ => return Err(LedgerError::ConcurrentAppend { index: size - 1 }),
+                    }
+                } else {
+                    note
+                }
+            }
+        };
+        // The latest pointer only moves forward; a writer that was overtaken by
+        // a concurrent one leaves it to the newer checkpoint.
+        if latest.as_ref().is_none_or(|(l, _)| l.size <= size) {
+            self.store.put(LATEST, Bytes::from(note.clone())).await?;
+        }
+        Ok(note)
+    }
+
+    /// The receipt of `batch_id` against the latest checkpoint.
+    pub async fn prove(&self, batch_id: &str) -> Result<LogReceipt, LedgerError> {
+        let (cp, note) = self
+            .latest_checkpoint()
+            .await?
+            .ok_or_else(|| LedgerError::NotLogged(batch_id.to_owned()))?;
+        let entries = self.entries().await?;
+        let logged = &entries[..(cp.size as usize).min(entries.len())];
+        let entry = logged
+            .iter()
+            .find(|e| e.batch_id == batch_id)
+            .cloned()
+            .ok_or_else(|| LedgerError::NotLogged(batch_id.to_owned()))?;
+        let tree = Self::tree(logged)?;
+        if tree.root() != cp.root {
+            return Err(LedgerError::Inconsistent("stored entries do not match the latest checkpoint".into()));
+        }
+        let proof = tree.inclusion_proof(entry.index)?;
+        Ok(LogReceipt {
+            entry,
+            checkpoint: note,
+            log_size: cp.size,
+            inclusion_proof: proof.hashes.iter().map(hex::encode).collect(),
+            verifier_key: self.verifier.to_string(),
+            appended: false,
+        })
+    }
+
+    /// The consistency proof between the checkpoints of sizes `from` and `to`
+    /// (default: the latest), both taken from the signed history.
+    pub async fn consistency(&self, from: u64, to: Option<u64>) -> Result<ConsistencyEvidence, LedgerError> {
+        let entries = self.entries().await?;
+        let (latest, _) = self.latest_checkpoint().await?.ok_or(LedgerError::BadRange {
+            from,
+            to: to.unwrap_or(0),
+            size: 0,
+        })?;
+        let to = to.unwrap_or(latest.size);
+        if from == 0 || from > to || to > latest.size || to as usize > entries.len() {
+            return Err(LedgerError::BadRange { from, to, size: latest.size });
+        }
+        let (_, old_note) = self.checkpoint_at(from).await?.ok_or_else(|| {
+            LedgerError::Inconsistent(format!("no signed checkpoint of size {from} in the history"))
+        })?;
+        let (_, new_note) = self.checkpoint_at(to).await?.ok_or_else(|| {
+            LedgerError::Inconsistent(format!("no signed checkpoint of size {to} in the history"))
+        })?;
+        let tree = Self::tree(&entries[..to as usize])?;
+        let proof = tree.consistency_proof(from)?;
+        let evidence = ConsistencyEvidence { old_checkpoint: old_note, new_checkpoint: new_note, proof };
+        evidence.verify(&self.verifier)?;
+        Ok(evidence)
+    }
+}
+
+/// Two signed checkpoints and the consistency proof between them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyEvidence {
+    /// The older signed checkpoint.
+    pub old_checkpoint: String,
+    /// The newer signed checkpoint.
+    pub new_checkpoint: String,
+    /// The RFC 9162 consistency proof from the older size to the newer.
+    pub proof: ConsistencyProof,
+}
+
+impl ConsistencyEvidence {
+    /// Checks both signatures and the proof.
+    pub fn verify(&self, key: &VerifierKey) -> Result<(), LedgerError> {
+        let old = Checkpoint::open(&self.old_checkpoint, key)?;
+        let new = Checkpoint::open(&self.new_checkpoint, key)?;
+        if old.size != self.proof.old_size || new.size != self.proof.tree_size {
+            return Err(LedgerError::Inconsistent("the proof's sizes differ from the checkpoints'".into()));
+        }
+        verify_consistency::<Sha256Rfc6962>(old.size, new.size, &self.proof.hashes, &old.root, &new.root)?;
+        Ok(())
+    }
+}
+
+impl LogReceipt {
+    /// Checks the receipt on its own: the checkpoint's signature by `key`, and
+    /// the entry's inclusion in the checkpoint's tree.
+    pub fn verify(&self, key: &VerifierKey) -> Result<Checkpoint, LedgerError> {
+        let cp = Checkpoint::open(&self.checkpoint, key)?;
+        if cp.size != self.log_size {
+            return Err(LedgerError::Inconsistent("receipt size differs from its checkpoint".into()));
+        }
+        let mut hashes = Vec::with_capacity(self.inclusion_proof.len());
+        for h in &self.inclusion_proof {
+            let raw: Hash = hex::decode(h)
+                .ok()
+                .and_then(|v| v.try_into().ok())
+                .ok_or_else(|| LedgerError::Inconsistent(format!("proof hash {h:?} is not 32 bytes of hex")))?;
+            hashes.push(raw);
+        }
+        verify_inclusion::<Sha256Rfc6962>(&self.entry.leaf_hash(), self.entry.index, cp.size, &hashes, &cp.root)?;
+        Ok(cp)
+    }
+
+    /// The inclusion proof as a typed value.
+    pub fn proof(&self) -> Result<InclusionProof, LedgerError> {
+        let hashes = self
+            .inclusion_proof
+            .iter()
+            .map(|h| {
+                hex::decode(h).ok().and_then(|v| <Hash>::try_from(v).ok()).ok_or_else(|| {
+                    LedgerError::Inconsistent(format!("proof hash {h:?} is not 32 bytes of hex"))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(InclusionProof { index: self.entry.index, tree_size: self.log_size, hashes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn batch(i: u32) -> BatchAnchor {
+        BatchAnchor {
+            batch_id: format!("nightly-2026-11-{i:02}"),
+            suite: "blake3".into(),
+            root: hex::encode([i as u8; 32]),
+            leaf_count: 1000 + u64::from(i),
+            manifest_digest: format!("blake3:{}", hex::encode([i as u8 + 1; 32])),
+        }
+    }
+
+    #[tokio::test]
+    async fn append_prove_and_consistency() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let log = BatchLog::for_writer(&store, &signer);
+        let mut receipts = Vec::new();
+        for i in 1..=7 {
+            let r = log.append(&batch(i)).await.unwrap();
+            assert!(r.appended);
+            assert_eq!(r.entry.index, u64::from(i - 1));
+            r.verify(&signer.verifier()).unwrap();
+            receipts.push(r);
+        }
+        // Idempotent: same batch again appends nothing.
+        let again = log.append(&batch(3)).await.unwrap();
+        assert!(!again.appended);
+        assert_eq!(again.entry.index, 2);
+        assert_eq!(log.entries().await.unwrap().len(), 7);
+        // Conflict: same id, another root.
+        let mut bad = batch(3);
+        bad.root = hex::encode([0xAB; 32]);
+        assert!(matches!(log.append(&bad).await, Err(LedgerError::Conflict { .. })));
+        // Proofs against the latest checkpoint and consistency between any two.
+        let reader = BatchLog::for_reader(&store, signer.verifier());
+        let r = reader.prove("nightly-2026-11-01").await.unwrap();
+        assert_eq!(r.log_size, 7);
+        r.verify(&signer.verifier()).unwrap();
+        for from in 1..=7 {
+            reader.consistency(from, None).await.unwrap();
+            reader.consistency(from, Some(7)).await.unwrap();
+        }
+        reader.consistency(2, Some(5)).await.unwrap().verify(&signer.verifier()).unwrap();
+        assert!(matches!(reader.consistency(0, None).await, Err(LedgerError::BadRange { .. })));
+        assert!(matches!(reader.consistency(3, Some(9)).await, Err(LedgerError::BadRange { .. })));
+    }
+
+    #[test]
+    fn concurrent_writers_fail_cleanly_and_overwrite_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap().to_owned();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (1..=6u32)
+            .map(|i| {
+                let (root, barrier) = (root.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let store = Store::from_url(&root).unwrap();
+                    let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+                    barrier.wait();
+                    rt.block_on(BatchLog::for_writer(&store, &signer).append(&batch(i)))
+                })
+            })
+            .collect();
+        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        let ok: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert!(!ok.is_empty());
+        for r in &results {
+            if let Err(e) = r {
+                assert!(matches!(e, LedgerError::ConcurrentAppend { .. }), "{e}");
+            }
+        }
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store = Store::from_url(&root).unwrap();
+        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let log = BatchLog::for_writer(&store, &signer);
+        let entries = rt.block_on(log.entries()).unwrap();
+        assert_eq!(entries.len(), ok.len(), "every winner has exactly one entry, losers none");
+        for r in &ok {
+            assert_eq!(entries[r.entry.index as usize], r.entry, "nothing overwritten");
+        }
+        // The losers simply run again; the log stays consistent.
+        for i in 1..=6 {
+            rt.block_on(log.append(&batch(i))).unwrap();
+        }
+        let latest = rt.block_on(log.latest_checkpoint()).unwrap().unwrap().0;
+        assert_eq!(latest.size, 6);
+        for from in 1..=6 {
+            rt.block_on(log.consistency(from, None)).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn tampering_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let log = BatchLog::for_writer(&store, &signer);
+        for i in 1..=3 {
+            log.append(&batch(i)).await.unwrap();
+        }
+        // Rewrite entry 1 behind the log's back.
+        let mut e: LogEntry = serde_json::from_slice(&store.get(&entry_path(1)).await.unwrap().unwrap()).unwrap();
+        e.root = hex::encode([0xEE; 32]);
+        store.put(&entry_path(1), Bytes::from(serde_json::to_vec(&e).unwrap())).await.unwrap();
+        assert!(matches!(log.append(&batch(4)).await, Err(LedgerError::Inconsistent(_))));
+        assert!(matches!(BatchLog::for_reader(&store, signer.verifier()).prove("nightly-2026-11-01").await, Err(LedgerError::Inconsistent(_))));
+    }
+}

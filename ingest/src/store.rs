@@ -1,0 +1,531 @@
+//! [`Store`]: a folder or an object store URL, with paths relative to its root.
+//!
+//! One type for every place proofmark reads or writes: a local folder (a path
+//! or a `file://` URL), Amazon S3 (`s3://bucket/prefix`), Google Cloud Storage
+//! (`gs://bucket/prefix`), Azure Blob Storage (`az://container/prefix`,
+//! `azure://`, `abfs://`, `abfss://`) or a plain HTTP(S) server. Credentials
+//! and endpoints come from the usual environment variables (object_store's
+//! `from_env` builders, e.g. `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for a
+//! local S3 server).
+
+use std::fmt;
+use std::ops::Range;
+use std::path::{Component, PathBuf};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{
+    ObjectStore, ObjectStoreExt, ObjectStoreScheme, PutMode, PutOptions, PutPayload, WriteMultipart,
+};
+use tokio::io::AsyncReadExt;
+use url::Url;
+
+use crate::error::IngestError;
+
+/// Size of the parts [`Store::put_file`] uploads (and of its local reads).
+pub const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
+
+/// Parts in flight at once during a multipart upload.
+const UPLOAD_CONCURRENCY: usize = 4;
+
+/// An object and its size, as listed or found by [`Store::head`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Path relative to the store root, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+}
+
+/// A folder or an object store, addressed by URL, with paths relative to its root.
+///
+/// Cheap to clone (the client is shared).
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    root: ObjectPath,
+    url: String,
+    local_root: Option<PathBuf>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `s` looks like a URL with a scheme (`s3://...`, `file:///...`), rather than a
+/// local path. One-letter schemes are Windows drive letters, not URLs.
+pub(crate) fn has_scheme(s: &str) -> bool {
+    match s.split_once(':') {
+        Some((scheme, _)) => {
+            scheme.len() >= 2
+                && scheme
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+                && scheme.as_bytes()[0].is_ascii_alphabetic()
+        }
+        None => false,
+    }
+}
+
+/// `path` made absolute against the current directory, with `.` and `..` resolved lexically
+/// (the folder need not exist yet).
+fn absolute_local(input: &str, path: &std::path::Path) -> Result<PathBuf, IngestError> {
+    let abs = std::path::absolute(path).map_err(|e| IngestError::InvalidUrl {
+        url: input.to_owned(),
+        reason: format!("cannot make the path absolute: {e}"),
+    })?;
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    Ok(out)
+}
+
+impl Store {
+    /// Opens the store at `url`: a local path (relative paths are made absolute against the
+    /// current directory), `file://`, `s3://bucket/prefix`, `gs://bucket/prefix`,
+    /// `az://container/prefix` (also `azure://`, `abfs://`, `abfss://`, `adl://`) or
+    /// `http(s)://host/prefix`. Nothing is read or written: a folder need not exist yet.
+    pub fn from_url(url: &str) -> Result<Store, IngestError> {
+        let input = url.trim();
+        if input.is_empty() {
+            return Err(IngestError::InvalidUrl {
+                url: url.to_owned(),
+                reason: "empty".into(),
+            });
+        }
+        if !has_scheme(input) {
+            return Self::local(input, std::path::Path::new(input));
+        }
+        let parsed = Url::parse(input).map_err(|e| IngestError::InvalidUrl {
+            url: input.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if parsed.scheme() == "file" {
+            let path = parsed
+                .to_file_path()
+                .map_err(|()| IngestError::InvalidUrl {
+                    url: input.to_owned(),
+                    reason: "not a local file URL (a host is not allowed)".into(),
+                })?;
+            return Self::local(input, &path);
+        }
+        let (scheme, root) =
+            ObjectStoreScheme::parse(&parsed).map_err(|e| IngestError::InvalidUrl {
+                url: input.to_owned(),
+                reason: e.to_string(),
+            })?;
+        let open = |source| IngestError::OpenStore {
+            url: input.to_owned(),
+            source,
+        };
+        let inner: Arc<dyn ObjectStore> = match scheme {
+            ObjectStoreScheme::AmazonS3 => Arc::new(
+                object_store::aws::AmazonS3Builder::from_env()
+                    .with_url(input)
+                    .build()
+                    .map_err(open)?,
+            ),
+            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
+                object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_url(input)
+                    .build()
+                    .map_err(open)?,
+            ),
+            ObjectStoreScheme::MicrosoftAzure => Arc::new(
+                object_store::azure::MicrosoftAzureBuilder::from_env()
+                    .with_url(input)
+                    .build()
+                    .map_err(open)?,
+            ),
+            ObjectStoreScheme::Http => Arc::new(
+                object_store::http::HttpBuilder::new()
+                    .with_url(&parsed[..url::Position::BeforePath])
+                    .build()
+                    .map_err(open)?,
+            ),
+            other => {
+                return Err(IngestError::InvalidUrl {
+                    url: input.to_owned(),
+                    reason: format!("unsupported store kind {other:?}"),
+                });
+            }
+        };
+        let url = input.trim_end_matches('/').to_owned();
+        Ok(Store {
+            inner,
+            root,
+            url,
+            local_root: None,
+        })
+    }
+
+    fn local(input: &str, path: &std::path::Path) -> Result<Store, IngestError> {
+        let abs = absolute_local(input, path)?;
+        let root = ObjectPath::from_absolute_path(&abs).map_err(|e| IngestError::InvalidUrl {
+            url: input.to_owned(),
+            reason: e.to_string(),
+        })?;
+        let url = Url::from_file_path(&abs)
+            .map_err(|()| IngestError::InvalidUrl {
+                url: input.to_owned(),
+                reason: "cannot express the path as a file URL".into(),
+            })?
+            .to_string();
+        let url = url.trim_end_matches('/').to_owned();
+        Ok(Store {
+            inner: Arc::new(LocalFileSystem::new()),
+            root,
+            url,
+            local_root: Some(abs),
+        })
+    }
+
+    /// Opens the store that holds the object at `url` and returns it with the object's
+    /// path in it (its last path segment). For local files and `file://` URLs, the store
+    /// is the file's folder.
+    pub fn for_object(url: &str) -> Result<(Store, String), IngestError> {
+        let input = url.trim().trim_end_matches('/');
+        let (parent, name) = split_last(input).ok_or_else(|| IngestError::InvalidUrl {
+            url: url.to_owned(),
+            reason: "no object name".into(),
+        })?;
+        let name = if has_scheme(input) {
+            percent_decode(name)
+        } else {
+            name.to_owned()
+        };
+        let parent = if parent.is_empty() { "." } else { parent };
+        Ok((Store::from_url(parent)?, name))
+    }
+
+    /// The store's URL (`file:///...` for local folders), without a trailing `/`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The store's root folder on the local file system, if it is a local store.
+    pub fn local_root(&self) -> Option<&std::path::Path> {
+        self.local_root.as_deref()
+    }
+
+    /// The URL of the object at `path` (relative to the root), percent-encoded where needed.
+    pub fn object_url(&self, path: &str) -> String {
+        let path = path.trim_start_matches('/');
+        if path.is_empty() {
+            return self.url.clone();
+        }
+        match Url::parse(&self.url) {
+            Ok(mut u) => {
+                let pushed = match u.path_segments_mut() {
+                    Ok(mut segs) => {
+                        segs.pop_if_empty().extend(path.split('/'));
+                        true
+                    }
+                    Err(()) => false,
+                };
+                if pushed {
+                    u.to_string()
+                } else {
+                    format!("{}/{}", self.url, path)
+                }
+            }
+            Err(_) => format!("{}/{}", self.url, path),
+        }
+    }
+
+    /// The full object path of `path` (relative to the root).
+    pub fn object_path(&self, path: &str) -> Result<ObjectPath, IngestError> {
+        let rel = path.trim_matches('/');
+        if rel.is_empty() {
+            return Ok(self.root.clone());
+        }
+        let full = if self.root.as_ref().is_empty() {
+            rel.to_owned()
+        } else {
+            format!("{}/{}", self.root.as_ref(), rel)
+        };
+        ObjectPath::parse(&full).map_err(|source| IngestError::InvalidPath {
+            store: self.url.clone(),
+            path: path.to_owned(),
+            source,
+        })
+    }
+
+    fn err(&self, op: &'static str, path: &str, source: object_store::Error) -> IngestError {
+        IngestError::Store {
+            op,
+            url: self.object_url(path),
+            source,
+        }
+    }
+
+    /// The whole object at `path`, or `None` when it does not exist.
+    pub async fn get(&self, path: &str) -> Result<Option<Bytes>, IngestError> {
+        let location = self.object_path(path)?;
+        let result = match self.inner.get(&location).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.err("read", path, e)),
+        };
+        match result.bytes().await {
+            Ok(b) => Ok(Some(b)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("read", path, e)),
+        }
+    }
+
+    /// The bytes `range` of the object at `path`. A missing object is an
+    /// [`IngestError::Store`] error whose source is `object_store::Error::NotFound`
+    /// (see [`is_not_found`](crate::store::is_not_found)).
+    pub async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes, IngestError> {
+        let location = self.object_path(path)?;
+        if range.start >= range.end {
+            return Ok(Bytes::new());
+        }
+        self.inner
+            .get_range(&location, range)
+            .await
+            .map_err(|e| self.err("read", path, e))
+    }
+
+    /// The object's size, or `None` when it does not exist.
+    pub async fn head(&self, path: &str) -> Result<Option<ObjectInfo>, IngestError> {
+        let location = self.object_path(path)?;
+        match self.inner.head(&location).await {
+            Ok(meta) => Ok(Some(ObjectInfo {
+                path: path.trim_matches('/').to_owned(),
+                size: meta.size,
+            })),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("look up", path, e)),
+        }
+    }
+
+    /// Writes the whole object at `path`, replacing any previous one, atomically (a local
+    /// store writes a temporary file and renames it).
+    pub async fn put(&self, path: &str, data: Bytes) -> Result<(), IngestError> {
+        let location = self.object_path(path)?;
+        self.inner
+            .put(&location, PutPayload::from_bytes(data))
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err("write", path, e))
+    }
+
+    /// Writes the object at `path` only if there is none yet: `true` when it was created,
+    /// `false` when an object already existed (left unchanged).
+    pub async fn put_if_absent(&self, path: &str, data: Bytes) -> Result<bool, IngestError> {
+        let location = self.object_path(path)?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..Default::default()
+        };
+        match self
+            .inner
+            .put_opts(&location, PutPayload::from_bytes(data), opts)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
+            Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.err("create", path, e)),
+        }
+    }
+
+    /// Starts a streamed (multipart) write of the object at `path`; readers see it only
+    /// after [`WriteMultipart::finish`].
+    pub async fn writer(&self, path: &str) -> Result<WriteMultipart, IngestError> {
+        let location = self.object_path(path)?;
+        let upload = self
+            .inner
+            .put_multipart(&location)
+            .await
+            .map_err(|e| self.err("start writing", path, e))?;
+        Ok(WriteMultipart::new_with_chunk_size(
+            upload,
+            UPLOAD_PART_BYTES,
+        ))
+    }
+
+    /// Waits until the writer has room for another part (bounded memory).
+    pub async fn writer_wait(
+        &self,
+        path: &str,
+        writer: &mut WriteMultipart,
+    ) -> Result<(), IngestError> {
+        writer
+            .wait_for_capacity(UPLOAD_CONCURRENCY)
+            .await
+            .map_err(|e| self.err("write", path, e))
+    }
+
+    /// Completes a streamed write started with [`Store::writer`].
+    pub async fn writer_finish(
+        &self,
+        path: &str,
+        writer: WriteMultipart,
+    ) -> Result<(), IngestError> {
+        writer
+            .finish()
+            .await
+            .map(|_| ())
+            .map_err(|e| self.err("write", path, e))
+    }
+
+    /// Uploads the local file `local` to `path`, streaming it in parts (multipart upload);
+    /// readers see the object only once it is complete.
+    pub async fn put_file(&self, path: &str, local: &std::path::Path) -> Result<(), IngestError> {
+        let io = |source| IngestError::LocalIo {
+            path: local.to_owned(),
+            source,
+        };
+        let mut file = tokio::fs::File::open(local).await.map_err(io)?;
+        let mut writer = self.writer(path).await?;
+        loop {
+            let mut buf = vec![0u8; UPLOAD_PART_BYTES];
+            let mut filled = 0;
+            while filled < buf.len() {
+                let n = match file.read(&mut buf[filled..]).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(io(e));
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                filled += n;
+            }
+            if filled == 0 {
+                break;
+            }
+            buf.truncate(filled);
+            self.writer_wait(path, &mut writer).await?;
+            writer.put(Bytes::from(buf));
+            if filled < UPLOAD_PART_BYTES {
+                break;
+            }
+        }
+        self.writer_finish(path, writer).await
+    }
+
+    /// Every object under `prefix` (a folder path relative to the root; `""` for all),
+    /// recursively, sorted by path. A prefix that does not exist lists nothing.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, IngestError> {
+        let location = self.object_path(prefix)?;
+        let listed: Vec<object_store::ObjectMeta> =
+            match self.inner.list(Some(&location)).try_collect().await {
+                Ok(v) => v,
+                Err(object_store::Error::NotFound { .. }) => Vec::new(),
+                Err(e) => return Err(self.err("list", prefix, e)),
+            };
+        let mut out = Vec::with_capacity(listed.len());
+        for meta in listed {
+            if let Some(parts) = meta.location.prefix_match(&self.root) {
+                let rel: Vec<String> = parts.map(|p| p.as_ref().to_owned()).collect();
+                out.push(ObjectInfo {
+                    path: rel.join("/"),
+                    size: meta.size,
+                });
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Deletes the object at `path` (no error when it does not exist).
+    pub async fn delete(&self, path: &str) -> Result<(), IngestError> {
+        let location = self.object_path(path)?;
+        match self.inner.delete(&location).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err("delete", path, e)),
+        }
+    }
+
+    /// The underlying client and the root path, e.g. for parquet's async reader
+    /// (`ParquetObjectReader::new(store, root.child(...))`).
+    pub fn object_store(&self) -> (Arc<dyn ObjectStore>, ObjectPath) {
+        (Arc::clone(&self.inner), self.root.clone())
+    }
+}
+
+/// Whether `err` is an object store "not found" (the object does not exist).
+pub fn is_not_found(err: &IngestError) -> bool {
+    matches!(
+        err,
+        IngestError::Store {
+            source: object_store::Error::NotFound { .. },
+            ..
+        }
+    )
+}
+
+/// Splits `s` at its last `/` into (before, after), keeping `scheme://` intact when the URL
+/// has nothing after the authority.
+fn split_last(s: &str) -> Option<(&str, &str)> {
+    let (before, after) = s.rsplit_once('/')?;
+    if after.is_empty() {
+        return None;
+    }
+    if before.ends_with(':') || before.ends_with(":/") {
+        // "s3://bucket" has no object name.
+        return None;
+    }
+    Some((before, after))
+}
+
+/// Percent-decodes a URL path segment (invalid escapes are kept as they are).
+pub(crate) fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheme_detection() {
+        assert!(has_scheme("s3://b/p"));
+        assert!(has_scheme("file:///tmp"));
+        assert!(!has_scheme("/tmp/x"));
+        assert!(!has_scheme("C:\\data"));
+        assert!(!has_scheme("dir/records"));
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("a%20b"), "a b");
+        assert_eq!(percent_decode("a%2"), "a%2");
+        assert_eq!(percent_decode("%41"), "A");
+    }
+}

@@ -1,0 +1,580 @@
+//! Plans: discovery, kinds, row groups, digests, copies, duplicates, frozen plans, bad inputs.
+
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use parquet::arrow::ArrowWriter;
+use parquet::file::metadata::ParquetMetaDataReader;
+use proofmark_ingest::{IngestError, InputMode, Store, load_plan, make_plan};
+use proofmark_merkle::SuiteId;
+use proofmark_schemas::Kind;
+use serde_json::Value;
+
+use crate::common::*;
+
+fn logistics_records(tag: &str, n: usize) -> Vec<Value> {
+    (0..n).map(|i| logistics(tag, i)).collect()
+}
+
+/// Row group byte ranges and rows, read independently with parquet's footer reader.
+fn row_groups_of(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
+    let file = std::fs::File::open(path).expect("open");
+    let md = ParquetMetaDataReader::new()
+        .parse_and_finish(&file)
+        .expect("metadata");
+    md.row_groups()
+        .iter()
+        .map(|rg| {
+            let start = rg
+                .columns()
+                .iter()
+                .map(|c| c.byte_range().0)
+                .min()
+                .expect("columns");
+            let end = rg
+                .columns()
+                .iter()
+                .map(|c| c.byte_range().0 + c.byte_range().1)
+                .max()
+                .expect("columns");
+            (start, end - start, rg.num_rows() as u64)
+        })
+        .collect()
+}
+
+#[test]
+fn plan_detects_kinds_row_groups_and_digests() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = write_parquet(
+        &dir.path().join("in/logistics.parquet"),
+        Kind::Logistics,
+        &logistics_records("l", 25),
+        10,
+    );
+    let prod_records: Vec<Value> = (0..7).map(|i| production("p", i)).collect();
+    let prod = write_parquet(
+        &dir.path().join("in/production.parquet"),
+        Kind::Production,
+        &prod_records,
+        4,
+    );
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let inputs = vec![path_str(&log), path_str(&prod)];
+    let plan = rt()
+        .block_on(make_plan(
+            &store,
+            &inputs,
+            &opts("b1", InputMode::Reference, SuiteId::Blake3),
+            &no_progress,
+        ))
+        .expect("plan");
+
+    assert_eq!(plan.format, "proofmark-plan");
+    assert_eq!(plan.spec_version, 1);
+    assert_eq!(plan.batch_date_days(), 20_782);
+    assert_eq!(plan.files.len(), 2);
+    // Production sorts before logistics, whatever the input order.
+    assert_eq!(plan.files[0].kind, Kind::Production);
+    assert_eq!(plan.files[1].kind, Kind::Logistics);
+    assert_eq!(plan.total_rows, 32);
+    for (f, path, rows) in [(&plan.files[0], &prod, 7u64), (&plan.files[1], &log, 25)] {
+        let url = url::Url::from_file_path(path).expect("url").to_string();
+        assert_eq!(f.source, url);
+        assert_eq!(f.path, url, "reference mode reads the source");
+        assert_eq!(f.size, std::fs::metadata(path).expect("meta").len());
+        assert_eq!(f.digest, blake3_of(path));
+        assert_eq!(f.rows, rows);
+        assert!(f.duplicate_rows.is_empty());
+        let bytes = std::fs::read(path).expect("read");
+        let expected = row_groups_of(path);
+        assert_eq!(f.row_groups.len(), expected.len());
+        for (rg, (offset, length, rows)) in f.row_groups.iter().zip(expected) {
+            assert_eq!((rg.offset, rg.length, rg.rows), (offset, length, rows));
+            let range = &bytes[offset as usize..(offset + length) as usize];
+            assert_eq!(
+                rg.digest,
+                format!("blake3:{}", blake3::hash(range).to_hex())
+            );
+        }
+    }
+    assert_eq!(plan.files[0].row_groups.len(), 2);
+    assert_eq!(plan.files[1].row_groups.len(), 3);
+    let segs: Vec<(u32, u32, u32, u64, u64)> = plan
+        .segments
+        .iter()
+        .map(|s| (s.segment, s.file, s.row_group, s.first_row, s.rows))
+        .collect();
+    assert_eq!(
+        segs,
+        [
+            (0, 0, 0, 0, 4),
+            (1, 0, 1, 4, 3),
+            (2, 1, 0, 0, 10),
+            (3, 1, 1, 10, 10),
+            (4, 1, 2, 20, 5)
+        ]
+    );
+    assert_eq!(plan.segment(4).map(|s| s.rows), Some(5));
+    assert_eq!(plan.segment(5), None);
+
+    // The plan is stored and loads back equal.
+    let loaded = rt()
+        .block_on(load_plan(&store, "b1"))
+        .expect("load")
+        .expect("present");
+    assert_eq!(loaded, plan);
+    assert!(dir.path().join("store/batches/b1/plan.json").exists());
+    assert_eq!(
+        rt().block_on(load_plan(&store, "other")).expect("load"),
+        None
+    );
+    // JSON field names are the spec's.
+    let json: Value = serde_json::from_slice(
+        &std::fs::read(dir.path().join("store/batches/b1/plan.json")).expect("read"),
+    )
+    .expect("json");
+    assert_eq!(json["suite"], "blake3");
+    assert_eq!(json["input_mode"], "reference");
+    assert_eq!(json["files"][1]["kind"], "logistics");
+    assert_eq!(json["files"][1]["row_groups"][0]["rows"], 10);
+    assert!(
+        json["created_at"]
+            .as_str()
+            .is_some_and(|s| s.ends_with('Z'))
+    );
+}
+
+#[test]
+fn copy_mode_copies_byte_identical_files_with_unique_names() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = write_parquet(
+        &dir.path().join("in/a/records.parquet"),
+        Kind::Logistics,
+        &logistics_records("a", 5),
+        10,
+    );
+    let b = write_parquet(
+        &dir.path().join("in/b/records.parquet"),
+        Kind::Logistics,
+        &logistics_records("b", 6),
+        10,
+    );
+    let c = write_parquet(
+        &dir.path().join("in/c/prod.parquet"),
+        Kind::Production,
+        &[production("c", 0)],
+        10,
+    );
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let seen = std::sync::Mutex::new(Vec::new());
+    let progress = |p: proofmark_ingest::PlanProgress| seen.lock().expect("lock").push(p);
+    let plan = rt()
+        .block_on(make_plan(
+            &store,
+            &[path_str(&dir.path().join("in"))],
+            &opts("copy-1", InputMode::Copy, SuiteId::Blake3),
+            &progress,
+        ))
+        .expect("plan");
+    let paths: Vec<&str> = plan.files.iter().map(|f| f.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "batches/copy-1/inputs/production/prod.parquet",
+            "batches/copy-1/inputs/logistics/1-records.parquet",
+            "batches/copy-1/inputs/logistics/2-records.parquet",
+        ]
+    );
+    for (f, src) in plan.files.iter().zip([&c, &a, &b]) {
+        let copy = std::fs::read(dir.path().join("store").join(&f.path)).expect("copy");
+        assert!(
+            copy == std::fs::read(src).expect("src"),
+            "{} is not a byte-identical copy",
+            f.path
+        );
+        assert_eq!(f.digest, blake3_of(src));
+    }
+    let events = seen.lock().expect("lock");
+    let digested: u64 = events
+        .iter()
+        .filter_map(|e| match e {
+            proofmark_ingest::PlanProgress::Digested { bytes, .. } => Some(*bytes),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(digested, plan.files.iter().map(|f| f.size).sum::<u64>());
+}
+
+#[test]
+fn glob_and_prefix_inputs_in_a_deterministic_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("landing");
+    write_parquet(
+        &root.join("records/2026/x.parquet"),
+        Kind::Logistics,
+        &logistics_records("x", 3),
+        10,
+    );
+    write_parquet(
+        &root.join("records/y.parquet"),
+        Kind::Logistics,
+        &logistics_records("y", 3),
+        10,
+    );
+    write_parquet(
+        &root.join("records/2026/z.parquet"),
+        Kind::Production,
+        &[production("z", 1)],
+        10,
+    );
+    std::fs::write(root.join("records/README.txt"), "not parquet").expect("write");
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let rt = rt();
+    let sources = |id: &str, inputs: Vec<String>| {
+        let plan = rt
+            .block_on(make_plan(
+                &store,
+                &inputs,
+                &opts(id, InputMode::Reference, SuiteId::Blake3),
+                &no_progress,
+            ))
+            .expect("plan");
+        plan.files
+            .iter()
+            .map(|f| f.source.rsplit('/').next().expect("name").to_owned())
+            .collect::<Vec<_>>()
+    };
+    let glob = format!("{}/records/**/*.parquet", path_str(&root));
+    assert_eq!(
+        sources("g1", vec![glob.clone()]),
+        ["z.parquet", "x.parquet", "y.parquet"]
+    );
+    let one_level = format!("{}/records/*.parquet", path_str(&root));
+    assert_eq!(sources("g2", vec![one_level]), ["y.parquet"]);
+    let prefix = path_str(&root.join("records/2026"));
+    assert_eq!(
+        sources("p1", vec![prefix.clone()]),
+        ["z.parquet", "x.parquet"]
+    );
+    // Input order and overlaps do not matter.
+    let single = path_str(&root.join("records/y.parquet"));
+    assert_eq!(
+        sources("p2", vec![single.clone(), prefix.clone(), glob]),
+        ["z.parquet", "x.parquet", "y.parquet"]
+    );
+    // file:// URLs work like paths.
+    let url = url::Url::from_file_path(root.join("records/2026"))
+        .expect("url")
+        .to_string();
+    assert_eq!(sources("u1", vec![url]), ["z.parquet", "x.parquet"]);
+    // A folder with a file that is not Parquet is refused, naming the file: nothing is skipped.
+    let err = rt
+        .block_on(make_plan(
+            &store,
+            &[path_str(&root.join("records"))],
+            &opts("p3", InputMode::Reference, SuiteId::Blake3),
+            &no_progress,
+        ))
+        .expect_err("README is not parquet");
+    assert!(
+        matches!(&err, IngestError::BadParquet { url, .. } if url.ends_with("README.txt")),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn replanning_returns_the_frozen_plan_and_refuses_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = write_parquet(
+        &dir.path().join("in/a.parquet"),
+        Kind::Logistics,
+        &logistics_records("a", 12),
+        5,
+    );
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let inputs = vec![path_str(&a)];
+    let rt = rt();
+    let o = opts("frozen", InputMode::Copy, SuiteId::Blake3);
+    let first = rt
+        .block_on(make_plan(&store, &inputs, &o, &no_progress))
+        .expect("plan");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let again = rt
+        .block_on(make_plan(&store, &inputs, &o, &no_progress))
+        .expect("replan");
+    assert_eq!(
+        again, first,
+        "same inputs: the stored plan, unchanged (created_at too)"
+    );
+
+    // Other settings: refused.
+    let other_suite = opts("frozen", InputMode::Copy, SuiteId::Sha256Rfc6962);
+    let err = rt
+        .block_on(make_plan(&store, &inputs, &other_suite, &no_progress))
+        .expect_err("suite");
+    assert!(
+        matches!(&err, IngestError::PlanFrozen { differences, .. } if differences.len() == 1),
+        "{err:?}"
+    );
+
+    // A changed input: refused, naming it.
+    write_parquet(&a, Kind::Logistics, &logistics_records("changed", 12), 5);
+    let err = rt
+        .block_on(make_plan(&store, &inputs, &o, &no_progress))
+        .expect_err("changed");
+    match &err {
+        IngestError::PlanFrozen {
+            batch_id,
+            differences,
+        } => {
+            assert_eq!(batch_id, "frozen");
+            assert!(
+                differences.iter().any(|d| d.contains("a.parquet")),
+                "{differences:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains("frozen"));
+    // The stored plan and copy are untouched.
+    let stored = rt
+        .block_on(load_plan(&store, "frozen"))
+        .expect("load")
+        .expect("present");
+    assert_eq!(stored, first);
+
+    // An added input: refused.
+    let b = write_parquet(
+        &dir.path().join("in/b.parquet"),
+        Kind::Logistics,
+        &logistics_records("b", 2),
+        5,
+    );
+    let err = rt
+        .block_on(make_plan(&store, &[path_str(&b)], &o, &no_progress))
+        .expect_err("other inputs");
+    assert!(
+        matches!(&err, IngestError::PlanFrozen { differences, .. } if differences.len() == 2),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn unknown_schema_names_the_file_and_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("in/weird.parquet");
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    let cols: Vec<(&str, ArrayRef)> = vec![
+        (
+            "record_id",
+            Arc::new(StringArray::from(vec!["r1"])) as ArrayRef,
+        ),
+        (
+            "colour",
+            Arc::new(StringArray::from(vec!["blue"])) as ArrayRef,
+        ),
+    ];
+    let batch = RecordBatch::try_from_iter(cols).expect("batch");
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&path).expect("create"),
+        batch.schema(),
+        None,
+    )
+    .expect("w");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let err = rt()
+        .block_on(make_plan(
+            &store,
+            &[path_str(&path)],
+            &opts("s", InputMode::Copy, SuiteId::Blake3),
+            &no_progress,
+        ))
+        .expect_err("unknown schema");
+    let IngestError::UnknownSchema { url, source } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(url.ends_with("weird.parquet"));
+    assert!(source.to_string().contains("colour"), "{source}");
+    assert!(err.to_string().contains("weird.parquet"));
+
+    // A logistics file with an extra column: the mismatch names it.
+    let mut records = logistics_records("x", 2);
+    let batch = proofmark_schemas::batch_from_json(Kind::Logistics, &records).expect("batch");
+    let mut columns: Vec<(String, ArrayRef)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| (f.name().clone(), c.clone()))
+        .collect();
+    columns.push((
+        "secret".into(),
+        Arc::new(StringArray::from(vec!["s", "t"])) as ArrayRef,
+    ));
+    let batch = RecordBatch::try_from_iter(columns).expect("batch");
+    let extra = dir.path().join("in/extra.parquet");
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&extra).expect("create"),
+        batch.schema(),
+        None,
+    )
+    .expect("w");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    records.clear();
+    let err = rt()
+        .block_on(make_plan(
+            &store,
+            &[path_str(&extra)],
+            &opts("s2", InputMode::Copy, SuiteId::Blake3),
+            &no_progress,
+        ))
+        .expect_err("extra column");
+    let IngestError::UnknownSchema { url, source } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(url.ends_with("extra.parquet"));
+    assert!(
+        matches!(source, proofmark_schemas::SchemaError::Mismatch { unexpected, .. } if unexpected == &["secret"])
+    );
+}
+
+#[test]
+fn missing_empty_and_corrupt_inputs_are_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let rt = rt();
+    let plan = |inputs: Vec<String>| {
+        rt.block_on(make_plan(
+            &store,
+            &inputs,
+            &opts("bad", InputMode::Copy, SuiteId::Blake3),
+            &no_progress,
+        ))
+    };
+
+    let missing = path_str(&dir.path().join("nope/none.parquet"));
+    let err = plan(vec![missing.clone()]).expect_err("missing");
+    assert!(
+        matches!(&err, IngestError::InputNotFound { input } if *input == missing),
+        "{err:?}"
+    );
+    let glob = format!("{}/*.parquet", path_str(&dir.path().join("nope")));
+    assert!(matches!(
+        plan(vec![glob]).expect_err("empty glob"),
+        IngestError::InputNotFound { .. }
+    ));
+    assert!(matches!(
+        plan(vec![]).expect_err("no inputs"),
+        IngestError::NoInputs
+    ));
+
+    let empty = dir.path().join("in/empty.parquet");
+    std::fs::create_dir_all(empty.parent().expect("parent")).expect("mkdir");
+    std::fs::write(&empty, b"").expect("write");
+    let err = plan(vec![path_str(&empty)]).expect_err("empty");
+    assert!(
+        matches!(&err, IngestError::EmptyFile { url } if url.ends_with("empty.parquet")),
+        "{err:?}"
+    );
+
+    let good = write_parquet(
+        &dir.path().join("in/good.parquet"),
+        Kind::Logistics,
+        &logistics_records("g", 50),
+        20,
+    );
+    let bytes = std::fs::read(&good).expect("read");
+    let truncated = dir.path().join("in/truncated.parquet");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 100]).expect("write");
+    let err = plan(vec![path_str(&truncated)]).expect_err("truncated");
+    assert!(
+        matches!(&err, IngestError::BadParquet { url, .. } if url.ends_with("truncated.parquet")),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("truncated.parquet"));
+
+    let garbage = dir.path().join("in/garbage.parquet");
+    let noise: Vec<u8> = (0..5000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&garbage, &noise).expect("write");
+    let err = plan(vec![path_str(&garbage)]).expect_err("garbage");
+    assert!(
+        matches!(&err, IngestError::BadParquet { url, .. } if url.ends_with("garbage.parquet")),
+        "{err:?}"
+    );
+
+    let tiny = dir.path().join("in/tiny.parquet");
+    std::fs::write(&tiny, b"PAR1").expect("write");
+    assert!(matches!(
+        plan(vec![path_str(&tiny)]).expect_err("tiny"),
+        IngestError::BadParquet { .. }
+    ));
+
+    // Nothing was written for the failed batch.
+    assert_eq!(rt.block_on(load_plan(&store, "bad")).expect("load"), None);
+}
+
+#[test]
+fn bad_batch_ids_and_dates_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = write_parquet(
+        &dir.path().join("a.parquet"),
+        Kind::Logistics,
+        &logistics_records("a", 1),
+        5,
+    );
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let rt = rt();
+    for id in ["", ".x", "a/b", "white space", &"x".repeat(129)] {
+        let err = rt
+            .block_on(make_plan(
+                &store,
+                &[path_str(&a)],
+                &opts(id, InputMode::Copy, SuiteId::Blake3),
+                &no_progress,
+            ))
+            .expect_err("bad id");
+        assert!(
+            matches!(err, IngestError::InvalidBatchId { .. }),
+            "{id}: {err:?}"
+        );
+    }
+    let mut o = opts("ok", InputMode::Copy, SuiteId::Blake3);
+    o.batch_date = "2026-02-30".into();
+    let err = rt
+        .block_on(make_plan(&store, &[path_str(&a)], &o, &no_progress))
+        .expect_err("bad date");
+    assert!(matches!(err, IngestError::InvalidBatchDate { .. }));
+}
+
+#[test]
+fn duplicate_record_ids_across_row_groups_are_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut records = logistics_records("d", 30);
+    for (row, same_as) in [(3usize, 0usize), (12, 1), (25, 1), (29, 28)] {
+        let id = records[same_as]["record_id"].clone();
+        records[row]["record_id"] = id;
+    }
+    records[7]["record_id"] = Value::Null; // a null id is a missing value, not a duplicate
+    records[8]["record_id"] = Value::Null;
+    let path = write_parquet(
+        &dir.path().join("dups.parquet"),
+        Kind::Logistics,
+        &records,
+        10,
+    );
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let plan = rt()
+        .block_on(make_plan(
+            &store,
+            &[path_str(&path)],
+            &opts("d", InputMode::Copy, SuiteId::Blake3),
+            &no_progress,
+        ))
+        .expect("plan");
+    assert_eq!(plan.files[0].duplicate_rows, [3, 12, 25, 29]);
+}

@@ -1,0 +1,182 @@
+//! `proofmark anchor` and `proofmark log`: anchoring committed batches on
+//! chains, and the embedded batch log's checkpoints and proofs.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use proofmark_anchor::chain::{
+    ChainConfig, ChainsFile, LEDGER_VERIFIER_KEY_PATH, anchor_batch, ledger_signer,
+};
+use proofmark_anchor::ledger::{BatchLog, Checkpoint, VerifierKey};
+use proofmark_ingest::Store;
+
+use super::GlobalArgs;
+
+/// Arguments of `proofmark anchor`.
+#[derive(Debug, clap::Args)]
+pub struct AnchorArgs {
+    /// The committed batch to anchor.
+    #[arg(long, value_name = "ID")]
+    pub batch_id: String,
+    /// The batch store: a folder or an object store URL (s3://, gs://, az://, file://).
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Chain to anchor on; repeat to post the same root to several chains
+    /// (one receipt each under `anchors/`). `ledger`, the embedded batch log,
+    /// needs no configuration.
+    #[arg(long = "chain", value_name = "NAME", default_value = "ledger")]
+    pub chains: Vec<String>,
+    /// TOML file defining the chains (`[chains.NAME]` tables with a `type`).
+    #[arg(long = "chains", value_name = "FILE")]
+    pub chains_file: Option<PathBuf>,
+}
+
+/// The batch log's subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum LogCommand {
+    /// Print the log's latest signed checkpoint, after checking its signature.
+    Checkpoint(LogArgs),
+    /// Print a batch's entry and its inclusion proof against the latest checkpoint (JSON).
+    Prove {
+        /// Shared options.
+        #[command(flatten)]
+        log: LogArgs,
+        /// The batch to prove.
+        #[arg(long, value_name = "ID")]
+        batch_id: String,
+    },
+    /// Print and check the consistency proof between two signed checkpoints (JSON).
+    Consistency {
+        /// Shared options.
+        #[command(flatten)]
+        log: LogArgs,
+        /// The older log size.
+        #[arg(long, value_name = "N")]
+        from: u64,
+        /// The newer log size (default: the latest checkpoint's).
+        #[arg(long, value_name = "M")]
+        to: Option<u64>,
+    },
+}
+
+/// Options of every `proofmark log` subcommand.
+#[derive(Debug, clap::Args)]
+pub struct LogArgs {
+    /// The store that holds the log.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// The log's verifier key (`name+keyid+base64key`), obtained independently.
+    /// Without it, the key is derived from the ledger's key file, or as a last
+    /// resort read from the store itself (which proves nothing about the store).
+    #[arg(long, value_name = "KEY")]
+    pub verifier_key: Option<String>,
+    /// TOML file defining the chains (the `ledger` chain's key file and origin).
+    #[arg(long = "chains", value_name = "FILE")]
+    pub chains_file: Option<PathBuf>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+fn load_chains(path: Option<&PathBuf>) -> anyhow::Result<ChainsFile> {
+    match path {
+        Some(p) => Ok(ChainsFile::load(p)?),
+        None => Ok(ChainsFile::default()),
+    }
+}
+
+/// Runs `proofmark anchor`.
+pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let chains = load_chains(args.chains_file.as_ref())?;
+    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    let rt = runtime()?;
+    let mut failed = false;
+    for name in &args.chains {
+        match rt.block_on(anchor_batch(&store, &args.batch_id, name, &chains)) {
+            Ok(outcome) => {
+                let verb = if outcome.anchored_now { "anchored" } else { "already anchored" };
+                println!("{}: {verb}: {}", outcome.chain, outcome.summary);
+                println!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
+            }
+            Err(err) => {
+                // Report and go on with the other chains; the exit code remembers it.
+                eprintln!("error: chain {name}: {err}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+fn verifier_key(args: &LogArgs, store: &Store, rt: &tokio::runtime::Runtime) -> anyhow::Result<VerifierKey> {
+    if let Some(k) = &args.verifier_key {
+        return Ok(VerifierKey::parse(k)?);
+    }
+    let chains = load_chains(args.chains_file.as_ref())?;
+    let config = chains.get("ledger")?;
+    let ChainConfig::Ledger { key_file, .. } = &config;
+    let key_path = key_file.clone().unwrap_or_else(proofmark_anchor::chain::default_ledger_key_file);
+    if key_path.exists() {
+        return Ok(ledger_signer(&config)?.verifier());
+    }
+    let stored = rt
+        .block_on(store.get(LEDGER_VERIFIER_KEY_PATH))?
+        .context("no verifier key given, no ledger key file, and none in the store: pass --verifier-key")?;
+    eprintln!("warning: using the verifier key stored beside the log; pass --verifier-key to check against a key you trust");
+    Ok(VerifierKey::parse(std::str::from_utf8(&stored)?)?)
+}
+
+/// Runs a `proofmark log` subcommand.
+pub fn run_log(cmd: LogCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let args = match &cmd {
+        LogCommand::Checkpoint(a) => a,
+        LogCommand::Prove { log, .. } | LogCommand::Consistency { log, .. } => log,
+    };
+    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    let rt = runtime()?;
+    let key = verifier_key(args, &store, &rt)?;
+    let log = BatchLog::for_reader(&store, key.clone());
+    match &cmd {
+        LogCommand::Checkpoint(_) => {
+            let Some((cp, note)) = rt.block_on(log.latest_checkpoint())? else {
+                eprintln!("the log is empty: no batch has been anchored on the ledger yet");
+                return Ok(ExitCode::from(1));
+            };
+            print!("{note}");
+            eprintln!("checkpoint of {} entries, signature by {} verified", cp.size, key.name());
+        }
+        LogCommand::Prove { batch_id, .. } => {
+            let receipt = rt.block_on(log.prove(batch_id))?;
+            let cp: Checkpoint = receipt.verify(&key)?;
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+                "entry": receipt.entry,
+                "log_size": receipt.log_size,
+                "inclusion_proof": receipt.inclusion_proof,
+                "checkpoint": receipt.checkpoint,
+                "verifier_key": receipt.verifier_key,
+            }))?);
+            eprintln!("entry {} is in the checkpoint of {} entries: verified", receipt.entry.index, cp.size);
+        }
+        LogCommand::Consistency { from, to, .. } => {
+            let evidence = rt.block_on(log.consistency(*from, *to))?;
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
+                "old_size": evidence.proof.old_size,
+                "new_size": evidence.proof.tree_size,
+                "proof": evidence.proof.hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+                "old_checkpoint": evidence.old_checkpoint,
+                "new_checkpoint": evidence.new_checkpoint,
+            }))?);
+            eprintln!(
+                "the log of {} entries extends the log of {}: verified",
+                evidence.proof.tree_size, evidence.proof.old_size
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

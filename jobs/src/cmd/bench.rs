@@ -1,0 +1,513 @@
+//! `proofmark bench`: end-to-end pipeline throughput beside a bare decode
+//! baseline.
+//!
+//! `bench pipeline` generates (or reuses) a dataset, then runs two measured
+//! stages, each in a child process of this binary so that each has its own
+//! peak RSS (`VmHWM`): (a) a bare Arrow decode of every input row group that
+//! touches every value, with the same thread count; (b) `plan` + `build` +
+//! `commit` into a temporary store. It prints records/s of both, the ratio
+//! (b)/(a) in time, and the peaks, and can write them as JSON.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::DataType;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
+use proofmark_datasets::{DatasetPlan, GenerateOptions};
+use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
+use proofmark_merkle::SuiteId;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::GlobalArgs;
+use super::pipeline::InputModeArg;
+
+/// Benchmarks.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// End-to-end pipeline throughput (plan + build + commit) against a bare Parquet decode
+    /// of the same files, with the same --threads; prints records/s, the ratio and peak RSS.
+    Pipeline(PipelineArgs),
+    /// One measured stage of `bench pipeline`, run in a child process (internal).
+    #[command(hide = true)]
+    PipelineStage(StageArgs),
+}
+
+/// Arguments of `proofmark bench pipeline`.
+#[derive(Debug, clap::Args)]
+pub struct PipelineArgs {
+    /// Records to generate (about N/5 items: each item yields about five records).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub records: u64,
+    /// Dataset folder: reused if it holds a dataset (`dataset.json`), else generated there
+    /// [default: a temporary folder, deleted afterwards].
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Write the figures to this file as JSON.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+    /// Share of generated rows with an injected defect (they end in the rejects).
+    #[arg(long, value_name = "R", default_value_t = 0.01)]
+    pub bad_rate: f64,
+    /// Input mode of the measured plan (`copy` copies the inputs into the store first).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = InputModeArg::Copy)]
+    pub input_mode: InputModeArg,
+    /// Hash suite of the measured batch.
+    #[arg(long, value_name = "SUITE", default_value = "blake3")]
+    pub suite: SuiteId,
+    /// Folder for the temporary store [default: the system's temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+}
+
+/// Arguments of the internal `bench pipeline-stage`.
+#[derive(Debug, clap::Args)]
+pub struct StageArgs {
+    /// `decode` or `pipeline`.
+    #[arg(long)]
+    pub stage: String,
+    /// The dataset folder.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// The store folder (pipeline stage).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
+    /// Input mode (pipeline stage).
+    #[arg(long, value_enum, default_value_t = InputModeArg::Copy)]
+    pub input_mode: InputModeArg,
+    /// Hash suite (pipeline stage).
+    #[arg(long, default_value = "blake3")]
+    pub suite: SuiteId,
+    /// Where to write the stage's figures (JSON).
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// Figures of one measured stage.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StageFigures {
+    /// Records processed.
+    pub records: u64,
+    /// Wall-clock seconds of the measured work.
+    pub seconds: f64,
+    /// Records per second.
+    pub records_per_sec: f64,
+    /// Peak resident set of the stage's process, bytes (`VmHWM`).
+    pub peak_rss_bytes: u64,
+    /// Seconds of `plan`, `build`, `commit` (pipeline stage only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<(String, f64)>,
+    /// Batch root (pipeline stage) or a checksum of the decoded values (decode stage).
+    pub check: String,
+}
+
+/// Everything `bench pipeline` measured.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineFigures {
+    /// Records in the dataset.
+    pub records: u64,
+    /// Items in the dataset.
+    pub items: u64,
+    /// Parquet bytes of the dataset.
+    pub input_bytes: u64,
+    /// rayon threads.
+    pub threads: usize,
+    /// Input mode of the measured plan.
+    pub input_mode: String,
+    /// Hash suite.
+    pub suite: String,
+    /// (a) bare decode.
+    pub decode: StageFigures,
+    /// (b) plan + build + commit.
+    pub pipeline: StageFigures,
+    /// (b) seconds / (a) seconds.
+    pub ratio: f64,
+}
+
+/// Runs a `bench` subcommand.
+pub fn run(cmd: BenchCommand, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    match cmd {
+        BenchCommand::Pipeline(args) => run_pipeline(args, global),
+        BenchCommand::PipelineStage(args) => run_stage(args),
+    }
+}
+
+/// Peak resident set size of this process in bytes, from `/proc/self/status`.
+pub fn peak_rss_bytes() -> u64 {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return 0;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let temp_dataset;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp_dataset = tempfile::tempdir().context("creating a temporary dataset folder")?;
+            temp_dataset.path().to_owned()
+        }
+    };
+    let summary_path = dir.join(proofmark_datasets::DESCRIPTION_PATH);
+    let summary: proofmark_datasets::DatasetSummary = if summary_path.exists() {
+        let bytes = std::fs::read(&summary_path)
+            .with_context(|| format!("reading {}", summary_path.display()))?;
+        let s: proofmark_datasets::DatasetSummary = serde_json::from_slice(&bytes)
+            .with_context(|| format!("parsing {}", summary_path.display()))?;
+        eprintln!(
+            "reusing the dataset in {} ({} records)",
+            dir.display(),
+            s.rows
+        );
+        s
+    } else {
+        // Pick the item count that gives about N records.
+        let mut items = (args.records / 5).max(1);
+        let rows = DatasetPlan::try_new(&GenerateOptions::new(items, &dir))?.total_rows();
+        if rows > 0 {
+            items = ((items as f64) * (args.records as f64) / (rows as f64))
+                .round()
+                .max(1.0) as u64;
+        }
+        let opts = GenerateOptions::new(items, &dir).with_bad_rate(args.bad_rate);
+        eprintln!(
+            "generating {items} items (~{} records) in {}",
+            args.records,
+            dir.display()
+        );
+        let started = Instant::now();
+        let s = proofmark_datasets::generate(&opts, |_| {}).context("generating the dataset")?;
+        eprintln!(
+            "generated {} records in {:.1} s",
+            s.rows,
+            started.elapsed().as_secs_f64()
+        );
+        s
+    };
+
+    let work = match &args.work_dir {
+        Some(d) => tempfile::Builder::new()
+            .prefix("proofmark-bench-")
+            .tempdir_in(d),
+        None => tempfile::Builder::new()
+            .prefix("proofmark-bench-")
+            .tempdir(),
+    }
+    .context("creating the benchmark's temporary store")?;
+    let threads = global.threads.unwrap_or_else(rayon::current_num_threads);
+
+    let decode = child_stage(global, "decode", &dir, None, &args, work.path())?;
+    let store = work.path().join("store");
+    let pipeline = child_stage(global, "pipeline", &dir, Some(&store), &args, work.path())?;
+    let figures = PipelineFigures {
+        records: summary.rows,
+        items: summary.items,
+        input_bytes: summary.bytes,
+        threads,
+        input_mode: match args.input_mode {
+            InputModeArg::Copy => "copy".into(),
+            InputModeArg::Reference => "reference".into(),
+        },
+        suite: args.suite.to_string(),
+        ratio: if decode.seconds > 0.0 {
+            pipeline.seconds / decode.seconds
+        } else {
+            0.0
+        },
+        decode,
+        pipeline,
+    };
+    print_figures(&figures);
+    if let Some(out) = &args.json {
+        let text = serde_json::to_string_pretty(&figures)?;
+        std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1024.0 * 1024.0)
+}
+
+fn print_figures(f: &PipelineFigures) {
+    println!(
+        "records        {} ({} items, {:.1} MiB of Parquet)",
+        f.records,
+        f.items,
+        mib(f.input_bytes)
+    );
+    println!("threads        {}", f.threads);
+    println!(
+        "(a) decode     {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB",
+        f.decode.seconds,
+        f.decode.records_per_sec / 1e6,
+        mib(f.decode.peak_rss_bytes)
+    );
+    println!(
+        "(b) pipeline   {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB  ({}, {})",
+        f.pipeline.seconds,
+        f.pipeline.records_per_sec / 1e6,
+        mib(f.pipeline.peak_rss_bytes),
+        f.input_mode,
+        f.suite
+    );
+    for (step, secs) in &f.pipeline.steps {
+        println!("    {step:<10} {secs:>8.2} s");
+    }
+    println!("ratio (b)/(a)  {:.2}", f.ratio);
+    println!("root           {}", f.pipeline.check);
+}
+
+fn child_stage(
+    global: &GlobalArgs,
+    stage: &str,
+    dataset: &Path,
+    store: Option<&Path>,
+    args: &PipelineArgs,
+    work: &Path,
+) -> anyhow::Result<StageFigures> {
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let out = work.join(format!("{stage}.json"));
+    let mut cmd = Command::new(exe);
+    if let Some(t) = global.threads {
+        cmd.arg("--threads").arg(t.to_string());
+    }
+    cmd.arg("--quiet")
+        .args(["bench", "pipeline-stage", "--stage", stage, "--dataset"])
+        .arg(dataset)
+        .arg("--out")
+        .arg(&out)
+        .arg("--suite")
+        .arg(args.suite.name())
+        .arg("--input-mode")
+        .arg(match args.input_mode {
+            InputModeArg::Copy => "copy",
+            InputModeArg::Reference => "reference",
+        });
+    if let Some(s) = store {
+        cmd.arg("--store").arg(s);
+    }
+    if !std::io::stderr().is_terminal() {
+        cmd.stderr(Stdio::inherit());
+    }
+    eprintln!("running stage {stage}");
+    let status = cmd
+        .status()
+        .with_context(|| format!("running the {stage} stage"))?;
+    if !status.success() {
+        bail!("the {stage} stage failed ({status})");
+    }
+    let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
+    Ok(serde_json::from_slice(&bytes)?)
+}
+
+/// The Parquet files of a dataset's `records/` folder, sorted.
+fn record_files(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    let root = dataset.join("records");
+    for kind in std::fs::read_dir(&root).with_context(|| format!("listing {}", root.display()))? {
+        let kind = kind?.path();
+        if kind.is_dir() {
+            for f in std::fs::read_dir(&kind)? {
+                let f = f?.path();
+                if f.extension().is_some_and(|e| e == "parquet") {
+                    files.push(f);
+                }
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+fn run_stage(args: StageArgs) -> anyhow::Result<ExitCode> {
+    let figures = match args.stage.as_str() {
+        "decode" => stage_decode(&args.dataset)?,
+        "pipeline" => {
+            let store = args.store.as_deref().context("--store is needed")?;
+            stage_pipeline(&args.dataset, store, args.input_mode, args.suite)?
+        }
+        other => bail!("unknown stage {other:?}"),
+    };
+    std::fs::write(&args.out, serde_json::to_vec_pretty(&figures)?)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// (a): decode every row group of every file on the rayon pool and touch every value.
+fn stage_decode(dataset: &Path) -> anyhow::Result<StageFigures> {
+    let files = record_files(dataset)?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for f in &files {
+        let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
+        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        for rg in 0..builder.metadata().num_row_groups() {
+            tasks.push((f.clone(), rg));
+        }
+    }
+    let results: Vec<anyhow::Result<(u64, u64)>> = tasks
+        .par_iter()
+        .map(|(f, rg)| {
+            let file = std::fs::File::open(f)?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
+                .with_row_groups(vec![*rg])
+                .with_batch_size(8192)
+                .build()?;
+            let mut rows = 0u64;
+            let mut sum = 0u64;
+            for batch in reader {
+                let batch = batch?;
+                rows += batch.num_rows() as u64;
+                sum = sum.wrapping_add(touch_batch(&batch));
+            }
+            Ok((rows, sum))
+        })
+        .collect();
+    let mut records = 0;
+    let mut check = 0u64;
+    for r in results {
+        let (rows, sum) = r?;
+        records += rows;
+        check = check.wrapping_add(sum);
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    Ok(StageFigures {
+        records,
+        seconds,
+        records_per_sec: records as f64 / seconds,
+        peak_rss_bytes: peak_rss_bytes(),
+        steps: Vec::new(),
+        check: format!("{check:016x}"),
+    })
+}
+
+fn touch_batch(batch: &RecordBatch) -> u64 {
+    batch.columns().iter().map(touch).fold(0, u64::wrapping_add)
+}
+
+/// A checksum over every value of `array`: string lengths and bytes, integers, nulls.
+fn touch(array: &ArrayRef) -> u64 {
+    let mut sum = array.null_count() as u64;
+    match array.data_type() {
+        DataType::Utf8 => {
+            for s in array.as_string::<i32>().iter().flatten() {
+                sum = sum
+                    .wrapping_add(s.len() as u64)
+                    .wrapping_add(u64::from(s.as_bytes().first().copied().unwrap_or(0)));
+            }
+        }
+        DataType::Int32 => {
+            let a = array.as_primitive::<arrow_array::types::Int32Type>();
+            sum = a
+                .iter()
+                .flatten()
+                .fold(sum, |s, v| s.wrapping_add(v as u64));
+        }
+        DataType::Date32 => {
+            let a = array.as_primitive::<arrow_array::types::Date32Type>();
+            sum = a
+                .iter()
+                .flatten()
+                .fold(sum, |s, v| s.wrapping_add(v as u64));
+        }
+        DataType::Timestamp(_, _) => {
+            let a = array.as_primitive::<arrow_array::types::TimestampMicrosecondType>();
+            sum = a
+                .iter()
+                .flatten()
+                .fold(sum, |s, v| s.wrapping_add(v as u64));
+        }
+        DataType::List(_) => {
+            let a = array.as_list::<i32>();
+            sum = sum.wrapping_add(touch(a.values()));
+            sum = a
+                .value_offsets()
+                .iter()
+                .fold(sum, |s, o| s.wrapping_add(*o as u64));
+        }
+        DataType::Struct(_) => {
+            for c in array.as_struct().columns() {
+                sum = sum.wrapping_add(touch(c));
+            }
+        }
+        _ => sum = sum.wrapping_add(array.len() as u64),
+    }
+    sum
+}
+
+/// (b): plan + build + commit of the dataset's records into a new store.
+fn stage_pipeline(
+    dataset: &Path,
+    store_dir: &Path,
+    mode: InputModeArg,
+    suite: SuiteId,
+) -> anyhow::Result<StageFigures> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let store = Store::from_url(&store_dir.display().to_string())?;
+    let batch_date = std::fs::read(dataset.join(proofmark_datasets::DESCRIPTION_PATH))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<proofmark_datasets::DatasetSummary>(&b).ok())
+        .map(|s| s.arguments.date)
+        .unwrap_or_else(|| "2026-11-25".into());
+    let inputs = vec![dataset.join("records").display().to_string()];
+    let opts = PlanOptions {
+        batch_id: "bench".into(),
+        batch_date,
+        suite,
+        input_mode: match mode {
+            InputModeArg::Copy => InputMode::Copy,
+            InputModeArg::Reference => InputMode::Reference,
+        },
+    };
+    let started = Instant::now();
+    let plan = rt.block_on(make_plan(&store, &inputs, &opts, &|_| {}))?;
+    let t_plan = started.elapsed().as_secs_f64();
+    let build = rt.block_on(build_batch(
+        &store,
+        "bench",
+        &BuildOptions::default(),
+        &|_| {},
+    ))?;
+    let t_build = started.elapsed().as_secs_f64() - t_plan;
+    let commit = rt.block_on(commit_batch(
+        &store,
+        "bench",
+        &CommitOptions::default(),
+        &|_| {},
+    ))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let t_commit = seconds - t_plan - t_build;
+    anyhow::ensure!(
+        build.rows.read == plan.total_rows,
+        "build read {} of {} rows",
+        build.rows.read,
+        plan.total_rows
+    );
+    Ok(StageFigures {
+        records: plan.total_rows,
+        seconds,
+        records_per_sec: plan.total_rows as f64 / seconds,
+        peak_rss_bytes: peak_rss_bytes(),
+        steps: vec![
+            ("plan".into(), t_plan),
+            ("build".into(), t_build),
+            ("commit".into(), t_commit),
+        ],
+        check: commit.manifest.root,
+    })
+}

@@ -1,0 +1,434 @@
+//! `proofmark plan`, `build` and `commit`: the batch pipeline's stages.
+//!
+//! Each command opens the store, runs its stage on a small tokio runtime (I/O)
+//! with the CPU work on the global rayon pool (`--threads`), shows progress
+//! bars on stderr when it is a terminal, and prints a one-screen summary on
+//! stdout. Exit codes: 0 ok, 2 error (the message names the file or segment).
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use proofmark_anchor::{
+    BuildOptions, BuildReport, CommitOptions, CommitReport, CommitStage, HeadUpdate, Part,
+    RowCounts, build_batch, commit_batch,
+};
+use proofmark_ingest::{InputMode, Plan, PlanOptions, PlanProgress, Store, make_plan};
+use proofmark_merkle::SuiteId;
+
+use super::GlobalArgs;
+
+/// The environment variable a Kubernetes Indexed Job sets to the pod's 0-based index.
+pub const COMPLETION_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
+
+/// Arguments of `proofmark plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// An input: a Parquet file, a folder or prefix (every `*.parquet` under it), or a glob;
+    /// a local path or a URL (file://, s3://, gs://, az://, http(s)://). Repeat for several.
+    #[arg(long = "input", value_name = "URL", required = true)]
+    pub inputs: Vec<String>,
+    /// The batch id: 1 to 128 bytes of `[0-9A-Za-z._-]`, not starting with `.`.
+    #[arg(long, value_name = "ID")]
+    pub batch_id: String,
+    /// The store the batch is written to: a local folder or an object store URL.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// The batch date that validation's time rules refer to [default: today, UTC].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// The hash suite of the batch's trees: `blake3` or `sha256-rfc6962` (RFC 6962, for
+    /// Certificate Transparency tooling and the EVM's SHA-256 precompile).
+    #[arg(long, value_name = "SUITE", default_value = "blake3")]
+    pub suite: SuiteId,
+    /// `copy`: copy the inputs into the batch (`inputs/`), so it is self-contained;
+    /// `reference`: read them in place, checked by digest (for immutable stores).
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = InputModeArg::Copy)]
+    pub input_mode: InputModeArg,
+}
+
+/// How inputs are kept (see `--input-mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputModeArg {
+    /// Copy the inputs under the batch.
+    Copy,
+    /// Read the inputs in place.
+    Reference,
+}
+
+/// Arguments of `proofmark build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The batch to build (planned with `proofmark plan`).
+    #[arg(long, value_name = "ID")]
+    pub batch_id: String,
+    /// The store the batch lives in.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Build only share K of N, 1-based (`--part 1/3`, `2/3`, `3/3`): the segments `s` with
+    /// `s % N == K - 1`. Shares may run at once in separate processes or machines.
+    #[arg(long, value_name = "K/N", conflicts_with = "parts")]
+    pub part: Option<Part>,
+    /// Build one of N shares, the one named by the environment variable
+    /// `JOB_COMPLETION_INDEX` (0-based, as a Kubernetes Indexed Job sets it).
+    #[arg(long, value_name = "N")]
+    pub parts: Option<u32>,
+    /// Segments (row groups) fetched and processed at once; bounds memory.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub segments_in_flight: usize,
+}
+
+/// Arguments of `proofmark commit`.
+#[derive(Debug, clap::Args)]
+pub struct CommitArgs {
+    /// The batch to commit (every segment built).
+    #[arg(long, value_name = "ID")]
+    pub batch_id: String,
+    /// The store the batch lives in.
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// Memory for the index merge's buffers (`1GiB`, `512MiB`, `64KiB`, or bytes); with more
+    /// segments than fit, the merge goes in passes through local temporary files.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub memory_budget: usize,
+    /// Folder for temporary files (the index and rejects before upload, merge passes)
+    /// [default: the system's temporary folder].
+    #[arg(long, value_name = "DIR")]
+    pub temp_dir: Option<std::path::PathBuf>,
+}
+
+/// Parses `1GiB`, `512MiB`, `64KiB`, `10MB`, `1000` (bytes).
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size like 1GiB"))?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => return Err(format!("unknown size unit {other:?} (use KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")
+}
+
+fn open_store(url: &str) -> anyhow::Result<Store> {
+    Store::from_url(url).with_context(|| format!("opening the store {url}"))
+}
+
+/// A progress bar on stderr, hidden with `--quiet` or when stderr is not a terminal.
+fn bar(global: &GlobalArgs, len: u64, unit: &str) -> ProgressBar {
+    let target = if global.quiet || !std::io::stderr().is_terminal() {
+        ProgressDrawTarget::hidden()
+    } else {
+        ProgressDrawTarget::stderr()
+    };
+    let pb = ProgressBar::with_draw_target(Some(len), target);
+    let template = format!(
+        "{{msg:>10}} [{{bar:32}}] {{human_pos}}/{{human_len}} {unit} {{per_sec}} ETA {{eta}}"
+    );
+    if let Ok(style) = ProgressStyle::with_template(&template) {
+        pb.set_style(style.progress_chars("=> "));
+    }
+    pb.enable_steady_tick(Duration::from_millis(200));
+    pb
+}
+
+fn per_sec(n: u64, secs: f64) -> String {
+    if secs <= 0.0 {
+        return "-".into();
+    }
+    let r = n as f64 / secs;
+    if r >= 1e6 {
+        format!("{:.2} M", r / 1e6)
+    } else if r >= 1e3 {
+        format!("{:.1} k", r / 1e3)
+    } else {
+        format!("{r:.0}")
+    }
+}
+
+fn print_reasons(reasons: &BTreeMap<String, u64>) {
+    if reasons.is_empty() {
+        return;
+    }
+    println!("rejects by reason:");
+    let mut v: Vec<_> = reasons.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (r, n) in v {
+        println!("  {r:<26} {n:>12}");
+    }
+}
+
+fn print_kinds(kinds: &BTreeMap<String, RowCounts>) {
+    println!(
+        "  {:<12} {:>14} {:>14} {:>12}",
+        "kind", "read", "accepted", "rejected"
+    );
+    let mut total = RowCounts::default();
+    for (k, c) in kinds {
+        println!(
+            "  {k:<12} {:>14} {:>14} {:>12}",
+            c.read, c.accepted, c.rejected
+        );
+        total.read += c.read;
+        total.accepted += c.accepted;
+        total.rejected += c.rejected;
+    }
+    println!(
+        "  {:<12} {:>14} {:>14} {:>12}",
+        "total", total.read, total.accepted, total.rejected
+    );
+}
+
+/// Runs `proofmark plan`.
+pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let store = open_store(&args.store)?;
+    let date = args
+        .date
+        .clone()
+        .unwrap_or_else(|| proofmark_anchor::manifest::date_utc(SystemTime::now()));
+    let opts = PlanOptions {
+        batch_id: args.batch_id.clone(),
+        batch_date: date,
+        suite: args.suite,
+        input_mode: match args.input_mode {
+            InputModeArg::Copy => InputMode::Copy,
+            InputModeArg::Reference => InputMode::Reference,
+        },
+    };
+    let pb = bar(global, 0, "bytes");
+    pb.set_message("plan");
+    let progress = |p: PlanProgress| match p {
+        PlanProgress::Resolved { total_bytes, .. } => pb.set_length(total_bytes),
+        PlanProgress::Digested { bytes, .. } => pb.inc(bytes),
+        _ => {}
+    };
+    let plan = runtime()?
+        .block_on(make_plan(&store, &args.inputs, &opts, &progress))
+        .with_context(|| format!("planning batch {} in {}", args.batch_id, args.store))?;
+    pb.finish_and_clear();
+    print_plan(&plan, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_plan(plan: &Plan, secs: f64) {
+    println!("batch      {}", plan.batch_id);
+    println!("date       {}", plan.batch_date);
+    println!("suite      {}", plan.suite);
+    println!(
+        "inputs     {} ({})",
+        plan.files.len(),
+        plan.input_mode.name()
+    );
+    println!("segments   {}", plan.segments.len());
+    println!("rows       {}", plan.total_rows);
+    let mut kinds: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    for f in &plan.files {
+        let e = kinds.entry(f.kind.name()).or_default();
+        e.0 += 1;
+        e.1 += f.rows;
+        e.2 += f.size;
+    }
+    println!(
+        "  {:<12} {:>6} {:>14} {:>16}",
+        "kind", "files", "rows", "bytes"
+    );
+    for (k, (files, rows, bytes)) in kinds {
+        println!("  {k:<12} {files:>6} {rows:>14} {bytes:>16}");
+    }
+    println!("seconds    {secs:.2}");
+}
+
+/// Resolves `--part` / `--parts` into the share to build.
+fn resolve_part(args: &BuildArgs) -> anyhow::Result<Option<Part>> {
+    if let Some(p) = args.part {
+        return Ok(Some(p));
+    }
+    let Some(n) = args.parts else {
+        return Ok(None);
+    };
+    let raw = std::env::var(COMPLETION_INDEX_ENV).with_context(|| {
+        format!("--parts {n} needs {COMPLETION_INDEX_ENV} (the 0-based share index)")
+    })?;
+    let k: u32 = raw
+        .trim()
+        .parse()
+        .with_context(|| format!("{COMPLETION_INDEX_ENV}={raw:?} is not a number"))?;
+    Ok(Some(Part::try_new(k, n)?))
+}
+
+/// Runs `proofmark build`.
+pub fn run_build(args: BuildArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let part = resolve_part(&args)?;
+    if args.segments_in_flight == 0 {
+        bail!("--segments-in-flight must be at least 1");
+    }
+    let store = open_store(&args.store)?;
+    let opts = BuildOptions {
+        part,
+        segments_in_flight: args.segments_in_flight,
+    };
+    let pb = bar(global, 0, "rows");
+    pb.set_message("build");
+    let progress = |p: proofmark_anchor::BuildProgress| {
+        pb.set_length(p.rows_total);
+        pb.set_position(p.rows_done);
+    };
+    let what = match part {
+        Some(p) => format!("part {}/{} of batch {}", p.k + 1, p.n, args.batch_id),
+        None => format!("batch {}", args.batch_id),
+    };
+    let report = runtime()?
+        .block_on(build_batch(&store, &args.batch_id, &opts, &progress))
+        .with_context(|| format!("building {what} in {}", args.store))?;
+    pb.finish_and_clear();
+    print_build(&what, &report, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_build(what: &str, r: &BuildReport, secs: f64) {
+    if r.already_committed {
+        println!("{what} is committed: nothing to build");
+        return;
+    }
+    println!("built      {what}");
+    println!(
+        "segments   {} ({} built, {} already done{})",
+        r.segments_in_part,
+        r.segments_built,
+        r.segments_skipped,
+        if r.segments_repaired > 0 {
+            format!(
+                ", {} rebuilt after failing their checks",
+                r.segments_repaired
+            )
+        } else {
+            String::new()
+        }
+    );
+    print_kinds(&r.by_kind);
+    print_reasons(&r.reasons);
+    println!("seconds    {secs:.2}");
+    println!("records/s  {}", per_sec(r.rows.read, secs));
+}
+
+/// Runs `proofmark commit`.
+pub fn run_commit(args: CommitArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
+    let store = open_store(&args.store)?;
+    let opts = CommitOptions {
+        memory_budget_bytes: args.memory_budget,
+        temp_dir: args.temp_dir.clone(),
+        ..CommitOptions::default()
+    };
+    let pb = bar(global, 0, "rows");
+    pb.set_message("check");
+    let progress = |p: proofmark_anchor::CommitProgress| {
+        pb.set_length(p.rows_total);
+        pb.set_position(p.rows_done);
+        pb.set_message(match p.stage {
+            CommitStage::CheckSegments => "check",
+            CommitStage::MergeIndex => "index",
+            CommitStage::Write => "write",
+        });
+    };
+    let report = runtime()?
+        .block_on(commit_batch(&store, &args.batch_id, &opts, &progress))
+        .with_context(|| format!("committing batch {} in {}", args.batch_id, args.store))?;
+    pb.finish_and_clear();
+    print_commit(&report, started.elapsed().as_secs_f64());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_commit(r: &CommitReport, secs: f64) {
+    let m = &r.manifest;
+    if r.already_committed {
+        println!(
+            "batch {} was already committed: nothing changed",
+            m.batch_id
+        );
+    } else {
+        println!("committed  {}", m.batch_id);
+    }
+    println!("root       {} ({})", m.root, m.suite);
+    println!("leaves     {}", m.leaf_count);
+    let empty = m.segments.iter().filter(|s| s.leaf_count == 0).count();
+    println!(
+        "segments   {} ({empty} without accepted rows)",
+        m.segments.len()
+    );
+    let mut kinds: BTreeMap<String, RowCounts> = BTreeMap::new();
+    for f in &m.files {
+        let c = kinds.entry(f.kind.clone()).or_default();
+        c.read += f.rows_read;
+        c.accepted += f.rows_accepted;
+        c.rejected += f.rows_rejected;
+    }
+    print_kinds(&kinds);
+    print_reasons(&r.reasons);
+    if !r.already_committed {
+        println!(
+            "index      {} entries ({} merge pass{})",
+            r.index_entries,
+            r.merge_passes,
+            if r.merge_passes == 1 { "" } else { "es" }
+        );
+    }
+    match &m.previous {
+        Some(p) => println!("previous   {} (root {})", p.batch_id, p.root),
+        None => println!("previous   none (first batch of this store)"),
+    }
+    match &r.head {
+        HeadUpdate::Moved | HeadUpdate::AlreadyCurrent => {}
+        HeadUpdate::Behind { head } => println!("head       {} (a later batch)", head.batch_id),
+        HeadUpdate::Conflict { head } => println!(
+            "WARNING    batch {} was committed concurrently; the chain forks at {}",
+            head.batch_id,
+            m.previous
+                .as_ref()
+                .map_or("the start", |p| p.batch_id.as_str())
+        ),
+    }
+    println!("manifest   {}", r.manifest_digest);
+    println!("seconds    {secs:.2}");
+    if !r.already_committed {
+        println!("records/s  {}", per_sec(m.rows_read, secs));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("64 KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert!(parse_size("1 parsec").is_err());
+        assert!(parse_size("GiB").is_err());
+    }
+}

@@ -1,0 +1,386 @@
+//! `proofmark plan`, `build` and `commit` as a user runs them: exit codes,
+//! messages, and three concurrent build processes against a single one.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+use proofmark_datasets::GenerateOptions;
+
+const DATE: &str = "2026-11-25";
+
+fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_proofmark"));
+    c.arg("--quiet");
+    c.env_remove("JOB_COMPLETION_INDEX");
+    c
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+fn text(o: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = run(args);
+    let (out, err) = text(&o);
+    assert!(o.status.success(), "{args:?} failed: {err}\n{out}");
+    out
+}
+
+fn fails(args: &[&str]) -> String {
+    let o = run(args);
+    let (out, err) = text(&o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{args:?} should fail with 2: {out}\n{err}"
+    );
+    err
+}
+
+/// A small generated dataset with row groups of 500 rows (many segments).
+fn dataset(dir: &Path) -> PathBuf {
+    let out = dir.join("ds");
+    let opts = GenerateOptions::new(1500, &out)
+        .with_bad_rate(0.02)
+        .with_rows_per_group(500);
+    proofmark_datasets::generate(&opts, |_| {}).unwrap();
+    out.join("records")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn manifest_root(store: &Path, batch: &str) -> String {
+    let m: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(store.join(format!("batches/{batch}/manifest.json"))).unwrap(),
+    )
+    .unwrap();
+    m["root"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn three_build_processes_give_the_single_process_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dataset(dir.path());
+
+    let single = dir.path().join("single");
+    ok(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&single),
+        "--date",
+        DATE,
+    ]);
+    let built = ok(&["build", "--batch-id", "b", "--store", s(&single)]);
+    assert!(built.contains("records/s"), "{built}");
+    let committed = ok(&["commit", "--batch-id", "b", "--store", s(&single)]);
+    let root = manifest_root(&single, "b");
+    assert!(committed.contains(&root), "{committed}");
+
+    // --part K/N, three processes at once.
+    let shared = dir.path().join("shared");
+    ok(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&shared),
+        "--date",
+        DATE,
+    ]);
+    let children: Vec<_> = (1..=3)
+        .map(|k| {
+            bin()
+                .args([
+                    "build",
+                    "--batch-id",
+                    "b",
+                    "--store",
+                    s(&shared),
+                    "--part",
+                    &format!("{k}/3"),
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o).1);
+    }
+    ok(&["commit", "--batch-id", "b", "--store", s(&shared)]);
+    assert_eq!(manifest_root(&shared, "b"), root);
+
+    // --parts N with JOB_COMPLETION_INDEX, as a Kubernetes Indexed Job runs it.
+    let indexed = dir.path().join("indexed");
+    ok(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&indexed),
+        "--date",
+        DATE,
+    ]);
+    let children: Vec<_> = (0..3)
+        .map(|k| {
+            bin()
+                .args([
+                    "build",
+                    "--batch-id",
+                    "b",
+                    "--store",
+                    s(&indexed),
+                    "--parts",
+                    "3",
+                ])
+                .env("JOB_COMPLETION_INDEX", k.to_string())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", text(&o).1);
+    }
+    ok(&[
+        "commit",
+        "--batch-id",
+        "b",
+        "--store",
+        s(&indexed),
+        "--memory-budget",
+        "128KiB",
+    ]);
+    assert_eq!(manifest_root(&indexed, "b"), root);
+    // --parts without the index is a clear error.
+    let err = fails(&[
+        "build",
+        "--batch-id",
+        "b",
+        "--store",
+        s(&indexed),
+        "--parts",
+        "3",
+    ]);
+    assert!(err.contains("JOB_COMPLETION_INDEX"), "{err}");
+
+    // Reruns after the commit do nothing.
+    let again = ok(&["build", "--batch-id", "b", "--store", s(&single)]);
+    assert!(again.contains("nothing to build"), "{again}");
+    let again = ok(&["commit", "--batch-id", "b", "--store", s(&single)]);
+    assert!(again.contains("already committed"), "{again}");
+    assert_eq!(manifest_root(&single, "b"), root);
+}
+
+#[test]
+fn commit_names_a_corrupt_segment_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dataset(dir.path());
+    let store = dir.path().join("store");
+    ok(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+    ]);
+    ok(&["build", "--batch-id", "b", "--store", s(&store)]);
+    let leaves = store.join("batches/b/segments/000001.leaves");
+    let mut bytes = std::fs::read(&leaves).unwrap();
+    bytes[10] ^= 1;
+    std::fs::write(&leaves, bytes).unwrap();
+    let err = fails(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    assert!(err.contains("segments/000001.leaves"), "{err}");
+    assert!(!store.join("batches/b/manifest.json").exists());
+    std::fs::remove_file(store.join("batches/b/segments/000002.json")).unwrap();
+    let err = fails(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    assert!(err.contains("000002"), "{err}");
+    // build repairs both; commit then succeeds.
+    let out = ok(&["build", "--batch-id", "b", "--store", s(&store)]);
+    assert!(out.contains("2 built"), "{out}");
+    ok(&["commit", "--batch-id", "b", "--store", s(&store)]);
+}
+
+fn write_batch(path: &Path, batch: &RecordBatch) {
+    let mut w =
+        ArrowWriter::try_new(std::fs::File::create(path).unwrap(), batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+#[test]
+fn bad_inputs_fail_the_plan_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+
+    // Not Parquet at all.
+    let corrupt = dir.path().join("corrupt.parquet");
+    std::fs::write(&corrupt, b"PAR1 this is not a parquet file PAR1").unwrap();
+    let err = fails(&[
+        "plan",
+        "--input",
+        s(&corrupt),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+    ]);
+    assert!(err.contains("corrupt.parquet"), "{err}");
+
+    // A logistics file without its `location` column.
+    let missing = dir.path().join("missing-column.parquet");
+    let full = proofmark_schemas::Kind::Logistics.arrow_schema();
+    let fields: Vec<Field> = full
+        .fields()
+        .iter()
+        .filter(|f| f.name() != "location")
+        .map(|f| f.as_ref().clone())
+        .collect();
+    let columns: Vec<ArrayRef> = fields
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => Arc::new(StringArray::from(vec![Some("x")])) as ArrayRef,
+            other => arrow_array::new_null_array(other, 1),
+        })
+        .collect();
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+    write_batch(&missing, &batch);
+    let err = fails(&[
+        "plan",
+        "--input",
+        s(&missing),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+    ]);
+    assert!(err.contains("missing-column.parquet"), "{err}");
+    assert!(err.contains("location"), "{err}");
+
+    // No input at all, and an input folder without Parquet files.
+    let err = fails(&["plan", "--batch-id", "b", "--store", s(&store)]);
+    assert!(err.contains("--input"), "{err}");
+    let empty = dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    fails(&[
+        "plan",
+        "--input",
+        s(&empty),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+    ]);
+
+    // A store that cannot be written: its folder would be inside a file.
+    let records = dataset(dir.path());
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, b"x").unwrap();
+    let unwritable = blocker.join("store");
+    let err = fails(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&unwritable),
+        "--date",
+        DATE,
+    ]);
+    assert!(err.contains("a-file"), "{err}");
+
+    // Build and commit of a batch that was never planned.
+    let err = fails(&["build", "--batch-id", "nope", "--store", s(&store)]);
+    assert!(err.contains("no plan"), "{err}");
+    let err = fails(&["commit", "--batch-id", "nope", "--store", s(&store)]);
+    assert!(err.contains("no plan"), "{err}");
+}
+
+#[test]
+fn an_input_changed_after_the_plan_fails_the_build_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dataset(dir.path());
+    let store = dir.path().join("store");
+    ok(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+        "--input-mode",
+        "reference",
+        "--suite",
+        "sha256-rfc6962",
+    ]);
+    let customs = records.join("customs/part-00000.parquet");
+    std::fs::remove_file(&customs).unwrap();
+    let err = fails(&["build", "--batch-id", "b", "--store", s(&store)]);
+    assert!(err.contains("customs/part-00000.parquet"), "{err}");
+    let err = fails(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    assert!(err.contains("not built"), "{err}");
+    assert!(!store.join("batches/b/manifest.json").exists());
+}
+
+#[test]
+fn help_documents_every_flag() {
+    let out = ok(&["build", "--help"]);
+    for flag in [
+        "--part",
+        "--parts",
+        "JOB_COMPLETION_INDEX",
+        "--segments-in-flight",
+        "--store",
+        "--batch-id",
+    ] {
+        assert!(out.contains(flag), "{flag}: {out}");
+    }
+    let out = ok(&["plan", "--help"]);
+    for flag in ["--input", "--date", "--suite", "--input-mode"] {
+        assert!(out.contains(flag), "{flag}: {out}");
+    }
+    let out = ok(&["commit", "--help"]);
+    assert!(out.contains("--memory-budget"), "{out}");
+    let out = ok(&["bench", "pipeline", "--help"]);
+    assert!(out.contains("--records"), "{out}");
+}
