@@ -4,9 +4,11 @@
 //! Bad rows are spread evenly with a seeded jitter: with rate `r`, the rows of
 //! a file are cut into slots of `1 / r` rows and one row of each slot (at a
 //! seeded position) is bad, so a file of `n` rows has `round(n * r)` bad rows
-//! (give or take one) whatever its row-group size. Slot `j` carries defect
-//! class `j mod c` of the kind's applicable classes (listed with the classes
-//! only one kind can carry first, so that even a small file shows them).
+//! (give or take one) whatever its row-group size. Slot `j` of file `f`
+//! carries defect class `(j + f) mod c` of the kind's `c` applicable classes
+//! (listed with the classes only one kind can carry first, so that even a
+//! small first file shows them, and rotated by file so that many small files
+//! show different ones).
 //! Everything is a function of (seed, kind, file, slot), so row groups are
 //! generated independently.
 
@@ -185,6 +187,7 @@ impl Injection {
 #[derive(Debug, Clone, Copy)]
 pub struct BadRows {
     kind: Kind,
+    file: u32,
     rate_ppb: u64,
     key: u64,
 }
@@ -194,6 +197,7 @@ impl BadRows {
     pub fn new(seed: u64, kind: Kind, file: u32, rate_ppb: u64) -> Self {
         BadRows {
             kind,
+            file,
             rate_ppb: rate_ppb.min(RATE_SCALE),
             key: key(&[
                 seed,
@@ -238,7 +242,7 @@ impl BadRows {
     /// take the next class instead of a duplicate record id.
     pub fn injection(&self, slot: u64, first_in_group: bool) -> Injection {
         let classes = classes(self.kind);
-        let mut i = (slot % classes.len() as u64) as usize;
+        let mut i = ((slot + u64::from(self.file)) % classes.len() as u64) as usize;
         if first_in_group && classes[i] == DefectKind::DuplicateRecordId {
             i = (i + 1) % classes.len();
         }

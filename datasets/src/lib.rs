@@ -11,10 +11,9 @@
 //!
 //! The same options give byte-identical files on any machine and with any
 //! number of threads: every random choice comes from a stream keyed by the
-//! seed and the identity of what is generated. Generation streams one row
-//! group at a time per file, so memory does not grow with the number of
-//! items, and files and row groups are written in parallel on the current
-//! rayon pool.
+//! seed and the identity of what is generated. Row groups are generated and
+//! encoded in parallel on the current rayon pool and written in order, a
+//! window at a time, so memory does not grow with the number of items.
 //!
 //! ```
 //! use proofmark_datasets::{GenerateOptions, generate};
