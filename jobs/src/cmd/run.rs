@@ -93,12 +93,23 @@ fn is_url(s: &str) -> bool {
     s.contains("://")
 }
 
+/// `s` relative to `base` (unless it is a URL or absolute), with `.` and
+/// `..` folded lexically so that messages show a plain path.
 fn resolve(base: &Path, s: &str) -> String {
     if is_url(s) || Path::new(s).is_absolute() {
-        s.to_owned()
-    } else {
-        base.join(s).to_string_lossy().into_owned()
+        return s.to_owned();
     }
+    let mut out = PathBuf::new();
+    for part in base.join(s).components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() { ".".to_owned() } else { out.to_string_lossy().into_owned() }
 }
 
 impl Job {
@@ -246,7 +257,7 @@ async fn run_stages(job: &Job, store: &Store, batch_id: &str, date: &str, global
         say(&format!("plan: done earlier ({})", rec.finished_at));
     } else {
         all_done_before = false;
-        say(&format!("plan: freezing {} input(s) for batch {batch_id}", job.inputs.len()));
+        say(&format!("plan: freezing the inputs of batch {batch_id} ({} pattern(s))", job.inputs.len()));
         let opts = PlanOptions { batch_id: batch_id.to_owned(), batch_date: date.to_owned(), suite: job.suite, input_mode: job.input_mode };
         let plan = make_plan(store, &job.inputs, &opts, &|_| {}).await.context("plan stage")?;
         let s = record_stage(store, batch_id, "plan", t, serde_json::json!({"files": plan.files.len(), "segments": plan.segments.len(), "rows": plan.total_rows})).await?;
@@ -342,5 +353,20 @@ fn print_summary(s: &Summary) {
     }
     if s.records_per_second > 0.0 {
         println!("speed      {:.0} records/s (plan + build + commit)", s.records_per_second);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_resolve_against_the_job_file() {
+        assert_eq!(resolve(Path::new("jobs"), "../out/store"), "out/store");
+        assert_eq!(resolve(Path::new("."), "../x"), "../x");
+        assert_eq!(resolve(Path::new("/etc/pm"), "./in/*.parquet"), "/etc/pm/in/*.parquet");
+        assert_eq!(resolve(Path::new("jobs"), "s3://bucket/x"), "s3://bucket/x");
+        assert_eq!(resolve(Path::new("jobs"), "/abs"), "/abs");
+        assert_eq!(resolve(Path::new("jobs"), ".."), ".");
     }
 }
