@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::BufWriter;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -211,7 +211,7 @@ pub async fn commit_batch(
         .buffered(32)
         .try_collect()
         .await?;
-    let index_local = work.path().join("entries.bin");
+    let index_out = OutputFile::create(store, work.path(), &layout::index_path(batch_id))?;
     let merge_opts = MergeOptions {
         memory_budget_bytes: opts.memory_budget_bytes,
         temp_dir: Some(work.path().to_owned()),
@@ -235,32 +235,42 @@ pub async fn commit_batch(
             Run::new(Box::new(source), offset, count)
         })
         .collect();
-    let out_path = index_local.clone();
+    let out_path = index_out.path().to_owned();
+    let out_file = index_out.reopen()?;
     let merge_task = tokio::task::spawn_blocking(move || {
-        let file = File::create(&out_path).map_err(|e| AnchorError::io(&out_path, e))?;
-        let mut w = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+        // Buffer before hashing: the hasher then sees 1 MiB blocks (SIMD), not entries.
+        let mut w = BufWriter::with_capacity(1 << 20, HashingWriter::new(out_file));
         let stats = merge_runs(runs, &merge_opts, &mut w)?;
-        let (mut out, hash, _) = w.finish();
-        out.flush().map_err(|e| AnchorError::io(&out_path, e))?;
+        let hashing = w
+            .into_inner()
+            .map_err(|e| AnchorError::io(&out_path, e.into_error()))?;
+        let (file, hash, _) = hashing.finish();
+        file.sync_all().map_err(|e| AnchorError::io(&out_path, e))?;
         Ok::<_, AnchorError>((digest_of_hash(&hash), stats))
     });
 
     // 2. Check every segment in plan order; rejects stream to a Parquet writer
     // on a blocking thread.
-    let rejects_local = work.path().join("rejects.parquet");
+    let rejects_out = OutputFile::create(store, work.path(), &layout::rejects_path(batch_id))?;
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RejectLine>>(4);
-    let writer_path = rejects_local.clone();
+    let writer_path = rejects_out.path().to_owned();
+    let writer_file = rejects_out.reopen()?;
     let writer_task = tokio::task::spawn_blocking(move || -> Result<(String, u64), AnchorError> {
-        let file = File::create(&writer_path).map_err(|e| AnchorError::io(&writer_path, e))?;
-        let mut w = RejectsWriter::try_new(HashingWriter::new(BufWriter::new(file)))?;
+        let out = BufWriter::with_capacity(1 << 20, HashingWriter::new(writer_file));
+        let mut w = RejectsWriter::try_new(out)?;
         while let Some(lines) = rx.blocking_recv() {
             for line in &lines {
                 w.push(line)?;
             }
         }
         let rows = w.rows();
-        let (mut out, hash, _) = w.finish()?.finish();
-        out.flush().map_err(|e| AnchorError::io(&writer_path, e))?;
+        let hashing = w
+            .finish()?
+            .into_inner()
+            .map_err(|e| AnchorError::io(&writer_path, e.into_error()))?;
+        let (file, hash, _) = hashing.finish();
+        file.sync_all()
+            .map_err(|e| AnchorError::io(&writer_path, e))?;
         Ok((digest_of_hash(&hash), rows))
     });
 
@@ -362,16 +372,8 @@ pub async fn commit_batch(
 
     // 6. Upload the outputs, then link and write the manifest.
     report(CommitStage::Write, checked.len() as u64, rows_done);
-    let index_path = layout::index_path(batch_id);
-    store
-        .put_file(&index_path, &index_local)
-        .await
-        .map_err(|e| AnchorError::store(&index_path, e))?;
-    let rejects_path = layout::rejects_path(batch_id);
-    store
-        .put_file(&rejects_path, &rejects_local)
-        .await
-        .map_err(|e| AnchorError::store(&rejects_path, e))?;
+    index_out.publish(store).await?;
+    rejects_out.publish(store).await?;
 
     let head = read_head(store).await?;
     let previous = match &head {
@@ -609,6 +611,76 @@ fn account(
         });
     }
     Ok((files, totals))
+}
+
+/// An output written to a local file first: in a local store, a temporary
+/// file beside its final name, renamed into place (one write, atomic); in
+/// an object store, a file in the work folder, uploaded with a multipart put.
+struct OutputFile {
+    file: tempfile::NamedTempFile,
+    store_path: String,
+    local_final: Option<PathBuf>,
+}
+
+impl OutputFile {
+    fn create(
+        store: &Store,
+        work: &std::path::Path,
+        store_path: &str,
+    ) -> Result<Self, AnchorError> {
+        let (dir, local_final) = match store.local_root() {
+            Some(root) => {
+                let target = root.join(store_path);
+                let dir = target
+                    .parent()
+                    .map_or_else(|| root.to_owned(), std::path::Path::to_owned);
+                std::fs::create_dir_all(&dir).map_err(|e| AnchorError::io(&dir, e))?;
+                (dir, Some(target))
+            }
+            None => (work.to_owned(), None),
+        };
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(".proofmark-").suffix(".tmp");
+        #[cfg(unix)]
+        {
+            // Readable like the store's other objects, not private to this user.
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o644));
+        }
+        let file = builder
+            .tempfile_in(&dir)
+            .map_err(|e| AnchorError::io(&dir, e))?;
+        Ok(Self {
+            file,
+            store_path: store_path.to_owned(),
+            local_final,
+        })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.file.path()
+    }
+
+    fn reopen(&self) -> Result<File, AnchorError> {
+        self.file
+            .reopen()
+            .map_err(|e| AnchorError::io(self.file.path(), e))
+    }
+
+    async fn publish(self, store: &Store) -> Result<(), AnchorError> {
+        match self.local_final {
+            Some(target) => {
+                self.file
+                    .persist(&target)
+                    .map_err(|e| AnchorError::io(&target, e.error))?;
+                Ok(())
+            }
+            None => store
+                .put_file(&self.store_path, self.file.path())
+                .await
+                .map_err(|e| AnchorError::store(&self.store_path, e)),
+        }
+    }
 }
 
 /// A segment's `.index` read from the store in ranges, from a blocking

@@ -327,7 +327,9 @@ impl Cursor {
             self.buf.drain(..self.pos);
             self.pos = 0;
             let before = self.buf.len();
-            self.run.source.next_chunk(self.chunk_bytes, &mut self.buf)?;
+            self.run
+                .source
+                .next_chunk(self.chunk_bytes, &mut self.buf)?;
             if self.buf.len() == before {
                 if before > 0 {
                     return Err(AnchorError::malformed(

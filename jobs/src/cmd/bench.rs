@@ -456,6 +456,9 @@ fn stage_pipeline(
 ) -> anyhow::Result<StageFigures> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Local stores run every operation on a blocking thread; a few are
+        // plenty, and fewer threads keep fewer malloc arenas (lower RSS).
+        .max_blocking_threads(16)
         .enable_all()
         .build()?;
     let store = Store::from_url(&store_dir.display().to_string())?;

@@ -6,7 +6,8 @@
 //! stdout. Exit codes: 0 ok, 2 error (the message names the file or segment).
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -125,6 +126,9 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        // Local stores run every operation on a blocking thread; a few are
+        // plenty, and fewer threads keep fewer malloc arenas (lower RSS).
+        .max_blocking_threads(16)
         .enable_all()
         .build()
         .context("starting the I/O runtime")
@@ -152,6 +156,19 @@ fn bar(global: &GlobalArgs, len: u64, unit: &str) -> ProgressBar {
     pb
 }
 
+/// Appends one line to a summary being built.
+macro_rules! say {
+    ($o:expr, $($arg:tt)*) => {{
+        let _ = writeln!($o, $($arg)*);
+    }};
+}
+
+/// Writes a finished summary to stdout; a closed pipe (`| head`) is not an error.
+fn emit(summary: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(summary.as_bytes()).and_then(|()| out.flush());
+}
+
 fn per_sec(n: u64, secs: f64) -> String {
     if secs <= 0.0 {
         return "-".into();
@@ -166,36 +183,47 @@ fn per_sec(n: u64, secs: f64) -> String {
     }
 }
 
-fn print_reasons(reasons: &BTreeMap<String, u64>) {
+fn print_reasons(o: &mut String, reasons: &BTreeMap<String, u64>) {
     if reasons.is_empty() {
         return;
     }
-    println!("rejects by reason:");
+    say!(o, "rejects by reason:");
     let mut v: Vec<_> = reasons.iter().collect();
     v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
     for (r, n) in v {
-        println!("  {r:<26} {n:>12}");
+        say!(o, "  {r:<26} {n:>12}");
     }
 }
 
-fn print_kinds(kinds: &BTreeMap<String, RowCounts>) {
-    println!(
+fn print_kinds(o: &mut String, kinds: &BTreeMap<String, RowCounts>) {
+    say!(
+        o,
         "  {:<12} {:>14} {:>14} {:>12}",
-        "kind", "read", "accepted", "rejected"
+        "kind",
+        "read",
+        "accepted",
+        "rejected"
     );
     let mut total = RowCounts::default();
     for (k, c) in kinds {
-        println!(
+        say!(
+            o,
             "  {k:<12} {:>14} {:>14} {:>12}",
-            c.read, c.accepted, c.rejected
+            c.read,
+            c.accepted,
+            c.rejected
         );
         total.read += c.read;
         total.accepted += c.accepted;
         total.rejected += c.rejected;
     }
-    println!(
+    say!(
+        o,
         "  {:<12} {:>14} {:>14} {:>12}",
-        "total", total.read, total.accepted, total.rejected
+        "total",
+        total.read,
+        total.accepted,
+        total.rejected
     );
 }
 
@@ -232,16 +260,18 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
 }
 
 fn print_plan(plan: &Plan, secs: f64) {
-    println!("batch      {}", plan.batch_id);
-    println!("date       {}", plan.batch_date);
-    println!("suite      {}", plan.suite);
-    println!(
+    let o = &mut String::new();
+    say!(o, "batch      {}", plan.batch_id);
+    say!(o, "date       {}", plan.batch_date);
+    say!(o, "suite      {}", plan.suite);
+    say!(
+        o,
         "inputs     {} ({})",
         plan.files.len(),
         plan.input_mode.name()
     );
-    println!("segments   {}", plan.segments.len());
-    println!("rows       {}", plan.total_rows);
+    say!(o, "segments   {}", plan.segments.len());
+    say!(o, "rows       {}", plan.total_rows);
     let mut kinds: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
     for f in &plan.files {
         let e = kinds.entry(f.kind.name()).or_default();
@@ -249,14 +279,19 @@ fn print_plan(plan: &Plan, secs: f64) {
         e.1 += f.rows;
         e.2 += f.size;
     }
-    println!(
+    say!(
+        o,
         "  {:<12} {:>6} {:>14} {:>16}",
-        "kind", "files", "rows", "bytes"
+        "kind",
+        "files",
+        "rows",
+        "bytes"
     );
     for (k, (files, rows, bytes)) in kinds {
-        println!("  {k:<12} {files:>6} {rows:>14} {bytes:>16}");
+        say!(o, "  {k:<12} {files:>6} {rows:>14} {bytes:>16}");
     }
-    println!("seconds    {secs:.2}");
+    say!(o, "seconds    {secs:.2}");
+    emit(o);
 }
 
 /// Resolves `--part` / `--parts` into the share to build.
@@ -308,12 +343,15 @@ pub fn run_build(args: BuildArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
 }
 
 fn print_build(what: &str, r: &BuildReport, secs: f64) {
+    let o = &mut String::new();
     if r.already_committed {
-        println!("{what} is committed: nothing to build");
+        say!(o, "{what} is committed: nothing to build");
+        emit(o);
         return;
     }
-    println!("built      {what}");
-    println!(
+    say!(o, "built      {what}");
+    say!(
+        o,
         "segments   {} ({} built, {} already done{})",
         r.segments_in_part,
         r.segments_built,
@@ -327,10 +365,11 @@ fn print_build(what: &str, r: &BuildReport, secs: f64) {
             String::new()
         }
     );
-    print_kinds(&r.by_kind);
-    print_reasons(&r.reasons);
-    println!("seconds    {secs:.2}");
-    println!("records/s  {}", per_sec(r.rows.read, secs));
+    print_kinds(o, &r.by_kind);
+    print_reasons(o, &r.reasons);
+    say!(o, "seconds    {secs:.2}");
+    say!(o, "records/s  {}", per_sec(r.rows.read, secs));
+    emit(o);
 }
 
 /// Runs `proofmark commit`.
@@ -362,19 +401,22 @@ pub fn run_commit(args: CommitArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
 }
 
 fn print_commit(r: &CommitReport, secs: f64) {
+    let o = &mut String::new();
     let m = &r.manifest;
     if r.already_committed {
-        println!(
+        say!(
+            o,
             "batch {} was already committed: nothing changed",
             m.batch_id
         );
     } else {
-        println!("committed  {}", m.batch_id);
+        say!(o, "committed  {}", m.batch_id);
     }
-    println!("root       {} ({})", m.root, m.suite);
-    println!("leaves     {}", m.leaf_count);
+    say!(o, "root       {} ({})", m.root, m.suite);
+    say!(o, "leaves     {}", m.leaf_count);
     let empty = m.segments.iter().filter(|s| s.leaf_count == 0).count();
-    println!(
+    say!(
+        o,
         "segments   {} ({empty} without accepted rows)",
         m.segments.len()
     );
@@ -385,10 +427,11 @@ fn print_commit(r: &CommitReport, secs: f64) {
         c.accepted += f.rows_accepted;
         c.rejected += f.rows_rejected;
     }
-    print_kinds(&kinds);
-    print_reasons(&r.reasons);
+    print_kinds(o, &kinds);
+    print_reasons(o, &r.reasons);
     if !r.already_committed {
-        println!(
+        say!(
+            o,
             "index      {} entries ({} merge pass{})",
             r.index_entries,
             r.merge_passes,
@@ -396,13 +439,14 @@ fn print_commit(r: &CommitReport, secs: f64) {
         );
     }
     match &m.previous {
-        Some(p) => println!("previous   {} (root {})", p.batch_id, p.root),
-        None => println!("previous   none (first batch of this store)"),
+        Some(p) => say!(o, "previous   {} (root {})", p.batch_id, p.root),
+        None => say!(o, "previous   none (first batch of this store)"),
     }
     match &r.head {
         HeadUpdate::Moved | HeadUpdate::AlreadyCurrent => {}
-        HeadUpdate::Behind { head } => println!("head       {} (a later batch)", head.batch_id),
-        HeadUpdate::Conflict { head } => println!(
+        HeadUpdate::Behind { head } => say!(o, "head       {} (a later batch)", head.batch_id),
+        HeadUpdate::Conflict { head } => say!(
+            o,
             "WARNING    batch {} was committed concurrently; the chain forks at {}",
             head.batch_id,
             m.previous
@@ -410,11 +454,12 @@ fn print_commit(r: &CommitReport, secs: f64) {
                 .map_or("the start", |p| p.batch_id.as_str())
         ),
     }
-    println!("manifest   {}", r.manifest_digest);
-    println!("seconds    {secs:.2}");
+    say!(o, "manifest   {}", r.manifest_digest);
+    say!(o, "seconds    {secs:.2}");
     if !r.already_committed {
-        println!("records/s  {}", per_sec(m.rows_read, secs));
+        say!(o, "records/s  {}", per_sec(m.rows_read, secs));
     }
+    emit(o);
 }
 
 #[cfg(test)]
