@@ -16,7 +16,9 @@ use bytes::Bytes;
 use proofmark_ingest::Store;
 use serde::{Deserialize, Serialize};
 
-use crate::ledger::{BatchAnchor, BatchLog, LedgerError, LogEntry, LogReceipt, NoteError, NoteSigner, VerifierKey};
+use crate::ledger::{
+    BatchAnchor, BatchLog, LedgerError, LogEntry, LogReceipt, NoteError, NoteSigner, VerifierKey,
+};
 use crate::manifest::{Manifest, rfc3339_utc};
 
 /// Default origin (and key name) of the embedded ledger's log.
@@ -102,17 +104,26 @@ pub struct ChainsFile {
 impl ChainsFile {
     /// Parses a chains file's text; `path` names it in errors.
     pub fn parse(path: &str, text: &str) -> Result<Self, ChainError> {
-        let file: ChainsFile = toml::from_str(text)
-            .map_err(|e| ChainError::Config { path: path.to_owned(), message: e.to_string() })?;
+        let file: ChainsFile = toml::from_str(text).map_err(|e| ChainError::Config {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
         Self::from_chains(path, file.chains)
     }
 
     /// Checks chain names and wraps `chains` (e.g. the `[chains]` table of a
     /// job file); `path` names the file in errors.
-    pub fn from_chains(path: &str, chains: BTreeMap<String, ChainConfig>) -> Result<Self, ChainError> {
+    pub fn from_chains(
+        path: &str,
+        chains: BTreeMap<String, ChainConfig>,
+    ) -> Result<Self, ChainError> {
         let file = ChainsFile { chains };
         for name in file.chains.keys() {
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            {
                 return Err(ChainError::Config {
                     path: path.to_owned(),
                     message: format!("chain name {name:?} must be letters, digits, '-' or '_'"),
@@ -125,8 +136,10 @@ impl ChainsFile {
     /// Reads and parses a chains file.
     pub fn load(path: &Path) -> Result<Self, ChainError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ChainError::Config { path: shown.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| ChainError::Config {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
         Self::parse(&shown, &text)
     }
 
@@ -137,13 +150,19 @@ impl ChainsFile {
             return Ok(c.clone());
         }
         if name == "ledger" {
-            return Ok(ChainConfig::Ledger { key_file: None, origin: None });
+            return Ok(ChainConfig::Ledger {
+                key_file: None,
+                origin: None,
+            });
         }
         let mut defined: Vec<&str> = self.chains.keys().map(String::as_str).collect();
         if !defined.contains(&"ledger") {
             defined.insert(0, "ledger");
         }
-        Err(ChainError::UnknownChain { name: name.to_owned(), defined: defined.join(", ") })
+        Err(ChainError::UnknownChain {
+            name: name.to_owned(),
+            defined: defined.join(", "),
+        })
     }
 }
 
@@ -249,7 +268,10 @@ impl LedgerReceipt {
                 self.batch_id, self.root, anchor.batch_id, anchor.root
             ));
         }
-        self.to_log_receipt().verify(key).map(|_| ()).map_err(|e| e.to_string())
+        self.to_log_receipt()
+            .verify(key)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -259,11 +281,19 @@ pub fn receipt_path(batch_id: &str, chain: &str) -> String {
 }
 
 /// Reads a committed batch's manifest and what chains commit to.
-pub async fn load_anchor_request(store: &Store, batch_id: &str) -> Result<AnchorRequest, ChainError> {
+pub async fn load_anchor_request(
+    store: &Store,
+    batch_id: &str,
+) -> Result<AnchorRequest, ChainError> {
     let path = crate::layout::manifest_path(batch_id);
-    let bytes = store.get(&path).await?.ok_or_else(|| ChainError::NotCommitted(batch_id.to_owned()))?;
-    let manifest = Manifest::from_slice(&path, &bytes)
-        .map_err(|e| ChainError::BadObject { path: path.clone(), message: e.to_string() })?;
+    let bytes = store
+        .get(&path)
+        .await?
+        .ok_or_else(|| ChainError::NotCommitted(batch_id.to_owned()))?;
+    let manifest = Manifest::from_slice(&path, &bytes).map_err(|e| ChainError::BadObject {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     let anchor = BatchAnchor {
         batch_id: manifest.batch_id.clone(),
         suite: manifest.suite.to_string(),
@@ -272,7 +302,10 @@ pub async fn load_anchor_request(store: &Store, batch_id: &str) -> Result<Anchor
         manifest_digest: format!("blake3:{}", blake3::hash(&bytes).to_hex()),
     };
     if anchor.batch_id != batch_id {
-        return Err(ChainError::BadObject { path, message: format!("holds batch id {}", anchor.batch_id) });
+        return Err(ChainError::BadObject {
+            path,
+            message: format!("holds batch id {}", anchor.batch_id),
+        });
     }
     Ok(AnchorRequest { anchor, manifest })
 }
@@ -325,19 +358,42 @@ async fn anchor_on_ledger(
     let path = receipt_path(&request.anchor.batch_id, name);
     let verifier = signer.verifier();
     if let Some(bytes) = store.get(&path).await? {
-        let receipt: LedgerReceipt = serde_json::from_slice(&bytes)
-            .map_err(|e| ChainError::BadReceipt { path: path.clone(), message: e.to_string() })?;
+        let receipt: LedgerReceipt =
+            serde_json::from_slice(&bytes).map_err(|e| ChainError::BadReceipt {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
         receipt
             .verify(&verifier, &request.anchor)
-            .map_err(|message| ChainError::BadReceipt { path: path.clone(), message })?;
-        let summary = format!("log entry {} of {} (already anchored)", receipt.log_index, receipt.log_size);
-        let receipt = serde_json::to_value(&receipt).map_err(|e| ChainError::BadObject { path, message: e.to_string() })?;
-        return Ok(AnchorOutcome { chain: name.to_owned(), anchored_now: false, receipt, summary });
+            .map_err(|message| ChainError::BadReceipt {
+                path: path.clone(),
+                message,
+            })?;
+        let summary = format!(
+            "log entry {} of {} (already anchored)",
+            receipt.log_index, receipt.log_size
+        );
+        let receipt = serde_json::to_value(&receipt).map_err(|e| ChainError::BadObject {
+            path,
+            message: e.to_string(),
+        })?;
+        return Ok(AnchorOutcome {
+            chain: name.to_owned(),
+            anchored_now: false,
+            receipt,
+            summary,
+        });
     }
     // Publish the verifier key beside the log on first use (informational).
     let key_text = format!("{verifier}\n");
-    if !store.put_if_absent(LEDGER_VERIFIER_KEY_PATH, Bytes::from(key_text.clone())).await? {
-        let stored = store.get(LEDGER_VERIFIER_KEY_PATH).await?.unwrap_or_default();
+    if !store
+        .put_if_absent(LEDGER_VERIFIER_KEY_PATH, Bytes::from(key_text.clone()))
+        .await?
+    {
+        let stored = store
+            .get(LEDGER_VERIFIER_KEY_PATH)
+            .await?
+            .unwrap_or_default();
         if stored.as_ref() != key_text.as_bytes() {
             return Err(ChainError::Ledger(LedgerError::Note(NoteError::Malformed(
                 "the store's ledger was started with another signing key: use that key file",
@@ -349,13 +405,26 @@ async fn anchor_on_ledger(
     let receipt = LedgerReceipt::from_log(name, log_receipt);
     receipt
         .verify(&verifier, &request.anchor)
-        .map_err(|message| ChainError::BadReceipt { path: path.clone(), message })?;
-    let json = serde_json::to_vec_pretty(&receipt)
-        .map_err(|e| ChainError::BadObject { path: path.clone(), message: e.to_string() })?;
+        .map_err(|message| ChainError::BadReceipt {
+            path: path.clone(),
+            message,
+        })?;
+    let json = serde_json::to_vec_pretty(&receipt).map_err(|e| ChainError::BadObject {
+        path: path.clone(),
+        message: e.to_string(),
+    })?;
     store.put(&path, Bytes::from(json)).await?;
     let summary = format!("log entry {} of {}", receipt.log_index, receipt.log_size);
-    let receipt = serde_json::to_value(&receipt).map_err(|e| ChainError::BadObject { path, message: e.to_string() })?;
-    Ok(AnchorOutcome { chain: name.to_owned(), anchored_now: true, receipt, summary })
+    let receipt = serde_json::to_value(&receipt).map_err(|e| ChainError::BadObject {
+        path,
+        message: e.to_string(),
+    })?;
+    Ok(AnchorOutcome {
+        chain: name.to_owned(),
+        anchored_now: true,
+        receipt,
+        summary,
+    })
 }
 
 #[cfg(test)]
@@ -372,13 +441,26 @@ mod tests {
         .unwrap();
         assert_eq!(
             f.get("ledger").unwrap(),
-            ChainConfig::Ledger { key_file: None, origin: Some("example.org/log".into()) }
+            ChainConfig::Ledger {
+                key_file: None,
+                origin: Some("example.org/log".into())
+            }
         );
-        assert!(matches!(f.get("polygon"), Err(ChainError::UnknownChain { .. })));
-        let err = ChainsFile::parse("c.toml", "[chains.x]\ntype = \"ledger\"\nkey = 1\n").unwrap_err();
+        assert!(matches!(
+            f.get("polygon"),
+            Err(ChainError::UnknownChain { .. })
+        ));
+        let err =
+            ChainsFile::parse("c.toml", "[chains.x]\ntype = \"ledger\"\nkey = 1\n").unwrap_err();
         assert!(err.to_string().contains("key"), "{err}");
         let err = ChainsFile::parse("c.toml", "[chains.x]\ntype = \"bitcoin\"\n").unwrap_err();
         assert!(err.to_string().contains("bitcoin"), "{err}");
-        assert_eq!(ChainsFile::default().get("ledger").unwrap(), ChainConfig::Ledger { key_file: None, origin: None });
+        assert_eq!(
+            ChainsFile::default().get("ledger").unwrap(),
+            ChainConfig::Ledger {
+                key_file: None,
+                origin: None
+            }
+        );
     }
 }

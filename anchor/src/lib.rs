@@ -52,8 +52,12 @@ pub mod segment_files;
 pub mod segment_store;
 pub mod stored_plan;
 
-pub use batch_proof::{LeafLocation, LeafProof, load_manifest, locate_leaf, prove_leaf, verify_leaf_proof};
+pub use batch_proof::{
+    LeafLocation, LeafProof, load_manifest, locate_leaf, prove_leaf, verify_leaf_proof,
+};
 pub use build::{BuildOptions, BuildProgress, BuildReport, Part, RowCounts, build_batch};
-pub use commit::{CommitOptions, CommitProgress, CommitReport, CommitStage, HeadUpdate, commit_batch};
+pub use commit::{
+    CommitOptions, CommitProgress, CommitReport, CommitStage, HeadUpdate, commit_batch,
+};
 pub use error::AnchorError;
 pub use manifest::{BatchLink, HeadPointer, Manifest, ManifestFile, ManifestSegment};

@@ -14,7 +14,10 @@ fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
     cmd::init_logging(&cli.global);
     if let Some(threads) = cli.global.threads {
-        if let Err(err) = rayon::ThreadPoolBuilder::new().num_threads(threads).build_global() {
+        if let Err(err) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build_global()
+        {
             eprintln!("error: cannot set up {threads} worker threads: {err}");
             return ExitCode::from(2);
         }

@@ -26,7 +26,9 @@ fn ok(out: &Output) -> String {
 }
 
 fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
-    text.lines().find(|l| l.starts_with(prefix)).unwrap_or_else(|| panic!("no {prefix} line in\n{text}"))
+    text.lines()
+        .find(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no {prefix} line in\n{text}"))
 }
 
 #[test]
@@ -35,7 +37,18 @@ fn nightly_job_runs_once_and_reruns_do_nothing() {
     let key = dir.path().join("keys/ledger.key");
     let data = dir.path().join("data");
     ok(&proofmark(
-        &["datasets", "generate", "--items", "300", "--seed", "3", "--bad-rate", "0.02", "--out", data.to_str().unwrap()],
+        &[
+            "datasets",
+            "generate",
+            "--items",
+            "300",
+            "--seed",
+            "3",
+            "--bad-rate",
+            "0.02",
+            "--out",
+            data.to_str().unwrap(),
+        ],
         &key,
     ));
     let job = dir.path().join("job.toml");
@@ -48,19 +61,34 @@ fn nightly_job_runs_once_and_reruns_do_nothing() {
     let job = job.to_str().unwrap();
     let dry = ok(&proofmark(&["run", job, "--dry-run"], &key));
     assert!(dry.contains("t-2026-11-24"), "{dry}");
-    assert!(!dir.path().join("store").exists(), "a dry run writes nothing");
+    assert!(
+        !dir.path().join("store").exists(),
+        "a dry run writes nothing"
+    );
 
     let summary_path = dir.path().join("summary.json");
-    let first = ok(&proofmark(&["run", job, "--summary-json", summary_path.to_str().unwrap()], &key));
+    let first = ok(&proofmark(
+        &["run", job, "--summary-json", summary_path.to_str().unwrap()],
+        &key,
+    ));
     assert!(line(&first, "batch").contains("(completed)"), "{first}");
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
     let read = summary["rows_read"].as_u64().unwrap();
     let accepted = summary["rows_accepted"].as_u64().unwrap();
     let rejected = summary["rows_rejected"].as_u64().unwrap();
     assert_eq!(read, accepted + rejected);
     assert!(rejected > 0 && accepted > 0);
-    let by_reason: u64 = summary["rejects_by_reason"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
-    assert!(by_reason >= rejected, "every rejected row has at least one reason");
+    let by_reason: u64 = summary["rejects_by_reason"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert!(
+        by_reason >= rejected,
+        "every rejected row has at least one reason"
+    );
     assert_eq!(summary["receipts"][0]["chain"], "ledger");
     assert!(key.exists(), "the ledger key is made on first use");
 
@@ -71,13 +99,29 @@ fn nightly_job_runs_once_and_reruns_do_nothing() {
     // The log proves the batch and its checkpoint verifies with the key.
     let store = dir.path().join("store");
     let store = store.to_str().unwrap();
-    let proof = ok(&proofmark(&["log", "prove", "--store", store, "--batch-id", "t-2026-11-24"], &key));
+    let proof = ok(&proofmark(
+        &[
+            "log",
+            "prove",
+            "--store",
+            store,
+            "--batch-id",
+            "t-2026-11-24",
+        ],
+        &key,
+    ));
     let proof: serde_json::Value = serde_json::from_str(&proof).unwrap();
-    assert_eq!(proof["entry"]["root"].as_str().unwrap(), summary["root"].as_str().unwrap());
+    assert_eq!(
+        proof["entry"]["root"].as_str().unwrap(),
+        summary["root"].as_str().unwrap()
+    );
 
     // A second day's batch extends the log, consistently.
     ok(&proofmark(&["run", job, "--date", "2026-11-25"], &key));
-    let cons = ok(&proofmark(&["log", "consistency", "--store", store, "--from", "1"], &key));
+    let cons = ok(&proofmark(
+        &["log", "consistency", "--store", store, "--from", "1"],
+        &key,
+    ));
     let cons: serde_json::Value = serde_json::from_str(&cons).unwrap();
     assert_eq!(cons["new_size"], 2);
 
@@ -96,15 +140,27 @@ fn bad_job_files_name_the_key() {
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("job.inputs"));
-    std::fs::write(&job, "[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\nsuite = \"md5\"\n").unwrap();
+    std::fs::write(
+        &job,
+        "[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\nsuite = \"md5\"\n",
+    )
+    .unwrap();
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("job.suite"));
-    std::fs::write(&job, "[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\nchains = [\"polygon\"]\n").unwrap();
+    std::fs::write(
+        &job,
+        "[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\nchains = [\"polygon\"]\n",
+    )
+    .unwrap();
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("polygon"));
-    std::fs::write(&job, "[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\ncolour = 1\n").unwrap();
+    std::fs::write(
+        &job,
+        "[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\ncolour = 1\n",
+    )
+    .unwrap();
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));

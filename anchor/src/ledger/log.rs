@@ -176,12 +176,20 @@ const LATEST: &str = "log/checkpoint.txt";
 impl<'a> BatchLog<'a> {
     /// The log for appending: checkpoints are signed by `signer`.
     pub fn for_writer(store: &'a Store, signer: &'a NoteSigner) -> Self {
-        BatchLog { store, signer: Some(signer), verifier: signer.verifier() }
+        BatchLog {
+            store,
+            signer: Some(signer),
+            verifier: signer.verifier(),
+        }
     }
 
     /// The log for reading and proving, checked against `verifier`.
     pub fn for_reader(store: &'a Store, verifier: VerifierKey) -> Self {
-        BatchLog { store, signer: None, verifier }
+        BatchLog {
+            store,
+            signer: None,
+            verifier,
+        }
     }
 
     /// The verifier key of the log.
@@ -204,10 +212,16 @@ impl<'a> BatchLog<'a> {
             let bytes = self.store.get(&obj.path).await?.ok_or_else(|| {
                 LedgerError::Inconsistent(format!("{} vanished while reading", obj.path))
             })?;
-            let entry: LogEntry = serde_json::from_slice(&bytes)
-                .map_err(|source| LedgerError::Json { path: obj.path.clone(), source })?;
+            let entry: LogEntry =
+                serde_json::from_slice(&bytes).map_err(|source| LedgerError::Json {
+                    path: obj.path.clone(),
+                    source,
+                })?;
             if entry.index != i as u64 {
-                return Err(LedgerError::Inconsistent(format!("{} holds index {}", obj.path, entry.index)));
+                return Err(LedgerError::Inconsistent(format!(
+                    "{} holds index {}",
+                    obj.path, entry.index
+                )));
             }
             out.push(entry);
         }
@@ -216,39 +230,58 @@ impl<'a> BatchLog<'a> {
 
     /// The latest signed checkpoint, verified, or `None` for an empty log.
     pub async fn latest_checkpoint(&self) -> Result<Option<(Checkpoint, String)>, LedgerError> {
-        let Some(bytes) = self.store.get(LATEST).await? else { return Ok(None) };
+        let Some(bytes) = self.store.get(LATEST).await? else {
+            return Ok(None);
+        };
         let note = String::from_utf8(bytes.to_vec())
             .map_err(|_| LedgerError::Inconsistent(format!("{LATEST} is not UTF-8")))?;
         Ok(Some((Checkpoint::open(&note, &self.verifier)?, note)))
     }
 
     /// The signed checkpoint of size `size` from the history, verified.
-    pub async fn checkpoint_at(&self, size: u64) -> Result<Option<(Checkpoint, String)>, LedgerError> {
+    pub async fn checkpoint_at(
+        &self,
+        size: u64,
+    ) -> Result<Option<(Checkpoint, String)>, LedgerError> {
         let path = checkpoint_path(size);
-        let Some(bytes) = self.store.get(&path).await? else { return Ok(None) };
+        let Some(bytes) = self.store.get(&path).await? else {
+            return Ok(None);
+        };
         let note = String::from_utf8(bytes.to_vec())
             .map_err(|_| LedgerError::Inconsistent(format!("{path} is not UTF-8")))?;
         let cp = Checkpoint::open(&note, &self.verifier)?;
         if cp.size != size {
-            return Err(LedgerError::Inconsistent(format!("{path} holds size {}", cp.size)));
+            return Err(LedgerError::Inconsistent(format!(
+                "{path} holds size {}",
+                cp.size
+            )));
         }
         Ok(Some((cp, note)))
     }
 
     fn tree(entries: &[LogEntry]) -> Result<MerkleTree<Sha256Rfc6962>, LedgerError> {
-        Ok(MerkleTree::from_leaf_hashes(entries.iter().map(LogEntry::leaf_hash).collect())?)
+        Ok(MerkleTree::from_leaf_hashes(
+            entries.iter().map(LogEntry::leaf_hash).collect(),
+        )?)
     }
 
     /// Appends `batch` (idempotent: a batch already in the log with the same
     /// contents returns its entry; with other contents, [`LedgerError::Conflict`]),
     /// signs and publishes a checkpoint that covers it, and returns the receipt.
     pub async fn append(&self, batch: &BatchAnchor) -> Result<LogReceipt, LedgerError> {
-        let signer = self.signer.ok_or(NoteError::Malformed("the log was opened read-only"))?;
+        let signer = self
+            .signer
+            .ok_or(NoteError::Malformed("the log was opened read-only"))?;
         let mut entries = self.entries().await?;
-        let existing = entries.iter().find(|e| e.batch_id == batch.batch_id).cloned();
+        let existing = entries
+            .iter()
+            .find(|e| e.batch_id == batch.batch_id)
+            .cloned();
         let (entry, appended) = match existing {
             Some(e) => {
-                if e.root != batch.root || e.suite != batch.suite || e.leaf_count != batch.leaf_count
+                if e.root != batch.root
+                    || e.suite != batch.suite
+                    || e.leaf_count != batch.leaf_count
                     || e.manifest_digest != batch.manifest_digest
                 {
                     return Err(LedgerError::Conflict {
@@ -269,9 +302,16 @@ impl<'a> BatchLog<'a> {
                     leaf_count: batch.leaf_count,
                     manifest_digest: batch.manifest_digest.clone(),
                 };
-                let json = serde_json::to_vec_pretty(&entry)
-                    .map_err(|source| LedgerError::Json { path: entry_path(entry.index), source })?;
-                if !self.store.put_if_absent(&entry_path(entry.index), Bytes::from(json)).await? {
+                let json =
+                    serde_json::to_vec_pretty(&entry).map_err(|source| LedgerError::Json {
+                        path: entry_path(entry.index),
+                        source,
+                    })?;
+                if !self
+                    .store
+                    .put_if_absent(&entry_path(entry.index), Bytes::from(json))
+                    .await?
+                {
                     return Err(LedgerError::ConcurrentAppend { index: entry.index });
                 }
                 entries.push(entry.clone());
@@ -322,11 +362,17 @@ impl<'a> BatchLog<'a> {
         let note = match self.checkpoint_at(size).await? {
             Some((existing, note)) if existing.root == cp.root => note,
             Some(_) => {
-                return Err(LedgerError::Inconsistent(format!("{path} holds another root")));
+                return Err(LedgerError::Inconsistent(format!(
+                    "{path} holds another root"
+                )));
             }
             None => {
                 let note = signer.sign(&cp.to_text())?;
-                if !self.store.put_if_absent(&path, Bytes::from(note.clone())).await? {
+                if !self
+                    .store
+                    .put_if_absent(&path, Bytes::from(note.clone()))
+                    .await?
+                {
                     // A concurrent writer signed the same size first: use its note
                     // if it commits to the same tree.
                     match self.checkpoint_at(size).await? {
@@ -361,7 +407,9 @@ impl<'a> BatchLog<'a> {
             .ok_or_else(|| LedgerError::NotLogged(batch_id.to_owned()))?;
         let tree = Self::tree(logged)?;
         if tree.root() != cp.root {
-            return Err(LedgerError::Inconsistent("stored entries do not match the latest checkpoint".into()));
+            return Err(LedgerError::Inconsistent(
+                "stored entries do not match the latest checkpoint".into(),
+            ));
         }
         let proof = tree.inclusion_proof(entry.index)?;
         Ok(LogReceipt {
@@ -376,26 +424,43 @@ impl<'a> BatchLog<'a> {
 
     /// The consistency proof between the checkpoints of sizes `from` and `to`
     /// (default: the latest), both taken from the signed history.
-    pub async fn consistency(&self, from: u64, to: Option<u64>) -> Result<ConsistencyEvidence, LedgerError> {
+    pub async fn consistency(
+        &self,
+        from: u64,
+        to: Option<u64>,
+    ) -> Result<ConsistencyEvidence, LedgerError> {
         let entries = self.entries().await?;
-        let (latest, _) = self.latest_checkpoint().await?.ok_or(LedgerError::BadRange {
-            from,
-            to: to.unwrap_or(0),
-            size: 0,
-        })?;
+        let (latest, _) = self
+            .latest_checkpoint()
+            .await?
+            .ok_or(LedgerError::BadRange {
+                from,
+                to: to.unwrap_or(0),
+                size: 0,
+            })?;
         let to = to.unwrap_or(latest.size);
         if from == 0 || from > to || to > latest.size || to as usize > entries.len() {
-            return Err(LedgerError::BadRange { from, to, size: latest.size });
+            return Err(LedgerError::BadRange {
+                from,
+                to,
+                size: latest.size,
+            });
         }
         let (_, old_note) = self.checkpoint_at(from).await?.ok_or_else(|| {
-            LedgerError::Inconsistent(format!("no signed checkpoint of size {from} in the history"))
+            LedgerError::Inconsistent(format!(
+                "no signed checkpoint of size {from} in the history"
+            ))
         })?;
         let (_, new_note) = self.checkpoint_at(to).await?.ok_or_else(|| {
             LedgerError::Inconsistent(format!("no signed checkpoint of size {to} in the history"))
         })?;
         let tree = Self::tree(&entries[..to as usize])?;
         let proof = tree.consistency_proof(from)?;
-        let evidence = ConsistencyEvidence { old_checkpoint: old_note, new_checkpoint: new_note, proof };
+        let evidence = ConsistencyEvidence {
+            old_checkpoint: old_note,
+            new_checkpoint: new_note,
+            proof,
+        };
         evidence.verify(&self.verifier)?;
         Ok(evidence)
     }
@@ -418,9 +483,17 @@ impl ConsistencyEvidence {
         let old = Checkpoint::open(&self.old_checkpoint, key)?;
         let new = Checkpoint::open(&self.new_checkpoint, key)?;
         if old.size != self.proof.old_size || new.size != self.proof.tree_size {
-            return Err(LedgerError::Inconsistent("the proof's sizes differ from the checkpoints'".into()));
+            return Err(LedgerError::Inconsistent(
+                "the proof's sizes differ from the checkpoints'".into(),
+            ));
         }
-        verify_consistency::<Sha256Rfc6962>(old.size, new.size, &self.proof.hashes, &old.root, &new.root)?;
+        verify_consistency::<Sha256Rfc6962>(
+            old.size,
+            new.size,
+            &self.proof.hashes,
+            &old.root,
+            &new.root,
+        )?;
         Ok(())
     }
 }
@@ -431,17 +504,27 @@ impl LogReceipt {
     pub fn verify(&self, key: &VerifierKey) -> Result<Checkpoint, LedgerError> {
         let cp = Checkpoint::open(&self.checkpoint, key)?;
         if cp.size != self.log_size {
-            return Err(LedgerError::Inconsistent("receipt size differs from its checkpoint".into()));
+            return Err(LedgerError::Inconsistent(
+                "receipt size differs from its checkpoint".into(),
+            ));
         }
         let mut hashes = Vec::with_capacity(self.inclusion_proof.len());
         for h in &self.inclusion_proof {
             let raw: Hash = hex::decode(h)
                 .ok()
                 .and_then(|v| v.try_into().ok())
-                .ok_or_else(|| LedgerError::Inconsistent(format!("proof hash {h:?} is not 32 bytes of hex")))?;
+                .ok_or_else(|| {
+                    LedgerError::Inconsistent(format!("proof hash {h:?} is not 32 bytes of hex"))
+                })?;
             hashes.push(raw);
         }
-        verify_inclusion::<Sha256Rfc6962>(&self.entry.leaf_hash(), self.entry.index, cp.size, &hashes, &cp.root)?;
+        verify_inclusion::<Sha256Rfc6962>(
+            &self.entry.leaf_hash(),
+            self.entry.index,
+            cp.size,
+            &hashes,
+            &cp.root,
+        )?;
         Ok(cp)
     }
 
@@ -451,12 +534,21 @@ impl LogReceipt {
             .inclusion_proof
             .iter()
             .map(|h| {
-                hex::decode(h).ok().and_then(|v| <Hash>::try_from(v).ok()).ok_or_else(|| {
-                    LedgerError::Inconsistent(format!("proof hash {h:?} is not 32 bytes of hex"))
-                })
+                hex::decode(h)
+                    .ok()
+                    .and_then(|v| <Hash>::try_from(v).ok())
+                    .ok_or_else(|| {
+                        LedgerError::Inconsistent(format!(
+                            "proof hash {h:?} is not 32 bytes of hex"
+                        ))
+                    })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(InclusionProof { index: self.entry.index, tree_size: self.log_size, hashes })
+        Ok(InclusionProof {
+            index: self.entry.index,
+            tree_size: self.log_size,
+            hashes,
+        })
     }
 }
 
@@ -497,7 +589,10 @@ mod tests {
         // Conflict: same id, another root.
         let mut bad = batch(3);
         bad.root = hex::encode([0xAB; 32]);
-        assert!(matches!(log.append(&bad).await, Err(LedgerError::Conflict { .. })));
+        assert!(matches!(
+            log.append(&bad).await,
+            Err(LedgerError::Conflict { .. })
+        ));
         // Proofs against the latest checkpoint and consistency between any two.
         let reader = BatchLog::for_reader(&store, signer.verifier());
         let r = reader.prove("nightly-2026-11-01").await.unwrap();
@@ -507,9 +602,20 @@ mod tests {
             reader.consistency(from, None).await.unwrap();
             reader.consistency(from, Some(7)).await.unwrap();
         }
-        reader.consistency(2, Some(5)).await.unwrap().verify(&signer.verifier()).unwrap();
-        assert!(matches!(reader.consistency(0, None).await, Err(LedgerError::BadRange { .. })));
-        assert!(matches!(reader.consistency(3, Some(9)).await, Err(LedgerError::BadRange { .. })));
+        reader
+            .consistency(2, Some(5))
+            .await
+            .unwrap()
+            .verify(&signer.verifier())
+            .unwrap();
+        assert!(matches!(
+            reader.consistency(0, None).await,
+            Err(LedgerError::BadRange { .. })
+        ));
+        assert!(matches!(
+            reader.consistency(3, Some(9)).await,
+            Err(LedgerError::BadRange { .. })
+        ));
     }
 
     #[test]
@@ -521,9 +627,13 @@ mod tests {
             .map(|i| {
                 let (root, barrier) = (root.clone(), barrier.clone());
                 std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
                     let store = Store::from_url(&root).unwrap();
-                    let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+                    let signer =
+                        NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
                     barrier.wait();
                     rt.block_on(BatchLog::for_writer(&store, &signer).append(&batch(i)))
                 })
@@ -542,9 +652,16 @@ mod tests {
         let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
         let log = BatchLog::for_writer(&store, &signer);
         let entries = rt.block_on(log.entries()).unwrap();
-        assert_eq!(entries.len(), ok.len(), "every winner has exactly one entry, losers none");
+        assert_eq!(
+            entries.len(),
+            ok.len(),
+            "every winner has exactly one entry, losers none"
+        );
         for r in &ok {
-            assert_eq!(entries[r.entry.index as usize], r.entry, "nothing overwritten");
+            assert_eq!(
+                entries[r.entry.index as usize], r.entry,
+                "nothing overwritten"
+            );
         }
         // The losers simply run again; the log stays consistent.
         for i in 1..=6 {
@@ -567,10 +684,22 @@ mod tests {
             log.append(&batch(i)).await.unwrap();
         }
         // Rewrite entry 1 behind the log's back.
-        let mut e: LogEntry = serde_json::from_slice(&store.get(&entry_path(1)).await.unwrap().unwrap()).unwrap();
+        let mut e: LogEntry =
+            serde_json::from_slice(&store.get(&entry_path(1)).await.unwrap().unwrap()).unwrap();
         e.root = hex::encode([0xEE; 32]);
-        store.put(&entry_path(1), Bytes::from(serde_json::to_vec(&e).unwrap())).await.unwrap();
-        assert!(matches!(log.append(&batch(4)).await, Err(LedgerError::Inconsistent(_))));
-        assert!(matches!(BatchLog::for_reader(&store, signer.verifier()).prove("nightly-2026-11-01").await, Err(LedgerError::Inconsistent(_))));
+        store
+            .put(&entry_path(1), Bytes::from(serde_json::to_vec(&e).unwrap()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            log.append(&batch(4)).await,
+            Err(LedgerError::Inconsistent(_))
+        ));
+        assert!(matches!(
+            BatchLog::for_reader(&store, signer.verifier())
+                .prove("nightly-2026-11-01")
+                .await,
+            Err(LedgerError::Inconsistent(_))
+        ));
     }
 }

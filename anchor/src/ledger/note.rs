@@ -36,7 +36,9 @@ pub enum NoteError {
         key_id: String,
     },
     /// A signature by the key that does not verify.
-    #[error("the signature by key {0} does not verify: the note was altered or signed by another key")]
+    #[error(
+        "the signature by key {0} does not verify: the note was altered or signed by another key"
+    )]
     BadSignature(String),
     /// A checkpoint body that is not `origin`, size, base64 root.
     #[error("malformed checkpoint: {0}")]
@@ -100,7 +102,13 @@ impl fmt::Display for VerifierKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut raw = vec![ED25519_TYPE];
         raw.extend_from_slice(self.public.as_bytes());
-        write!(f, "{}+{}+{}", self.name, hex::encode(self.id), B64.encode(raw))
+        write!(
+            f,
+            "{}+{}+{}",
+            self.name,
+            hex::encode(self.id),
+            B64.encode(raw)
+        )
     }
 }
 
@@ -113,19 +121,30 @@ impl VerifierKey {
             return Err(NoteError::BadVerifierKey("expected name+keyid+key"));
         };
         check_name(name)?;
-        let raw = B64.decode(key_b64).map_err(|_| NoteError::BadVerifierKey("key is not base64"))?;
+        let raw = B64
+            .decode(key_b64)
+            .map_err(|_| NoteError::BadVerifierKey("key is not base64"))?;
         let [ED25519_TYPE, pk @ ..] = raw.as_slice() else {
-            return Err(NoteError::BadVerifierKey("not an Ed25519 key (type byte 0x01)"));
+            return Err(NoteError::BadVerifierKey(
+                "not an Ed25519 key (type byte 0x01)",
+            ));
         };
-        let pk: [u8; 32] =
-            pk.try_into().map_err(|_| NoteError::BadVerifierKey("Ed25519 key is not 32 bytes"))?;
+        let pk: [u8; 32] = pk
+            .try_into()
+            .map_err(|_| NoteError::BadVerifierKey("Ed25519 key is not 32 bytes"))?;
         let public = VerifyingKey::from_bytes(&pk)
             .map_err(|_| NoteError::BadVerifierKey("not a valid Ed25519 point"))?;
         let id = key_id(name, &public);
         if hex::encode(id) != id_hex.to_ascii_lowercase() {
-            return Err(NoteError::BadVerifierKey("key id does not match name and key"));
+            return Err(NoteError::BadVerifierKey(
+                "key id does not match name and key",
+            ));
         }
-        Ok(VerifierKey { name: name.to_owned(), id, public })
+        Ok(VerifierKey {
+            name: name.to_owned(),
+            id,
+            public,
+        })
     }
 
     /// The key's name (by convention, the log's origin).
@@ -147,7 +166,9 @@ pub struct NoteSigner {
 
 impl fmt::Debug for NoteSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NoteSigner").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("NoteSigner")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -160,20 +181,28 @@ impl NoteSigner {
         check_name(name)?;
         let mut seed = [0u8; 32];
         getrandom::fill(&mut seed).map_err(|e| NoteError::Random(e.to_string()))?;
-        Ok(NoteSigner { name: name.to_owned(), key: SigningKey::from_bytes(&seed) })
+        Ok(NoteSigner {
+            name: name.to_owned(),
+            key: SigningKey::from_bytes(&seed),
+        })
     }
 
     /// A key from a 32-byte seed (for tests and key import).
     pub fn from_seed(name: &str, seed: &[u8; 32]) -> Result<Self, NoteError> {
         check_name(name)?;
-        Ok(NoteSigner { name: name.to_owned(), key: SigningKey::from_bytes(seed) })
+        Ok(NoteSigner {
+            name: name.to_owned(),
+            key: SigningKey::from_bytes(seed),
+        })
     }
 
     /// Reads a key file written by [`NoteSigner::save`].
     pub fn load(path: &Path) -> Result<Self, NoteError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| NoteError::KeyFile { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| NoteError::KeyFile {
+            path: shown.clone(),
+            source,
+        })?;
         let mut parts = text.split_whitespace();
         let (Some(KEY_FILE_TAG), Some(name), Some(seed), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -204,7 +233,10 @@ impl NoteSigner {
     pub fn save(&self, path: &Path) -> Result<(), NoteError> {
         use std::io::Write as _;
         let shown = path.display().to_string();
-        let err = |source| NoteError::KeyFile { path: shown.clone(), source };
+        let err = |source| NoteError::KeyFile {
+            path: shown.clone(),
+            source,
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
@@ -216,7 +248,11 @@ impl NoteSigner {
             options.mode(0o600);
         }
         let mut file = options.open(path).map_err(err)?;
-        let line = format!("{KEY_FILE_TAG} {} {}\n", self.name, B64.encode(self.key.to_bytes()));
+        let line = format!(
+            "{KEY_FILE_TAG} {} {}\n",
+            self.name,
+            B64.encode(self.key.to_bytes())
+        );
         file.write_all(line.as_bytes()).map_err(err)?;
         file.sync_all().map_err(err)
     }
@@ -229,7 +265,11 @@ impl NoteSigner {
     /// The matching verifier key.
     pub fn verifier(&self) -> VerifierKey {
         let public = self.key.verifying_key();
-        VerifierKey { name: self.name.clone(), id: key_id(&self.name, &public), public }
+        VerifierKey {
+            name: self.name.clone(),
+            id: key_id(&self.name, &public),
+            public,
+        }
     }
 
     /// Signs `text` (which must end with a newline) into a signed note.
@@ -238,16 +278,24 @@ impl NoteSigner {
         let sig: Signature = self.key.sign(text.as_bytes());
         let mut raw = key_id(&self.name, &self.key.verifying_key()).to_vec();
         raw.extend_from_slice(&sig.to_bytes());
-        Ok(format!("{text}\n{SIGNATURE_PREFIX}{} {}\n", self.name, B64.encode(raw)))
+        Ok(format!(
+            "{text}\n{SIGNATURE_PREFIX}{} {}\n",
+            self.name,
+            B64.encode(raw)
+        ))
     }
 }
 
 fn check_text(text: &str) -> Result<(), NoteError> {
     if text.is_empty() || !text.ends_with('\n') {
-        return Err(NoteError::Malformed("note text must be non-empty and end with a newline"));
+        return Err(NoteError::Malformed(
+            "note text must be non-empty and end with a newline",
+        ));
     }
     if text.contains("\n\n") {
-        return Err(NoteError::Malformed("note text must not contain a blank line"));
+        return Err(NoteError::Malformed(
+            "note text must not contain a blank line",
+        ));
     }
     Ok(())
 }
@@ -255,19 +303,28 @@ fn check_text(text: &str) -> Result<(), NoteError> {
 /// Checks that `note` carries a valid signature by `key` and returns its text.
 /// Signatures by other keys are ignored, as the signed-note format intends.
 pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteError> {
-    let split = note.find("\n\n").ok_or(NoteError::Malformed("no blank line before signatures"))?;
+    let split = note
+        .find("\n\n")
+        .ok_or(NoteError::Malformed("no blank line before signatures"))?;
     let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
     check_text(text)?;
     if sigs.is_empty() || !sigs.ends_with('\n') {
-        return Err(NoteError::Malformed("signature block must end with a newline"));
+        return Err(NoteError::Malformed(
+            "signature block must end with a newline",
+        ));
     }
     for line in sigs.lines() {
         let rest = line
             .strip_prefix(SIGNATURE_PREFIX)
-            .ok_or(NoteError::Malformed("signature line does not start with an em dash"))?;
-        let (name, b64) =
-            rest.split_once(' ').ok_or(NoteError::Malformed("signature line has no signature"))?;
-        let raw = B64.decode(b64).map_err(|_| NoteError::Malformed("signature is not base64"))?;
+            .ok_or(NoteError::Malformed(
+                "signature line does not start with an em dash",
+            ))?;
+        let (name, b64) = rest
+            .split_once(' ')
+            .ok_or(NoteError::Malformed("signature line has no signature"))?;
+        let raw = B64
+            .decode(b64)
+            .map_err(|_| NoteError::Malformed("signature is not base64"))?;
         if name != key.name || raw.len() < 4 || raw[..4] != key.id {
             continue;
         }
@@ -279,7 +336,10 @@ pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteEr
             .map(|()| text)
             .map_err(|_| NoteError::BadSignature(key.name.clone()));
     }
-    Err(NoteError::NotSignedBy { name: key.name.clone(), key_id: hex::encode(key.id) })
+    Err(NoteError::NotSignedBy {
+        name: key.name.clone(),
+        key_id: hex::encode(key.id),
+    })
 }
 
 /// A transparency-log checkpoint (C2SP `tlog-checkpoint`).
@@ -298,7 +358,12 @@ pub struct Checkpoint {
 impl Checkpoint {
     /// The checkpoint's note text.
     pub fn to_text(&self) -> String {
-        let mut s = format!("{}\n{}\n{}\n", self.origin, self.size, B64.encode(self.root));
+        let mut s = format!(
+            "{}\n{}\n{}\n",
+            self.origin,
+            self.size,
+            B64.encode(self.root)
+        );
         for e in &self.extensions {
             s.push_str(e);
             s.push('\n');
@@ -308,11 +373,21 @@ impl Checkpoint {
 
     /// Parses a checkpoint's note text (as returned by [`open_note`]).
     pub fn parse(text: &str) -> Result<Self, NoteError> {
-        let mut lines = text.strip_suffix('\n').ok_or(NoteError::BadCheckpoint("no final newline"))?.split('\n');
-        let origin = lines.next().filter(|o| !o.is_empty()).ok_or(NoteError::BadCheckpoint("no origin"))?;
+        let mut lines = text
+            .strip_suffix('\n')
+            .ok_or(NoteError::BadCheckpoint("no final newline"))?
+            .split('\n');
+        let origin = lines
+            .next()
+            .filter(|o| !o.is_empty())
+            .ok_or(NoteError::BadCheckpoint("no origin"))?;
         let size = lines
             .next()
-            .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s.len() == 1 || !s.starts_with('0')))
+            .filter(|s| {
+                !s.is_empty()
+                    && s.bytes().all(|b| b.is_ascii_digit())
+                    && (s.len() == 1 || !s.starts_with('0'))
+            })
             .and_then(|s| s.parse().ok())
             .ok_or(NoteError::BadCheckpoint("size is not a decimal number"))?;
         let root: Hash = lines
@@ -324,14 +399,21 @@ impl Checkpoint {
         if extensions.iter().any(String::is_empty) {
             return Err(NoteError::BadCheckpoint("empty extension line"));
         }
-        Ok(Checkpoint { origin: origin.to_owned(), size, root, extensions })
+        Ok(Checkpoint {
+            origin: origin.to_owned(),
+            size,
+            root,
+            extensions,
+        })
     }
 
     /// Opens a signed checkpoint note with `key` and checks its origin is the key's name.
     pub fn open(note: &str, key: &VerifierKey) -> Result<Self, NoteError> {
         let cp = Self::parse(open_note(note, key)?)?;
         if cp.origin != key.name {
-            return Err(NoteError::BadCheckpoint("origin differs from the verifier key's name"));
+            return Err(NoteError::BadCheckpoint(
+                "origin differs from the verifier key's name",
+            ));
         }
         Ok(cp)
     }
@@ -349,14 +431,27 @@ mod tests {
     #[test]
     fn sign_open_round_trip_and_tamper() {
         let s = signer();
-        let cp = Checkpoint { origin: "example.com/log".into(), size: 5, root: [9u8; 32], extensions: vec![] };
+        let cp = Checkpoint {
+            origin: "example.com/log".into(),
+            size: 5,
+            root: [9u8; 32],
+            extensions: vec![],
+        };
         let note = s.sign(&cp.to_text()).unwrap();
         let v = s.verifier();
         assert_eq!(Checkpoint::open(&note, &v).unwrap(), cp);
         let tampered = note.replace("\n5\n", "\n6\n");
-        assert!(matches!(Checkpoint::open(&tampered, &v), Err(NoteError::BadSignature(_))));
-        let other = NoteSigner::from_seed("example.com/log", &[8u8; 32]).unwrap().verifier();
-        assert!(matches!(Checkpoint::open(&note, &other), Err(NoteError::NotSignedBy { .. })));
+        assert!(matches!(
+            Checkpoint::open(&tampered, &v),
+            Err(NoteError::BadSignature(_))
+        ));
+        let other = NoteSigner::from_seed("example.com/log", &[8u8; 32])
+            .unwrap()
+            .verifier();
+        assert!(matches!(
+            Checkpoint::open(&note, &other),
+            Err(NoteError::NotSignedBy { .. })
+        ));
     }
 
     #[test]
@@ -389,7 +484,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         assert!(a.save(&path).is_err(), "never overwrites a key");
         assert!(!format!("{a:?}").contains(&B64.encode(a.key.to_bytes())));
@@ -404,7 +502,10 @@ mod interop {
     /// The example of Go's `golang.org/x/mod/sumdb/note` package documentation.
     #[test]
     fn opens_the_go_note_package_example() {
-        let vkey = VerifierKey::parse("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").unwrap();
+        let vkey = VerifierKey::parse(
+            "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",
+        )
+        .unwrap();
         let note = "If you think cryptography is the answer to your problem,\n\
                     then you don't know what your problem is.\n\
                     \n\
@@ -412,7 +513,9 @@ mod interop {
         let text = open_note(note, &vkey).unwrap();
         assert!(text.starts_with("If you think"));
         // The same key, from the example's private key, signs to the same note (Ed25519 is deterministic).
-        let seed = B64.decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz").unwrap();
+        let seed = B64
+            .decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")
+            .unwrap();
         let signer = NoteSigner::from_seed("PeterNeumann", &seed[1..].try_into().unwrap()).unwrap();
         assert_eq!(signer.verifier(), vkey);
         assert_eq!(signer.sign(text).unwrap(), note);

@@ -100,7 +100,11 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
     for name in &args.chains {
         match rt.block_on(anchor_batch(&store, &args.batch_id, name, &chains)) {
             Ok(outcome) => {
-                let verb = if outcome.anchored_now { "anchored" } else { "already anchored" };
+                let verb = if outcome.anchored_now {
+                    "anchored"
+                } else {
+                    "already anchored"
+                };
                 println!("{}: {verb}: {}", outcome.chain, outcome.summary);
                 println!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
             }
@@ -111,24 +115,36 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
             }
         }
     }
-    Ok(if failed { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
-fn verifier_key(args: &LogArgs, store: &Store, rt: &tokio::runtime::Runtime) -> anyhow::Result<VerifierKey> {
+fn verifier_key(
+    args: &LogArgs,
+    store: &Store,
+    rt: &tokio::runtime::Runtime,
+) -> anyhow::Result<VerifierKey> {
     if let Some(k) = &args.verifier_key {
         return Ok(VerifierKey::parse(k)?);
     }
     let chains = load_chains(args.chains_file.as_ref())?;
     let config = chains.get("ledger")?;
     let ChainConfig::Ledger { key_file, .. } = &config;
-    let key_path = key_file.clone().unwrap_or_else(proofmark_anchor::chain::default_ledger_key_file);
+    let key_path = key_file
+        .clone()
+        .unwrap_or_else(proofmark_anchor::chain::default_ledger_key_file);
     if key_path.exists() {
         return Ok(ledger_signer(&config)?.verifier());
     }
-    let stored = rt
-        .block_on(store.get(LEDGER_VERIFIER_KEY_PATH))?
-        .context("no verifier key given, no ledger key file, and none in the store: pass --verifier-key")?;
-    eprintln!("warning: using the verifier key stored beside the log; pass --verifier-key to check against a key you trust");
+    let stored = rt.block_on(store.get(LEDGER_VERIFIER_KEY_PATH))?.context(
+        "no verifier key given, no ledger key file, and none in the store: pass --verifier-key",
+    )?;
+    eprintln!(
+        "warning: using the verifier key stored beside the log; pass --verifier-key to check against a key you trust"
+    );
     Ok(VerifierKey::parse(std::str::from_utf8(&stored)?)?)
 }
 
@@ -149,29 +165,42 @@ pub fn run_log(cmd: LogCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode
                 return Ok(ExitCode::from(1));
             };
             print!("{note}");
-            eprintln!("checkpoint of {} entries, signature by {} verified", cp.size, key.name());
+            eprintln!(
+                "checkpoint of {} entries, signature by {} verified",
+                cp.size,
+                key.name()
+            );
         }
         LogCommand::Prove { batch_id, .. } => {
             let receipt = rt.block_on(log.prove(batch_id))?;
             let cp: Checkpoint = receipt.verify(&key)?;
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-                "entry": receipt.entry,
-                "log_size": receipt.log_size,
-                "inclusion_proof": receipt.inclusion_proof,
-                "checkpoint": receipt.checkpoint,
-                "verifier_key": receipt.verifier_key,
-            }))?);
-            eprintln!("entry {} is in the checkpoint of {} entries: verified", receipt.entry.index, cp.size);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "entry": receipt.entry,
+                    "log_size": receipt.log_size,
+                    "inclusion_proof": receipt.inclusion_proof,
+                    "checkpoint": receipt.checkpoint,
+                    "verifier_key": receipt.verifier_key,
+                }))?
+            );
+            eprintln!(
+                "entry {} is in the checkpoint of {} entries: verified",
+                receipt.entry.index, cp.size
+            );
         }
         LogCommand::Consistency { from, to, .. } => {
             let evidence = rt.block_on(log.consistency(*from, *to))?;
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({
-                "old_size": evidence.proof.old_size,
-                "new_size": evidence.proof.tree_size,
-                "proof": evidence.proof.hashes.iter().map(hex::encode).collect::<Vec<_>>(),
-                "old_checkpoint": evidence.old_checkpoint,
-                "new_checkpoint": evidence.new_checkpoint,
-            }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "old_size": evidence.proof.old_size,
+                    "new_size": evidence.proof.tree_size,
+                    "proof": evidence.proof.hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "old_checkpoint": evidence.old_checkpoint,
+                    "new_checkpoint": evidence.new_checkpoint,
+                }))?
+            );
             eprintln!(
                 "the log of {} entries extends the log of {}: verified",
                 evidence.proof.tree_size, evidence.proof.old_size

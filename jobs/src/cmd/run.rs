@@ -109,30 +109,50 @@ fn resolve(base: &Path, s: &str) -> String {
             other => out.push(other),
         }
     }
-    if out.as_os_str().is_empty() { ".".to_owned() } else { out.to_string_lossy().into_owned() }
+    if out.as_os_str().is_empty() {
+        ".".to_owned()
+    } else {
+        out.to_string_lossy().into_owned()
+    }
 }
 
 impl Job {
     fn load(path: &Path) -> anyhow::Result<Job> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read job file {shown}"))?;
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read job file {shown}"))?;
         let file: JobFile = toml::from_str(&text).with_context(|| format!("job file {shown}"))?;
-        let base = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
         let j = file.job;
-        if j.name.is_empty() || !j.name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            bail!("job file {shown}: job.name {:?} must be letters, digits, '-', '_' or '.'", j.name);
+        if j.name.is_empty()
+            || !j
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        {
+            bail!(
+                "job file {shown}: job.name {:?} must be letters, digits, '-', '_' or '.'",
+                j.name
+            );
         }
         if j.inputs.is_empty() {
             bail!("job file {shown}: job.inputs is empty: name at least one file, folder or glob");
         }
         let suite = match j.suite.as_deref() {
             None => SuiteId::Blake3,
-            Some(s) => s.parse().map_err(|e| anyhow::anyhow!("job file {shown}: job.suite: {e}"))?,
+            Some(s) => s
+                .parse()
+                .map_err(|e| anyhow::anyhow!("job file {shown}: job.suite: {e}"))?,
         };
         let input_mode = match j.input_mode.as_deref() {
             None | Some("copy") => InputMode::Copy,
             Some("reference") => InputMode::Reference,
-            Some(other) => bail!("job file {shown}: job.input_mode {other:?} must be \"copy\" or \"reference\""),
+            Some(other) => bail!(
+                "job file {shown}: job.input_mode {other:?} must be \"copy\" or \"reference\""
+            ),
         };
         let mut chains_file = ChainsFile::from_chains(&shown, file.chains)?;
         for config in chains_file.chains.values_mut() {
@@ -143,7 +163,9 @@ impl Job {
         }
         let chains = j.chains.unwrap_or_else(|| vec!["ledger".to_owned()]);
         for c in &chains {
-            chains_file.get(c).with_context(|| format!("job file {shown}: job.chains"))?;
+            chains_file
+                .get(c)
+                .with_context(|| format!("job file {shown}: job.chains"))?;
         }
         // Environment overrides for deployments: the store and the ledger key.
         let store = std::env::var("PROOFMARK_STORE").unwrap_or_else(|_| resolve(base, &j.store));
@@ -195,19 +217,38 @@ struct Summary {
     records_per_second: f64,
 }
 
-async fn record_stage(store: &Store, batch_id: &str, stage: &str, started: Instant, detail: serde_json::Value) -> anyhow::Result<f64> {
+async fn record_stage(
+    store: &Store,
+    batch_id: &str,
+    stage: &str,
+    started: Instant,
+    detail: serde_json::Value,
+) -> anyhow::Result<f64> {
     let seconds = started.elapsed().as_secs_f64();
-    let rec = StageRecord { stage: stage.to_owned(), finished_at: rfc3339_utc(SystemTime::now()), seconds, detail };
+    let rec = StageRecord {
+        stage: stage.to_owned(),
+        finished_at: rfc3339_utc(SystemTime::now()),
+        seconds,
+        detail,
+    };
     let path = format!("batches/{batch_id}/stages/{stage}.json");
     // The first completion is kept; a rerun that finds it done does not rewrite it.
-    store.put_if_absent(&path, Bytes::from(serde_json::to_vec_pretty(&rec)?)).await?;
+    store
+        .put_if_absent(&path, Bytes::from(serde_json::to_vec_pretty(&rec)?))
+        .await?;
     Ok(seconds)
 }
 
-async fn stage_done(store: &Store, batch_id: &str, stage: &str) -> anyhow::Result<Option<StageRecord>> {
+async fn stage_done(
+    store: &Store,
+    batch_id: &str,
+    stage: &str,
+) -> anyhow::Result<Option<StageRecord>> {
     let path = format!("batches/{batch_id}/stages/{stage}.json");
     Ok(match store.get(&path).await? {
-        Some(b) => Some(serde_json::from_slice(&b).with_context(|| format!("{path} is not a stage record"))?),
+        Some(b) => Some(
+            serde_json::from_slice(&b).with_context(|| format!("{path} is not a stage record"))?,
+        ),
         None => None,
     })
 }
@@ -215,7 +256,11 @@ async fn stage_done(store: &Store, batch_id: &str, stage: &str) -> anyhow::Resul
 /// Runs `proofmark run`.
 pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let job = Job::load(&args.config)?;
-    let date = args.date.clone().or(job.date.clone()).unwrap_or_else(|| date_utc(SystemTime::now()));
+    let date = args
+        .date
+        .clone()
+        .or(job.date.clone())
+        .unwrap_or_else(|| date_utc(SystemTime::now()));
     let batch_id = format!("{}-{date}", job.name);
     if args.dry_run {
         println!("job        {}", job.name);
@@ -242,7 +287,13 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_stages(job: &Job, store: &Store, batch_id: &str, date: &str, global: &GlobalArgs) -> anyhow::Result<Summary> {
+async fn run_stages(
+    job: &Job,
+    store: &Store,
+    batch_id: &str,
+    date: &str,
+    global: &GlobalArgs,
+) -> anyhow::Result<Summary> {
     let mut stage_seconds: Vec<StageTime> = Vec::new();
     let mut all_done_before = true;
     let say = |msg: &str| {
@@ -257,11 +308,24 @@ async fn run_stages(job: &Job, store: &Store, batch_id: &str, date: &str, global
         say(&format!("plan: done earlier ({})", rec.finished_at));
     } else {
         all_done_before = false;
-        say(&format!("plan: freezing the inputs of batch {batch_id} ({} pattern(s))", job.inputs.len()));
-        let opts = PlanOptions { batch_id: batch_id.to_owned(), batch_date: date.to_owned(), suite: job.suite, input_mode: job.input_mode };
-        let plan = make_plan(store, &job.inputs, &opts, &|_| {}).await.context("plan stage")?;
+        say(&format!(
+            "plan: freezing the inputs of batch {batch_id} ({} pattern(s))",
+            job.inputs.len()
+        ));
+        let opts = PlanOptions {
+            batch_id: batch_id.to_owned(),
+            batch_date: date.to_owned(),
+            suite: job.suite,
+            input_mode: job.input_mode,
+        };
+        let plan = make_plan(store, &job.inputs, &opts, &|_| {})
+            .await
+            .context("plan stage")?;
         let s = record_stage(store, batch_id, "plan", t, serde_json::json!({"files": plan.files.len(), "segments": plan.segments.len(), "rows": plan.total_rows})).await?;
-        stage_seconds.push(StageTime { stage: "plan", seconds: s });
+        stage_seconds.push(StageTime {
+            stage: "plan",
+            seconds: s,
+        });
     }
 
     // build
@@ -271,15 +335,25 @@ async fn run_stages(job: &Job, store: &Store, batch_id: &str, date: &str, global
     } else {
         all_done_before = false;
         say("build: validating, hashing and building segment trees");
-        let report = build_batch(store, batch_id, &BuildOptions::default(), &|_| {}).await.context("build stage")?;
+        let report = build_batch(store, batch_id, &BuildOptions::default(), &|_| {})
+            .await
+            .context("build stage")?;
         let s = record_stage(store, batch_id, "build", t, serde_json::json!({"segments_built": report.segments_built, "segments_skipped": report.segments_skipped})).await?;
-        stage_seconds.push(StageTime { stage: "build", seconds: s });
+        stage_seconds.push(StageTime {
+            stage: "build",
+            seconds: s,
+        });
     }
 
     // commit
     let t = Instant::now();
-    let opts = CommitOptions { memory_budget_bytes: job.memory_budget_bytes, ..CommitOptions::default() };
-    let commit = commit_batch(store, batch_id, &opts, &|_| {}).await.context("commit stage")?;
+    let opts = CommitOptions {
+        memory_budget_bytes: job.memory_budget_bytes,
+        ..CommitOptions::default()
+    };
+    let commit = commit_batch(store, batch_id, &opts, &|_| {})
+        .await
+        .context("commit stage")?;
     let mut reasons = commit.reasons.clone();
     if commit.already_committed {
         say("commit: done earlier");
@@ -292,7 +366,10 @@ async fn run_stages(job: &Job, store: &Store, batch_id: &str, date: &str, global
         all_done_before = false;
         let detail = serde_json::json!({"root": commit.manifest.root, "reasons": commit.reasons});
         let s = record_stage(store, batch_id, "commit", t, detail).await?;
-        stage_seconds.push(StageTime { stage: "commit", seconds: s });
+        stage_seconds.push(StageTime {
+            stage: "commit",
+            seconds: s,
+        });
     }
 
     // anchor
@@ -309,17 +386,35 @@ async fn run_stages(job: &Job, store: &Store, batch_id: &str, date: &str, global
     }
     if anchored_now {
         all_done_before = false;
-        let s = record_stage(store, batch_id, "anchor", t, serde_json::json!({"chains": job.chains})).await?;
-        stage_seconds.push(StageTime { stage: "anchor", seconds: s });
+        let s = record_stage(
+            store,
+            batch_id,
+            "anchor",
+            t,
+            serde_json::json!({"chains": job.chains}),
+        )
+        .await?;
+        stage_seconds.push(StageTime {
+            stage: "anchor",
+            seconds: s,
+        });
     }
 
     let m = &commit.manifest;
-    let build_secs: f64 = stage_seconds.iter().filter(|t| t.stage != "anchor").map(|t| t.seconds).sum();
+    let build_secs: f64 = stage_seconds
+        .iter()
+        .filter(|t| t.stage != "anchor")
+        .map(|t| t.seconds)
+        .sum();
     Ok(Summary {
         job: job.name.clone(),
         batch_id: batch_id.to_owned(),
         store: job.store.clone(),
-        outcome: if all_done_before { "already complete: nothing to do" } else { "completed" },
+        outcome: if all_done_before {
+            "already complete: nothing to do"
+        } else {
+            "completed"
+        },
         rows_read: m.rows_read,
         rows_accepted: m.rows_accepted,
         rows_rejected: m.rows_rejected,
@@ -328,14 +423,21 @@ async fn run_stages(job: &Job, store: &Store, batch_id: &str, date: &str, global
         manifest_digest: commit.manifest_digest.clone(),
         receipts,
         stage_seconds,
-        records_per_second: if build_secs > 0.0 { m.rows_read as f64 / build_secs } else { 0.0 },
+        records_per_second: if build_secs > 0.0 {
+            m.rows_read as f64 / build_secs
+        } else {
+            0.0
+        },
     })
 }
 
 fn print_summary(s: &Summary) {
     println!("batch      {}  ({})", s.batch_id, s.outcome);
     println!("store      {}", s.store);
-    println!("rows       {} read, {} accepted, {} rejected", s.rows_read, s.rows_accepted, s.rows_rejected);
+    println!(
+        "rows       {} read, {} accepted, {} rejected",
+        s.rows_read, s.rows_accepted, s.rows_rejected
+    );
     for (reason, n) in &s.rejects_by_reason {
         println!("  rejected {n:>8}  {reason}");
     }
@@ -344,7 +446,9 @@ fn print_summary(s: &Summary) {
     for r in &s.receipts {
         let chain = r.get("chain").and_then(|v| v.as_str()).unwrap_or("?");
         match (r.get("log_index"), r.get("log_size")) {
-            (Some(i), Some(n)) => println!("anchor     {chain}: log entry {i} of {n}, checkpoint signed"),
+            (Some(i), Some(n)) => {
+                println!("anchor     {chain}: log entry {i} of {n}, checkpoint signed")
+            }
             _ => println!("anchor     {chain}"),
         }
     }
@@ -352,7 +456,10 @@ fn print_summary(s: &Summary) {
         println!("time       {:<7} {:.2} s", t.stage, t.seconds);
     }
     if s.records_per_second > 0.0 {
-        println!("speed      {:.0} records/s (plan + build + commit)", s.records_per_second);
+        println!(
+            "speed      {:.0} records/s (plan + build + commit)",
+            s.records_per_second
+        );
     }
 }
 
@@ -364,7 +471,10 @@ mod tests {
     fn relative_paths_resolve_against_the_job_file() {
         assert_eq!(resolve(Path::new("jobs"), "../out/store"), "out/store");
         assert_eq!(resolve(Path::new("."), "../x"), "../x");
-        assert_eq!(resolve(Path::new("/etc/pm"), "./in/*.parquet"), "/etc/pm/in/*.parquet");
+        assert_eq!(
+            resolve(Path::new("/etc/pm"), "./in/*.parquet"),
+            "/etc/pm/in/*.parquet"
+        );
         assert_eq!(resolve(Path::new("jobs"), "s3://bucket/x"), "s3://bucket/x");
         assert_eq!(resolve(Path::new("jobs"), "/abs"), "/abs");
         assert_eq!(resolve(Path::new("jobs"), ".."), ".");
