@@ -12,16 +12,29 @@
 use std::time::Instant;
 
 use proofmark_ingest::decode::{RangeReader, row_group_reader};
-use proofmark_ingest::{InputMode, PlanOptions, SegmentInput, Store, fetch_segment, make_plan, process_segment};
+use proofmark_ingest::{
+    InputMode, PlanOptions, SegmentInput, Store, fetch_segment, make_plan, process_segment,
+};
 use proofmark_merkle::SuiteId;
 use rayon::prelude::*;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
-    let items: u64 = args.get(1).map(|s| s.parse()).transpose()?.unwrap_or(200_000);
-    let rows_per_group: u64 = args.get(2).map(|s| s.parse()).transpose()?.unwrap_or(65_536);
+    let items: u64 = args
+        .get(1)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(200_000);
+    let rows_per_group: u64 = args
+        .get(2)
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(65_536);
     let tmp = tempfile::tempdir()?;
-    let data_dir = args.get(3).map(std::path::PathBuf::from).unwrap_or_else(|| tmp.path().join("data"));
+    let data_dir = args
+        .get(3)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| tmp.path().join("data"));
     if !data_dir.join("dataset.json").exists() {
         let t = Instant::now();
         let opts = proofmark_datasets::GenerateOptions::new(items, &data_dir)
@@ -42,7 +55,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             input_mode: InputMode::Reference,
         };
         let t = Instant::now();
-        let plan = rt.block_on(make_plan(&store, std::slice::from_ref(&glob), &opts, &|_| {}))?;
+        let plan = rt.block_on(make_plan(
+            &store,
+            std::slice::from_ref(&glob),
+            &opts,
+            &|_| {},
+        ))?;
         let plan_time = t.elapsed();
         let bytes: u64 = plan.files.iter().map(|f| f.size).sum();
         let inputs: Vec<SegmentInput> = plan
@@ -69,27 +87,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Default::default(),
             )
             .expect("metadata");
-            row_group_reader(reader, arrow, input.segment().row_group as usize, input.segment().rows)
-                .expect("reader")
-                .map(|b| b.expect("batch").num_rows())
-                .sum()
+            row_group_reader(
+                reader,
+                arrow,
+                input.segment().row_group as usize,
+                input.segment().rows,
+            )
+            .expect("reader")
+            .map(|b| b.expect("batch").num_rows())
+            .sum()
         };
         let one = rayon::ThreadPoolBuilder::new().num_threads(1).build()?;
-        for round in 0..2 {
+        for round in 0..3 {
             let t = Instant::now();
             let n: usize = one.install(|| inputs.iter().map(decode).sum());
             let decode_1 = t.elapsed();
             let t = Instant::now();
             let accepted: u64 = one.install(|| {
-                inputs.iter().map(|i| process_segment(&plan, i).expect("process").rows_accepted).sum()
+                inputs
+                    .iter()
+                    .map(|i| process_segment(&plan, i).expect("process").rows_accepted)
+                    .sum()
             });
             let process_1 = t.elapsed();
             let t = Instant::now();
             let n2: usize = inputs.par_iter().map(decode).sum();
             let decode_n = t.elapsed();
             let t = Instant::now();
-            let accepted_n: u64 =
-                inputs.par_iter().map(|i| process_segment(&plan, i).expect("process").rows_accepted).sum();
+            let accepted_n: u64 = inputs
+                .par_iter()
+                .map(|i| process_segment(&plan, i).expect("process").rows_accepted)
+                .sum();
             let process_n = t.elapsed();
             assert_eq!((n, accepted), (n2, accepted_n));
             let rate = |d: std::time::Duration| rows / d.as_secs_f64() / 1e6;

@@ -11,19 +11,26 @@ use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proofmark_merkle::{Blake3, Sha256Rfc6962, Suite};
 use proofmark_schemas::{
-    BLOCK_LEN, Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, detect_kind, encode_row, validate,
+    BLOCK_LEN, Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, detect_kind,
+    encode_row, validate,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args().nth(1).ok_or("usage: phase_breakdown DATASET_DIR")?;
+    let dir = std::env::args()
+        .nth(1)
+        .ok_or("usage: phase_breakdown DATASET_DIR")?;
     let mut batches: Vec<(Kind, RecordBatch)> = Vec::new();
     let t = Instant::now();
     for kind in Kind::ALL {
         let folder = std::path::Path::new(&dir).join("records").join(kind.name());
-        let Ok(entries) = std::fs::read_dir(&folder) else { continue };
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
         for e in entries {
             let file = std::fs::File::open(e?.path())?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)?.with_batch_size(65_536).build()?;
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
+                .with_batch_size(65_536)
+                .build()?;
             for b in reader {
                 let b = b?;
                 assert_eq!(detect_kind(&b.schema())?, kind);
@@ -64,12 +71,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for l in &lens {
         *hist.entry(l / BLOCK_LEN).or_insert(0usize) += 1;
     }
-    eprintln!("rows {rows}, canonical bytes {} ({:.0} per row); blocks histogram {hist:?}", arena.len(), arena.len() as f64 / rows as f64);
+    eprintln!(
+        "rows {rows}, canonical bytes {} ({:.0} per row); blocks histogram {hist:?}",
+        arena.len(),
+        arena.len() as f64 / rows as f64
+    );
     // Group by length for batched hashing.
     let mut groups: std::collections::BTreeMap<usize, Vec<u8>> = Default::default();
     let mut off = 0;
     for &l in &lens {
-        groups.entry(l).or_default().extend_from_slice(&arena[off..off + l]);
+        groups
+            .entry(l)
+            .or_default()
+            .extend_from_slice(&arena[off..off + l]);
         off += l;
     }
     let mut out = vec![[0u8; 32]; rows];
@@ -97,7 +111,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     time("hash blake3 >16 blocks, multi-chunk", &mut || {
         for (&len, data) in groups.range(1025..) {
-            proofmark_ingest::hash::leaf_hashes_same_len::<Blake3>(data, len, &mut out[..data.len() / len]);
+            proofmark_ingest::hash::leaf_hashes_same_len::<Blake3>(
+                data,
+                len,
+                &mut out[..data.len() / len],
+            );
         }
     });
     time("hash sha256 batched", &mut || {
@@ -112,10 +130,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let view = RecordView::try_new(*kind, b).expect("view");
             for r in 0..view.num_rows() {
                 if let Some(c) = view.code(r) {
-                    keys.push((proofmark_ingest::hash::fast_subject_key(SubjectType::Item, c), r as u32));
+                    keys.push((
+                        proofmark_ingest::hash::fast_subject_key(SubjectType::Item, c),
+                        r as u32,
+                    ));
                 }
                 if let Some(l) = view.lot_id(r) {
-                    keys.push((proofmark_ingest::hash::fast_subject_key(SubjectType::Lot, l), r as u32));
+                    keys.push((
+                        proofmark_ingest::hash::fast_subject_key(SubjectType::Lot, l),
+                        r as u32,
+                    ));
                 }
             }
         }
@@ -126,10 +150,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let view = RecordView::try_new(*kind, b).expect("view");
             for r in 0..view.num_rows() {
                 if let Some(c) = view.code(r) {
-                    keys.push((proofmark_schemas::subject_key(SubjectType::Item, c), r as u32));
+                    keys.push((
+                        proofmark_schemas::subject_key(SubjectType::Item, c),
+                        r as u32,
+                    ));
                 }
                 if let Some(l) = view.lot_id(r) {
-                    keys.push((proofmark_schemas::subject_key(SubjectType::Lot, l), r as u32));
+                    keys.push((
+                        proofmark_schemas::subject_key(SubjectType::Lot, l),
+                        r as u32,
+                    ));
                 }
             }
         }
@@ -141,7 +171,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::hint::black_box(k);
     });
     for (name, d) in &times {
-        eprintln!("{name:>24}: {:>8.1?}  {:>7.1} ns/row  {:>6.2} M rows/s", d, d.as_nanos() as f64 / rows as f64, rows as f64 / d.as_secs_f64() / 1e6);
+        eprintln!(
+            "{name:>24}: {:>8.1?}  {:>7.1} ns/row  {:>6.2} M rows/s",
+            d,
+            d.as_nanos() as f64 / rows as f64,
+            rows as f64 / d.as_secs_f64() / 1e6
+        );
     }
     Ok(())
 }

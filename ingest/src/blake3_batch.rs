@@ -155,8 +155,28 @@ fn subtree(
     let left_len = 1usize << (usize::BITS - 1 - (count - 1).leading_zeros());
     let mut left = vec![[0u8; 32]; n];
     let mut right = vec![[0u8; 32]; n];
-    subtree(platform, key, cvs, n, lo, lo + left_len, false, &mut left, scratch);
-    subtree(platform, key, cvs, n, lo + left_len, hi, false, &mut right, scratch);
+    subtree(
+        platform,
+        key,
+        cvs,
+        n,
+        lo,
+        lo + left_len,
+        false,
+        &mut left,
+        scratch,
+    );
+    subtree(
+        platform,
+        key,
+        cvs,
+        n,
+        lo + left_len,
+        hi,
+        false,
+        &mut right,
+        scratch,
+    );
     scratch.clear();
     scratch.extend(left.iter().zip(&right).map(|(l, r)| {
         let mut block = [0u8; 64];
@@ -204,7 +224,13 @@ pub fn keyed_hash_short(key: &[u32; 8], input: &[u8]) -> Option<[u32; 8]> {
         let rest = &input[64..];
         block = [0u8; 64];
         block[..rest.len()].copy_from_slice(rest);
-        platform.compress_in_place(&mut cv, &block, rest.len() as u8, 0, KEYED_HASH | CHUNK_END | ROOT);
+        platform.compress_in_place(
+            &mut cv,
+            &block,
+            rest.len() as u8,
+            0,
+            KEYED_HASH | CHUNK_END | ROOT,
+        );
     }
     Some(cv)
 }
@@ -243,8 +269,18 @@ mod tests {
             }
         }
         let mut out = vec![[0u8; 32]; 1];
-        assert!(!keyed_hash_multi_chunk(&words, &[0u8; 1024], 1024, &mut out));
-        assert!(!keyed_hash_multi_chunk(&words, &[0u8; 1100], 1100, &mut out));
+        assert!(!keyed_hash_multi_chunk(
+            &words,
+            &[0u8; 1024],
+            1024,
+            &mut out
+        ));
+        assert!(!keyed_hash_multi_chunk(
+            &words,
+            &[0u8; 1100],
+            1100,
+            &mut out
+        ));
     }
 
     #[test]
@@ -258,7 +294,11 @@ mod tests {
             for (c, w) in got.chunks_exact_mut(4).zip(cv) {
                 c.copy_from_slice(&w.to_le_bytes());
             }
-            assert_eq!(&got, blake3::keyed_hash(&key, &input).as_bytes(), "len {len}");
+            assert_eq!(
+                &got,
+                blake3::keyed_hash(&key, &input).as_bytes(),
+                "len {len}"
+            );
         }
         assert!(keyed_hash_short(&words, &[0u8; 129]).is_none());
     }

@@ -11,11 +11,14 @@ use proofmark_merkle::{Hash, Suite, SuiteId};
 use proofmark_schemas::{BLOCK_LEN, RecordView, SubjectType, encode_row, subject_key};
 use rayon::prelude::*;
 
-use crate::blake3_batch::{keyed_hash_multi_chunk, keyed_hash_short, leaf_key_words, subject_key_words};
+use crate::blake3_batch::{
+    keyed_hash_multi_chunk, keyed_hash_short, leaf_key_words, subject_key_words,
+};
 use crate::segment::IndexEntry;
 
-/// Rows per unit of parallel work.
-pub const CHUNK_ROWS: usize = 4096;
+/// Rows per unit of parallel work (a decoded batch of up to 4096 rows is split in four,
+/// so both cores can hash one segment; every length bucket still fills the SIMD lanes).
+pub const CHUNK_ROWS: usize = 1024;
 
 /// The subject key of `id`: the same value as [`proofmark_schemas::subject_key`], with
 /// direct BLAKE3 compressions for the short ids of accepted rows.
@@ -214,7 +217,9 @@ pub fn sort_entries(entries: &mut Vec<IndexEntry>) {
         entries.sort_unstable();
         return;
     }
-    let bits = (usize::BITS - n.leading_zeros()).saturating_sub(2).clamp(8, 16);
+    let bits = (usize::BITS - n.leading_zeros())
+        .saturating_sub(2)
+        .clamp(8, 16);
     let shift = 16 - bits;
     let bucket = |e: &IndexEntry| (u16::from_be_bytes([e.key[0], e.key[1]]) >> shift) as usize;
     let mut starts = vec![0usize; (1 << bits) + 1];
@@ -224,7 +229,13 @@ pub fn sort_entries(entries: &mut Vec<IndexEntry>) {
     for i in 1..starts.len() {
         starts[i] += starts[i - 1];
     }
-    let mut sorted = vec![IndexEntry { key: [0; 16], leaf: 0 }; n];
+    let mut sorted = vec![
+        IndexEntry {
+            key: [0; 16],
+            leaf: 0
+        };
+        n
+    ];
     let mut next = starts.clone();
     for e in entries.iter() {
         let b = bucket(e);
@@ -250,8 +261,15 @@ mod tests {
             let mut entries: Vec<IndexEntry> = (0..n as u32)
                 .map(|i| {
                     // Uniform keys, with runs of one repeated key (a lot) and leaves out of order.
-                    let id = if i % 3 == 0 { "LOT-1".to_owned() } else { format!("code-{i}") };
-                    IndexEntry { key: fast_subject_key(SubjectType::Item, &id), leaf: i.wrapping_mul(7919) % 100_003 }
+                    let id = if i % 3 == 0 {
+                        "LOT-1".to_owned()
+                    } else {
+                        format!("code-{i}")
+                    };
+                    IndexEntry {
+                        key: fast_subject_key(SubjectType::Item, &id),
+                        leaf: i.wrapping_mul(7919) % 100_003,
+                    }
                 })
                 .collect();
             let mut want = entries.clone();

@@ -6,12 +6,12 @@
 //! - [`store`]: [`Store`], a local folder or object store URL (`s3://`, `gs://`, `az://`,
 //!   `http(s)://`) with paths relative to its root.
 //! - [`discover`]: inputs (files, folders or prefixes, globs) resolved to files.
-//! - [`plan`]: [`make_plan`] freezes the inputs of a batch in `batches/<id>/plan.json`
-//!   (SPEC.md 8.1): each file's kind, row groups with their byte ranges and BLAKE3
-//!   digests, duplicate record ids; in copy mode the files are copied into the batch
-//!   ([`digest`] streams each file once for all of this).
-//! - [`segment`]: [`fetch_segment`] reads one row group's bytes and checks them against the
-//!   plan; [`process_segment`] decodes them ([`decode`]), validates every row, keeps
+//! - [`plan`] and [`planner`]: [`make_plan`] freezes the inputs of a batch in
+//!   `batches/<id>/plan.json` (SPEC.md 8.1): each file's kind ([`footer`]), row groups with
+//!   their byte ranges and BLAKE3 digests, duplicate record ids; in copy mode the files are
+//!   copied into the batch ([`digest`] streams each file once for all of this).
+//! - [`fetch`] and [`segment`]: [`fetch_segment`] reads one row group's bytes and checks
+//!   them against the plan; [`process_segment`] decodes them ([`decode`]), validates every row, keeps
 //!   rejected rows with their reasons, encodes accepted rows canonically and leaf-hashes
 //!   them in batches of equal length ([`hash`]), and builds the segment's index entries.
 //! - [`error`]: [`IngestError`], naming the file, row group or column at fault.
@@ -49,9 +49,11 @@ pub mod digest;
 pub mod discover;
 mod duplicates;
 pub mod error;
+pub mod fetch;
 pub mod footer;
 pub mod hash;
 pub mod plan;
+pub mod planner;
 pub mod segment;
 pub mod store;
 

@@ -164,7 +164,7 @@ impl Store {
                 });
             }
         };
-        let url = input.trim_end_matches('/').to_owned();
+        let url = trim_url(input);
         Ok(Store {
             inner,
             root,
@@ -185,7 +185,7 @@ impl Store {
                 reason: "cannot express the path as a file URL".into(),
             })?
             .to_string();
-        let url = url.trim_end_matches('/').to_owned();
+        let url = trim_url(&url);
         Ok(Store {
             inner: Arc::new(LocalFileSystem::new()),
             root,
@@ -208,7 +208,11 @@ impl Store {
         } else {
             name.to_owned()
         };
-        let parent = if parent.is_empty() { "." } else { parent };
+        let parent = match parent {
+            "" if input.starts_with('/') => "/",
+            "" => ".",
+            p => p,
+        };
         Ok((Store::from_url(parent)?, name))
     }
 
@@ -290,7 +294,7 @@ impl Store {
 
     /// The bytes `range` of the object at `path`. A missing object is an
     /// [`IngestError::Store`] error whose source is `object_store::Error::NotFound`
-    /// (see [`is_not_found`](crate::store::is_not_found)).
+    /// (see [`is_not_found`]).
     pub async fn get_range(&self, path: &str, range: Range<u64>) -> Result<Bytes, IngestError> {
         let location = self.object_path(path)?;
         if range.start >= range.end {
@@ -464,6 +468,17 @@ impl Store {
     }
 }
 
+/// `url` without trailing `/`, except the one of a root path (`file:///`).
+fn trim_url(url: &str) -> String {
+    let trimmed = url.trim_end_matches('/');
+    // "file:///" (the file system root) keeps its path.
+    if trimmed.ends_with(':') {
+        url.to_owned()
+    } else {
+        trimmed.to_owned()
+    }
+}
+
 /// Whether `err` is an object store "not found" (the object does not exist).
 pub fn is_not_found(err: &IngestError) -> bool {
     matches!(
@@ -520,6 +535,17 @@ mod tests {
         assert!(!has_scheme("/tmp/x"));
         assert!(!has_scheme("C:\\data"));
         assert!(!has_scheme("dir/records"));
+    }
+
+    #[test]
+    fn root_folder_urls() {
+        assert_eq!(trim_url("file:///"), "file:///");
+        assert_eq!(trim_url("s3://bucket/"), "s3://bucket");
+        let root = Store::from_url("/").expect("root");
+        assert_eq!(root.url(), "file:///");
+        assert_eq!(root.object_url("tmp/x.parquet"), "file:///tmp/x.parquet");
+        let (parent, name) = Store::for_object("/data").expect("for_object");
+        assert_eq!((parent.url(), name.as_str()), ("file:///", "data"));
     }
 
     #[test]

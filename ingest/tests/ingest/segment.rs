@@ -55,9 +55,14 @@ fn plan_and_process(
     suite: SuiteId,
     mode: InputMode,
 ) -> (Store, Plan, Vec<SegmentResult>, std::path::PathBuf) {
+    let kind = if records.first().is_some_and(|r| r.get("gtin").is_some()) {
+        Kind::Production
+    } else {
+        Kind::Logistics
+    };
     let path = write_parquet(
         &dir.join("in/records.parquet"),
-        Kind::Logistics,
+        kind,
         records,
         rows_per_group,
     );
@@ -85,7 +90,10 @@ fn plan_and_process(
 }
 
 /// Canonical bytes of every row of the file, decoded independently.
-fn canonical_rows(path: &std::path::Path) -> Vec<(Vec<u8>, Option<String>, Option<String>)> {
+fn canonical_rows(
+    path: &std::path::Path,
+    kind: Kind,
+) -> Vec<(Vec<u8>, Option<String>, Option<String>)> {
     let file = std::fs::File::open(path).expect("open");
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
         .expect("builder")
@@ -94,7 +102,7 @@ fn canonical_rows(path: &std::path::Path) -> Vec<(Vec<u8>, Option<String>, Optio
     let mut out = Vec::new();
     for batch in reader {
         let batch = batch.expect("batch");
-        let view = RecordView::try_new(Kind::Logistics, &batch).expect("view");
+        let view = RecordView::try_new(kind, &batch).expect("view");
         for row in 0..view.num_rows() {
             let mut buf = Vec::new();
             encode_row(&view, row, &mut buf);
@@ -112,7 +120,7 @@ fn check_against_one_by_one<S: Suite>(records: &[Value], rows_per_group: usize, 
     let dir = tempfile::tempdir().expect("tempdir");
     let (_, plan, results, path) =
         plan_and_process(dir.path(), records, rows_per_group, S::ID, InputMode::Copy);
-    let rows = canonical_rows(&path);
+    let rows = canonical_rows(&path, plan.files[0].kind);
     let mut next_row = 0u64;
     for (seg, res) in plan.segments.iter().zip(&results) {
         assert_eq!(res.segment, seg.segment);
@@ -195,6 +203,31 @@ fn large_row_groups_with_varied_lengths_hash_in_parallel_chunks() {
     let rejected: Vec<u64> = (0..12_000u64).filter(|i| i % 997 == 0).collect();
     check_against_one_by_one::<Blake3>(&records, 9_000, &rejected);
     check_against_one_by_one::<Sha256Rfc6962>(&records, 12_000, &rejected);
+}
+
+#[test]
+fn records_longer_than_a_blake3_chunk_hash_like_one_by_one() {
+    // Production records from 1 to about 40 blocks: many over 1024 bytes (several BLAKE3 chunks).
+    let records: Vec<Value> = (0..700)
+        .map(|i| {
+            let mut r = production("long", i);
+            r["ingredients"] = json!("whole milk powder, ".repeat(i % 100));
+            r
+        })
+        .collect();
+    let lens: std::collections::BTreeSet<usize> = {
+        let batch = proofmark_schemas::batch_from_json(Kind::Production, &records).expect("batch");
+        let view = RecordView::try_new(Kind::Production, &batch).expect("view");
+        (0..view.num_rows())
+            .map(|r| encode_row(&view, r, &mut Vec::new()))
+            .collect()
+    };
+    assert!(
+        lens.iter().any(|&l| l > 2048) && lens.iter().any(|&l| l <= 1024),
+        "{lens:?}"
+    );
+    check_against_one_by_one::<Blake3>(&records, 300, &[]);
+    check_against_one_by_one::<Sha256Rfc6962>(&records, 700, &[]);
 }
 
 #[test]

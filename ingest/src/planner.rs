@@ -1,0 +1,403 @@
+//! Making a plan ([`make_plan`]): resolve the inputs, read each file's footer (kind, row
+//! groups), stream each file once for its digests (copying it into the batch in copy mode),
+//! list duplicate record ids, and write `plan.json` with a create-if-absent write. A plan,
+//! once written, never changes: planning the same batch again returns it when the inputs
+//! are the same, and fails naming the differences otherwise.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use bytes::Bytes;
+use futures::StreamExt;
+
+use crate::dates::{now_rfc3339, parse_date};
+use crate::digest::{CopyTarget, digest_file};
+use crate::discover::{SourceFile, resolve_inputs};
+use crate::duplicates::duplicate_rows;
+use crate::error::IngestError;
+use crate::footer::{Footer, read_footer, row_group_range};
+use crate::plan::{
+    InputMode, PLAN_FORMAT, Plan, PlanFile, PlanOptions, PlanProgress, PlanRowGroup, PlanSegment,
+    batch_prefix, load_plan, plan_path, validate_batch_id,
+};
+use crate::store::Store;
+
+/// Files digested (and copied) at once by [`make_plan`].
+const PLAN_FILES_AT_ONCE: usize = 2;
+
+/// An input file with its footer, before digesting.
+struct Found {
+    source: SourceFile,
+    footer: Footer,
+}
+
+impl Found {
+    fn ranges(&self) -> Vec<Range<u64>> {
+        self.footer
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(row_group_range)
+            .collect()
+    }
+}
+
+/// Makes the plan of a batch from `inputs` (files, folders or prefixes, globs; local paths
+/// or URLs), or returns the existing one unchanged when it was made from the same inputs.
+///
+/// In copy mode the inputs are copied to `batches/<id>/inputs/<kind>/<name>` in `store`
+/// while they are digested. `progress` receives [`PlanProgress`] events.
+pub async fn make_plan(
+    store: &Store,
+    inputs: &[String],
+    opts: &PlanOptions,
+    progress: &(dyn Fn(PlanProgress) + Sync),
+) -> Result<Plan, IngestError> {
+    validate_batch_id(&opts.batch_id)?;
+    if parse_date(&opts.batch_date).is_none() {
+        return Err(IngestError::InvalidBatchDate {
+            date: opts.batch_date.clone(),
+        });
+    }
+    if inputs.is_empty() {
+        return Err(IngestError::NoInputs);
+    }
+    let existing = load_plan(store, &opts.batch_id).await?;
+    let found = find_files(inputs, progress).await?;
+    progress(PlanProgress::Resolved {
+        files: found.len(),
+        total_bytes: found.iter().map(|f| f.source.size).sum(),
+    });
+    if let Some(plan) = existing {
+        return same_or_frozen(plan, &found, opts, progress).await;
+    }
+
+    let names = copy_names(&found);
+    // Two files at a time: one's bytes are fetched while the other's are hashed.
+    let files: Vec<PlanFile> = futures::stream::iter(found.iter().enumerate())
+        .map(|(index, f)| {
+            let copy_path = match opts.input_mode {
+                InputMode::Copy => Some(format!(
+                    "{}/inputs/{}/{}",
+                    batch_prefix(&opts.batch_id),
+                    f.footer.kind.name(),
+                    names[index]
+                )),
+                InputMode::Reference => None,
+            };
+            plan_file(store, f, index as u32, copy_path, progress)
+        })
+        .buffered(PLAN_FILES_AT_ONCE)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let plan = assemble(opts, files);
+    let url = store.object_url(&plan_path(&opts.batch_id));
+    plan.check(&url)?;
+    let json = plan.to_json()?;
+    if store
+        .put_if_absent(&plan_path(&opts.batch_id), Bytes::from(json))
+        .await?
+    {
+        return Ok(plan);
+    }
+    // Another process wrote the plan meanwhile: it wins, if it planned the same inputs.
+    match load_plan(store, &opts.batch_id).await? {
+        Some(theirs) => {
+            let differences = differences(&theirs, &plan, opts);
+            if differences.is_empty() {
+                Ok(theirs)
+            } else {
+                Err(IngestError::PlanFrozen {
+                    batch_id: opts.batch_id.clone(),
+                    differences,
+                })
+            }
+        }
+        None => Err(IngestError::InconsistentPlan {
+            url,
+            reason: "the plan exists and cannot be read back".into(),
+        }),
+    }
+}
+
+/// Resolves inputs and reads every footer; sorted by kind, then source URL.
+async fn find_files(
+    inputs: &[String],
+    progress: &(dyn Fn(PlanProgress) + Sync),
+) -> Result<Vec<Found>, IngestError> {
+    let sources = resolve_inputs(inputs).await?;
+    for s in &sources {
+        progress(PlanProgress::FileFound {
+            url: s.url.clone(),
+            size: s.size,
+        });
+        if s.size == 0 {
+            return Err(IngestError::EmptyFile { url: s.url.clone() });
+        }
+    }
+    let mut found: Vec<Found> = futures::stream::iter(sources)
+        .map(|source| async move {
+            let footer =
+                read_footer(&source.store, &source.path, &source.url, source.size, false).await?;
+            Ok::<Found, IngestError>(Found { source, footer })
+        })
+        .buffered(8)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    found.sort_by(|a, b| {
+        (a.footer.kind, a.source.url.as_bytes()).cmp(&(b.footer.kind, b.source.url.as_bytes()))
+    });
+    Ok(found)
+}
+
+/// The base name of each file for `inputs/<kind>/`, prefixed with the file index when two
+/// inputs share a base name.
+fn copy_names(found: &[Found]) -> Vec<String> {
+    let base: Vec<String> = found
+        .iter()
+        .map(|f| {
+            f.source
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or(&f.source.path)
+                .to_owned()
+        })
+        .collect();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for b in &base {
+        *counts.entry(b.as_str()).or_default() += 1;
+    }
+    base.iter()
+        .enumerate()
+        .map(|(i, b)| {
+            if counts[b.as_str()] > 1 {
+                format!("{i}-{b}")
+            } else {
+                b.clone()
+            }
+        })
+        .collect()
+}
+
+/// Digests (and copies) one file and lists its duplicate record ids.
+async fn plan_file(
+    store: &Store,
+    f: &Found,
+    index: u32,
+    copy_path: Option<String>,
+    progress: &(dyn Fn(PlanProgress) + Sync),
+) -> Result<PlanFile, IngestError> {
+    let url = &f.source.url;
+    let ranges = f.ranges();
+    let copy = copy_path.as_deref().map(|path| CopyTarget { store, path });
+    let on_bytes = |bytes| {
+        progress(PlanProgress::Digested {
+            url: url.clone(),
+            bytes,
+        })
+    };
+    let digests = digest_file(
+        &f.source.store,
+        &f.source.path,
+        url,
+        f.source.size,
+        &ranges,
+        copy,
+        &on_bytes,
+    )
+    .await?;
+    // Duplicates are read where the build will read the rows: the copy, in copy mode.
+    let (read_store, read_path) = match &copy_path {
+        Some(p) => (store, p.as_str()),
+        None => (&f.source.store, f.source.path.as_str()),
+    };
+    let duplicates = duplicate_rows(read_store, read_path, url, f.source.size, &f.footer).await?;
+    let row_groups: Vec<PlanRowGroup> = f
+        .footer
+        .metadata()
+        .row_groups()
+        .iter()
+        .zip(ranges.iter().zip(digests.ranges))
+        .map(|(rg, (range, digest))| PlanRowGroup {
+            rows: rg.num_rows().max(0) as u64,
+            offset: range.start,
+            length: range.end - range.start,
+            digest,
+        })
+        .collect();
+    let rows = row_groups.iter().map(|r| r.rows).sum();
+    progress(PlanProgress::FileDone {
+        url: url.clone(),
+        rows,
+    });
+    Ok(PlanFile {
+        index,
+        source: url.clone(),
+        path: copy_path.unwrap_or_else(|| url.clone()),
+        kind: f.footer.kind,
+        size: f.source.size,
+        digest: digests.file,
+        rows,
+        row_groups,
+        duplicate_rows: duplicates,
+    })
+}
+
+/// A plan from its files: segments numbered, totals summed.
+fn assemble(opts: &PlanOptions, files: Vec<PlanFile>) -> Plan {
+    let mut segments = Vec::new();
+    for f in &files {
+        let mut first_row = 0u64;
+        for (g, rg) in f.row_groups.iter().enumerate() {
+            segments.push(PlanSegment {
+                segment: segments.len() as u32,
+                file: f.index,
+                row_group: g as u32,
+                first_row,
+                rows: rg.rows,
+            });
+            first_row += rg.rows;
+        }
+    }
+    Plan {
+        format: PLAN_FORMAT.to_owned(),
+        spec_version: proofmark_schemas::SPEC_VERSION,
+        batch_id: opts.batch_id.clone(),
+        batch_date: opts.batch_date.clone(),
+        suite: opts.suite,
+        input_mode: opts.input_mode,
+        created_at: now_rfc3339(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        total_rows: files.iter().map(|f| f.rows).sum(),
+        files,
+        segments,
+    }
+}
+
+/// What differs between a frozen plan and a new request, in words (empty when the same).
+fn differences(frozen: &Plan, new: &Plan, opts: &PlanOptions) -> Vec<String> {
+    let mut out = settings_differences(frozen, opts);
+    let old: BTreeMap<&str, (&str, u64)> = frozen
+        .files
+        .iter()
+        .map(|f| (f.source.as_str(), (f.digest.as_str(), f.size)))
+        .collect();
+    let newer: BTreeMap<&str, (&str, u64)> = new
+        .files
+        .iter()
+        .map(|f| (f.source.as_str(), (f.digest.as_str(), f.size)))
+        .collect();
+    for (src, (digest, _)) in &newer {
+        match old.get(src) {
+            None => out.push(format!("input {src} is not in the plan")),
+            Some((d, _)) if d != digest => out.push(format!(
+                "input {src} changed: digest {digest}, the plan has {d}"
+            )),
+            Some(_) => {}
+        }
+    }
+    for src in old.keys() {
+        if !newer.contains_key(src) {
+            out.push(format!("planned input {src} is not among the inputs now"));
+        }
+    }
+    out
+}
+
+fn settings_differences(frozen: &Plan, opts: &PlanOptions) -> Vec<String> {
+    let mut out = Vec::new();
+    if frozen.batch_date != opts.batch_date {
+        out.push(format!(
+            "batch date {} (the plan has {})",
+            opts.batch_date, frozen.batch_date
+        ));
+    }
+    if frozen.suite != opts.suite {
+        out.push(format!(
+            "suite {} (the plan has {})",
+            opts.suite, frozen.suite
+        ));
+    }
+    if frozen.input_mode != opts.input_mode {
+        out.push(format!(
+            "input mode {} (the plan has {})",
+            opts.input_mode.name(),
+            frozen.input_mode.name()
+        ));
+    }
+    out
+}
+
+/// A plan exists: returns it when `found` are the same files (by source and digest) and the
+/// settings match, else [`IngestError::PlanFrozen`]. Digests only when sources and sizes agree.
+async fn same_or_frozen(
+    frozen: Plan,
+    found: &[Found],
+    opts: &PlanOptions,
+    progress: &(dyn Fn(PlanProgress) + Sync),
+) -> Result<Plan, IngestError> {
+    let mut differences = settings_differences(&frozen, opts);
+    let old: BTreeMap<&str, &PlanFile> = frozen
+        .files
+        .iter()
+        .map(|f| (f.source.as_str(), f))
+        .collect();
+    let mut to_digest = Vec::new();
+    for f in found {
+        match old.get(f.source.url.as_str()) {
+            None => differences.push(format!("input {} is not in the plan", f.source.url)),
+            Some(p) if p.size != f.source.size => differences.push(format!(
+                "input {} changed: {} bytes, the plan has {}",
+                f.source.url, f.source.size, p.size
+            )),
+            Some(p) => to_digest.push((f, *p)),
+        }
+    }
+    let now: std::collections::HashSet<&str> =
+        found.iter().map(|f| f.source.url.as_str()).collect();
+    for src in old.keys() {
+        if !now.contains(src) {
+            differences.push(format!("planned input {src} is not among the inputs now"));
+        }
+    }
+    if differences.is_empty() {
+        for (f, p) in to_digest {
+            let url = &f.source.url;
+            let on_bytes = |bytes| {
+                progress(PlanProgress::Digested {
+                    url: url.clone(),
+                    bytes,
+                })
+            };
+            let d = digest_file(
+                &f.source.store,
+                &f.source.path,
+                url,
+                f.source.size,
+                &[],
+                None,
+                &on_bytes,
+            )
+            .await?;
+            if d.file != p.digest {
+                differences.push(format!(
+                    "input {url} changed: digest {}, the plan has {}",
+                    d.file, p.digest
+                ));
+            }
+        }
+    }
+    if differences.is_empty() {
+        Ok(frozen)
+    } else {
+        Err(IngestError::PlanFrozen {
+            batch_id: frozen.batch_id.clone(),
+            differences,
+        })
+    }
+}
