@@ -444,10 +444,20 @@ pub fn validate(
 
 fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &mut Vec<Defect>) {
     let kind = view.kind();
-    let date_pair = |a: &str, b: &str| {
-        let ia = kind.field_index(a)?;
-        let ib = kind.field_index(b)?;
-        Some((*view.column(ia), *view.column(ib)))
+    // Column pairs compared row by row, looked up once per batch.
+    let pair = |a: &str, b: &str| {
+        Some((
+            *view.column(kind.field_index(a)?),
+            *view.column(kind.field_index(b)?),
+        ))
+    };
+    let dates = match kind {
+        Kind::Production => pair("production_date", "expiry_date"),
+        _ => None,
+    };
+    let times = match kind {
+        Kind::Customs => pair("declared_at", "cleared_at"),
+        _ => None,
     };
     for row in 0..view.num_rows() {
         let at = |column: &'static str, kind: DefectKind| Defect {
@@ -463,26 +473,15 @@ fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &
                 defects.push(at("record_id", DefectKind::DuplicateRecordId));
             }
         }
-        match kind {
-            Kind::Production => {
-                if let Some((Column::Date(p), Column::Date(e))) =
-                    date_pair("production_date", "expiry_date")
-                {
-                    if p.is_valid(row) && e.is_valid(row) && e.value(row) < p.value(row) {
-                        defects.push(at("expiry_date", DefectKind::ExpiryBeforeProduction));
-                    }
-                }
+        if let Some((Column::Date(p), Column::Date(e))) = dates {
+            if p.is_valid(row) && e.is_valid(row) && e.value(row) < p.value(row) {
+                defects.push(at("expiry_date", DefectKind::ExpiryBeforeProduction));
             }
-            Kind::Customs => {
-                if let Some((Column::Timestamp(d), Column::Timestamp(c))) =
-                    date_pair("declared_at", "cleared_at")
-                {
-                    if d.is_valid(row) && c.is_valid(row) && c.value(row) < d.value(row) {
-                        defects.push(at("cleared_at", DefectKind::ClearedBeforeDeclared));
-                    }
-                }
+        }
+        if let Some((Column::Timestamp(d), Column::Timestamp(c))) = times {
+            if d.is_valid(row) && c.is_valid(row) && c.value(row) < d.value(row) {
+                defects.push(at("cleared_at", DefectKind::ClearedBeforeDeclared));
             }
-            Kind::Logistics | Kind::Inspection => {}
         }
     }
 }
