@@ -28,6 +28,9 @@ pub const PARALLEL_MIN_LEAF_DATA: usize = 1 << 11;
 
 const ZERO: Hash = [0u8; 32];
 
+/// Records per rayon task in [`hash_leaf_records`].
+const RECORDS_PER_TASK: usize = 1024;
+
 /// Whether building may use the rayon thread pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Parallelism {
@@ -248,10 +251,9 @@ pub fn hash_leaf_records<S: Suite>(
     }
     let count = data.len() / record_len;
     let mut out = vec![ZERO; count];
-    const CHUNK: usize = 1024;
     if count >= PARALLEL_MIN_LEAF_DATA && rayon::current_num_threads() > 1 {
-        data.par_chunks(CHUNK * record_len)
-            .zip(out.par_chunks_mut(CHUNK))
+        data.par_chunks(RECORDS_PER_TASK * record_len)
+            .zip(out.par_chunks_mut(RECORDS_PER_TASK))
             .for_each(|(d, o)| S::hash_leaves_same_len(d, record_len, o));
     } else {
         S::hash_leaves_same_len(data, record_len, &mut out);
