@@ -18,13 +18,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::{StreamExt, TryStreamExt, stream};
-use proofmark_ingest::{SegmentResult, Store, fetch_segment, load_plan, process_segment};
+use proofmark_ingest::{Store, fetch_segment, load_plan, process_segment};
 
 use crate::error::AnchorError;
 use crate::layout;
-use crate::segment_files::{
-    EncodedSegment, RejectLine, SegmentParts, SegmentSummary, encode_segment,
-};
+use crate::segment_files::{EncodedSegment, SegmentSummary, encode_segment};
 use crate::segment_store::{read_checked_segment, write_segment};
 use crate::stored_plan::{StoredPlan, StoredPlanSegment, get_object};
 
@@ -276,7 +274,7 @@ pub async fn build_batch(
                 rayon::spawn(move || {
                     let _guard = span.enter();
                     let result = match process_segment(&plan, &input) {
-                        Ok(r) => encode_segment(suite, segment_parts(r)).map_err(Failure::Anchor),
+                        Ok(r) => encode_segment(suite, r).map_err(Failure::Anchor),
                         Err(e) => Err(Failure::Ingest(e)),
                     };
                     drop(input);
@@ -314,36 +312,6 @@ pub async fn build_batch(
 enum Failure {
     Ingest(proofmark_ingest::IngestError),
     Anchor(AnchorError),
-}
-
-/// Ingest's result as the parts of a segment's files.
-fn segment_parts(r: SegmentResult) -> SegmentParts {
-    SegmentParts {
-        segment: r.segment,
-        file: r.file,
-        row_group: r.row_group,
-        first_row: r.first_row,
-        rows_read: r.rows_read,
-        rows_accepted: r.rows_accepted,
-        rows_rejected: r.rows_rejected,
-        rejected_rows: r.rejected_rows,
-        leaves: r.leaves,
-        entries: r.entries.into_iter().map(|e| (e.key, e.leaf)).collect(),
-        rejects: r
-            .rejects
-            .into_iter()
-            .map(|j| RejectLine {
-                file: j.file,
-                row: j.row,
-                record_id: j.record_id,
-                reasons: j.reasons,
-                columns: j.columns,
-                record: j.record,
-            })
-            .collect(),
-        reasons: r.reasons,
-        input_digest: r.input_digest,
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use proofmark_ingest::{IndexEntry, SegmentResult};
 use proofmark_merkle::{Hash, MerkleTreeBuilder, Suite, SuiteId, shape, with_suite};
 use serde::{Deserialize, Serialize};
 
@@ -217,22 +218,8 @@ impl TreeFile {
     }
 }
 
-/// One line of `<n>.rejects.jsonl` (SPEC 8.5).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RejectLine {
-    /// The input file's source URL.
-    pub file: String,
-    /// 0-based row in the file.
-    pub row: u64,
-    /// The row's `record_id`, if it has one.
-    pub record_id: Option<String>,
-    /// The reason codes (SPEC 2.4).
-    pub reasons: Vec<String>,
-    /// The column of each reason.
-    pub columns: Vec<String>,
-    /// The row as JSON.
-    pub record: serde_json::Map<String, serde_json::Value>,
-}
+/// One line of `<n>.rejects.jsonl` (SPEC 8.5): ingest's rejected row, as is.
+pub use proofmark_ingest::RejectRow as RejectLine;
 
 /// `segments/<n>.json`: the summary that marks a segment done (SPEC 8.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -297,37 +284,6 @@ pub fn parse_hash(path: &str, text: &str) -> Result<Hash, AnchorError> {
     Ok(h)
 }
 
-/// Everything a segment build produced, before it is encoded into files.
-#[derive(Debug, Clone, Default)]
-pub struct SegmentParts {
-    /// The segment number.
-    pub segment: u32,
-    /// The file index in the plan.
-    pub file: u32,
-    /// The row group of that file.
-    pub row_group: u32,
-    /// 0-based row of the file where the row group starts.
-    pub first_row: u64,
-    /// Rows read.
-    pub rows_read: u64,
-    /// Rows accepted.
-    pub rows_accepted: u64,
-    /// Rows rejected.
-    pub rows_rejected: u64,
-    /// Rejected rows of the row group, ascending.
-    pub rejected_rows: Vec<u32>,
-    /// Leaf hashes of the accepted rows, in row order.
-    pub leaves: Vec<Hash>,
-    /// Index entries: subject key and segment-local leaf index (any order).
-    pub entries: Vec<([u8; 16], u32)>,
-    /// The rejected rows.
-    pub rejects: Vec<RejectLine>,
-    /// Rejected rows per reason.
-    pub reasons: BTreeMap<String, u64>,
-    /// The row group digest from the plan.
-    pub input_digest: String,
-}
-
 /// A segment's files, encoded and ready to write; `summary` last.
 #[derive(Debug, Clone)]
 pub struct EncodedSegment {
@@ -356,8 +312,8 @@ pub struct EncodedSegment {
 /// accepted + rejected`, a leaf count other than `rows_accepted`, an index
 /// entry pointing past the last leaf) and [`AnchorError::Json`] if a reject
 /// cannot be written as JSON.
-pub fn encode_segment(suite: SuiteId, parts: SegmentParts) -> Result<EncodedSegment, AnchorError> {
-    let SegmentParts {
+pub fn encode_segment(suite: SuiteId, parts: SegmentResult) -> Result<EncodedSegment, AnchorError> {
+    let SegmentResult {
         segment,
         file,
         row_group,
@@ -389,7 +345,9 @@ pub fn encode_segment(suite: SuiteId, parts: SegmentParts) -> Result<EncodedSegm
             ),
         ));
     }
-    if let Some((_, leaf)) = entries.iter().find(|(_, l)| u64::from(*l) >= rows_accepted) {
+    if let Some(IndexEntry { leaf, .. }) =
+        entries.iter().find(|e| u64::from(e.leaf) >= rows_accepted)
+    {
         return Err(AnchorError::malformed(
             &what,
             format!("index entry points to leaf {leaf} of {rows_accepted}"),
@@ -436,7 +394,7 @@ pub fn encode_segment(suite: SuiteId, parts: SegmentParts) -> Result<EncodedSegm
     let tree_bytes = tree_file.encode();
 
     let mut index_bytes = Vec::with_capacity(entries.len() * INDEX_ENTRY_LEN);
-    for (key, leaf) in &entries {
+    for IndexEntry { key, leaf } in &entries {
         index_bytes.extend_from_slice(&encode_index_entry(key, u64::from(*leaf)));
     }
 
@@ -608,12 +566,16 @@ mod tests {
     use super::*;
     use proofmark_merkle::{Blake3, Suite};
 
-    fn parts(n: u32, rejected: u32) -> SegmentParts {
+    fn parts(n: u32, rejected: u32) -> SegmentResult {
         let leaves: Vec<Hash> = (0..n)
             .map(|i| Blake3::hash_leaf(&i.to_le_bytes()))
             .collect();
-        let mut entries: Vec<([u8; 16], u32)> =
-            (0..n).map(|i| ([(i * 7 % 256) as u8; 16], i)).collect();
+        let mut entries: Vec<IndexEntry> = (0..n)
+            .map(|i| IndexEntry {
+                key: [(i * 7 % 256) as u8; 16],
+                leaf: i,
+            })
+            .collect();
         entries.reverse();
         let rejects = (0..rejected)
             .map(|i| RejectLine {
@@ -625,7 +587,7 @@ mod tests {
                 record: serde_json::Map::new(),
             })
             .collect();
-        SegmentParts {
+        SegmentResult {
             segment: 3,
             file: 1,
             row_group: 2,
@@ -725,7 +687,10 @@ mod tests {
             Err(AnchorError::Malformed { .. })
         ));
         let mut p = parts(10, 0);
-        p.entries.push(([0; 16], 10));
+        p.entries.push(IndexEntry {
+            key: [0; 16],
+            leaf: 10,
+        });
         assert!(encode_segment(SuiteId::Blake3, p).is_err());
         assert!(matches!(
             check_digest("x", b"a", &digest(b"b")),

@@ -508,21 +508,12 @@ impl LogReceipt {
                 "receipt size differs from its checkpoint".into(),
             ));
         }
-        let mut hashes = Vec::with_capacity(self.inclusion_proof.len());
-        for h in &self.inclusion_proof {
-            let raw: Hash = hex::decode(h)
-                .ok()
-                .and_then(|v| v.try_into().ok())
-                .ok_or_else(|| {
-                    LedgerError::Inconsistent(format!("proof hash {h:?} is not 32 bytes of hex"))
-                })?;
-            hashes.push(raw);
-        }
+        let proof = self.proof()?;
         verify_inclusion::<Sha256Rfc6962>(
             &self.entry.leaf_hash(),
-            self.entry.index,
+            proof.index,
             cp.size,
-            &hashes,
+            &proof.hashes,
             &cp.root,
         )?;
         Ok(cp)
