@@ -2,9 +2,12 @@
 //!
 //! The binary only composes the library crates and decides policy: it parses
 //! arguments, validates them into a configuration, runs the work and maps the
-//! outcome to an exit code (0 ok, 1 not verified / not found, 2 error).
+//! outcome to an exit code (see [`exit`]: 0 ok, 1 not verified / not found,
+//! 2 internal, 3 input, 4 chain, 5 locked).
 
 mod cmd;
+mod exit;
+mod lock;
 
 use std::process::ExitCode;
 
@@ -25,8 +28,9 @@ fn main() -> ExitCode {
     match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
+            let class = exit::classify(&err);
             eprintln!("error: {err:#}");
-            ExitCode::from(2)
+            ExitCode::from(class.code())
         }
     }
 }

@@ -138,7 +138,7 @@ fn bad_job_files_name_the_key() {
     let job = dir.path().join("job.toml");
     std::fs::write(&job, "[job]\nname = \"t\"\nstore = \"s\"\ninputs = []\n").unwrap();
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "input errors exit with 3");
     assert!(String::from_utf8_lossy(&out.stderr).contains("job.inputs"));
     std::fs::write(
         &job,
@@ -146,7 +146,7 @@ fn bad_job_files_name_the_key() {
     )
     .unwrap();
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "input errors exit with 3");
     assert!(String::from_utf8_lossy(&out.stderr).contains("job.suite"));
     std::fs::write(
         &job,
@@ -154,7 +154,7 @@ fn bad_job_files_name_the_key() {
     )
     .unwrap();
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "input errors exit with 3");
     assert!(String::from_utf8_lossy(&out.stderr).contains("polygon"));
     std::fs::write(
         &job,
@@ -162,6 +162,125 @@ fn bad_job_files_name_the_key() {
     )
     .unwrap();
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3), "input errors exit with 3");
     assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));
+}
+
+fn write_job(dir: &Path, inputs: &str) -> String {
+    let job = dir.join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"t\"\nstore = \"store\"\ninputs = [\"{inputs}\"]\ndate = \"2026-11-24\"\n\
+             [chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n"
+        ),
+    )
+    .unwrap();
+    job.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn exit_codes_locks_metrics_and_until() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    // An input that matches nothing: an input error, exit 3, nothing locked.
+    let job = write_job(dir.path(), "nothing-here/*.parquet");
+    let metrics = dir.path().join("metrics/job.prom");
+    let out = proofmark(
+        &["run", &job, "--metrics-file", metrics.to_str().unwrap()],
+        &key,
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.contains("proofmark_job_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
+        "{text}"
+    );
+    assert!(text.contains("class=\"input\"} 3"), "{text}");
+    assert!(
+        !dir.path()
+            .join("store/batches/t-2026-11-24/lock.json")
+            .exists(),
+        "a failed run releases its lock"
+    );
+
+    let data = dir.path().join("data");
+    ok(&proofmark(
+        &[
+            "datasets",
+            "generate",
+            "--items",
+            "100",
+            "--seed",
+            "5",
+            "--out",
+            data.to_str().unwrap(),
+        ],
+        &key,
+    ));
+    let job = write_job(dir.path(), "data/records/**/*.parquet");
+
+    // --until plan stops after the plan and says the batch is not complete.
+    let out = ok(&proofmark(&["run", &job, "--until", "plan"], &key));
+    assert!(line(&out, "batch").contains("NOT complete"), "{out}");
+    assert!(
+        dir.path()
+            .join("store/batches/t-2026-11-24/plan.json")
+            .exists()
+    );
+    assert!(
+        !dir.path()
+            .join("store/batches/t-2026-11-24/manifest.json")
+            .exists()
+    );
+
+    // A lock held by a live process refuses the run with exit 5, even with
+    // --break-lock; a dead holder's lock needs --break-lock.
+    let lock = dir.path().join("store/batches/t-2026-11-24/lock.json");
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .unwrap()
+        .trim()
+        .to_owned();
+    let mut sleeper = Command::new("sleep").arg("30").spawn().unwrap();
+    let live = serde_json::json!({"format": "proofmark-lock/1", "batch_id": "t-2026-11-24",
+        "host": host, "pid": sleeper.id(), "since": "2026-11-24T01:00:00Z", "command": "test"});
+    std::fs::write(&lock, live.to_string()).unwrap();
+    for extra in [&[][..], &["--break-lock"][..]] {
+        let mut args = vec!["run", job.as_str()];
+        args.extend_from_slice(extra);
+        let out = proofmark(&args, &key);
+        assert_eq!(out.status.code(), Some(5), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("still running"),
+            "{out:?}"
+        );
+    }
+    sleeper.kill().unwrap();
+    sleeper.wait().unwrap();
+    let out = proofmark(&["run", &job], &key);
+    assert_eq!(out.status.code(), Some(5), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("stale") && err.contains("--break-lock"),
+        "{err}"
+    );
+    let out = ok(&proofmark(
+        &[
+            "run",
+            &job,
+            "--break-lock",
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+        &key,
+    ));
+    assert!(line(&out, "batch").contains("(completed)"), "{out}");
+    assert!(!lock.exists(), "the lock is released after the run");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.contains("proofmark_job_success{job=\"t\",batch_id=\"t-2026-11-24\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("proofmark_job_rows{"), "{text}");
+    assert!(text.contains("chain=\"ledger\"} 1"), "{text}");
 }

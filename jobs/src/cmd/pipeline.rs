@@ -139,7 +139,7 @@ fn open_store(url: &str) -> anyhow::Result<Store> {
 }
 
 /// A progress bar on stderr, hidden with `--quiet` or when stderr is not a terminal.
-fn bar(global: &GlobalArgs, len: u64, unit: &str) -> ProgressBar {
+pub(crate) fn bar(global: &GlobalArgs, len: u64, unit: &str) -> ProgressBar {
     let target = if global.quiet || !std::io::stderr().is_terminal() {
         ProgressDrawTarget::hidden()
     } else {

@@ -21,6 +21,9 @@ use proofmark_merkle::SuiteId;
 use serde::{Deserialize, Serialize};
 
 use super::GlobalArgs;
+use super::pipeline::bar;
+use crate::exit::{Classified, ExitClass, classify};
+use crate::lock::BatchLock;
 
 /// Arguments of `proofmark run`.
 #[derive(Debug, clap::Args)]
@@ -38,6 +41,47 @@ pub struct RunArgs {
     /// Also write the final summary as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub summary_json: Option<PathBuf>,
+    /// Stop after this stage (e.g. `plan`, before a Kubernetes Indexed Job
+    /// builds the segments in parallel pods; a later run resumes).
+    #[arg(long, value_enum, value_name = "STAGE")]
+    pub until: Option<Stage>,
+    /// Remove the batch's lock left by a run that is not running any more
+    /// (a killed process), then go on. A lock whose holder runs on this
+    /// host is never broken; one from another host is, so make sure that
+    /// run has ended.
+    #[arg(long)]
+    pub break_lock: bool,
+    /// Write Prometheus metrics of this run to this file when it ends
+    /// (text exposition format, written atomically: point node_exporter's
+    /// textfile collector at its folder). Default: `$PROOFMARK_METRICS_FILE`.
+    #[arg(long, value_name = "FILE", env = "PROOFMARK_METRICS_FILE")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+/// The stages of a job, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Freeze the inputs.
+    Plan,
+    /// Build the segments.
+    Build,
+    /// Commit the batch.
+    Commit,
+    /// Anchor it on every configured chain.
+    Anchor,
+}
+
+impl Stage {
+    /// The stage's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Plan => "plan",
+            Stage::Build => "build",
+            Stage::Commit => "commit",
+            Stage::Anchor => "anchor",
+        }
+    }
 }
 
 /// The `[job]` table of a job file.
@@ -156,8 +200,11 @@ impl Job {
         };
         let mut chains_file = ChainsFile::from_chains(&shown, file.chains)?;
         for config in chains_file.chains.values_mut() {
-            let proofmark_anchor::chain::ChainConfig::Ledger { key_file, .. } = config;
-            if let Some(k) = key_file.as_mut() {
+            #[allow(irrefutable_let_patterns)]
+            if let proofmark_anchor::chain::ChainConfig::Ledger {
+                key_file: Some(k), ..
+            } = config
+            {
                 *k = PathBuf::from(resolve(base, &k.to_string_lossy()));
             }
         }
@@ -205,13 +252,14 @@ struct Summary {
     job: String,
     batch_id: String,
     store: String,
-    outcome: &'static str,
-    rows_read: u64,
-    rows_accepted: u64,
-    rows_rejected: u64,
+    outcome: String,
+    /// Absent when the run stopped before the commit (`--until`).
+    rows_read: Option<u64>,
+    rows_accepted: Option<u64>,
+    rows_rejected: Option<u64>,
     rejects_by_reason: BTreeMap<String, u64>,
-    root: String,
-    manifest_digest: String,
+    root: Option<String>,
+    manifest_digest: Option<String>,
     receipts: Vec<serde_json::Value>,
     stage_seconds: Vec<StageTime>,
     records_per_second: f64,
@@ -255,7 +303,9 @@ async fn stage_done(
 
 /// Runs `proofmark run`.
 pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let job = Job::load(&args.config)?;
+    let started = Instant::now();
+    let job = Job::load(&args.config)
+        .map_err(|e| e.context(Classified(ExitClass::Input, "invalid job file")))?;
     let date = args
         .date
         .clone()
@@ -272,19 +322,238 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         println!("stages     plan -> build -> commit -> anchor");
         return Ok(ExitCode::SUCCESS);
     }
-    let store = Store::from_url(&job.store).with_context(|| format!("store {}", job.store))?;
+    let store = Store::from_url(&job.store)
+        .with_context(|| format!("store {}", job.store))
+        .map_err(|e| e.context(Classified(ExitClass::Input, "invalid store")))?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let summary = rt.block_on(run_stages(&job, &store, &batch_id, &date, global))?;
+    let result = rt.block_on(locked_run(&job, &store, &batch_id, &date, &args, global));
+    if let Some(path) = &args.metrics_file {
+        let text = metrics_text(
+            &job.name,
+            &batch_id,
+            &result,
+            started.elapsed().as_secs_f64(),
+        );
+        if let Err(e) = write_atomically(path, text.as_bytes()) {
+            tracing::error!(file = %path.display(), error = %e, "cannot write the metrics file");
+        }
+    }
+    let summary = result?;
     let text = serde_json::to_string_pretty(&summary)?;
     if let Some(path) = &args.summary_json {
-        std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+        write_atomically(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     print_summary(&summary);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the batch lock, runs the stages (stopping cleanly on SIGINT or
+/// SIGTERM), and releases the lock whatever the outcome.
+async fn locked_run(
+    job: &Job,
+    store: &Store,
+    batch_id: &str,
+    date: &str,
+    args: &RunArgs,
+    global: &GlobalArgs,
+) -> anyhow::Result<Summary> {
+    let (lock, broken) = BatchLock::acquire(store, batch_id, "proofmark run", args.break_lock)
+        .await
+        .with_context(|| format!("cannot lock batch {batch_id}"))?;
+    if let Some(b) = broken {
+        if !global.quiet {
+            eprintln!(
+                "lock: removed the lock of pid {} on {} (taken {}); resuming",
+                b.pid, b.host, b.since
+            );
+        }
+    }
+    let outcome = tokio::select! {
+        r = run_stages(job, store, batch_id, date, args.until, global) => r,
+        sig = shutdown_signal() => Err(anyhow::anyhow!(
+            "interrupted by {sig}: the batch's finished work is kept; rerun to resume"
+        )),
+    };
+    let released = lock.release(store).await;
+    let summary = outcome?;
+    released.with_context(|| format!("cannot release the lock of batch {batch_id}"))?;
+    Ok(summary)
+}
+
+/// Resolves on SIGINT or SIGTERM, naming the signal.
+async fn shutdown_signal() -> &'static str {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => tokio::select! {
+                _ = ctrl_c => "SIGINT",
+                _ = term.recv() => "SIGTERM",
+            },
+            Err(_) => {
+                ctrl_c.await;
+                "SIGINT"
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        ctrl_c.await;
+        "SIGINT"
+    }
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder and
+/// a rename, so that readers never see a partial file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// The run's metrics in the Prometheus text exposition format.
+fn metrics_text(
+    job: &str,
+    batch_id: &str,
+    result: &anyhow::Result<Summary>,
+    seconds: f64,
+) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let j = label(job);
+    let b = label(batch_id);
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    let mut metric = |name: &str, help: &str, kind: &str, lines: &[(String, f64)]| {
+        let _ = writeln!(o, "# HELP {name} {help}");
+        let _ = writeln!(o, "# TYPE {name} {kind}");
+        for (labels, v) in lines {
+            let _ = writeln!(o, "{name}{{{labels}}} {v}");
+        }
+    };
+    let base = format!("job=\"{j}\",batch_id=\"{b}\"");
+    let (ok, code, class) = match result {
+        Ok(_) => (1.0, 0.0, "none"),
+        Err(e) => {
+            let c = classify(e);
+            (0.0, f64::from(c.code()), c.name())
+        }
+    };
+    metric(
+        "proofmark_job_last_run_timestamp_seconds",
+        "When the last run of the job ended (Unix time).",
+        "gauge",
+        &[(format!("job=\"{j}\""), now)],
+    );
+    metric(
+        "proofmark_job_success",
+        "1 if the last run succeeded, else 0.",
+        "gauge",
+        &[(base.clone(), ok)],
+    );
+    metric(
+        "proofmark_job_exit_code",
+        "Exit code of the last run (0 ok, 2 internal, 3 input, 4 chain, 5 locked).",
+        "gauge",
+        &[(format!("{base},class=\"{class}\""), code)],
+    );
+    metric(
+        "proofmark_job_duration_seconds",
+        "Wall time of the last run.",
+        "gauge",
+        &[(base.clone(), seconds)],
+    );
+    if let Ok(s) = result {
+        if ok > 0.0 {
+            metric(
+                "proofmark_job_last_success_timestamp_seconds",
+                "When the job last succeeded (Unix time).",
+                "gauge",
+                &[(format!("job=\"{j}\""), now)],
+            );
+        }
+        let stages: Vec<(String, f64)> = s
+            .stage_seconds
+            .iter()
+            .map(|t| (format!("{base},stage=\"{}\"", t.stage), t.seconds))
+            .collect();
+        metric(
+            "proofmark_job_stage_duration_seconds",
+            "Wall time of each stage run by the last run (stages done earlier are absent).",
+            "gauge",
+            &stages,
+        );
+        if let (Some(read), Some(acc), Some(rej)) = (s.rows_read, s.rows_accepted, s.rows_rejected)
+        {
+            metric(
+                "proofmark_job_rows",
+                "Rows of the batch by outcome.",
+                "gauge",
+                &[
+                    (format!("{base},outcome=\"read\""), read as f64),
+                    (format!("{base},outcome=\"accepted\""), acc as f64),
+                    (format!("{base},outcome=\"rejected\""), rej as f64),
+                ],
+            );
+        }
+        let reasons: Vec<(String, f64)> = s
+            .rejects_by_reason
+            .iter()
+            .map(|(r, n)| (format!("{base},reason=\"{}\"", label(r)), *n as f64))
+            .collect();
+        metric(
+            "proofmark_job_rejected_rows",
+            "Rejected rows of the batch by reason code.",
+            "gauge",
+            &reasons,
+        );
+        metric(
+            "proofmark_job_records_per_second",
+            "Rows read per second over plan, build and commit of the last run.",
+            "gauge",
+            &[(base.clone(), s.records_per_second)],
+        );
+        let anchors: Vec<(String, f64)> = s
+            .receipts
+            .iter()
+            .filter_map(|r| r.get("chain").and_then(|c| c.as_str()))
+            .map(|c| (format!("{base},chain=\"{}\"", label(c)), 1.0))
+            .collect();
+        metric(
+            "proofmark_job_anchored",
+            "1 for each chain that holds a final receipt of the batch.",
+            "gauge",
+            &anchors,
+        );
+    }
+    o
 }
 
 async fn run_stages(
@@ -292,8 +561,27 @@ async fn run_stages(
     store: &Store,
     batch_id: &str,
     date: &str,
+    until: Option<Stage>,
     global: &GlobalArgs,
 ) -> anyhow::Result<Summary> {
+    let stopped = |stage: Stage, stage_seconds: Vec<StageTime>| Summary {
+        job: job.name.clone(),
+        batch_id: batch_id.to_owned(),
+        store: job.store.clone(),
+        outcome: format!(
+            "stopped after {} as asked (--until): the batch is NOT complete",
+            stage.name()
+        ),
+        rows_read: None,
+        rows_accepted: None,
+        rows_rejected: None,
+        rejects_by_reason: BTreeMap::new(),
+        root: None,
+        manifest_digest: None,
+        receipts: Vec::new(),
+        stage_seconds,
+        records_per_second: 0.0,
+    };
     let mut stage_seconds: Vec<StageTime> = Vec::new();
     let mut all_done_before = true;
     let say = |msg: &str| {
@@ -318,14 +606,27 @@ async fn run_stages(
             suite: job.suite,
             input_mode: job.input_mode,
         };
-        let plan = make_plan(store, &job.inputs, &opts, &|_| {})
+        let pb = bar(global, 0, "bytes");
+        pb.set_message("plan");
+        let progress = |p: proofmark_ingest::PlanProgress| match p {
+            proofmark_ingest::PlanProgress::Resolved { total_bytes, .. } => {
+                pb.set_length(total_bytes)
+            }
+            proofmark_ingest::PlanProgress::Digested { bytes, .. } => pb.inc(bytes),
+            _ => {}
+        };
+        let plan = make_plan(store, &job.inputs, &opts, &progress)
             .await
             .context("plan stage")?;
+        pb.finish_and_clear();
         let s = record_stage(store, batch_id, "plan", t, serde_json::json!({"files": plan.files.len(), "segments": plan.segments.len(), "rows": plan.total_rows})).await?;
         stage_seconds.push(StageTime {
             stage: "plan",
             seconds: s,
         });
+    }
+    if until == Some(Stage::Plan) {
+        return Ok(stopped(Stage::Plan, stage_seconds));
     }
 
     // build
@@ -335,14 +636,24 @@ async fn run_stages(
     } else {
         all_done_before = false;
         say("build: validating, hashing and building segment trees");
-        let report = build_batch(store, batch_id, &BuildOptions::default(), &|_| {})
+        let pb = bar(global, 0, "rows");
+        pb.set_message("build");
+        let progress = |p: proofmark_anchor::BuildProgress| {
+            pb.set_length(p.rows_total);
+            pb.set_position(p.rows_done);
+        };
+        let report = build_batch(store, batch_id, &BuildOptions::default(), &progress)
             .await
             .context("build stage")?;
+        pb.finish_and_clear();
         let s = record_stage(store, batch_id, "build", t, serde_json::json!({"segments_built": report.segments_built, "segments_skipped": report.segments_skipped})).await?;
         stage_seconds.push(StageTime {
             stage: "build",
             seconds: s,
         });
+    }
+    if until == Some(Stage::Build) {
+        return Ok(stopped(Stage::Build, stage_seconds));
     }
 
     // commit
@@ -351,6 +662,7 @@ async fn run_stages(
         memory_budget_bytes: job.memory_budget_bytes,
         ..CommitOptions::default()
     };
+    say("commit: batch tree, sorted index, rejects and manifest");
     let commit = commit_batch(store, batch_id, &opts, &|_| {})
         .await
         .context("commit stage")?;
@@ -371,11 +683,26 @@ async fn run_stages(
             seconds: s,
         });
     }
+    if until == Some(Stage::Commit) {
+        let mut summary = stopped(Stage::Commit, stage_seconds);
+        summary.outcome = "stopped after commit as asked (--until): the batch is committed, \
+                           NOT anchored"
+            .to_owned();
+        let m = &commit.manifest;
+        summary.rows_read = Some(m.rows_read);
+        summary.rows_accepted = Some(m.rows_accepted);
+        summary.rows_rejected = Some(m.rows_rejected);
+        summary.rejects_by_reason = reasons;
+        summary.root = Some(m.root.clone());
+        summary.manifest_digest = Some(commit.manifest_digest.clone());
+        return Ok(summary);
+    }
 
     // anchor
     let t = Instant::now();
     let mut receipts = Vec::new();
     let mut anchored_now = false;
+    say(&format!("anchor: on {}", job.chains.join(", ")));
     for chain in &job.chains {
         let outcome = anchor_batch(store, batch_id, chain, &job.chains_file)
             .await
@@ -414,13 +741,14 @@ async fn run_stages(
             "already complete: nothing to do"
         } else {
             "completed"
-        },
-        rows_read: m.rows_read,
-        rows_accepted: m.rows_accepted,
-        rows_rejected: m.rows_rejected,
+        }
+        .to_owned(),
+        rows_read: Some(m.rows_read),
+        rows_accepted: Some(m.rows_accepted),
+        rows_rejected: Some(m.rows_rejected),
         rejects_by_reason: reasons,
-        root: m.root.clone(),
-        manifest_digest: commit.manifest_digest.clone(),
+        root: Some(m.root.clone()),
+        manifest_digest: Some(commit.manifest_digest.clone()),
         receipts,
         stage_seconds,
         records_per_second: if build_secs > 0.0 {
@@ -434,15 +762,18 @@ async fn run_stages(
 fn print_summary(s: &Summary) {
     println!("batch      {}  ({})", s.batch_id, s.outcome);
     println!("store      {}", s.store);
-    println!(
-        "rows       {} read, {} accepted, {} rejected",
-        s.rows_read, s.rows_accepted, s.rows_rejected
-    );
+    if let (Some(read), Some(acc), Some(rej)) = (s.rows_read, s.rows_accepted, s.rows_rejected) {
+        println!("rows       {read} read, {acc} accepted, {rej} rejected");
+    }
     for (reason, n) in &s.rejects_by_reason {
         println!("  rejected {n:>8}  {reason}");
     }
-    println!("root       {}", s.root);
-    println!("manifest   {}", s.manifest_digest);
+    if let Some(root) = &s.root {
+        println!("root       {root}");
+    }
+    if let Some(digest) = &s.manifest_digest {
+        println!("manifest   {digest}");
+    }
     for r in &s.receipts {
         let chain = r.get("chain").and_then(|v| v.as_str()).unwrap_or("?");
         match (r.get("log_index"), r.get("log_size")) {

@@ -1,0 +1,148 @@
+//! Exit codes: what kind of failure ended a command, so that a scheduler can
+//! tell bad input (fix the data or the configuration) from a chain problem
+//! (retry later, check the node or the account) from everything else.
+//!
+//! | code | meaning |
+//! | --- | --- |
+//! | 0 | success |
+//! | 1 | not verified / not found (verification commands) |
+//! | 2 | internal or environment error (store unreachable, I/O, a bug) |
+//! | 3 | input error: the job file, an input file, the plan's inputs |
+//! | 4 | chain error: a chain refused, failed or disagreed |
+//! | 5 | locked: another run holds the batch's lock |
+
+use std::fmt;
+
+use proofmark_anchor::chain::ChainError;
+use proofmark_ingest::IngestError;
+
+use crate::lock::LockError;
+
+/// The class of a failure, and its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitClass {
+    /// Internal or environment error: exit code 2.
+    Internal,
+    /// Input error: exit code 3.
+    Input,
+    /// Chain error: exit code 4.
+    Chain,
+    /// Another run holds the lock: exit code 5.
+    Locked,
+}
+
+impl ExitClass {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        match self {
+            ExitClass::Internal => 2,
+            ExitClass::Input => 3,
+            ExitClass::Chain => 4,
+            ExitClass::Locked => 5,
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn name(self) -> &'static str {
+        match self {
+            ExitClass::Internal => "internal",
+            ExitClass::Input => "input",
+            ExitClass::Chain => "chain",
+            ExitClass::Locked => "locked",
+        }
+    }
+}
+
+/// A marker attached as context to errors of a known class that carry no
+/// typed cause (e.g. a job file's validation).
+#[derive(Debug, Clone, Copy)]
+pub struct Classified(pub ExitClass, pub &'static str);
+
+impl fmt::Display for Classified {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.1)
+    }
+}
+
+/// The class of `err`: a [`Classified`] outermost context first, then the
+/// first typed cause in its chain that has one.
+pub fn classify(err: &anyhow::Error) -> ExitClass {
+    if let Some(Classified(class, _)) = err.downcast_ref::<Classified>() {
+        return *class;
+    }
+    for cause in err.chain() {
+        if cause.downcast_ref::<LockError>().is_some() {
+            return ExitClass::Locked;
+        }
+        if let Some(e) = cause.downcast_ref::<ChainError>() {
+            return match e {
+                ChainError::Config { .. }
+                | ChainError::UnknownChain { .. }
+                | ChainError::NotCommitted(_) => ExitClass::Input,
+                ChainError::Store(_) => ExitClass::Internal,
+                _ => ExitClass::Chain,
+            };
+        }
+        if let Some(e) = cause.downcast_ref::<IngestError>() {
+            if let Some(class) = ingest_class(e) {
+                return class;
+            }
+        }
+    }
+    ExitClass::Internal
+}
+
+fn ingest_class(e: &IngestError) -> Option<ExitClass> {
+    match e {
+        IngestError::InvalidUrl { .. }
+        | IngestError::InvalidBatchId { .. }
+        | IngestError::InvalidBatchDate { .. }
+        | IngestError::NoInputs
+        | IngestError::Glob { .. }
+        | IngestError::InputNotFound { .. }
+        | IngestError::EmptyFile { .. }
+        | IngestError::BadParquet { .. }
+        | IngestError::UnknownSchema { .. }
+        | IngestError::Vanished { .. }
+        | IngestError::DigestMismatch { .. }
+        | IngestError::ChangedSincePlan { .. }
+        | IngestError::Decode { .. }
+        | IngestError::RowGroupSchema { .. }
+        | IngestError::TooManyRows { .. } => Some(ExitClass::Input),
+        // Store and local I/O failures: keep looking for a more specific
+        // cause, else internal.
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_are_classified() {
+        let input = anyhow::Error::new(IngestError::NoInputs).context("plan stage");
+        assert_eq!(classify(&input), ExitClass::Input);
+        let chain = anyhow::Error::new(ChainError::BadReceipt {
+            path: "r".into(),
+            message: "m".into(),
+        })
+        .context("anchor");
+        assert_eq!(classify(&chain), ExitClass::Chain);
+        let config = anyhow::anyhow!("job.name is empty")
+            .context(Classified(ExitClass::Input, "invalid job file"));
+        assert_eq!(classify(&config), ExitClass::Input);
+        let other = anyhow::anyhow!("disk full");
+        assert_eq!(classify(&other), ExitClass::Internal);
+        assert_eq!(
+            [
+                ExitClass::Internal,
+                ExitClass::Input,
+                ExitClass::Chain,
+                ExitClass::Locked
+            ]
+            .map(ExitClass::code),
+            [2, 3, 4, 5]
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! The batch lock: one run of a batch at a time.
+//!
+//! A run creates `batches/<batch_id>/lock.json` with create-if-absent (the
+//! store's conditional put, atomic on every backend) and deletes it when it
+//! ends, whether it succeeded or failed. A process killed outright leaves
+//! its lock behind; the next run reads it and tells whether its holder is
+//! verifiably dead (same host, and no process with that id and start time),
+//! alive, or on another host where it cannot tell. Only an explicit
+//! `--break-lock` removes a lock, and never one whose holder is alive here.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use proofmark_anchor::manifest::rfc3339_utc;
+use proofmark_ingest::{IngestError, Store};
+use serde::{Deserialize, Serialize};
+
+/// The `format` of a lock object.
+pub const LOCK_FORMAT: &str = "proofmark-lock/1";
+
+/// Who holds a batch lock, as written in the lock object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockHolder {
+    /// Always [`LOCK_FORMAT`].
+    pub format: String,
+    /// The locked batch.
+    pub batch_id: String,
+    /// Host name of the holder.
+    pub host: String,
+    /// Process id of the holder.
+    pub pid: u32,
+    /// The holder's start time in clock ticks since boot (Linux), which
+    /// tells a live holder from a later process that reused its id.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
+    /// When the lock was taken (RFC 3339 UTC).
+    pub since: String,
+    /// What took it (`proofmark run`, ...).
+    pub command: String,
+}
+
+/// Whether a lock's holder is still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HolderState {
+    /// Same host, and the process is running.
+    Alive,
+    /// Same host, and no such process: the lock is stale.
+    Dead,
+    /// Another host: this process cannot tell.
+    Unknown,
+}
+
+/// Errors of taking a lock.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another run holds the lock.
+    #[error(
+        "batch {batch_id} is locked by pid {pid} on {host} since {since} ({state}): {advice}",
+        batch_id = .holder.batch_id, pid = .holder.pid, host = .holder.host, since = .holder.since,
+        state = describe(*.state), advice = advice(*.state)
+    )]
+    Held {
+        /// The lock's holder.
+        holder: LockHolder,
+        /// Whether it is alive.
+        state: HolderState,
+    },
+    /// The lock object cannot be read.
+    #[error("lock {path} is unreadable ({message}); remove it with --break-lock")]
+    Unreadable {
+        /// The lock object.
+        path: String,
+        /// Why.
+        message: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] IngestError),
+}
+
+fn describe(state: HolderState) -> &'static str {
+    match state {
+        HolderState::Alive => "still running",
+        HolderState::Dead => "that process is gone: the lock is stale",
+        HolderState::Unknown => "on another host: cannot tell whether it is running",
+    }
+}
+
+fn advice(state: HolderState) -> &'static str {
+    match state {
+        HolderState::Alive => "wait for it to finish",
+        HolderState::Dead => "rerun with --break-lock to remove the stale lock and resume",
+        HolderState::Unknown => {
+            "make sure that run has ended, then rerun with --break-lock to remove the lock"
+        }
+    }
+}
+
+/// The store path of a batch's lock.
+pub fn lock_path(batch_id: &str) -> String {
+    format!("batches/{batch_id}/lock.json")
+}
+
+/// A held batch lock; [`BatchLock::release`] removes it.
+#[derive(Debug)]
+pub struct BatchLock {
+    path: String,
+}
+
+impl BatchLock {
+    /// Takes the lock of `batch_id`, breaking a lock left by a holder that
+    /// is not alive here if `break_lock` is set. Returns the lock and the
+    /// holder of the lock that was broken, if any.
+    pub async fn acquire(
+        store: &Store,
+        batch_id: &str,
+        command: &str,
+        break_lock: bool,
+    ) -> Result<(BatchLock, Option<LockHolder>), LockError> {
+        let path = lock_path(batch_id);
+        let me = LockHolder {
+            format: LOCK_FORMAT.to_owned(),
+            batch_id: batch_id.to_owned(),
+            host: host_name(),
+            pid: std::process::id(),
+            pid_start: process_start_ticks(std::process::id()),
+            since: rfc3339_utc(SystemTime::now()),
+            command: command.to_owned(),
+        };
+        let body = Bytes::from(serde_json::to_vec_pretty(&me).unwrap_or_default());
+        let mut broken = None;
+        for _ in 0..2 {
+            if store.put_if_absent(&path, body.clone()).await? {
+                return Ok((BatchLock { path }, broken));
+            }
+            let Some(bytes) = store.get(&path).await? else {
+                // Released between the two calls: try again.
+                continue;
+            };
+            let holder: Option<LockHolder> = serde_json::from_slice(&bytes).ok();
+            let state = holder.as_ref().map(holder_state);
+            match (holder, state) {
+                (Some(holder), Some(HolderState::Alive)) => {
+                    return Err(LockError::Held {
+                        holder,
+                        state: HolderState::Alive,
+                    });
+                }
+                (Some(holder), Some(state)) if !break_lock => {
+                    return Err(LockError::Held { holder, state });
+                }
+                (None, _) if !break_lock => {
+                    return Err(LockError::Unreadable {
+                        path,
+                        message: "not a lock object".to_owned(),
+                    });
+                }
+                (holder, _) => {
+                    tracing::warn!(lock = %path, ?holder, "breaking the batch lock");
+                    store.delete(&path).await?;
+                    broken = holder;
+                }
+            }
+        }
+        Err(LockError::Unreadable {
+            path,
+            message: "the lock changed hands while it was being taken".to_owned(),
+        })
+    }
+
+    /// Removes the lock.
+    pub async fn release(self, store: &Store) -> Result<(), LockError> {
+        store.delete(&self.path).await?;
+        Ok(())
+    }
+}
+
+/// Whether `holder` is alive, as far as this host can tell.
+pub fn holder_state(holder: &LockHolder) -> HolderState {
+    if holder.host != host_name() {
+        return HolderState::Unknown;
+    }
+    match (process_start_ticks(holder.pid), holder.pid_start) {
+        (None, _) => {
+            if std::path::Path::new("/proc/self/stat").exists() {
+                HolderState::Dead
+            } else {
+                // No /proc: cannot tell.
+                HolderState::Unknown
+            }
+        }
+        (Some(now), Some(then)) if now != then => HolderState::Dead,
+        (Some(_), _) => HolderState::Alive,
+    }
+}
+
+/// This host's name.
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown-host".to_owned())
+}
+
+/// The start time of process `pid` in clock ticks since boot (field 22 of
+/// `/proc/<pid>/stat`), or `None` when there is no such process.
+fn process_start_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces.
+    let after = &stat[stat.rfind(')')? + 1..];
+    // Fields from 3 on; the start time is field 22.
+    after.split_whitespace().nth(22 - 3)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn holder(pid: u32, pid_start: Option<u64>, host: String) -> LockHolder {
+        LockHolder {
+            format: LOCK_FORMAT.into(),
+            batch_id: "b".into(),
+            host,
+            pid,
+            pid_start,
+            since: "2026-11-25T00:00:00Z".into(),
+            command: "test".into(),
+        }
+    }
+
+    #[test]
+    fn holders_are_told_apart() {
+        let me = std::process::id();
+        let start = process_start_ticks(me);
+        assert!(start.is_some(), "this process has a start time");
+        assert_eq!(
+            holder_state(&holder(me, start, host_name())),
+            HolderState::Alive
+        );
+        assert_eq!(
+            holder_state(&holder(me, start.map(|s| s + 1), host_name())),
+            HolderState::Dead,
+            "a reused pid is not the holder"
+        );
+        // A process that has exited.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        child.wait().unwrap();
+        assert_eq!(
+            holder_state(&holder(pid, Some(1), host_name())),
+            HolderState::Dead
+        );
+        assert_eq!(
+            holder_state(&holder(me, start, "elsewhere.example".into())),
+            HolderState::Unknown
+        );
+    }
+
+    #[tokio::test]
+    async fn a_second_run_is_refused_and_a_stale_lock_needs_break_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let (lock, broken) = BatchLock::acquire(&store, "b1", "test", false)
+            .await
+            .unwrap();
+        assert!(broken.is_none());
+        // Held by this (live) process: refused, even with --break-lock.
+        for brk in [false, true] {
+            let err = BatchLock::acquire(&store, "b1", "test", brk)
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    LockError::Held {
+                        state: HolderState::Alive,
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+        }
+        lock.release(&store).await.unwrap();
+        let (lock, _) = BatchLock::acquire(&store, "b1", "test", false)
+            .await
+            .unwrap();
+        // Make it look like a dead process's lock.
+        let mut dead = holder(u32::MAX - 1, Some(1), host_name());
+        dead.batch_id = "b1".into();
+        store
+            .put(
+                &lock_path("b1"),
+                Bytes::from(serde_json::to_vec(&dead).unwrap()),
+            )
+            .await
+            .unwrap();
+        drop(lock);
+        let err = BatchLock::acquire(&store, "b1", "test", false)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LockError::Held {
+                    state: HolderState::Dead,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--break-lock"), "{err}");
+        let (lock, broken) = BatchLock::acquire(&store, "b1", "test", true)
+            .await
+            .unwrap();
+        assert_eq!(broken.unwrap().pid, u32::MAX - 1);
+        lock.release(&store).await.unwrap();
+        assert!(store.get(&lock_path("b1")).await.unwrap().is_none());
+    }
+}
