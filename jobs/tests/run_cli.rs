@@ -284,3 +284,77 @@ fn exit_codes_locks_metrics_and_until() {
     assert!(text.contains("proofmark_job_rows{"), "{text}");
     assert!(text.contains("chain=\"ledger\"} 1"), "{text}");
 }
+
+/// The Kubernetes layout (`jobs/k8s/`) simulated with local processes: a
+/// plan step, an Indexed Job of three build pods running at once (each
+/// naming its share through `JOB_COMPLETION_INDEX`), and a finalize step;
+/// the root equals a single-process run's.
+#[test]
+fn indexed_build_processes_and_finalize_give_the_single_run_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    let data = dir.path().join("data");
+    ok(&proofmark(
+        &[
+            "datasets",
+            "generate",
+            "--items",
+            "3000",
+            "--seed",
+            "8",
+            "--rows-per-group",
+            "1024",
+            "--out",
+            data.to_str().unwrap(),
+        ],
+        &key,
+    ));
+    let single_dir = dir.path().join("single");
+    let multi_dir = dir.path().join("multi");
+    for d in [&single_dir, &multi_dir] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let inputs = format!("{}/records/**/*.parquet", data.display());
+    let single = ok(&proofmark(&["run", &write_job(&single_dir, &inputs)], &key));
+
+    let job = write_job(&multi_dir, &inputs);
+    ok(&proofmark(&["run", &job, "--until", "plan"], &key));
+    let store = multi_dir.join("store");
+    let pods: Vec<_> = (0..3)
+        .map(|k| {
+            let mut pod = Command::new(env!("CARGO_BIN_EXE_proofmark"));
+            pod.args([
+                "build",
+                "--batch-id",
+                "t-2026-11-24",
+                "--store",
+                store.to_str().unwrap(),
+                "--parts",
+                "3",
+            ])
+            .env("JOB_COMPLETION_INDEX", k.to_string());
+            pod.output_async()
+        })
+        .collect();
+    for pod in pods {
+        ok(&pod.join().unwrap());
+    }
+    let finalize = ok(&proofmark(&["run", &job], &key));
+    assert!(
+        line(&finalize, "batch").contains("(completed)"),
+        "{finalize}"
+    );
+    assert_eq!(line(&finalize, "root"), line(&single, "root"));
+    assert_eq!(line(&finalize, "rows"), line(&single, "rows"));
+}
+
+/// Runs a command on a thread, so that several run at once.
+trait OutputAsync {
+    fn output_async(self) -> std::thread::JoinHandle<Output>;
+}
+
+impl OutputAsync for Command {
+    fn output_async(mut self) -> std::thread::JoinHandle<Output> {
+        std::thread::spawn(move || self.output().expect("runs"))
+    }
+}
