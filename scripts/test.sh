@@ -5,7 +5,8 @@
 #
 # Installs what the tests need into a cache outside the checkout
 # ($PROOFMARK_CACHE, default ~/.cache/proofmark): a Python virtual
-# environment with the pinned `blake3` package. Cargo builds go to
+# environment with the pinned `blake3` package and moto's S3 server (for the
+# s3:// tests). Cargo builds go to
 # $CARGO_TARGET_DIR (default $PROOFMARK_CACHE/target) so that they are reused
 # between runs.
 set -euo pipefail
@@ -27,6 +28,8 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+# moto's standalone S3 server, started by the s3:// tests on free ports.
+export PROOFMARK_MOTO_SERVER="$venv/bin/moto_server"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
