@@ -231,7 +231,7 @@ mod tests {
             let reasons = batch.column(3).as_string::<i32>();
             for j in 0..batch.num_rows() {
                 assert_eq!(rows.value(j), seen);
-                assert_eq!(ids.is_null(j), seen % 3 == 0);
+                assert_eq!(ids.is_null(j), seen.is_multiple_of(3));
                 assert_eq!(reasons.value(j), "no_subject,bad_gtin");
                 seen += 1;
             }

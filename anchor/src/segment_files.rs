@@ -78,7 +78,7 @@ pub fn decode_index_entry(entry: &[u8]) -> ([u8; 16], u64) {
 ///
 /// [`AnchorError::Malformed`] if its length is not a multiple of 32.
 pub fn decode_leaves(path: &str, bytes: &[u8]) -> Result<Vec<Hash>, AnchorError> {
-    if bytes.len() % 32 != 0 {
+    if !bytes.len().is_multiple_of(32) {
         return Err(AnchorError::malformed(
             path,
             format!(
@@ -494,7 +494,7 @@ pub fn check_tree(
     }
     let leaf_count = (leaves.len() / 32) as u64;
     if tree.leaf_count != summary.leaf_count
-        || leaves.len() % 32 != 0
+        || !leaves.len().is_multiple_of(32)
         || leaf_count != summary.leaf_count
     {
         return Err(AnchorError::malformed(

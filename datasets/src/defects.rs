@@ -321,7 +321,7 @@ pub fn corrupt_text(
         },
         BadGtin => {
             out.push_str(v);
-            if s % 2 == 0 {
+            if s.is_multiple_of(2) {
                 // A wrong check digit.
                 let last = out.pop().and_then(|c| c.to_digit(10)).unwrap_or(0);
                 let wrong = (last + 1 + (s / 2 % 9) as u32) % 10;
@@ -384,7 +384,7 @@ pub fn corrupt_text(
 /// batch date, or (if `allow_past`) before 1970.
 pub fn bad_time_us(inj: &Injection, limit_us: i64, allow_past: bool) -> i64 {
     let day = crate::date::MICROS_PER_DAY as u64;
-    if allow_past && inj.style % 3 == 0 {
+    if allow_past && inj.style.is_multiple_of(3) {
         -1 - (inj.style / 3 % (3_650 * day)) as i64
     } else {
         limit_us + (inj.style / 3 % (400 * day)) as i64
@@ -393,7 +393,7 @@ pub fn bad_time_us(inj: &Injection, limit_us: i64, allow_past: bool) -> i64 {
 
 /// A production date out of range: after the day after the batch date, or before 1970.
 pub fn bad_day(inj: &Injection, batch_day: i32) -> i32 {
-    if inj.style % 3 == 0 {
+    if inj.style.is_multiple_of(3) {
         -1 - (inj.style / 3 % 3_650) as i32
     } else {
         batch_day + 2 + (inj.style / 3 % 30) as i32

@@ -55,6 +55,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             std::hint::black_box(validate(&view, &ctx, &mut tracker));
         }
     });
+    time("validate without ids (as process_segment)", &mut || {
+        for (kind, b) in &batches {
+            let view = RecordView::try_new(*kind, b).expect("view");
+            std::hint::black_box(proofmark_schemas::validate::validate_without_ids(
+                &view, &ctx,
+            ));
+        }
+    });
     let mut arena = Vec::new();
     let mut lens = Vec::new();
     time("encode (one arena)", &mut || {

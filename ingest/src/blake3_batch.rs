@@ -60,7 +60,7 @@ pub fn subject_key_words() -> &'static [u32; 8] {
 /// `out[i] = blake3::keyed_hash(key, data[i * len..(i + 1) * len])` for `len` a multiple of 64
 /// above 1024 (more than one chunk). Returns `false` (and leaves `out` alone) for other lengths.
 pub fn keyed_hash_multi_chunk(key: &[u32; 8], data: &[u8], len: usize, out: &mut [Hash]) -> bool {
-    if len <= CHUNK_LEN || len % 64 != 0 || data.len() != len * out.len() {
+    if len <= CHUNK_LEN || !len.is_multiple_of(64) || data.len() != len * out.len() {
         return false;
     }
     let n = out.len();

@@ -63,16 +63,18 @@ pub async fn resolve_one(input: &str) -> Result<Vec<SourceFile>, IngestError> {
         return resolve_glob(trimmed).await;
     }
     // A single file?
-    if let Ok((parent, name)) = Store::for_object(trimmed) {
-        if let Some(info) = parent.head(&name).await? {
-            let url = parent.object_url(&info.path);
-            return Ok(vec![SourceFile {
-                store: parent,
-                path: info.path,
-                url,
-                size: info.size,
-            }]);
-        }
+    let single = match Store::for_object(trimmed) {
+        Ok((parent, name)) => parent.head(&name).await?.map(|info| (parent, info)),
+        Err(_) => None,
+    };
+    if let Some((parent, info)) = single {
+        let url = parent.object_url(&info.path);
+        return Ok(vec![SourceFile {
+            store: parent,
+            path: info.path,
+            url,
+            size: info.size,
+        }]);
     }
     // A folder or prefix: every object under it.
     let store = Store::from_url(trimmed)?;

@@ -227,6 +227,16 @@ pub enum IngestError {
         /// The limit.
         max: u64,
     },
+    /// The duplicate record id scan of a file could not write or read its spill file
+    /// (a file over the scan's memory budget spills sorted runs to the temporary folder).
+    #[error("the duplicate record id scan of {url} could not use its spill file")]
+    DuplicateSpill {
+        /// The input file's URL.
+        url: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A background task failed (panicked or was cancelled).
     #[error("a background task of {what} failed")]
     Task {

@@ -238,10 +238,14 @@ async fn cached_footer(
     file: &PlanFile,
 ) -> Result<Footer, IngestError> {
     let key = format!("{url}\n{}", file.digest);
-    if let Ok(cache) = footer_cache().lock() {
-        if let Some((_, f)) = cache.iter().find(|(k, _)| *k == key) {
-            return Ok(f.clone());
-        }
+    let cached = footer_cache().lock().ok().and_then(|cache| {
+        cache
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, f)| f.clone())
+    });
+    if let Some(f) = cached {
+        return Ok(f);
     }
     match read_store.head(path).await? {
         None => {

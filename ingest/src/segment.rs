@@ -8,9 +8,8 @@ use std::collections::BTreeMap;
 use arrow_array::RecordBatch;
 use parquet::errors::ParquetError;
 use proofmark_merkle::{Hash, Suite, SuiteFn};
-use proofmark_schemas::{
-    DefectKind, RecordIdTracker, RecordView, ValidationContext, row_to_json, validate,
-};
+use proofmark_schemas::validate::validate_without_ids;
+use proofmark_schemas::{DefectKind, RecordView, ValidationContext, row_to_json};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{RangeReader, row_group_reader};
@@ -227,10 +226,9 @@ fn process_batch<S: Suite>(
         })?;
     let rows = view.num_rows();
     let batch_first = out.rows_read; // row of the row group where this batch starts
-    // Duplicates within the file are all in the plan; a tracker per batch (small, cache
-    // resident) only finds those again within the batch, and they are merged below.
-    let mut tracker = RecordIdTracker::new();
-    let validation = validate(&view, ctx, &mut tracker);
+    // Duplicates within the file are all in the plan (found by the planner's scan of the
+    // whole file), so validation skips the record id rule and they are added below.
+    let validation = validate_without_ids(&view, ctx);
     rejected.clear();
     rejected.extend((0..rows).map(|r| validation.is_rejected(r)));
     // Duplicates from the plan (earlier row groups of the file, or this one).

@@ -83,10 +83,10 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
                 _ => ExitClass::Chain,
             };
         }
-        if let Some(e) = cause.downcast_ref::<IngestError>() {
-            if let Some(class) = ingest_class(e) {
-                return class;
-            }
+        if let Some(e) = cause.downcast_ref::<IngestError>()
+            && let Some(class) = ingest_class(e)
+        {
+            return class;
         }
     }
     ExitClass::Internal

@@ -16,14 +16,13 @@ use clap::Parser;
 fn main() -> ExitCode {
     let cli = cmd::Cli::parse();
     cmd::init_logging(&cli.global);
-    if let Some(threads) = cli.global.threads {
-        if let Err(err) = rayon::ThreadPoolBuilder::new()
+    if let Some(threads) = cli.global.threads
+        && let Err(err) = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build_global()
-        {
-            eprintln!("error: cannot set up {threads} worker threads: {err}");
-            return ExitCode::from(2);
-        }
+    {
+        eprintln!("error: cannot set up {threads} worker threads: {err}");
+        return ExitCode::from(2);
     }
     match cmd::run(cli) {
         Ok(code) => code,

@@ -138,7 +138,7 @@ fn hash_many_blocks<const N: usize>(
     data: &[u8],
     out: &mut [Hash],
 ) {
-    debug_assert!(N % 64 == 0 && (64..=1024).contains(&N));
+    debug_assert!(N.is_multiple_of(64) && (64..=1024).contains(&N));
     debug_assert_eq!(data.len(), N * out.len());
     let filler = [0u8; N];
     let mut inputs: [&[u8; N]; BATCH] = [&filler; BATCH];

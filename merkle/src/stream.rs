@@ -111,7 +111,7 @@ impl<S: Suite> StreamingBuilder<S> {
     /// Pushes the root of a perfect subtree of `2^height` leaves; `size` must
     /// be a multiple of `2^height`.
     fn push_subtree(&mut self, height: u32, root: Hash) {
-        debug_assert!(self.size % (1u64 << height) == 0);
+        debug_assert!(self.size.is_multiple_of(1u64 << height));
         self.size += 1 << height;
         let mut height = height;
         let mut node = root;

@@ -142,6 +142,18 @@ impl Column<'_> {
         }
     }
 
+    /// The column's null buffer (`None` when it has no nulls).
+    #[inline]
+    pub fn nulls(&self) -> Option<&arrow_buffer::NullBuffer> {
+        match self {
+            Column::Text(a) => a.nulls(),
+            Column::Timestamp(a) => a.nulls(),
+            Column::Date(a) => a.nulls(),
+            Column::Int32(a) => a.nulls(),
+            Column::TextList { list, .. } | Column::AttachmentList { list, .. } => list.nulls(),
+        }
+    }
+
     /// The item range of a list column's value at `row` (empty for other types).
     #[inline]
     pub fn list_range(&self, row: usize) -> std::ops::Range<usize> {

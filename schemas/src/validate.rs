@@ -9,10 +9,11 @@ use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use arrow_array::Array;
+use arrow_buffer::NullBuffer;
 
 use crate::columns::{Column, RecordView};
 use crate::country::is_iso_3166_alpha2;
-use crate::kind::{FieldType, Kind, MAX_LIST_ITEM_LEN, MAX_URI_LEN, Rule};
+use crate::kind::{FieldSpec, FieldType, Kind, MAX_LIST_ITEM_LEN, MAX_URI_LEN, Rule};
 
 /// Microseconds in a day.
 pub const MICROS_PER_DAY: i64 = 86_400_000_000;
@@ -215,6 +216,14 @@ impl Hasher for PrehashedHasher {
     }
 }
 
+/// The 128-bit hash (XXH3-128) by which record ids are compared when looking for
+/// duplicates: [`RecordIdTracker`] here, and the planner's bounded-memory scan of whole
+/// files in `proofmark-ingest`. Not part of any output.
+#[inline]
+pub fn record_id_hash(id: &str) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(id.as_bytes())
+}
+
 /// Remembers the record ids seen in one input file, to find duplicates across
 /// the batches of that file. Holds 128-bit hashes (XXH3-128) of the ids, so
 /// memory is 16 bytes (plus table overhead) per row, whatever the id length.
@@ -240,7 +249,7 @@ impl RecordIdTracker {
     /// Records `id`; returns `false` when it was already seen.
     #[inline]
     pub fn insert(&mut self, id: &str) -> bool {
-        self.seen.insert(xxhash_rust::xxh3::xxh3_128(id.as_bytes()))
+        self.seen.insert(record_id_hash(id))
     }
 
     /// Number of distinct ids seen.
@@ -336,6 +345,136 @@ pub fn validate(
     ctx: &ValidationContext,
     ids: &mut RecordIdTracker,
 ) -> Validation {
+    validate_impl(view, ctx, Some(ids))
+}
+
+/// Validates every row of `view` like [`validate`], except the duplicate record id rule
+/// (`duplicate_record_id`): for callers that know the file's duplicate rows from elsewhere
+/// (the batch plan lists them per file, SPEC.md 8.1) and add those defects themselves.
+pub fn validate_without_ids(view: &RecordView<'_>, ctx: &ValidationContext) -> Validation {
+    validate_impl(view, ctx, None)
+}
+
+/// Whether the value at `row` is present, given a column's null buffer.
+#[inline(always)]
+fn present(nulls: Option<&NullBuffer>, row: usize) -> bool {
+    nulls.is_none_or(|n| n.is_valid(row))
+}
+
+/// The checks of one column, over all rows: the column's type and rule are matched once,
+/// then a tight loop runs over the rows (SPEC.md 2.3 and 2.4).
+fn check_column(
+    spec: &FieldSpec,
+    column: &Column<'_>,
+    rows: usize,
+    time_limit: i64,
+    date_limit: i32,
+    push: &mut impl FnMut(usize, DefectKind),
+) {
+    let nulls = column.nulls();
+    // Nulls first (in row order with the other defects after the final sort).
+    if let Some(n) = nulls.filter(|n| n.null_count() > 0 && !spec.nullable) {
+        for row in 0..rows {
+            if n.is_null(row) {
+                push(row, DefectKind::MissingValue);
+            }
+        }
+    }
+    match (spec.ty, column) {
+        (FieldType::Text, Column::Text(a)) => {
+            for row in 0..rows {
+                if !present(nulls, row) {
+                    continue;
+                }
+                if let Some(d) = check_text(spec.rule, spec.max_len, a.value(row)) {
+                    push(row, d);
+                }
+            }
+        }
+        (FieldType::Timestamp, Column::Timestamp(a)) => {
+            for (row, &t) in a.values().iter().enumerate() {
+                if (t < 0 || t >= time_limit) && present(nulls, row) {
+                    push(row, DefectKind::TimeOutOfRange);
+                }
+            }
+        }
+        // Production dates must be plausible; expiry dates may lie far ahead.
+        (FieldType::Date, Column::Date(a)) if spec.name == "production_date" => {
+            for (row, &d) in a.values().iter().enumerate() {
+                if (d < 0 || d >= date_limit) && present(nulls, row) {
+                    push(row, DefectKind::TimeOutOfRange);
+                }
+            }
+        }
+        (FieldType::Int32, Column::Int32(a)) if spec.rule == Rule::NonNegative => {
+            for (row, &v) in a.values().iter().enumerate() {
+                if v < 0 && present(nulls, row) {
+                    push(row, DefectKind::NegativeValue);
+                }
+            }
+        }
+        (FieldType::TextList, Column::TextList { items, .. }) => {
+            for row in 0..rows {
+                if !present(nulls, row) {
+                    continue;
+                }
+                let range = column.list_range(row);
+                if range.len() > spec.max_len as usize {
+                    push(row, DefectKind::TooManyItems);
+                }
+                if range.clone().any(|i| items.is_null(i)) {
+                    push(row, DefectKind::NullListItem);
+                } else if range
+                    .into_iter()
+                    .any(|i| items.value(i).len() > MAX_LIST_ITEM_LEN as usize)
+                {
+                    push(row, DefectKind::TooLong);
+                }
+            }
+        }
+        (
+            FieldType::AttachmentList,
+            Column::AttachmentList {
+                items, uri, digest, ..
+            },
+        ) => {
+            for row in 0..rows {
+                if !present(nulls, row) {
+                    continue;
+                }
+                let range = column.list_range(row);
+                if range.len() > spec.max_len as usize {
+                    push(row, DefectKind::TooManyItems);
+                }
+                if range
+                    .clone()
+                    .any(|i| items.is_null(i) || uri.is_null(i) || digest.is_null(i))
+                {
+                    push(row, DefectKind::NullListItem);
+                } else {
+                    if range
+                        .clone()
+                        .any(|i| uri.value(i).len() > MAX_URI_LEN as usize)
+                    {
+                        push(row, DefectKind::TooLong);
+                    }
+                    if range.into_iter().any(|i| !is_valid_digest(digest.value(i))) {
+                        push(row, DefectKind::MalformedDigest);
+                    }
+                }
+            }
+        }
+        // Other dates and integers have no value rule; types are checked when binding, so
+        // a mismatch here cannot happen.
+        _ => {}
+    }
+}
+
+fn validate_impl(
+    view: &RecordView<'_>,
+    ctx: &ValidationContext,
+    ids: Option<&mut RecordIdTracker>,
+) -> Validation {
     let rows = view.num_rows();
     let mut defects = Vec::new();
     let time_limit = ctx.event_time_limit_us();
@@ -348,91 +487,19 @@ pub fn validate(
                 kind,
             });
         };
-        for row in 0..rows {
-            if column.is_null(row) {
-                if !spec.nullable {
-                    push(row, DefectKind::MissingValue);
-                }
-                continue;
-            }
-            match (spec.ty, column) {
-                (FieldType::Text, Column::Text(a)) => {
-                    if let Some(d) = check_text(spec.rule, spec.max_len, a.value(row)) {
-                        push(row, d);
-                    }
-                }
-                (FieldType::Timestamp, Column::Timestamp(a)) => {
-                    let t = a.value(row);
-                    if t < 0 || t >= time_limit {
-                        push(row, DefectKind::TimeOutOfRange);
-                    }
-                }
-                (FieldType::Date, Column::Date(a)) => {
-                    // Production dates must be plausible; expiry dates may lie far ahead.
-                    let d = a.value(row);
-                    if spec.name == "production_date" && (d < 0 || d >= date_limit) {
-                        push(row, DefectKind::TimeOutOfRange);
-                    }
-                }
-                (FieldType::Int32, Column::Int32(a))
-                    if spec.rule == Rule::NonNegative && a.value(row) < 0 =>
-                {
-                    push(row, DefectKind::NegativeValue);
-                }
-                (FieldType::TextList, Column::TextList { items, .. }) => {
-                    let range = column.list_range(row);
-                    if range.len() > spec.max_len as usize {
-                        push(row, DefectKind::TooManyItems);
-                    }
-                    if range.clone().any(|i| items.is_null(i)) {
-                        push(row, DefectKind::NullListItem);
-                    } else if range
-                        .into_iter()
-                        .any(|i| items.value(i).len() > MAX_LIST_ITEM_LEN as usize)
-                    {
-                        push(row, DefectKind::TooLong);
-                    }
-                }
-                (
-                    FieldType::AttachmentList,
-                    Column::AttachmentList {
-                        items, uri, digest, ..
-                    },
-                ) => {
-                    let range = column.list_range(row);
-                    if range.len() > spec.max_len as usize {
-                        push(row, DefectKind::TooManyItems);
-                    }
-                    if range
-                        .clone()
-                        .any(|i| items.is_null(i) || uri.is_null(i) || digest.is_null(i))
-                    {
-                        push(row, DefectKind::NullListItem);
-                    } else {
-                        if range
-                            .clone()
-                            .any(|i| uri.value(i).len() > MAX_URI_LEN as usize)
-                        {
-                            push(row, DefectKind::TooLong);
-                        }
-                        if range.into_iter().any(|i| !is_valid_digest(digest.value(i))) {
-                            push(row, DefectKind::MalformedDigest);
-                        }
-                    }
-                }
-                // Types are checked when binding; a mismatch here cannot happen.
-                _ => {}
-            }
-        }
+        check_column(spec, column, rows, time_limit, date_limit, &mut push);
     }
     row_level_checks(view, ids, &mut defects);
-    defects.sort_unstable_by_key(|d| {
-        let col = view.kind().field_index(d.column).unwrap_or(usize::MAX);
-        (d.row, col, d.kind)
-    });
     let mut rejected = vec![false; rows];
-    for d in &defects {
-        rejected[d.row as usize] = true;
+    if !defects.is_empty() {
+        let kind = view.kind();
+        defects.sort_unstable_by_key(|d| {
+            let col = kind.field_index(d.column).unwrap_or(usize::MAX);
+            (d.row, col, d.kind)
+        });
+        for d in &defects {
+            rejected[d.row as usize] = true;
+        }
     }
     let rejected_count = rejected.iter().filter(|&&r| r).count();
     Validation {
@@ -442,8 +509,35 @@ pub fn validate(
     }
 }
 
-fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &mut Vec<Defect>) {
+fn row_level_checks(
+    view: &RecordView<'_>,
+    ids: Option<&mut RecordIdTracker>,
+    defects: &mut Vec<Defect>,
+) {
     let kind = view.kind();
+    let rows = view.num_rows();
+    let at = |row: usize, column: &'static str, kind: DefectKind| Defect {
+        row: row as u32,
+        column,
+        kind,
+    };
+    // A row has no subject when both `code` and `lot_id` are null.
+    let (code_nulls, lot_nulls) = (view.column(1).nulls(), view.column(2).nulls());
+    let has_nulls = |n: &&NullBuffer| n.null_count() > 0;
+    if let (Some(c), Some(l)) = (code_nulls.filter(has_nulls), lot_nulls.filter(has_nulls)) {
+        for row in 0..rows {
+            if c.is_null(row) && l.is_null(row) {
+                defects.push(at(row, "code", DefectKind::NoSubject));
+            }
+        }
+    }
+    if let (Some(ids), Column::Text(a)) = (ids, view.column(0)) {
+        for row in 0..rows {
+            if a.is_valid(row) && !ids.insert(a.value(row)) {
+                defects.push(at(row, "record_id", DefectKind::DuplicateRecordId));
+            }
+        }
+    }
     // Column pairs compared row by row, looked up once per batch.
     let pair = |a: &str, b: &str| {
         Some((
@@ -451,36 +545,23 @@ fn row_level_checks(view: &RecordView<'_>, ids: &mut RecordIdTracker, defects: &
             *view.column(kind.field_index(b)?),
         ))
     };
-    let dates = match kind {
+    if let Some((Column::Date(p), Column::Date(e))) = match kind {
         Kind::Production => pair("production_date", "expiry_date"),
         _ => None,
-    };
-    let times = match kind {
+    } {
+        for row in 0..rows {
+            if p.is_valid(row) && e.is_valid(row) && e.value(row) < p.value(row) {
+                defects.push(at(row, "expiry_date", DefectKind::ExpiryBeforeProduction));
+            }
+        }
+    }
+    if let Some((Column::Timestamp(d), Column::Timestamp(c))) = match kind {
         Kind::Customs => pair("declared_at", "cleared_at"),
         _ => None,
-    };
-    for row in 0..view.num_rows() {
-        let at = |column: &'static str, kind: DefectKind| Defect {
-            row: row as u32,
-            column,
-            kind,
-        };
-        if view.code(row).is_none() && view.lot_id(row).is_none() {
-            defects.push(at("code", DefectKind::NoSubject));
-        }
-        if let Some(id) = view.record_id(row) {
-            if !ids.insert(id) {
-                defects.push(at("record_id", DefectKind::DuplicateRecordId));
-            }
-        }
-        if let Some((Column::Date(p), Column::Date(e))) = dates {
-            if p.is_valid(row) && e.is_valid(row) && e.value(row) < p.value(row) {
-                defects.push(at("expiry_date", DefectKind::ExpiryBeforeProduction));
-            }
-        }
-        if let Some((Column::Timestamp(d), Column::Timestamp(c))) = times {
+    } {
+        for row in 0..rows {
             if d.is_valid(row) && c.is_valid(row) && c.value(row) < d.value(row) {
-                defects.push(at("cleared_at", DefectKind::ClearedBeforeDeclared));
+                defects.push(at(row, "cleared_at", DefectKind::ClearedBeforeDeclared));
             }
         }
     }
@@ -530,6 +611,73 @@ mod tests {
     fn reason_codes_round_trip() {
         for d in DefectKind::ALL {
             assert_eq!(DefectKind::from_code(d.code()), Some(d));
+        }
+    }
+
+    #[test]
+    fn without_ids_is_validate_minus_duplicates() {
+        use serde_json::json;
+        let kind = Kind::Logistics;
+        let row = |id: &str, code: Option<&str>, lot: Option<&str>, org: Option<&str>, ev: &str| {
+            json!({"record_id": id, "code": code, "lot_id": lot, "org_id": org,
+                "event_time": 1_000_000, "event_type": ev, "location": "Ningbo",
+                "carrier": null, "waybill": "W 1"})
+        };
+        let rows = vec![
+            row(
+                "r-1",
+                Some("01234567890123456789"),
+                Some("LOT-1"),
+                Some("o"),
+                "shipped",
+            ),
+            row("r-1", None, None, Some("o"), "shipped"),
+            row("r-2", Some("bad code"), None, None, "flown"),
+            row("r-1", None, Some("LOT-1"), Some("o"), "arrived"),
+            row(
+                "r-3",
+                Some("01234567890123456789"),
+                None,
+                Some("o"),
+                "arrived",
+            ),
+        ];
+        let batch = crate::batch_from_json(kind, &rows).expect("batch");
+        let view = RecordView::try_new(kind, &batch).expect("view");
+        let ctx = ValidationContext::for_batch_date(20_000);
+        let with = validate(&view, &ctx, &mut RecordIdTracker::new());
+        let without = validate_without_ids(&view, &ctx);
+        let expected: Vec<Defect> = with
+            .defects()
+            .iter()
+            .filter(|d| d.kind != DefectKind::DuplicateRecordId)
+            .copied()
+            .collect();
+        assert_eq!(without.defects(), expected.as_slice());
+        assert!(
+            with.defects()
+                .iter()
+                .any(|d| d.kind == DefectKind::NoSubject)
+        );
+        assert!(
+            with.defects()
+                .iter()
+                .any(|d| d.kind == DefectKind::MissingValue)
+        );
+        assert_eq!(
+            with.defects()
+                .iter()
+                .filter(|d| d.kind == DefectKind::DuplicateRecordId)
+                .map(|d| d.row)
+                .collect::<Vec<_>>(),
+            [1, 3]
+        );
+        for r in 0..rows.len() {
+            assert_eq!(
+                without.is_rejected(r),
+                !without.defects_of(r).is_empty(),
+                "row {r}"
+            );
         }
     }
 

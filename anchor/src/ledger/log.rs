@@ -341,15 +341,15 @@ impl<'a> BatchLog<'a> {
         size: u64,
     ) -> Result<String, LedgerError> {
         let latest = self.latest_checkpoint().await?;
-        if let Some((latest, _)) = &latest {
-            if latest.size <= size {
-                let old_root = tree.root_at(latest.size)?;
-                if old_root != latest.root {
-                    return Err(LedgerError::Inconsistent(format!(
-                        "the stored entries do not match the checkpoint of size {}: the log was rewritten",
-                        latest.size
-                    )));
-                }
+        if let Some((latest, _)) = &latest
+            && latest.size <= size
+        {
+            let old_root = tree.root_at(latest.size)?;
+            if old_root != latest.root {
+                return Err(LedgerError::Inconsistent(format!(
+                    "the stored entries do not match the checkpoint of size {}: the log was rewritten",
+                    latest.size
+                )));
             }
         }
         let cp = Checkpoint {

@@ -42,8 +42,8 @@ pub fn logistics(tag: &str, i: usize) -> Value {
         "event_time": T0 + i as i64,
         "event_type": event_type,
         "location": "Auckland ".repeat(i % 7),
-        "carrier": if i % 2 == 0 { Value::Null } else { json!("NZ Post") },
-        "waybill": if i % 5 == 0 { Value::Null } else { json!(format!("WB{i}")) },
+        "carrier": if i.is_multiple_of(2) { Value::Null } else { json!("NZ Post") },
+        "waybill": if i.is_multiple_of(5) { Value::Null } else { json!(format!("WB{i}")) },
     })
 }
 
@@ -64,7 +64,7 @@ pub fn production(tag: &str, i: usize) -> Value {
         "expiry_date": 19_500,
         "origin_country": "NZ",
         "factory_id": "F-1",
-        "certifications": if i % 2 == 0 { json!(["organic", "halal"]) } else { Value::Null },
+        "certifications": if i.is_multiple_of(2) { json!(["organic", "halal"]) } else { Value::Null },
         "ingredients": "milk ".repeat(i % 40),
         "attachments": [{"uri": "s3://docs/cert.pdf", "digest": format!("sha256:{}", "ab".repeat(32))}],
     })

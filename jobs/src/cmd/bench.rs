@@ -103,6 +103,10 @@ pub struct StageFigures {
     /// Seconds of `plan`, `build`, `commit` (pipeline stage only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub steps: Vec<(String, f64)>,
+    /// Peak resident set of each of `plan`, `build`, `commit`, bytes (pipeline stage only;
+    /// the peak is reset between steps through `/proc/self/clear_refs`, else 0).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub step_peak_rss_bytes: Vec<(String, u64)>,
     /// Batch root (pipeline stage) or a checksum of the decoded values (decode stage).
     pub check: String,
 }
@@ -148,6 +152,12 @@ pub fn peak_rss_bytes() -> u64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
+}
+
+/// Resets this process's peak resident set (`VmHWM`) to its current resident set, so that
+/// the next [`peak_rss_bytes`] is the peak since now. Returns whether the kernel allowed it.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
 fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -262,8 +272,16 @@ fn print_figures(f: &PipelineFigures) {
         f.input_mode,
         f.suite
     );
-    for (step, secs) in &f.pipeline.steps {
-        println!("    {step:<10} {secs:>8.2} s");
+    for (i, (step, secs)) in f.pipeline.steps.iter().enumerate() {
+        match f.pipeline.step_peak_rss_bytes.get(i) {
+            Some((_, peak)) if *peak > 0 => {
+                println!(
+                    "    {step:<10} {secs:>8.2} s  peak RSS {:>8.1} MiB",
+                    mib(*peak)
+                );
+            }
+            _ => println!("    {step:<10} {secs:>8.2} s"),
+        }
     }
     println!("ratio (b)/(a)  {:.2}", f.ratio);
     println!("root           {}", f.pipeline.check);
@@ -389,6 +407,7 @@ fn stage_decode(dataset: &Path) -> anyhow::Result<StageFigures> {
         records_per_sec: records as f64 / seconds,
         peak_rss_bytes: peak_rss_bytes(),
         steps: Vec::new(),
+        step_peak_rss_bytes: Vec::new(),
         check: format!("{check:016x}"),
     })
 }
@@ -477,9 +496,22 @@ fn stage_pipeline(
             InputModeArg::Reference => InputMode::Reference,
         },
     };
+    // Each step's own peak: the overall peak is the largest, kept aside before each reset.
+    let mut overall_peak = 0u64;
+    let mut step_peak = |resettable: bool| {
+        let peak = peak_rss_bytes();
+        overall_peak = overall_peak.max(peak);
+        let can_reset = resettable && reset_peak_rss();
+        (peak, can_reset)
+    };
+    let (_, mut per_step) = step_peak(true);
+    let mut step_peaks = Vec::new();
     let started = Instant::now();
     let plan = rt.block_on(make_plan(&store, &inputs, &opts, &|_| {}))?;
     let t_plan = started.elapsed().as_secs_f64();
+    let (peak, reset) = step_peak(per_step);
+    step_peaks.push(("plan".to_owned(), if per_step { peak } else { 0 }));
+    per_step &= reset;
     let build = rt.block_on(build_batch(
         &store,
         "bench",
@@ -487,6 +519,9 @@ fn stage_pipeline(
         &|_| {},
     ))?;
     let t_build = started.elapsed().as_secs_f64() - t_plan;
+    let (peak, reset) = step_peak(per_step);
+    step_peaks.push(("build".to_owned(), if per_step { peak } else { 0 }));
+    per_step &= reset;
     let commit = rt.block_on(commit_batch(
         &store,
         "bench",
@@ -494,6 +529,8 @@ fn stage_pipeline(
         &|_| {},
     ))?;
     let seconds = started.elapsed().as_secs_f64();
+    let (peak, _) = step_peak(false);
+    step_peaks.push(("commit".to_owned(), if per_step { peak } else { 0 }));
     let t_commit = seconds - t_plan - t_build;
     anyhow::ensure!(
         build.rows.read == plan.total_rows,
@@ -505,7 +542,8 @@ fn stage_pipeline(
         records: plan.total_rows,
         seconds,
         records_per_sec: plan.total_rows as f64 / seconds,
-        peak_rss_bytes: peak_rss_bytes(),
+        peak_rss_bytes: overall_peak,
+        step_peak_rss_bytes: step_peaks,
         steps: vec![
             ("plan".into(), t_plan),
             ("build".into(), t_build),

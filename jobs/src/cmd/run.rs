@@ -365,13 +365,13 @@ async fn locked_run(
     let (lock, broken) = BatchLock::acquire(store, batch_id, "proofmark run", args.break_lock)
         .await
         .with_context(|| format!("cannot lock batch {batch_id}"))?;
-    if let Some(b) = broken {
-        if !global.quiet {
-            eprintln!(
-                "lock: removed the lock of pid {} on {} (taken {}); resuming",
-                b.pid, b.host, b.since
-            );
-        }
+    if let Some(b) = broken
+        && !global.quiet
+    {
+        eprintln!(
+            "lock: removed the lock of pid {} on {} (taken {}); resuming",
+            b.pid, b.host, b.since
+        );
     }
     let outcome = tokio::select! {
         r = run_stages(job, store, batch_id, date, args.until, global) => r,
@@ -669,10 +669,10 @@ async fn run_stages(
     let mut reasons = commit.reasons.clone();
     if commit.already_committed {
         say("commit: done earlier");
-        if let Some(rec) = stage_done(store, batch_id, "commit").await? {
-            if let Some(r) = rec.detail.get("reasons") {
-                reasons = serde_json::from_value(r.clone()).unwrap_or_default();
-            }
+        if let Some(rec) = stage_done(store, batch_id, "commit").await?
+            && let Some(r) = rec.detail.get("reasons")
+        {
+            reasons = serde_json::from_value(r.clone()).unwrap_or_default();
         }
     } else {
         all_done_before = false;

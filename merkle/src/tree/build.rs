@@ -243,7 +243,7 @@ pub fn hash_leaf_records<S: Suite>(
     data: &[u8],
     record_len: usize,
 ) -> Result<Vec<Hash>, crate::TreeError> {
-    if record_len == 0 || data.len() % record_len != 0 {
+    if record_len == 0 || !data.len().is_multiple_of(record_len) {
         return Err(crate::TreeError::RaggedRecords {
             data_len: data.len(),
             record_len,
