@@ -34,6 +34,9 @@ export PROOFMARK_MOTO_SERVER="$venv/bin/moto_server"
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+step "EVM test tools (anvil, solc) into $cache/evm-tools"
+source scripts/setup-evm.sh
+
 step "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -42,5 +45,14 @@ cargo test --workspace --locked
 
 step "independent Python implementation of the spec vs the committed vectors"
 "$venv/bin/python" schemas/python/check_vectors.py
+
+step "independent Python verifier against live proofmark serve answers"
+PYTHON="$venv/bin/python" scripts/test-verifier-py.sh
+
+step "the consumer page in headless Chromium"
+scripts/test-browser.sh
+
+step "fuzz smoke (each target briefly; the first run builds with instrumentation)"
+FUZZ_SECONDS="${FUZZ_SECONDS:-10}" scripts/fuzz-smoke.sh
 
 step "all tests passed in $((SECONDS - started)) s"

@@ -7,7 +7,9 @@
 //! receipt that exists and still verifies means done.
 //!
 //! Chain types: `ledger`, the embedded batch log ([`crate::ledger`]), which
-//! needs no setup.
+//! needs no setup; `evm`, an Ethereum JSON-RPC chain with the anchor contract
+//! ([`crate::evm`]). Every chain type first appends the batch to the batch
+//! log; an `evm` anchor also carries the log checkpoint that covers it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use bytes::Bytes;
 use proofmark_ingest::Store;
 use serde::{Deserialize, Serialize};
 
+use crate::evm::{EvmConfig, EvmError};
 use crate::ledger::{
     BatchAnchor, BatchLog, LedgerError, LogEntry, LogReceipt, NoteError, NoteSigner, VerifierKey,
 };
@@ -74,6 +77,15 @@ pub enum ChainError {
         /// Why.
         message: String,
     },
+    /// An `evm` chain failed.
+    #[error(transparent)]
+    Evm(Box<EvmError>),
+}
+
+impl From<EvmError> for ChainError {
+    fn from(e: EvmError) -> Self {
+        ChainError::Evm(Box::new(e))
+    }
 }
 
 /// One chain's settings, as written in the chains file.
@@ -90,6 +102,19 @@ pub enum ChainConfig {
         #[serde(default)]
         origin: Option<String>,
     },
+    /// An Ethereum JSON-RPC chain with the anchor contract.
+    Evm(EvmConfig),
+}
+
+impl ChainConfig {
+    /// Every local file path of the settings (key files, keystores), for
+    /// resolving them against the folder of the file that names them.
+    pub fn file_paths_mut(&mut self) -> Vec<&mut PathBuf> {
+        match self {
+            ChainConfig::Ledger { key_file, .. } => key_file.iter_mut().collect(),
+            ChainConfig::Evm(c) => c.file_paths_mut().collect(),
+        }
+    }
 }
 
 /// The chains file: `[chains.<name>]` tables.
@@ -128,6 +153,14 @@ impl ChainsFile {
                     path: path.to_owned(),
                     message: format!("chain name {name:?} must be letters, digits, '-' or '_'"),
                 });
+            }
+        }
+        for (name, config) in &file.chains {
+            if let ChainConfig::Evm(c) = config {
+                c.validate(name).map_err(|e| ChainError::Config {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                })?;
             }
         }
         Ok(file)
@@ -323,9 +356,15 @@ pub struct AnchorOutcome {
     pub summary: String,
 }
 
-/// Opens (or creates on first use) the ledger signing key of `config`.
+/// Opens (or creates on first use) the ledger signing key of `config`, a
+/// `ledger` chain's settings.
 pub fn ledger_signer(config: &ChainConfig) -> Result<NoteSigner, ChainError> {
-    let ChainConfig::Ledger { key_file, origin } = config;
+    let ChainConfig::Ledger { key_file, origin } = config else {
+        return Err(ChainError::Config {
+            path: "(chains)".into(),
+            message: "the batch log's key comes from a chain of type \"ledger\"".into(),
+        });
+    };
     let path = key_file.clone().unwrap_or_else(default_ledger_key_file);
     let origin = origin.as_deref().unwrap_or(DEFAULT_LEDGER_ORIGIN);
     Ok(NoteSigner::load_or_generate(&path, origin).map_err(LedgerError::from)?)
@@ -346,7 +385,56 @@ pub async fn anchor_batch(
             let signer = ledger_signer(&config)?;
             anchor_on_ledger(store, &request, name, &signer).await
         }
+        ChainConfig::Evm(evm) => {
+            if let Some(done) = crate::evm::recheck_receipt(store, &request, name, evm).await? {
+                return Ok(done);
+            }
+            // The batch log of the store, whose key is the `ledger` chain's.
+            let signer = ledger_signer(&chains.get("ledger")?)?;
+            let log_receipt = append_to_batch_log(store, &request, &signer).await?;
+            let checkpoint = log_receipt
+                .verify(&signer.verifier())
+                .map_err(ChainError::Ledger)?;
+            crate::evm::anchor_on_evm(
+                store,
+                &request,
+                name,
+                evm,
+                checkpoint.size,
+                alloy::primitives::B256::from(checkpoint.root),
+            )
+            .await
+        }
     }
+}
+
+/// Appends the batch to the store's batch log (idempotent) after publishing
+/// the log's verifier key beside it on first use; the receipt holds the
+/// signed checkpoint that covers the batch.
+pub async fn append_to_batch_log(
+    store: &Store,
+    request: &AnchorRequest,
+    signer: &NoteSigner,
+) -> Result<LogReceipt, ChainError> {
+    let verifier = signer.verifier();
+    // Publish the verifier key beside the log on first use (informational).
+    let key_text = format!("{verifier}\n");
+    if !store
+        .put_if_absent(LEDGER_VERIFIER_KEY_PATH, Bytes::from(key_text.clone()))
+        .await?
+    {
+        let stored = store
+            .get(LEDGER_VERIFIER_KEY_PATH)
+            .await?
+            .unwrap_or_default();
+        if stored.as_ref() != key_text.as_bytes() {
+            return Err(ChainError::Ledger(LedgerError::Note(NoteError::Malformed(
+                "the store's ledger was started with another signing key: use that key file",
+            ))));
+        }
+    }
+    let log = BatchLog::for_writer(store, signer);
+    Ok(log.append(&request.anchor).await?)
 }
 
 async fn anchor_on_ledger(
@@ -384,24 +472,7 @@ async fn anchor_on_ledger(
             summary,
         });
     }
-    // Publish the verifier key beside the log on first use (informational).
-    let key_text = format!("{verifier}\n");
-    if !store
-        .put_if_absent(LEDGER_VERIFIER_KEY_PATH, Bytes::from(key_text.clone()))
-        .await?
-    {
-        let stored = store
-            .get(LEDGER_VERIFIER_KEY_PATH)
-            .await?
-            .unwrap_or_default();
-        if stored.as_ref() != key_text.as_bytes() {
-            return Err(ChainError::Ledger(LedgerError::Note(NoteError::Malformed(
-                "the store's ledger was started with another signing key: use that key file",
-            ))));
-        }
-    }
-    let log = BatchLog::for_writer(store, signer);
-    let log_receipt = log.append(&request.anchor).await?;
+    let log_receipt = append_to_batch_log(store, request, signer).await?;
     let receipt = LedgerReceipt::from_log(name, log_receipt);
     receipt
         .verify(&verifier, &request.anchor)
@@ -462,5 +533,30 @@ mod tests {
                 origin: None
             }
         );
+    }
+
+    #[test]
+    fn evm_chains_parse_with_defaults_and_refuse_unknown_keys() {
+        let f = ChainsFile::parse(
+            "c.toml",
+            "[chains.c]\ntype = \"evm\"\nrpc_url = \"http://127.0.0.1:8545\"\nchain_id = 1337\n\
+             key_env = \"K\"\nfee_mode = \"legacy\"\n",
+        )
+        .unwrap();
+        let ChainConfig::Evm(c) = f.get("c").unwrap() else {
+            panic!("not evm")
+        };
+        assert_eq!(c.chain_id, 1337);
+        assert_eq!(c.confirmations, 3);
+        assert_eq!(c.fee_mode, crate::evm::FeeMode::Legacy);
+        let err = ChainsFile::parse(
+            "c.toml",
+            "[chains.c]\ntype = \"evm\"\nrpc_url = \"http://x\"\nchain_id = 1\nprivate_key = \"00\"\n",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("private_key"), "{err}");
+        let err =
+            ChainsFile::parse("c.toml", "[chains.c]\ntype = \"evm\"\nchain_id = 1\n").unwrap_err();
+        assert!(err.to_string().contains("rpc_url"), "{err}");
     }
 }

@@ -43,6 +43,7 @@ pub mod build;
 pub mod chain;
 pub mod commit;
 pub mod error;
+pub mod evm;
 pub mod index;
 pub mod layout;
 pub mod ledger;

@@ -4,32 +4,19 @@
 //! and rows read = accepted + rejected.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::command;
+
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 const BATCH: &str = "crash-2026-11-24";
 
-fn proofmark(args: &[&str], key: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_proofmark"));
-    c.args(args)
-        .env("PROOFMARK_LEDGER_KEY", key)
-        .env_remove("PROOFMARK_STORE")
-        .env_remove("PROOFMARK_METRICS_FILE");
-    c
-}
-
 fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    common::ok(&out)
 }
 
 /// A small deterministic generator (SplitMix64), so that a failing seed can
@@ -52,7 +39,8 @@ fn write_job(dir: &Path, data: &Path) -> String {
         &job,
         format!(
             "[job]\nname = \"crash\"\nstore = \"store\"\ninputs = [\"{}/records/**/*.parquet\"]\n\
-             date = \"2026-11-24\"\n[chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n",
+             date = \"2026-11-24\"\n[chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n\
+             [publish]\nindex = \"index\"\n",
             data.display()
         ),
     )
@@ -68,7 +56,7 @@ fn summary(path: &Path) -> serde_json::Value {
 /// `delay`, and kills the process with SIGKILL. Returns whether the kill
 /// landed while the process was still running.
 fn kill_in_stage(job: &str, key: &Path, stage: &str, delay: Duration) -> bool {
-    let mut child = proofmark(&["run", job], key)
+    let mut child = command(&["run", job], key)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -100,7 +88,7 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("ledger.key");
     let data = dir.path().join("data");
-    ok(proofmark(
+    ok(command(
         &[
             "datasets",
             "generate",
@@ -125,7 +113,7 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
     std::fs::create_dir_all(&reference).unwrap();
     let job = write_job(&reference, &data);
     let reference_summary = reference.join("summary.json");
-    ok(proofmark(
+    ok(command(
         &[
             "run",
             &job,
@@ -152,7 +140,7 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
     let started = Instant::now();
     for seed in 1..=3u64 {
         let mut rng = Rng(seed);
-        for stage in ["plan", "build", "commit", "anchor"] {
+        for stage in ["plan", "build", "commit", "anchor", "publish"] {
             let run_dir = dir.path().join(format!("s{seed}-{stage}"));
             std::fs::create_dir_all(&run_dir).unwrap();
             let job = write_job(&run_dir, &data);
@@ -165,12 +153,12 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
             // (exit 5, "stale"), --break-lock resumes.
             let lock = run_dir.join(format!("store/batches/{BATCH}/lock.json"));
             if lock.exists() {
-                let out = proofmark(&["run", &job], &key).output().unwrap();
+                let out = command(&["run", &job], &key).output().unwrap();
                 assert_eq!(out.status.code(), Some(5), "{out:?}");
                 assert!(String::from_utf8_lossy(&out.stderr).contains("stale"));
             }
             let resumed = run_dir.join("summary.json");
-            ok(proofmark(
+            ok(command(
                 &[
                     "run",
                     &job,
@@ -200,7 +188,7 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
             // Exactly one anchor: the store's log holds one entry, for
             // this batch, and the receipt proves it.
             let store = run_dir.join("store");
-            let proof = ok(proofmark(
+            let proof = ok(command(
                 &[
                     "log",
                     "prove",
@@ -216,14 +204,15 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
             let proof: serde_json::Value = serde_json::from_str(&proof).unwrap();
             assert_eq!(proof["entry"]["root"], expected["root"], "{context}");
             assert_eq!(proof["log_size"], 1, "one log entry: {context}\n{proof}");
+            assert!(got["published"].is_string(), "published: {context}");
             // A further rerun does nothing.
-            let again = ok(proofmark(&["run", &job], &key).output().unwrap());
+            let again = ok(command(&["run", &job], &key).output().unwrap());
             assert!(again.contains("nothing to do"), "{context}\n{again}");
         }
     }
     assert!(
-        landed_kills >= 6,
-        "most kills must land inside a running job ({landed_kills} of 12 in {:?})",
+        landed_kills >= 8,
+        "most kills must land inside a running job ({landed_kills} of 15 in {:?})",
         started.elapsed()
     );
 }

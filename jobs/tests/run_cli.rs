@@ -2,34 +2,11 @@
 //! the embedded ledger; reruns do nothing; the log proves the batch.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{line, ok, proofmark};
+
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn proofmark(args: &[&str], key: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_proofmark"))
-        .args(args)
-        .env("PROOFMARK_LEDGER_KEY", key)
-        .env_remove("PROOFMARK_STORE")
-        .output()
-        .expect("runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix} line in\n{text}"))
-}
 
 #[test]
 fn nightly_job_runs_once_and_reruns_do_nothing() {
@@ -357,4 +334,31 @@ impl OutputAsync for Command {
     fn output_async(mut self) -> std::thread::JoinHandle<Output> {
         std::thread::spawn(move || self.output().expect("runs"))
     }
+}
+
+/// The example jobs are valid job files (checked with a dry run, which
+/// touches no store or chain).
+#[test]
+fn example_jobs_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    let job = examples.join("nightly-s3-evm.toml");
+    let out = ok(&proofmark(
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--dry-run",
+            "--date",
+            "2026-11-24",
+        ],
+        &key,
+    ));
+    assert!(out.contains("nightly-2026-11-24"), "{out}");
+    assert!(out.contains("ledger, consortium, ethereum"), "{out}");
+    assert!(
+        out.contains("s3://partner-landing/customs/**/*.parquet"),
+        "{out}"
+    );
+    assert!(out.contains("publish"), "{out}");
 }

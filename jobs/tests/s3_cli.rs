@@ -3,6 +3,9 @@
 //! the batch store in another; the root equals a local run's.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+use common::{line, ok};
+
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -68,10 +71,7 @@ impl Drop for S3Server {
 }
 
 fn proofmark(args: &[&str], key: &Path, s3: Option<&S3Server>) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_proofmark"));
-    c.args(args)
-        .env("PROOFMARK_LEDGER_KEY", key)
-        .env_remove("PROOFMARK_STORE");
+    let mut c = common::command(args, key);
     if let Some(s3) = s3 {
         c.env("AWS_ENDPOINT", s3.endpoint())
             .env("AWS_ALLOW_HTTP", "true")
@@ -81,23 +81,6 @@ fn proofmark(args: &[&str], key: &Path, s3: Option<&S3Server>) -> Output {
             .env("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false");
     }
     c.output().expect("runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
-    text.lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no {prefix} line in\n{text}"))
 }
 
 fn job(dir: &Path, store: &str, inputs: &str) -> String {

@@ -24,7 +24,8 @@ pub struct AnchorArgs {
     pub store: String,
     /// Chain to anchor on; repeat to post the same root to several chains
     /// (one receipt each under `anchors/`). `ledger`, the embedded batch log,
-    /// needs no configuration.
+    /// needs no configuration; `evm` chains are defined in the chains file
+    /// (see `proofmark chain`).
     #[arg(long = "chain", value_name = "NAME", default_value = "ledger")]
     pub chains: Vec<String>,
     /// TOML file defining the chains (`[chains.NAME]` tables with a `type`).
@@ -132,10 +133,14 @@ fn verifier_key(
     }
     let chains = load_chains(args.chains_file.as_ref())?;
     let config = chains.get("ledger")?;
-    let ChainConfig::Ledger { key_file, .. } = &config;
-    let key_path = key_file
-        .clone()
-        .unwrap_or_else(proofmark_anchor::chain::default_ledger_key_file);
+    let key_path = match &config {
+        ChainConfig::Ledger { key_file, .. } => key_file
+            .clone()
+            .unwrap_or_else(proofmark_anchor::chain::default_ledger_key_file),
+        _ => {
+            anyhow::bail!("the chain named \"ledger\" in the chains file is not of type \"ledger\"")
+        }
+    };
     if key_path.exists() {
         return Ok(ledger_signer(&config)?.verifier());
     }

@@ -1,11 +1,17 @@
 //! Subcommands of the `proofmark` binary.
 
 pub mod anchor;
+pub mod audit;
 pub mod bench;
+pub mod chain;
 pub mod datasets;
 pub mod merkle;
+pub mod pins;
 pub mod pipeline;
+pub mod publish;
 pub mod run;
+pub mod serve;
+pub mod verify;
 
 use std::process::ExitCode;
 
@@ -56,7 +62,7 @@ pub enum Command {
     /// Synthetic datasets: realistic, deterministic item records at any scale.
     #[command(subcommand)]
     Datasets(datasets::DatasetsCommand),
-    /// Run a job file: plan -> build -> commit -> anchor, resumable; a rerun after success does nothing.
+    /// Run a job file: plan -> build -> commit -> anchor -> publish, locked and resumable; a rerun after success does nothing.
     Run(run::RunArgs),
     /// Freeze a batch's inputs: list them, read their footers, digest and copy them into the batch.
     Plan(pipeline::PlanArgs),
@@ -66,15 +72,31 @@ pub enum Command {
     Commit(pipeline::CommitArgs),
     /// Anchor a committed batch on one or more chains and keep their receipts.
     Anchor(anchor::AnchorArgs),
+    /// Publish a committed, anchored batch into the verifier's code index (a rerun does nothing).
+    Publish(publish::PublishArgs),
+    /// Serve the verifier: the proof API and the consumer page, over a store and a code index.
+    Serve(serve::ServeArgs),
     /// The embedded batch log: signed checkpoints, inclusion and consistency proofs.
     #[command(subcommand)]
     Log(anchor::LogCommand),
+    /// The anchor contract of an `evm` chain: deploy, grant, revoke, show.
+    #[command(subcommand)]
+    Chain(chain::ChainCommand),
     /// Benchmarks: end-to-end pipeline throughput against a bare decode baseline.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Merkle tree tools for interoperability testing: roots, proofs, verification.
     #[command(subcommand)]
     Merkle(merkle::MerkleCommand),
+    /// Scratch-off PINs of the consumer page: import them as keyed hashes.
+    #[command(subcommand)]
+    Pins(pins::PinsCommand),
+    /// Check a code report or leaf proof offline (records, leaves, proofs, receipts) and
+    /// optionally the root against an EVM chain; exit 0 verified, 1 not verified, 2 error.
+    Verify(verify::VerifyArgs),
+    /// Regulators' audits: recompute a whole batch from its inputs, or verify many codes at once.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Installs the tracing subscriber chosen by the global options.
@@ -101,7 +123,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Commit(args) => pipeline::run_commit(args, &cli.global),
         Command::Bench(cmd) => bench::run(cmd, &cli.global),
         Command::Anchor(args) => anchor::run_anchor(args, &cli.global),
+        Command::Publish(args) => publish::run_publish(args, &cli.global),
+        Command::Serve(args) => serve::run_serve(args, &cli.global),
         Command::Log(cmd) => anchor::run_log(cmd, &cli.global),
+        Command::Chain(cmd) => chain::run(cmd, &cli.global),
+        Command::Pins(cmd) => pins::run(cmd, &cli.global),
+        Command::Verify(args) => verify::run_verify(args, cli.global.quiet),
+        Command::Audit(cmd) => audit::run(cmd, &cli.global),
     }
 }
 

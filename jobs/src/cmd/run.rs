@@ -70,6 +70,8 @@ pub enum Stage {
     Commit,
     /// Anchor it on every configured chain.
     Anchor,
+    /// Publish it into the verifier's code index (when `[publish]` is set).
+    Publish,
 }
 
 impl Stage {
@@ -80,6 +82,7 @@ impl Stage {
             Stage::Build => "build",
             Stage::Commit => "commit",
             Stage::Anchor => "anchor",
+            Stage::Publish => "publish",
         }
     }
 }
@@ -117,6 +120,17 @@ struct JobFile {
     job: JobSection,
     #[serde(default)]
     chains: BTreeMap<String, proofmark_anchor::chain::ChainConfig>,
+    #[serde(default)]
+    publish: Option<PublishSection>,
+}
+
+/// The `[publish]` table of a job file: where the verifier's code index is.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PublishSection {
+    /// The code index folder (`proofmark serve --index`); relative to the job
+    /// file; `PROOFMARK_INDEX` overrides it.
+    index: String,
 }
 
 /// A validated job.
@@ -131,6 +145,8 @@ struct Job {
     chains: Vec<String>,
     chains_file: ChainsFile,
     memory_budget_bytes: usize,
+    /// The code index to publish into; `None`: no publish stage.
+    index: Option<PathBuf>,
 }
 
 fn is_url(s: &str) -> bool {
@@ -200,11 +216,7 @@ impl Job {
         };
         let mut chains_file = ChainsFile::from_chains(&shown, file.chains)?;
         for config in chains_file.chains.values_mut() {
-            #[allow(irrefutable_let_patterns)]
-            if let proofmark_anchor::chain::ChainConfig::Ledger {
-                key_file: Some(k), ..
-            } = config
-            {
+            for k in config.file_paths_mut() {
                 *k = PathBuf::from(resolve(base, &k.to_string_lossy()));
             }
         }
@@ -226,6 +238,9 @@ impl Job {
             chains,
             chains_file,
             memory_budget_bytes: j.memory_budget_mib.unwrap_or(1024) << 20,
+            index: std::env::var_os("PROOFMARK_INDEX")
+                .map(PathBuf::from)
+                .or_else(|| file.publish.map(|p| PathBuf::from(resolve(base, &p.index)))),
         })
     }
 }
@@ -261,6 +276,8 @@ struct Summary {
     root: Option<String>,
     manifest_digest: Option<String>,
     receipts: Vec<serde_json::Value>,
+    /// The code index the batch is published in, if the job publishes.
+    published: Option<String>,
     stage_seconds: Vec<StageTime>,
     records_per_second: f64,
 }
@@ -319,7 +336,13 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         println!("inputs     {}", job.inputs.join("\n           "));
         println!("suite      {}", job.suite);
         println!("chains     {}", job.chains.join(", "));
-        println!("stages     plan -> build -> commit -> anchor");
+        match &job.index {
+            Some(index) => {
+                println!("index      {}", index.display());
+                println!("stages     plan -> build -> commit -> anchor -> publish");
+            }
+            None => println!("stages     plan -> build -> commit -> anchor (no [publish])"),
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let store = Store::from_url(&job.store)
@@ -579,6 +602,7 @@ async fn run_stages(
         root: None,
         manifest_digest: None,
         receipts: Vec::new(),
+        published: None,
         stage_seconds,
         records_per_second: 0.0,
     };
@@ -727,10 +751,45 @@ async fn run_stages(
         });
     }
 
+    if until == Some(Stage::Anchor) && job.index.is_some() {
+        let mut summary = stopped(Stage::Anchor, stage_seconds);
+        summary.outcome =
+            "stopped after anchor as asked (--until): the batch is anchored, NOT published"
+                .to_owned();
+        summary.receipts = receipts;
+        return Ok(summary);
+    }
+
+    // publish
+    let mut published = None;
+    if let Some(index) = &job.index {
+        let t = Instant::now();
+        say(&format!("publish: into the code index {}", index.display()));
+        let outcome = proofmark_verifier::publish(store, batch_id, index)
+            .await
+            .with_context(|| format!("publish stage: index {}", index.display()))?;
+        if outcome.published_now {
+            all_done_before = false;
+            let s = record_stage(
+                store,
+                batch_id,
+                "publish",
+                t,
+                serde_json::json!({"index": index.display().to_string(), "entries": outcome.batch.entries}),
+            )
+            .await?;
+            stage_seconds.push(StageTime {
+                stage: "publish",
+                seconds: s,
+            });
+        }
+        published = Some(index.display().to_string());
+    }
+
     let m = &commit.manifest;
     let build_secs: f64 = stage_seconds
         .iter()
-        .filter(|t| t.stage != "anchor")
+        .filter(|t| t.stage != "anchor" && t.stage != "publish")
         .map(|t| t.seconds)
         .sum();
     Ok(Summary {
@@ -750,6 +809,7 @@ async fn run_stages(
         root: Some(m.root.clone()),
         manifest_digest: Some(commit.manifest_digest.clone()),
         receipts,
+        published,
         stage_seconds,
         records_per_second: if build_secs > 0.0 {
             m.rows_read as f64 / build_secs
@@ -782,6 +842,9 @@ fn print_summary(s: &Summary) {
             }
             _ => println!("anchor     {chain}"),
         }
+    }
+    if let Some(index) = &s.published {
+        println!("published  code index {index}");
     }
     for t in &s.stage_seconds {
         println!("time       {:<7} {:.2} s", t.stage, t.seconds);

@@ -1,0 +1,491 @@
+//! `proofmark audit`: the regulators' offline tools. `audit batch` recomputes
+//! a committed batch from its inputs and compares every stored output;
+//! `audit codes` verifies the reports of many codes at once.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context as _;
+use futures::{StreamExt as _, stream};
+use indicatif::ProgressBar;
+use proofmark_anchor::chain::{ChainConfig, ChainsFile, ledger_signer};
+use proofmark_ingest::Store;
+use proofmark_verifier::Lookup;
+use proofmark_verifier::audit::{AuditOptions, BatchAudit, audit_batch};
+use proofmark_verifier::audit_codes::{
+    AuditLine, CodeAuditRow, CodeStatus, RowFormat, audit_lines, parse_audit_line, write_rows,
+};
+use proofmark_verifier::verify::Trust;
+
+use super::GlobalArgs;
+use super::pipeline::bar;
+use super::verify::{EXIT_ERROR, EXIT_NOT_VERIFIED, EvmChainCheck, parse_ledger_keys};
+
+/// The audit subcommands. Exit status: 0 everything verified, 1 something
+/// did not verify (a mismatch, an unknown or unverified code), 2 error.
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Recompute a committed batch from its inputs (re-read, re-validate,
+    /// re-encode, re-hash) and compare every stored leaf, segment tree, index,
+    /// summary, count and root, and the anchor receipts; mismatches name the
+    /// segment, leaf, file and row.
+    Batch(AuditBatchArgs),
+    /// Verify the reports of many codes in parallel and write one row per
+    /// code (CSV, JSON or Parquet).
+    Codes(AuditCodesArgs),
+}
+
+/// Arguments of `proofmark audit batch`.
+#[derive(Debug, clap::Args)]
+pub struct AuditBatchArgs {
+    /// The committed batch to audit.
+    #[arg(long, value_name = "ID")]
+    pub batch_id: String,
+    /// The batch store: a folder or an object store URL (s3://, gs://, az://, file://).
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// A chain whose receipt must verify against a trusted source: for a
+    /// `ledger` chain, the verifier key of its key file; for an `evm` chain,
+    /// the anchor read from its contract. Repeatable.
+    #[arg(long = "chain", value_name = "NAME")]
+    pub chains: Vec<String>,
+    /// TOML file defining the chains (`[chains.NAME]` tables with a `type`).
+    #[arg(long = "chains", value_name = "FILE")]
+    pub chains_file: Option<PathBuf>,
+    /// A trusted `ledger` verifier key (`name+keyid+base64key`) or a file
+    /// holding one. Repeatable.
+    #[arg(long = "ledger-key", value_name = "KEY")]
+    pub ledger_keys: Vec<String>,
+    /// Do not require an anchor checked against a trusted key or chain
+    /// (receipts are still checked against the manifest).
+    #[arg(long)]
+    pub no_anchor_required: bool,
+    /// Segments re-read and recomputed at once.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub segments_in_flight: usize,
+    /// Write the audit as JSON to this file (default: a summary on standard output).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print the full audit as JSON on standard output.
+    #[arg(long, conflicts_with = "output")]
+    pub json: bool,
+}
+
+/// Output formats of `audit codes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Comma-separated values with a header line.
+    Csv,
+    /// One JSON array of row objects.
+    Json,
+    /// Parquet (`--output` required).
+    Parquet,
+}
+
+/// Arguments of `proofmark audit codes`.
+#[derive(Debug, clap::Args)]
+pub struct AuditCodesArgs {
+    /// The codes, one per line (blank lines and lines starting with `#`
+    /// ignored); with --reports, NDJSON code reports instead (e.g. a saved
+    /// `POST /v1/audit` answer).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// A proofmark server to ask (`POST /v1/audit`), e.g. `http://127.0.0.1:8080`.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["store", "reports"])]
+    pub server: Option<String>,
+    /// The batch store to read reports from directly (with --index).
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "index",
+        conflicts_with = "reports"
+    )]
+    pub store: Option<String>,
+    /// The code index folder (`proofmark publish --index`), with --store.
+    #[arg(long, value_name = "DIR", requires = "store")]
+    pub index: Option<PathBuf>,
+    /// FILE holds NDJSON code reports to verify offline, not codes.
+    #[arg(long)]
+    pub reports: bool,
+    /// A trusted `ledger` verifier key (`name+keyid+base64key`) or a file
+    /// holding one. Repeatable.
+    #[arg(long = "ledger-key", value_name = "KEY")]
+    pub ledger_keys: Vec<String>,
+    /// Do not require an anchor checked against a trusted key or chain.
+    #[arg(long)]
+    pub no_anchor_required: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Csv)]
+    pub format: OutputFormat,
+    /// Output file (default: standard output; required for Parquet).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Codes per `POST /v1/audit` request (the server's limit applies).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub request_codes: usize,
+    /// Requests (with --server) or lookups (with --store) at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub concurrency: usize,
+}
+
+/// Runs an audit subcommand.
+pub fn run(cmd: AuditCommand, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    match cmd {
+        AuditCommand::Batch(args) => run_batch(args, global),
+        AuditCommand::Codes(args) => run_codes(args, global),
+    }
+}
+
+fn runtime() -> anyhow::Result<Arc<tokio::runtime::Runtime>> {
+    Ok(Arc::new(
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?,
+    ))
+}
+
+fn batch_trust(args: &AuditBatchArgs, rt: &Arc<tokio::runtime::Runtime>) -> anyhow::Result<Trust> {
+    let mut trust = Trust::new().with_require_anchor(!args.no_anchor_required);
+    for key in parse_ledger_keys(&args.ledger_keys)? {
+        trust = trust.with_ledger_key(key);
+    }
+    let chains = match &args.chains_file {
+        Some(p) => ChainsFile::load(p)?,
+        None => ChainsFile::default(),
+    };
+    for name in &args.chains {
+        match chains.get(name)? {
+            config @ ChainConfig::Ledger { .. } => {
+                let verifier = ledger_signer(&config)
+                    .with_context(|| format!("chain {name}: the ledger key file"))?
+                    .verifier();
+                trust = trust.with_ledger_key(verifier);
+            }
+            ChainConfig::Evm(config) => {
+                trust = trust
+                    .with_chain_check(name, Arc::new(EvmChainCheck::new(config, Arc::clone(rt))));
+            }
+        }
+    }
+    Ok(trust)
+}
+
+fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let trust = match batch_trust(&args, &rt) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    let opts = AuditOptions {
+        segments_in_flight: args.segments_in_flight.max(1),
+        trust,
+        ..AuditOptions::default()
+    };
+    let pb = bar(global, 0, "segments");
+    let started = Instant::now();
+    let result = rt.block_on(audit_batch(&store, &args.batch_id, &opts, &|p| {
+        pb.set_length(p.segments_total);
+        pb.set_position(p.segments_done);
+    }));
+    pb.finish_and_clear();
+    let audit = match result {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: cannot audit batch {}: {e}", args.batch_id);
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    tracing::info!(
+        batch = %audit.batch_id,
+        segments = audit.segments,
+        leaves = audit.leaves_recomputed,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "batch audited"
+    );
+    if let Some(path) = &args.output {
+        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        serde_json::to_writer_pretty(BufWriter::new(f), &audit)?;
+    }
+    if args.json {
+        let out = std::io::stdout();
+        let mut out = out.lock();
+        serde_json::to_writer_pretty(&mut out, &audit)?;
+        writeln!(out)?;
+    } else {
+        print_batch_summary(&audit)?;
+    }
+    Ok(ExitCode::from(if audit.passed {
+        0
+    } else {
+        EXIT_NOT_VERIFIED
+    }))
+}
+
+fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    writeln!(
+        out,
+        "batch {}: {} segments, {} rows re-read, {} leaves recomputed; root {}",
+        a.batch_id, a.segments, a.rows_read, a.leaves_recomputed, a.root
+    )?;
+    if a.passed {
+        writeln!(out, "PASSED: every stored output matches the recomputation")?;
+    } else {
+        writeln!(out, "FAILED: {} mismatch(es)", a.mismatches.len())?;
+        for m in &a.mismatches {
+            let mut place = Vec::new();
+            if let Some(s) = m.segment {
+                place.push(format!("segment {s}"));
+            }
+            if let Some(l) = m.leaf {
+                place.push(format!("leaf {l}"));
+            }
+            if let Some(f) = &m.file {
+                place.push(format!("file {f}"));
+            }
+            if let Some(r) = m.row {
+                place.push(format!("row {r}"));
+            }
+            write!(out, "  - {:?}", m.kind)?;
+            if !place.is_empty() {
+                write!(out, " [{}]", place.join(", "))?;
+            }
+            write!(out, ": {}", m.message)?;
+            if let (Some(s), Some(r)) = (&m.stored, &m.recomputed) {
+                write!(out, " (stored {s}, recomputed {r})")?;
+            }
+            writeln!(out)?;
+        }
+    }
+    for (chain, a) in &a.anchors.anchors {
+        writeln!(
+            out,
+            "anchor {chain}: {}",
+            if a.trusted {
+                "verified"
+            } else {
+                "not verified against a trusted source"
+            }
+        )?;
+    }
+    Ok(())
+}
+
+fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
+    let f = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let mut codes = Vec::new();
+    for line in BufReader::new(f).lines() {
+        let line = line.with_context(|| format!("reading {}", args.file.display()))?;
+        let t = line.trim();
+        if !t.is_empty() && !t.starts_with('#') {
+            codes.push(t.to_owned());
+        }
+    }
+    Ok(codes)
+}
+
+/// Asks a server for the reports of `codes` (`POST /v1/audit`, NDJSON).
+async fn fetch_from_server(
+    server: &str,
+    codes: &[String],
+    args: &AuditCodesArgs,
+    pb: &ProgressBar,
+) -> anyhow::Result<Vec<AuditLine>> {
+    let client = reqwest::Client::builder()
+        .build()
+        .context("starting the HTTP client")?;
+    let url = format!("{}/v1/audit", server.trim_end_matches('/'));
+    let chunks: Vec<Vec<String>> = codes
+        .chunks(args.request_codes.max(1))
+        .map(<[String]>::to_vec)
+        .collect();
+    let answers: Vec<anyhow::Result<Vec<AuditLine>>> = stream::iter(chunks)
+        .map(|chunk| {
+            let client = client.clone();
+            let url = url.clone();
+            async move {
+                let body = chunk.join("\n");
+                let res = client
+                    .post(&url)
+                    .header("content-type", "text/plain")
+                    .body(body)
+                    .send()
+                    .await
+                    .with_context(|| format!("POST {url}"))?;
+                let status = res.status();
+                let text = res.text().await.with_context(|| format!("POST {url}"))?;
+                if !status.is_success() {
+                    anyhow::bail!("POST {url}: {status}: {}", text.trim());
+                }
+                let lines: Vec<AuditLine> = text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| {
+                        parse_audit_line(l).unwrap_or_else(|e| {
+                            AuditLine::NoReport(String::new(), CodeStatus::Error, e)
+                        })
+                    })
+                    .collect();
+                if lines.len() != chunk.len() {
+                    anyhow::bail!(
+                        "POST {url}: {} lines for {} codes",
+                        lines.len(),
+                        chunk.len()
+                    );
+                }
+                pb.inc(chunk.len() as u64);
+                Ok(lines)
+            }
+        })
+        .buffered(args.concurrency.max(1))
+        .collect()
+        .await;
+    let mut out = Vec::with_capacity(codes.len());
+    for a in answers {
+        out.extend(a?);
+    }
+    Ok(out)
+}
+
+/// Reads the reports of `codes` from a store and its code index.
+async fn fetch_from_store(
+    lookup: &Lookup,
+    codes: &[String],
+    concurrency: usize,
+    pb: &ProgressBar,
+) -> Vec<AuditLine> {
+    stream::iter(codes.iter().cloned())
+        .map(|code| async move {
+            let line = match lookup.report(&code).await {
+                Ok(Some(r)) => AuditLine::Report(Box::new(r)),
+                Ok(None) => AuditLine::NoReport(code, CodeStatus::Unknown, "unknown code".into()),
+                Err(e) => AuditLine::NoReport(code, CodeStatus::Error, e.to_string()),
+            };
+            pb.inc(1);
+            line
+        })
+        .buffered(concurrency.max(1))
+        .collect()
+        .await
+}
+
+fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    match codes_inner(&args, global) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if args.format == OutputFormat::Parquet && args.output.is_none() {
+        anyhow::bail!("--format parquet needs --output FILE");
+    }
+    let mut trust = Trust::new().with_require_anchor(!args.no_anchor_required);
+    for key in parse_ledger_keys(&args.ledger_keys)? {
+        trust = trust.with_ledger_key(key);
+    }
+    let started = Instant::now();
+    let lines: Vec<AuditLine> = if args.reports {
+        let f =
+            File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+        let mut lines = Vec::new();
+        for (i, line) in BufReader::new(f).lines().enumerate() {
+            let line = line.with_context(|| format!("reading {}", args.file.display()))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            lines.push(parse_audit_line(&line).unwrap_or_else(|e| {
+                AuditLine::NoReport(format!("line {}", i + 1), CodeStatus::Error, e)
+            }));
+        }
+        lines
+    } else {
+        let codes = read_codes(args)?;
+        let rt = runtime()?;
+        let pb = bar(global, codes.len() as u64, "codes fetched");
+        let lines = if let Some(server) = &args.server {
+            rt.block_on(fetch_from_server(server, &codes, args, &pb))?
+        } else if let (Some(store), Some(index)) = (&args.store, &args.index) {
+            let store = Store::from_url(store).with_context(|| format!("store {store}"))?;
+            let lookup = Lookup::open(store, index)
+                .with_context(|| format!("code index {}", index.display()))?;
+            rt.block_on(fetch_from_store(&lookup, &codes, args.concurrency, &pb))
+        } else {
+            anyhow::bail!("give --server URL, --store URL --index DIR, or --reports");
+        };
+        pb.finish_and_clear();
+        lines
+    };
+    let fetched = started.elapsed();
+
+    // Verify in chunks, for the progress bar; each chunk in parallel.
+    let pb = bar(global, lines.len() as u64, "codes verified");
+    let verify_started = Instant::now();
+    let mut rows: Vec<CodeAuditRow> = Vec::with_capacity(lines.len());
+    let records: usize = lines
+        .iter()
+        .map(|l| match l {
+            AuditLine::Report(r) => r.records.len(),
+            AuditLine::NoReport(..) => 0,
+        })
+        .sum();
+    let mut lines = lines.into_iter().peekable();
+    while lines.peek().is_some() {
+        let chunk: Vec<AuditLine> = lines.by_ref().take(20_000).collect();
+        let n = chunk.len() as u64;
+        rows.extend(audit_lines(chunk, &trust));
+        pb.inc(n);
+    }
+    pb.finish_and_clear();
+    let verify_secs = verify_started.elapsed().as_secs_f64();
+
+    let format = match args.format {
+        OutputFormat::Csv => RowFormat::Csv,
+        OutputFormat::Json => RowFormat::Json,
+        OutputFormat::Parquet => RowFormat::Parquet,
+    };
+    match &args.output {
+        Some(path) => {
+            let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+            write_rows(&rows, format, BufWriter::new(f))?;
+        }
+        None => write_rows(&rows, format, BufWriter::new(std::io::stdout()))?,
+    }
+
+    let count = |s: CodeStatus| rows.iter().filter(|r| r.status == s).count();
+    let (ok, bad, unknown, errors) = (
+        count(CodeStatus::Verified),
+        count(CodeStatus::NotVerified),
+        count(CodeStatus::Unknown),
+        count(CodeStatus::Error),
+    );
+    if !global.quiet {
+        eprintln!(
+            "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {errors} errors; \
+             {records} records verified in {verify_secs:.3} s ({:.0} records/s), fetched in {:.3} s",
+            rows.len(),
+            records as f64 / verify_secs.max(1e-9),
+            fetched.as_secs_f64()
+        );
+    }
+    Ok(ExitCode::from(if errors > 0 {
+        EXIT_ERROR
+    } else if bad > 0 || unknown > 0 {
+        EXIT_NOT_VERIFIED
+    } else {
+        0
+    }))
+}

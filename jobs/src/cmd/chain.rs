@@ -1,0 +1,206 @@
+//! `proofmark chain`: the anchor contract of an `evm` chain: deploy it,
+//! grant and revoke anchoring rights, and show what it holds.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use proofmark_anchor::chain::{ChainConfig, ChainsFile};
+use proofmark_anchor::evm::{Address, EvmClient, EvmConfig};
+
+use super::GlobalArgs;
+
+/// The `evm` chain a subcommand works on.
+#[derive(Debug, clap::Args)]
+pub struct ChainArgs {
+    /// TOML file defining the chains (`[chains.NAME]` tables with `type = "evm"`).
+    #[arg(long = "chains", value_name = "FILE")]
+    pub chains_file: PathBuf,
+    /// The chain's name in the chains file.
+    #[arg(long = "chain", value_name = "NAME")]
+    pub chain: String,
+}
+
+/// The anchor contract's subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum ChainCommand {
+    /// Deploy the anchor contract; the sending account becomes its admin.
+    /// Prints the contract address to set as `contract` in the chains file.
+    Deploy(ChainArgs),
+    /// Let ADDR anchor batches (admin only).
+    Grant {
+        /// The chain.
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The member's account, `0x` + 40 hex digits.
+        #[arg(value_name = "ADDR")]
+        address: String,
+    },
+    /// Stop ADDR from anchoring (admin only); its past anchors stay.
+    Revoke {
+        /// The chain.
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The member's account, `0x` + 40 hex digits.
+        #[arg(value_name = "ADDR")]
+        address: String,
+    },
+    /// Show a batch's anchor as the contract holds it (JSON), or without
+    /// --batch-id the contract's admin and latest log checkpoint.
+    Show {
+        /// The chain.
+        #[command(flatten)]
+        chain: ChainArgs,
+        /// The batch to look up.
+        #[arg(long, value_name = "ID")]
+        batch_id: Option<String>,
+    },
+}
+
+fn evm_config(args: &ChainArgs) -> anyhow::Result<EvmConfig> {
+    let chains = ChainsFile::load(&args.chains_file)?;
+    match chains.get(&args.chain)? {
+        ChainConfig::Evm(c) => Ok(c),
+        _ => anyhow::bail!(
+            "chain {} is not of type \"evm\": `proofmark chain` manages anchor contracts",
+            args.chain
+        ),
+    }
+}
+
+fn parse_address(text: &str) -> anyhow::Result<Address> {
+    text.parse::<Address>()
+        .with_context(|| format!("{text:?} is not an account address (0x + 40 hex digits)"))
+}
+
+/// Runs a `proofmark chain` subcommand.
+pub fn run(cmd: ChainCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(run_async(cmd))
+}
+
+async fn run_async(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ChainCommand::Deploy(args) => {
+            let config = evm_config(&args)?;
+            let key = config.load_key(&args.chain)?;
+            let client = EvmClient::connect(&args.chain, &config, Some(key)).await?;
+            let done = client.deploy().await?;
+            let contract = done
+                .mined
+                .contract_address
+                .context("the deployment created no contract")?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::json!({
+                    "chain": args.chain,
+                    "chain_id": config.chain_id,
+                    "contract": contract.to_string(),
+                    "admin": client.account().map(|a| a.to_string()),
+                    "tx_hash": done.mined.tx_hash.to_string(),
+                    "block_number": done.mined.block_number,
+                    "gas_used": done.mined.gas_used,
+                    "confirmations": done.confirmations,
+                }))?
+            );
+            eprintln!(
+                "deployed; set `contract = \"{contract}\"` in [chains.{}] of {}",
+                args.chain,
+                args.chains_file.display()
+            );
+        }
+        ChainCommand::Grant { chain, address } => membership(&chain, &address, true).await?,
+        ChainCommand::Revoke { chain, address } => membership(&chain, &address, false).await?,
+        ChainCommand::Show { chain, batch_id } => return show(&chain, batch_id.as_deref()).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn membership(args: &ChainArgs, address: &str, grant: bool) -> anyhow::Result<()> {
+    let member = parse_address(address)?;
+    let config = evm_config(args)?;
+    let key = config.load_key(&args.chain)?;
+    let client = EvmClient::connect(&args.chain, &config, Some(key)).await?;
+    let done = if grant {
+        client.grant(member).await?
+    } else {
+        client.revoke(member).await?
+    };
+    let is_member = client.is_member(member).await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "chain": args.chain,
+            "contract": client.contract()?.to_string(),
+            "account": member.to_string(),
+            "member": is_member,
+            "tx_hash": done.mined.tx_hash.to_string(),
+            "block_number": done.mined.block_number,
+            "confirmations": done.confirmations,
+        }))?
+    );
+    eprintln!(
+        "{member} {} anchor on chain {}",
+        if is_member {
+            "may now"
+        } else {
+            "may no longer"
+        },
+        args.chain
+    );
+    Ok(())
+}
+
+async fn show(args: &ChainArgs, batch_id: Option<&str>) -> anyhow::Result<ExitCode> {
+    let config = evm_config(args)?;
+    let client = EvmClient::connect(&args.chain, &config, None).await?;
+    let contract = client.check_contract().await?;
+    let (log_size, log_root) = client.latest_checkpoint().await?;
+    let latest = serde_json::json!({ "log_size": log_size, "log_root": hex::encode(log_root) });
+    let Some(batch_id) = batch_id else {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "chain": args.chain,
+                "chain_id": config.chain_id,
+                "contract": contract.to_string(),
+                "admin": client.admin().await?.to_string(),
+                "latest_checkpoint": latest,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
+    let Some(a) = client.read_anchor(batch_id).await? else {
+        eprintln!(
+            "batch {batch_id} is not anchored on chain {} (contract {contract})",
+            args.chain
+        );
+        return Ok(ExitCode::from(1));
+    };
+    let tx = client.find_anchor_tx(batch_id, a.block_number).await?;
+    let head = client.block_number().await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "chain": args.chain,
+            "chain_id": config.chain_id,
+            "contract": contract.to_string(),
+            "batch_id": batch_id,
+            "root": hex::encode(a.root),
+            "leaf_count": a.leaf_count,
+            "manifest_digest": format!("blake3:{}", hex::encode(a.manifest_digest)),
+            "log_size": a.log_size,
+            "log_root": hex::encode(a.log_root),
+            "submitter": a.submitter.to_string(),
+            "block_number": a.block_number,
+            "timestamp": a.timestamp,
+            "tx_hash": tx.as_ref().map(|t| t.tx_hash.to_string()),
+            "confirmations": head.saturating_sub(a.block_number) + 1,
+            "latest_checkpoint": latest,
+        }))?
+    );
+    Ok(ExitCode::SUCCESS)
+}

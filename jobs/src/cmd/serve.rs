@@ -1,0 +1,172 @@
+//! `proofmark serve`: the verifier service (proof API and consumer page)
+//! over a batch store and the global code index.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use proofmark_ingest::Store;
+use proofmark_verifier::api::{ApiLimits, ApiState};
+use proofmark_verifier::consumer::{Consumer, PinKey};
+use proofmark_verifier::verify::Trust;
+use proofmark_verifier::{CodeLookup, Lookup};
+
+use super::GlobalArgs;
+
+/// Arguments of `proofmark serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The batch store: a folder or an object store URL (s3://, gs://, az://, file://).
+    #[arg(long, value_name = "URL")]
+    pub store: String,
+    /// The code index folder that `proofmark publish --index` writes.
+    #[arg(long, value_name = "DIR")]
+    pub index: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Folder of the consumer page's durable state (scan counts, PIN state).
+    /// Without it only the proof API is served (no `/s/{code}`).
+    #[arg(long, value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Key file of the PIN hashes (`proofmark pins`); without it the
+    /// consumer page offers no PIN check.
+    #[arg(long, value_name = "FILE", requires = "state_dir")]
+    pub secrets_key_file: Option<PathBuf>,
+    /// A trusted `ledger` verifier key (`name+keyid+base64key`), or a file
+    /// holding one, for the consumer page's verified badge. Repeat for
+    /// several logs. Without one, no ledger-anchored batch shows as verified.
+    #[arg(long = "ledger-key", value_name = "KEY")]
+    pub ledger_keys: Vec<String>,
+    /// Memory for whole decoded input row groups, in MiB. 0 (the default)
+    /// decodes, per record, only the pages that hold its row; a cache pays
+    /// only when the row groups looked up fit in it (see benches/README.md:
+    /// a cache much smaller than the inputs makes lookups slower).
+    #[arg(long, value_name = "MIB", default_value_t = 0)]
+    pub row_group_cache_mib: usize,
+    /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub shutdown_timeout_secs: u64,
+    /// Largest `POST /v1/audit` body, in bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = ApiLimits::default().audit_body_bytes)]
+    pub audit_max_bytes: usize,
+    /// Most codes in one `POST /v1/audit`.
+    #[arg(long, value_name = "N", default_value_t = ApiLimits::default().audit_codes)]
+    pub audit_max_codes: usize,
+}
+
+/// Runs `proofmark serve` until SIGTERM or Ctrl-C.
+pub fn run_serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = global.threads {
+        builder.worker_threads(n.max(1));
+    }
+    let runtime = builder
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    let lookup = Lookup::open(store, &args.index)
+        .with_context(|| format!("cannot open the code index {}", args.index.display()))?
+        .with_row_group_cache_bytes(args.row_group_cache_mib.saturating_mul(1 << 20));
+    let limits = ApiLimits {
+        audit_body_bytes: args.audit_max_bytes,
+        audit_codes: args.audit_max_codes,
+        ..ApiLimits::default()
+    };
+    let consumer = match &args.state_dir {
+        Some(dir) => {
+            let key = match &args.secrets_key_file {
+                Some(path) => Some(
+                    PinKey::load(path)
+                        .with_context(|| format!("cannot read the PIN key {}", path.display()))?,
+                ),
+                None => None,
+            };
+            let consumer = Consumer::open(dir, key)
+                .with_context(|| format!("cannot open the state folder {}", dir.display()))?;
+            let mut trust = Trust::new();
+            for key in super::verify::parse_ledger_keys(&args.ledger_keys)? {
+                trust = trust.with_ledger_key(key);
+            }
+            Some((consumer, trust))
+        }
+        None => None,
+    };
+    let state = ApiState::new(lookup.clone()).with_limits(limits);
+    let router = match consumer {
+        Some((consumer, trust)) => {
+            let counters = consumer.metrics();
+            state
+                .metrics
+                .add_source(move |out: &mut String| counters.render_prometheus(out));
+            let lookup: Arc<dyn CodeLookup> = Arc::new(lookup);
+            let page = proofmark_verifier::consumer::router(lookup, consumer, Arc::new(trust));
+            proofmark_verifier::api::app_with(state, page)
+        }
+        None => proofmark_verifier::api::app(state),
+    };
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr().context("no local address")?;
+    tracing::info!(%local, "serving");
+    eprintln!("serving on http://{local}");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let grace = Duration::from_secs(args.shutdown_timeout_secs);
+    let deadline = async move {
+        let mut rx = stop_rx;
+        // Wait for the signal, then give in-flight requests `grace`.
+        while !*rx.borrow() {
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.context("the server failed")?,
+        () = deadline => {
+            tracing::warn!(seconds = grace.as_secs(), "in-flight requests did not finish in time");
+        }
+    }
+    eprintln!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,248 @@
+//! `proofmark chain deploy|grant|revoke|show` and `proofmark anchor` on an
+//! `evm` chain, as a user runs them, against a local anvil node (installed
+//! by scripts/test.sh).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+#[path = "../../anchor/tests/evm_support/anvil.rs"]
+mod anvil;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use anvil::*;
+use proofmark_datasets::GenerateOptions;
+use serde_json::Value;
+
+const DATE: &str = "2026-11-25";
+
+fn bin(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_proofmark"));
+    c.arg("--quiet");
+    c.env("PROOFMARK_LEDGER_KEY", dir.join("ledger.key"));
+    c.env("PROOFMARK_TEST_ADMIN_KEY", ADMIN_KEY);
+    c.env("PROOFMARK_TEST_MEMBER_KEY", MEMBER_KEY);
+    c.env("PROOFMARK_TEST_OUTSIDER_KEY", OUTSIDER_KEY);
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    bin(dir).args(args).output().unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let o = run(dir, args);
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(
+        o.status.success(),
+        "{args:?} failed: {}\n{out}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+fn chains_toml(dir: &Path, node: &Anvil, contract: Option<&str>, key_env: &str) -> String {
+    let path = dir.join("chains.toml");
+    let contract = contract.map_or(String::new(), |c| format!("contract = \"{c}\"\n"));
+    std::fs::write(
+        &path,
+        format!(
+            "[chains.local]\ntype = \"evm\"\nrpc_url = \"{}\"\nchain_id = {}\n{contract}\
+             key_env = \"{key_env}\"\nconfirmations = 1\npoll_interval_ms = 50\n",
+            node.url, node.chain_id
+        ),
+    )
+    .unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn deploy_grant_anchor_show_through_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let node = Anvil::start(31337);
+
+    // A committed batch.
+    let records = d.join("ds");
+    let opts = GenerateOptions::new(600, &records).with_rows_per_group(300);
+    proofmark_datasets::generate(&opts, |_| {}).unwrap();
+    let store = d.join("store");
+    let store = store.to_str().unwrap();
+    let input = records.join("records");
+    let input = input.to_str().unwrap();
+    ok(
+        d,
+        &[
+            "plan",
+            "--input",
+            input,
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--date",
+            DATE,
+        ],
+    );
+    ok(d, &["build", "--batch-id", "b1", "--store", store]);
+    ok(d, &["commit", "--batch-id", "b1", "--store", store]);
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(d.join("store/batches/b1/manifest.json")).unwrap())
+            .unwrap();
+
+    // Deploy, then name the contract in the chains file.
+    let chains = chains_toml(d, &node, None, "PROOFMARK_TEST_ADMIN_KEY");
+    let deployed: Value = serde_json::from_str(&ok(
+        d,
+        &["chain", "deploy", "--chains", &chains, "--chain", "local"],
+    ))
+    .unwrap();
+    let contract = deployed["contract"].as_str().unwrap().to_owned();
+    assert_eq!(deployed["admin"], ADMIN);
+    let chains = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_ADMIN_KEY");
+    let granted: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain", "grant", MEMBER, "--chains", &chains, "--chain", "local",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(granted["member"], true);
+
+    // Not anchored yet: show exits 1.
+    let shown = run(
+        d,
+        &[
+            "chain",
+            "show",
+            "--batch-id",
+            "b1",
+            "--chains",
+            &chains,
+            "--chain",
+            "local",
+        ],
+    );
+    assert_eq!(shown.status.code(), Some(1));
+
+    // A non-member is refused with a clear message (exit 2).
+    let outsider = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_OUTSIDER_KEY");
+    let o = run(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &outsider,
+            "--chain",
+            "local",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "account {OUTSIDER} is not a member of anchor contract {contract} on chain local"
+        )),
+        "{err}"
+    );
+
+    // The member anchors; the ledger and the chain in one run.
+    let chains = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_MEMBER_KEY");
+    let out = ok(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &chains,
+            "--chain",
+            "ledger",
+            "--chain",
+            "local",
+        ],
+    );
+    assert!(out.contains("local: anchored: tx 0x"), "{out}");
+    let receipt: Value = serde_json::from_slice(
+        &std::fs::read(d.join("store/batches/b1/anchors/local.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(receipt["root"], manifest["root"]);
+    assert_eq!(receipt["contract"], contract.as_str());
+    let again = ok(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &chains,
+            "--chain",
+            "local",
+        ],
+    );
+    assert!(again.contains("local: already anchored"), "{again}");
+
+    let shown: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "show",
+            "--batch-id",
+            "b1",
+            "--chains",
+            &chains,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(shown["root"], manifest["root"]);
+    assert_eq!(shown["tx_hash"], receipt["tx_hash"]);
+    assert_eq!(shown["submitter"], MEMBER);
+    let status: Value = serde_json::from_str(&ok(
+        d,
+        &["chain", "show", "--chains", &chains, "--chain", "local"],
+    ))
+    .unwrap();
+    assert_eq!(status["latest_checkpoint"]["log_size"], 1);
+
+    // Revoked, the member is refused.
+    let admin = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_ADMIN_KEY");
+    let revoked: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain", "revoke", MEMBER, "--chains", &admin, "--chain", "local",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(revoked["member"], false);
+    let bad = run(
+        d,
+        &[
+            "chain", "grant", "0x1234", "--chains", &admin, "--chain", "local",
+        ],
+    );
+    assert_eq!(bad.status.code(), Some(2));
+}
+
+#[test]
+fn the_example_chains_file_parses() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/chains-evm.toml");
+    let chains = proofmark_anchor::chain::ChainsFile::load(&path).unwrap();
+    let names: Vec<&str> = chains.chains.keys().map(String::as_str).collect();
+    assert_eq!(names, ["consortium", "ledger", "sepolia"]);
+    for name in ["consortium", "sepolia"] {
+        assert!(matches!(
+            chains.get(name).unwrap(),
+            proofmark_anchor::chain::ChainConfig::Evm(_)
+        ));
+    }
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The independent Python verifier (verifier/python/verify_proof.py) against live
+# answers of `proofmark serve`, and the offline tools (`proofmark verify`,
+# `proofmark audit`) on the same data:
+#
+#  1. builds the sample batch (jobs/nightly.toml) in a temporary store, with a
+#     temporary ledger key, and publishes it into a temporary code index;
+#  2. serves it on a free local port and fetches the reports of a few codes;
+#  3. checks that verify_proof.py and `proofmark verify` accept every report
+#     with the ledger's verifier key, refuse it without a trusted key, and
+#     refuse tampered copies (a record value, a leaf hash, a proof hash, the
+#     checkpoint's signature);
+#  4. runs `proofmark audit codes --server` and `proofmark audit batch`.
+#
+# Needs the Rust toolchain, Python 3 with the `blake3` package (the virtual
+# environment that scripts/test.sh makes, or $PYTHON) and curl.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+cache="${PROOFMARK_CACHE:-$HOME/.cache/proofmark}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
+py="${PYTHON:-$cache/venv/bin/python}"
+if [ ! -x "$py" ]; then
+    python3 -m venv "$cache/venv"
+    "$cache/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+    py="$cache/venv/bin/python"
+fi
+
+tmp="$(mktemp -d)"
+server_pid=""
+cleanup() {
+    if [ -n "$server_pid" ]; then
+        kill "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+step() { printf '\n--> %s\n' "$*" >&2; }
+fail() { printf 'FAIL: %s\n' "$*" >&2; exit 1; }
+# expect CODE CMD...: runs CMD and fails unless it exits with CODE.
+expect() {
+    local want="$1"
+    shift
+    local got=0
+    "$@" >"$tmp/last.out" 2>&1 || got=$?
+    if [ "$got" != "$want" ]; then
+        cat "$tmp/last.out" >&2
+        fail "expected exit $want, got $got: $*"
+    fi
+}
+
+step "build the sample batch in a temporary store"
+# The dev-profile binary the Rust tests already built (dependencies are
+# optimised): no second, release build just for this script.
+cargo build --locked -p proofmark
+bin="$CARGO_TARGET_DIR/debug/proofmark"
+export PROOFMARK_STORE="$tmp/store" PROOFMARK_INDEX="$tmp/index" PROOFMARK_LEDGER_KEY="$tmp/ledger.key"
+batch="sample-nightly-2026-11-24"
+"$bin" --quiet run jobs/nightly.toml >/dev/null
+"$bin" --quiet publish --batch-id "$batch" --store "$tmp/store" --index "$tmp/index" >/dev/null
+# The test made the key, so it may trust it; a real verifier gets it out of band.
+key="$(tr -d '\n' <"$tmp/store/log/verifier-key.txt")"
+
+step "serve it"
+port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+url="http://127.0.0.1:$port"
+"$bin" --quiet serve --store "$tmp/store" --index "$tmp/index" --listen "127.0.0.1:$port" \
+    --state-dir "$tmp/state" >"$tmp/serve.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+    if curl -fsS "$url/healthz" >/dev/null 2>&1; then break; fi
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; fail "the server exited"; }
+    sleep 0.2
+done
+curl -fsS "$url/healthz" >/dev/null || fail "the server did not come up"
+
+step "fetch reports"
+mkdir -p "$tmp/reports"
+: >"$tmp/codes.txt"
+n=0
+for code in $(tail -n +2 datasets/sample/secrets/pins.csv | cut -d, -f1 | head -40); do
+    if curl -fsS "$url/v1/codes/$code" -o "$tmp/reports/$code.json" 2>/dev/null; then
+        echo "$code" >>"$tmp/codes.txt"
+        n=$((n + 1))
+        [ "$n" -ge 5 ] && break
+    else
+        rm -f "$tmp/reports/$code.json"
+    fi
+done
+[ "$n" -ge 3 ] || fail "only $n of the sample's codes have a report"
+
+step "verify $n live reports with verify_proof.py and proofmark verify"
+for f in "$tmp"/reports/*.json; do
+    expect 0 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$f"
+    expect 0 "$bin" --quiet verify "$f" --ledger-key "$key"
+    # Without a trusted key nothing anchors the root.
+    expect 1 "$py" verifier/python/verify_proof.py "$f"
+    expect 1 "$bin" --quiet verify "$f"
+    expect 0 "$py" verifier/python/verify_proof.py --no-anchor-required "$f"
+done
+
+step "tampered copies must fail"
+first="$(ls "$tmp"/reports/*.json | head -1)"
+tamper() { # tamper NAME PYTHON-STATEMENT (on `r`, the report)
+    "$py" - "$first" "$tmp/tampered-$1.json" "$2" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+exec(sys.argv[3])
+json.dump(r, open(sys.argv[2], "w"))
+EOF
+    expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-$1.json"
+    expect 1 "$bin" --quiet verify "$tmp/tampered-$1.json" --ledger-key "$key"
+}
+tamper record 'r["records"][0]["record"]["record_id"] += "x"'
+tamper leaf 'h = r["records"][0]["leaf_hash"]; r["records"][0]["leaf_hash"] = ("1" if h[0] == "0" else "0") + h[1:]'
+tamper proof 'p = r["records"][0]["proof"]; hs = p["hashes"] or p["upper_hashes"]; hs[0] = ("1" if hs[0][0] == "0" else "0") + hs[0][1:]'
+tamper root 'b = next(iter(r["batches"].values())); b["root"] = ("1" if b["root"][0] == "0" else "0") + b["root"][1:]'
+tamper signature 'a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c = a["checkpoint"]; i = c.rindex(" ") + 8; a["checkpoint"] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]'
+
+step "proofmark audit codes --server and proofmark audit batch"
+expect 0 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" \
+    --format csv --output "$tmp/audit.csv"
+[ "$(grep -c ',verified,' "$tmp/audit.csv")" = "$n" ] || { cat "$tmp/audit.csv" >&2; fail "not every code verified"; }
+echo "00000000000000000000" >>"$tmp/codes.txt"
+expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" --format json
+expect 0 "$bin" --quiet audit batch --batch-id "$batch" --store "$tmp/store" --ledger-key "$key"
+
+printf '\nverifier checks passed (%s live reports)\n' "$n" >&2

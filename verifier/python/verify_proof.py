@@ -1,0 +1,493 @@
+#!/usr/bin/env python3
+"""Independent verifier of proofmark code reports, written from schemas/SPEC.md alone.
+
+Usage:
+    verify_proof.py REPORT.json [--ledger-key KEY] [--no-anchor-required] [--quiet]
+    verify_proof.py -               (the report on standard input)
+
+REPORT.json is the body of `GET /v1/codes/{code}` (format `proofmark-code/1`). For every
+record: the record's values are re-encoded canonically (SPEC.md section 3) and must equal
+`canonical`; those bytes are leaf-hashed with the batch's suite (section 5) and must equal
+`leaf_hash`; the batch proof (sections 7.4 and 7.5, decoded strictly) must lead from the leaf
+hash to the batch root; the record must be about the code (its `code`, or a lot listed in
+`subjects`). For every batch: every anchor receipt must commit to the batch's id, suite, root,
+leaf count and manifest digest; a `ledger` receipt's entry (section 9.1) must be included in
+its checkpoint's tree (RFC 6962 inclusion, SHA-256), and with `--ledger-key` (the log's
+verifier key `name+keyid+base64key`, obtained independently) the checkpoint's Ed25519
+signature is checked (section 9.2) with a pure-Python Ed25519 (RFC 8032) built on hashlib.
+Receipts of other chains are reported as not checked against their chain.
+
+The report is VERIFIED only if every check passed and every batch has an anchor checked
+against a trusted key (unless --no-anchor-required). Exit status: 0 verified, 1 not verified,
+2 error (unreadable input).
+
+Needs Python 3.9+ and the `blake3` package; nothing else beyond the standard library, and
+nothing from the rest of this repository, on purpose: it shows that the spec alone is enough.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import struct
+import sys
+from typing import Any, Callable, Optional
+
+import blake3
+
+# ---------------------------------------------------------------- records (sections 2 and 3)
+
+T, TS, DATE, I32, TLIST, ALIST = "text", "timestamp", "date", "int32", "text list", "attachments"
+COMMON = [("record_id", T), ("code", T), ("lot_id", T), ("org_id", T), ("event_time", TS)]
+KINDS: dict[str, tuple[int, list[tuple[str, str]]]] = {
+    "production": (1, COMMON + [
+        ("gtin", T), ("product_name", T), ("brand", T), ("sku", T), ("lot_number", T),
+        ("production_date", DATE), ("expiry_date", DATE), ("origin_country", T),
+        ("factory_id", T), ("factory_name", T), ("factory_address", T),
+        ("certifications", TLIST), ("ingredients", T), ("attachments", ALIST)]),
+    "customs": (2, COMMON + [
+        ("declaration_id", T), ("filing_id", T), ("hs_code", T), ("origin_country", T),
+        ("trade_country", T), ("port_of_entry", T), ("declared_at", TS), ("cleared_at", TS),
+        ("status", T)]),
+    "logistics": (3, COMMON + [
+        ("event_type", T), ("location", T), ("carrier", T), ("waybill", T)]),
+    "inspection": (4, COMMON + [
+        ("agency_id", T), ("agency_name", T), ("inspection_type", T), ("result", T),
+        ("report_id", T), ("report_digest", T), ("sample_size", I32)]),
+}
+
+
+class Invalid(Exception):
+    """Something in the report is not what the spec allows."""
+
+
+def _text(v: Any) -> bytes:
+    if not isinstance(v, str):
+        raise Invalid(f"expected text, got {v!r}")
+    b = v.encode("utf-8")
+    return struct.pack("<I", len(b)) + b
+
+
+def _int(v: Any, fmt: str, lo: int, hi: int) -> bytes:
+    if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+        raise Invalid(f"expected an integer in [{lo}, {hi}], got {v!r}")
+    return struct.pack(fmt, v)
+
+
+def _value(ty: str, v: Any) -> bytes:
+    if ty == T:
+        return _text(v)
+    if ty == TS:
+        return _int(v, "<q", -(2**63), 2**63 - 1)
+    if ty in (DATE, I32):
+        return _int(v, "<i", -(2**31), 2**31 - 1)
+    if not isinstance(v, list):
+        raise Invalid(f"expected a list, got {v!r}")
+    out = struct.pack("<I", len(v))
+    for item in v:
+        if ty == TLIST:
+            out += _text("" if item is None else item)
+        else:
+            if item is None:
+                item = {"uri": None, "digest": None}
+            if not isinstance(item, dict) or set(item) - {"uri", "digest"}:
+                raise Invalid(f"expected an attachment {{uri, digest}}, got {item!r}")
+            for key in ("uri", "digest"):
+                x = item.get(key)
+                out += _text("" if x is None else x)
+    return out
+
+
+def canonical(kind: str, record: dict) -> bytes:
+    """The canonical bytes of a record, padding included (section 3)."""
+    if kind not in KINDS:
+        raise Invalid(f"unknown kind {kind!r}")
+    kind_byte, columns = KINDS[kind]
+    unknown = set(record) - {name for name, _ in columns}
+    if unknown:
+        raise Invalid(f"columns not of kind {kind}: {sorted(unknown)}")
+    body = b""
+    for name, ty in columns:
+        v = record.get(name)
+        body += b"\x00" if v is None else b"\x01" + _value(ty, v)
+    length = 6 + len(body)
+    data = bytes([1, kind_byte]) + struct.pack("<I", length) + body
+    return data + bytes(-len(data) % 64)
+
+
+# ---------------------------------------------------------------- hash suites (sections 4, 5)
+
+def _derive(context: str) -> bytes:
+    return blake3.blake3(b"", derive_key_context=context).digest()
+
+
+LEAF_KEY = _derive("proofmark 2026-11-25 v1 merkle leaf")
+NODE_KEY = _derive("proofmark 2026-11-25 v1 merkle node")
+SUBJECT_KEY = _derive("proofmark 2026-11-25 v1 subject key")
+
+SUITES: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes, bytes], bytes]]] = {
+    "blake3": (lambda d: blake3.blake3(d, key=LEAF_KEY).digest(),
+               lambda l, r: blake3.blake3(l + r, key=NODE_KEY).digest()),
+    "sha256-rfc6962": (lambda d: hashlib.sha256(b"\x00" + d).digest(),
+                       lambda l, r: hashlib.sha256(b"\x01" + l + r).digest()),
+}
+
+
+def subject_key(type_byte: int, subject_id: str) -> bytes:
+    return blake3.blake3(bytes([type_byte]) + subject_id.encode("utf-8"), key=SUBJECT_KEY).digest()[:16]
+
+
+# ---------------------------------------------------------------- proofs (sections 6, 7)
+
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+BATCH_FIELDS = ["version", "suite", "kind", "index", "tree_size", "hashes",
+                "segment_index", "segment_count", "upper_hashes"]
+
+
+def _hash(text: Any, what: str) -> bytes:
+    if not isinstance(text, str) or not HEX64.match(text):
+        raise Invalid(f"{what} is not 64 lowercase hex digits")
+    return bytes.fromhex(text)
+
+
+def _u64(v: Any, what: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 2**64:
+        raise Invalid(f"{what} is not an unsigned 64-bit integer")
+    return v
+
+
+def decode_batch_proof(obj: Any) -> dict:
+    """Decodes a JSON batch proof strictly (section 7.5)."""
+    if not isinstance(obj, dict):
+        raise Invalid("the proof is not a JSON object")
+    extra = set(obj) - set(BATCH_FIELDS)
+    if extra:
+        raise Invalid(f"unexpected proof fields {sorted(extra)}")
+    missing = [f for f in BATCH_FIELDS if f not in obj]
+    if missing:
+        raise Invalid(f"missing proof fields {missing}")
+    if obj["version"] != 1 or isinstance(obj["version"], bool):
+        raise Invalid(f"proof version {obj['version']!r} is not 1")
+    if obj["kind"] != "batch":
+        raise Invalid(f"proof kind {obj['kind']!r} is not batch")
+    if obj["suite"] not in SUITES:
+        raise Invalid(f"unknown suite {obj['suite']!r}")
+    out = {"suite": obj["suite"]}
+    for f in ("index", "tree_size", "segment_index", "segment_count"):
+        out[f] = _u64(obj[f], f)
+    for f in ("hashes", "upper_hashes"):
+        if not isinstance(obj[f], list) or len(obj[f]) > 64:
+            raise Invalid(f"{f} is not a list of at most 64 hashes")
+        out[f] = [_hash(h, f) for h in obj[f]]
+    return out
+
+
+def root_from_inclusion(node, leaf: bytes, index: int, size: int, path: list[bytes]) -> bytes:
+    """Section 7.1 steps 1-2: the root a path leads to; raises on a malformed proof."""
+    if size == 0:
+        raise Invalid("EmptyTree")
+    if index >= size:
+        raise Invalid("IndexOutOfRange")
+    need, i, last = 0, index, size - 1
+    while last > 0:
+        if i & 1 or i < last:
+            need += 1
+        i, last = i >> 1, last >> 1
+    if len(path) != need:
+        raise Invalid("TooFewHashes" if len(path) < need else "TooManyHashes")
+    r, i, last, k = leaf, index, size - 1, 0
+    while last > 0:
+        if i & 1:
+            r, k = node(path[k], r), k + 1
+        elif i < last:
+            r, k = node(r, path[k]), k + 1
+        i, last = i >> 1, last >> 1
+    return r
+
+
+# ---------------------------------------------------------------- Ed25519 (RFC 8032, section 5.1.7)
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+_Q = 2**252 + 27742317777372353535851937790883648493
+_SQRT_M1 = pow(2, (_P - 1) // 4, _P)
+
+
+def _add(a, b):
+    A = (a[1] - a[0]) * (b[1] - b[0]) % _P
+    B = (a[1] + a[0]) * (b[1] + b[0]) % _P
+    C = 2 * a[3] * b[3] * _D % _P
+    D = 2 * a[2] * b[2] % _P
+    E, F, G, H = B - A, D - C, D + C, B + A
+    return (E * F % _P, G * H % _P, F * G % _P, E * H % _P)
+
+
+def _mul(s: int, pt):
+    q = (0, 1, 1, 0)
+    while s > 0:
+        if s & 1:
+            q = _add(q, pt)
+        pt = _add(pt, pt)
+        s >>= 1
+    return q
+
+
+def _equal(a, b) -> bool:
+    return (a[0] * b[2] - b[0] * a[2]) % _P == 0 and (a[1] * b[2] - b[1] * a[2]) % _P == 0
+
+
+def _recover_x(y: int, sign: int) -> Optional[int]:
+    if y >= _P:
+        return None
+    x2 = (y * y - 1) * pow(_D * y * y + 1, _P - 2, _P) % _P
+    if x2 == 0:
+        return None if sign else 0
+    x = pow(x2, (_P + 3) // 8, _P)
+    if (x * x - x2) % _P:
+        x = x * _SQRT_M1 % _P
+    if (x * x - x2) % _P:
+        return None
+    if (x & 1) != sign:
+        x = _P - x
+    return x
+
+
+_GY = 4 * pow(5, _P - 2, _P) % _P
+_GX = _recover_x(_GY, 0)
+_G = (_GX, _GY, 1, _GX * _GY % _P)
+
+
+def _decompress(s: bytes):
+    y = int.from_bytes(s, "little")
+    sign, y = y >> 255, y & ((1 << 255) - 1)
+    x = _recover_x(y, sign)
+    return None if x is None else (x, y, 1, x * y % _P)
+
+
+def ed25519_verify(public: bytes, message: bytes, signature: bytes) -> bool:
+    if len(public) != 32 or len(signature) != 64:
+        return False
+    a, r = _decompress(public), _decompress(signature[:32])
+    s = int.from_bytes(signature[32:], "little")
+    if a is None or r is None or s >= _Q:
+        return False
+    h = int.from_bytes(hashlib.sha512(signature[:32] + public + message).digest(), "little") % _Q
+    return _equal(_mul(s, _G), _add(r, _mul(h, a)))
+
+
+# ---------------------------------------------------------------- ledger receipts (section 9)
+
+def parse_verifier_key(text: str) -> tuple[str, bytes, bytes]:
+    """`name+hex(key id)+base64(0x01 || public key)` -> (name, key id, public key)."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise Invalid("verifier key is not name+keyid+key")
+    name, key_id_hex, key_b64 = parts
+    raw = base64.b64decode(key_b64, validate=True)
+    if len(raw) != 33 or raw[0] != 1:
+        raise Invalid("verifier key is not an Ed25519 key")
+    key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if key_id.hex() != key_id_hex.lower():
+        raise Invalid("verifier key id does not match its name and key")
+    return name, key_id, raw[1:]
+
+
+def open_note(note: str, key: tuple[str, bytes, bytes]) -> str:
+    """The text of a signed note whose signature by `key` verifies (C2SP signed-note)."""
+    name, key_id, public = key
+    split = note.find("\n\n")
+    if split < 0:
+        raise Invalid("the checkpoint is not a signed note")
+    text, sigs = note[: split + 1], note[split + 2:]
+    for line in sigs.splitlines():
+        if not line.startswith("\u2014 "):
+            raise Invalid("malformed signature line")
+        signer, _, b64 = line[2:].partition(" ")
+        raw = base64.b64decode(b64)
+        if signer == name and raw[:4] == key_id:
+            if ed25519_verify(public, text.encode("utf-8"), raw[4:]):
+                return text
+            raise Invalid(f"the signature by {name} does not verify")
+    raise Invalid(f"the checkpoint has no signature by {name}")
+
+
+def parse_checkpoint(text: str) -> tuple[str, int, bytes]:
+    lines = text.split("\n")
+    if len(lines) < 4 or not re.match(r"^(0|[1-9][0-9]*)$", lines[1]):
+        raise Invalid("malformed checkpoint")
+    root = base64.b64decode(lines[2], validate=True)
+    if len(root) != 32:
+        raise Invalid("checkpoint root is not 32 bytes")
+    return lines[0], int(lines[1]), root
+
+
+def check_ledger(receipt: dict, key) -> tuple[str, str]:
+    """Checks a ledger receipt's inclusion (and signature with `key`).
+    Returns (inclusion status, signature status); raises Invalid on a failure."""
+    note = receipt["checkpoint"]
+    split = note.find("\n\n")
+    if split < 0:
+        raise Invalid("the checkpoint is not a signed note")
+    origin, size, root = parse_checkpoint(note[: split + 1])
+    if size != receipt["log_size"]:
+        raise Invalid("the receipt's log size differs from its checkpoint's")
+    entry = "proofmark-batch-log-entry v1\n{}\n{}\n{}\n{}\n{}\n".format(
+        receipt["batch_id"], receipt["suite"], receipt["root"], receipt["leaf_count"],
+        receipt["manifest_digest"]).encode("utf-8")
+    sha_leaf, sha_node = SUITES["sha256-rfc6962"]
+    path = [_hash(h, "inclusion_proof") for h in receipt["inclusion_proof"]]
+    got = root_from_inclusion(sha_node, sha_leaf(entry), _u64(receipt["log_index"], "log_index"),
+                              size, path)
+    if got != root:
+        raise Invalid("the entry is not included in the checkpoint's tree")
+    inclusion = f"entry {receipt['log_index']} of {size} included in the checkpoint"
+    if key is None:
+        return inclusion, "signature not checked (no --ledger-key)"
+    if key[0] != origin:
+        return inclusion, f"signature not checked (no trusted key named {origin!r})"
+    if open_note(note, key) != note[: split + 1]:
+        raise Invalid("signed text differs")
+    return inclusion, f"checkpoint signed by {origin}"
+
+
+# ---------------------------------------------------------------- the report
+
+def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool, list[str], list[str]]:
+    """Returns (verified, failures, notes)."""
+    failures: list[str] = []
+    notes: list[str] = []
+    if report.get("format") != "proofmark-code/1":
+        failures.append(f"format {report.get('format')!r} is not proofmark-code/1")
+    records = report.get("records") or []
+    if not records:
+        failures.append("the report has no records")
+    code = report.get("code")
+    lots = set()
+    for s in report.get("subjects", []):
+        tb = {"item": 1, "lot": 2}.get(s.get("type"))
+        if tb is None or subject_key(tb, s.get("id", "")).hex() != s.get("key"):
+            failures.append(f"subject {s.get('id')!r}: wrong type or key")
+        if s.get("type") == "lot":
+            lots.add(s.get("id"))
+    batches = report.get("batches", {})
+    for i, rec in enumerate(records):
+        where = f"record {i} ({rec.get('record', {}).get('record_id')})"
+        try:
+            values = rec["record"]
+            if rec["subject"] == "item" and values.get("code") != code:
+                raise Invalid("found as the item but its code differs")
+            if rec["subject"] == "lot" and values.get("lot_id") not in lots:
+                raise Invalid("found by lot but its lot is not a subject")
+            if rec["subject"] not in ("item", "lot"):
+                raise Invalid("unknown subject")
+            if rec["source"]["provided_by"] != values.get("org_id"):
+                raise Invalid("provided_by is not the record's org_id")
+            batch = batches.get(rec["batch_id"])
+            if batch is None:
+                raise Invalid(f"batch {rec['batch_id']!r} is not in the report")
+            leaf_fn, node_fn = SUITES[batch["suite"]]
+            data = canonical(rec["kind"], values)
+            if data.hex() != rec["canonical"]:
+                raise Invalid("the record's values do not encode to the canonical bytes given")
+            leaf = leaf_fn(data)
+            if leaf.hex() != rec["leaf_hash"]:
+                raise Invalid("the canonical bytes do not hash to the leaf hash given")
+            proof = decode_batch_proof(rec["proof"])
+            if proof["suite"] != batch["suite"]:
+                raise Invalid("the proof is for another suite than the batch")
+            seg_root = root_from_inclusion(node_fn, leaf, proof["index"], proof["tree_size"],
+                                           proof["hashes"])
+            root = root_from_inclusion(node_fn, seg_root, proof["segment_index"],
+                                       proof["segment_count"], proof["upper_hashes"])
+            if root != _hash(batch["root"], "batch root"):
+                raise Invalid("RootMismatch: the proof leads to another root")
+            first = rec["leaf_index"] - proof["index"]
+            end = first + proof["tree_size"]
+            if (rec["leaf_index"] >= batch["leaf_count"] or first < 0 or end > batch["leaf_count"]
+                    or (proof["segment_index"] == 0 and first != 0)
+                    or (proof["segment_index"] + 1 == proof["segment_count"]
+                        and end != batch["leaf_count"])):
+                raise Invalid("leaf_index is inconsistent with the proof and the leaf count")
+        except Invalid as e:
+            failures.append(f"{where}: {e}")
+        except (KeyError, TypeError, ValueError) as e:
+            failures.append(f"{where}: malformed ({type(e).__name__}: {e})")
+    for batch_id, batch in batches.items():
+        trusted = False
+        for chain, receipt in (batch.get("anchors") or {}).items():
+            where = f"batch {batch_id} anchor {chain}"
+            try:
+                root = receipt.get("root", "")
+                if root.startswith("0x"):
+                    root = root[2:].lower()
+                if root != batch["root"]:
+                    raise Invalid("the receipt anchors another root")
+                for f in ("batch_id", "suite", "manifest_digest", "leaf_count"):
+                    expected = batch_id if f == "batch_id" else batch[f]
+                    if f in receipt and receipt[f] != expected:
+                        raise Invalid(f"the receipt's {f} differs")
+                if "checkpoint" in receipt:
+                    if receipt.get("chain") != chain:
+                        raise Invalid("the receipt is for another chain")
+                    inclusion, signature = check_ledger(receipt, key)
+                    notes.append(f"{where}: {inclusion}; {signature}")
+                    trusted = trusted or signature.startswith("checkpoint signed")
+                else:
+                    notes.append(f"{where}: not checked against the chain")
+            except Invalid as e:
+                failures.append(f"{where}: {e}")
+            except (KeyError, TypeError, ValueError) as e:
+                failures.append(f"{where}: malformed receipt ({type(e).__name__}: {e})")
+        if require_anchor and not trusted:
+            failures.append(f"batch {batch_id}: no anchor checked against a trusted key")
+    return not failures, failures, notes
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:]
+    key_text = None
+    require_anchor, quiet = True, False
+    paths = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--ledger-key" and i + 1 < len(args):
+            key_text, i = args[i + 1], i + 2
+            continue
+        if a == "--no-anchor-required":
+            require_anchor = False
+        elif a == "--quiet":
+            quiet = True
+        elif a in ("-h", "--help"):
+            print(__doc__)
+            return 0
+        else:
+            paths.append(a)
+        i += 1
+    if len(paths) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    try:
+        text = sys.stdin.read() if paths[0] == "-" else open(paths[0], encoding="utf-8").read()
+        report = json.loads(text)
+        key = parse_verifier_key(key_text) if key_text else None
+    except (OSError, ValueError, Invalid) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    verified, failures, notes = verify_report(report, key, require_anchor)
+    if not quiet:
+        for n in notes:
+            print(f"  {n}")
+    if verified:
+        print(f"VERIFIED {report.get('code')}: {len(report.get('records', []))} record(s)")
+        return 0
+    print(f"NOT VERIFIED {report.get('code')}")
+    for f in failures:
+        print(f"  - {f}")
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

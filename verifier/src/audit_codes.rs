@@ -1,0 +1,318 @@
+//! The code audit: many code reports verified at once
+//! ([`crate::verify::verify_reports`]), one result row per code, written as
+//! CSV, JSON or Parquet.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::report::CodeReport;
+use crate::verify::{ReportVerdict, Trust, verify_reports};
+
+/// The outcome for one code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeStatus {
+    /// Every needed check passed.
+    Verified,
+    /// Some check failed (or nothing anchors the batch).
+    NotVerified,
+    /// No published batch holds the code.
+    Unknown,
+    /// The report could not be obtained or checked (network, server, chain).
+    Error,
+}
+
+impl CodeStatus {
+    /// The name written in the output.
+    pub fn name(self) -> &'static str {
+        match self {
+            CodeStatus::Verified => "verified",
+            CodeStatus::NotVerified => "not_verified",
+            CodeStatus::Unknown => "unknown",
+            CodeStatus::Error => "error",
+        }
+    }
+}
+
+/// One output row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CodeAuditRow {
+    /// The code.
+    pub code: String,
+    /// The outcome.
+    pub status: CodeStatus,
+    /// Records in the report.
+    pub records: u64,
+    /// The batches of the records, `;`-separated.
+    pub batches: String,
+    /// Why it is not verified, `; `-separated (empty when verified).
+    pub reasons: String,
+}
+
+impl CodeAuditRow {
+    /// The row of a verdict.
+    pub fn from_verdict(v: &ReportVerdict) -> Self {
+        CodeAuditRow {
+            code: v.code.clone(),
+            status: if v.verified {
+                CodeStatus::Verified
+            } else if v.has_errors() {
+                CodeStatus::Error
+            } else {
+                CodeStatus::NotVerified
+            },
+            records: v.records.len() as u64,
+            batches: v.batches.keys().cloned().collect::<Vec<_>>().join(";"),
+            reasons: v.reasons.join("; "),
+        }
+    }
+
+    /// The row of a code without a report (unknown, or an error).
+    pub fn without_report(code: &str, status: CodeStatus, reason: &str) -> Self {
+        CodeAuditRow {
+            code: code.to_owned(),
+            status,
+            records: 0,
+            batches: String::new(),
+            reasons: reason.to_owned(),
+        }
+    }
+}
+
+/// One line of a `POST /v1/audit` answer (or of a file of reports).
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuditLine {
+    /// A code report.
+    Report(Box<CodeReport>),
+    /// No report for the code: `(code, status, message)`.
+    NoReport(String, CodeStatus, String),
+}
+
+/// Parses one NDJSON line: a code report, or `{"code", "error": {"code", "message"}}`
+/// (`unknown_code` is [`CodeStatus::Unknown`], any other error [`CodeStatus::Error`]).
+///
+/// # Errors
+///
+/// A message when the line is neither.
+pub fn parse_audit_line(line: &str) -> Result<AuditLine, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    if let Some(err) = value.get("error") {
+        let code = value
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let kind = err.get("code").and_then(Value::as_str).unwrap_or_default();
+        let message = err.get("message").and_then(Value::as_str).unwrap_or(kind);
+        let status = if kind == "unknown_code" {
+            CodeStatus::Unknown
+        } else {
+            CodeStatus::Error
+        };
+        return Ok(AuditLine::NoReport(
+            code.to_owned(),
+            status,
+            message.to_owned(),
+        ));
+    }
+    serde_json::from_value::<CodeReport>(value)
+        .map(|r| AuditLine::Report(Box::new(r)))
+        .map_err(|e| format!("not a code report: {e}"))
+}
+
+/// Verifies the reports among `lines` in parallel and returns one row per
+/// line, in order.
+pub fn audit_lines(lines: Vec<AuditLine>, trust: &Trust) -> Vec<CodeAuditRow> {
+    let mut reports = Vec::new();
+    let mut slots = Vec::with_capacity(lines.len());
+    for line in lines {
+        match line {
+            AuditLine::Report(r) => {
+                slots.push(None);
+                reports.push(*r);
+            }
+            AuditLine::NoReport(code, status, msg) => {
+                slots.push(Some(CodeAuditRow::without_report(&code, status, &msg)));
+            }
+        }
+    }
+    let mut verdicts = verify_reports(&reports, trust).into_iter();
+    slots
+        .into_iter()
+        .map(|s| {
+            s.or_else(|| verdicts.next().map(|v| CodeAuditRow::from_verdict(&v)))
+                .unwrap_or_else(|| {
+                    CodeAuditRow::without_report("", CodeStatus::Error, "no verdict")
+                })
+        })
+        .collect()
+}
+
+/// Output formats of the code audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowFormat {
+    /// Comma-separated values with a header line (RFC 4180 quoting).
+    Csv,
+    /// One JSON array of row objects.
+    Json,
+    /// Parquet: columns `code`, `status`, `records` (UInt64), `batches`, `reasons`.
+    Parquet,
+}
+
+/// Errors writing the rows.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WriteRowsError {
+    /// The output failed.
+    #[error("writing the audit rows: {0}")]
+    Io(#[from] std::io::Error),
+    /// JSON encoding failed.
+    #[error("writing the audit rows as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// Parquet encoding failed.
+    #[error("writing the audit rows as Parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    /// Building the Arrow batch failed.
+    #[error("building the audit rows' Arrow batch: {0}")]
+    Arrow(String),
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Writes `rows` to `out` in `format`.
+///
+/// # Errors
+///
+/// [`WriteRowsError`].
+pub fn write_rows<W: Write + Send>(
+    rows: &[CodeAuditRow],
+    format: RowFormat,
+    mut out: W,
+) -> Result<(), WriteRowsError> {
+    match format {
+        RowFormat::Csv => {
+            writeln!(out, "code,status,records,batches,reasons")?;
+            for r in rows {
+                writeln!(
+                    out,
+                    "{},{},{},{},{}",
+                    csv_field(&r.code),
+                    r.status.name(),
+                    r.records,
+                    csv_field(&r.batches),
+                    csv_field(&r.reasons)
+                )?;
+            }
+        }
+        RowFormat::Json => {
+            serde_json::to_writer(&mut out, rows)?;
+            writeln!(out)?;
+        }
+        RowFormat::Parquet => {
+            let text = |f: fn(&CodeAuditRow) -> &str| -> ArrayRef {
+                Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+            };
+            let batch = RecordBatch::try_from_iter([
+                ("code", text(|r| &r.code)),
+                ("status", text(|r| r.status.name())),
+                (
+                    "records",
+                    Arc::new(rows.iter().map(|r| r.records).collect::<UInt64Array>()) as ArrayRef,
+                ),
+                ("batches", text(|r| &r.batches)),
+                ("reasons", text(|r| &r.reasons)),
+            ])
+            .map_err(|e| WriteRowsError::Arrow(e.to_string()))?;
+            let mut w = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None)?;
+            w.write(&batch)?;
+            w.close()?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn rows() -> Vec<CodeAuditRow> {
+        vec![
+            CodeAuditRow::without_report("0001", CodeStatus::Unknown, "unknown code"),
+            CodeAuditRow {
+                code: "0002".into(),
+                status: CodeStatus::NotVerified,
+                records: 3,
+                batches: "b1;b2".into(),
+                reasons: "record 0: \"Canonical\" failed, badly".into(),
+            },
+        ]
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_it() {
+        let mut out = Vec::new();
+        write_rows(&rows(), RowFormat::Csv, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert_eq!(
+            text,
+            "code,status,records,batches,reasons\n0001,unknown,0,,unknown code\n\
+             0002,not_verified,3,b1;b2,\"record 0: \"\"Canonical\"\" failed, badly\"\n"
+        );
+    }
+
+    #[test]
+    fn json_and_parquet_round_trip() {
+        let mut out = Vec::new();
+        write_rows(&rows(), RowFormat::Json, &mut out).unwrap();
+        let v: Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v[1]["status"], "not_verified");
+        assert_eq!(v[1]["records"], 3);
+
+        let mut out = Vec::new();
+        write_rows(&rows(), RowFormat::Parquet, &mut out).unwrap();
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(out),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+        assert_eq!(batches[0].num_rows(), 2);
+        assert_eq!(batches[0].schema().field(2).name(), "records");
+    }
+
+    #[test]
+    fn audit_lines_parse_reports_and_errors() {
+        let line = r#"{"code":"123456","error":{"code":"unknown_code","message":"no such code"}}"#;
+        assert_eq!(
+            parse_audit_line(line).unwrap(),
+            AuditLine::NoReport("123456".into(), CodeStatus::Unknown, "no such code".into())
+        );
+        let line = r#"{"code":"123456","error":{"code":"integrity_failure","message":"x"}}"#;
+        assert!(matches!(
+            parse_audit_line(line).unwrap(),
+            AuditLine::NoReport(_, CodeStatus::Error, _)
+        ));
+        assert!(parse_audit_line("{}").is_err());
+        assert!(parse_audit_line("nope").is_err());
+        let rows = audit_lines(
+            vec![AuditLine::NoReport(
+                "1".into(),
+                CodeStatus::Unknown,
+                "u".into(),
+            )],
+            &Trust::new(),
+        );
+        assert_eq!(rows[0].status, CodeStatus::Unknown);
+    }
+}

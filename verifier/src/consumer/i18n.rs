@@ -1,0 +1,620 @@
+//! The viewer's language and time zone, and the page's words in Chinese and
+//! English.
+//!
+//! The language comes from `?lang=`, then the `pm_lang` cookie, then
+//! `Accept-Language`, then Chinese. The time zone comes from `?tz=` (an IANA
+//! name such as `Europe/Berlin`, or a UTC offset such as `+05:30`), then the
+//! `pm_tz` cookie, then China Standard Time.
+
+use jiff::Timestamp;
+use jiff::tz::{Offset, TimeZone};
+
+/// Cookie that remembers the chosen language.
+pub const LANG_COOKIE: &str = "pm_lang";
+/// Cookie that remembers the chosen time zone.
+pub const TZ_COOKIE: &str = "pm_tz";
+/// The default time zone: China Standard Time.
+pub const DEFAULT_TZ: &str = "Asia/Shanghai";
+
+/// A language of the page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    /// Simplified Chinese.
+    Zh,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The language tag used in `?lang=` and in `<html lang>`.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh",
+            Lang::En => "en",
+        }
+    }
+
+    /// The `<html lang>` value.
+    pub fn html_lang(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+
+    /// The other language, for the switch link.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Zh => Lang::En,
+            Lang::En => Lang::Zh,
+        }
+    }
+
+    /// Parses a language tag (`zh`, `zh-CN`, `en-GB`, ...), by its primary
+    /// subtag.
+    pub fn parse(tag: &str) -> Option<Lang> {
+        let primary = tag.trim().split(['-', '_']).next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("zh") {
+            Some(Lang::Zh)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Lang::En)
+        } else {
+            None
+        }
+    }
+
+    /// The supported language an `Accept-Language` header prefers most
+    /// (highest `q`, earliest on ties), if any.
+    pub fn from_accept_language(header: &str) -> Option<Lang> {
+        let mut best: Option<(Lang, u32)> = None;
+        for item in header.split(',').take(32) {
+            let mut parts = item.split(';');
+            let Some(lang) = parts.next().and_then(Lang::parse) else {
+                continue;
+            };
+            let q = parts
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .map_or(1000, parse_quality);
+            if q > 0 && best.is_none_or(|(_, b)| q > b) {
+                best = Some((lang, q));
+            }
+        }
+        best.map(|(lang, _)| lang)
+    }
+
+    /// The page's words in this language.
+    pub fn texts(self) -> &'static Texts {
+        match self {
+            Lang::Zh => &ZH,
+            Lang::En => &EN,
+        }
+    }
+}
+
+/// `q` in thousandths (`0.8` -> 800); malformed values count as 0.
+fn parse_quality(q: &str) -> u32 {
+    let q = q.trim();
+    let (int, frac) = q.split_once('.').unwrap_or((q, ""));
+    let int = match int {
+        "0" => 0,
+        "1" => 1000,
+        _ => return 0,
+    };
+    let mut thousandths = 0;
+    let mut scale = 100;
+    for c in frac.chars().take(3) {
+        let Some(d) = c.to_digit(10) else { return 0 };
+        thousandths += d * scale;
+        scale /= 10;
+    }
+    (int + thousandths).min(1000)
+}
+
+/// Chooses the language: an explicit choice, then the cookie, then the
+/// `Accept-Language` header, then Chinese.
+pub fn choose_lang(
+    query: Option<&str>,
+    cookie: Option<&str>,
+    accept_language: Option<&str>,
+) -> Lang {
+    query
+        .and_then(Lang::parse)
+        .or_else(|| cookie.and_then(Lang::parse))
+        .or_else(|| accept_language.and_then(Lang::from_accept_language))
+        .unwrap_or(Lang::Zh)
+}
+
+/// The time zone times are shown in.
+#[derive(Debug, Clone)]
+pub struct ViewerZone {
+    /// The zone.
+    pub tz: TimeZone,
+    /// How it was asked for (`Asia/Shanghai`, `+05:30`).
+    pub name: String,
+}
+
+impl ViewerZone {
+    /// China Standard Time, the default.
+    pub fn default_zone() -> ViewerZone {
+        let tz = TimeZone::get(DEFAULT_TZ).unwrap_or_else(|_| {
+            // China has kept UTC+8 without daylight saving since 1991.
+            TimeZone::fixed(Offset::constant(8))
+        });
+        ViewerZone {
+            tz,
+            name: DEFAULT_TZ.to_owned(),
+        }
+    }
+
+    /// Parses an IANA zone name or a UTC offset (`+08:00`, `-0530`, `UTC+8`,
+    /// `UTC`); `None` when it is neither.
+    pub fn parse(text: &str) -> Option<ViewerZone> {
+        let text = text.trim();
+        if text.is_empty()
+            || text.len() > 64
+            || !text
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/_+-:".contains(&b))
+        {
+            return None;
+        }
+        let tz = match parse_offset(text) {
+            Some(offset) => TimeZone::fixed(offset),
+            None => TimeZone::get(text).ok()?,
+        };
+        Some(ViewerZone {
+            tz,
+            name: text.to_owned(),
+        })
+    }
+
+    /// The zone from `?tz=`, then the cookie, then the default; and whether
+    /// `?tz=` named a valid zone (so that it is remembered in the cookie).
+    pub fn choose(query: Option<&str>, cookie: Option<&str>) -> (ViewerZone, bool) {
+        if let Some(zone) = query.and_then(ViewerZone::parse) {
+            return (zone, true);
+        }
+        let zone = cookie
+            .and_then(ViewerZone::parse)
+            .unwrap_or_else(ViewerZone::default_zone);
+        (zone, false)
+    }
+
+    /// Formats a time (microseconds since the epoch, UTC) in this zone as
+    /// `YYYY-MM-DD HH:MM`; `None` when out of range.
+    pub fn format_micros(&self, micros: i64) -> Option<String> {
+        let ts = Timestamp::from_microsecond(micros).ok()?;
+        Some(
+            ts.to_zoned(self.tz.clone())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string(),
+        )
+    }
+
+    /// The zone's UTC offset at `micros`, as `UTC+08:00`.
+    pub fn offset_label(&self, micros: i64) -> String {
+        let offset = Timestamp::from_microsecond(micros)
+            .map(|ts| self.tz.to_offset(ts))
+            .unwrap_or(Offset::UTC);
+        let secs = offset.seconds();
+        let sign = if secs < 0 { '-' } else { '+' };
+        let abs = secs.unsigned_abs();
+        format!("UTC{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+    }
+}
+
+/// Parses `UTC`, `Z`, `+HH`, `+HH:MM`, `+HHMM` (also after `UTC` or `GMT`).
+fn parse_offset(text: &str) -> Option<Offset> {
+    let rest = ["UTC", "GMT"]
+        .iter()
+        .find_map(|p| {
+            text.get(..p.len())
+                .filter(|head| head.eq_ignore_ascii_case(p))
+                .map(|_| &text[p.len()..])
+        })
+        .unwrap_or(text);
+    if rest.is_empty() || rest == "Z" {
+        return (rest.len() < text.len() || rest == "Z").then_some(Offset::UTC);
+    }
+    let (sign, digits) = match rest.as_bytes()[0] {
+        b'+' => (1, &rest[1..]),
+        b'-' => (-1, &rest[1..]),
+        _ => return None,
+    };
+    let (hours, minutes) = match digits.split_once(':') {
+        Some((h, m)) => (h, m),
+        None if digits.len() > 2 => digits.split_at(2),
+        None => (digits, "0"),
+    };
+    if hours.is_empty() || hours.len() > 2 || minutes.is_empty() || minutes.len() > 2 {
+        return None;
+    }
+    let hours: i32 = hours.parse().ok()?;
+    let minutes: i32 = minutes.parse().ok()?;
+    if hours > 14 || minutes > 59 {
+        return None;
+    }
+    Offset::from_seconds(sign * (hours * 3600 + minutes * 60)).ok()
+}
+
+/// Formats a date given as days since 1970-01-01 as `YYYY-MM-DD`.
+pub fn format_days(days: i64) -> Option<String> {
+    let ts = Timestamp::from_second(days.checked_mul(86_400)?).ok()?;
+    Some(ts.to_zoned(TimeZone::UTC).date().to_string())
+}
+
+/// Fills `{name}` placeholders of a template with already escaped values.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        out = out.replace(&format!("{{{name}}}"), value);
+    }
+    out
+}
+
+/// The fixed words of the page in one language. Templates hold `{name}`
+/// placeholders filled with [`fill`].
+#[derive(Debug)]
+pub struct Texts {
+    /// Page title.
+    pub title: &'static str,
+    /// The link to the other language, in that language.
+    pub switch_to_other: &'static str,
+    /// Label of the time zone form.
+    pub time_zone: &'static str,
+    /// The zone form's button.
+    pub apply: &'static str,
+    /// "Times are shown in {zone}".
+    pub times_in: &'static str,
+    /// The verified badge's heading.
+    pub verified: &'static str,
+    /// The verified badge's explanation.
+    pub verified_detail: &'static str,
+    /// Ledger anchor: "{chain}: log entry {index} in checkpoint of size {size}".
+    pub anchor_ledger: &'static str,
+    /// Chain anchor: "{chain}: transaction {tx}, block {block}".
+    pub anchor_chain: &'static str,
+    /// Batch line under the anchors.
+    pub anchored_batch: &'static str,
+    /// Heading of the failed verification warning.
+    pub not_verified: &'static str,
+    /// Explanation of the failed verification warning.
+    pub not_verified_detail: &'static str,
+    /// Heading of the unknown code page.
+    pub unknown_code: &'static str,
+    /// Explanation of the unknown code page.
+    pub unknown_code_detail: &'static str,
+    /// Heading of the service error page.
+    pub unavailable: &'static str,
+    /// Explanation of the service error page.
+    pub unavailable_detail: &'static str,
+    /// "Code".
+    pub code: &'static str,
+    /// Scan line: "Scanned {count} times; first scan {first}".
+    pub scans: &'static str,
+    /// Heading of the copy warning.
+    pub copy_warning: &'static str,
+    /// Copy warning text with `{confirmed}`, `{count}` and `{first}`.
+    pub copy_warning_detail: &'static str,
+    /// Heading of the PIN form.
+    pub pin_heading: &'static str,
+    /// Explanation of the PIN form.
+    pub pin_help: &'static str,
+    /// PIN field label.
+    pub pin_label: &'static str,
+    /// PIN button.
+    pub pin_submit: &'static str,
+    /// PIN confirmed.
+    pub pin_confirmed: &'static str,
+    /// PIN confirmed, explanation.
+    pub pin_confirmed_detail: &'static str,
+    /// PIN entered after an earlier confirmation at `{confirmed}`.
+    pub pin_already_confirmed: &'static str,
+    /// Wrong PIN with `{left}` attempts left.
+    pub pin_wrong: &'static str,
+    /// Too many wrong PINs, retry after `{retry}`.
+    pub pin_rate_limited: &'static str,
+    /// The PIN is not well formed.
+    pub pin_malformed: &'static str,
+    /// No PIN is registered for this code.
+    pub pin_none: &'static str,
+    /// PIN checks are not available on this server.
+    pub pin_unavailable: &'static str,
+    /// Heading of the product section.
+    pub product: &'static str,
+    /// Product name.
+    pub product_name: &'static str,
+    /// Brand.
+    pub brand: &'static str,
+    /// GTIN.
+    pub gtin: &'static str,
+    /// SKU.
+    pub sku: &'static str,
+    /// Lot number.
+    pub lot: &'static str,
+    /// Production date.
+    pub production_date: &'static str,
+    /// Expiry date.
+    pub expiry_date: &'static str,
+    /// Country of origin.
+    pub origin: &'static str,
+    /// Factory.
+    pub factory: &'static str,
+    /// Certifications.
+    pub certifications: &'static str,
+    /// Ingredients.
+    pub ingredients: &'static str,
+    /// Attachments (documents referenced by digest).
+    pub attachments: &'static str,
+    /// Heading of the inspections section.
+    pub inspections: &'static str,
+    /// Agency.
+    pub agency: &'static str,
+    /// Result.
+    pub result: &'static str,
+    /// Report id.
+    pub report: &'static str,
+    /// Sample size.
+    pub sample_size: &'static str,
+    /// Heading of the customs section.
+    pub customs: &'static str,
+    /// Declaration id.
+    pub declaration: &'static str,
+    /// Port of entry.
+    pub port: &'static str,
+    /// HS code.
+    pub hs_code: &'static str,
+    /// Trade country.
+    pub trade_country: &'static str,
+    /// Customs status.
+    pub status: &'static str,
+    /// Declared at.
+    pub declared_at: &'static str,
+    /// Cleared at.
+    pub cleared_at: &'static str,
+    /// Heading of the journey timeline.
+    pub journey: &'static str,
+    /// Carrier.
+    pub carrier: &'static str,
+    /// Waybill.
+    pub waybill: &'static str,
+    /// "Provided by".
+    pub provided_by: &'static str,
+    /// "None yet" for an empty section.
+    pub none: &'static str,
+    /// Shown for a value that is absent.
+    pub unknown_value: &'static str,
+}
+
+/// Chinese.
+static ZH: Texts = Texts {
+    title: "商品溯源",
+    switch_to_other: "English",
+    time_zone: "时区",
+    apply: "应用",
+    times_in: "时间以 {zone} 显示",
+    verified: "✔ 已在链上验证",
+    verified_detail: "本页所有记录均与已上链的批次根哈希一致。",
+    anchor_ledger: "{chain}：日志条目 #{index}，检查点大小 {size}",
+    anchor_chain: "{chain}：交易 {tx}，区块 {block}",
+    anchored_batch: "批次 {batch}（{date}）",
+    not_verified: "✖ 验证失败",
+    not_verified_detail: "本码的记录无法与链上的锚定数据核对一致。请勿信任以下信息，并联系品牌方。",
+    unknown_code: "✖ 未知的码",
+    unknown_code_detail: "没有任何已发布的批次包含此码。该商品可能是假冒产品，请联系品牌方。",
+    unavailable: "服务暂时不可用",
+    unavailable_detail: "暂时无法查询此码，请稍后再试。",
+    code: "码",
+    scans: "已扫描 {count} 次；首次扫描：{first}",
+    copy_warning: "⚠ 警告：此标签可能是复制品",
+    copy_warning_detail: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 {count} 次，首次扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
+    pin_heading: "刮开涂层验证密码",
+    pin_help: "刮开标签上的涂层，输入密码。每个密码只能验证一次。",
+    pin_label: "密码",
+    pin_submit: "验证",
+    pin_confirmed: "✔ 密码正确",
+    pin_confirmed_detail: "这是此标签的首次验证。以后再扫描此码将显示复制警告。",
+    pin_already_confirmed: "⚠ 此密码已于 {confirmed} 被验证过。此标签可能是复制品。",
+    pin_wrong: "✖ 密码错误。还可尝试 {left} 次。",
+    pin_rate_limited: "✖ 错误次数过多。请于 {retry} 之后再试。",
+    pin_malformed: "请输入标签上的数字密码。",
+    pin_none: "此码没有登记刮刮卡密码。",
+    pin_unavailable: "此服务器暂不提供密码验证。",
+    product: "产品",
+    product_name: "品名",
+    brand: "品牌",
+    gtin: "商品条码",
+    sku: "SKU",
+    lot: "批号",
+    production_date: "生产日期",
+    expiry_date: "保质期至",
+    origin: "原产国",
+    factory: "工厂",
+    certifications: "认证",
+    ingredients: "配料",
+    attachments: "附件",
+    inspections: "检验",
+    agency: "检验机构",
+    result: "结果",
+    report: "报告编号",
+    sample_size: "样本数",
+    customs: "海关",
+    declaration: "报关单号",
+    port: "入境口岸",
+    hs_code: "HS 编码",
+    trade_country: "贸易国",
+    status: "状态",
+    declared_at: "申报时间",
+    cleared_at: "放行时间",
+    journey: "流转记录",
+    carrier: "承运人",
+    waybill: "运单号",
+    provided_by: "数据提供方",
+    none: "暂无",
+    unknown_value: "—",
+};
+
+/// English.
+static EN: Texts = Texts {
+    title: "Product history",
+    switch_to_other: "中文",
+    time_zone: "Time zone",
+    apply: "Apply",
+    times_in: "Times are shown in {zone}",
+    verified: "✔ Verified on chain",
+    verified_detail: "Every record on this page matches a batch root anchored on chain.",
+    anchor_ledger: "{chain}: log entry #{index} in checkpoint of size {size}",
+    anchor_chain: "{chain}: transaction {tx}, block {block}",
+    anchored_batch: "Batch {batch} ({date})",
+    not_verified: "✖ Verification failed",
+    not_verified_detail: "The records of this code do not match what is anchored on chain. Do not trust the information below, and contact the brand.",
+    unknown_code: "✖ Unknown code",
+    unknown_code_detail: "No published batch holds this code. The product may be counterfeit: contact the brand.",
+    unavailable: "Service unavailable",
+    unavailable_detail: "This code cannot be looked up right now. Please try again later.",
+    code: "Code",
+    scans: "Scans of this code: {count}; first scan {first}",
+    copy_warning: "⚠ Warning: this label may be a copy",
+    copy_warning_detail: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned {count} times, first on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
+    pin_heading: "Check the scratch-off PIN",
+    pin_help: "Scratch the label's coating and enter the PIN. Each PIN can be confirmed once.",
+    pin_label: "PIN",
+    pin_submit: "Check",
+    pin_confirmed: "✔ PIN correct",
+    pin_confirmed_detail: "This is the first confirmation of this label. Later scans of this code will show a copy warning.",
+    pin_already_confirmed: "⚠ This PIN was already confirmed on {confirmed}. The label may be a copy.",
+    pin_wrong: "✖ Wrong PIN. {left} attempts left.",
+    pin_rate_limited: "✖ Too many wrong PINs. Try again after {retry}.",
+    pin_malformed: "Enter the PIN printed under the label's coating (digits only).",
+    pin_none: "No scratch-off PIN is registered for this code.",
+    pin_unavailable: "PIN checks are not available on this server.",
+    product: "Product",
+    product_name: "Name",
+    brand: "Brand",
+    gtin: "GTIN",
+    sku: "SKU",
+    lot: "Lot",
+    production_date: "Produced",
+    expiry_date: "Best before",
+    origin: "Origin",
+    factory: "Factory",
+    certifications: "Certifications",
+    ingredients: "Ingredients",
+    attachments: "Attachments",
+    inspections: "Inspections",
+    agency: "Agency",
+    result: "Result",
+    report: "Report",
+    sample_size: "Sample size",
+    customs: "Customs",
+    declaration: "Declaration",
+    port: "Port of entry",
+    hs_code: "HS code",
+    trade_country: "Trade country",
+    status: "Status",
+    declared_at: "Declared",
+    cleared_at: "Cleared",
+    journey: "Journey",
+    carrier: "Carrier",
+    waybill: "Waybill",
+    provided_by: "Provided by",
+    none: "None yet",
+    unknown_value: "—",
+};
+
+/// The label of a closed-set value (logistics event, inspection type and
+/// result, customs status, record kind) in `lang`; `None` for a value not in
+/// the spec's sets.
+pub fn label(lang: Lang, value: &str) -> Option<&'static str> {
+    let (zh, en) = match value {
+        "production" => ("生产", "Produced"),
+        "customs" => ("海关申报", "Customs declaration"),
+        "logistics" => ("物流", "Logistics"),
+        "inspection" => ("检验", "Inspection"),
+        "departed" => ("启运", "Departed"),
+        "arrived" => ("到达", "Arrived"),
+        "customs_released" => ("海关放行", "Released by customs"),
+        "warehoused" => ("入库", "Warehoused"),
+        "labelled" => ("贴标", "Labelled"),
+        "shipped" => ("发货", "Shipped"),
+        "delivered" => ("已送达", "Delivered"),
+        "returned" => ("退回", "Returned"),
+        "recalled" => ("召回", "Recalled"),
+        "destroyed" => ("销毁", "Destroyed"),
+        "loading_supervision" => ("装运前监装", "Loading supervision"),
+        "factory_audit" => ("工厂审核", "Factory audit"),
+        "circulation_sampling" => ("流通抽检", "Market sampling"),
+        "ingredient_test" => ("配料检测", "Ingredient test"),
+        "label_check" => ("标签检查", "Label check"),
+        "quarantine" => ("检疫", "Quarantine"),
+        "pass" => ("合格", "Pass"),
+        "fail" => ("不合格", "Fail"),
+        "conditional" => ("有条件合格", "Conditional"),
+        "declared" => ("已申报", "Declared"),
+        "inspecting" => ("查验中", "Inspecting"),
+        "released" => ("已放行", "Released"),
+        "held" => ("扣留", "Held"),
+        "rejected" => ("拒绝入境", "Rejected"),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_prefers_highest_quality() {
+        assert_eq!(
+            Lang::from_accept_language("en-US,en;q=0.9,zh-CN;q=0.8"),
+            Some(Lang::En)
+        );
+        assert_eq!(
+            Lang::from_accept_language("fr;q=1, zh-CN;q=0.7, en;q=0.5"),
+            Some(Lang::Zh)
+        );
+        assert_eq!(Lang::from_accept_language("de, fr"), None);
+        assert_eq!(Lang::from_accept_language("en;q=0"), None);
+        assert_eq!(choose_lang(None, None, None), Lang::Zh);
+        assert_eq!(choose_lang(Some("zh"), Some("en"), Some("en")), Lang::Zh);
+        assert_eq!(choose_lang(Some("xx"), Some("en"), Some("zh")), Lang::En);
+    }
+
+    #[test]
+    fn zones_parse_names_and_offsets() {
+        let shanghai = ViewerZone::default_zone();
+        // 2026-11-24T00:00:00Z is 08:00 in Shanghai.
+        let micros = 1_795_478_400_000_000;
+        assert_eq!(
+            shanghai.format_micros(micros).as_deref(),
+            Some("2026-11-24 08:00")
+        );
+        assert_eq!(shanghai.offset_label(micros), "UTC+08:00");
+        let india = ViewerZone::parse("+05:30").expect("offset");
+        assert_eq!(
+            india.format_micros(micros).as_deref(),
+            Some("2026-11-24 05:30")
+        );
+        let utc = ViewerZone::parse("UTC").expect("utc");
+        assert_eq!(utc.offset_label(micros), "UTC+00:00");
+        let ny = ViewerZone::parse("America/New_York").expect("iana");
+        assert_eq!(
+            ny.format_micros(micros).as_deref(),
+            Some("2026-11-23 19:00")
+        );
+        assert!(ViewerZone::parse("Mars/Olympus").is_none());
+        assert!(ViewerZone::parse("<script>").is_none());
+        assert!(ViewerZone::parse("+25:00").is_none());
+    }
+
+    #[test]
+    fn dates_and_templates() {
+        assert_eq!(format_days(0).as_deref(), Some("1970-01-01"));
+        assert_eq!(format_days(20_781).as_deref(), Some("2026-11-24"));
+        assert_eq!(fill("a {x} b {y}", &[("x", "1"), ("y", "2")]), "a 1 b 2");
+    }
+}

@@ -1,0 +1,149 @@
+//! Counters of the consumer page, in the Prometheus text format.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::state::PinOutcome;
+
+/// Page views by outcome, scans and PIN checks by outcome.
+#[derive(Debug, Default)]
+pub struct ConsumerMetrics {
+    views_verified: AtomicU64,
+    views_failed: AtomicU64,
+    views_unknown: AtomicU64,
+    views_error: AtomicU64,
+    scans: AtomicU64,
+    copy_warnings: AtomicU64,
+    pin_confirmed: AtomicU64,
+    pin_already_confirmed: AtomicU64,
+    pin_wrong: AtomicU64,
+    pin_rate_limited: AtomicU64,
+    pin_malformed: AtomicU64,
+    pin_absent: AtomicU64,
+}
+
+/// The outcome of a page view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ViewOutcome {
+    /// A known code whose report verified.
+    Verified,
+    /// A known code whose report did not verify.
+    Failed,
+    /// An unknown or malformed code.
+    Unknown,
+    /// The lookup or the state failed.
+    Error,
+}
+
+impl ConsumerMetrics {
+    /// Counts a page view.
+    pub fn view(&self, outcome: ViewOutcome) {
+        let counter = match outcome {
+            ViewOutcome::Verified => &self.views_verified,
+            ViewOutcome::Failed => &self.views_failed,
+            ViewOutcome::Unknown => &self.views_unknown,
+            ViewOutcome::Error => &self.views_error,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a recorded scan, and whether it showed the copy warning.
+    pub fn scan(&self, copy_warning: bool) {
+        self.scans.fetch_add(1, Ordering::Relaxed);
+        if copy_warning {
+            self.copy_warnings.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a PIN check's outcome.
+    pub fn pin(&self, outcome: &PinOutcome) {
+        let counter = match outcome {
+            PinOutcome::Confirmed { .. } => &self.pin_confirmed,
+            PinOutcome::AlreadyConfirmed { .. } => &self.pin_already_confirmed,
+            PinOutcome::Wrong { .. } => &self.pin_wrong,
+            PinOutcome::RateLimited { .. } => &self.pin_rate_limited,
+            PinOutcome::NoPin => &self.pin_absent,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a submitted value that is not a PIN.
+    pub fn pin_malformed(&self) {
+        self.pin_malformed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Appends the counters in the Prometheus text exposition format.
+    pub fn render_prometheus(&self, out: &mut String) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let _ = writeln!(
+            out,
+            "# HELP proofmark_consumer_page_views_total Consumer page views by outcome.\n\
+             # TYPE proofmark_consumer_page_views_total counter"
+        );
+        for (outcome, c) in [
+            ("verified", &self.views_verified),
+            ("not_verified", &self.views_failed),
+            ("unknown_code", &self.views_unknown),
+            ("error", &self.views_error),
+        ] {
+            let _ = writeln!(
+                out,
+                "proofmark_consumer_page_views_total{{outcome=\"{outcome}\"}} {}",
+                get(c)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP proofmark_consumer_scans_total Label scans recorded (known codes).\n\
+             # TYPE proofmark_consumer_scans_total counter\n\
+             proofmark_consumer_scans_total {}\n\
+             # HELP proofmark_consumer_copy_warnings_total Scans after the PIN was confirmed.\n\
+             # TYPE proofmark_consumer_copy_warnings_total counter\n\
+             proofmark_consumer_copy_warnings_total {}",
+            get(&self.scans),
+            get(&self.copy_warnings)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP proofmark_consumer_pin_checks_total Scratch-off PIN checks by outcome.\n\
+             # TYPE proofmark_consumer_pin_checks_total counter"
+        );
+        for (outcome, c) in [
+            ("confirmed", &self.pin_confirmed),
+            ("already_confirmed", &self.pin_already_confirmed),
+            ("wrong", &self.pin_wrong),
+            ("rate_limited", &self.pin_rate_limited),
+            ("malformed", &self.pin_malformed),
+            ("no_pin", &self.pin_absent),
+        ] {
+            let _ = writeln!(
+                out,
+                "proofmark_consumer_pin_checks_total{{outcome=\"{outcome}\"}} {}",
+                get(c)
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_render() {
+        let m = ConsumerMetrics::default();
+        m.view(ViewOutcome::Verified);
+        m.scan(true);
+        m.pin(&PinOutcome::Wrong {
+            attempts_left: 4,
+            retry_at_us: None,
+        });
+        let mut out = String::new();
+        m.render_prometheus(&mut out);
+        assert!(out.contains("proofmark_consumer_page_views_total{outcome=\"verified\"} 1\n"));
+        assert!(out.contains("proofmark_consumer_scans_total 1\n"));
+        assert!(out.contains("proofmark_consumer_copy_warnings_total 1\n"));
+        assert!(out.contains("proofmark_consumer_pin_checks_total{outcome=\"wrong\"} 1\n"));
+        assert!(out.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed\"} 0\n"));
+    }
+}

@@ -1,0 +1,142 @@
+//! The consumer page: what a shopper sees after scanning an item's QR label.
+//!
+//! `GET /s/{code}` is a server-rendered HTML page (no JavaScript, readable on
+//! a phone, in Chinese or English) with the item's product, lot, origin,
+//! factory and certifications, its inspections, customs declarations and
+//! logistics timeline, who provided every record, and either a verified
+//! badge naming the chain, transaction and block (for the embedded ledger:
+//! the log entry and checkpoint size) or a red warning. The badge comes only
+//! from the [`ReportCheck`] handed to [`router`] (normally a
+//! [`crate::verify::Trust`], which runs [`crate::verify::verify_report`]).
+//!
+//! A request for `/s/{code}` without `?lang=` or `?tz=` is a *scan*: it is
+//! counted, and the first scan's time kept. `POST /s/{code}/pin` checks the
+//! label's scratch-off PIN against its keyed hash; wrong PINs are
+//! rate-limited per code; once a PIN is confirmed every later view shows a
+//! strong warning that the label may be a copy. Scans and PIN state are kept
+//! durably in [`ConsumerStore`].
+//!
+//! The steps of a request, one module each: [`i18n`] (language and zone),
+//! the lookup, [`verdict`] (verification to badge), [`state`] (scans and
+//! PINs, with [`pin`] for keys and hashes), [`journey`] (records to
+//! sections), [`page`] (HTML, escaped with [`html`]); [`routes`] ties them
+//! together and [`metrics`] counts them.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use proofmark_verifier::consumer::{Consumer, PinKey, router};
+//! use proofmark_verifier::verify::Trust;
+//! # fn app(lookup: Arc<dyn proofmark_verifier::CodeLookup>, trust: Trust)
+//! #     -> Result<axum::Router, Box<dyn std::error::Error>> {
+//! let key = PinKey::load("pin.key".as_ref())?;
+//! let consumer = Consumer::open("state".as_ref(), Some(key))?;
+//! let metrics = consumer.metrics(); // render_prometheus() into /metrics
+//! Ok(router(lookup, consumer, Arc::new(trust)))
+//! # }
+//! ```
+
+pub mod error;
+pub mod html;
+pub mod i18n;
+pub mod journey;
+pub mod metrics;
+pub mod page;
+pub mod pin;
+pub mod routes;
+pub mod state;
+pub mod verdict;
+
+use std::path::Path;
+use std::sync::Arc;
+
+pub use error::ConsumerError;
+pub use metrics::ConsumerMetrics;
+pub use pin::{PinHash, PinKey, SecretsReader};
+pub use routes::router;
+pub use state::{ConsumerStore, PinOutcome, PinPolicy, ScanInfo};
+pub use verdict::{AnchorBadge, AnchorLocation, ReportCheck, Verification};
+
+/// A source of the current time, in microseconds since the epoch (UTC).
+pub trait Clock: Send + Sync {
+    /// Now.
+    fn now_us(&self) -> i64;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_us(&self) -> i64 {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        i64::try_from(now.as_micros()).unwrap_or(i64::MAX)
+    }
+}
+
+/// The consumer page's own state: the durable store, the PIN key, the PIN
+/// policy, the clock and the counters. Cheap to clone.
+#[derive(Clone)]
+pub struct Consumer {
+    pub(crate) store: Arc<ConsumerStore>,
+    pub(crate) key: Option<Arc<PinKey>>,
+    pub(crate) policy: PinPolicy,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) metrics: Arc<ConsumerMetrics>,
+}
+
+impl std::fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Consumer")
+            .field("store", &self.store.path())
+            .field("pin_key", &self.key.is_some())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Consumer {
+    /// Opens the state in `state_dir` (see [`ConsumerStore::open`]). Without
+    /// a PIN key the page offers no PIN check.
+    ///
+    /// # Errors
+    ///
+    /// The store's [`ConsumerError`].
+    pub fn open(state_dir: &Path, key: Option<PinKey>) -> Result<Consumer, ConsumerError> {
+        Ok(Consumer::new(ConsumerStore::open(state_dir)?, key))
+    }
+
+    /// Wraps an open store.
+    pub fn new(store: ConsumerStore, key: Option<PinKey>) -> Consumer {
+        Consumer {
+            store: Arc::new(store),
+            key: key.map(Arc::new),
+            policy: PinPolicy::default(),
+            clock: Arc::new(SystemClock),
+            metrics: Arc::new(ConsumerMetrics::default()),
+        }
+    }
+
+    /// Sets the wrong-PIN policy (default: 5 per 15 minutes).
+    pub fn with_policy(mut self, policy: PinPolicy) -> Consumer {
+        self.policy = policy;
+        self
+    }
+
+    /// Sets the clock (tests use a fixed one).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Consumer {
+        self.clock = clock;
+        self
+    }
+
+    /// The counters, for `/metrics`.
+    pub fn metrics(&self) -> Arc<ConsumerMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// The durable store.
+    pub fn store(&self) -> &Arc<ConsumerStore> {
+        &self.store
+    }
+}

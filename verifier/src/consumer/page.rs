@@ -1,0 +1,628 @@
+//! The consumer page's HTML: hand-written markup, every untrusted value
+//! through [`Esc`], no JavaScript, one small inline style sheet that reads
+//! well on a phone.
+
+use std::fmt::Write as _;
+
+use super::html::{Esc, path_segment};
+use super::i18n::{Lang, Texts, ViewerZone, fill, format_days, label};
+use super::journey::{Journey, attachments, int, micros, text, text_list};
+use super::state::{PinOutcome, ScanInfo};
+use super::verdict::{AnchorLocation, Verification};
+use crate::report::{CodeReport, RecordEntry};
+
+/// Zones offered in the zone form (the viewer's own is added when missing).
+const ZONE_CHOICES: &[&str] = &[
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "UTC",
+];
+
+const STYLE: &str = "body{font-family:system-ui,-apple-system,\"PingFang SC\",\"Microsoft YaHei\",sans-serif;margin:0;background:#f4f5f7;color:#1c1e21;line-height:1.45}\
+header{background:#123;color:#fff;padding:.75rem 1rem;display:flex;justify-content:space-between;align-items:center;gap:1rem}\
+header h1{font-size:1.15rem;margin:0}header a{color:#fff}\
+main{max-width:42rem;margin:0 auto;padding:.75rem}\
+section{background:#fff;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}\
+h2{font-size:1.05rem;margin:.1rem 0 .5rem}\
+.ok{border-left:.4rem solid #1a7f37;background:#eafbea}.ok h2{color:#1a7f37}\
+.bad{border-left:.4rem solid #c62828;background:#fdecea}.bad h2{color:#c62828}\
+.warn{border-left:.4rem solid #c62828;background:#fff3e0}.warn h2{color:#c62828}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .75rem;margin:0}dt{color:#555}dd{margin:0;overflow-wrap:anywhere}\
+ol{padding-left:1.2rem;margin:0}li{margin:.4rem 0}.by{color:#555;font-size:.9em}\
+.pass{color:#1a7f37;font-weight:600}.fail{color:#c62828;font-weight:600}.conditional{color:#b26a00;font-weight:600}\
+.mono{font-family:ui-monospace,monospace;font-size:.85em;overflow-wrap:anywhere}\
+input,select,button{font-size:1rem;padding:.4rem}form{margin:.4rem 0}footer{padding:0 1rem 1.5rem;color:#555;font-size:.9em}";
+
+/// Who is looking: language, zone, and the code asked for.
+#[derive(Debug, Clone)]
+pub struct Viewer<'a> {
+    /// The page's language.
+    pub lang: Lang,
+    /// The zone times are shown in.
+    pub zone: &'a ViewerZone,
+    /// The code as asked for (untrusted).
+    pub code: &'a str,
+    /// Now, for the zone's offset label.
+    pub now_us: i64,
+}
+
+/// What the PIN part of the page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinPanel {
+    /// No PIN check for this code (none registered, or no key on the server).
+    Absent,
+    /// The form, and the outcome of a PIN just submitted if any.
+    Form(Option<PinNotice>),
+}
+
+/// The outcome of a submitted PIN, as shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PinNotice {
+    /// The store's answer.
+    Outcome(PinOutcome),
+    /// The input was not a PIN.
+    Malformed,
+    /// The server cannot check PINs.
+    Unavailable,
+}
+
+/// Everything the page of a known code shows.
+#[derive(Debug)]
+pub struct CodePage<'a> {
+    /// The report.
+    pub report: &'a CodeReport,
+    /// Its verification.
+    pub verification: &'a Verification,
+    /// The scan state.
+    pub scans: ScanInfo,
+    /// Whether this view shows the copy warning (a scan after the PIN was
+    /// confirmed).
+    pub copy_warning: bool,
+    /// The PIN part.
+    pub pin: PinPanel,
+}
+
+fn time(viewer: &Viewer<'_>, us: Option<i64>) -> String {
+    us.and_then(|us| viewer.zone.format_micros(us))
+        .unwrap_or_else(|| viewer.lang.texts().unknown_value.to_owned())
+}
+
+fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
+    let t = viewer.lang.texts();
+    let other = viewer.lang.other();
+    let _ = write!(
+        out,
+        "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"robots\" content=\"noindex\">\
+         <title>{} · {}</title><style>{STYLE}</style></head><body>\
+         <header><h1>{}</h1><a id=\"lang-switch\" hreflang=\"{}\" href=\"{}?lang={}\">{}</a></header><main>",
+        viewer.lang.html_lang(),
+        Esc(t.title),
+        Esc(viewer.code),
+        Esc(t.title),
+        other.tag(),
+        Esc(query_base),
+        other.tag(),
+        Esc(t.switch_to_other),
+    );
+}
+
+fn close_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
+    let t = viewer.lang.texts();
+    let zone_label = format!(
+        "{} ({})",
+        viewer.zone.name,
+        viewer.zone.offset_label(viewer.now_us)
+    );
+    let _ = write!(
+        out,
+        "</main><footer><p id=\"zone\">{}</p>\
+         <form method=\"get\" action=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">\
+         <label>{} <select name=\"tz\">",
+        fill(t.times_in, &[("zone", &Esc(&zone_label).to_string())]),
+        Esc(query_base),
+        viewer.lang.tag(),
+        Esc(t.time_zone),
+    );
+    let current = viewer.zone.name.as_str();
+    if !ZONE_CHOICES.contains(&current) {
+        let _ = write!(
+            out,
+            "<option value=\"{0}\" selected>{0}</option>",
+            Esc(current)
+        );
+    }
+    for zone in ZONE_CHOICES {
+        let selected = if *zone == current { " selected" } else { "" };
+        let _ = write!(out, "<option value=\"{zone}\"{selected}>{zone}</option>");
+    }
+    let _ = write!(
+        out,
+        "</select></label> <button type=\"submit\">{}</button></form></footer></body></html>",
+        Esc(t.apply)
+    );
+}
+
+/// The page path of a code, percent-encoded.
+pub fn code_path(code: &str) -> String {
+    format!("/s/{}", path_segment(code))
+}
+
+/// The page of a code that no published batch holds.
+pub fn render_unknown(viewer: &Viewer<'_>) -> String {
+    let t = viewer.lang.texts();
+    let base = code_path(viewer.code);
+    let mut out = String::with_capacity(4096);
+    open_page(&mut out, viewer, &base);
+    let _ = write!(
+        out,
+        "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p>\
+         <p>{}: <span class=\"mono\">{}</span></p></section>",
+        Esc(t.unknown_code),
+        Esc(t.unknown_code_detail),
+        Esc(t.code),
+        Esc(viewer.code)
+    );
+    close_page(&mut out, viewer, &base);
+    out
+}
+
+/// The page of a code whose stored records do not match their batch: the
+/// lookup itself found the tampering, so there is no report to show.
+pub fn render_not_verified(viewer: &Viewer<'_>, reason: &str) -> String {
+    let base = code_path(viewer.code);
+    let mut out = String::with_capacity(4096);
+    open_page(&mut out, viewer, &base);
+    verdict_section(
+        &mut out,
+        viewer,
+        &Verification::Failed {
+            reasons: vec![reason.to_owned()],
+        },
+    );
+    close_page(&mut out, viewer, &base);
+    out
+}
+
+/// The page shown when the code cannot be looked up now.
+pub fn render_unavailable(viewer: &Viewer<'_>) -> String {
+    let t = viewer.lang.texts();
+    let base = code_path(viewer.code);
+    let mut out = String::with_capacity(4096);
+    open_page(&mut out, viewer, &base);
+    let _ = write!(
+        out,
+        "<section id=\"verdict\" class=\"warn\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",
+        Esc(t.unavailable),
+        Esc(t.unavailable_detail)
+    );
+    close_page(&mut out, viewer, &base);
+    out
+}
+
+/// The page of a known code.
+pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
+    let t = viewer.lang.texts();
+    let base = code_path(viewer.code);
+    let mut out = String::with_capacity(16 * 1024);
+    open_page(&mut out, viewer, &base);
+    let first = time(viewer, page.scans.first_scan_us);
+    let count = page.scans.count.to_string();
+    if page.copy_warning {
+        let confirmed = time(viewer, page.scans.pin_confirmed_us);
+        let _ = write!(
+            out,
+            "<section id=\"copy-warning\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",
+            Esc(t.copy_warning),
+            fill(
+                &Esc(t.copy_warning_detail).to_string(),
+                &[
+                    ("confirmed", &Esc(&confirmed).to_string()),
+                    ("count", &count),
+                    ("first", &Esc(&first).to_string()),
+                ]
+            )
+        );
+    }
+    // The copy warning first: it matters more than the records' proofs.
+    verdict_section(&mut out, viewer, page.verification);
+    pin_section(&mut out, viewer, page, &base);
+    let journey = Journey::from_report(page.report);
+    product_section(&mut out, viewer, journey.production);
+    inspections_section(&mut out, viewer, &journey.inspections);
+    customs_section(&mut out, viewer, &journey.customs);
+    timeline_section(&mut out, viewer, &journey.timeline);
+    if page.scans.count > 0 {
+        let _ = write!(
+            out,
+            "<section id=\"scans\"><p>{}</p></section>",
+            fill(
+                &Esc(t.scans).to_string(),
+                &[("count", &count), ("first", &Esc(&first).to_string())]
+            )
+        );
+    }
+    close_page(&mut out, viewer, &base);
+    out
+}
+
+fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verification) {
+    let t = viewer.lang.texts();
+    match verification {
+        Verification::Verified { anchors } => {
+            let _ = write!(
+                out,
+                "<section id=\"verdict\" class=\"ok\"><h2 id=\"badge\">{}</h2><p>{}</p><ul>",
+                Esc(t.verified),
+                Esc(t.verified_detail)
+            );
+            for a in anchors {
+                let line = match &a.location {
+                    AnchorLocation::Ledger {
+                        log_index,
+                        log_size,
+                    } => fill(
+                        &Esc(t.anchor_ledger).to_string(),
+                        &[
+                            ("chain", &Esc(&a.chain).to_string()),
+                            ("index", &log_index.to_string()),
+                            ("size", &log_size.to_string()),
+                        ],
+                    ),
+                    AnchorLocation::Chain { tx, block } => fill(
+                        &Esc(t.anchor_chain).to_string(),
+                        &[
+                            ("chain", &Esc(&a.chain).to_string()),
+                            ("tx", &format!("<span class=\"mono\">{}</span>", Esc(tx))),
+                            ("block", &block.to_string()),
+                        ],
+                    ),
+                };
+                let batch = fill(
+                    &Esc(t.anchored_batch).to_string(),
+                    &[
+                        ("batch", &Esc(&a.batch_id).to_string()),
+                        ("date", &Esc(&a.batch_date).to_string()),
+                    ],
+                );
+                let _ = write!(
+                    out,
+                    "<li class=\"anchor\">{line}<br><small>{batch}</small></li>"
+                );
+            }
+            out.push_str("</ul></section>");
+        }
+        Verification::Failed { reasons } => {
+            let _ = write!(
+                out,
+                "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p><details><summary>…</summary><ul>",
+                Esc(t.not_verified),
+                Esc(t.not_verified_detail)
+            );
+            for r in reasons.iter().take(20) {
+                let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));
+            }
+            out.push_str("</ul></details></section>");
+        }
+    }
+}
+
+fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base: &str) {
+    let t = viewer.lang.texts();
+    let PinPanel::Form(notice) = page.pin else {
+        return;
+    };
+    let (class, message) = match notice {
+        None => ("", None),
+        Some(PinNotice::Malformed) => ("warn", Some(Esc(t.pin_malformed).to_string())),
+        Some(PinNotice::Unavailable) => ("warn", Some(Esc(t.pin_unavailable).to_string())),
+        Some(PinNotice::Outcome(outcome)) => match outcome {
+            PinOutcome::Confirmed { .. } => (
+                "ok",
+                Some(format!(
+                    "<strong>{}</strong> {}",
+                    Esc(t.pin_confirmed),
+                    Esc(t.pin_confirmed_detail)
+                )),
+            ),
+            PinOutcome::AlreadyConfirmed { confirmed_us } => (
+                "bad",
+                Some(fill(
+                    &Esc(t.pin_already_confirmed).to_string(),
+                    &[(
+                        "confirmed",
+                        &Esc(&time(viewer, Some(confirmed_us))).to_string(),
+                    )],
+                )),
+            ),
+            PinOutcome::Wrong {
+                attempts_left,
+                retry_at_us,
+            } => match retry_at_us {
+                Some(retry) if attempts_left == 0 => (
+                    "bad",
+                    Some(fill(
+                        &Esc(t.pin_rate_limited).to_string(),
+                        &[("retry", &Esc(&time(viewer, Some(retry))).to_string())],
+                    )),
+                ),
+                _ => (
+                    "bad",
+                    Some(fill(
+                        &Esc(t.pin_wrong).to_string(),
+                        &[("left", &attempts_left.to_string())],
+                    )),
+                ),
+            },
+            PinOutcome::RateLimited { retry_at_us } => (
+                "bad",
+                Some(fill(
+                    &Esc(t.pin_rate_limited).to_string(),
+                    &[("retry", &Esc(&time(viewer, Some(retry_at_us))).to_string())],
+                )),
+            ),
+            PinOutcome::NoPin => ("warn", Some(Esc(t.pin_none).to_string())),
+        },
+    };
+    let confirmed_now = matches!(
+        notice,
+        Some(PinNotice::Outcome(
+            PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. }
+        ))
+    );
+    let show_form = page.scans.pin_confirmed_us.is_none() && !confirmed_now;
+    if message.is_none() && !show_form {
+        return;
+    }
+    let _ = write!(out, "<section id=\"pin\" class=\"{class}\">");
+    if let Some(message) = message {
+        let _ = write!(out, "<p id=\"pin-result\" role=\"status\">{message}</p>");
+    }
+    if show_form {
+        let _ = write!(
+            out,
+            "<h2>{}</h2><p>{}</p><form method=\"post\" action=\"{}/pin?lang={}\">\
+             <label>{} <input name=\"pin\" inputmode=\"numeric\" autocomplete=\"off\" \
+             maxlength=\"40\" required></label> <button type=\"submit\">{}</button></form>",
+            Esc(t.pin_heading),
+            Esc(t.pin_help),
+            Esc(base),
+            viewer.lang.tag(),
+            Esc(t.pin_label),
+            Esc(t.pin_submit),
+        );
+    }
+    out.push_str("</section>");
+}
+
+/// Writes `<dt>label</dt><dd>value</dd>` when the value is present.
+fn row(out: &mut String, label: &str, value: Option<&str>) {
+    if let Some(value) = value.filter(|v| !v.is_empty()) {
+        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", Esc(label), Esc(value));
+    }
+}
+
+/// A closed-set value in the viewer's language (the raw value if unknown).
+fn labelled(lang: Lang, value: &str) -> String {
+    label(lang, value).unwrap_or(value).to_owned()
+}
+
+fn provided_by(out: &mut String, t: &Texts, entry: &RecordEntry) {
+    let _ = write!(
+        out,
+        "<dt>{}</dt><dd class=\"provided-by\">{}</dd>",
+        Esc(t.provided_by),
+        Esc(&entry.source.provided_by)
+    );
+}
+
+fn product_section(out: &mut String, viewer: &Viewer<'_>, production: Option<&RecordEntry>) {
+    let t = viewer.lang.texts();
+    let Some(entry) = production else {
+        return;
+    };
+    let r = &entry.record;
+    let _ = write!(
+        out,
+        "<section id=\"product\"><h2>{}</h2><dl>",
+        Esc(t.product)
+    );
+    row(out, t.product_name, text(r, "product_name"));
+    row(out, t.brand, text(r, "brand"));
+    row(out, t.gtin, text(r, "gtin"));
+    row(out, t.sku, text(r, "sku"));
+    row(out, t.lot, text(r, "lot_number").or(text(r, "lot_id")));
+    let date = |c: &str| int(r, c).and_then(format_days);
+    row(out, t.production_date, date("production_date").as_deref());
+    row(out, t.expiry_date, date("expiry_date").as_deref());
+    row(out, t.origin, text(r, "origin_country"));
+    let factory = [
+        text(r, "factory_name"),
+        text(r, "factory_id").map(|id| id.trim()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" · ");
+    row(out, t.factory, Some(&factory));
+    if let Some(address) = text(r, "factory_address") {
+        let _ = write!(out, "<dt></dt><dd>{}</dd>", Esc(address));
+    }
+    let certs = text_list(r, "certifications");
+    if !certs.is_empty() {
+        let _ = write!(out, "<dt>{}</dt><dd><ul>", Esc(t.certifications));
+        for c in certs {
+            let _ = write!(out, "<li>{}</li>", Esc(c));
+        }
+        out.push_str("</ul></dd>");
+    }
+    row(out, t.ingredients, text(r, "ingredients"));
+    let files = attachments(r, "attachments");
+    if !files.is_empty() {
+        let _ = write!(out, "<dt>{}</dt><dd><ul>", Esc(t.attachments));
+        for (uri, digest) in files {
+            let _ = write!(
+                out,
+                "<li>{}<br><span class=\"mono\">{}</span></li>",
+                Esc(uri),
+                Esc(digest)
+            );
+        }
+        out.push_str("</ul></dd>");
+    }
+    provided_by(out, t, entry);
+    out.push_str("</dl></section>");
+}
+
+fn inspections_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntry]) {
+    let t = viewer.lang.texts();
+    let _ = write!(
+        out,
+        "<section id=\"inspections\"><h2>{}</h2>",
+        Esc(t.inspections)
+    );
+    if records.is_empty() {
+        let _ = write!(out, "<p>{}</p>", Esc(t.none));
+    }
+    for entry in records {
+        let r = &entry.record;
+        let kind = labelled(viewer.lang, text(r, "inspection_type").unwrap_or_default());
+        let result = text(r, "result").unwrap_or_default();
+        let class = match result {
+            "pass" | "fail" | "conditional" => result,
+            _ => "",
+        };
+        let _ = write!(
+            out,
+            "<dl class=\"inspection\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd class=\"{class}\">{}</dd>",
+            Esc(&time(viewer, micros(r, "event_time"))),
+            Esc(&kind),
+            Esc(t.result),
+            Esc(&labelled(viewer.lang, result)),
+        );
+        row(out, t.agency, text(r, "agency_name"));
+        row(out, t.report, text(r, "report_id"));
+        let sample = int(r, "sample_size").map(|n| n.to_string());
+        row(out, t.sample_size, sample.as_deref());
+        provided_by(out, t, entry);
+        out.push_str("</dl>");
+    }
+    out.push_str("</section>");
+}
+
+fn customs_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntry]) {
+    let t = viewer.lang.texts();
+    let _ = write!(out, "<section id=\"customs\"><h2>{}</h2>", Esc(t.customs));
+    if records.is_empty() {
+        let _ = write!(out, "<p>{}</p>", Esc(t.none));
+    }
+    for entry in records {
+        let r = &entry.record;
+        out.push_str("<dl class=\"declaration\">");
+        row(out, t.declaration, text(r, "declaration_id"));
+        row(
+            out,
+            t.status,
+            text(r, "status")
+                .map(|s| labelled(viewer.lang, s))
+                .as_deref(),
+        );
+        row(out, t.port, text(r, "port_of_entry"));
+        row(out, t.hs_code, text(r, "hs_code"));
+        row(out, t.origin, text(r, "origin_country"));
+        row(out, t.trade_country, text(r, "trade_country"));
+        let declared = micros(r, "declared_at").map(|us| time(viewer, Some(us)));
+        row(out, t.declared_at, declared.as_deref());
+        let cleared = micros(r, "cleared_at").map(|us| time(viewer, Some(us)));
+        row(out, t.cleared_at, cleared.as_deref());
+        provided_by(out, t, entry);
+        out.push_str("</dl>");
+    }
+    out.push_str("</section>");
+}
+
+fn timeline_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntry]) {
+    let t = viewer.lang.texts();
+    let _ = write!(
+        out,
+        "<section id=\"journey\"><h2>{}</h2><ol>",
+        Esc(t.journey)
+    );
+    for entry in records {
+        let r = &entry.record;
+        let (what, detail) = match entry.kind.as_str() {
+            "logistics" => (
+                labelled(viewer.lang, text(r, "event_type").unwrap_or_default()),
+                [
+                    text(r, "location"),
+                    text(r, "carrier").map(|c| c.trim()),
+                    text(r, "waybill").map(|w| w.trim()),
+                ]
+                .into_iter()
+                .flatten()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join(" · "),
+            ),
+            "inspection" => (
+                labelled(viewer.lang, text(r, "inspection_type").unwrap_or_default()),
+                [
+                    text(r, "agency_name"),
+                    text(r, "result").and_then(|v| label(viewer.lang, v).or(Some(v))),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · "),
+            ),
+            "customs" => (
+                labelled(viewer.lang, "customs"),
+                [
+                    text(r, "port_of_entry"),
+                    text(r, "status").and_then(|v| label(viewer.lang, v).or(Some(v))),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · "),
+            ),
+            "production" => (
+                labelled(viewer.lang, "production"),
+                [text(r, "factory_name"), text(r, "origin_country")]
+                    .into_iter()
+                    .flatten()
+                    .collect::<Vec<_>>()
+                    .join(" · "),
+            ),
+            other => (other.to_owned(), String::new()),
+        };
+        let _ = write!(
+            out,
+            "<li class=\"event {}\"><time>{}</time> <strong>{}</strong>",
+            Esc(&entry.kind),
+            Esc(&time(viewer, micros(r, "event_time"))),
+            Esc(&what)
+        );
+        if !detail.is_empty() {
+            let _ = write!(out, "<br>{}", Esc(&detail));
+        }
+        let _ = write!(
+            out,
+            "<br><span class=\"by\">{}: <span class=\"provided-by\">{}</span></span></li>",
+            Esc(t.provided_by),
+            Esc(&entry.source.provided_by)
+        );
+    }
+    out.push_str("</ol></section>");
+}

@@ -1,0 +1,400 @@
+//! The consumer page's HTTP routes: `GET /s/{code}` and
+//! `POST /s/{code}/pin`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{FormRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::Deserialize;
+use tracing::Instrument as _;
+
+use super::Consumer;
+use super::error::ConsumerError;
+use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang};
+use super::metrics::ViewOutcome;
+use super::page::{
+    CodePage, PinNotice, PinPanel, Viewer, render_code_page, render_not_verified,
+    render_unavailable, render_unknown,
+};
+use super::pin::normalize_pin;
+use super::state::PinOutcome;
+use super::verdict::{ReportCheck, Verification};
+use crate::report::{CodeLookup, CodeReport, LookupError};
+
+/// Longest code looked up; longer ones are unknown without a lookup.
+const MAX_CODE_LEN: usize = 256;
+/// How long the language and zone cookies last.
+const COOKIE_MAX_AGE_S: u32 = 365 * 24 * 3600;
+const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+#[derive(Clone)]
+struct App {
+    lookup: Arc<dyn CodeLookup>,
+    consumer: Consumer,
+    check: Arc<dyn ReportCheck>,
+}
+
+/// The consumer page's routes, ready to merge into the service's router:
+/// `GET /s/{code}` and `POST /s/{code}/pin`. `check` decides the badge
+/// (normally an `Arc<Trust>`).
+pub fn router(
+    lookup: Arc<dyn CodeLookup>,
+    consumer: Consumer,
+    check: Arc<dyn ReportCheck>,
+) -> Router {
+    Router::new()
+        .route("/s/{code}", get(show))
+        .route("/s/{code}/pin", post(submit_pin))
+        .with_state(App {
+            lookup,
+            consumer,
+            check,
+        })
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ViewQuery {
+    lang: Option<String>,
+    tz: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct PinForm {
+    #[serde(default)]
+    pin: String,
+}
+
+/// The viewer's choices, and the cookies that remember explicit ones.
+struct Prefs {
+    lang: Lang,
+    zone: ViewerZone,
+    set_cookies: Vec<String>,
+    /// Whether the request is a plain scan (no `?lang=`, no `?tz=`).
+    is_scan: bool,
+}
+
+fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|pair| {
+            let (k, v) = pair.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+}
+
+fn prefs(query: &ViewQuery, headers: &HeaderMap) -> Prefs {
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok());
+    let lang = choose_lang(query.lang.as_deref(), cookie(headers, LANG_COOKIE), accept);
+    let (zone, zone_chosen) = ViewerZone::choose(query.tz.as_deref(), cookie(headers, TZ_COOKIE));
+    let mut set_cookies = Vec::new();
+    let attrs = format!("Path=/s; Max-Age={COOKIE_MAX_AGE_S}; SameSite=Lax; HttpOnly");
+    if query.lang.as_deref().and_then(Lang::parse).is_some() {
+        set_cookies.push(format!("{LANG_COOKIE}={}; {attrs}", lang.tag()));
+    }
+    if zone_chosen {
+        // ViewerZone::parse admits only cookie-safe characters.
+        set_cookies.push(format!("{TZ_COOKIE}={}; {attrs}", zone.name));
+    }
+    Prefs {
+        lang,
+        zone,
+        set_cookies,
+        is_scan: query.lang.is_none() && query.tz.is_none(),
+    }
+}
+
+fn html_response(status: StatusCode, prefs: &Prefs, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept-Language, Cookie"),
+    );
+    for c in &prefs.set_cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            headers.append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+/// Runs blocking state work off the async runtime, in the current span.
+async fn blocking<T, F>(f: F) -> Result<T, ConsumerError>
+where
+    F: FnOnce() -> Result<T, ConsumerError> + Send + 'static,
+    T: Send + 'static,
+{
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(f))
+        .await
+        .map_err(ConsumerError::Task)?
+}
+
+/// Looks the code up; `Err(response)` for the unknown and error pages.
+async fn find_report(
+    app: &App,
+    code: &str,
+    prefs: &Prefs,
+    now_us: i64,
+) -> Result<CodeReport, Response> {
+    let viewer = Viewer {
+        lang: prefs.lang,
+        zone: &prefs.zone,
+        code,
+        now_us,
+    };
+    let found = if code.len() > MAX_CODE_LEN {
+        Ok(None)
+    } else {
+        app.lookup.lookup(code).await
+    };
+    match found {
+        Ok(Some(report)) => Ok(report),
+        Ok(None) | Err(LookupError::MalformedCode(_)) => {
+            app.consumer.metrics.view(ViewOutcome::Unknown);
+            Err(html_response(
+                StatusCode::NOT_FOUND,
+                prefs,
+                render_unknown(&viewer),
+            ))
+        }
+        Err(e @ LookupError::Integrity { .. }) => {
+            tracing::error!(error = %e, "stored records do not match their batch");
+            app.consumer.metrics.view(ViewOutcome::Failed);
+            Err(html_response(
+                StatusCode::OK,
+                prefs,
+                render_not_verified(&viewer, &e.to_string()),
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "code lookup failed");
+            Err(unavailable(app, prefs, &viewer))
+        }
+    }
+}
+
+fn unavailable(app: &App, prefs: &Prefs, viewer: &Viewer<'_>) -> Response {
+    app.consumer.metrics.view(ViewOutcome::Error);
+    html_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        prefs,
+        render_unavailable(viewer),
+    )
+}
+
+/// Verifies the report off the runtime.
+async fn verify(app: &App, report: CodeReport) -> Result<(CodeReport, Verification), Response> {
+    let check = Arc::clone(&app.check);
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let verification = span.in_scope(|| check.check(&report));
+        (report, verification)
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "verification task failed");
+        StatusCode::INTERNAL_SERVER_ERROR.into_response()
+    })
+}
+
+fn pin_panel(app: &App, has_pin: bool, notice: Option<PinNotice>) -> PinPanel {
+    if (has_pin && app.consumer.key.is_some()) || notice.is_some() {
+        PinPanel::Form(notice)
+    } else {
+        PinPanel::Absent
+    }
+}
+
+async fn show(
+    State(app): State<App>,
+    Path(code): Path<String>,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let span = tracing::info_span!("consumer_page", code = %code.escape_debug());
+    async move {
+        let prefs = prefs(&query, &headers);
+        let now_us = app.consumer.clock.now_us();
+        let report = match find_report(&app, &code, &prefs, now_us).await {
+            Ok(report) => report,
+            Err(response) => return response,
+        };
+        let (report, verification) = match verify(&app, report).await {
+            Ok(v) => v,
+            Err(response) => return response,
+        };
+        let viewer = Viewer {
+            lang: prefs.lang,
+            zone: &prefs.zone,
+            code: &code,
+            now_us,
+        };
+        let store = Arc::clone(&app.consumer.store);
+        let (key, record) = (code.clone(), prefs.is_scan);
+        let state = blocking(move || {
+            let scans = if record {
+                store.record_scan(&key, now_us)?
+            } else {
+                store.scan_info(&key)?
+            };
+            Ok((scans, store.has_pin(&key)?))
+        })
+        .await;
+        let (scans, has_pin) = match state {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "consumer state failed");
+                return unavailable(&app, &prefs, &viewer);
+            }
+        };
+        let copy_warning = scans.pin_confirmed_us.is_some();
+        if prefs.is_scan {
+            app.consumer.metrics.scan(copy_warning);
+        }
+        app.consumer.metrics.view(if verification.is_verified() {
+            ViewOutcome::Verified
+        } else {
+            ViewOutcome::Failed
+        });
+        let page = CodePage {
+            report: &report,
+            verification: &verification,
+            scans,
+            copy_warning,
+            pin: pin_panel(&app, has_pin, None),
+        };
+        html_response(StatusCode::OK, &prefs, render_code_page(&viewer, &page))
+    }
+    .instrument(span)
+    .await
+}
+
+async fn submit_pin(
+    State(app): State<App>,
+    Path(code): Path<String>,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+    headers: HeaderMap,
+    form: Result<Form<PinForm>, FormRejection>,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let pin = form.map(|f| f.0.pin).unwrap_or_default();
+    let span = tracing::info_span!("consumer_pin", code = %code.escape_debug());
+    async move {
+        let mut prefs = prefs(&query, &headers);
+        prefs.is_scan = false;
+        let now_us = app.consumer.clock.now_us();
+        let report = match find_report(&app, &code, &prefs, now_us).await {
+            Ok(report) => report,
+            Err(response) => return response,
+        };
+        let viewer = Viewer {
+            lang: prefs.lang,
+            zone: &prefs.zone,
+            code: &code,
+            now_us,
+        };
+        let candidate = match (&app.consumer.key, normalize_pin(&pin)) {
+            (None, _) => Err(PinNotice::Unavailable),
+            (Some(_), None) => {
+                app.consumer.metrics.pin_malformed();
+                Err(PinNotice::Malformed)
+            }
+            (Some(key), Some(pin)) => Ok(key.hash_pin(&code, &pin)),
+        };
+        let store = Arc::clone(&app.consumer.store);
+        let (key, policy) = (code.clone(), app.consumer.policy);
+        let state = blocking(move || {
+            let outcome = match candidate {
+                Ok(hash) => Ok(store.check_pin(&key, &hash, now_us, policy)?),
+                Err(notice) => Err(notice),
+            };
+            Ok((outcome, store.scan_info(&key)?, store.has_pin(&key)?))
+        })
+        .await;
+        let (outcome, scans, has_pin) = match state {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "consumer state failed");
+                return unavailable(&app, &prefs, &viewer);
+            }
+        };
+        let (notice, status, retry_at_us) = match outcome {
+            Ok(outcome) => {
+                app.consumer.metrics.pin(&outcome);
+                tracing::info!(?outcome, "PIN checked");
+                let (status, retry) = match outcome {
+                    PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. } => {
+                        (StatusCode::OK, None)
+                    }
+                    PinOutcome::Wrong { retry_at_us, .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, retry_at_us)
+                    }
+                    PinOutcome::RateLimited { retry_at_us } => {
+                        (StatusCode::TOO_MANY_REQUESTS, Some(retry_at_us))
+                    }
+                    PinOutcome::NoPin => (StatusCode::NOT_FOUND, None),
+                };
+                (PinNotice::Outcome(outcome), status, retry)
+            }
+            Err(PinNotice::Unavailable) => (
+                PinNotice::Unavailable,
+                StatusCode::SERVICE_UNAVAILABLE,
+                None,
+            ),
+            Err(notice) => (notice, StatusCode::UNPROCESSABLE_ENTITY, None),
+        };
+        let (report, verification) = match verify(&app, report).await {
+            Ok(v) => v,
+            Err(response) => return response,
+        };
+        let page = CodePage {
+            report: &report,
+            verification: &verification,
+            scans,
+            copy_warning: matches!(
+                notice,
+                PinNotice::Outcome(PinOutcome::AlreadyConfirmed { .. })
+            ),
+            pin: pin_panel(&app, has_pin, Some(notice)),
+        };
+        let mut response = html_response(status, &prefs, render_code_page(&viewer, &page));
+        if let Some(retry) = retry_at_us {
+            let secs = (retry.saturating_sub(now_us) + 999_999) / 1_000_000;
+            if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response
+    }
+    .instrument(span)
+    .await
+}

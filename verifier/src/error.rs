@@ -1,0 +1,160 @@
+//! The verifier's error type: one enum for the code index, lookups and the
+//! service. [`crate::LookupError`] is the same type, under the name the
+//! [`crate::CodeLookup`] trait uses.
+
+use std::path::PathBuf;
+
+use proofmark_anchor::AnchorError;
+use proofmark_ingest::IngestError;
+
+/// What can go wrong in the verifier.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifierError {
+    /// The code is not a well-formed code (SPEC.md 2.3).
+    #[error("malformed code: {0}")]
+    MalformedCode(String),
+    /// A remote lookup failed; the message names what failed.
+    #[error("{0}")]
+    Backend(String),
+    /// A local file of the code index cannot be read or written.
+    #[error("code index {path}: {source}")]
+    IndexIo {
+        /// The file or folder.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file of the code index is not what the index wrote.
+    #[error("code index {path}: {message}")]
+    IndexCorrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// Another `publish` holds the index's lock.
+    #[error(
+        "code index {0} is being written by another publish, which is still running: wait for it"
+    )]
+    IndexLocked(PathBuf),
+    /// The batch has no manifest.
+    #[error("batch {0} is not committed")]
+    NotCommitted(String),
+    /// The batch has no anchor receipt.
+    #[error("batch {0} is not anchored on any chain: anchor it before publishing")]
+    NotAnchored(String),
+    /// The index already holds the batch, with another manifest.
+    #[error("batch {batch_id} was published with manifest {published}, the store now has {stored}")]
+    BatchRewritten {
+        /// The batch.
+        batch_id: String,
+        /// The manifest digest the index holds.
+        published: String,
+        /// The manifest digest in the store.
+        stored: String,
+    },
+    /// The batch's `index/entries.bin` does not match its manifest.
+    #[error("batch {batch_id}: index/entries.bin {message}")]
+    BadBatchIndex {
+        /// The batch.
+        batch_id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The store failed.
+    #[error("store object {path}: {source}")]
+    Store {
+        /// The object.
+        path: String,
+        /// The store's error.
+        #[source]
+        source: Box<IngestError>,
+    },
+    /// A batch's stored outputs cannot be read or are inconsistent.
+    #[error(transparent)]
+    Anchor(Box<AnchorError>),
+    /// An input file cannot be decoded.
+    #[error("input {file}: {source}")]
+    Parquet {
+        /// The input file's source URL.
+        file: String,
+        /// Parquet's error.
+        #[source]
+        source: Box<parquet::errors::ParquetError>,
+    },
+    /// A stored object is not valid JSON of its kind.
+    #[error("{path}: {source}")]
+    Json {
+        /// The object.
+        path: String,
+        /// The parse error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A record, its leaf or its proof does not check: the stored data does
+    /// not match what the batch root commits to.
+    #[error("batch {batch_id} leaf {leaf_index}: {reason}")]
+    Integrity {
+        /// The batch.
+        batch_id: String,
+        /// The leaf.
+        leaf_index: u64,
+        /// What does not match.
+        reason: String,
+    },
+    /// A blocking task could not finish (it panicked or the runtime is
+    /// shutting down).
+    #[error("a lookup task did not finish: {0}")]
+    Task(String),
+}
+
+impl From<AnchorError> for VerifierError {
+    fn from(e: AnchorError) -> Self {
+        VerifierError::Anchor(Box::new(e))
+    }
+}
+
+impl VerifierError {
+    /// Wraps a store error with the object's path.
+    pub fn store(path: impl Into<String>, source: IngestError) -> Self {
+        VerifierError::Store {
+            path: path.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// An input file that cannot be decoded.
+    pub fn parquet(file: impl Into<String>, source: parquet::errors::ParquetError) -> Self {
+        VerifierError::Parquet {
+            file: file.into(),
+            source: Box::new(source),
+        }
+    }
+
+    /// Wraps an I/O error on a file of the code index.
+    pub fn index_io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        VerifierError::IndexIo {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// A corrupt index file.
+    pub fn index_corrupt(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {
+        VerifierError::IndexCorrupt {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+
+    /// An integrity failure of one leaf.
+    pub fn integrity(batch_id: &str, leaf_index: u64, reason: impl Into<String>) -> Self {
+        VerifierError::Integrity {
+            batch_id: batch_id.to_owned(),
+            leaf_index,
+            reason: reason.into(),
+        }
+    }
+}

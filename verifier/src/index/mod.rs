@@ -1,0 +1,619 @@
+//! The global code index: subject key -> (batch, leaf) positions of every
+//! published batch, in a local folder.
+//!
+//! The index is a small log-structured set of immutable sorted *runs*
+//! (`run-<n>.bin`) and a catalog (`catalog.json`) naming the published
+//! batches and the live runs; `docs/decisions/0005-code-index-sorted-runs.md`
+//! has the measurements behind this design. Publishing a batch streams its
+//! sorted `index/entries.bin` (SPEC.md 8.4) into a new run, merges runs of
+//! similar size (so a store of `n` batches keeps `O(log n)` runs), fsyncs
+//! the runs, then replaces the catalog atomically: a crash leaves the old
+//! catalog in force and at worst an unreferenced run file that the next
+//! publish removes. Runs are never modified, so readers need no lock; a
+//! reader holding an older catalog keeps its open files.
+//!
+//! A run file is a 16-byte header (`PMCIRUN1`, then the entry count, `u64`
+//! little-endian) followed by 32-byte entries sorted by byte order: the
+//! 16-byte subject key, the batch's ordinal in the catalog (`u32`
+//! big-endian), flags (`u32` big-endian) and the global leaf index (`u64`
+//! big-endian). Flag [`FLAG_PAIRED`] marks a leaf that has entries under two
+//! keys in its batch: a record with both a code and a lot id. A lot's own
+//! records (inspections, customs declarations) are the unpaired entries under
+//! its key, so a code's journey needs no read of the lot's other items.
+//!
+//! Lookups binary-search an in-memory fence of every 64th key of each run and
+//! read one 4 KiB block with a positioned read.
+//!
+//! Publishing also writes the batch's record file (`records/<ordinal>.bin`,
+//! see [`records`]): every leaf's canonical bytes, so lookups read records
+//! without decoding the input Parquet files. It is renamed into place and
+//! fsynced before the catalog names it; a crash before the catalog is
+//! replaced leaves a record file that the next publish of that ordinal
+//! replaces.
+//!
+//! ```
+//! use proofmark_verifier::index::CodeIndex;
+//! let dir = tempfile::tempdir()?;
+//! let index = CodeIndex::open(dir.path())?; // an empty index
+//! assert!(index.positions(&[0; 16])?.is_empty());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use proofmark_schemas::subject::SubjectKey;
+use serde::{Deserialize, Serialize};
+
+use crate::error::VerifierError;
+
+mod publish;
+pub mod records;
+
+pub use publish::{PublishOutcome, publish};
+pub use records::RECORDS_DIR;
+
+/// The `format` field of the catalog.
+pub const CATALOG_FORMAT: &str = "proofmark-code-index";
+/// The catalog's file name.
+pub const CATALOG_FILE: &str = "catalog.json";
+/// The lock file a publish holds.
+pub const LOCK_FILE: &str = "publish.lock";
+/// Length of one run entry.
+pub const RUN_ENTRY_LEN: usize = 32;
+/// Flag of an entry whose leaf also has an entry under another key.
+pub const FLAG_PAIRED: u32 = 1;
+
+const RUN_MAGIC: &[u8; 8] = b"PMCIRUN1";
+const RUN_HEADER_LEN: u64 = 16;
+/// Entries between two fence keys held in memory.
+const FENCE_EVERY: u64 = 64;
+/// Bytes of `entries.bin` read from the store at a time.
+pub(crate) const FETCH_BYTES: u64 = 8 << 20;
+/// Batch index entry length (SPEC.md 8.4).
+pub(crate) const BATCH_ENTRY_LEN: u64 = 24;
+/// Runs beyond this are merged whatever their sizes.
+pub(crate) const MAX_RUNS: usize = 12;
+
+/// A batch in the index.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedBatch {
+    /// Its number in the index's run entries.
+    pub ordinal: u32,
+    /// The batch.
+    pub batch_id: String,
+    /// `blake3:` digest of the manifest that was published.
+    pub manifest_digest: String,
+    /// The batch's hash suite name.
+    pub suite: String,
+    /// The batch's business date (`YYYY-MM-DD`).
+    pub batch_date: String,
+    /// The batch root, hex.
+    pub root: String,
+    /// Leaves of the batch.
+    pub leaf_count: u64,
+    /// Index entries it added.
+    pub entries: u64,
+    /// When it was published (RFC 3339 UTC).
+    pub published_at: String,
+    /// Its record file (relative to the index folder, see [`records`]):
+    /// absent for batches published before record files, whose records
+    /// lookups read back from their input Parquet files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<String>,
+}
+
+/// A live run file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInfo {
+    /// Its file name in the index folder.
+    pub file: String,
+    /// Entries in it.
+    pub entries: u64,
+    /// `blake3:` digest of the file.
+    pub digest: String,
+}
+
+/// `catalog.json`: the published batches and the live runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    /// Always [`CATALOG_FORMAT`].
+    pub format: String,
+    /// Format version (1).
+    pub version: u32,
+    /// Published batches, by ordinal.
+    pub batches: Vec<PublishedBatch>,
+    /// Live runs, oldest first.
+    pub runs: Vec<RunInfo>,
+    /// The number of the next run file.
+    pub next_run: u64,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Catalog {
+            format: CATALOG_FORMAT.to_owned(),
+            version: 1,
+            batches: Vec::new(),
+            runs: Vec::new(),
+            next_run: 0,
+        }
+    }
+}
+
+impl Catalog {
+    /// Reads the catalog of `dir`; an absent catalog is an empty index.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::IndexIo`], [`VerifierError::IndexCorrupt`].
+    pub fn load(dir: &Path) -> Result<Self, VerifierError> {
+        let path = dir.join(CATALOG_FILE);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Catalog::default()),
+            Err(e) => return Err(VerifierError::index_io(path, e)),
+        };
+        let c: Catalog = serde_json::from_slice(&bytes)
+            .map_err(|e| VerifierError::index_corrupt(&path, e.to_string()))?;
+        if c.format != CATALOG_FORMAT || c.version != 1 {
+            return Err(VerifierError::index_corrupt(
+                &path,
+                format!(
+                    "format {:?} version {} is not supported",
+                    c.format, c.version
+                ),
+            ));
+        }
+        for (i, b) in c.batches.iter().enumerate() {
+            if b.ordinal as usize != i {
+                return Err(VerifierError::index_corrupt(
+                    &path,
+                    "batch ordinals are not 0, 1, ...",
+                ));
+            }
+        }
+        Ok(c)
+    }
+
+    /// The published batch `batch_id`.
+    pub fn batch(&self, batch_id: &str) -> Option<&PublishedBatch> {
+        self.batches.iter().find(|b| b.batch_id == batch_id)
+    }
+
+    /// Writes the catalog atomically: a temporary file, fsync, rename, fsync of the folder.
+    pub(crate) fn store(&self, dir: &Path) -> Result<(), VerifierError> {
+        let tmp = dir.join(format!("{CATALOG_FILE}.tmp"));
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| VerifierError::index_corrupt(&tmp, e.to_string()))?;
+        write_synced(&tmp, &bytes)?;
+        let path = dir.join(CATALOG_FILE);
+        std::fs::rename(&tmp, &path).map_err(|e| VerifierError::index_io(&path, e))?;
+        sync_dir(dir)
+    }
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), VerifierError> {
+    let mut f = File::create(path).map_err(|e| VerifierError::index_io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| VerifierError::index_io(path, e))
+}
+
+fn sync_dir(dir: &Path) -> Result<(), VerifierError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| VerifierError::index_io(dir, e))
+}
+
+/// Where a subject's record is: a batch (by ordinal) and a leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Position {
+    /// The batch's ordinal in the catalog.
+    pub batch: u32,
+    /// The global leaf index in the batch.
+    pub leaf_index: u64,
+    /// The record also has an entry under another key (it has both a code
+    /// and a lot id).
+    pub paired: bool,
+}
+
+/// One run, open for lookups.
+#[derive(Debug)]
+struct RunReader {
+    path: PathBuf,
+    file: File,
+    entries: u64,
+    fences: Vec<[u8; 16]>,
+}
+
+impl RunReader {
+    /// Opens a run, checks its header, length and digest, and loads its fences.
+    fn open(dir: &Path, info: &RunInfo) -> Result<Self, VerifierError> {
+        let path = dir.join(&info.file);
+        let file = File::open(&path).map_err(|e| VerifierError::index_io(&path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, &file);
+        let mut header = [0u8; RUN_HEADER_LEN as usize];
+        reader
+            .read_exact(&mut header)
+            .map_err(|e| VerifierError::index_io(&path, e))?;
+        let mut count = [0u8; 8];
+        count.copy_from_slice(&header[8..]);
+        let entries = u64::from_le_bytes(count);
+        if &header[..8] != RUN_MAGIC || entries != info.entries {
+            return Err(VerifierError::index_corrupt(
+                &path,
+                "header does not match the catalog",
+            ));
+        }
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&header);
+        let mut fences = Vec::with_capacity(entries.div_ceil(FENCE_EVERY) as usize);
+        let mut buf = vec![0u8; RUN_ENTRY_LEN * FENCE_EVERY as usize * 64];
+        let mut seen = 0u64;
+        loop {
+            let n =
+                read_full(&mut reader, &mut buf).map_err(|e| VerifierError::index_io(&path, e))?;
+            if n == 0 {
+                break;
+            }
+            if !n.is_multiple_of(RUN_ENTRY_LEN) {
+                return Err(VerifierError::index_corrupt(&path, "ends inside an entry"));
+            }
+            hasher.update(&buf[..n]);
+            for e in buf[..n].chunks_exact(RUN_ENTRY_LEN) {
+                if seen.is_multiple_of(FENCE_EVERY) {
+                    let mut k = [0u8; 16];
+                    k.copy_from_slice(&e[..16]);
+                    fences.push(k);
+                }
+                seen += 1;
+            }
+        }
+        if seen != entries || format!("blake3:{}", hasher.finalize().to_hex()) != info.digest {
+            return Err(VerifierError::index_corrupt(
+                &path,
+                "length or digest does not match the catalog",
+            ));
+        }
+        Ok(RunReader {
+            path,
+            file,
+            entries,
+            fences,
+        })
+    }
+
+    /// Appends the positions of `key` in this run to `out`.
+    fn positions(&self, key: &SubjectKey, out: &mut Vec<Position>) -> Result<(), VerifierError> {
+        let lo = self.fences.partition_point(|f| f < key);
+        // Entries equal to `key` may start in the block before the first
+        // fence that is not below it.
+        let mut entry = (lo.saturating_sub(1) as u64) * FENCE_EVERY;
+        let mut buf = vec![0u8; RUN_ENTRY_LEN * 2 * FENCE_EVERY as usize];
+        while entry < self.entries {
+            let n = (self.entries - entry).min(2 * FENCE_EVERY);
+            let bytes = &mut buf[..n as usize * RUN_ENTRY_LEN];
+            self.file
+                .read_exact_at(bytes, RUN_HEADER_LEN + entry * RUN_ENTRY_LEN as u64)
+                .map_err(|e| VerifierError::index_io(&self.path, e))?;
+            for e in bytes.chunks_exact(RUN_ENTRY_LEN) {
+                match e[..16].cmp(key) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Greater => return Ok(()),
+                    std::cmp::Ordering::Equal => out.push(decode_run_entry(e).1),
+                }
+            }
+            entry += n;
+        }
+        Ok(())
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+pub(crate) fn encode_run_entry(
+    key: &[u8],
+    batch: u32,
+    flags: u32,
+    leaf: u64,
+) -> [u8; RUN_ENTRY_LEN] {
+    let mut e = [0u8; RUN_ENTRY_LEN];
+    e[..16].copy_from_slice(&key[..16]);
+    e[16..20].copy_from_slice(&batch.to_be_bytes());
+    e[20..24].copy_from_slice(&flags.to_be_bytes());
+    e[24..].copy_from_slice(&leaf.to_be_bytes());
+    e
+}
+
+fn decode_run_entry(e: &[u8]) -> ([u8; 16], Position) {
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&e[..16]);
+    let word = |r: std::ops::Range<usize>| {
+        let mut b = [0u8; 8];
+        b[8 - r.len()..].copy_from_slice(&e[r]);
+        u64::from_be_bytes(b)
+    };
+    (
+        key,
+        Position {
+            batch: word(16..20) as u32,
+            paired: word(20..24) as u32 & FLAG_PAIRED != 0,
+            leaf_index: word(24..32),
+        },
+    )
+}
+
+/// The global code index, open for lookups: a snapshot of the catalog and
+/// its runs. Cheap to share behind an `Arc`; lookups take `&self`.
+#[derive(Debug)]
+pub struct CodeIndex {
+    dir: PathBuf,
+    catalog: Catalog,
+    batch_ids: Vec<Arc<str>>,
+    runs: Vec<RunReader>,
+}
+
+impl CodeIndex {
+    /// Opens the index in `dir` (a folder without a catalog is an empty index).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::IndexIo`] and [`VerifierError::IndexCorrupt`]: a run
+    /// whose length or digest differs from the catalog's.
+    pub fn open(dir: &Path) -> Result<Self, VerifierError> {
+        let catalog = Catalog::load(dir)?;
+        let runs = catalog
+            .runs
+            .iter()
+            .map(|r| RunReader::open(dir, r))
+            .collect::<Result<Vec<_>, _>>()?;
+        let batch_ids = catalog
+            .batches
+            .iter()
+            .map(|b| Arc::from(b.batch_id.as_str()))
+            .collect();
+        Ok(CodeIndex {
+            dir: dir.to_owned(),
+            catalog,
+            batch_ids,
+            runs,
+        })
+    }
+
+    /// The index folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The catalog this snapshot was opened with.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+
+    /// The batch id of ordinal `batch`.
+    pub fn batch_id(&self, batch: u32) -> Option<&Arc<str>> {
+        self.batch_ids.get(batch as usize)
+    }
+
+    /// Entries in all runs.
+    pub fn entries(&self) -> u64 {
+        self.runs.iter().map(|r| r.entries).sum()
+    }
+
+    /// Every position of `key`, sorted by batch ordinal then leaf.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::IndexIo`] if a run cannot be read.
+    pub fn positions(&self, key: &SubjectKey) -> Result<Vec<Position>, VerifierError> {
+        let mut out = Vec::new();
+        for run in &self.runs {
+            run.positions(key, &mut out)?;
+        }
+        if self.runs.len() > 1 {
+            out.sort_unstable();
+        }
+        Ok(out)
+    }
+}
+
+/// Writes a run file: header, entries, fsync; hashes as it goes.
+pub(crate) struct RunWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    hasher: blake3::Hasher,
+    expected: u64,
+    written: u64,
+}
+
+impl RunWriter {
+    pub(crate) fn create(path: &Path, entries: u64) -> Result<Self, VerifierError> {
+        let file = File::create(path).map_err(|e| VerifierError::index_io(path, e))?;
+        let mut w = RunWriter {
+            path: path.to_owned(),
+            out: BufWriter::with_capacity(1 << 20, file),
+            hasher: blake3::Hasher::new(),
+            expected: entries,
+            written: 0,
+        };
+        let mut header = [0u8; RUN_HEADER_LEN as usize];
+        header[..8].copy_from_slice(RUN_MAGIC);
+        header[8..].copy_from_slice(&entries.to_le_bytes());
+        w.write(&header)?;
+        Ok(w)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), VerifierError> {
+        self.hasher.update(bytes);
+        self.out
+            .write_all(bytes)
+            .map_err(|e| VerifierError::index_io(&self.path, e))
+    }
+
+    pub(crate) fn push(&mut self, entry: &[u8; RUN_ENTRY_LEN]) -> Result<(), VerifierError> {
+        self.written += 1;
+        self.write(entry)
+    }
+
+    /// Flushes and fsyncs; returns the file's digest.
+    pub(crate) fn finish(self) -> Result<String, VerifierError> {
+        if self.written != self.expected {
+            return Err(VerifierError::index_corrupt(
+                &self.path,
+                format!(
+                    "{} entries written, {} expected",
+                    self.written, self.expected
+                ),
+            ));
+        }
+        let file = self
+            .out
+            .into_inner()
+            .map_err(|e| VerifierError::index_io(&self.path, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| VerifierError::index_io(&self.path, e))?;
+        Ok(format!("blake3:{}", self.hasher.finalize().to_hex()))
+    }
+}
+
+/// Sequential reader of a run's entries.
+pub(crate) struct RunCursor {
+    path: PathBuf,
+    reader: BufReader<File>,
+    left: u64,
+}
+
+impl RunCursor {
+    pub(crate) fn open(dir: &Path, info: &RunInfo) -> Result<Self, VerifierError> {
+        let path = dir.join(&info.file);
+        let file = File::open(&path).map_err(|e| VerifierError::index_io(&path, e))?;
+        let mut reader = BufReader::with_capacity(1 << 20, file);
+        let mut header = [0u8; RUN_HEADER_LEN as usize];
+        reader
+            .read_exact(&mut header)
+            .map_err(|e| VerifierError::index_io(&path, e))?;
+        if &header[..8] != RUN_MAGIC {
+            return Err(VerifierError::index_corrupt(&path, "not a run file"));
+        }
+        Ok(RunCursor {
+            path,
+            reader,
+            left: info.entries,
+        })
+    }
+
+    pub(crate) fn next(&mut self) -> Result<Option<[u8; RUN_ENTRY_LEN]>, VerifierError> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        let mut e = [0u8; RUN_ENTRY_LEN];
+        self.reader
+            .read_exact(&mut e)
+            .map_err(|err| VerifierError::index_io(&self.path, err))?;
+        self.left -= 1;
+        Ok(Some(e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(i: u64) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_be_bytes());
+        k
+    }
+
+    /// Writes a run of `(key, batch, leaf)` entries (sorted here) and returns its info.
+    fn write_run(dir: &Path, name: &str, mut e: Vec<([u8; 16], u32, u64)>) -> RunInfo {
+        e.sort();
+        let mut w = RunWriter::create(&dir.join(name), e.len() as u64).unwrap();
+        for (k, b, l) in &e {
+            w.push(&encode_run_entry(k, *b, 0, *l)).unwrap();
+        }
+        RunInfo {
+            file: name.into(),
+            entries: e.len() as u64,
+            digest: w.finish().unwrap(),
+        }
+    }
+
+    #[test]
+    fn lookups_find_every_entry_across_fences_and_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        // Key 7 repeats 300 times: it spans several fence blocks.
+        let mut a: Vec<([u8; 16], u32, u64)> = (0..1000).map(|i| (key(i), 0, i)).collect();
+        a.extend((0..300).map(|i| (key(7), 0, 5000 + i)));
+        let b: Vec<([u8; 16], u32, u64)> = (500..1500).map(|i| (key(i), 1, i * 2)).collect();
+        let ra = write_run(dir.path(), "run-a.bin", a);
+        let rb = write_run(dir.path(), "run-b.bin", b);
+        let mut catalog = Catalog {
+            runs: vec![ra.clone(), rb.clone()],
+            ..Catalog::default()
+        };
+        catalog.store(dir.path()).unwrap();
+        let index = CodeIndex::open(dir.path()).unwrap();
+        assert_eq!(index.positions(&key(7)).unwrap().len(), 301);
+        let p = index.positions(&key(600)).unwrap();
+        assert_eq!(
+            p.iter()
+                .map(|p| (p.batch, p.leaf_index))
+                .collect::<Vec<_>>(),
+            vec![(0, 600), (1, 1200)]
+        );
+        assert!(index.positions(&key(5000)).unwrap().is_empty());
+        for i in [0, 1, 63, 64, 65, 999, 1000, 1499] {
+            assert!(!index.positions(&key(i)).unwrap().is_empty(), "{i}");
+        }
+
+        // A merge keeps every entry, sorted.
+        let merged = publish::merge_two(dir.path(), &ra, &rb, "run-m.bin").unwrap();
+        assert_eq!(merged.entries, 2300);
+        catalog.runs = vec![merged];
+        catalog.store(dir.path()).unwrap();
+        let index = CodeIndex::open(dir.path()).unwrap();
+        assert_eq!(index.positions(&key(7)).unwrap().len(), 301);
+        assert_eq!(index.positions(&key(600)).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn a_damaged_run_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = write_run(
+            dir.path(),
+            "run-a.bin",
+            (0..100).map(|i| (key(i), 0, i)).collect(),
+        );
+        let catalog = Catalog {
+            runs: vec![r],
+            ..Catalog::default()
+        };
+        catalog.store(dir.path()).unwrap();
+        let path = dir.path().join("run-a.bin");
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[100] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(
+            CodeIndex::open(dir.path()),
+            Err(VerifierError::IndexCorrupt { .. })
+        ));
+    }
+}

@@ -1,0 +1,476 @@
+//! Publishing a batch into the code index: its sorted `index/entries.bin`
+//! becomes a new run, runs of similar size are merged, and the catalog is
+//! replaced atomically (see the module above for the file formats).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use proofmark_anchor::layout;
+use proofmark_ingest::Store;
+use proofmark_schemas::{RecordView, encode_row};
+
+use super::{
+    BATCH_ENTRY_LEN, Catalog, FETCH_BYTES, FLAG_PAIRED, LOCK_FILE, MAX_RUNS, PublishedBatch,
+    RunCursor, RunInfo, RunWriter, encode_run_entry, records,
+};
+use crate::error::VerifierError;
+use crate::lookup::batch::BatchContext;
+use crate::lookup::read::RangeReader;
+use crate::lookup::record::InputFiles;
+
+/// What [`publish`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// The batch as the index holds it.
+    pub batch: PublishedBatch,
+    /// False when the batch was already published (nothing was written).
+    pub published_now: bool,
+    /// Runs merged to keep the run count low.
+    pub runs_merged: usize,
+    /// Live runs after the publish.
+    pub runs: usize,
+}
+
+/// The lock of a publish: an exclusive advisory lock on the lock file,
+/// which the operating system releases when the process ends, however it
+/// ends (a killed publish leaves no stale lock).
+struct PublishLock(#[allow(dead_code)] std::fs::File);
+
+impl PublishLock {
+    fn acquire(dir: &Path) -> Result<Self, VerifierError> {
+        let path = dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| VerifierError::index_io(path.clone(), e))?;
+        match file.try_lock() {
+            Ok(()) => Ok(PublishLock(file)),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                Err(VerifierError::IndexLocked(dir.to_owned()))
+            }
+            Err(std::fs::TryLockError::Error(e)) => Err(VerifierError::index_io(path, e)),
+        }
+    }
+}
+
+/// Publishes committed, anchored batch `batch_id` of `store` into the index
+/// in `dir` (created if needed): its index entries become a run, and every
+/// leaf's canonical record is written to the batch's record file
+/// (`records/<ordinal>.bin`, read back once from the inputs and checked
+/// against the stored leaves) before the catalog names it. Publishing a
+/// batch again is a no-op ([`PublishOutcome::published_now`] false), except
+/// that a batch published before record files gets its record file; a
+/// batch whose manifest changed since it was published is an error.
+///
+/// The store is read asynchronously; the index files are written with
+/// blocking I/O (call it from a command-line tool or a blocking task).
+///
+/// # Errors
+///
+/// [`VerifierError::NotCommitted`], [`VerifierError::NotAnchored`],
+/// [`VerifierError::BatchRewritten`], [`VerifierError::BadBatchIndex`] when
+/// `entries.bin` does not match the manifest or is not sorted,
+/// [`VerifierError::IndexLocked`], [`VerifierError::Integrity`] when a
+/// record read back from its input does not hash to its stored leaf,
+/// [`VerifierError::Parquet`], store and index I/O errors.
+pub async fn publish(
+    store: &Store,
+    batch_id: &str,
+    dir: &Path,
+) -> Result<PublishOutcome, VerifierError> {
+    let (manifest, manifest_digest) = match proofmark_anchor::load_manifest(store, batch_id).await {
+        Ok(m) => m,
+        Err(proofmark_anchor::AnchorError::NotCommitted { .. }) => {
+            return Err(VerifierError::NotCommitted(batch_id.to_owned()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let anchors_prefix = format!("{}/anchors", layout::batch_prefix(batch_id));
+    let anchors = store
+        .list(&anchors_prefix)
+        .await
+        .map_err(|e| VerifierError::store(&anchors_prefix, e))?;
+    if !anchors.iter().any(|o| o.path.ends_with(".json")) {
+        return Err(VerifierError::NotAnchored(batch_id.to_owned()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| VerifierError::index_io(dir, e))?;
+    let _lock = PublishLock::acquire(dir)?;
+    let mut catalog = Catalog::load(dir)?;
+    if let Some(b) = catalog.batch(batch_id) {
+        if b.manifest_digest != manifest_digest {
+            return Err(VerifierError::BatchRewritten {
+                batch_id: batch_id.to_owned(),
+                published: b.manifest_digest.clone(),
+                stored: manifest_digest,
+            });
+        }
+        let mut b = b.clone();
+        if b.records.is_none() {
+            // Published before record files: add the batch's record file.
+            let name = records::record_file_name(b.ordinal);
+            records::remove_temporary(dir);
+            write_records(store, batch_id, &manifest_digest, dir, &name, b.leaf_count).await?;
+            b.records = Some(name);
+            if let Some(slot) = catalog.batches.get_mut(b.ordinal as usize) {
+                *slot = b.clone();
+            }
+            catalog.store(dir)?;
+            tracing::info!(batch_id, "record file added to a published batch");
+        }
+        return Ok(PublishOutcome {
+            batch: b,
+            published_now: false,
+            runs_merged: 0,
+            runs: catalog.runs.len(),
+        });
+    }
+    let ordinal = u32::try_from(catalog.batches.len())
+        .map_err(|_| VerifierError::index_corrupt(dir, "too many batches"))?;
+
+    // Pass 1: check the digest, order and leaf range; count entries per leaf.
+    let path = layout::index_path(batch_id);
+    let bad = |message: String| VerifierError::BadBatchIndex {
+        batch_id: batch_id.to_owned(),
+        message,
+    };
+    let size = store
+        .head(&path)
+        .await
+        .map_err(|e| VerifierError::store(&path, e))?
+        .ok_or_else(|| bad("is missing".into()))?
+        .size;
+    if size % BATCH_ENTRY_LEN != 0 {
+        return Err(bad(format!("is {size} bytes, not whole entries")));
+    }
+    let leaf_count = manifest.leaf_count;
+    let mut per_leaf =
+        vec![0u8; usize::try_from(leaf_count).map_err(|_| bad("too many leaves".into()))?];
+    let mut hasher = blake3::Hasher::new();
+    let mut prev: Option<[u8; 24]> = None;
+    for_each_chunk(store, &path, size, |chunk| {
+        hasher.update(chunk);
+        for e in chunk.chunks_exact(BATCH_ENTRY_LEN as usize) {
+            let (_, leaf) = proofmark_anchor::segment_files::decode_index_entry(e);
+            if leaf >= leaf_count {
+                return Err(bad(format!("points to leaf {leaf} of {leaf_count}")));
+            }
+            let mut cur = [0u8; 24];
+            cur.copy_from_slice(e);
+            if prev.is_some_and(|p| p >= cur) {
+                return Err(bad("is not sorted".into()));
+            }
+            prev = Some(cur);
+            let c = &mut per_leaf[leaf as usize];
+            *c = c.saturating_add(1);
+        }
+        Ok(())
+    })
+    .await?;
+    let digest = format!("blake3:{}", hasher.finalize().to_hex());
+    if digest != manifest.index_digest {
+        return Err(bad(format!(
+            "has digest {digest}, the manifest says {}",
+            manifest.index_digest
+        )));
+    }
+
+    // Pass 2: write the batch's run.
+    let run_no = catalog.next_run;
+    let run_file = format!("run-{run_no:08}.bin");
+    let run_path = dir.join(&run_file);
+    let entries = size / BATCH_ENTRY_LEN;
+    let mut writer = RunWriter::create(&run_path, entries)?;
+    for_each_chunk(store, &path, size, |chunk| {
+        for e in chunk.chunks_exact(BATCH_ENTRY_LEN as usize) {
+            let (key, leaf) = proofmark_anchor::segment_files::decode_index_entry(e);
+            let flags = if per_leaf[leaf as usize] >= 2 {
+                FLAG_PAIRED
+            } else {
+                0
+            };
+            writer.push(&encode_run_entry(&key, ordinal, flags, leaf))?;
+        }
+        Ok(())
+    })
+    .await?;
+    drop(per_leaf);
+    let run = writer.finish()?;
+
+    // The batch's record file, before the catalog names it.
+    let records = records::record_file_name(ordinal);
+    records::remove_temporary(dir);
+    write_records(store, batch_id, &manifest_digest, dir, &records, leaf_count).await?;
+
+    catalog.next_run += 1;
+    catalog.runs.push(RunInfo {
+        file: run_file,
+        entries,
+        digest: run,
+    });
+    let batch = PublishedBatch {
+        ordinal,
+        batch_id: batch_id.to_owned(),
+        manifest_digest,
+        suite: manifest.suite.name().to_owned(),
+        batch_date: manifest.batch_date.clone(),
+        root: manifest.root.clone(),
+        leaf_count,
+        entries,
+        published_at: proofmark_anchor::manifest::rfc3339_utc(std::time::SystemTime::now()),
+        records: Some(records),
+    };
+    catalog.batches.push(batch.clone());
+    let runs_merged = compact(dir, &mut catalog)?;
+    catalog.store(dir)?;
+    remove_dead_runs(dir, &catalog);
+    tracing::info!(
+        batch_id,
+        entries,
+        runs = catalog.runs.len(),
+        runs_merged,
+        "batch published"
+    );
+    Ok(PublishOutcome {
+        batch,
+        published_now: true,
+        runs_merged,
+        runs: catalog.runs.len(),
+    })
+}
+
+/// Writes the record file `name` of batch `batch_id`: reads every
+/// segment's row group back from its input once (the path lookups of
+/// batches without a record file take), re-encodes each accepted row
+/// (SPEC.md 3) and checks its leaf hash against the stored leaf, so a record
+/// file holds exactly the committed records.
+async fn write_records(
+    store: &Store,
+    batch_id: &str,
+    manifest_digest: &str,
+    dir: &Path,
+    name: &str,
+    leaf_count: u64,
+) -> Result<(), VerifierError> {
+    let ctx = BatchContext::load(store, batch_id, manifest_digest).await?;
+    let reader = Arc::new(RangeReader::default());
+    let files = InputFiles::new(Arc::clone(&reader));
+    let mut out = records::RecordFileWriter::create(dir, name, leaf_count)?;
+    let mut canonical = Vec::with_capacity(4096);
+    let mut next_leaf = 0u64;
+    for i in 0..ctx.segment_count() {
+        let (first_leaf, segment, leaves) = ctx.segment_leaves(store, &reader, i).await?;
+        let summary = &segment.summary;
+        if first_leaf != next_leaf {
+            return Err(VerifierError::integrity(
+                batch_id,
+                first_leaf,
+                format!(
+                    "segment {} does not start at leaf {next_leaf}",
+                    summary.segment
+                ),
+            ));
+        }
+        let (kind, batch) = files
+            .row_group(
+                store,
+                &ctx.batch_id,
+                &ctx.plan,
+                summary.file,
+                summary.row_group,
+            )
+            .await?;
+        let view = RecordView::try_new(kind, &batch).map_err(|e| {
+            VerifierError::integrity(batch_id, first_leaf, format!("not {kind} records: {e}"))
+        })?;
+        let mut rejected = summary.rejected_rows.iter().copied().peekable();
+        let mut leaf = first_leaf;
+        for row in 0..batch.num_rows() {
+            if rejected.next_if(|&r| r as usize == row).is_some() {
+                continue;
+            }
+            let stored = usize::try_from(leaf - first_leaf)
+                .ok()
+                .and_then(|j| leaves.get(j))
+                .ok_or_else(|| {
+                    VerifierError::integrity(
+                        batch_id,
+                        leaf,
+                        "the segment has more rows than leaves",
+                    )
+                })?;
+            canonical.clear();
+            encode_row(&view, row, &mut canonical);
+            if ctx.suite.hash_leaf(&canonical) != *stored {
+                return Err(VerifierError::integrity(
+                    batch_id,
+                    leaf,
+                    "the record read back from its input does not hash to the stored leaf",
+                ));
+            }
+            out.push(&canonical)?;
+            leaf += 1;
+        }
+        if leaf - first_leaf != leaves.len() as u64 {
+            return Err(VerifierError::integrity(
+                batch_id,
+                leaf,
+                "the segment has fewer accepted rows than leaves",
+            ));
+        }
+        next_leaf = leaf;
+    }
+    out.finish()
+}
+
+/// Calls `f` with `entries.bin`'s bytes, chunk by chunk (whole entries).
+async fn for_each_chunk(
+    store: &Store,
+    path: &str,
+    size: u64,
+    mut f: impl FnMut(&[u8]) -> Result<(), VerifierError>,
+) -> Result<(), VerifierError> {
+    let step = FETCH_BYTES / BATCH_ENTRY_LEN * BATCH_ENTRY_LEN;
+    let mut at = 0;
+    while at < size {
+        let end = (at + step).min(size);
+        let bytes = store
+            .get_range(path, at..end)
+            .await
+            .map_err(|e| VerifierError::store(path, e))?;
+        if bytes.len() as u64 != end - at {
+            return Err(VerifierError::BadBatchIndex {
+                batch_id: path.to_owned(),
+                message: "changed while it was read".into(),
+            });
+        }
+        f(&bytes)?;
+        at = end;
+    }
+    Ok(())
+}
+
+/// Merges the newest two runs while the older is not larger than the newer
+/// (or while there are more than [`MAX_RUNS`]): like a binary counter, `n`
+/// equal batches leave at most `log2(n) + 1` runs and each entry is rewritten
+/// at most `log2(n)` times. Returns how many merges were made.
+fn compact(dir: &Path, catalog: &mut Catalog) -> Result<usize, VerifierError> {
+    let mut merged = 0;
+    while catalog.runs.len() >= 2 {
+        let n = catalog.runs.len();
+        let (older, newer) = (&catalog.runs[n - 2], &catalog.runs[n - 1]);
+        if older.entries > newer.entries && n <= MAX_RUNS {
+            break;
+        }
+        let file = format!("run-{:08}.bin", catalog.next_run);
+        let info = merge_two(dir, older, newer, &file)?;
+        catalog.next_run += 1;
+        catalog.runs.truncate(n - 2);
+        catalog.runs.push(info);
+        merged += 1;
+    }
+    Ok(merged)
+}
+
+/// Merges two runs into a new run file `file`.
+pub(super) fn merge_two(
+    dir: &Path,
+    a: &RunInfo,
+    b: &RunInfo,
+    file: &str,
+) -> Result<RunInfo, VerifierError> {
+    let path = dir.join(file);
+    let entries = a.entries + b.entries;
+    let mut out = RunWriter::create(&path, entries)?;
+    let mut ra = RunCursor::open(dir, a)?;
+    let mut rb = RunCursor::open(dir, b)?;
+    let (mut ea, mut eb) = (ra.next()?, rb.next()?);
+    loop {
+        match (ea, eb) {
+            (Some(x), Some(y)) if x <= y => {
+                out.push(&x)?;
+                ea = ra.next()?;
+            }
+            (_, Some(y)) => {
+                out.push(&y)?;
+                eb = rb.next()?;
+            }
+            (Some(x), None) => {
+                out.push(&x)?;
+                ea = ra.next()?;
+            }
+            (None, None) => break,
+        }
+    }
+    let digest = out.finish()?;
+    Ok(RunInfo {
+        file: file.to_owned(),
+        entries,
+        digest,
+    })
+}
+
+/// Deletes run files the catalog no longer names (best effort).
+fn remove_dead_runs(dir: &Path, catalog: &Catalog) {
+    let Ok(listing) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in listing.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with("run-")
+            && name.ends_with(".bin")
+            && !catalog.runs.iter().any(|r| r.file == name)
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn key(i: u64) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        k[..8].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_be_bytes());
+        k
+    }
+
+    fn write_run(dir: &Path, name: &str, mut e: Vec<([u8; 16], u32, u64)>) -> RunInfo {
+        e.sort();
+        let mut w = RunWriter::create(&dir.join(name), e.len() as u64).unwrap();
+        for (k, b, l) in &e {
+            w.push(&encode_run_entry(k, *b, 0, *l)).unwrap();
+        }
+        RunInfo {
+            file: name.into(),
+            entries: e.len() as u64,
+            digest: w.finish().unwrap(),
+        }
+    }
+
+    #[test]
+    fn compaction_keeps_few_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut catalog = Catalog {
+            next_run: 1000,
+            ..Catalog::default()
+        };
+        for n in 0..20u64 {
+            let name = format!("run-x{n}.bin");
+            catalog
+                .runs
+                .push(write_run(dir.path(), &name, vec![(key(n), n as u32, 0)]));
+            compact(dir.path(), &mut catalog).unwrap();
+            assert!(
+                catalog.runs.len() <= 6,
+                "{} runs after {n}",
+                catalog.runs.len()
+            );
+        }
+        assert_eq!(catalog.runs.iter().map(|r| r.entries).sum::<u64>(), 20);
+    }
+}

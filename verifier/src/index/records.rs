@@ -1,0 +1,213 @@
+//! Record files: each published leaf's canonical bytes (SPEC.md 3), so a
+//! lookup reads a record with two positioned reads instead of decoding
+//! Parquet (`docs/decisions/0009-record-store.md`).
+//!
+//! `records/<ordinal>.bin` holds batch `<ordinal>`'s records: a 16-byte
+//! header (`PMRECS01`, then the leaf count, `u64` little-endian), then
+//! `leaf_count + 1` offsets (`u64` little-endian, relative to the data),
+//! then the canonical encodings of leaves `0, 1, ...` concatenated: leaf
+//! `i`'s bytes are `data[offsets[i]..offsets[i + 1]]`. The file is written
+//! under a temporary name, fsynced and renamed before the catalog names it.
+//! A record file is not trusted: every read is decoded strictly and its leaf
+//! hash compared with the stored leaf.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use crate::error::VerifierError;
+
+/// The folder of record files in the index folder.
+pub const RECORDS_DIR: &str = "records";
+const MAGIC: &[u8; 8] = b"PMRECS01";
+const HEADER_LEN: u64 = 16;
+/// Longest canonical record a record file may hold.
+pub(crate) const MAX_RECORD_LEN: u64 = 16 << 20;
+
+/// The record file name (relative to the index folder) of batch `ordinal`.
+pub(crate) fn record_file_name(ordinal: u32) -> String {
+    format!("{RECORDS_DIR}/{ordinal:08}.bin")
+}
+
+/// Byte offset of leaf `leaf`'s offset pair in a record file.
+pub(crate) fn offset_position(leaf: u64) -> u64 {
+    HEADER_LEN + leaf * 8
+}
+
+/// Byte offset of the data in a record file of `leaf_count` leaves.
+pub(crate) fn data_start(leaf_count: u64) -> u64 {
+    HEADER_LEN + (leaf_count + 1) * 8
+}
+
+/// Writes a record file: offsets and data as two sequential streams into
+/// one temporary file, then fsync and rename.
+pub(crate) struct RecordFileWriter {
+    tmp: PathBuf,
+    path: PathBuf,
+    offsets: BufWriter<File>,
+    data: BufWriter<File>,
+    leaf_count: u64,
+    written: u64,
+    data_len: u64,
+}
+
+impl RecordFileWriter {
+    /// Starts the record file `name` (relative to `dir`) of `leaf_count` leaves.
+    pub(crate) fn create(dir: &Path, name: &str, leaf_count: u64) -> Result<Self, VerifierError> {
+        let path = dir.join(name);
+        let parent = path.parent().unwrap_or(dir).to_owned();
+        std::fs::create_dir_all(&parent).map_err(|e| VerifierError::index_io(&parent, e))?;
+        let tmp = path.with_extension("bin.tmp");
+        let io = |e| VerifierError::index_io(&tmp, e);
+        let mut offsets = File::create(&tmp).map_err(io)?;
+        let mut header = [0u8; HEADER_LEN as usize];
+        header[..8].copy_from_slice(MAGIC);
+        header[8..].copy_from_slice(&leaf_count.to_le_bytes());
+        offsets.write_all(&header).map_err(io)?;
+        let mut data = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&tmp)
+            .map_err(io)?;
+        data.seek(SeekFrom::Start(data_start(leaf_count)))
+            .map_err(io)?;
+        Ok(RecordFileWriter {
+            offsets: BufWriter::with_capacity(1 << 20, offsets),
+            data: BufWriter::with_capacity(4 << 20, data),
+            tmp,
+            path,
+            leaf_count,
+            written: 0,
+            data_len: 0,
+        })
+    }
+
+    /// Appends the canonical bytes of the next leaf.
+    pub(crate) fn push(&mut self, canonical: &[u8]) -> Result<(), VerifierError> {
+        if self.written == self.leaf_count {
+            return Err(VerifierError::index_corrupt(
+                &self.tmp,
+                format!("more than {} records", self.leaf_count),
+            ));
+        }
+        let io = |e| VerifierError::index_io(&self.tmp, e);
+        self.offsets
+            .write_all(&self.data_len.to_le_bytes())
+            .map_err(io)?;
+        self.data.write_all(canonical).map_err(io)?;
+        self.data_len += canonical.len() as u64;
+        self.written += 1;
+        Ok(())
+    }
+
+    /// Writes the last offset, fsyncs, renames the file into place and
+    /// fsyncs the folder.
+    pub(crate) fn finish(mut self) -> Result<(), VerifierError> {
+        if self.written != self.leaf_count {
+            return Err(VerifierError::index_corrupt(
+                &self.tmp,
+                format!(
+                    "{} records written, {} expected",
+                    self.written, self.leaf_count
+                ),
+            ));
+        }
+        let io = |e| VerifierError::index_io(&self.tmp, e);
+        self.offsets
+            .write_all(&self.data_len.to_le_bytes())
+            .map_err(io)?;
+        let offsets = self.offsets.into_inner().map_err(|e| io(e.into_error()))?;
+        let data = self.data.into_inner().map_err(|e| io(e.into_error()))?;
+        offsets.sync_all().map_err(io)?;
+        data.sync_all().map_err(io)?;
+        drop((offsets, data));
+        std::fs::rename(&self.tmp, &self.path)
+            .map_err(|e| VerifierError::index_io(&self.path, e))?;
+        let parent = self.path.parent().map(Path::to_owned).unwrap_or_default();
+        File::open(&parent)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| VerifierError::index_io(&parent, e))
+    }
+}
+
+/// Deletes temporary record files a crashed publish left (best effort).
+pub(crate) fn remove_temporary(dir: &Path) {
+    let Ok(listing) = std::fs::read_dir(dir.join(RECORDS_DIR)) else {
+        return;
+    };
+    for entry in listing.flatten() {
+        if entry
+            .file_name()
+            .to_str()
+            .is_some_and(|n| n.ends_with(".tmp"))
+        {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Why a record could not be read from a record file.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecordReadError {
+    /// The file could not be read (or is shorter than its offsets say).
+    #[error("cannot read it: {0}")]
+    Io(#[from] std::io::Error),
+    /// The offsets are not a valid range.
+    #[error("its offsets {0}..{1} are not a record")]
+    BadOffsets(u64, u64),
+}
+
+/// The canonical bytes of leaf `leaf` of a record file of `leaf_count`
+/// leaves, read with two positioned reads.
+pub(crate) fn read_record(
+    file: &File,
+    leaf_count: u64,
+    leaf: u64,
+) -> Result<Vec<u8>, RecordReadError> {
+    use std::os::unix::fs::FileExt;
+    if leaf >= leaf_count {
+        return Err(RecordReadError::BadOffsets(leaf, leaf_count));
+    }
+    let mut pair = [0u8; 16];
+    file.read_exact_at(&mut pair, offset_position(leaf))?;
+    let (a, b) = pair.split_at(8);
+    let start = u64::from_le_bytes(a.try_into().unwrap_or_default());
+    let end = u64::from_le_bytes(b.try_into().unwrap_or_default());
+    if end < start || end - start > MAX_RECORD_LEN {
+        return Err(RecordReadError::BadOffsets(start, end));
+    }
+    let len = usize::try_from(end - start).map_err(|_| RecordReadError::BadOffsets(start, end))?;
+    let mut buf = vec![0u8; len];
+    file.read_exact_at(&mut buf, data_start(leaf_count) + start)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn records_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = record_file_name(3);
+        let records: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 64 * (1 + i as usize)]).collect();
+        let mut w = RecordFileWriter::create(dir.path(), &name, 5).unwrap();
+        for r in &records {
+            w.push(r).unwrap();
+        }
+        w.finish().unwrap();
+        let f = File::open(dir.path().join(&name)).unwrap();
+        for (i, r) in records.iter().enumerate() {
+            assert_eq!(&read_record(&f, 5, i as u64).unwrap(), r);
+        }
+        assert!(read_record(&f, 5, 5).is_err());
+        assert!(!dir.path().join(format!("{name}.tmp")).exists());
+    }
+
+    #[test]
+    fn a_short_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let w = RecordFileWriter::create(dir.path(), "records/x.bin", 2).unwrap();
+        assert!(w.finish().is_err());
+    }
+}

@@ -1,0 +1,409 @@
+//! One published batch, as lookups need it: its manifest, plan and anchor
+//! receipts (read once), the proof of each non-empty segment's root in the
+//! batch tree (computed once), and per segment its summary and stored tree
+//! levels (read on first use). A leaf's batch proof then costs one read of
+//! its aligned block of 16 leaf hashes, as in `proofmark_anchor::prove_leaf`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use proofmark_anchor::layout::{self, SegmentFile, segment_path};
+use proofmark_anchor::manifest::Manifest;
+use proofmark_anchor::segment_files::{
+    SegmentSummary, TreeFile, decode_leaves, digest, parse_hash, parse_summary,
+};
+use proofmark_anchor::{AnchorError, verify_leaf_proof};
+use proofmark_ingest::{Plan, Store};
+use proofmark_merkle::{
+    BatchProof, Hash, InclusionProof, MerkleTree, SuiteId, root_from_leaf_hashes, shape, with_suite,
+};
+
+use super::read::RangeReader;
+use crate::error::VerifierError;
+use crate::report::BatchInfo;
+
+/// A non-empty segment: where its leaves are and its root's proof in the batch tree.
+#[derive(Debug)]
+struct SegmentSlot {
+    segment: u32,
+    first_leaf: u64,
+    leaf_count: u64,
+    summary_digest: String,
+    upper: InclusionProof,
+}
+
+/// A segment's summary and stored tree levels, checked against their digests.
+#[derive(Debug)]
+pub(crate) struct SegmentData {
+    /// The summary (`<n>.json`).
+    pub summary: SegmentSummary,
+    tree: TreeFile,
+}
+
+/// A leaf's proof, with where its record is.
+#[derive(Debug, Clone)]
+pub(crate) struct LeafProof {
+    /// The stored leaf hash.
+    pub leaf_hash: Hash,
+    /// The batch proof, checked against the batch root.
+    pub proof: BatchProof,
+    /// The segment's summary and tree.
+    pub segment: Arc<SegmentData>,
+    /// The leaf's index in its segment.
+    pub leaf_in_segment: u64,
+}
+
+/// A published batch, loaded.
+#[derive(Debug)]
+pub(crate) struct BatchContext {
+    /// The batch id.
+    pub batch_id: Arc<str>,
+    /// The hash suite.
+    pub suite: SuiteId,
+    /// The batch root.
+    pub root: Hash,
+    /// What reports show about the batch.
+    pub info: BatchInfo,
+    /// The plan (input files and segments).
+    pub plan: Plan,
+    slots: Vec<SegmentSlot>,
+    segments: Mutex<HashMap<u32, Arc<SegmentData>>>,
+}
+
+impl BatchContext {
+    /// Loads batch `batch_id`: manifest (whose digest must be `manifest_digest`,
+    /// the one published), plan (checked against the manifest), receipts, and
+    /// the segment roots' proofs.
+    pub async fn load(
+        store: &Store,
+        batch_id: &str,
+        manifest_digest: &str,
+    ) -> Result<Self, VerifierError> {
+        let (manifest, digest_now) = proofmark_anchor::load_manifest(store, batch_id).await?;
+        if digest_now != manifest_digest {
+            return Err(VerifierError::BatchRewritten {
+                batch_id: batch_id.to_owned(),
+                published: manifest_digest.to_owned(),
+                stored: digest_now,
+            });
+        }
+        let plan = load_plan(store, batch_id, &manifest).await?;
+        let anchors = load_anchors(store, batch_id).await?;
+        let suite = manifest.suite;
+        let root = manifest.root_hash()?;
+        let non_empty: Vec<_> = manifest.non_empty_segments().collect();
+        let roots = non_empty
+            .iter()
+            .map(|s| parse_hash("manifest.json", s.root.as_deref().unwrap_or_default()))
+            .collect::<Result<Vec<Hash>, _>>()?;
+        let count = roots.len() as u64;
+        let uppers: Vec<InclusionProof> = if roots.is_empty() {
+            Vec::new()
+        } else {
+            with_suite!(suite, S => {
+                let tree = MerkleTree::<S>::from_leaf_hashes(roots).map_err(AnchorError::from)?;
+                (0..count)
+                    .map(|i| tree.inclusion_proof(i))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(AnchorError::from)?
+            })
+        };
+        let slots = non_empty
+            .iter()
+            .zip(uppers)
+            .map(|(s, upper)| SegmentSlot {
+                segment: s.segment,
+                first_leaf: s.first_leaf,
+                leaf_count: s.leaf_count,
+                summary_digest: s.summary_digest.clone(),
+                upper,
+            })
+            .collect();
+        let info = BatchInfo {
+            suite: suite.name().to_owned(),
+            root: manifest.root.clone(),
+            leaf_count: manifest.leaf_count,
+            manifest_digest: manifest_digest.to_owned(),
+            batch_date: manifest.batch_date.clone(),
+            anchors,
+        };
+        Ok(BatchContext {
+            batch_id: Arc::from(batch_id),
+            suite,
+            root,
+            info,
+            plan,
+            slots,
+            segments: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The proof of global leaf `leaf_index`, checked against the batch root.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::Integrity`] when the stored files do not lead to the
+    /// batch root; store and parse errors.
+    pub async fn prove(
+        &self,
+        store: &Store,
+        reader: &RangeReader,
+        leaf_index: u64,
+    ) -> Result<LeafProof, VerifierError> {
+        let integrity =
+            |reason: String| VerifierError::integrity(&self.batch_id, leaf_index, reason);
+        let pos = self
+            .slots
+            .partition_point(|s| s.first_leaf + s.leaf_count <= leaf_index);
+        let slot = self
+            .slots
+            .get(pos)
+            .filter(|s| s.first_leaf <= leaf_index)
+            .ok_or_else(|| integrity(format!("the batch has {} leaves", self.info.leaf_count)))?;
+        let data = self.segment(store, slot).await?;
+        let tree = &data.tree;
+        let n = slot.leaf_count;
+        let local = leaf_index - slot.first_leaf;
+        let block_len = 1u64 << tree.lowest_height;
+        let b0 = local / block_len * block_len;
+        let b1 = (b0 + block_len).min(n);
+        let leaves_path = segment_path(&self.batch_id, slot.segment, SegmentFile::Leaves);
+        let raw = reader.read(store, &leaves_path, b0 * 32..b1 * 32).await?;
+        let block = decode_leaves(&leaves_path, &raw)?;
+        if block.len() as u64 != b1 - b0 {
+            return Err(integrity(format!(
+                "{leaves_path} is shorter than its leaf count"
+            )));
+        }
+        let leaf_hash = block[(local - b0) as usize];
+        let suite = self.suite;
+        let node = |h: u32, i: u64| -> Result<Hash, VerifierError> {
+            if h >= tree.lowest_height {
+                return tree
+                    .levels
+                    .get((h - tree.lowest_height) as usize)
+                    .and_then(|level| level.get(i as usize))
+                    .copied()
+                    .ok_or_else(|| integrity("the stored tree is missing a node".into()));
+            }
+            let lo = ((i << h) - b0) as usize;
+            let hi = ((((i + 1) << h).min(n)) - b0) as usize;
+            Ok(
+                with_suite!(suite, S => root_from_leaf_hashes::<S>(&block[lo..hi]).map_err(AnchorError::from)?),
+            )
+        };
+        let mut hashes = Vec::with_capacity(shape::inclusion_proof_len(local, n));
+        let (mut idx, mut last, mut h) = (local, n - 1, 0u32);
+        while last > 0 {
+            let sibling = if idx & 1 == 1 {
+                Some(idx - 1)
+            } else if idx < last {
+                Some(idx + 1)
+            } else {
+                None
+            };
+            if let Some(s) = sibling {
+                hashes.push(node(h, s)?);
+            }
+            idx >>= 1;
+            last >>= 1;
+            h += 1;
+        }
+        let segment_proof = InclusionProof {
+            index: local,
+            tree_size: n,
+            hashes,
+        };
+        let proof = BatchProof::new(segment_proof, slot.upper.clone());
+        verify_leaf_proof(suite, &leaf_hash, &proof, &self.root).map_err(|e| {
+            integrity(format!(
+                "the stored leaf and tree levels do not lead to the batch root ({e})"
+            ))
+        })?;
+        Ok(LeafProof {
+            leaf_hash,
+            proof,
+            segment: data,
+            leaf_in_segment: local,
+        })
+    }
+
+    /// Non-empty segments of the batch, in leaf order.
+    pub fn segment_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The `i`-th non-empty segment (in leaf order): its first global leaf,
+    /// its summary, and its stored leaf hashes, checked against the
+    /// summary's digest.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::Integrity`] when a file does not match its digest;
+    /// store and parse errors.
+    pub async fn segment_leaves(
+        &self,
+        store: &Store,
+        reader: &RangeReader,
+        i: usize,
+    ) -> Result<(u64, Arc<SegmentData>, Vec<Hash>), VerifierError> {
+        let slot = self.slots.get(i).ok_or_else(|| {
+            VerifierError::integrity(&self.batch_id, 0, format!("no segment slot {i}"))
+        })?;
+        let data = self.segment(store, slot).await?;
+        let path = segment_path(&self.batch_id, slot.segment, SegmentFile::Leaves);
+        let raw = reader.read(store, &path, 0..slot.leaf_count * 32).await?;
+        if digest(&raw) != data.summary.leaves_digest {
+            return Err(VerifierError::integrity(
+                &self.batch_id,
+                slot.first_leaf,
+                format!("{path} does not match its segment's summary"),
+            ));
+        }
+        let leaves = decode_leaves(&path, &raw)?;
+        Ok((slot.first_leaf, data, leaves))
+    }
+
+    /// The summary and tree of a segment, from the cache or the store.
+    async fn segment(
+        &self,
+        store: &Store,
+        slot: &SegmentSlot,
+    ) -> Result<Arc<SegmentData>, VerifierError> {
+        if let Some(d) = self.lock_segments().get(&slot.segment) {
+            return Ok(Arc::clone(d));
+        }
+        let summary_path = segment_path(&self.batch_id, slot.segment, SegmentFile::Summary);
+        let bytes = get_required(store, &summary_path).await?;
+        let bad = |what: &str| {
+            VerifierError::integrity(
+                &self.batch_id,
+                slot.first_leaf,
+                format!("{what} does not match the manifest"),
+            )
+        };
+        if digest(&bytes) != slot.summary_digest {
+            return Err(bad(&summary_path));
+        }
+        let summary = parse_summary(&summary_path, &bytes)?;
+        let tree_path = segment_path(&self.batch_id, slot.segment, SegmentFile::Tree);
+        let tree_bytes = get_required(store, &tree_path).await?;
+        if digest(&tree_bytes) != summary.tree_digest {
+            return Err(bad(&tree_path));
+        }
+        let tree = TreeFile::decode(&tree_path, &tree_bytes)?;
+        if tree.leaf_count != slot.leaf_count
+            || summary.leaf_count != slot.leaf_count
+            || tree.suite != self.suite
+            || !(1..=32).contains(&tree.lowest_height)
+        {
+            return Err(bad(&tree_path));
+        }
+        let data = Arc::new(SegmentData { summary, tree });
+        self.lock_segments().insert(slot.segment, Arc::clone(&data));
+        Ok(data)
+    }
+
+    fn lock_segments(&self) -> std::sync::MutexGuard<'_, HashMap<u32, Arc<SegmentData>>> {
+        // A panic while holding the lock leaves a consistent map: use it.
+        self.segments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The 0-based row of a segment's file that holds leaf `local`: leaf `i` is
+/// the `i`-th row of the row group not in `rejected_rows` (SPEC.md 8.2).
+pub(crate) fn row_of_leaf(summary: &SegmentSummary, local: u64) -> u64 {
+    let mut row = local;
+    for &r in &summary.rejected_rows {
+        if u64::from(r) <= row {
+            row += 1;
+        } else {
+            break;
+        }
+    }
+    row
+}
+
+async fn get_required(store: &Store, path: &str) -> Result<bytes::Bytes, VerifierError> {
+    store
+        .get(path)
+        .await
+        .map_err(|e| VerifierError::store(path, e))?
+        .ok_or_else(|| AnchorError::malformed(path, "missing").into())
+}
+
+/// The batch's plan, checked against the manifest's plan digest.
+async fn load_plan(
+    store: &Store,
+    batch_id: &str,
+    manifest: &Manifest,
+) -> Result<Plan, VerifierError> {
+    let path = layout::plan_path(batch_id);
+    let bytes = get_required(store, &path).await?;
+    if digest(&bytes) != manifest.plan_digest {
+        return Err(VerifierError::integrity(
+            batch_id,
+            0,
+            format!("{path} does not match the manifest's plan digest"),
+        ));
+    }
+    let plan: Plan = serde_json::from_slice(&bytes).map_err(|source| VerifierError::Json {
+        path: path.clone(),
+        source,
+    })?;
+    plan.check(&path)
+        .map_err(|e| VerifierError::store(&path, e))?;
+    Ok(plan)
+}
+
+/// Every stored receipt of the batch, by chain name.
+async fn load_anchors(
+    store: &Store,
+    batch_id: &str,
+) -> Result<BTreeMap<String, serde_json::Value>, VerifierError> {
+    let prefix = format!("{}/anchors", layout::batch_prefix(batch_id));
+    let listing = store
+        .list(&prefix)
+        .await
+        .map_err(|e| VerifierError::store(&prefix, e))?;
+    let mut anchors = BTreeMap::new();
+    for object in listing {
+        let Some(chain) = object
+            .path
+            .strip_prefix(&format!("{prefix}/"))
+            .and_then(|name| name.strip_suffix(".json"))
+        else {
+            continue;
+        };
+        if chain.contains('/') {
+            continue;
+        }
+        let bytes = get_required(store, &object.path).await?;
+        let value = serde_json::from_slice(&bytes).map_err(|source| VerifierError::Json {
+            path: object.path.clone(),
+            source,
+        })?;
+        anchors.insert(chain.to_owned(), value);
+    }
+    Ok(anchors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_skip_rejected_ones() {
+        let summary: SegmentSummary = serde_json::from_value(serde_json::json!({
+            "segment": 0, "file": 0, "row_group": 0, "first_row": 0, "rows_read": 10,
+            "rows_accepted": 6, "rows_rejected": 4, "leaf_count": 6, "root": null,
+            "rejected_rows": [0, 2, 3, 7], "input_digest": "", "leaves_digest": "",
+            "tree_digest": "", "index_digest": "", "rejects_digest": "", "reasons": {}
+        }))
+        .expect("a summary");
+        let rows: Vec<u64> = (0..6).map(|i| row_of_leaf(&summary, i)).collect();
+        assert_eq!(rows, vec![1, 4, 5, 6, 8, 9]);
+    }
+}

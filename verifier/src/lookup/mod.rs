@@ -1,0 +1,706 @@
+//! Code lookups: from a code to its [`CodeReport`].
+//!
+//! 1. The item's subject key (SPEC.md 4) gives its positions in the global
+//!    code index ([`crate::index`]).
+//! 2. Each record is read from its batch's record file (written by
+//!    `publish`, [`crate::index::records`]) and decoded strictly, or, for a
+//!    batch published before record files, read back from its input file
+//!    ([`record`]) and re-encoded; either way it is leaf-hashed and the hash
+//!    must equal the stored leaf.
+//! 3. Its batch proof is built from the stored tree ([`batch`]) and checked
+//!    against the batch root.
+//! 4. The production and `labelled` records of the item bind it to lots; the
+//!    lots' own records (those without a code: inspections, customs
+//!    declarations) join the journey the same way.
+//!
+//! Any record whose leaf or proof does not check fails the whole lookup with
+//! [`VerifierError::Integrity`]: a report is only produced when every record
+//! in it checks. Manifests, plans, receipts, segment trees and Parquet
+//! metadata are cached per batch; the index is reopened when `publish`
+//! replaced its catalog (checked at most once a second).
+//!
+//! A lookup runs on tokio's blocking pool (index reads are positioned file
+//! reads, decoding and hashing are CPU work), driving the store's async reads
+//! from there, so the runtime's workers only serve requests.
+//!
+//! ```no_run
+//! use proofmark_verifier::{CodeLookup, Lookup};
+//! use proofmark_ingest::Store;
+//!
+//! # async fn run() -> Result<(), proofmark_verifier::VerifierError> {
+//! let store = Store::from_url("/data/proofmark").expect("a local folder");
+//! let lookup = Lookup::open(store, std::path::Path::new("/data/code-index"))?;
+//! if let Some(report) = lookup.lookup("01234567890123456789").await? {
+//!     println!("{} records", report.records.len());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod batch;
+pub(crate) mod read;
+pub mod record;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use futures::future::{BoxFuture, try_join_all};
+use proofmark_ingest::Store;
+use proofmark_schemas::subject::{SubjectType, subject_key};
+use proofmark_schemas::validate::is_valid_code;
+use proofmark_schemas::{Kind, SPEC_VERSION};
+use tokio::sync::OnceCell;
+
+use crate::error::VerifierError;
+use crate::index::{CATALOG_FILE, CodeIndex, Position, PublishedBatch};
+use crate::metrics::Metrics;
+use crate::report::{
+    BatchInfo, CODE_REPORT_FORMAT, CodeLookup, CodeReport, RecordEntry, RecordSource, SubjectRef,
+};
+use batch::{BatchContext, row_of_leaf};
+use read::RangeReader;
+use record::InputFiles;
+
+/// How often at most the index folder is checked for a new catalog.
+const REFRESH_EVERY: Duration = Duration::from_secs(1);
+
+/// Lot records kept in the cache at most (then it starts over).
+const MAX_CACHED_LOT_RECORDS: usize = 100_000;
+
+/// Records of a lot read at most per lookup (a lot's own records are a few
+/// inspections and declarations; more means a misuse of lot ids).
+pub const MAX_LOT_RECORDS: usize = 1000;
+
+/// Produces code reports from a store and the global code index.
+/// Cheap to clone.
+#[derive(Clone)]
+pub struct Lookup {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Lookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lookup")
+            .field("store", &self.inner.store)
+            .field("index_dir", &self.inner.index_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A batch, loaded once by the first lookup that needs it.
+type BatchCell = Arc<OnceCell<Arc<BatchContext>>>;
+
+/// Checked lot records by (batch, leaf).
+type LotRecords = HashMap<(Arc<str>, u64), Arc<Found>>;
+
+struct Inner {
+    store: Store,
+    index_dir: PathBuf,
+    index: RwLock<Arc<CodeIndex>>,
+    refresh: Mutex<Refresh>,
+    batches: Mutex<HashMap<Arc<str>, BatchCell>>,
+    files: InputFiles,
+    reader: Arc<RangeReader>,
+    /// Checked records of lots, by batch and leaf: a lot's records belong to
+    /// the journey of each of its items.
+    lot_records: Mutex<LotRecords>,
+    metrics: Arc<Metrics>,
+}
+
+/// When the catalog was last checked, and its modification time and length then.
+struct Refresh {
+    checked: Instant,
+    stamp: Option<(SystemTime, u64)>,
+}
+
+fn catalog_stamp(dir: &Path) -> Option<(SystemTime, u64)> {
+    let m = std::fs::metadata(dir.join(CATALOG_FILE)).ok()?;
+    Some((m.modified().ok()?, m.len()))
+}
+
+impl Lookup {
+    /// Opens the index in `index_dir` (an empty index if it has no catalog
+    /// yet) over `store`. Counters go to a fresh [`Metrics`]; see
+    /// [`Lookup::with_metrics`].
+    ///
+    /// # Errors
+    ///
+    /// As [`CodeIndex::open`].
+    pub fn open(store: Store, index_dir: &Path) -> Result<Self, VerifierError> {
+        let stamp = catalog_stamp(index_dir);
+        let index = CodeIndex::open(index_dir)?;
+        let reader = Arc::new(RangeReader::default());
+        tracing::info!(
+            batches = index.catalog().batches.len(),
+            entries = index.entries(),
+            "code index open"
+        );
+        Ok(Lookup {
+            inner: Arc::new(Inner {
+                store,
+                index_dir: index_dir.to_owned(),
+                index: RwLock::new(Arc::new(index)),
+                refresh: Mutex::new(Refresh {
+                    checked: Instant::now(),
+                    stamp,
+                }),
+                batches: Mutex::new(HashMap::new()),
+                files: InputFiles::new(Arc::clone(&reader)),
+                reader,
+                lot_records: Mutex::new(HashMap::new()),
+                metrics: Arc::new(Metrics::default()),
+            }),
+        })
+    }
+
+    /// The same lookup counting into `metrics`.
+    pub fn with_metrics(self, metrics: Arc<Metrics>) -> Self {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.metrics = metrics;
+                inner
+            }
+            Err(shared) => {
+                let reader = Arc::new(RangeReader::default());
+                Inner {
+                    store: shared.store.clone(),
+                    index_dir: shared.index_dir.clone(),
+                    index: RwLock::new(shared.current_index()),
+                    refresh: Mutex::new(Refresh {
+                        checked: Instant::now(),
+                        stamp: catalog_stamp(&shared.index_dir),
+                    }),
+                    batches: Mutex::new(HashMap::new()),
+                    files: InputFiles::new(Arc::clone(&reader)),
+                    reader,
+                    lot_records: Mutex::new(HashMap::new()),
+                    metrics,
+                }
+            }
+        };
+        Lookup {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Keeps up to `bytes` of decoded row groups in memory (default 0: each
+    /// record read decodes only the pages of its row group that hold it).
+    /// Rows read from the cache are re-encoded and re-hashed like any other.
+    pub fn with_row_group_cache_bytes(self, bytes: usize) -> Self {
+        self.inner.files.set_row_group_cache_bytes(bytes);
+        self
+    }
+
+    /// The counters this lookup updates.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// The published batches, by ordinal (after reopening the index if a
+    /// publish changed it).
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::Task`] if the blocking task cannot run.
+    pub async fn published_batches(&self) -> Result<Vec<PublishedBatch>, VerifierError> {
+        let inner = Arc::clone(&self.inner);
+        run_blocking(move |_| {
+            inner.refresh_index();
+            Ok(inner.current_index().catalog().batches.clone())
+        })
+        .await
+    }
+
+    /// What a report shows about published batch `batch_id` (with its
+    /// receipts), or `None` when the index does not hold it.
+    ///
+    /// # Errors
+    ///
+    /// Store and parse errors of the batch's objects.
+    pub async fn batch_info(&self, batch_id: &str) -> Result<Option<BatchInfo>, VerifierError> {
+        let inner = Arc::clone(&self.inner);
+        let id = batch_id.to_owned();
+        run_blocking(move |handle| {
+            handle.block_on(async move {
+                inner.refresh_index();
+                let index = inner.current_index();
+                let Some(b) = index.catalog().batch(&id) else {
+                    return Ok(None);
+                };
+                let ctx = inner.context(&b.batch_id, &b.manifest_digest).await?;
+                Ok(Some(ctx.info.clone()))
+            })
+        })
+        .await
+    }
+
+    /// The report of `code`, `None` when no published batch holds it.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::MalformedCode`], [`VerifierError::Integrity`] when a
+    /// record, its leaf or its proof does not check, index, store and input
+    /// errors.
+    pub async fn report(&self, code: &str) -> Result<Option<CodeReport>, VerifierError> {
+        let code = code.trim().to_owned();
+        if !is_valid_code(&code) {
+            self.inner.metrics.lookup_outcome("malformed");
+            return Err(VerifierError::MalformedCode(code));
+        }
+        let inner = Arc::clone(&self.inner);
+        let started = Instant::now();
+        let result = run_blocking(move |handle| handle.block_on(inner.report(&code))).await;
+        let outcome = match &result {
+            Ok(Some(_)) => "found",
+            Ok(None) => "unknown",
+            Err(VerifierError::Integrity { .. }) => "integrity_failure",
+            Err(_) => "error",
+        };
+        self.inner.metrics.lookup_outcome(outcome);
+        self.inner.metrics.lookup_seconds(started.elapsed());
+        result
+    }
+}
+
+/// Runs `f` on the blocking pool with a handle to the current runtime,
+/// inside the caller's tracing span.
+async fn run_blocking<T: Send + 'static>(
+    f: impl FnOnce(&tokio::runtime::Handle) -> Result<T, VerifierError> + Send + 'static,
+) -> Result<T, VerifierError> {
+    let handle = tokio::runtime::Handle::current();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || span.in_scope(|| f(&handle)))
+        .await
+        .map_err(|e| VerifierError::Task(e.to_string()))?
+}
+
+impl CodeLookup for Lookup {
+    fn lookup<'a>(
+        &'a self,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CodeReport>, VerifierError>> {
+        Box::pin(self.report(code))
+    }
+}
+
+/// A record found for a subject, before it is assembled into the report.
+#[derive(Clone)]
+struct Found {
+    batch_id: Arc<str>,
+    leaf_index: u64,
+    entry: RecordEntry,
+    event_time: i64,
+}
+
+impl Inner {
+    fn current_index(&self) -> Arc<CodeIndex> {
+        Arc::clone(
+            &self
+                .index
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
+    }
+
+    /// Reopens the index when its catalog changed (checked at most once a
+    /// second). A failure keeps the index in use and is logged.
+    fn refresh_index(&self) {
+        let mut refresh = self
+            .refresh
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if refresh.checked.elapsed() < REFRESH_EVERY {
+            return;
+        }
+        refresh.checked = Instant::now();
+        let stamp = catalog_stamp(&self.index_dir);
+        if stamp == refresh.stamp {
+            return;
+        }
+        match CodeIndex::open(&self.index_dir) {
+            Ok(index) => {
+                tracing::info!(
+                    batches = index.catalog().batches.len(),
+                    "code index reopened"
+                );
+                *self
+                    .index
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(index);
+                refresh.stamp = stamp;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot reopen the code index; keeping the old one")
+            }
+        }
+    }
+
+    /// The loaded batch, from the cache or the store.
+    async fn context(
+        &self,
+        batch_id: &str,
+        manifest_digest: &str,
+    ) -> Result<Arc<BatchContext>, VerifierError> {
+        let cell = {
+            let mut map = self
+                .batches
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            Arc::clone(map.entry(Arc::from(batch_id)).or_default())
+        };
+        let ctx = cell
+            .get_or_try_init(|| async {
+                BatchContext::load(&self.store, batch_id, manifest_digest)
+                    .await
+                    .map(Arc::new)
+            })
+            .await?;
+        Ok(Arc::clone(ctx))
+    }
+
+    async fn report(&self, code: &str) -> Result<Option<CodeReport>, VerifierError> {
+        self.refresh_index();
+        let index = self.current_index();
+        let item_key = subject_key(SubjectType::Item, code);
+        let positions = index.positions(&item_key)?;
+        if positions.is_empty() {
+            return Ok(None);
+        }
+        let mut found = self.records(&index, &positions, SubjectType::Item).await?;
+
+        // The lots the item's production and labelling records bind it to.
+        let lots: BTreeSet<String> = found
+            .iter()
+            .filter(|f| binds_lot(&f.entry))
+            .filter_map(|f| f.entry.record.get("lot_id")?.as_str().map(str::to_owned))
+            .collect();
+        let mut subjects = vec![SubjectRef {
+            subject_type: SubjectType::Item.name().to_owned(),
+            id: code.to_owned(),
+            key: hex::encode(item_key),
+        }];
+        let mut seen: HashSet<(u32, u64)> =
+            positions.iter().map(|p| (p.batch, p.leaf_index)).collect();
+        for lot in &lots {
+            let key = subject_key(SubjectType::Lot, lot);
+            subjects.push(SubjectRef {
+                subject_type: SubjectType::Lot.name().to_owned(),
+                id: lot.clone(),
+                key: hex::encode(key),
+            });
+            // A lot's own records have no code, so no paired entry.
+            let own: Vec<Position> = index
+                .positions(&key)?
+                .into_iter()
+                .filter(|p| !p.paired && seen.insert((p.batch, p.leaf_index)))
+                .take(MAX_LOT_RECORDS)
+                .collect();
+            found.extend(self.lot_records(&index, &own).await?);
+        }
+        found.sort_by(|a, b| {
+            (a.event_time, &a.batch_id, a.leaf_index).cmp(&(
+                b.event_time,
+                &b.batch_id,
+                b.leaf_index,
+            ))
+        });
+        let mut batches = BTreeMap::new();
+        for f in &found {
+            if !batches.contains_key(f.batch_id.as_ref()) {
+                let published = index.catalog().batch(&f.batch_id).ok_or_else(|| {
+                    VerifierError::index_corrupt(index.dir(), format!("no batch {}", f.batch_id))
+                })?;
+                let ctx = self
+                    .context(&published.batch_id, &published.manifest_digest)
+                    .await?;
+                batches.insert(f.batch_id.to_string(), ctx.info.clone());
+            }
+        }
+        Ok(Some(CodeReport {
+            format: CODE_REPORT_FORMAT.to_owned(),
+            code: code.to_owned(),
+            subjects,
+            records: found.into_iter().map(|f| f.entry).collect(),
+            batches,
+        }))
+    }
+
+    /// The records of a lot at `positions`, from the cache or read, checked
+    /// and proved.
+    async fn lot_records(
+        &self,
+        index: &CodeIndex,
+        positions: &[Position],
+    ) -> Result<Vec<Found>, VerifierError> {
+        let mut out = Vec::with_capacity(positions.len());
+        let mut missing = Vec::new();
+        {
+            let cache = self.lock_lot_records();
+            for p in positions {
+                let batch = index.batch_id(p.batch).cloned().ok_or_else(|| {
+                    VerifierError::index_corrupt(index.dir(), format!("no batch {}", p.batch))
+                })?;
+                match cache.get(&(batch, p.leaf_index)) {
+                    Some(f) => out.push(Found::clone(f)),
+                    None => missing.push(*p),
+                }
+            }
+        }
+        let read = self.records(index, &missing, SubjectType::Lot).await?;
+        let mut cache = self.lock_lot_records();
+        if cache.len() + read.len() > MAX_CACHED_LOT_RECORDS {
+            cache.clear();
+        }
+        for f in &read {
+            cache.insert((Arc::clone(&f.batch_id), f.leaf_index), Arc::new(f.clone()));
+        }
+        out.extend(read);
+        Ok(out)
+    }
+
+    fn lock_lot_records(&self) -> std::sync::MutexGuard<'_, LotRecords> {
+        self.lot_records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads, checks and proves the records at `positions`: the leaves'
+    /// proofs first, then the rows, one read per row group.
+    async fn records(
+        &self,
+        index: &CodeIndex,
+        positions: &[Position],
+        subject: SubjectType,
+    ) -> Result<Vec<Found>, VerifierError> {
+        let located = try_join_all(positions.iter().map(|p| self.locate(index, *p))).await?;
+        let mut out = Vec::with_capacity(located.len());
+        // Batches with a record file: one positioned read per record. Others
+        // (published before record files): group by (batch, file, row group),
+        // rows ascending, and read back from Parquet.
+        let mut groups: BTreeMap<(Arc<str>, u32, u32), Vec<usize>> = BTreeMap::new();
+        for (i, l) in located.iter().enumerate() {
+            if let Some(path) = &l.records {
+                out.push(found(l, self.read_stored(l, path)?, subject)?);
+                continue;
+            }
+            let s = &l.proof.segment.summary;
+            groups
+                .entry((Arc::clone(&l.ctx.batch_id), s.file, s.row_group))
+                .or_default()
+                .push(i);
+        }
+        for members in groups.values_mut() {
+            members.sort_by_key(|&i| located[i].row_in_group);
+        }
+        let reads = try_join_all(groups.values().map(|m| self.read_group(&located, m))).await?;
+        for (members, records) in groups.values().zip(reads) {
+            for (&i, read) in members.iter().zip(records) {
+                out.push(found(&located[i], read, subject)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The batch, proof and row of the record at `position`.
+    async fn locate(
+        &self,
+        index: &CodeIndex,
+        position: Position,
+    ) -> Result<Located, VerifierError> {
+        let published = index
+            .catalog()
+            .batches
+            .get(position.batch as usize)
+            .ok_or_else(|| {
+                VerifierError::index_corrupt(index.dir(), format!("no batch {}", position.batch))
+            })?;
+        let ctx = self
+            .context(&published.batch_id, &published.manifest_digest)
+            .await?;
+        let proof = ctx
+            .prove(&self.store, &self.reader, position.leaf_index)
+            .await?;
+        let row_in_group = row_of_leaf(&proof.segment.summary, proof.leaf_in_segment);
+        Ok(Located {
+            records: published.records.as_ref().map(|f| index.dir().join(f)),
+            ctx,
+            leaf_index: position.leaf_index,
+            proof,
+            row_in_group,
+        })
+    }
+
+    /// Reads the record of `l` from its batch's record file `path` and
+    /// decodes it strictly (SPEC.md 3); the caller compares its leaf hash
+    /// with the stored leaf. A record that cannot be read or decoded is an
+    /// integrity failure of its leaf.
+    fn read_stored(
+        &self,
+        l: &Located,
+        path: &PathBuf,
+    ) -> Result<record::ReadRecord, VerifierError> {
+        let batch_id = &l.ctx.batch_id;
+        let file = self
+            .reader
+            .open(path)
+            .map_err(|e| VerifierError::index_io(path, e))?;
+        let canonical =
+            crate::index::records::read_record(&file, l.ctx.info.leaf_count, l.leaf_index)
+                .map_err(|e| {
+                    VerifierError::integrity(
+                        batch_id,
+                        l.leaf_index,
+                        format!("its record cannot be read from the record file: {e}"),
+                    )
+                })?;
+        let decoded = proofmark_schemas::encode::decode(&canonical).map_err(|e| {
+            VerifierError::integrity(
+                batch_id,
+                l.leaf_index,
+                format!("its record in the record file does not decode: {e}"),
+            )
+        })?;
+        let json = decoded
+            .kind
+            .fields()
+            .iter()
+            .zip(&decoded.values)
+            .map(|(spec, v)| (spec.name.to_owned(), proofmark_schemas::value_to_json(v)))
+            .collect();
+        Ok(record::ReadRecord {
+            kind: decoded.kind,
+            json,
+            leaf_hash: l.ctx.suite.hash_leaf(&canonical),
+            canonical,
+        })
+    }
+
+    /// Reads the rows of `members` (all in one row group, ascending).
+    async fn read_group(
+        &self,
+        located: &[Located],
+        members: &[usize],
+    ) -> Result<Vec<record::ReadRecord>, VerifierError> {
+        let first = &located[members[0]];
+        let summary = &first.proof.segment.summary;
+        let rows: Vec<u64> = members.iter().map(|&i| located[i].row_in_group).collect();
+        self.files
+            .read_rows(
+                &self.store,
+                &first.ctx.batch_id,
+                &first.ctx.plan,
+                first.ctx.suite,
+                summary.file,
+                summary.row_group,
+                &rows,
+            )
+            .await
+            .map_err(|e| match e {
+                // A record that cannot be read back is an integrity failure of its leaf.
+                VerifierError::Parquet { file, source } => VerifierError::integrity(
+                    &first.ctx.batch_id,
+                    first.leaf_index,
+                    format!("its record cannot be read back from {file}: {source}"),
+                ),
+                other => other,
+            })
+    }
+}
+
+/// A record's batch, proof and row, before its row is read.
+struct Located {
+    /// The batch's record file, if it has one.
+    records: Option<PathBuf>,
+    ctx: Arc<BatchContext>,
+    leaf_index: u64,
+    proof: batch::LeafProof,
+    row_in_group: u64,
+}
+
+/// The report entry of a located record and its row read back, after
+/// checking that the row hashes to the stored leaf.
+fn found(
+    l: &Located,
+    read: record::ReadRecord,
+    subject: SubjectType,
+) -> Result<Found, VerifierError> {
+    let ctx = &l.ctx;
+    let leaf_index = l.leaf_index;
+    if read.leaf_hash != l.proof.leaf_hash {
+        return Err(VerifierError::integrity(
+            &ctx.batch_id,
+            leaf_index,
+            "the record read back from its input does not hash to the stored leaf",
+        ));
+    }
+    let summary = &l.proof.segment.summary;
+    let file = ctx
+        .plan
+        .file(summary.file)
+        .map(|f| f.source.clone())
+        .unwrap_or_default();
+    let event_time = read
+        .json
+        .get("event_time")
+        .and_then(serde_json::Value::as_i64)
+        .unwrap_or(i64::MIN);
+    let provided_by = read
+        .json
+        .get("org_id")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let envelope = proofmark_merkle::ProofEnvelope::new(
+        ctx.suite,
+        proofmark_merkle::Proof::Batch(l.proof.proof.clone()),
+    );
+    let proof_json: serde_json::Value =
+        serde_json::from_str(&envelope.to_json()).map_err(|source| VerifierError::Json {
+            path: "batch proof".into(),
+            source,
+        })?;
+    debug_assert_eq!(SPEC_VERSION, 1);
+    Ok(Found {
+        batch_id: Arc::clone(&ctx.batch_id),
+        leaf_index,
+        event_time,
+        entry: RecordEntry {
+            kind: read.kind.name().to_owned(),
+            subject: subject.name().to_owned(),
+            record: read.json,
+            canonical: hex::encode(&read.canonical),
+            leaf_hash: hex::encode(read.leaf_hash),
+            batch_id: ctx.batch_id.to_string(),
+            leaf_index,
+            source: RecordSource {
+                file,
+                row: summary.first_row + l.row_in_group,
+                provided_by,
+            },
+            proof: proof_json,
+        },
+    })
+}
+
+/// Whether a record of the item binds it to its `lot_id`: production
+/// records, and logistics records of the `labelled` event.
+fn binds_lot(entry: &RecordEntry) -> bool {
+    match entry.kind.parse::<Kind>() {
+        Ok(Kind::Production) => true,
+        Ok(Kind::Logistics) => {
+            entry
+                .record
+                .get("event_type")
+                .and_then(serde_json::Value::as_str)
+                == Some("labelled")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,293 @@
+//! Batch and anchor checks: receipts' commitments, ledger inclusion and signature, chain checks.
+
+use super::*;
+
+pub(super) fn verify_batch(
+    batch_id: &str,
+    info: &BatchInfo,
+    parse_error: Option<&String>,
+    trust: &Trust,
+) -> BatchVerdict {
+    let mut checks = Vec::new();
+    checks.push(Check::new(
+        CheckKind::BatchFields,
+        match parse_error {
+            Some(e) => CheckStatus::failed(e.clone()),
+            None => CheckStatus::passed(),
+        },
+    ));
+    let anchored = AnchoredBatch {
+        batch_id,
+        suite: &info.suite,
+        root: &info.root,
+        leaf_count: info.leaf_count,
+        manifest_digest: &info.manifest_digest,
+    };
+    let mut anchors = BTreeMap::new();
+    for (chain, receipt) in &info.anchors {
+        anchors.insert(
+            chain.clone(),
+            verify_anchor(chain, receipt, &anchored, trust),
+        );
+    }
+    let any_trusted = anchors.values().any(|a| a.trusted);
+    checks.push(Check::new(
+        CheckKind::Anchored,
+        if any_trusted {
+            CheckStatus::passed()
+        } else if info.anchors.is_empty() {
+            let reason = "the batch has no anchor receipt";
+            if trust.require_anchor {
+                CheckStatus::failed(reason)
+            } else {
+                CheckStatus::NotChecked {
+                    reason: reason.into(),
+                }
+            }
+        } else {
+            let reason = "no anchor of the batch was checked against a trusted key or chain \
+                          (give a ledger verifier key or a chain to read)";
+            if trust.require_anchor {
+                CheckStatus::failed(reason)
+            } else {
+                CheckStatus::NotChecked {
+                    reason: reason.into(),
+                }
+            }
+        },
+    ));
+    let no_failure = checks
+        .iter()
+        .chain(anchors.values().flat_map(|a| &a.checks))
+        .all(|c| {
+            !matches!(
+                c.status,
+                CheckStatus::Failed { .. } | CheckStatus::Error { .. }
+            )
+        });
+    BatchVerdict {
+        passed: no_failure && parse_error.is_none() && (any_trusted || !trust.require_anchor),
+        checks,
+        anchors,
+    }
+}
+
+pub(super) fn is_ledger_receipt(receipt: &Value) -> bool {
+    receipt.get("checkpoint").is_some() || receipt.get("verifier_key").is_some()
+}
+
+/// Compares the commitment fields a receipt carries with the batch's.
+pub(super) fn check_commitment(
+    chain: &str,
+    receipt: &Value,
+    batch: &AnchoredBatch<'_>,
+) -> CheckStatus {
+    let Some(obj) = receipt.as_object() else {
+        return CheckStatus::failed("the receipt is not a JSON object");
+    };
+    let norm = |s: &str| s.strip_prefix("0x").unwrap_or(s).to_ascii_lowercase();
+    match obj.get("root").and_then(Value::as_str) {
+        None => return CheckStatus::failed("the receipt names no root"),
+        Some(r) if norm(r) != batch.root => {
+            return CheckStatus::failed(format!(
+                "the receipt anchors root {r}, the batch's root is {}",
+                batch.root
+            ));
+        }
+        Some(_) => {}
+    }
+    let text_fields = [
+        ("batch_id", batch.batch_id),
+        ("manifest_digest", batch.manifest_digest),
+        ("suite", batch.suite),
+    ];
+    for (name, expected) in text_fields {
+        if let Some(v) = obj.get(name)
+            && v.as_str() != Some(expected)
+        {
+            return CheckStatus::failed(format!(
+                "the receipt's {name} is {v}, the batch's is {expected:?}"
+            ));
+        }
+    }
+    if let Some(v) = obj.get("leaf_count")
+        && v.as_u64() != Some(batch.leaf_count)
+    {
+        return CheckStatus::failed(format!(
+            "the receipt's leaf_count is {v}, the batch's is {}",
+            batch.leaf_count
+        ));
+    }
+    if let Some(v) = obj.get("chain")
+        && v.as_str() != Some(chain)
+        && is_ledger_receipt(receipt)
+    {
+        return CheckStatus::failed(format!("the receipt is for chain {v}, stored as {chain:?}"));
+    }
+    CheckStatus::passed()
+}
+
+pub(super) fn verify_anchor(
+    chain: &str,
+    receipt: &Value,
+    batch: &AnchoredBatch<'_>,
+    trust: &Trust,
+) -> AnchorVerdict {
+    let commitment = check_commitment(chain, receipt, batch);
+    if is_ledger_receipt(receipt) {
+        verify_ledger_anchor(receipt, batch, trust, commitment)
+    } else {
+        let committed = commitment.is_passed();
+        let chain_status = match trust.chain_checks.get(chain) {
+            None => CheckStatus::NotChecked {
+                reason: "not checked against the chain (no chain to read was given)".into(),
+            },
+            Some(checker) => match checker.check(chain, receipt, batch) {
+                Ok(detail) => CheckStatus::Passed {
+                    detail: Some(detail),
+                },
+                Err(ChainCheckError::Mismatch(m)) => CheckStatus::failed(m),
+                Err(e @ ChainCheckError::Unavailable(_)) => CheckStatus::Error {
+                    reason: e.to_string(),
+                },
+            },
+        };
+        let trusted = committed && chain_status.is_passed();
+        AnchorVerdict {
+            receipt_type: "chain".into(),
+            trusted,
+            checks: vec![
+                Check::new(CheckKind::Commitment, commitment),
+                Check::new(CheckKind::Chain, chain_status),
+            ],
+        }
+    }
+}
+
+pub(super) fn verify_ledger_anchor(
+    receipt: &Value,
+    batch: &AnchoredBatch<'_>,
+    trust: &Trust,
+    commitment: CheckStatus,
+) -> AnchorVerdict {
+    let mut checks = vec![Check::new(CheckKind::Commitment, commitment)];
+    let parsed: Result<LedgerReceipt, _> = serde_json::from_value(receipt.clone());
+    let receipt = match parsed {
+        Ok(r) => r,
+        Err(e) => {
+            checks.push(Check::new(
+                CheckKind::Inclusion,
+                CheckStatus::failed(format!("the ledger receipt is malformed: {e}")),
+            ));
+            return AnchorVerdict {
+                receipt_type: "ledger".into(),
+                trusted: false,
+                checks,
+            };
+        }
+    };
+    // Inclusion in the checkpoint as written (its signature is checked below).
+    let inclusion = check_ledger_inclusion(&receipt);
+    checks.push(Check::new(CheckKind::Inclusion, inclusion));
+
+    let receipt_key_name = receipt
+        .verifier_key
+        .split('+')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let origin = receipt.checkpoint.lines().next().unwrap_or_default();
+    let candidates: Vec<&VerifierKey> = trust
+        .ledger_keys
+        .iter()
+        .filter(|k| k.name() == origin || k.name() == receipt_key_name)
+        .collect();
+    let anchor = BatchAnchor {
+        batch_id: batch.batch_id.to_owned(),
+        suite: batch.suite.to_owned(),
+        root: batch.root.to_owned(),
+        leaf_count: batch.leaf_count,
+        manifest_digest: batch.manifest_digest.to_owned(),
+    };
+    let signature = if candidates.is_empty() {
+        CheckStatus::NotChecked {
+            reason: format!(
+                "no trusted verifier key named {origin:?}: the checkpoint's signature is not \
+                 checked (the key inside the receipt is not trusted on its own)"
+            ),
+        }
+    } else {
+        let mut last_error = String::new();
+        let mut ok = None;
+        for key in candidates {
+            match receipt.verify(key, &anchor) {
+                Ok(()) => {
+                    ok = Some(key);
+                    break;
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        match ok {
+            Some(key) => CheckStatus::Passed {
+                detail: Some(format!(
+                    "checkpoint of size {} signed by {}",
+                    receipt.log_size,
+                    key.name()
+                )),
+            },
+            None => CheckStatus::failed(last_error),
+        }
+    };
+    checks.push(Check::new(CheckKind::Signature, signature));
+    let trusted = checks.iter().all(|c| c.status.is_passed());
+    AnchorVerdict {
+        receipt_type: "ledger".into(),
+        trusted,
+        checks,
+    }
+}
+
+/// The receipt's entry against its checkpoint's root, without the signature.
+pub(super) fn check_ledger_inclusion(receipt: &LedgerReceipt) -> CheckStatus {
+    let Some(split) = receipt.checkpoint.find("\n\n") else {
+        return CheckStatus::failed("the checkpoint is not a signed note");
+    };
+    let cp = match Checkpoint::parse(&receipt.checkpoint[..split + 1]) {
+        Ok(cp) => cp,
+        Err(e) => return CheckStatus::failed(e.to_string()),
+    };
+    if cp.size != receipt.log_size {
+        return CheckStatus::failed(format!(
+            "the receipt says log size {}, its checkpoint {}",
+            receipt.log_size, cp.size
+        ));
+    }
+    let log_receipt = receipt.to_log_receipt();
+    let proof = match log_receipt.proof() {
+        Ok(p) => p,
+        Err(e) => return CheckStatus::failed(e.to_string()),
+    };
+    if receipt
+        .inclusion_proof
+        .iter()
+        .any(|h| parse_hex_hash(h).is_none())
+    {
+        return CheckStatus::failed("an inclusion proof hash is not 64 lowercase hex digits");
+    }
+    match verify_inclusion::<Sha256Rfc6962>(
+        &log_receipt.entry.leaf_hash(),
+        proof.index,
+        cp.size,
+        &proof.hashes,
+        &cp.root,
+    ) {
+        Ok(()) => CheckStatus::Passed {
+            detail: Some(format!(
+                "entry {} of a log of {}",
+                receipt.log_index, receipt.log_size
+            )),
+        },
+        Err(e) => CheckStatus::failed(format!("the entry is not in the checkpoint: {e}")),
+    }
+}

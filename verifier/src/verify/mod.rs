@@ -1,0 +1,627 @@
+//! Verification of a code report ([`CodeReport`]): everything a holder of the
+//! report can check without trusting whoever served it.
+//!
+//! Per record: the record's values re-encode (SPEC.md section 3) to exactly
+//! the `canonical` bytes given, those bytes hash (with the batch's suite,
+//! section 5) to the `leaf_hash` given, the batch proof (strictly decoded,
+//! section 7.5) leads from that leaf hash to the batch root, and the record is
+//! about the code asked for (its item code, or a lot the report binds it to).
+//!
+//! Per batch: every anchor receipt commits to the batch's id, root, leaf count
+//! and manifest digest; `ledger` receipts (SPEC.md 9.3) are checked for the
+//! entry's inclusion in their checkpoint and, with a verifier key from
+//! [`Trust`], for the checkpoint's signature; receipts of other chains are
+//! "not checked against the chain" unless [`Trust`] holds a [`ChainCheck`]
+//! for that chain.
+//!
+//! The verdict is `verified` only if every record check passed, no batch or
+//! anchor check failed, and (unless [`Trust::require_anchor`] is off) every
+//! batch has at least one anchor that was fully checked against a trusted
+//! source: a report that is merely self-consistent is not verified.
+//!
+//! ```
+//! use proofmark_verifier::verify::{Trust, verify_report};
+//! # fn check(report: &proofmark_verifier::CodeReport, key: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let trust = Trust::new().with_ledger_key_text(key)?;
+//! let verdict = verify_report(report, &trust);
+//! if !verdict.verified {
+//!     for reason in &verdict.reasons {
+//!         eprintln!("not verified: {reason}");
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use proofmark_anchor::chain::LedgerReceipt;
+use proofmark_anchor::ledger::{BatchAnchor, Checkpoint, NoteError, VerifierKey};
+use proofmark_anchor::verify_leaf_proof;
+use proofmark_merkle::{
+    BatchProof, Hash, Proof, ProofEnvelope, Sha256Rfc6962, SuiteId, verify_inclusion,
+};
+use proofmark_schemas::{Kind, RecordView, SubjectType, batch_from_json, encode_row, subject_key};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::report::{BatchInfo, CODE_REPORT_FORMAT, CodeReport, RecordEntry};
+
+mod anchor;
+mod leaf_proof;
+mod record;
+
+use anchor::*;
+pub use leaf_proof::{LEAF_PROOF_FORMAT, LeafProofDocument, verify_leaf_document};
+use record::*;
+
+/// Something that can check a receipt against the chain it names: reads what
+/// the chain holds for the batch and compares it with the batch's root.
+pub trait ChainCheck: Send + Sync {
+    /// Checks `receipt` (as stored under `anchors/<chain>.json`) of `batch`
+    /// against the chain; on success, a one-line description of what was
+    /// read (e.g. the transaction and block).
+    ///
+    /// # Errors
+    ///
+    /// [`ChainCheckError::Mismatch`] when the chain holds something else (or
+    /// nothing), [`ChainCheckError::Unavailable`] when the chain could not be
+    /// read.
+    fn check(
+        &self,
+        chain: &str,
+        receipt: &Value,
+        batch: &AnchoredBatch<'_>,
+    ) -> Result<String, ChainCheckError>;
+}
+
+/// What a batch commits to, as a [`ChainCheck`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnchoredBatch<'a> {
+    /// The batch id.
+    pub batch_id: &'a str,
+    /// The batch's suite name.
+    pub suite: &'a str,
+    /// The batch root, lowercase hex.
+    pub root: &'a str,
+    /// Leaves in the batch.
+    pub leaf_count: u64,
+    /// `blake3:` + hex of the manifest.
+    pub manifest_digest: &'a str,
+}
+
+/// Why a [`ChainCheck`] did not pass.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChainCheckError {
+    /// The chain holds something other than the receipt claims.
+    #[error("the chain does not hold this batch's root: {0}")]
+    Mismatch(String),
+    /// The chain could not be read (network, RPC error).
+    #[error("the chain could not be read: {0}")]
+    Unavailable(String),
+}
+
+/// What the verifier trusts: keys and chain readers obtained independently of
+/// the report.
+#[derive(Clone)]
+pub struct Trust {
+    /// Trusted `ledger` verifier keys (SPEC.md 9.2). A ledger receipt's
+    /// signature is checked with the trusted key of the same name; without
+    /// one it is "not checked".
+    pub ledger_keys: Vec<VerifierKey>,
+    /// Chain readers by chain name (the name under `anchors`).
+    pub chain_checks: BTreeMap<String, Arc<dyn ChainCheck>>,
+    /// Whether every batch needs at least one anchor checked against a
+    /// trusted source for the report to be verified (default true).
+    pub require_anchor: bool,
+}
+
+impl fmt::Debug for Trust {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Trust")
+            .field("ledger_keys", &self.ledger_keys)
+            .field(
+                "chain_checks",
+                &self.chain_checks.keys().collect::<Vec<_>>(),
+            )
+            .field("require_anchor", &self.require_anchor)
+            .finish()
+    }
+}
+
+impl Default for Trust {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Trust {
+    /// Trusts nothing yet; every batch needs a checked anchor.
+    pub fn new() -> Self {
+        Trust {
+            ledger_keys: Vec::new(),
+            chain_checks: BTreeMap::new(),
+            require_anchor: true,
+        }
+    }
+
+    /// Adds a trusted ledger verifier key.
+    pub fn with_ledger_key(mut self, key: VerifierKey) -> Self {
+        self.ledger_keys.push(key);
+        self
+    }
+
+    /// Adds a trusted ledger verifier key given as text
+    /// (`name+keyid+base64`, SPEC.md 9.2).
+    ///
+    /// # Errors
+    ///
+    /// The [`NoteError`] of a malformed key.
+    pub fn with_ledger_key_text(self, key: &str) -> Result<Self, NoteError> {
+        Ok(self.with_ledger_key(VerifierKey::parse(key)?))
+    }
+
+    /// Checks receipts of chain `name` with `check`.
+    pub fn with_chain_check(mut self, name: &str, check: Arc<dyn ChainCheck>) -> Self {
+        self.chain_checks.insert(name.to_owned(), check);
+        self
+    }
+
+    /// Sets whether each batch needs a checked anchor.
+    pub fn with_require_anchor(mut self, require: bool) -> Self {
+        self.require_anchor = require;
+        self
+    }
+}
+
+/// What a check is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum CheckKind {
+    /// The report's `format`, and that it holds records.
+    Format,
+    /// The subjects' keys are those of their ids (SPEC.md 4).
+    SubjectKeys,
+    /// The record is about the code: its `code` (item) or a reported lot.
+    Subject,
+    /// `source.provided_by` is the record's `org_id`.
+    ProvidedBy,
+    /// The record's batch is described in the report.
+    BatchKnown,
+    /// The record's values re-encode to `canonical`.
+    Canonical,
+    /// `canonical` hashes to `leaf_hash` with the batch's suite.
+    LeafHash,
+    /// The batch proof decodes strictly and leads from the leaf hash to the batch root.
+    Proof,
+    /// `leaf_index` agrees with the proof and the batch's leaf count.
+    LeafIndex,
+    /// The batch's own fields are well formed (suite, root, digest).
+    BatchFields,
+    /// The batch has an anchor checked against a trusted source.
+    Anchored,
+    /// A receipt commits to the batch's id, root, leaf count and manifest digest.
+    Commitment,
+    /// A ledger receipt's entry is included in its checkpoint's tree.
+    Inclusion,
+    /// A ledger receipt's checkpoint is signed by a trusted key.
+    Signature,
+    /// The chain itself holds the batch's root.
+    Chain,
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum CheckStatus {
+    /// The check passed.
+    Passed {
+        /// What was checked, when worth saying (e.g. the checkpoint size).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
+    /// The check failed: the report is wrong or was altered.
+    Failed {
+        /// Why.
+        reason: String,
+    },
+    /// The check was not made (nothing to check it against).
+    NotChecked {
+        /// Why.
+        reason: String,
+    },
+    /// The check could not be made because something failed (e.g. the chain
+    /// could not be read).
+    Error {
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl CheckStatus {
+    fn passed() -> Self {
+        CheckStatus::Passed { detail: None }
+    }
+
+    fn failed(reason: impl Into<String>) -> Self {
+        CheckStatus::Failed {
+            reason: reason.into(),
+        }
+    }
+
+    /// True for [`CheckStatus::Passed`].
+    pub fn is_passed(&self) -> bool {
+        matches!(self, CheckStatus::Passed { .. })
+    }
+
+    /// True for [`CheckStatus::Failed`].
+    pub fn is_failed(&self) -> bool {
+        matches!(self, CheckStatus::Failed { .. })
+    }
+}
+
+/// One check and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub check: CheckKind,
+    /// The outcome.
+    #[serde(flatten)]
+    pub status: CheckStatus,
+}
+
+impl Check {
+    fn new(check: CheckKind, status: CheckStatus) -> Self {
+        Check { check, status }
+    }
+}
+
+/// The checks of one record of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecordVerdict {
+    /// Position of the record in the report's `records`.
+    pub position: usize,
+    /// The record's `record_id`, if it has a text one.
+    pub record_id: Option<String>,
+    /// The batch it claims to be in.
+    pub batch_id: String,
+    /// Its claimed global leaf index.
+    pub leaf_index: u64,
+    /// Whether every check passed.
+    pub passed: bool,
+    /// The checks, in the order made.
+    pub checks: Vec<Check>,
+}
+
+/// The checks of one anchor receipt of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AnchorVerdict {
+    /// `ledger` for a batch-log receipt, else `chain`.
+    pub receipt_type: String,
+    /// Whether the anchor was checked against a trusted source and every
+    /// check passed.
+    pub trusted: bool,
+    /// The checks, in the order made.
+    pub checks: Vec<Check>,
+}
+
+/// The checks of one batch of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BatchVerdict {
+    /// Whether no check failed and (if required) an anchor is trusted.
+    pub passed: bool,
+    /// The batch's own checks.
+    pub checks: Vec<Check>,
+    /// The receipts' checks, by chain name.
+    pub anchors: BTreeMap<String, AnchorVerdict>,
+}
+
+/// The verdict on a whole report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportVerdict {
+    /// The code the report is about.
+    pub code: String,
+    /// True only if everything needed passed.
+    pub verified: bool,
+    /// Why the report is not verified (empty when it is).
+    pub reasons: Vec<String>,
+    /// Report-level checks (format, subjects).
+    pub checks: Vec<Check>,
+    /// Per record.
+    pub records: Vec<RecordVerdict>,
+    /// Per batch, by batch id.
+    pub batches: BTreeMap<String, BatchVerdict>,
+}
+
+impl ReportVerdict {
+    /// Whether any check could not be made because something failed (as
+    /// opposed to failing): callers may treat that as an error.
+    pub fn has_errors(&self) -> bool {
+        let all = self
+            .checks
+            .iter()
+            .chain(self.records.iter().flat_map(|r| &r.checks))
+            .chain(self.batches.values().flat_map(|b| {
+                b.checks
+                    .iter()
+                    .chain(b.anchors.values().flat_map(|a| &a.checks))
+            }));
+        all.into_iter()
+            .any(|c| matches!(c.status, CheckStatus::Error { .. }))
+    }
+
+    /// Every failed (or errored) check, as `(where, check, reason)`.
+    pub fn failures(&self) -> Vec<(String, CheckKind, String)> {
+        let mut out = Vec::new();
+        let mut push = |place: String, c: &Check| match &c.status {
+            CheckStatus::Failed { reason } | CheckStatus::Error { reason } => {
+                out.push((place, c.check, reason.clone()));
+            }
+            _ => {}
+        };
+        for c in &self.checks {
+            push("report".into(), c);
+        }
+        for r in &self.records {
+            for c in &r.checks {
+                push(format!("record {}", r.position), c);
+            }
+        }
+        for (id, b) in &self.batches {
+            for c in &b.checks {
+                push(format!("batch {id}"), c);
+            }
+            for (chain, a) in &b.anchors {
+                for c in &a.checks {
+                    push(format!("batch {id} anchor {chain}"), c);
+                }
+            }
+        }
+        out
+    }
+}
+
+/// A batch's fields, parsed.
+struct ParsedBatch {
+    suite: SuiteId,
+    root: Hash,
+}
+
+fn parse_hex_hash(text: &str) -> Option<Hash> {
+    if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    let bytes = hex::decode(text).ok()?;
+    bytes.try_into().ok()
+}
+
+/// Whether `text` is exactly the lowercase hex of `bytes` (no allocation).
+fn hex_equals(bytes: &[u8], text: &str) -> bool {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    text.len() == bytes.len() * 2
+        && bytes
+            .iter()
+            .zip(text.as_bytes().chunks_exact(2))
+            .all(|(b, pair)| {
+                pair[0] == DIGITS[usize::from(b >> 4)] && pair[1] == DIGITS[usize::from(b & 15)]
+            })
+}
+
+fn is_manifest_digest(text: &str) -> bool {
+    text.strip_prefix("blake3:")
+        .is_some_and(|h| parse_hex_hash(h).is_some())
+}
+
+fn parse_batch(info: &BatchInfo) -> Result<ParsedBatch, String> {
+    let suite: SuiteId = info
+        .suite
+        .parse()
+        .map_err(|e| format!("suite {:?}: {e}", info.suite))?;
+    let root =
+        parse_hex_hash(&info.root).ok_or_else(|| format!("root {:?} is not a hash", info.root))?;
+    if !is_manifest_digest(&info.manifest_digest) {
+        return Err(format!(
+            "manifest digest {:?} is not blake3: and 64 hex digits",
+            info.manifest_digest
+        ));
+    }
+    if info.leaf_count == 0 {
+        return Err("leaf count 0: an empty batch has no proofs".into());
+    }
+    Ok(ParsedBatch { suite, root })
+}
+
+/// Verifies a code report against what `trust` holds; see the module docs.
+pub fn verify_report(report: &CodeReport, trust: &Trust) -> ReportVerdict {
+    let canonical = reencode_records(report.records.iter());
+    verify_report_with(report, canonical, &|id, info| {
+        verify_batch_anchors(id, info, trust)
+    })
+}
+
+/// [`verify_report`] with the records' re-encodings and the batch checks
+/// given (bulk verification shares both across reports).
+fn verify_report_with(
+    report: &CodeReport,
+    canonical: Vec<Result<Vec<u8>, String>>,
+    batch_verdict: &dyn Fn(&str, &BatchInfo) -> BatchVerdict,
+) -> ReportVerdict {
+    let mut checks = Vec::new();
+    if report.format != CODE_REPORT_FORMAT {
+        checks.push(Check::new(
+            CheckKind::Format,
+            CheckStatus::failed(format!(
+                "format {:?}, expected {CODE_REPORT_FORMAT:?}",
+                report.format
+            )),
+        ));
+    } else if report.records.is_empty() {
+        checks.push(Check::new(
+            CheckKind::Format,
+            CheckStatus::failed("the report has no records: nothing is proved"),
+        ));
+    } else {
+        checks.push(Check::new(CheckKind::Format, CheckStatus::passed()));
+    }
+    checks.push(Check::new(
+        CheckKind::SubjectKeys,
+        check_subject_keys(report),
+    ));
+
+    // Batches first: records need their suite and root.
+    let mut parsed: BTreeMap<&str, Result<ParsedBatch, String>> = BTreeMap::new();
+    let mut batches = BTreeMap::new();
+    for (id, info) in &report.batches {
+        let p = parse_batch(info);
+        let verdict = batch_verdict(id, info);
+        parsed.insert(id.as_str(), p);
+        batches.insert(id.clone(), verdict);
+    }
+
+    let records: Vec<RecordVerdict> = report
+        .records
+        .iter()
+        .zip(canonical)
+        .enumerate()
+        .map(|(position, (entry, encoded))| {
+            let batch = report
+                .batches
+                .get(&entry.batch_id)
+                .zip(parsed.get(entry.batch_id.as_str()));
+            verify_record(report, position, entry, encoded, batch)
+        })
+        .collect();
+
+    finish_verdict(report.code.clone(), checks, records, batches)
+}
+
+/// Collects the reasons and decides the overall verdict.
+fn finish_verdict(
+    code: String,
+    checks: Vec<Check>,
+    records: Vec<RecordVerdict>,
+    batches: BTreeMap<String, BatchVerdict>,
+) -> ReportVerdict {
+    let mut reasons = Vec::new();
+    for c in &checks {
+        if let CheckStatus::Failed { reason } = &c.status {
+            reasons.push(format!("report: {reason}"));
+        }
+    }
+    for r in &records {
+        for c in &r.checks {
+            if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
+                reasons.push(format!(
+                    "record {} ({}): {:?} failed: {reason}",
+                    r.position,
+                    r.record_id.as_deref().unwrap_or("no record_id"),
+                    c.check
+                ));
+            }
+        }
+    }
+    for (id, b) in &batches {
+        for c in &b.checks {
+            if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
+                reasons.push(format!("batch {id}: {:?} failed: {reason}", c.check));
+            }
+        }
+        for (chain, a) in &b.anchors {
+            for c in &a.checks {
+                if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
+                    reasons.push(format!(
+                        "batch {id} anchor {chain}: {:?} failed: {reason}",
+                        c.check
+                    ));
+                }
+            }
+        }
+    }
+    let verified = reasons.is_empty()
+        && checks.iter().all(|c| c.status.is_passed())
+        && records.iter().all(|r| r.passed)
+        && batches.values().all(|b| b.passed);
+    if !verified && reasons.is_empty() {
+        reasons.push("not every needed check passed".into());
+    }
+    ReportVerdict {
+        code,
+        verified,
+        reasons,
+        checks,
+        records,
+        batches,
+    }
+}
+
+/// Checks the anchor receipts of one batch (as [`verify_report`] does for
+/// each batch of a report): the batch's own fields, every receipt's
+/// commitment, ledger receipts' inclusion and signature, chain checks.
+pub fn verify_batch_anchors(batch_id: &str, info: &BatchInfo, trust: &Trust) -> BatchVerdict {
+    let parsed = parse_batch(info);
+    verify_batch(batch_id, info, parsed.as_ref().err(), trust)
+}
+
+/// Reports verified together by [`verify_reports`]: their records are
+/// re-encoded in one Arrow batch per kind.
+const BULK_CHUNK_REPORTS: usize = 256;
+
+/// Verifies many reports at once, in parallel (rayon), with the same
+/// verdicts as [`verify_report`] on each: records are re-encoded in large
+/// per-kind batches (the Arrow set-up is paid once per chunk, not per
+/// record), and each distinct batch description (id, root, counts and
+/// receipts, compared whole) has its anchors checked once, not once per
+/// report.
+pub fn verify_reports(reports: &[CodeReport], trust: &Trust) -> Vec<ReportVerdict> {
+    use rayon::prelude::*;
+    let cache: std::sync::RwLock<BTreeMap<String, Vec<(BatchInfo, BatchVerdict)>>> =
+        std::sync::RwLock::new(BTreeMap::new());
+    let batch_verdict = |id: &str, info: &BatchInfo| -> BatchVerdict {
+        if let Ok(map) = cache.read()
+            && let Some((_, v)) = map.get(id).and_then(|l| l.iter().find(|(i, _)| i == info))
+        {
+            return v.clone();
+        }
+        let v = verify_batch_anchors(id, info, trust);
+        if let Ok(mut map) = cache.write() {
+            let list = map.entry(id.to_owned()).or_default();
+            if list.len() < 16 && !list.iter().any(|(i, _)| i == info) {
+                list.push((info.clone(), v.clone()));
+            }
+        }
+        v
+    };
+    reports
+        .par_chunks(BULK_CHUNK_REPORTS)
+        .flat_map_iter(|chunk| {
+            let mut canonical =
+                reencode_records(chunk.iter().flat_map(|r| r.records.iter())).into_iter();
+            chunk
+                .iter()
+                .map(|report| {
+                    let mine: Vec<_> = canonical.by_ref().take(report.records.len()).collect();
+                    verify_report_with(report, mine, &batch_verdict)
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_equals_is_exact_lowercase_hex() {
+        assert!(hex_equals(&[0x00, 0xab, 0xff], "00abff"));
+        assert!(!hex_equals(&[0x00, 0xab, 0xff], "00ABff"));
+        assert!(!hex_equals(&[0x00, 0xab, 0xff], "00abf"));
+        assert!(!hex_equals(&[0x00, 0xab, 0xff], "00abff00"));
+        assert!(!hex_equals(&[0x00, 0xab, 0xfe], "00abff"));
+        assert!(hex_equals(&[], ""));
+    }
+}

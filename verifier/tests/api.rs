@@ -1,0 +1,818 @@
+//! The proof API end to end: the committed sample dataset goes through the
+//! real pipeline (plan, build, commit, anchor on the embedded ledger), is
+//! published into a code index, and the router is driven without a socket.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use proofmark_anchor::chain::{ChainsFile, anchor_batch};
+use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
+use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
+use proofmark_merkle::SuiteId;
+use proofmark_schemas::{Kind, RecordView, batch_from_json, encode_row};
+use proofmark_verifier::api::{ApiLimits, ApiState, app, openapi};
+use proofmark_verifier::verify::{Trust, verify_report};
+use proofmark_verifier::{CodeReport, Lookup, publish};
+use serde_json::Value;
+use tower::ServiceExt;
+
+const BATCH: &str = "sample-2026-11-24";
+
+/// A store holding the sample batch, anchored, and a published index.
+struct Fixture {
+    dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    fn store_path(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+    fn index_path(&self) -> PathBuf {
+        self.dir.path().join("index")
+    }
+    fn store(&self) -> Store {
+        Store::from_url(self.store_path().to_str().unwrap()).unwrap()
+    }
+    fn router(&self) -> Router {
+        self.router_with(ApiLimits::default())
+    }
+    fn router_with(&self, limits: ApiLimits) -> Router {
+        let lookup = Lookup::open(self.store(), &self.index_path()).unwrap();
+        app(ApiState::new(lookup).with_limits(limits))
+    }
+    fn trust(&self) -> Trust {
+        let key = std::fs::read_to_string(self.store_path().join("log/verifier-key.txt")).unwrap();
+        Trust::new().with_ledger_key_text(key.trim()).unwrap()
+    }
+}
+
+fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../datasets/sample/records")
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::from_url(dir.path().join("store").to_str().unwrap()).unwrap();
+    anchored_batch(&store, dir.path(), BATCH, "2026-11-24").await;
+    let outcome = publish(&store, BATCH, &dir.path().join("index"))
+        .await
+        .unwrap();
+    assert!(outcome.published_now);
+    Fixture { dir }
+}
+
+/// Plans, builds, commits and anchors batch `batch_id` of the sample in `store`.
+async fn anchored_batch(store: &Store, dir: &Path, batch_id: &str, date: &str) {
+    let inputs: Vec<String> = ["production", "customs", "logistics", "inspection"]
+        .iter()
+        .map(|k| {
+            sample_dir()
+                .join(k)
+                .join("part-00000.parquet")
+                .display()
+                .to_string()
+        })
+        .collect();
+    let opts = PlanOptions {
+        batch_id: batch_id.into(),
+        batch_date: date.into(),
+        suite: SuiteId::Blake3,
+        input_mode: InputMode::Copy,
+    };
+    make_plan(store, &inputs, &opts, &|_| {}).await.unwrap();
+    build_batch(store, batch_id, &BuildOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    commit_batch(store, batch_id, &CommitOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    let key = dir.join("ledger.key");
+    let chains = ChainsFile::parse(
+        "chains.toml",
+        &format!(
+            "[chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\nkey_file = {:?}\n",
+            key.display().to_string()
+        ),
+    )
+    .unwrap();
+    anchor_batch(store, batch_id, "ledger", &chains)
+        .await
+        .unwrap();
+}
+
+async fn call(router: &Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let res = router.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    let ctype = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = axum::body::to_bytes(res.into_body(), usize::MAX)
+        .await
+        .unwrap()
+        .to_vec();
+    (status, ctype, body)
+}
+
+async fn get(router: &Router, uri: &str) -> (StatusCode, String, Vec<u8>) {
+    call(router, Request::get(uri).body(Body::empty()).unwrap()).await
+}
+
+fn error_code(body: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(body).unwrap();
+    assert_eq!(v.as_object().unwrap().len(), 1, "{v}");
+    assert!(v["error"]["message"].is_string(), "{v}");
+    v["error"]["code"].as_str().unwrap().to_owned()
+}
+
+/// The item codes of the sample's production records (with a lot), in file order.
+fn production_codes() -> Vec<String> {
+    let file = std::fs::File::open(sample_dir().join("production/part-00000.parquet")).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap();
+    let mut codes = Vec::new();
+    for batch in reader {
+        let batch = batch.unwrap();
+        let view = RecordView::try_new(Kind::Production, &batch).unwrap();
+        for row in 0..batch.num_rows() {
+            let rec = proofmark_schemas::row_to_json(&view, row);
+            if let (Some(code), Some(_)) = (rec["code"].as_str(), rec["lot_id"].as_str())
+                && proofmark_schemas::validate::is_valid_code(code)
+            {
+                codes.push(code.to_owned());
+            }
+        }
+    }
+    codes
+}
+
+/// A code whose report has lot inspection records, and that report.
+async fn code_with_lot_inspections(router: &Router) -> (String, CodeReport) {
+    for code in production_codes().into_iter().take(40) {
+        let (status, _, body) = get(router, &format!("/v1/codes/{code}")).await;
+        if status != StatusCode::OK {
+            continue;
+        }
+        let report: CodeReport = serde_json::from_slice(&body).unwrap();
+        if report
+            .records
+            .iter()
+            .any(|r| r.kind == "inspection" && r.subject == "lot")
+        {
+            return (code, report);
+        }
+    }
+    panic!("no code among the first 40 has lot inspections");
+}
+
+/// Every record of `report` checks: re-encoding, leaf hash, proof to the root.
+fn assert_report_checks(report: &CodeReport) {
+    for r in &report.records {
+        let kind: Kind = r.kind.parse().unwrap();
+        let batch = batch_from_json(kind, &[Value::Object(r.record.clone())]).unwrap();
+        let view = RecordView::try_new(kind, &batch).unwrap();
+        let mut canonical = Vec::new();
+        encode_row(&view, 0, &mut canonical);
+        assert_eq!(hex::encode(&canonical), r.canonical);
+        let info = &report.batches[&r.batch_id];
+        let suite: SuiteId = info.suite.parse().unwrap();
+        let leaf = suite.hash_leaf(&canonical);
+        assert_eq!(hex::encode(leaf), r.leaf_hash);
+        let envelope = r.proof_envelope().unwrap();
+        let proofmark_merkle::Proof::Batch(proof) = envelope.proof else {
+            panic!("not a batch proof");
+        };
+        let mut root = [0u8; 32];
+        hex::decode_to_slice(&info.root, &mut root).unwrap();
+        proofmark_anchor::verify_leaf_proof(suite, &leaf, &proof, &root).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_code_report_holds_its_records_its_lots_records_and_proofs() {
+    let fx = fixture().await;
+    let router = fx.router();
+    let (code, report) = code_with_lot_inspections(&router).await;
+    assert_eq!(report.format, "proofmark-code/1");
+    assert_eq!(report.code, code);
+    assert_eq!(report.subjects[0].subject_type, "item");
+    assert!(
+        report
+            .subjects
+            .iter()
+            .skip(1)
+            .all(|s| s.subject_type == "lot")
+    );
+    assert!(report.subjects.len() >= 2);
+    let kinds: Vec<&str> = report.records.iter().map(|r| r.kind.as_str()).collect();
+    assert!(kinds.contains(&"production"), "{kinds:?}");
+    assert!(kinds.contains(&"logistics"), "{kinds:?}");
+    // Records of the lot are the lot's own (no code); the item's carry the code.
+    for r in &report.records {
+        match r.subject.as_str() {
+            "item" => assert_eq!(r.record["code"].as_str(), Some(code.as_str())),
+            "lot" => assert!(r.record["code"].is_null(), "{:?}", r.record),
+            other => panic!("subject {other}"),
+        }
+        assert_eq!(r.batch_id, BATCH);
+        assert_eq!(r.source.provided_by, r.record["org_id"].as_str().unwrap());
+        assert!(
+            r.source
+                .file
+                .ends_with(&format!("{}/part-00000.parquet", r.kind))
+        );
+    }
+    let times: Vec<i64> = report
+        .records
+        .iter()
+        .map(|r| r.record["event_time"].as_i64().unwrap())
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0] <= w[1]),
+        "ordered by event_time"
+    );
+    assert_report_checks(&report);
+    // The batch's receipts come with the report, and the whole report verifies.
+    let info = &report.batches[BATCH];
+    assert_eq!(info.anchors["ledger"]["batch_id"], BATCH);
+    let verdict = verify_report(&report, &fx.trust());
+    assert!(verdict.verified, "{:?}", verdict.reasons);
+
+    // With decoded row groups cached, the same report, read or cached.
+    let cached = Lookup::open(fx.store(), &fx.index_path())
+        .unwrap()
+        .with_row_group_cache_bytes(64 << 20);
+    for _ in 0..2 {
+        assert_eq!(cached.report(&code).await.unwrap().as_ref(), Some(&report));
+    }
+
+    // The canonical bytes are those of the row in the input file.
+    let production = report
+        .records
+        .iter()
+        .find(|r| r.kind == "production")
+        .unwrap();
+    let file = std::fs::File::open(sample_dir().join("production/part-00000.parquet")).unwrap();
+    let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut row = production.source.row as usize;
+    let batch = batches
+        .iter()
+        .find(|b| {
+            if row < b.num_rows() {
+                true
+            } else {
+                row -= b.num_rows();
+                false
+            }
+        })
+        .unwrap();
+    let view = RecordView::try_new(Kind::Production, batch).unwrap();
+    let mut canonical = Vec::new();
+    encode_row(&view, row, &mut canonical);
+    assert_eq!(hex::encode(canonical), production.canonical);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_and_malformed_codes_and_routes_are_json_errors() {
+    let fx = fixture().await;
+    let router = fx.router();
+    let (status, ctype, body) = get(&router, "/v1/codes/ZZZZ00000000000000000").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(ctype, "application/json");
+    assert_eq!(error_code(&body), "unknown_code");
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("no anchored batch")
+    );
+    for bad in [
+        "abc",
+        "bad%20code%21",
+        "%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9%C3%A9",
+        "%FF%FE%FD%FC%FB%FA",
+        &"9".repeat(49),
+    ] {
+        let (status, _, body) = get(&router, &format!("/v1/codes/{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(error_code(&body), "malformed_code");
+    }
+    let (status, _, body) = get(&router, "/v2/nothing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(error_code(&body), "not_found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_are_listed_and_described_with_receipts() {
+    let fx = fixture().await;
+    let router = fx.router();
+    let (status, _, body) = get(&router, "/v1/batches").await;
+    assert_eq!(status, StatusCode::OK);
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    let batches = list["batches"].as_array().unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0]["batch_id"], BATCH);
+    assert_eq!(batches[0]["suite"], "blake3");
+    assert_eq!(batches[0]["batch_date"], "2026-11-24");
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(
+            fx.store_path()
+                .join(format!("batches/{BATCH}/manifest.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(batches[0]["root"], manifest["root"]);
+    assert_eq!(batches[0]["leaf_count"], manifest["leaf_count"]);
+
+    let (status, _, body) = get(&router, &format!("/v1/batches/{BATCH}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let detail: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(detail["batch_id"], BATCH);
+    assert_eq!(detail["root"], manifest["root"]);
+    assert_eq!(detail["anchors"]["ledger"]["root"], manifest["root"]);
+    assert_eq!(detail["manifest_digest"], batches[0]["manifest_digest"]);
+
+    for id in ["no-such-batch", "%FF%FE"] {
+        let (status, _, body) = get(&router, &format!("/v1/batches/{id}")).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(error_code(&body), "unknown_batch");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audits_stream_one_line_per_code_in_order() {
+    let fx = fixture().await;
+    let router = fx.router_with(ApiLimits {
+        audit_body_bytes: 4096,
+        audit_codes: 5,
+        audit_concurrency: 3,
+    });
+    let codes = production_codes();
+    let asked = [
+        codes[0].as_str(),
+        "ZZZZ00000000000000000",
+        "no!",
+        codes[1].as_str(),
+    ];
+    let bodies = [
+        serde_json::to_string(&asked).unwrap(),
+        asked.join("\n") + "\n",
+    ];
+    for body in bodies {
+        let req = Request::post("/v1/audit").body(Body::from(body)).unwrap();
+        let (status, ctype, out) = call(&router, req).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(ctype, "application/x-ndjson");
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        let report: CodeReport = serde_json::from_value(lines[0].clone()).unwrap();
+        assert_eq!(report.code, codes[0]);
+        assert_report_checks(&report);
+        assert_eq!(lines[1]["code"], "ZZZZ00000000000000000");
+        assert_eq!(lines[1]["error"]["code"], "unknown_code");
+        assert_eq!(lines[2]["error"]["code"], "malformed_code");
+        assert_eq!(lines[3]["code"], codes[1].as_str());
+        assert_eq!(lines[3]["format"], "proofmark-code/1");
+    }
+
+    // Bounded: a body over the byte limit, or with too many codes, is 413.
+    let big = "A".repeat(5000);
+    let (status, _, body) = call(
+        &router,
+        Request::post("/v1/audit").body(Body::from(big)).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&body), "body_too_large");
+    let many = codes[..6].join("\n");
+    let (status, _, body) = call(
+        &router,
+        Request::post("/v1/audit").body(Body::from(many)).unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&body), "too_many_codes");
+    let (status, _, body) = call(
+        &router,
+        Request::post("/v1/audit")
+            .body(Body::from("[1,2]"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(&body), "malformed_body");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_metrics_and_the_openapi_document_match_the_service() {
+    let fx = fixture().await;
+    let router = fx.router();
+    let (status, _, body) = get(&router, "/healthz").await;
+    assert_eq!(status, StatusCode::OK);
+    let health: Value = serde_json::from_slice(&body).unwrap();
+
+    let code = production_codes()[0].clone();
+    let (status, _, report_body) = get(&router, &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    get(&router, "/v1/codes/ZZZZ00000000000000000").await;
+    let (status, ctype, body) = get(&router, "/metrics").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(ctype.starts_with("text/plain"));
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains("proofmark_http_requests_total{route=\"/v1/codes/{code}\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_http_requests_total{route=\"/v1/codes/{code}\",status=\"404\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_lookups_total{outcome=\"found\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_lookups_total{outcome=\"unknown\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_lookup_duration_seconds_count 2"),
+        "{text}"
+    );
+
+    // The OpenAPI document: every route answers, and every schema's
+    // properties are exactly the keys of real responses.
+    let (status, _, body) = get(&router, "/openapi.json").await;
+    assert_eq!(status, StatusCode::OK);
+    let doc: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(doc, openapi::document());
+    let (_, _, list_body) = get(&router, "/v1/batches").await;
+    let (_, _, detail_body) = get(&router, &format!("/v1/batches/{BATCH}")).await;
+    let (_, _, error_body) = get(&router, "/v1/codes/abc").await;
+    let audit_req = Request::post("/v1/audit")
+        .body(Body::from("ZZZZ00000000000000000"))
+        .unwrap();
+    let (_, _, audit_body) = call(&router, audit_req).await;
+    let report: Value = serde_json::from_slice(&report_body).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    let check = |name: &str, value: &Value| {
+        let schema = &schemas[name];
+        let mut props: Vec<&String> = schema["properties"].as_object().unwrap().keys().collect();
+        let mut keys: Vec<&String> = value.as_object().unwrap().keys().collect();
+        let mut required: Vec<&str> = schema["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        props.sort();
+        keys.sort();
+        required.sort_unstable();
+        assert_eq!(props, keys, "schema {name}");
+        assert_eq!(
+            required,
+            keys.iter().map(|k| k.as_str()).collect::<Vec<_>>(),
+            "schema {name}"
+        );
+    };
+    check("CodeReport", &report);
+    check("SubjectRef", &report["subjects"][0]);
+    check("RecordEntry", &report["records"][0]);
+    check("RecordSource", &report["records"][0]["source"]);
+    check("BatchProof", &report["records"][0]["proof"]);
+    check("BatchInfo", &report["batches"][BATCH]);
+    let list: Value = serde_json::from_slice(&list_body).unwrap();
+    check("BatchList", &list);
+    check("BatchListing", &list["batches"][0]);
+    check(
+        "BatchDetail",
+        &serde_json::from_slice(&detail_body).unwrap(),
+    );
+    let error: Value = serde_json::from_slice(&error_body).unwrap();
+    check("Error", &error);
+    check("ErrorDetail", &error["error"]);
+    check("AuditError", &serde_json::from_slice(&audit_body).unwrap());
+    check("Health", &health);
+    for (method, path) in proofmark_verifier::api::ROUTES {
+        let uri = path.replace("{code}", &code).replace("{batch_id}", BATCH);
+        let req = Request::builder()
+            .method(method.to_uppercase().as_str())
+            .uri(uri)
+            .body(Body::from(code.clone()))
+            .unwrap();
+        let (status, _, _) = call(&router, req).await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_again_does_nothing() {
+    let fx = fixture().await;
+    let catalog = std::fs::read(fx.index_path().join("catalog.json")).unwrap();
+    let runs: Vec<_> = std::fs::read_dir(fx.index_path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let again = publish(&fx.store(), BATCH, &fx.index_path()).await.unwrap();
+    assert!(!again.published_now);
+    assert_eq!(
+        std::fs::read(fx.index_path().join("catalog.json")).unwrap(),
+        catalog
+    );
+    let after: Vec<_> = std::fs::read_dir(fx.index_path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(runs, after);
+    // A batch that is not committed is refused.
+    let err = publish(&fx.store(), "no-such-batch", &fx.index_path())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, proofmark_verifier::VerifierError::NotCommitted(_)),
+        "{err}"
+    );
+    // A running service sees a batch published after it started.
+    let router = fx.router();
+    anchored_batch(
+        &fx.store(),
+        fx.dir.path(),
+        "sample-2026-11-25",
+        "2026-11-25",
+    )
+    .await;
+    let next = publish(&fx.store(), "sample-2026-11-25", &fx.index_path())
+        .await
+        .unwrap();
+    assert!(next.published_now);
+    assert_eq!(next.runs, 1, "two runs of equal size are merged");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (_, _, body) = get(&router, "/v1/batches").await;
+    let list: Value = serde_json::from_slice(&body).unwrap();
+    let ids: Vec<&str> = list["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["batch_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [BATCH, "sample-2026-11-25"]);
+    let code = production_codes()[0].clone();
+    let (status, _, body) = get(&router, &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let report: CodeReport = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        report.batches.len(),
+        2,
+        "the code's records are in both batches"
+    );
+    assert_report_checks(&report);
+}
+
+/// The path of the stored segment file `suffix` of the segment holding the
+/// report's first production record, and that record's index in it.
+fn production_segment(fx: &Fixture, report: &CodeReport, suffix: &str) -> (PathBuf, u64) {
+    let r = report
+        .records
+        .iter()
+        .find(|r| r.kind == "production")
+        .unwrap();
+    let manifest: Value = serde_json::from_slice(
+        &std::fs::read(
+            fx.store_path()
+                .join(format!("batches/{BATCH}/manifest.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let non_empty: Vec<&Value> = manifest["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["leaf_count"].as_u64().unwrap() > 0)
+        .collect();
+    let segment = non_empty[r.proof["segment_index"].as_u64().unwrap() as usize]["segment"]
+        .as_u64()
+        .unwrap();
+    (
+        fx.store_path()
+            .join(format!("batches/{BATCH}/segments/{segment:06}.{suffix}")),
+        r.proof["index"].as_u64().unwrap(),
+    )
+}
+
+fn flip(path: &Path, offset: usize) {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[offset] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+async fn assert_integrity_failure(fx: &Fixture, code: &str) {
+    let router = fx.router();
+    let (status, _, body) = get(&router, &format!("/v1/codes/{code}")).await;
+    assert_eq!(
+        status,
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(error_code(&body), "integrity_failure");
+    let req = Request::post("/v1/audit")
+        .body(Body::from(code.to_owned()))
+        .unwrap();
+    let (_, _, out) = call(&router, req).await;
+    let line: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(line["error"]["code"], "integrity_failure");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_leaf_or_tree_byte_is_never_reported_as_fine() {
+    let fx = fixture().await;
+    let (code, report) = code_with_lot_inspections(&fx.router()).await;
+    let (leaves, index) = production_segment(&fx, &report, "leaves");
+    flip(&leaves, index as usize * 32 + 7);
+    assert_integrity_failure(&fx, &code).await;
+    flip(&leaves, index as usize * 32 + 7);
+    let (status, _, _) = get(&fx.router(), &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::OK, "restored");
+
+    let (tree, _) = production_segment(&fx, &report, "tree");
+    let len = std::fs::metadata(&tree).unwrap().len() as usize;
+    assert!(len > 12 + 32, "the production segment has stored levels");
+    flip(&tree, 12 + 5);
+    assert_integrity_failure(&fx, &code).await;
+}
+
+/// Makes the fixture's index one published before record files: the
+/// catalog names none and the files are gone, so lookups read records back
+/// from the input Parquet files.
+fn drop_record_files(fx: &Fixture) {
+    let path = fx.index_path().join("catalog.json");
+    let mut catalog: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    for b in catalog["batches"].as_array_mut().unwrap() {
+        assert!(b.as_object_mut().unwrap().remove("records").is_some());
+    }
+    std::fs::write(&path, serde_json::to_vec_pretty(&catalog).unwrap()).unwrap();
+    std::fs::remove_dir_all(fx.index_path().join("records")).unwrap();
+}
+
+/// The record file of the fixture's batch and where the canonical bytes of
+/// leaf `leaf` are in it (offset and length).
+fn record_in_file(fx: &Fixture, leaf: u64) -> (PathBuf, usize, usize) {
+    let path = fx.index_path().join("records/00000000.bin");
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(&bytes[..8], b"PMRECS01");
+    let n = u64::from_le_bytes(bytes[8..16].try_into().unwrap()) as usize;
+    let off =
+        |i: usize| u64::from_le_bytes(bytes[16 + 8 * i..24 + 8 * i].try_into().unwrap()) as usize;
+    let data = 16 + 8 * (n + 1);
+    let leaf = leaf as usize;
+    (path, data + off(leaf), off(leaf + 1) - off(leaf))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_record_file_byte_is_never_reported_as_fine() {
+    let fx = fixture().await;
+    let (code, report) = code_with_lot_inspections(&fx.router()).await;
+    let production = report
+        .records
+        .iter()
+        .find(|r| r.kind == "production")
+        .unwrap();
+    let (path, at, len) = record_in_file(&fx, production.leaf_index);
+    assert_eq!(len, production.canonical.len() / 2);
+    // A value byte, a padding byte, the header's length, then an offset.
+    for offset in [at + 10, at + len - 1, at + 2] {
+        flip(&path, offset);
+        assert_integrity_failure(&fx, &code).await;
+        flip(&path, offset);
+        let (status, _, _) = get(&fx.router(), &format!("/v1/codes/{code}")).await;
+        assert_eq!(status, StatusCode::OK, "restored");
+    }
+    flip(&path, 16 + 8 * production.leaf_index as usize + 1);
+    assert_integrity_failure(&fx, &code).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_are_served_from_the_record_file_without_the_inputs() {
+    let fx = fixture().await;
+    let (code, before) = code_with_lot_inspections(&fx.router()).await;
+    std::fs::remove_dir_all(fx.store_path().join(format!("batches/{BATCH}/inputs"))).unwrap();
+    let (status, _, body) = get(&fx.router(), &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    let after: CodeReport = serde_json::from_slice(&body).unwrap();
+    assert_eq!(after, before);
+    assert_report_checks(&after);
+    assert!(verify_report(&after, &fx.trust()).verified);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_again_adds_a_missing_record_file() {
+    let fx = fixture().await;
+    let (code, before) = code_with_lot_inspections(&fx.router()).await;
+    drop_record_files(&fx);
+    let (status, _, body) = get(&fx.router(), &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::OK, "the Parquet fallback");
+    assert_eq!(serde_json::from_slice::<CodeReport>(&body).unwrap(), before);
+    let outcome = publish(&fx.store(), BATCH, &fx.index_path()).await.unwrap();
+    assert!(!outcome.published_now);
+    assert_eq!(
+        outcome.batch.records.as_deref(),
+        Some("records/00000000.bin")
+    );
+    let production = before
+        .records
+        .iter()
+        .find(|r| r.kind == "production")
+        .unwrap();
+    let (path, at, _) = record_in_file(&fx, production.leaf_index);
+    flip(&path, at + 10);
+    assert_integrity_failure(&fx, &code).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_input_record_is_never_reported_as_fine() {
+    let fx = fixture().await;
+    drop_record_files(&fx);
+    let (code, report) = code_with_lot_inspections(&fx.router()).await;
+    let copy = fx
+        .store_path()
+        .join(format!("batches/{BATCH}/inputs/production"));
+    let copy = std::fs::read_dir(copy)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let original = std::fs::read(&copy).unwrap();
+
+    // Flipped bytes all over the file: whatever a flip does (nothing to this
+    // record, a changed value, an undecodable page or footer), a report that
+    // comes back must check.
+    let step = original.len() / 24;
+    let mut failures = 0;
+    for offset in (4..original.len() - 8).step_by(step) {
+        let mut bytes = original.clone();
+        bytes[offset] ^= 0x01;
+        std::fs::write(&copy, &bytes).unwrap();
+        let (status, _, body) = get(&fx.router(), &format!("/v1/codes/{code}")).await;
+        if status == StatusCode::OK {
+            let r: CodeReport = serde_json::from_slice(&body).unwrap();
+            assert_report_checks(&r);
+            assert!(verify_report(&r, &fx.trust()).verified);
+        } else {
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+            failures += 1;
+        }
+    }
+    assert!(
+        failures > 0,
+        "some flips hit the record's pages or the footer"
+    );
+
+    // The record's own value changed (the file rewritten, still valid Parquet).
+    let production = report
+        .records
+        .iter()
+        .find(|r| r.kind == "production")
+        .unwrap();
+    let file = std::fs::File::open(sample_dir().join("production/part-00000.parquet")).unwrap();
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
+    let props = parquet::file::properties::WriterProperties::builder()
+        .set_max_row_group_row_count(Some(builder.metadata().row_group(0).num_rows() as usize))
+        .build();
+    let mut rows: Vec<Value> = Vec::new();
+    for batch in builder.build().unwrap() {
+        let batch = batch.unwrap();
+        let view = RecordView::try_new(Kind::Production, &batch).unwrap();
+        for i in 0..batch.num_rows() {
+            rows.push(Value::Object(proofmark_schemas::row_to_json(&view, i)));
+        }
+    }
+    let row = production.source.row as usize;
+    rows[row]["brand"] = Value::String("Not The Brand".into());
+    let changed = batch_from_json(Kind::Production, &rows).unwrap();
+    let out = std::fs::File::create(&copy).unwrap();
+    let mut w = ArrowWriter::try_new(out, changed.schema(), Some(props)).unwrap();
+    w.write(&changed).unwrap();
+    w.close().unwrap();
+    assert_integrity_failure(&fx, &code).await;
+}

@@ -1,0 +1,705 @@
+//! The consumer page end to end over the router (no socket): the committed
+//! sample goes through the real pipeline (plan, build, commit, ledger anchor,
+//! publish), the real [`Lookup`] serves its reports, the real verification
+//! decides the badge, and the sample's PINs are imported with a test key.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use futures::future::BoxFuture;
+use proofmark_anchor::chain::{ChainConfig, ChainsFile, anchor_batch, ledger_signer};
+use proofmark_anchor::ledger::VerifierKey;
+use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
+use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
+use proofmark_merkle::SuiteId;
+use proofmark_verifier::consumer::i18n::ViewerZone;
+use proofmark_verifier::consumer::journey::{micros, text};
+use proofmark_verifier::consumer::{
+    Clock, Consumer, ConsumerStore, PinKey, PinPolicy, SecretsReader, router,
+};
+use proofmark_verifier::verify::Trust;
+use proofmark_verifier::{CodeLookup, CodeReport, Lookup, LookupError, publish};
+use tower::ServiceExt as _;
+
+const BATCH_ID: &str = "sample-2026-11-24";
+const MINUTE_US: i64 = 60 * 1_000_000;
+/// 2026-11-25T02:00:00Z: the tests' "now".
+const NOW_US: i64 = 1_795_572_000_000_000;
+
+/// The sample batch, built once per test binary.
+struct Sample {
+    _dir: tempfile::TempDir,
+    store_dir: PathBuf,
+    index_dir: PathBuf,
+    ledger_key: VerifierKey,
+    /// A code with production, inspection, customs and logistics records.
+    code: String,
+    /// Its PIN.
+    pin: String,
+}
+
+fn repo_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel)
+}
+
+fn secrets_path() -> PathBuf {
+    repo_path("datasets/sample/secrets/pins.csv")
+}
+
+fn sample() -> &'static Sample {
+    static SAMPLE: OnceLock<Sample> = OnceLock::new();
+    SAMPLE.get_or_init(|| {
+        // The pipeline is async; build it on a runtime of its own thread,
+        // outside the test's runtime.
+        std::thread::spawn(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(build_sample())
+        })
+        .join()
+        .unwrap()
+    })
+}
+
+async fn build_sample() -> Sample {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join("store");
+    let index_dir = dir.path().join("index");
+    let store = Store::from_url(store_dir.to_str().unwrap()).unwrap();
+    let inputs: Vec<String> = ["production", "customs", "logistics", "inspection"]
+        .iter()
+        .map(|k| {
+            repo_path(&format!("datasets/sample/records/{k}/part-00000.parquet"))
+                .display()
+                .to_string()
+        })
+        .collect();
+    let opts = PlanOptions {
+        batch_id: BATCH_ID.into(),
+        batch_date: "2026-11-24".into(),
+        suite: SuiteId::Blake3,
+        input_mode: InputMode::Copy,
+    };
+    make_plan(&store, &inputs, &opts, &|_| {}).await.unwrap();
+    build_batch(&store, BATCH_ID, &BuildOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    commit_batch(&store, BATCH_ID, &CommitOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    let ledger = ChainConfig::Ledger {
+        key_file: Some(dir.path().join("ledger.key")),
+        origin: None,
+    };
+    let chains = ChainsFile::from_chains(
+        "test",
+        BTreeMap::from([("ledger".to_owned(), ledger.clone())]),
+    )
+    .unwrap();
+    anchor_batch(&store, BATCH_ID, "ledger", &chains)
+        .await
+        .unwrap();
+    let ledger_key = ledger_signer(&ledger).unwrap().verifier();
+    publish(&store, BATCH_ID, &index_dir).await.unwrap();
+
+    // The first code of the secrets file whose journey has every kind.
+    let lookup = Lookup::open(store, &index_dir).unwrap();
+    for row in SecretsReader::open(&secrets_path()).unwrap() {
+        let (code, pin) = row.unwrap();
+        let Some(report) = lookup.lookup(&code).await.unwrap() else {
+            continue;
+        };
+        let has = |kind: &str| report.records.iter().any(|r| r.kind == kind);
+        if ["production", "inspection", "customs", "logistics"]
+            .iter()
+            .all(|k| has(k))
+        {
+            return Sample {
+                _dir: dir,
+                store_dir,
+                index_dir,
+                ledger_key,
+                code,
+                pin,
+            };
+        }
+    }
+    panic!("no sample code has a full journey");
+}
+
+fn real_lookup() -> Arc<Lookup> {
+    let s = sample();
+    let store = Store::from_url(s.store_dir.to_str().unwrap()).unwrap();
+    Arc::new(Lookup::open(store, &s.index_dir).unwrap())
+}
+
+fn trust() -> Trust {
+    Trust::new().with_ledger_key(sample().ledger_key.clone())
+}
+
+async fn real_report() -> CodeReport {
+    real_lookup().lookup(&sample().code).await.unwrap().unwrap()
+}
+
+/// A clock the tests move by hand.
+#[derive(Debug)]
+struct TestClock(AtomicI64);
+
+impl TestClock {
+    fn new() -> Arc<TestClock> {
+        Arc::new(TestClock(AtomicI64::new(NOW_US)))
+    }
+
+    fn advance(&self, us: i64) {
+        self.0.fetch_add(us, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now_us(&self) -> i64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+fn test_key() -> PinKey {
+    PinKey::from_bytes([42; 32])
+}
+
+/// Opens the consumer state in `dir`, importing the sample's PINs first.
+fn consumer(dir: &Path, clock: &Arc<TestClock>) -> Consumer {
+    let store = ConsumerStore::open(dir).unwrap();
+    let key = test_key();
+    let rows = SecretsReader::open(&secrets_path())
+        .unwrap()
+        .map(|r| r.map(|(code, pin)| (code.clone(), key.hash_pin(&code, &pin))));
+    assert_eq!(store.import_pins(rows).unwrap(), 2000);
+    Consumer::new(store, Some(key))
+        .with_policy(PinPolicy::default())
+        .with_clock(Arc::clone(clock) as Arc<dyn Clock>)
+}
+
+fn app(lookup: Arc<dyn CodeLookup>, consumer: Consumer, trust: Trust) -> Router {
+    router(lookup, consumer, Arc::new(trust))
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+async fn send(app: &Router, req: Request<Body>) -> Reply {
+    let response = app.clone().oneshot(req).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 22)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn get(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = Request::get(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    send(app, req.body(Body::empty()).unwrap()).await
+}
+
+async fn post_pin(app: &Router, code: &str, pin: &str, lang: &str) -> Reply {
+    let req = Request::post(format!("/s/{code}/pin?lang={lang}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(format!("pin={pin}")))
+        .unwrap();
+    send(app, req).await
+}
+
+fn set_cookies(reply: &Reply) -> Vec<String> {
+    reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The HTML-escaped form of a value.
+fn esc(s: &str) -> String {
+    proofmark_verifier::consumer::html::escape(s)
+}
+
+#[tokio::test]
+async fn page_shows_the_journey_provided_by_and_the_badge() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let report = real_report().await;
+    let r = get(&app, &format!("/s/{}", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(
+        r.headers[header::CONTENT_TYPE].to_str().unwrap(),
+        "text/html; charset=utf-8"
+    );
+    assert!(r.headers.contains_key(header::CONTENT_SECURITY_POLICY));
+    assert!(!r.body.contains("<script"), "the page needs no JavaScript");
+    // Chinese by default, with the badge naming the ledger entry.
+    assert!(r.body.contains("<html lang=\"zh-CN\">"));
+    assert!(r.body.contains("id=\"badge\""));
+    assert!(r.body.contains("已在链上验证"));
+    assert!(
+        r.body.contains("ledger：日志条目 #0，检查点大小 1"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(&esc(BATCH_ID)));
+    assert!(!r.body.contains("class=\"bad\""));
+    // Product, lot, origin, factory from the production record.
+    let production = report
+        .records
+        .iter()
+        .find(|e| e.kind == "production")
+        .unwrap();
+    for column in [
+        "product_name",
+        "brand",
+        "gtin",
+        "lot_number",
+        "origin_country",
+        "factory_name",
+    ] {
+        let value = text(&production.record, column).unwrap();
+        assert!(r.body.contains(&esc(value)), "{column} {value:?} missing");
+    }
+    for cert in production.record["certifications"].as_array().unwrap() {
+        assert!(r.body.contains(&esc(cert.as_str().unwrap())));
+    }
+    // Inspections with their results, customs, the timeline.
+    let inspection = report
+        .records
+        .iter()
+        .find(|e| e.kind == "inspection")
+        .unwrap();
+    assert!(
+        r.body
+            .contains(&esc(text(&inspection.record, "agency_name").unwrap()))
+    );
+    assert!(
+        r.body
+            .contains(&esc(text(&inspection.record, "report_id").unwrap()))
+    );
+    let customs = report.records.iter().find(|e| e.kind == "customs").unwrap();
+    assert!(
+        r.body
+            .contains(&esc(text(&customs.record, "declaration_id").unwrap()))
+    );
+    assert!(
+        r.body
+            .contains(&esc(text(&customs.record, "port_of_entry").unwrap()))
+    );
+    for logistics in report.records.iter().filter(|e| e.kind == "logistics") {
+        assert!(
+            r.body
+                .contains(&esc(text(&logistics.record, "location").unwrap()))
+        );
+    }
+    // Every record's provider, and every record on the timeline in CST.
+    let zone = ViewerZone::default_zone();
+    let timeline = r.body.split("id=\"journey\"").nth(1).unwrap();
+    assert_eq!(
+        timeline.matches("class=\"provided-by\"").count(),
+        report.records.len()
+    );
+    for entry in &report.records {
+        assert!(timeline.contains(&format!(
+            "<span class=\"provided-by\">{}</span>",
+            esc(&entry.source.provided_by)
+        )));
+        let t = zone
+            .format_micros(micros(&entry.record, "event_time").unwrap())
+            .unwrap();
+        assert!(timeline.contains(&format!("<time>{t}</time>")));
+    }
+    assert!(r.body.contains("时间以 Asia/Shanghai (UTC+08:00) 显示"));
+    // The first scan, and the PIN form.
+    assert!(r.body.contains("已扫描 1 次"));
+    assert!(r.body.contains("name=\"pin\""));
+}
+
+#[tokio::test]
+async fn language_follows_query_cookie_and_accept_language() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let path = format!("/s/{}", s.code);
+
+    let en = get(
+        &app,
+        &path,
+        &[("accept-language", "en-GB,en;q=0.9,zh;q=0.5")],
+    )
+    .await;
+    assert!(en.body.contains("<html lang=\"en\">"));
+    assert!(en.body.contains("Verified on chain"));
+    assert!(
+        en.body
+            .contains("ledger: log entry #0 in checkpoint of size 1")
+    );
+    assert!(
+        en.body
+            .contains(&format!("href=\"{path}?lang=zh\">中文</a>"))
+    );
+    assert!(en.body.contains("Provided by"));
+    assert!(set_cookies(&en).is_empty());
+
+    let zh = get(
+        &app,
+        &format!("{path}?lang=zh"),
+        &[("accept-language", "en")],
+    )
+    .await;
+    assert!(zh.body.contains("已在链上验证"));
+    assert!(
+        zh.body
+            .contains(&format!("href=\"{path}?lang=en\">English</a>"))
+    );
+    assert!(
+        set_cookies(&zh)
+            .iter()
+            .any(|c| c.starts_with("pm_lang=zh;"))
+    );
+
+    let remembered = get(
+        &app,
+        &path,
+        &[("cookie", "a=b; pm_lang=en"), ("accept-language", "zh")],
+    )
+    .await;
+    assert!(remembered.body.contains("Verified on chain"));
+    let default = get(&app, &path, &[]).await;
+    assert!(default.body.contains("已在链上验证"));
+}
+
+#[tokio::test]
+async fn times_follow_the_viewer_zone() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let report = real_report().await;
+    let first = micros(&report.records[0].record, "event_time").unwrap();
+    let path = format!("/s/{}", s.code);
+    let utc = ViewerZone::parse("UTC")
+        .unwrap()
+        .format_micros(first)
+        .unwrap();
+    let cst = ViewerZone::default_zone().format_micros(first).unwrap();
+    assert_ne!(utc, cst);
+
+    let r = get(&app, &format!("{path}?tz=UTC&lang=en"), &[]).await;
+    assert!(r.body.contains(&format!("<time>{utc}</time>")));
+    assert!(r.body.contains("Times are shown in UTC (UTC+00:00)"));
+    assert!(set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=UTC;")));
+
+    let r = get(&app, &path, &[("cookie", "pm_tz=%2B05:30")]).await;
+    assert!(
+        r.body.contains(&format!("<time>{cst}</time>")),
+        "a malformed cookie is ignored"
+    );
+    let r = get(&app, &path, &[("cookie", "pm_tz=UTC")]).await;
+    assert!(r.body.contains(&format!("<time>{utc}</time>")));
+    let r = get(&app, &format!("{path}?tz=Nowhere/Else"), &[]).await;
+    assert!(r.body.contains(&format!("<time>{cst}</time>")));
+    assert!(!set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=")));
+}
+
+#[tokio::test]
+async fn unknown_codes_get_a_red_404_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let r = get(&app, "/s/00000000000000000000?lang=en", &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("Unknown code"));
+    assert!(r.body.contains("class=\"bad\""));
+    assert!(!r.body.contains("id=\"badge\""));
+    let r = get(&app, "/s/00000000000000000000", &[]).await;
+    assert!(r.body.contains("未知的码"));
+    // A malformed code: still the HTML page, the code escaped.
+    let r = get(&app, "/s/%3Cb%3Ebad%22code", &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("&lt;b&gt;bad&quot;code"));
+    assert!(!r.body.contains("<b>bad"));
+}
+
+/// A lookup that serves one report, whatever the code.
+struct Fixed(CodeReport);
+
+impl CodeLookup for Fixed {
+    fn lookup<'a>(
+        &'a self,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CodeReport>, LookupError>> {
+        let found = (code == self.0.code).then(|| self.0.clone());
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+#[tokio::test]
+async fn failed_verification_is_red_and_never_shows_a_badge() {
+    let s = sample();
+    let clock = TestClock::new();
+    // 1. The real report, but nothing trusted to check its anchor against.
+    let dir = tempfile::tempdir().unwrap();
+    let untrusted = app(real_lookup(), consumer(dir.path(), &clock), Trust::new());
+    let r = get(&untrusted, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Verification failed"));
+    assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
+    assert!(!r.body.contains("id=\"badge\""));
+    assert!(!r.body.contains("Verified on chain"));
+    drop(untrusted);
+
+    // 2. A record altered after the fact, with hostile markup in it.
+    let mut report = real_report().await;
+    let hostile = "<script>alert('x')</script>";
+    let production = report
+        .records
+        .iter_mut()
+        .find(|e| e.kind == "production")
+        .unwrap();
+    production.record.insert(
+        "product_name".into(),
+        serde_json::Value::String(hostile.into()),
+    );
+    production.source.provided_by = "\"><img src=x onerror=alert(1)>".into();
+    let dir = tempfile::tempdir().unwrap();
+    let tampered = app(
+        Arc::new(Fixed(report)),
+        consumer(dir.path(), &clock),
+        trust(),
+    );
+    let r = get(&tampered, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert!(r.body.contains("Verification failed"));
+    assert!(!r.body.contains("id=\"badge\""));
+    assert!(!r.body.contains("<script"));
+    assert!(!r.body.contains("<img"));
+    assert!(
+        r.body
+            .contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;")
+    );
+    assert!(
+        r.body
+            .contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;")
+    );
+}
+
+/// A lookup that always fails with one error.
+struct Failing(fn() -> LookupError);
+
+impl CodeLookup for Failing {
+    fn lookup<'a>(
+        &'a self,
+        _code: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CodeReport>, LookupError>> {
+        let err = (self.0)();
+        Box::pin(async move { Err(err) })
+    }
+}
+
+#[tokio::test]
+async fn tampered_stores_are_red_and_backend_failures_are_not_called_counterfeit() {
+    let s = sample();
+    let clock = TestClock::new();
+    let dir = tempfile::tempdir().unwrap();
+    let integrity = app(
+        Arc::new(Failing(|| {
+            LookupError::integrity(BATCH_ID, 7, "the record does not hash to its leaf")
+        })),
+        consumer(dir.path(), &clock),
+        trust(),
+    );
+    let r = get(&integrity, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert!(r.body.contains("Verification failed"));
+    assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
+    assert!(!r.body.contains("id=\"badge\""));
+    drop(integrity);
+
+    let dir = tempfile::tempdir().unwrap();
+    let down = app(
+        Arc::new(Failing(|| LookupError::Backend("store unreachable".into()))),
+        consumer(dir.path(), &clock),
+        trust(),
+    );
+    let r = get(&down, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(r.body.contains("Service unavailable"));
+    assert!(!r.body.contains("id=\"badge\""));
+    assert!(
+        !r.body.contains("store unreachable"),
+        "details stay in the log"
+    );
+}
+
+#[tokio::test]
+async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_warn() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let consumer = consumer(dir.path(), &clock);
+    let metrics = consumer.metrics();
+    let app = app(real_lookup(), consumer, trust());
+    let path = format!("/s/{}", s.code);
+    let first_scan = get(&app, &path, &[]).await;
+    assert!(first_scan.body.contains("已扫描 1 次"));
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+
+    for left in (1..=4).rev() {
+        clock.advance(MINUTE_US);
+        let r = post_pin(&app, &s.code, wrong, "en").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.body
+                .contains(&format!("Wrong PIN. {left} attempts left.")),
+            "{}",
+            r.body
+        );
+    }
+    clock.advance(MINUTE_US);
+    let fifth = post_pin(&app, &s.code, wrong, "en").await;
+    assert!(fifth.body.contains("Too many wrong PINs. Try again after"));
+    // Locked: even the right PIN is not checked.
+    clock.advance(MINUTE_US);
+    let locked = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.body.contains("Too many wrong PINs"));
+    // The first wrong PIN was at +1 min, so the lock ends at +16 min.
+    let retry = ViewerZone::default_zone()
+        .format_micros(NOW_US + 16 * MINUTE_US)
+        .unwrap();
+    assert!(locked.body.contains(&format!("Try again after {retry}")));
+    assert_eq!(locked.headers[header::RETRY_AFTER], "600");
+    // A malformed PIN is refused without using an attempt.
+    let malformed = post_pin(&app, &s.code, "12%3C", "zh").await;
+    assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(malformed.body.contains("请输入标签上的数字密码"));
+
+    clock.advance(10 * MINUTE_US);
+    let right = post_pin(&app, &s.code, &s.pin, "zh").await;
+    assert_eq!(right.status, StatusCode::OK);
+    assert!(right.body.contains("密码正确"));
+    assert!(!right.body.contains("id=\"copy-warning\""));
+    assert!(
+        !right.body.contains("name=\"pin\""),
+        "no form once confirmed"
+    );
+
+    clock.advance(MINUTE_US);
+    let rescan = get(&app, &path, &[("accept-language", "en")]).await;
+    assert!(rescan.body.contains("id=\"copy-warning\""));
+    assert!(rescan.body.contains("this label may be a copy"));
+    let zone = ViewerZone::default_zone();
+    let first = zone.format_micros(NOW_US).unwrap();
+    let confirmed = zone.format_micros(NOW_US + 16 * MINUTE_US).unwrap();
+    assert!(rescan.body.contains(&format!(
+        "already confirmed on {confirmed}. This code has been scanned 2 times, first on {first}."
+    )), "{}", rescan.body);
+    // The right PIN again is the same warning.
+    let again = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert!(
+        again
+            .body
+            .contains(&format!("This PIN was already confirmed on {confirmed}"))
+    );
+
+    let mut text = String::new();
+    metrics.render_prometheus(&mut text);
+    assert!(text.contains("proofmark_consumer_scans_total 2\n"));
+    assert!(text.contains("proofmark_consumer_copy_warnings_total 1\n"));
+    assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"wrong\"} 5\n"));
+    assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"rate_limited\"} 1\n"));
+    assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed\"} 1\n"));
+    assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"malformed\"} 1\n"));
+}
+
+#[tokio::test]
+async fn view_changes_are_not_scans() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let path = format!("/s/{}", s.code);
+    get(&app, &path, &[]).await;
+    get(&app, &format!("{path}?lang=en"), &[]).await;
+    get(&app, &format!("{path}?tz=UTC"), &[]).await;
+    let r = get(&app, &path, &[]).await;
+    assert!(r.body.contains("已扫描 2 次"));
+}
+
+#[tokio::test]
+async fn scans_pins_and_locks_survive_a_restart() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let path = format!("/s/{}", s.code);
+    // Find a second code to lock.
+    let other = SecretsReader::open(&secrets_path())
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|(code, _)| *code != s.code)
+        .unwrap();
+    {
+        let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+        get(&app, &path, &[]).await;
+        clock.advance(MINUTE_US);
+        get(&app, &path, &[]).await;
+        let r = post_pin(&app, &s.code, &s.pin, "en").await;
+        assert!(r.body.contains("PIN correct"));
+        for _ in 0..5 {
+            post_pin(&app, &other.0, "99999999", "en").await;
+        }
+    }
+    clock.advance(MINUTE_US);
+    // Reopen the same state (importing the PINs again keeps everything).
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let r = get(&app, &path, &[("accept-language", "en")]).await;
+    let first = ViewerZone::default_zone().format_micros(NOW_US).unwrap();
+    assert!(r.body.contains("id=\"copy-warning\""));
+    assert!(
+        r.body
+            .contains(&format!("scanned 3 times, first on {first}")),
+        "{}",
+        r.body
+    );
+    let locked = post_pin(&app, &other.0, &other.1, "en").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}

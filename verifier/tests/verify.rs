@@ -1,0 +1,784 @@
+//! Code report verification: a report built here from scratch (records,
+//! canonical bytes, segment trees, a batch tree and a real ledger receipt)
+//! verifies, and every single corruption of what it proves makes it fail,
+//! naming the check.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use proofmark_anchor::ledger::{BatchAnchor, BatchLog, NoteSigner};
+use proofmark_ingest::Store;
+use proofmark_merkle::{Blake3, MerkleTree, Proof, ProofEnvelope, SuiteId, batch_proof};
+use proofmark_schemas::{Kind, SubjectType, subject_key};
+use proofmark_verifier::CODE_REPORT_FORMAT;
+use proofmark_verifier::report::{BatchInfo, CodeReport, RecordEntry, RecordSource, SubjectRef};
+use proofmark_verifier::verify::{
+    AnchoredBatch, ChainCheck, ChainCheckError, CheckKind, CheckStatus, ReportVerdict, Trust,
+    verify_report,
+};
+use serde_json::{Value, json};
+
+const CODE: &str = "01234567890123456789";
+const LOT: &str = "LOT-7";
+const BATCH: &str = "nightly-2026-11-25";
+const ORIGIN: &str = "proofmark.local/ledger";
+const T0: i64 = 1_763_942_400_000_000;
+
+fn records() -> Vec<(Kind, &'static str, Value)> {
+    let logistics = |i: i64, code: Value| {
+        json!({
+            "record_id": format!("ev-{i}"), "code": code, "lot_id": LOT, "org_id": "carrier-7",
+            "event_time": T0 + i, "event_type": "departed", "location": format!("Port {i}"),
+            "carrier": null, "waybill": null,
+        })
+    };
+    vec![
+        (Kind::Logistics, "item", logistics(0, json!(CODE))),
+        (Kind::Logistics, "item", logistics(1, json!(CODE))),
+        (Kind::Logistics, "lot", logistics(2, Value::Null)),
+        (
+            Kind::Customs,
+            "lot",
+            json!({
+                "record_id": "dec-1", "code": null, "lot_id": LOT, "org_id": "broker-3",
+                "event_time": T0, "declaration_id": "531620261124000001", "filing_id": "F-99",
+                "hs_code": "1901101000", "origin_country": "NZ", "trade_country": "AU",
+                "port_of_entry": "Shanghai Yangshan (CNSHA)", "declared_at": T0,
+                "cleared_at": T0 + 1, "status": "released",
+            }),
+        ),
+        (Kind::Logistics, "item", logistics(4, json!(CODE))),
+    ]
+}
+
+fn canonical(kind: Kind, record: &Value) -> Vec<u8> {
+    let batch = proofmark_schemas::batch_from_json(kind, std::slice::from_ref(record)).unwrap();
+    let view = proofmark_schemas::RecordView::try_new(kind, &batch).unwrap();
+    let mut buf = Vec::new();
+    proofmark_schemas::encode_row(&view, 0, &mut buf);
+    buf
+}
+
+struct Fixture {
+    report: CodeReport,
+    key: String,
+}
+
+/// A batch of two segments: records 0..3 (plus one filler leaf) and 3..5,
+/// anchored on the ledger (second entry of a log of three).
+async fn fixture() -> Fixture {
+    let recs = records();
+    let encoded: Vec<Vec<u8>> = recs.iter().map(|(k, _, r)| canonical(*k, r)).collect();
+    let mut leaves: Vec<_> = encoded
+        .iter()
+        .map(|e| SuiteId::Blake3.hash_leaf(e))
+        .collect();
+    // A leaf of another code in the first segment.
+    leaves.insert(3, SuiteId::Blake3.hash_leaf(b"another record"));
+    let seg_a = MerkleTree::<Blake3>::from_leaf_hashes(leaves[..4].to_vec()).unwrap();
+    let seg_b = MerkleTree::<Blake3>::from_leaf_hashes(leaves[4..].to_vec()).unwrap();
+    let upper = MerkleTree::<Blake3>::from_leaf_hashes(vec![seg_a.root(), seg_b.root()]).unwrap();
+    let root = hex::encode(upper.root());
+    let leaf_count = leaves.len() as u64;
+    let manifest_digest = format!("blake3:{}", blake3::hash(b"the manifest").to_hex());
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+    let signer = NoteSigner::from_seed(ORIGIN, &[7; 32]).unwrap();
+    let log = BatchLog::for_writer(&store, &signer);
+    let other = |id: &str| BatchAnchor {
+        batch_id: id.into(),
+        suite: "blake3".into(),
+        root: hex::encode([1u8; 32]),
+        leaf_count: 9,
+        manifest_digest: format!("blake3:{}", hex::encode([2u8; 32])),
+    };
+    log.append(&other("nightly-2026-11-24")).await.unwrap();
+    let ours = BatchAnchor {
+        batch_id: BATCH.into(),
+        suite: "blake3".into(),
+        root: root.clone(),
+        leaf_count,
+        manifest_digest: manifest_digest.clone(),
+    };
+    let r = log.append(&ours).await.unwrap();
+    log.append(&other("nightly-2026-11-26")).await.unwrap();
+    let receipt = json!({
+        "chain": "ledger",
+        "batch_id": r.entry.batch_id,
+        "root": r.entry.root,
+        "leaf_count": r.entry.leaf_count,
+        "manifest_digest": r.entry.manifest_digest,
+        "suite": r.entry.suite,
+        "log_index": r.entry.index,
+        "log_size": r.log_size,
+        "checkpoint": r.checkpoint,
+        "inclusion_proof": r.inclusion_proof,
+        "verifier_key": r.verifier_key,
+        "anchored_at": "2026-11-25T02:00:00Z",
+    });
+
+    let mut entries = Vec::new();
+    for (i, ((kind, subject, record), bytes)) in recs.iter().zip(&encoded).enumerate() {
+        let global = if i < 3 { i } else { i + 1 } as u64;
+        let (seg, pos, local) = if global < 4 {
+            (&seg_a, 0, global)
+        } else {
+            (&seg_b, 1, global - 4)
+        };
+        let proof = batch_proof(seg, local, &upper, pos).unwrap();
+        let proof = ProofEnvelope::new(SuiteId::Blake3, Proof::Batch(proof));
+        entries.push(RecordEntry {
+            kind: kind.name().into(),
+            subject: (*subject).into(),
+            record: record.as_object().unwrap().clone(),
+            canonical: hex::encode(bytes),
+            leaf_hash: hex::encode(SuiteId::Blake3.hash_leaf(bytes)),
+            batch_id: BATCH.into(),
+            leaf_index: global,
+            source: RecordSource {
+                file: "file:///in/records.parquet".into(),
+                row: global,
+                provided_by: record["org_id"].as_str().unwrap().into(),
+            },
+            proof: serde_json::from_str(&proof.to_json()).unwrap(),
+        });
+    }
+    let mut anchors = BTreeMap::new();
+    anchors.insert("ledger".to_owned(), receipt);
+    let mut batches = BTreeMap::new();
+    batches.insert(
+        BATCH.to_owned(),
+        BatchInfo {
+            suite: "blake3".into(),
+            root,
+            leaf_count,
+            manifest_digest,
+            batch_date: "2026-11-25".into(),
+            anchors,
+        },
+    );
+    let report = CodeReport {
+        format: CODE_REPORT_FORMAT.into(),
+        code: CODE.into(),
+        subjects: vec![
+            SubjectRef {
+                subject_type: "item".into(),
+                id: CODE.into(),
+                key: hex::encode(subject_key(SubjectType::Item, CODE).as_ref()),
+            },
+            SubjectRef {
+                subject_type: "lot".into(),
+                id: LOT.into(),
+                key: hex::encode(subject_key(SubjectType::Lot, LOT).as_ref()),
+            },
+        ],
+        records: entries,
+        batches,
+    };
+    Fixture {
+        report,
+        key: signer.verifier().to_string(),
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn trusted(f: &Fixture) -> Trust {
+    Trust::new().with_ledger_key_text(&f.key).unwrap()
+}
+
+/// The kinds of checks that failed anywhere.
+fn failed(v: &ReportVerdict) -> Vec<CheckKind> {
+    let mut kinds: Vec<CheckKind> = v.failures().into_iter().map(|(_, k, _)| k).collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+#[track_caller]
+fn assert_fails(f: &Fixture, report: &CodeReport, expected: CheckKind) {
+    let v = verify_report(report, &trusted(f));
+    assert!(!v.verified, "a corrupted report verified");
+    assert!(!v.reasons.is_empty());
+    assert!(
+        failed(&v).contains(&expected),
+        "expected {expected:?} to fail, failures: {:?}",
+        v.failures()
+    );
+}
+
+fn flip_hex(s: &str, at: usize) -> String {
+    let mut b = s.as_bytes().to_vec();
+    b[at] = if b[at] == b'0' { b'1' } else { b'0' };
+    String::from_utf8(b).unwrap()
+}
+
+fn receipt_mut(r: &mut CodeReport) -> &mut serde_json::Map<String, Value> {
+    r.batches
+        .get_mut(BATCH)
+        .unwrap()
+        .anchors
+        .get_mut("ledger")
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+}
+
+#[test]
+fn a_good_report_verifies_with_the_trusted_key() {
+    let f = rt().block_on(fixture());
+    let v = verify_report(&f.report, &trusted(&f));
+    assert!(v.verified, "{:#?}", v.failures());
+    assert!(v.reasons.is_empty());
+    assert_eq!(v.records.len(), 5);
+    for r in &v.records {
+        assert!(r.passed);
+        for kind in [
+            CheckKind::Canonical,
+            CheckKind::LeafHash,
+            CheckKind::Proof,
+            CheckKind::LeafIndex,
+            CheckKind::Subject,
+        ] {
+            assert!(
+                r.checks
+                    .iter()
+                    .any(|c| c.check == kind && c.status.is_passed()),
+                "{kind:?} not passed"
+            );
+        }
+    }
+    let b = &v.batches[BATCH];
+    assert!(b.passed);
+    assert!(b.anchors["ledger"].trusted);
+    // The verdict serialises (the CLI prints it).
+    let text = serde_json::to_string(&v).unwrap();
+    assert!(text.contains("\"status\":\"passed\""));
+}
+
+#[test]
+fn without_a_trusted_key_the_signature_is_not_checked_and_nothing_is_verified() {
+    let f = rt().block_on(fixture());
+    let v = verify_report(&f.report, &Trust::new());
+    assert!(!v.verified);
+    let a = &v.batches[BATCH].anchors["ledger"];
+    assert!(!a.trusted);
+    let sig = a
+        .checks
+        .iter()
+        .find(|c| c.check == CheckKind::Signature)
+        .unwrap();
+    assert!(matches!(sig.status, CheckStatus::NotChecked { .. }));
+    // The inclusion in the checkpoint is still checked.
+    let inc = a
+        .checks
+        .iter()
+        .find(|c| c.check == CheckKind::Inclusion)
+        .unwrap();
+    assert!(inc.status.is_passed());
+    assert_eq!(failed(&v), vec![CheckKind::Anchored]);
+    // Asked not to require an anchor, the self-consistent report passes.
+    let v = verify_report(&f.report, &Trust::new().with_require_anchor(false));
+    assert!(v.verified, "{:#?}", v.failures());
+}
+
+#[test]
+fn another_key_of_the_same_name_fails_the_signature() {
+    let f = rt().block_on(fixture());
+    let other = NoteSigner::from_seed(ORIGIN, &[8; 32]).unwrap().verifier();
+    let v = verify_report(&f.report, &Trust::new().with_ledger_key(other));
+    assert!(!v.verified);
+    assert!(failed(&v).contains(&CheckKind::Signature));
+}
+
+#[test]
+fn every_record_corruption_fails() {
+    let f = rt().block_on(fixture());
+    let good = &f.report;
+
+    // A record value.
+    let mut r = good.clone();
+    r.records[0]
+        .record
+        .insert("location".into(), json!("Port 99"));
+    assert_fails(&f, &r, CheckKind::Canonical);
+    // A value of the right type that encodes the same is impossible; a
+    // missing key is a null, which encodes differently.
+    let mut r = good.clone();
+    r.records[3].record.remove("filing_id");
+    assert_fails(&f, &r, CheckKind::Canonical);
+    // An unknown column.
+    let mut r = good.clone();
+    r.records[1].record.insert("colour".into(), json!("red"));
+    assert_fails(&f, &r, CheckKind::Canonical);
+    // The kind.
+    let mut r = good.clone();
+    r.records[0].kind = "inspection".into();
+    assert_fails(&f, &r, CheckKind::Canonical);
+    // The canonical bytes: a value byte, and a padding byte.
+    let mut r = good.clone();
+    r.records[0].canonical = flip_hex(&r.records[0].canonical, 20);
+    assert_fails(&f, &r, CheckKind::Canonical);
+    let mut r = good.clone();
+    let last = r.records[0].canonical.len() - 1;
+    r.records[0].canonical = flip_hex(&r.records[0].canonical, last);
+    assert_fails(&f, &r, CheckKind::Canonical);
+    // Upper-case hex of the right bytes is not the canonical text.
+    let mut r = good.clone();
+    r.records[0].canonical = r.records[0].canonical.to_ascii_uppercase();
+    assert_fails(&f, &r, CheckKind::Canonical);
+    // The leaf hash.
+    let mut r = good.clone();
+    r.records[2].leaf_hash = flip_hex(&r.records[2].leaf_hash, 5);
+    assert_fails(&f, &r, CheckKind::LeafHash);
+    // The record's code (still a valid record: canonical and subject fail).
+    let mut r = good.clone();
+    r.records[0]
+        .record
+        .insert("code".into(), json!("99999999999999999999"));
+    assert_fails(&f, &r, CheckKind::Subject);
+    // Provided by.
+    let mut r = good.clone();
+    r.records[0].source.provided_by = "someone-else".into();
+    assert_fails(&f, &r, CheckKind::ProvidedBy);
+    // A batch the report does not describe.
+    let mut r = good.clone();
+    r.records[0].batch_id = "nightly-2026-11-24".into();
+    assert_fails(&f, &r, CheckKind::BatchKnown);
+}
+
+/// Whether the merkle crate alone accepts record `i`'s proof against the root.
+fn merkle_accepts(r: &CodeReport, i: usize) -> bool {
+    let Ok(env) = r.records[i].proof_envelope() else {
+        return false;
+    };
+    let Proof::Batch(p) = env.proof else {
+        return false;
+    };
+    let leaf: [u8; 32] = hex::decode(&r.records[i].leaf_hash)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    let root: [u8; 32] = hex::decode(&r.batches[BATCH].root)
+        .unwrap()
+        .try_into()
+        .unwrap();
+    p.verify::<Blake3>(&leaf, &root).is_ok()
+}
+
+fn batch(r: &mut CodeReport) -> &mut BatchInfo {
+    r.batches.get_mut(BATCH).unwrap()
+}
+
+fn proof_mut(r: &mut CodeReport, i: usize) -> &mut serde_json::Map<String, Value> {
+    r.records[i].proof.as_object_mut().unwrap()
+}
+
+#[test]
+fn every_proof_corruption_fails() {
+    let f = rt().block_on(fixture());
+    let good = &f.report;
+    let mut same_root = 0;
+    for i in 0..good.records.len() {
+        // Each hash of both paths.
+        for field in ["hashes", "upper_hashes"] {
+            let n = good.records[i].proof[field].as_array().unwrap().len();
+            for h in 0..n {
+                let mut r = good.clone();
+                let p = proof_mut(&mut r, i);
+                let old = p[field][h].as_str().unwrap().to_owned();
+                p[field][h] = json!(flip_hex(&old, 63));
+                assert_fails(&f, &r, CheckKind::Proof);
+            }
+            // A missing and an extra hash.
+            let mut r = good.clone();
+            proof_mut(&mut r, i)[field]
+                .as_array_mut()
+                .unwrap()
+                .push(json!(hex::encode([0u8; 32])));
+            assert_fails(&f, &r, CheckKind::Proof);
+            if n > 0 {
+                let mut r = good.clone();
+                proof_mut(&mut r, i)[field].as_array_mut().unwrap().pop();
+                assert_fails(&f, &r, CheckKind::Proof);
+            }
+        }
+        // Each integer, one up and one down. A path for index m in a tree of
+        // n leaves also combines to the same root for some other sizes
+        // (SPEC.md 7.1: only the trusted pair (root, size) pins a tree); the
+        // segment size is not in the report, so such a change still proves
+        // the record is under the root and is accepted: every other fails.
+        for field in ["index", "tree_size", "segment_index", "segment_count"] {
+            let v = good.records[i].proof[field].as_u64().unwrap();
+            for new in [v + 1, v.wrapping_sub(1)] {
+                let mut r = good.clone();
+                proof_mut(&mut r, i).insert(field.into(), json!(new));
+                if field == "tree_size" && merkle_accepts(&r, i) {
+                    assert!(verify_report(&r, &trusted(&f)).verified);
+                    same_root += 1;
+                    continue;
+                }
+                assert_fails(&f, &r, CheckKind::Proof);
+            }
+        }
+        // The global leaf index.
+        let v = good.records[i].leaf_index;
+        for new in [v + 1, v.wrapping_sub(1), v + 100] {
+            let mut r = good.clone();
+            r.records[i].leaf_index = new;
+            assert_fails(&f, &r, CheckKind::LeafIndex);
+        }
+    }
+    assert!(same_root <= 2, "{same_root}");
+    // Other proof kinds, suites, versions and unknown fields.
+    let mut r = good.clone();
+    proof_mut(&mut r, 0).insert("suite".into(), json!("sha256-rfc6962"));
+    assert_fails(&f, &r, CheckKind::Proof);
+    let mut r = good.clone();
+    proof_mut(&mut r, 0).insert("version".into(), json!(2));
+    assert_fails(&f, &r, CheckKind::Proof);
+    let mut r = good.clone();
+    proof_mut(&mut r, 0).insert("extra".into(), json!(1));
+    assert_fails(&f, &r, CheckKind::Proof);
+    let mut r = good.clone();
+    let p = proof_mut(&mut r, 0);
+    p.insert("kind".into(), json!("inclusion"));
+    p.remove("segment_index");
+    p.remove("segment_count");
+    p.remove("upper_hashes");
+    assert_fails(&f, &r, CheckKind::Proof);
+}
+
+#[test]
+fn every_batch_and_receipt_corruption_fails() {
+    let f = rt().block_on(fixture());
+    let good = &f.report;
+
+    let mut r = good.clone();
+    batch(&mut r).root = flip_hex(&good.batches[BATCH].root, 0);
+    assert_fails(&f, &r, CheckKind::Proof);
+    assert_fails(&f, &r, CheckKind::Commitment);
+    let mut r = good.clone();
+    batch(&mut r).leaf_count += 1;
+    assert_fails(&f, &r, CheckKind::Commitment);
+    let mut r = good.clone();
+    batch(&mut r).manifest_digest = flip_hex(&good.batches[BATCH].manifest_digest, 9);
+    assert_fails(&f, &r, CheckKind::Commitment);
+    let mut r = good.clone();
+    batch(&mut r).suite = "sha256-rfc6962".into();
+    assert_fails(&f, &r, CheckKind::Proof);
+    let mut r = good.clone();
+    batch(&mut r).suite = "md5".into();
+    assert_fails(&f, &r, CheckKind::BatchFields);
+    let mut r = good.clone();
+    batch(&mut r).anchors.clear();
+    assert_fails(&f, &r, CheckKind::Anchored);
+
+    // Receipt fields.
+    let receipt = &good.batches[BATCH].anchors["ledger"];
+    for field in ["root", "manifest_digest"] {
+        let mut r = good.clone();
+        let old = receipt[field].as_str().unwrap();
+        receipt_mut(&mut r).insert(field.into(), json!(flip_hex(old, old.len() - 1)));
+        assert_fails(&f, &r, CheckKind::Commitment);
+    }
+    for (field, value) in [
+        ("batch_id", json!("nightly-2026-11-24")),
+        ("suite", json!("sha256-rfc6962")),
+        (
+            "leaf_count",
+            json!(receipt["leaf_count"].as_u64().unwrap() + 1),
+        ),
+        ("chain", json!("polygon")),
+    ] {
+        let mut r = good.clone();
+        receipt_mut(&mut r).insert(field.into(), value);
+        assert_fails(&f, &r, CheckKind::Commitment);
+    }
+    for (field, value) in [
+        (
+            "log_index",
+            json!(receipt["log_index"].as_u64().unwrap() + 1),
+        ),
+        ("log_index", json!(0)),
+        ("log_size", json!(receipt["log_size"].as_u64().unwrap() + 1)),
+    ] {
+        let mut r = good.clone();
+        receipt_mut(&mut r).insert(field.into(), value);
+        assert_fails(&f, &r, CheckKind::Inclusion);
+    }
+    let n = receipt["inclusion_proof"].as_array().unwrap().len();
+    assert!(n > 0);
+    for h in 0..n {
+        let mut r = good.clone();
+        let old = receipt["inclusion_proof"][h].as_str().unwrap();
+        receipt_mut(&mut r)["inclusion_proof"][h] = json!(flip_hex(old, 0));
+        assert_fails(&f, &r, CheckKind::Inclusion);
+    }
+    // The checkpoint: its root line, its size line, and the signature.
+    let cp = receipt["checkpoint"].as_str().unwrap().to_owned();
+    let mut lines: Vec<String> = cp.split('\n').map(str::to_owned).collect();
+    let root_line = lines[2].clone();
+    lines[2] = format!(
+        "{}{}",
+        if root_line.starts_with('A') { "B" } else { "A" },
+        &root_line[1..]
+    );
+    let mut r = good.clone();
+    receipt_mut(&mut r).insert("checkpoint".into(), json!(lines.join("\n")));
+    assert_fails(&f, &r, CheckKind::Signature);
+    assert_fails(&f, &r, CheckKind::Inclusion);
+    let sig_at = cp.rfind(' ').unwrap() + 10;
+    let mut sig = cp.clone().into_bytes();
+    sig[sig_at] = if sig[sig_at] == b'A' { b'B' } else { b'A' };
+    let mut r = good.clone();
+    receipt_mut(&mut r).insert("checkpoint".into(), json!(String::from_utf8(sig).unwrap()));
+    assert_fails(&f, &r, CheckKind::Signature);
+    // A malformed receipt.
+    let mut r = good.clone();
+    receipt_mut(&mut r).remove("log_size");
+    assert_fails(&f, &r, CheckKind::Inclusion);
+}
+
+#[test]
+fn report_level_corruptions_fail() {
+    let f = rt().block_on(fixture());
+    let mut r = f.report.clone();
+    r.format = "proofmark-code/2".into();
+    assert_fails(&f, &r, CheckKind::Format);
+    let mut r = f.report.clone();
+    r.records.clear();
+    assert_fails(&f, &r, CheckKind::Format);
+    let mut r = f.report.clone();
+    r.subjects[1].key = flip_hex(&r.subjects[1].key, 0);
+    assert_fails(&f, &r, CheckKind::SubjectKeys);
+    // A lot record whose lot is not a subject.
+    let mut r = f.report.clone();
+    r.subjects.pop();
+    assert_fails(&f, &r, CheckKind::Subject);
+    // Another code asked for.
+    let mut r = f.report.clone();
+    r.code = "01234567890123456780".into();
+    assert_fails(&f, &r, CheckKind::Subject);
+}
+
+struct FixedChain(Result<String, ChainCheckError>);
+
+impl ChainCheck for FixedChain {
+    fn check(
+        &self,
+        _chain: &str,
+        receipt: &Value,
+        batch: &AnchoredBatch<'_>,
+    ) -> Result<String, ChainCheckError> {
+        assert_eq!(receipt["tx"], "0xabc");
+        assert_eq!(batch.batch_id, BATCH);
+        self.0.clone()
+    }
+}
+
+fn with_chain_receipt(f: &Fixture) -> CodeReport {
+    let mut r = f.report.clone();
+    let b = r.batches.get_mut(BATCH).unwrap();
+    let receipt = json!({
+        "chain": "polygon", "batch_id": BATCH, "root": format!("0x{}", b.root),
+        "leaf_count": b.leaf_count, "manifest_digest": b.manifest_digest, "tx": "0xabc",
+    });
+    b.anchors.insert("polygon".into(), receipt);
+    r
+}
+
+#[test]
+fn other_chains_are_not_checked_unless_a_reader_is_given() {
+    let f = rt().block_on(fixture());
+    let r = with_chain_receipt(&f);
+    let v = verify_report(&r, &trusted(&f));
+    assert!(v.verified, "{:#?}", v.failures());
+    let a = &v.batches[BATCH].anchors["polygon"];
+    assert!(!a.trusted);
+    let c = a
+        .checks
+        .iter()
+        .find(|c| c.check == CheckKind::Chain)
+        .unwrap();
+    assert!(matches!(c.status, CheckStatus::NotChecked { .. }));
+
+    // Only the chain receipt, no reader: not verified.
+    let mut only = r.clone();
+    only.batches
+        .get_mut(BATCH)
+        .unwrap()
+        .anchors
+        .remove("ledger");
+    assert!(!verify_report(&only, &trusted(&f)).verified);
+    // With a reader that confirms: verified without any ledger key.
+    let ok = Trust::new().with_chain_check("polygon", Arc::new(FixedChain(Ok("block 7".into()))));
+    let v = verify_report(&only, &ok);
+    assert!(v.verified, "{:#?}", v.failures());
+    assert!(v.batches[BATCH].anchors["polygon"].trusted);
+    // A reader that finds another root.
+    let bad = Trust::new().with_chain_check(
+        "polygon",
+        Arc::new(FixedChain(Err(ChainCheckError::Mismatch(
+            "root 0x00".into(),
+        )))),
+    );
+    let v = verify_report(&only, &bad);
+    assert!(!v.verified);
+    assert!(failed(&v).contains(&CheckKind::Chain));
+    assert!(!v.has_errors());
+    // A chain that cannot be read is an error, not a pass.
+    let down = Trust::new().with_chain_check(
+        "polygon",
+        Arc::new(FixedChain(Err(ChainCheckError::Unavailable(
+            "timeout".into(),
+        )))),
+    );
+    let v = verify_report(&only, &down);
+    assert!(!v.verified);
+    assert!(v.has_errors());
+    // A chain receipt for another root fails even unread.
+    let mut wrong = r.clone();
+    let b = wrong.batches.get_mut(BATCH).unwrap();
+    b.anchors.get_mut("polygon").unwrap()["root"] = json!(format!("0x{}", hex::encode([3u8; 32])));
+    assert_fails(&f, &wrong, CheckKind::Commitment);
+}
+
+/// Every string and number the proofs cover, by JSON pointer.
+fn covered_leaves(v: &Value, path: String, out: &mut Vec<String>) {
+    const UNCOVERED: [&str; 5] = [
+        "/file",
+        "/row",
+        "/anchored_at",
+        "/verifier_key",
+        "/batch_date",
+    ];
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                covered_leaves(
+                    x,
+                    format!("{path}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                covered_leaves(x, format!("{path}/{i}"), out);
+            }
+        }
+        Value::String(_) | Value::Number(_) if !UNCOVERED.iter().any(|u| path.ends_with(u)) => {
+            out.push(path);
+        }
+        _ => {}
+    }
+}
+
+fn mutate(v: &Value, salt: usize) -> Value {
+    match v {
+        Value::String(s) if s.is_empty() => json!("x"),
+        Value::String(s) => {
+            let mut b = s.clone().into_bytes();
+            let at = salt % b.len();
+            b[at] = match b[at] {
+                b'0' => b'1',
+                b'a' => b'b',
+                b'A' => b'B',
+                b'\n' => b' ',
+                c if c.is_ascii() => {
+                    if c == b'z' {
+                        b'y'
+                    } else {
+                        b'z'
+                    }
+                }
+                _ => b'x',
+            };
+            // Non-ASCII bytes replaced whole keep the text valid UTF-8 only if
+            // single-byte; fall back to appending.
+            String::from_utf8(b).map_or_else(|_| json!(format!("{s}x")), Value::String)
+        }
+        Value::Number(n) => json!(n.as_u64().map_or(1, |x| x ^ (1 << (salt % 3)))),
+        other => other.clone(),
+    }
+}
+
+#[test]
+fn any_single_change_to_a_covered_value_is_not_verified() {
+    let f = rt().block_on(fixture());
+    let good = serde_json::to_value(&f.report).unwrap();
+    let mut paths = Vec::new();
+    covered_leaves(&good, String::new(), &mut paths);
+    assert!(paths.len() > 100, "{}", paths.len());
+    let trust = trusted(&f);
+    let mut checked = 0;
+    for (i, p) in paths.iter().enumerate() {
+        for salt in [i, i + 7, i * 13 + 1] {
+            let mut v = good.clone();
+            let target = v.pointer_mut(p).unwrap();
+            let new = mutate(target, salt);
+            if new == *target {
+                continue;
+            }
+            *target = new;
+            // Changes that break the report's own shape are refused earlier.
+            let Ok(report) = serde_json::from_value::<CodeReport>(v) else {
+                continue;
+            };
+            let verdict = verify_report(&report, &trust);
+            assert!(
+                !verdict.verified,
+                "changing {p} (salt {salt}) still verified"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 300, "{checked}");
+}
+
+#[test]
+fn bulk_verification_gives_the_same_verdicts() {
+    use proofmark_verifier::verify::verify_reports;
+    let f = rt().block_on(fixture());
+    let mut reports = Vec::new();
+    for i in 0..600 {
+        let mut r = f.report.clone();
+        match i % 5 {
+            0 => {}
+            1 => {
+                r.records[i % 5]
+                    .record
+                    .insert("location".into(), json!("elsewhere"));
+            }
+            2 => {
+                // A record no Arrow batch can hold spoils its kind's batch.
+                r.records[0]
+                    .record
+                    .insert("event_time".into(), json!("yesterday"));
+            }
+            3 => {
+                let b = r.batches.get_mut(BATCH).unwrap();
+                b.leaf_count += 1;
+            }
+            _ => {
+                r.records[4].leaf_hash = flip_hex(&r.records[4].leaf_hash, 1);
+            }
+        }
+        reports.push(r);
+    }
+    let trust = trusted(&f);
+    let bulk = verify_reports(&reports, &trust);
+    assert_eq!(bulk.len(), reports.len());
+    for (r, v) in reports.iter().zip(&bulk) {
+        assert_eq!(*v, verify_report(r, &trust));
+    }
+    assert_eq!(bulk.iter().filter(|v| v.verified).count(), 120);
+}
