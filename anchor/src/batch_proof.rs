@@ -151,37 +151,7 @@ pub async fn prove_leaf(
     }
     let leaf_hash = block[(local - b0) as usize];
 
-    let node = |h: u32, i: u64| -> Result<Hash, AnchorError> {
-        if h >= tree.lowest_height {
-            let level = &tree.levels[(h - tree.lowest_height) as usize];
-            return Ok(level[i as usize]);
-        }
-        let lo = (i << h) - b0;
-        let hi = (((i + 1) << h).min(n)) - b0;
-        Ok(with_suite!(suite, S => root_from_leaf_hashes::<S>(&block[lo as usize..hi as usize])?))
-    };
-    let mut hashes = Vec::with_capacity(shape::inclusion_proof_len(local, n));
-    let (mut idx, mut last, mut h) = (local, n - 1, 0u32);
-    while last > 0 {
-        let sibling = if idx & 1 == 1 {
-            Some(idx - 1)
-        } else if idx < last {
-            Some(idx + 1)
-        } else {
-            None
-        };
-        if let Some(s) = sibling {
-            hashes.push(node(h, s)?);
-        }
-        idx >>= 1;
-        last >>= 1;
-        h += 1;
-    }
-    let segment_proof = InclusionProof {
-        index: local,
-        tree_size: n,
-        hashes,
-    };
+    let segment_proof = segment_inclusion_proof(suite, &tree, &block, b0, local, &tree_path)?;
 
     let roots = manifest
         .non_empty_segments()
@@ -204,6 +174,64 @@ pub async fn prove_leaf(
     };
     proof.verify()?;
     Ok(proof)
+}
+
+/// The inclusion proof of leaf `local` in its segment tree, from the
+/// segment's stored upper levels (`tree`) and the aligned block of leaves
+/// below them (`block`, starting at leaf `b0`): stored levels give the nodes
+/// at or above `tree.lowest_height`, the block gives the ones below.
+///
+/// # Errors
+///
+/// [`AnchorError::Malformed`] (naming `tree_path`) when the stored levels
+/// lack a node the proof needs; the tree errors of the merkle crate.
+pub fn segment_inclusion_proof(
+    suite: SuiteId,
+    tree: &TreeFile,
+    block: &[Hash],
+    b0: u64,
+    local: u64,
+    tree_path: &str,
+) -> Result<InclusionProof, AnchorError> {
+    let n = tree.leaf_count;
+    let node = |h: u32, i: u64| -> Result<Hash, AnchorError> {
+        if h >= tree.lowest_height {
+            return tree
+                .levels
+                .get((h - tree.lowest_height) as usize)
+                .and_then(|level| level.get(i as usize))
+                .copied()
+                .ok_or_else(|| AnchorError::malformed(tree_path, "a stored level lacks a node"));
+        }
+        let lo = ((i << h) - b0) as usize;
+        let hi = ((((i + 1) << h).min(n)) - b0) as usize;
+        let leaves = block
+            .get(lo..hi)
+            .ok_or_else(|| AnchorError::malformed(tree_path, "the leaf block is too short"))?;
+        Ok(with_suite!(suite, S => root_from_leaf_hashes::<S>(leaves)?))
+    };
+    let mut hashes = Vec::with_capacity(shape::inclusion_proof_len(local, n));
+    let (mut idx, mut last, mut h) = (local, n.saturating_sub(1), 0u32);
+    while last > 0 {
+        let sibling = if idx & 1 == 1 {
+            Some(idx - 1)
+        } else if idx < last {
+            Some(idx + 1)
+        } else {
+            None
+        };
+        if let Some(s) = sibling {
+            hashes.push(node(h, s)?);
+        }
+        idx >>= 1;
+        last >>= 1;
+        h += 1;
+    }
+    Ok(InclusionProof {
+        index: local,
+        tree_size: n,
+        hashes,
+    })
 }
 
 /// Where a leaf's record is in the inputs.

@@ -531,19 +531,20 @@ impl RunCursor {
     }
 }
 
+/// Run-building helpers shared by the index's unit tests.
 #[cfg(test)]
-mod tests {
+pub(crate) mod test_runs {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn key(i: u64) -> [u8; 16] {
+    pub(crate) fn key(i: u64) -> [u8; 16] {
         let mut k = [0u8; 16];
         k[..8].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_be_bytes());
         k
     }
 
     /// Writes a run of `(key, batch, leaf)` entries (sorted here) and returns its info.
-    fn write_run(dir: &Path, name: &str, mut e: Vec<([u8; 16], u32, u64)>) -> RunInfo {
+    pub(crate) fn write_run(dir: &Path, name: &str, mut e: Vec<([u8; 16], u32, u64)>) -> RunInfo {
         e.sort();
         let mut w = RunWriter::create(&dir.join(name), e.len() as u64).unwrap();
         for (k, b, l) in &e {
@@ -555,6 +556,13 @@ mod tests {
             digest: w.finish().unwrap(),
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::test_runs::{key, write_run};
+    use super::*;
 
     #[test]
     fn lookups_find_every_entry_across_fences_and_runs() {

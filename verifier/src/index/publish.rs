@@ -432,25 +432,7 @@ fn remove_dead_runs(dir: &Path, catalog: &Catalog) {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    fn key(i: u64) -> [u8; 16] {
-        let mut k = [0u8; 16];
-        k[..8].copy_from_slice(&(i.wrapping_mul(0x9e37_79b9_7f4a_7c15)).to_be_bytes());
-        k
-    }
-
-    fn write_run(dir: &Path, name: &str, mut e: Vec<([u8; 16], u32, u64)>) -> RunInfo {
-        e.sort();
-        let mut w = RunWriter::create(&dir.join(name), e.len() as u64).unwrap();
-        for (k, b, l) in &e {
-            w.push(&encode_run_entry(k, *b, 0, *l)).unwrap();
-        }
-        RunInfo {
-            file: name.into(),
-            entries: e.len() as u64,
-            digest: w.finish().unwrap(),
-        }
-    }
+    use crate::index::test_runs::{key, write_run};
 
     #[test]
     fn compaction_keeps_few_runs() {

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use proofmark_anchor::batch_proof::segment_inclusion_proof;
 use proofmark_anchor::layout::{self, SegmentFile, segment_path};
 use proofmark_anchor::manifest::Manifest;
 use proofmark_anchor::segment_files::{
@@ -14,9 +15,7 @@ use proofmark_anchor::segment_files::{
 };
 use proofmark_anchor::{AnchorError, verify_leaf_proof};
 use proofmark_ingest::{Plan, Store};
-use proofmark_merkle::{
-    BatchProof, Hash, InclusionProof, MerkleTree, SuiteId, root_from_leaf_hashes, shape, with_suite,
-};
+use proofmark_merkle::{BatchProof, Hash, InclusionProof, MerkleTree, SuiteId, with_suite};
 
 use super::read::RangeReader;
 use crate::error::VerifierError;
@@ -177,43 +176,9 @@ impl BatchContext {
         }
         let leaf_hash = block[(local - b0) as usize];
         let suite = self.suite;
-        let node = |h: u32, i: u64| -> Result<Hash, VerifierError> {
-            if h >= tree.lowest_height {
-                return tree
-                    .levels
-                    .get((h - tree.lowest_height) as usize)
-                    .and_then(|level| level.get(i as usize))
-                    .copied()
-                    .ok_or_else(|| integrity("the stored tree is missing a node".into()));
-            }
-            let lo = ((i << h) - b0) as usize;
-            let hi = ((((i + 1) << h).min(n)) - b0) as usize;
-            Ok(
-                with_suite!(suite, S => root_from_leaf_hashes::<S>(&block[lo..hi]).map_err(AnchorError::from)?),
-            )
-        };
-        let mut hashes = Vec::with_capacity(shape::inclusion_proof_len(local, n));
-        let (mut idx, mut last, mut h) = (local, n - 1, 0u32);
-        while last > 0 {
-            let sibling = if idx & 1 == 1 {
-                Some(idx - 1)
-            } else if idx < last {
-                Some(idx + 1)
-            } else {
-                None
-            };
-            if let Some(s) = sibling {
-                hashes.push(node(h, s)?);
-            }
-            idx >>= 1;
-            last >>= 1;
-            h += 1;
-        }
-        let segment_proof = InclusionProof {
-            index: local,
-            tree_size: n,
-            hashes,
-        };
+        let tree_path = segment_path(&self.batch_id, slot.segment, SegmentFile::Tree);
+        let segment_proof = segment_inclusion_proof(suite, tree, &block, b0, local, &tree_path)
+            .map_err(|e| integrity(format!("the stored tree cannot prove the leaf ({e})")))?;
         let proof = BatchProof::new(segment_proof, slot.upper.clone());
         verify_leaf_proof(suite, &leaf_hash, &proof, &self.root).map_err(|e| {
             integrity(format!(
