@@ -3,8 +3,9 @@
 //! global ones on the way.
 //!
 //! Each run is streamed through a buffer of its own; no run is ever held
-//! whole. The buffers share the memory budget: with `k` runs each gets about
-//! `budget / (k + 1)` bytes (at least [`MIN_RUN_BUFFER_BYTES`]). When more
+//! whole. The buffers share the memory budget, at most [`MERGE_READ_BYTES`] of
+//! it: with `k` runs each gets about `min(budget, MERGE_READ_BYTES) / (k + 1)`
+//! bytes (at least [`MIN_RUN_BUFFER_BYTES`]). When more
 //! runs are open than the budget allows at that minimum, the runs are merged
 //! in passes: groups of runs into temporary files on local disk, then those
 //! files, until one pass can take them all. Adding a segment's first global
@@ -45,9 +46,15 @@ use crate::segment_files::INDEX_ENTRY_LEN;
 pub const MIN_RUN_BUFFER_BYTES: usize = 64 * 1024;
 
 /// The largest read buffer a run gets: larger reads gain little on local
-/// disks, and this keeps the merge's memory at about 256 KiB per segment
-/// until the budget caps it.
+/// disks.
 pub const MAX_RUN_BUFFER_BYTES: usize = 256 * 1024;
+
+/// What the read buffers of one merge pass share when the budget allows more:
+/// runs get `64 MiB / runs` each (within [`MIN_RUN_BUFFER_BYTES`] and
+/// [`MAX_RUN_BUFFER_BYTES`]), so the merge's memory stays near 64 MiB as the
+/// batch grows instead of growing with its segment count up to the budget
+/// (256 KiB a segment came to about 400 MiB at 100 M records).
+pub const MERGE_READ_BYTES: usize = 64 << 20;
 
 /// The default memory budget of the merge: 1 GiB.
 pub const DEFAULT_MEMORY_BUDGET_BYTES: usize = 1 << 30;
@@ -216,7 +223,7 @@ impl MergeOptions {
 
     /// The read buffer of each of `runs` runs merged at once (a multiple of 24).
     fn chunk_bytes(&self, runs: usize) -> usize {
-        let share = self.memory_budget_bytes / (runs + 1);
+        let share = self.memory_budget_bytes.min(MERGE_READ_BYTES) / (runs + 1);
         let share = share.clamp(MIN_RUN_BUFFER_BYTES, MAX_RUN_BUFFER_BYTES);
         share / INDEX_ENTRY_LEN * INDEX_ENTRY_LEN
     }

@@ -1,14 +1,18 @@
-//! One streaming pass over an input file: its BLAKE3 digest, each row group's digest, and
-//! (in copy mode) a copy into the batch store, all from the same chunks.
+//! One streaming pass over an input file: its BLAKE3 digest, each row group's digest,
+//! (in copy mode) a copy into the batch store, and the bytes of each row group for the
+//! duplicate record id scan, all from the same chunks.
 //!
 //! Memory stays bounded (a couple of [`CHUNK_BYTES`] chunks plus the upload's parts in
-//! flight); the next chunk is fetched while the current one is hashed on a blocking thread.
+//! flight and the scan's row groups in flight); the next chunk is fetched while the current
+//! one is hashed on a blocking thread.
 
+use std::collections::VecDeque;
 use std::ops::Range;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use object_store::WriteMultipart;
 
+use crate::duplicates::DuplicateScan;
 use crate::error::IngestError;
 use crate::store::Store;
 
@@ -61,9 +65,77 @@ pub struct CopyTarget<'a> {
     pub path: &'a str,
 }
 
+/// Cuts streamed chunks into the bytes of given ranges (the row groups), each as soon as
+/// its last byte has arrived, keeping only the chunks a range still needs.
+struct Cutter {
+    /// Ranges not cut yet (indices), by start.
+    pending: Vec<usize>,
+    /// Retained chunks: (position in the file, bytes).
+    chunks: VecDeque<(u64, Bytes)>,
+}
+
+impl Cutter {
+    fn new(ranges: &[Range<u64>]) -> Self {
+        let mut pending: Vec<usize> = (0..ranges.len()).collect();
+        pending.sort_by_key(|&i| (ranges[i].start, i));
+        Cutter {
+            pending,
+            chunks: VecDeque::new(),
+        }
+    }
+
+    /// Adds the chunk at `pos`; returns (index, start, bytes) of every range now complete.
+    fn push(&mut self, pos: u64, chunk: Bytes, ranges: &[Range<u64>]) -> Vec<(usize, u64, Bytes)> {
+        let end = pos + chunk.len() as u64;
+        self.chunks.push_back((pos, chunk));
+        let mut done = Vec::new();
+        self.pending.retain(|&i| {
+            let r = &ranges[i];
+            if r.end > end {
+                return true;
+            }
+            done.push((i, r.start, cut(&self.chunks, r)));
+            false
+        });
+        let keep_from = self.pending.first().map_or(u64::MAX, |&i| ranges[i].start);
+        while self
+            .chunks
+            .front()
+            .is_some_and(|(p, c)| p + c.len() as u64 <= keep_from)
+        {
+            self.chunks.pop_front();
+        }
+        done
+    }
+}
+
+/// The bytes of `range` from the retained `chunks` (which cover it): a slice of one chunk,
+/// or a copy across chunks.
+fn cut(chunks: &VecDeque<(u64, Bytes)>, range: &Range<u64>) -> Bytes {
+    let overlapping = chunks
+        .iter()
+        .filter(|(p, c)| *p < range.end && p + c.len() as u64 > range.start);
+    let mut parts = overlapping.clone();
+    if let (Some((p, c)), None) = (parts.next(), parts.next())
+        && *p <= range.start
+        && p + c.len() as u64 >= range.end
+    {
+        return c.slice((range.start - p) as usize..(range.end - p) as usize);
+    }
+    let mut out = BytesMut::with_capacity((range.end - range.start) as usize);
+    for (p, c) in overlapping {
+        let s = range.start.max(*p) - p;
+        let e = range.end.min(p + c.len() as u64) - p;
+        out.extend_from_slice(&c[s as usize..e as usize]);
+    }
+    out.freeze()
+}
+
 /// Streams the file at `path` in `store` (`size` bytes, `url` for errors) once, computing
-/// its digest and the digest of each range in `ranges`, and copying it to `copy` if given.
+/// its digest and the digest of each range in `ranges`, copying it to `copy` if given, and
+/// handing each range's bytes (range `i` is row group `i`) to `scan` if given.
 /// `progress` is called with the bytes of each chunk digested.
+#[allow(clippy::too_many_arguments)]
 pub async fn digest_file(
     store: &Store,
     path: &str,
@@ -71,13 +143,25 @@ pub async fn digest_file(
     size: u64,
     ranges: &[Range<u64>],
     copy: Option<CopyTarget<'_>>,
+    scan: Option<&DuplicateScan>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<FileDigests, IngestError> {
     let mut writer = match &copy {
         Some(t) => Some(t.store.writer(t.path).await?),
         None => None,
     };
-    let result = stream(store, path, url, size, ranges, &copy, &mut writer, progress).await;
+    let result = stream(
+        store,
+        path,
+        url,
+        size,
+        ranges,
+        &copy,
+        &mut writer,
+        scan,
+        progress,
+    )
+    .await;
     match (result, writer, copy) {
         (Ok(d), Some(w), Some(t)) => {
             t.store.writer_finish(t.path, w).await?;
@@ -101,8 +185,10 @@ async fn stream(
     ranges: &[Range<u64>],
     copy: &Option<CopyTarget<'_>>,
     writer: &mut Option<WriteMultipart>,
+    scan: Option<&DuplicateScan>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<FileDigests, IngestError> {
+    let mut cutter = Cutter::new(ranges);
     let mut state = HashState {
         file: blake3::Hasher::new(),
         ranges: ranges
@@ -151,6 +237,11 @@ async fn stream(
             what: format!("digesting {url}"),
             source,
         })?;
+        if let Some(scan) = scan {
+            for (row_group, offset, bytes) in cutter.push(pos, chunk.clone(), ranges) {
+                scan.row_group(row_group, offset, bytes).await;
+            }
+        }
         if let (Some(w), Some(t)) = (writer.as_mut(), copy) {
             t.store.writer_wait(t.path, w).await?;
             w.put(chunk);

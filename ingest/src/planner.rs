@@ -13,7 +13,7 @@ use futures::StreamExt;
 use crate::dates::{now_rfc3339, parse_date};
 use crate::digest::{CopyTarget, digest_file};
 use crate::discover::{SourceFile, resolve_inputs};
-use crate::duplicates::duplicate_rows;
+use crate::duplicates::DuplicateScan;
 use crate::error::IngestError;
 use crate::footer::{Footer, read_footer, row_group_range};
 use crate::plan::{
@@ -201,6 +201,9 @@ async fn plan_file(
             bytes,
         })
     };
+    // Duplicates come from the bytes being digested (and copied): the build checks each
+    // row group it reads against these digests.
+    let scan = DuplicateScan::start(url, f.source.size, &f.footer)?;
     let digests = digest_file(
         &f.source.store,
         &f.source.path,
@@ -208,15 +211,11 @@ async fn plan_file(
         f.source.size,
         &ranges,
         copy,
+        Some(&scan),
         &on_bytes,
     )
     .await?;
-    // Duplicates are read where the build will read the rows: the copy, in copy mode.
-    let (read_store, read_path) = match &copy_path {
-        Some(p) => (store, p.as_str()),
-        None => (&f.source.store, f.source.path.as_str()),
-    };
-    let duplicates = duplicate_rows(read_store, read_path, url, f.source.size, &f.footer).await?;
+    let duplicates = scan.finish().await?;
     let row_groups: Vec<PlanRowGroup> = f
         .footer
         .metadata()
@@ -380,6 +379,7 @@ async fn same_or_frozen(
                 url,
                 f.source.size,
                 &[],
+                None,
                 None,
                 &on_bytes,
             )
