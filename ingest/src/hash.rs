@@ -111,8 +111,10 @@ pub(crate) fn hash_chunk<S: Suite>(
     // tend to have similar lengths, so the bytes rarely need moving.
     let mut guess = 1usize;
     let mut slot = 0u32;
-    // Rows of a lot tend to be adjacent: reuse the previous row's lot key.
+    // Rows of a lot tend to be adjacent, and so do an item's events in a file written
+    // item by item: reuse the previous row's key.
     let mut last_lot: Option<(&str, [u8; 16])> = None;
+    let mut last_code: Option<(&str, [u8; 16])> = None;
     for row in rows {
         if rejected[row] {
             continue;
@@ -139,10 +141,15 @@ pub(crate) fn hash_chunk<S: Suite>(
         }
         let leaf = leaf_base + slot;
         if let Some(code) = view.code(row) {
-            entries.push(IndexEntry {
-                key: fast_subject_key(SubjectType::Item, code),
-                leaf,
-            });
+            let key = match last_code {
+                Some((prev, key)) if prev == code => key,
+                _ => {
+                    let key = fast_subject_key(SubjectType::Item, code);
+                    last_code = Some((code, key));
+                    key
+                }
+            };
+            entries.push(IndexEntry { key, leaf });
         }
         if let Some(lot) = view.lot_id(row) {
             let key = match last_lot {
