@@ -43,7 +43,7 @@ use crate::segment_files::INDEX_ENTRY_LEN;
 
 /// The smallest read buffer a run gets; fewer runs than `budget / this` are
 /// merged in one pass.
-pub const MIN_RUN_BUFFER_BYTES: usize = 64 * 1024;
+pub const MIN_RUN_BUFFER_BYTES: usize = 16 * 1024;
 
 /// The largest read buffer a run gets: larger reads gain little on local
 /// disks.
@@ -334,9 +334,14 @@ impl Cursor {
             self.buf.drain(..self.pos);
             self.pos = 0;
             let before = self.buf.len();
+            if self.buf.capacity() < self.chunk_bytes {
+                self.buf.reserve_exact(self.chunk_bytes - before);
+            }
+            // At most the buffer's size in all: appending a whole chunk to a partial
+            // entry would double the allocation.
             self.run
                 .source
-                .next_chunk(self.chunk_bytes, &mut self.buf)?;
+                .next_chunk(self.chunk_bytes - before, &mut self.buf)?;
             if self.buf.len() == before {
                 if before > 0 {
                     return Err(AnchorError::malformed(

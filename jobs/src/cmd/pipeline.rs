@@ -91,8 +91,10 @@ pub struct CommitArgs {
     /// The store the batch lives in.
     #[arg(long, value_name = "URL")]
     pub store: String,
-    /// Memory for the index merge's buffers (`1GiB`, `512MiB`, `64KiB`, or bytes); with more
-    /// segments than fit, the merge goes in passes through local temporary files.
+    /// Memory for the index merge's buffers (`1GiB`, `512MiB`, `64KiB`, or bytes). The read
+    /// buffers take at most 64 MiB of it (16 to 256 KiB a segment); with more segments than
+    /// the budget holds at 16 KiB each, the merge goes in passes through local temporary
+    /// files.
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub memory_budget: usize,
     /// Folder for temporary files (the index and rejects before upload, merge passes)
