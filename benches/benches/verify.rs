@@ -1,13 +1,20 @@
 //! Bulk verification of code reports (`proofmark audit codes`): every record
 //! re-encoded from its values, leaf-hashed, its batch proof walked to the
 //! root, the batch's ledger receipt checked (once per distinct batch), in
-//! parallel; against the baseline of bare batch-proof verification
-//! (`proofmark_merkle`, the same proofs, the same threads) in the same run.
+//! parallel; in the same run, three rates on the same proofs and threads:
+//! the bare batch-proof walks (`proofmark_merkle`, the baseline), the full
+//! verification with every proof walked to the root (memo off), and the full
+//! verification with the proof memo (memo on, the default of
+//! `verify_reports`).
 //!
 //! `cargo bench -p proofmark-benches --bench verify`; the closing lines print
-//! both rates and their ratio. The fixture: one batch of 65,536 logistics
-//! records in 16 segments of 4,096, a real signed ledger receipt, and 8,192
-//! reports of 4 records each (32,768 record proofs).
+//! the rates (record proofs/s and reports/s) and their ratios. The fixture is
+//! a regulator's sample: one batch of 1,048,576 logistics records in 16
+//! segments of 65,536 (the default row group), 262,144 codes of 4 records
+//! each, the records of a code in four different segments (as a code's
+//! production and logistics records sit in different files), a real signed
+//! ledger receipt, and reports for every 16th code: 16,384 reports, 65,536
+//! record proofs spread over the whole batch (one leaf in 16).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::collections::BTreeMap;
@@ -20,56 +27,65 @@ use proofmark_ingest::Store;
 use proofmark_merkle::{
     BatchProof, Blake3, Hash, MerkleTree, Proof, ProofEnvelope, SuiteId, batch_proof,
 };
-use proofmark_schemas::{Kind, RecordView, SubjectType, batch_from_json, encode_row, subject_key};
+use proofmark_schemas::{Kind, SubjectType, encode_json, subject_key};
 use proofmark_verifier::CODE_REPORT_FORMAT;
 use proofmark_verifier::report::{BatchInfo, CodeReport, RecordEntry, RecordSource, SubjectRef};
-use proofmark_verifier::verify::{Trust, verify_reports};
+use proofmark_verifier::verify::{BulkOptions, BulkStats, Trust, verify_reports_with};
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 const SEGMENTS: usize = 16;
-const SEGMENT_LEAVES: usize = 4096;
+const SEGMENT_LEAVES: usize = 65_536;
+const LEAVES: usize = SEGMENTS * SEGMENT_LEAVES;
 const RECORDS_PER_REPORT: usize = 4;
+const CODES: usize = LEAVES / RECORDS_PER_REPORT;
+/// Every `SAMPLE_EVERY`th code is audited.
+const SAMPLE_EVERY: usize = 16;
 const BATCH: &str = "bench-2026-11-25";
 const T0: i64 = 1_763_942_400_000_000;
 
 struct Fixture {
     reports: Vec<CodeReport>,
     trust: Trust,
-    /// The bare baseline: (leaf hash, proof) of every record, and the root.
+    /// The bare baseline: (leaf hash, proof) of every sampled record, and the root.
     bare: Vec<(Hash, BatchProof)>,
     root: Hash,
 }
 
-fn code(i: usize) -> String {
-    format!("{:020}", 10_000_000 + i)
+fn code(c: usize) -> String {
+    format!("{:020}", 10_000_000 + c)
+}
+
+/// Record `k` of code `c`: leaf `k * CODES + c`, so a code's four records
+/// are in four segments, a quarter of the batch apart.
+fn leaf_of(c: usize, k: usize) -> usize {
+    k * CODES + c
+}
+
+fn record(leaf: usize) -> Map<String, Value> {
+    let (k, c) = (leaf / CODES, leaf % CODES);
+    let event = ["labelled", "departed", "arrived", "delivered"][k];
+    let Value::Object(m) = json!({
+        "record_id": format!("ev-{leaf}"), "code": code(c),
+        "lot_id": format!("LOT-{}", c / 64), "org_id": "carrier-7",
+        "event_time": T0 + (c * RECORDS_PER_REPORT + k) as i64,
+        "event_type": event,
+        "location": format!("Port {}", c % 13), "carrier": "Blue Anchor Line",
+        "waybill": format!("WB{leaf:08}"),
+    }) else {
+        unreachable!()
+    };
+    m
 }
 
 fn fixture() -> Fixture {
-    let n = SEGMENTS * SEGMENT_LEAVES;
-    let values: Vec<Value> = (0..n)
-        .map(|i| {
-            json!({
-                "record_id": format!("ev-{i}"), "code": code(i / RECORDS_PER_REPORT),
-                "lot_id": format!("LOT-{}", i / 64), "org_id": "carrier-7",
-                "event_time": T0 + i as i64, "event_type": "departed",
-                "location": format!("Port {}", i % 13), "carrier": "Blue Anchor Line",
-                "waybill": format!("WB{i:08}"),
-            })
+    let leaves: Vec<Hash> = (0..LEAVES)
+        .into_par_iter()
+        .map_init(Vec::new, |buf, leaf| {
+            buf.clear();
+            encode_json(Kind::Logistics, &record(leaf), buf).unwrap();
+            SuiteId::Blake3.hash_leaf(buf)
         })
-        .collect();
-    let batch = batch_from_json(Kind::Logistics, &values).unwrap();
-    let view = RecordView::try_new(Kind::Logistics, &batch).unwrap();
-    let encoded: Vec<Vec<u8>> = (0..n)
-        .map(|row| {
-            let mut buf = Vec::new();
-            encode_row(&view, row, &mut buf);
-            buf
-        })
-        .collect();
-    let leaves: Vec<Hash> = encoded
-        .iter()
-        .map(|e| SuiteId::Blake3.hash_leaf(e))
         .collect();
     let segments: Vec<MerkleTree<Blake3>> = leaves
         .chunks(SEGMENT_LEAVES)
@@ -87,7 +103,7 @@ fn fixture() -> Fixture {
         batch_id: BATCH.into(),
         suite: "blake3".into(),
         root: hex::encode(root),
-        leaf_count: n as u64,
+        leaf_count: LEAVES as u64,
         manifest_digest: manifest_digest.clone(),
     };
     let r = tokio::runtime::Builder::new_current_thread()
@@ -106,27 +122,31 @@ fn fixture() -> Fixture {
     let info = BatchInfo {
         suite: "blake3".into(),
         root: hex::encode(root),
-        leaf_count: n as u64,
+        leaf_count: LEAVES as u64,
         manifest_digest,
         batch_date: "2026-11-25".into(),
         anchors: BTreeMap::from([("ledger".to_owned(), receipt)]),
     };
 
-    let mut bare = Vec::with_capacity(n);
-    let mut reports = Vec::with_capacity(n / RECORDS_PER_REPORT);
-    for (r, chunk) in values.chunks(RECORDS_PER_REPORT).enumerate() {
+    let mut bare = Vec::new();
+    let mut reports = Vec::new();
+    let mut buf = Vec::new();
+    for c in (0..CODES).step_by(SAMPLE_EVERY) {
         let mut records = Vec::new();
-        for (k, v) in chunk.iter().enumerate() {
-            let i = r * RECORDS_PER_REPORT + k;
+        for k in 0..RECORDS_PER_REPORT {
+            let i = leaf_of(c, k);
             let (s, local) = (i / SEGMENT_LEAVES, i % SEGMENT_LEAVES);
             let proof = batch_proof(&segments[s], local as u64, &upper, s as u64).unwrap();
             bare.push((leaves[i], proof.clone()));
             let env = ProofEnvelope::new(SuiteId::Blake3, Proof::Batch(proof));
+            let values = record(i);
+            buf.clear();
+            encode_json(Kind::Logistics, &values, &mut buf).unwrap();
             records.push(RecordEntry {
                 kind: "logistics".into(),
                 subject: "item".into(),
-                record: v.as_object().unwrap().clone(),
-                canonical: hex::encode(&encoded[i]),
+                record: values,
+                canonical: hex::encode(&buf),
                 leaf_hash: hex::encode(leaves[i]),
                 batch_id: BATCH.into(),
                 leaf_index: i as u64,
@@ -138,7 +158,7 @@ fn fixture() -> Fixture {
                 proof: serde_json::from_str(&env.to_json()).unwrap(),
             });
         }
-        let c = code(r);
+        let c = code(c);
         reports.push(CodeReport {
             format: CODE_REPORT_FORMAT.into(),
             code: c.clone(),
@@ -167,11 +187,10 @@ fn bare_verify(f: &Fixture) -> usize {
         .count()
 }
 
-fn full_verify(f: &Fixture) -> usize {
-    verify_reports(&f.reports, &f.trust)
-        .iter()
-        .filter(|v| v.verified)
-        .count()
+fn full_verify(f: &Fixture, memo: bool) -> (usize, BulkStats) {
+    let options = BulkOptions::default().with_proof_memo(memo);
+    let (verdicts, stats) = verify_reports_with(&f.reports, &f.trust, options);
+    (verdicts.iter().filter(|v| v.verified).count(), stats)
 }
 
 fn rate(records: usize, run: impl Fn() -> usize) -> f64 {
@@ -186,10 +205,23 @@ fn rate(records: usize, run: impl Fn() -> usize) -> f64 {
 }
 
 fn main() {
+    let started = Instant::now();
     let f = fixture();
     let records = f.bare.len();
+    let reports = f.reports.len();
+    eprintln!(
+        "fixture: {LEAVES} leaves, {reports} reports, {records} record proofs in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     assert_eq!(bare_verify(&f), records);
-    assert_eq!(full_verify(&f), f.reports.len());
+    let (verified, plain) = full_verify(&f, false);
+    assert_eq!(verified, reports);
+    let (verified, memo) = full_verify(&f, true);
+    assert_eq!(verified, reports);
+    assert_eq!(
+        (plain.proofs, memo.proofs),
+        (records as u64, records as u64)
+    );
 
     let mut c = Criterion::default()
         .configure_from_args()
@@ -200,18 +232,37 @@ fn main() {
     g.bench_function("bare_batch_proofs", |b| {
         b.iter(|| black_box(bare_verify(&f)))
     });
-    g.bench_function("code_reports", |b| b.iter(|| black_box(full_verify(&f))));
+    g.bench_function("code_reports_no_memo", |b| {
+        b.iter(|| black_box(full_verify(&f, false)))
+    });
+    g.bench_function("code_reports", |b| {
+        b.iter(|| black_box(full_verify(&f, true)))
+    });
     g.finish();
     c.final_summary();
 
     let bare = rate(records, || bare_verify(&f));
-    let full = rate(records, || full_verify(&f));
+    let plain = rate(records, || full_verify(&f, false).0);
+    let memoised = rate(records, || full_verify(&f, true).0);
+    let per_report = records as f64 / reports as f64;
     println!(
-        "bulk verification, {} threads: {:.0} record proofs/s fully verified \
-         (re-encode, leaf hash, batch proof, receipt), {:.0} bare batch proofs/s: ratio {:.2}",
+        "bulk verification, {} threads, {records} record proofs in {reports} reports \
+         (one leaf in {SAMPLE_EVERY} of a {LEAVES}-leaf batch), best of five:",
         rayon::current_num_threads(),
-        full,
-        bare,
-        full / bare
+    );
+    println!("  bare batch proofs:            {bare:>9.0} proofs/s");
+    println!(
+        "  full verification, no memo:   {plain:>9.0} record proofs/s, {:>8.0} reports/s, {:.2} x bare",
+        plain / per_report,
+        plain / bare
+    );
+    println!(
+        "  full verification, memo:      {memoised:>9.0} record proofs/s, {:>8.0} reports/s, {:.2} x bare, {:.2} x no memo \
+         ({} of {} proofs settled by the memo)",
+        memoised / per_report,
+        memoised / bare,
+        memoised / plain,
+        memo.memo_hits,
+        memo.proofs
     );
 }

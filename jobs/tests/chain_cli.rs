@@ -214,6 +214,8 @@ fn deploy_grant_anchor_show_through_the_binary() {
     .unwrap();
     assert_eq!(status["latest_checkpoint"]["log_size"], 1);
 
+    verify_and_audit_against_the_chain(d, &node, store, &records, &contract, &manifest);
+
     // Revoked, the member is refused.
     let admin = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_ADMIN_KEY");
     let revoked: Value = serde_json::from_str(&ok(
@@ -231,6 +233,176 @@ fn deploy_grant_anchor_show_through_the_binary() {
         ],
     );
     assert_eq!(bad.status.code(), Some(2));
+}
+
+/// `proofmark verify REPORT --rpc --contract` and `proofmark audit batch
+/// --chain` read the anchor from the contract itself: they pass against the
+/// contract that anchored the batch, and fail against another contract or
+/// for a report whose root was changed.
+fn verify_and_audit_against_the_chain(
+    d: &Path,
+    node: &Anvil,
+    store: &str,
+    records: &Path,
+    contract: &str,
+    manifest: &Value,
+) {
+    // A code's report, as the service gives it.
+    let index = d.join("index");
+    ok(
+        d,
+        &[
+            "publish",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--index",
+            index.to_str().unwrap(),
+        ],
+    );
+    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
+    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    let report = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = proofmark_ingest::Store::from_url(store).unwrap();
+        let lookup = proofmark_verifier::Lookup::open(store, &index).unwrap();
+        lookup.report(code).await.unwrap().unwrap()
+    });
+    assert_eq!(
+        report.batches["b1"].root,
+        manifest["root"].as_str().unwrap()
+    );
+    assert!(report.batches["b1"].anchors.contains_key("local"));
+    let path = d.join("report.json");
+    std::fs::write(&path, report.to_json_vec()).unwrap();
+    let report_path = path.to_str().unwrap();
+
+    // Checked against the chain: verified (exit 0), with no ledger key.
+    let verdict: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &node.url,
+            "--contract",
+            contract,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    let chain_check = &verdict["batches"]["b1"]["anchors"]["local"];
+    assert_eq!(chain_check["trusted"], true, "{chain_check}");
+    // Nothing trusted: not verified (exit 1).
+    assert_eq!(run(d, &["verify", report_path]).status.code(), Some(1));
+
+    // Another contract, which holds no anchor of the batch: exit 1.
+    let other_chains = chains_toml(d, node, None, "PROOFMARK_TEST_ADMIN_KEY");
+    let other: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "deploy",
+            "--chains",
+            &other_chains,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    let other = other["contract"].as_str().unwrap().to_owned();
+    assert_ne!(other, contract);
+    let o = run(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &node.url,
+            "--contract",
+            &other,
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    // A report whose root (and receipts' root) was replaced: exit 1 against
+    // the right contract.
+    let mut tampered: Value = serde_json::from_slice(&report.to_json_vec()).unwrap();
+    let fake = "ab".repeat(32);
+    tampered["batches"]["b1"]["root"] = Value::from(fake.as_str());
+    for receipt in tampered["batches"]["b1"]["anchors"]
+        .as_object_mut()
+        .unwrap()
+        .values_mut()
+    {
+        receipt["root"] = Value::from(fake.as_str());
+    }
+    let tampered_path = d.join("tampered.json");
+    std::fs::write(&tampered_path, tampered.to_string()).unwrap();
+    let o = run(
+        d,
+        &[
+            "verify",
+            tampered_path.to_str().unwrap(),
+            "--rpc",
+            &node.url,
+            "--contract",
+            contract,
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+
+    // The batch audit checks the evm receipt against the contract named in
+    // the chains file: passes with the anchoring one, fails with the other.
+    let chains = chains_toml(d, node, Some(contract), "PROOFMARK_TEST_MEMBER_KEY");
+    let audit: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "audit",
+            "batch",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &chains,
+            "--chain",
+            "local",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(audit["passed"], true, "{audit}");
+    let wrong = chains_toml(d, node, Some(&other), "PROOFMARK_TEST_MEMBER_KEY");
+    let o = run(
+        d,
+        &[
+            "audit",
+            "batch",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &wrong,
+            "--chain",
+            "local",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    // Back to the anchoring contract for the rest of the test.
+    chains_toml(d, node, Some(contract), "PROOFMARK_TEST_MEMBER_KEY");
 }
 
 #[test]

@@ -198,6 +198,136 @@ pub fn batch_from_json(kind: Kind, records: &[Json]) -> Result<RecordBatch, Json
     RecordBatch::try_new(kind.arrow_schema(), arrays).map_err(|e| JsonError::Arrow(e.to_string()))
 }
 
+/// Appends the canonical encoding (SPEC.md section 3) of one record given in
+/// its JSON form to `out`, straight from the JSON values (no Arrow batch),
+/// and returns its padded length. The bytes are exactly those of
+/// [`batch_from_json`] then [`encode_row`](crate::encode_row), and the same
+/// records are refused for the same reasons (errors name row 0): an unknown
+/// key, or a value of the wrong JSON type; a missing key is a null. On an
+/// error, `out` is left as it was.
+///
+/// ```
+/// use proofmark_schemas::{Kind, encode_json};
+///
+/// let record = serde_json::json!({"record_id": "r1", "lot_id": "L1", "org_id": "o",
+///     "event_time": 0, "event_type": "arrived", "location": ""});
+/// let mut out = Vec::new();
+/// let len = encode_json(Kind::Logistics, record.as_object().expect("an object"), &mut out)?;
+/// assert_eq!((len, &out[..6]), (64, &[1u8, 3, 55, 0, 0, 0][..]));
+/// # Ok::<(), proofmark_schemas::JsonError>(())
+/// ```
+///
+/// # Errors
+///
+/// [`JsonError::UnknownColumn`] and [`JsonError::WrongType`].
+pub fn encode_json(
+    kind: Kind,
+    record: &Map<String, Json>,
+    out: &mut Vec<u8>,
+) -> Result<usize, JsonError> {
+    if let Some(key) = record.keys().find(|k| kind.field_index(k).is_none()) {
+        return Err(JsonError::UnknownColumn {
+            row: 0,
+            key: key.clone(),
+            kind,
+        });
+    }
+    let start = out.len();
+    out.extend_from_slice(&[crate::encode::ENCODING_VERSION, kind.code(), 0, 0, 0, 0]);
+    for spec in kind.fields() {
+        if let Err(e) = encode_json_value(record.get(spec.name).unwrap_or(&Json::Null), spec, out) {
+            out.truncate(start);
+            return Err(e);
+        }
+    }
+    let len = out.len() - start;
+    let len32 = u32::try_from(len).unwrap_or(u32::MAX);
+    out[start + 2..start + 6].copy_from_slice(&len32.to_le_bytes());
+    let padded = crate::encode::padded_len(len);
+    out.resize(start + padded, 0);
+    Ok(padded)
+}
+
+#[inline]
+fn put_json_text(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+/// One column's presence byte and value bytes, with the checks of
+/// [`Builder::append`].
+fn encode_json_value(v: &Json, spec: &FieldSpec, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    use crate::encode::{NULL, PRESENT};
+    let wrong = |expected| JsonError::WrongType {
+        row: 0,
+        column: spec.name,
+        expected,
+    };
+    if v.is_null() {
+        out.push(NULL);
+        return Ok(());
+    }
+    match spec.ty {
+        FieldType::Text => {
+            let s = v.as_str().ok_or_else(|| wrong("a string or null"))?;
+            out.push(PRESENT);
+            put_json_text(out, s);
+        }
+        FieldType::Timestamp => {
+            let t = v.as_i64().ok_or_else(|| wrong("an integer (µs) or null"))?;
+            out.push(PRESENT);
+            out.extend_from_slice(&t.to_le_bytes());
+        }
+        FieldType::Date | FieldType::Int32 => {
+            let expected = if spec.ty == FieldType::Date {
+                "an integer (days) or null"
+            } else {
+                "a 32-bit integer or null"
+            };
+            let d = v.as_i64().and_then(|d| i32::try_from(d).ok());
+            let d = d.ok_or_else(|| wrong(expected))?;
+            out.push(PRESENT);
+            out.extend_from_slice(&d.to_le_bytes());
+        }
+        FieldType::TextList => {
+            let expected = "an array of strings or null";
+            let items = v.as_array().ok_or_else(|| wrong(expected))?;
+            out.push(PRESENT);
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for item in items {
+                match item {
+                    Json::String(s) => put_json_text(out, s),
+                    // A null item (a defect) encodes as empty text.
+                    Json::Null => put_json_text(out, ""),
+                    _ => return Err(wrong(expected)),
+                }
+            }
+        }
+        FieldType::AttachmentList => {
+            let expected = "an array of {uri, digest} objects or null";
+            let items = v.as_array().ok_or_else(|| wrong(expected))?;
+            out.push(PRESENT);
+            out.extend_from_slice(&(items.len() as u32).to_le_bytes());
+            for item in items {
+                if item.is_null() {
+                    put_json_text(out, "");
+                    put_json_text(out, "");
+                    continue;
+                }
+                let obj = item.as_object().ok_or_else(|| wrong(expected))?;
+                for key in ["uri", "digest"] {
+                    match obj.get(key) {
+                        Some(Json::String(t)) => put_json_text(out, t),
+                        Some(Json::Null) | None => put_json_text(out, ""),
+                        Some(_) => return Err(wrong(expected)),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The JSON object of row `row` of a bound batch, keys in schema order.
 pub fn row_to_json(view: &RecordView<'_>, row: usize) -> Map<String, Json> {
     let mut map = Map::new();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use proofmark_schemas::{
     Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, batch_from_json, decode,
-    encode_row, subject_key, validate,
+    encode_json, encode_row, subject_key, validate,
 };
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -411,4 +411,159 @@ fn spec_example_bytes() {
     assert_eq!(hex::encode(&bytes), expected);
     assert_eq!(bytes.len(), 64);
     assert!(bytes[55..].iter().all(|&b| b == 0));
+}
+
+/// The canonical bytes of one JSON record through Arrow (the reference path).
+fn encode_through_arrow(kind: Kind, record: &Value) -> Result<Vec<u8>, String> {
+    let batch = batch_from_json(kind, std::slice::from_ref(record)).map_err(|e| e.to_string())?;
+    let view = RecordView::try_new(kind, &batch).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    encode_row(&view, 0, &mut bytes);
+    Ok(bytes)
+}
+
+/// The direct JSON encoder against the checked-in vectors and the Arrow path.
+#[test]
+fn encode_json_gives_the_vector_bytes() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("vectors/records");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let v: Value =
+            serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap()).unwrap();
+        let kind: Kind = v["kind"].as_str().unwrap().parse().unwrap();
+        let mut out = vec![0xaa];
+        let len = encode_json(kind, v["record"].as_object().unwrap(), &mut out).unwrap();
+        assert_eq!(len, out.len() - 1);
+        assert_eq!(hex::encode(&out[1..]), v["canonical_hex"].as_str().unwrap());
+        seen += 1;
+    }
+    assert!(seen >= 24);
+    for (name, _, kind, record) in cases() {
+        let mut out = Vec::new();
+        encode_json(kind, record.as_object().unwrap(), &mut out).unwrap();
+        assert_eq!(Ok(out), encode_through_arrow(kind, &record), "{name}");
+    }
+}
+
+mod encode_json_props {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Any JSON value a column might be given, right type or not.
+    fn any_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<i32>().prop_map(Value::from),
+            (u64::MAX - 3..=u64::MAX).prop_map(Value::from),
+            (-1e9f64..1e9).prop_map(Value::from),
+            "[a-zé ]{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(2, 12, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                (
+                    prop::option::of(inner.clone()),
+                    prop::option::of(inner),
+                    any::<bool>()
+                )
+                    .prop_map(|(uri, digest, extra)| {
+                        let mut m = serde_json::Map::new();
+                        if let Some(u) = uri {
+                            m.insert("uri".into(), u);
+                        }
+                        if let Some(d) = digest {
+                            m.insert("digest".into(), d);
+                        }
+                        if extra {
+                            m.insert("extra".into(), Value::from(1));
+                        }
+                        Value::Object(m)
+                    }),
+            ]
+        })
+    }
+
+    /// A value of the right JSON type for a column of type `ty` (or null).
+    fn typed_value(ty: proofmark_schemas::FieldType) -> BoxedStrategy<Value> {
+        use proofmark_schemas::FieldType as T;
+        let text = "[a-zé ]{0,12}";
+        match ty {
+            T::Text => prop::option::of(text).prop_map(|t| json!(t)).boxed(),
+            T::Timestamp => any::<i64>().prop_map(Value::from).boxed(),
+            T::Date | T::Int32 => any::<i32>().prop_map(Value::from).boxed(),
+            T::TextList => prop::collection::vec(prop::option::of(text), 0..4)
+                .prop_map(|v| json!(v))
+                .boxed(),
+            T::AttachmentList => prop::collection::vec(
+                prop::option::of((prop::option::of(text), prop::option::of(text))),
+                0..3,
+            )
+            .prop_map(|v| {
+                json!(
+                    v.into_iter()
+                        .map(|a| a.map(|(u, d)| json!({"uri": u, "digest": d})))
+                        .collect::<Vec<_>>()
+                )
+            })
+            .boxed(),
+        }
+    }
+
+    fn kind_and_record() -> impl Strategy<Value = (Kind, Vec<Option<Value>>)> {
+        prop_oneof![
+            Just(Kind::Production),
+            Just(Kind::Customs),
+            Just(Kind::Logistics),
+            Just(Kind::Inspection)
+        ]
+        .prop_flat_map(|kind| {
+            let per_field: Vec<_> = kind
+                .fields()
+                .iter()
+                .map(|f| {
+                    prop::option::of(prop_oneof![
+                        9 => typed_value(f.ty),
+                        1 => any_value().boxed(),
+                    ])
+                })
+                .collect();
+            (Just(kind), per_field)
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Same bytes, or an error both ways, for any values of any kind's columns.
+        #[test]
+        fn direct_encoding_equals_the_arrow_path(
+            (kind, values) in kind_and_record(),
+            unknown in prop::option::weighted(0.05, Just("not_a_column")),
+        ) {
+            let mut m = serde_json::Map::new();
+            for (spec, v) in kind.fields().iter().zip(&values) {
+                if let Some(v) = v {
+                    m.insert(spec.name.to_owned(), v.clone());
+                }
+            }
+            if let Some(k) = unknown {
+                m.insert(k.to_owned(), Value::Null);
+            }
+            let mut direct = vec![7u8];
+            let got = encode_json(kind, &m, &mut direct).map_err(|e| e.to_string());
+            let reference = encode_through_arrow(kind, &Value::Object(m));
+            match (got, reference) {
+                (Ok(len), Ok(bytes)) => {
+                    prop_assert_eq!(len, bytes.len());
+                    prop_assert_eq!(&direct[1..], &bytes[..]);
+                }
+                (Err(a), Err(b)) => {
+                    prop_assert_eq!(a, b);
+                    prop_assert_eq!(direct, vec![7u8]);
+                }
+                (a, b) => prop_assert!(false, "direct {:?} but Arrow {:?}", a, b),
+            }
+        }
+    }
 }

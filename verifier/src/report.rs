@@ -44,6 +44,212 @@ pub struct SubjectRef {
     pub key: String,
 }
 
+impl CodeReport {
+    /// The report's JSON, byte for byte what `serde_json::to_vec` gives
+    /// (fields in declaration order, no insignificant white space), written
+    /// directly: strings that need no escaping (hex digits, most text) are
+    /// copied whole rather than escaped byte by byte, and the buffer is
+    /// sized up front.
+    pub fn to_json_vec(&self) -> Vec<u8> {
+        let estimate: usize = 512
+            + self
+                .records
+                .iter()
+                .map(|r| 1024 + r.canonical.len() + 80 * r.proof_hash_count())
+                .sum::<usize>()
+            + 2048 * self.batches.len();
+        let mut out = Vec::with_capacity(estimate);
+        self.write_json(&mut out);
+        out
+    }
+
+    /// Appends [`CodeReport::to_json_vec`]'s bytes to `out`.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"format\":");
+        json::string(out, &self.format);
+        out.extend_from_slice(b",\"code\":");
+        json::string(out, &self.code);
+        out.extend_from_slice(b",\"subjects\":[");
+        for (i, s) in self.subjects.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"type\":");
+            json::string(out, &s.subject_type);
+            out.extend_from_slice(b",\"id\":");
+            json::string(out, &s.id);
+            out.extend_from_slice(b",\"key\":");
+            json::string(out, &s.key);
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"records\":[");
+        for (i, r) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            r.write_json(out);
+        }
+        out.extend_from_slice(b"],\"batches\":{");
+        for (i, (id, b)) in self.batches.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::string(out, id);
+            out.push(b':');
+            b.write_json(out);
+        }
+        out.extend_from_slice(b"}}");
+    }
+}
+
+impl RecordEntry {
+    /// Hashes in the proof (for sizing buffers).
+    fn proof_hash_count(&self) -> usize {
+        ["hashes", "upper_hashes"]
+            .iter()
+            .filter_map(|f| self.proof.get(f)?.as_array().map(Vec::len))
+            .sum()
+    }
+
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"kind\":");
+        json::string(out, &self.kind);
+        out.extend_from_slice(b",\"subject\":");
+        json::string(out, &self.subject);
+        out.extend_from_slice(b",\"record\":");
+        json::map(out, &self.record);
+        out.extend_from_slice(b",\"canonical\":");
+        json::string(out, &self.canonical);
+        out.extend_from_slice(b",\"leaf_hash\":");
+        json::string(out, &self.leaf_hash);
+        out.extend_from_slice(b",\"batch_id\":");
+        json::string(out, &self.batch_id);
+        out.extend_from_slice(b",\"leaf_index\":");
+        json::uint(out, self.leaf_index);
+        out.extend_from_slice(b",\"source\":{\"file\":");
+        json::string(out, &self.source.file);
+        out.extend_from_slice(b",\"row\":");
+        json::uint(out, self.source.row);
+        out.extend_from_slice(b",\"provided_by\":");
+        json::string(out, &self.source.provided_by);
+        out.extend_from_slice(b"},\"proof\":");
+        json::value(out, &self.proof);
+        out.push(b'}');
+    }
+}
+
+impl BatchInfo {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"suite\":");
+        json::string(out, &self.suite);
+        out.extend_from_slice(b",\"root\":");
+        json::string(out, &self.root);
+        out.extend_from_slice(b",\"leaf_count\":");
+        json::uint(out, self.leaf_count);
+        out.extend_from_slice(b",\"manifest_digest\":");
+        json::string(out, &self.manifest_digest);
+        out.extend_from_slice(b",\"batch_date\":");
+        json::string(out, &self.batch_date);
+        out.extend_from_slice(b",\"anchors\":{");
+        for (i, (chain, receipt)) in self.anchors.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            json::string(out, chain);
+            out.push(b':');
+            json::value(out, receipt);
+        }
+        out.extend_from_slice(b"}}");
+    }
+}
+
+/// Compact JSON output equal to serde_json's.
+mod json {
+    use serde_json::{Map, Value};
+
+    /// A string: copied whole when nothing in it needs escaping (serde_json
+    /// escapes only `"`, `\` and control characters below 0x20), else
+    /// escaped by serde_json.
+    /// Whether no byte of `s` needs escaping, eight bytes at a time.
+    fn plain(s: &str) -> bool {
+        const ONES: u64 = 0x0101_0101_0101_0101;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        // Some byte of `x` is below `n` (for n <= 0x80): the classic SWAR test.
+        let has_below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH != 0;
+        let bytes = s.as_bytes();
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            let x = u64::from_le_bytes(w);
+            // A control byte, a quote (xor makes it zero), a backslash.
+            if has_below(x, 0x20)
+                || has_below(x ^ (ONES * u64::from(b'"')), 1)
+                || has_below(x ^ (ONES * u64::from(b'\\')), 1)
+            {
+                return false;
+            }
+        }
+        chunks
+            .remainder()
+            .iter()
+            .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    }
+
+    pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+        if plain(s) {
+            out.reserve(s.len() + 2);
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        } else {
+            // Writing a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, s);
+        }
+    }
+
+    pub(super) fn uint(out: &mut Vec<u8>, n: u64) {
+        use std::io::Write;
+        let _ = write!(out, "{n}");
+    }
+
+    pub(super) fn map(out: &mut Vec<u8>, m: &Map<String, Value>) {
+        out.push(b'{');
+        for (i, (k, v)) in m.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            string(out, k);
+            out.push(b':');
+            value(out, v);
+        }
+        out.push(b'}');
+    }
+
+    pub(super) fn value(out: &mut Vec<u8>, v: &Value) {
+        match v {
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Bool(true) => out.extend_from_slice(b"true"),
+            Value::Bool(false) => out.extend_from_slice(b"false"),
+            Value::Number(n) => {
+                let _ = serde_json::to_writer(&mut *out, n);
+            }
+            Value::String(s) => string(out, s),
+            Value::Array(items) => {
+                out.push(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    value(out, item);
+                }
+                out.push(b']');
+            }
+            Value::Object(m) => map(out, m),
+        }
+    }
+}
+
 /// One record with its proof.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -128,4 +334,138 @@ pub trait CodeLookup: Send + Sync {
         &'a self,
         code: &'a str,
     ) -> BoxFuture<'a, Result<Option<CodeReport>, LookupError>>;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[0-9a-f]{0,64}",
+            ".{0,12}",
+            prop::collection::vec(0u32..0x80, 0..8)
+                .prop_map(|v| v.into_iter().filter_map(char::from_u32).collect()),
+        ]
+    }
+
+    fn value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
+            (-1e12f64..1e12).prop_map(Value::from),
+            text().prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(text(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn report() -> impl Strategy<Value = CodeReport> {
+        let entry = (
+            text(),
+            text(),
+            prop::collection::btree_map(text(), value(), 0..5),
+            text(),
+            any::<u64>(),
+            value(),
+        );
+        (
+            text(),
+            prop::collection::vec(entry, 0..3),
+            prop::collection::btree_map(text(), value(), 0..3),
+        )
+            .prop_map(|(code, entries, anchors)| CodeReport {
+                format: CODE_REPORT_FORMAT.into(),
+                code: code.clone(),
+                subjects: vec![SubjectRef {
+                    subject_type: "item".into(),
+                    id: code,
+                    key: "ab".repeat(16),
+                }],
+                records: entries
+                    .into_iter()
+                    .map(|(kind, canonical, record, file, n, proof)| RecordEntry {
+                        kind,
+                        subject: "lot".into(),
+                        record: record.into_iter().collect(),
+                        canonical,
+                        leaf_hash: "0f".repeat(32),
+                        batch_id: "b\"1".into(),
+                        leaf_index: n,
+                        source: RecordSource {
+                            file,
+                            row: n / 3,
+                            provided_by: "o\n".into(),
+                        },
+                        proof,
+                    })
+                    .collect(),
+                batches: BTreeMap::from([(
+                    "b\"1".to_owned(),
+                    BatchInfo {
+                        suite: "blake3".into(),
+                        root: "00".repeat(32),
+                        leaf_count: 7,
+                        manifest_digest: "blake3:x".into(),
+                        batch_date: "2026-11-25".into(),
+                        anchors: anchors.into_iter().collect(),
+                    },
+                )]),
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        #[test]
+        fn direct_json_equals_serde_json(r in report()) {
+            prop_assert_eq!(
+                String::from_utf8(r.to_json_vec()).unwrap(),
+                serde_json::to_string(&r).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn plain_strings_are_exactly_those_without_escapes() {
+        for b in 0..=255u8 {
+            for at in [0usize, 3, 7, 8, 12] {
+                let mut v = b"abcdefghijklmnop".to_vec();
+                v[at] = b;
+                let Ok(s) = String::from_utf8(v) else {
+                    continue;
+                };
+                let mut out = Vec::new();
+                json::string(&mut out, &s);
+                assert_eq!(out, serde_json::to_vec(&s).unwrap(), "{b:#x} at {at}");
+            }
+        }
+        let s = "é€😀 0123456789abcdef\u{7f}\u{80}";
+        let mut out = Vec::new();
+        json::string(&mut out, s);
+        assert_eq!(out, serde_json::to_vec(s).unwrap());
+    }
+
+    #[test]
+    fn escapes_like_serde_json() {
+        let s = "a\"b\\c\u{1}\u{1f}\u{7f}é\t\n";
+        let mut out = Vec::new();
+        json::string(&mut out, s);
+        assert_eq!(out, serde_json::to_vec(s).unwrap());
+        let mut out = Vec::new();
+        json::value(&mut out, &json!({"x": [1.5, -2, null, true, "q"]}));
+        assert_eq!(
+            out,
+            serde_json::to_vec(&json!({"x": [1.5, -2, null, true, "q"]})).unwrap()
+        );
+    }
 }

@@ -782,3 +782,65 @@ fn bulk_verification_gives_the_same_verdicts() {
     }
     assert_eq!(bulk.iter().filter(|v| v.verified).count(), 120);
 }
+
+/// Bulk verification with its proof memo: every corrupted proof, each after
+/// good copies of the same report filled the memo with its paths, gets the
+/// verdict `verify_report` gives it (not verified), with the memo on and off.
+#[test]
+fn a_memo_hit_never_turns_a_bad_proof_good() {
+    use proofmark_verifier::verify::{BulkOptions, verify_reports_with};
+    let f = rt().block_on(fixture());
+    let good = &f.report;
+    let mut reports = Vec::new();
+    let mut bad = Vec::new();
+    for i in 0..good.records.len() {
+        let mut corrupt = Vec::new();
+        for field in ["hashes", "upper_hashes"] {
+            let n = good.records[i].proof[field].as_array().unwrap().len();
+            for h in 0..n {
+                let mut r = good.clone();
+                let p = proof_mut(&mut r, i);
+                let old = p[field][h].as_str().unwrap().to_owned();
+                p[field][h] = json!(flip_hex(&old, 63));
+                corrupt.push(r);
+            }
+        }
+        for field in ["index", "segment_index", "segment_count"] {
+            let v = good.records[i].proof[field].as_u64().unwrap();
+            for new in [v + 1, v.wrapping_sub(1), v ^ 2] {
+                let mut r = good.clone();
+                proof_mut(&mut r, i).insert(field.into(), json!(new));
+                corrupt.push(r);
+            }
+        }
+        // The right leaf hash moved to another record's place.
+        let mut r = good.clone();
+        let j = (i + 1) % good.records.len();
+        let (a, b) = (r.records[i].proof.clone(), r.records[j].proof.clone());
+        r.records[i].proof = b;
+        r.records[j].proof = a;
+        corrupt.push(r);
+        for r in corrupt {
+            reports.push(good.clone());
+            bad.push(reports.len());
+            reports.push(r);
+        }
+    }
+    reports.push(good.clone());
+    let trust = trusted(&f);
+    let (memo, stats) = verify_reports_with(&reports, &trust, BulkOptions::default());
+    let (plain, plain_stats) = verify_reports_with(
+        &reports,
+        &trust,
+        BulkOptions::default().with_proof_memo(false),
+    );
+    assert!(stats.memo_hits > 0, "{stats:?}");
+    assert_eq!(plain_stats.memo_hits, 0);
+    assert_eq!(stats.proofs, plain_stats.proofs);
+    for (k, r) in reports.iter().enumerate() {
+        let single = verify_report(r, &trust);
+        assert_eq!(memo[k], single, "report {k}");
+        assert_eq!(plain[k], single, "report {k}");
+        assert_eq!(single.verified, !bad.contains(&k), "report {k}");
+    }
+}

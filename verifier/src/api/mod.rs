@@ -3,8 +3,10 @@
 //!
 //! [`app`] builds the router without binding a socket, so tests drive it
 //! directly; [`app_with`] merges another router (the consumer page) under
-//! the same request metrics and fallback. Lookups run on the blocking pool
-//! ([`Lookup`]); handlers only await them.
+//! the same request metrics and fallback. Handlers await lookups
+//! ([`Lookup`] decides where they run: on the calling task when they are
+//! light, else on the blocking pool) and write code reports with
+//! [`crate::CodeReport::to_json_vec`].
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -165,7 +167,7 @@ async fn get_code(
     // A path segment that is not UTF-8 after percent-decoding is no code.
     let Path(code) = code.map_err(|_| ApiError::MalformedCode("(not UTF-8)".into()))?;
     match state.lookup.report(&code).await {
-        Ok(Some(report)) => Ok(json_response(StatusCode::OK, to_json(&report)?)),
+        Ok(Some(report)) => Ok(json_response(StatusCode::OK, report.to_json_vec())),
         Ok(None) => Err(ApiError::UnknownCode(code.trim().to_owned())),
         Err(e) => Err(ApiError::from_lookup(&code, &e)),
     }
@@ -291,10 +293,7 @@ pub fn parse_audit_body(body: &[u8], max_codes: usize) -> Result<Vec<String>, Ap
 /// One NDJSON line of an audit: a report or an error object, with the newline.
 async fn audit_line(lookup: Lookup, code: String) -> Bytes {
     let result = match lookup.report(&code).await {
-        Ok(Some(report)) => serde_json::to_vec(&report).map_err(|e| {
-            tracing::error!(error = %e, "cannot serialize a report");
-            ApiError::Internal
-        }),
+        Ok(Some(report)) => Ok(report.to_json_vec()),
         Ok(None) => Err(ApiError::UnknownCode(code.trim().to_owned())),
         Err(e) => Err(ApiError::from_lookup(&code, &e)),
     };

@@ -19,9 +19,13 @@
 //! metadata are cached per batch; the index is reopened when `publish`
 //! replaced its catalog (checked at most once a second).
 //!
-//! A lookup runs on tokio's blocking pool (index reads are positioned file
-//! reads, decoding and hashing are CPU work), driving the store's async reads
-//! from there, so the runtime's workers only serve requests.
+//! When the store is local and every published batch has a record file, a
+//! lookup runs on the calling task: its reads are positioned reads of local
+//! files and its CPU work (decode, hash and prove a code's ~10 records) takes
+//! tens of microseconds, less than a hop through the blocking pool. Otherwise
+//! (a remote store, or batches read back from Parquet, whose page decoding
+//! is heavy) it runs on tokio's blocking pool, driving the store's async
+//! reads from there, so the runtime's workers only serve requests.
 //!
 //! ```no_run
 //! use proofmark_verifier::{CodeLookup, Lookup};
@@ -59,6 +63,7 @@ use crate::metrics::Metrics;
 use crate::report::{
     BatchInfo, CODE_REPORT_FORMAT, CodeLookup, CodeReport, RecordEntry, RecordSource, SubjectRef,
 };
+use crate::verify::proof_json;
 use batch::{BatchContext, row_of_leaf};
 use read::RangeReader;
 use record::InputFiles;
@@ -256,7 +261,15 @@ impl Lookup {
         }
         let inner = Arc::clone(&self.inner);
         let started = Instant::now();
-        let result = run_blocking(move |handle| handle.block_on(inner.report(&code))).await;
+        let result = if inner.lookups_are_light() {
+            // Positioned reads of local files (page-cached once warm), a
+            // strict decode, a leaf hash and a proof per record: tens of
+            // microseconds for a code's records, less than a round trip
+            // through the blocking pool, so it runs on this task.
+            inner.report(&code).await
+        } else {
+            run_blocking(move |handle| handle.block_on(inner.report(&code))).await
+        };
         let outcome = match &result {
             Ok(Some(_)) => "found",
             Ok(None) => "unknown",
@@ -300,6 +313,19 @@ struct Found {
 }
 
 impl Inner {
+    /// Whether lookups are cheap enough to run on the async runtime: a local
+    /// store, and every published batch has a record file (no Parquet
+    /// read-back, whose page decoding is heavy CPU work).
+    fn lookups_are_light(&self) -> bool {
+        self.store.local_root().is_some()
+            && self
+                .current_index()
+                .catalog()
+                .batches
+                .iter()
+                .all(|b| b.records.is_some())
+    }
+
     fn current_index(&self) -> Arc<CodeIndex> {
         Arc::clone(
             &self
@@ -657,15 +683,8 @@ fn found(
         .and_then(serde_json::Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let envelope = proofmark_merkle::ProofEnvelope::new(
-        ctx.suite,
-        proofmark_merkle::Proof::Batch(l.proof.proof.clone()),
-    );
-    let proof_json: serde_json::Value =
-        serde_json::from_str(&envelope.to_json()).map_err(|source| VerifierError::Json {
-            path: "batch proof".into(),
-            source,
-        })?;
+    // Straight into a value (not through text and back).
+    let proof_json = proof_json::batch_proof_value(ctx.suite, &l.proof.proof);
     debug_assert_eq!(SPEC_VERSION, 1);
     Ok(Found {
         batch_id: Arc::clone(&ctx.batch_id),
@@ -675,8 +694,8 @@ fn found(
             kind: read.kind.name().to_owned(),
             subject: subject.name().to_owned(),
             record: read.json,
-            canonical: hex::encode(&read.canonical),
-            leaf_hash: hex::encode(read.leaf_hash),
+            canonical: proof_json::encode_hex(&read.canonical),
+            leaf_hash: proof_json::encode_hex(&read.leaf_hash),
             batch_id: ctx.batch_id.to_string(),
             leaf_index,
             source: RecordSource {

@@ -1,6 +1,6 @@
 //! Byte-range reads of store objects for lookups. On a local store the
-//! file is read with a positioned read on the calling thread (lookups run on
-//! the blocking pool), through a small cache of open files; this avoids the
+//! file is read with a positioned read on the calling thread (the lookup's
+//! task, see [`super`]), through a small cache of open files; this avoids the
 //! object store's hop to another thread and its `open` per read, which
 //! dominated lookups under load. Other stores use their async range reads.
 

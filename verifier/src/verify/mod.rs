@@ -41,9 +41,9 @@ use proofmark_anchor::chain::LedgerReceipt;
 use proofmark_anchor::ledger::{BatchAnchor, Checkpoint, NoteError, VerifierKey};
 use proofmark_anchor::verify_leaf_proof;
 use proofmark_merkle::{
-    BatchProof, Hash, Proof, ProofEnvelope, Sha256Rfc6962, SuiteId, verify_inclusion,
+    BatchProof, Hash, Proof, ProofEnvelope, Sha256Rfc6962, SuiteId, VerifyError, verify_inclusion,
 };
-use proofmark_schemas::{Kind, RecordView, SubjectType, batch_from_json, encode_row, subject_key};
+use proofmark_schemas::{Kind, SubjectType, encode_json, subject_key};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -51,10 +51,13 @@ use crate::report::{BatchInfo, CODE_REPORT_FORMAT, CodeReport, RecordEntry};
 
 mod anchor;
 mod leaf_proof;
+mod memo;
+pub(crate) mod proof_json;
 mod record;
 
 use anchor::*;
 pub use leaf_proof::{LEAF_PROOF_FORMAT, LeafProofDocument, verify_leaf_document};
+use memo::{PathKey, ProofMemo};
 use record::*;
 
 /// Something that can check a receipt against the chain it names: reads what
@@ -392,11 +395,7 @@ struct ParsedBatch {
 }
 
 fn parse_hex_hash(text: &str) -> Option<Hash> {
-    if text.len() != 64 || text.bytes().any(|b| b.is_ascii_uppercase()) {
-        return None;
-    }
-    let bytes = hex::decode(text).ok()?;
-    bytes.try_into().ok()
+    proof_json::parse_hash(text)
 }
 
 /// Whether `text` is exactly the lowercase hex of `bytes` (no allocation).
@@ -437,17 +436,49 @@ fn parse_batch(info: &BatchInfo) -> Result<ParsedBatch, String> {
 
 /// Verifies a code report against what `trust` holds; see the module docs.
 pub fn verify_report(report: &CodeReport, trust: &Trust) -> ReportVerdict {
-    let canonical = reencode_records(report.records.iter());
-    verify_report_with(report, canonical, &|id, info| {
+    let mut buf = Vec::new();
+    let parsed = parse_batches(report);
+    let records = report
+        .records
+        .iter()
+        .enumerate()
+        .map(|(position, entry)| {
+            let batch = batch_of(report, &parsed, entry);
+            verify_record(report, position, entry, &mut buf, batch)
+        })
+        .collect();
+    assemble_report(report, records, &|id, info| {
         verify_batch_anchors(id, info, trust)
     })
 }
 
-/// [`verify_report`] with the records' re-encodings and the batch checks
-/// given (bulk verification shares both across reports).
-fn verify_report_with(
+/// The report's batches, parsed, by id.
+fn parse_batches(report: &CodeReport) -> BTreeMap<&str, Result<ParsedBatch, String>> {
+    report
+        .batches
+        .iter()
+        .map(|(id, info)| (id.as_str(), parse_batch(info)))
+        .collect()
+}
+
+/// The batch a record names, as described in the report and parsed.
+fn batch_of<'a>(
+    report: &'a CodeReport,
+    parsed: &'a BTreeMap<&str, Result<ParsedBatch, String>>,
+    entry: &RecordEntry,
+) -> Option<(&'a BatchInfo, &'a Result<ParsedBatch, String>)> {
+    report
+        .batches
+        .get(&entry.batch_id)
+        .zip(parsed.get(entry.batch_id.as_str()))
+}
+
+/// The report's verdict from its records' verdicts: the report-level checks
+/// and the batches' checks (given: bulk verification shares them across
+/// reports).
+fn assemble_report(
     report: &CodeReport,
-    canonical: Vec<Result<Vec<u8>, String>>,
+    records: Vec<RecordVerdict>,
     batch_verdict: &dyn Fn(&str, &BatchInfo) -> BatchVerdict,
 ) -> ReportVerdict {
     let mut checks = Vec::new();
@@ -471,31 +502,11 @@ fn verify_report_with(
         CheckKind::SubjectKeys,
         check_subject_keys(report),
     ));
-
-    // Batches first: records need their suite and root.
-    let mut parsed: BTreeMap<&str, Result<ParsedBatch, String>> = BTreeMap::new();
-    let mut batches = BTreeMap::new();
-    for (id, info) in &report.batches {
-        let p = parse_batch(info);
-        let verdict = batch_verdict(id, info);
-        parsed.insert(id.as_str(), p);
-        batches.insert(id.clone(), verdict);
-    }
-
-    let records: Vec<RecordVerdict> = report
-        .records
+    let batches = report
+        .batches
         .iter()
-        .zip(canonical)
-        .enumerate()
-        .map(|(position, (entry, encoded))| {
-            let batch = report
-                .batches
-                .get(&entry.batch_id)
-                .zip(parsed.get(entry.batch_id.as_str()));
-            verify_record(report, position, entry, encoded, batch)
-        })
+        .map(|(id, info)| (id.clone(), batch_verdict(id, info)))
         .collect();
-
     finish_verdict(report.code.clone(), checks, records, batches)
 }
 
@@ -566,17 +577,66 @@ pub fn verify_batch_anchors(batch_id: &str, info: &BatchInfo, trust: &Trust) -> 
     verify_batch(batch_id, info, parsed.as_ref().err(), trust)
 }
 
-/// Reports verified together by [`verify_reports`]: their records are
-/// re-encoded in one Arrow batch per kind.
-const BULK_CHUNK_REPORTS: usize = 256;
+/// Reports whose records are prepared, sorted and walked together by
+/// [`verify_reports`] (bounds the memory of the decoded proofs: about 1 KiB
+/// a record).
+const BULK_WINDOW_REPORTS: usize = 16_384;
+
+/// Options of [`verify_reports_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BulkOptions {
+    /// Whether proof walks stop at a node already proven to lead to the
+    /// same trusted root (default true). Off, every proof is walked to the
+    /// root: the verdicts are the same, only slower.
+    pub proof_memo: bool,
+}
+
+impl Default for BulkOptions {
+    fn default() -> Self {
+        BulkOptions { proof_memo: true }
+    }
+}
+
+impl BulkOptions {
+    /// Sets [`BulkOptions::proof_memo`].
+    pub fn with_proof_memo(mut self, on: bool) -> Self {
+        self.proof_memo = on;
+        self
+    }
+}
+
+/// Counters of a bulk verification (for benchmarks and tests).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BulkStats {
+    /// Proofs walked.
+    pub proofs: u64,
+    /// Of those, proofs settled by a memoised node before the root.
+    pub memo_hits: u64,
+}
 
 /// Verifies many reports at once, in parallel (rayon), with the same
-/// verdicts as [`verify_report`] on each: records are re-encoded in large
-/// per-kind batches (the Arrow set-up is paid once per chunk, not per
-/// record), and each distinct batch description (id, root, counts and
-/// receipts, compared whole) has its anchors checked once, not once per
-/// report.
+/// verdicts as [`verify_report`] on each; see [`verify_reports_with`].
 pub fn verify_reports(reports: &[CodeReport], trust: &Trust) -> Vec<ReportVerdict> {
+    verify_reports_with(reports, trust, BulkOptions::default()).0
+}
+
+/// Verifies many reports at once, in parallel (rayon), with the same
+/// verdicts as [`verify_report`] on each, and counts the work.
+///
+/// Records are re-encoded straight from their JSON values into a reused
+/// buffer; each distinct batch description (id, root, counts and receipts,
+/// compared whole) has its anchors checked once, not once per report; and
+/// the batch proofs of a window of reports are sorted by tree and leaf, then
+/// walked with a memo of the last path proven to reach the same trusted
+/// root ([`BulkOptions::proof_memo`]): a walk stops where it meets that
+/// path, once every remaining sibling of the proof is checked equal to the
+/// proven node at its position. The memo changes no outcome: a proof is
+/// accepted exactly when its full walk reaches the root.
+pub fn verify_reports_with(
+    reports: &[CodeReport],
+    trust: &Trust,
+    options: BulkOptions,
+) -> (Vec<ReportVerdict>, BulkStats) {
     use rayon::prelude::*;
     let cache: std::sync::RwLock<BTreeMap<String, Vec<(BatchInfo, BatchVerdict)>>> =
         std::sync::RwLock::new(BTreeMap::new());
@@ -595,20 +655,98 @@ pub fn verify_reports(reports: &[CodeReport], trust: &Trust) -> Vec<ReportVerdic
         }
         v
     };
-    reports
-        .par_chunks(BULK_CHUNK_REPORTS)
-        .flat_map_iter(|chunk| {
-            let mut canonical =
-                reencode_records(chunk.iter().flat_map(|r| r.records.iter())).into_iter();
-            chunk
-                .iter()
-                .map(|report| {
-                    let mine: Vec<_> = canonical.by_ref().take(report.records.len()).collect();
-                    verify_report_with(report, mine, &batch_verdict)
-                })
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    let mut out = Vec::with_capacity(reports.len());
+    let mut stats = BulkStats::default();
+    for window in reports.chunks(BULK_WINDOW_REPORTS) {
+        // 1. Every record's checks up to its proof walk, per report.
+        let prepared: Vec<Vec<PreparedRecord>> = window
+            .par_iter()
+            .with_min_len(16)
+            .map_init(Vec::new, |buf, report| {
+                let parsed = parse_batches(report);
+                report
+                    .records
+                    .iter()
+                    .map(|entry| {
+                        prepare_record(report, entry, buf, batch_of(report, &parsed, entry))
+                    })
+                    .collect()
+            })
+            .collect();
+
+        // 2. The proof walks, sorted by tree and leaf so that consecutive
+        //    walks share their upper paths, in contiguous parallel runs.
+        let mut walks: Vec<(PathKey, u64, usize, usize)> = Vec::new();
+        for (r, records) in prepared.iter().enumerate() {
+            for (k, p) in records.iter().enumerate() {
+                if let Some((suite, _, proof, root)) = p.walk() {
+                    walks.push((PathKey::new(suite, root, proof), proof.segment.index, r, k));
+                }
+            }
+        }
+        if options.proof_memo {
+            walks.par_sort_unstable();
+        }
+        let run_len = walks
+            .len()
+            .div_ceil(4 * rayon::current_num_threads())
+            .max(256);
+        let walked: Vec<(Vec<Result<(), VerifyError>>, u64)> = walks
+            .par_chunks(run_len)
+            .map(|run| {
+                let mut memo = ProofMemo::default();
+                let results = run
+                    .iter()
+                    .map(|&(_, _, r, k)| {
+                        let Some((suite, leaf, proof, root)) = prepared[r][k].walk() else {
+                            return Err(VerifyError::EmptyTree);
+                        };
+                        if options.proof_memo {
+                            memo.verify(suite, leaf, proof, root)
+                        } else {
+                            verify_leaf_proof(suite, leaf, proof, root)
+                        }
+                    })
+                    .collect();
+                (results, memo.hits)
+            })
+            .collect();
+        let mut outcomes: Vec<Vec<Option<Result<(), VerifyError>>>> = prepared
+            .iter()
+            .map(|records| (0..records.len()).map(|_| None).collect())
+            .collect();
+        let results = walked.into_iter().flat_map(|(results, hits)| {
+            stats.memo_hits += hits;
+            results
+        });
+        for (&(_, _, r, k), result) in walks.iter().zip(results) {
+            outcomes[r][k] = Some(result);
+            stats.proofs += 1;
+        }
+
+        // 3. The verdicts.
+        let verdicts: Vec<ReportVerdict> = window
+            .par_iter()
+            .zip(prepared)
+            .zip(outcomes)
+            .with_min_len(16)
+            .map(|((report, records), outcomes)| {
+                let records = report
+                    .records
+                    .iter()
+                    .zip(records)
+                    .zip(outcomes)
+                    .enumerate()
+                    .map(|(position, ((entry, prepared), walked))| {
+                        finish_record(position, entry, prepared, walked)
+                    })
+                    .collect();
+                assemble_report(report, records, &batch_verdict)
+            })
+            .collect();
+        out.extend(verdicts);
+    }
+    (out, stats)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
             other => return CheckStatus::failed(format!("unknown subject type {other:?}")),
         };
         let key = subject_key(ty, &s.id);
-        if hex::encode(key.as_ref()) != s.key {
+        if !hex_equals(key.as_ref(), &s.key) {
             return CheckStatus::failed(format!(
                 "subject {} {:?} has key {}, its key is {}",
                 s.subject_type,
@@ -23,75 +23,63 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
     CheckStatus::passed()
 }
 
-/// Re-encodes every record (SPEC.md section 3) with the schemas crate,
-/// building one Arrow batch per kind; a record that cannot be built gets its
-/// own error.
-pub(super) fn reencode_records<'a>(
-    records: impl Iterator<Item = &'a RecordEntry>,
-) -> Vec<Result<Vec<u8>, String>> {
-    let records: Vec<&RecordEntry> = records.collect();
-    let mut out: Vec<Result<Vec<u8>, String>> = vec![Err("not encoded".to_owned()); records.len()];
-    let mut by_kind: BTreeMap<u8, (Kind, Vec<usize>)> = BTreeMap::new();
-    for (i, r) in records.iter().enumerate() {
-        match r.kind.parse::<Kind>() {
-            Ok(kind) => by_kind
-                .entry(kind.code())
-                .or_insert((kind, Vec::new()))
-                .1
-                .push(i),
-            Err(e) => out[i] = Err(e.to_string()),
-        }
-    }
-    for (kind, positions) in by_kind.into_values() {
-        let values: Vec<Value> = positions
-            .iter()
-            .map(|&i| Value::Object(records[i].record.clone()))
-            .collect();
-        match encode_values(kind, &values) {
-            Ok(encoded) => {
-                for (&i, bytes) in positions.iter().zip(encoded) {
-                    out[i] = Ok(bytes);
-                }
-            }
-            // One bad record spoils the batch: redo them one by one to say which.
-            Err(_) if positions.len() > 1 => {
-                for (&i, v) in positions.iter().zip(&values) {
-                    out[i] = encode_values(kind, std::slice::from_ref(v))
-                        .and_then(|mut e| e.pop().ok_or_else(|| "no row encoded".to_owned()));
-                }
-            }
-            Err(e) => {
-                for &i in &positions {
-                    out[i] = Err(e.clone());
-                }
-            }
-        }
-    }
-    out
+/// The canonical encoding of a record's values (SPEC.md section 3), straight
+/// from its JSON form into `buf` (cleared first), or why it has none.
+pub(super) fn encode_entry(entry: &RecordEntry, buf: &mut Vec<u8>) -> Result<(), String> {
+    buf.clear();
+    let kind: Kind = entry.kind.parse().map_err(|e| format!("{e}"))?;
+    encode_json(kind, &entry.record, buf)
+        .map(drop)
+        .map_err(|e| e.to_string())
 }
 
-/// The canonical encodings of `values`, records of `kind` in the JSON form of
-/// SPEC.md section 10.
-pub(super) fn encode_values(kind: Kind, values: &[Value]) -> Result<Vec<Vec<u8>>, String> {
-    let batch = batch_from_json(kind, values).map_err(|e| e.to_string())?;
-    let view = RecordView::try_new(kind, &batch).map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(values.len());
-    for row in 0..values.len() {
-        let mut buf = Vec::new();
-        encode_row(&view, row, &mut buf);
-        out.push(buf);
-    }
-    Ok(out)
+/// What a record's proof walk needs, once the checks before it are made.
+pub(super) enum ProofStep {
+    /// The record's batch is missing or malformed: no proof checks.
+    NoBatch,
+    /// The proof does not decode (or is of another kind or suite): why.
+    Undecodable(String),
+    /// The decoded proof, to walk from `leaf` (when the leaf hash checked).
+    Decoded {
+        suite: SuiteId,
+        root: Hash,
+        leaf_count: u64,
+        leaf: Option<Hash>,
+        proof: BatchProof,
+    },
 }
 
-pub(super) fn verify_record(
+/// A record's checks up to its proof walk.
+pub(super) struct PreparedRecord {
+    checks: Vec<Check>,
+    pub(super) step: ProofStep,
+}
+
+impl PreparedRecord {
+    /// The walk this record needs: suite, leaf, proof and root.
+    pub(super) fn walk(&self) -> Option<(SuiteId, &Hash, &BatchProof, &Hash)> {
+        match &self.step {
+            ProofStep::Decoded {
+                suite,
+                root,
+                leaf: Some(leaf),
+                proof,
+                ..
+            } => Some((*suite, leaf, proof, root)),
+            _ => None,
+        }
+    }
+}
+
+/// The checks of one record before its proof is walked: subject, provider,
+/// batch, canonical bytes (re-encoded into `buf`), leaf hash, proof decoding.
+pub(super) fn prepare_record(
     report: &CodeReport,
-    position: usize,
     entry: &RecordEntry,
-    encoded: Result<Vec<u8>, String>,
+    buf: &mut Vec<u8>,
     batch: Option<(&BatchInfo, &Result<ParsedBatch, String>)>,
-) -> RecordVerdict {
-    let mut checks = Vec::with_capacity(6);
+) -> PreparedRecord {
+    let mut checks = Vec::with_capacity(7);
     checks.push(Check::new(CheckKind::Subject, check_subject(report, entry)));
     let org = entry.record.get("org_id").and_then(Value::as_str);
     checks.push(Check::new(
@@ -131,6 +119,7 @@ pub(super) fn verify_record(
     };
 
     // Canonical bytes: the values must re-encode to exactly what is given.
+    let encoded = encode_entry(entry, buf);
     let canonical_ok = match &encoded {
         Err(e) => {
             checks.push(Check::new(
@@ -139,8 +128,8 @@ pub(super) fn verify_record(
             ));
             false
         }
-        Ok(bytes) => {
-            let status = if hex_equals(bytes, &entry.canonical) {
+        Ok(()) => {
+            let status = if hex_equals(buf, &entry.canonical) {
                 CheckStatus::passed()
             } else {
                 CheckStatus::failed(
@@ -153,56 +142,79 @@ pub(super) fn verify_record(
         }
     };
 
-    if let Some((info, p)) = batch {
-        // Leaf hash of the re-encoded bytes (equal to `canonical` when that check passed).
-        let leaf = match (&encoded, canonical_ok) {
-            (Ok(bytes), true) => {
-                let leaf = p.suite.hash_leaf(bytes);
-                if hex_equals(&leaf, &entry.leaf_hash) {
-                    checks.push(Check::new(CheckKind::LeafHash, CheckStatus::passed()));
-                    Some(leaf)
-                } else {
-                    checks.push(Check::new(
-                        CheckKind::LeafHash,
-                        CheckStatus::failed(format!(
-                            "the canonical bytes hash to {} with {}, not {}",
-                            hex::encode(leaf),
-                            p.suite,
-                            entry.leaf_hash
-                        )),
-                    ));
-                    None
-                }
-            }
-            _ => {
-                checks.push(Check::new(
-                    CheckKind::LeafHash,
-                    CheckStatus::failed("no canonical bytes to hash"),
-                ));
-                None
-            }
+    let Some((info, p)) = batch else {
+        return PreparedRecord {
+            checks,
+            step: ProofStep::NoBatch,
         };
-        match check_proof(entry, info, p) {
-            Ok(proof) => {
-                let status = match leaf {
-                    None => CheckStatus::failed("no verified leaf hash to prove"),
-                    Some(leaf) => match verify_leaf_proof(p.suite, &leaf, &proof, &p.root) {
-                        Ok(()) => CheckStatus::passed(),
-                        Err(e) => CheckStatus::failed(format!("the proof does not verify: {e}")),
-                    },
-                };
-                checks.push(Check::new(CheckKind::Proof, status));
-                checks.push(Check::new(
-                    CheckKind::LeafIndex,
-                    check_leaf_index(entry.leaf_index, info.leaf_count, &proof),
-                ));
-            }
-            Err(reason) => {
-                checks.push(Check::new(CheckKind::Proof, CheckStatus::failed(reason)));
-            }
+    };
+    // Leaf hash of the re-encoded bytes (equal to `canonical` when that check passed).
+    let leaf = if canonical_ok {
+        let leaf = p.suite.hash_leaf(buf);
+        if hex_equals(&leaf, &entry.leaf_hash) {
+            checks.push(Check::new(CheckKind::LeafHash, CheckStatus::passed()));
+            Some(leaf)
+        } else {
+            checks.push(Check::new(
+                CheckKind::LeafHash,
+                CheckStatus::failed(format!(
+                    "the canonical bytes hash to {} with {}, not {}",
+                    hex::encode(leaf),
+                    p.suite,
+                    entry.leaf_hash
+                )),
+            ));
+            None
+        }
+    } else {
+        checks.push(Check::new(
+            CheckKind::LeafHash,
+            CheckStatus::failed("no canonical bytes to hash"),
+        ));
+        None
+    };
+    let step = match check_proof(entry, info, p) {
+        Ok(proof) => ProofStep::Decoded {
+            suite: p.suite,
+            root: p.root,
+            leaf_count: info.leaf_count,
+            leaf,
+            proof,
+        },
+        Err(reason) => ProofStep::Undecodable(reason),
+    };
+    PreparedRecord { checks, step }
+}
+
+/// The record's verdict from its prepared checks and the outcome of its
+/// proof walk (`None` when [`PreparedRecord::walk`] had nothing to walk).
+pub(super) fn finish_record(
+    position: usize,
+    entry: &RecordEntry,
+    prepared: PreparedRecord,
+    walked: Option<Result<(), VerifyError>>,
+) -> RecordVerdict {
+    let PreparedRecord { mut checks, step } = prepared;
+    match step {
+        ProofStep::NoBatch => {}
+        ProofStep::Undecodable(reason) => {
+            checks.push(Check::new(CheckKind::Proof, CheckStatus::failed(reason)));
+        }
+        ProofStep::Decoded {
+            leaf_count, proof, ..
+        } => {
+            let status = match walked {
+                None => CheckStatus::failed("no verified leaf hash to prove"),
+                Some(Ok(())) => CheckStatus::passed(),
+                Some(Err(e)) => CheckStatus::failed(format!("the proof does not verify: {e}")),
+            };
+            checks.push(Check::new(CheckKind::Proof, status));
+            checks.push(Check::new(
+                CheckKind::LeafIndex,
+                check_leaf_index(entry.leaf_index, leaf_count, &proof),
+            ));
         }
     }
-
     let passed = checks.iter().all(|c| c.status.is_passed())
         && checks.iter().any(|c| c.check == CheckKind::Proof);
     RecordVerdict {
@@ -219,6 +231,21 @@ pub(super) fn verify_record(
     }
 }
 
+/// Checks one record alone: [`prepare_record`], the full proof walk, [`finish_record`].
+pub(super) fn verify_record(
+    report: &CodeReport,
+    position: usize,
+    entry: &RecordEntry,
+    buf: &mut Vec<u8>,
+    batch: Option<(&BatchInfo, &Result<ParsedBatch, String>)>,
+) -> RecordVerdict {
+    let prepared = prepare_record(report, entry, buf, batch);
+    let walked = prepared
+        .walk()
+        .map(|(suite, leaf, proof, root)| verify_leaf_proof(suite, leaf, proof, root));
+    finish_record(position, entry, prepared, walked)
+}
+
 /// Decodes the record's proof strictly and checks it is a batch proof of the
 /// batch's suite.
 pub(super) fn check_proof(
@@ -226,6 +253,10 @@ pub(super) fn check_proof(
     info: &BatchInfo,
     p: &ParsedBatch,
 ) -> Result<BatchProof, String> {
+    // The plain form, read in place; anything else goes to the strict decoder.
+    if let Some(proof) = proof_json::batch_proof_from_value(&entry.proof, p.suite) {
+        return Ok(proof);
+    }
     // The strict decoder of SPEC.md 7.5, straight from the parsed value.
     let envelope = <ProofEnvelope as serde::Deserialize>::deserialize(&entry.proof)
         .map_err(|e| format!("the proof does not decode: {e}"))?;
