@@ -381,6 +381,15 @@ fn proof_mut(r: &mut CodeReport, i: usize) -> &mut serde_json::Map<String, Value
     r.records[i].proof.as_object_mut().unwrap()
 }
 
+/// `good` with the last hex digit of hash `h` of record `i`'s proof path `field` changed.
+fn with_flipped_hash(good: &CodeReport, i: usize, field: &str, h: usize) -> CodeReport {
+    let mut r = good.clone();
+    let p = proof_mut(&mut r, i);
+    let old = p[field][h].as_str().unwrap().to_owned();
+    p[field][h] = json!(flip_hex(&old, 63));
+    r
+}
+
 #[test]
 fn every_proof_corruption_fails() {
     let f = rt().block_on(fixture());
@@ -391,11 +400,7 @@ fn every_proof_corruption_fails() {
         for field in ["hashes", "upper_hashes"] {
             let n = good.records[i].proof[field].as_array().unwrap().len();
             for h in 0..n {
-                let mut r = good.clone();
-                let p = proof_mut(&mut r, i);
-                let old = p[field][h].as_str().unwrap().to_owned();
-                p[field][h] = json!(flip_hex(&old, 63));
-                assert_fails(&f, &r, CheckKind::Proof);
+                assert_fails(&f, &with_flipped_hash(good, i, field, h), CheckKind::Proof);
             }
             // A missing and an extra hash.
             let mut r = good.clone();
@@ -797,13 +802,7 @@ fn a_memo_hit_never_turns_a_bad_proof_good() {
         let mut corrupt = Vec::new();
         for field in ["hashes", "upper_hashes"] {
             let n = good.records[i].proof[field].as_array().unwrap().len();
-            for h in 0..n {
-                let mut r = good.clone();
-                let p = proof_mut(&mut r, i);
-                let old = p[field][h].as_str().unwrap().to_owned();
-                p[field][h] = json!(flip_hex(&old, 63));
-                corrupt.push(r);
-            }
+            corrupt.extend((0..n).map(|h| with_flipped_hash(good, i, field, h)));
         }
         for field in ["index", "segment_index", "segment_count"] {
             let v = good.records[i].proof[field].as_u64().unwrap();
