@@ -20,7 +20,8 @@
 //! lengths) are left to the full check, which gives their errors.
 //!
 //! The memo only helps when consecutive proofs share a path, so bulk
-//! verification sorts its proofs by [`PathKey`] and leaf index first.
+//! verification sorts its records by batch root and claimed leaf index
+//! first (for well-formed proofs, the order of [`PathKey`] and leaf index).
 
 use proofmark_anchor::verify_leaf_proof;
 use proofmark_merkle::shape::inclusion_proof_len;

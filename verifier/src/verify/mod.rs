@@ -57,7 +57,7 @@ mod record;
 
 use anchor::*;
 pub use leaf_proof::{LEAF_PROOF_FORMAT, LeafProofDocument, verify_leaf_document};
-use memo::{PathKey, ProofMemo};
+use memo::ProofMemo;
 use record::*;
 
 /// Something that can check a receipt against the chain it names: reads what
@@ -481,6 +481,28 @@ fn assemble_report(
     records: Vec<RecordVerdict>,
     batch_verdict: &dyn Fn(&str, &BatchInfo) -> BatchVerdict,
 ) -> ReportVerdict {
+    report_part(report, batch_verdict).finish(records)
+}
+
+/// A report's verdict but for its records' verdicts.
+struct ReportPart {
+    code: String,
+    checks: Vec<Check>,
+    batches: BTreeMap<String, BatchVerdict>,
+}
+
+impl ReportPart {
+    /// The report's verdict with its records' verdicts.
+    fn finish(self, records: Vec<RecordVerdict>) -> ReportVerdict {
+        finish_verdict(self.code, self.checks, records, self.batches)
+    }
+}
+
+/// The report-level checks and the batches' verdicts of `report`.
+fn report_part(
+    report: &CodeReport,
+    batch_verdict: &dyn Fn(&str, &BatchInfo) -> BatchVerdict,
+) -> ReportPart {
     let mut checks = Vec::new();
     if report.format != CODE_REPORT_FORMAT {
         checks.push(Check::new(
@@ -507,7 +529,11 @@ fn assemble_report(
         .iter()
         .map(|(id, info)| (id.clone(), batch_verdict(id, info)))
         .collect();
-    finish_verdict(report.code.clone(), checks, records, batches)
+    ReportPart {
+        code: report.code.clone(),
+        checks,
+        batches,
+    }
 }
 
 /// Collects the reasons and decides the overall verdict.
@@ -577,9 +603,36 @@ pub fn verify_batch_anchors(batch_id: &str, info: &BatchInfo, trust: &Trust) -> 
     verify_batch(batch_id, info, parsed.as_ref().err(), trust)
 }
 
-/// Reports whose records are prepared, sorted and walked together by
-/// [`verify_reports`] (bounds the memory of the decoded proofs: about 1 KiB
-/// a record).
+/// Reads a byte of every string of a batch description (its fields, its
+/// receipts' keys and strings, two levels down), with no read depending on
+/// another, so that the cache misses of comparing it whole overlap. Changes
+/// nothing; the value is only there to keep the reads.
+fn warm_batch(id: &str, info: &BatchInfo) -> u8 {
+    fn ends(text: &str) -> u8 {
+        let b = text.as_bytes();
+        b.first().copied().unwrap_or(0) ^ b.last().copied().unwrap_or(0)
+    }
+    fn value(v: &Value, depth: u8) -> u8 {
+        match v {
+            Value::String(s) => ends(s),
+            Value::Array(list) if depth > 0 => list.iter().fold(0, |a, v| a ^ value(v, depth - 1)),
+            Value::Object(m) if depth > 0 => m
+                .iter()
+                .fold(0, |a, (k, v)| a ^ ends(k) ^ value(v, depth - 1)),
+            _ => 0,
+        }
+    }
+    let mut acc = ends(id) ^ ends(&info.suite) ^ ends(&info.root);
+    acc ^= ends(&info.manifest_digest) ^ ends(&info.batch_date);
+    for (chain, receipt) in &info.anchors {
+        acc ^= ends(chain) ^ value(receipt, 2);
+    }
+    acc
+}
+
+/// Reports whose records are sorted and checked together by
+/// [`verify_reports`] (bounds the memory of the walk order and of the
+/// records' verdicts before they are gathered per report).
 const BULK_WINDOW_REPORTS: usize = 16_384;
 
 /// Options of [`verify_reports_with`].
@@ -614,6 +667,10 @@ pub struct BulkStats {
     pub memo_hits: u64,
 }
 
+/// What one contiguous run of the sorted records gives: each record's
+/// verdict with its report and position, the proofs walked, the memo hits.
+type WalkedRun = (Vec<(usize, usize, RecordVerdict)>, u64, u64);
+
 /// Verifies many reports at once, in parallel (rayon), with the same
 /// verdicts as [`verify_report`] on each; see [`verify_reports_with`].
 pub fn verify_reports(reports: &[CodeReport], trust: &Trust) -> Vec<ReportVerdict> {
@@ -623,15 +680,20 @@ pub fn verify_reports(reports: &[CodeReport], trust: &Trust) -> Vec<ReportVerdic
 /// Verifies many reports at once, in parallel (rayon), with the same
 /// verdicts as [`verify_report`] on each, and counts the work.
 ///
-/// Records are re-encoded straight from their JSON values into a reused
-/// buffer; each distinct batch description (id, root, counts and receipts,
-/// compared whole) has its anchors checked once, not once per report; and
-/// the batch proofs of a window of reports are sorted by tree and leaf, then
-/// walked with a memo of the last path proven to reach the same trusted
-/// root ([`BulkOptions::proof_memo`]): a walk stops where it meets that
-/// path, once every remaining sibling of the proof is checked equal to the
-/// proven node at its position. The memo changes no outcome: a proof is
-/// accepted exactly when its full walk reaches the root.
+/// Each record is checked in one go while its data is in cache: its heap
+/// blocks are first read together (so that their cache misses overlap),
+/// then it is re-encoded straight from its JSON values into a reused
+/// buffer, leaf-hashed, its proof decoded into reused vectors and walked,
+/// and its verdict made. Each distinct batch description (id, root, counts
+/// and receipts, compared whole) has its anchors checked once, not once per
+/// report. With [`BulkOptions::proof_memo`], the records of a window of
+/// reports are taken in the order of their batch root and claimed leaf
+/// index, in contiguous parallel runs, and the proofs walked with a memo of
+/// the last path proven to reach the same trusted root: a walk stops where
+/// it meets that path, once every remaining sibling of the proof is checked
+/// equal to the proven node at its position. Neither the order nor the memo
+/// changes an outcome: a proof is accepted exactly when its full walk
+/// reaches the root.
 pub fn verify_reports_with(
     reports: &[CodeReport],
     trust: &Trust,
@@ -641,6 +703,7 @@ pub fn verify_reports_with(
     let cache: std::sync::RwLock<BTreeMap<String, Vec<(BatchInfo, BatchVerdict)>>> =
         std::sync::RwLock::new(BTreeMap::new());
     let batch_verdict = |id: &str, info: &BatchInfo| -> BatchVerdict {
+        std::hint::black_box(warm_batch(id, info));
         if let Ok(map) = cache.read()
             && let Some((_, v)) = map.get(id).and_then(|l| l.iter().find(|(i, _)| i == info))
         {
@@ -655,94 +718,127 @@ pub fn verify_reports_with(
         }
         v
     };
+    // Per thread: the re-encoding buffer and a decoded proof's vectors.
+    let scratch = || (Vec::new(), proof_json::empty_batch_proof());
     let mut out = Vec::with_capacity(reports.len());
     let mut stats = BulkStats::default();
     for window in reports.chunks(BULK_WINDOW_REPORTS) {
-        // 1. Every record's checks up to its proof walk, per report.
-        let prepared: Vec<Vec<PreparedRecord>> = window
+        // Each record is checked in one go (re-encoding, leaf hash, proof
+        // decoding and walk, verdict) while its data is in cache; only the
+        // order differs with the memo: sorted by batch and claimed leaf
+        // index, so that consecutive walks share their upper paths. The
+        // order changes no outcome (the memo accepts a proof exactly when its
+        // full walk reaches the root), only how often the memo meets a path.
+        // Per report, while its own fields are read: its batches parsed,
+        // its report-level checks and its batches' verdicts.
+        let (parsed, parts): (Vec<_>, Vec<_>) = window
             .par_iter()
             .with_min_len(16)
-            .map_init(Vec::new, |buf, report| {
-                let parsed = parse_batches(report);
-                report
-                    .records
-                    .iter()
-                    .map(|entry| {
-                        prepare_record(report, entry, buf, batch_of(report, &parsed, entry))
-                    })
-                    .collect()
+            .map(|report| (parse_batches(report), report_part(report, &batch_verdict)))
+            .unzip();
+        if !options.proof_memo {
+            let verdicts: Vec<(ReportVerdict, u64)> = window
+                .par_iter()
+                .zip(&parsed)
+                .zip(parts)
+                .with_min_len(16)
+                .map_init(scratch, |(buf, spare), ((report, parsed), part)| {
+                    let mut proofs = 0;
+                    let records = report
+                        .records
+                        .iter()
+                        .enumerate()
+                        .map(|(position, entry)| {
+                            std::hint::black_box(warm(entry));
+                            let batch = batch_of(report, parsed, entry);
+                            let prepared = prepare_record(report, entry, buf, spare, batch);
+                            let walked = prepared.walk().map(|(suite, leaf, proof, root)| {
+                                proofs += 1;
+                                verify_leaf_proof(suite, leaf, proof, root)
+                            });
+                            finish_record(position, entry, prepared, walked, spare)
+                        })
+                        .collect();
+                    (part.finish(records), proofs)
+                })
+                .collect();
+            for (v, proofs) in verdicts {
+                stats.proofs += proofs;
+                out.push(v);
+            }
+            continue;
+        }
+
+        // The walk order: (batch root's first bytes, claimed leaf index,
+        // report, record).
+        let mut order: Vec<(u64, u64, usize, usize)> = window
+            .par_iter()
+            .zip(&parsed)
+            .enumerate()
+            .with_min_len(16)
+            .flat_map_iter(|(r, (report, parsed))| {
+                report.records.iter().enumerate().map(move |(k, entry)| {
+                    let tree = match batch_of(report, parsed, entry) {
+                        Some((_, Ok(p))) => {
+                            let mut first = [0u8; 8];
+                            first.copy_from_slice(&p.root[..8]);
+                            u64::from_be_bytes(first)
+                        }
+                        _ => 0,
+                    };
+                    (tree, entry.leaf_index, r, k)
+                })
             })
             .collect();
-
-        // 2. The proof walks, sorted by tree and leaf so that consecutive
-        //    walks share their upper paths, in contiguous parallel runs.
-        let mut walks: Vec<(PathKey, u64, usize, usize)> = Vec::new();
-        for (r, records) in prepared.iter().enumerate() {
-            for (k, p) in records.iter().enumerate() {
-                if let Some((suite, _, proof, root)) = p.walk() {
-                    walks.push((PathKey::new(suite, root, proof), proof.segment.index, r, k));
-                }
-            }
-        }
-        if options.proof_memo {
-            walks.par_sort_unstable();
-        }
-        let run_len = walks
+        order.par_sort_unstable();
+        let run_len = order
             .len()
             .div_ceil(4 * rayon::current_num_threads())
             .max(256);
-        let walked: Vec<(Vec<Result<(), VerifyError>>, u64)> = walks
+        let runs: Vec<WalkedRun> = order
             .par_chunks(run_len)
             .map(|run| {
                 let mut memo = ProofMemo::default();
-                let results = run
+                let (mut buf, mut spare) = scratch();
+                let mut proofs = 0;
+                let verdicts = run
                     .iter()
-                    .map(|&(_, _, r, k)| {
-                        let Some((suite, leaf, proof, root)) = prepared[r][k].walk() else {
-                            return Err(VerifyError::EmptyTree);
-                        };
-                        if options.proof_memo {
+                    .filter_map(|&(_, _, r, k)| {
+                        let report = window.get(r)?;
+                        let entry = report.records.get(k)?;
+                        std::hint::black_box(warm(entry));
+                        let batch = batch_of(report, parsed.get(r)?, entry);
+                        let prepared = prepare_record(report, entry, &mut buf, &mut spare, batch);
+                        let walked = prepared.walk().map(|(suite, leaf, proof, root)| {
+                            proofs += 1;
                             memo.verify(suite, leaf, proof, root)
-                        } else {
-                            verify_leaf_proof(suite, leaf, proof, root)
-                        }
+                        });
+                        let verdict = finish_record(k, entry, prepared, walked, &mut spare);
+                        Some((r, k, verdict))
                     })
                     .collect();
-                (results, memo.hits)
+                (verdicts, proofs, memo.hits)
             })
             .collect();
-        let mut outcomes: Vec<Vec<Option<Result<(), VerifyError>>>> = prepared
+        let mut records: Vec<Vec<Option<RecordVerdict>>> = window
             .iter()
-            .map(|records| (0..records.len()).map(|_| None).collect())
+            .map(|report| (0..report.records.len()).map(|_| None).collect())
             .collect();
-        let results = walked.into_iter().flat_map(|(results, hits)| {
+        let verdicts = runs.into_iter().flat_map(|(verdicts, proofs, hits)| {
+            stats.proofs += proofs;
             stats.memo_hits += hits;
-            results
+            verdicts
         });
-        for (&(_, _, r, k), result) in walks.iter().zip(results) {
-            outcomes[r][k] = Some(result);
-            stats.proofs += 1;
+        for (r, k, verdict) in verdicts {
+            if let Some(slot) = records.get_mut(r).and_then(|l| l.get_mut(k)) {
+                *slot = Some(verdict);
+            }
         }
-
-        // 3. The verdicts.
-        let verdicts: Vec<ReportVerdict> = window
-            .par_iter()
-            .zip(prepared)
-            .zip(outcomes)
+        let verdicts: Vec<ReportVerdict> = parts
+            .into_par_iter()
+            .zip(records)
             .with_min_len(16)
-            .map(|((report, records), outcomes)| {
-                let records = report
-                    .records
-                    .iter()
-                    .zip(records)
-                    .zip(outcomes)
-                    .enumerate()
-                    .map(|(position, ((entry, prepared), walked))| {
-                        finish_record(position, entry, prepared, walked)
-                    })
-                    .collect();
-                assemble_report(report, records, &batch_verdict)
-            })
+            .map(|(part, records)| part.finish(records.into_iter().flatten().collect()))
             .collect();
         out.extend(verdicts);
     }

@@ -1,8 +1,8 @@
 //! A fast path for decoding a report's batch proof from its JSON value.
 //!
-//! The strict decoder of SPEC.md 7.5 ([`ProofEnvelope`]'s `Deserialize`)
+//! The strict decoder of SPEC.md 7.5 ([`ProofEnvelope`](proofmark_merkle::ProofEnvelope)'s `Deserialize`)
 //! goes through an intermediate struct with a `String` per hash; in bulk
-//! verification that was most of the time. [`batch_proof_from_value`]
+//! verification that was most of the time. [`batch_proof_from_value_into`]
 //! reads the value in place and accepts only the plainest well-formed batch
 //! proof: exactly the nine fields of a batch proof, version 1, the expected
 //! suite, kind `batch`, unsigned integers, and at most 64 hashes per part,
@@ -74,25 +74,67 @@ fn decode8(x: u64) -> Option<u32> {
     u32::try_from(z).ok()
 }
 
-fn hashes(value: &Value) -> Option<Vec<Hash>> {
-    let list = value.as_array()?;
+/// Decodes the list of hashes `value` holds into `out` (cleared first);
+/// false when it is not a list of at most [`MAX_INCLUSION_HASHES`] plain
+/// hashes.
+fn hashes_into(value: &Value, out: &mut Vec<Hash>) -> bool {
+    let Some(list) = value.as_array() else {
+        return false;
+    };
     if list.len() as u64 > MAX_INCLUSION_HASHES {
-        return None;
+        return false;
     }
-    list.iter().map(|h| parse_hash(h.as_str()?)).collect()
+    out.clear();
+    out.reserve(list.len());
+    for h in list {
+        match h.as_str().and_then(parse_hash) {
+            Some(h) => out.push(h),
+            None => return false,
+        }
+    }
+    true
+}
+
+/// An empty batch proof (to decode into).
+pub(super) fn empty_batch_proof() -> BatchProof {
+    let empty = || InclusionProof {
+        index: 0,
+        tree_size: 0,
+        hashes: Vec::new(),
+    };
+    BatchProof {
+        segment: empty(),
+        upper: empty(),
+    }
 }
 
 /// The batch proof `value` holds in `suite`, when it is in the plain form
 /// described in the module docs; `None` for anything else (which the strict
 /// decoder then judges).
+#[cfg(test)]
 pub(super) fn batch_proof_from_value(value: &Value, suite: SuiteId) -> Option<BatchProof> {
-    let map = value.as_object()?;
+    let mut proof = empty_batch_proof();
+    batch_proof_from_value_into(value, suite, &mut proof).then_some(proof)
+}
+
+/// Decodes the batch proof `value` holds in `suite` into `out` (its vectors
+/// reused), when it is in the plain form described in the module docs: true
+/// when it is and `out` holds its proof; false (and `out` unspecified) for
+/// anything else (which the strict decoder then judges).
+pub(super) fn batch_proof_from_value_into(
+    value: &Value,
+    suite: SuiteId,
+    out: &mut BatchProof,
+) -> bool {
+    let Some(map) = value.as_object() else {
+        return false;
+    };
     if map.len() != 9 {
-        return None;
+        return false;
     }
     // One pass over the fields (a lookup per field costs more).
     let mut ints = [None::<u64>; 5]; // version, index, tree_size, segment_index, segment_count
-    let (mut segment, mut upper) = (None, None);
+    let (mut segment, mut upper) = (false, false);
     let mut suite_ok = false;
     let mut kind_ok = false;
     for (key, v) in map {
@@ -104,9 +146,9 @@ pub(super) fn batch_proof_from_value(value: &Value, suite: SuiteId) -> Option<Ba
             "segment_count" => ints[4] = v.as_u64(),
             "suite" => suite_ok = v.as_str() == Some(suite.name()),
             "kind" => kind_ok = v.as_str() == Some("batch"),
-            "hashes" => segment = hashes(v),
-            "upper_hashes" => upper = hashes(v),
-            _ => return None,
+            "hashes" => segment = hashes_into(v, &mut out.segment.hashes),
+            "upper_hashes" => upper = hashes_into(v, &mut out.upper.hashes),
+            _ => return false,
         }
     }
     let [
@@ -117,23 +159,16 @@ pub(super) fn batch_proof_from_value(value: &Value, suite: SuiteId) -> Option<Ba
         Some(segment_count),
     ] = ints
     else {
-        return None;
+        return false;
     };
-    if !(suite_ok && kind_ok) {
-        return None;
+    if !(suite_ok && kind_ok && segment && upper) {
+        return false;
     }
-    Some(BatchProof {
-        segment: InclusionProof {
-            index,
-            tree_size,
-            hashes: segment?,
-        },
-        upper: InclusionProof {
-            index: segment_index,
-            tree_size: segment_count,
-            hashes: upper?,
-        },
-    })
+    out.segment.index = index;
+    out.segment.tree_size = tree_size;
+    out.upper.index = segment_index;
+    out.upper.tree_size = segment_count;
+    true
 }
 
 /// Lowercase hex of `bytes`.
