@@ -43,6 +43,23 @@ pub fn fast_subject_key(ty: SubjectType, id: &str) -> [u8; 16] {
     }
 }
 
+/// The subject key of `id`, reusing `last`'s when `id` is the previous row's id.
+#[inline]
+fn cached_key<'a>(
+    last: &mut Option<(&'a str, [u8; 16])>,
+    ty: SubjectType,
+    id: &'a str,
+) -> [u8; 16] {
+    match *last {
+        Some((prev, key)) if prev == id => key,
+        _ => {
+            let key = fast_subject_key(ty, id);
+            *last = Some((id, key));
+            key
+        }
+    }
+}
+
 /// Leaf hashes of equal-length records: the suite's batch method, and for BLAKE3 records
 /// longer than one chunk, the multi-chunk batch of [`crate::blake3_batch`].
 #[inline]
@@ -141,25 +158,11 @@ pub(crate) fn hash_chunk<S: Suite>(
         }
         let leaf = leaf_base + slot;
         if let Some(code) = view.code(row) {
-            let key = match last_code {
-                Some((prev, key)) if prev == code => key,
-                _ => {
-                    let key = fast_subject_key(SubjectType::Item, code);
-                    last_code = Some((code, key));
-                    key
-                }
-            };
+            let key = cached_key(&mut last_code, SubjectType::Item, code);
             entries.push(IndexEntry { key, leaf });
         }
         if let Some(lot) = view.lot_id(row) {
-            let key = match last_lot {
-                Some((prev, key)) if prev == lot => key,
-                _ => {
-                    let key = fast_subject_key(SubjectType::Lot, lot);
-                    last_lot = Some((lot, key));
-                    key
-                }
-            };
+            let key = cached_key(&mut last_lot, SubjectType::Lot, lot);
             entries.push(IndexEntry { key, leaf });
         }
         slot += 1;
