@@ -290,17 +290,13 @@ impl LedgerReceipt {
     /// Checks the receipt with `key`: signature, inclusion, and that it is
     /// about `anchor`.
     pub fn verify(&self, key: &VerifierKey, anchor: &BatchAnchor) -> Result<(), String> {
-        if self.batch_id != anchor.batch_id
-            || self.root != anchor.root
-            || self.leaf_count != anchor.leaf_count
-            || self.suite != anchor.suite
-            || self.manifest_digest != anchor.manifest_digest
-        {
-            return Err(format!(
-                "it anchors batch {} root {} but the manifest says batch {} root {}",
-                self.batch_id, self.root, anchor.batch_id, anchor.root
-            ));
-        }
+        anchor.check_claim(&BatchAnchor {
+            batch_id: self.batch_id.clone(),
+            suite: self.suite.clone(),
+            root: self.root.clone(),
+            leaf_count: self.leaf_count,
+            manifest_digest: self.manifest_digest.clone(),
+        })?;
         self.to_log_receipt()
             .verify(key)
             .map(|_| ())

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{line, ok, proofmark};
+use common::{ledger_job, line, ok, proofmark};
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -12,29 +12,12 @@ use std::process::{Command, Output};
 fn nightly_job_runs_once_and_reruns_do_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("keys/ledger.key");
-    let data = dir.path().join("data");
-    ok(&proofmark(
-        &[
-            "datasets",
-            "generate",
-            "--items",
-            "300",
-            "--seed",
-            "3",
-            "--bad-rate",
-            "0.02",
-            "--out",
-            data.to_str().unwrap(),
-        ],
+    let job = ledger_job(
+        dir.path(),
+        "t",
+        &["--items", "300", "--seed", "3", "--bad-rate", "0.02"],
         &key,
-    ));
-    let job = dir.path().join("job.toml");
-    std::fs::write(
-        &job,
-        "[job]\nname = \"t\"\nstore = \"store\"\ninputs = [\"data/records/**/*.parquet\"]\ndate = \"2026-11-24\"\n\
-         [chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n",
-    )
-    .unwrap();
+    );
     let job = job.to_str().unwrap();
     let dry = ok(&proofmark(&["run", job, "--dry-run"], &key));
     assert!(dry.contains("t-2026-11-24"), "{dry}");

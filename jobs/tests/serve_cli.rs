@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{ok, proofmark};
+use common::{ledger_job, ok, proofmark};
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -30,27 +30,7 @@ fn http_get(addr: &str, path: &str) -> (String, String) {
 fn publish_then_serve_then_stop_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("ledger.key");
-    let data = dir.path().join("data");
-    ok(&proofmark(
-        &[
-            "datasets",
-            "generate",
-            "--items",
-            "200",
-            "--seed",
-            "5",
-            "--out",
-            data.to_str().unwrap(),
-        ],
-        &key,
-    ));
-    let job = dir.path().join("job.toml");
-    std::fs::write(
-        &job,
-        "[job]\nname = \"s\"\nstore = \"store\"\ninputs = [\"data/records/**/*.parquet\"]\ndate = \"2026-11-24\"\n\
-         [chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n",
-    )
-    .unwrap();
+    let job = ledger_job(dir.path(), "s", &["--items", "200", "--seed", "5"], &key);
     ok(&proofmark(&["run", job.to_str().unwrap()], &key));
     let store = dir.path().join("store");
     let index = dir.path().join("index");
@@ -81,7 +61,7 @@ fn publish_then_serve_then_stop_on_sigterm() {
     );
     assert_eq!(missing.status.code(), Some(2));
 
-    let pins = std::fs::read_to_string(data.join("secrets/pins.csv")).unwrap();
+    let pins = std::fs::read_to_string(dir.path().join("data/secrets/pins.csv")).unwrap();
     let code = pins
         .lines()
         .nth(1)

@@ -55,17 +55,13 @@ impl EvmReceipt {
         if self.chain_type != EVM_RECEIPT_TYPE {
             return Err(format!("type is {:?}, not \"evm\"", self.chain_type));
         }
-        if self.batch_id != anchor.batch_id
-            || self.root != anchor.root
-            || self.leaf_count != anchor.leaf_count
-            || self.suite != anchor.suite
-            || self.manifest_digest != anchor.manifest_digest
-        {
-            return Err(format!(
-                "it anchors batch {} root {} but the manifest says batch {} root {}",
-                self.batch_id, self.root, anchor.batch_id, anchor.root
-            ));
-        }
+        anchor.check_claim(&BatchAnchor {
+            batch_id: self.batch_id.clone(),
+            suite: self.suite.clone(),
+            root: self.root.clone(),
+            leaf_count: self.leaf_count,
+            manifest_digest: self.manifest_digest.clone(),
+        })?;
         Ok(())
     }
 }

@@ -137,6 +137,20 @@ pub struct BatchAnchor {
     pub manifest_digest: String,
 }
 
+impl BatchAnchor {
+    /// `Ok` when `claimed` (what a receipt says it anchors) is this batch; else
+    /// the message naming the batch and root the receipt anchors instead.
+    pub fn check_claim(&self, claimed: &BatchAnchor) -> Result<(), String> {
+        if claimed == self {
+            return Ok(());
+        }
+        Err(format!(
+            "it anchors batch {} root {} but the manifest says batch {} root {}",
+            claimed.batch_id, claimed.root, self.batch_id, self.root
+        ))
+    }
+}
+
 /// The outcome of an append: the entry, the signed checkpoint that covers it
 /// and the entry's inclusion proof against that checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

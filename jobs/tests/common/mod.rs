@@ -41,3 +41,24 @@ pub fn line<'a>(text: &'a str, prefix: &str) -> &'a str {
         .find(|l| l.starts_with(prefix))
         .unwrap_or_else(|| panic!("no {prefix} line in\n{text}"))
 }
+
+/// Generates a dataset into `dir/data` (`datasets generate` with `dataset_args`
+/// added) and writes `dir/job.toml`: job `name` over those files into
+/// `dir/store`, batch date 2026-11-24, the embedded ledger. Returns the job file.
+pub fn ledger_job(dir: &Path, name: &str, dataset_args: &[&str], key: &Path) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let mut args = vec!["datasets", "generate"];
+    args.extend_from_slice(dataset_args);
+    args.extend(["--out", data.to_str().unwrap()]);
+    ok(&proofmark(&args, key));
+    let job = dir.join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"{name}\"\nstore = \"store\"\ninputs = [\"data/records/**/*.parquet\"]\ndate = \"2026-11-24\"\n\
+             [chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n"
+        ),
+    )
+    .unwrap();
+    job
+}
