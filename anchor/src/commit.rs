@@ -114,7 +114,8 @@ pub struct CommitReport {
     pub index_entries: u64,
     /// Passes of the index merge (0 when already committed).
     pub merge_passes: u32,
-    /// Rejected rows per reason code (empty when already committed).
+    /// Rejected rows per reason code (for a batch committed earlier, summed
+    /// again from its segment summaries, each checked against the manifest).
     pub reasons: BTreeMap<String, u64>,
     /// What became of the head pointer.
     pub head: HeadUpdate,
@@ -444,15 +445,48 @@ async fn report_committed(
     let manifest = Manifest::from_slice(path, &bytes)?;
     let manifest_digest = digest(&bytes);
     let head = move_head(store, &manifest, &manifest_digest).await?;
+    let reasons = committed_reasons(store, &manifest).await?;
     Ok(CommitReport {
         manifest,
         manifest_digest,
         already_committed: true,
         index_entries: 0,
         merge_passes: 0,
-        reasons: BTreeMap::new(),
+        reasons,
         head,
     })
+}
+
+/// Rejected rows per reason of a committed batch, from its segment summaries
+/// (each checked against the digest the manifest lists for it).
+async fn committed_reasons(
+    store: &Store,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, u64>, AnchorError> {
+    let summaries: Vec<SegmentSummary> = stream::iter(&manifest.segments)
+        .map(|seg| async move {
+            let path = segment_path(&manifest.batch_id, seg.segment, SegmentFile::Summary);
+            let bytes = get_required(store, &path).await?;
+            let actual = digest(&bytes);
+            if actual != seg.summary_digest {
+                return Err(AnchorError::DigestMismatch {
+                    path,
+                    expected: seg.summary_digest.clone(),
+                    actual,
+                });
+            }
+            parse_summary(&path, &bytes)
+        })
+        .buffered(32)
+        .try_collect()
+        .await?;
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for summary in &summaries {
+        for (r, n) in &summary.reasons {
+            *reasons.entry(r.clone()).or_default() += n;
+        }
+    }
+    Ok(reasons)
 }
 
 /// Reads `batches/HEAD.json`.

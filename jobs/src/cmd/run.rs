@@ -690,14 +690,11 @@ async fn run_stages(
     let commit = commit_batch(store, batch_id, &opts, &|_| {})
         .await
         .context("commit stage")?;
-    let mut reasons = commit.reasons.clone();
+    // Summed from the segment summaries, also when an earlier run committed
+    // (it may have been killed before it recorded the stage).
+    let reasons = commit.reasons.clone();
     if commit.already_committed {
         say("commit: done earlier");
-        if let Some(rec) = stage_done(store, batch_id, "commit").await?
-            && let Some(r) = rec.detail.get("reasons")
-        {
-            reasons = serde_json::from_value(r.clone()).unwrap_or_default();
-        }
     } else {
         all_done_before = false;
         let detail = serde_json::json!({"root": commit.manifest.root, "reasons": commit.reasons});
