@@ -35,8 +35,9 @@ use crate::stored_plan::{StoredPlan, get_object, get_required};
 /// How a commit may use resources.
 #[derive(Debug, Clone)]
 pub struct CommitOptions {
-    /// Memory for the index merge's read buffers (default 1 GiB); more
-    /// segments than fit merge in passes through local temporary files.
+    /// Memory for the index merge (default 1 GiB): one key-range pass of
+    /// the merge holds at most a quarter of it (up to 64 MiB of entries),
+    /// read and sorted ([`crate::index`]).
     pub memory_budget_bytes: usize,
     /// Where temporary files go (default: the system's temporary directory).
     pub temp_dir: Option<PathBuf>,
@@ -215,7 +216,6 @@ pub async fn commit_batch(
     let index_out = OutputFile::create(store, work.path(), &layout::index_path(batch_id))?;
     let merge_opts = MergeOptions {
         memory_budget_bytes: opts.memory_budget_bytes,
-        temp_dir: Some(work.path().to_owned()),
     };
     let handle = tokio::runtime::Handle::current();
     let cancel = CancelOnDrop(Arc::new(AtomicBool::new(false)));
@@ -770,6 +770,10 @@ impl RunSource for StoreRun {
         self.pos += bytes.len() as u64;
         buf.extend_from_slice(&bytes);
         Ok(())
+    }
+
+    fn len_bytes(&self) -> u64 {
+        self.size
     }
 
     fn name(&self) -> &str {

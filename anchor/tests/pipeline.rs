@@ -263,9 +263,9 @@ async fn shares_give_the_single_process_root_and_a_small_budget_the_same_index()
             .unwrap()
             .segments_built;
     }
-    // A budget for 2 runs at a time: the merge takes several passes.
+    // A small budget: the merge takes several key-range passes.
     let opts = CommitOptions {
-        memory_budget_bytes: 2 * proofmark_anchor::index::MIN_RUN_BUFFER_BYTES,
+        memory_budget_bytes: 32 * 1024,
         ..CommitOptions::default()
     };
     let report = commit_batch(store, "b", &opts, &|_| {}).await.unwrap();

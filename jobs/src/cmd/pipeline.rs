@@ -91,13 +91,13 @@ pub struct CommitArgs {
     /// The store the batch lives in.
     #[arg(long, value_name = "URL")]
     pub store: String,
-    /// Memory for the index merge's buffers (`1GiB`, `512MiB`, `64KiB`, or bytes). The read
-    /// buffers take at most 64 MiB of it (16 to 256 KiB a segment); with more segments than
-    /// the budget holds at 16 KiB each, the merge goes in passes through local temporary
-    /// files.
+    /// Memory for the index merge (`1GiB`, `512MiB`, `64KiB`, or bytes). The merge goes
+    /// through the key space in ranges (passes), each reading its entries from every segment
+    /// and sorting them in memory: a pass holds at most a quarter of the budget (up to 64 MiB
+    /// of entries), read and sorted, plus one read chunk per segment (16 KiB to 1 MiB).
     #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
     pub memory_budget: usize,
-    /// Folder for temporary files (the index and rejects before upload, merge passes)
+    /// Folder for temporary files (the index and rejects of an object store before upload)
     /// [default: the system's temporary folder].
     #[arg(long, value_name = "DIR")]
     pub temp_dir: Option<std::path::PathBuf>,
