@@ -1,17 +1,22 @@
 //! Duplicate record ids within a file, found at plan time so that every segment of the file
 //! can reject them without seeing the others.
 //!
-//! Memory is bounded whatever the file's size (decision record
-//! `docs/decisions/0006-bounded-duplicate-scan.md`): each row becomes a 24-byte entry
-//! (the XXH3-128 hash of its `record_id`, then its row), entries are sorted in runs of at
-//! most [`DUPLICATE_SCAN_BUDGET_BYTES`], every run but the last is spilled to a temporary
-//! file, and one merge of the runs in (hash, row) order lists every row whose hash equals
-//! the one before it: the rows whose `record_id` an earlier row of the file already used.
-//! A file whose entries fit in the budget is sorted in memory and never touches the disk.
+//! Memory is bounded whatever the file's size (decision records
+//! `docs/decisions/0006-bounded-duplicate-scan.md` and `0012-hash-partitioned-duplicate-scan.md`):
+//! each row becomes a 24-byte entry (the XXH3-128 hash of its `record_id`, then its row),
+//! dropped as it arrives into one of `2^k` buckets by a randomly keyed mix of its hash
+//! (about a thousand entries a bucket over the whole file). Up to
+//! [`DUPLICATE_SCAN_BUDGET_BYTES`] of entries stay in memory; beyond it the buckets are
+//! spilled, one after the other, as one run to a temporary file. At the end each bucket is
+//! streamed from every run and from memory through a small hash table of the distinct hashes
+//! seen (the buckets in parallel on the rayon pool): an entry whose hash is in the table is a
+//! duplicate, and of the rows of one id every one but the earliest is listed. Nothing is
+//! sorted but the final list of duplicate rows; a file that fits the budget never touches
+//! the disk, and a bucket's table holds its distinct ids only, so an id repeated without
+//! bound costs one slot.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::fs::File;
+use std::hash::{BuildHasher, Hasher};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
@@ -35,14 +40,20 @@ use crate::footer::Footer;
 /// Rows decoded per batch while scanning record ids.
 const SCAN_BATCH_ROWS: usize = 64 * 1024;
 
-/// Memory for the sorted entries of one file's duplicate scan (24 bytes a row): files of up
-/// to about 1.4 M rows are sorted in memory; larger ones spill sorted runs of that size.
-/// The planner scans [`crate::planner`]'s two files at once, so the scans hold at most
-/// twice this, plus the merge's read buffers and the row groups being decoded.
-pub const DUPLICATE_SCAN_BUDGET_BYTES: usize = 32 << 20;
+/// Memory for the entries of one file's duplicate scan (24 bytes a row): files of up to
+/// about 11 M rows are scanned in memory; larger ones spill runs of that size. The planner
+/// scans [`crate::planner`]'s two files at once, so the scans hold at most twice this, plus
+/// the read buffers of the final pass and the row groups being decoded.
+pub const DUPLICATE_SCAN_BUDGET_BYTES: usize = 256 << 20;
 
-/// Read buffer of one spilled run during the merge.
+/// Read buffer of one spilled run's bucket during the final pass.
 const RUN_READ_BUFFER_BYTES: usize = 256 << 10;
+
+/// Entries a bucket aims to hold over the whole file.
+const BUCKET_ENTRIES: u64 = 1024;
+
+/// The most buckets (leading bits of the mixed hash).
+const MAX_BUCKET_BITS: u32 = 16;
 
 /// Bytes of one entry in memory and in a spill file.
 const ENTRY_BYTES: usize = 24;
@@ -243,8 +254,7 @@ fn scan_row_group(
     Ok(entries)
 }
 
-/// One row: the XXH3-128 hash of its `record_id` (high, low half) and its row. Orders by
-/// hash, then row, so the first of equal hashes is the earliest row.
+/// One row: the XXH3-128 hash of its `record_id` (high, low half) and its row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 struct Entry {
     hi: u64,
@@ -262,10 +272,6 @@ impl Entry {
         }
     }
 
-    fn same_id(&self, other: &Entry) -> bool {
-        self.hi == other.hi && self.lo == other.lo
-    }
-
     fn to_bytes(self) -> [u8; ENTRY_BYTES] {
         let mut b = [0u8; ENTRY_BYTES];
         b[..8].copy_from_slice(&self.hi.to_le_bytes());
@@ -274,7 +280,7 @@ impl Entry {
         b
     }
 
-    fn from_bytes(b: &[u8; ENTRY_BYTES]) -> Entry {
+    fn from_bytes(b: &[u8]) -> Entry {
         let word = |i: usize| {
             let mut w = [0u8; 8];
             w.copy_from_slice(&b[i..i + 8]);
@@ -295,9 +301,12 @@ impl Entry {
 #[derive(Debug)]
 pub struct DuplicateFinder {
     run_entries: usize,
-    /// Leading hash bits that pick an entry's bucket in the final merge.
+    /// Leading bits of the mixed hash that pick an entry's bucket.
     bucket_bits: u32,
-    entries: Vec<Entry>,
+    /// Random odd multipliers of the bucket mix: inputs cannot aim at one bucket.
+    mix: (u64, u64),
+    buckets: Vec<Vec<Entry>>,
+    held: usize,
     runs: Vec<SpillRun>,
     spill_dir: PathBuf,
 }
@@ -305,25 +314,37 @@ pub struct DuplicateFinder {
 impl DuplicateFinder {
     /// A finder that keeps at most `memory_budget_bytes` of entries in memory (24 bytes a
     /// row, at least 1024 rows), spilling to the system's temporary folder beyond it.
-    /// `rows_hint` (the file's row count, if known) sizes the first allocation and the
-    /// final merge's buckets (about an eighth of the budget each).
+    /// `rows_hint` (the file's row count, if known) sizes the buckets (about a thousand
+    /// entries each) and their first allocation.
     pub fn new(memory_budget_bytes: usize, rows_hint: u64) -> Self {
         let run_entries = (memory_budget_bytes / std::mem::size_of::<Entry>()).max(1024);
-        let first = usize::try_from(rows_hint).unwrap_or(usize::MAX);
-        let per_bucket = (run_entries as u64 / 8).max(1024);
         let bucket_bits = if rows_hint == 0 {
             10
         } else {
             rows_hint
-                .div_ceil(per_bucket)
+                .div_ceil(BUCKET_ENTRIES)
                 .next_power_of_two()
                 .trailing_zeros()
-                .min(16)
+                .min(MAX_BUCKET_BITS)
+        };
+        let count = 1usize << bucket_bits;
+        let held_at_most = usize::try_from(rows_hint)
+            .unwrap_or(usize::MAX)
+            .min(run_entries);
+        // A little over the mean: few buckets grow, and none by much.
+        let each = (held_at_most / count) + (held_at_most / count) / 8 + 8;
+        let random = std::collections::hash_map::RandomState::new();
+        let draw = |salt: u64| {
+            let mut h = random.build_hasher();
+            h.write_u64(salt);
+            h.finish() | 1
         };
         DuplicateFinder {
             run_entries,
             bucket_bits,
-            entries: Vec::with_capacity(first.min(run_entries)),
+            mix: (draw(1), draw(2)),
+            buckets: (0..count).map(|_| Vec::with_capacity(each)).collect(),
+            held: 0,
             runs: Vec::new(),
             spill_dir: std::env::temp_dir(),
         }
@@ -336,72 +357,81 @@ impl DuplicateFinder {
         self
     }
 
-    /// Number of sorted runs spilled to disk so far.
+    /// Number of runs spilled to disk so far.
     #[cfg(test)]
     pub fn spilled_runs(&self) -> usize {
         self.runs.len()
     }
 
+    #[inline]
+    fn bucket_of(&self, e: &Entry) -> usize {
+        if self.bucket_bits == 0 {
+            return 0;
+        }
+        let mixed = e.hi.wrapping_mul(self.mix.0) ^ e.lo.wrapping_mul(self.mix.1);
+        (mixed >> (64 - self.bucket_bits)) as usize
+    }
+
     /// Adds entries made by a [`DuplicateScan`], which numbered their rows: in any order,
-    /// since the finder sorts by (hash, row).
-    fn push_entries(&mut self, mut entries: &[Entry]) -> io::Result<()> {
-        while !entries.is_empty() {
-            let room = self.run_entries - self.entries.len();
-            let (now, later) = entries.split_at(room.min(entries.len()));
-            self.entries.extend_from_slice(now);
-            entries = later;
-            if self.entries.len() >= self.run_entries {
+    /// since each id's earliest row is found whatever the order.
+    fn push_entries(&mut self, entries: &[Entry]) -> io::Result<()> {
+        for e in entries {
+            let b = self.bucket_of(e);
+            self.buckets[b].push(*e);
+            self.held += 1;
+            if self.held >= self.run_entries {
                 self.spill()?;
             }
         }
         Ok(())
     }
 
-    /// Sorts the entries in memory and writes them to a new spill file.
+    /// Writes the buckets, one after the other, to a new spill file and empties them.
     fn spill(&mut self) -> io::Result<()> {
-        sort_entries(&mut self.entries);
-        let run = SpillRun::write(&self.spill_dir, &self.entries, self.bucket_bits)?;
+        let run = SpillRun::write(&self.spill_dir, &self.buckets)?;
         self.runs.push(run);
-        self.entries.clear();
+        for b in &mut self.buckets {
+            b.clear();
+        }
+        self.held = 0;
         Ok(())
     }
 
-    /// The rows whose id an earlier row already used, ascending.
-    ///
-    /// A file that fit the budget is sorted in memory. Otherwise the last run is spilled
-    /// too and the runs are merged bucket by bucket ([`Self::bucket_bits`] leading hash
-    /// bits): each run holds a bucket's entries contiguously (it is sorted), so a bucket is
-    /// read from every run, sorted and scanned on its own, the buckets in parallel on the
-    /// rayon pool. A bucket larger than a quarter of the budget (one id repeated very many
-    /// times) is merged by streaming over its runs instead, in bounded memory.
-    pub fn finish(mut self) -> io::Result<Vec<u64>> {
-        if self.runs.is_empty() {
-            sort_entries(&mut self.entries);
-            let mut dups = Vec::new();
-            for w in self.entries.windows(2) {
-                if w[0].same_id(&w[1]) {
-                    dups.push(w[1].row);
-                }
-            }
-            dups.sort_unstable();
-            return Ok(dups);
-        }
-        if !self.entries.is_empty() {
-            self.spill()?;
-        }
-        self.entries = Vec::new();
-        let buckets = 1usize << self.bucket_bits;
-        let cap_entries = (self.run_entries / 4).max(1024) as u64;
+    /// The rows whose id an earlier row already used, ascending: each bucket streamed from
+    /// every spilled run, then from memory, through a table of its distinct hashes; the
+    /// buckets in parallel on the rayon pool.
+    pub fn finish(self) -> io::Result<Vec<u64>> {
         let runs = &self.runs;
-        let per_bucket: Vec<Vec<u64>> = (0..buckets)
+        let buckets = &self.buckets;
+        let per_bucket: Vec<Vec<u64>> = (0..buckets.len())
             .into_par_iter()
+            .with_min_len(16)
             .map(|b| {
-                let total: u64 = runs.iter().map(|r| r.bounds[b + 1] - r.bounds[b]).sum();
-                if total <= cap_entries {
-                    bucket_in_memory(runs, b, total)
-                } else {
-                    bucket_streamed(runs, b)
+                let mut seen = SeenTable::with_capacity(
+                    buckets[b].len()
+                        + runs
+                            .iter()
+                            .map(|r| (r.bounds[b + 1] - r.bounds[b]) as usize)
+                            .sum::<usize>(),
+                );
+                let mut dups = Vec::new();
+                let mut buf = Vec::new();
+                for r in runs {
+                    let (mut from, to) = (r.bounds[b], r.bounds[b + 1]);
+                    while from < to {
+                        let n = (to - from).min((RUN_READ_BUFFER_BYTES / ENTRY_BYTES) as u64);
+                        buf.resize(n as usize * ENTRY_BYTES, 0);
+                        r.file.read_exact_at(&mut buf, from * ENTRY_BYTES as u64)?;
+                        for c in buf.chunks_exact(ENTRY_BYTES) {
+                            seen.insert(Entry::from_bytes(c), &mut dups);
+                        }
+                        from += n;
+                    }
                 }
+                for e in &buckets[b] {
+                    seen.insert(*e, &mut dups);
+                }
+                Ok(dups)
             })
             .collect::<io::Result<_>>()?;
         let mut dups: Vec<u64> = per_bucket.into_iter().flatten().collect();
@@ -410,152 +440,72 @@ impl DuplicateFinder {
     }
 }
 
-/// The duplicates of bucket `b` (`total` entries over all runs): its entries read from
-/// every run, sorted, scanned.
-fn bucket_in_memory(runs: &[SpillRun], b: usize, total: u64) -> io::Result<Vec<u64>> {
-    let mut bytes = vec![0u8; total as usize * ENTRY_BYTES];
-    let mut at = 0usize;
-    for r in runs {
-        let (from, to) = (r.bounds[b], r.bounds[b + 1]);
-        let len = (to - from) as usize * ENTRY_BYTES;
-        r.file
-            .read_exact_at(&mut bytes[at..at + len], from * ENTRY_BYTES as u64)?;
-        at += len;
-    }
-    let mut entries: Vec<Entry> = bytes
-        .chunks_exact(ENTRY_BYTES)
-        .map(|c| {
-            let mut e = [0u8; ENTRY_BYTES];
-            e.copy_from_slice(c);
-            Entry::from_bytes(&e)
-        })
-        .collect();
-    entries.sort_unstable();
-    Ok(entries
-        .windows(2)
-        .filter(|w| w[0].same_id(&w[1]))
-        .map(|w| w[1].row)
-        .collect())
+/// The distinct hashes of one bucket with the earliest row seen of each: open addressing,
+/// linear probing, grown at half full. A row of `u64::MAX` marks a free slot.
+struct SeenTable {
+    slots: Vec<Entry>,
+    len: usize,
 }
 
-/// The duplicates of bucket `b`, merging its slice of every run through a heap with a
-/// small read buffer per run.
-fn bucket_streamed(runs: &[SpillRun], b: usize) -> io::Result<Vec<u64>> {
-    let mut readers: Vec<SliceReader<'_>> = runs
-        .iter()
-        .map(|r| SliceReader::new(&r.file, r.bounds[b], r.bounds[b + 1]))
-        .collect();
-    let mut heap: BinaryHeap<Reverse<(Entry, usize)>> = BinaryHeap::new();
-    for (i, r) in readers.iter_mut().enumerate() {
-        if let Some(e) = r.next_entry()? {
-            heap.push(Reverse((e, i)));
-        }
-    }
-    let mut dups = Vec::new();
-    let mut prev: Option<Entry> = None;
-    while let Some(Reverse((e, source))) = heap.pop() {
-        if prev.is_some_and(|p| p.same_id(&e)) {
-            dups.push(e.row);
-        }
-        prev = Some(e);
-        if let Some(n) = readers[source].next_entry()? {
-            heap.push(Reverse((n, source)));
-        }
-    }
-    Ok(dups)
-}
+const FREE: Entry = Entry {
+    hi: 0,
+    lo: 0,
+    row: u64::MAX,
+};
 
-/// Reads entries `from..to` of a spilled run with positioned reads (several buckets are
-/// read from one file at once), through a buffer of [`RUN_READ_BUFFER_BYTES`] at most.
-struct SliceReader<'a> {
-    file: &'a File,
-    next: u64,
-    end: u64,
-    buf: Vec<u8>,
-    pos: usize,
-}
-
-impl<'a> SliceReader<'a> {
-    fn new(file: &'a File, from: u64, to: u64) -> Self {
-        SliceReader {
-            file,
-            next: from,
-            end: to,
-            buf: Vec::new(),
-            pos: 0,
+impl SeenTable {
+    fn with_capacity(n: usize) -> Self {
+        let size = (2 * n).next_power_of_two().max(16);
+        SeenTable {
+            slots: vec![FREE; size],
+            len: 0,
         }
     }
 
-    fn next_entry(&mut self) -> io::Result<Option<Entry>> {
-        if self.pos == self.buf.len() {
-            if self.next == self.end {
-                return Ok(None);
+    /// Records `e`; pushes to `dups` the later row when its hash was seen.
+    #[inline]
+    fn insert(&mut self, e: Entry, dups: &mut Vec<u64>) {
+        if 2 * (self.len + 1) > self.slots.len() {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = (e.lo as usize) & mask;
+        loop {
+            let slot = &mut self.slots[i];
+            if slot.row == u64::MAX {
+                *slot = e;
+                self.len += 1;
+                return;
             }
-            let n = (self.end - self.next).min((RUN_READ_BUFFER_BYTES / ENTRY_BYTES) as u64);
-            self.buf.resize(n as usize * ENTRY_BYTES, 0);
-            self.file
-                .read_exact_at(&mut self.buf, self.next * ENTRY_BYTES as u64)?;
-            self.next += n;
-            self.pos = 0;
-        }
-        let mut e = [0u8; ENTRY_BYTES];
-        e.copy_from_slice(&self.buf[self.pos..self.pos + ENTRY_BYTES]);
-        self.pos += ENTRY_BYTES;
-        Ok(Some(Entry::from_bytes(&e)))
-    }
-}
-
-/// Sorts entries by (hash, row): one in-place pass that moves each entry to the bucket of
-/// its leading hash bits (the hashes are uniform), then a sort of each small bucket, the
-/// buckets in parallel on the rayon pool.
-fn sort_entries(v: &mut [Entry]) {
-    let n = v.len();
-    if n < 4096 {
-        v.sort_unstable();
-        return;
-    }
-    // About 1,024 entries a bucket: each bucket's sort stays in the CPU caches.
-    let bits = (usize::BITS - n.leading_zeros())
-        .saturating_sub(10)
-        .clamp(4, 16);
-    let shift = 64 - bits;
-    let bucket = |e: &Entry| (e.hi >> shift) as usize;
-    let buckets = 1usize << bits;
-    let mut starts = vec![0usize; buckets + 1];
-    for e in v.iter() {
-        starts[bucket(e) + 1] += 1;
-    }
-    for i in 1..starts.len() {
-        starts[i] += starts[i - 1];
-    }
-    // American flag sort: swap each misplaced entry into the next free slot of its bucket.
-    let mut next = starts[..buckets].to_vec();
-    for b in 0..buckets {
-        let end = starts[b + 1];
-        while next[b] < end {
-            let t = bucket(&v[next[b]]);
-            if t == b {
-                next[b] += 1;
-            } else {
-                v.swap(next[b], next[t]);
-                next[t] += 1;
+            if slot.hi == e.hi && slot.lo == e.lo {
+                if e.row < slot.row {
+                    dups.push(slot.row);
+                    slot.row = e.row;
+                } else {
+                    dups.push(e.row);
+                }
+                return;
             }
+            i = (i + 1) & mask;
         }
     }
-    let mut parts: Vec<&mut [Entry]> = Vec::with_capacity(buckets);
-    let mut rest = v;
-    for w in starts.windows(2) {
-        let (bucket, tail) = std::mem::take(&mut rest).split_at_mut(w[1] - w[0]);
-        parts.push(bucket);
-        rest = tail;
+
+    fn grow(&mut self) {
+        let size = 2 * self.slots.len();
+        let old = std::mem::replace(&mut self.slots, vec![FREE; size]);
+        let mask = self.slots.len() - 1;
+        for e in old.into_iter().filter(|e| e.row != u64::MAX) {
+            let mut i = (e.lo as usize) & mask;
+            while self.slots[i].row != u64::MAX {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = e;
+        }
     }
-    parts
-        .par_iter_mut()
-        .with_min_len(64)
-        .for_each(|b| b.sort_unstable());
 }
 
-/// A sorted run in a temporary file, removed when dropped.
+/// One spill: every bucket's entries, bucket after bucket, in a temporary file removed
+/// when dropped.
 #[derive(Debug)]
 struct SpillRun {
     file: File,
@@ -568,9 +518,8 @@ struct SpillRun {
 static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl SpillRun {
-    /// Writes `entries` (sorted) and notes where each of the `2^bits` buckets of leading
-    /// hash bits starts.
-    fn write(dir: &Path, entries: &[Entry], bits: u32) -> io::Result<SpillRun> {
+    /// Writes the buckets' entries, bucket after bucket, noting where each starts.
+    fn write(dir: &Path, buckets: &[Vec<Entry>]) -> io::Result<SpillRun> {
         let path = dir.join(format!(
             "proofmark-duplicates-{}-{}.run",
             std::process::id(),
@@ -581,21 +530,19 @@ impl SpillRun {
             .write(true)
             .create_new(true)
             .open(&path)?;
-        let buckets = 1usize << bits;
-        let bucket = |e: &Entry| {
-            if bits == 0 {
-                0
-            } else {
-                (e.hi >> (64 - bits)) as usize
-            }
-        };
-        let bounds: Vec<u64> = (0..=buckets)
-            .map(|b| entries.partition_point(|e| bucket(e) < b) as u64)
-            .collect();
+        let mut bounds = Vec::with_capacity(buckets.len() + 1);
+        let mut at = 0u64;
+        bounds.push(0);
+        for b in buckets {
+            at += b.len() as u64;
+            bounds.push(at);
+        }
         let run = SpillRun { file, path, bounds };
         let mut w = BufWriter::with_capacity(1 << 20, &run.file);
-        for e in entries {
-            w.write_all(&e.to_bytes())?;
+        for b in buckets {
+            for e in b {
+                w.write_all(&e.to_bytes())?;
+            }
         }
         w.flush()?;
         drop(w);
@@ -717,22 +664,40 @@ mod tests {
     }
 
     #[test]
-    fn bucket_sort_equals_comparison_sort() {
-        for n in [0usize, 10, 4095, 4096, 100_000] {
-            let mut v: Vec<Entry> = (0..n as u64)
-                .map(|i| {
-                    let h = record_id_hash(&(i % 1000).to_string());
-                    Entry {
-                        hi: (h >> 64) as u64,
-                        lo: h as u64,
-                        row: i.wrapping_mul(7919) % 100_003,
-                    }
+    fn one_id_repeated_everywhere_keeps_its_first_row() {
+        // Every row but a few has the same id: one bucket gets nearly all entries.
+        let ids: Vec<Option<String>> = (0..30_000)
+            .map(|i| {
+                Some(if i % 1000 == 7 {
+                    format!("other-{i}")
+                } else {
+                    "same".into()
                 })
-                .collect();
-            let mut want = v.clone();
-            want.sort();
-            sort_entries(&mut v);
-            assert_eq!(v, want, "n {n}");
+            })
+            .collect();
+        let want = with_tracker(&ids);
+        for budget in [0, DUPLICATE_SCAN_BUDGET_BYTES] {
+            assert_eq!(find_in(&ids, budget, 999, true).0, want, "budget {budget}");
         }
+    }
+
+    #[test]
+    fn seen_table_grows_and_keeps_the_earliest_row() {
+        let mut t = SeenTable::with_capacity(0);
+        let mut dups = Vec::new();
+        for row in (0..5000u64).rev() {
+            t.insert(
+                Entry {
+                    hi: row % 300,
+                    lo: row % 300,
+                    row,
+                },
+                &mut dups,
+            );
+        }
+        dups.sort_unstable();
+        let want: Vec<u64> = (300..5000).collect();
+        assert_eq!(dups, want);
+        assert_eq!(t.len, 300);
     }
 }
