@@ -400,11 +400,7 @@ pub fn encode_segment(suite: SuiteId, parts: SegmentResult) -> Result<EncodedSeg
 
     let mut rejects_bytes = Vec::new();
     for line in &rejects {
-        serde_json::to_writer(&mut rejects_bytes, line).map_err(|source| AnchorError::Json {
-            path: what.clone(),
-            source,
-        })?;
-        rejects_bytes.push(b'\n');
+        line.write_json_line(&mut rejects_bytes);
     }
 
     let summary = SegmentSummary {
@@ -584,7 +580,7 @@ mod tests {
                 record_id: None,
                 reasons: vec!["no_subject".into()],
                 columns: vec!["code".into()],
-                record: serde_json::Map::new(),
+                record_json: "{}".into(),
             })
             .collect();
         SegmentResult {

@@ -9,7 +9,9 @@ use arrow_array::RecordBatch;
 use parquet::errors::ParquetError;
 use proofmark_merkle::{Hash, Suite, SuiteFn};
 use proofmark_schemas::validate::validate_without_ids;
-use proofmark_schemas::{DefectKind, RecordView, ValidationContext, row_to_json};
+use proofmark_schemas::{
+    DefectKind, RecordView, ValidationContext, write_json_str, write_row_json,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{RangeReader, row_group_reader};
@@ -30,7 +32,8 @@ pub struct IndexEntry {
     pub leaf: u32,
 }
 
-/// A rejected row, as written to `segments/<n>.rejects.jsonl` (SPEC.md 8.5).
+/// A rejected row, as written to `segments/<n>.rejects.jsonl` (SPEC.md 8.5): one JSON
+/// object a line, fields in this order, the row under `record`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RejectRow {
     /// The source URL of the file.
@@ -43,8 +46,62 @@ pub struct RejectRow {
     pub reasons: Vec<String>,
     /// The column of each reason.
     pub columns: Vec<String>,
-    /// The row as JSON.
-    pub record: serde_json::Map<String, serde_json::Value>,
+    /// The row as the text of a JSON object (compact, keys in byte order:
+    /// [`proofmark_schemas::write_row_json`]), kept as text from decode to `rejects.parquet`.
+    #[serde(rename = "record", with = "raw_json")]
+    pub record_json: String,
+}
+
+impl RejectRow {
+    /// Appends the row's `.rejects.jsonl` line (with its newline) to `out`: the same text
+    /// as `serde_json::to_writer` of the row, without a serializer.
+    pub fn write_json_line(&self, out: &mut Vec<u8>) {
+        let strings = |items: &[String], out: &mut Vec<u8>| {
+            out.push(b'[');
+            for (i, s) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_str(s, out);
+            }
+            out.push(b']');
+        };
+        out.extend_from_slice(b"{\"file\":");
+        write_json_str(&self.file, out);
+        out.extend_from_slice(b",\"row\":");
+        out.extend_from_slice(itoa::Buffer::new().format(self.row).as_bytes());
+        out.extend_from_slice(b",\"record_id\":");
+        match &self.record_id {
+            Some(id) => write_json_str(id, out),
+            None => out.extend_from_slice(b"null"),
+        }
+        out.extend_from_slice(b",\"reasons\":");
+        strings(&self.reasons, out);
+        out.extend_from_slice(b",\"columns\":");
+        strings(&self.columns, out);
+        out.extend_from_slice(b",\"record\":");
+        out.extend_from_slice(self.record_json.as_bytes());
+        out.extend_from_slice(b"}\n");
+    }
+}
+
+/// `record` as raw JSON text: read without building a map, written back verbatim.
+mod raw_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    pub fn serialize<S: Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+        let raw = RawValue::from_string(text.to_owned()).map_err(serde::ser::Error::custom)?;
+        raw.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+        let raw: Box<RawValue> = Deserialize::deserialize(d)?;
+        if !raw.get().starts_with('{') {
+            return Err(serde::de::Error::custom("record is not a JSON object"));
+        }
+        Ok(raw.get().to_owned())
+    }
 }
 
 /// What processing a segment produced.
@@ -277,7 +334,13 @@ fn process_batch<S: Suite>(
             record_id: view.record_id(row).map(str::to_owned),
             reasons: defects.iter().map(|d| d.1.code().to_owned()).collect(),
             columns: defects.iter().map(|d| d.2.to_owned()).collect(),
-            record: row_to_json(&view, row),
+            record_json: {
+                let mut json = Vec::new();
+                write_row_json(&view, row, &mut json);
+                // Always UTF-8: text values and ASCII syntax.
+                String::from_utf8(json)
+                    .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            },
         });
     }
     let rejected_here = rejected.iter().filter(|r| **r).count();
@@ -290,4 +353,38 @@ fn process_batch<S: Suite>(
     out.rows_accepted += accepted as u64;
     out.rows_rejected += rejected_here as u64;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reject_lines_are_what_serde_writes_and_read_back() {
+        let row = RejectRow {
+            file: "s3://in/a \"b\".parquet".into(),
+            row: 12_345_678_901,
+            record_id: Some("r\u{1}\\x".into()),
+            reasons: vec!["no_subject".into(), "bad_gtin".into()],
+            columns: vec!["code".into(), "gtin".into()],
+            record_json: r#"{"code":null,"record_id":"r\u0001\\x","tags":["a",null]}"#.into(),
+        };
+        let none = RejectRow {
+            record_id: None,
+            reasons: Vec::new(),
+            columns: Vec::new(),
+            ..row.clone()
+        };
+        for r in [row, none] {
+            let mut line = Vec::new();
+            r.write_json_line(&mut line);
+            let want = serde_json::to_string(&r).expect("serialize") + "\n";
+            assert_eq!(String::from_utf8(line.clone()).expect("utf8"), want);
+            let back: RejectRow = serde_json::from_slice(&line).expect("parse");
+            assert_eq!(back, r);
+        }
+        let not_object =
+            br#"{"file":"f","row":1,"record_id":null,"reasons":[],"columns":[],"record":[1]}"#;
+        assert!(serde_json::from_slice::<RejectRow>(not_object).is_err());
+    }
 }

@@ -45,7 +45,10 @@ pub use encode::{
     BLOCK_LEN, DecodedRecord, ENCODING_VERSION, Value, decode, encode_row, padded_len,
 };
 pub use error::{DecodeError, SchemaError, WrongType};
-pub use json::{JsonError, batch_from_json, encode_json, row_to_json, value_to_json};
+pub use json::{
+    JsonError, batch_from_json, encode_json, row_to_json, value_to_json, write_json_str,
+    write_row_json,
+};
 pub use kind::{FieldSpec, FieldType, Kind, Rule};
 pub use subject::{SubjectKey, SubjectType, subject_key};
 pub use validate::{Defect, DefectKind, RecordIdTracker, Validation, ValidationContext, validate};

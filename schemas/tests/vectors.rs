@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use proofmark_schemas::{
     Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, batch_from_json, decode,
-    encode_json, encode_row, subject_key, validate,
+    encode_json, encode_row, row_to_json, subject_key, validate, write_json_str, write_row_json,
 };
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -566,4 +566,56 @@ mod encode_json_props {
             }
         }
     }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        /// The direct JSON writer gives serde_json's text of the row's map, byte for byte.
+        #[test]
+        fn row_json_text_equals_serde_json((kind, values) in kind_and_record()) {
+            let mut m = serde_json::Map::new();
+            for (spec, v) in kind.fields().iter().zip(&values) {
+                if let Some(v) = v {
+                    m.insert(spec.name.to_owned(), v.clone());
+                }
+            }
+            if let Ok(batch) = batch_from_json(kind, &[Value::Object(m)]) {
+                let view = RecordView::try_new(kind, &batch).unwrap();
+                let mut text = Vec::new();
+                write_row_json(&view, 0, &mut text);
+                let want = serde_json::to_string(&row_to_json(&view, 0)).unwrap();
+                prop_assert_eq!(String::from_utf8(text).unwrap(), want);
+            }
+        }
+
+        /// Strings of any characters, control characters and quotes included.
+        #[test]
+        fn json_strings_are_escaped_as_serde_json_escapes_them(s in "[\\x00-\\x7f\"\\\\é]{0,40}") {
+            let mut text = Vec::new();
+            write_json_str(&s, &mut text);
+            prop_assert_eq!(String::from_utf8(text).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+    }
+}
+
+/// Every record of the cases and vectors gives serde_json's text.
+#[test]
+fn row_json_text_of_the_cases() {
+    for (name, _, kind, record) in cases() {
+        let batch = batch_from_json(kind, std::slice::from_ref(&record)).unwrap();
+        let view = RecordView::try_new(kind, &batch).unwrap();
+        let mut text = Vec::new();
+        write_row_json(&view, 0, &mut text);
+        let want = serde_json::to_string(&row_to_json(&view, 0)).unwrap();
+        assert_eq!(String::from_utf8(text).unwrap(), want, "{name}");
+    }
+    let mut all = String::new();
+    for b in 0u8..0x80 {
+        all.push(char::from(b));
+    }
+    let mut text = Vec::new();
+    write_json_str(&all, &mut text);
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        serde_json::to_string(&all).unwrap()
+    );
 }
