@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use arrow_array::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use proofmark_ingest::blake3_lanes::{KeyPath, input_block, keys_of_blocks_with};
 use proofmark_merkle::{Blake3, Sha256Rfc6962, Suite};
 use proofmark_schemas::{
     BLOCK_LEN, Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, detect_kind,
@@ -172,6 +173,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
+    // The same keys from inputs gathered first, then computed many at a time.
+    let mut inputs: Vec<Vec<u8>> = Vec::with_capacity(2 * rows);
+    for (kind, b) in &batches {
+        let view = RecordView::try_new(*kind, b).expect("view");
+        for r in 0..view.num_rows() {
+            for (ty, id) in [
+                (SubjectType::Item, view.code(r)),
+                (SubjectType::Lot, view.lot_id(r)),
+            ] {
+                if let Some(id) = id {
+                    inputs.push([&[ty.code()], id.as_bytes()].concat());
+                }
+            }
+        }
+    }
+    let (blocks, lens): (Vec<[u8; 64]>, Vec<u8>) = inputs
+        .iter()
+        .map(|i| input_block(i[0], &i[1..]).expect("one block"))
+        .unzip();
+    let mut batched = vec![[0u8; 16]; blocks.len()];
+    for (name, path) in [
+        ("subject keys, 16 lanes (AVX-512)", KeyPath::Best),
+        ("subject keys, one by one", KeyPath::OneByOne),
+    ] {
+        time(name, &mut || {
+            keys_of_blocks_with(path, &blocks, &lens, &mut batched);
+        });
+    }
+    assert!(batched.iter().zip(&keys).all(|(a, (b, _))| a == b));
     eprintln!("{} keys", keys.len());
     time("sort entries", &mut || {
         let mut k = keys.clone();

@@ -14,6 +14,7 @@ use rayon::prelude::*;
 use crate::blake3_batch::{
     keyed_hash_multi_chunk, keyed_hash_short, leaf_key_words, subject_key_words,
 };
+use crate::blake3_lanes::{MAX_LANE_INPUT, input_block, keys_of_blocks};
 use crate::segment::IndexEntry;
 
 /// Rows per unit of parallel work (a decoded batch of up to 4096 rows is split in four,
@@ -43,23 +44,6 @@ pub fn fast_subject_key(ty: SubjectType, id: &str) -> [u8; 16] {
     }
 }
 
-/// The subject key of `id`, reusing `last`'s when `id` is the previous row's id.
-#[inline]
-fn cached_key<'a>(
-    last: &mut Option<(&'a str, [u8; 16])>,
-    ty: SubjectType,
-    id: &'a str,
-) -> [u8; 16] {
-    match *last {
-        Some((prev, key)) if prev == id => key,
-        _ => {
-            let key = fast_subject_key(ty, id);
-            *last = Some((id, key));
-            key
-        }
-    }
-}
-
 /// Leaf hashes of equal-length records: the suite's batch method, and for BLAKE3 records
 /// longer than one chunk, the multi-chunk batch of [`crate::blake3_batch`].
 #[inline]
@@ -82,6 +66,52 @@ struct Bucket {
 pub(crate) struct Scratch {
     buckets: Vec<Bucket>,
     out: Vec<Hash>,
+    /// Subject-key inputs of the chunk as blocks (type byte, then id, zero-padded).
+    key_blocks: Vec<[u8; MAX_LANE_INPUT]>,
+    /// Each input's length.
+    key_lens: Vec<u8>,
+    /// Inputs longer than one block (a 64-byte lot id), with their keys.
+    key_long: Vec<(u32, [u8; 16])>,
+    /// For each index entry of the chunk, its input.
+    key_of_entry: Vec<u32>,
+    keys: Vec<[u8; 16]>,
+}
+
+/// The subject-key inputs of a chunk: each run of rows with one code (or one lot id) is
+/// one input.
+struct KeyInputs<'s, 'a> {
+    blocks: &'s mut Vec<[u8; MAX_LANE_INPUT]>,
+    lens: &'s mut Vec<u8>,
+    long: &'s mut Vec<(u32, [u8; 16])>,
+    /// The previous row's code and lot id, with their inputs.
+    last: [Option<(&'a str, u32)>; 2],
+}
+
+impl<'a> KeyInputs<'_, 'a> {
+    /// The input of `id`: the previous row's when it had the same id of this type.
+    #[inline]
+    fn input(&mut self, ty: SubjectType, id: &'a str) -> u32 {
+        let last = &mut self.last[usize::from(ty == SubjectType::Lot)];
+        if let Some((prev, n)) = *last
+            && prev == id
+        {
+            return n;
+        }
+        let n = self.blocks.len() as u32;
+        match input_block(ty.code(), id.as_bytes()) {
+            Some((block, len)) => {
+                self.blocks.push(block);
+                self.lens.push(len);
+            }
+            None => {
+                self.blocks.push([0; MAX_LANE_INPUT]);
+                self.lens.push(0);
+                self.long.push((n, fast_subject_key(ty, id)));
+            }
+        }
+        *last = Some((id, n));
+        n
+    }
 }
 
 thread_local! {
@@ -99,13 +129,12 @@ fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
     })
 }
 
-impl Scratch {
-    fn bucket(&mut self, blocks: usize) -> &mut Bucket {
-        if self.buckets.len() <= blocks {
-            self.buckets.resize_with(blocks + 1, Bucket::default);
-        }
-        &mut self.buckets[blocks]
+/// The bucket of records of `blocks` blocks, made if missing.
+fn bucket_mut(buckets: &mut Vec<Bucket>, blocks: usize) -> &mut Bucket {
+    if buckets.len() <= blocks {
+        buckets.resize_with(blocks + 1, Bucket::default);
     }
+    &mut buckets[blocks]
 }
 
 /// Encodes and hashes the accepted rows among `rows` (those with `rejected[row] == false`),
@@ -128,15 +157,25 @@ pub(crate) fn hash_chunk<S: Suite>(
     // tend to have similar lengths, so the bytes rarely need moving.
     let mut guess = 1usize;
     let mut slot = 0u32;
-    // Rows of a lot tend to be adjacent, and so do an item's events in a file written
-    // item by item: reuse the previous row's key.
-    let mut last_lot: Option<(&str, [u8; 16])> = None;
-    let mut last_code: Option<(&str, [u8; 16])> = None;
+    // Subject keys are computed after the loop, many at a time. Rows of a lot tend to be
+    // adjacent, and so do an item's events in a file written item by item: a row with the
+    // previous row's id reuses its input.
+    scratch.key_blocks.clear();
+    scratch.key_lens.clear();
+    scratch.key_long.clear();
+    scratch.key_of_entry.clear();
+    let first_entry = entries.len();
+    let mut keys_in = KeyInputs {
+        blocks: &mut scratch.key_blocks,
+        lens: &mut scratch.key_lens,
+        long: &mut scratch.key_long,
+        last: [None, None],
+    };
     for row in rows {
         if rejected[row] {
             continue;
         }
-        let bucket = scratch.bucket(guess);
+        let bucket = bucket_mut(&mut scratch.buckets, guess);
         let start = bucket.data.len();
         let len = encode_row(view, row, &mut bucket.data);
         let blocks = len / BLOCK_LEN;
@@ -144,7 +183,7 @@ pub(crate) fn hash_chunk<S: Suite>(
             bucket.slots.push(slot);
         } else {
             // Move the record to its bucket (split borrow through indices).
-            scratch.bucket(blocks);
+            bucket_mut(&mut scratch.buckets, blocks);
             let (lo, hi) = scratch.buckets.split_at_mut(guess.max(blocks));
             let (from, to) = if guess < blocks {
                 (&mut lo[guess], &mut hi[0])
@@ -158,17 +197,37 @@ pub(crate) fn hash_chunk<S: Suite>(
         }
         let leaf = leaf_base + slot;
         if let Some(code) = view.code(row) {
-            let key = cached_key(&mut last_code, SubjectType::Item, code);
-            entries.push(IndexEntry { key, leaf });
+            scratch
+                .key_of_entry
+                .push(keys_in.input(SubjectType::Item, code));
+            entries.push(IndexEntry { key: [0; 16], leaf });
         }
         if let Some(lot) = view.lot_id(row) {
-            let key = cached_key(&mut last_lot, SubjectType::Lot, lot);
-            entries.push(IndexEntry { key, leaf });
+            scratch
+                .key_of_entry
+                .push(keys_in.input(SubjectType::Lot, lot));
+            entries.push(IndexEntry { key: [0; 16], leaf });
         }
         slot += 1;
     }
     debug_assert_eq!(slot as usize, leaves.len());
-    let Scratch { buckets, out } = scratch;
+    let Scratch {
+        buckets,
+        out,
+        key_blocks,
+        key_lens,
+        key_long,
+        key_of_entry,
+        keys,
+    } = scratch;
+    keys.resize(key_blocks.len(), [0; 16]);
+    keys_of_blocks(key_blocks, key_lens, keys);
+    for &(n, key) in key_long.iter() {
+        keys[n as usize] = key;
+    }
+    for (e, &k) in entries[first_entry..].iter_mut().zip(key_of_entry.iter()) {
+        e.key = keys[k as usize];
+    }
     for (blocks, bucket) in buckets.iter().enumerate() {
         let n = bucket.slots.len();
         if n == 0 {

@@ -43,6 +43,7 @@
 //! ```
 
 pub mod blake3_batch;
+pub mod blake3_lanes;
 pub mod dates;
 pub mod decode;
 pub mod digest;
