@@ -254,7 +254,7 @@ fn rejected_rows_carry_reasons_columns_and_json() {
         assert_eq!(&rej.columns, columns, "row {}", rej.row);
         assert_eq!(rej.file, plan.files[0].source);
         assert_eq!(
-            serde_json::from_str::<Value>(&rej.record_json).unwrap(),
+            serde_json::from_str::<Value>(&rej.record_json).expect("record JSON"),
             records[rej.row as usize],
             "row {}",
             rej.row
