@@ -668,6 +668,15 @@ mod tests {
     use super::*;
     use crate::segment_files::{decode_index_entry, encode_index_entry};
 
+    /// The bytes of a run of `entries`, sorted.
+    fn sorted_run(mut entries: Vec<([u8; 16], u64)>) -> Vec<u8> {
+        entries.sort();
+        entries
+            .iter()
+            .flat_map(|(k, l)| encode_index_entry(k, *l))
+            .collect()
+    }
+
     /// Deterministic pseudo-random runs: `(offset, count, sorted entries)`.
     fn runs(n: usize, seed: u64) -> Vec<(u64, u64, Vec<u8>)> {
         let mut x = seed;
@@ -681,7 +690,7 @@ mod tests {
         (0..n)
             .map(|_| {
                 let count = next() % 50;
-                let mut entries: Vec<([u8; 16], u64)> = (0..count * 2)
+                let entries: Vec<([u8; 16], u64)> = (0..count * 2)
                     .map(|i| {
                         let mut k = [0u8; 16];
                         k[0] = (next() % 8) as u8; // many equal keys across runs
@@ -689,12 +698,7 @@ mod tests {
                         (k, i / 2)
                     })
                     .collect();
-                entries.sort();
-                let bytes = entries
-                    .iter()
-                    .flat_map(|(k, l)| encode_index_entry(k, *l))
-                    .collect();
-                let r = (offset, count, bytes);
+                let r = (offset, count, sorted_run(entries));
                 offset += count;
                 r
             })
@@ -756,7 +760,7 @@ mod tests {
         let mut offset = 0;
         (0..n)
             .map(|_| {
-                let mut entries: Vec<([u8; 16], u64)> = (0..per_run)
+                let entries: Vec<([u8; 16], u64)> = (0..per_run)
                     .map(|leaf| {
                         let mut k = [0u8; 16];
                         for c in k.chunks_mut(8) {
@@ -768,12 +772,7 @@ mod tests {
                         (k, leaf)
                     })
                     .collect();
-                entries.sort();
-                let bytes = entries
-                    .iter()
-                    .flat_map(|(k, l)| encode_index_entry(k, *l))
-                    .collect();
-                let r = (offset, per_run, bytes);
+                let r = (offset, per_run, sorted_run(entries));
                 offset += per_run;
                 r
             })
