@@ -193,17 +193,97 @@ impl<'a> Reader<'a> {
     fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
-    fn text(&mut self) -> Result<String, DecodeError> {
+    fn text(&mut self) -> Result<&'a str, DecodeError> {
         let len = self.u32()? as usize;
         let offset = self.pos;
         let raw = self.take(len)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| DecodeError::BadUtf8 { offset })
+        std::str::from_utf8(raw).map_err(|_| DecodeError::BadUtf8 { offset })
+    }
+}
+
+/// One decoded column value, borrowing its text from the canonical bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    /// A null.
+    Null,
+    /// Text.
+    Text(&'a str),
+    /// Microseconds since the epoch, UTC.
+    Timestamp(i64),
+    /// Days since the epoch.
+    Date(i32),
+    /// A 32-bit integer.
+    Int32(i32),
+    /// A list of texts.
+    TextList(Vec<&'a str>),
+    /// A list of `(uri, digest)` attachments.
+    Attachments(Vec<(&'a str, &'a str)>),
+}
+
+impl ValueRef<'_> {
+    /// The owned value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Text(s) => Value::Text((*s).to_owned()),
+            ValueRef::Timestamp(t) => Value::Timestamp(*t),
+            ValueRef::Date(d) => Value::Date(*d),
+            ValueRef::Int32(i) => Value::Int32(*i),
+            ValueRef::TextList(items) => {
+                Value::TextList(items.iter().map(|s| (*s).to_owned()).collect())
+            }
+            ValueRef::Attachments(items) => Value::Attachments(
+                items
+                    .iter()
+                    .map(|(u, d)| ((*u).to_owned(), (*d).to_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The text, if this is a text value.
+    pub fn as_text(&self) -> Option<&str> {
+        match self {
+            ValueRef::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A decoded canonical record whose texts borrow from its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedRef<'a> {
+    /// The record's kind.
+    pub kind: Kind,
+    /// One value per column of the kind, in schema order.
+    pub values: Vec<ValueRef<'a>>,
+}
+
+impl DecodedRef<'_> {
+    /// The value of column `name`, if the kind has it.
+    pub fn get(&self, name: &str) -> Option<&ValueRef<'_>> {
+        let i = self.kind.fields().iter().position(|f| f.name == name)?;
+        self.values.get(i)
+    }
+
+    /// The owned record.
+    pub fn to_owned_record(&self) -> DecodedRecord {
+        DecodedRecord {
+            kind: self.kind,
+            values: self.values.iter().map(ValueRef::to_value).collect(),
+        }
     }
 }
 
 /// Decodes canonical bytes back into values, checking the header, every
 /// presence byte, UTF-8, the stated length and the zero padding to a whole block.
 pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
+    decode_ref(bytes).map(|r| r.to_owned_record())
+}
+
+/// [`decode`] without copying: the texts borrow from `bytes`. The same
+/// checks, the same errors.
+pub fn decode_ref(bytes: &[u8]) -> Result<DecodedRef<'_>, DecodeError> {
     let mut r = Reader { bytes, pos: 0 };
     let [version, kind_byte] = r.array::<2>()?;
     if version != ENCODING_VERSION {
@@ -226,19 +306,19 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
         let offset = r.pos;
         let [presence] = r.array::<1>()?;
         let value = match presence {
-            NULL => Value::Null,
+            NULL => ValueRef::Null,
             PRESENT => match spec.ty {
-                FieldType::Text => Value::Text(r.text()?),
-                FieldType::Timestamp => Value::Timestamp(i64::from_le_bytes(r.array()?)),
-                FieldType::Date => Value::Date(i32::from_le_bytes(r.array()?)),
-                FieldType::Int32 => Value::Int32(i32::from_le_bytes(r.array()?)),
+                FieldType::Text => ValueRef::Text(r.text()?),
+                FieldType::Timestamp => ValueRef::Timestamp(i64::from_le_bytes(r.array()?)),
+                FieldType::Date => ValueRef::Date(i32::from_le_bytes(r.array()?)),
+                FieldType::Int32 => ValueRef::Int32(i32::from_le_bytes(r.array()?)),
                 FieldType::TextList => {
                     let n = r.u32()? as usize;
                     let mut items = Vec::with_capacity(n.min(1024));
                     for _ in 0..n {
                         items.push(r.text()?);
                     }
-                    Value::TextList(items)
+                    ValueRef::TextList(items)
                 }
                 FieldType::AttachmentList => {
                     let n = r.u32()? as usize;
@@ -246,7 +326,7 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
                     for _ in 0..n {
                         items.push((r.text()?, r.text()?));
                     }
-                    Value::Attachments(items)
+                    ValueRef::Attachments(items)
                 }
             },
             byte => return Err(DecodeError::BadPresence { byte, offset }),
@@ -266,5 +346,5 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedRecord, DecodeError> {
     if bytes[stated..].iter().any(|&b| b != 0) {
         return Err(DecodeError::BadLength("padding bytes are not zero"));
     }
-    Ok(DecodedRecord { kind, values })
+    Ok(DecodedRef { kind, values })
 }

@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field};
 use serde_json::{Map, Value as Json};
 
 use crate::columns::{Column, RecordView};
-use crate::encode::Value;
+use crate::encode::{DecodedRef, Value, ValueRef};
 use crate::kind::{FieldSpec, FieldType, Kind, UTC, attachment_fields};
 
 /// A JSON record that cannot be turned into a row.
@@ -356,6 +356,74 @@ pub fn write_row_json(view: &RecordView<'_>, row: usize, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
+/// The column indices of each kind in the byte order of their names (the
+/// key order of a JSON map), by kind code - 1.
+static KEY_ORDER: std::sync::LazyLock<[Vec<usize>; 4]> = std::sync::LazyLock::new(|| {
+    Kind::ALL.map(|kind| {
+        let fields = kind.fields();
+        let mut order: Vec<usize> = (0..fields.len()).collect();
+        order.sort_unstable_by_key(|&i| fields[i].name);
+        order
+    })
+});
+
+/// Writes a decoded record's values as a JSON object into `out`: byte for byte the text of
+/// `serde_json::to_string` of the map of [`value_to_json`] of each value by column name
+/// (compact, keys in byte order), without building the map.
+pub fn write_decoded_json(record: &DecodedRef<'_>, out: &mut Vec<u8>) {
+    let fields = record.kind.fields();
+    let order = &KEY_ORDER[usize::from(record.kind.code() - 1)];
+    out.push(b'{');
+    for (n, &i) in order.iter().enumerate() {
+        if n > 0 {
+            out.push(b',');
+        }
+        write_json_str(fields[i].name, out);
+        out.push(b':');
+        match record.values.get(i) {
+            Some(v) => write_value_ref_json(v, out),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+    out.push(b'}');
+}
+
+fn write_value_ref_json(value: &ValueRef<'_>, out: &mut Vec<u8>) {
+    let mut int = itoa::Buffer::new();
+    match value {
+        ValueRef::Null => out.extend_from_slice(b"null"),
+        ValueRef::Text(s) => write_json_str(s, out),
+        ValueRef::Timestamp(t) => out.extend_from_slice(int.format(*t).as_bytes()),
+        ValueRef::Date(d) => out.extend_from_slice(int.format(*d).as_bytes()),
+        ValueRef::Int32(i) => out.extend_from_slice(int.format(*i).as_bytes()),
+        ValueRef::TextList(items) => {
+            out.push(b'[');
+            for (n, s) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_json_str(s, out);
+            }
+            out.push(b']');
+        }
+        ValueRef::Attachments(items) => {
+            out.push(b'[');
+            for (n, (uri, digest)) in items.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                // Keys in byte order, as a map gives them.
+                out.extend_from_slice(b"{\"digest\":");
+                write_json_str(digest, out);
+                out.extend_from_slice(b",\"uri\":");
+                write_json_str(uri, out);
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+    }
+}
+
 fn write_opt_text(a: &arrow_array::StringArray, i: usize, out: &mut Vec<u8>) {
     if a.is_valid(i) {
         write_json_str(a.value(i), out);
@@ -409,6 +477,32 @@ fn write_column_json(column: &Column<'_>, row: usize, out: &mut Vec<u8>) {
     }
 }
 
+/// Whether no byte of `bytes` needs escaping in JSON (a control byte, `"` or `\\`), eight
+/// bytes at a time.
+fn plain(bytes: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Some byte of `x` is below `n` (for n <= 0x80): the classic SWAR test.
+    let has_below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH != 0;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        let x = u64::from_le_bytes(w);
+        // A control byte, a quote (xor makes it zero), a backslash.
+        if has_below(x, 0x20)
+            || has_below(x ^ (ONES * u64::from(b'"')), 1)
+            || has_below(x ^ (ONES * u64::from(b'\\')), 1)
+        {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
 /// Writes `s` as a JSON string, escaped exactly as `serde_json` escapes it: `"` and `\`,
 /// the short escapes `\b \t \n \f \r`, and `\u00xx` (lowercase hex) for the other control
 /// bytes; everything else as it is.
@@ -417,6 +511,12 @@ pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     let bytes = s.as_bytes();
     out.reserve(bytes.len() + 2);
     out.push(b'"');
+    if plain(bytes) {
+        // Hex digests, codes and most text: copied whole.
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let short = match b {

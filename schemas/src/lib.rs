@@ -42,12 +42,13 @@ pub mod validate;
 
 pub use columns::{Column, RecordView, check_schema, detect_kind};
 pub use encode::{
-    BLOCK_LEN, DecodedRecord, ENCODING_VERSION, Value, decode, encode_row, padded_len,
+    BLOCK_LEN, DecodedRecord, DecodedRef, ENCODING_VERSION, Value, ValueRef, decode, decode_ref,
+    encode_row, padded_len,
 };
 pub use error::{DecodeError, SchemaError, WrongType};
 pub use json::{
-    JsonError, batch_from_json, encode_json, row_to_json, value_to_json, write_json_str,
-    write_row_json,
+    JsonError, batch_from_json, encode_json, row_to_json, value_to_json, write_decoded_json,
+    write_json_str, write_row_json,
 };
 pub use kind::{FieldSpec, FieldType, Kind, Rule};
 pub use subject::{SubjectKey, SubjectType, subject_key};

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use proofmark_schemas::{
     Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, batch_from_json, decode,
-    encode_json, encode_row, row_to_json, subject_key, validate, write_json_str, write_row_json,
+    decode_ref, encode_json, encode_row, row_to_json, subject_key, validate, value_to_json,
+    write_decoded_json, write_json_str, write_row_json,
 };
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -584,6 +585,25 @@ mod encode_json_props {
                 write_row_json(&view, 0, &mut text);
                 let want = serde_json::to_string(&row_to_json(&view, 0)).unwrap();
                 prop_assert_eq!(String::from_utf8(text).unwrap(), want);
+                // The canonical bytes decoded in place give the owned decoder's
+                // values, and their JSON is serde_json's text of those values.
+                let mut bytes = Vec::new();
+                encode_row(&view, 0, &mut bytes);
+                let borrowed = decode_ref(&bytes).unwrap();
+                let owned = decode(&bytes).unwrap();
+                prop_assert_eq!(&borrowed.to_owned_record(), &owned);
+                let mut text = Vec::new();
+                write_decoded_json(&borrowed, &mut text);
+                let map: serde_json::Map<String, Value> = kind
+                    .fields()
+                    .iter()
+                    .zip(&owned.values)
+                    .map(|(f, v)| (f.name.to_owned(), value_to_json(v)))
+                    .collect();
+                prop_assert_eq!(
+                    String::from_utf8(text).unwrap(),
+                    serde_json::to_string(&map).unwrap()
+                );
             }
         }
 

@@ -34,6 +34,7 @@ pub mod consumer;
 pub mod error;
 pub mod index;
 pub mod lookup;
+pub(crate) mod mapped;
 pub mod metrics;
 pub mod report;
 pub mod verify;

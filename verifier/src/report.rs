@@ -65,24 +65,7 @@ impl CodeReport {
 
     /// Appends [`CodeReport::to_json_vec`]'s bytes to `out`.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"format\":");
-        json::string(out, &self.format);
-        out.extend_from_slice(b",\"code\":");
-        json::string(out, &self.code);
-        out.extend_from_slice(b",\"subjects\":[");
-        for (i, s) in self.subjects.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"type\":");
-            json::string(out, &s.subject_type);
-            out.extend_from_slice(b",\"id\":");
-            json::string(out, &s.id);
-            out.extend_from_slice(b",\"key\":");
-            json::string(out, &s.key);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"records\":[");
+        write_report_head(out, &self.format, &self.code, &self.subjects);
         for (i, r) in self.records.iter().enumerate() {
             if i > 0 {
                 out.push(b',');
@@ -100,6 +83,34 @@ impl CodeReport {
         }
         out.extend_from_slice(b"}}");
     }
+}
+
+/// Appends a report's JSON up to its first record: `format`, `code`,
+/// `subjects` and the opening of `records`.
+pub(crate) fn write_report_head(
+    out: &mut Vec<u8>,
+    format: &str,
+    code: &str,
+    subjects: &[SubjectRef],
+) {
+    out.extend_from_slice(b"{\"format\":");
+    json::string(out, format);
+    out.extend_from_slice(b",\"code\":");
+    json::string(out, code);
+    out.extend_from_slice(b",\"subjects\":[");
+    for (i, s) in subjects.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"type\":");
+        json::string(out, &s.subject_type);
+        out.extend_from_slice(b",\"id\":");
+        json::string(out, &s.id);
+        out.extend_from_slice(b",\"key\":");
+        json::string(out, &s.key);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"],\"records\":[");
 }
 
 impl RecordEntry {
@@ -139,7 +150,9 @@ impl RecordEntry {
 }
 
 impl BatchInfo {
-    fn write_json(&self, out: &mut Vec<u8>) {
+    /// Appends the batch object's JSON (SPEC.md 11.1), byte for byte
+    /// `serde_json::to_vec(self)`, to `out`.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"suite\":");
         json::string(out, &self.suite);
         out.extend_from_slice(b",\"root\":");
@@ -164,56 +177,20 @@ impl BatchInfo {
 }
 
 /// Compact JSON output equal to serde_json's.
-mod json {
+pub(crate) mod json {
     use serde_json::{Map, Value};
 
-    /// A string: copied whole when nothing in it needs escaping (serde_json
-    /// escapes only `"`, `\` and control characters below 0x20), else
-    /// escaped by serde_json.
-    /// Whether no byte of `s` needs escaping, eight bytes at a time.
-    fn plain(s: &str) -> bool {
-        const ONES: u64 = 0x0101_0101_0101_0101;
-        const HIGH: u64 = 0x8080_8080_8080_8080;
-        // Some byte of `x` is below `n` (for n <= 0x80): the classic SWAR test.
-        let has_below = |x: u64, n: u64| x.wrapping_sub(ONES * n) & !x & HIGH != 0;
-        let bytes = s.as_bytes();
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(c);
-            let x = u64::from_le_bytes(w);
-            // A control byte, a quote (xor makes it zero), a backslash.
-            if has_below(x, 0x20)
-                || has_below(x ^ (ONES * u64::from(b'"')), 1)
-                || has_below(x ^ (ONES * u64::from(b'\\')), 1)
-            {
-                return false;
-            }
-        }
-        chunks
-            .remainder()
-            .iter()
-            .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+    /// A string, escaped as serde_json escapes it (strings that need no
+    /// escaping are copied whole).
+    pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
+        proofmark_schemas::write_json_str(s, out);
     }
 
-    pub(super) fn string(out: &mut Vec<u8>, s: &str) {
-        if plain(s) {
-            out.reserve(s.len() + 2);
-            out.push(b'"');
-            out.extend_from_slice(s.as_bytes());
-            out.push(b'"');
-        } else {
-            // Writing a string into a Vec cannot fail.
-            let _ = serde_json::to_writer(&mut *out, s);
-        }
+    pub(crate) fn uint(out: &mut Vec<u8>, n: u64) {
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
     }
 
-    pub(super) fn uint(out: &mut Vec<u8>, n: u64) {
-        use std::io::Write;
-        let _ = write!(out, "{n}");
-    }
-
-    pub(super) fn map(out: &mut Vec<u8>, m: &Map<String, Value>) {
+    pub(crate) fn map(out: &mut Vec<u8>, m: &Map<String, Value>) {
         out.push(b'{');
         for (i, (k, v)) in m.iter().enumerate() {
             if i > 0 {
@@ -226,7 +203,7 @@ mod json {
         out.push(b'}');
     }
 
-    pub(super) fn value(out: &mut Vec<u8>, v: &Value) {
+    pub(crate) fn value(out: &mut Vec<u8>, v: &Value) {
         match v {
             Value::Null => out.extend_from_slice(b"null"),
             Value::Bool(true) => out.extend_from_slice(b"true"),

@@ -816,3 +816,43 @@ async fn a_changed_input_record_is_never_reported_as_fine() {
     w.close().unwrap();
     assert_integrity_failure(&fx, &code).await;
 }
+
+/// The answer of `GET /v1/codes/{code}` (written from each record's entry)
+/// is byte for byte `serde_json::to_vec` of `Lookup::report`'s report, with
+/// records read from the record file and read back from Parquet, first read
+/// and from the lot cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answer_is_the_report_s_serde_json_text() {
+    let fx = fixture().await;
+    let codes: Vec<String> = production_codes().into_iter().take(60).collect();
+    for read_back in [false, true] {
+        if read_back {
+            drop_record_files(&fx);
+        }
+        let router = fx.router();
+        let lookup = Lookup::open(fx.store(), &fx.index_path()).unwrap();
+        let mut found = 0;
+        for _ in 0..2 {
+            for code in &codes {
+                let (status, _, body) = get(&router, &format!("/v1/codes/{code}")).await;
+                let Some(report) = lookup.report(code).await.unwrap() else {
+                    assert_eq!(status, StatusCode::NOT_FOUND);
+                    continue;
+                };
+                assert_eq!(status, StatusCode::OK);
+                let want = serde_json::to_vec(&report).unwrap();
+                assert_eq!(
+                    String::from_utf8(body).unwrap(),
+                    String::from_utf8(want).unwrap(),
+                    "{code}"
+                );
+                assert_eq!(
+                    lookup.report_json(code).await.unwrap(),
+                    Some(report.to_json_vec())
+                );
+                found += 1;
+            }
+        }
+        assert!(found >= 100, "{found} codes found");
+    }
+}

@@ -5,8 +5,9 @@
 //! directly; [`app_with`] merges another router (the consumer page) under
 //! the same request metrics and fallback. Handlers await lookups
 //! ([`Lookup`] decides where they run: on the calling task when they are
-//! light, else on the blocking pool) and write code reports with
-//! [`crate::CodeReport::to_json_vec`].
+//! light, else on the blocking pool) and answer with
+//! [`Lookup::report_json`]: each record's entry written once, when it is
+//! checked.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -166,8 +167,8 @@ async fn get_code(
 ) -> Result<Response, ApiError> {
     // A path segment that is not UTF-8 after percent-decoding is no code.
     let Path(code) = code.map_err(|_| ApiError::MalformedCode("(not UTF-8)".into()))?;
-    match state.lookup.report(&code).await {
-        Ok(Some(report)) => Ok(json_response(StatusCode::OK, report.to_json_vec())),
+    match state.lookup.report_json(&code).await {
+        Ok(Some(json)) => Ok(json_response(StatusCode::OK, json)),
         Ok(None) => Err(ApiError::UnknownCode(code.trim().to_owned())),
         Err(e) => Err(ApiError::from_lookup(&code, &e)),
     }
@@ -292,8 +293,8 @@ pub fn parse_audit_body(body: &[u8], max_codes: usize) -> Result<Vec<String>, Ap
 
 /// One NDJSON line of an audit: a report or an error object, with the newline.
 async fn audit_line(lookup: Lookup, code: String) -> Bytes {
-    let result = match lookup.report(&code).await {
-        Ok(Some(report)) => Ok(report.to_json_vec()),
+    let result = match lookup.report_json(&code).await {
+        Ok(Some(json)) => Ok(json),
         Ok(None) => Err(ApiError::UnknownCode(code.trim().to_owned())),
         Err(e) => Err(ApiError::from_lookup(&code, &e)),
     };

@@ -41,7 +41,6 @@
 
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -49,6 +48,7 @@ use proofmark_schemas::subject::SubjectKey;
 use serde::{Deserialize, Serialize};
 
 use crate::error::VerifierError;
+use crate::mapped::Mapped;
 
 mod publish;
 pub mod records;
@@ -226,7 +226,8 @@ pub struct Position {
 #[derive(Debug)]
 struct RunReader {
     path: PathBuf,
-    file: File,
+    /// The run, mapped (checked against its digest when opened).
+    map: Mapped,
     entries: u64,
     fences: Vec<[u8; 16]>,
 }
@@ -280,9 +281,18 @@ impl RunReader {
                 "length or digest does not match the catalog",
             ));
         }
+        // Read through once above (sequentially, with read-ahead); mapped
+        // for the lookups.
+        let map = Mapped::of_file(&file).map_err(|e| VerifierError::index_io(&path, e))?;
+        if map.bytes().len() as u64 != RUN_HEADER_LEN + entries * RUN_ENTRY_LEN as u64 {
+            return Err(VerifierError::index_corrupt(
+                &path,
+                "length changed while it was opened",
+            ));
+        }
         Ok(RunReader {
             path,
-            file,
+            map,
             entries,
             fences,
         })
@@ -293,24 +303,18 @@ impl RunReader {
         let lo = self.fences.partition_point(|f| f < key);
         // Entries equal to `key` may start in the block before the first
         // fence that is not below it.
-        let mut entry = (lo.saturating_sub(1) as u64) * FENCE_EVERY;
-        // On the stack: a zeroed heap buffer per lookup made glibc consolidate
-        // its free lists on every request (8% of the proof API's profile).
-        let mut buf = [0u8; RUN_ENTRY_LEN * 2 * FENCE_EVERY as usize];
-        while entry < self.entries {
-            let n = (self.entries - entry).min(2 * FENCE_EVERY);
-            let bytes = &mut buf[..n as usize * RUN_ENTRY_LEN];
-            self.file
-                .read_exact_at(bytes, RUN_HEADER_LEN + entry * RUN_ENTRY_LEN as u64)
-                .map_err(|e| VerifierError::index_io(&self.path, e))?;
-            for e in bytes.chunks_exact(RUN_ENTRY_LEN) {
-                match e[..16].cmp(key) {
-                    std::cmp::Ordering::Less => {}
-                    std::cmp::Ordering::Greater => return Ok(()),
-                    std::cmp::Ordering::Equal => out.push(decode_run_entry(e).1),
-                }
+        let first = (lo.saturating_sub(1) as u64) * FENCE_EVERY;
+        let from = RUN_HEADER_LEN + first * RUN_ENTRY_LEN as u64;
+        let len = (self.entries - first.min(self.entries)) * RUN_ENTRY_LEN as u64;
+        let bytes = self.map.range(from, len).ok_or_else(|| {
+            VerifierError::index_corrupt(&self.path, "shorter than its entry count")
+        })?;
+        for e in bytes.chunks_exact(RUN_ENTRY_LEN) {
+            match e[..16].cmp(key) {
+                std::cmp::Ordering::Less => {}
+                std::cmp::Ordering::Greater => return Ok(()),
+                std::cmp::Ordering::Equal => out.push(decode_run_entry(e).1),
             }
-            entry += n;
         }
         Ok(())
     }

@@ -148,37 +148,47 @@ pub(crate) fn remove_temporary(dir: &Path) {
 /// Why a record could not be read from a record file.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum RecordReadError {
-    /// The file could not be read (or is shorter than its offsets say).
-    #[error("cannot read it: {0}")]
-    Io(#[from] std::io::Error),
+    /// The file is shorter than its offsets say.
+    #[error("the file ends before byte {0}")]
+    Short(u64),
     /// The offsets are not a valid range.
     #[error("its offsets {0}..{1} are not a record")]
     BadOffsets(u64, u64),
 }
 
 /// The canonical bytes of leaf `leaf` of a record file of `leaf_count`
-/// leaves, read with two positioned reads.
+/// leaves, whose bytes are `file` (mapped): its two offsets, then the bytes
+/// between them.
 pub(crate) fn read_record(
-    file: &File,
+    file: &[u8],
     leaf_count: u64,
     leaf: u64,
-) -> Result<Vec<u8>, RecordReadError> {
-    use std::os::unix::fs::FileExt;
+) -> Result<&[u8], RecordReadError> {
     if leaf >= leaf_count {
         return Err(RecordReadError::BadOffsets(leaf, leaf_count));
     }
-    let mut pair = [0u8; 16];
-    file.read_exact_at(&mut pair, offset_position(leaf))?;
+    let at = offset_position(leaf);
+    let pair = usize::try_from(at)
+        .ok()
+        .and_then(|at| file.get(at..at.checked_add(16)?))
+        .ok_or(RecordReadError::Short(at.saturating_add(16)))?;
     let (a, b) = pair.split_at(8);
     let start = u64::from_le_bytes(a.try_into().unwrap_or_default());
     let end = u64::from_le_bytes(b.try_into().unwrap_or_default());
     if end < start || end - start > MAX_RECORD_LEN {
         return Err(RecordReadError::BadOffsets(start, end));
     }
-    let len = usize::try_from(end - start).map_err(|_| RecordReadError::BadOffsets(start, end))?;
-    let mut buf = vec![0u8; len];
-    file.read_exact_at(&mut buf, data_start(leaf_count) + start)?;
-    Ok(buf)
+    let from = data_start(leaf_count)
+        .checked_add(start)
+        .ok_or(RecordReadError::BadOffsets(start, end))?;
+    let to = from
+        .checked_add(end - start)
+        .ok_or(RecordReadError::BadOffsets(start, end))?;
+    usize::try_from(from)
+        .ok()
+        .zip(usize::try_from(to).ok())
+        .and_then(|(from, to)| file.get(from..to))
+        .ok_or(RecordReadError::Short(to))
 }
 
 #[cfg(test)]
@@ -196,11 +206,20 @@ mod tests {
             w.push(r).unwrap();
         }
         w.finish().unwrap();
-        let f = File::open(dir.path().join(&name)).unwrap();
+        let f = std::fs::read(dir.path().join(&name)).unwrap();
         for (i, r) in records.iter().enumerate() {
-            assert_eq!(&read_record(&f, 5, i as u64).unwrap(), r);
+            assert_eq!(read_record(&f, 5, i as u64).unwrap(), &r[..]);
         }
         assert!(read_record(&f, 5, 5).is_err());
+        // A file cut short: the last record's bytes are missing, not read past the end.
+        assert!(matches!(
+            read_record(&f[..f.len() - 1], 5, 4),
+            Err(RecordReadError::Short(_))
+        ));
+        assert!(matches!(
+            read_record(&f[..40], 5, 4),
+            Err(RecordReadError::Short(_))
+        ));
         assert!(!dir.path().join(format!("{name}.tmp")).exists());
     }
 

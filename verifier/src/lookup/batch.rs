@@ -63,6 +63,8 @@ pub(crate) struct BatchContext {
     pub root: Hash,
     /// What reports show about the batch.
     pub info: BatchInfo,
+    /// [`BatchContext::info`]'s JSON (SPEC.md 11.1's batch object).
+    pub info_json: Vec<u8>,
     /// The plan (input files and segments).
     pub plan: Plan,
     slots: Vec<SegmentSlot>,
@@ -126,11 +128,14 @@ impl BatchContext {
             batch_date: manifest.batch_date.clone(),
             anchors,
         };
+        let mut info_json = Vec::new();
+        info.write_json(&mut info_json);
         Ok(BatchContext {
             batch_id: Arc::from(batch_id),
             suite,
             root,
             info,
+            info_json,
             plan,
             slots,
             segments: Mutex::new(HashMap::new()),

@@ -52,16 +52,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::{BoxFuture, try_join_all};
 use proofmark_ingest::Store;
+use proofmark_merkle::Hash;
 use proofmark_schemas::subject::{SubjectType, subject_key};
 use proofmark_schemas::validate::is_valid_code;
-use proofmark_schemas::{Kind, SPEC_VERSION};
+use proofmark_schemas::{Kind, SPEC_VERSION, ValueRef};
 use tokio::sync::OnceCell;
 
 use crate::error::VerifierError;
 use crate::index::{CATALOG_FILE, CodeIndex, Position, PublishedBatch};
 use crate::metrics::Metrics;
 use crate::report::{
-    BatchInfo, CODE_REPORT_FORMAT, CodeLookup, CodeReport, RecordEntry, RecordSource, SubjectRef,
+    BatchInfo, CODE_REPORT_FORMAT, CodeLookup, CodeReport, RecordEntry, SubjectRef, json,
 };
 use crate::verify::proof_json;
 use batch::{BatchContext, row_of_leaf};
@@ -254,6 +255,26 @@ impl Lookup {
     /// record, its leaf or its proof does not check, index, store and input
     /// errors.
     pub async fn report(&self, code: &str) -> Result<Option<CodeReport>, VerifierError> {
+        match self.assemble(code).await? {
+            Some(a) => a.into_report().map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The JSON of the report of `code` (the body of `GET /v1/codes/{code}`):
+    /// byte for byte [`CodeReport::to_json_vec`] of [`Lookup::report`]'s
+    /// report, written from each record's entry as it was checked, without
+    /// building the report. `None` when no published batch holds the code.
+    ///
+    /// # Errors
+    ///
+    /// As [`Lookup::report`].
+    pub async fn report_json(&self, code: &str) -> Result<Option<Vec<u8>>, VerifierError> {
+        Ok(self.assemble(code).await?.map(|a| a.to_json_vec()))
+    }
+
+    /// The checked records of `code`, counted in the metrics.
+    async fn assemble(&self, code: &str) -> Result<Option<Assembled>, VerifierError> {
         let code = code.trim().to_owned();
         if !is_valid_code(&code) {
             self.inner.metrics.lookup_outcome("malformed");
@@ -303,13 +324,88 @@ impl CodeLookup for Lookup {
     }
 }
 
-/// A record found for a subject, before it is assembled into the report.
-#[derive(Clone)]
+/// A record found for a subject, checked, with its entry of the report.
 struct Found {
     batch_id: Arc<str>,
     leaf_index: u64,
-    entry: RecordEntry,
+    /// `record.event_time` (`i64::MIN` when null), for the report's order.
     event_time: i64,
+    /// The lot the record binds its item to (SPEC.md 11.1): the `lot_id` of
+    /// a production record, or of a logistics record of event `labelled`.
+    binds_lot: Option<String>,
+    /// The record object of the report (SPEC.md 11.1), JSON.
+    json: Vec<u8>,
+}
+
+/// A code's checked records and their batches, before the report is written.
+struct Assembled {
+    code: String,
+    subjects: Vec<SubjectRef>,
+    /// In the report's order.
+    records: Vec<Arc<Found>>,
+    /// The batches of the records, by id.
+    batches: BTreeMap<Arc<str>, Arc<BatchContext>>,
+}
+
+impl Assembled {
+    /// The report's JSON: [`CodeReport::write_json`]'s layout, with each
+    /// record's entry and batch object copied as written when checked.
+    fn to_json_vec(&self) -> Vec<u8> {
+        let len = 512
+            + self.records.iter().map(|r| r.json.len() + 1).sum::<usize>()
+            + self
+                .batches
+                .iter()
+                .map(|(id, b)| id.len() + b.info_json.len() + 4)
+                .sum::<usize>();
+        let mut out = Vec::with_capacity(len);
+        crate::report::write_report_head(&mut out, CODE_REPORT_FORMAT, &self.code, &self.subjects);
+        for (i, r) in self.records.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&r.json);
+        }
+        out.extend_from_slice(b"],\"batches\":{");
+        for (i, (id, b)) in self.batches.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            crate::report::json::string(&mut out, id);
+            out.push(b':');
+            out.extend_from_slice(&b.info_json);
+        }
+        out.extend_from_slice(b"}}");
+        out
+    }
+
+    /// The report, its entries parsed back from their JSON (so it is exactly
+    /// what [`Assembled::to_json_vec`] says).
+    fn into_report(self) -> Result<CodeReport, VerifierError> {
+        let records = self
+            .records
+            .iter()
+            .map(|f| {
+                serde_json::from_slice::<RecordEntry>(&f.json).map_err(|e| {
+                    VerifierError::Backend(format!(
+                        "batch {} leaf {}: the report entry does not parse back: {e}",
+                        f.batch_id, f.leaf_index
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CodeReport {
+            format: CODE_REPORT_FORMAT.to_owned(),
+            code: self.code,
+            subjects: self.subjects,
+            records,
+            batches: self
+                .batches
+                .iter()
+                .map(|(id, b)| (id.to_string(), b.info.clone()))
+                .collect(),
+        })
+    }
 }
 
 impl Inner {
@@ -391,7 +487,7 @@ impl Inner {
         Ok(Arc::clone(ctx))
     }
 
-    async fn report(&self, code: &str) -> Result<Option<CodeReport>, VerifierError> {
+    async fn report(&self, code: &str) -> Result<Option<Assembled>, VerifierError> {
         self.refresh_index();
         let index = self.current_index();
         let item_key = subject_key(SubjectType::Item, code);
@@ -402,11 +498,7 @@ impl Inner {
         let mut found = self.records(&index, &positions, SubjectType::Item).await?;
 
         // The lots the item's production and labelling records bind it to.
-        let lots: BTreeSet<String> = found
-            .iter()
-            .filter(|f| binds_lot(&f.entry))
-            .filter_map(|f| f.entry.record.get("lot_id")?.as_str().map(str::to_owned))
-            .collect();
+        let lots: BTreeSet<String> = found.iter().filter_map(|f| f.binds_lot.clone()).collect();
         let mut subjects = vec![SubjectRef {
             subject_type: SubjectType::Item.name().to_owned(),
             id: code.to_owned(),
@@ -439,21 +531,20 @@ impl Inner {
         });
         let mut batches = BTreeMap::new();
         for f in &found {
-            if !batches.contains_key(f.batch_id.as_ref()) {
+            if !batches.contains_key(&f.batch_id) {
                 let published = index.catalog().batch(&f.batch_id).ok_or_else(|| {
                     VerifierError::index_corrupt(index.dir(), format!("no batch {}", f.batch_id))
                 })?;
                 let ctx = self
                     .context(&published.batch_id, &published.manifest_digest)
                     .await?;
-                batches.insert(f.batch_id.to_string(), ctx.info.clone());
+                batches.insert(Arc::clone(&f.batch_id), ctx);
             }
         }
-        Ok(Some(CodeReport {
-            format: CODE_REPORT_FORMAT.to_owned(),
+        Ok(Some(Assembled {
             code: code.to_owned(),
             subjects,
-            records: found.into_iter().map(|f| f.entry).collect(),
+            records: found,
             batches,
         }))
     }
@@ -464,7 +555,7 @@ impl Inner {
         &self,
         index: &CodeIndex,
         positions: &[Position],
-    ) -> Result<Vec<Found>, VerifierError> {
+    ) -> Result<Vec<Arc<Found>>, VerifierError> {
         let mut out = Vec::with_capacity(positions.len());
         let mut missing = Vec::new();
         {
@@ -474,7 +565,7 @@ impl Inner {
                     VerifierError::index_corrupt(index.dir(), format!("no batch {}", p.batch))
                 })?;
                 match cache.get(&(batch, p.leaf_index)) {
-                    Some(f) => out.push(Found::clone(f)),
+                    Some(f) => out.push(Arc::clone(f)),
                     None => missing.push(*p),
                 }
             }
@@ -485,7 +576,7 @@ impl Inner {
             cache.clear();
         }
         for f in &read {
-            cache.insert((Arc::clone(&f.batch_id), f.leaf_index), Arc::new(f.clone()));
+            cache.insert((Arc::clone(&f.batch_id), f.leaf_index), Arc::clone(f));
         }
         out.extend(read);
         Ok(out)
@@ -504,7 +595,7 @@ impl Inner {
         index: &CodeIndex,
         positions: &[Position],
         subject: SubjectType,
-    ) -> Result<Vec<Found>, VerifierError> {
+    ) -> Result<Vec<Arc<Found>>, VerifierError> {
         let located = try_join_all(positions.iter().map(|p| self.locate(index, *p))).await?;
         let mut out = Vec::with_capacity(located.len());
         // Batches with a record file: one positioned read per record. Others
@@ -513,7 +604,7 @@ impl Inner {
         let mut groups: BTreeMap<(Arc<str>, u32, u32), Vec<usize>> = BTreeMap::new();
         for (i, l) in located.iter().enumerate() {
             if let Some(path) = &l.records {
-                out.push(found(l, self.read_stored(l, path)?, subject)?);
+                out.push(Arc::new(self.read_stored(l, path, subject)?));
                 continue;
             }
             let s = &l.proof.segment.summary;
@@ -528,7 +619,7 @@ impl Inner {
         let reads = try_join_all(groups.values().map(|m| self.read_group(&located, m))).await?;
         for (members, records) in groups.values().zip(reads) {
             for (&i, read) in members.iter().zip(records) {
-                out.push(found(&located[i], read, subject)?);
+                out.push(Arc::new(found_read_back(&located[i], &read, subject)?));
             }
         }
         Ok(out)
@@ -563,48 +654,51 @@ impl Inner {
         })
     }
 
-    /// Reads the record of `l` from its batch's record file `path` and
-    /// decodes it strictly (SPEC.md 3); the caller compares its leaf hash
-    /// with the stored leaf. A record that cannot be read or decoded is an
-    /// integrity failure of its leaf.
+    /// Reads the record of `l` from its batch's record file `path`, decodes
+    /// it strictly (SPEC.md 3) and checks its leaf hash against the stored
+    /// leaf. A record that cannot be read or decoded is an integrity failure
+    /// of its leaf.
     fn read_stored(
         &self,
         l: &Located,
         path: &PathBuf,
-    ) -> Result<record::ReadRecord, VerifierError> {
+        subject: SubjectType,
+    ) -> Result<Found, VerifierError> {
         let batch_id = &l.ctx.batch_id;
         let file = self
             .reader
             .open(path)
             .map_err(|e| VerifierError::index_io(path, e))?;
         let canonical =
-            crate::index::records::read_record(&file, l.ctx.info.leaf_count, l.leaf_index)
+            crate::index::records::read_record(file.bytes(), l.ctx.info.leaf_count, l.leaf_index)
                 .map_err(|e| {
-                    VerifierError::integrity(
-                        batch_id,
-                        l.leaf_index,
-                        format!("its record cannot be read from the record file: {e}"),
-                    )
-                })?;
-        let decoded = proofmark_schemas::encode::decode(&canonical).map_err(|e| {
+                VerifierError::integrity(
+                    batch_id,
+                    l.leaf_index,
+                    format!("its record cannot be read from the record file: {e}"),
+                )
+            })?;
+        let decoded = proofmark_schemas::decode_ref(canonical).map_err(|e| {
             VerifierError::integrity(
                 batch_id,
                 l.leaf_index,
                 format!("its record in the record file does not decode: {e}"),
             )
         })?;
-        let json = decoded
-            .kind
-            .fields()
-            .iter()
-            .zip(&decoded.values)
-            .map(|(spec, v)| (spec.name.to_owned(), proofmark_schemas::value_to_json(v)))
-            .collect();
-        Ok(record::ReadRecord {
+        let text = |name: &str| decoded.get(name).and_then(ValueRef::as_text);
+        let facts = RecordFacts {
             kind: decoded.kind,
-            json,
-            leaf_hash: l.ctx.suite.hash_leaf(&canonical),
-            canonical,
+            event_time: match decoded.get("event_time") {
+                Some(ValueRef::Timestamp(t)) => *t,
+                _ => i64::MIN,
+            },
+            org_id: text("org_id").unwrap_or_default(),
+            lot_id: text("lot_id"),
+            event_type: text("event_type"),
+        };
+        let leaf_hash = l.ctx.suite.hash_leaf(canonical);
+        found(l, canonical, &leaf_hash, &facts, subject, |out| {
+            proofmark_schemas::write_decoded_json(&decoded, out)
         })
     }
 
@@ -650,16 +744,58 @@ struct Located {
     row_in_group: u64,
 }
 
-/// The report entry of a located record and its row read back, after
-/// checking that the row hashes to the stored leaf.
+/// What a report needs of a record's values besides their JSON.
+struct RecordFacts<'a> {
+    kind: Kind,
+    /// `event_time`, `i64::MIN` when null.
+    event_time: i64,
+    org_id: &'a str,
+    lot_id: Option<&'a str>,
+    event_type: Option<&'a str>,
+}
+
+/// The entry of a record read back from its Parquet input.
+fn found_read_back(
+    l: &Located,
+    read: &record::ReadRecord,
+    subject: SubjectType,
+) -> Result<Found, VerifierError> {
+    let text = |name: &str| read.json.get(name).and_then(serde_json::Value::as_str);
+    let facts = RecordFacts {
+        kind: read.kind,
+        event_time: read
+            .json
+            .get("event_time")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(i64::MIN),
+        org_id: text("org_id").unwrap_or_default(),
+        lot_id: text("lot_id"),
+        event_type: text("event_type"),
+    };
+    found(
+        l,
+        &read.canonical,
+        &read.leaf_hash,
+        &facts,
+        subject,
+        |out| crate::report::json::map(out, &read.json),
+    )
+}
+
+/// The report entry of a located record whose `canonical` bytes hash to
+/// `leaf_hash`, after checking that this is the stored leaf;
+/// `write_record` writes the record's values as a JSON object.
 fn found(
     l: &Located,
-    read: record::ReadRecord,
+    canonical: &[u8],
+    leaf_hash: &Hash,
+    facts: &RecordFacts<'_>,
     subject: SubjectType,
+    write_record: impl FnOnce(&mut Vec<u8>),
 ) -> Result<Found, VerifierError> {
     let ctx = &l.ctx;
     let leaf_index = l.leaf_index;
-    if read.leaf_hash != l.proof.leaf_hash {
+    if *leaf_hash != l.proof.leaf_hash {
         return Err(VerifierError::integrity(
             &ctx.batch_id,
             leaf_index,
@@ -670,56 +806,45 @@ fn found(
     let file = ctx
         .plan
         .file(summary.file)
-        .map(|f| f.source.clone())
+        .map(|f| f.source.as_str())
         .unwrap_or_default();
-    let event_time = read
-        .json
-        .get("event_time")
-        .and_then(serde_json::Value::as_i64)
-        .unwrap_or(i64::MIN);
-    let provided_by = read
-        .json
-        .get("org_id")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
-    // Straight into a value (not through text and back).
-    let proof_json = proof_json::batch_proof_value(ctx.suite, &l.proof.proof);
+    let binds_lot = match facts.kind {
+        Kind::Production => facts.lot_id,
+        Kind::Logistics if facts.event_type == Some("labelled") => facts.lot_id,
+        _ => None,
+    };
     debug_assert_eq!(SPEC_VERSION, 1);
+    // RecordEntry's fields in order, as `serde_json::to_vec` writes them.
+    let hashes = l.proof.proof.segment.hashes.len() + l.proof.proof.upper.hashes.len();
+    let mut out = Vec::with_capacity(1024 + canonical.len() * 3 + hashes * 67);
+    out.extend_from_slice(b"{\"kind\":");
+    json::string(&mut out, facts.kind.name());
+    out.extend_from_slice(b",\"subject\":");
+    json::string(&mut out, subject.name());
+    out.extend_from_slice(b",\"record\":");
+    write_record(&mut out);
+    out.extend_from_slice(b",\"canonical\":");
+    proof_json::write_hex_string(&mut out, canonical);
+    out.extend_from_slice(b",\"leaf_hash\":");
+    proof_json::write_hex_string(&mut out, leaf_hash);
+    out.extend_from_slice(b",\"batch_id\":");
+    json::string(&mut out, &ctx.batch_id);
+    out.extend_from_slice(b",\"leaf_index\":");
+    json::uint(&mut out, leaf_index);
+    out.extend_from_slice(b",\"source\":{\"file\":");
+    json::string(&mut out, file);
+    out.extend_from_slice(b",\"row\":");
+    json::uint(&mut out, summary.first_row + l.row_in_group);
+    out.extend_from_slice(b",\"provided_by\":");
+    json::string(&mut out, facts.org_id);
+    out.extend_from_slice(b"},\"proof\":");
+    proof_json::write_batch_proof(&mut out, ctx.suite, &l.proof.proof);
+    out.push(b'}');
     Ok(Found {
         batch_id: Arc::clone(&ctx.batch_id),
         leaf_index,
-        event_time,
-        entry: RecordEntry {
-            kind: read.kind.name().to_owned(),
-            subject: subject.name().to_owned(),
-            record: read.json,
-            canonical: proof_json::encode_hex(&read.canonical),
-            leaf_hash: proof_json::encode_hex(&read.leaf_hash),
-            batch_id: ctx.batch_id.to_string(),
-            leaf_index,
-            source: RecordSource {
-                file,
-                row: summary.first_row + l.row_in_group,
-                provided_by,
-            },
-            proof: proof_json,
-        },
+        event_time: facts.event_time,
+        binds_lot: binds_lot.map(str::to_owned),
+        json: out,
     })
-}
-
-/// Whether a record of the item binds it to its `lot_id`: production
-/// records, and logistics records of the `labelled` event.
-fn binds_lot(entry: &RecordEntry) -> bool {
-    match entry.kind.parse::<Kind>() {
-        Ok(Kind::Production) => true,
-        Ok(Kind::Logistics) => {
-            entry
-                .record
-                .get("event_type")
-                .and_then(serde_json::Value::as_str)
-                == Some("labelled")
-        }
-        _ => false,
-    }
 }

@@ -1,11 +1,11 @@
 //! Byte-range reads of store objects for lookups. On a local store the
-//! file is read with a positioned read on the calling thread (the lookup's
-//! task, see [`super`]), through a small cache of open files; this avoids the
+//! file is mapped ([`Mapped`]) and read on the calling thread (the lookup's
+//! task, see [`super`]), through a small cache of maps; this avoids the
 //! object store's hop to another thread and its `open` per read, which
-//! dominated lookups under load. Other stores use their async range reads.
+//! dominated lookups under load, and a system call per read. Other stores
+//! use their async range reads.
 
 use std::collections::HashMap;
-use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
@@ -13,14 +13,15 @@ use bytes::Bytes;
 use proofmark_ingest::Store;
 
 use crate::error::VerifierError;
+use crate::mapped::Mapped;
 
-/// Open files kept at most.
+/// Mapped files kept at most.
 const MAX_OPEN_FILES: usize = 256;
 
 /// Reads ranges of store objects.
 #[derive(Debug, Default)]
 pub(crate) struct RangeReader {
-    files: Mutex<HashMap<PathBuf, Arc<std::fs::File>>>,
+    files: Mutex<HashMap<PathBuf, Arc<Mapped>>>,
 }
 
 impl RangeReader {
@@ -48,14 +49,19 @@ impl RangeReader {
             )
         };
         let file = self.open(&full).map_err(io)?;
-        let len = usize::try_from(range.end.saturating_sub(range.start)).unwrap_or(usize::MAX);
-        let mut buf = vec![0u8; len];
-        file.read_exact_at(&mut buf, range.start).map_err(io)?;
-        Ok(Bytes::from(buf))
+        let bytes = file
+            .range(range.start, range.end.saturating_sub(range.start))
+            .ok_or_else(|| {
+                io(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the object is shorter than {} bytes", range.end),
+                ))
+            })?;
+        Ok(Bytes::copy_from_slice(bytes))
     }
 
-    /// The open file `path`, from the cache or opened.
-    pub fn open(&self, path: &PathBuf) -> std::io::Result<Arc<std::fs::File>> {
+    /// The mapped file `path`, from the cache or mapped.
+    pub fn open(&self, path: &PathBuf) -> std::io::Result<Arc<Mapped>> {
         let mut files = self
             .files
             .lock()
@@ -63,7 +69,7 @@ impl RangeReader {
         if let Some(f) = files.get(path) {
             return Ok(Arc::clone(f));
         }
-        let f = Arc::new(std::fs::File::open(path)?);
+        let f = Arc::new(Mapped::open(path)?);
         if files.len() >= MAX_OPEN_FILES {
             files.clear();
         }

@@ -10,13 +10,14 @@
 //! decoder accepts with the same result (a test compares them); anything
 //! else is left to the strict decoder, which decides and says why.
 //!
-//! The other way, [`batch_proof_value`] builds the JSON value of a batch
-//! proof directly (hex through a table, no text and parse), equal to
-//! `serde_json::to_value` of its [`ProofEnvelope`](proofmark_merkle::ProofEnvelope).
+//! The other way, [`write_batch_proof`] writes the JSON text of a batch
+//! proof directly (hex through a table, no value tree), equal to
+//! `serde_json::to_vec` of the JSON value of its
+//! [`ProofEnvelope`](proofmark_merkle::ProofEnvelope).
 
 use proofmark_merkle::encoding::MAX_INCLUSION_HASHES;
 use proofmark_merkle::{BatchProof, Hash, InclusionProof, SuiteId};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// The value of each hex digit, or `0xff` (the reference for the tests).
 #[cfg(test)]
@@ -171,39 +172,64 @@ pub(super) fn batch_proof_from_value_into(
     true
 }
 
-/// Lowercase hex of `bytes`.
-pub(crate) fn encode_hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
+/// Appends the lowercase hex of `bytes` to `out`, two digits per byte
+/// through a table.
+pub(crate) fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const PAIRS: [[u8; 2]; 256] = {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut t = [[0u8; 2]; 256];
+        let mut i = 0;
+        while i < 256 {
+            t[i] = [DIGITS[i >> 4], DIGITS[i & 15]];
+            i += 1;
+        }
+        t
+    };
+    out.reserve(bytes.len() * 2);
     for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 15)]));
+        out.extend_from_slice(&PAIRS[usize::from(b)]);
     }
-    out
 }
 
-/// The JSON value of `proof` in `suite` (SPEC.md 7.5, kind `batch`): the
-/// value `serde_json::to_value` gives for its envelope, built directly.
-pub(crate) fn batch_proof_value(suite: SuiteId, proof: &BatchProof) -> Value {
-    let list = |hashes: &[Hash]| {
-        Value::Array(
-            hashes
-                .iter()
-                .map(|h| Value::String(encode_hex(h)))
-                .collect(),
-        )
-    };
-    let mut m = Map::new();
-    m.insert("version".into(), Value::from(1u64));
-    m.insert("suite".into(), Value::from(suite.name()));
-    m.insert("kind".into(), Value::from("batch"));
-    m.insert("index".into(), Value::from(proof.segment.index));
-    m.insert("tree_size".into(), Value::from(proof.segment.tree_size));
-    m.insert("hashes".into(), list(&proof.segment.hashes));
-    m.insert("segment_index".into(), Value::from(proof.upper.index));
-    m.insert("segment_count".into(), Value::from(proof.upper.tree_size));
-    m.insert("upper_hashes".into(), list(&proof.upper.hashes));
-    Value::Object(m)
+/// Appends `"hex"` of `bytes` (a JSON string) to `out`.
+pub(crate) fn write_hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
+    out.push(b'"');
+    write_hex(out, bytes);
+    out.push(b'"');
+}
+
+/// Appends the JSON of `proof` in `suite` (SPEC.md 7.5, kind `batch`) to
+/// `out`: byte for byte `serde_json::to_vec` of the JSON value of its
+/// [`ProofEnvelope`](proofmark_merkle::ProofEnvelope) (compact, keys in
+/// byte order as a JSON map holds them), written directly.
+pub(crate) fn write_batch_proof(out: &mut Vec<u8>, suite: SuiteId, proof: &BatchProof) {
+    fn list(out: &mut Vec<u8>, hashes: &[Hash]) {
+        out.reserve(hashes.len() * 67 + 2);
+        out.push(b'[');
+        for (i, h) in hashes.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_hex_string(out, h);
+        }
+        out.push(b']');
+    }
+    let mut n = itoa::Buffer::new();
+    out.extend_from_slice(b"{\"hashes\":");
+    list(out, &proof.segment.hashes);
+    out.extend_from_slice(b",\"index\":");
+    out.extend_from_slice(n.format(proof.segment.index).as_bytes());
+    out.extend_from_slice(b",\"kind\":\"batch\",\"segment_count\":");
+    out.extend_from_slice(n.format(proof.upper.tree_size).as_bytes());
+    out.extend_from_slice(b",\"segment_index\":");
+    out.extend_from_slice(n.format(proof.upper.index).as_bytes());
+    out.extend_from_slice(b",\"suite\":");
+    proofmark_schemas::write_json_str(suite.name(), out);
+    out.extend_from_slice(b",\"tree_size\":");
+    out.extend_from_slice(n.format(proof.segment.tree_size).as_bytes());
+    out.extend_from_slice(b",\"upper_hashes\":");
+    list(out, &proof.upper.hashes);
+    out.extend_from_slice(b",\"version\":1}");
 }
 
 #[cfg(test)]
@@ -236,13 +262,20 @@ mod tests {
         let proof = batch_proof_from_value(&v, SuiteId::Blake3).unwrap();
         for suite in [SuiteId::Blake3, SuiteId::Sha256Rfc6962] {
             let env = ProofEnvelope::new(suite, Proof::Batch(proof.clone()));
+            let mut text = Vec::new();
+            write_batch_proof(&mut text, suite, &proof);
+            // A report holds the proof as a JSON value: keys in byte order.
+            let value = serde_json::to_value(&env).unwrap();
             assert_eq!(
-                batch_proof_value(suite, &proof),
-                serde_json::to_value(&env).unwrap()
+                String::from_utf8(text).unwrap(),
+                serde_json::to_string(&value).unwrap()
             );
         }
-        assert_eq!(encode_hex(&[0x00, 0x9a, 0xff]), "009aff");
-        assert_eq!(encode_hex(&[]), "");
+        let mut hex = Vec::new();
+        write_hex(&mut hex, &[0x00, 0x9a, 0xff]);
+        assert_eq!(hex, b"009aff");
+        write_hex(&mut hex, &[]);
+        assert_eq!(hex, b"009aff");
     }
 
     /// The table decoder the SWAR one must equal.
