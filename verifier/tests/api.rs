@@ -856,3 +856,38 @@ async fn the_answer_is_the_report_s_serde_json_text() {
         assert!(found >= 100, "{found} codes found");
     }
 }
+
+/// A record replaced by another one together with its stored leaf hash (the
+/// record then hashes to "its" leaf) still does not lead to the stored tree
+/// above it: an integrity failure, never a report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_and_leaf_replaced_together_are_never_reported_as_fine() {
+    let fx = fixture().await;
+    let (code, report) = code_with_lot_inspections(&fx.router()).await;
+    let production = report
+        .records
+        .iter()
+        .find(|r| r.kind == "production")
+        .unwrap();
+    let leaf = production.leaf_index;
+    // A neighbour in the same segment with canonical bytes of the same length.
+    let (path, at, len) = record_in_file(&fx, leaf);
+    let (leaves_path, index) = production_segment(&fx, &report, "leaves");
+    let mut leaves = std::fs::read(&leaves_path).unwrap();
+    let other = [leaf + 1, leaf.wrapping_sub(1)]
+        .into_iter()
+        .zip([index + 1, index.wrapping_sub(1)])
+        .find(|&(l, i)| (i as usize + 1) * 32 <= leaves.len() && record_in_file(&fx, l).2 == len)
+        .expect("a neighbour of the same length");
+    let (_, other_at, _) = record_in_file(&fx, other.0);
+    let mut records = std::fs::read(&path).unwrap();
+    let replacement = records[other_at..other_at + len].to_vec();
+    records[at..at + len].copy_from_slice(&replacement);
+    std::fs::write(&path, records).unwrap();
+    let i = index as usize * 32;
+    let o = other.1 as usize * 32;
+    let hash = leaves[o..o + 32].to_vec();
+    leaves[i..i + 32].copy_from_slice(&hash);
+    std::fs::write(&leaves_path, leaves).unwrap();
+    assert_integrity_failure(&fx, &code).await;
+}

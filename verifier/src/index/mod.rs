@@ -229,7 +229,9 @@ struct RunReader {
     /// The run, mapped (checked against its digest when opened).
     map: Mapped,
     entries: u64,
-    fences: Vec<[u8; 16]>,
+    /// The key of every [`FENCE_EVERY`]-th entry, as a big-endian number
+    /// (so comparing numbers compares the keys' bytes).
+    fences: Vec<u128>,
 }
 
 impl RunReader {
@@ -268,9 +270,7 @@ impl RunReader {
             hasher.update(&buf[..n]);
             for e in buf[..n].chunks_exact(RUN_ENTRY_LEN) {
                 if seen.is_multiple_of(FENCE_EVERY) {
-                    let mut k = [0u8; 16];
-                    k.copy_from_slice(&e[..16]);
-                    fences.push(k);
+                    fences.push(entry_key(e));
                 }
                 seen += 1;
             }
@@ -300,24 +300,42 @@ impl RunReader {
 
     /// Appends the positions of `key` in this run to `out`.
     fn positions(&self, key: &SubjectKey, out: &mut Vec<Position>) -> Result<(), VerifierError> {
-        let lo = self.fences.partition_point(|f| f < key);
-        // Entries equal to `key` may start in the block before the first
-        // fence that is not below it.
+        let key = u128::from_be_bytes(*key);
+        let lo = self.fences.partition_point(|&f| f < key);
+        // The first entry not below `key` is at most at fence `lo` (when it
+        // exists), after fence `lo - 1`: a binary search between the two,
+        // then the equal entries one by one.
         let first = (lo.saturating_sub(1) as u64) * FENCE_EVERY;
         let from = RUN_HEADER_LEN + first * RUN_ENTRY_LEN as u64;
         let len = (self.entries - first.min(self.entries)) * RUN_ENTRY_LEN as u64;
         let bytes = self.map.range(from, len).ok_or_else(|| {
             VerifierError::index_corrupt(&self.path, "shorter than its entry count")
         })?;
-        for e in bytes.chunks_exact(RUN_ENTRY_LEN) {
-            match e[..16].cmp(key) {
-                std::cmp::Ordering::Less => {}
-                std::cmp::Ordering::Greater => return Ok(()),
-                std::cmp::Ordering::Equal => out.push(decode_run_entry(e).1),
+        let window = bytes.len().min((FENCE_EVERY as usize + 1) * RUN_ENTRY_LEN);
+        let (mut a, mut b) = (0usize, window / RUN_ENTRY_LEN);
+        while a < b {
+            let mid = a + (b - a) / 2;
+            if entry_key(&bytes[mid * RUN_ENTRY_LEN..]) < key {
+                a = mid + 1;
+            } else {
+                b = mid;
             }
+        }
+        for e in bytes[a * RUN_ENTRY_LEN..].chunks_exact(RUN_ENTRY_LEN) {
+            if entry_key(e) != key {
+                break;
+            }
+            out.push(decode_run_entry(e).1);
         }
         Ok(())
     }
+}
+
+/// The key of the entry `e` starts with, as a big-endian number.
+fn entry_key(e: &[u8]) -> u128 {
+    let mut k = [0u8; 16];
+    k.copy_from_slice(&e[..16]);
+    u128::from_be_bytes(k)
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -606,6 +624,46 @@ mod tests {
         let index = CodeIndex::open(dir.path()).unwrap();
         assert_eq!(index.positions(&key(7)).unwrap().len(), 301);
         assert_eq!(index.positions(&key(600)).unwrap().len(), 2);
+    }
+
+    /// Every key, with 0 to 4 entries (runs of equal keys across fence
+    /// boundaries, absent keys between present ones), gives exactly its entries.
+    #[test]
+    fn positions_are_exactly_the_entries_of_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut all: Vec<([u8; 16], u32, u64)> = Vec::new();
+        for i in 0..2000u64 {
+            for j in 0..(i * 7 % 5) {
+                all.push((key(i), (j % 2) as u32, i * 10 + j));
+            }
+        }
+        let run = write_run(dir.path(), "run-a.bin", all.clone());
+        Catalog {
+            runs: vec![run],
+            ..Catalog::default()
+        }
+        .store(dir.path())
+        .unwrap();
+        let index = CodeIndex::open(dir.path()).unwrap();
+        for i in 0..2000u64 {
+            let mut want: Vec<(u32, u64)> = all
+                .iter()
+                .filter(|e| e.0 == key(i))
+                .map(|e| (e.1, e.2))
+                .collect();
+            want.sort_unstable();
+            let mut got: Vec<(u32, u64)> = index
+                .positions(&key(i))
+                .unwrap()
+                .iter()
+                .map(|p| (p.batch, p.leaf_index))
+                .collect();
+            got.sort_unstable();
+            assert_eq!(got, want, "key {i}");
+        }
+        // Keys below and above every entry.
+        assert!(index.positions(&[0u8; 16]).unwrap().is_empty());
+        assert!(index.positions(&[0xffu8; 16]).unwrap().is_empty());
     }
 
     #[test]
