@@ -15,7 +15,9 @@
 # CARGO_TARGET_DIR or ./target); PROOFMARK_BENCH_DIR keeps the work folder
 # (default: a new temporary folder), so a second run reuses its data;
 # PROOFMARK_SERVE_ARGS adds options to `proofmark serve` (e.g.
-# "--row-group-cache-mib 0").
+# "--row-group-cache-mib 0"); PROOFMARK_BENCH_WARMUP sets the seconds of code
+# lookups before the measured runs (default 5; a fresh server first maps the
+# pages of the index files it reads).
 # Needs oha (`cargo install oha --locked`) and python3.
 set -euo pipefail
 
@@ -62,8 +64,9 @@ for _ in $(seq 50); do
     sleep 0.1
 done
 
-echo "warm-up: 5 s of code lookups"
-oha --no-tui -z 5s -c "$conns" --urls-from-file urls.txt --output-format quiet >/dev/null
+warmup=${PROOFMARK_BENCH_WARMUP:-5}
+echo "warm-up: $warmup s of code lookups"
+oha --no-tui -z "${warmup}s" -c "$conns" --urls-from-file urls.txt --output-format quiet >/dev/null
 oha --no-tui -z "${seconds}s" -c "$conns" --output-format json \
     "http://127.0.0.1:$port/healthz" > healthz.json
 oha --no-tui -z "${seconds}s" -c "$conns" --output-format json \

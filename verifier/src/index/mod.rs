@@ -21,8 +21,8 @@
 //! records (inspections, customs declarations) are the unpaired entries under
 //! its key, so a code's journey needs no read of the lot's other items.
 //!
-//! Lookups binary-search an in-memory fence of every 64th key of each run and
-//! read one 4 KiB block with a positioned read.
+//! Lookups binary-search an in-memory fence of every 64th key of each run,
+//! then the fenced block of the mapped run (`crate::mapped`).
 //!
 //! Publishing also writes the batch's record file (`records/<ordinal>.bin`,
 //! see [`records`]): every leaf's canonical bytes, so lookups read records

@@ -1,6 +1,6 @@
 //! Record files: each published leaf's canonical bytes (SPEC.md 3), so a
-//! lookup reads a record with two positioned reads instead of decoding
-//! Parquet (`docs/decisions/0009-record-store.md`).
+//! lookup reads a record from the mapped file (its offsets, then its
+//! bytes) instead of decoding Parquet (`docs/decisions/0009-record-store.md`).
 //!
 //! `records/<ordinal>.bin` holds batch `<ordinal>`'s records: a 16-byte
 //! header (`PMRECS01`, then the leaf count, `u64` little-endian), then

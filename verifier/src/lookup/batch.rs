@@ -1,8 +1,11 @@
 //! One published batch, as lookups need it: its manifest, plan and anchor
 //! receipts (read once), the proof of each non-empty segment's root in the
 //! batch tree (computed once), and per segment its summary and stored tree
-//! levels (read on first use). A leaf's batch proof then costs one read of
-//! its aligned block of 16 leaf hashes, as in `proofmark_anchor::prove_leaf`.
+//! levels (read on first use, and checked then: each level the hash of the
+//! one below, up to the manifest's segment root, and that root up to the
+//! batch root). A leaf's batch proof then costs one read of its aligned block
+//! of 16 leaf hashes, as in `proofmark_anchor::prove_leaf`, and its check a
+//! walk from the leaf to the stored node above its block.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -7,20 +7,24 @@
 //!    batch published before record files, read back from its input file
 //!    ([`record`]) and re-encoded; either way it is leaf-hashed and the hash
 //!    must equal the stored leaf.
-//! 3. Its batch proof is built from the stored tree ([`batch`]) and checked
-//!    against the batch root.
+//! 3. Its batch proof is built from the stored tree ([`batch`]) and checked:
+//!    the leaf's path must reach the stored tree node above its block of 16
+//!    leaves, and the stored levels were checked up to the batch root when
+//!    the segment was loaded (trees without stored levels: the whole path).
 //! 4. The production and `labelled` records of the item bind it to lots; the
 //!    lots' own records (those without a code: inspections, customs
 //!    declarations) join the journey the same way.
 //!
 //! Any record whose leaf or proof does not check fails the whole lookup with
 //! [`VerifierError::Integrity`]: a report is only produced when every record
-//! in it checks. Manifests, plans, receipts, segment trees and Parquet
+//! in it checks. Each record's entry of the report is written as JSON once,
+//! when it is checked ([`Lookup::report_json`] splices them;
+//! [`Lookup::report`] parses them back into a [`CodeReport`]). Manifests, plans, receipts, segment trees and Parquet
 //! metadata are cached per batch; the index is reopened when `publish`
 //! replaced its catalog (checked at most once a second).
 //!
 //! When the store is local and every published batch has a record file, a
-//! lookup runs on the calling task: its reads are positioned reads of local
+//! lookup runs on the calling task: its reads are slices of mapped local
 //! files and its CPU work (decode, hash and prove a code's ~10 records) takes
 //! tens of microseconds, less than a hop through the blocking pool. Otherwise
 //! (a remote store, or batches read back from Parquet, whose page decoding
@@ -283,7 +287,7 @@ impl Lookup {
         let inner = Arc::clone(&self.inner);
         let started = Instant::now();
         let result = if inner.lookups_are_light() {
-            // Positioned reads of local files (page-cached once warm), a
+            // Reads of mapped local files (page-cached once warm), a
             // strict decode, a leaf hash and a proof per record: tens of
             // microseconds for a code's records, less than a round trip
             // through the blocking pool, so it runs on this task.
@@ -598,7 +602,7 @@ impl Inner {
     ) -> Result<Vec<Arc<Found>>, VerifierError> {
         let located = try_join_all(positions.iter().map(|p| self.locate(index, *p))).await?;
         let mut out = Vec::with_capacity(located.len());
-        // Batches with a record file: one positioned read per record. Others
+        // Batches with a record file: one read of the mapped file per record. Others
         // (published before record files): group by (batch, file, row group),
         // rows ascending, and read back from Parquet.
         let mut groups: BTreeMap<(Arc<str>, u32, u32), Vec<usize>> = BTreeMap::new();

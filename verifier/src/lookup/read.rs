@@ -15,8 +15,11 @@ use proofmark_ingest::Store;
 use crate::error::VerifierError;
 use crate::mapped::Mapped;
 
-/// Mapped files kept at most.
-const MAX_OPEN_FILES: usize = 256;
+/// Mapped files kept at most: a batch's record file and one leaf file per
+/// segment (a 46 M-record batch has about 700 segments). A map costs one
+/// memory area of the process; dropping one loses its mapped pages, which
+/// the next reads fault in again, so beyond this one map at a time goes.
+const MAX_OPEN_FILES: usize = 8192;
 
 /// Reads ranges of store objects.
 #[derive(Debug, Default)]
@@ -70,8 +73,10 @@ impl RangeReader {
             return Ok(Arc::clone(f));
         }
         let f = Arc::new(Mapped::open(path)?);
-        if files.len() >= MAX_OPEN_FILES {
-            files.clear();
+        if files.len() >= MAX_OPEN_FILES
+            && let Some(old) = files.keys().next().cloned()
+        {
+            files.remove(&old);
         }
         files.insert(path.clone(), Arc::clone(&f));
         Ok(f)
