@@ -342,10 +342,8 @@ pub fn row_to_json(view: &RecordView<'_>, row: usize) -> Map<String, Json> {
 /// building the map. For rejected rows, written once each.
 pub fn write_row_json(view: &RecordView<'_>, row: usize, out: &mut Vec<u8>) {
     let fields = view.kind().fields();
-    let mut order: Vec<usize> = (0..fields.len()).collect();
-    order.sort_unstable_by_key(|&i| fields[i].name);
     out.push(b'{');
-    for (n, &i) in order.iter().enumerate() {
+    for (n, &i) in key_order(view.kind()).iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }
@@ -356,25 +354,27 @@ pub fn write_row_json(view: &RecordView<'_>, row: usize, out: &mut Vec<u8>) {
     out.push(b'}');
 }
 
-/// The column indices of each kind in the byte order of their names (the
-/// key order of a JSON map), by kind code - 1.
-static KEY_ORDER: std::sync::LazyLock<[Vec<usize>; 4]> = std::sync::LazyLock::new(|| {
-    Kind::ALL.map(|kind| {
-        let fields = kind.fields();
-        let mut order: Vec<usize> = (0..fields.len()).collect();
-        order.sort_unstable_by_key(|&i| fields[i].name);
-        order
-    })
-});
+/// The column indices of `kind` in the byte order of their names: the key
+/// order of a JSON map of its columns (computed once per kind).
+fn key_order(kind: Kind) -> &'static [usize] {
+    static KEY_ORDER: std::sync::LazyLock<[Vec<usize>; 4]> = std::sync::LazyLock::new(|| {
+        Kind::ALL.map(|kind| {
+            let fields = kind.fields();
+            let mut order: Vec<usize> = (0..fields.len()).collect();
+            order.sort_unstable_by_key(|&i| fields[i].name);
+            order
+        })
+    });
+    &KEY_ORDER[usize::from(kind.code() - 1)]
+}
 
 /// Writes a decoded record's values as a JSON object into `out`: byte for byte the text of
 /// `serde_json::to_string` of the map of [`value_to_json`] of each value by column name
 /// (compact, keys in byte order), without building the map.
 pub fn write_decoded_json(record: &DecodedRef<'_>, out: &mut Vec<u8>) {
     let fields = record.kind.fields();
-    let order = &KEY_ORDER[usize::from(record.kind.code() - 1)];
     out.push(b'{');
-    for (n, &i) in order.iter().enumerate() {
+    for (n, &i) in key_order(record.kind).iter().enumerate() {
         if n > 0 {
             out.push(b',');
         }

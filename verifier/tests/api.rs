@@ -17,7 +17,7 @@ use proofmark_merkle::SuiteId;
 use proofmark_schemas::{Kind, RecordView, batch_from_json, encode_row};
 use proofmark_verifier::api::{ApiLimits, ApiState, app, openapi};
 use proofmark_verifier::verify::{Trust, verify_report};
-use proofmark_verifier::{CodeReport, Lookup, publish};
+use proofmark_verifier::{CodeReport, Lookup, RecordEntry, publish};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -255,11 +255,7 @@ async fn a_code_report_holds_its_records_its_lots_records_and_proofs() {
     }
 
     // The canonical bytes are those of the row in the input file.
-    let production = report
-        .records
-        .iter()
-        .find(|r| r.kind == "production")
-        .unwrap();
+    let production = production_record(&report);
     let file = std::fs::File::open(sample_dir().join("production/part-00000.parquet")).unwrap();
     let batches: Vec<_> = ParquetRecordBatchReaderBuilder::try_new(file)
         .unwrap()
@@ -589,12 +585,17 @@ async fn publishing_again_does_nothing() {
 
 /// The path of the stored segment file `suffix` of the segment holding the
 /// report's first production record, and that record's index in it.
-fn production_segment(fx: &Fixture, report: &CodeReport, suffix: &str) -> (PathBuf, u64) {
-    let r = report
+/// The report's (first) production record.
+fn production_record(report: &CodeReport) -> &RecordEntry {
+    report
         .records
         .iter()
         .find(|r| r.kind == "production")
-        .unwrap();
+        .unwrap()
+}
+
+fn production_segment(fx: &Fixture, report: &CodeReport, suffix: &str) -> (PathBuf, u64) {
+    let r = production_record(report);
     let manifest: Value = serde_json::from_slice(
         &std::fs::read(
             fx.store_path()
@@ -692,11 +693,7 @@ fn record_in_file(fx: &Fixture, leaf: u64) -> (PathBuf, usize, usize) {
 async fn a_flipped_record_file_byte_is_never_reported_as_fine() {
     let fx = fixture().await;
     let (code, report) = code_with_lot_inspections(&fx.router()).await;
-    let production = report
-        .records
-        .iter()
-        .find(|r| r.kind == "production")
-        .unwrap();
+    let production = production_record(&report);
     let (path, at, len) = record_in_file(&fx, production.leaf_index);
     assert_eq!(len, production.canonical.len() / 2);
     // A value byte, a padding byte, the header's length, then an offset.
@@ -789,11 +786,7 @@ async fn a_changed_input_record_is_never_reported_as_fine() {
     );
 
     // The record's own value changed (the file rewritten, still valid Parquet).
-    let production = report
-        .records
-        .iter()
-        .find(|r| r.kind == "production")
-        .unwrap();
+    let production = production_record(&report);
     let file = std::fs::File::open(sample_dir().join("production/part-00000.parquet")).unwrap();
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
     let props = parquet::file::properties::WriterProperties::builder()
@@ -864,11 +857,7 @@ async fn the_answer_is_the_report_s_serde_json_text() {
 async fn a_record_and_leaf_replaced_together_are_never_reported_as_fine() {
     let fx = fixture().await;
     let (code, report) = code_with_lot_inspections(&fx.router()).await;
-    let production = report
-        .records
-        .iter()
-        .find(|r| r.kind == "production")
-        .unwrap();
+    let production = production_record(&report);
     let leaf = production.leaf_index;
     // A neighbour in the same segment with canonical bytes of the same length.
     let (path, at, len) = record_in_file(&fx, leaf);
