@@ -5,6 +5,7 @@
 //! outcome to an exit code (see [`exit`]: 0 ok, 1 not verified / not found,
 //! 2 internal, 3 input, 4 chain, 5 locked).
 
+mod alloc;
 mod cmd;
 mod exit;
 mod lock;
@@ -12,6 +13,9 @@ mod lock;
 use std::process::ExitCode;
 
 use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: alloc::Allocator = alloc::Allocator;
 
 /// Caps glibc's malloc arenas at the core count (glibc's default is eight per core), unless
 /// `MALLOC_ARENA_MAX` is set. Buffers allocated on Tokio's blocking threads and freed on
@@ -37,9 +41,12 @@ fn limit_malloc_arenas() {
 fn limit_malloc_arenas() {}
 
 fn main() -> ExitCode {
-    limit_malloc_arenas();
+    if alloc::is_system() {
+        limit_malloc_arenas();
+    }
     let cli = cmd::Cli::parse();
     cmd::init_logging(&cli.global);
+    tracing::debug!(allocator = alloc::name(), "memory allocator");
     if let Some(threads) = cli.global.threads
         && let Err(err) = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)

@@ -1,0 +1,223 @@
+//! The process's memory allocator, chosen by subcommand before the first allocation.
+//!
+//! `proofmark serve` allocates with mimalloc; every other subcommand with the system's
+//! allocator (glibc's, its arenas capped by `main`). Measured in the same runs
+//! (docs/decisions/0015-allocator-per-subcommand.md): mimalloc serves 18 to 20% more
+//! `/v1/codes/{code}` requests a second than glibc, whose arena locks the Tokio workers
+//! contend on; in the batch pipeline it doubles the peak RSS and slows the commit, whose
+//! large buffers it takes fresh from the kernel each time.
+//!
+//! The choice is made once per process and never changes, so every block is freed by the
+//! allocator that made it. On Linux with glibc, a constructor in `.init_array` (which glibc
+//! calls with `main`'s arguments, before any Rust code allocates) reads the subcommand; the
+//! first allocation fixes the system allocator if nothing chose before it. Elsewhere every
+//! subcommand uses the system allocator.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicU8, Ordering};
+
+const UNDECIDED: u8 = 0;
+const SYSTEM: u8 = 1;
+const MIMALLOC: u8 = 2;
+
+/// The allocator of this process: `UNDECIDED` until chosen, then `SYSTEM` or `MIMALLOC` for
+/// good.
+static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
+
+/// The subcommands that allocate with mimalloc.
+const MIMALLOC_SUBCOMMANDS: &[&[u8]] = &[b"serve"];
+
+/// The global options that take a value (`--name value`), skipped when looking for the
+/// subcommand.
+const OPTIONS_WITH_VALUE: &[&[u8]] = &[b"--threads", b"--log-format"];
+
+/// The allocator of the process, the system's unless [`MIMALLOC_SUBCOMMANDS`] named it.
+pub struct Allocator;
+
+/// The allocator chosen, fixing the system's if none was chosen yet.
+#[inline]
+fn mode() -> u8 {
+    let mode = MODE.load(Ordering::Relaxed);
+    if mode != UNDECIDED {
+        return mode;
+    }
+    match MODE.compare_exchange(UNDECIDED, SYSTEM, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => SYSTEM,
+        Err(chosen) => chosen,
+    }
+}
+
+/// The allocator's name, for the logs: `mimalloc` or `system`.
+pub fn name() -> &'static str {
+    if mode() == MIMALLOC {
+        "mimalloc"
+    } else {
+        "system"
+    }
+}
+
+/// Whether the process runs with the system allocator (whose arenas `main` caps).
+pub fn is_system() -> bool {
+    mode() == SYSTEM
+}
+
+/// The subcommand of an argument list without the program name: the first argument that is
+/// neither an option nor the value of a global option that takes one.
+fn subcommand<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        if OPTIONS_WITH_VALUE.contains(&arg) {
+            args.next();
+        } else if !arg.starts_with(b"-") {
+            return Some(arg);
+        }
+    }
+    None
+}
+
+/// Whether an argument list (without the program name) runs a subcommand that allocates
+/// with mimalloc.
+fn wants_mimalloc<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> bool {
+    subcommand(args).is_some_and(|sub| MIMALLOC_SUBCOMMANDS.contains(&sub))
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+mod choose {
+    use std::ffi::{CStr, c_char, c_int};
+    use std::sync::atomic::Ordering;
+
+    use super::{MIMALLOC, MODE, UNDECIDED, wants_mimalloc};
+
+    /// Called by glibc before `main` with `main`'s arguments, as it calls every function of
+    /// `.init_array` (the standard library reads its arguments the same way).
+    #[used]
+    #[unsafe(link_section = ".init_array.00200")]
+    static CHOOSE: extern "C" fn(c_int, *const *const c_char, *const *const c_char) = choose;
+
+    extern "C" fn choose(argc: c_int, argv: *const *const c_char, _env: *const *const c_char) {
+        if argv.is_null() {
+            return;
+        }
+        let count = usize::try_from(argc).unwrap_or(0);
+        // SAFETY: glibc passes `.init_array` functions the `argc` and `argv` it passes to
+        // `main`: `argv` holds `argc` pointers to NUL-terminated strings, which live as
+        // long as the process. Nothing here allocates.
+        let args = (1..count).map(|i| unsafe { CStr::from_ptr(*argv.add(i)).to_bytes() });
+        if wants_mimalloc(args) {
+            // Only if no allocation came first: the choice never changes once made.
+            let _ =
+                MODE.compare_exchange(UNDECIDED, MIMALLOC, Ordering::Relaxed, Ordering::Relaxed);
+        }
+    }
+}
+
+// SAFETY: every call goes to the one allocator `mode()` fixed for the whole process, so a
+// block is always resized and freed by the allocator that made it; both allocators uphold
+// `GlobalAlloc`'s contract.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Allocator {
+    #[inline]
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe {
+            if mode() == MIMALLOC {
+                mimalloc::MiMalloc.alloc(layout)
+            } else {
+                System.alloc(layout)
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's guarantees, passed on.
+        unsafe {
+            if mode() == MIMALLOC {
+                mimalloc::MiMalloc.alloc_zeroed(layout)
+            } else {
+                System.alloc_zeroed(layout)
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: the caller's guarantees, passed on; `ptr` came from the same allocator.
+        unsafe {
+            if mode() == MIMALLOC {
+                mimalloc::MiMalloc.dealloc(ptr, layout)
+            } else {
+                System.dealloc(ptr, layout)
+            }
+        }
+    }
+
+    #[inline]
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: the caller's guarantees, passed on; `ptr` came from the same allocator.
+        unsafe {
+            if mode() == MIMALLOC {
+                mimalloc::MiMalloc.realloc(ptr, layout, new_size)
+            } else {
+                System.realloc(ptr, layout, new_size)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&'static str]) -> Vec<&'static [u8]> {
+        list.iter().map(|a| a.as_bytes()).collect()
+    }
+
+    #[test]
+    fn the_subcommand_is_the_first_argument_that_is_no_option() {
+        assert_eq!(
+            subcommand(args(&["serve", "--store", "s"])),
+            Some(&b"serve"[..])
+        );
+        assert_eq!(subcommand(args(&["-q", "serve"])), Some(&b"serve"[..]));
+        assert_eq!(
+            subcommand(args(&["--threads", "2", "--log-format", "json", "build"])),
+            Some(&b"build"[..])
+        );
+        assert_eq!(
+            subcommand(args(&["--threads=2", "audit", "serve"])),
+            Some(&b"audit"[..])
+        );
+        assert_eq!(subcommand(args(&["--help"])), None);
+        assert_eq!(subcommand(args(&[])), None);
+    }
+
+    #[test]
+    fn only_serve_allocates_with_mimalloc() {
+        assert!(wants_mimalloc(args(&["serve", "--index", "i"])));
+        assert!(wants_mimalloc(args(&[
+            "--log-format",
+            "json",
+            "-q",
+            "serve"
+        ])));
+        // A value that reads like the subcommand is no subcommand.
+        assert!(!wants_mimalloc(args(&["--log-format", "serve", "build"])));
+        for other in [
+            "run", "plan", "build", "commit", "publish", "audit", "bench",
+        ] {
+            assert!(!wants_mimalloc(args(&[other, "serve"])), "{other}");
+        }
+    }
+
+    #[test]
+    fn the_choice_is_made_once() {
+        let first = name();
+        assert_ne!(MODE.load(Ordering::Relaxed), UNDECIDED);
+        let v = vec![1u8; 1 << 20];
+        assert_eq!(name(), first);
+        assert_eq!(is_system(), first == "system");
+        drop(v);
+    }
+}
