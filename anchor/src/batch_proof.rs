@@ -5,8 +5,7 @@
 
 use proofmark_ingest::Store;
 use proofmark_merkle::{
-    BatchProof, Hash, InclusionProof, MerkleTree, SuiteId, VerifyError, root_from_leaf_hashes,
-    shape, with_suite,
+    BatchProof, Hash, InclusionProof, MerkleTree, Suite, SuiteId, VerifyError, shape, with_suite,
 };
 
 use crate::error::AnchorError;
@@ -184,7 +183,8 @@ pub async fn prove_leaf(
 /// # Errors
 ///
 /// [`AnchorError::Malformed`] (naming `tree_path`) when the stored levels
-/// lack a node the proof needs; the tree errors of the merkle crate.
+/// lack a node the proof needs, or `block` is not the aligned block of
+/// `local`.
 pub fn segment_inclusion_proof(
     suite: SuiteId,
     tree: &TreeFile,
@@ -193,25 +193,71 @@ pub fn segment_inclusion_proof(
     local: u64,
     tree_path: &str,
 ) -> Result<InclusionProof, AnchorError> {
+    segment_block_proof(suite, tree, block, b0, local, tree_path).map(|p| p.proof)
+}
+
+/// A leaf's inclusion proof in its segment tree, with the root of its aligned
+/// block of leaves: the node at `lowest_height` above the leaf, which the
+/// stored level at that height holds when the tree reaches it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentBlockProof {
+    /// The leaf's inclusion proof in its segment tree.
+    pub proof: InclusionProof,
+    /// The node over the block's leaves at `lowest_height` (a block shorter
+    /// than `2^lowest_height`, the segment's last, has its root carried up).
+    pub block_root: Hash,
+    /// The block's index at `lowest_height` (`b0 >> lowest_height`).
+    pub block_index: u64,
+}
+
+/// As [`segment_inclusion_proof`], also giving the block's root. The block's
+/// nodes are hashed level by level, each level in one batched call, so every
+/// in-block sibling and the block root cost one hash each (15 node hashes for
+/// a full block of 16).
+///
+/// # Errors
+///
+/// As [`segment_inclusion_proof`].
+pub fn segment_block_proof(
+    suite: SuiteId,
+    tree: &TreeFile,
+    block: &[Hash],
+    b0: u64,
+    local: u64,
+    tree_path: &str,
+) -> Result<SegmentBlockProof, AnchorError> {
     let n = tree.leaf_count;
+    let height = tree.lowest_height;
+    let malformed = |what: &str| AnchorError::malformed(tree_path, what);
+    if !(1..=32).contains(&height)
+        || local >= n
+        || !b0.is_multiple_of(1u64 << height)
+        || local < b0
+        || local - b0 >= block.len() as u64
+        || block.len() as u64 != ((b0 + (1u64 << height)).min(n) - b0)
+    {
+        return Err(malformed(
+            "the leaf block is not the aligned block of the leaf",
+        ));
+    }
+    let levels = BlockLevels::new(suite, block, height);
     let node = |h: u32, i: u64| -> Result<Hash, AnchorError> {
-        if h >= tree.lowest_height {
+        if h >= height {
             return tree
                 .levels
-                .get((h - tree.lowest_height) as usize)
+                .get((h - height) as usize)
                 .and_then(|level| level.get(i as usize))
                 .copied()
-                .ok_or_else(|| AnchorError::malformed(tree_path, "a stored level lacks a node"));
+                .ok_or_else(|| malformed("a stored level lacks a node"));
         }
-        let lo = ((i << h) - b0) as usize;
-        let hi = ((((i + 1) << h).min(n)) - b0) as usize;
-        let leaves = block
-            .get(lo..hi)
-            .ok_or_else(|| AnchorError::malformed(tree_path, "the leaf block is too short"))?;
-        Ok(with_suite!(suite, S => root_from_leaf_hashes::<S>(leaves)?))
+        levels
+            .level(h)
+            .get((i - (b0 >> h)) as usize)
+            .copied()
+            .ok_or_else(|| malformed("the leaf block is too short"))
     };
     let mut hashes = Vec::with_capacity(shape::inclusion_proof_len(local, n));
-    let (mut idx, mut last, mut h) = (local, n.saturating_sub(1), 0u32);
+    let (mut idx, mut last, mut h) = (local, n - 1, 0u32);
     while last > 0 {
         let sibling = if idx & 1 == 1 {
             Some(idx - 1)
@@ -227,11 +273,58 @@ pub fn segment_inclusion_proof(
         last >>= 1;
         h += 1;
     }
-    Ok(InclusionProof {
-        index: local,
-        tree_size: n,
-        hashes,
+    Ok(SegmentBlockProof {
+        proof: InclusionProof {
+            index: local,
+            tree_size: n,
+            hashes,
+        },
+        block_root: levels.level(height)[0],
+        block_index: b0 >> height,
     })
+}
+
+/// The nodes of an aligned block's subtree, level by level up to `height`:
+/// level 0 is the block's leaves, each next level the pairs of the one below
+/// hashed, a last node without a sibling carried up (so level `h` node `j` is
+/// the node over leaves `[j * 2^h, (j + 1) * 2^h)` of the block, as in the
+/// whole tree).
+struct BlockLevels {
+    /// Every level's nodes back to back, level 0 first.
+    nodes: Vec<Hash>,
+    /// `starts[h]..starts[h + 1]` is level `h` in `nodes`.
+    starts: [usize; 34],
+}
+
+impl BlockLevels {
+    /// The levels of `block` (not empty) up to `height` (at most 32).
+    fn new(suite: SuiteId, block: &[Hash], height: u32) -> Self {
+        let mut nodes = Vec::with_capacity(2 * block.len() + height as usize);
+        nodes.extend_from_slice(block);
+        let mut starts = [0usize; 34];
+        starts[1] = block.len();
+        for h in 1..=height as usize {
+            let (lo, hi) = (starts[h - 1], starts[h]);
+            let len = hi - lo;
+            let pairs = len / 2;
+            let at = nodes.len();
+            nodes.resize(at + pairs, [0u8; 32]);
+            let (below, out) = nodes.split_at_mut(at);
+            with_suite!(suite, S => S::hash_nodes(&below[lo..lo + 2 * pairs], out));
+            if len % 2 == 1 {
+                let carried = nodes[hi - 1];
+                nodes.push(carried);
+            }
+            starts[h + 1] = nodes.len();
+        }
+        Self { nodes, starts }
+    }
+
+    /// Level `h`'s nodes.
+    fn level(&self, h: u32) -> &[Hash] {
+        let h = h as usize;
+        &self.nodes[self.starts[h]..self.starts[h + 1]]
+    }
 }
 
 /// Where a leaf's record is in the inputs.
@@ -289,6 +382,59 @@ pub async fn locate_leaf(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use proofmark_merkle::{Blake3, MerkleTreeBuilder, Sha256Rfc6962, root_from_leaf_hashes};
+
+    /// For trees of 1 to 80 leaves stored from heights 1 to 5, in both suites,
+    /// every leaf's proof from the stored levels and its block is the tree's
+    /// own proof, and the block root is the node over the block's leaves,
+    /// the stored one when the tree reaches that height.
+    #[test]
+    fn block_proofs_are_the_trees_proofs() {
+        fn check<S: Suite>(suite: SuiteId) {
+            for n in 1..=80u64 {
+                let leaves: Vec<Hash> = (0..n).map(|i| S::hash_leaf(&i.to_le_bytes())).collect();
+                let whole = MerkleTree::<S>::from_leaf_hashes(leaves.clone()).expect("a tree");
+                for height in 1..=5u32 {
+                    let parts = MerkleTreeBuilder::new()
+                        .with_stored_min_height(height)
+                        .build::<S>(leaves.clone())
+                        .expect("a tree")
+                        .into_parts();
+                    let tree = TreeFile {
+                        suite,
+                        lowest_height: height,
+                        leaf_count: n,
+                        levels: parts.upper_levels,
+                    };
+                    for local in 0..n {
+                        let b0 = local >> height << height;
+                        let b1 = (b0 + (1 << height)).min(n);
+                        let block = &leaves[b0 as usize..b1 as usize];
+                        let got = segment_block_proof(suite, &tree, block, b0, local, "t")
+                            .expect("a proof");
+                        let want = whole.inclusion_proof(local).expect("a proof");
+                        assert_eq!(got.proof, want, "n {n} height {height} leaf {local}");
+                        let root = root_from_leaf_hashes::<S>(block).expect("a root");
+                        assert_eq!(got.block_root, root, "n {n} height {height} leaf {local}");
+                        assert_eq!(got.block_index, b0 >> height);
+                        if let Some(stored) = tree.levels.first() {
+                            assert_eq!(stored[got.block_index as usize], root);
+                        }
+                    }
+                    // A block that is not the leaf's aligned block is refused.
+                    if n > 2 {
+                        let short = &leaves[..1];
+                        assert!(segment_block_proof(suite, &tree, short, 0, n - 1, "t").is_err());
+                        assert!(segment_block_proof(suite, &tree, &leaves, 1, 1, "t").is_err());
+                    }
+                }
+            }
+        }
+        check::<Blake3>(SuiteId::Blake3);
+        check::<Sha256Rfc6962>(SuiteId::Sha256Rfc6962);
+    }
+
     #[test]
     fn rows_skip_rejected_ones() {
         // Leaf i is the i-th row not in the rejected list.

@@ -10,7 +10,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use proofmark_anchor::batch_proof::segment_inclusion_proof;
+use proofmark_anchor::batch_proof::segment_block_proof;
 use proofmark_anchor::layout::{self, SegmentFile, segment_path};
 use proofmark_anchor::manifest::Manifest;
 use proofmark_anchor::segment_files::{
@@ -18,7 +18,7 @@ use proofmark_anchor::segment_files::{
 };
 use proofmark_anchor::{AnchorError, verify_leaf_proof};
 use proofmark_ingest::{Plan, Store};
-use proofmark_merkle::{BatchProof, Hash, InclusionProof, MerkleTree, Suite, SuiteId, with_suite};
+use proofmark_merkle::{BatchProof, Hash, InclusionProof, MerkleTree, SuiteId, with_suite};
 
 use super::read::RangeReader;
 use crate::error::VerifierError;
@@ -198,25 +198,25 @@ impl BatchContext {
         let leaf_hash = block[(local - b0) as usize];
         let suite = self.suite;
         let tree_path = segment_path(&self.batch_id, slot.segment, SegmentFile::Tree);
-        let segment_proof = segment_inclusion_proof(suite, tree, &block, b0, local, &tree_path)
+        let stored = segment_block_proof(suite, tree, &block, b0, local, &tree_path)
             .map_err(|e| integrity(format!("the stored tree cannot prove the leaf ({e})")))?;
-        let proof = BatchProof::new(segment_proof, slot.upper.clone());
+        let proof = BatchProof::new(stored.proof, slot.upper.clone());
         // The stored levels were checked when the segment was loaded: each
         // the hash of the one below, up to the segment root, which leads to
         // the batch root. So the leaf leads to the batch root exactly when its
-        // path reaches the stored node above its block; the rest of the walk
-        // would combine the same, already checked, nodes.
-        match block_node(suite, &leaf_hash, &proof.segment, tree.lowest_height) {
-            Some((index, node)) if !tree.levels.is_empty() => {
-                if tree.levels[0].get(index as usize) != Some(&node) {
+        // block's leaves hash to the stored node above the block; the rest of
+        // the walk would combine the same, already checked, nodes.
+        match tree.levels.first() {
+            Some(level) => {
+                if level.get(stored.block_index as usize) != Some(&stored.block_root) {
                     return Err(integrity(
-                        "the stored leaf does not lead to the stored tree level above it \
+                        "the stored leaves do not lead to the stored tree level above them \
                          (nor to the batch root)"
                             .to_owned(),
                     ));
                 }
             }
-            _ => verify_leaf_proof(suite, &leaf_hash, &proof, &self.root).map_err(|e| {
+            None => verify_leaf_proof(suite, &leaf_hash, &proof, &self.root).map_err(|e| {
                 integrity(format!(
                     "the stored leaf and tree levels do not lead to the batch root ({e})"
                 ))
@@ -328,40 +328,6 @@ impl BatchContext {
     }
 }
 
-/// The node at height `height` above `leaf_hash` by the first steps of its
-/// segment proof `proof`, with its index in that level: the walk of
-/// [`InclusionProof::root`] stopped at `height` (a node without a sibling is
-/// carried up). `None` when the tree is lower than `height` or the proof
-/// runs out of hashes.
-fn block_node(
-    suite: SuiteId,
-    leaf_hash: &Hash,
-    proof: &InclusionProof,
-    height: u32,
-) -> Option<(u64, Hash)> {
-    if proof.index >= proof.tree_size {
-        return None;
-    }
-    let (mut idx, mut last) = (proof.index, proof.tree_size - 1);
-    let mut node = *leaf_hash;
-    let mut hashes = proof.hashes.iter();
-    for _ in 0..height {
-        if last == 0 {
-            return None;
-        }
-        if idx & 1 == 1 {
-            let sibling = hashes.next()?;
-            node = with_suite!(suite, S => S::hash_node(sibling, &node));
-        } else if idx < last {
-            let sibling = hashes.next()?;
-            node = with_suite!(suite, S => S::hash_node(&node, sibling));
-        }
-        idx >>= 1;
-        last >>= 1;
-    }
-    Some((idx, node))
-}
-
 /// The 0-based row of a segment's file that holds leaf `local`: leaf `i` is
 /// the `i`-th row of the row group not in `rejected_rows` (SPEC.md 8.2).
 pub(crate) fn row_of_leaf(summary: &SegmentSummary, local: u64) -> u64 {
@@ -455,42 +421,5 @@ mod tests {
         .expect("a summary");
         let rows: Vec<u64> = (0..6).map(|i| row_of_leaf(&summary, i)).collect();
         assert_eq!(rows, vec![1, 4, 5, 6, 8, 9]);
-    }
-
-    /// The walk stopped at a height gives the node over the leaves below it,
-    /// for every leaf of trees of 1 to 80 leaves, both suites, heights 1 to 6.
-    #[test]
-    fn block_nodes_are_the_roots_of_their_leaves() {
-        fn check<S: Suite>(suite: SuiteId) {
-            for n in 1..=80u64 {
-                let leaves: Vec<Hash> = (0..n).map(|i| S::hash_leaf(&i.to_le_bytes())).collect();
-                let tree = MerkleTree::<S>::from_leaf_hashes(leaves.clone()).expect("a tree");
-                let height = 64 - (n - 1).leading_zeros();
-                for i in 0..n {
-                    let proof = tree.inclusion_proof(i).expect("a proof");
-                    for h in 1..=6u32 {
-                        let got = block_node(suite, &leaves[i as usize], &proof, h);
-                        if h > height {
-                            assert_eq!(got, None, "n {n} leaf {i} height {h}");
-                            continue;
-                        }
-                        let idx = i >> h;
-                        let lo = (idx << h) as usize;
-                        let hi = (((idx + 1) << h).min(n)) as usize;
-                        let want = proofmark_merkle::root_from_leaf_hashes::<S>(&leaves[lo..hi])
-                            .expect("a root");
-                        assert_eq!(got, Some((idx, want)), "n {n} leaf {i} height {h}");
-                    }
-                }
-                // A wrong leaf gives another node.
-                if n > 1 {
-                    let proof = tree.inclusion_proof(0).expect("a proof");
-                    let good = block_node(suite, &leaves[0], &proof, 1);
-                    assert_ne!(block_node(suite, &leaves[1], &proof, 1), good);
-                }
-            }
-        }
-        check::<proofmark_merkle::Blake3>(SuiteId::Blake3);
-        check::<proofmark_merkle::Sha256Rfc6962>(SuiteId::Sha256Rfc6962);
     }
 }
