@@ -21,8 +21,9 @@
 //! records (inspections, customs declarations) are the unpaired entries under
 //! its key, so a code's journey needs no read of the lot's other items.
 //!
-//! Lookups binary-search an in-memory fence of every 64th key of each run,
-//! then the fenced block of the mapped run (`crate::mapped`).
+//! Lookups read the key's bucket in each run's in-memory radix table (the
+//! keys' leading bits), then binary-search that bucket of the mapped run
+//! (`crate::mapped`).
 //!
 //! Publishing also writes the batch's record file (`records/<ordinal>.bin`,
 //! see [`records`]): every leaf's canonical bytes, so lookups read records
@@ -69,8 +70,10 @@ pub const FLAG_PAIRED: u32 = 1;
 
 const RUN_MAGIC: &[u8; 8] = b"PMCIRUN1";
 const RUN_HEADER_LEN: u64 = 16;
-/// Entries between two fence keys held in memory.
-const FENCE_EVERY: u64 = 64;
+/// Entries a bucket of a run's radix table holds on average (at least).
+const ENTRIES_PER_BUCKET: u64 = 16;
+/// Most leading key bits a run's radix table is indexed by.
+const MAX_BUCKET_BITS: u32 = 30;
 /// Bytes of `entries.bin` read from the store at a time.
 pub(crate) const FETCH_BYTES: u64 = 8 << 20;
 /// Batch index entry length (SPEC.md 8.4).
@@ -229,13 +232,115 @@ struct RunReader {
     /// The run, mapped (checked against its digest when opened).
     map: Mapped,
     entries: u64,
-    /// The key of every [`FENCE_EVERY`]-th entry, as a big-endian number
-    /// (so comparing numbers compares the keys' bytes).
-    fences: Vec<u128>,
+    /// Where each key prefix's entries start: subject keys are uniform hashes
+    /// (SPEC.md section 4), so the leading bits spread the entries evenly.
+    buckets: Buckets,
+}
+
+/// A run's radix table: `bits` leading key bits pick bucket `b`, whose
+/// entries are `start(b)..start(b + 1)` (`2^bits + 1` starts, the last the
+/// entry count). The table costs about a quarter byte an entry, as every
+/// 64th key did before it; a lookup then reads one start pair and searches
+/// about 16 entries of the mapped run, not 17 steps over keys in memory and 6
+/// in the run.
+#[derive(Debug)]
+struct Buckets {
+    bits: u32,
+    starts: Starts,
+}
+
+/// Bucket starts, 32-bit while the run's entry count fits.
+#[derive(Debug)]
+enum Starts {
+    Narrow(Vec<u32>),
+    Wide(Vec<u64>),
+}
+
+impl Buckets {
+    /// The table's key bits for a run of `entries` entries.
+    fn bits_for(entries: u64) -> u32 {
+        let per = entries / ENTRIES_PER_BUCKET;
+        if per < 2 {
+            0
+        } else {
+            per.ilog2().min(MAX_BUCKET_BITS)
+        }
+    }
+
+    /// The bucket of `key` (a big-endian number).
+    fn bucket(&self, key: u128) -> usize {
+        bucket_of(self.bits, key)
+    }
+
+    /// The entries of bucket `b`.
+    fn range(&self, b: usize) -> (u64, u64) {
+        match &self.starts {
+            Starts::Narrow(s) => (u64::from(s[b]), u64::from(s[b + 1])),
+            Starts::Wide(s) => (s[b], s[b + 1]),
+        }
+    }
+}
+
+/// The bucket of `key` (a big-endian number) in a table of `bits` key bits.
+fn bucket_of(bits: u32, key: u128) -> usize {
+    if bits == 0 {
+        0
+    } else {
+        (key >> (128 - bits)) as usize
+    }
+}
+
+/// Builds a run's [`Buckets`] from its keys, in order.
+struct BucketsBuilder {
+    bits: u32,
+    entries: u64,
+    starts: Vec<u64>,
+    seen: u64,
+}
+
+impl BucketsBuilder {
+    fn new(entries: u64) -> Self {
+        let bits = Buckets::bits_for(entries);
+        let mut starts = Vec::with_capacity((1usize << bits) + 1);
+        starts.push(0);
+        BucketsBuilder {
+            bits,
+            entries,
+            starts,
+            seen: 0,
+        }
+    }
+
+    /// Counts the next entry, of key `key`.
+    fn push(&mut self, key: u128) {
+        let bucket = bucket_of(self.bits, key);
+        // Buckets up to the key's own start here (an entry out of order,
+        // which a run's digest rules out, leaves the table monotonic).
+        while self.starts.len() <= bucket {
+            self.starts.push(self.seen);
+        }
+        self.seen += 1;
+    }
+
+    fn finish(mut self) -> Buckets {
+        let len = (1usize << self.bits) + 1;
+        while self.starts.len() < len {
+            self.starts.push(self.seen);
+        }
+        let starts = if u32::try_from(self.entries).is_ok() {
+            Starts::Narrow(self.starts.iter().map(|&s| s as u32).collect())
+        } else {
+            Starts::Wide(self.starts)
+        };
+        Buckets {
+            bits: self.bits,
+            starts,
+        }
+    }
 }
 
 impl RunReader {
-    /// Opens a run, checks its header, length and digest, and loads its fences.
+    /// Opens a run, checks its header, length and digest, and builds its radix table.
     fn open(dir: &Path, info: &RunInfo) -> Result<Self, VerifierError> {
         let path = dir.join(&info.file);
         let file = File::open(&path).map_err(|e| VerifierError::index_io(&path, e))?;
@@ -255,8 +360,8 @@ impl RunReader {
         }
         let mut hasher = blake3::Hasher::new();
         hasher.update(&header);
-        let mut fences = Vec::with_capacity(entries.div_ceil(FENCE_EVERY) as usize);
-        let mut buf = vec![0u8; RUN_ENTRY_LEN * FENCE_EVERY as usize * 64];
+        let mut buckets = BucketsBuilder::new(entries);
+        let mut buf = vec![0u8; RUN_ENTRY_LEN * 4096];
         let mut seen = 0u64;
         loop {
             let n =
@@ -269,9 +374,7 @@ impl RunReader {
             }
             hasher.update(&buf[..n]);
             for e in buf[..n].chunks_exact(RUN_ENTRY_LEN) {
-                if seen.is_multiple_of(FENCE_EVERY) {
-                    fences.push(entry_key(e));
-                }
+                buckets.push(entry_key(e));
                 seen += 1;
             }
         }
@@ -294,25 +397,24 @@ impl RunReader {
             path,
             map,
             entries,
-            fences,
+            buckets: buckets.finish(),
         })
     }
 
     /// Appends the positions of `key` in this run to `out`.
     fn positions(&self, key: &SubjectKey, out: &mut Vec<Position>) -> Result<(), VerifierError> {
         let key = u128::from_be_bytes(*key);
-        let lo = self.fences.partition_point(|&f| f < key);
-        // The first entry not below `key` is at most at fence `lo` (when it
-        // exists), after fence `lo - 1`: a binary search between the two,
-        // then the equal entries one by one.
-        let first = (lo.saturating_sub(1) as u64) * FENCE_EVERY;
-        let from = RUN_HEADER_LEN + first * RUN_ENTRY_LEN as u64;
-        let len = (self.entries - first.min(self.entries)) * RUN_ENTRY_LEN as u64;
+        // The key's entries, if any, are in its bucket: a binary search for
+        // the first not below it, then the equal entries one by one.
+        let (start, end) = self.buckets.range(self.buckets.bucket(key));
+        let end = end.min(self.entries);
+        let start = start.min(end);
+        let from = RUN_HEADER_LEN + start * RUN_ENTRY_LEN as u64;
+        let len = (end - start) * RUN_ENTRY_LEN as u64;
         let bytes = self.map.range(from, len).ok_or_else(|| {
             VerifierError::index_corrupt(&self.path, "shorter than its entry count")
         })?;
-        let window = bytes.len().min((FENCE_EVERY as usize + 1) * RUN_ENTRY_LEN);
-        let (mut a, mut b) = (0usize, window / RUN_ENTRY_LEN);
+        let (mut a, mut b) = (0usize, bytes.len() / RUN_ENTRY_LEN);
         while a < b {
             let mid = a + (b - a) / 2;
             if entry_key(&bytes[mid * RUN_ENTRY_LEN..]) < key {
@@ -589,9 +691,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn lookups_find_every_entry_across_fences_and_runs() {
+    fn lookups_find_every_entry_across_buckets_and_runs() {
         let dir = tempfile::tempdir().unwrap();
-        // Key 7 repeats 300 times: it spans several fence blocks.
+        // Key 7 repeats 300 times: more than a bucket holds on average.
         let mut a: Vec<([u8; 16], u32, u64)> = (0..1000).map(|i| (key(i), 0, i)).collect();
         a.extend((0..300).map(|i| (key(7), 0, 5000 + i)));
         let b: Vec<([u8; 16], u32, u64)> = (500..1500).map(|i| (key(i), 1, i * 2)).collect();
@@ -626,7 +728,7 @@ mod tests {
         assert_eq!(index.positions(&key(600)).unwrap().len(), 2);
     }
 
-    /// Every key, with 0 to 4 entries (runs of equal keys across fence
+    /// Every key, with 0 to 4 entries (runs of equal keys across bucket
     /// boundaries, absent keys between present ones), gives exactly its entries.
     #[test]
     fn positions_are_exactly_the_entries_of_the_key() {
@@ -664,6 +766,51 @@ mod tests {
         // Keys below and above every entry.
         assert!(index.positions(&[0u8; 16]).unwrap().is_empty());
         assert!(index.positions(&[0xffu8; 16]).unwrap().is_empty());
+    }
+
+    /// Keys that share their leading bits (one full bucket, the others empty)
+    /// are found all the same, and so are keys at the ends of the key space.
+    #[test]
+    fn skewed_keys_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let skewed = |i: u64| {
+            let mut k = [0x5au8; 16];
+            k[8..].copy_from_slice(&i.to_be_bytes());
+            k
+        };
+        let mut all: Vec<([u8; 16], u32, u64)> = (0..3000).map(|i| (skewed(i), 0, i)).collect();
+        all.push(([0u8; 16], 0, 9000));
+        all.push(([0xffu8; 16], 0, 9001));
+        let run = write_run(dir.path(), "run-a.bin", all);
+        Catalog {
+            runs: vec![run],
+            ..Catalog::default()
+        }
+        .store(dir.path())
+        .unwrap();
+        let index = CodeIndex::open(dir.path()).unwrap();
+        for i in [0, 1, 15, 16, 17, 1500, 2999] {
+            let p = index.positions(&skewed(i)).unwrap();
+            assert_eq!(p.len(), 1, "{i}");
+            assert_eq!(p[0].leaf_index, i);
+        }
+        assert!(index.positions(&skewed(3000)).unwrap().is_empty());
+        assert_eq!(index.positions(&[0u8; 16]).unwrap()[0].leaf_index, 9000);
+        assert_eq!(index.positions(&[0xffu8; 16]).unwrap()[0].leaf_index, 9001);
+        assert!(index.positions(&[0x5bu8; 16]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn bucket_tables_stay_small() {
+        assert_eq!(Buckets::bits_for(0), 0);
+        assert_eq!(Buckets::bits_for(31), 0);
+        assert_eq!(Buckets::bits_for(32), 1);
+        for entries in [100u64, 6_650_000, 660_000_000] {
+            let buckets = 1u64 << Buckets::bits_for(entries);
+            // 16 to 32 entries a bucket on average.
+            assert!(entries / buckets >= ENTRIES_PER_BUCKET, "{entries}");
+            assert!(entries / buckets < 2 * ENTRIES_PER_BUCKET, "{entries}");
+        }
     }
 
     #[test]
