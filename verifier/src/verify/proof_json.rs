@@ -186,8 +186,14 @@ pub(crate) fn write_hex(out: &mut Vec<u8>, bytes: &[u8]) {
         t
     };
     out.reserve(bytes.len() * 2);
-    for &b in bytes {
-        out.extend_from_slice(&PAIRS[usize::from(b)]);
+    // A hash's digits at a time into a fixed buffer, then one copy: no
+    // length and capacity update per digit pair.
+    for chunk in bytes.chunks(32) {
+        let mut buf = [0u8; 64];
+        for (pair, &b) in buf.chunks_exact_mut(2).zip(chunk) {
+            pair.copy_from_slice(&PAIRS[usize::from(b)]);
+        }
+        out.extend_from_slice(&buf[..chunk.len() * 2]);
     }
 }
 
@@ -276,6 +282,13 @@ mod tests {
         assert_eq!(hex, b"009aff");
         write_hex(&mut hex, &[]);
         assert_eq!(hex, b"009aff");
+        // Inputs longer than one 32-byte chunk, and not a multiple of it.
+        for len in [31usize, 32, 33, 64, 100] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let mut hex = b"x".to_vec();
+            write_hex(&mut hex, &bytes);
+            assert_eq!(&hex[1..], hex::encode(&bytes).as_bytes(), "{len}");
+        }
     }
 
     /// The table decoder the SWAR one must equal.
