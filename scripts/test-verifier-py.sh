@@ -128,4 +128,20 @@ echo "00000000000000000000" >>"$tmp/codes.txt"
 expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" --format json
 expect 0 "$bin" --quiet audit batch --batch-id "$batch" --store "$tmp/store" --ledger-key "$key"
 
+step "proofmark audit codes --store, and --reports over more than one window of 16,384"
+expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --store "$tmp/store" --index "$tmp/index" \
+    --ledger-key "$key" --format csv --output "$tmp/audit-store.csv"
+[ "$(grep -c ',verified,' "$tmp/audit-store.csv")" = "$n" ] || { cat "$tmp/audit-store.csv" >&2; fail "--store: not every code verified"; }
+grep -q '^00000000000000000000,unknown,' "$tmp/audit-store.csv" || fail "--store: the unknown code is not reported unknown"
+"$py" - "$first" "$tmp/many.ndjson" <<'EOF'
+import json, sys
+line = json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))
+with open(sys.argv[2], "w") as out:
+    for _ in range(16384 + 1000):
+        out.write(line + "\n")
+EOF
+expect 0 "$bin" --quiet audit codes "$tmp/many.ndjson" --reports --ledger-key "$key" \
+    --format csv --output "$tmp/audit-many.csv"
+[ "$(grep -c ',verified,' "$tmp/audit-many.csv")" = 17384 ] || fail "--reports: not every report of two windows verified"
+
 printf '\nverifier checks passed (%s live reports)\n' "$n" >&2

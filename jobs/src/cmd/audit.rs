@@ -281,6 +281,10 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Codes (or reports) fetched and verified at a time by `audit codes`: the
+/// window of the bulk verifier's proof memo.
+const AUDIT_WINDOW: usize = 16_384;
+
 fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
     let f = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let mut codes = Vec::new();
@@ -397,60 +401,75 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     for key in parse_ledger_keys(&args.ledger_keys)? {
         trust = trust.with_ledger_key(key);
     }
-    let started = Instant::now();
-    let lines: Vec<AuditLine> = if args.reports {
+    // Fetched and verified a window at a time, so memory holds one window's
+    // reports whatever the number of codes (the rows kept are small).
+    let mut rows: Vec<CodeAuditRow> = Vec::new();
+    let mut records = 0usize;
+    let mut fetch_secs = 0f64;
+    let mut verify_secs = 0f64;
+    let mut verify = |window: Vec<AuditLine>, fetched: Instant, rows: &mut Vec<CodeAuditRow>| {
+        fetch_secs += fetched.elapsed().as_secs_f64();
+        records += window
+            .iter()
+            .map(|l| match l {
+                AuditLine::Report(r) => r.records.len(),
+                AuditLine::NoReport(..) => 0,
+            })
+            .sum::<usize>();
+        let started = Instant::now();
+        rows.extend(audit_lines(window, &trust));
+        verify_secs += started.elapsed().as_secs_f64();
+    };
+    if args.reports {
         let f =
             File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-        let mut lines = Vec::new();
+        let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+        let pb = bar(global, len, "bytes of reports audited");
+        let mut window = Vec::with_capacity(AUDIT_WINDOW);
+        let mut fetched = Instant::now();
         for (i, line) in BufReader::new(f).lines().enumerate() {
             let line = line.with_context(|| format!("reading {}", args.file.display()))?;
+            pb.inc(line.len() as u64 + 1);
             if line.trim().is_empty() {
                 continue;
             }
-            lines.push(parse_audit_line(&line).unwrap_or_else(|e| {
+            window.push(parse_audit_line(&line).unwrap_or_else(|e| {
                 AuditLine::NoReport(format!("line {}", i + 1), CodeStatus::Error, e)
             }));
+            if window.len() == AUDIT_WINDOW {
+                verify(std::mem::take(&mut window), fetched, &mut rows);
+                fetched = Instant::now();
+            }
         }
-        lines
+        if !window.is_empty() {
+            verify(window, fetched, &mut rows);
+        }
+        pb.finish_and_clear();
     } else {
         let codes = read_codes(args)?;
         let rt = runtime()?;
-        let pb = bar(global, codes.len() as u64, "codes fetched");
-        let lines = if let Some(server) = &args.server {
-            rt.block_on(fetch_from_server(server, &codes, args, &pb))?
+        let pb = bar(global, codes.len() as u64, "codes audited");
+        rows.reserve(codes.len());
+        if let Some(server) = &args.server {
+            for chunk in codes.chunks(AUDIT_WINDOW) {
+                let fetched = Instant::now();
+                let window = rt.block_on(fetch_from_server(server, chunk, args, &pb))?;
+                verify(window, fetched, &mut rows);
+            }
         } else if let (Some(store), Some(index)) = (&args.store, &args.index) {
             let store = Store::from_url(store).with_context(|| format!("store {store}"))?;
             let lookup = Lookup::open(store, index)
                 .with_context(|| format!("code index {}", index.display()))?;
-            rt.block_on(fetch_from_store(&lookup, &codes, args.concurrency, &pb))
+            for chunk in codes.chunks(AUDIT_WINDOW) {
+                let fetched = Instant::now();
+                let window = rt.block_on(fetch_from_store(&lookup, chunk, args.concurrency, &pb));
+                verify(window, fetched, &mut rows);
+            }
         } else {
             anyhow::bail!("give --server URL, --store URL --index DIR, or --reports");
-        };
+        }
         pb.finish_and_clear();
-        lines
-    };
-    let fetched = started.elapsed();
-
-    // Verify in chunks, for the progress bar; each chunk in parallel.
-    let pb = bar(global, lines.len() as u64, "codes verified");
-    let verify_started = Instant::now();
-    let mut rows: Vec<CodeAuditRow> = Vec::with_capacity(lines.len());
-    let records: usize = lines
-        .iter()
-        .map(|l| match l {
-            AuditLine::Report(r) => r.records.len(),
-            AuditLine::NoReport(..) => 0,
-        })
-        .sum();
-    let mut lines = lines.into_iter().peekable();
-    while lines.peek().is_some() {
-        let chunk: Vec<AuditLine> = lines.by_ref().take(20_000).collect();
-        let n = chunk.len() as u64;
-        rows.extend(audit_lines(chunk, &trust));
-        pb.inc(n);
     }
-    pb.finish_and_clear();
-    let verify_secs = verify_started.elapsed().as_secs_f64();
 
     let format = match args.format {
         OutputFormat::Csv => RowFormat::Csv,
@@ -475,10 +494,10 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     if !global.quiet {
         eprintln!(
             "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {errors} errors; \
-             {records} records verified in {verify_secs:.3} s ({:.0} records/s), fetched in {:.3} s",
+             {records} records verified in {verify_secs:.3} s ({:.0} records/s), fetched in \
+             {fetch_secs:.3} s",
             rows.len(),
             records as f64 / verify_secs.max(1e-9),
-            fetched.as_secs_f64()
         );
     }
     Ok(ExitCode::from(if errors > 0 {
