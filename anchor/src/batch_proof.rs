@@ -234,7 +234,7 @@ pub fn segment_block_proof(
         || !b0.is_multiple_of(1u64 << height)
         || local < b0
         || local - b0 >= block.len() as u64
-        || block.len() as u64 != ((b0 + (1u64 << height)).min(n) - b0)
+        || block.len() as u64 != (b0.saturating_add(1u64 << height).min(n) - b0)
     {
         return Err(malformed(
             "the leaf block is not the aligned block of the leaf",
