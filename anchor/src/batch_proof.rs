@@ -150,7 +150,7 @@ pub async fn prove_leaf(
     }
     let leaf_hash = block[(local - b0) as usize];
 
-    let segment_proof = segment_inclusion_proof(suite, &tree, &block, b0, local, &tree_path)?;
+    let segment_proof = segment_block_proof(suite, &tree, &block, b0, local, &tree_path)?.proof;
 
     let roots = manifest
         .non_empty_segments()
@@ -175,27 +175,6 @@ pub async fn prove_leaf(
     Ok(proof)
 }
 
-/// The inclusion proof of leaf `local` in its segment tree, from the
-/// segment's stored upper levels (`tree`) and the aligned block of leaves
-/// below them (`block`, starting at leaf `b0`): stored levels give the nodes
-/// at or above `tree.lowest_height`, the block gives the ones below.
-///
-/// # Errors
-///
-/// [`AnchorError::Malformed`] (naming `tree_path`) when the stored levels
-/// lack a node the proof needs, or `block` is not the aligned block of
-/// `local`.
-pub fn segment_inclusion_proof(
-    suite: SuiteId,
-    tree: &TreeFile,
-    block: &[Hash],
-    b0: u64,
-    local: u64,
-    tree_path: &str,
-) -> Result<InclusionProof, AnchorError> {
-    segment_block_proof(suite, tree, block, b0, local, tree_path).map(|p| p.proof)
-}
-
 /// A leaf's inclusion proof in its segment tree, with the root of its aligned
 /// block of leaves: the node at `lowest_height` above the leaf, which the
 /// stored level at that height holds when the tree reaches it.
@@ -210,14 +189,19 @@ pub struct SegmentBlockProof {
     pub block_index: u64,
 }
 
-/// As [`segment_inclusion_proof`], also giving the block's root. The block's
-/// nodes are hashed level by level, each level in one batched call, so every
-/// in-block sibling and the block root cost one hash each (15 node hashes for
-/// a full block of 16).
+/// The inclusion proof of leaf `local` in its segment tree, with its block's
+/// root, from the segment's stored upper levels (`tree`) and the aligned block
+/// of leaves below them (`block`, starting at leaf `b0`): stored levels give
+/// the nodes at or above `tree.lowest_height`, the block the ones below. The
+/// block's nodes are hashed level by level, each level in one batched call, so
+/// every in-block sibling and the block root cost one hash each (15 node
+/// hashes for a full block of 16).
 ///
 /// # Errors
 ///
-/// As [`segment_inclusion_proof`].
+/// [`AnchorError::Malformed`] (naming `tree_path`) when the stored levels
+/// lack a node the proof needs, or `block` is not the aligned block of
+/// `local`.
 pub fn segment_block_proof(
     suite: SuiteId,
     tree: &TreeFile,

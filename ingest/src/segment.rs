@@ -10,7 +10,7 @@ use parquet::errors::ParquetError;
 use proofmark_merkle::{Hash, Suite, SuiteFn};
 use proofmark_schemas::validate::validate_without_ids;
 use proofmark_schemas::{
-    DefectKind, RecordView, ValidationContext, write_json_str, write_row_json,
+    DefectKind, RecordView, ValidationContext, write_json_array, write_json_str, write_row_json,
 };
 use serde::{Deserialize, Serialize};
 
@@ -57,14 +57,7 @@ impl RejectRow {
     /// as `serde_json::to_writer` of the row, without a serializer.
     pub fn write_json_line(&self, out: &mut Vec<u8>) {
         let strings = |items: &[String], out: &mut Vec<u8>| {
-            out.push(b'[');
-            for (i, s) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_json_str(s, out);
-            }
-            out.push(b']');
+            write_json_array(out, items, |out, s| write_json_str(s, out));
         };
         out.extend_from_slice(b"{\"file\":");
         write_json_str(&self.file, out);

@@ -211,6 +211,25 @@ mod tests {
         }
     }
 
+    /// The options skipped with their values are exactly the CLI's global
+    /// options that take a value.
+    #[test]
+    fn the_skipped_options_are_the_clis_global_options_with_values() {
+        use clap::CommandFactory;
+        let mut want: Vec<String> = crate::cmd::Cli::command()
+            .get_arguments()
+            .filter(|a| a.is_global_set() && a.get_action().takes_values())
+            .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+            .collect();
+        want.sort();
+        let mut got: Vec<String> = OPTIONS_WITH_VALUE
+            .iter()
+            .map(|o| String::from_utf8_lossy(o).into_owned())
+            .collect();
+        got.sort();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn the_choice_is_made_once() {
         let first = name();

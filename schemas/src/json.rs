@@ -396,31 +396,15 @@ fn write_value_ref_json(value: &ValueRef<'_>, out: &mut Vec<u8>) {
         ValueRef::Timestamp(t) => out.extend_from_slice(int.format(*t).as_bytes()),
         ValueRef::Date(d) => out.extend_from_slice(int.format(*d).as_bytes()),
         ValueRef::Int32(i) => out.extend_from_slice(int.format(*i).as_bytes()),
-        ValueRef::TextList(items) => {
-            out.push(b'[');
-            for (n, s) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                write_json_str(s, out);
-            }
-            out.push(b']');
-        }
-        ValueRef::Attachments(items) => {
-            out.push(b'[');
-            for (n, (uri, digest)) in items.iter().enumerate() {
-                if n > 0 {
-                    out.push(b',');
-                }
-                // Keys in byte order, as a map gives them.
-                out.extend_from_slice(b"{\"digest\":");
-                write_json_str(digest, out);
-                out.extend_from_slice(b",\"uri\":");
-                write_json_str(uri, out);
-                out.push(b'}');
-            }
-            out.push(b']');
-        }
+        ValueRef::TextList(items) => write_json_array(out, items, |out, s| write_json_str(s, out)),
+        ValueRef::Attachments(items) => write_json_array(out, items, |out, (uri, digest)| {
+            // Keys in byte order, as a map gives them.
+            out.extend_from_slice(b"{\"digest\":");
+            write_json_str(digest, out);
+            out.extend_from_slice(b",\"uri\":");
+            write_json_str(uri, out);
+            out.push(b'}');
+        }),
     }
 }
 
@@ -501,6 +485,23 @@ fn plain(bytes: &[u8]) -> bool {
         .remainder()
         .iter()
         .all(|&b| b >= 0x20 && b != b'"' && b != b'\\')
+}
+
+/// Writes `items` as a JSON array, each item by `write_item`, comma-separated, no
+/// whitespace (as `serde_json` writes arrays).
+pub fn write_json_array<T>(
+    out: &mut Vec<u8>,
+    items: impl IntoIterator<Item = T>,
+    mut write_item: impl FnMut(&mut Vec<u8>, T),
+) {
+    out.push(b'[');
+    for (i, item) in items.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_item(out, item);
+    }
+    out.push(b']');
 }
 
 /// Writes `s` as a JSON string, escaped exactly as `serde_json` escapes it: `"` and `\`,

@@ -48,7 +48,7 @@ pub use encode::{
 pub use error::{DecodeError, SchemaError, WrongType};
 pub use json::{
     JsonError, batch_from_json, encode_json, row_to_json, value_to_json, write_decoded_json,
-    write_json_str, write_row_json,
+    write_json_array, write_json_str, write_row_json,
 };
 pub use kind::{FieldSpec, FieldType, Kind, Rule};
 pub use subject::{SubjectKey, SubjectType, subject_key};

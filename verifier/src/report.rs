@@ -212,16 +212,7 @@ pub(crate) mod json {
                 let _ = serde_json::to_writer(&mut *out, n);
             }
             Value::String(s) => string(out, s),
-            Value::Array(items) => {
-                out.push(b'[');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    value(out, item);
-                }
-                out.push(b']');
-            }
+            Value::Array(items) => proofmark_schemas::write_json_array(out, items, value),
             Value::Object(m) => map(out, m),
         }
     }

@@ -19,7 +19,7 @@ use proofmark_verifier::audit::{AuditOptions, BatchAudit, audit_batch};
 use proofmark_verifier::audit_codes::{
     AuditLine, CodeAuditRow, CodeStatus, RowFormat, audit_lines, parse_audit_line, write_rows,
 };
-use proofmark_verifier::verify::Trust;
+use proofmark_verifier::verify::{BULK_WINDOW_REPORTS, Trust};
 
 use super::GlobalArgs;
 use super::pipeline::bar;
@@ -281,10 +281,6 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Codes (or reports) fetched and verified at a time by `audit codes`: the
-/// window of the bulk verifier's proof memo.
-const AUDIT_WINDOW: usize = 16_384;
-
 fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
     let f = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let mut codes = Vec::new();
@@ -425,7 +421,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let pb = bar(global, len, "bytes of reports audited");
-        let mut window = Vec::with_capacity(AUDIT_WINDOW);
+        let mut window = Vec::with_capacity(BULK_WINDOW_REPORTS);
         let mut fetched = Instant::now();
         for (i, line) in BufReader::new(f).lines().enumerate() {
             let line = line.with_context(|| format!("reading {}", args.file.display()))?;
@@ -436,7 +432,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             window.push(parse_audit_line(&line).unwrap_or_else(|e| {
                 AuditLine::NoReport(format!("line {}", i + 1), CodeStatus::Error, e)
             }));
-            if window.len() == AUDIT_WINDOW {
+            if window.len() == BULK_WINDOW_REPORTS {
                 verify(std::mem::take(&mut window), fetched, &mut rows);
                 fetched = Instant::now();
             }
@@ -451,7 +447,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let pb = bar(global, codes.len() as u64, "codes audited");
         rows.reserve(codes.len());
         if let Some(server) = &args.server {
-            for chunk in codes.chunks(AUDIT_WINDOW) {
+            for chunk in codes.chunks(BULK_WINDOW_REPORTS) {
                 let fetched = Instant::now();
                 let window = rt.block_on(fetch_from_server(server, chunk, args, &pb))?;
                 verify(window, fetched, &mut rows);
@@ -460,7 +456,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             let store = Store::from_url(store).with_context(|| format!("store {store}"))?;
             let lookup = Lookup::open(store, index)
                 .with_context(|| format!("code index {}", index.display()))?;
-            for chunk in codes.chunks(AUDIT_WINDOW) {
+            for chunk in codes.chunks(BULK_WINDOW_REPORTS) {
                 let fetched = Instant::now();
                 let window = rt.block_on(fetch_from_store(&lookup, chunk, args.concurrency, &pb));
                 verify(window, fetched, &mut rows);

@@ -690,6 +690,18 @@ mod tests {
     use super::test_runs::{key, write_run};
     use super::*;
 
+    /// An index of one run of `entries` in `dir`.
+    fn one_run_index(dir: &Path, entries: Vec<([u8; 16], u32, u64)>) -> CodeIndex {
+        let run = write_run(dir, "run-a.bin", entries);
+        Catalog {
+            runs: vec![run],
+            ..Catalog::default()
+        }
+        .store(dir)
+        .unwrap();
+        CodeIndex::open(dir).unwrap()
+    }
+
     #[test]
     fn lookups_find_every_entry_across_buckets_and_runs() {
         let dir = tempfile::tempdir().unwrap();
@@ -739,14 +751,7 @@ mod tests {
                 all.push((key(i), (j % 2) as u32, i * 10 + j));
             }
         }
-        let run = write_run(dir.path(), "run-a.bin", all.clone());
-        Catalog {
-            runs: vec![run],
-            ..Catalog::default()
-        }
-        .store(dir.path())
-        .unwrap();
-        let index = CodeIndex::open(dir.path()).unwrap();
+        let index = one_run_index(dir.path(), all.clone());
         for i in 0..2000u64 {
             let mut want: Vec<(u32, u64)> = all
                 .iter()
@@ -781,14 +786,7 @@ mod tests {
         let mut all: Vec<([u8; 16], u32, u64)> = (0..3000).map(|i| (skewed(i), 0, i)).collect();
         all.push(([0u8; 16], 0, 9000));
         all.push(([0xffu8; 16], 0, 9001));
-        let run = write_run(dir.path(), "run-a.bin", all);
-        Catalog {
-            runs: vec![run],
-            ..Catalog::default()
-        }
-        .store(dir.path())
-        .unwrap();
-        let index = CodeIndex::open(dir.path()).unwrap();
+        let index = one_run_index(dir.path(), all);
         for i in [0, 1, 15, 16, 17, 1500, 2999] {
             let p = index.positions(&skewed(i)).unwrap();
             assert_eq!(p.len(), 1, "{i}");

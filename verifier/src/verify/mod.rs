@@ -632,8 +632,9 @@ fn warm_batch(id: &str, info: &BatchInfo) -> u8 {
 
 /// Reports whose records are sorted and checked together by
 /// [`verify_reports`] (bounds the memory of the walk order and of the
-/// records' verdicts before they are gathered per report).
-const BULK_WINDOW_REPORTS: usize = 16_384;
+/// records' verdicts before they are gathered per report); callers that
+/// fetch reports fetch this many at a time to keep one window in memory.
+pub const BULK_WINDOW_REPORTS: usize = 16_384;
 
 /// Options of [`verify_reports_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

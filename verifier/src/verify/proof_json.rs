@@ -211,14 +211,7 @@ pub(crate) fn write_hex_string(out: &mut Vec<u8>, bytes: &[u8]) {
 pub(crate) fn write_batch_proof(out: &mut Vec<u8>, suite: SuiteId, proof: &BatchProof) {
     fn list(out: &mut Vec<u8>, hashes: &[Hash]) {
         out.reserve(hashes.len() * 67 + 2);
-        out.push(b'[');
-        for (i, h) in hashes.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            write_hex_string(out, h);
-        }
-        out.push(b']');
+        proofmark_schemas::write_json_array(out, hashes, |out, h| write_hex_string(out, h));
     }
     let mut n = itoa::Buffer::new();
     out.extend_from_slice(b"{\"hashes\":");
