@@ -31,6 +31,7 @@ use crate::rejects::RejectsWriter;
 use crate::segment_files::{RejectLine, SegmentSummary, digest, digest_of_hash, parse_summary};
 use crate::segment_store::read_checked_segment;
 use crate::stored_plan::{StoredPlan, get_object, get_required};
+use proofmark_ingest::direct_file::DirectWriter;
 
 /// How a commit may use resources.
 #[derive(Debug, Clone)]
@@ -240,13 +241,17 @@ pub async fn commit_batch(
     let out_file = index_out.reopen()?;
     let merge_task = tokio::task::spawn_blocking(move || {
         // Buffer before hashing: the hasher then sees 1 MiB blocks (SIMD), not entries.
-        let mut w = BufWriter::with_capacity(1 << 20, HashingWriter::new(out_file));
+        // The index is written once and not read back: past the page cache (decision 0016).
+        let direct = DirectWriter::new(out_file, &out_path);
+        let mut w = BufWriter::with_capacity(1 << 20, HashingWriter::new(direct));
         let stats = merge_runs(runs, &merge_opts, &mut w)?;
         let hashing = w
             .into_inner()
             .map_err(|e| AnchorError::io(&out_path, e.into_error()))?;
-        let (file, hash, _) = hashing.finish();
-        file.sync_all().map_err(|e| AnchorError::io(&out_path, e))?;
+        let (direct, hash, _) = hashing.finish();
+        direct
+            .finish(true)
+            .map_err(|e| AnchorError::io(&out_path, e))?;
         Ok::<_, AnchorError>((digest_of_hash(&hash), stats))
     });
 

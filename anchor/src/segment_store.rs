@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use proofmark_ingest::Store;
+use proofmark_ingest::direct_file::read_direct;
 use proofmark_merkle::{Hash, SuiteId};
 
 use crate::error::AnchorError;
@@ -29,10 +30,15 @@ pub async fn write_segment(
     let n = segment.summary.segment;
     let put = |file: SegmentFile, bytes: Bytes| async move {
         let path = segment_path(batch_id, n, file);
-        store
-            .put(&path, bytes)
-            .await
-            .map_err(|e| AnchorError::store(path, e))
+        // The leaves are read back once, by the commit's check: past the page cache
+        // (decision 0016). The index stays in the page cache for the merge's many small
+        // reads.
+        let written = if file == SegmentFile::Leaves {
+            store.put_bulk(&path, bytes).await
+        } else {
+            store.put(&path, bytes).await
+        };
+        written.map_err(|e| AnchorError::store(path, e))
     };
     futures::try_join!(
         put(SegmentFile::Leaves, segment.leaves.clone()),
@@ -82,8 +88,18 @@ pub async fn read_checked_segment(
             Ok(None)
         }
     };
+    // In a local store the leaves are read on the checking thread, past the page cache,
+    // into a reused buffer (decision 0016); elsewhere with the other files.
+    let leaves_path = segment_path(batch_id, seg.segment, SegmentFile::Leaves);
+    let leaves_file = store.local_file(&leaves_path);
+    let read_leaves = || async {
+        match leaves_file {
+            Some(_) => Ok(None),
+            None => read(SegmentFile::Leaves).await.map(Some),
+        }
+    };
     let (leaves, tree, rejects, index) = futures::try_join!(
-        read(SegmentFile::Leaves),
+        read_leaves(),
         read(SegmentFile::Tree),
         read(SegmentFile::Rejects),
         read_index(),
@@ -93,21 +109,34 @@ pub async fn read_checked_segment(
     let source = plan.files[seg.file as usize].source.clone();
     let suite = plan.suite;
     tokio::task::spawn_blocking(move || {
-        check_segment_bytes(
-            &batch,
-            SegmentContext {
-                seg,
-                suite,
-                input_digest: &input_digest,
-                source: &source,
+        let check = |leaves: &[u8]| {
+            check_segment_bytes(
+                &batch,
+                SegmentContext {
+                    seg,
+                    suite,
+                    input_digest: &input_digest,
+                    source: &source,
+                },
+                &summary_bytes,
+                leaves,
+                &tree,
+                &rejects,
+                index.as_deref(),
+            )
+            .map(Some)
+        };
+        match (leaves, leaves_file) {
+            (Some(bytes), _) => check(&bytes),
+            (None, Some(file)) => match read_direct(&file, check) {
+                Ok(checked) => checked,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Err(AnchorError::malformed(leaves_path, "missing"))
+                }
+                Err(e) => Err(AnchorError::io(&file, e)),
             },
-            &summary_bytes,
-            &leaves,
-            &tree,
-            &rejects,
-            index.as_deref(),
-        )
-        .map(Some)
+            (None, None) => Err(AnchorError::malformed(leaves_path, "missing")),
+        }
     })
     .await
     .map_err(|e| AnchorError::Task(e.to_string()))?

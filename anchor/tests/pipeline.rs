@@ -323,6 +323,21 @@ async fn commit_refuses_corrupt_segments_naming_them() {
         );
         std::fs::write(&local, &good).unwrap();
     }
+    // A segment whose leaves vanished (read past the page cache in a local store).
+    let path = segment_path("b", 3, SegmentFile::Leaves);
+    let local = fx.store_path().join(&path);
+    let good = std::fs::read(&local).unwrap();
+    std::fs::remove_file(&local).unwrap();
+    let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
+        .await
+        .unwrap_err();
+    match &err {
+        AnchorError::Malformed { path: p, reason } => {
+            assert_eq!((p.as_str(), reason.as_str()), (path.as_str(), "missing"))
+        }
+        other => panic!("missing leaves: {other:?}"),
+    }
+    std::fs::write(&local, &good).unwrap();
     // A summary that disagrees with the plan.
     let summary = fx
         .store_path()

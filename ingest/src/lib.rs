@@ -47,6 +47,7 @@ pub mod blake3_lanes;
 pub mod dates;
 pub mod decode;
 pub mod digest;
+pub mod direct_file;
 pub mod discover;
 mod duplicates;
 pub mod error;

@@ -31,6 +31,9 @@ pub const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
 /// Parts in flight at once during a multipart upload.
 const UPLOAD_CONCURRENCY: usize = 4;
 
+/// Numbers the temporary files of [`Store::put_bulk`] within the process.
+static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// An object and its size, as listed or found by [`Store::head`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ObjectInfo {
@@ -328,6 +331,59 @@ impl Store {
             .await
             .map(|_| ())
             .map_err(|e| self.err("write", path, e))
+    }
+
+    /// The file of the object at `path` in a local store, when its path needs no encoding
+    /// (`[0-9A-Za-z._/-]`, no `.` or `..` segment); `None` for object stores.
+    pub fn local_file(&self, path: &str) -> Option<PathBuf> {
+        let root = self.local_root.as_deref()?;
+        let rel = path.trim_matches('/');
+        let plain = !rel.is_empty()
+            && rel
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b))
+            && rel
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..");
+        plain.then(|| root.join(rel))
+    }
+
+    /// Writes a large object that this process reads back at most once, like
+    /// [`Store::put`] (whole and atomic: a temporary file renamed into place), but in a
+    /// local store past the page cache where the file system allows
+    /// ([`crate::direct_file`]).
+    pub async fn put_bulk(&self, path: &str, data: Bytes) -> Result<(), IngestError> {
+        let Some(target) = self.local_file(path) else {
+            return self.put(path, data).await;
+        };
+        let write = move || -> Result<(), IngestError> {
+            let io = |path: &std::path::Path| {
+                let path = path.to_owned();
+                move |source| IngestError::LocalIo { path, source }
+            };
+            let dir = target.parent().unwrap_or(std::path::Path::new("."));
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+            let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+            let temp = dir.join(format!(
+                ".{}.{}.{}.tmp",
+                name.unwrap_or_default(),
+                std::process::id(),
+                TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+            let written = crate::direct_file::write_new_file(&temp, &data)
+                .map_err(io(&temp))
+                .and_then(|()| std::fs::rename(&temp, &target).map_err(io(&target)));
+            if written.is_err() {
+                let _ = std::fs::remove_file(&temp);
+            }
+            written
+        };
+        tokio::task::spawn_blocking(write)
+            .await
+            .map_err(|e| IngestError::LocalIo {
+                path: PathBuf::from(path),
+                source: std::io::Error::other(e.to_string()),
+            })?
     }
 
     /// Writes the object at `path` only if there is none yet: `true` when it was created,

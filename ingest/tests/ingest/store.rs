@@ -196,3 +196,53 @@ fn cloud_urls_build_without_network() {
     assert!(Store::from_url("ftp://host/x").is_err());
     assert!(Store::from_url("").is_err());
 }
+
+/// `put_bulk` writes whole objects that the other methods read, replaces an existing
+/// object, leaves no temporary file behind, and finds local files only for plain paths.
+#[test]
+fn bulk_puts_read_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::from_url(dir.path().to_str().expect("utf-8 path")).expect("store");
+    let big: Vec<u8> = (0..(5 << 20) + 13).map(|i: u32| (i % 251) as u8).collect();
+    rt().block_on(async {
+        store
+            .put_bulk("batches/b/segments/000001.leaves", Bytes::from(big.clone()))
+            .await
+            .expect("put_bulk");
+        let back = store
+            .get("batches/b/segments/000001.leaves")
+            .await
+            .expect("get");
+        assert_eq!(back.as_deref(), Some(&big[..]));
+        store
+            .put_bulk(
+                "batches/b/segments/000001.leaves",
+                Bytes::from_static(b"short"),
+            )
+            .await
+            .expect("replace");
+        let back = store
+            .get("batches/b/segments/000001.leaves")
+            .await
+            .expect("get");
+        assert_eq!(back.as_deref(), Some(&b"short"[..]));
+        // An object store path that needs encoding takes the ordinary put.
+        store
+            .put_bulk("odd name/x y.bin", Bytes::from_static(b"abc"))
+            .await
+            .expect("put_bulk, encoded path");
+        let back = store.get("odd name/x y.bin").await.expect("get");
+        assert_eq!(back.as_deref(), Some(&b"abc"[..]));
+    });
+    let names: Vec<String> = std::fs::read_dir(dir.path().join("batches/b/segments"))
+        .expect("segments folder")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["000001.leaves".to_owned()]);
+    assert!(store.local_file("odd name/x y.bin").is_none());
+    assert!(store.local_file("a/../b").is_none());
+    assert_eq!(
+        store.local_file("/a/b.bin"),
+        Some(dir.path().join("a/b.bin"))
+    );
+}
