@@ -20,14 +20,45 @@ pub const ISO_3166_ALPHA2: [&str; 249] = [
     "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
 ];
 
+/// The codes as bits: bit `j` of entry `i` is set when the letters `A + i`, `A + j` form a
+/// code (built from [`ISO_3166_ALPHA2`] at compile time).
+const ASSIGNED: [u32; 26] = {
+    let mut table = [0u32; 26];
+    let mut n = 0;
+    while n < ISO_3166_ALPHA2.len() {
+        let b = ISO_3166_ALPHA2[n].as_bytes();
+        table[(b[0] - b'A') as usize] |= 1 << (b[1] - b'A');
+        n += 1;
+    }
+    table
+};
+
 /// Whether `s` is an assigned ISO 3166-1 alpha-2 code (upper case, exactly two letters).
 pub fn is_iso_3166_alpha2(s: &str) -> bool {
-    s.len() == 2 && ISO_3166_ALPHA2.binary_search(&s).is_ok()
+    match *s.as_bytes() {
+        [a @ b'A'..=b'Z', b @ b'A'..=b'Z'] => ASSIGNED[(a - b'A') as usize] >> (b - b'A') & 1 == 1,
+        _ => false,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The table agrees with the list for every two-byte input.
+    #[test]
+    fn table_equals_the_list() {
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let bytes = [a, b];
+                let Ok(s) = std::str::from_utf8(&bytes) else {
+                    continue;
+                };
+                assert_eq!(is_iso_3166_alpha2(s), ISO_3166_ALPHA2.contains(&s), "{s:?}");
+            }
+        }
+        assert!(!is_iso_3166_alpha2("D") && !is_iso_3166_alpha2("DEU") && !is_iso_3166_alpha2(""));
+    }
 
     #[test]
     fn list_is_sorted_unique_and_well_formed() {

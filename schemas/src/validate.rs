@@ -313,7 +313,18 @@ pub fn is_valid_digest(s: &str) -> bool {
     let hex = s
         .strip_prefix("sha256:")
         .or_else(|| s.strip_prefix("blake3:"));
-    matches!(hex, Some(h) if h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+    matches!(hex, Some(h) if h.len() == 64 && h.as_bytes().chunks_exact(8).fold(true, |all, c| {
+        all & word_is_lower_hex(u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+    }))
+}
+
+/// Whether all eight bytes of `x` are lowercase hex digits (`0-9a-f`).
+#[inline(always)]
+const fn word_is_lower_hex(x: u64) -> bool {
+    let low = x & !HIGH;
+    let digit = bytes_at_least(low, b'0') & !bytes_at_least(low, b'9' + 1);
+    let letter = bytes_at_least(low, b'a') & !bytes_at_least(low, b'f' + 1);
+    x & HIGH == 0 && (digit | letter) == HIGH
 }
 
 fn check_text(rule: Rule, max_len: u32, s: &str) -> Option<DefectKind> {
@@ -338,69 +349,174 @@ fn check_text(rule: Rule, max_len: u32, s: &str) -> Option<DefectKind> {
     }
 }
 
-/// Whether every byte of `bytes` is in the byte class of `rule`: a branch-free pass over
-/// blocks (vectorised by the compiler) that stops at the first block with a byte outside.
+/// Eight bytes of ones, and of the high bit: for the word-at-a-time byte tests below.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `x` (every byte below 0x80) that is at least `c`
+/// (`c <= 0x80`): no byte's sum carries into the next.
+#[inline(always)]
+const fn bytes_at_least(x: u64, c: u8) -> u64 {
+    x.wrapping_add(ONES * (0x80 - c as u64)) & HIGH
+}
+
+/// Whether all eight bytes of `x` are in 0x21..=0x7E: no byte below 0x21 (a borrow starts
+/// only at such a byte), none above 0x7E (a carry starts only at 0xFF, itself above).
+#[inline(always)]
+const fn word_is_identifier(x: u64) -> bool {
+    let below = x.wrapping_sub(ONES * 0x21) & !x;
+    let above = x.wrapping_add(ONES) | x;
+    (below | above) & HIGH == 0
+}
+
+/// Whether all eight bytes of `x` are in `[0-9A-Za-z._-]`.
+#[inline(always)]
+const fn word_is_code(x: u64) -> bool {
+    let low = x & !HIGH;
+    let digit = bytes_at_least(low, b'0') & !bytes_at_least(low, b'9' + 1);
+    let folded = low | (ONES * 0x20);
+    let letter = bytes_at_least(folded, b'a') & !bytes_at_least(folded, b'z' + 1);
+    let dash_dot = bytes_at_least(low, b'-') & !bytes_at_least(low, b'/');
+    // A byte equal to `_` is zero after the xor; adding 0x7F sets the high bit of every other.
+    let underscore = !(low ^ (ONES * b'_' as u64)).wrapping_add(ONES * 0x7f) & HIGH;
+    x & HIGH == 0 && (digit | letter | dash_dot | underscore) == HIGH
+}
+
+/// Whether every byte of `bytes` is in the byte class of `rule`, eight bytes at a time;
+/// it stops at the first 256-byte block with a byte outside.
 fn all_bytes_in_class(rule: Rule, bytes: &[u8]) -> bool {
-    fn blocks(bytes: &[u8], ok: impl Fn(u8) -> bool) -> bool {
-        bytes
-            .chunks(256)
-            .all(|c| c.iter().fold(true, |all, &b| all & ok(b)))
+    #[inline(always)]
+    fn words(bytes: &[u8], ok: impl Fn(u64) -> bool) -> bool {
+        let whole = |c: &[u8]| u64::from_le_bytes(c.try_into().unwrap_or([0; 8]));
+        let mut blocks = bytes.chunks_exact(256);
+        let blocks_ok = blocks.by_ref().all(|block| {
+            block
+                .chunks_exact(8)
+                .fold(true, |all, c| all & ok(whole(c)))
+        });
+        let rest = blocks.remainder();
+        let mut words = rest.chunks_exact(8);
+        let words_ok = words.by_ref().fold(true, |all, c| all & ok(whole(c)));
+        // The tail is padded with `0`, which every class here allows.
+        let mut tail = [b'0'; 8];
+        tail[..words.remainder().len()].copy_from_slice(words.remainder());
+        blocks_ok && words_ok && ok(u64::from_le_bytes(tail))
     }
     match rule {
         Rule::Free => true,
-        Rule::Identifier => blocks(bytes, |b| b.wrapping_sub(0x21) < 0x5e),
-        Rule::Code | Rule::LotId => blocks(bytes, |b| {
-            (b.wrapping_sub(b'0') < 10)
-                | ((b | 0x20).wrapping_sub(b'a') < 26)
-                | (b == b'-')
-                | (b == b'_')
-                | (b == b'.')
-        }),
+        Rule::Identifier => words(bytes, word_is_identifier),
+        Rule::Code | Rule::LotId => words(bytes, word_is_code),
         _ => false,
     }
 }
 
+/// Rows whose bytes are checked together by [`check_text_by_lengths`]: a value outside the
+/// class sends only its block down the row-by-row path.
+const ROW_BLOCK: usize = 64;
+
 /// The checks of a text column whose rule depends only on the byte class and the length
-/// (free text, identifiers, codes, lot ids), when every byte of the column's values is in
-/// the class: then each row's outcome follows from its length alone, read from the
-/// offsets, exactly as [`check_text`] decides it. Returns `false` (and checks nothing)
-/// for other rules or when some byte is outside the class, for the row-by-row path.
+/// (free text, identifiers, codes, lot ids). For each block of [`ROW_BLOCK`] rows whose
+/// bytes are all in the class, each row's outcome follows from its length alone, read from
+/// the offsets, exactly as [`check_text`] decides it; other blocks are checked row by row.
+/// Returns `false` (and checks nothing) for other rules.
 fn check_text_by_lengths(
     spec: &FieldSpec,
     a: &arrow_array::StringArray,
     rows: usize,
     push: &mut impl FnMut(usize, DefectKind),
 ) -> bool {
+    if !matches!(
+        spec.rule,
+        Rule::Free | Rule::Identifier | Rule::Code | Rule::LotId
+    ) {
+        return false;
+    }
     let offsets = a.value_offsets();
     if offsets.len() != rows + 1 {
         return false;
     }
-    let (first, last) = (offsets[0].max(0) as usize, offsets[rows].max(0) as usize);
-    let Some(bytes) = a.value_data().get(first..last) else {
-        return false;
-    };
-    if !all_bytes_in_class(spec.rule, bytes) {
-        return false;
-    }
+    let data = a.value_data();
+    // The allowed lengths `lo..=hi`, and the defect of a value shorter or longer.
     let max = spec.max_len as usize;
-    let defect = |len: usize| match spec.rule {
-        Rule::Free => (len > max).then_some(DefectKind::TooLong),
-        Rule::Identifier if len > max => Some(DefectKind::TooLong),
-        Rule::Identifier => (len == 0).then_some(DefectKind::MalformedIdentifier),
-        Rule::Code => (!(6..=48).contains(&len)).then_some(DefectKind::MalformedCode),
-        Rule::LotId => (!(1..=64).contains(&len)).then_some(DefectKind::MalformedLotId),
-        _ => None,
+    let (lo, hi, short, long) = match spec.rule {
+        Rule::Identifier => (1, max, DefectKind::MalformedIdentifier, DefectKind::TooLong),
+        Rule::Code => (6, 48, DefectKind::MalformedCode, DefectKind::MalformedCode),
+        Rule::LotId => (
+            1,
+            64,
+            DefectKind::MalformedLotId,
+            DefectKind::MalformedLotId,
+        ),
+        _ => (0, max, DefectKind::TooLong, DefectKind::TooLong),
+    };
+    let defect = |len: usize| {
+        (len.wrapping_sub(lo) > hi.wrapping_sub(lo)).then_some(if len < lo { short } else { long })
     };
     let nulls = a.nulls();
-    for (row, w) in offsets.windows(2).enumerate() {
-        let len = (w[1] - w[0]).max(0) as usize;
-        if let Some(d) = defect(len)
-            && present(nulls, row)
-        {
-            push(row, d);
+    for start in (0..rows).step_by(ROW_BLOCK) {
+        let end = (start + ROW_BLOCK).min(rows);
+        let (lo, hi) = (offsets[start].max(0) as usize, offsets[end].max(0) as usize);
+        let in_class = data
+            .get(lo..hi)
+            .is_some_and(|bytes| all_bytes_in_class(spec.rule, bytes));
+        for row in start..end {
+            let found = if in_class {
+                defect((offsets[row + 1] - offsets[row]).max(0) as usize)
+            } else if present(nulls, row) {
+                check_text(spec.rule, spec.max_len, a.value(row))
+            } else {
+                None
+            };
+            if let Some(d) = found
+                && present(nulls, row)
+            {
+                push(row, d);
+            }
         }
     }
     true
+}
+
+/// A closed set of short texts, matched by length and the first and last eight bytes
+/// (which are the whole value up to 16 bytes), then by comparison for longer values.
+struct EnumMatcher {
+    values: Vec<(usize, u64, u64, &'static str)>,
+}
+
+impl EnumMatcher {
+    fn new(values: &[&'static str]) -> Self {
+        Self {
+            values: values
+                .iter()
+                .map(|v| {
+                    let (head, tail) = Self::ends(v.as_bytes());
+                    (v.len(), head, tail, *v)
+                })
+                .collect(),
+        }
+    }
+
+    /// The first and last eight bytes (zero-padded when shorter).
+    #[inline(always)]
+    fn ends(b: &[u8]) -> (u64, u64) {
+        if b.len() >= 8 {
+            let head = u64::from_le_bytes(b[..8].try_into().unwrap_or_default());
+            let tail = u64::from_le_bytes(b[b.len() - 8..].try_into().unwrap_or_default());
+            (head, tail)
+        } else {
+            let mut w = [0u8; 8];
+            w[..b.len()].copy_from_slice(b);
+            (u64::from_le_bytes(w), 0)
+        }
+    }
+
+    #[inline]
+    fn contains(&self, s: &str) -> bool {
+        let (head, tail) = Self::ends(s.as_bytes());
+        self.values.iter().any(|&(len, h, t, v)| {
+            len == s.len() && h == head && t == tail && (len <= 16 || v == s)
+        })
+    }
 }
 
 /// Validates every row of `view`. `ids` carries the record ids seen earlier
@@ -447,6 +563,23 @@ fn check_column(
     }
     match (spec.ty, column) {
         (FieldType::Text, Column::Text(a)) if check_text_by_lengths(spec, a, rows, push) => {}
+        (FieldType::Text, Column::Text(a)) if matches!(spec.rule, Rule::OneOf(_)) => {
+            let Rule::OneOf(values) = spec.rule else {
+                return;
+            };
+            let set = EnumMatcher::new(values);
+            for row in 0..rows {
+                if !present(nulls, row) {
+                    continue;
+                }
+                let v = a.value(row);
+                if v.len() > spec.max_len as usize {
+                    push(row, DefectKind::TooLong);
+                } else if !set.contains(v) {
+                    push(row, DefectKind::UnknownEnumValue);
+                }
+            }
+        }
         (FieldType::Text, Column::Text(a)) => {
             for row in 0..rows {
                 if !present(nulls, row) {
@@ -660,7 +793,7 @@ mod tests {
             seed
         };
         for case in 0..400 {
-            let rows = (next() % 40) as usize;
+            let rows = (next() % 200) as usize;
             let values: Vec<Option<String>> = (0..rows)
                 .map(|_| {
                     let n = next();
@@ -697,19 +830,84 @@ mod tests {
                     .enumerate()
                     .filter_map(|(r, v)| Some((r, check_text(rule, max_len, v.as_deref()?)?)))
                     .collect();
-                if took {
-                    assert_eq!(fast, slow, "case {case} {rule:?} {values:?}");
-                } else {
-                    assert!(fast.is_empty());
-                    let all_in_class = values.iter().flatten().all(|v| match rule {
-                        Rule::Identifier => v.bytes().all(|b| (0x21..=0x7e).contains(&b)),
-                        _ => v.bytes().all(is_code_byte),
-                    });
-                    assert!(
-                        !all_in_class,
-                        "declined a clean column: case {case} {rule:?}"
+                assert!(took, "declined a byte-class rule: {rule:?}");
+                assert_eq!(fast, slow, "case {case} {rule:?} {values:?}");
+            }
+        }
+    }
+
+    /// The word-at-a-time class tests equal the byte tests for every byte value at every
+    /// position of a word of otherwise allowed bytes, and on strings of every length.
+    #[test]
+    fn word_class_tests_equal_byte_tests() {
+        let identifier = |b: u8| (0x21..=0x7e).contains(&b);
+        for pos in 0..8 {
+            for b in 0..=255u8 {
+                for fill in [b'0', b'z', b'-', b'_', b'.', b'A'] {
+                    let mut w = [fill; 8];
+                    w[pos] = b;
+                    let x = u64::from_le_bytes(w);
+                    assert_eq!(word_is_code(x), is_code_byte(b), "code {b:#x} at {pos}");
+                    let hex_fill = if fill.is_ascii_hexdigit() && !fill.is_ascii_uppercase() {
+                        fill
+                    } else {
+                        b'a'
+                    };
+                    let mut w = [hex_fill; 8];
+                    w[pos] = b;
+                    assert_eq!(
+                        word_is_lower_hex(u64::from_le_bytes(w)),
+                        matches!(b, b'0'..=b'9' | b'a'..=b'f'),
+                        "hex {b:#x} at {pos}"
                     );
+                    let mut w = [fill; 8];
+                    w[pos] = b;
+                    let x = u64::from_le_bytes(w);
+                    assert_eq!(word_is_identifier(x), identifier(b), "id {b:#x} at {pos}");
                 }
+            }
+        }
+        for len in 0..300usize {
+            for bad_at in [None, Some(0), Some(len / 2), Some(len.saturating_sub(1))] {
+                let mut v: Vec<u8> = (0..len).map(|i| b"a0Z-_.9q"[i % 8]).collect();
+                if let Some(i) = bad_at.filter(|_| len > 0) {
+                    v[i] = b' ';
+                }
+                let want_code = v.iter().all(|&b| is_code_byte(b));
+                let want_id = v.iter().all(|&b| identifier(b));
+                assert_eq!(
+                    all_bytes_in_class(Rule::Code, &v),
+                    want_code,
+                    "{len} {bad_at:?}"
+                );
+                assert_eq!(all_bytes_in_class(Rule::Identifier, &v), want_id, "{len}");
+            }
+        }
+    }
+
+    /// The enum matcher accepts exactly the set's values.
+    #[test]
+    fn enum_matcher_equals_contains() {
+        for set in [
+            crate::kind::LOGISTICS_EVENT_TYPES,
+            crate::kind::INSPECTION_TYPES,
+            crate::kind::INSPECTION_RESULTS,
+            crate::kind::CUSTOMS_STATUSES,
+        ] {
+            let m = EnumMatcher::new(set);
+            let mut probes: Vec<String> = Vec::new();
+            for v in set.iter().chain(["", "x", "pas", "passs", "Pass"].iter()) {
+                probes.push((*v).to_owned());
+                for i in 0..v.len() {
+                    let mut b = v.as_bytes().to_vec();
+                    b[i] ^= 1;
+                    probes.push(String::from_utf8_lossy(&b).into_owned());
+                }
+                probes.push(format!("{v}\0"));
+                probes.push(v[..v.len().saturating_sub(1)].to_owned());
+            }
+            for p in &probes {
+                assert_eq!(m.contains(p), set.contains(&p.as_str()), "{p:?}");
             }
         }
     }
