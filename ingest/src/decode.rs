@@ -1,8 +1,12 @@
 //! Decoding one row group from the bytes of its range, held in memory.
 
 use bytes::{Buf, Bytes};
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Schema};
 use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader,
+    ParquetRecordBatchReaderBuilder,
 };
 use parquet::errors::{ParquetError, Result as ParquetResult};
 use parquet::file::reader::{ChunkReader, Length};
@@ -65,8 +69,62 @@ impl ChunkReader for RangeReader {
     }
 }
 
+/// Largest compressed dictionary page of a column chunk read as a dictionary array. A
+/// writer gives up a column's dictionary when it outgrows its limit (about 1 MiB in common
+/// writers) and writes the rest of the chunk plainly; a dictionary array of such a chunk is
+/// rebuilt by hashing every value, slower than plain texts. A small dictionary page cannot
+/// have hit the limit.
+pub const MAX_DICTIONARY_PAGE_BYTES: i64 = 32 * 1024;
+
+/// `arrow` with each top-level text column that row group `row_group` stores with a small
+/// dictionary (at most [`MAX_DICTIONARY_PAGE_BYTES`]) read as `Dictionary(Int32, Utf8)`:
+/// its texts are then neither copied row by row when decoded nor checked more than once.
+/// The other columns, and files without such chunks, are unchanged.
+pub fn with_dictionaries(arrow: &ArrowReaderMetadata, row_group: usize) -> ArrowReaderMetadata {
+    let metadata = arrow.metadata();
+    let Some(rg) = metadata.row_groups().get(row_group) else {
+        return arrow.clone();
+    };
+    let small_dictionary = |name: &str| {
+        rg.columns().iter().any(|c| {
+            let path = c.column_path().parts();
+            path.len() == 1
+                && path[0] == name
+                && c.dictionary_page_offset().is_some_and(|d| {
+                    (0..=MAX_DICTIONARY_PAGE_BYTES).contains(&(c.data_page_offset() - d))
+                })
+        })
+    };
+    let schema = arrow.schema();
+    let mut changed = false;
+    let fields: Vec<Field> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            if f.data_type() == &DataType::Utf8 && small_dictionary(f.name()) {
+                changed = true;
+                let dict =
+                    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+                f.as_ref().clone().with_data_type(dict)
+            } else {
+                f.as_ref().clone()
+            }
+        })
+        .collect();
+    if !changed {
+        return arrow.clone();
+    }
+    let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+    ArrowReaderMetadata::try_new(
+        Arc::clone(metadata),
+        ArrowReaderOptions::new().with_schema(hinted),
+    )
+    .unwrap_or_else(|_| arrow.clone())
+}
+
 /// A record batch reader over row group `row_group` of a file whose metadata is `arrow`,
-/// reading from `reader`; batches of at most [`MAX_BATCH_ROWS`] rows.
+/// reading from `reader`; batches of at most [`MAX_BATCH_ROWS`] rows. Small dictionaries
+/// are kept ([`with_dictionaries`]).
 pub fn row_group_reader(
     reader: RangeReader,
     arrow: ArrowReaderMetadata,
@@ -74,6 +132,7 @@ pub fn row_group_reader(
     rows: u64,
 ) -> ParquetResult<ParquetRecordBatchReader> {
     let batch = (rows as usize).clamp(1, MAX_BATCH_ROWS);
+    let arrow = with_dictionaries(&arrow, row_group);
     ParquetRecordBatchReaderBuilder::new_with_metadata(reader, arrow)
         .with_row_groups(vec![row_group])
         .with_batch_size(batch)

@@ -101,6 +101,15 @@ fn type_accepted(ty: FieldType, dt: &DataType) -> bool {
 pub enum Column<'a> {
     /// A text column.
     Text(&'a StringArray),
+    /// A text column decoded with its Parquet dictionary: each row's key into `values`.
+    /// Decoders may produce it for dictionary-encoded column chunks (SPEC.md's input type
+    /// is still `Utf8`); every reader treats it as the same texts as [`Column::Text`].
+    TextDict {
+        /// The key of each row (its validity is the column's).
+        keys: &'a Int32Array,
+        /// The distinct texts.
+        values: &'a StringArray,
+    },
     /// A UTC microsecond timestamp column.
     Timestamp(&'a TimestampMicrosecondArray),
     /// A date column (days since the epoch).
@@ -127,12 +136,13 @@ pub enum Column<'a> {
     },
 }
 
-impl Column<'_> {
+impl<'a> Column<'a> {
     /// Whether the value at `row` is null.
     #[inline]
     pub fn is_null(&self, row: usize) -> bool {
         match self {
             Column::Text(a) => a.is_null(row),
+            Column::TextDict { keys, .. } => keys.is_null(row),
             Column::Timestamp(a) => a.is_null(row),
             Column::Date(a) => a.is_null(row),
             Column::Int32(a) => a.is_null(row),
@@ -147,10 +157,23 @@ impl Column<'_> {
     pub fn nulls(&self) -> Option<&arrow_buffer::NullBuffer> {
         match self {
             Column::Text(a) => a.nulls(),
+            Column::TextDict { keys, .. } => keys.nulls(),
             Column::Timestamp(a) => a.nulls(),
             Column::Date(a) => a.nulls(),
             Column::Int32(a) => a.nulls(),
             Column::TextList { list, .. } | Column::AttachmentList { list, .. } => list.nulls(),
+        }
+    }
+
+    /// The text at `row` of a text column (`None` when null or not a text column).
+    #[inline]
+    pub fn text(&self, row: usize) -> Option<&'a str> {
+        match *self {
+            Column::Text(a) if a.is_valid(row) => Some(a.value(row)),
+            Column::TextDict { keys, values } if keys.is_valid(row) => {
+                Some(values.value(dict_key(keys, row)))
+            }
+            _ => None,
         }
     }
 
@@ -179,7 +202,7 @@ pub struct RecordView<'a> {
 impl<'a> RecordView<'a> {
     /// Binds `batch` to `kind`, checking its schema first.
     pub fn try_new(kind: Kind, batch: &'a RecordBatch) -> Result<Self, SchemaError> {
-        check_schema(kind, &batch.schema())?;
+        check_schema(kind, &undictionary(&batch.schema()))?;
         let mut columns = Vec::with_capacity(kind.fields().len());
         for spec in kind.fields() {
             let array = batch
@@ -217,10 +240,7 @@ impl<'a> RecordView<'a> {
     /// The text at `row` of the text column at schema position `index`, if not null.
     #[inline]
     pub fn text(&self, index: usize, row: usize) -> Option<&'a str> {
-        match self.columns[index] {
-            Column::Text(a) if a.is_valid(row) => Some(a.value(row)),
-            _ => None,
-        }
+        self.columns[index].text(row)
     }
 
     /// The item code at `row`, if present (`code` column).
@@ -254,7 +274,15 @@ fn bind<'a>(kind: Kind, spec: &FieldSpec, array: &'a dyn Array) -> Result<Column
         }],
     };
     Ok(match spec.ty {
-        FieldType::Text => Column::Text(array.as_string_opt::<i32>().ok_or_else(wrong)?),
+        FieldType::Text => match array.as_dictionary_opt::<Int32Type>() {
+            // Null texts are null keys: a dictionary with a null value is not one of ours.
+            Some(dict) if dict.values().null_count() == 0 => Column::TextDict {
+                keys: dict.keys(),
+                values: dict.values().as_string_opt::<i32>().ok_or_else(wrong)?,
+            },
+            Some(_) => return Err(wrong()),
+            None => Column::Text(array.as_string_opt::<i32>().ok_or_else(wrong)?),
+        },
         FieldType::Timestamp => Column::Timestamp(
             array
                 .as_primitive_opt::<TimestampMicrosecondType>()
@@ -286,4 +314,27 @@ fn bind<'a>(kind: Kind, spec: &FieldSpec, array: &'a dyn Array) -> Result<Column
             }
         }
     })
+}
+
+/// The index into a dictionary's values of the key at `row` (0 for a negative key, which a
+/// dictionary array's construction has already refused).
+#[inline(always)]
+pub fn dict_key(keys: &Int32Array, row: usize) -> usize {
+    keys.values()[row].max(0) as usize
+}
+
+/// `schema` with every `Dictionary(Int32, Utf8)` field as `Utf8`: the type a decoder that
+/// keeps dictionaries stands for.
+fn undictionary(schema: &Schema) -> Schema {
+    let fields: Vec<arrow_schema::Field> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                f.as_ref().clone().with_data_type(DataType::Utf8)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Schema::new_with_metadata(fields, schema.metadata().clone())
 }

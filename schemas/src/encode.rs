@@ -95,6 +95,9 @@ fn encode_value(column: &Column<'_>, row: usize, out: &mut Vec<u8>) {
     out.push(PRESENT);
     match column {
         Column::Text(a) => put_text_of(out, a, row),
+        Column::TextDict { keys, values } => {
+            put_text_of(out, values, crate::columns::dict_key(keys, row))
+        }
         Column::Timestamp(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
         Column::Date(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),
         Column::Int32(a) => out.extend_from_slice(&a.value(row).to_le_bytes()),

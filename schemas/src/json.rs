@@ -423,7 +423,9 @@ fn write_column_json(column: &Column<'_>, row: usize, out: &mut Vec<u8>) {
     }
     let mut int = itoa::Buffer::new();
     match column {
-        Column::Text(a) => write_json_str(a.value(row), out),
+        Column::Text(_) | Column::TextDict { .. } => {
+            write_json_str(column.text(row).unwrap_or_default(), out)
+        }
         Column::Timestamp(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
         Column::Date(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
         Column::Int32(a) => out.extend_from_slice(int.format(a.value(row)).as_bytes()),
@@ -558,7 +560,9 @@ fn column_value_json(column: &Column<'_>, row: usize) -> Json {
         return Json::Null;
     }
     match column {
-        Column::Text(a) => Json::String(a.value(row).to_owned()),
+        Column::Text(_) | Column::TextDict { .. } => {
+            Json::String(column.text(row).unwrap_or_default().to_owned())
+        }
         Column::Timestamp(a) => Json::from(a.value(row)),
         Column::Date(a) => Json::from(a.value(row)),
         Column::Int32(a) => Json::from(a.value(row)),

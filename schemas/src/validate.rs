@@ -580,6 +580,22 @@ fn check_column(
                 }
             }
         }
+        // A dictionary's texts are checked once each; rows take their key's outcome.
+        (FieldType::Text, Column::TextDict { keys, values }) => {
+            let outcome: Vec<Option<DefectKind>> = (0..values.len())
+                .map(|k| check_text(spec.rule, spec.max_len, values.value(k)))
+                .collect();
+            if outcome.iter().all(Option::is_none) {
+                return;
+            }
+            for (row, &k) in keys.values().iter().enumerate() {
+                if let Some(Some(d)) = outcome.get(k.max(0) as usize)
+                    && present(nulls, row)
+                {
+                    push(row, *d);
+                }
+            }
+        }
         (FieldType::Text, Column::Text(a)) => {
             for row in 0..rows {
                 if !present(nulls, row) {
@@ -730,9 +746,11 @@ fn row_level_checks(
             }
         }
     }
-    if let (Some(ids), Column::Text(a)) = (ids, view.column(0)) {
+    if let Some(ids) = ids {
         for row in 0..rows {
-            if a.is_valid(row) && !ids.insert(a.value(row)) {
+            if let Some(id) = view.record_id(row)
+                && !ids.insert(id)
+            {
                 defects.push(at(row, "record_id", DefectKind::DuplicateRecordId));
             }
         }
