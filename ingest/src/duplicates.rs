@@ -55,6 +55,9 @@ const BUCKET_ENTRIES: u64 = 1024;
 /// The most buckets (leading bits of the mixed hash).
 const MAX_BUCKET_BITS: u32 = 16;
 
+/// Leading bucket bits that pick an entry's group in memory (see `DuplicateFinder::coarse`).
+const COARSE_BITS: u32 = 8;
+
 /// Bytes of one entry in memory and in a spill file.
 const ENTRY_BYTES: usize = 24;
 
@@ -305,7 +308,13 @@ pub struct DuplicateFinder {
     bucket_bits: u32,
     /// Random odd multipliers of the bucket mix: inputs cannot aim at one bucket.
     mix: (u64, u64),
-    buckets: Vec<Vec<Entry>>,
+    /// Entries in memory by their bucket's leading [`COARSE_BITS`] bits: scattering them
+    /// over tens of thousands of buckets as they arrive cost a cache and TLB miss each;
+    /// a few hundred destinations stay cached. [`DuplicateFinder::buckets`] orders each by
+    /// bucket when the buckets are needed.
+    coarse: Vec<Vec<Entry>>,
+    /// Reused by [`DuplicateFinder::buckets`].
+    scratch: Vec<Entry>,
     held: usize,
     runs: Vec<SpillRun>,
     spill_dir: PathBuf,
@@ -327,7 +336,7 @@ impl DuplicateFinder {
                 .trailing_zeros()
                 .min(MAX_BUCKET_BITS)
         };
-        let count = 1usize << bucket_bits;
+        let count = 1usize << bucket_bits.min(COARSE_BITS);
         let held_at_most = usize::try_from(rows_hint)
             .unwrap_or(usize::MAX)
             .min(run_entries);
@@ -343,7 +352,8 @@ impl DuplicateFinder {
             run_entries,
             bucket_bits,
             mix: (draw(1), draw(2)),
-            buckets: (0..count).map(|_| Vec::with_capacity(each)).collect(),
+            coarse: (0..count).map(|_| Vec::with_capacity(each)).collect(),
+            scratch: Vec::new(),
             held: 0,
             runs: Vec::new(),
             spill_dir: std::env::temp_dir(),
@@ -372,12 +382,66 @@ impl DuplicateFinder {
         (mixed >> (64 - self.bucket_bits)) as usize
     }
 
+    /// Bits of a bucket number below its coarse group's.
+    fn sub_bits(&self) -> u32 {
+        self.bucket_bits - self.bucket_bits.min(COARSE_BITS)
+    }
+
+    /// Orders each coarse group's entries by bucket (a counting sort within the group) and
+    /// returns every bucket's entries, in bucket order.
+    fn buckets(&mut self) -> Vec<&[Entry]> {
+        let sub_bits = self.sub_bits();
+        let subs = 1usize << sub_bits;
+        let mut lens = vec![0usize; self.coarse.len() * subs];
+        let mut counts = vec![0usize; subs + 1];
+        for (g, group) in self.coarse.iter_mut().enumerate() {
+            if sub_bits > 0 {
+                counts.iter_mut().for_each(|c| *c = 0);
+                let sub = |e: &Entry, finder_bits: u32, mix: (u64, u64)| {
+                    let mixed = e.hi.wrapping_mul(mix.0) ^ e.lo.wrapping_mul(mix.1);
+                    ((mixed >> (64 - finder_bits)) as usize) & (subs - 1)
+                };
+                for e in group.iter() {
+                    counts[sub(e, self.bucket_bits, self.mix) + 1] += 1;
+                }
+                for i in 1..counts.len() {
+                    counts[i] += counts[i - 1];
+                }
+                lens[g * subs..(g + 1) * subs]
+                    .iter_mut()
+                    .zip(counts.windows(2))
+                    .for_each(|(l, w)| *l = w[1] - w[0]);
+                self.scratch.clear();
+                self.scratch.resize(group.len(), FREE);
+                for e in group.iter() {
+                    let s = sub(e, self.bucket_bits, self.mix);
+                    self.scratch[counts[s]] = *e;
+                    counts[s] += 1;
+                }
+                std::mem::swap(group, &mut self.scratch);
+            } else {
+                lens[g] = group.len();
+            }
+        }
+        let mut out = Vec::with_capacity(lens.len());
+        for (g, group) in self.coarse.iter().enumerate() {
+            let mut rest = group.as_slice();
+            for &len in &lens[g * subs..(g + 1) * subs] {
+                let (bucket, tail) = rest.split_at(len);
+                out.push(bucket);
+                rest = tail;
+            }
+        }
+        out
+    }
+
     /// Adds entries made by a [`DuplicateScan`], which numbered their rows: in any order,
     /// since each id's earliest row is found whatever the order.
     fn push_entries(&mut self, entries: &[Entry]) -> io::Result<()> {
+        let shift = self.sub_bits();
         for e in entries {
-            let b = self.bucket_of(e);
-            self.buckets[b].push(*e);
+            let g = self.bucket_of(e) >> shift;
+            self.coarse[g].push(*e);
             self.held += 1;
             if self.held >= self.run_entries {
                 self.spill()?;
@@ -388,10 +452,11 @@ impl DuplicateFinder {
 
     /// Writes the buckets, one after the other, to a new spill file and empties them.
     fn spill(&mut self) -> io::Result<()> {
-        let run = SpillRun::write(&self.spill_dir, &self.buckets)?;
+        let dir = self.spill_dir.clone();
+        let run = SpillRun::write(&dir, &self.buckets())?;
         self.runs.push(run);
-        for b in &mut self.buckets {
-            b.clear();
+        for g in &mut self.coarse {
+            g.clear();
         }
         self.held = 0;
         Ok(())
@@ -400,9 +465,10 @@ impl DuplicateFinder {
     /// The rows whose id an earlier row already used, ascending: each bucket streamed from
     /// every spilled run, then from memory, through a table of its distinct hashes; the
     /// buckets in parallel on the rayon pool.
-    pub fn finish(self) -> io::Result<Vec<u64>> {
-        let runs = &self.runs;
-        let buckets = &self.buckets;
+    pub fn finish(mut self) -> io::Result<Vec<u64>> {
+        let runs = std::mem::take(&mut self.runs);
+        let runs = &runs;
+        let buckets = &self.buckets();
         let per_bucket: Vec<Vec<u64>> = (0..buckets.len())
             .into_par_iter()
             .with_min_len(16)
@@ -428,7 +494,7 @@ impl DuplicateFinder {
                         from += n;
                     }
                 }
-                for e in &buckets[b] {
+                for e in buckets[b] {
                     seen.insert(*e, &mut dups);
                 }
                 Ok(dups)
@@ -519,7 +585,7 @@ static SPILL_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 impl SpillRun {
     /// Writes the buckets' entries, bucket after bucket, noting where each starts.
-    fn write(dir: &Path, buckets: &[Vec<Entry>]) -> io::Result<SpillRun> {
+    fn write(dir: &Path, buckets: &[&[Entry]]) -> io::Result<SpillRun> {
         let path = dir.join(format!(
             "proofmark-duplicates-{}-{}.run",
             std::process::id(),
@@ -540,7 +606,7 @@ impl SpillRun {
         let run = SpillRun { file, path, bounds };
         let mut w = BufWriter::with_capacity(1 << 20, &run.file);
         for b in buckets {
-            for e in b {
+            for e in b.iter() {
                 w.write_all(&e.to_bytes())?;
             }
         }
@@ -590,8 +656,19 @@ mod tests {
         batch: usize,
         reverse: bool,
     ) -> (Vec<u64>, usize) {
+        find_hinted(ids, budget, batch, reverse, ids.len() as u64)
+    }
+
+    /// As [`find_in`], with the finder sized for `rows_hint` rows.
+    fn find_hinted(
+        ids: &[Option<String>],
+        budget: usize,
+        batch: usize,
+        reverse: bool,
+        rows_hint: u64,
+    ) -> (Vec<u64>, usize) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut f = DuplicateFinder::new(budget, ids.len() as u64).with_spill_dir(dir.path());
+        let mut f = DuplicateFinder::new(budget, rows_hint).with_spill_dir(dir.path());
         let entries: Vec<Entry> = ids
             .iter()
             .enumerate()
@@ -614,6 +691,21 @@ mod tests {
 
     fn find(ids: &[Option<String>], budget: usize, batch: usize) -> (Vec<u64>, usize) {
         find_in(ids, budget, batch, false)
+    }
+
+    /// Buckets split below their in-memory groups (a large file's row count), in memory and
+    /// spilled, give the same rows.
+    #[test]
+    fn many_buckets_equal_a_hash_set() {
+        let ids = ids(60_000, 20_000);
+        let want = with_tracker(&ids);
+        for hint in [1u64 << 19, 1 << 22, 1 << 30] {
+            for budget in [0, 24 * 7_000, DUPLICATE_SCAN_BUDGET_BYTES] {
+                let (dups, spilled) = find_hinted(&ids, budget, 999, hint % 3 == 1, hint);
+                assert_eq!(dups, want, "hint {hint} budget {budget}");
+                assert_eq!(spilled > 0, budget < DUPLICATE_SCAN_BUDGET_BYTES);
+            }
+        }
     }
 
     #[test]
