@@ -62,7 +62,7 @@ fn window<const N: usize>(values: &[u8], start: usize) -> Option<&[u8; N]> {
 /// Appends text `row` of `a` (its length, then its bytes). Short values are copied as one
 /// fixed 16- or 32-byte window of the values buffer, then cut to length: a plain copy of a
 /// few bytes is mostly the cost of calling `memcpy`, and most values are short.
-#[inline]
+#[inline(always)]
 fn put_text_of(out: &mut Vec<u8>, a: &arrow_array::StringArray, row: usize) {
     let offsets = a.value_offsets();
     let start = offsets[row] as usize;
