@@ -31,7 +31,7 @@ use crate::rejects::RejectsWriter;
 use crate::segment_files::{RejectLine, SegmentSummary, digest, digest_of_hash, parse_summary};
 use crate::segment_store::read_checked_segment;
 use crate::stored_plan::{StoredPlan, get_object, get_required};
-use proofmark_ingest::direct_file::DirectWriter;
+use proofmark_ingest::direct_file::{DirectWriter, read_all};
 
 /// How a commit may use resources.
 #[derive(Debug, Clone)]
@@ -773,30 +773,20 @@ impl RunSource for StoreRun {
             // hand every chunk to a Tokio blocking thread and back, two thread switches a
             // read (a quarter of the commit's samples at 100 M records).
             let before = buf.len();
-            let want = (end - self.pos) as usize;
-            buf.resize(before + want, 0);
-            let read = std::fs::File::open(file).and_then(|f| {
-                use std::os::unix::fs::FileExt;
-                let mut done = 0;
-                while done < want {
-                    match f.read_at(&mut buf[before + done..], self.pos + done as u64) {
-                        Ok(0) => break,
-                        Ok(n) => done += n,
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(done)
-            });
+            buf.resize(before + (end - self.pos) as usize, 0);
+            // Opened for each chunk: a commit merges more runs (1,531 at 100 M records)
+            // than a process may usually hold files open.
+            let read =
+                std::fs::File::open(file).and_then(|f| read_all(&f, self.pos, &mut buf[before..]));
             let done = match read {
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    buf.truncate(before);
-                    return Err(AnchorError::malformed(&self.path, "missing"));
-                }
                 Err(e) => {
                     buf.truncate(before);
-                    return Err(AnchorError::io(file, e));
+                    return Err(if e.kind() == std::io::ErrorKind::NotFound {
+                        AnchorError::malformed(&self.path, "missing")
+                    } else {
+                        AnchorError::io(file, e)
+                    });
                 }
             };
             buf.truncate(before + done);

@@ -100,11 +100,6 @@ impl DirectWriter {
         }
     }
 
-    /// Whether the bytes so far went past the page cache.
-    pub fn is_direct(&self) -> bool {
-        self.direct.is_some()
-    }
-
     /// Writes the gathered bytes; with `sync`, then syncs the file's data and size to the
     /// device. Returns the file.
     pub fn finish(mut self, sync: bool) -> io::Result<File> {
@@ -199,8 +194,9 @@ pub fn read_direct<R>(path: &Path, f: impl FnOnce(&[u8]) -> R) -> io::Result<R> 
     Ok(f(buf.bytes(size)))
 }
 
-/// Reads from `offset` until `buf` is full or the file ends; the bytes read.
-fn read_all(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+/// Reads from `offset` of `file` until `buf` is full or the file ends (retrying
+/// interrupted reads); the bytes read.
+pub fn read_all(file: &File, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         let want = buf.len() - done;
@@ -318,7 +314,7 @@ mod tests {
         w.direct = None;
         let data = data(CHUNK + 100);
         w.write_all(&data).unwrap();
-        assert!(!w.is_direct());
+        assert!(w.direct.is_none());
         w.finish(true).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), data);
     }

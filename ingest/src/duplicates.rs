@@ -375,11 +375,7 @@ impl DuplicateFinder {
 
     #[inline]
     fn bucket_of(&self, e: &Entry) -> usize {
-        if self.bucket_bits == 0 {
-            return 0;
-        }
-        let mixed = e.hi.wrapping_mul(self.mix.0) ^ e.lo.wrapping_mul(self.mix.1);
-        (mixed >> (64 - self.bucket_bits)) as usize
+        bucket_index(self.bucket_bits, self.mix, e)
     }
 
     /// Bits of a bucket number below its coarse group's.
@@ -397,12 +393,10 @@ impl DuplicateFinder {
         for (g, group) in self.coarse.iter_mut().enumerate() {
             if sub_bits > 0 {
                 counts.iter_mut().for_each(|c| *c = 0);
-                let sub = |e: &Entry, finder_bits: u32, mix: (u64, u64)| {
-                    let mixed = e.hi.wrapping_mul(mix.0) ^ e.lo.wrapping_mul(mix.1);
-                    ((mixed >> (64 - finder_bits)) as usize) & (subs - 1)
-                };
+                let (bits, mix) = (self.bucket_bits, self.mix);
+                let sub = |e: &Entry| bucket_index(bits, mix, e) & (subs - 1);
                 for e in group.iter() {
-                    counts[sub(e, self.bucket_bits, self.mix) + 1] += 1;
+                    counts[sub(e) + 1] += 1;
                 }
                 for i in 1..counts.len() {
                     counts[i] += counts[i - 1];
@@ -414,7 +408,7 @@ impl DuplicateFinder {
                 self.scratch.clear();
                 self.scratch.resize(group.len(), FREE);
                 for e in group.iter() {
-                    let s = sub(e, self.bucket_bits, self.mix);
+                    let s = sub(e);
                     self.scratch[counts[s]] = *e;
                     counts[s] += 1;
                 }
@@ -504,6 +498,16 @@ impl DuplicateFinder {
         dups.sort_unstable();
         Ok(dups)
     }
+}
+
+/// The bucket of `e` among `2^bits`: the leading bits of its hash mixed by `mix`.
+#[inline]
+fn bucket_index(bits: u32, mix: (u64, u64), e: &Entry) -> usize {
+    if bits == 0 {
+        return 0;
+    }
+    let mixed = e.hi.wrapping_mul(mix.0) ^ e.lo.wrapping_mul(mix.1);
+    (mixed >> (64 - bits)) as usize
 }
 
 /// The distinct hashes of one bucket with the earliest row seen of each: open addressing,

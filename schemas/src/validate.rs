@@ -563,6 +563,8 @@ fn check_column(
     }
     match (spec.ty, column) {
         (FieldType::Text, Column::Text(a)) if check_text_by_lengths(spec, a, rows, push) => {}
+        // Enums: the set is prepared once per column (measured faster than `check_text`'s
+        // per-value comparison, which gives the same outcome: too long, then not in the set).
         (FieldType::Text, Column::Text(a)) if matches!(spec.rule, Rule::OneOf(_)) => {
             let Rule::OneOf(values) = spec.rule else {
                 return;
