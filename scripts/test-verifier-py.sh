@@ -128,20 +128,22 @@ echo "00000000000000000000" >>"$tmp/codes.txt"
 expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" --format json
 expect 0 "$bin" --quiet audit batch --batch-id "$batch" --store "$tmp/store" --ledger-key "$key"
 
-step "proofmark audit codes --store, and --reports over more than one window of 16,384"
+step "proofmark audit codes --store, and --reports over more than one window of 4,096"
 expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --store "$tmp/store" --index "$tmp/index" \
     --ledger-key "$key" --format csv --output "$tmp/audit-store.csv"
 [ "$(grep -c ',verified,' "$tmp/audit-store.csv")" = "$n" ] || { cat "$tmp/audit-store.csv" >&2; fail "--store: not every code verified"; }
 grep -q '^00000000000000000000,unknown,' "$tmp/audit-store.csv" || fail "--store: the unknown code is not reported unknown"
+# Lookups run as parallel tasks; the rows still follow the input's order.
+tail -n +2 "$tmp/audit-store.csv" | cut -d, -f1 | cmp - "$tmp/codes.txt" || fail "--store: rows not in the order of the codes"
 "$py" - "$first" "$tmp/many.ndjson" <<'EOF'
 import json, sys
 line = json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))
 with open(sys.argv[2], "w") as out:
-    for _ in range(16384 + 1000):
+    for _ in range(2 * 4096 + 1000):
         out.write(line + "\n")
 EOF
 expect 0 "$bin" --quiet audit codes "$tmp/many.ndjson" --reports --ledger-key "$key" \
     --format csv --output "$tmp/audit-many.csv"
-[ "$(grep -c ',verified,' "$tmp/audit-many.csv")" = 17384 ] || fail "--reports: not every report of two windows verified"
+[ "$(grep -c ',verified,' "$tmp/audit-many.csv")" = 9192 ] || fail "--reports: not every report of three windows verified"
 
 printf '\nverifier checks passed (%s live reports)\n' "$n" >&2

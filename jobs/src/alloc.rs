@@ -1,11 +1,12 @@
 //! The process's memory allocator, chosen by subcommand before the first allocation.
 //!
-//! `proofmark serve` allocates with mimalloc; every other subcommand with the system's
-//! allocator (glibc's, its arenas capped by `main`). Measured in the same runs
-//! (docs/decisions/0015-allocator-per-subcommand.md): mimalloc serves 18 to 20% more
-//! `/v1/codes/{code}` requests a second than glibc, whose arena locks the Tokio workers
-//! contend on; in the batch pipeline it doubles the peak RSS and slows the commit, whose
-//! large buffers it takes fresh from the kernel each time.
+//! `proofmark serve` and `proofmark audit codes` allocate with mimalloc; every other
+//! subcommand with the system's allocator (glibc's, its arenas capped by `main`). Measured in
+//! the same runs (docs/decisions/0015-allocator-per-subcommand.md, 0018): mimalloc serves 18
+//! to 20% more `/v1/codes/{code}` requests a second than glibc, whose arena locks the Tokio
+//! workers contend on, and the code audit's many small blocks (reports parsed into JSON
+//! values) cost it less; in the batch pipeline it doubles the peak RSS and slows the commit,
+//! whose large buffers it takes fresh from the kernel each time.
 //!
 //! The choice is made once per process and never changes, so every block is freed by the
 //! allocator that made it. On Linux with glibc, a constructor in `.init_array` (which glibc
@@ -24,14 +25,15 @@ const MIMALLOC: u8 = 2;
 /// good.
 static MODE: AtomicU8 = AtomicU8::new(UNDECIDED);
 
-/// The subcommands that allocate with mimalloc.
-const MIMALLOC_SUBCOMMANDS: &[&[u8]] = &[b"serve"];
+/// The commands that allocate with mimalloc, as the words that name them: the service, and
+/// the code audit (many small blocks: reports parsed into JSON values, then verified).
+const MIMALLOC_COMMANDS: &[&[&[u8]]] = &[&[b"serve"], &[b"audit", b"codes"]];
 
 /// The global options that take a value (`--name value`), skipped when looking for the
 /// subcommand.
 const OPTIONS_WITH_VALUE: &[&[u8]] = &[b"--threads", b"--log-format"];
 
-/// The allocator of the process, the system's unless [`MIMALLOC_SUBCOMMANDS`] named it.
+/// The allocator of the process, the system's unless [`MIMALLOC_COMMANDS`] named it.
 pub struct Allocator;
 
 /// The allocator chosen, fixing the system's if none was chosen yet.
@@ -63,8 +65,7 @@ pub fn is_system() -> bool {
 
 /// The subcommand of an argument list without the program name: the first argument that is
 /// neither an option nor the value of a global option that takes one.
-fn subcommand<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
-    let mut args = args.into_iter();
+fn subcommand<'a>(args: &mut impl Iterator<Item = &'a [u8]>) -> Option<&'a [u8]> {
     while let Some(arg) = args.next() {
         if OPTIONS_WITH_VALUE.contains(&arg) {
             args.next();
@@ -75,10 +76,26 @@ fn subcommand<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> Option<&'a [u8]> 
     None
 }
 
-/// Whether an argument list (without the program name) runs a subcommand that allocates
-/// with mimalloc.
+/// The first two words of the command an argument list (without the program name) runs:
+/// its subcommand, and the next argument after it that is no option (the subcommand's own
+/// subcommand, if it has one; global options may come between them).
+fn command_words<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> [Option<&'a [u8]>; 2] {
+    let mut args = args.into_iter();
+    let first = subcommand(&mut args);
+    let second = first.and_then(|_| subcommand(&mut args));
+    [first, second]
+}
+
+/// Whether an argument list (without the program name) runs a command that allocates with
+/// mimalloc.
 fn wants_mimalloc<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> bool {
-    subcommand(args).is_some_and(|sub| MIMALLOC_SUBCOMMANDS.contains(&sub))
+    let words = command_words(args);
+    MIMALLOC_COMMANDS.iter().any(|command| {
+        command
+            .iter()
+            .zip(&words)
+            .all(|(want, got)| *got == Some(*want))
+    })
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -174,27 +191,37 @@ mod tests {
         list.iter().map(|a| a.as_bytes()).collect()
     }
 
-    #[test]
-    fn the_subcommand_is_the_first_argument_that_is_no_option() {
-        assert_eq!(
-            subcommand(args(&["serve", "--store", "s"])),
-            Some(&b"serve"[..])
-        );
-        assert_eq!(subcommand(args(&["-q", "serve"])), Some(&b"serve"[..]));
-        assert_eq!(
-            subcommand(args(&["--threads", "2", "--log-format", "json", "build"])),
-            Some(&b"build"[..])
-        );
-        assert_eq!(
-            subcommand(args(&["--threads=2", "audit", "serve"])),
-            Some(&b"audit"[..])
-        );
-        assert_eq!(subcommand(args(&["--help"])), None);
-        assert_eq!(subcommand(args(&[])), None);
+    fn sub(list: &[&'static str]) -> Option<&'static [u8]> {
+        subcommand(&mut args(list).into_iter())
     }
 
     #[test]
-    fn only_serve_allocates_with_mimalloc() {
+    fn the_subcommand_is_the_first_argument_that_is_no_option() {
+        assert_eq!(sub(&["serve", "--store", "s"]), Some(&b"serve"[..]));
+        assert_eq!(sub(&["-q", "serve"]), Some(&b"serve"[..]));
+        assert_eq!(
+            sub(&["--threads", "2", "--log-format", "json", "build"]),
+            Some(&b"build"[..])
+        );
+        assert_eq!(sub(&["--threads=2", "audit", "serve"]), Some(&b"audit"[..]));
+        assert_eq!(sub(&["--help"]), None);
+        assert_eq!(sub(&[]), None);
+    }
+
+    #[test]
+    fn the_code_audit_allocates_with_mimalloc() {
+        assert!(wants_mimalloc(args(&["audit", "codes", "f.txt"])));
+        assert!(wants_mimalloc(args(&[
+            "-q", "audit", "codes", "--store", "s"
+        ])));
+        assert!(!wants_mimalloc(args(&["audit", "batch", "codes"])));
+        assert!(wants_mimalloc(args(&["audit", "-q", "codes"])));
+        assert!(!wants_mimalloc(args(&["audit"])));
+        assert!(!wants_mimalloc(args(&["codes", "audit"])));
+    }
+
+    #[test]
+    fn no_other_command_allocates_with_mimalloc() {
         assert!(wants_mimalloc(args(&["serve", "--index", "i"])));
         assert!(wants_mimalloc(args(&[
             "--log-format",
