@@ -281,10 +281,11 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Codes fetched (or reports read) and then verified together. Small enough
-/// that one window's parsed reports (a few hundred KiB each as JSON values)
-/// stay in memory the allocator reuses: 16,384 (the verifier's own window)
-/// held 2.6 GiB and spent a third of the audit faulting in fresh pages.
+/// Codes fetched (or reports read) and then verified together (decision
+/// 0018). Small enough that one window's parsed reports stay in memory the
+/// allocator reuses: 16,384 (the verifier's own window) held 2.6 GiB, about
+/// 160 KiB a report as JSON values, and spent a third of the audit faulting
+/// in fresh pages.
 const AUDIT_WINDOW_CODES: usize = 4096;
 
 fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
@@ -317,55 +318,52 @@ async fn fetch_from_server(
         .collect();
     // Each request (and the parsing of its answer) is a task of its own, so
     // the runtime's workers share them.
-    let answers: Vec<anyhow::Result<Vec<AuditLine>>> = stream::iter(chunks)
-        .map(|chunk| {
-            let client = client.clone();
-            let url = url.clone();
-            let pb = pb.clone();
-            let task = tokio::spawn(async move {
-                let body = chunk.join("\n");
-                let res = client
-                    .post(&url)
-                    .header("content-type", "text/plain")
-                    .body(body)
-                    .send()
-                    .await
-                    .with_context(|| format!("POST {url}"))?;
-                let status = res.status();
-                let text = res.text().await.with_context(|| format!("POST {url}"))?;
-                if !status.is_success() {
-                    anyhow::bail!("POST {url}: {status}: {}", text.trim());
-                }
-                let lines: Vec<AuditLine> = text
-                    .lines()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(|l| {
-                        parse_audit_line(l).unwrap_or_else(|e| {
-                            AuditLine::NoReport(String::new(), CodeStatus::Error, e)
+    let answers: Vec<Result<anyhow::Result<Vec<AuditLine>>, tokio::task::JoinError>> =
+        stream::iter(chunks)
+            .map(|chunk| {
+                let client = client.clone();
+                let url = url.clone();
+                let pb = pb.clone();
+                tokio::spawn(async move {
+                    let body = chunk.join("\n");
+                    let res = client
+                        .post(&url)
+                        .header("content-type", "text/plain")
+                        .body(body)
+                        .send()
+                        .await
+                        .with_context(|| format!("POST {url}"))?;
+                    let status = res.status();
+                    let text = res.text().await.with_context(|| format!("POST {url}"))?;
+                    if !status.is_success() {
+                        anyhow::bail!("POST {url}: {status}: {}", text.trim());
+                    }
+                    let lines: Vec<AuditLine> = text
+                        .lines()
+                        .filter(|l| !l.trim().is_empty())
+                        .map(|l| {
+                            parse_audit_line(l).unwrap_or_else(|e| {
+                                AuditLine::NoReport(String::new(), CodeStatus::Error, e)
+                            })
                         })
-                    })
-                    .collect();
-                if lines.len() != chunk.len() {
-                    anyhow::bail!(
-                        "POST {url}: {} lines for {} codes",
-                        lines.len(),
-                        chunk.len()
-                    );
-                }
-                pb.inc(chunk.len() as u64);
-                Ok(lines)
-            });
-            async move {
-                task.await
-                    .unwrap_or_else(|e| Err(anyhow::anyhow!("the request task failed: {e}")))
-            }
-        })
-        .buffered(args.concurrency.max(1))
-        .collect()
-        .await;
+                        .collect();
+                    if lines.len() != chunk.len() {
+                        anyhow::bail!(
+                            "POST {url}: {} lines for {} codes",
+                            lines.len(),
+                            chunk.len()
+                        );
+                    }
+                    pb.inc(chunk.len() as u64);
+                    Ok(lines)
+                })
+            })
+            .buffered(args.concurrency.max(1))
+            .collect()
+            .await;
     let mut out = Vec::with_capacity(codes.len());
     for a in answers {
-        out.extend(a?);
+        out.extend(a.context("the request task failed")??);
     }
     Ok(out)
 }
@@ -379,32 +377,37 @@ async fn fetch_from_store(
     concurrency: usize,
     pb: &ProgressBar,
 ) -> Vec<AuditLine> {
-    stream::iter(codes.iter().cloned())
+    let lines: Vec<Result<AuditLine, tokio::task::JoinError>> = stream::iter(codes.iter().cloned())
         .map(|code| {
             let (lookup, pb) = (lookup.clone(), pb.clone());
-            let task = tokio::spawn({
-                let code = code.clone();
-                async move {
-                    let line = match lookup.report(&code).await {
-                        Ok(Some(r)) => AuditLine::Report(Box::new(r)),
-                        Ok(None) => {
-                            AuditLine::NoReport(code, CodeStatus::Unknown, "unknown code".into())
-                        }
-                        Err(e) => AuditLine::NoReport(code, CodeStatus::Error, e.to_string()),
-                    };
-                    pb.inc(1);
-                    line
-                }
-            });
-            async move {
-                task.await.unwrap_or_else(|e| {
-                    AuditLine::NoReport(code, CodeStatus::Error, format!("the lookup failed: {e}"))
-                })
-            }
+            tokio::spawn(async move {
+                let line = match lookup.report(&code).await {
+                    Ok(Some(r)) => AuditLine::Report(Box::new(r)),
+                    Ok(None) => {
+                        AuditLine::NoReport(code, CodeStatus::Unknown, "unknown code".into())
+                    }
+                    Err(e) => AuditLine::NoReport(code, CodeStatus::Error, e.to_string()),
+                };
+                pb.inc(1);
+                line
+            })
         })
         .buffered(concurrency.max(1))
         .collect()
-        .await
+        .await;
+    lines
+        .into_iter()
+        .zip(codes)
+        .map(|(line, code)| {
+            line.unwrap_or_else(|e| {
+                AuditLine::NoReport(
+                    code.clone(),
+                    CodeStatus::Error,
+                    format!("the lookup failed: {e}"),
+                )
+            })
+        })
+        .collect()
 }
 
 fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
