@@ -8,7 +8,7 @@
 //! walk from the leaf to the stored node above its block.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use proofmark_anchor::batch_proof::segment_block_proof;
 use proofmark_anchor::layout::{self, SegmentFile, segment_path};
@@ -22,6 +22,7 @@ use proofmark_merkle::{BatchProof, Hash, InclusionProof, MerkleTree, SuiteId, wi
 
 use super::read::RangeReader;
 use crate::error::VerifierError;
+use crate::mapped::Mapped;
 use crate::report::BatchInfo;
 
 /// A non-empty segment: where its leaves are and its root's proof in the batch tree.
@@ -42,6 +43,11 @@ pub(crate) struct SegmentData {
     /// The summary (`<n>.json`).
     pub summary: SegmentSummary,
     tree: TreeFile,
+    /// The store paths of the segment's leaves and tree, formatted once.
+    leaves_path: String,
+    tree_path: String,
+    /// The mapped leaves file, on a local store, once a proof has read it.
+    leaves_file: OnceLock<Arc<Mapped>>,
 }
 
 /// A leaf's proof, with where its record is.
@@ -187,9 +193,16 @@ impl BatchContext {
         let block_len = 1u64 << tree.lowest_height;
         let b0 = local / block_len * block_len;
         let b1 = (b0 + block_len).min(n);
-        let leaves_path = segment_path(&self.batch_id, slot.segment, SegmentFile::Leaves);
-        let raw = reader.read(store, &leaves_path, b0 * 32..b1 * 32).await?;
-        let block = decode_leaves(&leaves_path, &raw)?;
+        let leaves_path = &data.leaves_path;
+        let block = reader
+            .with_range(
+                store,
+                leaves_path,
+                &data.leaves_file,
+                b0 * 32..b1 * 32,
+                |raw| decode_leaves(leaves_path, raw),
+            )
+            .await??;
         if block.len() as u64 != b1 - b0 {
             return Err(integrity(format!(
                 "{leaves_path} is shorter than its leaf count"
@@ -197,8 +210,7 @@ impl BatchContext {
         }
         let leaf_hash = block[(local - b0) as usize];
         let suite = self.suite;
-        let tree_path = segment_path(&self.batch_id, slot.segment, SegmentFile::Tree);
-        let stored = segment_block_proof(suite, tree, &block, b0, local, &tree_path)
+        let stored = segment_block_proof(suite, tree, &block, b0, local, &data.tree_path)
             .map_err(|e| integrity(format!("the stored tree cannot prove the leaf ({e})")))?;
         let proof = BatchProof::new(stored.proof, slot.upper.clone());
         // The stored levels were checked when the segment was loaded: each
@@ -315,7 +327,13 @@ impl BatchContext {
                 "{tree_path}'s root is not the manifest's segment root"
             )));
         }
-        let data = Arc::new(SegmentData { summary, tree });
+        let data = Arc::new(SegmentData {
+            summary,
+            tree,
+            leaves_path: segment_path(&self.batch_id, slot.segment, SegmentFile::Leaves),
+            tree_path,
+            leaves_file: OnceLock::new(),
+        });
         self.lock_segments().insert(slot.segment, Arc::clone(&data));
         Ok(data)
     }

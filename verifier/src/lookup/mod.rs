@@ -479,7 +479,10 @@ impl Inner {
                 .batches
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            Arc::clone(map.entry(Arc::from(batch_id)).or_default())
+            match map.get(batch_id) {
+                Some(cell) => Arc::clone(cell),
+                None => Arc::clone(map.entry(Arc::from(batch_id)).or_default()),
+            }
         };
         let ctx = cell
             .get_or_try_init(|| async {
