@@ -43,7 +43,7 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use proofmark_schemas::subject::SubjectKey;
 use serde::{Deserialize, Serialize};
@@ -492,6 +492,8 @@ pub struct CodeIndex {
     dir: PathBuf,
     catalog: Catalog,
     batch_ids: Vec<Arc<str>>,
+    /// Each batch's record file (by ordinal): its path, and its map once read.
+    record_files: Vec<Option<(PathBuf, OnceLock<Arc<Mapped>>)>>,
     runs: Vec<RunReader>,
 }
 
@@ -514,10 +516,16 @@ impl CodeIndex {
             .iter()
             .map(|b| Arc::from(b.batch_id.as_str()))
             .collect();
+        let record_files = catalog
+            .batches
+            .iter()
+            .map(|b| b.records.as_ref().map(|f| (dir.join(f), OnceLock::new())))
+            .collect();
         Ok(CodeIndex {
             dir: dir.to_owned(),
             catalog,
             batch_ids,
+            record_files,
             runs,
         })
     }
@@ -535,6 +543,27 @@ impl CodeIndex {
     /// The batch id of ordinal `batch`.
     pub fn batch_id(&self, batch: u32) -> Option<&Arc<str>> {
         self.batch_ids.get(batch as usize)
+    }
+
+    /// The record file of batch ordinal `batch`, mapped (once per snapshot,
+    /// with `open`), or `None` for a batch published without one.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::IndexIo`] when the file cannot be mapped.
+    pub(crate) fn record_file(
+        &self,
+        batch: u32,
+        open: impl FnOnce(&PathBuf) -> std::io::Result<Arc<Mapped>>,
+    ) -> Result<Option<Arc<Mapped>>, VerifierError> {
+        let Some(Some((path, cell))) = self.record_files.get(batch as usize) else {
+            return Ok(None);
+        };
+        if let Some(map) = cell.get() {
+            return Ok(Some(Arc::clone(map)));
+        }
+        let map = open(path).map_err(|e| VerifierError::index_io(path, e))?;
+        Ok(Some(Arc::clone(cell.get_or_init(|| map))))
     }
 
     /// Entries in all runs.

@@ -64,6 +64,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::VerifierError;
 use crate::index::{CATALOG_FILE, CodeIndex, Position, PublishedBatch};
+use crate::mapped::Mapped;
 use crate::metrics::Metrics;
 use crate::report::{
     BatchInfo, CODE_REPORT_FORMAT, CodeLookup, CodeReport, RecordEntry, SubjectRef, json,
@@ -610,8 +611,8 @@ impl Inner {
         // rows ascending, and read back from Parquet.
         let mut groups: BTreeMap<(Arc<str>, u32, u32), Vec<usize>> = BTreeMap::new();
         for (i, l) in located.iter().enumerate() {
-            if let Some(path) = &l.records {
-                out.push(Arc::new(self.read_stored(l, path, subject)?));
+            if let Some(file) = &l.records {
+                out.push(Arc::new(self.read_stored(l, file, subject)?));
                 continue;
             }
             let s = &l.proof.segment.summary;
@@ -653,7 +654,7 @@ impl Inner {
             .await?;
         let row_in_group = row_of_leaf(&proof.segment.summary, proof.leaf_in_segment);
         Ok(Located {
-            records: published.records.as_ref().map(|f| index.dir().join(f)),
+            records: index.record_file(position.batch, |path| self.reader.open(path))?,
             ctx,
             leaf_index: position.leaf_index,
             proof,
@@ -661,21 +662,17 @@ impl Inner {
         })
     }
 
-    /// Reads the record of `l` from its batch's record file `path`, decodes
+    /// Reads the record of `l` from its batch's record file (mapped), decodes
     /// it strictly (SPEC.md 3) and checks its leaf hash against the stored
     /// leaf. A record that cannot be read or decoded is an integrity failure
     /// of its leaf.
     fn read_stored(
         &self,
         l: &Located,
-        path: &PathBuf,
+        file: &Mapped,
         subject: SubjectType,
     ) -> Result<Found, VerifierError> {
         let batch_id = &l.ctx.batch_id;
-        let file = self
-            .reader
-            .open(path)
-            .map_err(|e| VerifierError::index_io(path, e))?;
         let canonical =
             crate::index::records::read_record(file.bytes(), l.ctx.info.leaf_count, l.leaf_index)
                 .map_err(|e| {
@@ -743,8 +740,8 @@ impl Inner {
 
 /// A record's batch, proof and row, before its row is read.
 struct Located {
-    /// The batch's record file, if it has one.
-    records: Option<PathBuf>,
+    /// The batch's record file, mapped, if it has one.
+    records: Option<Arc<Mapped>>,
     ctx: Arc<BatchContext>,
     leaf_index: u64,
     proof: batch::LeafProof,
