@@ -265,8 +265,8 @@ impl BatchContext {
             VerifierError::integrity(&self.batch_id, 0, format!("no segment slot {i}"))
         })?;
         let data = self.segment(store, slot).await?;
-        let path = segment_path(&self.batch_id, slot.segment, SegmentFile::Leaves);
-        let raw = reader.read(store, &path, 0..slot.leaf_count * 32).await?;
+        let path = &data.leaves_path;
+        let raw = reader.read(store, path, 0..slot.leaf_count * 32).await?;
         if digest(&raw) != data.summary.leaves_digest {
             return Err(VerifierError::integrity(
                 &self.batch_id,
@@ -274,7 +274,7 @@ impl BatchContext {
                 format!("{path} does not match its segment's summary"),
             ));
         }
-        let leaves = decode_leaves(&path, &raw)?;
+        let leaves = decode_leaves(path, &raw)?;
         Ok((slot.first_leaf, data, leaves))
     }
 

@@ -35,32 +35,14 @@ impl RangeReader {
         path: &str,
         range: std::ops::Range<u64>,
     ) -> Result<Bytes, VerifierError> {
-        let Some(root) = store.local_root() else {
+        if store.local_root().is_none() {
             return store
                 .get_range(path, range)
                 .await
                 .map_err(|e| VerifierError::store(path, e));
-        };
-        let full = root.join(path.trim_start_matches('/'));
-        let io = |e| {
-            VerifierError::store(
-                path,
-                proofmark_ingest::IngestError::LocalIo {
-                    path: full.clone(),
-                    source: e,
-                },
-            )
-        };
-        let file = self.open(&full).map_err(io)?;
-        let bytes = file
-            .range(range.start, range.end.saturating_sub(range.start))
-            .ok_or_else(|| {
-                io(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    format!("the object is shorter than {} bytes", range.end),
-                ))
-            })?;
-        Ok(Bytes::copy_from_slice(bytes))
+        }
+        self.with_range(store, path, &OnceLock::new(), range, Bytes::copy_from_slice)
+            .await
     }
 
     /// Calls `f` with the bytes `range` of object `path` of `store` (exactly
