@@ -124,18 +124,20 @@ async fn end_to_end_outputs_check() {
         let f = file_of(&loc.source);
         let (batch, row) = find_row(&inputs[f], loc.row as usize);
         let view = RecordView::try_new(kinds[f], batch).unwrap();
-        let item = view.code(row).map(|c| subject_key(SubjectType::Item, c));
-        let lot = view.lot_id(row).map(|l| subject_key(SubjectType::Lot, l));
-        assert!(
-            item == Some(*key) || lot == Some(*key),
-            "entry for leaf {leaf}"
-        );
+        // Its code's key, or its lot's for a record without a code (SPEC 4).
+        let want = match (view.code(row), view.lot_id(row)) {
+            (Some(c), _) => subject_key(SubjectType::Item, c),
+            (None, Some(l)) => subject_key(SubjectType::Lot, l),
+            (None, None) => panic!("leaf {leaf} has no subject"),
+        };
+        assert_eq!(*key, want, "entry for leaf {leaf}");
     }
     assert_eq!(
         leaves_seen.len() as u64,
         m.leaf_count,
         "every leaf is indexed"
     );
+    assert_eq!(entries.len() as u64, m.leaf_count, "one entry per leaf");
     assert_eq!(plan_files.len(), 3);
 
     // Proofs of random leaves verify, and the stored leaf is the hash of the input record.

@@ -12,8 +12,8 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proofmark_ingest::blake3_lanes::{KeyPath, input_block, keys_of_blocks_with};
 use proofmark_merkle::{Blake3, Sha256Rfc6962, Suite};
 use proofmark_schemas::{
-    BLOCK_LEN, Kind, RecordIdTracker, RecordView, SubjectType, ValidationContext, detect_kind,
-    encode_row, validate,
+    BLOCK_LEN, Kind, RecordIdTracker, RecordView, ValidationContext, detect_kind, encode_row,
+    validate,
 };
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -132,23 +132,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Sha256Rfc6962::hash_leaves_same_len(data, len, &mut out[..data.len() / len]);
         }
     });
-    let mut keys = Vec::with_capacity(2 * rows);
+    let mut keys = Vec::with_capacity(rows);
     time("subject keys", &mut || {
         keys.clear();
         for (kind, b) in &batches {
             let view = RecordView::try_new(*kind, b).expect("view");
             for r in 0..view.num_rows() {
-                if let Some(c) = view.code(r) {
-                    keys.push((
-                        proofmark_ingest::hash::fast_subject_key(SubjectType::Item, c),
-                        r as u32,
-                    ));
-                }
-                if let Some(l) = view.lot_id(r) {
-                    keys.push((
-                        proofmark_ingest::hash::fast_subject_key(SubjectType::Lot, l),
-                        r as u32,
-                    ));
+                if let Some((ty, id)) = view.subject(r) {
+                    keys.push((proofmark_ingest::hash::fast_subject_key(ty, id), r as u32));
                 }
             }
         }
@@ -158,33 +149,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         for (kind, b) in &batches {
             let view = RecordView::try_new(*kind, b).expect("view");
             for r in 0..view.num_rows() {
-                if let Some(c) = view.code(r) {
-                    keys.push((
-                        proofmark_schemas::subject_key(SubjectType::Item, c),
-                        r as u32,
-                    ));
-                }
-                if let Some(l) = view.lot_id(r) {
-                    keys.push((
-                        proofmark_schemas::subject_key(SubjectType::Lot, l),
-                        r as u32,
-                    ));
+                if let Some((ty, id)) = view.subject(r) {
+                    keys.push((proofmark_schemas::subject_key(ty, id), r as u32));
                 }
             }
         }
     });
     // The same keys from inputs gathered first, then computed many at a time.
-    let mut inputs: Vec<Vec<u8>> = Vec::with_capacity(2 * rows);
+    let mut inputs: Vec<Vec<u8>> = Vec::with_capacity(rows);
     for (kind, b) in &batches {
         let view = RecordView::try_new(*kind, b).expect("view");
         for r in 0..view.num_rows() {
-            for (ty, id) in [
-                (SubjectType::Item, view.code(r)),
-                (SubjectType::Lot, view.lot_id(r)),
-            ] {
-                if let Some(id) = id {
-                    inputs.push([&[ty.code()], id.as_bytes()].concat());
-                }
+            if let Some((ty, id)) = view.subject(r) {
+                inputs.push([&[ty.code()], id.as_bytes()].concat());
             }
         }
     }

@@ -196,16 +196,9 @@ pub(crate) fn hash_chunk<S: Suite>(
             guess = blocks;
         }
         let leaf = leaf_base + slot;
-        if let Some(code) = view.code(row) {
-            scratch
-                .key_of_entry
-                .push(keys_in.input(SubjectType::Item, code));
-            entries.push(IndexEntry { key: [0; 16], leaf });
-        }
-        if let Some(lot) = view.lot_id(row) {
-            scratch
-                .key_of_entry
-                .push(keys_in.input(SubjectType::Lot, lot));
+        // One entry per record (SPEC 4); validation has rejected rows with no subject.
+        if let Some((ty, id)) = view.subject(row) {
+            scratch.key_of_entry.push(keys_in.input(ty, id));
             entries.push(IndexEntry { key: [0; 16], leaf });
         }
         slot += 1;
@@ -275,7 +268,7 @@ pub(crate) fn hash_batch<S: Suite>(
     let parts: Vec<Vec<IndexEntry>> = work
         .into_par_iter()
         .map(|(range, mine, base)| {
-            let mut local = Vec::with_capacity(2 * range.len());
+            let mut local = Vec::with_capacity(range.len());
             with_scratch(|scratch| {
                 hash_chunk::<S>(view, range, rejected, mine, base, &mut local, scratch);
             });

@@ -118,8 +118,8 @@ pub struct SegmentResult {
     pub rejected_rows: Vec<u32>,
     /// Leaf hashes of the accepted rows in row order, in the plan's suite.
     pub leaves: Vec<[u8; 32]>,
-    /// Index entries sorted by (key, leaf): the item key of `code` and the lot key of
-    /// `lot_id` of every accepted row that has them.
+    /// Index entries sorted by (key, leaf), one per accepted row: the item key of its
+    /// `code`, or the lot key of its `lot_id` when it has no code (SPEC 4).
     pub entries: Vec<IndexEntry>,
     /// The rejected rows, in row order.
     pub rejects: Vec<RejectRow>,
@@ -214,7 +214,7 @@ fn process<S: Suite>(
         rows_rejected: 0,
         rejected_rows: Vec::new(),
         leaves: Vec::with_capacity(seg.rows as usize),
-        entries: Vec::with_capacity(2 * seg.rows as usize),
+        entries: Vec::with_capacity(seg.rows as usize),
         rejects: Vec::new(),
         reasons: BTreeMap::new(),
         input_digest: input.digest.clone(),

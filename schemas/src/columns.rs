@@ -255,6 +255,16 @@ impl<'a> RecordView<'a> {
         self.text(2, row)
     }
 
+    /// The subject `row` is indexed under (SPEC 4): its item code, or, for a lot's own
+    /// record (no code), its lot id; `None` when it has neither (a rejected row).
+    #[inline]
+    pub fn subject(&self, row: usize) -> Option<(crate::SubjectType, &'a str)> {
+        match self.code(row) {
+            Some(code) => Some((crate::SubjectType::Item, code)),
+            None => self.lot_id(row).map(|lot| (crate::SubjectType::Lot, lot)),
+        }
+    }
+
     /// The record id at `row`, if present (`record_id` column).
     #[inline]
     pub fn record_id(&self, row: usize) -> Option<&'a str> {

@@ -147,18 +147,13 @@ fn check_against_one_by_one<S: Suite>(records: &[Value], rows_per_group: usize, 
             let (bytes, code, lot) = &rows[file_row as usize];
             let leaf = expected_leaves.len() as u32;
             expected_leaves.push(S::hash_leaf(bytes));
-            if let Some(c) = code {
-                expected_entries.push(IndexEntry {
-                    key: subject_key(SubjectType::Item, c),
-                    leaf,
-                });
-            }
-            if let Some(l) = lot {
-                expected_entries.push(IndexEntry {
-                    key: subject_key(SubjectType::Lot, l),
-                    leaf,
-                });
-            }
+            // One entry per record: its code's key, or its lot's without a code (SPEC 4).
+            let key = match (code, lot) {
+                (Some(c), _) => subject_key(SubjectType::Item, c),
+                (None, Some(l)) => subject_key(SubjectType::Lot, l),
+                (None, None) => panic!("accepted row {file_row} has no subject"),
+            };
+            expected_entries.push(IndexEntry { key, leaf });
         }
         expected_entries.sort();
         assert_eq!(

@@ -15,11 +15,12 @@
 //! A run file is a 16-byte header (`PMCIRUN1`, then the entry count, `u64`
 //! little-endian) followed by 32-byte entries sorted by byte order: the
 //! 16-byte subject key, the batch's ordinal in the catalog (`u32`
-//! big-endian), flags (`u32` big-endian) and the global leaf index (`u64`
-//! big-endian). Flag [`FLAG_PAIRED`] marks a leaf that has entries under two
-//! keys in its batch: a record with both a code and a lot id. A lot's own
-//! records (inspections, customs declarations) are the unpaired entries under
-//! its key, so a code's journey needs no read of the lot's other items.
+//! big-endian), four reserved zero bytes and the global leaf index (`u64`
+//! big-endian). A batch has one entry per leaf (SPEC.md 4 and 8.4): a record
+//! with a code is found under its item key only, so the entries under a lot's
+//! key are its own records (inspections, customs declarations) and a code's
+//! journey reads none of the lot's other items. Publishing refuses a batch
+//! index with a leaf missing or twice.
 //!
 //! Lookups read the key's bucket in each run's in-memory radix table (the
 //! keys' leading bits), then binary-search that bucket of the mapped run
@@ -65,8 +66,6 @@ pub const CATALOG_FILE: &str = "catalog.json";
 pub const LOCK_FILE: &str = "publish.lock";
 /// Length of one run entry.
 pub const RUN_ENTRY_LEN: usize = 32;
-/// Flag of an entry whose leaf also has an entry under another key.
-pub const FLAG_PAIRED: u32 = 1;
 
 const RUN_MAGIC: &[u8; 8] = b"PMCIRUN1";
 const RUN_HEADER_LEN: u64 = 16;
@@ -220,9 +219,6 @@ pub struct Position {
     pub batch: u32,
     /// The global leaf index in the batch.
     pub leaf_index: u64,
-    /// The record also has an entry under another key (it has both a code
-    /// and a lot id).
-    pub paired: bool,
 }
 
 /// One run, open for lookups.
@@ -453,16 +449,11 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(filled)
 }
 
-pub(crate) fn encode_run_entry(
-    key: &[u8],
-    batch: u32,
-    flags: u32,
-    leaf: u64,
-) -> [u8; RUN_ENTRY_LEN] {
+pub(crate) fn encode_run_entry(key: &[u8], batch: u32, leaf: u64) -> [u8; RUN_ENTRY_LEN] {
     let mut e = [0u8; RUN_ENTRY_LEN];
     e[..16].copy_from_slice(&key[..16]);
     e[16..20].copy_from_slice(&batch.to_be_bytes());
-    e[20..24].copy_from_slice(&flags.to_be_bytes());
+    // Bytes 20..24: reserved, zero.
     e[24..].copy_from_slice(&leaf.to_be_bytes());
     e
 }
@@ -479,7 +470,6 @@ fn decode_run_entry(e: &[u8]) -> ([u8; 16], Position) {
         key,
         Position {
             batch: word(16..20) as u32,
-            paired: word(20..24) as u32 & FLAG_PAIRED != 0,
             leaf_index: word(24..32),
         },
     )
@@ -703,7 +693,7 @@ pub(crate) mod test_runs {
         e.sort();
         let mut w = RunWriter::create(&dir.join(name), e.len() as u64).unwrap();
         for (k, b, l) in &e {
-            w.push(&encode_run_entry(k, *b, 0, *l)).unwrap();
+            w.push(&encode_run_entry(k, *b, *l)).unwrap();
         }
         RunInfo {
             file: name.into(),

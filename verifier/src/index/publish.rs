@@ -10,8 +10,8 @@ use proofmark_ingest::Store;
 use proofmark_schemas::{RecordView, encode_row};
 
 use super::{
-    BATCH_ENTRY_LEN, Catalog, FETCH_BYTES, FLAG_PAIRED, LOCK_FILE, MAX_RUNS, PublishedBatch,
-    RunCursor, RunInfo, RunWriter, encode_run_entry, records,
+    BATCH_ENTRY_LEN, Catalog, FETCH_BYTES, LOCK_FILE, MAX_RUNS, PublishedBatch, RunCursor, RunInfo,
+    RunWriter, encode_run_entry, records,
 };
 use crate::error::VerifierError;
 use crate::lookup::batch::BatchContext;
@@ -129,7 +129,8 @@ pub async fn publish(
     let ordinal = u32::try_from(catalog.batches.len())
         .map_err(|_| VerifierError::index_corrupt(dir, "too many batches"))?;
 
-    // Pass 1: check the digest, order and leaf range; count entries per leaf.
+    // Pass 1: check the digest, order and leaf range, and that every leaf has exactly one
+    // entry (SPEC 8.4).
     let path = layout::index_path(batch_id);
     let bad = |message: String| VerifierError::BadBatchIndex {
         batch_id: batch_id.to_owned(),
@@ -145,8 +146,15 @@ pub async fn publish(
         return Err(bad(format!("is {size} bytes, not whole entries")));
     }
     let leaf_count = manifest.leaf_count;
-    let mut per_leaf =
-        vec![0u8; usize::try_from(leaf_count).map_err(|_| bad("too many leaves".into()))?];
+    if size / BATCH_ENTRY_LEN != leaf_count {
+        return Err(bad(format!(
+            "holds {} entries for {leaf_count} leaves (one per leaf, SPEC 8.4)",
+            size / BATCH_ENTRY_LEN
+        )));
+    }
+    let words =
+        usize::try_from(leaf_count.div_ceil(64)).map_err(|_| bad("too many leaves".into()))?;
+    let mut seen_leaf = vec![0u64; words];
     let mut hasher = blake3::Hasher::new();
     let mut prev: Option<[u8; 24]> = None;
     for_each_chunk(store, &path, size, |chunk| {
@@ -162,8 +170,13 @@ pub async fn publish(
                 return Err(bad("is not sorted".into()));
             }
             prev = Some(cur);
-            let c = &mut per_leaf[leaf as usize];
-            *c = c.saturating_add(1);
+            let (word, bit) = ((leaf / 64) as usize, 1u64 << (leaf % 64));
+            if seen_leaf[word] & bit != 0 {
+                return Err(bad(format!(
+                    "holds two entries for leaf {leaf} (one per leaf, SPEC 8.4)"
+                )));
+            }
+            seen_leaf[word] |= bit;
         }
         Ok(())
     })
@@ -185,17 +198,12 @@ pub async fn publish(
     for_each_chunk(store, &path, size, |chunk| {
         for e in chunk.chunks_exact(BATCH_ENTRY_LEN as usize) {
             let (key, leaf) = proofmark_anchor::segment_files::decode_index_entry(e);
-            let flags = if per_leaf[leaf as usize] >= 2 {
-                FLAG_PAIRED
-            } else {
-                0
-            };
-            writer.push(&encode_run_entry(&key, ordinal, flags, leaf))?;
+            writer.push(&encode_run_entry(&key, ordinal, leaf))?;
         }
         Ok(())
     })
     .await?;
-    drop(per_leaf);
+    drop(seen_leaf);
     let run = writer.finish()?;
 
     // The batch's record file, before the catalog names it.

@@ -521,11 +521,11 @@ impl Inner {
                 id: lot.clone(),
                 key: hex::encode(key),
             });
-            // A lot's own records have no code, so no paired entry.
+            // Records under a lot's key are its own (no code: SPEC 4).
             let own: Vec<Position> = index
                 .positions(&key)?
                 .into_iter()
-                .filter(|p| !p.paired && seen.insert((p.batch, p.leaf_index)))
+                .filter(|p| seen.insert((p.batch, p.leaf_index)))
                 .take(MAX_LOT_RECORDS)
                 .collect();
             found.extend(self.lot_records(&index, &own).await?);
