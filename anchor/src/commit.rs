@@ -29,7 +29,7 @@ use crate::manifest::{
 };
 use crate::rejects::RejectsWriter;
 use crate::segment_files::{RejectLine, SegmentSummary, digest, digest_of_hash, parse_summary};
-use crate::segment_store::read_checked_segment;
+use crate::segment_store::{check_index_len, read_checked_segment};
 use crate::stored_plan::{StoredPlan, get_object, get_required};
 use proofmark_ingest::direct_file::{DirectWriter, read_all};
 
@@ -214,6 +214,9 @@ pub async fn commit_batch(
         .buffered(32)
         .try_collect()
         .await?;
+    for (m, size) in runs_meta.iter().zip(&sizes) {
+        check_index_len(&segment_path(batch_id, m.0, SegmentFile::Index), *size, m.2)?;
+    }
     let index_out = OutputFile::create(store, work.path(), &layout::index_path(batch_id))?;
     let merge_opts = MergeOptions {
         memory_budget_bytes: opts.memory_budget_bytes,

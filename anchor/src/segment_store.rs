@@ -11,8 +11,8 @@ use crate::error::AnchorError;
 use crate::layout::{SegmentFile, segment_path};
 use crate::rejects::for_each_reject_line;
 use crate::segment_files::{
-    EncodedSegment, RejectLine, SegmentSummary, TreeFile, check_digest, check_tree, digest,
-    parse_summary,
+    EncodedSegment, INDEX_ENTRY_LEN, RejectLine, SegmentSummary, TreeFile, check_digest,
+    check_tree, digest, parse_summary,
 };
 use crate::stored_plan::{StoredPlan, StoredPlanSegment, get_object, get_required};
 
@@ -163,6 +163,25 @@ pub struct CheckedSegment {
     pub rejects: Vec<RejectLine>,
 }
 
+/// Checks that a segment's `.index` of `len` bytes holds one entry per leaf (SPEC 8.4).
+///
+/// # Errors
+///
+/// [`AnchorError::Malformed`] naming `path`.
+pub fn check_index_len(path: &str, len: u64, leaf_count: u64) -> Result<(), AnchorError> {
+    let want = leaf_count.saturating_mul(INDEX_ENTRY_LEN as u64);
+    if len == want {
+        return Ok(());
+    }
+    Err(AnchorError::malformed(
+        path,
+        format!(
+            "holds {len} bytes, {want} expected: one {INDEX_ENTRY_LEN}-byte entry for each of \
+             {leaf_count} leaves (SPEC 8.4); rebuild the segment"
+        ),
+    ))
+}
+
 /// Checks one segment's files against its summary and the plan (CPU work).
 #[allow(clippy::too_many_arguments)]
 fn check_segment_bytes(
@@ -238,6 +257,7 @@ fn check_segment_bytes(
     if let Some(index) = index {
         let index_path = segment_path(batch_id, n, SegmentFile::Index);
         check_digest(&index_path, index, &summary.index_digest)?;
+        check_index_len(&index_path, index.len() as u64, summary.leaf_count)?;
     }
     let tree_file = TreeFile::decode(&tree_path, tree)?;
     let root = check_tree(&tree_path, suite, &summary, leaves, &tree_file)?;

@@ -358,6 +358,55 @@ async fn commit_refuses_corrupt_segments_naming_them() {
     commit(store, "b").await;
 }
 
+/// A segment whose `.index` holds more entries than leaves, with a summary that agrees
+/// (an index under another entry rule): commit refuses it naming the file, and a rebuild
+/// repairs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_with_more_entries_than_leaves_is_refused_and_rebuilt() {
+    let fx = Fixture::new();
+    let store = &fx.store;
+    plan(store, "b", &fx.inputs, SuiteId::Blake3, InputMode::Copy).await;
+    let first = build_all(store, "b").await;
+    let path = segment_path("b", 2, SegmentFile::Index);
+    let local = fx.store_path().join(&path);
+    let mut index = std::fs::read(&local).unwrap();
+    let good_digest = proofmark_anchor::segment_files::digest(&index);
+    // A second entry for leaf 0, under the largest key: still sorted.
+    index.extend_from_slice(&[0xff; 16]);
+    index.extend_from_slice(&0u64.to_be_bytes());
+    std::fs::write(&local, &index).unwrap();
+    let summary = fx
+        .store_path()
+        .join(segment_path("b", 2, SegmentFile::Summary));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains(&good_digest));
+    let new_digest = proofmark_anchor::segment_files::digest(&index);
+    std::fs::write(&summary, text.replace(&good_digest, &new_digest)).unwrap();
+
+    let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
+        .await
+        .unwrap_err();
+    match &err {
+        AnchorError::Malformed { path: p, reason } => {
+            assert_eq!(p, &path);
+            assert!(reason.contains("one 24-byte entry for each of"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        store
+            .get(&layout::manifest_path("b"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let repaired = build_all(store, "b").await;
+    assert_eq!(repaired.segments_repaired, 1);
+    assert_eq!(repaired.segments_skipped, first.segments_in_part - 1);
+    let m = commit(store, "b").await.manifest;
+    assert_eq!(m.root, reference_root(&fx.inputs, SuiteId::Blake3).await);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_chain_through_previous() {
     let fx = Fixture::new();
