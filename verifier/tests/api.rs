@@ -66,6 +66,61 @@ async fn fixture() -> Fixture {
     Fixture { dir }
 }
 
+/// Publish refuses a batch index that does not hold exactly one entry per leaf (SPEC 8.4),
+/// even when the manifest's digest agrees with it, and leaves the code index untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_refuses_an_index_without_one_entry_per_leaf() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::from_url(dir.path().join("store").to_str().unwrap()).unwrap();
+    anchored_batch(&store, dir.path(), BATCH, "2026-11-24").await;
+    let entries_path = dir
+        .path()
+        .join("store")
+        .join(proofmark_anchor::layout::index_path(BATCH));
+    let manifest_path = dir
+        .path()
+        .join("store")
+        .join(proofmark_anchor::layout::manifest_path(BATCH));
+    let good = std::fs::read(&entries_path).unwrap();
+    let manifest = std::fs::read_to_string(&manifest_path).unwrap();
+    let good_digest = proofmark_anchor::segment_files::digest(&good);
+    assert!(manifest.contains(&good_digest));
+    // The last entry of the first key's run pointed at the next leaf, which another entry
+    // holds (the order stays sorted), and an extra entry appended.
+    let key = |i: usize| &good[24 * i..24 * i + 16];
+    let leaf = |i: usize| u64::from_be_bytes(good[24 * i + 16..24 * i + 24].try_into().unwrap());
+    let count = good.len() / 24;
+    let last = (0..count - 1)
+        .find(|&i| key(i) != key(i + 1) && leaf(i) + 1 < count as u64)
+        .unwrap();
+    let mut twice = good.clone();
+    twice[24 * last + 16..24 * last + 24].copy_from_slice(&(leaf(last) + 1).to_be_bytes());
+    let first_leaf: [u8; 8] = good[16..24].try_into().unwrap();
+    let mut extra = good.clone();
+    extra.extend_from_slice(&[0xff; 16]);
+    extra.extend_from_slice(&first_leaf);
+    for (bytes, want) in [
+        (twice, "holds two entries for leaf"),
+        (extra, "entries for"),
+    ] {
+        std::fs::write(&entries_path, &bytes).unwrap();
+        let digest = proofmark_anchor::segment_files::digest(&bytes);
+        std::fs::write(&manifest_path, manifest.replace(&good_digest, &digest)).unwrap();
+        let err = publish(&store, BATCH, &dir.path().join("index"))
+            .await
+            .unwrap_err();
+        match &err {
+            proofmark_verifier::VerifierError::BadBatchIndex { message, .. } => {
+                assert!(message.contains(want), "{message}")
+            }
+            other => panic!("{other}"),
+        }
+        let catalog =
+            std::fs::read_to_string(dir.path().join("index/catalog.json")).unwrap_or_default();
+        assert!(!catalog.contains(BATCH), "nothing published");
+    }
+}
+
 /// Plans, builds, commits and anchors batch `batch_id` of the sample in `store`.
 async fn anchored_batch(store: &Store, dir: &Path, batch_id: &str, date: &str) {
     let inputs: Vec<String> = ["production", "customs", "logistics", "inspection"]

@@ -181,6 +181,7 @@ pub async fn publish(
         Ok(())
     })
     .await?;
+    drop(seen_leaf);
     let digest = format!("blake3:{}", hasher.finalize().to_hex());
     if digest != manifest.index_digest {
         return Err(bad(format!(
@@ -203,7 +204,6 @@ pub async fn publish(
         Ok(())
     })
     .await?;
-    drop(seen_leaf);
     let run = writer.finish()?;
 
     // The batch's record file, before the catalog names it.
