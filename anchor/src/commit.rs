@@ -202,11 +202,12 @@ pub async fn commit_batch(
         }
         first += s.leaf_count;
     }
-    let sizes: Vec<u64> = stream::iter(runs_meta.iter().map(|m| m.0))
-        .map(|n| async move {
+    // Each run's size, checked to hold one entry per leaf before anything is merged.
+    let sizes: Vec<u64> = stream::iter(runs_meta.iter().map(|m| (m.0, m.2)))
+        .map(|(n, leaves)| async move {
             let path = segment_path(batch_id, n, SegmentFile::Index);
             match store.head(&path).await {
-                Ok(Some(info)) => Ok(info.size),
+                Ok(Some(info)) => check_index_len(&path, info.size, leaves).map(|()| info.size),
                 Ok(None) => Err(AnchorError::malformed(path, "missing")),
                 Err(e) => Err(AnchorError::store(path, e)),
             }
@@ -214,9 +215,6 @@ pub async fn commit_batch(
         .buffered(32)
         .try_collect()
         .await?;
-    for (m, size) in runs_meta.iter().zip(&sizes) {
-        check_index_len(&segment_path(batch_id, m.0, SegmentFile::Index), *size, m.2)?;
-    }
     let index_out = OutputFile::create(store, work.path(), &layout::index_path(batch_id))?;
     let merge_opts = MergeOptions {
         memory_budget_bytes: opts.memory_budget_bytes,

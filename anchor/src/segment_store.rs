@@ -256,8 +256,8 @@ fn check_segment_bytes(
     check_digest(&rejects_path, rejects, &summary.rejects_digest)?;
     if let Some(index) = index {
         let index_path = segment_path(batch_id, n, SegmentFile::Index);
-        check_digest(&index_path, index, &summary.index_digest)?;
         check_index_len(&index_path, index.len() as u64, summary.leaf_count)?;
+        check_digest(&index_path, index, &summary.index_digest)?;
     }
     let tree_file = TreeFile::decode(&tree_path, tree)?;
     let root = check_tree(&tree_path, suite, &summary, leaves, &tree_file)?;

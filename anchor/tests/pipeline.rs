@@ -32,6 +32,22 @@ fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// Commits `batch_id` expecting an error, and checks that no manifest was written.
+async fn failed_commit(store: &proofmark_ingest::Store, batch_id: &str) -> AnchorError {
+    let err = commit_batch(store, batch_id, &CommitOptions::default(), &|_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        store
+            .get(&layout::manifest_path(batch_id))
+            .await
+            .unwrap()
+            .is_none(),
+        "{batch_id} has a manifest after a failed commit ({err:?})"
+    );
+    err
+}
+
 async fn reference_root(fx_inputs: &[String], suite: SuiteId) -> String {
     let dir = tempfile::tempdir().unwrap();
     let store = store_at(dir.path());
@@ -305,10 +321,7 @@ async fn commit_refuses_corrupt_segments_naming_them() {
         let last = bad.len() - 2;
         bad[last] ^= 0x20;
         std::fs::write(&local, &bad).unwrap();
-        let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
-            .await
-            .unwrap_err();
-        match &err {
+        match &failed_commit(store, "b").await {
             // The digest check, or the merge's own checks when they see it first.
             AnchorError::DigestMismatch { path: p, .. }
             | AnchorError::Malformed { path: p, .. } => {
@@ -316,13 +329,6 @@ async fn commit_refuses_corrupt_segments_naming_them() {
             }
             other => panic!("{what}: {other:?}"),
         }
-        assert!(
-            store
-                .get(&layout::manifest_path("b"))
-                .await
-                .unwrap()
-                .is_none()
-        );
         std::fs::write(&local, &good).unwrap();
     }
     // A segment whose leaves vanished (read past the page cache in a local store).
@@ -383,23 +389,13 @@ async fn an_index_with_more_entries_than_leaves_is_refused_and_rebuilt() {
     let new_digest = proofmark_anchor::segment_files::digest(&index);
     std::fs::write(&summary, text.replace(&good_digest, &new_digest)).unwrap();
 
-    let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
-        .await
-        .unwrap_err();
-    match &err {
+    match &failed_commit(store, "b").await {
         AnchorError::Malformed { path: p, reason } => {
             assert_eq!(p, &path);
             assert!(reason.contains("one 24-byte entry for each of"), "{reason}");
         }
         other => panic!("{other:?}"),
     }
-    assert!(
-        store
-            .get(&layout::manifest_path("b"))
-            .await
-            .unwrap()
-            .is_none()
-    );
     let repaired = build_all(store, "b").await;
     assert_eq!(repaired.segments_repaired, 1);
     assert_eq!(repaired.segments_skipped, first.segments_in_part - 1);
@@ -468,19 +464,10 @@ async fn a_batch_without_accepted_rows_is_not_committed() {
     )
     .await;
     build_all(store, "b").await;
-    let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
-        .await
-        .unwrap_err();
+    let err = failed_commit(store, "b").await;
     assert!(
         matches!(err, AnchorError::NothingToCommit { rows_read: 30, .. }),
         "{err:?}"
-    );
-    assert!(
-        store
-            .get(&layout::manifest_path("b"))
-            .await
-            .unwrap()
-            .is_none()
     );
     assert!(store.get(layout::HEAD_PATH).await.unwrap().is_none());
 }
@@ -520,17 +507,8 @@ async fn inputs_changed_or_gone_after_the_plan_fail_the_build() {
         matches!(&err, AnchorError::Segment { file, .. } if file.contains("customs.parquet")),
         "{err:?}"
     );
-    let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
-        .await
-        .unwrap_err();
+    let err = failed_commit(store, "b").await;
     assert!(matches!(err, AnchorError::MissingSegments { .. }));
-    assert!(
-        store
-            .get(&layout::manifest_path("b"))
-            .await
-            .unwrap()
-            .is_none()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -15,12 +15,14 @@
 //! A run file is a 16-byte header (`PMCIRUN1`, then the entry count, `u64`
 //! little-endian) followed by 32-byte entries sorted by byte order: the
 //! 16-byte subject key, the batch's ordinal in the catalog (`u32`
-//! big-endian), four reserved zero bytes and the global leaf index (`u64`
+//! big-endian), flags (`u32` big-endian) and the global leaf index (`u64`
 //! big-endian). A batch has one entry per leaf (SPEC.md 4 and 8.4): a record
 //! with a code is found under its item key only, so the entries under a lot's
 //! key are its own records (inspections, customs declarations) and a code's
 //! journey reads none of the lot's other items. Publishing refuses a batch
-//! index with a leaf missing or twice.
+//! index with a leaf missing or twice and sets no flags; runs published under
+//! the former two-entry rule mark the lot entries of coded records with
+//! [`FLAG_PAIRED`], which lookups skip.
 //!
 //! Lookups read the key's bucket in each run's in-memory radix table (the
 //! keys' leading bits), then binary-search that bucket of the mapped run
@@ -66,6 +68,10 @@ pub const CATALOG_FILE: &str = "catalog.json";
 pub const LOCK_FILE: &str = "publish.lock";
 /// Length of one run entry.
 pub const RUN_ENTRY_LEN: usize = 32;
+/// Flag (bytes 20..24 of a run entry) of an entry whose leaf also has an entry under
+/// another key. Publishing no longer sets it (one entry per leaf, SPEC 8.4); runs
+/// published under the former rule have it on the lot entries of coded records.
+pub const FLAG_PAIRED: u32 = 1;
 
 const RUN_MAGIC: &[u8; 8] = b"PMCIRUN1";
 const RUN_HEADER_LEN: u64 = 16;
@@ -219,6 +225,9 @@ pub struct Position {
     pub batch: u32,
     /// The global leaf index in the batch.
     pub leaf_index: u64,
+    /// The record also has an entry under another key: only in runs published under
+    /// the former two-entry rule (see [`FLAG_PAIRED`]).
+    pub paired: bool,
 }
 
 /// One run, open for lookups.
@@ -453,7 +462,7 @@ pub(crate) fn encode_run_entry(key: &[u8], batch: u32, leaf: u64) -> [u8; RUN_EN
     let mut e = [0u8; RUN_ENTRY_LEN];
     e[..16].copy_from_slice(&key[..16]);
     e[16..20].copy_from_slice(&batch.to_be_bytes());
-    // Bytes 20..24: reserved, zero.
+    // Bytes 20..24: flags, none set (FLAG_PAIRED is only read).
     e[24..].copy_from_slice(&leaf.to_be_bytes());
     e
 }
@@ -470,6 +479,7 @@ fn decode_run_entry(e: &[u8]) -> ([u8; 16], Position) {
         key,
         Position {
             batch: word(16..20) as u32,
+            paired: word(20..24) as u32 & FLAG_PAIRED != 0,
             leaf_index: word(24..32),
         },
     )
@@ -851,5 +861,16 @@ mod tests {
             CodeIndex::open(dir.path()),
             Err(VerifierError::IndexCorrupt { .. })
         ));
+    }
+
+    #[test]
+    fn entries_are_written_unflagged_and_the_former_paired_flag_is_read() {
+        let mut e = encode_run_entry(&key(7), 3, 42);
+        assert_eq!(&e[20..24], &[0; 4]);
+        let (k, p) = decode_run_entry(&e);
+        assert_eq!((k, p.batch, p.leaf_index, p.paired), (key(7), 3, 42, false));
+        // A run published under the former two-entry rule.
+        e[20..24].copy_from_slice(&FLAG_PAIRED.to_be_bytes());
+        assert!(decode_run_entry(&e).1.paired);
     }
 }

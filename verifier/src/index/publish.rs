@@ -146,10 +146,10 @@ pub async fn publish(
         return Err(bad(format!("is {size} bytes, not whole entries")));
     }
     let leaf_count = manifest.leaf_count;
-    if size / BATCH_ENTRY_LEN != leaf_count {
+    let entries = size / BATCH_ENTRY_LEN;
+    if entries != leaf_count {
         return Err(bad(format!(
-            "holds {} entries for {leaf_count} leaves (one per leaf, SPEC 8.4)",
-            size / BATCH_ENTRY_LEN
+            "holds {entries} entries for {leaf_count} leaves (one per leaf, SPEC 8.4)"
         )));
     }
     let words =
@@ -194,7 +194,6 @@ pub async fn publish(
     let run_no = catalog.next_run;
     let run_file = format!("run-{run_no:08}.bin");
     let run_path = dir.join(&run_file);
-    let entries = size / BATCH_ENTRY_LEN;
     let mut writer = RunWriter::create(&run_path, entries)?;
     for_each_chunk(store, &path, size, |chunk| {
         for e in chunk.chunks_exact(BATCH_ENTRY_LEN as usize) {

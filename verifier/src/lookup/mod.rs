@@ -49,7 +49,7 @@ pub mod batch;
 pub(crate) mod read;
 pub mod record;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -512,8 +512,6 @@ impl Inner {
             id: code.to_owned(),
             key: hex::encode(item_key),
         }];
-        let mut seen: HashSet<(u32, u64)> =
-            positions.iter().map(|p| (p.batch, p.leaf_index)).collect();
         for lot in &lots {
             let key = subject_key(SubjectType::Lot, lot);
             subjects.push(SubjectRef {
@@ -521,11 +519,13 @@ impl Inner {
                 id: lot.clone(),
                 key: hex::encode(key),
             });
-            // Records under a lot's key are its own (no code: SPEC 4).
+            // Records under a lot's key are its own (no code), none of them the item's:
+            // a record has one entry (SPEC 4), which publish checks. Runs published
+            // under the former rule flag the lot entries of coded records.
             let own: Vec<Position> = index
                 .positions(&key)?
                 .into_iter()
-                .filter(|p| seen.insert((p.batch, p.leaf_index)))
+                .filter(|p| !p.paired)
                 .take(MAX_LOT_RECORDS)
                 .collect();
             found.extend(self.lot_records(&index, &own).await?);
