@@ -89,22 +89,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
-    let mut many = proofmark_schemas::EncodedRows::new();
-    let mut encoded_bytes = 0usize;
-    time("encode column by column (1024-row chunks)", &mut || {
-        encoded_bytes = 0;
-        let mut rows: Vec<u32> = Vec::with_capacity(1024);
-        for (kind, b) in &batches {
-            let view = RecordView::try_new(*kind, b).expect("view");
-            for start in (0..view.num_rows()).step_by(1024) {
-                rows.clear();
-                rows.extend(start as u32..(start + 1024).min(view.num_rows()) as u32);
-                many.encode(&view, &rows);
-                encoded_bytes += many.groups().map(|g| g.data.len()).sum::<usize>();
-            }
-        }
-    });
-    assert_eq!(encoded_bytes, arena.len());
     let mut hist = std::collections::BTreeMap::new();
     for l in &lens {
         *hist.entry(l / BLOCK_LEN).or_insert(0usize) += 1;
