@@ -76,13 +76,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
     });
+    // In the build's units of work: `CHUNK_ROWS` rows encoded into one reused buffer.
+    let rows_per_chunk = proofmark_ingest::hash::CHUNK_ROWS;
     let mut chunk = Vec::new();
-    time("encode row by row (1024-row chunks)", &mut || {
+    time("encode row by row (build-sized chunks)", &mut || {
         for (kind, b) in &batches {
             let view = RecordView::try_new(*kind, b).expect("view");
-            for start in (0..view.num_rows()).step_by(1024) {
+            for start in (0..view.num_rows()).step_by(rows_per_chunk) {
                 chunk.clear();
-                for r in start..(start + 1024).min(view.num_rows()) {
+                for r in start..(start + rows_per_chunk).min(view.num_rows()) {
                     encode_row(&view, r, &mut chunk);
                 }
                 std::hint::black_box(&chunk);
