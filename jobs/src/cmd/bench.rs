@@ -17,7 +17,7 @@ use anyhow::{Context, bail};
 use arrow_array::cast::AsArray;
 use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
 use proofmark_datasets::{DatasetPlan, GenerateOptions};
 use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
@@ -367,19 +367,23 @@ fn run_stage(args: StageArgs) -> anyhow::Result<ExitCode> {
 fn stage_decode(dataset: &Path) -> anyhow::Result<StageFigures> {
     let files = record_files(dataset)?;
     let started = Instant::now();
+    // Each file's footer is read and parsed once, as the build does (it caches footers per
+    // file): parsing it again for every row group would cost time that grows with the
+    // square of the row groups and flatter the ratio on large files.
     let mut tasks = Vec::new();
     for f in &files {
         let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
-        for rg in 0..builder.metadata().num_row_groups() {
-            tasks.push((f.clone(), rg));
+        let metadata = ArrowReaderMetadata::load(&file, Default::default())
+            .with_context(|| format!("reading the footer of {}", f.display()))?;
+        for rg in 0..metadata.metadata().num_row_groups() {
+            tasks.push((f.clone(), metadata.clone(), rg));
         }
     }
     let results: Vec<anyhow::Result<(u64, u64)>> = tasks
         .par_iter()
-        .map(|(f, rg)| {
+        .map(|(f, metadata, rg)| {
             let file = std::fs::File::open(f)?;
-            let reader = ParquetRecordBatchReaderBuilder::try_new(file)?
+            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
                 .with_row_groups(vec![*rg])
                 .with_batch_size(8192)
                 .build()?;
