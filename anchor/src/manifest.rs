@@ -120,7 +120,8 @@ impl Manifest {
     ///
     /// # Errors
     ///
-    /// [`AnchorError::Json`] naming `path`, or [`AnchorError::Malformed`] for a wrong `format`.
+    /// [`AnchorError::Json`] naming `path`, or [`AnchorError::Malformed`] for a wrong `format`,
+    /// `spec_version` or `encoding_version`.
     pub fn from_slice(path: &str, bytes: &[u8]) -> Result<Self, AnchorError> {
         let m: Manifest = serde_json::from_slice(bytes).map_err(|source| AnchorError::Json {
             path: path.to_owned(),
@@ -130,6 +131,17 @@ impl Manifest {
             return Err(AnchorError::malformed(
                 path,
                 format!("format {:?} is not {MANIFEST_FORMAT:?}", m.format),
+            ));
+        }
+        if m.spec_version != proofmark_schemas::SPEC_VERSION
+            || m.encoding_version != u32::from(proofmark_schemas::ENCODING_VERSION)
+        {
+            return Err(AnchorError::malformed(
+                path,
+                format!(
+                    "spec version {} and encoding version {} are not supported",
+                    m.spec_version, m.encoding_version
+                ),
             ));
         }
         Ok(m)
@@ -254,6 +266,21 @@ mod tests {
         assert!(text.contains("\"root\": null"));
         assert_eq!(Manifest::from_slice("m", &bytes).unwrap(), m);
         assert_eq!(m.root_hash().unwrap(), [0xaa; 32]);
+        // Versions this reader does not know are refused, naming the file.
+        for (spec, encoding) in [(2, 1), (1, 2)] {
+            let other = Manifest {
+                spec_version: spec,
+                encoding_version: encoding,
+                ..m.clone()
+            };
+            let err = Manifest::from_slice("b/manifest.json", &other.to_bytes().unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("b/manifest.json") && err.contains("not supported"),
+                "{err}"
+            );
+        }
         let head = HeadPointer {
             format: HEAD_FORMAT.into(),
             batch: m.previous.clone().unwrap(),

@@ -15,6 +15,10 @@ use crate::segment_files::digest;
 /// A plan as stored, with its bytes' digest.
 #[derive(Debug, Clone, Deserialize)]
 pub struct StoredPlan {
+    /// `"proofmark-plan"`.
+    pub format: String,
+    /// The spec version (1).
+    pub spec_version: u32,
     /// The batch.
     pub batch_id: String,
     /// `YYYY-MM-DD`.
@@ -86,6 +90,22 @@ impl StoredPlan {
                 source,
             })?;
         plan.digest = digest(bytes);
+        if plan.format != proofmark_ingest::plan::PLAN_FORMAT {
+            return Err(AnchorError::malformed(
+                path,
+                format!(
+                    "format {:?} is not {:?}",
+                    plan.format,
+                    proofmark_ingest::plan::PLAN_FORMAT
+                ),
+            ));
+        }
+        if plan.spec_version != proofmark_schemas::SPEC_VERSION {
+            return Err(AnchorError::malformed(
+                path,
+                format!("spec version {} is not supported", plan.spec_version),
+            ));
+        }
         for (i, s) in plan.segments.iter().enumerate() {
             let ok = s.segment as usize == i
                 && plan
@@ -145,4 +165,48 @@ pub async fn get_required(store: &Store, path: &str) -> Result<Bytes, AnchorErro
     get_object(store, path)
         .await?
         .ok_or_else(|| AnchorError::malformed(path, "missing"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn plan_json(format: &str, spec_version: u32) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "format": format,
+            "spec_version": spec_version,
+            "batch_id": "b",
+            "batch_date": "2026-11-25",
+            "suite": "blake3",
+            "input_mode": "copy",
+            "files": [{
+                "index": 0, "source": "file:///in/a.parquet", "path": "batches/b/inputs/logistics/a.parquet",
+                "kind": "logistics", "size": 10, "digest": "blake3:00", "rows": 3,
+                "row_groups": [{"rows": 3, "offset": 4, "length": 2, "digest": "blake3:11"}],
+                "duplicate_rows": []
+            }],
+            "segments": [{"segment": 0, "file": 0, "row_group": 0, "first_row": 0, "rows": 3}],
+            "total_rows": 3
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn plans_of_another_format_or_version_are_refused() {
+        let plan = StoredPlan::from_slice("p", &plan_json("proofmark-plan", 1)).unwrap();
+        assert_eq!((plan.files.len(), plan.segments.len()), (1, 1));
+        for (format, version, want) in [
+            ("proofmark-manifest", 1, "format"),
+            ("proofmark-plan", 2, "spec version 2"),
+        ] {
+            let err = StoredPlan::from_slice("batches/b/plan.json", &plan_json(format, version))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("batches/b/plan.json") && err.contains(want),
+                "{err}"
+            );
+        }
+    }
 }

@@ -183,7 +183,8 @@ pub enum IngestError {
         /// The digest of the bytes read now.
         actual: String,
     },
-    /// A file whose footer no longer agrees with the plan (size, row groups, byte ranges).
+    /// A file whose footer no longer agrees with the plan (its digest, size, row groups, byte
+    /// ranges, kind).
     #[error("input file {url} changed since the plan: {what}")]
     ChangedSincePlan {
         /// The file's URL.

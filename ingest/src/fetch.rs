@@ -262,6 +262,17 @@ async fn cached_footer(
         Some(_) => {}
     }
     let footer = read_footer(read_store, path, url, file.size, true).await?;
+    if let Some(planned) = &file.footer_digest
+        && *planned != footer.digest
+    {
+        return Err(IngestError::ChangedSincePlan {
+            url: url.to_owned(),
+            what: format!(
+                "its footer (the Parquet metadata) is {}, the plan has {planned}",
+                footer.digest
+            ),
+        });
+    }
     if footer.kind != file.kind {
         return Err(IngestError::ChangedSincePlan {
             url: url.to_owned(),

@@ -21,6 +21,11 @@ pub struct Footer {
     pub arrow: ArrowReaderMetadata,
     /// The kind the schema matches.
     pub kind: Kind,
+    /// `blake3:` + hex of the footer's bytes: the file's last `8 + L` bytes, where `L` is
+    /// the metadata length in the 4 bytes before the closing `PAR1` (the Thrift metadata,
+    /// that length and the magic). The row group digests do not cover them, and they say how
+    /// the row groups' bytes are read (column names, types, encodings).
+    pub digest: String,
 }
 
 impl Footer {
@@ -71,7 +76,7 @@ pub async fn read_footer(
     };
     let mut want = size.min(FOOTER_GUESS_BYTES);
     let mut reader = ParquetMetaDataReader::new();
-    loop {
+    let tail = loop {
         let tail: Bytes = fetch(size - want..size).await?;
         if (tail.len() as u64) < want {
             return Err(bad(ParquetError::EOF(format!(
@@ -80,7 +85,7 @@ pub async fn read_footer(
             ))));
         }
         match reader.try_parse_sized(&tail, size) {
-            Ok(()) => break,
+            Ok(()) => break tail,
             Err(ParquetError::NeedMoreData(needed))
                 if (needed as u64) > want && (needed as u64) <= size =>
             {
@@ -88,8 +93,13 @@ pub async fn read_footer(
             }
             Err(e) => return Err(bad(e)),
         }
-    }
+    };
     let metadata = Arc::new(reader.finish().map_err(bad)?);
+    let digest = footer_digest(&tail).ok_or_else(|| {
+        bad(ParquetError::General(
+            "the footer's length runs past the file's start".into(),
+        ))
+    })?;
     for (i, rg) in metadata.row_groups().iter().enumerate() {
         let range = row_group_range(rg);
         if range.end > size || rg.num_rows() < 0 {
@@ -106,5 +116,19 @@ pub async fn read_footer(
         url: url.to_owned(),
         source,
     })?;
-    Ok(Footer { arrow, kind })
+    Ok(Footer {
+        arrow,
+        kind,
+        digest,
+    })
+}
+
+/// The digest of the footer at the end of `tail` (the file's last bytes, the whole footer
+/// among them), or `None` when its length field claims more than `tail` holds.
+fn footer_digest(tail: &[u8]) -> Option<String> {
+    let end = tail.len();
+    let len_bytes: [u8; 4] = tail.get(end.checked_sub(8)?..end - 4)?.try_into().ok()?;
+    let metadata_len = usize::try_from(u32::from_le_bytes(len_bytes)).ok()?;
+    let start = end.checked_sub(8)?.checked_sub(metadata_len)?;
+    Some(crate::digest::digest_of(&tail[start..]))
 }

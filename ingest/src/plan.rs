@@ -94,6 +94,10 @@ pub struct PlanFile {
     pub size: u64,
     /// `blake3:` + hex of the whole file.
     pub digest: String,
+    /// `blake3:` + hex of the file's footer ([`crate::footer::Footer::digest`]), checked
+    /// by every process that reads the file for the plan (plans of earlier versions lack it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer_digest: Option<String>,
     /// Number of rows.
     pub rows: u64,
     /// Its row groups, in file order.

@@ -241,6 +241,7 @@ async fn plan_file(
         kind: f.footer.kind,
         size: f.source.size,
         digest: digests.file,
+        footer_digest: Some(f.footer.digest.clone()),
         rows,
         row_groups,
         duplicate_rows: duplicates,

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::file::properties::WriterProperties;
 use proofmark_ingest::{InputMode, PlanOptions};
 use proofmark_merkle::SuiteId;
@@ -81,6 +82,32 @@ pub fn write_parquet(path: &Path, kind: Kind, records: &[Value], rows_per_group:
         .build();
     let file = std::fs::File::create(path).expect("create");
     let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).expect("writer");
+    writer.write(&batch).expect("write");
+    writer.close().expect("close");
+    path.to_owned()
+}
+
+/// As [`write_parquet`], without the Arrow schema that `ArrowWriter` embeds in the footer's
+/// key-value metadata: the Parquet schema alone names the columns.
+pub fn write_parquet_without_arrow_schema(
+    path: &Path,
+    kind: Kind,
+    records: &[Value],
+    rows_per_group: usize,
+) -> PathBuf {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    let batch = batch_from_json(kind, records).expect("batch");
+    let props = WriterProperties::builder()
+        .set_max_row_group_row_count(Some(rows_per_group))
+        .build();
+    let options = ArrowWriterOptions::new()
+        .with_properties(props)
+        .with_skip_arrow_metadata(true);
+    let file = std::fs::File::create(path).expect("create");
+    let mut writer =
+        ArrowWriter::try_new_with_options(file, batch.schema(), options).expect("writer");
     writer.write(&batch).expect("write");
     writer.close().expect("close");
     path.to_owned()

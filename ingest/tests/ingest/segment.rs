@@ -318,6 +318,89 @@ fn a_modified_copy_fails_the_digest_check() {
     );
 }
 
+/// Swaps the names of two columns of equal length in the footer of the Parquet file at
+/// `path`, leaving every other byte (the row groups') as it was.
+fn swap_column_names_in_footer(path: &std::path::Path, a: &[u8], b: &[u8]) {
+    assert_eq!(a.len(), b.len());
+    let mut bytes = std::fs::read(path).expect("read");
+    let end = bytes.len() - 8;
+    let len = u32::from_le_bytes(bytes[end..end + 4].try_into().expect("4 bytes")) as usize;
+    let footer = &mut bytes[end - len..end];
+    let mut swapped = 0;
+    let mut i = 0;
+    while i + a.len() <= footer.len() {
+        let at = &mut footer[i..i + a.len()];
+        if at == a {
+            at.copy_from_slice(b);
+        } else if at == b {
+            at.copy_from_slice(a);
+        } else {
+            i += 1;
+            continue;
+        }
+        swapped += 1;
+        i += a.len();
+    }
+    assert!(swapped >= 2, "the footer names both columns");
+    std::fs::write(path, bytes).expect("write");
+}
+
+#[test]
+fn a_changed_footer_fails_the_footer_check() {
+    // The row groups' bytes are unchanged, so their digests still match; the footer now
+    // says that the carrier column's chunks are the waybills and the other way round.
+    for mode in [InputMode::Copy, InputMode::Reference] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let records: Vec<Value> = (0..20)
+            .map(|i| {
+                let mut r = logistics("f", i);
+                r["carrier"] = json!(format!("carrier-{i}"));
+                r["waybill"] = json!(format!("WB{i}"));
+                r
+            })
+            .collect();
+        let source = write_parquet_without_arrow_schema(
+            &dir.path().join("in/records.parquet"),
+            Kind::Logistics,
+            &records,
+            10,
+        );
+        let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+        let plan = rt()
+            .block_on(make_plan(
+                &store,
+                &[path_str(&source)],
+                &opts("footer", mode, SuiteId::Blake3),
+                &no_progress,
+            ))
+            .expect("plan");
+        let footer_digest = plan.files[0]
+            .footer_digest
+            .clone()
+            .expect("a footer digest");
+        assert!(footer_digest.starts_with("blake3:"), "{footer_digest}");
+        let read = match mode {
+            InputMode::Copy => dir.path().join("store").join(&plan.files[0].path),
+            InputMode::Reference => source.clone(),
+        };
+        swap_column_names_in_footer(&read, b"carrier", b"waybill");
+        let err = rt()
+            .block_on(fetch_segment(&store, &plan, 0))
+            .expect_err("changed footer");
+        match &err {
+            IngestError::ChangedSincePlan { url, what } => {
+                assert!(url.ends_with("records.parquet"), "{url}");
+                assert!(
+                    what.contains("footer") && what.contains(&footer_digest),
+                    "{what}"
+                );
+            }
+            other => panic!("{mode:?}: {other:?}"),
+        }
+        assert!(err.to_string().contains("changed since the plan"), "{err}");
+    }
+}
+
 #[test]
 fn a_deleted_reference_input_has_vanished() {
     let dir = tempfile::tempdir().expect("tempdir");
