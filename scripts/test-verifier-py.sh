@@ -118,6 +118,10 @@ tamper record 'r["records"][0]["record"]["record_id"] += "x"'
 tamper leaf 'h = r["records"][0]["leaf_hash"]; r["records"][0]["leaf_hash"] = ("1" if h[0] == "0" else "0") + h[1:]'
 tamper proof 'p = r["records"][0]["proof"]; hs = p["hashes"] or p["upper_hashes"]; hs[0] = ("1" if hs[0][0] == "0" else "0") + hs[0][1:]'
 tamper root 'b = next(iter(r["batches"].values())); b["root"] = ("1" if b["root"][0] == "0" else "0") + b["root"][1:]'
+# A lot no record of the item binds it to, with its correct key (its records must not join).
+tamper unbound-lot 'sys.path.insert(0, "verifier/python"); from verify_proof import subject_key; r["subjects"].append({"type": "lot", "id": "LOT-NOT-BOUND", "key": subject_key(2, "LOT-NOT-BOUND").hex()})'
+# The first subject must be the item of the code.
+tamper first-subject 'r["subjects"][0]["id"] = r["code"][:-1] + ("1" if r["code"][-1] == "0" else "0")'
 tamper signature 'a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c = a["checkpoint"]; i = c.rindex(" ") + 8; a["checkpoint"] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]'
 
 step "proofmark audit codes --server and proofmark audit batch"

@@ -9,8 +9,10 @@ REPORT.json is the body of `GET /v1/codes/{code}` (format `proofmark-code/1`). F
 record: the record's values are re-encoded canonically (SPEC.md section 3) and must equal
 `canonical`; those bytes are leaf-hashed with the batch's suite (section 5) and must equal
 `leaf_hash`; the batch proof (sections 7.4 and 7.5, decoded strictly) must lead from the leaf
-hash to the batch root; the record must be about the code (its `code`, or a lot listed in
-`subjects`). For every batch: every anchor receipt must commit to the batch's id, suite, root,
+hash to the batch root; the record must be about the code (its `code`, or, with a null
+`code`, a lot listed in `subjects`). The first subject must be the item of the code, and every
+lot subject must be bound to it by one of its `production` records or `labelled` logistics
+events (section 11.2, step 1). For every batch: every anchor receipt must commit to the batch's id, suite, root,
 leaf count and manifest digest; a `ledger` receipt's entry (section 9.1) must be included in
 its checkpoint's tree (RFC 6962 inclusion, SHA-256), and with `--ledger-key` (the log's
 verifier key `name+keyid+base64key`, obtained independently) the checkpoint's Ed25519
@@ -108,6 +110,9 @@ def canonical(kind: str, record: dict) -> bytes:
     unknown = set(record) - {name for name, _ in columns}
     if unknown:
         raise Invalid(f"columns not of kind {kind}: {sorted(unknown)}")
+    missing = [name for name, _ in columns if name not in record]
+    if missing:
+        raise Invalid(f"the record lacks the {kind} columns {missing}")
     body = b""
     for name, ty in columns:
         v = record.get(name)
@@ -168,7 +173,7 @@ def decode_batch_proof(obj: Any) -> dict:
     missing = [f for f in BATCH_FIELDS if f not in obj]
     if missing:
         raise Invalid(f"missing proof fields {missing}")
-    if obj["version"] != 1 or isinstance(obj["version"], bool):
+    if type(obj["version"]) is not int or obj["version"] != 1:
         raise Invalid(f"proof version {obj['version']!r} is not 1")
     if obj["kind"] != "batch":
         raise Invalid(f"proof kind {obj['kind']!r} is not batch")
@@ -365,12 +370,30 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
         failures.append("the report has no records")
     code = report.get("code")
     lots = set()
-    for s in report.get("subjects", []):
+    subjects = report.get("subjects") or []
+    if not subjects or subjects[0].get("type") != "item" or subjects[0].get("id") != code:
+        failures.append("the first subject is not the item of the report's code")
+    for i, s in enumerate(subjects):
         tb = {"item": 1, "lot": 2}.get(s.get("type"))
         if tb is None or subject_key(tb, s.get("id", "")).hex() != s.get("key"):
             failures.append(f"subject {s.get('id')!r}: wrong type or key")
+        if i > 0 and s.get("type") != "lot":
+            failures.append(f"subject {s.get('id')!r}: only lots may follow the item")
         if s.get("type") == "lot":
             lots.add(s.get("id"))
+
+    def binds(rec: dict, lot) -> bool:
+        """Whether rec is a record of the item that binds it to lot (section 11.1)."""
+        values = rec.get("record") or {}
+        return (rec.get("subject") == "item" and values.get("code") == code
+                and values.get("lot_id") == lot
+                and (rec.get("kind") == "production"
+                     or (rec.get("kind") == "logistics" and values.get("event_type") == "labelled")))
+
+    for lot in sorted(lots):
+        if not any(binds(rec, lot) for rec in records):
+            failures.append(f"lot {lot!r} is a subject but no production or labelled logistics "
+                            "record of the item binds it")
     batches = report.get("batches", {})
     for i, rec in enumerate(records):
         where = f"record {i} ({rec.get('record', {}).get('record_id')})"
@@ -378,6 +401,8 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
             values = rec["record"]
             if rec["subject"] == "item" and values.get("code") != code:
                 raise Invalid("found as the item but its code differs")
+            if rec["subject"] == "lot" and ("code" not in values or values["code"] is not None):
+                raise Invalid("found as a record of its lot but it has a code")
             if rec["subject"] == "lot" and values.get("lot_id") not in lots:
                 raise Invalid("found by lot but its lot is not a subject")
             if rec["subject"] not in ("item", "lot"):

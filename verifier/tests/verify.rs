@@ -29,7 +29,9 @@ fn records() -> Vec<(Kind, &'static str, Value)> {
     let logistics = |i: i64, code: Value| {
         json!({
             "record_id": format!("ev-{i}"), "code": code, "lot_id": LOT, "org_id": "carrier-7",
-            "event_time": T0 + i, "event_type": "departed", "location": format!("Port {i}"),
+            // The first event labels the item with its lot: that binds the item to LOT-7.
+            "event_time": T0 + i, "event_type": if i == 0 { "labelled" } else { "departed" },
+            "location": format!("Port {i}"),
             "carrier": null, "waybill": null,
         })
     };
@@ -572,6 +574,37 @@ fn report_level_corruptions_fail() {
     let mut r = f.report.clone();
     r.code = "01234567890123456780".into();
     assert_fails(&f, &r, CheckKind::Subject);
+    // A lot that no record of the item binds it to, with its correct key: its own records
+    // (a passing inspection of some other lot, say) must not join the journey.
+    let mut r = f.report.clone();
+    r.subjects.push(SubjectRef {
+        subject_type: "lot".into(),
+        id: "LOT-8".into(),
+        key: hex::encode(subject_key(SubjectType::Lot, "LOT-8")),
+    });
+    assert_fails(&f, &r, CheckKind::SubjectKeys);
+    // Without its labelling event the item is bound to no lot.
+    let mut r = f.report.clone();
+    let labelled = r
+        .records
+        .iter()
+        .position(|e| e.record["record_id"] == "ev-0")
+        .unwrap();
+    r.records[labelled].record["event_type"] = json!("departed");
+    assert_fails(&f, &r, CheckKind::SubjectKeys);
+    // The first subject must be the item of the code.
+    let mut r = f.report.clone();
+    r.subjects.swap(0, 1);
+    assert_fails(&f, &r, CheckKind::SubjectKeys);
+    // A record listed as its lot's own but carrying a code (another item's record).
+    let mut r = f.report.clone();
+    let lot_record = r.records.iter().position(|e| e.subject == "lot").unwrap();
+    r.records[lot_record].record["code"] = json!("01234567890123456780");
+    assert_fails(&f, &r, CheckKind::Subject);
+    // A record without one of its kind's columns (a missing key is not a null).
+    let mut r = f.report.clone();
+    r.records[0].record.remove("carrier");
+    assert_fails(&f, &r, CheckKind::Canonical);
 }
 
 struct FixedChain(Result<String, ChainCheckError>);

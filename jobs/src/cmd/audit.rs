@@ -301,6 +301,31 @@ fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
     Ok(codes)
 }
 
+/// The server's answer line for the code `asked`, as long as it is about that code (a
+/// report's `code`, or an error line's): any other answer is an error of `asked`, so that a
+/// server cannot answer one code with the (genuine, verifiable) report of another.
+fn answer_for(asked: &str, line: AuditLine) -> AuditLine {
+    let asked = asked.trim();
+    let answered = match &line {
+        AuditLine::Report(report) => report.code.trim().to_owned(),
+        AuditLine::NoReport(code, ..) => code.trim().to_owned(),
+    };
+    if answered == asked {
+        return line;
+    }
+    if answered.is_empty()
+        && let AuditLine::NoReport(_, status, message) = line
+    {
+        // A line that did not parse: its reason, under the code it answers.
+        return AuditLine::NoReport(asked.to_owned(), status, message);
+    }
+    AuditLine::NoReport(
+        asked.to_owned(),
+        CodeStatus::Error,
+        format!("the server answered for the code {answered:?}, not {asked:?}"),
+    )
+}
+
 /// Asks a server for the reports of `codes` (`POST /v1/audit`, NDJSON).
 async fn fetch_from_server(
     server: &str,
@@ -355,7 +380,11 @@ async fn fetch_from_server(
                         );
                     }
                     pb.inc(chunk.len() as u64);
-                    Ok(lines)
+                    Ok(chunk
+                        .iter()
+                        .zip(lines)
+                        .map(|(asked, line)| answer_for(asked, line))
+                        .collect())
                 })
             })
             .buffered(args.concurrency.max(1))
@@ -534,4 +563,47 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     } else {
         0
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn report_for(code: &str) -> AuditLine {
+        let line = serde_json::json!({
+            "format": "proofmark-code/1", "code": code, "subjects": [], "records": [],
+            "batches": {},
+        });
+        parse_audit_line(&line.to_string()).unwrap()
+    }
+
+    #[test]
+    fn an_answer_about_another_code_is_an_error_of_the_code_asked() {
+        let asked = "01234567890123456789";
+        assert!(matches!(
+            answer_for(asked, report_for(asked)),
+            AuditLine::Report(_)
+        ));
+        match answer_for(asked, report_for("98765432109876543210")) {
+            AuditLine::NoReport(code, CodeStatus::Error, message) => {
+                assert_eq!(code, asked);
+                assert!(message.contains("98765432109876543210"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let unknown = AuditLine::NoReport(asked.into(), CodeStatus::Unknown, "no batch".into());
+        assert!(matches!(
+            answer_for(&format!(" {asked} "), unknown),
+            AuditLine::NoReport(_, CodeStatus::Unknown, _)
+        ));
+        // A line that did not parse keeps its reason, under the code it answers.
+        let bad = AuditLine::NoReport(String::new(), CodeStatus::Error, "not JSON".into());
+        match answer_for(asked, bad) {
+            AuditLine::NoReport(code, CodeStatus::Error, message) => {
+                assert_eq!((code.as_str(), message.as_str()), (asked, "not JSON"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

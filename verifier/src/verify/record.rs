@@ -2,7 +2,35 @@
 
 use super::*;
 
+/// The report's subjects (SPEC.md 11.2, step 1): the first is the item of the report's code,
+/// every other a lot that some record of the item binds it to (its `production` records, and
+/// its `logistics` records of event `labelled`), and every key is its subject's.
 pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
+    match report.subjects.first() {
+        Some(first) if first.subject_type == "item" && first.id == report.code => {}
+        Some(first) => {
+            return CheckStatus::failed(format!(
+                "the first subject is {} {:?}, not the item {:?}",
+                first.subject_type, first.id, report.code
+            ));
+        }
+        None => return CheckStatus::failed("the report lists no subject"),
+    }
+    for s in &report.subjects[1..] {
+        if s.subject_type != "lot" {
+            return CheckStatus::failed(format!(
+                "subject {} {:?} after the first: only lots may follow the item",
+                s.subject_type, s.id
+            ));
+        }
+        if !report.records.iter().any(|r| binds_lot(report, r, &s.id)) {
+            return CheckStatus::failed(format!(
+                "lot {:?} is a subject but no production or labelled logistics record of the \
+                 item binds it",
+                s.id
+            ));
+        }
+    }
     for s in &report.subjects {
         let ty = match s.subject_type.as_str() {
             "item" => SubjectType::Item,
@@ -23,11 +51,36 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
     CheckStatus::passed()
 }
 
+/// Whether `entry` is a record of the report's item that binds it to lot `lot`.
+fn binds_lot(report: &CodeReport, entry: &RecordEntry, lot: &str) -> bool {
+    let field = |name: &str| entry.record.get(name).and_then(Value::as_str);
+    entry.subject == "item"
+        && field("code") == Some(report.code.as_str())
+        && field("lot_id") == Some(lot)
+        && match entry.kind.as_str() {
+            "production" => true,
+            "logistics" => field("event_type") == Some("labelled"),
+            _ => false,
+        }
+}
+
 /// The canonical encoding of a record's values (SPEC.md section 3), straight
 /// from its JSON form into `buf` (cleared first), or why it has none.
 pub(super) fn encode_entry(entry: &RecordEntry, buf: &mut Vec<u8>) -> Result<(), String> {
     buf.clear();
     let kind: Kind = entry.kind.parse().map_err(|e| format!("{e}"))?;
+    // `encode_json` refuses unknown columns; as many keys as columns then means every column.
+    if entry.record.len() != kind.fields().len() {
+        let missing: Vec<&str> = kind
+            .fields()
+            .iter()
+            .map(|f| f.name)
+            .filter(|name| !entry.record.contains_key(*name))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("the record lacks the {kind} columns {missing:?}"));
+        }
+    }
     encode_json(kind, &entry.record, buf)
         .map(drop)
         .map_err(|e| e.to_string())
@@ -370,7 +423,7 @@ pub(super) fn check_leaf_index(
 }
 
 /// The record must be about the report's code: under `item` its `code` is
-/// the code; under `lot` its `lot_id` is a lot subject of the report.
+/// the code; under `lot` its `code` is null and its `lot_id` is a lot subject of the report.
 pub(super) fn check_subject(report: &CodeReport, entry: &RecordEntry) -> CheckStatus {
     let field = |name: &str| entry.record.get(name).and_then(Value::as_str);
     match entry.subject.as_str() {
@@ -391,7 +444,14 @@ pub(super) fn check_subject(report: &CodeReport, entry: &RecordEntry) -> CheckSt
                 .subjects
                 .iter()
                 .any(|s| s.subject_type == "lot" && Some(s.id.as_str()) == lot);
-            if listed {
+            let code = entry.record.get("code");
+            if !matches!(code, Some(Value::Null)) {
+                CheckStatus::failed(format!(
+                    "found as a record of its lot but it has the code {:?}: a lot's own \
+                     records have none",
+                    code.map(Value::to_string).unwrap_or_default()
+                ))
+            } else if listed {
                 CheckStatus::passed()
             } else {
                 CheckStatus::failed(format!(
