@@ -10,32 +10,110 @@ use crate::error::DecodeError;
 use crate::proof::{BatchProof, ConsistencyProof, InclusionProof, MultiProof};
 use crate::suite::{Hash, SuiteId};
 
-/// The JSON object as written: every field a kind may use, in spec order.
+/// The JSON object as written: every field a kind may use, in spec order. `None` is a field
+/// that is absent; a field given as `null` is present ([`Nullable::Null`]), so that it counts
+/// as given when the kind does not have it (SPEC.md 7.5, `UnexpectedField`).
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct WireProof {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    version: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    suite: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    kind: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    index: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    indices: Option<Vec<u64>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    old_size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    tree_size: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    hashes: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    segment_index: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    segment_count: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    upper_hashes: Option<Vec<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    version: Option<Nullable<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    suite: Option<Nullable<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    kind: Option<Nullable<String>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    index: Option<Nullable<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    indices: Option<Nullable<Vec<u64>>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    old_size: Option<Nullable<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    tree_size: Option<Nullable<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    hashes: Option<Nullable<Vec<String>>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    segment_index: Option<Nullable<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    segment_count: Option<Nullable<u64>>,
+    #[serde(
+        default,
+        deserialize_with = "present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    upper_hashes: Option<Nullable<Vec<String>>>,
+}
+
+/// A field's value as given: `null` or a value.
+#[derive(Debug)]
+enum Nullable<T> {
+    /// `null`.
+    Null,
+    /// A value.
+    Value(T),
+}
+
+impl<T: Serialize> Serialize for Nullable<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Nullable::Null => serializer.serialize_none(),
+            Nullable::Value(v) => v.serialize(serializer),
+        }
+    }
+}
+
+/// Deserializes a field that is present (serde calls it only then): `null` included.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Nullable<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(|v| Some(v.map_or(Nullable::Null, Nullable::Value)))
+}
+
+/// A present field of value `v`.
+fn given<T>(v: T) -> Option<Nullable<T>> {
+    Some(Nullable::Value(v))
 }
 
 fn hex_list(hashes: &[Hash]) -> Vec<String> {
@@ -45,34 +123,34 @@ fn hex_list(hashes: &[Hash]) -> Vec<String> {
 impl From<&ProofEnvelope> for WireProof {
     fn from(envelope: &ProofEnvelope) -> Self {
         let mut wire = WireProof {
-            version: Some(PROOF_ENCODING_VERSION.into()),
-            suite: Some(envelope.suite.name().to_owned()),
-            kind: Some(envelope.proof.kind().name().to_owned()),
+            version: given(PROOF_ENCODING_VERSION.into()),
+            suite: given(envelope.suite.name().to_owned()),
+            kind: given(envelope.proof.kind().name().to_owned()),
             ..WireProof::default()
         };
         match &envelope.proof {
             Proof::Inclusion(p) => {
-                wire.index = Some(p.index);
-                wire.tree_size = Some(p.tree_size);
-                wire.hashes = Some(hex_list(&p.hashes));
+                wire.index = given(p.index);
+                wire.tree_size = given(p.tree_size);
+                wire.hashes = given(hex_list(&p.hashes));
             }
             Proof::Consistency(p) => {
-                wire.old_size = Some(p.old_size);
-                wire.tree_size = Some(p.tree_size);
-                wire.hashes = Some(hex_list(&p.hashes));
+                wire.old_size = given(p.old_size);
+                wire.tree_size = given(p.tree_size);
+                wire.hashes = given(hex_list(&p.hashes));
             }
             Proof::Multi(p) => {
-                wire.indices = Some(p.indices.clone());
-                wire.tree_size = Some(p.tree_size);
-                wire.hashes = Some(hex_list(&p.hashes));
+                wire.indices = given(p.indices.clone());
+                wire.tree_size = given(p.tree_size);
+                wire.hashes = given(hex_list(&p.hashes));
             }
             Proof::Batch(p) => {
-                wire.index = Some(p.segment.index);
-                wire.tree_size = Some(p.segment.tree_size);
-                wire.hashes = Some(hex_list(&p.segment.hashes));
-                wire.segment_index = Some(p.upper.index);
-                wire.segment_count = Some(p.upper.tree_size);
-                wire.upper_hashes = Some(hex_list(&p.upper.hashes));
+                wire.index = given(p.segment.index);
+                wire.tree_size = given(p.segment.tree_size);
+                wire.hashes = given(hex_list(&p.segment.hashes));
+                wire.segment_index = given(p.upper.index);
+                wire.segment_count = given(p.upper.tree_size);
+                wire.upper_hashes = given(hex_list(&p.upper.hashes));
             }
         }
         wire
@@ -89,11 +167,17 @@ pub(crate) fn parse_hash(text: &str) -> Option<Hash> {
     Some(out)
 }
 
-fn take<T>(value: Option<T>, field: &'static str) -> Result<T, DecodeError> {
-    value.ok_or(DecodeError::MissingField(field))
+/// A field the kind needs: absent or `null` is [`DecodeError::MissingField`].
+fn take<T>(value: Option<Nullable<T>>, field: &'static str) -> Result<T, DecodeError> {
+    match value {
+        Some(Nullable::Value(v)) => Ok(v),
+        _ => Err(DecodeError::MissingField(field)),
+    }
 }
 
-fn refuse<T>(value: &Option<T>, field: &'static str) -> Result<(), DecodeError> {
+/// A field the kind does not have: present at all, even as `null`, is
+/// [`DecodeError::UnexpectedField`].
+fn refuse<T>(value: &Option<Nullable<T>>, field: &'static str) -> Result<(), DecodeError> {
     match value {
         Some(_) => Err(DecodeError::UnexpectedField(field)),
         None => Ok(()),
@@ -101,7 +185,7 @@ fn refuse<T>(value: &Option<T>, field: &'static str) -> Result<(), DecodeError> 
 }
 
 fn hashes(
-    list: Option<Vec<String>>,
+    list: Option<Nullable<Vec<String>>>,
     field: &'static str,
     max: u64,
 ) -> Result<Vec<Hash>, DecodeError> {
@@ -310,6 +394,16 @@ mod tests {
         assert!(matches!(
             e(&good.replace("\"index\":5,", "\"index\":5,\"old_size\":1,")),
             DecodeError::UnexpectedField("old_size")
+        ));
+        // A field the kind does not have counts as given even when null; a needed one given
+        // as null is missing.
+        assert!(matches!(
+            e(&good.replace("\"index\":5,", "\"index\":5,\"segment_index\":null,")),
+            DecodeError::UnexpectedField("segment_index")
+        ));
+        assert!(matches!(
+            e(&good.replace("\"index\":5,", "\"index\":null,")),
+            DecodeError::MissingField("index")
         ));
         assert!(matches!(
             e(&good.replace(&"01".repeat(32), &"0A".repeat(32))),
