@@ -85,6 +85,18 @@ impl CodeReport {
     }
 }
 
+/// Whether a record of the item, of kind `kind` and `event_type` (logistics records), binds the
+/// item to the record's `lot_id` (SPEC.md 11.1): its `production` records and its logistics
+/// events `labelled` do. The service follows this rule to find a code's lots, verifiers to check
+/// the lots a report lists.
+pub(crate) fn binds_lot(kind: proofmark_schemas::Kind, event_type: Option<&str>) -> bool {
+    match kind {
+        proofmark_schemas::Kind::Production => true,
+        proofmark_schemas::Kind::Logistics => event_type == Some("labelled"),
+        _ => false,
+    }
+}
+
 /// Appends a report's JSON up to its first record: `format`, `code`,
 /// `subjects` and the opening of `records`.
 pub(crate) fn write_report_head(

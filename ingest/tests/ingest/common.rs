@@ -73,18 +73,7 @@ pub fn production(tag: &str, i: usize) -> Value {
 
 /// Writes `records` of `kind` to a Parquet file at `path`, `rows_per_group` rows per row group.
 pub fn write_parquet(path: &Path, kind: Kind, records: &[Value], rows_per_group: usize) -> PathBuf {
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).expect("mkdir");
-    }
-    let batch = batch_from_json(kind, records).expect("batch");
-    let props = WriterProperties::builder()
-        .set_max_row_group_row_count(Some(rows_per_group))
-        .build();
-    let file = std::fs::File::create(path).expect("create");
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props)).expect("writer");
-    writer.write(&batch).expect("write");
-    writer.close().expect("close");
-    path.to_owned()
+    write_parquet_with(path, kind, records, rows_per_group, false)
 }
 
 /// As [`write_parquet`], without the Arrow schema that `ArrowWriter` embeds in the footer's
@@ -95,6 +84,16 @@ pub fn write_parquet_without_arrow_schema(
     records: &[Value],
     rows_per_group: usize,
 ) -> PathBuf {
+    write_parquet_with(path, kind, records, rows_per_group, true)
+}
+
+fn write_parquet_with(
+    path: &Path,
+    kind: Kind,
+    records: &[Value],
+    rows_per_group: usize,
+    skip_arrow_schema: bool,
+) -> PathBuf {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).expect("mkdir");
     }
@@ -104,7 +103,7 @@ pub fn write_parquet_without_arrow_schema(
         .build();
     let options = ArrowWriterOptions::new()
         .with_properties(props)
-        .with_skip_arrow_metadata(true);
+        .with_skip_arrow_metadata(skip_arrow_schema);
     let file = std::fs::File::create(path).expect("create");
     let mut writer =
         ArrowWriter::try_new_with_options(file, batch.schema(), options).expect("writer");

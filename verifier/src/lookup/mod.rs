@@ -812,11 +812,9 @@ fn found(
         .file(summary.file)
         .map(|f| f.source.as_str())
         .unwrap_or_default();
-    let binds_lot = match facts.kind {
-        Kind::Production => facts.lot_id,
-        Kind::Logistics if facts.event_type == Some("labelled") => facts.lot_id,
-        _ => None,
-    };
+    let binds_lot = facts
+        .lot_id
+        .filter(|_| crate::report::binds_lot(facts.kind, facts.event_type));
     debug_assert_eq!(SPEC_VERSION, 1);
     // RecordEntry's fields in order, as `serde_json::to_vec` writes them.
     let hashes = l.proof.proof.segment.hashes.len() + l.proof.proof.upper.hashes.len();

@@ -57,11 +57,10 @@ fn binds_lot(report: &CodeReport, entry: &RecordEntry, lot: &str) -> bool {
     entry.subject == "item"
         && field("code") == Some(report.code.as_str())
         && field("lot_id") == Some(lot)
-        && match entry.kind.as_str() {
-            "production" => true,
-            "logistics" => field("event_type") == Some("labelled"),
-            _ => false,
-        }
+        && entry
+            .kind
+            .parse()
+            .is_ok_and(|kind| crate::report::binds_lot(kind, field("event_type")))
 }
 
 /// The canonical encoding of a record's values (SPEC.md section 3), straight
