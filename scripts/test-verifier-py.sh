@@ -123,6 +123,11 @@ tamper unbound-lot 'sys.path.insert(0, "verifier/python"); from verify_proof imp
 # The first subject must be the item of the code.
 tamper first-subject 'r["subjects"][0]["id"] = r["code"][:-1] + ("1" if r["code"][-1] == "0" else "0")'
 tamper signature 'a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c = a["checkpoint"]; i = c.rindex(" ") + 8; a["checkpoint"] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]'
+# Report objects have exactly their fields (SPEC 11.1).
+tamper unknown-field 'r["records"][0]["verified"] = True'
+tamper missing-field 'del r["records"][0]["source"]["row"]'
+# A receipt with a `type` is not a ledger receipt: nothing here can check it against its chain.
+tamper receipt-type 'next(iter(r["batches"].values()))["anchors"]["ledger"]["type"] = "evm"'
 
 step "proofmark audit codes --server and proofmark audit batch"
 expect 0 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" \

@@ -359,10 +359,60 @@ def check_ledger(receipt: dict, key) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- the report
 
+# The fields of each object of a code report (section 11.1): exactly these.
+REPORT_FIELDS = {"format", "code", "subjects", "records", "batches"}
+SUBJECT_FIELDS = {"type", "id", "key"}
+RECORD_FIELDS = {"kind", "subject", "record", "canonical", "leaf_hash", "batch_id", "leaf_index",
+                 "source", "proof"}
+SOURCE_FIELDS = {"file", "row", "provided_by"}
+BATCH_OBJECT_FIELDS = {"suite", "root", "leaf_count", "manifest_digest", "batch_date", "anchors"}
+
+
+def _fields(obj: Any, expected: set, what: str) -> Optional[str]:
+    """Why obj is not an object with exactly the fields expected, or None."""
+    if not isinstance(obj, dict):
+        return f"{what} is not an object"
+    missing, unknown = sorted(expected - obj.keys()), sorted(obj.keys() - expected)
+    if missing or unknown:
+        parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
+                ([f"unknown {', '.join(unknown)}"] if unknown else [])
+        return f"{what}: {'; '.join(parts)}"
+    return None
+
+
+def _shape(report: Any) -> list[str]:
+    """The report's objects that do not have exactly their fields (section 11.1)."""
+    wrong = _fields(report, REPORT_FIELDS, "the report")
+    if wrong:
+        return [wrong]
+    out = []
+    for name, ty in (("subjects", list), ("records", list), ("batches", dict)):
+        if not isinstance(report[name], ty):
+            out.append(f"the report's {name} is not {'an array' if ty is list else 'an object'}")
+    if out:
+        return out
+    for i, s in enumerate(report["subjects"]):
+        out.append(_fields(s, SUBJECT_FIELDS, f"subject {i}"))
+    for i, r in enumerate(report["records"]):
+        wrong = _fields(r, RECORD_FIELDS, f"record {i}")
+        out.append(wrong or _fields(r["source"], SOURCE_FIELDS, f"record {i} source"))
+        if not wrong and not isinstance(r["record"], dict):
+            out.append(f"record {i}: record is not an object")
+    for batch_id, b in report["batches"].items():
+        wrong = _fields(b, BATCH_OBJECT_FIELDS, f"batch {batch_id}")
+        out.append(wrong)
+        if not wrong and not isinstance(b["anchors"], dict):
+            out.append(f"batch {batch_id}: anchors is not an object")
+    return [w for w in out if w]
+
+
 def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool, list[str], list[str]]:
     """Returns (verified, failures, notes)."""
     failures: list[str] = []
     notes: list[str] = []
+    shape = _shape(report)
+    if shape:
+        return False, [f"malformed report: {w}" for w in shape], notes
     if report.get("format") != "proofmark-code/1":
         failures.append(f"format {report.get('format')!r} is not proofmark-code/1")
     records = report.get("records") or []
@@ -444,6 +494,8 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
         for chain, receipt in (batch.get("anchors") or {}).items():
             where = f"batch {batch_id} anchor {chain}"
             try:
+                if not isinstance(receipt, dict):
+                    raise Invalid("the receipt is not an object")
                 root = receipt.get("root", "")
                 if root.startswith("0x"):
                     root = root[2:].lower()
@@ -453,14 +505,15 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
                     expected = batch_id if f == "batch_id" else batch[f]
                     if f in receipt and receipt[f] != expected:
                         raise Invalid(f"the receipt's {f} differs")
-                if "checkpoint" in receipt:
+                if "type" not in receipt:  # a ledger receipt (section 9.3)
                     if receipt.get("chain") != chain:
                         raise Invalid("the receipt is for another chain")
                     inclusion, signature = check_ledger(receipt, key)
                     notes.append(f"{where}: {inclusion}; {signature}")
                     trusted = trusted or signature.startswith("checkpoint signed")
                 else:
-                    notes.append(f"{where}: not checked against the chain")
+                    notes.append(f"{where}: a {receipt['type']!r} receipt, not checked "
+                                 "against the chain")
             except Invalid as e:
                 failures.append(f"{where}: {e}")
             except (KeyError, TypeError, ValueError) as e:
@@ -502,13 +555,14 @@ def main(argv: list[str]) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     verified, failures, notes = verify_report(report, key, require_anchor)
+    code = report.get("code") if isinstance(report, dict) else None
     if not quiet:
         for n in notes:
             print(f"  {n}")
     if verified:
-        print(f"VERIFIED {report.get('code')}: {len(report.get('records', []))} record(s)")
+        print(f"VERIFIED {code}: {len(report['records'])} record(s)")
         return 0
-    print(f"NOT VERIFIED {report.get('code')}")
+    print(f"NOT VERIFIED {code}")
     for f in failures:
         print(f"  - {f}")
     return 1

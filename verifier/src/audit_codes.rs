@@ -9,7 +9,7 @@ use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::report::CodeReport;
+use crate::report::{CODE_REPORT_FORMAT, CodeReport};
 use crate::verify::{ReportVerdict, Trust, verify_reports};
 
 /// The outcome for one code.
@@ -94,6 +94,10 @@ pub enum AuditLine {
 
 /// Parses one NDJSON line: a code report, or `{"code", "error": {"code", "message"}}`
 /// (`unknown_code` is [`CodeStatus::Unknown`], any other error [`CodeStatus::Error`]).
+/// An object that says it is a code report (`"format": "proofmark-code/1"`) but
+/// does not decode as one (SPEC.md 11.1: a missing or unknown field, a wrong
+/// type) is a report that fails its checks: [`CodeStatus::NotVerified`] with
+/// the reason, under its `code` when it has one.
 ///
 /// # Errors
 ///
@@ -118,10 +122,26 @@ pub fn parse_audit_line(line: &str) -> Result<AuditLine, String> {
             message.to_owned(),
         ));
     }
-    serde_json::from_value::<CodeReport>(value)
-        .map(|r| AuditLine::Report(Box::new(r)))
-        .map_err(|e| format!("not a code report: {e}"))
+    let claims_report = value.get("format").and_then(Value::as_str) == Some(CODE_REPORT_FORMAT);
+    let code = value
+        .get("code")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    match serde_json::from_value::<CodeReport>(value) {
+        Ok(r) => Ok(AuditLine::Report(Box::new(r))),
+        Err(e) if claims_report => Ok(AuditLine::NoReport(
+            code,
+            CodeStatus::NotVerified,
+            format!("{MALFORMED_REPORT}: {e}"),
+        )),
+        Err(e) => Err(format!("not a code report: {e}")),
+    }
 }
+
+/// The reason given for a document in the code report format that does not
+/// decode as one.
+pub const MALFORMED_REPORT: &str = "malformed code report (SPEC.md 11.1)";
 
 /// Verifies the reports among `lines` in parallel and returns one row per
 /// line, in order.
@@ -256,6 +276,45 @@ mod tests {
                 reasons: "record 0: \"Canonical\" failed, badly".into(),
             },
         ]
+    }
+
+    #[test]
+    fn lines_are_reports_errors_or_malformed_reports() {
+        let report = serde_json::json!({
+            "format": CODE_REPORT_FORMAT, "code": "0001", "subjects": [], "records": [],
+            "batches": {},
+        });
+        assert!(matches!(
+            parse_audit_line(&report.to_string()),
+            Ok(AuditLine::Report(_))
+        ));
+        // An unknown field: a report that fails its checks, under its code.
+        let mut extra = report.clone();
+        extra["verified"] = Value::Bool(true);
+        match parse_audit_line(&extra.to_string()) {
+            Ok(AuditLine::NoReport(code, CodeStatus::NotVerified, why)) => {
+                assert_eq!(code, "0001");
+                assert!(why.starts_with(MALFORMED_REPORT), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut missing = report.clone();
+        missing.as_object_mut().unwrap().remove("batches");
+        assert!(matches!(
+            parse_audit_line(&missing.to_string()),
+            Ok(AuditLine::NoReport(_, CodeStatus::NotVerified, _))
+        ));
+        let error = r#"{"code":"0002","error":{"code":"unknown_code","message":"no batch"}}"#;
+        assert_eq!(
+            parse_audit_line(error),
+            Ok(AuditLine::NoReport(
+                "0002".into(),
+                CodeStatus::Unknown,
+                "no batch".into()
+            ))
+        );
+        assert!(parse_audit_line("{\"format\": \"other\"}").is_err());
+        assert!(parse_audit_line("not json").is_err());
     }
 
     #[test]

@@ -104,6 +104,20 @@ pub enum VerifierError {
         /// What does not match.
         reason: String,
     },
+    /// A lot bound to the code has more records of its own than a report may
+    /// list: no report is given rather than one missing some of them.
+    #[error(
+        "lot {lot:?} has {records} records of its own, more than the {limit} a report lists \
+         (the service's limit of records a lot): no partial report is given"
+    )]
+    LotTooLarge {
+        /// The lot.
+        lot: String,
+        /// Its own records (code null) in the published batches.
+        records: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// A blocking task could not finish (it panicked or the runtime is
     /// shutting down).
     #[error("a lookup task did not finish: {0}")]

@@ -935,3 +935,78 @@ async fn a_record_and_leaf_replaced_together_are_never_reported_as_fine() {
     std::fs::write(&leaves_path, leaves).unwrap();
     assert_integrity_failure(&fx, &code).await;
 }
+
+/// A code whose lot has more records of its own than the lookup's limit gets
+/// `report_too_large`, never a report that lists only some of them; with the
+/// limit at the lot's count the same code is answered in full.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lot_over_the_limit_gets_no_partial_report() {
+    let fx = fixture().await;
+    let (code, report) = code_with_lot_inspections(&fx.router()).await;
+    let lot = &report.subjects[1].id;
+    let own = report
+        .records
+        .iter()
+        .filter(|r| r.subject == "lot" && r.record["lot_id"] == lot.as_str())
+        .count();
+    assert!(own >= 1);
+    let limited = |n: usize| {
+        let lookup = Lookup::open(fx.store(), &fx.index_path())
+            .unwrap()
+            .with_max_lot_records(n);
+        app(ApiState::new(lookup))
+    };
+    let (status, _, body) = get(&limited(own - 1), &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(error_code(&body), "report_too_large");
+    let message: Value = serde_json::from_slice(&body).unwrap();
+    let message = message["error"]["message"].as_str().unwrap();
+    assert!(message.contains(lot.as_str()), "{message}");
+    assert!(message.contains(&format!("{own} records")), "{message}");
+    let req = Request::post("/v1/audit")
+        .body(Body::from(code.clone()))
+        .unwrap();
+    let (_, _, out) = call(&limited(own - 1), req).await;
+    let line: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(line["error"]["code"], "report_too_large");
+
+    let (status, _, body) = get(&limited(own), &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let full: CodeReport = serde_json::from_slice(&body).unwrap();
+    assert_eq!(full.records.len(), report.records.len());
+}
+
+/// A batch whose stored plan or manifest is no longer what was published is
+/// an `integrity_failure` of `GET /v1/batches/{id}` and of its codes, not an
+/// internal error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_plan_or_manifest_is_an_integrity_failure() {
+    let fx = fixture().await;
+    let code = production_codes().into_iter().next().unwrap();
+    let batch_dir = fx.store_path().join(format!("batches/{BATCH}"));
+    for name in ["plan.json", "manifest.json"] {
+        let path = batch_dir.join(name);
+        let original = std::fs::read(&path).unwrap();
+        // Still valid JSON: one more space after the first comma.
+        let comma = original.iter().position(|&b| b == b',').unwrap();
+        let mut changed = original[..=comma].to_vec();
+        changed.push(b' ');
+        changed.extend_from_slice(&original[comma + 1..]);
+        std::fs::write(&path, &changed).unwrap();
+
+        let router = fx.router();
+        let (status, _, body) = get(&router, &format!("/v1/batches/{BATCH}")).await;
+        assert_eq!(
+            status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{name}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        assert_eq!(error_code(&body), "integrity_failure", "{name}");
+        assert_integrity_failure(&fx, &code).await;
+
+        std::fs::write(&path, &original).unwrap();
+        let (status, _, _) = get(&fx.router(), &format!("/v1/batches/{BATCH}")).await;
+        assert_eq!(status, StatusCode::OK, "{name} restored");
+    }
+}

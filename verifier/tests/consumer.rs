@@ -563,6 +563,28 @@ async fn tampered_stores_are_red_and_backend_failures_are_not_called_counterfeit
     );
 }
 
+/// A code whose lot has more records of its own than the lookup lists gets a
+/// page that says its history cannot be shown: no badge, no partial journey,
+/// and no "try again later".
+#[tokio::test]
+async fn a_lot_over_the_limit_shows_no_partial_journey() {
+    let s = sample();
+    let clock = TestClock::new();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::from_url(s.store_dir.to_str().unwrap()).unwrap();
+    let limited = Lookup::open(store, &s.index_dir)
+        .unwrap()
+        .with_max_lot_records(0);
+    let app = app(Arc::new(limited), consumer(dir.path(), &clock), trust());
+    let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(r.body.contains("cannot be shown"), "{}", r.body);
+    assert!(!r.body.contains("id=\"badge\""));
+    assert!(!r.body.contains("try again"));
+    let r = get(&app, &format!("/s/{}?lang=zh", s.code), &[]).await;
+    assert!(r.body.contains("无法显示此码的记录"), "{}", r.body);
+}
+
 #[tokio::test]
 async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_warn() {
     let s = sample();

@@ -626,7 +626,7 @@ fn with_chain_receipt(f: &Fixture) -> CodeReport {
     let mut r = f.report.clone();
     let b = r.batches.get_mut(BATCH).unwrap();
     let receipt = json!({
-        "chain": "polygon", "batch_id": BATCH, "root": format!("0x{}", b.root),
+        "chain": "polygon", "type": "evm", "batch_id": BATCH, "root": format!("0x{}", b.root),
         "leaf_count": b.leaf_count, "manifest_digest": b.manifest_digest, "tx": "0xabc",
     });
     b.anchors.insert("polygon".into(), receipt);

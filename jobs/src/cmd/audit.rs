@@ -108,6 +108,11 @@ pub struct AuditCodesArgs {
     /// The code index folder (`proofmark publish --index`), with --store.
     #[arg(long, value_name = "DIR", requires = "store")]
     pub index: Option<PathBuf>,
+    /// With --store: most records of its own a lot bound to a code may have;
+    /// a code of a larger lot is reported as an error, never with only some
+    /// of its lot's records.
+    #[arg(long, value_name = "N", default_value_t = proofmark_verifier::lookup::MAX_LOT_RECORDS)]
+    pub max_lot_records: usize,
     /// FILE holds NDJSON code reports to verify offline, not codes.
     #[arg(long)]
     pub reports: bool,
@@ -515,7 +520,8 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         } else if let (Some(store), Some(index)) = (&args.store, &args.index) {
             let store = Store::from_url(store).with_context(|| format!("store {store}"))?;
             let lookup = Lookup::open(store, index)
-                .with_context(|| format!("code index {}", index.display()))?;
+                .with_context(|| format!("code index {}", index.display()))?
+                .with_max_lot_records(args.max_lot_records);
             for chunk in codes.chunks(AUDIT_WINDOW_CODES) {
                 let fetched = Instant::now();
                 let window = rt.block_on(fetch_from_store(&lookup, chunk, args.concurrency, &pb));

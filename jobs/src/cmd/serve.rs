@@ -47,6 +47,11 @@ pub struct ServeArgs {
     /// a cache much smaller than the inputs makes lookups slower).
     #[arg(long, value_name = "MIB", default_value_t = 0)]
     pub row_group_cache_mib: usize,
+    /// Most records of its own a lot bound to a code may have: a code of a
+    /// larger lot gets the error `report_too_large` (and its page says it
+    /// cannot be shown), never a report that lists only some of them.
+    #[arg(long, value_name = "N", default_value_t = proofmark_verifier::lookup::MAX_LOT_RECORDS)]
+    pub max_lot_records: usize,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -75,7 +80,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
     let lookup = Lookup::open(store, &args.index)
         .with_context(|| format!("cannot open the code index {}", args.index.display()))?
-        .with_row_group_cache_bytes(args.row_group_cache_mib.saturating_mul(1 << 20));
+        .with_row_group_cache_bytes(args.row_group_cache_mib.saturating_mul(1 << 20))
+        .with_max_lot_records(args.max_lot_records);
     let limits = ApiLimits {
         audit_body_bytes: args.audit_max_bytes,
         audit_codes: args.audit_max_codes,

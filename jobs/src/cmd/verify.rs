@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use proofmark_anchor::evm::{EvmClient, EvmConfig};
 use proofmark_anchor::ledger::VerifierKey;
+use proofmark_verifier::audit_codes::MALFORMED_REPORT;
 use proofmark_verifier::verify::{
     AnchoredBatch, ChainCheck, ChainCheckError, CheckStatus, LEAF_PROOF_FORMAT, LeafProofDocument,
     ReportVerdict, Trust, verify_leaf_document, verify_report,
@@ -32,8 +33,9 @@ const RPC_ANCHOR: &str = "rpc";
 /// Arguments of `proofmark verify`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 verified, 1 not verified, 2 error (unreadable input, \
-                        chain unreachable)."
+    after_help = "Exit status: 0 verified, 1 not verified (a document in the report format \
+                  that does not decode is not verified), 2 error (unreadable input, chain \
+                  unreachable)."
 )]
 pub struct VerifyArgs {
     /// The file to check: a code report (`"format": "proofmark-code/1"`, the
@@ -145,8 +147,22 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
     };
     match format {
         CODE_REPORT_FORMAT => {
-            let mut report: CodeReport = serde_json::from_value(value)
-                .with_context(|| format!("{} is not a valid code report", args.proof.display()))?;
+            let code = value
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            // A document in the report format that does not decode is a report
+            // that fails its checks (SPEC.md 11.1), not an unreadable input.
+            let mut report: CodeReport = match serde_json::from_value(value) {
+                Ok(r) => r,
+                Err(e) => {
+                    return Ok(ReportVerdict::malformed(
+                        &code,
+                        format!("{MALFORMED_REPORT}: {e}"),
+                    ));
+                }
+            };
             if let (Some(rpc), Some(contract), Some(rt)) = (&args.rpc, &args.contract, &runtime) {
                 for batch in report.batches.values_mut() {
                     let root = batch.root.clone();

@@ -35,6 +35,9 @@ pub enum ApiError {
     /// The stored data of a record does not check (500 `integrity_failure`):
     /// the message says which batch, leaf and check.
     Integrity(String),
+    /// A lot bound to the code has more records of its own than a report
+    /// lists (500 `report_too_large`): no partial report is given.
+    ReportTooLarge(String),
     /// Anything else (500 `internal`); details are logged, not returned.
     Internal,
 }
@@ -66,7 +69,9 @@ impl ApiError {
             ApiError::BodyTooLarge { .. } | ApiError::TooManyCodes { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
-            ApiError::Integrity(_) | ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Integrity(_) | ApiError::ReportTooLarge(_) | ApiError::Internal => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -81,6 +86,7 @@ impl ApiError {
             ApiError::TooManyCodes { .. } => "too_many_codes",
             ApiError::MalformedBody(_) => "malformed_body",
             ApiError::Integrity(_) => "integrity_failure",
+            ApiError::ReportTooLarge(_) => "report_too_large",
             ApiError::Internal => "internal",
         }
     }
@@ -106,8 +112,9 @@ impl ApiError {
             }
             ApiError::MalformedBody(why) => why.clone(),
             ApiError::Integrity(why) => format!(
-                "the stored data does not match what its batch root commits to, so no report is given: {why}"
+                "the stored data does not match what its batch root commits to, so it is not served: {why}"
             ),
+            ApiError::ReportTooLarge(why) => why.clone(),
             ApiError::Internal => "internal error (logged)".to_owned(),
         }
     }
@@ -128,12 +135,28 @@ impl ApiError {
     pub fn from_lookup(code: &str, err: &VerifierError) -> Self {
         match err {
             VerifierError::MalformedCode(c) => ApiError::MalformedCode(c.clone()),
-            VerifierError::Integrity { .. } => {
-                tracing::error!(code, error = %err, "integrity failure");
+            other => Self::from_failure(&format!("code {code:?}"), other),
+        }
+    }
+
+    /// The API error of a failed read of batch `batch_id`'s stored objects
+    /// (`GET /v1/batches/{batch_id}`); internal details are logged here.
+    pub fn from_batch_lookup(batch_id: &str, err: &VerifierError) -> Self {
+        Self::from_failure(&format!("batch {batch_id:?}"), err)
+    }
+
+    fn from_failure(request: &str, err: &VerifierError) -> Self {
+        match err {
+            VerifierError::Integrity { .. } | VerifierError::BatchRewritten { .. } => {
+                tracing::error!(request, error = %err, "integrity failure");
                 ApiError::Integrity(err.to_string())
             }
+            VerifierError::LotTooLarge { .. } => {
+                tracing::warn!(request, error = %err, "report too large");
+                ApiError::ReportTooLarge(err.to_string())
+            }
             other => {
-                tracing::error!(code, error = %other, "lookup failed");
+                tracing::error!(request, error = %other, "lookup failed");
                 ApiError::Internal
             }
         }

@@ -245,10 +245,7 @@ async fn get_batch(
             to_json(&BatchDetail { batch_id, info })?,
         )),
         Ok(None) => Err(ApiError::UnknownBatch(batch_id)),
-        Err(e) => {
-            tracing::error!(batch_id, error = %e, "batch lookup failed");
-            Err(ApiError::Internal)
-        }
+        Err(e) => Err(ApiError::from_batch_lookup(&batch_id, &e)),
     }
 }
 

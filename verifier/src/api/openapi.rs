@@ -44,7 +44,7 @@ pub fn document() -> Value {
                     "200": {"description": "The code report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CodeReport"}}}},
                     "400": error_response("malformed_code"),
                     "404": error_response("unknown_code: no anchored batch published to this service holds the code"),
-                    "500": error_response("integrity_failure or internal"),
+                    "500": error_response("integrity_failure, report_too_large (a bound lot has more records of its own than the service lists) or internal"),
                 }
             }},
             "/v1/batches": {"get": {
@@ -57,7 +57,7 @@ pub fn document() -> Value {
                 "responses": {
                     "200": {"description": "The batch", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchDetail"}}}},
                     "404": error_response("unknown_batch"),
-                    "500": error_response("internal"),
+                    "500": error_response("integrity_failure (the stored manifest, plan or segment roots are not what was published) or internal"),
                 }
             }},
             "/v1/audit": {"post": {
@@ -162,7 +162,7 @@ pub fn document() -> Value {
                 "error": {"$ref": "#/components/schemas/ErrorDetail"},
             }), &["error"]),
             "ErrorDetail": object(json!({
-                "code": {"type": "string", "enum": ["malformed_code", "unknown_code", "unknown_batch", "not_found", "body_too_large", "too_many_codes", "malformed_body", "integrity_failure", "internal"]},
+                "code": {"type": "string", "enum": ["malformed_code", "unknown_code", "unknown_batch", "not_found", "body_too_large", "too_many_codes", "malformed_body", "integrity_failure", "report_too_large", "internal"]},
                 "message": {"type": "string"},
             }), &["code", "message"]),
             "AuditError": object(json!({

@@ -288,6 +288,10 @@ pub struct Texts {
     pub unavailable: &'static str,
     /// Explanation of the service error page.
     pub unavailable_detail: &'static str,
+    /// Heading of the page of a code whose history is over the service's limit.
+    pub too_large: &'static str,
+    /// Explanation of that page.
+    pub too_large_detail: &'static str,
     /// "Code".
     pub code: &'static str,
     /// Scan line: "Scanned {count} times; first scan {first}".
@@ -404,6 +408,8 @@ static ZH: Texts = Texts {
     unknown_code_detail: "没有任何已发布的批次包含此码。该商品可能是假冒产品，请联系品牌方。",
     unavailable: "服务暂时不可用",
     unavailable_detail: "暂时无法查询此码，请稍后再试。",
+    too_large: "无法显示此码的记录",
+    too_large_detail: "此码所属批号的记录数超过本服务在一个页面中列出的上限。本服务不会只显示其中一部分，因此无法在此核验。请联系品牌方。",
     code: "码",
     scans: "已扫描 {count} 次；首次扫描：{first}",
     copy_warning: "⚠ 警告：此标签可能是复制品",
@@ -472,6 +478,8 @@ static EN: Texts = Texts {
     unknown_code_detail: "No published batch holds this code. The product may be counterfeit: contact the brand.",
     unavailable: "Service unavailable",
     unavailable_detail: "This code cannot be looked up right now. Please try again later.",
+    too_large: "This code's history cannot be shown",
+    too_large_detail: "The lot of this code has more records than this service lists on one page. It shows all of them or none, so this code cannot be checked here. Contact the brand.",
     code: "Code",
     scans: "Scans of this code: {count}; first scan {first}",
     copy_warning: "⚠ Warning: this label may be a copy",

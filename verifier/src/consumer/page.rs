@@ -198,14 +198,25 @@ pub fn render_not_verified(viewer: &Viewer<'_>, reason: &str) -> String {
 /// The page shown when the code cannot be looked up now.
 pub fn render_unavailable(viewer: &Viewer<'_>) -> String {
     let t = viewer.lang.texts();
+    warning_page(viewer, t.unavailable, t.unavailable_detail)
+}
+
+/// The page of a code bound to a lot with more records than the service
+/// lists: no partial journey is shown.
+pub fn render_too_large(viewer: &Viewer<'_>) -> String {
+    let t = viewer.lang.texts();
+    warning_page(viewer, t.too_large, t.too_large_detail)
+}
+
+fn warning_page(viewer: &Viewer<'_>, heading: &str, detail: &str) -> String {
     let base = code_path(viewer.code);
     let mut out = String::with_capacity(4096);
     open_page(&mut out, viewer, &base);
     let _ = write!(
         out,
         "<section id=\"verdict\" class=\"warn\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",
-        Esc(t.unavailable),
-        Esc(t.unavailable_detail)
+        Esc(heading),
+        Esc(detail)
     );
     close_page(&mut out, viewer, &base);
     out

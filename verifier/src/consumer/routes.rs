@@ -17,7 +17,7 @@ use super::error::ConsumerError;
 use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang};
 use super::metrics::ViewOutcome;
 use super::page::{
-    CodePage, PinNotice, PinPanel, Viewer, render_code_page, render_not_verified,
+    CodePage, PinNotice, PinPanel, Viewer, render_code_page, render_not_verified, render_too_large,
     render_unavailable, render_unknown,
 };
 use super::pin::normalize_pin;
@@ -185,13 +185,22 @@ async fn find_report(
                 render_unknown(&viewer),
             ))
         }
-        Err(e @ LookupError::Integrity { .. }) => {
+        Err(e @ (LookupError::Integrity { .. } | LookupError::BatchRewritten { .. })) => {
             tracing::error!(error = %e, "stored records do not match their batch");
             app.consumer.metrics.view(ViewOutcome::Failed);
             Err(html_response(
                 StatusCode::OK,
                 prefs,
                 render_not_verified(&viewer, &e.to_string()),
+            ))
+        }
+        Err(e @ LookupError::LotTooLarge { .. }) => {
+            tracing::warn!(error = %e, "report too large");
+            app.consumer.metrics.view(ViewOutcome::Error);
+            Err(html_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                prefs,
+                render_too_large(&viewer),
             ))
         }
         Err(e) => {

@@ -51,6 +51,7 @@ pub mod record;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -80,8 +81,10 @@ const REFRESH_EVERY: Duration = Duration::from_secs(1);
 /// Lot records kept in the cache at most (then it starts over).
 const MAX_CACHED_LOT_RECORDS: usize = 100_000;
 
-/// Records of a lot read at most per lookup (a lot's own records are a few
-/// inspections and declarations; more means a misuse of lot ids).
+/// Records of its own a bound lot may have by default (a lot's own records are
+/// a few inspections and declarations); a lookup of a code bound to a lot
+/// with more fails with [`VerifierError::LotTooLarge`] rather than list some
+/// of them. See [`Lookup::with_max_lot_records`].
 pub const MAX_LOT_RECORDS: usize = 1000;
 
 /// Produces code reports from a store and the global code index.
@@ -117,6 +120,8 @@ struct Inner {
     /// Checked records of lots, by batch and leaf: a lot's records belong to
     /// the journey of each of its items.
     lot_records: Mutex<LotRecords>,
+    /// Records of its own a bound lot may have ([`MAX_LOT_RECORDS`]).
+    max_lot_records: AtomicUsize,
     metrics: Arc<Metrics>,
 }
 
@@ -161,6 +166,7 @@ impl Lookup {
                 files: InputFiles::new(Arc::clone(&reader)),
                 reader,
                 lot_records: Mutex::new(HashMap::new()),
+                max_lot_records: AtomicUsize::new(MAX_LOT_RECORDS),
                 metrics: Arc::new(Metrics::default()),
             }),
         })
@@ -187,6 +193,9 @@ impl Lookup {
                     files: InputFiles::new(Arc::clone(&reader)),
                     reader,
                     lot_records: Mutex::new(HashMap::new()),
+                    max_lot_records: AtomicUsize::new(
+                        shared.max_lot_records.load(Ordering::Relaxed),
+                    ),
                     metrics,
                 }
             }
@@ -201,6 +210,15 @@ impl Lookup {
     /// Rows read from the cache are re-encoded and re-hashed like any other.
     pub fn with_row_group_cache_bytes(self, bytes: usize) -> Self {
         self.inner.files.set_row_group_cache_bytes(bytes);
+        self
+    }
+
+    /// Fails the lookup of a code bound to a lot that has more than `limit`
+    /// records of its own (default [`MAX_LOT_RECORDS`]) with
+    /// [`VerifierError::LotTooLarge`]: a report lists every record of its
+    /// lots or is not given.
+    pub fn with_max_lot_records(self, limit: usize) -> Self {
+        self.inner.max_lot_records.store(limit, Ordering::Relaxed);
         self
     }
 
@@ -526,8 +544,15 @@ impl Inner {
                 .positions(&key)?
                 .into_iter()
                 .filter(|p| !p.paired)
-                .take(MAX_LOT_RECORDS)
                 .collect();
+            let limit = self.max_lot_records.load(Ordering::Relaxed);
+            if own.len() > limit {
+                return Err(VerifierError::LotTooLarge {
+                    lot: lot.clone(),
+                    records: own.len(),
+                    limit,
+                });
+            }
             found.extend(self.lot_records(&index, &own).await?);
         }
         found.sort_by(|a, b| {

@@ -341,6 +341,21 @@ pub struct ReportVerdict {
 }
 
 impl ReportVerdict {
+    /// The verdict on a document that says it is a code report but does not
+    /// decode as one (SPEC.md 11.1: a missing or unknown field, a wrong type):
+    /// not verified, its `Format` check failed with `reason`.
+    pub fn malformed(code: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        ReportVerdict {
+            code: code.to_owned(),
+            verified: false,
+            reasons: vec![reason.clone()],
+            checks: vec![Check::new(CheckKind::Format, CheckStatus::failed(reason))],
+            records: Vec::new(),
+            batches: BTreeMap::new(),
+        }
+    }
+
     /// Whether any check could not be made because something failed (as
     /// opposed to failing): callers may treat that as an error.
     pub fn has_errors(&self) -> bool {
