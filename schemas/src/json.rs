@@ -3,7 +3,7 @@
 //! dates are integers (days since the epoch), lists are arrays, attachments
 //! are `{"uri", "digest"}` objects, and a null is `null`.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arrow_array::builder::{
     Date32Builder, Int32Builder, ListBuilder, StringBuilder, StructBuilder,
@@ -225,17 +225,26 @@ pub fn encode_json(
     record: &Map<String, Json>,
     out: &mut Vec<u8>,
 ) -> Result<usize, JsonError> {
-    if let Some(key) = record.keys().find(|k| kind.field_index(k).is_none()) {
-        return Err(JsonError::UnknownColumn {
-            row: 0,
-            key: key.clone(),
-            kind,
-        });
+    let fields = kind.fields();
+    let mut values: [Option<&Json>; MAX_COLUMNS] = [None; MAX_COLUMNS];
+    if !values_by_merge(kind, record, &mut values) {
+        // Keys not in byte order (a map that keeps insertion order) or an
+        // unknown key: look each column up.
+        if let Some(key) = record.keys().find(|k| kind.field_index(k).is_none()) {
+            return Err(JsonError::UnknownColumn {
+                row: 0,
+                key: key.clone(),
+                kind,
+            });
+        }
+        for (slot, spec) in values.iter_mut().zip(fields) {
+            *slot = record.get(spec.name);
+        }
     }
     let start = out.len();
     out.extend_from_slice(&[crate::encode::ENCODING_VERSION, kind.code(), 0, 0, 0, 0]);
-    for spec in kind.fields() {
-        if let Err(e) = encode_json_value(record.get(spec.name).unwrap_or(&Json::Null), spec, out) {
+    for (spec, value) in fields.iter().zip(values) {
+        if let Err(e) = encode_json_value(value.unwrap_or(&Json::Null), spec, out) {
             out.truncate(start);
             return Err(e);
         }
@@ -246,6 +255,47 @@ pub fn encode_json(
     let padded = crate::encode::padded_len(len);
     out.resize(start + padded, 0);
     Ok(padded)
+}
+
+/// More columns than any kind has (production has 19): the size of the
+/// per-record array of values.
+const MAX_COLUMNS: usize = 32;
+
+/// Each kind's column positions, in byte order of the columns' names.
+fn columns_by_name(kind: Kind) -> &'static [usize] {
+    static ORDERS: OnceLock<[Vec<usize>; 4]> = OnceLock::new();
+    let all = ORDERS.get_or_init(|| {
+        Kind::ALL.map(|k| {
+            let mut order: Vec<usize> = (0..k.fields().len()).collect();
+            order.sort_by_key(|&i| k.fields()[i].name);
+            order
+        })
+    });
+    &all[usize::from(kind.code() - 1)]
+}
+
+/// Places `record`'s values by column position in one pass over its keys and
+/// the kind's columns, both in byte order (a map sorted by key). False when
+/// a key is not a column or the keys are not sorted: then nothing is known
+/// and the caller looks each column up instead.
+fn values_by_merge<'a>(
+    kind: Kind,
+    record: &'a Map<String, Json>,
+    values: &mut [Option<&'a Json>; MAX_COLUMNS],
+) -> bool {
+    let fields = kind.fields();
+    let mut columns = columns_by_name(kind).iter().copied();
+    for (key, value) in record {
+        // Columns before the key are not given (they encode as null).
+        let Some(i) = columns.find(|&i| fields[i].name >= key.as_str()) else {
+            return false;
+        };
+        match values.get_mut(i) {
+            Some(slot) if fields[i].name == key.as_str() => *slot = Some(value),
+            _ => return false,
+        }
+    }
+    true
 }
 
 #[inline]
@@ -608,5 +658,24 @@ pub fn value_to_json(value: &Value) -> Json {
                 })
                 .collect(),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_fits_the_values_array() {
+        for kind in Kind::ALL {
+            assert!(kind.fields().len() <= MAX_COLUMNS, "{kind:?}");
+            let order = columns_by_name(kind);
+            assert_eq!(order.len(), kind.fields().len());
+            assert!(
+                order
+                    .windows(2)
+                    .all(|w| kind.fields()[w[0]].name < kind.fields()[w[1]].name)
+            );
+        }
     }
 }

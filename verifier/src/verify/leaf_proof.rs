@@ -118,6 +118,6 @@ pub fn verify_leaf_document(doc: &LeafProofDocument, trust: &Trust) -> ReportVer
         checks: record_checks,
     };
     let mut batches = BTreeMap::new();
-    batches.insert(doc.batch_id.clone(), batch);
+    batches.insert(doc.batch_id.clone(), Arc::new(batch));
     finish_verdict(doc.batch_id.clone(), checks, vec![record], batches)
 }

@@ -19,9 +19,11 @@
 //! that reached the root are remembered. Malformed proofs (sizes, indices,
 //! lengths) are left to the full check, which gives their errors.
 //!
-//! The memo only helps when consecutive proofs share a path, so bulk
-//! verification sorts its records by batch root and claimed leaf index
-//! first (for well-formed proofs, the order of [`PathKey`] and leaf index).
+//! The memo only helps when proofs of the same tree come one after another
+//! with nearby leaves, so bulk verification takes its reports in the order of
+//! their records' batch root and claimed leaf index, and keeps one memo per
+//! tree ([`MemoSet`]): the records of one report, in different segments, each
+//! meet the last path of their own segment.
 
 use proofmark_anchor::verify_leaf_proof;
 use proofmark_merkle::shape::inclusion_proof_len;
@@ -274,6 +276,56 @@ impl ProofMemo {
     }
 }
 
+/// Memos kept at most by a [`MemoSet`] (then the oldest is reused).
+const MEMO_SET_TREES: usize = 64;
+
+/// One [`ProofMemo`] per tree (per [`PathKey`]: a batch root and one of its
+/// segments), so that records of several segments taken in turn, as the
+/// records of one report are, each meet the path of their own segment. Each
+/// verification has the outcome of [`verify_leaf_proof`], as with one memo.
+#[derive(Debug, Default)]
+pub(crate) struct MemoSet {
+    memos: Vec<ProofMemo>,
+    /// The memo reused next when every slot is taken.
+    next: usize,
+}
+
+impl MemoSet {
+    /// Checks `proof` from `leaf` against the trusted `root` with the memo of
+    /// its tree, with the same outcome as [`verify_leaf_proof`].
+    ///
+    /// # Errors
+    ///
+    /// The [`VerifyError`] of [`verify_leaf_proof`].
+    pub(crate) fn verify(
+        &mut self,
+        suite: SuiteId,
+        leaf: &Hash,
+        proof: &BatchProof,
+        root: &Hash,
+    ) -> Result<(), VerifyError> {
+        let key = PathKey::new(suite, root, proof);
+        let slot = match self.memos.iter().position(|m| m.key == Some(key)) {
+            Some(i) => i,
+            None if self.memos.len() < MEMO_SET_TREES => {
+                self.memos.push(ProofMemo::default());
+                self.memos.len() - 1
+            }
+            None => {
+                let i = self.next;
+                self.next = (self.next + 1) % MEMO_SET_TREES;
+                i
+            }
+        };
+        self.memos[slot].verify(suite, leaf, proof, root)
+    }
+
+    /// Proofs settled by a remembered node so far, over every tree.
+    pub(crate) fn hits(&self) -> u64 {
+        self.memos.iter().map(|m| m.hits).sum()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -522,6 +574,23 @@ mod tests {
         assert_eq!(memo.hits, 1);
     }
 
+    #[test]
+    fn a_memo_set_keeps_one_path_per_segment() {
+        let b = batch::<Blake3>(&[4096, 4096, 1000]);
+        let mut set = MemoSet::default();
+        let mut n = 0;
+        // A leaf of each segment in turn, as the records of one report come.
+        for i in (0..1000).step_by(3) {
+            for s in 0..3 {
+                let (leaf, p) = (&b.leaves[s][i], &b.proofs[s][i]);
+                assert_eq!(set.verify(SuiteId::Blake3, leaf, p, &b.root), Ok(()));
+                n += 1;
+            }
+        }
+        // One full walk per segment; every other proof meets its segment's path.
+        assert_eq!(set.hits(), n - 3);
+    }
+
     /// A proof, or a corruption of one, of a random leaf.
     fn case() -> impl Strategy<Value = (usize, usize, u8, usize)> {
         (0usize..4, 0usize..64, 0u8..8, 0usize..64)
@@ -558,6 +627,41 @@ mod tests {
                     _ => {}
                 }
                 check(&mut memo, SuiteId::Blake3, &leaf, &p, &root);
+            }
+        }
+
+        /// The same with a memo per tree, over more trees than the set keeps
+        /// (so that memos are reused for other trees).
+        #[test]
+        fn memo_set_equals_the_full_check(cases in prop::collection::vec(case(), 1..300), sort in any::<bool>()) {
+            let sizes: Vec<u64> = (0..MEMO_SET_TREES as u64 + 6).map(|s| 1 + s % 9).collect();
+            let b = batch::<Blake3>(&sizes);
+            let mut cases = cases;
+            if sort {
+                cases.sort();
+            }
+            let mut set = MemoSet::default();
+            for (s, i, how, j) in cases {
+                let s = (s * 17 + j) % sizes.len();
+                let i = i % b.leaves[s].len();
+                let mut leaf = b.leaves[s][i];
+                let mut p = b.proofs[s][i].clone();
+                let mut root = b.root;
+                let n = p.segment.hashes.len() + p.upper.hashes.len();
+                match how {
+                    0 => flip(&mut leaf),
+                    1 if n > 0 => {
+                        let j = j % n;
+                        let seg = p.segment.hashes.len();
+                        if j < seg { flip(&mut p.segment.hashes[j]) } else { flip(&mut p.upper.hashes[j - seg]) }
+                    }
+                    2 => p.segment.index ^= 1 << (j % 4),
+                    3 => flip(&mut root),
+                    4 => p.upper.index ^= 1,
+                    _ => {}
+                }
+                let got = set.verify(SuiteId::Blake3, &leaf, &p, &root);
+                prop_assert_eq!(got, verify_leaf_proof(SuiteId::Blake3, &leaf, &p, &root));
             }
         }
     }

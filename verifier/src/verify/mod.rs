@@ -57,7 +57,7 @@ mod record;
 
 use anchor::*;
 pub use leaf_proof::{LEAF_PROOF_FORMAT, LeafProofDocument, verify_leaf_document};
-use memo::ProofMemo;
+use memo::MemoSet;
 use record::*;
 
 /// Something that can check a receipt against the chain it names: reads what
@@ -336,8 +336,9 @@ pub struct ReportVerdict {
     pub checks: Vec<Check>,
     /// Per record.
     pub records: Vec<RecordVerdict>,
-    /// Per batch, by batch id.
-    pub batches: BTreeMap<String, BatchVerdict>,
+    /// Per batch, by batch id (shared: bulk verification gives every report
+    /// of a batch described the same way the same verdict).
+    pub batches: BTreeMap<String, Arc<BatchVerdict>>,
 }
 
 impl ReportVerdict {
@@ -463,7 +464,7 @@ pub fn verify_report(report: &CodeReport, trust: &Trust) -> ReportVerdict {
         })
         .collect();
     assemble_report(report, records, &|id, info| {
-        verify_batch_anchors(id, info, trust)
+        Arc::new(verify_batch_anchors(id, info, trust))
     })
 }
 
@@ -488,13 +489,27 @@ fn batch_of<'a>(
         .zip(parsed.get(entry.batch_id.as_str()))
 }
 
+/// Where a record's batch sorts among trees in bulk verification: the first
+/// bytes of its root as the report gives it (0 for a batch the report does
+/// not describe or that does not parse; such records are not walked).
+fn tree_order(batch: Option<(&BatchInfo, &Result<ParsedBatch, String>)>) -> u64 {
+    match batch {
+        Some((_, Ok(p))) => {
+            let mut first = [0u8; 8];
+            first.copy_from_slice(&p.root[..8]);
+            u64::from_be_bytes(first)
+        }
+        _ => 0,
+    }
+}
+
 /// The report's verdict from its records' verdicts: the report-level checks
 /// and the batches' checks (given: bulk verification shares them across
 /// reports).
 fn assemble_report(
     report: &CodeReport,
     records: Vec<RecordVerdict>,
-    batch_verdict: &dyn Fn(&str, &BatchInfo) -> BatchVerdict,
+    batch_verdict: &dyn Fn(&str, &BatchInfo) -> Arc<BatchVerdict>,
 ) -> ReportVerdict {
     report_part(report, batch_verdict).finish(records)
 }
@@ -503,7 +518,7 @@ fn assemble_report(
 struct ReportPart {
     code: String,
     checks: Vec<Check>,
-    batches: BTreeMap<String, BatchVerdict>,
+    batches: BTreeMap<String, Arc<BatchVerdict>>,
 }
 
 impl ReportPart {
@@ -516,7 +531,7 @@ impl ReportPart {
 /// The report-level checks and the batches' verdicts of `report`.
 fn report_part(
     report: &CodeReport,
-    batch_verdict: &dyn Fn(&str, &BatchInfo) -> BatchVerdict,
+    batch_verdict: &dyn Fn(&str, &BatchInfo) -> Arc<BatchVerdict>,
 ) -> ReportPart {
     let mut checks = Vec::new();
     if report.format != CODE_REPORT_FORMAT {
@@ -556,7 +571,7 @@ fn finish_verdict(
     code: String,
     checks: Vec<Check>,
     records: Vec<RecordVerdict>,
-    batches: BTreeMap<String, BatchVerdict>,
+    batches: BTreeMap<String, Arc<BatchVerdict>>,
 ) -> ReportVerdict {
     let mut reasons = Vec::new();
     for c in &checks {
@@ -651,6 +666,10 @@ fn warm_batch(id: &str, info: &BatchInfo) -> u8 {
 /// fetch reports fetch this many at a time to keep one window in memory.
 pub const BULK_WINDOW_REPORTS: usize = 16_384;
 
+/// Bulk verification's batch verdicts: per batch id, each distinct
+/// description met (up to 16) with its verdict.
+type VerdictCache = BTreeMap<String, Vec<(BatchInfo, Arc<BatchVerdict>)>>;
+
 /// Options of [`verify_reports_with`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BulkOptions {
@@ -683,10 +702,6 @@ pub struct BulkStats {
     pub memo_hits: u64,
 }
 
-/// What one contiguous run of the sorted records gives: each record's
-/// verdict with its report and position, the proofs walked, the memo hits.
-type WalkedRun = (Vec<(usize, usize, RecordVerdict)>, u64, u64);
-
 /// Verifies many reports at once, in parallel (rayon), with the same
 /// verdicts as [`verify_report`] on each; see [`verify_reports_with`].
 pub fn verify_reports(reports: &[CodeReport], trust: &Trust) -> Vec<ReportVerdict> {
@@ -702,159 +717,134 @@ pub fn verify_reports(reports: &[CodeReport], trust: &Trust) -> Vec<ReportVerdic
 /// buffer, leaf-hashed, its proof decoded into reused vectors and walked,
 /// and its verdict made. Each distinct batch description (id, root, counts
 /// and receipts, compared whole) has its anchors checked once, not once per
-/// report. With [`BulkOptions::proof_memo`], the records of a window of
-/// reports are taken in the order of their batch root and claimed leaf
-/// index, in contiguous parallel runs, and the proofs walked with a memo of
-/// the last path proven to reach the same trusted root: a walk stops where
-/// it meets that path, once every remaining sibling of the proof is checked
-/// equal to the proven node at its position. Neither the order nor the memo
-/// changes an outcome: a proof is accepted exactly when its full walk
-/// reaches the root.
+/// report. With [`BulkOptions::proof_memo`], the reports of a window are
+/// taken in the order of their first record's batch root and claimed leaf
+/// index, in contiguous parallel runs (each report's records together), and
+/// the proofs walked with a memo per tree (batch root and segment) of the
+/// last path proven to reach the trusted root: a walk stops where it meets
+/// that path, once every remaining sibling of the proof is checked equal to
+/// the proven node at its position. Neither the order nor the memo changes an
+/// outcome: a proof is accepted exactly when its full walk reaches the root.
 pub fn verify_reports_with(
     reports: &[CodeReport],
     trust: &Trust,
     options: BulkOptions,
 ) -> (Vec<ReportVerdict>, BulkStats) {
     use rayon::prelude::*;
-    let cache: std::sync::RwLock<BTreeMap<String, Vec<(BatchInfo, BatchVerdict)>>> =
-        std::sync::RwLock::new(BTreeMap::new());
-    let batch_verdict = |id: &str, info: &BatchInfo| -> BatchVerdict {
+    let cache: std::sync::RwLock<VerdictCache> = std::sync::RwLock::new(BTreeMap::new());
+    let batch_verdict = |id: &str, info: &BatchInfo| -> Arc<BatchVerdict> {
         std::hint::black_box(warm_batch(id, info));
         if let Ok(map) = cache.read()
             && let Some((_, v)) = map.get(id).and_then(|l| l.iter().find(|(i, _)| i == info))
         {
-            return v.clone();
+            return Arc::clone(v);
         }
-        let v = verify_batch_anchors(id, info, trust);
+        let v = Arc::new(verify_batch_anchors(id, info, trust));
         if let Ok(mut map) = cache.write() {
             let list = map.entry(id.to_owned()).or_default();
             if list.len() < 16 && !list.iter().any(|(i, _)| i == info) {
-                list.push((info.clone(), v.clone()));
+                list.push((info.clone(), Arc::clone(&v)));
             }
         }
         v
     };
-    // Per thread: the re-encoding buffer and a decoded proof's vectors.
-    let scratch = || (Vec::new(), proof_json::empty_batch_proof());
+    // Per thread: the re-encoding buffer, a decoded proof's vectors and the
+    // memos of the trees met.
+    let scratch = || {
+        (
+            Vec::new(),
+            proof_json::empty_batch_proof(),
+            MemoSet::default(),
+        )
+    };
     let mut out = Vec::with_capacity(reports.len());
     let mut stats = BulkStats::default();
     for window in reports.chunks(BULK_WINDOW_REPORTS) {
-        // Each record is checked in one go (re-encoding, leaf hash, proof
-        // decoding and walk, verdict) while its data is in cache; only the
-        // order differs with the memo: sorted by batch and claimed leaf
-        // index, so that consecutive walks share their upper paths. The
-        // order changes no outcome (the memo accepts a proof exactly when its
-        // full walk reaches the root), only how often the memo meets a path.
-        // Per report, while its own fields are read: its batches parsed,
-        // its report-level checks and its batches' verdicts.
+        // Per report, while its own fields are read: its batches parsed, its
+        // report-level checks and its batches' verdicts.
         let (parsed, parts): (Vec<_>, Vec<_>) = window
             .par_iter()
             .with_min_len(16)
             .map(|report| (parse_batches(report), report_part(report, &batch_verdict)))
             .unzip();
-        if !options.proof_memo {
-            let verdicts: Vec<(ReportVerdict, u64)> = window
+        // The order reports are checked in. With the memo: by the batch root
+        // and claimed leaf index of their first record in that order, so that
+        // the reports one thread takes in turn have records in nearby leaves
+        // of the same segments. A report's records are still checked
+        // together, while its data is in cache. The order changes no outcome
+        // (the memo accepts a proof exactly when its full walk reaches the
+        // root), only how often a walk meets a remembered path.
+        let order: Vec<usize> = if options.proof_memo {
+            let mut keyed: Vec<((u64, u64), usize)> = window
                 .par_iter()
                 .zip(&parsed)
-                .zip(parts)
+                .enumerate()
                 .with_min_len(16)
-                .map_init(scratch, |(buf, spare), ((report, parsed), part)| {
-                    let mut proofs = 0;
-                    let records = report
+                .map(|(r, (report, parsed))| {
+                    let first = report
                         .records
                         .iter()
-                        .enumerate()
-                        .map(|(position, entry)| {
-                            std::hint::black_box(warm(entry));
-                            let batch = batch_of(report, parsed, entry);
-                            let prepared = prepare_record(report, entry, buf, spare, batch);
-                            let walked = prepared.walk().map(|(suite, leaf, proof, root)| {
-                                proofs += 1;
-                                verify_leaf_proof(suite, leaf, proof, root)
-                            });
-                            finish_record(position, entry, prepared, walked, spare)
+                        .map(|entry| {
+                            (
+                                tree_order(batch_of(report, parsed, entry)),
+                                entry.leaf_index,
+                            )
                         })
-                        .collect();
-                    (part.finish(records), proofs)
+                        .min()
+                        .unwrap_or_default();
+                    (first, r)
                 })
                 .collect();
-            for (v, proofs) in verdicts {
-                stats.proofs += proofs;
-                out.push(v);
-            }
-            continue;
-        }
-
-        // The walk order: (batch root's first bytes, claimed leaf index,
-        // report, record).
-        let mut order: Vec<(u64, u64, usize, usize)> = window
+            keyed.par_sort_unstable();
+            keyed.into_iter().map(|(_, r)| r).collect()
+        } else {
+            (0..window.len()).collect()
+        };
+        let checked: Vec<(usize, Vec<RecordVerdict>, u64, u64)> = order
             .par_iter()
-            .zip(&parsed)
-            .enumerate()
             .with_min_len(16)
-            .flat_map_iter(|(r, (report, parsed))| {
-                report.records.iter().enumerate().map(move |(k, entry)| {
-                    let tree = match batch_of(report, parsed, entry) {
-                        Some((_, Ok(p))) => {
-                            let mut first = [0u8; 8];
-                            first.copy_from_slice(&p.root[..8]);
-                            u64::from_be_bytes(first)
-                        }
-                        _ => 0,
-                    };
-                    (tree, entry.leaf_index, r, k)
-                })
-            })
-            .collect();
-        order.par_sort_unstable();
-        let run_len = order
-            .len()
-            .div_ceil(4 * rayon::current_num_threads())
-            .max(256);
-        let runs: Vec<WalkedRun> = order
-            .par_chunks(run_len)
-            .map(|run| {
-                let mut memo = ProofMemo::default();
-                let (mut buf, mut spare) = scratch();
+            .map_init(scratch, |(buf, spare, memos), &r| {
+                let (Some(report), Some(parsed)) = (window.get(r), parsed.get(r)) else {
+                    return (r, Vec::new(), 0, 0);
+                };
+                let hits_before = memos.hits();
                 let mut proofs = 0;
-                let verdicts = run
+                let records = report
+                    .records
                     .iter()
-                    .filter_map(|&(_, _, r, k)| {
-                        let report = window.get(r)?;
-                        let entry = report.records.get(k)?;
+                    .enumerate()
+                    .map(|(position, entry)| {
                         std::hint::black_box(warm(entry));
-                        let batch = batch_of(report, parsed.get(r)?, entry);
-                        let prepared = prepare_record(report, entry, &mut buf, &mut spare, batch);
+                        let batch = batch_of(report, parsed, entry);
+                        let prepared = prepare_record(report, entry, buf, spare, batch);
                         let walked = prepared.walk().map(|(suite, leaf, proof, root)| {
                             proofs += 1;
-                            memo.verify(suite, leaf, proof, root)
+                            if options.proof_memo {
+                                memos.verify(suite, leaf, proof, root)
+                            } else {
+                                verify_leaf_proof(suite, leaf, proof, root)
+                            }
                         });
-                        let verdict = finish_record(k, entry, prepared, walked, &mut spare);
-                        Some((r, k, verdict))
+                        finish_record(position, entry, prepared, walked, spare)
                     })
                     .collect();
-                (verdicts, proofs, memo.hits)
+                (r, records, proofs, memos.hits() - hits_before)
             })
             .collect();
-        let mut records: Vec<Vec<Option<RecordVerdict>>> = window
-            .iter()
-            .map(|report| (0..report.records.len()).map(|_| None).collect())
-            .collect();
-        let verdicts = runs.into_iter().flat_map(|(verdicts, proofs, hits)| {
+        let mut records: Vec<Vec<RecordVerdict>> = Vec::new();
+        records.resize_with(window.len(), Vec::new);
+        for (r, verdicts, proofs, hits) in checked {
             stats.proofs += proofs;
             stats.memo_hits += hits;
-            verdicts
-        });
-        for (r, k, verdict) in verdicts {
-            if let Some(slot) = records.get_mut(r).and_then(|l| l.get_mut(k)) {
-                *slot = Some(verdict);
+            if let Some(slot) = records.get_mut(r) {
+                *slot = verdicts;
             }
         }
         let verdicts: Vec<ReportVerdict> = parts
             .into_par_iter()
             .zip(records)
             .with_min_len(16)
-            .map(|(part, records)| part.finish(records.into_iter().flatten().collect()))
+            .map(|(part, records)| part.finish(records))
             .collect();
         out.extend(verdicts);
     }
