@@ -98,6 +98,26 @@ fn wants_mimalloc<'a>(args: impl IntoIterator<Item = &'a [u8]>) -> bool {
     })
 }
 
+/// mimalloc's option `mi_option_purge_delay` (its place in `mi_option_e` of mimalloc.h,
+/// which the Rust bindings do not name).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// With mimalloc, keeps the memory the process frees for its own later allocations
+/// instead of returning it to the kernel a second after (mimalloc's purge delay, unless
+/// `MIMALLOC_PURGE_DELAY` sets it). For `audit codes`, which frees each window's reports and
+/// then allocates as many again: each purged page came back zeroed by a page fault, up to
+/// a third of the command's CPU (docs/decisions/0021-audit-keeps-freed-memory.md). The
+/// peak resident size stays that of one window's reports.
+#[allow(unsafe_code)]
+pub fn keep_freed_memory() {
+    if mode() != MIMALLOC || std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: `mi_option_set` only stores an option's value; mimalloc reads it when it
+    // next considers purging. Any thread may call it at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 #[allow(unsafe_code)]
 mod choose {
@@ -255,6 +275,23 @@ mod tests {
             .collect();
         got.sort();
         assert_eq!(got, want);
+    }
+
+    /// The option number is mimalloc's purge delay: its default (1,000 ms in mimalloc 3)
+    /// comes back, and a value set comes back.
+    #[test]
+    #[allow(unsafe_code)]
+    fn the_purge_delay_option_is_mimallocs() {
+        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+            return;
+        }
+        // SAFETY: reading and setting an option's value only.
+        unsafe {
+            assert_eq!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), 1000);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1);
+            assert_eq!(libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY), -1);
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 1000);
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -159,14 +160,26 @@ pub fn audit_lines(lines: Vec<AuditLine>, trust: &Trust) -> Vec<CodeAuditRow> {
             }
         }
     }
-    let mut verdicts = verify_reports(&reports, trust).into_iter();
+    let verdicts = verify_reports(&reports, trust);
+    // The reports and verdicts are many small blocks: freed on the rayon pool, in
+    // parallel, rather than one after the other on this thread.
+    let (rows, ()) = rayon::join(
+        || {
+            verdicts
+                .into_par_iter()
+                .with_min_len(64)
+                .map(|v| CodeAuditRow::from_verdict(&v))
+                .collect::<Vec<_>>()
+        },
+        || reports.into_par_iter().with_min_len(64).for_each(drop),
+    );
+    let mut verdicts = rows.into_iter();
     slots
         .into_iter()
         .map(|s| {
-            s.or_else(|| verdicts.next().map(|v| CodeAuditRow::from_verdict(&v)))
-                .unwrap_or_else(|| {
-                    CodeAuditRow::without_report("", CodeStatus::Error, "no verdict")
-                })
+            s.or_else(|| verdicts.next()).unwrap_or_else(|| {
+                CodeAuditRow::without_report("", CodeStatus::Error, "no verdict")
+            })
         })
         .collect()
 }

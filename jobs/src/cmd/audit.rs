@@ -445,6 +445,7 @@ async fn fetch_from_store(
 }
 
 fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    crate::alloc::keep_freed_memory();
     match codes_inner(&args, global) {
         Ok(code) => Ok(code),
         Err(e) => {
