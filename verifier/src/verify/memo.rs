@@ -591,6 +591,35 @@ mod tests {
         assert_eq!(set.hits(), n - 3);
     }
 
+    /// The leaf, proof and root of case `(s, i, how, j)` of [`case`]: leaf `i`
+    /// (modulo its segment's size) of segment `s`, corrupted as `how` says
+    /// (0: the leaf, 1: sibling `j`, 2: a bit of the index, 3: the root, 4: the
+    /// segment index; otherwise left good).
+    fn case_proof(b: &Batch, s: usize, i: usize, how: u8, j: usize) -> (Hash, BatchProof, Hash) {
+        let i = i % b.leaves[s].len();
+        let mut leaf = b.leaves[s][i];
+        let mut p = b.proofs[s][i].clone();
+        let mut root = b.root;
+        let n = p.segment.hashes.len() + p.upper.hashes.len();
+        match how {
+            0 => flip(&mut leaf),
+            1 if n > 0 => {
+                let j = j % n;
+                let seg = p.segment.hashes.len();
+                if j < seg {
+                    flip(&mut p.segment.hashes[j]);
+                } else {
+                    flip(&mut p.upper.hashes[j - seg]);
+                }
+            }
+            2 => p.segment.index ^= 1 << (j % 6),
+            3 => flip(&mut root),
+            4 => p.upper.index ^= 1,
+            _ => {}
+        }
+        (leaf, p, root)
+    }
+
     /// A proof, or a corruption of one, of a random leaf.
     fn case() -> impl Strategy<Value = (usize, usize, u8, usize)> {
         (0usize..4, 0usize..64, 0u8..8, 0usize..64)
@@ -609,23 +638,7 @@ mod tests {
             }
             let mut memo = ProofMemo::default();
             for (s, i, how, j) in cases {
-                let i = i % b.leaves[s].len();
-                let mut leaf = b.leaves[s][i];
-                let mut p = b.proofs[s][i].clone();
-                let mut root = b.root;
-                let n = p.segment.hashes.len() + p.upper.hashes.len();
-                match how {
-                    0 => flip(&mut leaf),
-                    1 if n > 0 => {
-                        let j = j % n;
-                        let seg = p.segment.hashes.len();
-                        if j < seg { flip(&mut p.segment.hashes[j]) } else { flip(&mut p.upper.hashes[j - seg]) }
-                    }
-                    2 => p.segment.index ^= 1 << (j % 6),
-                    3 => flip(&mut root),
-                    4 => p.upper.index ^= 1,
-                    _ => {}
-                }
+                let (leaf, p, root) = case_proof(&b, s, i, how, j);
                 check(&mut memo, SuiteId::Blake3, &leaf, &p, &root);
             }
         }
@@ -642,24 +655,7 @@ mod tests {
             }
             let mut set = MemoSet::default();
             for (s, i, how, j) in cases {
-                let s = (s * 17 + j) % sizes.len();
-                let i = i % b.leaves[s].len();
-                let mut leaf = b.leaves[s][i];
-                let mut p = b.proofs[s][i].clone();
-                let mut root = b.root;
-                let n = p.segment.hashes.len() + p.upper.hashes.len();
-                match how {
-                    0 => flip(&mut leaf),
-                    1 if n > 0 => {
-                        let j = j % n;
-                        let seg = p.segment.hashes.len();
-                        if j < seg { flip(&mut p.segment.hashes[j]) } else { flip(&mut p.upper.hashes[j - seg]) }
-                    }
-                    2 => p.segment.index ^= 1 << (j % 4),
-                    3 => flip(&mut root),
-                    4 => p.upper.index ^= 1,
-                    _ => {}
-                }
+                let (leaf, p, root) = case_proof(&b, (s * 17 + j) % sizes.len(), i, how, j);
                 let got = set.verify(SuiteId::Blake3, &leaf, &p, &root);
                 prop_assert_eq!(got, verify_leaf_proof(SuiteId::Blake3, &leaf, &p, &root));
             }
