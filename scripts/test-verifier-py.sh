@@ -126,6 +126,11 @@ tamper signature 'a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c 
 # Report objects have exactly their fields (SPEC 11.1).
 tamper unknown-field 'r["records"][0]["verified"] = True'
 tamper missing-field 'del r["records"][0]["source"]["row"]'
+# ... each of its type (a row as text or negative, an index as 1.0, a date as a number).
+tamper row-text 'r["records"][0]["source"]["row"] = "x"'
+tamper row-negative 'r["records"][0]["source"]["row"] = -1'
+tamper index-float 'r["records"][0]["leaf_index"] = float(r["records"][0]["leaf_index"])'
+tamper date-number 'next(iter(r["batches"].values()))["batch_date"] = 7'
 # A receipt with a `type` is not a ledger receipt: nothing here can check it against its chain.
 tamper receipt-type 'next(iter(r["batches"].values()))["anchors"]["ledger"]["type"] = "evm"'
 
@@ -154,5 +159,22 @@ EOF
 expect 0 "$bin" --quiet audit codes "$tmp/many.ndjson" --reports --ledger-key "$key" \
     --format csv --output "$tmp/audit-many.csv"
 [ "$(grep -c ',verified,' "$tmp/audit-many.csv")" = 9192 ] || fail "--reports: not every report of three windows verified"
+# A report with an unknown field, and one without its code: not verified, each under its code
+# or its line.
+"$py" - "$first" "$tmp/bad.ndjson" <<'EOF'
+import json, sys
+r = json.load(open(sys.argv[1]))
+extra = dict(r, verified=True)
+nocode = {k: v for k, v in r.items() if k != "code"}
+with open(sys.argv[2], "w") as out:
+    for report in (r, extra, nocode):
+        out.write(json.dumps(report, separators=(",", ":")) + "\n")
+EOF
+expect 1 "$bin" --quiet audit codes "$tmp/bad.ndjson" --reports --ledger-key "$key" \
+    --format csv --output "$tmp/audit-bad.csv"
+code="$(basename "$first" .json)"
+grep -q "^$code,verified," "$tmp/audit-bad.csv" || fail "--reports: the good report is not verified"
+grep -q "^$code,not_verified,.*malformed code report" "$tmp/audit-bad.csv" || fail "--reports: the report with an unknown field"
+grep -q "^line 3,not_verified,.*malformed code report" "$tmp/audit-bad.csv" || fail "--reports: the report without its code"
 
 printf '\nverifier checks passed (%s live reports)\n' "$n" >&2

@@ -108,14 +108,28 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// then allocates as many again: each purged page came back zeroed by a page fault, up to
 /// a third of the command's CPU (docs/decisions/0021-audit-keeps-freed-memory.md). The
 /// peak resident size stays that of one window's reports.
+///
+/// Call it before the command starts work on other threads.
 #[allow(unsafe_code)]
 pub fn keep_freed_memory() {
-    if mode() != MIMALLOC || std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+    if mode() != MIMALLOC || purge_delay_set_by_environment() {
         return;
     }
-    // SAFETY: `mi_option_set` only stores an option's value; mimalloc reads it when it
-    // next considers purging. Any thread may call it at any time.
+    // SAFETY: `mi_option_set` stores an option's value, which mimalloc reads when it next
+    // considers purging; it is called before the command's work starts on other threads,
+    // so no other thread is freeing memory (and reading the option) meanwhile.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+}
+
+/// Whether the environment sets mimalloc's purge delay: mimalloc reads
+/// `MIMALLOC_PURGE_DELAY`, or its former name `MIMALLOC_RESET_DELAY`, in any case.
+fn purge_delay_set_by_environment() -> bool {
+    std::env::vars_os().any(|(name, _)| {
+        name.to_str().is_some_and(|n| {
+            n.eq_ignore_ascii_case("MIMALLOC_PURGE_DELAY")
+                || n.eq_ignore_ascii_case("MIMALLOC_RESET_DELAY")
+        })
+    })
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -282,7 +296,7 @@ mod tests {
     #[test]
     #[allow(unsafe_code)]
     fn the_purge_delay_option_is_mimallocs() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        if purge_delay_set_by_environment() {
             return;
         }
         // SAFETY: reading and setting an option's value only.

@@ -359,50 +359,53 @@ def check_ledger(receipt: dict, key) -> tuple[str, str]:
 
 # ---------------------------------------------------------------- the report
 
-# The fields of each object of a code report (section 11.1): exactly these.
-REPORT_FIELDS = {"format", "code", "subjects", "records", "batches"}
-SUBJECT_FIELDS = {"type", "id", "key"}
-RECORD_FIELDS = {"kind", "subject", "record", "canonical", "leaf_hash", "batch_id", "leaf_index",
-                 "source", "proof"}
-SOURCE_FIELDS = {"file", "row", "provided_by"}
-BATCH_OBJECT_FIELDS = {"suite", "root", "leaf_count", "manifest_digest", "batch_date", "anchors"}
+def _is_u64(v: Any) -> bool:
+    """An unsigned 64-bit JSON integer (not a bool, not a float such as 1.0)."""
+    return isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 64
 
 
-def _fields(obj: Any, expected: set, what: str) -> Optional[str]:
-    """Why obj is not an object with exactly the fields expected, or None."""
+# The fields of each object of a code report (section 11.1), exactly these, each with the
+# test of its JSON type.
+TEXT = (lambda v: isinstance(v, str), "a string")
+U64 = (_is_u64, "an unsigned 64-bit integer")
+ARRAY = (lambda v: isinstance(v, list), "an array")
+OBJECT = (lambda v: isinstance(v, dict), "an object")
+REPORT_FIELDS = {"format": TEXT, "code": TEXT, "subjects": ARRAY, "records": ARRAY,
+                 "batches": OBJECT}
+SUBJECT_FIELDS = {"type": TEXT, "id": TEXT, "key": TEXT}
+RECORD_FIELDS = {"kind": TEXT, "subject": TEXT, "record": OBJECT, "canonical": TEXT,
+                 "leaf_hash": TEXT, "batch_id": TEXT, "leaf_index": U64, "source": OBJECT,
+                 "proof": OBJECT}
+SOURCE_FIELDS = {"file": TEXT, "row": U64, "provided_by": TEXT}
+BATCH_OBJECT_FIELDS = {"suite": TEXT, "root": TEXT, "leaf_count": U64, "manifest_digest": TEXT,
+                       "batch_date": TEXT, "anchors": OBJECT}
+
+
+def _fields(obj: Any, expected: dict, what: str) -> Optional[str]:
+    """Why obj is not an object with exactly the fields expected, each of its type, or None."""
     if not isinstance(obj, dict):
         return f"{what} is not an object"
-    missing, unknown = sorted(expected - obj.keys()), sorted(obj.keys() - expected)
+    missing, unknown = sorted(expected.keys() - obj.keys()), sorted(obj.keys() - expected.keys())
     if missing or unknown:
         parts = ([f"missing {', '.join(missing)}"] if missing else []) + \
                 ([f"unknown {', '.join(unknown)}"] if unknown else [])
         return f"{what}: {'; '.join(parts)}"
-    return None
+    wrong = [f"{name} is not {kind}" for name, (test, kind) in expected.items()
+             if not test(obj[name])]
+    return f"{what}: {'; '.join(wrong)}" if wrong else None
 
 
 def _shape(report: Any) -> list[str]:
-    """The report's objects that do not have exactly their fields (section 11.1)."""
+    """The report's objects that do not have exactly their fields, of their types (11.1)."""
     wrong = _fields(report, REPORT_FIELDS, "the report")
     if wrong:
         return [wrong]
-    out = []
-    for name, ty in (("subjects", list), ("records", list), ("batches", dict)):
-        if not isinstance(report[name], ty):
-            out.append(f"the report's {name} is not {'an array' if ty is list else 'an object'}")
-    if out:
-        return out
-    for i, s in enumerate(report["subjects"]):
-        out.append(_fields(s, SUBJECT_FIELDS, f"subject {i}"))
+    out = [_fields(s, SUBJECT_FIELDS, f"subject {i}") for i, s in enumerate(report["subjects"])]
     for i, r in enumerate(report["records"]):
         wrong = _fields(r, RECORD_FIELDS, f"record {i}")
         out.append(wrong or _fields(r["source"], SOURCE_FIELDS, f"record {i} source"))
-        if not wrong and not isinstance(r["record"], dict):
-            out.append(f"record {i}: record is not an object")
     for batch_id, b in report["batches"].items():
-        wrong = _fields(b, BATCH_OBJECT_FIELDS, f"batch {batch_id}")
-        out.append(wrong)
-        if not wrong and not isinstance(b["anchors"], dict):
-            out.append(f"batch {batch_id}: anchors is not an object")
+        out.append(_fields(b, BATCH_OBJECT_FIELDS, f"batch {batch_id}"))
     return [w for w in out if w]
 
 

@@ -495,9 +495,14 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             if line.trim().is_empty() {
                 continue;
             }
-            window.push(parse_audit_line(&line).unwrap_or_else(|e| {
-                AuditLine::NoReport(format!("line {}", i + 1), CodeStatus::Error, e)
-            }));
+            let place = || format!("line {}", i + 1);
+            window.push(match parse_audit_line(&line) {
+                Ok(AuditLine::NoReport(code, status, why)) if code.is_empty() => {
+                    AuditLine::NoReport(place(), status, why)
+                }
+                Ok(parsed) => parsed,
+                Err(e) => AuditLine::NoReport(place(), CodeStatus::Error, e),
+            });
             if window.len() == AUDIT_WINDOW_CODES {
                 verify(std::mem::take(&mut window), fetched, &mut rows);
                 fetched = Instant::now();
