@@ -790,6 +790,13 @@ fn bulk_verification_gives_the_same_verdicts() {
     for i in 0..600 {
         let mut r = f.report.clone();
         match i % 5 {
+            // A receipt's leaf count as 0.0 and -0.0 (equal as JSON numbers): each report's
+            // verdict names its own value.
+            0 if i % 2 == 1 => {
+                let zero = if i % 4 == 1 { 0.0 } else { -0.0 };
+                let b = r.batches.get_mut(BATCH).unwrap();
+                b.anchors.get_mut("ledger").unwrap()["leaf_count"] = json!(zero);
+            }
             0 => {}
             1 => {
                 r.records[i % 5]
@@ -818,7 +825,7 @@ fn bulk_verification_gives_the_same_verdicts() {
     for (r, v) in reports.iter().zip(&bulk) {
         assert_eq!(*v, verify_report(r, &trust));
     }
-    assert_eq!(bulk.iter().filter(|v| v.verified).count(), 120);
+    assert_eq!(bulk.iter().filter(|v| v.verified).count(), 60);
 }
 
 /// Bulk verification with its proof memo: every corrupted proof, each after

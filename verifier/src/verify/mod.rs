@@ -666,6 +666,16 @@ fn warm_batch(id: &str, info: &BatchInfo) -> u8 {
 /// fetch reports fetch this many at a time to keep one window in memory.
 pub const BULK_WINDOW_REPORTS: usize = 16_384;
 
+/// Whether `v` holds a JSON number that is not an integer.
+fn has_float(v: &Value) -> bool {
+    match v {
+        Value::Number(n) => n.is_f64(),
+        Value::Array(list) => list.iter().any(has_float),
+        Value::Object(m) => m.values().any(has_float),
+        _ => false,
+    }
+}
+
 /// Bulk verification's batch verdicts: per batch id, each distinct
 /// description met (up to 16) with its verdict.
 type VerdictCache = BTreeMap<String, Vec<(BatchInfo, Arc<BatchVerdict>)>>;
@@ -734,6 +744,12 @@ pub fn verify_reports_with(
     let cache: std::sync::RwLock<VerdictCache> = std::sync::RwLock::new(BTreeMap::new());
     let batch_verdict = |id: &str, info: &BatchInfo| -> Arc<BatchVerdict> {
         std::hint::black_box(warm_batch(id, info));
+        // JSON equality takes 0.0 and -0.0 for one number, though the verdicts' texts
+        // differ: a description with a fractional number (no real receipt has one) is
+        // checked on its own.
+        if info.anchors.values().any(has_float) {
+            return Arc::new(verify_batch_anchors(id, info, trust));
+        }
         if let Ok(map) = cache.read()
             && let Some((_, v)) = map.get(id).and_then(|l| l.iter().find(|(i, _)| i == info))
         {
