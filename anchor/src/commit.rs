@@ -180,12 +180,7 @@ pub async fn commit_batch(
         });
     }
 
-    let work = tempfile::Builder::new()
-        .prefix("proofmark-commit-")
-        .tempdir_in(opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir))
-        .map_err(|e| {
-            AnchorError::io(opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir), e)
-        })?;
+    let work = WorkDir::create(&opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir))?;
 
     // The index merge needs only the summaries' leaf counts and index
     // digests: start it now, beside the segment checks. Its output counts
@@ -655,6 +650,90 @@ fn account(
     Ok((files, totals))
 }
 
+/// The name prefix of a commit's work folders in the temporary directory.
+const WORK_PREFIX: &str = "proofmark-commit-";
+/// The file in a work folder that its commit holds locked while it runs.
+const WORK_OWNER: &str = ".owner";
+
+/// A commit's work folder in the temporary directory: its outputs before upload (object
+/// stores) and the index merge's spills. Removed when dropped; a process killed outright
+/// leaves it, and the next commit with the same temporary directory removes it, telling
+/// a dead owner from a live one by the lock on the folder's owner file (the kernel drops
+/// a killed process's locks).
+struct WorkDir {
+    dir: tempfile::TempDir,
+    /// Holds the lock; closed after the folder is removed.
+    _owner: File,
+}
+
+impl WorkDir {
+    fn create(parent: &std::path::Path) -> Result<Self, AnchorError> {
+        remove_dead_work_dirs(parent);
+        let dir = tempfile::Builder::new()
+            .prefix(WORK_PREFIX)
+            .tempdir_in(parent)
+            .map_err(|e| AnchorError::io(parent, e))?;
+        // Locked under another name, then renamed: a folder's owner file is never seen
+        // unlocked while its commit runs.
+        let pending = dir.path().join(".owner.new");
+        let owner = File::create(&pending).map_err(|e| AnchorError::io(&pending, e))?;
+        owner.try_lock().map_err(|e| {
+            AnchorError::io(
+                &pending,
+                match e {
+                    std::fs::TryLockError::Error(e) => e,
+                    std::fs::TryLockError::WouldBlock => std::io::ErrorKind::WouldBlock.into(),
+                },
+            )
+        })?;
+        let final_name = dir.path().join(WORK_OWNER);
+        std::fs::rename(&pending, &final_name).map_err(|e| AnchorError::io(&final_name, e))?;
+        Ok(Self { dir, _owner: owner })
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+}
+
+/// Removes the work folders in `parent` (a temporary directory) whose commits were killed
+/// (their owner file can be locked), with a warning for any that cannot be removed; the
+/// folders of running commits stay. Every commit does this first; `proofmark run` also does
+/// it when it resumes a batch whose commit it may skip. Returns how many went.
+pub fn remove_dead_work_dirs(parent: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let is_work = entry.file_name().to_string_lossy().starts_with(WORK_PREFIX)
+            && entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_work {
+            continue;
+        }
+        // No owner file: being set up right now, or not a commit's folder.
+        let Ok(owner) = File::open(entry.path().join(WORK_OWNER)) else {
+            continue;
+        };
+        if owner.try_lock().is_err() {
+            continue; // its commit is running
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => {
+                removed += 1;
+                tracing::info!(folder = %entry.path().display(), "removed the work folder of an interrupted commit");
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(
+                folder = %entry.path().display(),
+                error = %e,
+                "cannot remove the work folder of an interrupted commit"
+            ),
+        }
+    }
+    removed
+}
+
 /// An output written to a local file first: in a local store, a temporary
 /// file beside its final name, renamed into place (one write, atomic); in
 /// an object store, a file in the work folder, uploaded with a multipart put.
@@ -817,5 +896,41 @@ impl RunSource for StoreRun {
 
     fn name(&self) -> &str {
         &self.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A killed commit's folder goes; a running commit's folder, a folder being set up and
+    /// other folders stay; a work folder goes when its commit ends.
+    #[test]
+    fn dead_work_folders_are_removed_and_live_ones_kept() {
+        let parent = tempfile::tempdir().unwrap();
+        let dead = parent.path().join(format!("{WORK_PREFIX}dead"));
+        std::fs::create_dir_all(dead.join("spill")).unwrap();
+        std::fs::write(dead.join(WORK_OWNER), b"").unwrap();
+        std::fs::write(dead.join("spill/run-0"), b"entries").unwrap();
+        let unowned = parent.path().join(format!("{WORK_PREFIX}new"));
+        std::fs::create_dir_all(&unowned).unwrap();
+        let other = parent.path().join("other-folder");
+        std::fs::create_dir_all(&other).unwrap();
+        std::fs::write(other.join(WORK_OWNER), b"").unwrap();
+
+        let live = WorkDir::create(parent.path()).unwrap();
+        assert!(!dead.exists(), "the dead commit's folder is removed");
+        assert!(unowned.exists() && other.exists());
+        assert!(live.path().join(WORK_OWNER).exists());
+
+        // A second commit beside the first leaves the first's folder alone.
+        let second = WorkDir::create(parent.path()).unwrap();
+        assert!(live.path().exists());
+        assert_eq!(remove_dead_work_dirs(parent.path()), 0);
+        let live_path = live.path().to_owned();
+        drop(live);
+        assert!(!live_path.exists(), "a finished commit removes its folder");
+        assert!(second.path().exists());
     }
 }

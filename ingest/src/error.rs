@@ -59,6 +59,15 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    /// A partial file of an earlier, interrupted write could not be listed or removed.
+    #[error("cannot remove the partial file {path}")]
+    Cleanup {
+        /// The file, or the folder being listed.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A batch id that breaks the batch id rule (1 to 128 bytes of `[0-9A-Za-z._-]`, not
     /// starting with `.`).
     #[error("invalid batch id {id:?}: {reason}")]

@@ -43,6 +43,69 @@ pub struct ObjectInfo {
     pub size: u64,
 }
 
+/// What [`Store::remove_partial_files`] removed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Removed {
+    /// Files removed.
+    pub files: u64,
+    /// Their total size in bytes.
+    pub bytes: u64,
+}
+
+/// Whether a file name is that of a temporary file written before a rename: object_store's
+/// staging files (`<name>#<digits>`, which it never lists as objects), those of
+/// [`Store::put_bulk`] (`.<name>.<pid>.<n>.tmp`) and the batch commit's
+/// (`.proofmark-<random>.tmp`).
+pub fn is_partial_file_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let staged = name
+        .rsplit_once('#')
+        .is_some_and(|(base, n)| !base.is_empty() && digits(n));
+    let hidden = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp"));
+    let bulk = hidden.is_some_and(|n| {
+        let mut parts = n.rsplitn(3, '.');
+        matches!(
+            (parts.next(), parts.next(), parts.next()),
+            (Some(count), Some(pid), Some(base)) if digits(count) && digits(pid) && !base.is_empty()
+        )
+    });
+    let commit =
+        hidden.is_some_and(|n| n.len() > "proofmark-".len() && n.starts_with("proofmark-"));
+    staged || bulk || commit
+}
+
+/// Removes the partial files under `dir`, recursively; a folder that does not exist holds none.
+fn remove_partial_in(dir: &std::path::Path, removed: &mut Removed) -> Result<(), IngestError> {
+    let cleanup = |path: &std::path::Path| {
+        let path = path.to_owned();
+        move |source| IngestError::Cleanup { path, source }
+    };
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(cleanup(dir)(e)),
+    };
+    for entry in entries {
+        let entry = entry.map_err(cleanup(dir))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(cleanup(&path))?;
+        if kind.is_dir() {
+            remove_partial_in(&path, removed)?;
+        } else if kind.is_file() && is_partial_file_name(&entry.file_name().to_string_lossy()) {
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    removed.files += 1;
+                    removed.bytes += size;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(cleanup(&path)(e)),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A folder or an object store, addressed by URL, with paths relative to its root.
 ///
 /// Cheap to clone (the client is shared).
@@ -508,6 +571,35 @@ impl Store {
         Ok(out)
     }
 
+    /// Removes, in a local store, the partial files that interrupted writes under `prefix`
+    /// (a folder path relative to the root) left behind: the temporary files that
+    /// [`Store::put`], [`Store::writer`] and [`Store::put_file`] write before renaming
+    /// (`<name>#<n>`) and those of [`Store::put_bulk`] and other writers that write a hidden
+    /// file beside the final one (`.<name>.tmp`). Objects themselves are never touched. An
+    /// object store keeps no such files (an unfinished upload is invisible), so there it
+    /// removes nothing.
+    ///
+    /// Only for a caller that knows no other process writes under `prefix`: a live writer's
+    /// temporary file would be removed and its write would fail. Returns the files removed
+    /// and their bytes.
+    pub async fn remove_partial_files(&self, prefix: &str) -> Result<Removed, IngestError> {
+        let Some(root) = self.local_root.clone() else {
+            return Ok(Removed::default());
+        };
+        let rel = prefix.trim_matches('/').to_owned();
+        let dir = if rel.is_empty() { root } else { root.join(rel) };
+        tokio::task::spawn_blocking(move || {
+            let mut removed = Removed::default();
+            remove_partial_in(&dir, &mut removed)?;
+            Ok(removed)
+        })
+        .await
+        .map_err(|e| IngestError::Cleanup {
+            path: PathBuf::from(prefix),
+            source: std::io::Error::other(e.to_string()),
+        })?
+    }
+
     /// Deletes the object at `path` (no error when it does not exist).
     pub async fn delete(&self, path: &str) -> Result<(), IngestError> {
         let location = self.object_path(path)?;
@@ -582,6 +674,7 @@ pub(crate) fn percent_decode(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -602,6 +695,75 @@ mod tests {
         assert_eq!(root.object_url("tmp/x.parquet"), "file:///tmp/x.parquet");
         let (parent, name) = Store::for_object("/data").expect("for_object");
         assert_eq!((parent.url(), name.as_str()), ("file:///", "data"));
+    }
+
+    #[test]
+    fn partial_file_names() {
+        for name in [
+            "0-part-00000.parquet#1",
+            "a#12",
+            ".000003.leaves.4711.0.tmp",
+            ".proofmark-t2psaq.tmp",
+        ] {
+            assert!(is_partial_file_name(name), "{name}");
+        }
+        for name in [
+            "0-part-00000.parquet",
+            "#1",
+            "a#",
+            "a#1b",
+            "plan.json",
+            ".tmp",
+            ".x.tmp",
+            ".x.1.tmp",
+            "..1.2.tmp",
+            ".proofmark-.tmp",
+            "records.bin.tmp",
+        ] {
+            assert!(!is_partial_file_name(name), "{name}");
+        }
+    }
+
+    /// Partial files go, objects and objects' look-alikes stay, in nested folders; a folder
+    /// that does not exist is no error.
+    #[tokio::test]
+    async fn partial_files_are_removed_and_objects_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let keep = [
+            "batches/b/plan.json",
+            "batches/b/inputs/k/x.parquet",
+            "other/y#1",
+        ];
+        for path in keep {
+            std::fs::create_dir_all(dir.path().join(path).parent().unwrap()).unwrap();
+            std::fs::write(dir.path().join(path), b"object").unwrap();
+        }
+        let partial = [
+            "batches/b/inputs/k/x.parquet#1",
+            "batches/b/segments/.000001.tree.99.3.tmp",
+            "batches/b/.proofmark-AbC123.tmp",
+        ];
+        for path in partial {
+            std::fs::create_dir_all(dir.path().join(path).parent().unwrap()).unwrap();
+            std::fs::write(dir.path().join(path), b"part").unwrap();
+        }
+        let removed = store.remove_partial_files("batches/b").await.unwrap();
+        assert_eq!(
+            removed,
+            Removed {
+                files: 3,
+                bytes: 12
+            }
+        );
+        for path in keep {
+            assert!(dir.path().join(path).exists(), "{path}");
+        }
+        for path in partial {
+            assert!(!dir.path().join(path).exists(), "{path}");
+        }
+        let none = store.remove_partial_files("batches/missing").await.unwrap();
+        assert_eq!(none, Removed::default());
     }
 
     #[test]

@@ -1,11 +1,10 @@
 //! Crash tests of `proofmark run`: the job is killed with SIGKILL at random
 //! points inside every stage (several seeds), rerun, and must end with
 //! exactly the root of an uninterrupted run, one log entry for the batch,
-//! and rows read = accepted + rejected.
+//! rows read = accepted + rejected, and no partial file left behind.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::command;
 
 use std::io::{BufRead as _, BufReader};
 use std::path::Path;
@@ -17,6 +16,35 @@ const BATCH: &str = "crash-2026-11-24";
 
 fn ok(out: Output) -> String {
     common::ok(&out)
+}
+
+/// The binary, with its temporary directory in the test's folder (beside
+/// the ledger key `key`), where a killed commit leaves its work folder.
+fn command(args: &[&str], key: &Path) -> std::process::Command {
+    let tmp = key.with_file_name("tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let mut c = common::command(args, key);
+    c.env("TMPDIR", tmp);
+    c
+}
+
+/// Files under `dir` that interrupted writes leave: object_store's staging
+/// files (`name#1`) and hidden `.….tmp` files.
+fn partial_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            found.extend(partial_files(&path));
+        } else if name.contains('#') || (name.starts_with('.') && name.ends_with(".tmp")) {
+            found.push(path.display().to_string());
+        }
+    }
+    found
 }
 
 /// A small deterministic generator (SplitMix64), so that a failing seed can
@@ -205,6 +233,20 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
             assert_eq!(proof["entry"]["root"], expected["root"], "{context}");
             assert_eq!(proof["log_size"], 1, "one log entry: {context}\n{proof}");
             assert!(got["published"].is_string(), "published: {context}");
+            // Nothing the killed run was writing is left: not in the store,
+            // not in the temporary directory.
+            let mut partial = partial_files(&store);
+            partial.extend(partial_files(&run_dir.join("index")));
+            assert!(partial.is_empty(), "partial files: {partial:?}: {context}");
+            let work: Vec<_> = std::fs::read_dir(dir.path().join("tmp"))
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name())
+                .collect();
+            assert!(
+                work.is_empty(),
+                "left in the temporary directory: {work:?}: {context}"
+            );
             // A further rerun does nothing.
             let again = ok(command(&["run", &job], &key).output().unwrap());
             assert!(again.contains("nothing to do"), "{context}\n{again}");

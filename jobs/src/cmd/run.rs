@@ -396,6 +396,39 @@ async fn locked_run(
             b.pid, b.host, b.since
         );
     }
+    // The lock is ours: every temporary file under the batch's folder is a
+    // leftover of an interrupted write (a killed run's copy, segment or
+    // commit output), never a live one.
+    let removed = match store
+        .remove_partial_files(&proofmark_ingest::plan::batch_prefix(batch_id))
+        .await
+    {
+        Ok(r) => r,
+        Err(e) => {
+            let released = lock.release(store).await;
+            released.with_context(|| format!("cannot release the lock of batch {batch_id}"))?;
+            return Err(e)
+                .with_context(|| format!("cannot remove the partial files of batch {batch_id}"));
+        }
+    };
+    // And the work folders of killed commits (this run may skip its commit).
+    let _ = tokio::task::spawn_blocking(|| {
+        proofmark_anchor::commit::remove_dead_work_dirs(&std::env::temp_dir())
+    })
+    .await;
+    if removed.files > 0 {
+        tracing::info!(
+            files = removed.files,
+            bytes = removed.bytes,
+            "removed partial files"
+        );
+        if !global.quiet {
+            eprintln!(
+                "cleanup: removed {} partial file(s), {} bytes, that an interrupted write left",
+                removed.files, removed.bytes
+            );
+        }
+    }
     let outcome = tokio::select! {
         r = run_stages(job, store, batch_id, date, args.until, global) => r,
         sig = shutdown_signal() => Err(anyhow::anyhow!(
