@@ -34,7 +34,6 @@ const NOW_US: i64 = 1_795_572_000_000_000;
 
 /// The sample batch, built once per test binary.
 struct Sample {
-    _dir: tempfile::TempDir,
     store_dir: PathBuf,
     index_dir: PathBuf,
     ledger_key: VerifierKey,
@@ -69,10 +68,30 @@ fn sample() -> &'static Sample {
     })
 }
 
+/// The sample's folder: one per test process in Cargo's scratch folder for
+/// integration tests, not a temporary directory, which a static would never
+/// remove; the folders of finished runs go first.
+fn sample_dir() -> PathBuf {
+    const PREFIX: &str = "consumer-sample-";
+    let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(pid) = name.strip_prefix(PREFIX)
+            && !Path::new("/proc").join(pid).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+    let dir = scratch.join(format!("{PREFIX}{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 async fn build_sample() -> Sample {
-    let dir = tempfile::tempdir().unwrap();
-    let store_dir = dir.path().join("store");
-    let index_dir = dir.path().join("index");
+    let dir = sample_dir();
+    let store_dir = dir.join("store");
+    let index_dir = dir.join("index");
     let store = Store::from_url(store_dir.to_str().unwrap()).unwrap();
     let inputs: Vec<String> = ["production", "customs", "logistics", "inspection"]
         .iter()
@@ -96,7 +115,7 @@ async fn build_sample() -> Sample {
         .await
         .unwrap();
     let ledger = ChainConfig::Ledger {
-        key_file: Some(dir.path().join("ledger.key")),
+        key_file: Some(dir.join("ledger.key")),
         origin: None,
     };
     let chains = ChainsFile::from_chains(
@@ -123,7 +142,6 @@ async fn build_sample() -> Sample {
             .all(|k| has(k))
         {
             return Sample {
-                _dir: dir,
                 store_dir,
                 index_dir,
                 ledger_key,
