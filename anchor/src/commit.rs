@@ -181,6 +181,16 @@ pub async fn commit_batch(
     }
 
     let work = WorkDir::create(&opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir))?;
+    if let Some(root) = store.local_root() {
+        let outputs = [layout::index_path(batch_id), layout::rejects_path(batch_id)];
+        let dirs: Vec<PathBuf> = outputs
+            .iter()
+            .filter_map(|p| root.join(p).parent().map(std::path::Path::to_owned))
+            .collect();
+        tokio::task::spawn_blocking(move || remove_dead_outputs(&dirs))
+            .await
+            .map_err(|e| AnchorError::Task(e.to_string()))?;
+    }
 
     // The index merge needs only the summaries' leaf counts and index
     // digests: start it now, beside the segment checks. Its output counts
@@ -723,12 +733,60 @@ pub fn remove_dead_work_dirs(parent: &std::path::Path) -> usize {
                 removed += 1;
                 tracing::info!(folder = %entry.path().display(), "removed the work folder of an interrupted commit");
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            // Gone already, or another user's.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+                ) => {}
             Err(e) => tracing::warn!(
                 folder = %entry.path().display(),
                 error = %e,
                 "cannot remove the work folder of an interrupted commit"
             ),
+        }
+    }
+    removed
+}
+
+/// Whether `name` is that of an output a commit writes before renaming it into place.
+fn is_output_temp_name(name: &str) -> bool {
+    name.len() > ".proofmark-.tmp".len()
+        && name.starts_with(".proofmark-")
+        && name.ends_with(".tmp")
+}
+
+/// Removes from `dirs` (a local store's output folders) the outputs that killed commits
+/// left before renaming them: those whose lock can be taken (a running commit holds a lock
+/// on each of its own). Returns how many went.
+fn remove_dead_outputs(dirs: &[PathBuf]) -> usize {
+    let mut removed = 0;
+    for dir in dirs {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            if !is_output_temp_name(&entry.file_name().to_string_lossy()) {
+                continue;
+            }
+            let Ok(file) = File::open(entry.path()) else {
+                continue;
+            };
+            if file.try_lock().is_err() {
+                continue; // its commit is running
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => {
+                    removed += 1;
+                    tracing::info!(file = %entry.path().display(), "removed the output of an interrupted commit");
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!(
+                    file = %entry.path().display(),
+                    error = %e,
+                    "cannot remove the output of an interrupted commit"
+                ),
+            }
         }
     }
     removed
@@ -771,6 +829,10 @@ impl OutputFile {
         let file = builder
             .tempfile_in(&dir)
             .map_err(|e| AnchorError::io(&dir, e))?;
+        // Held until the file is renamed or removed: tells this live output from one a
+        // killed commit left (`remove_dead_outputs`). A file system without locks leaves it
+        // unlocked, which only a second commit of the same batch at once could mistake.
+        let _ = file.as_file().try_lock();
         Ok(Self {
             file,
             store_path: store_path.to_owned(),
@@ -926,11 +988,35 @@ mod tests {
 
         // A second commit beside the first leaves the first's folder alone.
         let second = WorkDir::create(parent.path()).unwrap();
+        assert!(second.path().join(WORK_OWNER).exists());
         assert!(live.path().exists());
         assert_eq!(remove_dead_work_dirs(parent.path()), 0);
         let live_path = live.path().to_owned();
         drop(live);
         assert!(!live_path.exists(), "a finished commit removes its folder");
         assert!(second.path().exists());
+    }
+
+    /// A killed commit's output goes; a running commit's output and other files stay.
+    #[test]
+    fn dead_outputs_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let work = tempfile::tempdir().unwrap();
+        let live = OutputFile::create(&store, work.path(), "batches/b/index/entries.bin").unwrap();
+        let index = dir.path().join("batches/b/index");
+        let dead = index.join(".proofmark-killed.tmp");
+        std::fs::write(&dead, b"half an index").unwrap();
+        let object = index.join("entries.bin.sha");
+        std::fs::write(&object, b"object").unwrap();
+        assert_eq!(
+            remove_dead_outputs(&[index.clone(), dir.path().join("none")]),
+            1
+        );
+        assert!(!dead.exists());
+        assert!(live.path().exists() && object.exists());
+        assert!(is_output_temp_name(
+            &live.path().file_name().unwrap().to_string_lossy()
+        ));
     }
 }
