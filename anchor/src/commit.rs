@@ -180,7 +180,10 @@ pub async fn commit_batch(
         });
     }
 
-    let work = WorkDir::create(&opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir))?;
+    let temp_dir = opts.temp_dir.clone().unwrap_or_else(std::env::temp_dir);
+    let work = tokio::task::spawn_blocking(move || WorkDir::create(&temp_dir))
+        .await
+        .map_err(|e| AnchorError::Task(e.to_string()))??;
     if let Some(root) = store.local_root() {
         let outputs = [layout::index_path(batch_id), layout::rejects_path(batch_id)];
         let dirs: Vec<PathBuf> = outputs
@@ -666,7 +669,7 @@ const WORK_PREFIX: &str = "proofmark-commit-";
 const WORK_OWNER: &str = ".owner";
 
 /// A commit's work folder in the temporary directory: its outputs before upload (object
-/// stores) and the index merge's spills. Removed when dropped; a process killed outright
+/// stores). Removed when dropped; a process killed outright
 /// leaves it, and the next commit with the same temporary directory removes it, telling
 /// a dead owner from a live one by the lock on the folder's owner file (the kernel drops
 /// a killed process's locks).
@@ -721,8 +724,19 @@ pub fn remove_dead_work_dirs(parent: &std::path::Path) -> usize {
         if !is_work {
             continue;
         }
-        // No owner file: being set up right now, or not a commit's folder.
+        // No owner file: being set up right now (kept), or its commit was killed during
+        // the set-up (removed once it is an hour old).
         let Ok(owner) = File::open(entry.path().join(WORK_OWNER)) else {
+            let age = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|m| m.elapsed().ok());
+            if age.is_some_and(|a| a > std::time::Duration::from_secs(3600))
+                && std::fs::remove_dir_all(entry.path()).is_ok()
+            {
+                removed += 1;
+            }
             continue;
         };
         if owner.try_lock().is_err() {

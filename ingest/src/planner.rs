@@ -175,7 +175,8 @@ fn copy_names(found: &[Found]) -> Vec<String> {
     base.iter()
         .enumerate()
         .map(|(i, b)| {
-            if counts[b.as_str()] > 1 {
+            // A name like a partial file's (`.x.1.2.tmp`) would be removed as one.
+            if counts[b.as_str()] > 1 || crate::store::is_partial_file_name(b) {
                 format!("{i}-{b}")
             } else {
                 b.clone()

@@ -74,36 +74,53 @@ pub fn is_partial_file_name(name: &str) -> bool {
     staged || bulk || commit
 }
 
-/// Removes the partial files under `dir`, recursively; a folder that does not exist holds none.
-fn remove_partial_in(dir: &std::path::Path, removed: &mut Removed) -> Result<(), IngestError> {
-    let cleanup = |path: &std::path::Path| {
-        let path = path.to_owned();
-        move |source| IngestError::Cleanup { path, source }
-    };
+/// Removes the partial files under `dir` last written before `before` and unlocked,
+/// recursively; what cannot be read or removed is logged and skipped.
+fn remove_partial_in(dir: &std::path::Path, before: std::time::SystemTime, removed: &mut Removed) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(cleanup(dir)(e)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        Err(e) => {
+            tracing::warn!(folder = %dir.display(), error = %e, "cannot list for partial files");
+            return;
+        }
     };
-    for entry in entries {
-        let entry = entry.map_err(cleanup(dir))?;
+    for entry in entries.flatten() {
         let path = entry.path();
-        let kind = entry.file_type().map_err(cleanup(&path))?;
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
         if kind.is_dir() {
-            remove_partial_in(&path, removed)?;
-        } else if kind.is_file() && is_partial_file_name(&entry.file_name().to_string_lossy()) {
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            match std::fs::remove_file(&path) {
-                Ok(()) => {
-                    removed.files += 1;
-                    removed.bytes += size;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(cleanup(&path)(e)),
+            remove_partial_in(&path, before, removed);
+            continue;
+        }
+        if !kind.is_file() || !is_partial_file_name(&entry.file_name().to_string_lossy()) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if meta.modified().map_or(true, |m| m >= before) {
+            continue; // written since: perhaps a live write
+        }
+        // A writer that locks its file (a commit's outputs) is alive while the lock is held.
+        let Ok(file) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if matches!(file.try_lock(), Err(std::fs::TryLockError::WouldBlock)) {
+            continue;
+        }
+        match std::fs::remove_file(&path) {
+            Ok(()) => {
+                removed.files += 1;
+                removed.bytes += meta.len();
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(file = %path.display(), error = %e, "cannot remove a partial file");
             }
         }
     }
-    Ok(())
 }
 
 /// A folder or an object store, addressed by URL, with paths relative to its root.
@@ -572,17 +589,23 @@ impl Store {
     }
 
     /// Removes, in a local store, the partial files that interrupted writes under `prefix`
-    /// (a folder path relative to the root) left behind: the temporary files that
-    /// [`Store::put`], [`Store::writer`] and [`Store::put_file`] write before renaming
-    /// (`<name>#<n>`) and those of [`Store::put_bulk`] and other writers that write a hidden
-    /// file beside the final one (`.<name>.tmp`). Objects themselves are never touched. An
-    /// object store keeps no such files (an unfinished upload is invisible), so there it
+    /// (a folder path relative to the root) left behind ([`is_partial_file_name`]): the
+    /// temporary files that [`Store::put`], [`Store::writer`] and [`Store::put_file`] write
+    /// before renaming (`<name>#<n>`), those of [`Store::put_bulk`]
+    /// (`.<name>.<pid>.<n>.tmp`) and a batch commit's outputs (`.proofmark-<random>.tmp`).
+    /// An object store keeps no such files (an unfinished upload is invisible), so there it
     /// removes nothing.
     ///
-    /// Only for a caller that knows no other process writes under `prefix`: a live writer's
-    /// temporary file would be removed and its write would fail. Returns the files removed
-    /// and their bytes.
-    pub async fn remove_partial_files(&self, prefix: &str) -> Result<Removed, IngestError> {
+    /// A file is removed only if it was last written before `written_before` and no process
+    /// holds a lock on it (a commit locks its outputs while it writes them): pass the time
+    /// from which the caller is the only writer under `prefix`, so that a write in flight
+    /// is never cut short. A file that cannot be removed is logged and skipped. Returns the
+    /// files removed and their bytes.
+    pub async fn remove_partial_files(
+        &self,
+        prefix: &str,
+        written_before: std::time::SystemTime,
+    ) -> Result<Removed, IngestError> {
         let Some(root) = self.local_root.clone() else {
             return Ok(Removed::default());
         };
@@ -590,14 +613,14 @@ impl Store {
         let dir = if rel.is_empty() { root } else { root.join(rel) };
         tokio::task::spawn_blocking(move || {
             let mut removed = Removed::default();
-            remove_partial_in(&dir, &mut removed)?;
-            Ok(removed)
+            remove_partial_in(&dir, written_before, &mut removed);
+            removed
         })
         .await
         .map_err(|e| IngestError::Cleanup {
             path: PathBuf::from(prefix),
             source: std::io::Error::other(e.to_string()),
-        })?
+        })
     }
 
     /// Deletes the object at `path` (no error when it does not exist).
@@ -748,7 +771,18 @@ mod tests {
             std::fs::create_dir_all(dir.path().join(path).parent().unwrap()).unwrap();
             std::fs::write(dir.path().join(path), b"part").unwrap();
         }
-        let removed = store.remove_partial_files("batches/b").await.unwrap();
+        // Partial files written since the cut-off, or locked by their writer, stay.
+        let after = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        let recent = store.remove_partial_files("batches/b", std::time::SystemTime::UNIX_EPOCH);
+        assert_eq!(recent.await.unwrap(), Removed::default());
+        let locked_path = dir.path().join("batches/b/.proofmark-Locked1.tmp");
+        let locked = std::fs::File::create(&locked_path).unwrap();
+        locked.try_lock().unwrap();
+
+        let removed = store
+            .remove_partial_files("batches/b", after)
+            .await
+            .unwrap();
         assert_eq!(
             removed,
             Removed {
@@ -762,7 +796,20 @@ mod tests {
         for path in partial {
             assert!(!dir.path().join(path).exists(), "{path}");
         }
-        let none = store.remove_partial_files("batches/missing").await.unwrap();
+        assert!(
+            locked_path.exists(),
+            "a locked partial file is a live write"
+        );
+        drop(locked);
+        let removed = store
+            .remove_partial_files("batches/b", after)
+            .await
+            .unwrap();
+        assert_eq!(removed.files, 1);
+        let none = store
+            .remove_partial_files("batches/missing", after)
+            .await
+            .unwrap();
         assert_eq!(none, Removed::default());
     }
 

@@ -396,35 +396,34 @@ async fn locked_run(
             b.pid, b.host, b.since
         );
     }
-    // The lock is ours: every temporary file under the batch's folder is a
-    // leftover of an interrupted write (a killed run's copy, segment or
-    // commit output), never a live one.
-    let removed = match store
-        .remove_partial_files(&proofmark_ingest::plan::batch_prefix(batch_id))
+    // The lock is ours from now on: a temporary file under the batch's folder
+    // last written before this moment, and not locked by a live commit, is a
+    // leftover of an interrupted write (a killed run's copy, segment or commit
+    // output). Cleaning up is best effort: it never fails the run.
+    let locked_at = std::time::SystemTime::now();
+    let removed = store
+        .remove_partial_files(&proofmark_ingest::plan::batch_prefix(batch_id), locked_at)
         .await
-    {
-        Ok(r) => r,
-        Err(e) => {
-            let released = lock.release(store).await;
-            released.with_context(|| format!("cannot release the lock of batch {batch_id}"))?;
-            return Err(e)
-                .with_context(|| format!("cannot remove the partial files of batch {batch_id}"));
-        }
-    };
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot remove the batch's partial files");
+            proofmark_ingest::Removed::default()
+        });
     // And the work folders of killed commits (this run may skip its commit).
-    let _ = tokio::task::spawn_blocking(|| {
+    let folders = tokio::task::spawn_blocking(|| {
         proofmark_anchor::commit::remove_dead_work_dirs(&std::env::temp_dir())
     })
-    .await;
-    if removed.files > 0 {
+    .await
+    .unwrap_or(0);
+    if removed.files > 0 || folders > 0 {
         tracing::info!(
             files = removed.files,
             bytes = removed.bytes,
-            "removed partial files"
+            folders,
+            "removed what an interrupted run left"
         );
         if !global.quiet {
             eprintln!(
-                "cleanup: removed {} partial file(s), {} bytes, that an interrupted write left",
+                "cleanup: removed {} partial file(s) ({} bytes) and {folders} work folder(s) that an interrupted run left",
                 removed.files, removed.bytes
             );
         }
