@@ -18,6 +18,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use proofmark_ingest::Store;
+use proofmark_ingest::store::{COMMIT_TEMP_AFFIXES, is_commit_temp_name};
 use proofmark_merkle::{Hash, batch_root, with_suite};
 
 use crate::error::AnchorError;
@@ -724,86 +725,72 @@ pub fn remove_dead_work_dirs(parent: &std::path::Path) -> usize {
         if !is_work {
             continue;
         }
+        let owner = entry.path().join(WORK_OWNER);
+        if owner.exists() {
+            removed += usize::from(remove_if_owner_dead(&owner, &entry.path(), "work folder"));
+            continue;
+        }
         // No owner file: being set up right now (kept), or its commit was killed during
         // the set-up (removed once it is an hour old).
-        let Ok(owner) = File::open(entry.path().join(WORK_OWNER)) else {
-            let age = entry
-                .metadata()
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|m| m.elapsed().ok());
-            if age.is_some_and(|a| a > std::time::Duration::from_secs(3600))
-                && std::fs::remove_dir_all(entry.path()).is_ok()
-            {
-                removed += 1;
-            }
-            continue;
-        };
-        if owner.try_lock().is_err() {
-            continue; // its commit is running
-        }
-        match std::fs::remove_dir_all(entry.path()) {
-            Ok(()) => {
-                removed += 1;
-                tracing::info!(folder = %entry.path().display(), "removed the work folder of an interrupted commit");
-            }
-            // Gone already, or another user's.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-                ) => {}
-            Err(e) => tracing::warn!(
-                folder = %entry.path().display(),
-                error = %e,
-                "cannot remove the work folder of an interrupted commit"
-            ),
+        let age = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| m.elapsed().ok());
+        if age.is_some_and(|a| a > std::time::Duration::from_secs(3600))
+            && std::fs::remove_dir_all(entry.path()).is_ok()
+        {
+            removed += 1;
         }
     }
     removed
-}
-
-/// Whether `name` is that of an output a commit writes before renaming it into place.
-fn is_output_temp_name(name: &str) -> bool {
-    name.len() > ".proofmark-.tmp".len()
-        && name.starts_with(".proofmark-")
-        && name.ends_with(".tmp")
 }
 
 /// Removes from `dirs` (a local store's output folders) the outputs that killed commits
 /// left before renaming them: those whose lock can be taken (a running commit holds a lock
 /// on each of its own). Returns how many went.
 fn remove_dead_outputs(dirs: &[PathBuf]) -> usize {
-    let mut removed = 0;
-    for dir in dirs {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if !is_output_temp_name(&entry.file_name().to_string_lossy()) {
-                continue;
-            }
-            let Ok(file) = File::open(entry.path()) else {
-                continue;
-            };
-            if file.try_lock().is_err() {
-                continue; // its commit is running
-            }
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => {
-                    removed += 1;
-                    tracing::info!(file = %entry.path().display(), "removed the output of an interrupted commit");
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => tracing::warn!(
-                    file = %entry.path().display(),
-                    error = %e,
-                    "cannot remove the output of an interrupted commit"
-                ),
-            }
+    let outputs = dirs
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(dir).ok())
+        .flat_map(|entries| entries.flatten())
+        .filter(|e| is_commit_temp_name(&e.file_name().to_string_lossy()));
+    outputs
+        .filter(|e| remove_if_owner_dead(&e.path(), &e.path(), "output"))
+        .count()
+}
+
+/// Removes `target` (a file or a folder), which a commit left, if the lock on its `owner`
+/// file can be taken: the kernel drops a killed process's locks, so a running commit keeps
+/// its own. `what` names it in the logs. True when it was removed.
+fn remove_if_owner_dead(owner: &std::path::Path, target: &std::path::Path, what: &str) -> bool {
+    let Ok(lock) = File::open(owner) else {
+        return false;
+    };
+    if lock.try_lock().is_err() {
+        return false; // its commit is running
+    }
+    let removed = if target.is_dir() {
+        std::fs::remove_dir_all(target)
+    } else {
+        std::fs::remove_file(target)
+    };
+    match removed {
+        Ok(()) => {
+            tracing::info!(path = %target.display(), "removed the {what} of an interrupted commit");
+            true
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        // Another user's, in a shared temporary directory.
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+            tracing::debug!(path = %target.display(), error = %e, "cannot remove the {what} of an interrupted commit");
+            false
+        }
+        Err(e) => {
+            tracing::warn!(path = %target.display(), error = %e, "cannot remove the {what} of an interrupted commit");
+            false
         }
     }
-    removed
 }
 
 /// An output written to a local file first: in a local store, a temporary
@@ -833,7 +820,9 @@ impl OutputFile {
             None => (work.to_owned(), None),
         };
         let mut builder = tempfile::Builder::new();
-        builder.prefix(".proofmark-").suffix(".tmp");
+        builder
+            .prefix(COMMIT_TEMP_AFFIXES.0)
+            .suffix(COMMIT_TEMP_AFFIXES.1);
         #[cfg(unix)]
         {
             // Readable like the store's other objects, not private to this user.
@@ -1029,7 +1018,7 @@ mod tests {
         );
         assert!(!dead.exists());
         assert!(live.path().exists() && object.exists());
-        assert!(is_output_temp_name(
+        assert!(is_commit_temp_name(
             &live.path().file_name().unwrap().to_string_lossy()
         ));
     }

@@ -52,6 +52,17 @@ pub struct Removed {
     pub bytes: u64,
 }
 
+/// The name prefix and suffix of a batch commit's outputs before their rename
+/// (`.proofmark-<random>.tmp`).
+pub const COMMIT_TEMP_AFFIXES: (&str, &str) = (".proofmark-", ".tmp");
+
+/// Whether a file name is that of a batch commit's output before its rename
+/// ([`COMMIT_TEMP_AFFIXES`] around a non-empty middle).
+pub fn is_commit_temp_name(name: &str) -> bool {
+    let (prefix, suffix) = COMMIT_TEMP_AFFIXES;
+    name.len() > prefix.len() + suffix.len() && name.starts_with(prefix) && name.ends_with(suffix)
+}
+
 /// Whether a file name is that of a temporary file written before a rename: object_store's
 /// staging files (`<name>#<digits>`, which it never lists as objects), those of
 /// [`Store::put_bulk`] (`.<name>.<pid>.<n>.tmp`) and the batch commit's
@@ -69,9 +80,7 @@ pub fn is_partial_file_name(name: &str) -> bool {
             (Some(count), Some(pid), Some(base)) if digits(count) && digits(pid) && !base.is_empty()
         )
     });
-    let commit =
-        hidden.is_some_and(|n| n.len() > "proofmark-".len() && n.starts_with("proofmark-"));
-    staged || bulk || commit
+    staged || bulk || is_commit_temp_name(name)
 }
 
 /// Removes the partial files under `dir` last written before `before` and unlocked,

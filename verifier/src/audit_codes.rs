@@ -173,11 +173,11 @@ pub fn audit_lines(lines: Vec<AuditLine>, trust: &Trust) -> Vec<CodeAuditRow> {
         },
         || reports.into_par_iter().with_min_len(64).for_each(drop),
     );
-    let mut verdicts = rows.into_iter();
+    let mut rows = rows.into_iter();
     slots
         .into_iter()
         .map(|s| {
-            s.or_else(|| verdicts.next()).unwrap_or_else(|| {
+            s.or_else(|| rows.next()).unwrap_or_else(|| {
                 CodeAuditRow::without_report("", CodeStatus::Error, "no verdict")
             })
         })
