@@ -48,7 +48,8 @@ pub struct RunArgs {
     /// Remove the batch's lock left by a run that is not running any more
     /// (a killed process), then go on. A lock whose holder runs on this
     /// host is never broken; one from another host is, so make sure that
-    /// run has ended.
+    /// run has ended. Like every run, the resumed one first removes the
+    /// temporary files the killed one left (docs/operations.md, "Locks").
     #[arg(long)]
     pub break_lock: bool,
     /// Write Prometheus metrics of this run to this file when it ends
