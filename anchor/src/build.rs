@@ -140,6 +140,9 @@ pub struct BuildReport {
     pub by_kind: BTreeMap<String, RowCounts>,
     /// Rejected rows per reason code.
     pub reasons: BTreeMap<String, u64>,
+    /// Temporary files that killed writers left in the batch's folder (a local store), removed
+    /// before building ([`Store::remove_abandoned_writes`]).
+    pub abandoned_removed: proofmark_ingest::Removed,
 }
 
 impl BuildReport {
@@ -156,7 +159,9 @@ impl BuildReport {
 /// Builds the segments of batch `batch_id` (all, or `opts.part`).
 ///
 /// Does nothing for a committed batch. Segments already done are checked
-/// and skipped; one whose files do not check is rebuilt.
+/// and skipped; one whose files do not check is rebuilt. In a local store it
+/// first removes the temporary files that killed writers left in the batch's
+/// folder; those of writers still running (other parts) are locked and kept.
 ///
 /// # Errors
 ///
@@ -170,6 +175,7 @@ pub async fn build_batch(
     opts: &BuildOptions,
     progress: &(dyn Fn(BuildProgress) + Sync),
 ) -> Result<BuildReport, AnchorError> {
+    let started = std::time::SystemTime::now();
     if get_object(store, &layout::manifest_path(batch_id))
         .await?
         .is_some()
@@ -210,8 +216,16 @@ pub async fn build_batch(
             rows_total,
         });
     };
+    let abandoned_removed = store
+        .remove_abandoned_writes(&layout::batch_prefix(batch_id), started)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "cannot remove the batch's abandoned temporary files");
+            proofmark_ingest::Removed::default()
+        });
     let mut report = BuildReport {
         segments_in_part: segments_total,
+        abandoned_removed,
         ..BuildReport::default()
     };
 

@@ -10,11 +10,10 @@ use std::collections::VecDeque;
 use std::ops::Range;
 
 use bytes::{Bytes, BytesMut};
-use object_store::WriteMultipart;
 
 use crate::duplicates::DuplicateScan;
 use crate::error::IngestError;
-use crate::store::Store;
+use crate::store::{ObjectWriter, Store};
 
 /// Bytes read per request while streaming a file.
 pub const CHUNK_BYTES: u64 = 8 * 1024 * 1024;
@@ -150,29 +149,18 @@ pub async fn digest_file(
         Some(t) => Some(t.store.writer(t.path).await?),
         None => None,
     };
-    let result = stream(
-        store,
-        path,
-        url,
-        size,
-        ranges,
-        &copy,
-        &mut writer,
-        scan,
-        progress,
-    )
-    .await;
-    match (result, writer, copy) {
-        (Ok(d), Some(w), Some(t)) => {
-            t.store.writer_finish(t.path, w).await?;
+    let result = stream(store, path, url, size, ranges, &mut writer, scan, progress).await;
+    match (result, writer) {
+        (Ok(d), Some(w)) => {
+            w.finish().await?;
             Ok(d)
         }
-        (Ok(d), _, _) => Ok(d),
-        (Err(e), Some(w), _) => {
-            let _ = w.abort().await;
+        (Ok(d), None) => Ok(d),
+        (Err(e), Some(w)) => {
+            w.abort().await;
             Err(e)
         }
-        (Err(e), None, _) => Err(e),
+        (Err(e), None) => Err(e),
     }
 }
 
@@ -183,8 +171,7 @@ async fn stream(
     url: &str,
     size: u64,
     ranges: &[Range<u64>],
-    copy: &Option<CopyTarget<'_>>,
-    writer: &mut Option<WriteMultipart>,
+    writer: &mut Option<ObjectWriter>,
     scan: Option<&DuplicateScan>,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<FileDigests, IngestError> {
@@ -242,9 +229,8 @@ async fn stream(
                 scan.row_group(row_group, offset, bytes).await;
             }
         }
-        if let (Some(w), Some(t)) = (writer.as_mut(), copy) {
-            t.store.writer_wait(t.path, w).await?;
-            w.put(chunk);
+        if let Some(w) = writer.as_mut() {
+            w.put(chunk).await?;
         }
         progress(len);
         current = next?;

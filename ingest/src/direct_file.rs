@@ -154,15 +154,30 @@ impl Write for DirectWriter {
 
 /// Writes `data` as the whole new file `path` (which must not exist), past the page cache
 /// where the file system allows, without syncing.
-pub fn write_new_file(path: &Path, data: &[u8]) -> io::Result<()> {
+///
+/// The file is locked (an exclusive `flock`) from its creation, and returned open and still
+/// locked: a caller that renames it before dropping the handle keeps it locked for as long as
+/// it exists under its temporary name, which tells a live write from one a killed process
+/// left (`Store::remove_abandoned_writes`). A file system without locks leaves it unlocked.
+pub fn write_new_file(path: &Path, data: &[u8]) -> io::Result<File> {
+    let file = create_locked(path)?;
+    let mut w = DirectWriter::new(file, path);
+    w.write_all(data)?;
+    w.finish(false)
+}
+
+/// Creates the new file `path` (which must not exist) for writing and locks it (an exclusive
+/// `flock`, released when the last handle closes). A file system that refuses locks leaves
+/// the file unlocked.
+pub fn create_locked(path: &Path) -> io::Result<File> {
     let file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)?;
-    let mut w = DirectWriter::new(file, path);
-    w.write_all(data)?;
-    w.finish(false)?;
-    Ok(())
+    // Only a remover holding the lock for an instant can make this wait; see
+    // `Store::remove_abandoned_writes`, which never takes files newer than its own start.
+    let _ = file.lock();
+    Ok(file)
 }
 
 /// Reads the whole file at `path`, past the page cache where the file system allows, and
@@ -283,8 +298,17 @@ mod tests {
     fn new_files_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("f");
-        write_new_file(&path, &data(CHUNK + 5)).unwrap();
+        let written = write_new_file(&path, &data(CHUNK + 5)).unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), data(CHUNK + 5));
+        // Locked while the handle lives, unlocked once it is dropped.
+        let other = File::open(&path).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(written);
+        other.try_lock().unwrap();
+        drop(other);
         let err = write_new_file(&path, b"x").unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         assert!(read_direct(&dir.path().join("missing"), |_| ()).is_err());

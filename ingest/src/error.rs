@@ -59,6 +59,15 @@ pub enum IngestError {
         #[source]
         source: std::io::Error,
     },
+    /// A local file could not be written (a local store's temporary file or its rename).
+    #[error("cannot write the local file {path}")]
+    LocalWrite {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
     /// A partial file of an earlier, interrupted write could not be listed or removed.
     #[error("cannot remove the partial file {path}")]
     Cleanup {

@@ -67,4 +67,4 @@ pub use plan::{
 pub use segment::{
     IndexEntry, RejectRow, SegmentInput, SegmentResult, fetch_segment, process_segment,
 };
-pub use store::{ObjectInfo, Removed, Store};
+pub use store::{ObjectInfo, ObjectWriter, Removed, Store};

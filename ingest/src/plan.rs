@@ -173,6 +173,10 @@ pub enum PlanProgress {
         /// Its rows.
         rows: u64,
     },
+    /// Before a new plan: the temporary files that killed writers left in the batch's
+    /// folder of a local store were removed ([`crate::Store::remove_abandoned_writes`]);
+    /// sent only when there were some.
+    Cleaned(crate::store::Removed),
 }
 
 mod kind_name {

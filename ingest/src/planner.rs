@@ -53,6 +53,7 @@ pub async fn make_plan(
     opts: &PlanOptions,
     progress: &(dyn Fn(PlanProgress) + Sync),
 ) -> Result<Plan, IngestError> {
+    let started = std::time::SystemTime::now();
     validate_batch_id(&opts.batch_id)?;
     if parse_date(&opts.batch_date).is_none() {
         return Err(IngestError::InvalidBatchDate {
@@ -72,6 +73,16 @@ pub async fn make_plan(
         return same_or_frozen(plan, &found, opts, progress).await;
     }
 
+    // A plan killed earlier may have left partial copies. Those of a plan still running
+    // in another process are locked, and kept.
+    match store
+        .remove_abandoned_writes(&batch_prefix(&opts.batch_id), started)
+        .await
+    {
+        Ok(removed) if removed.files > 0 => progress(PlanProgress::Cleaned(removed)),
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot remove the batch's abandoned temporary files"),
+    }
     let names = copy_names(&found);
     // Two files at a time: one's bytes are fetched while the other's are hashed.
     let files: Vec<PlanFile> = futures::stream::iter(found.iter().enumerate())

@@ -31,7 +31,7 @@ pub const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
 /// Parts in flight at once during a multipart upload.
 const UPLOAD_CONCURRENCY: usize = 4;
 
-/// Numbers the temporary files of [`Store::put_bulk`] within the process.
+/// Numbers the temporary files of local writes within the process.
 static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// An object and its size, as listed or found by [`Store::head`].
@@ -63,29 +63,57 @@ pub fn is_commit_temp_name(name: &str) -> bool {
     name.len() > prefix.len() + suffix.len() && name.starts_with(prefix) && name.ends_with(suffix)
 }
 
-/// Whether a file name is that of a temporary file written before a rename: object_store's
-/// staging files (`<name>#<digits>`, which it never lists as objects), those of
-/// [`Store::put_bulk`] (`.<name>.<pid>.<n>.tmp`) and the batch commit's
-/// (`.proofmark-<random>.tmp`).
-pub fn is_partial_file_name(name: &str) -> bool {
+/// Whether a file name is that of a temporary file which its writer keeps locked (an
+/// exclusive `flock`) for as long as it exists: those of [`Store::put_bulk`] and
+/// [`Store::writer`] in a local store (`.<name>.<pid>.<n>.tmp`) and the batch commit's
+/// (`.proofmark-<random>.tmp`). Such a file that nobody holds locked was left by a killed
+/// writer.
+pub fn is_locked_temp_name(name: &str) -> bool {
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let staged = name
-        .rsplit_once('#')
-        .is_some_and(|(base, n)| !base.is_empty() && digits(n));
     let hidden = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp"));
-    let bulk = hidden.is_some_and(|n| {
+    let local = hidden.is_some_and(|n| {
         let mut parts = n.rsplitn(3, '.');
         matches!(
             (parts.next(), parts.next(), parts.next()),
             (Some(count), Some(pid), Some(base)) if digits(count) && digits(pid) && !base.is_empty()
         )
     });
-    staged || bulk || is_commit_temp_name(name)
+    local || is_commit_temp_name(name)
 }
 
-/// Removes the partial files under `dir` last written before `before` and unlocked,
-/// recursively; what cannot be read or removed is logged and skipped.
-fn remove_partial_in(dir: &std::path::Path, before: std::time::SystemTime, removed: &mut Removed) {
+/// Whether a file name is that of a temporary file written before a rename: object_store's
+/// staging files (`<name>#<digits>`, which it never lists as objects, written by
+/// [`Store::put`] and [`Store::put_if_absent`] in a local store) and the locked ones of
+/// [`is_locked_temp_name`].
+pub fn is_partial_file_name(name: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let staged = name
+        .rsplit_once('#')
+        .is_some_and(|(base, n)| !base.is_empty() && digits(n));
+    staged || is_locked_temp_name(name)
+}
+
+/// The temporary file beside `target` that a local write fills before renaming it into
+/// place: `.<name>.<pid>.<n>.tmp` ([`is_locked_temp_name`]).
+fn local_temp_path(target: &std::path::Path) -> PathBuf {
+    let dir = target.parent().unwrap_or(std::path::Path::new("."));
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
+    dir.join(format!(
+        ".{}.{}.{}.tmp",
+        name.unwrap_or_default(),
+        std::process::id(),
+        TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    ))
+}
+
+/// Removes the files under `dir` whose names `select` takes, last written before `before`
+/// and unlocked, recursively; what cannot be read or removed is logged and skipped.
+fn remove_partial_in(
+    dir: &std::path::Path,
+    before: std::time::SystemTime,
+    select: fn(&str) -> bool,
+    removed: &mut Removed,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -100,10 +128,10 @@ fn remove_partial_in(dir: &std::path::Path, before: std::time::SystemTime, remov
             continue;
         };
         if kind.is_dir() {
-            remove_partial_in(&path, before, removed);
+            remove_partial_in(&path, before, select, removed);
             continue;
         }
-        if !kind.is_file() || !is_partial_file_name(&entry.file_name().to_string_lossy()) {
+        if !kind.is_file() || !select(&entry.file_name().to_string_lossy()) {
             continue;
         }
         let Ok(meta) = entry.metadata() else {
@@ -112,7 +140,7 @@ fn remove_partial_in(dir: &std::path::Path, before: std::time::SystemTime, remov
         if meta.modified().map_or(true, |m| m >= before) {
             continue; // written since: perhaps a live write
         }
-        // A writer that locks its file (a commit's outputs) is alive while the lock is held.
+        // A writer that locks its file is alive while the lock is held.
         let Ok(file) = std::fs::File::open(&path) else {
             continue;
         };
@@ -448,20 +476,20 @@ impl Store {
         let write = move || -> Result<(), IngestError> {
             let io = |path: &std::path::Path| {
                 let path = path.to_owned();
-                move |source| IngestError::LocalIo { path, source }
+                move |source| IngestError::LocalWrite { path, source }
             };
             let dir = target.parent().unwrap_or(std::path::Path::new("."));
             std::fs::create_dir_all(dir).map_err(io(dir))?;
-            let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
-            let temp = dir.join(format!(
-                ".{}.{}.{}.tmp",
-                name.unwrap_or_default(),
-                std::process::id(),
-                TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            ));
+            let temp = local_temp_path(&target);
+            // Renamed while still open, so that the temporary name is locked as long as it
+            // exists.
             let written = crate::direct_file::write_new_file(&temp, &data)
                 .map_err(io(&temp))
-                .and_then(|()| std::fs::rename(&temp, &target).map_err(io(&target)));
+                .and_then(|file| {
+                    let renamed = std::fs::rename(&temp, &target).map_err(io(&target));
+                    drop(file);
+                    renamed
+                });
             if written.is_err() {
                 let _ = std::fs::remove_file(&temp);
             }
@@ -469,7 +497,7 @@ impl Store {
         };
         tokio::task::spawn_blocking(write)
             .await
-            .map_err(|e| IngestError::LocalIo {
+            .map_err(|e| IngestError::LocalWrite {
                 path: PathBuf::from(path),
                 source: std::io::Error::other(e.to_string()),
             })?
@@ -495,44 +523,52 @@ impl Store {
         }
     }
 
-    /// Starts a streamed (multipart) write of the object at `path`; readers see it only
-    /// after [`WriteMultipart::finish`].
-    pub async fn writer(&self, path: &str) -> Result<WriteMultipart, IngestError> {
+    /// Starts a streamed write of the object at `path` ([`ObjectWriter`]); readers see the
+    /// object only once [`ObjectWriter::finish`] returns. In a local store the bytes go to a
+    /// locked temporary file beside the object's, renamed into place at the end; in an object
+    /// store they are a multipart upload.
+    pub async fn writer(&self, path: &str) -> Result<ObjectWriter, IngestError> {
+        if let Some(target) = self.local_file(path) {
+            let temp = local_temp_path(&target);
+            let create = {
+                let temp = temp.clone();
+                let target = target.clone();
+                move || -> Result<std::fs::File, IngestError> {
+                    let io = |path: &std::path::Path| {
+                        let path = path.to_owned();
+                        move |source| IngestError::LocalWrite { path, source }
+                    };
+                    let dir = target.parent().unwrap_or(std::path::Path::new("."));
+                    std::fs::create_dir_all(dir).map_err(io(dir))?;
+                    crate::direct_file::create_locked(&temp).map_err(io(&temp))
+                }
+            };
+            let file = tokio::task::spawn_blocking(create)
+                .await
+                .map_err(|e| local_task_error(&temp, &e))??;
+            return Ok(ObjectWriter {
+                kind: WriterKind::Local(LocalWriter {
+                    temp,
+                    target,
+                    file: Some((file, 0)),
+                    pending: None,
+                    done: false,
+                }),
+            });
+        }
         let location = self.object_path(path)?;
         let upload = self
             .inner
             .put_multipart(&location)
             .await
             .map_err(|e| self.err("start writing", path, e))?;
-        Ok(WriteMultipart::new_with_chunk_size(
-            upload,
-            UPLOAD_PART_BYTES,
-        ))
-    }
-
-    /// Waits until the writer has room for another part (bounded memory).
-    pub async fn writer_wait(
-        &self,
-        path: &str,
-        writer: &mut WriteMultipart,
-    ) -> Result<(), IngestError> {
-        writer
-            .wait_for_capacity(UPLOAD_CONCURRENCY)
-            .await
-            .map_err(|e| self.err("write", path, e))
-    }
-
-    /// Completes a streamed write started with [`Store::writer`].
-    pub async fn writer_finish(
-        &self,
-        path: &str,
-        writer: WriteMultipart,
-    ) -> Result<(), IngestError> {
-        writer
-            .finish()
-            .await
-            .map(|_| ())
-            .map_err(|e| self.err("write", path, e))
+        Ok(ObjectWriter {
+            kind: WriterKind::Upload {
+                store: self.clone(),
+                path: path.to_owned(),
+                upload: WriteMultipart::new_with_chunk_size(upload, UPLOAD_PART_BYTES),
+            },
+        })
     }
 
     /// Uploads the local file `local` to `path`, streaming it in parts (multipart upload);
@@ -564,13 +600,12 @@ impl Store {
                 break;
             }
             buf.truncate(filled);
-            self.writer_wait(path, &mut writer).await?;
-            writer.put(Bytes::from(buf));
+            writer.put(Bytes::from(buf)).await?;
             if filled < UPLOAD_PART_BYTES {
                 break;
             }
         }
-        self.writer_finish(path, writer).await
+        writer.finish().await
     }
 
     /// Every object under `prefix` (a folder path relative to the root; `""` for all),
@@ -599,21 +634,47 @@ impl Store {
 
     /// Removes, in a local store, the partial files that interrupted writes under `prefix`
     /// (a folder path relative to the root) left behind ([`is_partial_file_name`]): the
-    /// temporary files that [`Store::put`], [`Store::writer`] and [`Store::put_file`] write
-    /// before renaming (`<name>#<n>`), those of [`Store::put_bulk`]
+    /// staging files that [`Store::put`] and [`Store::put_if_absent`] write before renaming
+    /// (`<name>#<n>`), those of [`Store::put_bulk`] and [`Store::writer`]
     /// (`.<name>.<pid>.<n>.tmp`) and a batch commit's outputs (`.proofmark-<random>.tmp`).
     /// An object store keeps no such files (an unfinished upload is invisible), so there it
     /// removes nothing.
     ///
     /// A file is removed only if it was last written before `written_before` and no process
-    /// holds a lock on it (a commit locks its outputs while it writes them): pass the time
-    /// from which the caller is the only writer under `prefix`, so that a write in flight
-    /// is never cut short. A file that cannot be removed is logged and skipped. Returns the
-    /// files removed and their bytes.
+    /// holds a lock on it: pass the time from which the caller is the only writer under
+    /// `prefix` (staging files are not locked), so that a write in flight is never cut
+    /// short. A file that cannot be removed is logged and skipped. Returns the files removed
+    /// and their bytes. [`Store::remove_abandoned_writes`] needs no such exclusive access.
     pub async fn remove_partial_files(
         &self,
         prefix: &str,
         written_before: std::time::SystemTime,
+    ) -> Result<Removed, IngestError> {
+        self.remove_local(prefix, written_before, is_partial_file_name)
+            .await
+    }
+
+    /// Removes, in a local store, the temporary files under `prefix` that killed writers
+    /// left: those of [`is_locked_temp_name`] that no process holds locked and that were
+    /// created before `started` (the caller's start: a file newer than that may belong to a
+    /// writer that has not locked it yet). Safe while other processes write under `prefix`,
+    /// since each keeps its temporary files locked until they are renamed; the staging files
+    /// of [`Store::put`] are left to [`Store::remove_partial_files`]. Does nothing in an
+    /// object store. Returns the files removed and their bytes.
+    pub async fn remove_abandoned_writes(
+        &self,
+        prefix: &str,
+        started: std::time::SystemTime,
+    ) -> Result<Removed, IngestError> {
+        self.remove_local(prefix, started, is_locked_temp_name)
+            .await
+    }
+
+    async fn remove_local(
+        &self,
+        prefix: &str,
+        written_before: std::time::SystemTime,
+        select: fn(&str) -> bool,
     ) -> Result<Removed, IngestError> {
         let Some(root) = self.local_root.clone() else {
             return Ok(Removed::default());
@@ -622,7 +683,7 @@ impl Store {
         let dir = if rel.is_empty() { root } else { root.join(rel) };
         tokio::task::spawn_blocking(move || {
             let mut removed = Removed::default();
-            remove_partial_in(&dir, written_before, &mut removed);
+            remove_partial_in(&dir, written_before, select, &mut removed);
             removed
         })
         .await
@@ -649,6 +710,168 @@ impl Store {
 }
 
 /// `url` without trailing `/`, except the one of a root path (`file:///`).
+/// A streamed write of one object, started with [`Store::writer`]. Readers see the object
+/// only once [`ObjectWriter::finish`] returns; a writer dropped or aborted before that
+/// leaves no object.
+///
+/// In a local store the bytes go to a temporary file beside the object's
+/// (`.<name>.<pid>.<n>.tmp`), locked from its creation until it is renamed into place, one
+/// write in flight at a time on a blocking thread; in an object store they are a multipart
+/// upload of [`UPLOAD_PART_BYTES`] parts, a few in flight.
+pub struct ObjectWriter {
+    kind: WriterKind,
+}
+
+enum WriterKind {
+    Upload {
+        store: Store,
+        path: String,
+        upload: WriteMultipart,
+    },
+    Local(LocalWriter),
+}
+
+/// A local write: the open, locked temporary file and its length, or the write in flight
+/// that hands them back.
+struct LocalWriter {
+    temp: PathBuf,
+    target: PathBuf,
+    file: Option<(std::fs::File, u64)>,
+    pending: Option<tokio::task::JoinHandle<std::io::Result<(std::fs::File, u64)>>>,
+    /// Renamed into place, or already removed.
+    done: bool,
+}
+
+fn local_task_error(path: &std::path::Path, e: &tokio::task::JoinError) -> IngestError {
+    IngestError::LocalWrite {
+        path: path.to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    }
+}
+
+impl LocalWriter {
+    /// Waits for the write in flight, if any, and takes the file back.
+    async fn settle(&mut self) -> Result<(), IngestError> {
+        if let Some(pending) = self.pending.take() {
+            let back = pending
+                .await
+                .map_err(|e| local_task_error(&self.temp, &e))?
+                .map_err(|source| IngestError::LocalWrite {
+                    path: self.temp.clone(),
+                    source,
+                })?;
+            self.file = Some(back);
+        }
+        Ok(())
+    }
+
+    /// Removes the temporary file (nothing was published).
+    fn discard(&mut self) {
+        if !self.done {
+            self.done = true;
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+impl Drop for LocalWriter {
+    fn drop(&mut self) {
+        self.discard();
+    }
+}
+
+impl ObjectWriter {
+    /// Adds `chunk` to the object, waiting first while the writer is full (bounded memory).
+    pub async fn put(&mut self, chunk: Bytes) -> Result<(), IngestError> {
+        match &mut self.kind {
+            WriterKind::Upload {
+                store,
+                path,
+                upload,
+            } => {
+                upload
+                    .wait_for_capacity(UPLOAD_CONCURRENCY)
+                    .await
+                    .map_err(|e| store.err("write", path, e))?;
+                upload.put(chunk);
+                Ok(())
+            }
+            WriterKind::Local(local) => {
+                local.settle().await?;
+                let Some((file, pos)) = local.file.take() else {
+                    return Err(IngestError::LocalWrite {
+                        path: local.temp.clone(),
+                        source: std::io::Error::other("an earlier write failed"),
+                    });
+                };
+                local.pending = Some(tokio::task::spawn_blocking(move || {
+                    use std::os::unix::fs::FileExt;
+                    file.write_all_at(&chunk, pos)?;
+                    Ok((file, pos + chunk.len() as u64))
+                }));
+                Ok(())
+            }
+        }
+    }
+
+    /// Completes the write: the object appears whole under its name.
+    pub async fn finish(self) -> Result<(), IngestError> {
+        match self.kind {
+            WriterKind::Upload {
+                store,
+                path,
+                upload,
+            } => upload
+                .finish()
+                .await
+                .map(|_| ())
+                .map_err(|e| store.err("write", &path, e)),
+            WriterKind::Local(mut local) => {
+                local.settle().await?;
+                let Some((file, _)) = local.file.take() else {
+                    return Err(IngestError::LocalWrite {
+                        path: local.temp.clone(),
+                        source: std::io::Error::other("an earlier write failed"),
+                    });
+                };
+                let (temp, target) = (local.temp.clone(), local.target.clone());
+                // Renamed while still open and locked, then closed.
+                let renamed = tokio::task::spawn_blocking(move || {
+                    let renamed = std::fs::rename(&temp, &target);
+                    drop(file);
+                    renamed
+                })
+                .await
+                .map_err(|e| local_task_error(&local.temp, &e))?;
+                match renamed {
+                    Ok(()) => {
+                        local.done = true;
+                        Ok(())
+                    }
+                    Err(source) => Err(IngestError::LocalWrite {
+                        path: local.target.clone(),
+                        source,
+                    }),
+                }
+            }
+        }
+    }
+
+    /// Abandons the write: no object appears, and a local temporary file is removed.
+    pub async fn abort(self) {
+        match self.kind {
+            WriterKind::Upload { upload, .. } => {
+                let _ = upload.abort().await;
+            }
+            WriterKind::Local(mut local) => {
+                let _ = local.settle().await;
+                drop(local.file.take());
+                let _ = tokio::task::spawn_blocking(move || local.discard()).await;
+            }
+        }
+    }
+}
+
 fn trim_url(url: &str) -> String {
     let trimmed = url.trim_end_matches('/');
     // "file:///" (the file system root) keeps its path.
@@ -820,6 +1043,123 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(none, Removed::default());
+    }
+
+    /// Without exclusive access, only the unlocked temporary files of locking writers go:
+    /// object_store's staging files (never locked) and live writes stay.
+    #[tokio::test]
+    async fn abandoned_writes_are_removed_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let file = |path: &str| {
+            let p = dir.path().join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, b"part").unwrap();
+            p
+        };
+        let abandoned = [
+            file("batches/b/inputs/k/.x.parquet.4711.0.tmp"),
+            file("batches/b/segments/.000001.leaves.4711.7.tmp"),
+            file("batches/b/.proofmark-AbC123.tmp"),
+        ];
+        let staged = file("batches/b/segments/000002.json#3");
+        let object = file("batches/b/segments/000001.leaves");
+        let live = file("batches/b/segments/.000003.leaves.99.1.tmp");
+        let held = std::fs::File::open(&live).unwrap();
+        held.try_lock().unwrap();
+
+        // Nothing was written before a start in the past.
+        let removed = store
+            .remove_abandoned_writes("batches/b", std::time::SystemTime::UNIX_EPOCH)
+            .await
+            .unwrap();
+        assert_eq!(removed, Removed::default());
+
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        let removed = store
+            .remove_abandoned_writes("batches/b", later)
+            .await
+            .unwrap();
+        assert_eq!(
+            removed,
+            Removed {
+                files: 3,
+                bytes: 12
+            }
+        );
+        for p in &abandoned {
+            assert!(!p.exists(), "{}", p.display());
+        }
+        assert!(staged.exists(), "staging files need exclusive access");
+        assert!(object.exists());
+        assert!(live.exists(), "a locked temporary file is a live write");
+        drop(held);
+        let removed = store
+            .remove_abandoned_writes("batches/b", later)
+            .await
+            .unwrap();
+        assert_eq!(removed.files, 1);
+        assert!(!live.exists());
+    }
+
+    /// A local streamed write lands whole under its name and never shows a partial object;
+    /// while it runs its temporary file is locked, so that a cleanup keeps it; an aborted or
+    /// dropped write leaves nothing.
+    #[tokio::test]
+    async fn local_writer_is_atomic_and_locked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let temps = |folder: &std::path::Path| -> Vec<PathBuf> {
+            std::fs::read_dir(folder)
+                .map(|d| {
+                    d.flatten()
+                        .map(|e| e.path())
+                        .filter(|p| is_locked_temp_name(&p.file_name().unwrap().to_string_lossy()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let folder = dir.path().join("a/b");
+        let chunks: Vec<Bytes> = (0u8..5)
+            .map(|i| Bytes::from(vec![i; 100_000 + usize::from(i)]))
+            .collect();
+        let mut w = store.writer("a/b/obj.bin").await.unwrap();
+        for c in &chunks {
+            w.put(c.clone()).await.unwrap();
+        }
+        assert!(store.head("a/b/obj.bin").await.unwrap().is_none());
+        let temp = temps(&folder);
+        assert_eq!(temp.len(), 1, "{temp:?}");
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        let removed = store.remove_abandoned_writes("a", later).await.unwrap();
+        assert_eq!(removed, Removed::default(), "a live write is kept");
+        w.finish().await.unwrap();
+        let want: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+        assert_eq!(store.get("a/b/obj.bin").await.unwrap().unwrap(), want);
+        assert!(temps(&folder).is_empty());
+
+        let mut w = store.writer("a/b/aborted.bin").await.unwrap();
+        w.put(chunks[0].clone()).await.unwrap();
+        w.abort().await;
+        let mut w = store.writer("a/b/dropped.bin").await.unwrap();
+        w.put(chunks[1].clone()).await.unwrap();
+        drop(w);
+        for name in ["a/b/aborted.bin", "a/b/dropped.bin"] {
+            assert!(store.head(name).await.unwrap().is_none(), "{name}");
+        }
+        assert!(temps(&folder).is_empty());
+
+        // put_bulk and put_file land whole too, and leave no temporary file.
+        store
+            .put_bulk("a/b/bulk.bin", chunks[2].clone())
+            .await
+            .unwrap();
+        let local = dir.path().join("local.bin");
+        std::fs::write(&local, &want).unwrap();
+        store.put_file("a/b/file.bin", &local).await.unwrap();
+        assert_eq!(store.get("a/b/bulk.bin").await.unwrap().unwrap(), chunks[2]);
+        assert_eq!(store.get("a/b/file.bin").await.unwrap().unwrap(), want);
+        assert!(temps(&folder).is_empty());
     }
 
     #[test]

@@ -336,6 +336,100 @@ fn bad_inputs_fail_the_plan_naming_the_file() {
     assert!(err.contains("no plan"), "{err}");
 }
 
+/// A standalone `plan` or `build` removes the temporary files that killed writers left in
+/// the batch's folder, and keeps those of writers still running (locked) and object_store's
+/// staging files (which only `proofmark run`, holding the batch lock, may remove).
+#[test]
+fn plan_and_build_remove_what_killed_writers_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dataset(dir.path());
+    let store = dir.path().join("store");
+    let batch = store.join("batches/b");
+    let file = |rel: &str| {
+        let p = batch.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, vec![7u8; 1000]).unwrap();
+        p
+    };
+    let dead_copy = file("inputs/production/.part-00000.parquet.4000000.0.tmp");
+    let live_copy = file("inputs/customs/.part-00000.parquet.4000001.0.tmp");
+    let staged = file("segments/000001.json#2");
+    let live = std::fs::File::open(&live_copy).unwrap();
+    live.try_lock().unwrap();
+    // Without --quiet, to see what was removed.
+    let verbose = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_proofmark"))
+            .env_remove("JOB_COMPLETION_INDEX")
+            .args(args)
+            .output()
+            .unwrap();
+        let (out, err) = text(&o);
+        assert!(o.status.success(), "{args:?} failed: {err}\n{out}");
+        err
+    };
+    let err = verbose(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+    ]);
+    assert!(
+        err.contains("cleanup: removed 1 temporary file(s) (1000 bytes)"),
+        "{err}"
+    );
+    assert!(!dead_copy.exists());
+    assert!(live_copy.exists(), "a locked file is a live write");
+    assert!(staged.exists());
+
+    let dead_leaves = file("segments/.000002.leaves.4000002.1.tmp");
+    let err = verbose(&[
+        "build",
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--part",
+        "1/2",
+    ]);
+    assert!(
+        err.contains("cleanup: removed 1 temporary file(s) (1000 bytes)"),
+        "{err}"
+    );
+    assert!(!dead_leaves.exists());
+    assert!(live_copy.exists());
+    drop(live);
+    let err = verbose(&["build", "--batch-id", "b", "--store", s(&store)]);
+    assert!(
+        err.contains("cleanup: removed 1 temporary file(s) (1000 bytes)"),
+        "{err}"
+    );
+    assert!(!live_copy.exists());
+    assert!(staged.exists());
+    ok(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    // Nothing of the builds' and the commit's own is left under a temporary name.
+    let mut left = Vec::new();
+    let mut stack = vec![batch.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if proofmark_ingest::store::is_partial_file_name(
+                &e.file_name().to_string_lossy(),
+            ) && p != staged
+            {
+                left.push(p);
+            }
+        }
+    }
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn an_input_changed_after_the_plan_fails_the_build_naming_it() {
     let dir = tempfile::tempdir().unwrap();

@@ -248,15 +248,23 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
     };
     let pb = bar(global, 0, "bytes");
     pb.set_message("plan");
+    let cleaned = std::sync::Mutex::new(proofmark_ingest::Removed::default());
     let progress = |p: PlanProgress| match p {
         PlanProgress::Resolved { total_bytes, .. } => pb.set_length(total_bytes),
         PlanProgress::Digested { bytes, .. } => pb.inc(bytes),
+        PlanProgress::Cleaned(removed) => {
+            if let Ok(mut c) = cleaned.lock() {
+                *c = removed;
+            }
+        }
         _ => {}
     };
     let plan = runtime()?
         .block_on(make_plan(&store, &args.inputs, &opts, &progress))
         .with_context(|| format!("planning batch {} in {}", args.batch_id, args.store))?;
     pb.finish_and_clear();
+    let cleaned = cleaned.into_inner().unwrap_or_default();
+    print_cleanup(global, cleaned);
     print_plan(&plan, started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
@@ -294,6 +302,24 @@ fn print_plan(plan: &Plan, secs: f64) {
     }
     say!(o, "seconds    {secs:.2}");
     emit(o);
+}
+
+/// Tells (on stderr, unless `--quiet`) what a plan or build removed that killed writers
+/// had left in the batch's folder.
+fn print_cleanup(global: &GlobalArgs, removed: proofmark_ingest::Removed) {
+    if removed.files > 0 {
+        tracing::info!(
+            files = removed.files,
+            bytes = removed.bytes,
+            "removed the temporary files of interrupted writes"
+        );
+        if !global.quiet {
+            eprintln!(
+                "cleanup: removed {} temporary file(s) ({} bytes) that interrupted writes left",
+                removed.files, removed.bytes
+            );
+        }
+    }
 }
 
 /// Resolves `--part` / `--parts` into the share to build.
@@ -340,6 +366,7 @@ pub fn run_build(args: BuildArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         .block_on(build_batch(&store, &args.batch_id, &opts, &progress))
         .with_context(|| format!("building {what} in {}", args.store))?;
     pb.finish_and_clear();
+    print_cleanup(global, report.abandoned_removed);
     print_build(&what, &report, started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
