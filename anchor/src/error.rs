@@ -106,7 +106,8 @@ pub enum AnchorError {
     },
     /// The batch has no accepted row: there is nothing to commit.
     #[error(
-        "batch {batch_id} has no accepted row ({rows_read} read, all rejected): nothing committed"
+        "batch {batch_id} has no accepted row ({}): nothing committed",
+        if *rows_read == 0 { "its inputs hold no row".to_owned() } else { format!("{rows_read} read, all rejected") }
     )]
     NothingToCommit {
         /// The batch.

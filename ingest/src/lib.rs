@@ -61,8 +61,8 @@ pub mod store;
 
 pub use error::IngestError;
 pub use plan::{
-    InputMode, Plan, PlanFile, PlanOptions, PlanProgress, PlanRowGroup, PlanSegment, load_plan,
-    make_plan,
+    InputMode, Plan, PlanDifferences, PlanFile, PlanOptions, PlanProgress, PlanRowGroup,
+    PlanSegment, load_plan, make_plan, plan_differences,
 };
 pub use segment::{
     IndexEntry, RejectRow, SegmentInput, SegmentResult, fetch_segment, process_segment,

@@ -11,7 +11,7 @@ use crate::dates::parse_date;
 use crate::error::IngestError;
 use crate::store::Store;
 
-pub use crate::planner::make_plan;
+pub use crate::planner::{PlanDifferences, make_plan, plan_differences};
 
 /// The `format` of a plan file.
 pub const PLAN_FORMAT: &str = "proofmark-plan";
@@ -226,6 +226,10 @@ pub fn validate_batch_id(id: &str) -> Result<(), IngestError> {
     {
         return fail("only 0-9 A-Z a-z . _ - are allowed");
     }
+    // `batches/HEAD.json` is the store's head pointer (SPEC 8.6).
+    if id == "HEAD.json" {
+        return fail("HEAD.json is the name of the store's head pointer");
+    }
     Ok(())
 }
 
@@ -367,6 +371,8 @@ mod tests {
         assert!(validate_batch_id("").is_err());
         assert!(validate_batch_id(".hidden").is_err());
         assert!(validate_batch_id("a/b").is_err());
+        assert!(validate_batch_id("HEAD.json").is_err());
+        assert!(validate_batch_id("HEAD.json.1").is_ok());
         assert!(validate_batch_id("a b").is_err());
     }
 

@@ -345,6 +345,70 @@ fn settings_differences(frozen: &Plan, opts: &PlanOptions) -> Vec<String> {
     out
 }
 
+/// How a request differs from a batch's frozen plan, found without reading the input
+/// files: see [`plan_differences`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlanDifferences {
+    /// Settings that differ (batch date, suite, input mode), each as `"suite X (the plan
+    /// has Y)"`.
+    pub settings: Vec<String>,
+    /// Inputs that differ: files not in the plan, planned files no longer among the inputs,
+    /// sizes that changed, or why the inputs cannot be listed now.
+    pub inputs: Vec<String>,
+}
+
+impl PlanDifferences {
+    /// Whether nothing differs.
+    pub fn is_empty(&self) -> bool {
+        self.settings.is_empty() && self.inputs.is_empty()
+    }
+}
+
+/// Compares a request (`inputs`, `opts`) with the batch's frozen plan cheaply: the settings,
+/// and the inputs listed again (URLs and sizes; no footer or digest is read, unlike a
+/// repeated [`make_plan`], which digests every file). For a rerun of a planned batch, to tell
+/// the operator that the job file changed since. An input that cannot be listed now (moved
+/// away after a copy-mode plan, say) is a difference, not an error.
+pub async fn plan_differences(
+    frozen: &Plan,
+    inputs: &[String],
+    opts: &PlanOptions,
+) -> PlanDifferences {
+    let settings = settings_differences(frozen, opts);
+    let mut differ = Vec::new();
+    match crate::discover::resolve_inputs(inputs).await {
+        Err(e) => differ.push(format!("the inputs cannot be listed now: {e}")),
+        Ok(sources) => {
+            let old: BTreeMap<&str, u64> = frozen
+                .files
+                .iter()
+                .map(|f| (f.source.as_str(), f.size))
+                .collect();
+            for s in &sources {
+                match old.get(s.url.as_str()) {
+                    None => differ.push(format!("input {} is not in the plan", s.url)),
+                    Some(&size) if size != s.size => differ.push(format!(
+                        "input {} changed: {} bytes, the plan has {size}",
+                        s.url, s.size
+                    )),
+                    Some(_) => {}
+                }
+            }
+            let now: std::collections::HashSet<&str> =
+                sources.iter().map(|s| s.url.as_str()).collect();
+            for src in old.keys() {
+                if !now.contains(src) {
+                    differ.push(format!("planned input {src} is not among the inputs now"));
+                }
+            }
+        }
+    }
+    PlanDifferences {
+        settings,
+        inputs: differ,
+    }
+}
+
 /// A plan exists: returns it when `found` are the same files (by source and digest) and the
 /// settings match, else [`IngestError::PlanFrozen`]. Digests only when sources and sizes agree.
 async fn same_or_frozen(

@@ -13,6 +13,7 @@
 
 use std::fmt;
 
+use proofmark_anchor::AnchorError;
 use proofmark_anchor::chain::ChainError;
 use proofmark_ingest::IngestError;
 
@@ -83,13 +84,31 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
                 _ => ExitClass::Chain,
             };
         }
-        if let Some(e) = cause.downcast_ref::<IngestError>()
-            && let Some(class) = ingest_class(e)
-        {
+        // Ingest's errors arrive bare or boxed (the anchor crate's segment and plan errors
+        // carry them as `Box<IngestError>`, which is the source they report).
+        let ingest = cause
+            .downcast_ref::<IngestError>()
+            .or_else(|| cause.downcast_ref::<Box<IngestError>>().map(|b| &**b));
+        if let Some(class) = ingest.and_then(ingest_class) {
+            return class;
+        }
+        if let Some(class) = cause.downcast_ref::<AnchorError>().and_then(anchor_class) {
             return class;
         }
     }
     ExitClass::Internal
+}
+
+/// The anchor crate's errors that a person must resolve: a step run out of order or a
+/// batch with nothing to commit. The others (store, I/O, integrity) keep looking.
+fn anchor_class(e: &AnchorError) -> Option<ExitClass> {
+    match e {
+        AnchorError::NoPlan { .. }
+        | AnchorError::InvalidPart { .. }
+        | AnchorError::MissingSegments { .. }
+        | AnchorError::NothingToCommit { .. } => Some(ExitClass::Input),
+        _ => None,
+    }
 }
 
 fn ingest_class(e: &IngestError) -> Option<ExitClass> {
@@ -108,7 +127,8 @@ fn ingest_class(e: &IngestError) -> Option<ExitClass> {
         | IngestError::ChangedSincePlan { .. }
         | IngestError::Decode { .. }
         | IngestError::RowGroupSchema { .. }
-        | IngestError::TooManyRows { .. } => Some(ExitClass::Input),
+        | IngestError::TooManyRows { .. }
+        | IngestError::PlanFrozen { .. } => Some(ExitClass::Input),
         // Store and local I/O failures: keep looking for a more specific
         // cause, else internal.
         _ => None,
@@ -132,6 +152,23 @@ mod tests {
         let config = anyhow::anyhow!("job.name is empty")
             .context(Classified(ExitClass::Input, "invalid job file"));
         assert_eq!(classify(&config), ExitClass::Input);
+        // A segment's input error, boxed inside the anchor crate's error.
+        let segment = anyhow::Error::new(proofmark_anchor::AnchorError::Segment {
+            segment: 3,
+            file: "f.parquet".into(),
+            row_group: 0,
+            source: Box::new(IngestError::ChangedSincePlan {
+                url: "f.parquet".into(),
+                what: "5000 bytes, the plan has 6068".into(),
+            }),
+        })
+        .context("build stage");
+        assert_eq!(classify(&segment), ExitClass::Input);
+        let empty = anyhow::Error::new(proofmark_anchor::AnchorError::NothingToCommit {
+            batch_id: "b".into(),
+            rows_read: 0,
+        });
+        assert_eq!(classify(&empty), ExitClass::Input);
         let other = anyhow::anyhow!("disk full");
         assert_eq!(classify(&other), ExitClass::Internal);
         assert_eq!(

@@ -5,6 +5,33 @@
 //! outcome to an exit code (see [`exit`]: 0 ok, 1 not verified / not found,
 //! 2 internal, 3 input, 4 chain, 5 locked).
 
+/// `println!` that ignores a closed or failing stdout (`| head`, a log collector that
+/// went away): what a command prints is for people, and losing it must not stop a job
+/// midway (the standard macro panics).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` that ignores a closed or failing stdout, like [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, $($arg)*).and_then(|()| stdout.flush());
+    }};
+}
+
+/// `eprintln!` that ignores a closed or failing stderr, like [`outln!`].
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod alloc;
 mod cmd;
 mod exit;
@@ -12,7 +39,7 @@ mod lock;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::Parser as _;
 
 #[global_allocator]
 static GLOBAL: alloc::Allocator = alloc::Allocator;
@@ -44,7 +71,20 @@ fn main() -> ExitCode {
     if alloc::is_system() {
         limit_malloc_arenas();
     }
-    let cli = cmd::Cli::parse();
+    let cli = match cmd::Cli::try_parse() {
+        Ok(cli) => cli,
+        // --help and --version print and succeed; a bad flag or value is the caller's to
+        // fix, an input error (exit 3), not clap's default 2 (internal, retried).
+        Err(err) => {
+            let code = if err.use_stderr() {
+                exit::ExitClass::Input.code()
+            } else {
+                0
+            };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
     cmd::init_logging(&cli.global);
     tracing::debug!(allocator = alloc::name(), "memory allocator");
     if let Some(threads) = cli.global.threads
@@ -52,14 +92,14 @@ fn main() -> ExitCode {
             .num_threads(threads)
             .build_global()
     {
-        eprintln!("error: cannot set up {threads} worker threads: {err}");
+        errln!("error: cannot set up {threads} worker threads: {err}");
         return ExitCode::from(2);
     }
     match cmd::run(cli) {
         Ok(code) => code,
         Err(err) => {
             let class = exit::classify(&err);
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(class.code())
         }
     }

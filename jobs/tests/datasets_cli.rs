@@ -195,7 +195,7 @@ fn help_explains_every_flag() {
 }
 
 #[test]
-fn bad_arguments_exit_with_2_and_say_why() {
+fn bad_arguments_exit_with_3_and_say_why() {
     let dir = temp_dir();
     let out = dir.path().join("x");
     let out = path_arg(&out);
@@ -226,7 +226,7 @@ fn bad_arguments_exit_with_2_and_say_why() {
         let mut full = vec!["datasets", "generate"];
         full.extend(args.iter().copied());
         let run = proofmark(&full);
-        assert_eq!(run.status.code(), Some(2), "{full:?}");
+        assert_eq!(run.status.code(), Some(3), "{full:?}");
         let stderr = String::from_utf8_lossy(&run.stderr);
         assert!(stderr.contains(expected), "{full:?}: {stderr}");
     }

@@ -452,9 +452,14 @@ fn an_input_changed_after_the_plan_fails_the_build_naming_it() {
     ]);
     let customs = records.join("customs/part-00000.parquet");
     std::fs::remove_file(&customs).unwrap();
-    let err = fails(&["build", "--batch-id", "b", "--store", s(&store)]);
+    // Input errors (exit 3), though found inside a segment: a person must act.
+    let o = run(&["build", "--batch-id", "b", "--store", s(&store)]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains("customs/part-00000.parquet"), "{err}");
-    let err = fails(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    let o = run(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(3), "{err}");
     assert!(err.contains("not built"), "{err}");
     assert!(!store.join("batches/b/manifest.json").exists());
 }

@@ -124,6 +124,23 @@ fn bad_job_files_name_the_key() {
     let out = proofmark(&["run", job.to_str().unwrap()], &key);
     assert_eq!(out.status.code(), Some(3), "input errors exit with 3");
     assert!(String::from_utf8_lossy(&out.stderr).contains("colour"));
+    for (line, named) in [
+        ("chains = []", "job.chains is empty"),
+        ("chains = [\"ledger\", \"ledger\"]", "twice"),
+        ("date = \"2026-13-01\"", "job.date"),
+        ("memory_budget_mib = 0", "memory_budget_mib"),
+    ] {
+        std::fs::write(
+            &job,
+            format!("[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\n{line}\n"),
+        )
+        .unwrap();
+        let out = proofmark(&["run", job.to_str().unwrap()], &key);
+        assert_eq!(out.status.code(), Some(3), "{line}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(named), "{line}: {err}");
+    }
+    assert!(!dir.path().join("s").exists(), "nothing is written");
 }
 
 fn write_job(dir: &Path, inputs: &str) -> String {
@@ -243,6 +260,91 @@ fn exit_codes_locks_metrics_and_until() {
     );
     assert!(text.contains("proofmark_job_rows{"), "{text}");
     assert!(text.contains("chain=\"ledger\"} 1"), "{text}");
+    // Readable by a metrics collector running as another user.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&metrics).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o644, "{mode:o}");
+    }
+    // That run planned earlier (--until plan): no end-to-end rate.
+    assert!(line(&out, "speed").contains('-'), "{out}");
+    assert!(
+        !text.contains("proofmark_job_records_per_second{"),
+        "{text}"
+    );
+
+    // --until on a complete batch says so.
+    let out = ok(&proofmark(&["run", &job, "--until", "plan"], &key));
+    assert!(line(&out, "batch").contains("completed earlier"), "{out}");
+
+    // A closed stdout (`| head`) does not stop the run.
+    let mut child = common::command(&["run", &job], &key)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+
+    // The job file changed since the batch was planned: another suite is refused (exit 3,
+    // naming it); other inputs are a warning (the batch keeps its frozen plan).
+    let changed = |extra: &str, inputs: &str| {
+        let path = dir.path().join("changed.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "[job]\nname = \"t\"\nstore = \"store\"\ninputs = [\"{inputs}\"]\n\
+                 date = \"2026-11-24\"\n{extra}[chains.ledger]\ntype = \"ledger\"\n\
+                 origin = \"test.local/ledger\"\n"
+            ),
+        )
+        .unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let other_suite = changed("suite = \"sha256-rfc6962\"\n", "data/records/**/*.parquet");
+    let out = proofmark(&["run", &other_suite], &key);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("suite sha256-rfc6962 (the plan has blake3)"),
+        "{err}"
+    );
+    let fewer = changed("", "data/records/customs/*.parquet");
+    let summary = dir.path().join("changed.json");
+    let out = proofmark(
+        &["run", &fewer, "--summary-json", summary.to_str().unwrap()],
+        &key,
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning: the job's inputs differ")
+            && err.contains("is not among the inputs now"),
+        "{err}"
+    );
+    let summary: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(
+        summary["warnings"].as_array().unwrap().len(),
+        1,
+        "{summary}"
+    );
+
+    // A date that is no calendar date is refused before anything is written.
+    for extra in [&[][..], &["--dry-run"][..]] {
+        let mut args = vec!["run", job.as_str(), "--date", "2026-02-30"];
+        args.extend_from_slice(extra);
+        let out = proofmark(&args, &key);
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("calendar date"));
+    }
+    assert!(!dir.path().join("store/batches/t-2026-02-30").exists());
+
+    // A bad flag is the caller's to fix (exit 3); --help succeeds.
+    let out = proofmark(&["run", &job, "--no-such-flag"], &key);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert_eq!(proofmark(&["run", "--help"], &key).status.code(), Some(0));
 }
 
 /// The Kubernetes layout (`jobs/k8s/`) simulated with local processes: a

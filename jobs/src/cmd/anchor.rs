@@ -106,12 +106,12 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
                 } else {
                     "already anchored"
                 };
-                println!("{}: {verb}: {}", outcome.chain, outcome.summary);
-                println!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
+                outln!("{}: {verb}: {}", outcome.chain, outcome.summary);
+                outln!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
             }
             Err(err) => {
                 // Report and go on with the other chains; the exit code remembers it.
-                eprintln!("error: chain {name}: {err}");
+                errln!("error: chain {name}: {err}");
                 failed = true;
             }
         }
@@ -147,7 +147,7 @@ fn verifier_key(
     let stored = rt.block_on(store.get(LEDGER_VERIFIER_KEY_PATH))?.context(
         "no verifier key given, no ledger key file, and none in the store: pass --verifier-key",
     )?;
-    eprintln!(
+    errln!(
         "warning: using the verifier key stored beside the log; pass --verifier-key to check against a key you trust"
     );
     Ok(VerifierKey::parse(std::str::from_utf8(&stored)?)?)
@@ -166,11 +166,11 @@ pub fn run_log(cmd: LogCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode
     match &cmd {
         LogCommand::Checkpoint(_) => {
             let Some((cp, note)) = rt.block_on(log.latest_checkpoint())? else {
-                eprintln!("the log is empty: no batch has been anchored on the ledger yet");
+                errln!("the log is empty: no batch has been anchored on the ledger yet");
                 return Ok(ExitCode::from(1));
             };
-            print!("{note}");
-            eprintln!(
+            out!("{note}");
+            errln!(
                 "checkpoint of {} entries, signature by {} verified",
                 cp.size,
                 key.name()
@@ -179,7 +179,7 @@ pub fn run_log(cmd: LogCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode
         LogCommand::Prove { batch_id, .. } => {
             let receipt = rt.block_on(log.prove(batch_id))?;
             let cp: Checkpoint = receipt.verify(&key)?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
                     "entry": receipt.entry,
@@ -189,14 +189,15 @@ pub fn run_log(cmd: LogCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode
                     "verifier_key": receipt.verifier_key,
                 }))?
             );
-            eprintln!(
+            errln!(
                 "entry {} is in the checkpoint of {} entries: verified",
-                receipt.entry.index, cp.size
+                receipt.entry.index,
+                cp.size
             );
         }
         LogCommand::Consistency { from, to, .. } => {
             let evidence = rt.block_on(log.consistency(*from, *to))?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
                     "old_size": evidence.proof.old_size,
@@ -206,9 +207,10 @@ pub fn run_log(cmd: LogCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode
                     "new_checkpoint": evidence.new_checkpoint,
                 }))?
             );
-            eprintln!(
+            errln!(
                 "the log of {} entries extends the log of {}: verified",
-                evidence.proof.tree_size, evidence.proof.old_size
+                evidence.proof.tree_size,
+                evidence.proof.old_size
             );
         }
     }

@@ -185,7 +185,7 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     let trust = match batch_trust(&args, &rt) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             return Ok(ExitCode::from(EXIT_ERROR));
         }
     };
@@ -205,7 +205,7 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     let audit = match result {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("error: cannot audit batch {}: {e}", args.batch_id);
+            errln!("error: cannot audit batch {}: {e}", args.batch_id);
             return Ok(ExitCode::from(EXIT_ERROR));
         }
     };
@@ -449,7 +449,7 @@ fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     match codes_inner(&args, global) {
         Ok(code) => Ok(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             Ok(ExitCode::from(EXIT_ERROR))
         }
     }
@@ -560,7 +560,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         count(CodeStatus::Error),
     );
     if !global.quiet {
-        eprintln!(
+        errln!(
             "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {errors} errors; \
              {records} records verified in {verify_secs:.3} s ({:.0} records/s), fetched in \
              {fetch_secs:.3} s",

@@ -175,7 +175,7 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             .with_context(|| format!("reading {}", summary_path.display()))?;
         let s: proofmark_datasets::DatasetSummary = serde_json::from_slice(&bytes)
             .with_context(|| format!("parsing {}", summary_path.display()))?;
-        eprintln!(
+        errln!(
             "reusing the dataset in {} ({} records)",
             dir.display(),
             s.rows
@@ -191,14 +191,14 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                 .max(1.0) as u64;
         }
         let opts = GenerateOptions::new(items, &dir).with_bad_rate(args.bad_rate);
-        eprintln!(
+        errln!(
             "generating {items} items (~{} records) in {}",
             args.records,
             dir.display()
         );
         let started = Instant::now();
         let s = proofmark_datasets::generate(&opts, |_| {}).context("generating the dataset")?;
-        eprintln!(
+        errln!(
             "generated {} records in {:.1} s",
             s.rows,
             started.elapsed().as_secs_f64()
@@ -251,20 +251,20 @@ fn mib(b: u64) -> f64 {
 }
 
 fn print_figures(f: &PipelineFigures) {
-    println!(
+    outln!(
         "records        {} ({} items, {:.1} MiB of Parquet)",
         f.records,
         f.items,
         mib(f.input_bytes)
     );
-    println!("threads        {}", f.threads);
-    println!(
+    outln!("threads        {}", f.threads);
+    outln!(
         "(a) decode     {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB",
         f.decode.seconds,
         f.decode.records_per_sec / 1e6,
         mib(f.decode.peak_rss_bytes)
     );
-    println!(
+    outln!(
         "(b) pipeline   {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB  ({}, {})",
         f.pipeline.seconds,
         f.pipeline.records_per_sec / 1e6,
@@ -275,16 +275,16 @@ fn print_figures(f: &PipelineFigures) {
     for (i, (step, secs)) in f.pipeline.steps.iter().enumerate() {
         match f.pipeline.step_peak_rss_bytes.get(i) {
             Some((_, peak)) if *peak > 0 => {
-                println!(
+                outln!(
                     "    {step:<10} {secs:>8.2} s  peak RSS {:>8.1} MiB",
                     mib(*peak)
                 );
             }
-            _ => println!("    {step:<10} {secs:>8.2} s"),
+            _ => outln!("    {step:<10} {secs:>8.2} s"),
         }
     }
-    println!("ratio (b)/(a)  {:.2}", f.ratio);
-    println!("root           {}", f.pipeline.check);
+    outln!("ratio (b)/(a)  {:.2}", f.ratio);
+    outln!("root           {}", f.pipeline.check);
 }
 
 fn child_stage(
@@ -319,7 +319,7 @@ fn child_stage(
     if !std::io::stderr().is_terminal() {
         cmd.stderr(Stdio::inherit());
     }
-    eprintln!("running stage {stage}");
+    errln!("running stage {stage}");
     let status = cmd
         .status()
         .with_context(|| format!("running the {stage} stage"))?;

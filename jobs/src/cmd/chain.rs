@@ -93,7 +93,7 @@ async fn run_async(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
                 .mined
                 .contract_address
                 .context("the deployment created no contract")?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&serde_json::json!({
                     "chain": args.chain,
@@ -106,7 +106,7 @@ async fn run_async(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
                     "confirmations": done.confirmations,
                 }))?
             );
-            eprintln!(
+            errln!(
                 "deployed; set `contract = \"{contract}\"` in [chains.{}] of {}",
                 args.chain,
                 args.chains_file.display()
@@ -130,7 +130,7 @@ async fn membership(args: &ChainArgs, address: &str, grant: bool) -> anyhow::Res
         client.revoke(member).await?
     };
     let is_member = client.is_member(member).await?;
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
             "chain": args.chain,
@@ -142,7 +142,7 @@ async fn membership(args: &ChainArgs, address: &str, grant: bool) -> anyhow::Res
             "confirmations": done.confirmations,
         }))?
     );
-    eprintln!(
+    errln!(
         "{member} {} anchor on chain {}",
         if is_member {
             "may now"
@@ -161,7 +161,7 @@ async fn show(args: &ChainArgs, batch_id: Option<&str>) -> anyhow::Result<ExitCo
     let (log_size, log_root) = client.latest_checkpoint().await?;
     let latest = serde_json::json!({ "log_size": log_size, "log_root": hex::encode(log_root) });
     let Some(batch_id) = batch_id else {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "chain": args.chain,
@@ -174,7 +174,7 @@ async fn show(args: &ChainArgs, batch_id: Option<&str>) -> anyhow::Result<ExitCo
         return Ok(ExitCode::SUCCESS);
     };
     let Some(a) = client.read_anchor(batch_id).await? else {
-        eprintln!(
+        errln!(
             "batch {batch_id} is not anchored on chain {} (contract {contract})",
             args.chain
         );
@@ -182,7 +182,7 @@ async fn show(args: &ChainArgs, batch_id: Option<&str>) -> anyhow::Result<ExitCo
     };
     let tx = client.find_anchor_tx(batch_id, a.block_number).await?;
     let head = client.block_number().await?;
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&serde_json::json!({
             "chain": args.chain,

@@ -107,7 +107,13 @@ fn generate(args: &GenerateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         .with_batch_date_days(args.date)
         .with_overwrite(args.force);
     let started = Instant::now();
-    let plan = DatasetPlan::try_new(&options).context("invalid dataset options")?;
+    // Bad options are the caller's to fix: an input error (exit 3), as clap's own are.
+    let plan = DatasetPlan::try_new(&options).map_err(|e| {
+        anyhow::Error::new(e).context(crate::exit::Classified(
+            crate::exit::ExitClass::Input,
+            "invalid dataset options",
+        ))
+    })?;
     let bar = progress_bar(plan.total_rows(), global.quiet);
     let summary = plan
         .write(|rows| bar.inc(rows))
@@ -163,7 +169,7 @@ fn human_bytes(bytes: u64) -> String {
 fn print_summary(summary: &DatasetSummary, args: &GenerateArgs, elapsed: Duration, quiet: bool) {
     let a = &summary.arguments;
     if !quiet {
-        println!(
+        outln!(
             "dataset {}: {} items in {} lots, seed {}, date {}, bad rate {}",
             args.out.display(),
             thousands(summary.items),
@@ -173,12 +179,16 @@ fn print_summary(summary: &DatasetSummary, args: &GenerateArgs, elapsed: Duratio
             a.bad_rate
         );
     }
-    println!(
+    outln!(
         "{:<12} {:>6} {:>14} {:>10} {:>12}",
-        "kind", "files", "records", "bad rows", "bytes"
+        "kind",
+        "files",
+        "records",
+        "bad rows",
+        "bytes"
     );
     for k in &summary.kinds {
-        println!(
+        outln!(
             "{:<12} {:>6} {:>14} {:>10} {:>12}",
             k.kind,
             k.files.len(),
@@ -188,7 +198,7 @@ fn print_summary(summary: &DatasetSummary, args: &GenerateArgs, elapsed: Duratio
         );
     }
     let files: usize = summary.kinds.iter().map(|k| k.files.len()).sum();
-    println!(
+    outln!(
         "{:<12} {:>6} {:>14} {:>10} {:>12}",
         "total",
         files,
@@ -198,7 +208,7 @@ fn print_summary(summary: &DatasetSummary, args: &GenerateArgs, elapsed: Duratio
     );
     if !quiet {
         let secs = elapsed.as_secs_f64().max(1e-9);
-        println!(
+        outln!(
             "wrote {} records in {secs:.2} s ({} records/s); truth in {}, PINs in {}",
             thousands(summary.rows),
             thousands((summary.rows as f64 / secs) as u64),

@@ -148,7 +148,7 @@ pub fn run(cmd: MerkleCommand) -> anyhow::Result<ExitCode> {
             let suite = SuiteId::from(tree.suite);
             let leaves = read_leaves(&tree.input)?;
             let root = with_suite!(suite, S => build::<S>(&leaves)?.root());
-            println!("{}", hex::encode(root));
+            outln!("{}", hex::encode(root));
         }
         MerkleCommand::Inclusion { tree, index } => {
             let suite = SuiteId::from(tree.suite);
@@ -194,7 +194,7 @@ fn build<S: Suite>(leaves: &[Vec<u8>]) -> anyhow::Result<MerkleTree<S>> {
 
 fn print_hashes(hashes: &[Hash]) {
     for h in hashes {
-        println!("{}", hex::encode(h));
+        outln!("{}", hex::encode(h));
     }
 }
 
@@ -262,7 +262,7 @@ fn read_proof(path: &Path) -> anyhow::Result<Vec<Hash>> {
 fn report(result: Result<(), VerifyError>) -> ExitCode {
     match result {
         Ok(()) => {
-            println!("verified");
+            outln!("verified");
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -279,7 +279,7 @@ fn report(result: Result<(), VerifyError>) -> ExitCode {
                 ),
                 other => other.to_string(),
             };
-            eprintln!("not verified: {detail}");
+            errln!("not verified: {detail}");
             ExitCode::from(1)
         }
     }

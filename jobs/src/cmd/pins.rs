@@ -73,7 +73,7 @@ fn import(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let written = store.import_pins(rows).map_err(input_error)?;
     if !global.quiet {
         let made = if created { " (new key)" } else { "" };
-        eprintln!(
+        errln!(
             "imported {written} PIN hashes from {} into {} with key {}{made}",
             args.secrets.display(),
             store.path().display(),

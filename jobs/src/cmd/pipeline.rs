@@ -121,8 +121,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         "gb" => 1_000_000_000,
         other => return Err(format!("unknown size unit {other:?} (use KiB, MiB, GiB)")),
     };
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("{s:?} is too large"))
+    match n.checked_mul(mult) {
+        None => Err(format!("{s:?} is too large")),
+        Some(0) => Err(format!("{s:?} is zero: give at least 1 byte")),
+        Some(bytes) => Ok(bytes),
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -314,9 +317,10 @@ fn print_cleanup(global: &GlobalArgs, removed: proofmark_ingest::Removed) {
             "removed the temporary files of interrupted writes"
         );
         if !global.quiet {
-            eprintln!(
+            errln!(
                 "cleanup: removed {} temporary file(s) ({} bytes) that interrupted writes left",
-                removed.files, removed.bytes
+                removed.files,
+                removed.bytes
             );
         }
     }

@@ -40,18 +40,19 @@ pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         .with_context(|| format!("cannot publish batch {}", args.batch_id))?;
     let b = &outcome.batch;
     if outcome.published_now {
-        println!("batch      {} (published)", b.batch_id);
+        outln!("batch      {} (published)", b.batch_id);
     } else {
-        println!(
+        outln!(
             "batch      {} (already published on {}: nothing to do)",
-            b.batch_id, b.published_at
+            b.batch_id,
+            b.published_at
         );
     }
-    println!("root       {}", b.root);
-    println!("entries    {}", b.entries);
-    println!("runs       {}", outcome.runs);
+    outln!("root       {}", b.root);
+    outln!("entries    {}", b.entries);
+    outln!("runs       {}", outcome.runs);
     if !global.quiet && outcome.published_now {
-        eprintln!(
+        errln!(
             "published {} index entries in {:.2?} ({} run merges)",
             b.entries,
             started.elapsed(),

@@ -16,7 +16,9 @@ use bytes::Bytes;
 use proofmark_anchor::chain::{ChainsFile, anchor_batch};
 use proofmark_anchor::manifest::{date_utc, rfc3339_utc};
 use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
-use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
+use proofmark_ingest::{
+    IngestError, InputMode, PlanOptions, Store, load_plan, make_plan, plan_differences,
+};
 use proofmark_merkle::SuiteId;
 use serde::{Deserialize, Serialize};
 
@@ -222,6 +224,27 @@ impl Job {
             }
         }
         let chains = j.chains.unwrap_or_else(|| vec!["ledger".to_owned()]);
+        if chains.is_empty() {
+            bail!(
+                "job file {shown}: job.chains is empty: name at least one chain to anchor the \
+                 batch on (or leave it out for the embedded ledger)"
+            );
+        }
+        if let Some(dup) = chains
+            .iter()
+            .enumerate()
+            .find_map(|(i, c)| chains[..i].contains(c).then_some(c))
+        {
+            bail!("job file {shown}: job.chains names {dup:?} twice");
+        }
+        if let Some(date) = &j.date
+            && proofmark_ingest::dates::parse_date(date).is_none()
+        {
+            bail!("job file {shown}: job.date {date:?} is not a calendar date YYYY-MM-DD");
+        }
+        if j.memory_budget_mib == Some(0) {
+            bail!("job file {shown}: job.memory_budget_mib must be at least 1");
+        }
         for c in &chains {
             chains_file
                 .get(c)
@@ -280,7 +303,12 @@ struct Summary {
     /// The code index the batch is published in, if the job publishes.
     published: Option<String>,
     stage_seconds: Vec<StageTime>,
-    records_per_second: f64,
+    /// Rows read per second over plan, build and commit; `None` unless this run did all
+    /// three (a resumed run's rate would divide the batch's rows by part of its work).
+    records_per_second: Option<f64>,
+    /// What the operator should know although the run succeeded (a job file whose inputs
+    /// changed since the batch was planned).
+    warnings: Vec<String>,
 }
 
 async fn record_stage(
@@ -329,20 +357,24 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .clone()
         .or(job.date.clone())
         .unwrap_or_else(|| date_utc(SystemTime::now()));
+    if proofmark_ingest::dates::parse_date(&date).is_none() {
+        return Err(anyhow::Error::new(IngestError::InvalidBatchDate { date })
+            .context(Classified(ExitClass::Input, "invalid --date")));
+    }
     let batch_id = format!("{}-{date}", job.name);
     if args.dry_run {
-        println!("job        {}", job.name);
-        println!("batch id   {batch_id}");
-        println!("store      {}", job.store);
-        println!("inputs     {}", job.inputs.join("\n           "));
-        println!("suite      {}", job.suite);
-        println!("chains     {}", job.chains.join(", "));
+        outln!("job        {}", job.name);
+        outln!("batch id   {batch_id}");
+        outln!("store      {}", job.store);
+        outln!("inputs     {}", job.inputs.join("\n           "));
+        outln!("suite      {}", job.suite);
+        outln!("chains     {}", job.chains.join(", "));
         match &job.index {
             Some(index) => {
-                println!("index      {}", index.display());
-                println!("stages     plan -> build -> commit -> anchor -> publish");
+                outln!("index      {}", index.display());
+                outln!("stages     plan -> build -> commit -> anchor -> publish");
             }
-            None => println!("stages     plan -> build -> commit -> anchor (no [publish])"),
+            None => outln!("stages     plan -> build -> commit -> anchor (no [publish])"),
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -392,9 +424,11 @@ async fn locked_run(
     if let Some(b) = broken
         && !global.quiet
     {
-        eprintln!(
+        errln!(
             "lock: removed the lock of pid {} on {} (taken {}); resuming",
-            b.pid, b.host, b.since
+            b.pid,
+            b.host,
+            b.since
         );
     }
     // The lock is ours from now on: a temporary file under the batch's folder
@@ -423,9 +457,10 @@ async fn locked_run(
             "removed what an interrupted run left"
         );
         if !global.quiet {
-            eprintln!(
+            errln!(
                 "cleanup: removed {} partial file(s) ({} bytes) and {folders} work folder(s) that an interrupted run left",
-                removed.files, removed.bytes
+                removed.files,
+                removed.bytes
             );
         }
     }
@@ -479,6 +514,17 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    // Readable by others, as a plainly written file would be (a metrics collector often runs
+    // as another user): the replaced file's mode, else rw-r--r-- (the temporary file is 0600).
+    let mode = std::fs::metadata(path).map_or(0o644, |m| {
+        use std::os::unix::fs::PermissionsExt as _;
+        m.permissions().mode() & 0o7777
+    });
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
@@ -592,9 +638,12 @@ fn metrics_text(
         );
         metric(
             "proofmark_job_records_per_second",
-            "Rows read per second over plan, build and commit of the last run.",
+            "Rows read per second over plan, build and commit of the last run, when it did \
+             all three.",
             "gauge",
-            &[(base.clone(), s.records_per_second)],
+            &s.records_per_second
+                .map(|r| vec![(base.clone(), r)])
+                .unwrap_or_default(),
         );
         let anchors: Vec<(String, f64)> = s
             .receipts
@@ -620,14 +669,34 @@ async fn run_stages(
     until: Option<Stage>,
     global: &GlobalArgs,
 ) -> anyhow::Result<Summary> {
-    let stopped = |stage: Stage, stage_seconds: Vec<StageTime>| Summary {
+    // What earlier runs finished, for the outcome of a run stopped by --until.
+    let committed_before = store
+        .head(&proofmark_anchor::layout::manifest_path(batch_id))
+        .await?
+        .is_some();
+    let mut anchored_before = !job.chains.is_empty();
+    for chain in &job.chains {
+        let receipt = proofmark_anchor::chain::receipt_path(batch_id, chain);
+        anchored_before &= store.head(&receipt).await?.is_some();
+    }
+    let published_before = stage_done(store, batch_id, "publish").await?.is_some();
+    let until_outcome = |stage: Stage, committed: bool, anchored: bool| {
+        let state = if anchored && (published_before || job.index.is_none()) {
+            "the batch was completed earlier"
+        } else if anchored {
+            "the batch is anchored, NOT published"
+        } else if committed {
+            "the batch is committed, NOT anchored"
+        } else {
+            "the batch is NOT complete"
+        };
+        format!("stopped after {} as asked (--until): {state}", stage.name())
+    };
+    let stopped = |stage: Stage, stage_seconds: Vec<StageTime>, warnings: &[String]| Summary {
         job: job.name.clone(),
         batch_id: batch_id.to_owned(),
         store: job.store.clone(),
-        outcome: format!(
-            "stopped after {} as asked (--until): the batch is NOT complete",
-            stage.name()
-        ),
+        outcome: until_outcome(stage, committed_before, anchored_before),
         rows_read: None,
         rows_accepted: None,
         rows_rejected: None,
@@ -637,32 +706,56 @@ async fn run_stages(
         receipts: Vec::new(),
         published: None,
         stage_seconds,
-        records_per_second: 0.0,
+        records_per_second: None,
+        warnings: warnings.to_vec(),
     };
     let mut stage_seconds: Vec<StageTime> = Vec::new();
     let mut all_done_before = true;
     let say = |msg: &str| {
         if !global.quiet {
-            eprintln!("{msg}");
+            errln!("{msg}");
         }
     };
 
     // plan
     let t = Instant::now();
+    let opts = PlanOptions {
+        batch_id: batch_id.to_owned(),
+        batch_date: date.to_owned(),
+        suite: job.suite,
+        input_mode: job.input_mode,
+    };
+    let mut warnings = Vec::new();
     if let Some(rec) = stage_done(store, batch_id, "plan").await? {
         say(&format!("plan: done earlier ({})", rec.finished_at));
+        // The job file may have changed since: its settings must still be the plan's, and
+        // changed inputs are told (the batch keeps what its plan froze).
+        if let Some(plan) = load_plan(store, batch_id).await.context("plan stage")? {
+            let differences = plan_differences(&plan, &job.inputs, &opts).await;
+            if !differences.settings.is_empty() {
+                return Err(anyhow::Error::new(IngestError::PlanFrozen {
+                    batch_id: batch_id.to_owned(),
+                    differences: differences.settings,
+                }))
+                .context("plan stage: the job file changed since the batch was planned");
+            }
+            if !differences.inputs.is_empty() {
+                let warning = format!(
+                    "the job's inputs differ from the frozen plan of batch {batch_id}, which \
+                     the batch keeps (a new date makes a new batch): {}",
+                    differences.inputs.join("; ")
+                );
+                tracing::warn!(batch_id, "{warning}");
+                errln!("warning: {warning}");
+                warnings.push(warning);
+            }
+        }
     } else {
         all_done_before = false;
         say(&format!(
             "plan: freezing the inputs of batch {batch_id} ({} pattern(s))",
             job.inputs.len()
         ));
-        let opts = PlanOptions {
-            batch_id: batch_id.to_owned(),
-            batch_date: date.to_owned(),
-            suite: job.suite,
-            input_mode: job.input_mode,
-        };
         let pb = bar(global, 0, "bytes");
         pb.set_message("plan");
         let progress = |p: proofmark_ingest::PlanProgress| match p {
@@ -683,7 +776,7 @@ async fn run_stages(
         });
     }
     if until == Some(Stage::Plan) {
-        return Ok(stopped(Stage::Plan, stage_seconds));
+        return Ok(stopped(Stage::Plan, stage_seconds, &warnings));
     }
 
     // build
@@ -710,7 +803,7 @@ async fn run_stages(
         });
     }
     if until == Some(Stage::Build) {
-        return Ok(stopped(Stage::Build, stage_seconds));
+        return Ok(stopped(Stage::Build, stage_seconds, &warnings));
     }
 
     // commit
@@ -738,10 +831,8 @@ async fn run_stages(
         });
     }
     if until == Some(Stage::Commit) {
-        let mut summary = stopped(Stage::Commit, stage_seconds);
-        summary.outcome = "stopped after commit as asked (--until): the batch is committed, \
-                           NOT anchored"
-            .to_owned();
+        let mut summary = stopped(Stage::Commit, stage_seconds, &warnings);
+        summary.outcome = until_outcome(Stage::Commit, true, anchored_before);
         let m = &commit.manifest;
         summary.rows_read = Some(m.rows_read);
         summary.rows_accepted = Some(m.rows_accepted);
@@ -782,10 +873,8 @@ async fn run_stages(
     }
 
     if until == Some(Stage::Anchor) && job.index.is_some() {
-        let mut summary = stopped(Stage::Anchor, stage_seconds);
-        summary.outcome =
-            "stopped after anchor as asked (--until): the batch is anchored, NOT published"
-                .to_owned();
+        let mut summary = stopped(Stage::Anchor, stage_seconds, &warnings);
+        summary.outcome = until_outcome(Stage::Anchor, true, true);
         summary.receipts = receipts;
         return Ok(summary);
     }
@@ -817,11 +906,14 @@ async fn run_stages(
     }
 
     let m = &commit.manifest;
+    let ran = |stage: &str| stage_seconds.iter().any(|t| t.stage == stage);
     let build_secs: f64 = stage_seconds
         .iter()
         .filter(|t| t.stage != "anchor" && t.stage != "publish")
         .map(|t| t.seconds)
         .sum();
+    let records_per_second = (ran("plan") && ran("build") && ran("commit") && build_secs > 0.0)
+        .then(|| m.rows_read as f64 / build_secs);
     Ok(Summary {
         job: job.name.clone(),
         batch_id: batch_id.to_owned(),
@@ -841,49 +933,47 @@ async fn run_stages(
         receipts,
         published,
         stage_seconds,
-        records_per_second: if build_secs > 0.0 {
-            m.rows_read as f64 / build_secs
-        } else {
-            0.0
-        },
+        records_per_second,
+        warnings,
     })
 }
 
 fn print_summary(s: &Summary) {
-    println!("batch      {}  ({})", s.batch_id, s.outcome);
-    println!("store      {}", s.store);
+    outln!("batch      {}  ({})", s.batch_id, s.outcome);
+    outln!("store      {}", s.store);
     if let (Some(read), Some(acc), Some(rej)) = (s.rows_read, s.rows_accepted, s.rows_rejected) {
-        println!("rows       {read} read, {acc} accepted, {rej} rejected");
+        outln!("rows       {read} read, {acc} accepted, {rej} rejected");
     }
     for (reason, n) in &s.rejects_by_reason {
-        println!("  rejected {n:>8}  {reason}");
+        outln!("  rejected {n:>8}  {reason}");
     }
     if let Some(root) = &s.root {
-        println!("root       {root}");
+        outln!("root       {root}");
     }
     if let Some(digest) = &s.manifest_digest {
-        println!("manifest   {digest}");
+        outln!("manifest   {digest}");
     }
     for r in &s.receipts {
         let chain = r.get("chain").and_then(|v| v.as_str()).unwrap_or("?");
         match (r.get("log_index"), r.get("log_size")) {
             (Some(i), Some(n)) => {
-                println!("anchor     {chain}: log entry {i} of {n}, checkpoint signed")
+                outln!("anchor     {chain}: log entry {i} of {n}, checkpoint signed")
             }
-            _ => println!("anchor     {chain}"),
+            _ => outln!("anchor     {chain}"),
         }
     }
     if let Some(index) = &s.published {
-        println!("published  code index {index}");
+        outln!("published  code index {index}");
     }
     for t in &s.stage_seconds {
-        println!("time       {:<7} {:.2} s", t.stage, t.seconds);
+        outln!("time       {:<7} {:.2} s", t.stage, t.seconds);
     }
-    if s.records_per_second > 0.0 {
-        println!(
-            "speed      {:.0} records/s (plan + build + commit)",
-            s.records_per_second
-        );
+    match s.records_per_second {
+        Some(rate) => outln!("speed      {rate:.0} records/s (plan + build + commit)"),
+        None if s.rows_read.is_some() && s.stage_seconds.iter().any(|t| t.stage == "commit") => {
+            outln!("speed      - (plan or build ran earlier: no end-to-end rate)");
+        }
+        None => {}
     }
 }
 

@@ -124,7 +124,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr().context("no local address")?;
     tracing::info!(%local, "serving");
-    eprintln!("serving on http://{local}");
+    errln!("serving on http://{local}");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -148,7 +148,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             tracing::warn!(seconds = grace.as_secs(), "in-flight requests did not finish in time");
         }
     }
-    eprintln!("stopped");
+    errln!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 

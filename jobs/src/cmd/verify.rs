@@ -86,7 +86,7 @@ pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             Ok(ExitCode::from(EXIT_ERROR))
         }
     }
