@@ -87,7 +87,7 @@ pub enum IngestError {
         reason: &'static str,
     },
     /// A batch date that is not a valid `YYYY-MM-DD` calendar date.
-    #[error("invalid batch date {date:?}: expected YYYY-MM-DD")]
+    #[error("invalid batch date {date:?}: expected a calendar date YYYY-MM-DD")]
     InvalidBatchDate {
         /// The date as given.
         date: String,
@@ -109,6 +109,21 @@ pub enum IngestError {
     InputNotFound {
         /// The input as given.
         input: String,
+    },
+    /// An input folder or glob under which files exist but none is taken: a folder takes only
+    /// its `*.parquet` files, and neither a folder nor a glob takes a file below a name
+    /// (folder or file) starting with `.` or `_` (see [`crate::discover`]).
+    #[error(
+        "input {input} matches {skipped} {} but none is taken: {rule}",
+        if *skipped == 1 { "file" } else { "files" }
+    )]
+    NoQualifyingFile {
+        /// The input as given.
+        input: String,
+        /// How many files were skipped.
+        skipped: usize,
+        /// The rule that skipped them, in words.
+        rule: &'static str,
     },
     /// An input file of zero bytes.
     #[error("input file {url} is empty (0 bytes)")]

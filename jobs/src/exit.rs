@@ -119,6 +119,7 @@ fn ingest_class(e: &IngestError) -> Option<ExitClass> {
         | IngestError::NoInputs
         | IngestError::Glob { .. }
         | IngestError::InputNotFound { .. }
+        | IngestError::NoQualifyingFile { .. }
         | IngestError::EmptyFile { .. }
         | IngestError::BadParquet { .. }
         | IngestError::UnknownSchema { .. }

@@ -267,17 +267,26 @@ fn glob_and_prefix_inputs_in_a_deterministic_order() {
         .expect("url")
         .to_string();
     assert_eq!(sources("u1", vec![url]), ["z.parquet", "x.parquet"]);
-    // A folder with a file that is not Parquet is refused, naming the file: nothing is skipped.
+    // A folder takes only its *.parquet files: the README beside them is skipped.
+    assert_eq!(
+        sources("p3", vec![path_str(&root.join("records"))]),
+        ["z.parquet", "x.parquet", "y.parquet"]
+    );
+    // A folder holding files but none of them Parquet is refused, saying how many it skipped.
+    let only = root.join("only");
+    std::fs::create_dir_all(&only).expect("mkdir");
+    std::fs::write(only.join("README.txt"), "not parquet").expect("write");
+    std::fs::write(only.join("_SUCCESS"), "").expect("write");
     let err = rt
         .block_on(make_plan(
             &store,
-            &[path_str(&root.join("records"))],
-            &opts("p3", InputMode::Reference, SuiteId::Blake3),
+            &[path_str(&only)],
+            &opts("p4", InputMode::Reference, SuiteId::Blake3),
             &no_progress,
         ))
-        .expect_err("README is not parquet");
+        .expect_err("no Parquet file");
     assert!(
-        matches!(&err, IngestError::BadParquet { url, .. } if url.ends_with("README.txt")),
+        matches!(&err, IngestError::NoQualifyingFile { skipped: 2, .. }),
         "{err:?}"
     );
 }

@@ -30,9 +30,12 @@ pub const COMPLETION_INDEX_ENV: &str = "JOB_COMPLETION_INDEX";
 pub struct PlanArgs {
     /// An input: a Parquet file, a folder or prefix (every `*.parquet` under it), or a glob;
     /// a local path or a URL (file://, s3://, gs://, az://, http(s)://). Repeat for several.
+    /// Folders and globs skip names starting with `.` or `_` (hidden files, `_SUCCESS`,
+    /// `_temporary/`), unless a glob names them (`_staging/*.parquet`).
     #[arg(long = "input", value_name = "URL", required = true)]
     pub inputs: Vec<String>,
-    /// The batch id: 1 to 128 bytes of `[0-9A-Za-z._-]`, not starting with `.`.
+    /// The batch id: 1 to 128 bytes of `[0-9A-Za-z._-]`, not starting with `.`, not
+    /// `HEAD.json`.
     #[arg(long, value_name = "ID")]
     pub batch_id: String,
     /// The store the batch is written to: a local folder or an object store URL.
