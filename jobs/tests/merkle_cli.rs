@@ -447,3 +447,39 @@ fn help_documents_every_flag() {
     }
     assert!(help.contains("sha256-rfc6962"));
 }
+
+/// `proofmark verify` vouches only for what it can check: a JSON document of another format,
+/// or a leaf proof with a field SPEC.md 11.4 does not define, is not verified (exit 1, saying
+/// why), like a malformed code report; a file that is not JSON is an error (exit 2).
+#[test]
+fn verify_answers_not_verified_for_documents_it_cannot_check() {
+    let dir = TempDir::new().unwrap();
+    let cases = [
+        (
+            r#"{"format":"proofmark-code/2","code":"97837978498369312371"}"#,
+            "is neither",
+        ),
+        (
+            r#"{"format":"proofmark-leaf-proof/1","bogus":1}"#,
+            "malformed leaf proof",
+        ),
+        (
+            r#"{"format":"proofmark-code/1","code":"97837978498369312371"}"#,
+            "malformed code report",
+        ),
+    ];
+    for (i, (doc, why)) in cases.into_iter().enumerate() {
+        let path = dir.path().join(format!("doc{i}.json"));
+        std::fs::write(&path, doc).unwrap();
+        let out = proofmark(&["verify", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(1), "{doc}: {out:?}");
+        let text = format!("{}{}", stdout(&out), stderr(&out));
+        assert!(text.contains(why), "{doc}: {text}");
+    }
+    let path = dir.path().join("not.json");
+    std::fs::write(&path, "not json").unwrap();
+    assert_eq!(
+        proofmark(&["verify", path.to_str().unwrap()]).status.code(),
+        Some(2)
+    );
+}

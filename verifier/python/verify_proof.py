@@ -20,8 +20,9 @@ signature is checked (section 9.2) with a pure-Python Ed25519 (RFC 8032) built o
 Receipts of other chains are reported as not checked against their chain.
 
 The report is VERIFIED only if every check passed and every batch has an anchor checked
-against a trusted key (unless --no-anchor-required). Exit status: 0 verified, 1 not verified,
-2 error (unreadable input).
+against a trusted key (unless --no-anchor-required). KEY is the key itself or a file holding
+it. Exit status: 0 verified, 1 not verified (also a JSON document that is no code report),
+2 error (unreadable input, the `blake3` package missing).
 
 Needs Python 3.9+ and the `blake3` package; nothing else beyond the standard library, and
 nothing from the rest of this repository, on purpose: it shows that the spec alone is enough.
@@ -33,11 +34,15 @@ import base64
 import hashlib
 import json
 import re
+import os
 import struct
 import sys
 from typing import Any, Callable, Optional
 
-import blake3
+try:
+    import blake3
+except ImportError:  # reported by main(), after --help
+    blake3 = None
 
 # ---------------------------------------------------------------- records (sections 2 and 3)
 
@@ -125,6 +130,8 @@ def canonical(kind: str, record: dict) -> bytes:
 # ---------------------------------------------------------------- hash suites (sections 4, 5)
 
 def _derive(context: str) -> bytes:
+    if blake3 is None:  # main() refuses to run without it
+        return b""
     return blake3.blake3(b"", derive_key_context=context).digest()
 
 
@@ -550,15 +557,23 @@ def main(argv: list[str]) -> int:
     if len(paths) != 1:
         print(__doc__, file=sys.stderr)
         return 2
+    if blake3 is None:
+        print("error: this verifier needs the blake3 package (pip install blake3)", file=sys.stderr)
+        return 2
     try:
         text = sys.stdin.read() if paths[0] == "-" else open(paths[0], encoding="utf-8").read()
         report = json.loads(text)
+        if key_text and os.path.isfile(key_text):
+            with open(key_text, encoding="utf-8") as f:
+                key_text = f.read().strip()
         key = parse_verifier_key(key_text) if key_text else None
     except (OSError, ValueError, Invalid) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     verified, failures, notes = verify_report(report, key, require_anchor)
     code = report.get("code") if isinstance(report, dict) else None
+    if not isinstance(code, str):
+        code = "(no code)"
     if not quiet:
         for n in notes:
             print(f"  {n}")

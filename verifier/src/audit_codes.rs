@@ -21,7 +21,8 @@ pub enum CodeStatus {
     Verified,
     /// Some check failed (or nothing anchors the batch).
     NotVerified,
-    /// No published batch holds the code.
+    /// No published batch holds the code (also a line that breaks the code rule, SPEC.md
+    /// 2.3: the row's message says so).
     Unknown,
     /// The report could not be obtained or checked (network, server, chain).
     Error,
@@ -94,7 +95,8 @@ pub enum AuditLine {
 }
 
 /// Parses one NDJSON line: a code report, or `{"code", "error": {"code", "message"}}`
-/// (`unknown_code` is [`CodeStatus::Unknown`], any other error [`CodeStatus::Error`]).
+/// (`unknown_code` and `malformed_code` are [`CodeStatus::Unknown`], any other error
+/// [`CodeStatus::Error`]).
 /// An object that says it is a code report (`"format": "proofmark-code/1"`) but
 /// does not decode as one (SPEC.md 11.1: a missing or unknown field, a wrong
 /// type) is a report that fails its checks: [`CodeStatus::NotVerified`] with
@@ -112,7 +114,9 @@ pub fn parse_audit_line(line: &str) -> Result<AuditLine, String> {
             .unwrap_or_default();
         let kind = err.get("code").and_then(Value::as_str).unwrap_or_default();
         let message = err.get("message").and_then(Value::as_str).unwrap_or(kind);
-        let status = if kind == "unknown_code" {
+        // A line that is no code at all is held by no batch either: unknown, with the
+        // server's message saying why (an input problem, not a failure to audit).
+        let status = if kind == "unknown_code" || kind == "malformed_code" {
             CodeStatus::Unknown
         } else {
             CodeStatus::Error
@@ -369,6 +373,11 @@ mod tests {
         assert_eq!(
             parse_audit_line(line).unwrap(),
             AuditLine::NoReport("123456".into(), CodeStatus::Unknown, "no such code".into())
+        );
+        let line = r#"{"code":"abc","error":{"code":"malformed_code","message":"not a code"}}"#;
+        assert_eq!(
+            parse_audit_line(line).unwrap(),
+            AuditLine::NoReport("abc".into(), CodeStatus::Unknown, "not a code".into())
         );
         let line = r#"{"code":"123456","error":{"code":"integrity_failure","message":"x"}}"#;
         assert!(matches!(

@@ -365,6 +365,36 @@ async fn unknown_and_malformed_codes_and_routes_are_json_errors() {
     let (status, _, body) = get(&router, "/v2/nothing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "not_found");
+    // A route asked with a method it does not take: 405 with the JSON error and `Allow`.
+    for (method, uri, allowed) in [
+        ("POST", "/v1/codes/97837978498369312371", "GET"),
+        ("DELETE", "/v1/batches", "GET"),
+        ("GET", "/v1/audit", "POST"),
+    ] {
+        let response = router
+            .clone()
+            .oneshot(
+                Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}"
+        );
+        let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+        assert!(allow.contains(allowed), "{method} {uri}: {allow}");
+        assert_eq!(response.headers()["content-type"], "application/json");
+        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(error_code(&body), "method_not_allowed", "{method} {uri}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

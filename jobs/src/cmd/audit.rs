@@ -420,6 +420,9 @@ async fn fetch_from_store(
                     Ok(None) => {
                         AuditLine::NoReport(code, CodeStatus::Unknown, "unknown code".into())
                     }
+                    Err(e @ proofmark_verifier::VerifierError::MalformedCode(_)) => {
+                        AuditLine::NoReport(code, CodeStatus::Unknown, e.to_string())
+                    }
                     Err(e) => AuditLine::NoReport(code, CodeStatus::Error, e.to_string()),
                 };
                 pb.inc(1);

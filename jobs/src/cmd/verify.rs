@@ -33,9 +33,9 @@ const RPC_ANCHOR: &str = "rpc";
 /// Arguments of `proofmark verify`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 verified, 1 not verified (a document in the report format \
-                  that does not decode is not verified), 2 error (unreadable input, chain \
-                  unreachable)."
+    after_help = "Exit status: 0 verified, 1 not verified (also a JSON document that is no \
+                  valid code report or leaf proof: another format, a missing or unknown \
+                  field), 2 error (unreadable file, not JSON, chain unreachable)."
 )]
 pub struct VerifyArgs {
     /// The file to check: a code report (`"format": "proofmark-code/1"`, the
@@ -173,18 +173,34 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
             Ok(verify_report(&report, &trust))
         }
         LEAF_PROOF_FORMAT => {
-            let mut doc: LeafProofDocument = serde_json::from_value(value)
-                .with_context(|| format!("{} is not a valid leaf proof", args.proof.display()))?;
+            // Like a report: a document in the leaf proof format that does not decode
+            // fails its checks (SPEC.md 11.4: unknown fields are an error of the document).
+            let mut doc: LeafProofDocument = match serde_json::from_value(value) {
+                Ok(d) => d,
+                Err(e) => {
+                    return Ok(ReportVerdict::malformed(
+                        "",
+                        format!("malformed leaf proof (SPEC.md 11.4): {e}"),
+                    ));
+                }
+            };
             if let (Some(rpc), Some(contract), Some(rt)) = (&args.rpc, &args.contract, &runtime) {
                 let root = doc.root.clone();
                 trust = add_rpc_check(trust, &mut doc.anchors, &root, args, rpc, contract, rt)?;
             }
             Ok(verify_leaf_document(&doc, &trust))
         }
-        other => anyhow::bail!(
-            "{}: format {other:?} is neither {CODE_REPORT_FORMAT:?} nor {LEAF_PROOF_FORMAT:?}",
-            args.proof.display()
-        ),
+        // Nothing this verifier can vouch for: not verified, saying why.
+        other => Ok(ReportVerdict::malformed(
+            value
+                .get("code")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+            format!(
+                "{}: format {other:?} is neither {CODE_REPORT_FORMAT:?} nor {LEAF_PROOF_FORMAT:?}",
+                args.proof.display()
+            ),
+        )),
     }
 }
 

@@ -20,6 +20,9 @@ pub enum ApiError {
     UnknownBatch(String),
     /// No such route (404 `not_found`).
     NotFound,
+    /// The route exists but not for this method (405 `method_not_allowed`; the answer's
+    /// `Allow` header lists the methods it takes).
+    MethodNotAllowed,
     /// The request body is larger than allowed (413 `body_too_large`).
     BodyTooLarge {
         /// The limit in bytes.
@@ -59,6 +62,22 @@ pub struct ErrorDetail<'a> {
 }
 
 impl ApiError {
+    /// Every stable error code, as [`ApiError::code`] gives them (the OpenAPI document's
+    /// enumeration).
+    pub const CODES: &'static [&'static str] = &[
+        "malformed_code",
+        "unknown_code",
+        "unknown_batch",
+        "not_found",
+        "method_not_allowed",
+        "body_too_large",
+        "too_many_codes",
+        "malformed_body",
+        "integrity_failure",
+        "report_too_large",
+        "internal",
+    ];
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -66,6 +85,7 @@ impl ApiError {
             ApiError::UnknownCode(_) | ApiError::UnknownBatch(_) | ApiError::NotFound => {
                 StatusCode::NOT_FOUND
             }
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BodyTooLarge { .. } | ApiError::TooManyCodes { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -82,6 +102,7 @@ impl ApiError {
             ApiError::UnknownCode(_) => "unknown_code",
             ApiError::UnknownBatch(_) => "unknown_batch",
             ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::TooManyCodes { .. } => "too_many_codes",
             ApiError::MalformedBody(_) => "malformed_body",
@@ -104,6 +125,9 @@ impl ApiError {
                 format!("no batch {id:?} is published to this service")
             }
             ApiError::NotFound => "no such route".to_owned(),
+            ApiError::MethodNotAllowed => {
+                "this route does not take this method (see the Allow header)".to_owned()
+            }
             ApiError::BodyTooLarge { limit_bytes } => {
                 format!("the request body is larger than {limit_bytes} bytes")
             }

@@ -125,7 +125,24 @@ pub fn app_with(state: ApiState, other: Router) -> Router {
         .with_state(state)
         .merge(other)
         .fallback(|| async { ApiError::NotFound })
+        .layer(axum::middleware::map_response(method_not_allowed_body))
         .layer(axum::middleware::from_fn_with_state(metrics, observe))
+}
+
+/// Gives the router's bodiless 405 answers (a route asked with a method it does not take)
+/// the JSON error body of every other error (SPEC.md 11.3), keeping their `Allow` header.
+async fn method_not_allowed_body(response: Response) -> Response {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return response;
+    }
+    let (mut parts, _) = response.into_parts();
+    let err = ApiError::MethodNotAllowed;
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(err.body()))
 }
 
 /// Counts every request and its latency by matched route, in a span.

@@ -162,7 +162,7 @@ pub fn document() -> Value {
                 "error": {"$ref": "#/components/schemas/ErrorDetail"},
             }), &["error"]),
             "ErrorDetail": object(json!({
-                "code": {"type": "string", "enum": ["malformed_code", "unknown_code", "unknown_batch", "not_found", "body_too_large", "too_many_codes", "malformed_body", "integrity_failure", "report_too_large", "internal"]},
+                "code": {"type": "string", "enum": super::ApiError::CODES},
                 "message": {"type": "string"},
             }), &["code", "message"]),
             "AuditError": object(json!({
