@@ -24,12 +24,23 @@ macro_rules! out {
     }};
 }
 
-/// `eprintln!` that ignores a closed or failing stderr, like [`outln!`].
+/// A message for people on stderr, like `eprintln!` but ignoring a closed or failing
+/// stderr (see [`outln!`]); with `--log-format json` it is a log event instead
+/// ([`cmd::MESSAGE_TARGET`]), so that stderr stays one JSON object per line.
 macro_rules! errln {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+        $crate::message(format_args!($($arg)*));
     }};
+}
+
+/// Writes a message for people to stderr, or logs it in JSON mode ([`errln!`]).
+fn message(args: std::fmt::Arguments<'_>) {
+    if cmd::json_logs() {
+        tracing::info!(target: cmd::MESSAGE_TARGET, "{args}");
+    } else {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), "{args}");
+    }
 }
 
 mod alloc;
@@ -99,7 +110,16 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let class = exit::classify(&err);
-            errln!("error: {err:#}");
+            if cmd::json_logs() {
+                tracing::error!(
+                    target: cmd::MESSAGE_TARGET,
+                    class = class.name(),
+                    exit_code = class.code(),
+                    "{err:#}"
+                );
+            } else {
+                errln!("error: {err:#}");
+            }
             ExitCode::from(class.code())
         }
     }

@@ -341,6 +341,37 @@ fn exit_codes_locks_metrics_and_until() {
     }
     assert!(!dir.path().join("store/batches/t-2026-02-30").exists());
 
+    // --log-format json: stderr is one JSON object per line, the messages and the failure
+    // included.
+    for (args, code) in [
+        (vec!["run", job.as_str(), "--log-format", "json"], 0),
+        (
+            vec![
+                "run",
+                job.as_str(),
+                "--log-format",
+                "json",
+                "--date",
+                "2026-02-30",
+            ],
+            3,
+        ),
+    ] {
+        let out = proofmark(&args, &key);
+        assert_eq!(out.status.code(), Some(code), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        let events: Vec<serde_json::Value> = err
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l:?}")))
+            .collect();
+        assert!(!events.is_empty(), "{args:?}");
+        if code == 3 {
+            let last = events.last().unwrap();
+            assert_eq!(last["level"], "ERROR", "{last}");
+            assert_eq!(last["fields"]["class"], "input", "{last}");
+        }
+    }
+
     // A bad flag is the caller's to fix (exit 3); --help succeeds.
     let out = proofmark(&["run", &job, "--no-such-flag"], &key);
     assert_eq!(out.status.code(), Some(3), "{out:?}");

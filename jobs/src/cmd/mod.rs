@@ -99,16 +99,41 @@ pub enum Command {
     Audit(audit::AuditCommand),
 }
 
-/// Installs the tracing subscriber chosen by the global options.
+/// The tracing target of the messages a command prints for people on stderr (stage lines,
+/// cleanups, warnings, the closing error) when the logs are JSON.
+pub const MESSAGE_TARGET: &str = "proofmark::message";
+
+/// Whether stderr carries JSON log lines only (`--log-format json`).
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--log-format json` is in force: then the messages for people go out as log
+/// events ([`MESSAGE_TARGET`]), so that stderr holds one JSON object per line.
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Installs the tracing subscriber chosen by the global options. Without `RUST_LOG` the
+/// level is `warn`, and in JSON mode also `info` for [`MESSAGE_TARGET`] (the lines a text
+/// run prints). Colours only on a terminal.
 pub fn init_logging(global: &GlobalArgs) {
+    use std::io::IsTerminal as _;
+    let json = global.log_format == LogFormat::Json;
+    JSON_LOGS.store(json, std::sync::atomic::Ordering::Relaxed);
+    let default = if json {
+        format!("warn,{MESSAGE_TARGET}=info")
+    } else {
+        "warn".to_owned()
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
-    match global.log_format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
     }
 }
 

@@ -745,8 +745,11 @@ async fn run_stages(
                      the batch keeps (a new date makes a new batch): {}",
                     differences.inputs.join("; ")
                 );
-                tracing::warn!(batch_id, "{warning}");
-                errln!("warning: {warning}");
+                if super::json_logs() {
+                    tracing::warn!(target: super::MESSAGE_TARGET, batch_id, "{warning}");
+                } else {
+                    errln!("warning: {warning}");
+                }
                 warnings.push(warning);
             }
         }
