@@ -108,7 +108,8 @@ async function main() {
     await page.goto(`${BASE_URL}/s/${other.code}?lang=en`);
     for (let left = 4; left >= 1; left -= 1) {
       const r = await submitPin(page, wrongPin(other.pin));
-      check(r.status === 422 && r.result.includes(`Wrong PIN. ${left} attempts left.`), `wrong PIN: ${left} left`);
+      const leftText = left === 1 ? '1 attempt left.' : `${left} attempts left.`;
+      check(r.status === 422 && r.result.includes(`Wrong PIN. ${leftText}`), `wrong PIN: ${left} left`);
     }
     let r = await submitPin(page, wrongPin(other.pin));
     check(r.result.includes('Too many wrong PINs. Try again after'), 'the fifth wrong PIN locks the code');

@@ -28,6 +28,8 @@ use proofmark_verifier::{CodeLookup, CodeReport, Lookup, LookupError, publish};
 use tower::ServiceExt as _;
 
 const BATCH_ID: &str = "sample-2026-11-24";
+/// The second batch of the same inputs, in [`double_sample`].
+const BATCH_ID_AGAIN: &str = "sample-2026-11-25";
 const MINUTE_US: i64 = 60 * 1_000_000;
 /// 2026-11-25T02:00:00Z: the tests' "now".
 const NOW_US: i64 = 1_795_572_000_000_000;
@@ -53,25 +55,42 @@ fn secrets_path() -> PathBuf {
 
 fn sample() -> &'static Sample {
     static SAMPLE: OnceLock<Sample> = OnceLock::new();
+    SAMPLE.get_or_init(|| build_on_own_runtime("one-batch", &[(BATCH_ID, "2026-11-24")]))
+}
+
+/// The sample's inputs ingested twice, as two batches of two dates: every
+/// record of a code is in both, with a proof from each.
+fn double_sample() -> &'static Sample {
+    static SAMPLE: OnceLock<Sample> = OnceLock::new();
     SAMPLE.get_or_init(|| {
-        // The pipeline is async; build it on a runtime of its own thread,
-        // outside the test's runtime.
-        std::thread::spawn(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(build_sample())
-        })
-        .join()
-        .unwrap()
+        build_on_own_runtime(
+            "two-batches",
+            &[(BATCH_ID, "2026-11-24"), (BATCH_ID_AGAIN, "2026-11-25")],
+        )
     })
 }
 
-/// The sample's folder: one per test process in Cargo's scratch folder for
-/// integration tests, not a temporary directory, which a static would never
-/// remove; the folders of finished runs go first.
-fn sample_dir() -> PathBuf {
+fn build_on_own_runtime(
+    name: &'static str,
+    batches: &'static [(&'static str, &'static str)],
+) -> Sample {
+    // The pipeline is async; build it on a runtime of its own thread,
+    // outside the test's runtime.
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(build_sample(name, batches))
+    })
+    .join()
+    .unwrap()
+}
+
+/// A sample's folder: one per test process (and sample) in Cargo's scratch
+/// folder for integration tests, not a temporary directory, which a static
+/// would never remove; the folders of finished runs go first.
+fn sample_dir(name: &str) -> PathBuf {
     const PREFIX: &str = "consumer-sample-";
     let scratch = Path::new(env!("CARGO_TARGET_TMPDIR"));
     for entry in std::fs::read_dir(scratch).into_iter().flatten().flatten() {
@@ -82,14 +101,16 @@ fn sample_dir() -> PathBuf {
             let _ = std::fs::remove_dir_all(entry.path());
         }
     }
-    let dir = scratch.join(format!("{PREFIX}{}", std::process::id()));
+    let dir = scratch
+        .join(format!("{PREFIX}{}", std::process::id()))
+        .join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-async fn build_sample() -> Sample {
-    let dir = sample_dir();
+async fn build_sample(name: &str, batches: &[(&str, &str)]) -> Sample {
+    let dir = sample_dir(name);
     let store_dir = dir.join("store");
     let index_dir = dir.join("index");
     let store = Store::from_url(store_dir.to_str().unwrap()).unwrap();
@@ -101,19 +122,6 @@ async fn build_sample() -> Sample {
                 .to_string()
         })
         .collect();
-    let opts = PlanOptions {
-        batch_id: BATCH_ID.into(),
-        batch_date: "2026-11-24".into(),
-        suite: SuiteId::Blake3,
-        input_mode: InputMode::Copy,
-    };
-    make_plan(&store, &inputs, &opts, &|_| {}).await.unwrap();
-    build_batch(&store, BATCH_ID, &BuildOptions::default(), &|_| {})
-        .await
-        .unwrap();
-    commit_batch(&store, BATCH_ID, &CommitOptions::default(), &|_| {})
-        .await
-        .unwrap();
     let ledger = ChainConfig::Ledger {
         key_file: Some(dir.join("ledger.key")),
         origin: None,
@@ -123,11 +131,26 @@ async fn build_sample() -> Sample {
         BTreeMap::from([("ledger".to_owned(), ledger.clone())]),
     )
     .unwrap();
-    anchor_batch(&store, BATCH_ID, "ledger", &chains)
-        .await
-        .unwrap();
+    for &(batch_id, batch_date) in batches {
+        let opts = PlanOptions {
+            batch_id: batch_id.into(),
+            batch_date: batch_date.into(),
+            suite: SuiteId::Blake3,
+            input_mode: InputMode::Copy,
+        };
+        make_plan(&store, &inputs, &opts, &|_| {}).await.unwrap();
+        build_batch(&store, batch_id, &BuildOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        commit_batch(&store, batch_id, &CommitOptions::default(), &|_| {})
+            .await
+            .unwrap();
+        anchor_batch(&store, batch_id, "ledger", &chains)
+            .await
+            .unwrap();
+        publish(&store, batch_id, &index_dir).await.unwrap();
+    }
     let ledger_key = ledger_signer(&ledger).unwrap().verifier();
-    publish(&store, BATCH_ID, &index_dir).await.unwrap();
 
     // The first code of the secrets file whose journey has every kind.
     let lookup = Lookup::open(store, &index_dir).unwrap();
@@ -154,7 +177,10 @@ async fn build_sample() -> Sample {
 }
 
 fn real_lookup() -> Arc<Lookup> {
-    let s = sample();
+    lookup_of(sample())
+}
+
+fn lookup_of(s: &Sample) -> Arc<Lookup> {
     let store = Store::from_url(s.store_dir.to_str().unwrap()).unwrap();
     Arc::new(Lookup::open(store, &s.index_dir).unwrap())
 }
@@ -489,18 +515,7 @@ impl CodeLookup for Fixed {
 async fn failed_verification_is_red_and_never_shows_a_badge() {
     let s = sample();
     let clock = TestClock::new();
-    // 1. The real report, but nothing trusted to check its anchor against.
-    let dir = tempfile::tempdir().unwrap();
-    let untrusted = app(real_lookup(), consumer(dir.path(), &clock), Trust::new());
-    let r = get(&untrusted, &format!("/s/{}?lang=en", s.code), &[]).await;
-    assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("Verification failed"));
-    assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
-    assert!(!r.body.contains("id=\"badge\""));
-    assert!(!r.body.contains("Verified on chain"));
-    drop(untrusted);
-
-    // 2. A record altered after the fact, with hostile markup in it.
+    // A record altered after the fact, with hostile markup in it.
     let mut report = real_report().await;
     let hostile = "<script>alert('x')</script>";
     let production = report
@@ -624,12 +639,12 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
         clock.advance(MINUTE_US);
         let r = post_pin(&app, &s.code, wrong, "en").await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert!(
-            r.body
-                .contains(&format!("Wrong PIN. {left} attempts left.")),
-            "{}",
-            r.body
-        );
+        let expected = if left == 1 {
+            "Wrong PIN. 1 attempt left.".to_owned()
+        } else {
+            format!("Wrong PIN. {left} attempts left.")
+        };
+        assert!(r.body.contains(&expected), "{}", r.body);
     }
     clock.advance(MINUTE_US);
     let fifth = post_pin(&app, &s.code, wrong, "en").await;
@@ -648,7 +663,7 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     // A malformed PIN is refused without using an attempt.
     let malformed = post_pin(&app, &s.code, "12%3C", "zh").await;
     assert_eq!(malformed.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(malformed.body.contains("请输入标签上的数字密码"));
+    assert!(malformed.body.contains("4 至 32 位字母或数字"));
 
     clock.advance(10 * MINUTE_US);
     let right = post_pin(&app, &s.code, &s.pin, "zh").await;
@@ -742,4 +757,512 @@ async fn scans_pins_and_locks_survive_a_restart() {
     );
     let locked = post_pin(&app, &other.0, &other.1, "en").await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn head(app: &Router, uri: &str) -> Reply {
+    send(app, Request::head(uri).body(Body::empty()).unwrap()).await
+}
+
+/// The part of a page from the element with `id` to the end of its section.
+fn section<'b>(body: &'b str, id: &str) -> Option<&'b str> {
+    let start = body.find(&format!("id=\"{id}\""))?;
+    let rest = &body[start..];
+    Some(&rest[..rest.find("</section>").unwrap_or(rest.len())])
+}
+
+fn prometheus(consumer: &Consumer) -> String {
+    let mut text = String::new();
+    consumer.metrics().render_prometheus(&mut text);
+    text
+}
+
+/// Without a trusted key nothing can be checked against the log: the page
+/// must not call a genuine product fake. It is amber, in both languages, with
+/// no badge and no red, and counted as its own outcome.
+#[tokio::test]
+async fn a_service_without_a_trusted_source_cannot_confirm_but_does_not_call_it_fake() {
+    let s = sample();
+    let clock = TestClock::new();
+    let dir = tempfile::tempdir().unwrap();
+    let consumer = consumer(dir.path(), &clock);
+    let untrusted = app(real_lookup(), consumer.clone(), Trust::new());
+    let r = get(&untrusted, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(
+        r.body.contains("id=\"verdict\" class=\"warn\""),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("⚠ Cannot confirm right now"));
+    assert!(r.body.contains("This does not mean the product is fake."));
+    assert!(!r.body.contains("Verification failed"));
+    assert!(!r.body.contains("class=\"bad\""));
+    assert!(!r.body.contains("id=\"badge\""));
+    assert!(!r.body.contains("Verified on chain"));
+    // The journey is still shown.
+    assert!(r.body.contains("id=\"journey\""));
+    let zh = get(&untrusted, &format!("/s/{}?lang=zh", s.code), &[]).await;
+    assert!(zh.body.contains("⚠ 暂时无法确认"), "{}", zh.body);
+    assert!(zh.body.contains("这并不表示产品是假冒的"));
+    assert!(!zh.body.contains("验证失败"));
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_page_views_total{outcome=\"unconfirmed\"} 2\n"),
+        "{text}"
+    );
+    assert!(text.contains("proofmark_consumer_page_views_total{outcome=\"not_verified\"} 0\n"));
+}
+
+/// A receipt altered after the fact stays red, with or without the key;
+/// a bad signature is red when the key is there to check it.
+#[tokio::test]
+async fn tampered_receipts_stay_red_without_or_with_the_key() {
+    let s = sample();
+    let clock = TestClock::new();
+    let report = real_report().await;
+    let page = |report: CodeReport, trust: Trust| {
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(Arc::new(Fixed(report)), consumer(dir.path(), &clock), trust);
+        let code = s.code.clone();
+        async move {
+            let r = get(&app, &format!("/s/{code}?lang=en"), &[]).await;
+            drop(dir);
+            r
+        }
+    };
+
+    // Another root in the receipt: the commitment fails, whatever is trusted.
+    let mut wrong_root = report.clone();
+    let receipt = wrong_root
+        .batches
+        .get_mut(BATCH_ID)
+        .unwrap()
+        .anchors
+        .get_mut("ledger")
+        .unwrap();
+    receipt["root"] = serde_json::Value::String("ab".repeat(32));
+    for trust in [Trust::new(), trust()] {
+        let r = page(wrong_root.clone(), trust).await;
+        assert!(r.body.contains("Verification failed"), "{}", r.body);
+        assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
+        assert!(!r.body.contains("Cannot confirm"));
+        assert!(!r.body.contains("id=\"badge\""));
+    }
+
+    // A forged checkpoint signature: red with the key; without it the
+    // signature cannot be checked, which is no contradiction.
+    let mut forged = report.clone();
+    let receipt = forged
+        .batches
+        .get_mut(BATCH_ID)
+        .unwrap()
+        .anchors
+        .get_mut("ledger")
+        .unwrap();
+    let checkpoint = receipt["checkpoint"].as_str().unwrap().to_owned();
+    let (body, sig_line) = checkpoint.trim_end_matches('\n').rsplit_once('\n').unwrap();
+    let (name, sig) = sig_line.rsplit_once(' ').unwrap();
+    let mut sig: Vec<char> = sig.chars().collect();
+    sig[20] = if sig[20] == 'A' { 'B' } else { 'A' };
+    let sig: String = sig.into_iter().collect();
+    receipt["checkpoint"] = serde_json::Value::String(format!("{body}\n{name} {sig}\n"));
+    let r = page(forged.clone(), trust()).await;
+    assert!(r.body.contains("Verification failed"), "{}", r.body);
+    assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
+    let r = page(forged, Trust::new()).await;
+    assert!(r.body.contains("Cannot confirm right now"), "{}", r.body);
+    assert!(!r.body.contains("class=\"bad\""));
+
+    // A service that trusts another log distrusts this one (a forged log would look the
+    // same): red, not amber.
+    let other = proofmark_anchor::ledger::NoteSigner::generate("other.example/log")
+        .unwrap()
+        .verifier();
+    let r = page(report, Trust::new().with_ledger_key(other)).await;
+    assert!(r.body.contains("Verification failed"), "{}", r.body);
+    assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
+    assert!(!r.body.contains("Cannot confirm"));
+}
+
+/// The code as sent may carry white space the lookup trims (SPEC.md 11.1):
+/// such a URL is redirected to the canonical one and never gets state of its
+/// own: not a scan of its own, and its PIN is the canonical code's PIN.
+#[tokio::test]
+async fn padded_codes_redirect_and_share_the_canonical_state() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let path = format!("/s/{}", s.code);
+    for padded in [
+        format!("{path}%20"),
+        format!("{path}%0A"),
+        format!("{path}%09"),
+        format!("/s/%20{}", s.code),
+    ] {
+        let r = get(&app, &padded, &[]).await;
+        assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT, "{padded}");
+        assert_eq!(r.headers[header::LOCATION], path.as_str());
+        let r = get(&app, &format!("{padded}?lang=en&tz=UTC"), &[]).await;
+        assert_eq!(
+            r.headers[header::LOCATION],
+            format!("{path}?lang=en&tz=UTC").as_str()
+        );
+        let r = head(&app, &padded).await;
+        assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
+    }
+    // None of those was a scan.
+    let r = get(&app, &path, &[]).await;
+    assert!(r.body.contains("已扫描 1 次"), "{}", r.body);
+
+    // The right PIN posted under a padded code is the canonical code's PIN.
+    clock.advance(MINUTE_US);
+    let r = post_pin(&app, &format!("{}%20", s.code), &s.pin, "en").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("PIN correct"), "{}", r.body);
+    assert!(!r.body.contains("No scratch-off PIN"));
+    // Its page links to the canonical path.
+    assert!(r.body.contains(&format!("href=\"{path}?lang=zh\"")));
+    assert!(!r.body.contains("%20"));
+    // And the canonical page now warns; so does the padded one, redirected.
+    let r = get(&app, &path, &[("accept-language", "en")]).await;
+    assert!(r.body.contains("id=\"copy-warning\""), "{}", r.body);
+    assert!(r.body.contains("scanned 2 times"), "{}", r.body);
+    let r = get(&app, &format!("{path}%0A"), &[]).await;
+    assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT);
+    let r = post_pin(&app, &format!("%20{}%09", s.code), &s.pin, "en").await;
+    assert!(
+        r.body.contains("This PIN was already confirmed"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("id=\"copy-warning\""));
+}
+
+/// Link previewers send `HEAD`: it answers, but is no scan.
+#[tokio::test]
+async fn head_requests_are_not_scans() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let consumer = consumer(dir.path(), &TestClock::new());
+    let app = app(real_lookup(), consumer.clone(), trust());
+    let path = format!("/s/{}", s.code);
+    for _ in 0..3 {
+        let r = head(&app, &path).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(r.body.is_empty());
+    }
+    assert!(prometheus(&consumer).contains("proofmark_consumer_scans_total 0\n"));
+    let r = get(&app, &path, &[]).await;
+    assert!(r.body.contains("已扫描 1 次"), "{}", r.body);
+    // Reloading the answer to a PIN (a POST) as a GET goes back to the code's page.
+    let r = get(&app, &format!("{path}/pin"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers[header::LOCATION], path.as_str());
+}
+
+/// Only a valid explicit choice of language or zone is a change of view; an
+/// ignored value leaves the request a scan.
+#[tokio::test]
+async fn ignored_view_choices_still_count_as_scans() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let path = format!("/s/{}", s.code);
+    get(&app, &path, &[]).await; // 1
+    get(&app, &format!("{path}?lang=xx"), &[]).await; // 2
+    get(&app, &format!("{path}?tz=Nowhere/Else"), &[]).await; // 3
+    get(&app, &format!("{path}?lang="), &[]).await; // 4
+    get(&app, &format!("{path}?lang=en"), &[]).await; // a view change
+    get(&app, &format!("{path}?tz=UTC&lang=xx"), &[]).await; // a view change
+    let r = get(&app, &path, &[]).await; // 5
+    assert!(r.body.contains("已扫描 5 次"), "{}", r.body);
+}
+
+/// Once the PIN is confirmed, every PIN answer but the confirming one shows
+/// the copy warning: wrong, malformed, rate-limited.
+#[tokio::test]
+async fn every_pin_answer_after_the_confirmation_warns() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    get(&app, &format!("/s/{}", s.code), &[]).await;
+    let right = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert!(right.body.contains("PIN correct"));
+    assert!(!right.body.contains("id=\"copy-warning\""));
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    for left in (1..=4).rev() {
+        clock.advance(MINUTE_US);
+        let r = post_pin(&app, &s.code, wrong, "en").await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.body.contains("Wrong PIN."), "{}", r.body);
+        assert!(
+            r.body.contains("id=\"copy-warning\""),
+            "left {left}: {}",
+            r.body
+        );
+    }
+    let r = post_pin(&app, &s.code, "12%3C", "en").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("4 to 32 letters or digits"), "{}", r.body);
+    assert!(r.body.contains("id=\"copy-warning\""));
+    clock.advance(MINUTE_US);
+    let r = post_pin(&app, &s.code, wrong, "en").await;
+    assert!(r.body.contains("Too many wrong PINs"));
+    assert!(r.body.contains("id=\"copy-warning\""));
+    let r = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("id=\"copy-warning\""), "{}", r.body);
+}
+
+/// A PIN confirmed without any counted scan: the warning says when it was
+/// confirmed, but no "scanned 0 times, first on —".
+#[tokio::test]
+async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let right = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert!(right.body.contains("PIN correct"));
+    let confirmed = ViewerZone::default_zone().format_micros(NOW_US).unwrap();
+    clock.advance(MINUTE_US);
+    let en = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
+    let warning = section(&en.body, "copy-warning").expect("the copy warning");
+    assert!(
+        warning.contains(&format!("already confirmed on {confirmed}.")),
+        "{warning}"
+    );
+    assert!(!warning.contains("scanned"), "{warning}");
+    assert!(!warning.contains('—'), "{warning}");
+    assert!(!warning.contains('{'), "{warning}");
+    let zh = get(&app, &format!("/s/{}?lang=zh", s.code), &[]).await;
+    let warning = section(&zh.body, "copy-warning").expect("the copy warning");
+    assert!(
+        warning.contains(&format!("已于 {confirmed} 被验证过")),
+        "{warning}"
+    );
+    assert!(!warning.contains("扫描"), "{warning}");
+    assert!(!warning.contains('—'), "{warning}");
+    // A wrong PIN answer (no scan either) says the same.
+    let r = post_pin(&app, &s.code, "00000001", "en").await;
+    let warning = section(&r.body, "copy-warning").expect("the copy warning");
+    assert!(!warning.contains("scanned"), "{warning}");
+    // After a counted scan the sentence is back.
+    let r = get(
+        &app,
+        &format!("/s/{}", s.code),
+        &[("accept-language", "en")],
+    )
+    .await;
+    let warning = section(&r.body, "copy-warning").expect("the copy warning");
+    let first = ViewerZone::default_zone()
+        .format_micros(NOW_US + MINUTE_US)
+        .unwrap();
+    assert!(
+        warning.contains(&format!("This code has been scanned once, on {first}.")),
+        "{warning}"
+    );
+}
+
+/// The PIN field takes the longest PIN the server accepts, with separators.
+#[tokio::test]
+async fn the_pin_field_fits_the_longest_pin() {
+    use proofmark_verifier::consumer::page::PIN_INPUT_MAX_CHARS;
+    use proofmark_verifier::consumer::pin::{MAX_PIN_LEN, normalize_pin};
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let r = get(&app, &format!("/s/{}", s.code), &[]).await;
+    assert!(
+        r.body
+            .contains(&format!("maxlength=\"{PIN_INPUT_MAX_CHARS}\"")),
+        "{}",
+        r.body
+    );
+    let longest = "A-".repeat(MAX_PIN_LEN);
+    assert_eq!(longest.len(), PIN_INPUT_MAX_CHARS);
+    assert_eq!(normalize_pin(&longest).map(|p| p.len()), Some(MAX_PIN_LEN));
+    assert_eq!(normalize_pin(&"A".repeat(MAX_PIN_LEN + 1)), None);
+    // Letters are accepted: no numeric-only keyboard.
+    assert!(!r.body.contains("inputmode=\"numeric\""));
+}
+
+/// The same records anchored in two batches: the page shows each once, and
+/// the badge lists both batches' anchors; the report keeps every entry.
+#[tokio::test]
+async fn a_record_in_two_batches_is_shown_once_with_both_anchors() {
+    let s = double_sample();
+    let dir = tempfile::tempdir().unwrap();
+    let lookup = lookup_of(s);
+    let report = lookup.lookup(&s.code).await.unwrap().unwrap();
+    assert_eq!(report.batches.len(), 2);
+    let distinct: std::collections::BTreeSet<(&str, &str)> = report
+        .records
+        .iter()
+        .map(|e| (e.kind.as_str(), e.canonical.as_str()))
+        .collect();
+    assert_eq!(
+        report.records.len(),
+        2 * distinct.len(),
+        "every record is in both batches, with its proof"
+    );
+    let count_of = |kind: &str| distinct.iter().filter(|(k, _)| *k == kind).count();
+
+    let app = app(
+        lookup,
+        consumer(dir.path(), &TestClock::new()),
+        Trust::new().with_ledger_key(s.ledger_key.clone()),
+    );
+    let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("Verified on chain"), "{}", r.body);
+    let journey = section(&r.body, "journey").unwrap();
+    assert_eq!(
+        journey.matches("<li class=\"event ").count(),
+        distinct.len()
+    );
+    assert_eq!(
+        journey.matches("<li class=\"event production\"").count(),
+        count_of("production")
+    );
+    assert_eq!(
+        journey.matches("class=\"provided-by\"").count(),
+        distinct.len()
+    );
+    let inspections = section(&r.body, "inspections").unwrap();
+    assert_eq!(
+        inspections.matches("class=\"inspection\"").count(),
+        count_of("inspection")
+    );
+    let customs = section(&r.body, "customs").unwrap();
+    assert_eq!(
+        customs.matches("class=\"declaration\"").count(),
+        count_of("customs")
+    );
+    for entry in report.records.iter().filter(|e| e.kind == "customs") {
+        let id = esc(text(&entry.record, "declaration_id").unwrap());
+        assert_eq!(customs.matches(&format!("<dd>{id}</dd>")).count(), 1);
+    }
+    assert_eq!(
+        r.body.matches("id=\"product\"").count(),
+        1,
+        "one product section"
+    );
+    // Both batches, each with its anchor.
+    let verdict = section(&r.body, "verdict").unwrap();
+    assert_eq!(verdict.matches("<li class=\"anchor\">").count(), 2);
+    assert!(verdict.contains(&format!("Batch {BATCH_ID} (2026-11-24)")));
+    assert!(verdict.contains(&format!("Batch {BATCH_ID_AGAIN} (2026-11-25)")));
+    assert!(verdict.contains("ledger: log entry #0 in checkpoint of size 1"));
+    assert!(verdict.contains("ledger: log entry #1 in checkpoint of size 2"));
+}
+
+/// A lookup that also answers for an alias of the report's code, as a
+/// lookup with another normalisation might.
+struct Aliased(CodeReport);
+
+impl CodeLookup for Aliased {
+    fn lookup<'a>(
+        &'a self,
+        code: &'a str,
+    ) -> BoxFuture<'a, Result<Option<CodeReport>, LookupError>> {
+        let found = (code == self.0.code || code == "ALIAS").then(|| self.0.clone());
+        Box::pin(async move { Ok(found) })
+    }
+}
+
+/// Whatever form of the code the lookup answered for, the state is the
+/// report's code's; a form that is not white space around it is served in
+/// place (no redirect that could loop), linking to the canonical path.
+#[tokio::test]
+async fn state_is_keyed_on_the_reports_code_whatever_was_asked() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        Arc::new(Aliased(real_report().await)),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let path = format!("/s/{}", s.code);
+    let r = get(&app, "/s/ALIAS", &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("已扫描 1 次"));
+    assert!(r.body.contains(&format!("action=\"{path}/pin?lang=zh\"")));
+    assert!(!r.body.contains("ALIAS"));
+    let r = get(&app, &path, &[]).await;
+    assert!(r.body.contains("已扫描 2 次"), "{}", r.body);
+    let r = post_pin(&app, "ALIAS", &s.pin, "en").await;
+    assert!(r.body.contains("PIN correct"), "{}", r.body);
+    let r = get(&app, &path, &[]).await;
+    assert!(r.body.contains("id=\"copy-warning\""));
+}
+
+/// A chain reader with a fixed answer.
+struct ChainSays(Result<(), proofmark_verifier::verify::ChainCheckError>);
+
+impl proofmark_verifier::verify::ChainCheck for ChainSays {
+    fn check(
+        &self,
+        _chain: &str,
+        _receipt: &serde_json::Value,
+        _batch: &proofmark_verifier::verify::AnchoredBatch<'_>,
+    ) -> Result<String, proofmark_verifier::verify::ChainCheckError> {
+        self.0.clone().map(|()| "tx 0xab, block 7".to_owned())
+    }
+}
+
+/// A chain that cannot be read is "cannot confirm"; a chain that holds
+/// something else is red.
+#[tokio::test]
+async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() {
+    use proofmark_verifier::verify::ChainCheckError;
+    let s = sample();
+    let clock = TestClock::new();
+    let mut report = real_report().await;
+    // The batch anchored on a chain only (the ledger receipt removed).
+    let batch = report.batches.get_mut(BATCH_ID).unwrap();
+    let root = batch.root.clone();
+    batch.anchors.clear();
+    batch.anchors.insert(
+        "evm".into(),
+        serde_json::json!({"type": "evm", "root": root, "tx_hash": "0xab", "block_number": 7}),
+    );
+    for (answer, expected, unexpected) in [
+        (
+            Err(ChainCheckError::Unavailable("timeout".into())),
+            "id=\"verdict\" class=\"warn\"",
+            "Verification failed",
+        ),
+        (
+            Err(ChainCheckError::Mismatch("another root".into())),
+            "id=\"verdict\" class=\"bad\"",
+            "Cannot confirm",
+        ),
+        (Ok(()), "evm: transaction", "class=\"bad\""),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let trust = Trust::new().with_chain_check("evm", Arc::new(ChainSays(answer)));
+        let app = app(
+            Arc::new(Fixed(report.clone())),
+            consumer(dir.path(), &clock),
+            trust,
+        );
+        let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
+        assert!(r.body.contains(expected), "{expected}: {}", r.body);
+        assert!(!r.body.contains(unexpected), "{unexpected}: {}", r.body);
+    }
 }

@@ -38,7 +38,8 @@ pub struct ServeArgs {
     pub secrets_key_file: Option<PathBuf>,
     /// A trusted `ledger` verifier key (`name+keyid+base64key`), or a file
     /// holding one, for the consumer page's verified badge. Repeat for
-    /// several logs. Without one, no ledger-anchored batch shows as verified.
+    /// several logs. Without one, no ledger-anchored batch shows as verified:
+    /// the consumer page says it cannot confirm them (and a warning is logged).
     #[arg(long = "ledger-key", value_name = "KEY")]
     pub ledger_keys: Vec<String>,
     /// Memory for whole decoded input row groups, in MiB. 0 (the default)
@@ -73,10 +74,10 @@ pub fn run_serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args))
+    runtime.block_on(serve(args, global.quiet))
 }
 
-async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
     let lookup = Lookup::open(store, &args.index)
         .with_context(|| format!("cannot open the code index {}", args.index.display()))?
@@ -101,6 +102,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
             let mut trust = Trust::new();
             for key in super::verify::parse_ledger_keys(&args.ledger_keys)? {
                 trust = trust.with_ledger_key(key);
+            }
+            if trust.ledger_keys.is_empty() && trust.chain_checks.is_empty() {
+                // Not an error: the records and proofs are still checked, and
+                // the page says it cannot confirm rather than calling genuine
+                // products fake. But no page will show a verified badge.
+                tracing::warn!(
+                    "no --ledger-key and no chain to read: no anchor can be checked, so no \
+                     consumer page can show a product as verified (they say they cannot confirm)"
+                );
+                // In JSON mode the warning event above is already on stderr.
+                if !quiet && !super::json_logs() {
+                    errln!(
+                        "warning: no --ledger-key and no chain to read: no anchor can be checked, \
+                         so no consumer page can show a product as verified (they say they \
+                         cannot confirm)"
+                    );
+                }
             }
             Some((consumer, trust))
         }

@@ -280,6 +280,11 @@ pub struct Texts {
     pub not_verified: &'static str,
     /// Explanation of the failed verification warning.
     pub not_verified_detail: &'static str,
+    /// Heading of the "cannot confirm right now" notice (nothing was found
+    /// wrong, but no anchor could be checked against a trusted source).
+    pub unconfirmed: &'static str,
+    /// Explanation of that notice.
+    pub unconfirmed_detail: &'static str,
     /// Heading of the unknown code page.
     pub unknown_code: &'static str,
     /// Explanation of the unknown code page.
@@ -298,8 +303,14 @@ pub struct Texts {
     pub scans: &'static str,
     /// Heading of the copy warning.
     pub copy_warning: &'static str,
-    /// Copy warning text with `{confirmed}`, `{count}` and `{first}`.
+    /// Copy warning text with `{confirmed}`, `{count}` (not 1) and `{first}`.
     pub copy_warning_detail: &'static str,
+    /// Copy warning text with `{confirmed}` and `{first}`, for a code scanned
+    /// once.
+    pub copy_warning_detail_once: &'static str,
+    /// Copy warning text with `{confirmed}` only, for a code with no counted
+    /// scan (its PIN was confirmed without a scan of the bare page).
+    pub copy_warning_detail_unscanned: &'static str,
     /// Heading of the PIN form.
     pub pin_heading: &'static str,
     /// Explanation of the PIN form.
@@ -314,11 +325,15 @@ pub struct Texts {
     pub pin_confirmed_detail: &'static str,
     /// PIN entered after an earlier confirmation at `{confirmed}`.
     pub pin_already_confirmed: &'static str,
-    /// Wrong PIN with `{left}` attempts left.
+    /// Wrong PIN with `{left}` attempts left (not 1).
     pub pin_wrong: &'static str,
+    /// Wrong PIN with one attempt left.
+    pub pin_wrong_one: &'static str,
     /// Too many wrong PINs, retry after `{retry}`.
     pub pin_rate_limited: &'static str,
-    /// The PIN is not well formed.
+    /// The PIN is not well formed: says what [`normalize_pin`] accepts.
+    ///
+    /// [`normalize_pin`]: super::pin::normalize_pin
     pub pin_malformed: &'static str,
     /// No PIN is registered for this code.
     pub pin_none: &'static str,
@@ -404,6 +419,8 @@ static ZH: Texts = Texts {
     anchored_batch: "批次 {batch}（{date}）",
     not_verified: "✖ 验证失败",
     not_verified_detail: "本码的记录无法与链上的锚定数据核对一致。请勿信任以下信息，并联系品牌方。",
+    unconfirmed: "⚠ 暂时无法确认",
+    unconfirmed_detail: "本服务暂时无法将这些记录与链上数据核对。这并不表示产品是假冒的。请稍后再试，或联系品牌方。",
     unknown_code: "✖ 未知的码",
     unknown_code_detail: "没有任何已发布的批次包含此码。该商品可能是假冒产品，请联系品牌方。",
     unavailable: "服务暂时不可用",
@@ -414,6 +431,8 @@ static ZH: Texts = Texts {
     scans: "已扫描 {count} 次；首次扫描：{first}",
     copy_warning: "⚠ 警告：此标签可能是复制品",
     copy_warning_detail: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 {count} 次，首次扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
+    copy_warning_detail_once: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 1 次，扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
+    copy_warning_detail_unscanned: "此码的刮刮卡密码已于 {confirmed} 被验证过。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
     pin_heading: "刮开涂层验证密码",
     pin_help: "刮开标签上的涂层，输入密码。每个密码只能验证一次。",
     pin_label: "密码",
@@ -422,8 +441,9 @@ static ZH: Texts = Texts {
     pin_confirmed_detail: "这是此标签的首次验证。以后再扫描此码将显示复制警告。",
     pin_already_confirmed: "⚠ 此密码已于 {confirmed} 被验证过。此标签可能是复制品。",
     pin_wrong: "✖ 密码错误。还可尝试 {left} 次。",
+    pin_wrong_one: "✖ 密码错误。还可尝试 1 次。",
     pin_rate_limited: "✖ 错误次数过多。请于 {retry} 之后再试。",
-    pin_malformed: "请输入标签上的数字密码。",
+    pin_malformed: "请输入标签涂层下的密码：4 至 32 位字母或数字（空格和连字符会被忽略）。",
     pin_none: "此码没有登记刮刮卡密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
     product: "产品",
@@ -474,6 +494,8 @@ static EN: Texts = Texts {
     anchored_batch: "Batch {batch} ({date})",
     not_verified: "✖ Verification failed",
     not_verified_detail: "The records of this code do not match what is anchored on chain. Do not trust the information below, and contact the brand.",
+    unconfirmed: "⚠ Cannot confirm right now",
+    unconfirmed_detail: "This service could not check these records against the chain at the moment. This does not mean the product is fake. Try again later, or contact the brand.",
     unknown_code: "✖ Unknown code",
     unknown_code_detail: "No published batch holds this code. The product may be counterfeit: contact the brand.",
     unavailable: "Service unavailable",
@@ -484,6 +506,8 @@ static EN: Texts = Texts {
     scans: "Scans of this code: {count}; first scan {first}",
     copy_warning: "⚠ Warning: this label may be a copy",
     copy_warning_detail: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned {count} times, first on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
+    copy_warning_detail_once: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned once, on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
+    copy_warning_detail_unscanned: "The scratch-off PIN of this code was already confirmed on {confirmed}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
     pin_heading: "Check the scratch-off PIN",
     pin_help: "Scratch the label's coating and enter the PIN. Each PIN can be confirmed once.",
     pin_label: "PIN",
@@ -492,8 +516,9 @@ static EN: Texts = Texts {
     pin_confirmed_detail: "This is the first confirmation of this label. Later scans of this code will show a copy warning.",
     pin_already_confirmed: "⚠ This PIN was already confirmed on {confirmed}. The label may be a copy.",
     pin_wrong: "✖ Wrong PIN. {left} attempts left.",
+    pin_wrong_one: "✖ Wrong PIN. 1 attempt left.",
     pin_rate_limited: "✖ Too many wrong PINs. Try again after {retry}.",
-    pin_malformed: "Enter the PIN printed under the label's coating (digits only).",
+    pin_malformed: "Enter the PIN printed under the label's coating: 4 to 32 letters or digits (spaces and dashes are ignored).",
     pin_none: "No scratch-off PIN is registered for this code.",
     pin_unavailable: "PIN checks are not available on this server.",
     product: "Product",
@@ -617,6 +642,32 @@ mod tests {
         assert!(ViewerZone::parse("Mars/Olympus").is_none());
         assert!(ViewerZone::parse("<script>").is_none());
         assert!(ViewerZone::parse("+25:00").is_none());
+    }
+
+    #[test]
+    fn pin_help_says_what_normalize_pin_accepts() {
+        use crate::consumer::pin::{MAX_PIN_LEN, MIN_PIN_LEN, normalize_pin};
+        let en = EN.pin_malformed;
+        assert!(en.contains(&format!("{MIN_PIN_LEN} to {MAX_PIN_LEN} letters or digits")));
+        let zh = ZH.pin_malformed;
+        assert!(zh.contains(&format!("{MIN_PIN_LEN} 至 {MAX_PIN_LEN} 位字母或数字")));
+        // Letters are accepted, and spaces and dashes ignored, as both say.
+        assert_eq!(normalize_pin("ab-12 cd").as_deref(), Some("AB12CD"));
+        assert!(!en.contains("digits only"));
+        assert!(!zh.contains("数字密码"));
+    }
+
+    #[test]
+    fn every_text_is_filled_with_its_own_placeholders_only() {
+        for t in [&ZH, &EN] {
+            assert!(!t.copy_warning_detail_unscanned.contains("{count}"));
+            assert!(!t.copy_warning_detail_unscanned.contains("{first}"));
+            assert!(t.copy_warning_detail_unscanned.contains("{confirmed}"));
+            assert!(!t.pin_wrong_one.contains('{'));
+            assert!(!t.copy_warning_detail_once.contains("{count}"));
+            assert!(t.copy_warning_detail_once.contains("{first}"));
+        }
+        assert!(EN.pin_wrong_one.contains("1 attempt left."));
     }
 
     #[test]

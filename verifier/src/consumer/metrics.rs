@@ -10,6 +10,7 @@ use super::state::PinOutcome;
 pub struct ConsumerMetrics {
     views_verified: AtomicU64,
     views_failed: AtomicU64,
+    views_unconfirmed: AtomicU64,
     views_unknown: AtomicU64,
     views_error: AtomicU64,
     scans: AtomicU64,
@@ -29,6 +30,9 @@ pub enum ViewOutcome {
     Verified,
     /// A known code whose report did not verify.
     Failed,
+    /// A known code whose report could not be confirmed (nothing was found
+    /// wrong, but no anchor could be checked against a trusted source).
+    Unconfirmed,
     /// An unknown or malformed code.
     Unknown,
     /// The lookup or the state failed.
@@ -41,6 +45,7 @@ impl ConsumerMetrics {
         let counter = match outcome {
             ViewOutcome::Verified => &self.views_verified,
             ViewOutcome::Failed => &self.views_failed,
+            ViewOutcome::Unconfirmed => &self.views_unconfirmed,
             ViewOutcome::Unknown => &self.views_unknown,
             ViewOutcome::Error => &self.views_error,
         };
@@ -83,6 +88,7 @@ impl ConsumerMetrics {
         for (outcome, c) in [
             ("verified", &self.views_verified),
             ("not_verified", &self.views_failed),
+            ("unconfirmed", &self.views_unconfirmed),
             ("unknown_code", &self.views_unknown),
             ("error", &self.views_error),
         ] {
@@ -133,6 +139,8 @@ mod tests {
     fn counters_render() {
         let m = ConsumerMetrics::default();
         m.view(ViewOutcome::Verified);
+        m.view(ViewOutcome::Unconfirmed);
+        m.view(ViewOutcome::Unconfirmed);
         m.scan(true);
         m.pin(&PinOutcome::Wrong {
             attempts_left: 4,
@@ -141,6 +149,8 @@ mod tests {
         let mut out = String::new();
         m.render_prometheus(&mut out);
         assert!(out.contains("proofmark_consumer_page_views_total{outcome=\"verified\"} 1\n"));
+        assert!(out.contains("proofmark_consumer_page_views_total{outcome=\"unconfirmed\"} 2\n"));
+        assert!(out.contains("proofmark_consumer_page_views_total{outcome=\"not_verified\"} 0\n"));
         assert!(out.contains("proofmark_consumer_scans_total 1\n"));
         assert!(out.contains("proofmark_consumer_copy_warnings_total 1\n"));
         assert!(out.contains("proofmark_consumer_pin_checks_total{outcome=\"wrong\"} 1\n"));

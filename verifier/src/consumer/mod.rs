@@ -3,18 +3,35 @@
 //! `GET /s/{code}` is a server-rendered HTML page (no JavaScript, readable on
 //! a phone, in Chinese or English) with the item's product, lot, origin,
 //! factory and certifications, its inspections, customs declarations and
-//! logistics timeline, who provided every record, and either a verified
-//! badge naming the chain, transaction and block (for the embedded ledger:
-//! the log entry and checkpoint size) or a red warning. The badge comes only
-//! from the [`ReportCheck`] handed to [`router`] (normally a
+//! logistics timeline (each record once, however many batches anchor it),
+//! who provided every record, and one of three verdicts: a verified badge
+//! naming the chain, transaction and block (for the embedded ledger: the log
+//! entry and checkpoint size); an amber "cannot confirm right now" when
+//! nothing was found wrong but no anchor could be checked against a trusted
+//! source (no verifier key, chain unreachable); or a red warning when
+//! something was checked and found wrong. The verdict comes only from the
+//! [`ReportCheck`] handed to [`router`] (normally a
 //! [`crate::verify::Trust`], which runs [`crate::verify::verify_report`]).
 //!
-//! A request for `/s/{code}` without `?lang=` or `?tz=` is a *scan*: it is
-//! counted, and the first scan's time kept. `POST /s/{code}/pin` checks the
-//! label's scratch-off PIN against its keyed hash; wrong PINs are
-//! rate-limited per code; once a PIN is confirmed every later view shows a
-//! strong warning that the label may be a copy. Scans and PIN state are kept
-//! durably in [`ConsumerStore`].
+//! A `GET /s/{code}` is a *scan*: it is counted, and the first scan's time
+//! kept; unless it makes a valid explicit choice of view, `?lang=` naming a
+//! supported language or `?tz=` naming a time zone (the page's own language
+//! link and zone form), which is not counted. An unsupported `?lang=` or
+//! unknown `?tz=` is ignored and the request still counts. A `HEAD` is never
+//! a scan (link previewers send them). Printed QR labels should therefore
+//! encode the bare `/s/{code}`, with no query.
+//!
+//! Scans and PIN state are keyed on the report's canonical code (the lookup
+//! trims the code asked for, SPEC.md 11.1), never on the path as sent; a
+//! known code asked for under another form (`/s/CODE%20`) is redirected
+//! (`308`) to its canonical `/s/{code}` (see [`routes`]).
+//!
+//! `POST /s/{code}/pin` checks the label's scratch-off PIN against its keyed
+//! hash; wrong PINs are rate-limited per code; once a PIN is confirmed every
+//! later page of the code (a view, or the answer to any later PIN) shows a
+//! strong warning that the label may be a copy; only the answer that
+//! confirmed it does not. Scans and PIN state are kept durably in
+//! [`ConsumerStore`].
 //!
 //! The steps of a request, one module each: [`i18n`] (language and zone),
 //! the lookup, [`verdict`] (verification to badge), [`state`] (scans and

@@ -7,9 +7,16 @@ use std::fmt::Write as _;
 use super::html::{Esc, path_segment};
 use super::i18n::{Lang, Texts, ViewerZone, fill, format_days, label};
 use super::journey::{Journey, attachments, int, micros, text, text_list};
+use super::pin::MAX_PIN_LEN;
 use super::state::{PinOutcome, ScanInfo};
 use super::verdict::{AnchorLocation, Verification};
 use crate::report::{CodeReport, RecordEntry};
+
+/// The PIN field's `maxlength`: the longest PIN
+/// [`normalize_pin`](super::pin::normalize_pin) accepts
+/// ([`MAX_PIN_LEN`] letters or digits) with a separator (space or dash, which
+/// it drops) after each character.
+pub const PIN_INPUT_MAX_CHARS: usize = 2 * MAX_PIN_LEN;
 
 /// Zones offered in the zone form (the viewer's own is added when missing).
 const ZONE_CHOICES: &[&str] = &[
@@ -36,7 +43,7 @@ section{background:#fff;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0;
 h2{font-size:1.05rem;margin:.1rem 0 .5rem}\
 .ok{border-left:.4rem solid #1a7f37;background:#eafbea}.ok h2{color:#1a7f37}\
 .bad{border-left:.4rem solid #c62828;background:#fdecea}.bad h2{color:#c62828}\
-.warn{border-left:.4rem solid #c62828;background:#fff3e0}.warn h2{color:#c62828}\
+.warn{border-left:.4rem solid #b26a00;background:#fff8e1}.warn h2{color:#8a5300}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .75rem;margin:0}dt{color:#555}dd{margin:0;overflow-wrap:anywhere}\
 ol{padding-left:1.2rem;margin:0}li{margin:.4rem 0}.by{color:#555;font-size:.9em}\
 .pass{color:#1a7f37;font-weight:600}.fail{color:#c62828;font-weight:600}.conditional{color:#b26a00;font-weight:600}\
@@ -50,7 +57,9 @@ pub struct Viewer<'a> {
     pub lang: Lang,
     /// The zone times are shown in.
     pub zone: &'a ViewerZone,
-    /// The code as asked for (untrusted).
+    /// The code: on the page of a known code the report's own (canonical)
+    /// code, which the page's links and forms use; on the other pages the
+    /// code as asked for (untrusted).
     pub code: &'a str,
     /// Now, for the zone's offset label.
     pub now_us: i64,
@@ -85,8 +94,8 @@ pub struct CodePage<'a> {
     pub verification: &'a Verification,
     /// The scan state.
     pub scans: ScanInfo,
-    /// Whether this view shows the copy warning (a scan after the PIN was
-    /// confirmed).
+    /// Whether this view shows the copy warning: every view once the code's
+    /// PIN was confirmed, except the answer that confirmed it.
     pub copy_warning: bool,
     /// The PIN part.
     pub pin: PinPanel,
@@ -232,12 +241,18 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     let count = page.scans.count.to_string();
     if page.copy_warning {
         let confirmed = time(viewer, page.scans.pin_confirmed_us);
+        // Without a counted scan there is no count or first scan to give.
+        let template = match (page.scans.count, page.scans.first_scan_us) {
+            (0, _) | (_, None) => t.copy_warning_detail_unscanned,
+            (1, Some(_)) => t.copy_warning_detail_once,
+            _ => t.copy_warning_detail,
+        };
         let _ = write!(
             out,
             "<section id=\"copy-warning\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",
             Esc(t.copy_warning),
             fill(
-                &Esc(t.copy_warning_detail).to_string(),
+                &Esc(template).to_string(),
                 &[
                     ("confirmed", &Esc(&confirmed).to_string()),
                     ("count", &count),
@@ -314,6 +329,18 @@ fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verific
             }
             out.push_str("</ul></section>");
         }
+        Verification::Unconfirmed { reasons } => {
+            let _ = write!(
+                out,
+                "<section id=\"verdict\" class=\"warn\" role=\"status\"><h2>{}</h2><p>{}</p><details><summary>…</summary><ul>",
+                Esc(t.unconfirmed),
+                Esc(t.unconfirmed_detail)
+            );
+            for r in reasons.iter().take(20) {
+                let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));
+            }
+            out.push_str("</ul></details></section>");
+        }
         Verification::Failed { reasons } => {
             let _ = write!(
                 out,
@@ -368,6 +395,7 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                         &[("retry", &Esc(&time(viewer, Some(retry))).to_string())],
                     )),
                 ),
+                _ if attempts_left == 1 => ("bad", Some(Esc(t.pin_wrong_one).to_string())),
                 _ => (
                     "bad",
                     Some(fill(
@@ -404,8 +432,8 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
         let _ = write!(
             out,
             "<h2>{}</h2><p>{}</p><form method=\"post\" action=\"{}/pin?lang={}\">\
-             <label>{} <input name=\"pin\" inputmode=\"numeric\" autocomplete=\"off\" \
-             maxlength=\"40\" required></label> <button type=\"submit\">{}</button></form>",
+             <label>{} <input name=\"pin\" autocomplete=\"off\" autocapitalize=\"characters\" \
+             spellcheck=\"false\" maxlength=\"{PIN_INPUT_MAX_CHARS}\" required></label> <button type=\"submit\">{}</button></form>",
             Esc(t.pin_heading),
             Esc(t.pin_help),
             Esc(base),

@@ -1,12 +1,22 @@
 //! The consumer page's HTTP routes: `GET /s/{code}` and
 //! `POST /s/{code}/pin`.
+//!
+//! Everything kept about a code (its scans, its PIN hash and state) is keyed
+//! on the report's own code, [`CodeReport::code`], the canonical form the
+//! lookup gives (SPEC.md 11.1: surrounding white space trimmed), never on the
+//! path segment as sent. A `GET` or `HEAD` of a known code with white space
+//! around it (`/s/%20CODE`, `/s/CODE%0A`) is answered with `308 Permanent
+//! Redirect` to the canonical `/s/{code}`, its query kept, and is not counted
+//! as a scan (the redirected request is). A PIN posted under another form is
+//! checked against the canonical code's state; the page it answers with
+//! links to the canonical path.
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Form, Path, Query, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
@@ -17,8 +27,8 @@ use super::error::ConsumerError;
 use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang};
 use super::metrics::ViewOutcome;
 use super::page::{
-    CodePage, PinNotice, PinPanel, Viewer, render_code_page, render_not_verified, render_too_large,
-    render_unavailable, render_unknown,
+    CodePage, PinNotice, PinPanel, Viewer, code_path, render_code_page, render_not_verified,
+    render_too_large, render_unavailable, render_unknown,
 };
 use super::pin::normalize_pin;
 use super::state::PinOutcome;
@@ -49,7 +59,7 @@ pub fn router(
 ) -> Router {
     Router::new()
         .route("/s/{code}", get(show))
-        .route("/s/{code}/pin", post(submit_pin))
+        .route("/s/{code}/pin", post(submit_pin).get(pin_page_reloaded))
         .with_state(App {
             lookup,
             consumer,
@@ -74,8 +84,10 @@ struct Prefs {
     lang: Lang,
     zone: ViewerZone,
     set_cookies: Vec<String>,
-    /// Whether the request is a plain scan (no `?lang=`, no `?tz=`).
-    is_scan: bool,
+    /// Whether the request makes a valid explicit choice (`?lang=` naming a
+    /// supported language, or `?tz=` naming a zone): a change of view, not a
+    /// scan. An invalid or ignored value is no choice.
+    view_change: bool,
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -98,7 +110,8 @@ fn prefs(query: &ViewQuery, headers: &HeaderMap) -> Prefs {
     let (zone, zone_chosen) = ViewerZone::choose(query.tz.as_deref(), cookie(headers, TZ_COOKIE));
     let mut set_cookies = Vec::new();
     let attrs = format!("Path=/s; Max-Age={COOKIE_MAX_AGE_S}; SameSite=Lax; HttpOnly");
-    if query.lang.as_deref().and_then(Lang::parse).is_some() {
+    let lang_chosen = query.lang.as_deref().and_then(Lang::parse).is_some();
+    if lang_chosen {
         set_cookies.push(format!("{LANG_COOKIE}={}; {attrs}", lang.tag()));
     }
     if zone_chosen {
@@ -109,7 +122,7 @@ fn prefs(query: &ViewQuery, headers: &HeaderMap) -> Prefs {
         lang,
         zone,
         set_cookies,
-        is_scan: query.lang.is_none() && query.tz.is_none(),
+        view_change: lang_chosen || zone_chosen,
     }
 }
 
@@ -143,6 +156,34 @@ fn html_response(status: StatusCode, prefs: &Prefs, body: String) -> Response {
         }
     }
     response
+}
+
+/// `308 Permanent Redirect` to the canonical page of `code`, with the query
+/// as sent.
+fn redirect_to_canonical(code: &str, query: Option<&str>) -> Response {
+    let mut location = code_path(code);
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        location.push('?');
+        location.push_str(q);
+    }
+    match HeaderValue::from_str(&location) {
+        Ok(v) => (
+            StatusCode::PERMANENT_REDIRECT,
+            [
+                (header::LOCATION, v),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                (
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ),
+            ],
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "canonical location is not a header value");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }
 
 /// Runs blocking state work off the async runtime, in the current span.
@@ -242,9 +283,31 @@ fn pin_panel(app: &App, has_pin: bool, notice: Option<PinNotice>) -> PinPanel {
     }
 }
 
+/// `GET /s/{code}/pin`: a phone reloading the page a PIN answer gave, which was a `POST`.
+/// `303 See Other` to the code's page (the PIN is not resubmitted).
+async fn pin_page_reloaded(Path(code): Path<String>) -> Response {
+    let location = code_path(code.trim());
+    match HeaderValue::from_str(&location) {
+        Ok(v) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, v),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`
+/// without a valid explicit choice of language or zone is a scan; a `HEAD`
+/// never is (link previewers send them).
 async fn show(
     State(app): State<App>,
+    method: Method,
     Path(code): Path<String>,
+    RawQuery(raw_query): RawQuery,
     query: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
@@ -257,6 +320,13 @@ async fn show(
             Ok(report) => report,
             Err(response) => return response,
         };
+        // Only a form the lookup normalises (trims) to the report's code is
+        // redirected: a lookup that answered with some other code could
+        // otherwise send the browser round in circles. The state is keyed on
+        // the report's code either way.
+        if report.code != code && code.trim() == report.code {
+            return redirect_to_canonical(&report.code, raw_query.as_deref());
+        }
         let (report, verification) = match verify(&app, report).await {
             Ok(v) => v,
             Err(response) => return response,
@@ -264,13 +334,14 @@ async fn show(
         let viewer = Viewer {
             lang: prefs.lang,
             zone: &prefs.zone,
-            code: &code,
+            code: &report.code,
             now_us,
         };
+        let is_scan = !prefs.view_change && method != Method::HEAD;
         let store = Arc::clone(&app.consumer.store);
-        let (key, record) = (code.clone(), prefs.is_scan);
+        let key = report.code.clone();
         let state = blocking(move || {
-            let scans = if record {
+            let scans = if is_scan {
                 store.record_scan(&key, now_us)?
             } else {
                 store.scan_info(&key)?
@@ -286,14 +357,10 @@ async fn show(
             }
         };
         let copy_warning = scans.pin_confirmed_us.is_some();
-        if prefs.is_scan {
+        if is_scan {
             app.consumer.metrics.scan(copy_warning);
         }
-        app.consumer.metrics.view(if verification.is_verified() {
-            ViewOutcome::Verified
-        } else {
-            ViewOutcome::Failed
-        });
+        app.consumer.metrics.view(view_outcome(&verification));
         let page = CodePage {
             report: &report,
             verification: &verification,
@@ -307,6 +374,14 @@ async fn show(
     .await
 }
 
+fn view_outcome(verification: &Verification) -> ViewOutcome {
+    match verification {
+        Verification::Verified { .. } => ViewOutcome::Verified,
+        Verification::Unconfirmed { .. } => ViewOutcome::Unconfirmed,
+        Verification::Failed { .. } => ViewOutcome::Failed,
+    }
+}
+
 async fn submit_pin(
     State(app): State<App>,
     Path(code): Path<String>,
@@ -318,17 +393,18 @@ async fn submit_pin(
     let pin = form.map(|f| f.0.pin).unwrap_or_default();
     let span = tracing::info_span!("consumer_pin", code = %code.escape_debug());
     async move {
-        let mut prefs = prefs(&query, &headers);
-        prefs.is_scan = false;
+        let prefs = prefs(&query, &headers);
         let now_us = app.consumer.clock.now_us();
         let report = match find_report(&app, &code, &prefs, now_us).await {
             Ok(report) => report,
             Err(response) => return response,
         };
+        // The canonical code keys the state and the PIN hash.
+        let canonical = report.code.clone();
         let viewer = Viewer {
             lang: prefs.lang,
             zone: &prefs.zone,
-            code: &code,
+            code: &canonical,
             now_us,
         };
         let candidate = match (&app.consumer.key, normalize_pin(&pin)) {
@@ -337,10 +413,10 @@ async fn submit_pin(
                 app.consumer.metrics.pin_malformed();
                 Err(PinNotice::Malformed)
             }
-            (Some(key), Some(pin)) => Ok(key.hash_pin(&code, &pin)),
+            (Some(key), Some(pin)) => Ok(key.hash_pin(&canonical, &pin)),
         };
         let store = Arc::clone(&app.consumer.store);
-        let (key, policy) = (code.clone(), app.consumer.policy);
+        let (key, policy) = (canonical.clone(), app.consumer.policy);
         let state = blocking(move || {
             let outcome = match candidate {
                 Ok(hash) => Ok(store.check_pin(&key, &hash, now_us, policy)?),
@@ -385,14 +461,15 @@ async fn submit_pin(
             Ok(v) => v,
             Err(response) => return response,
         };
+        // Once the PIN is confirmed every page warns, but the answer that
+        // confirmed it.
+        let copy_warning = scans.pin_confirmed_us.is_some()
+            && !matches!(notice, PinNotice::Outcome(PinOutcome::Confirmed { .. }));
         let page = CodePage {
             report: &report,
             verification: &verification,
             scans,
-            copy_warning: matches!(
-                notice,
-                PinNotice::Outcome(PinOutcome::AlreadyConfirmed { .. })
-            ),
+            copy_warning,
             pin: pin_panel(&app, has_pin, Some(notice)),
         };
         let mut response = html_response(status, &prefs, render_code_page(&viewer, &page));

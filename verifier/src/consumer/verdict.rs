@@ -1,6 +1,15 @@
 //! From a verification verdict to what the page shows: the verified badge
 //! (chain, transaction and block, or the ledger's log entry and checkpoint
-//! size) or the red warning.
+//! size), the amber "cannot confirm right now", or the red warning.
+//!
+//! Red ([`Verification::Failed`]) means something was checked and found
+//! wrong. Amber ([`Verification::Unconfirmed`]) means nothing was
+//! contradicted, but some batch's anchor could not be checked against a
+//! trusted source: the service has no ledger key at all (or no chain reader at
+//! all), or the chain could not be read. A service started without any ledger
+//! key shows every genuine product this way, never as a fake. A service that
+//! has keys (or readers), but none for a receipt's log (or chain), distrusts
+//! that receipt: red.
 //!
 //! The page never shows a badge of its own making: [`ReportCheck`] is the
 //! verification handed to the router, normally a [`Trust`], which runs
@@ -9,7 +18,7 @@
 use serde_json::Value;
 
 use crate::report::CodeReport;
-use crate::verify::{ReportVerdict, Trust, verify_report};
+use crate::verify::{CheckKind, CheckStatus, ReportVerdict, Trust, verify_report};
 
 /// The outcome of verifying a report, as the page shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +28,15 @@ pub enum Verification {
         /// The trusted anchors, one or more per batch.
         anchors: Vec<AnchorBadge>,
     },
-    /// Something did not verify.
+    /// The records and batches are consistent, and no check failed, but some
+    /// batch has no anchor that could be checked against a trusted source
+    /// (no key for its log, no reader for its chain, or the chain could not
+    /// be read). Not a sign of a fake; not a verification either.
+    Unconfirmed {
+        /// Why, in the verifier's words (English, technical).
+        reasons: Vec<String>,
+    },
+    /// Something was checked and did not verify.
     Failed {
         /// Why, in the verifier's words (English, technical).
         reasons: Vec<String>,
@@ -30,6 +47,12 @@ impl Verification {
     /// Whether the report verified.
     pub fn is_verified(&self) -> bool {
         matches!(self, Verification::Verified { .. })
+    }
+
+    /// Whether the report could not be confirmed, without anything found
+    /// wrong.
+    pub fn is_unconfirmed(&self) -> bool {
+        matches!(self, Verification::Unconfirmed { .. })
     }
 }
 
@@ -74,23 +97,72 @@ pub trait ReportCheck: Send + Sync {
 impl ReportCheck for Trust {
     fn check(&self, report: &CodeReport) -> Verification {
         let verdict = verify_report(report, self);
-        verification_from_verdict(report, &verdict)
+        match verification_from_verdict(report, &verdict) {
+            Verification::Unconfirmed { reasons }
+                if !unchecked_for_want_of_source(self, &verdict) =>
+            {
+                Verification::Failed { reasons }
+            }
+            v => v,
+        }
     }
+}
+
+/// Whether every batch without a trusted anchor lacks one because this service could not
+/// check it, not because it distrusts it: one of the batch's anchor checks could not be
+/// made (its chain could not be read), or the service has no source at all for the kind of
+/// receipt it holds (no ledger key for a `ledger` receipt, no chain reader for a chain's).
+/// A service that has ledger keys but none for a receipt's log, or chain readers but none
+/// for its chain, distrusts it: that is red, lest a forged log or chain pass as amber.
+fn unchecked_for_want_of_source(trust: &Trust, verdict: &ReportVerdict) -> bool {
+    verdict.batches.values().all(|batch| {
+        if batch.anchors.values().any(|a| a.trusted) {
+            return true;
+        }
+        batch.anchors.values().any(|a| {
+            let errored = a
+                .checks
+                .iter()
+                .any(|c| matches!(c.status, CheckStatus::Error { .. }));
+            let no_source = if a.receipt_type == "ledger" {
+                trust.ledger_keys.is_empty()
+            } else {
+                trust.chain_checks.is_empty()
+            };
+            errored || no_source
+        })
+    })
 }
 
 /// Turns a verdict into what the page shows. A report is shown as verified
 /// only if the verdict says so *and* every batch has an anchor that was
 /// checked against a trusted source (a self-consistent report is not enough
 /// for a consumer, whatever [`Trust::require_anchor`] says).
+///
+/// A report that is not verified is [`Verification::Unconfirmed`] when
+/// nothing in it was contradicted: every report-level and record check
+/// passed, every batch's own fields passed, and no check of any anchor
+/// receipt [failed](crate::verify::CheckStatus::Failed) (they were only not
+/// checked, or could not be made), so that the only thing missing is a batch
+/// anchor checked against a trusted source. Anything else is
+/// [`Verification::Failed`].
 pub fn verification_from_verdict(report: &CodeReport, verdict: &ReportVerdict) -> Verification {
-    if !verdict.verified {
+    if let Some(reason) = contradiction(report, verdict) {
         let mut reasons = verdict.reasons.clone();
         if reasons.is_empty() {
-            reasons.push("the report did not verify".to_owned());
+            reasons.push(reason);
         }
         return Verification::Failed { reasons };
     }
+    if !verdict.verified {
+        let mut reasons = verdict.reasons.clone();
+        if reasons.is_empty() {
+            reasons.push("no anchor could be checked against a trusted source".to_owned());
+        }
+        return Verification::Unconfirmed { reasons };
+    }
     let mut anchors = Vec::new();
+    let mut unconfirmed = Vec::new();
     for (batch_id, info) in &report.batches {
         let Some(batch_verdict) = verdict.batches.get(batch_id) else {
             return Verification::Failed {
@@ -98,10 +170,12 @@ pub fn verification_from_verdict(report: &CodeReport, verdict: &ReportVerdict) -
             };
         };
         let before = anchors.len();
+        let mut any_trusted = false;
         for (chain, anchor) in &batch_verdict.anchors {
             if !anchor.trusted {
                 continue;
             }
+            any_trusted = true;
             let Some(receipt) = info.anchors.get(chain) else {
                 continue;
             };
@@ -115,19 +189,70 @@ pub fn verification_from_verdict(report: &CodeReport, verdict: &ReportVerdict) -
             }
         }
         if anchors.len() == before {
-            return Verification::Failed {
-                reasons: vec![format!(
-                    "batch {batch_id} has no anchor checked against a trusted source"
-                )],
-            };
+            let reason = format!("batch {batch_id} has no anchor checked against a trusted source");
+            if any_trusted {
+                // Checked, but the receipt does not say where it is.
+                return Verification::Failed {
+                    reasons: vec![reason],
+                };
+            }
+            unconfirmed.push(reason);
         }
     }
-    if anchors.is_empty() {
+    if report.batches.is_empty() || (anchors.is_empty() && unconfirmed.is_empty()) {
         return Verification::Failed {
             reasons: vec!["the report has no batch".to_owned()],
         };
     }
+    if !unconfirmed.is_empty() {
+        return Verification::Unconfirmed {
+            reasons: unconfirmed,
+        };
+    }
     Verification::Verified { anchors }
+}
+
+/// The first check of `verdict` that found something wrong, if any: any
+/// failed (or not passed) report or record check, a batch the verdict lacks,
+/// any batch check but [`CheckKind::Anchored`] that did not pass, any anchor
+/// receipt check that [failed](crate::verify::CheckStatus::Failed). An anchor that was not
+/// checked, or could not be checked, is no contradiction.
+fn contradiction(report: &CodeReport, verdict: &ReportVerdict) -> Option<String> {
+    if let Some(c) = verdict.checks.iter().find(|c| !c.status.is_passed()) {
+        return Some(format!("the report's {:?} check did not pass", c.check));
+    }
+    if report.records.len() != verdict.records.len() {
+        return Some("not every record was verified".to_owned());
+    }
+    if let Some(r) = verdict.records.iter().find(|r| !r.passed) {
+        return Some(format!("record {} did not verify", r.position));
+    }
+    for batch_id in report.batches.keys() {
+        if !verdict.batches.contains_key(batch_id) {
+            return Some(format!("batch {batch_id} was not verified"));
+        }
+    }
+    for (batch_id, batch) in &verdict.batches {
+        if let Some(c) = batch
+            .checks
+            .iter()
+            .find(|c| c.check != CheckKind::Anchored && !c.status.is_passed())
+        {
+            return Some(format!(
+                "batch {batch_id}: its {:?} check did not pass",
+                c.check
+            ));
+        }
+        for (chain, anchor) in &batch.anchors {
+            if let Some(c) = anchor.checks.iter().find(|c| c.status.is_failed()) {
+                return Some(format!(
+                    "batch {batch_id} anchor {chain}: its {:?} check failed",
+                    c.check
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Reads where the anchor is from a receipt the verifier trusted.
