@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::evm::{EvmConfig, EvmError};
 use crate::ledger::{
-    BatchAnchor, BatchLog, LedgerError, LogEntry, LogReceipt, NoteError, NoteSigner, VerifierKey,
+    BatchAnchor, BatchLog, LedgerError, LogEntry, LogReceipt, NoteSigner, VerifierKey,
 };
 use crate::manifest::{Manifest, rfc3339_utc};
 
@@ -80,6 +80,33 @@ pub enum ChainError {
     /// An `evm` chain failed.
     #[error(transparent)]
     Evm(Box<EvmError>),
+    /// The ledger's signing key is not the one the store's batch log was started with.
+    #[error(
+        "the store's batch log was started with the signing key of verifier key {store_key}, \
+         but {key_source} is the key of {key}: point the ledger chain's key_file (or \
+         PROOFMARK_LEDGER_KEY) at the store's signing key"
+    )]
+    WrongLedgerKey {
+        /// The verifier key published beside the store's log (`log/verifier-key.txt`).
+        store_key: String,
+        /// Where the key given comes from (its file).
+        key_source: String,
+        /// The verifier key of the key given.
+        key: String,
+    },
+    /// The ledger's key file does not exist although the store's batch log has a key: a new
+    /// key would not be the log's.
+    #[error(
+        "the ledger key file {key_file} does not exist, but the store's batch log was started \
+         with the signing key of verifier key {store_key}: point the ledger chain's key_file \
+         (or PROOFMARK_LEDGER_KEY) at that key's file"
+    )]
+    MissingLedgerKey {
+        /// The key file named.
+        key_file: String,
+        /// The verifier key published beside the store's log.
+        store_key: String,
+    },
 }
 
 impl From<EvmError> for ChainError {
@@ -355,15 +382,73 @@ pub struct AnchorOutcome {
 /// Opens (or creates on first use) the ledger signing key of `config`, a
 /// `ledger` chain's settings.
 pub fn ledger_signer(config: &ChainConfig) -> Result<NoteSigner, ChainError> {
-    let ChainConfig::Ledger { key_file, origin } = config else {
+    let path = ledger_key_file(config)?;
+    let ChainConfig::Ledger { origin, .. } = config else {
+        unreachable!("ledger_key_file accepts ledger chains only");
+    };
+    let origin = origin.as_deref().unwrap_or(DEFAULT_LEDGER_ORIGIN);
+    Ok(NoteSigner::load_or_generate(&path, origin).map_err(LedgerError::from)?)
+}
+
+/// The key file of a `ledger` chain (its `key_file`, else [`default_ledger_key_file`]).
+fn ledger_key_file(config: &ChainConfig) -> Result<PathBuf, ChainError> {
+    let ChainConfig::Ledger { key_file, .. } = config else {
         return Err(ChainError::Config {
             path: "(chains)".into(),
             message: "the batch log's key comes from a chain of type \"ledger\"".into(),
         });
     };
-    let path = key_file.clone().unwrap_or_else(default_ledger_key_file);
-    let origin = origin.as_deref().unwrap_or(DEFAULT_LEDGER_ORIGIN);
-    Ok(NoteSigner::load_or_generate(&path, origin).map_err(LedgerError::from)?)
+    Ok(key_file.clone().unwrap_or_else(default_ledger_key_file))
+}
+
+/// The verifier key published beside the store's batch log, if the log was started.
+async fn store_verifier_key(store: &Store) -> Result<Option<String>, ChainError> {
+    Ok(store
+        .get(LEDGER_VERIFIER_KEY_PATH)
+        .await?
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned()))
+}
+
+/// Checks, before any work, that anchoring on `names` (chains of `chains`) will sign the
+/// store's batch log with the key it was started with: every `ledger` and `evm` chain
+/// appends to that log. Nothing to check before the log's first entry. A key file that does
+/// not exist while the log has a key is an error too, rather than a new key made on first
+/// use (which the log would refuse after the batch was committed).
+pub async fn check_ledger_key(
+    store: &Store,
+    chains: &ChainsFile,
+    names: &[String],
+) -> Result<(), ChainError> {
+    let mut uses_log = false;
+    for name in names {
+        uses_log |= matches!(
+            chains.get(name)?,
+            ChainConfig::Ledger { .. } | ChainConfig::Evm(_)
+        );
+    }
+    if !uses_log {
+        return Ok(());
+    }
+    let Some(store_key) = store_verifier_key(store).await? else {
+        return Ok(());
+    };
+    let config = chains.get("ledger")?;
+    let key_file = ledger_key_file(&config)?;
+    if !key_file.exists() {
+        return Err(ChainError::MissingLedgerKey {
+            key_file: key_file.display().to_string(),
+            store_key,
+        });
+    }
+    let key = ledger_signer(&config)?.verifier().to_string();
+    if key != store_key {
+        return Err(ChainError::WrongLedgerKey {
+            store_key,
+            key_source: key_file.display().to_string(),
+            key,
+        });
+    }
+    Ok(())
 }
 
 /// Anchors a committed batch on chain `name` of `chains`, or confirms the
@@ -424,9 +509,11 @@ pub async fn append_to_batch_log(
             .await?
             .unwrap_or_default();
         if stored.as_ref() != key_text.as_bytes() {
-            return Err(ChainError::Ledger(LedgerError::Note(NoteError::Malformed(
-                "the store's ledger was started with another signing key: use that key file",
-            ))));
+            return Err(ChainError::WrongLedgerKey {
+                store_key: String::from_utf8_lossy(&stored).trim().to_owned(),
+                key_source: "the ledger chain's signing key".to_owned(),
+                key: verifier.to_string(),
+            });
         }
     }
     let log = BatchLog::for_writer(store, signer);

@@ -78,6 +78,8 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
         if let Some(e) = cause.downcast_ref::<ChainError>() {
             return match e {
                 ChainError::Config { .. }
+                | ChainError::WrongLedgerKey { .. }
+                | ChainError::MissingLedgerKey { .. }
                 | ChainError::UnknownChain { .. }
                 | ChainError::NotCommitted(_) => ExitClass::Input,
                 ChainError::Store(_) => ExitClass::Internal,

@@ -341,6 +341,35 @@ fn exit_codes_locks_metrics_and_until() {
     }
     assert!(!dir.path().join("store/batches/t-2026-02-30").exists());
 
+    // A ledger key file that does not exist, or holds another key than the one the store's
+    // log was started with: refused before any work (exit 3), and no key is made.
+    let typo = dir.path().join("typo.key");
+    let out = proofmark(&["run", &job, "--date", "2026-11-26"], &typo);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{out:?}"
+    );
+    assert!(!typo.exists(), "no key is made for a log that has one");
+    // Another store's run makes another key.
+    let other = dir.path().join("other.key");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let other_job = write_job(&elsewhere, "../data/records/**/*.parquet");
+    ok(&proofmark(&["run", &other_job], &other));
+    assert!(other.exists());
+    let out = proofmark(&["run", &job, "--date", "2026-11-26"], &other);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("was started with the signing key"),
+        "{out:?}"
+    );
+    assert!(
+        !dir.path()
+            .join("store/batches/t-2026-11-26/plan.json")
+            .exists()
+    );
+
     // --log-format json: stderr is one JSON object per line, the messages and the failure
     // included.
     for (args, code) in [

@@ -717,6 +717,12 @@ async fn run_stages(
         }
     };
 
+    // The log's signing key, checked before any work: a wrong or missing key file would
+    // otherwise fail the anchor stage after the commit.
+    proofmark_anchor::chain::check_ledger_key(store, &job.chains_file, &job.chains)
+        .await
+        .context("anchor stage (checked before the plan)")?;
+
     // plan
     let t = Instant::now();
     let opts = PlanOptions {
