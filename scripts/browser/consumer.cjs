@@ -83,7 +83,7 @@ async function main() {
     // The journey and the badge (English, from Accept-Language).
     await page.goto(`${itemUrl}?lang=en`);
     const badge = (await page.textContent('#badge')) || '';
-    check(badge.includes('Verified on chain'), 'the verified badge is shown');
+    check(badge.includes('Verified in the signed batch log'), 'the verified badge is shown');
     const verdict = (await page.textContent('#verdict')) || '';
     check(/ledger: log entry #\d+ in checkpoint of size \d+/.test(verdict), 'the badge names the ledger entry');
     check((await page.locator('#verdict.bad').count()) === 0, 'no red warning');
@@ -99,7 +99,7 @@ async function main() {
 
     // The language switch.
     await Promise.all([page.waitForNavigation(), page.click('#lang-switch')]);
-    check(((await page.textContent('#badge')) || '').includes('已在链上验证'), 'the switch link shows Chinese');
+    check(((await page.textContent('#badge')) || '').includes('已在签名批次日志中验证'), 'the switch link shows Chinese');
     check((await page.getAttribute('html', 'lang')) === 'zh-CN', 'html lang is zh-CN');
     await page.goto(`${itemUrl}?lang=en`);
 

@@ -302,7 +302,7 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
     // Chinese by default, with the badge naming the ledger entry.
     assert!(r.body.contains("<html lang=\"zh-CN\">"));
     assert!(r.body.contains("id=\"badge\""));
-    assert!(r.body.contains("已在链上验证"));
+    assert!(r.body.contains("已在签名批次日志中验证"));
     assert!(
         r.body.contains("ledger：日志条目 #0，检查点大小 1"),
         "{}",
@@ -400,7 +400,7 @@ async fn language_follows_query_cookie_and_accept_language() {
     )
     .await;
     assert!(en.body.contains("<html lang=\"en\">"));
-    assert!(en.body.contains("Verified on chain"));
+    assert!(en.body.contains("Verified in the signed batch log"));
     assert!(
         en.body
             .contains("ledger: log entry #0 in checkpoint of size 1")
@@ -418,7 +418,7 @@ async fn language_follows_query_cookie_and_accept_language() {
         &[("accept-language", "en")],
     )
     .await;
-    assert!(zh.body.contains("已在链上验证"));
+    assert!(zh.body.contains("已在签名批次日志中验证"));
     assert!(
         zh.body
             .contains(&format!("href=\"{path}?lang=en\">English</a>"))
@@ -435,9 +435,9 @@ async fn language_follows_query_cookie_and_accept_language() {
         &[("cookie", "a=b; pm_lang=en"), ("accept-language", "zh")],
     )
     .await;
-    assert!(remembered.body.contains("Verified on chain"));
+    assert!(remembered.body.contains("Verified in the signed batch log"));
     let default = get(&app, &path, &[]).await;
-    assert!(default.body.contains("已在链上验证"));
+    assert!(default.body.contains("已在签名批次日志中验证"));
 }
 
 #[tokio::test]
@@ -798,7 +798,7 @@ async fn a_service_without_a_trusted_source_cannot_confirm_but_does_not_call_it_
     assert!(!r.body.contains("Verification failed"));
     assert!(!r.body.contains("class=\"bad\""));
     assert!(!r.body.contains("id=\"badge\""));
-    assert!(!r.body.contains("Verified on chain"));
+    assert!(!r.body.contains("Verified in the signed batch log"));
     // The journey is still shown.
     assert!(r.body.contains("id=\"journey\""));
     let zh = get(&untrusted, &format!("/s/{}?lang=zh", s.code), &[]).await;
@@ -1129,7 +1129,11 @@ async fn a_record_in_two_batches_is_shown_once_with_both_anchors() {
     );
     let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(r.body.contains("Verified on chain"), "{}", r.body);
+    assert!(
+        r.body.contains("Verified in the signed batch log"),
+        "{}",
+        r.body
+    );
     let journey = section(&r.body, "journey").unwrap();
     assert_eq!(
         journey.matches("<li class=\"event ").count(),
@@ -1253,6 +1257,8 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
             "Cannot confirm",
         ),
         (Ok(()), "evm: transaction", "class=\"bad\""),
+        // A blockchain's anchor is "on chain"; the ledger's is the signed batch log.
+        (Ok(()), "✔ Verified on chain", "signed batch log"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let trust = Trust::new().with_chain_check("evm", Arc::new(ChainSays(answer)));

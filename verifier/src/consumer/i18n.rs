@@ -266,10 +266,15 @@ pub struct Texts {
     pub apply: &'static str,
     /// "Times are shown in {zone}".
     pub times_in: &'static str,
-    /// The verified badge's heading.
+    /// The verified badge's heading, when a batch is anchored on a blockchain.
     pub verified: &'static str,
-    /// The verified badge's explanation.
+    /// The verified badge's explanation, when a batch is anchored on a blockchain.
     pub verified_detail: &'static str,
+    /// The verified badge's heading, when every anchor is the embedded ledger (the
+    /// publisher's signed batch log, not a blockchain).
+    pub verified_ledger: &'static str,
+    /// The verified badge's explanation for ledger anchors only.
+    pub verified_ledger_detail: &'static str,
     /// Ledger anchor: "{chain}: log entry {index} in checkpoint of size {size}".
     pub anchor_ledger: &'static str,
     /// Chain anchor: "{chain}: transaction {tx}, block {block}".
@@ -414,6 +419,8 @@ static ZH: Texts = Texts {
     times_in: "时间以 {zone} 显示",
     verified: "✔ 已在链上验证",
     verified_detail: "本页所有记录均与已上链的批次根哈希一致。",
+    verified_ledger: "✔ 已在签名批次日志中验证",
+    verified_ledger_detail: "本页所有记录均与发布方经签名、只可追加的批次日志中记录的批次根哈希一致。",
     anchor_ledger: "{chain}：日志条目 #{index}，检查点大小 {size}",
     anchor_chain: "{chain}：交易 {tx}，区块 {block}",
     anchored_batch: "批次 {batch}（{date}）",
@@ -489,6 +496,8 @@ static EN: Texts = Texts {
     times_in: "Times are shown in {zone}",
     verified: "✔ Verified on chain",
     verified_detail: "Every record on this page matches a batch root anchored on chain.",
+    verified_ledger: "✔ Verified in the signed batch log",
+    verified_ledger_detail: "Every record on this page matches a batch root recorded in the publisher's signed, append-only batch log.",
     anchor_ledger: "{chain}: log entry #{index} in checkpoint of size {size}",
     anchor_chain: "{chain}: transaction {tx}, block {block}",
     anchored_batch: "Batch {batch} ({date})",

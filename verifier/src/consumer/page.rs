@@ -287,11 +287,21 @@ fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verific
     let t = viewer.lang.texts();
     match verification {
         Verification::Verified { anchors } => {
+            // "On chain" only when a blockchain holds an anchor: the embedded ledger is the
+            // publisher's own signed log, and says so.
+            let on_chain = anchors
+                .iter()
+                .any(|a| matches!(a.location, AnchorLocation::Chain { .. }));
+            let (heading, detail) = if on_chain {
+                (t.verified, t.verified_detail)
+            } else {
+                (t.verified_ledger, t.verified_ledger_detail)
+            };
             let _ = write!(
                 out,
                 "<section id=\"verdict\" class=\"ok\"><h2 id=\"badge\">{}</h2><p>{}</p><ul>",
-                Esc(t.verified),
-                Esc(t.verified_detail)
+                Esc(heading),
+                Esc(detail)
             );
             for a in anchors {
                 let line = match &a.location {
