@@ -110,7 +110,10 @@ pub async fn resolve_one(input: &str) -> Result<Vec<SourceFile>, IngestError> {
             input: input.to_owned(),
         });
     }
-    if is_glob(trimmed) {
+    // A local path that exists as written is that path, even with glob characters in its
+    // name (`lot[1].parquet`).
+    let literal = !has_scheme(trimmed) && tokio::fs::try_exists(trimmed).await.unwrap_or(false);
+    if is_glob(trimmed) && !literal {
         return resolve_glob(trimmed).await;
     }
     // A single file, named explicitly: taken whatever its name.
@@ -409,6 +412,31 @@ mod tests {
         assert!(ExplicitHidden::new("**/_b/**/_b/*").allows("_b/x/_b/y"));
         assert!(ExplicitHidden::new("{a/b,c}/*").allows("c/x"));
         assert!(!ExplicitHidden::new("{a/_b,c}/*").allows("a/_b/x"));
+    }
+
+    /// A local path that exists as written is taken literally, glob characters and all; a
+    /// pattern that names no existing path is still a glob.
+    #[tokio::test]
+    async fn existing_paths_with_glob_characters_are_literal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        touch(
+            dir.path(),
+            &["lot[1].parquet", "lot1.parquet", "b/x.parquet"],
+        );
+        let literal = resolve_inputs(&[text(&dir.path().join("lot[1].parquet"))])
+            .await
+            .expect("literal");
+        assert_eq!(literal.len(), 1);
+        assert!(
+            literal[0].url.ends_with("lot[1].parquet")
+                || literal[0].url.ends_with("lot%5B1%5D.parquet"),
+            "{}",
+            literal[0].url
+        );
+        let glob = resolve_inputs(&[text(&dir.path().join("lot[0-9].parquet"))])
+            .await
+            .expect("glob");
+        assert_eq!(rel(dir.path(), &glob), ["lot1.parquet"]);
     }
 
     #[tokio::test]

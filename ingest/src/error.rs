@@ -10,8 +10,8 @@ use proofmark_schemas::SchemaError;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum IngestError {
-    /// A store URL or path that cannot be understood.
-    #[error("invalid store URL {url:?}: {reason}")]
+    /// A store or input URL or path that cannot be understood.
+    #[error("invalid URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL as given.
         url: String,

@@ -385,6 +385,19 @@ fn plan_and_build_remove_what_killed_writers_left() {
     assert!(!dead_copy.exists());
     assert!(live_copy.exists(), "a locked file is a live write");
     assert!(staged.exists());
+    // A rerun says the batch was planned earlier and changes nothing.
+    let again = ok(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+    ]);
+    assert!(again.contains("planned earlier"), "{again}");
 
     let dead_leaves = file("segments/.000002.leaves.4000002.1.tmp");
     let err = verbose(&[

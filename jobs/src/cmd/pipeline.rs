@@ -265,19 +265,35 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
         }
         _ => {}
     };
-    let plan = runtime()?
+    let rt = runtime()?;
+    // A plan is made once: a rerun checks the inputs against it and changes nothing.
+    let planned_before = rt
+        .block_on(proofmark_ingest::load_plan(&store, &args.batch_id))
+        .ok()
+        .flatten()
+        .is_some();
+    let plan = rt
         .block_on(make_plan(&store, &args.inputs, &opts, &progress))
         .with_context(|| format!("planning batch {} in {}", args.batch_id, args.store))?;
     pb.finish_and_clear();
     let cleaned = cleaned.into_inner().unwrap_or_default();
     print_cleanup(global, cleaned);
-    print_plan(&plan, started.elapsed().as_secs_f64());
+    print_plan(&plan, planned_before, started.elapsed().as_secs_f64());
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(plan: &Plan, secs: f64) {
+fn print_plan(plan: &Plan, planned_before: bool, secs: f64) {
     let o = &mut String::new();
-    say!(o, "batch      {}", plan.batch_id);
+    if planned_before {
+        say!(
+            o,
+            "batch      {}  (planned earlier, {}: the inputs match the frozen plan; nothing changed)",
+            plan.batch_id,
+            plan.created_at
+        );
+    } else {
+        say!(o, "batch      {}", plan.batch_id);
+    }
     say!(o, "date       {}", plan.batch_date);
     say!(o, "suite      {}", plan.suite);
     say!(

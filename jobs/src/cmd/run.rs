@@ -632,7 +632,8 @@ fn metrics_text(
             .collect();
         metric(
             "proofmark_job_rejected_rows",
-            "Rejected rows of the batch by reason code.",
+            "Rejections of the batch's rows by reason code (a row rejected for several \
+             reasons counts under each; proofmark_job_rows{outcome=\"rejected\"} counts rows).",
             "gauge",
             &reasons,
         );
