@@ -269,7 +269,7 @@ fn verify_inclusion_accepts_good_and_rejects_bad_proofs() {
         assert_eq!(out.status.code(), Some(1));
         assert!(stderr(&out).contains("hashes"), "{}", stderr(&out));
 
-        // Index out of range is an input error: exit 2.
+        // Index out of range is an input error: exit 3.
         let out = proofmark(&verify_inclusion_args(
             name,
             &leaf_hex,
@@ -278,7 +278,7 @@ fn verify_inclusion_accepts_good_and_rejects_bad_proofs() {
             &root_hex,
             path_str(&proof),
         ));
-        assert_eq!(out.status.code(), Some(2));
+        assert_eq!(out.status.code(), Some(3));
     }
 }
 
@@ -323,12 +323,12 @@ fn verify_consistency_accepts_good_and_rejects_bad_proofs() {
     let out = run("6", &old_root, &root);
     assert_eq!(out.status.code(), Some(1));
     let out = run("12", &old_root, &root);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
 }
 
 #[test]
-fn bad_input_exits_2_with_a_message() {
+fn bad_input_exits_3_with_a_message() {
     let scratch = Scratch::new();
     let bad = scratch.write("bad.txt", "00\n0g\n");
     let out = proofmark(&[
@@ -339,7 +339,7 @@ fn bad_input_exits_2_with_a_message() {
         "--input",
         path_str(&bad),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
     assert!(stdout(&out).is_empty());
 
@@ -352,7 +352,7 @@ fn bad_input_exits_2_with_a_message() {
         "--input",
         path_str(&odd),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("line 3"), "{}", stderr(&out));
 
     let empty = scratch.write("empty.txt", "");
@@ -364,7 +364,7 @@ fn bad_input_exits_2_with_a_message() {
         "--input",
         path_str(&empty),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("empty"), "{}", stderr(&out));
 
     let good = scratch.write("good.txt", "00\n01\n02\n");
@@ -378,7 +378,7 @@ fn bad_input_exits_2_with_a_message() {
         "--index",
         "3",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
 
     let out = proofmark(&[
@@ -391,7 +391,7 @@ fn bad_input_exits_2_with_a_message() {
         "--old",
         "4",
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("out of range"), "{}", stderr(&out));
 
     let out = proofmark(&[
@@ -402,7 +402,7 @@ fn bad_input_exits_2_with_a_message() {
         "--input",
         path_str(&good),
     ]);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
 
     let proof = scratch.write("proof.txt", &format!("{}\nzz\n", "00".repeat(32)));
     let root = "00".repeat(32);
@@ -414,7 +414,7 @@ fn bad_input_exits_2_with_a_message() {
         &root,
         path_str(&proof),
     ));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("line 2"), "{}", stderr(&out));
 
     let out = proofmark(&verify_inclusion_args(
@@ -425,7 +425,7 @@ fn bad_input_exits_2_with_a_message() {
         "abcd",
         path_str(&proof),
     ));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(3));
     assert!(stderr(&out).contains("--root"), "{}", stderr(&out));
 }
 

@@ -4,7 +4,7 @@
 //! line is an empty leaf; a final newline does not add a leaf). Proof files
 //! hold one 32-byte hash per line in hex. Results go to standard output,
 //! messages to standard error. Exit codes: 0 done / verified, 1 not
-//! verified, 2 bad input.
+//! verified, 3 bad input (an unreadable or malformed file or argument).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -141,8 +141,17 @@ pub struct VerifyConsistencyArgs {
     pub proof: PathBuf,
 }
 
-/// Runs a `merkle` subcommand.
+/// Runs a `merkle` subcommand. Every failure is the input's (exit 3).
 pub fn run(cmd: MerkleCommand) -> anyhow::Result<ExitCode> {
+    run_tool(cmd).map_err(|e| {
+        e.context(crate::exit::Classified(
+            crate::exit::ExitClass::Input,
+            "bad input",
+        ))
+    })
+}
+
+fn run_tool(cmd: MerkleCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         MerkleCommand::Root(tree) => {
             let suite = SuiteId::from(tree.suite);
