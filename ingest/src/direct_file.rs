@@ -85,18 +85,31 @@ pub struct DirectWriter {
     len: usize,
     /// File offset of the buffer's first byte.
     pos: u64,
+    /// Leading bytes of the buffer that are not this writer's (a writer started at an
+    /// unaligned offset, [`DirectWriter::at`]): never written.
+    skip: usize,
 }
 
 impl DirectWriter {
     /// Writes to `file`, which must be empty and open for writing; `path` is its path,
     /// opened a second time with `O_DIRECT` where supported.
     pub fn new(file: File, path: &Path) -> Self {
+        Self::at(file, path, 0)
+    }
+
+    /// Writes to `file` from byte `start` on (any offset; what lies before it is another
+    /// writer's, and never touched). The bytes up to the next 4 KiB boundary go through the
+    /// page cache, the rest directly where the file system allows.
+    pub fn at(file: File, path: &Path, start: u64) -> Self {
+        let pos = start / ALIGN as u64 * ALIGN as u64;
+        let skip = (start - pos) as usize;
         Self {
             file,
             direct: open_direct(path, false),
             buf: Aligned::take(CHUNK),
-            len: 0,
-            pos: 0,
+            len: skip,
+            pos,
+            skip,
         }
     }
 
@@ -104,30 +117,44 @@ impl DirectWriter {
     /// device. Returns the file.
     pub fn finish(mut self, sync: bool) -> io::Result<File> {
         let aligned = self.len / ALIGN * ALIGN;
-        self.write_out(aligned)?;
-        let tail = &self.buf.bytes(self.len)[aligned..];
-        self.file.write_all_at(tail, self.pos + aligned as u64)?;
+        if aligned > self.skip {
+            self.write_out(aligned)?;
+        }
+        let from = aligned.max(self.skip);
+        let tail = &self.buf.bytes(self.len)[from..];
+        self.file.write_all_at(tail, self.pos + from as u64)?;
         if sync {
             self.file.sync_all()?;
         }
         Ok(self.file)
     }
 
-    /// Writes the first `len` gathered bytes at `pos`, directly while that works.
+    /// Writes the gathered bytes `skip..len` (`len` aligned) at `pos + skip`: those before
+    /// the first 4 KiB boundary through the page cache, the rest directly while that works.
     fn write_out(&mut self, len: usize) -> io::Result<()> {
-        if len == 0 {
+        let start = std::mem::take(&mut self.skip);
+        if len <= start {
             return Ok(());
         }
-        let bytes = self.buf.bytes(len);
+        let first_aligned = start.next_multiple_of(ALIGN).min(len);
+        if first_aligned > start {
+            let head = &self.buf.bytes(len)[start..first_aligned];
+            self.file.write_all_at(head, self.pos + start as u64)?;
+        }
+        if first_aligned == len {
+            return Ok(());
+        }
+        let bytes = &self.buf.bytes(len)[first_aligned..];
+        let at = self.pos + first_aligned as u64;
         if let Some(direct) = &self.direct {
-            match direct.write_all_at(bytes, self.pos) {
+            match direct.write_all_at(bytes, at) {
                 Ok(()) => return Ok(()),
                 // Refused (alignment or file system): the page cache from here on.
                 Err(e) if e.raw_os_error() == Some(EINVAL) => self.direct = None,
                 Err(e) => return Err(e),
             }
         }
-        self.file.write_all_at(bytes, self.pos)
+        self.file.write_all_at(bytes, at)
     }
 }
 
@@ -290,6 +317,48 @@ mod tests {
             assert_eq!(std::fs::read(&path).unwrap(), data, "length {total}");
             let back = read_direct(&path, <[u8]>::to_vec).unwrap();
             assert_eq!(back, data, "length {total}, read_direct");
+        }
+    }
+
+    /// Two writers sharing a file, the second from an unaligned offset, leave each other's
+    /// bytes alone: the file is exactly both streams.
+    #[test]
+    fn writers_at_unaligned_offsets_share_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, (head, body)) in [
+            (16usize, CHUNK + 3 * ALIGN + 5),
+            (ALIGN, 10),
+            (5000, CHUNK),
+            (3, 2),
+            (ALIGN - 1, 2 * CHUNK + 1),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let path = dir.path().join(format!("shared{i}"));
+            let first = File::create(&path).unwrap();
+            let second = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+            let a: Vec<u8> = (0..head).map(|j| (j % 7) as u8 + 1).collect();
+            let b: Vec<u8> = (0..body).map(|j| (j % 13) as u8 + 100).collect();
+            let mut wa = DirectWriter::new(first, &path);
+            let mut wb = DirectWriter::at(second, &path, head as u64);
+            // Interleaved, as the record file's offsets and data streams are.
+            for (x, y) in a.chunks(1000).zip(b.chunks(777)) {
+                wb.write_all(y).unwrap();
+                wa.write_all(x).unwrap();
+            }
+            let done_a = a.chunks(1000).count();
+            for x in a.chunks(1000).skip(b.chunks(777).count().min(done_a)) {
+                wa.write_all(x).unwrap();
+            }
+            for y in b.chunks(777).skip(done_a.min(b.chunks(777).count())) {
+                wb.write_all(y).unwrap();
+            }
+            wb.finish(true).unwrap();
+            wa.finish(true).unwrap();
+            let mut want = a.clone();
+            want.extend_from_slice(&b);
+            assert_eq!(std::fs::read(&path).unwrap(), want, "case {i}");
         }
     }
 

@@ -26,7 +26,9 @@ pub struct PublishArgs {
 /// Runs `proofmark publish`.
 pub fn run_publish(args: PublishArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Two workers: the publish reads and decodes several segments at once.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

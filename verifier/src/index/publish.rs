@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use futures::StreamExt as _;
 use proofmark_anchor::layout;
 use proofmark_ingest::Store;
 use proofmark_schemas::{RecordView, encode_row};
@@ -247,11 +248,24 @@ pub async fn publish(
     })
 }
 
+/// Segments read back and encoded at once while their records are written in leaf order.
+const SEGMENTS_AT_ONCE: usize = 3;
+
+/// One segment's records, read back from its input, checked against its stored leaves, and
+/// encoded: `bytes[ends[i - 1]..ends[i]]` is leaf `first_leaf + i`'s canonical encoding.
+struct EncodedSegment {
+    first_leaf: u64,
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
 /// Writes the record file `name` of batch `batch_id`: reads every
 /// segment's row group back from its input once (the path lookups of
 /// batches without a record file take), re-encodes each accepted row
 /// (SPEC.md 3) and checks its leaf hash against the stored leaf, so a record
-/// file holds exactly the committed records.
+/// file holds exactly the committed records. Segments are read and decoded in
+/// tasks of their own and encoded on blocking threads, a few at once, while
+/// the file is written in leaf order.
 async fn write_records(
     store: &Store,
     batch_id: &str,
@@ -260,75 +274,119 @@ async fn write_records(
     name: &str,
     leaf_count: u64,
 ) -> Result<(), VerifierError> {
-    let ctx = BatchContext::load(store, batch_id, manifest_digest).await?;
+    let ctx = Arc::new(BatchContext::load(store, batch_id, manifest_digest).await?);
     let reader = Arc::new(RangeReader::default());
-    let files = InputFiles::new(Arc::clone(&reader));
+    let files = Arc::new(InputFiles::new(Arc::clone(&reader)));
     let mut out = records::RecordFileWriter::create(dir, name, leaf_count)?;
-    let mut canonical = Vec::with_capacity(4096);
+    let task_failed = |e: tokio::task::JoinError| {
+        VerifierError::integrity(batch_id, 0, format!("a record task failed: {e}"))
+    };
+    let mut segments = futures::stream::iter(0..ctx.segment_count())
+        .map(|i| {
+            let (store, ctx) = (store.clone(), Arc::clone(&ctx));
+            let (reader, files) = (Arc::clone(&reader), Arc::clone(&files));
+            tokio::spawn(async move { encode_segment(&store, &ctx, &reader, &files, i).await })
+        })
+        .buffered(SEGMENTS_AT_ONCE);
     let mut next_leaf = 0u64;
-    for i in 0..ctx.segment_count() {
-        let (first_leaf, segment, leaves) = ctx.segment_leaves(store, &reader, i).await?;
-        let summary = &segment.summary;
-        if first_leaf != next_leaf {
+    while let Some(joined) = segments.next().await {
+        let segment = joined.map_err(task_failed)??;
+        if segment.first_leaf != next_leaf {
             return Err(VerifierError::integrity(
                 batch_id,
-                first_leaf,
+                segment.first_leaf,
                 format!(
-                    "segment {} does not start at leaf {next_leaf}",
-                    summary.segment
+                    "a segment starts at leaf {}, not {next_leaf}",
+                    segment.first_leaf
                 ),
             ));
         }
-        let (kind, batch) = files
-            .row_group(
-                store,
-                &ctx.batch_id,
-                &ctx.plan,
-                summary.file,
-                summary.row_group,
-            )
-            .await?;
+        let mut start = 0;
+        for &end in &segment.ends {
+            out.push(&segment.bytes[start..end])?;
+            start = end;
+        }
+        next_leaf += segment.ends.len() as u64;
+    }
+    if next_leaf != leaf_count {
+        return Err(VerifierError::integrity(
+            batch_id,
+            next_leaf,
+            format!("the segments hold {next_leaf} leaves, the batch {leaf_count}"),
+        ));
+    }
+    out.finish()
+}
+
+/// Reads segment `i` back from its input and encodes its accepted rows, each checked
+/// against the segment's stored leaf (the CPU work on a blocking thread).
+async fn encode_segment(
+    store: &Store,
+    ctx: &BatchContext,
+    reader: &RangeReader,
+    files: &InputFiles,
+    i: usize,
+) -> Result<EncodedSegment, VerifierError> {
+    let (first_leaf, segment, leaves) = ctx.segment_leaves(store, reader, i).await?;
+    let summary = &segment.summary;
+    let (kind, batch) = files
+        .row_group(
+            store,
+            &ctx.batch_id,
+            &ctx.plan,
+            summary.file,
+            summary.row_group,
+        )
+        .await?;
+    let batch_id = Arc::clone(&ctx.batch_id);
+    let suite = ctx.suite;
+    let rejected_rows = summary.rejected_rows.clone();
+    let encode = move || -> Result<EncodedSegment, VerifierError> {
         let view = RecordView::try_new(kind, &batch).map_err(|e| {
-            VerifierError::integrity(batch_id, first_leaf, format!("not {kind} records: {e}"))
+            VerifierError::integrity(&batch_id, first_leaf, format!("not {kind} records: {e}"))
         })?;
-        let mut rejected = summary.rejected_rows.iter().copied().peekable();
-        let mut leaf = first_leaf;
+        let mut rejected = rejected_rows.iter().copied().peekable();
+        let mut bytes = Vec::with_capacity(leaves.len() * 384);
+        let mut ends = Vec::with_capacity(leaves.len());
         for row in 0..batch.num_rows() {
             if rejected.next_if(|&r| r as usize == row).is_some() {
                 continue;
             }
-            let stored = usize::try_from(leaf - first_leaf)
-                .ok()
-                .and_then(|j| leaves.get(j))
-                .ok_or_else(|| {
-                    VerifierError::integrity(
-                        batch_id,
-                        leaf,
-                        "the segment has more rows than leaves",
-                    )
-                })?;
-            canonical.clear();
-            encode_row(&view, row, &mut canonical);
-            if ctx.suite.hash_leaf(&canonical) != *stored {
+            let leaf = first_leaf + ends.len() as u64;
+            let stored = leaves.get(ends.len()).ok_or_else(|| {
+                VerifierError::integrity(&batch_id, leaf, "the segment has more rows than leaves")
+            })?;
+            let start = bytes.len();
+            encode_row(&view, row, &mut bytes);
+            if suite.hash_leaf(&bytes[start..]) != *stored {
                 return Err(VerifierError::integrity(
-                    batch_id,
+                    &batch_id,
                     leaf,
                     "the record read back from its input does not hash to the stored leaf",
                 ));
             }
-            out.push(&canonical)?;
-            leaf += 1;
+            ends.push(bytes.len());
         }
-        if leaf - first_leaf != leaves.len() as u64 {
+        if ends.len() != leaves.len() {
             return Err(VerifierError::integrity(
-                batch_id,
-                leaf,
+                &batch_id,
+                first_leaf + ends.len() as u64,
                 "the segment has fewer accepted rows than leaves",
             ));
         }
-        next_leaf = leaf;
-    }
-    out.finish()
+        Ok(EncodedSegment {
+            first_leaf,
+            bytes,
+            ends,
+        })
+    };
+    tokio::task::spawn_blocking(encode).await.map_err(|e| {
+        VerifierError::integrity(
+            &ctx.batch_id,
+            first_leaf,
+            format!("a record task failed: {e}"),
+        )
+    })?
 }
 
 /// Calls `f` with `entries.bin`'s bytes, chunk by chunk (whole entries).

@@ -7,13 +7,18 @@
 //! `leaf_count + 1` offsets (`u64` little-endian, relative to the data),
 //! then the canonical encodings of leaves `0, 1, ...` concatenated: leaf
 //! `i`'s bytes are `data[offsets[i]..offsets[i + 1]]`. The file is written
-//! under a temporary name, fsynced and renamed before the catalog names it.
+//! under a temporary name, past the page cache where the file system allows
+//! (`proofmark_ingest::direct_file`: on the reference VM buffered writes of a
+//! 690 MB record file and their fsync took 5.9 s, direct ones 0.55 s),
+//! fsynced and renamed before the catalog names it.
 //! A record file is not trusted: every read is decoded strictly and its leaf
 //! hash compared with the stored leaf.
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use proofmark_ingest::direct_file::DirectWriter;
 
 use crate::error::VerifierError;
 
@@ -40,12 +45,13 @@ pub(crate) fn data_start(leaf_count: u64) -> u64 {
 }
 
 /// Writes a record file: offsets and data as two sequential streams into
-/// one temporary file, then fsync and rename.
+/// one temporary file (each past the page cache where it can), then fsync and
+/// rename.
 pub(crate) struct RecordFileWriter {
     tmp: PathBuf,
     path: PathBuf,
-    offsets: BufWriter<File>,
-    data: BufWriter<File>,
+    offsets: DirectWriter,
+    data: DirectWriter,
     leaf_count: u64,
     written: u64,
     data_len: u64,
@@ -59,20 +65,19 @@ impl RecordFileWriter {
         std::fs::create_dir_all(&parent).map_err(|e| VerifierError::index_io(&parent, e))?;
         let tmp = path.with_extension("bin.tmp");
         let io = |e| VerifierError::index_io(&tmp, e);
-        let mut offsets = File::create(&tmp).map_err(io)?;
+        let mut offsets = DirectWriter::new(File::create(&tmp).map_err(io)?, &tmp);
         let mut header = [0u8; HEADER_LEN as usize];
         header[..8].copy_from_slice(MAGIC);
         header[8..].copy_from_slice(&leaf_count.to_le_bytes());
         offsets.write_all(&header).map_err(io)?;
-        let mut data = std::fs::OpenOptions::new()
+        let data = std::fs::OpenOptions::new()
             .write(true)
             .open(&tmp)
             .map_err(io)?;
-        data.seek(SeekFrom::Start(data_start(leaf_count)))
-            .map_err(io)?;
+        let data = DirectWriter::at(data, &tmp, data_start(leaf_count));
         Ok(RecordFileWriter {
-            offsets: BufWriter::with_capacity(1 << 20, offsets),
-            data: BufWriter::with_capacity(4 << 20, data),
+            offsets,
+            data,
             tmp,
             path,
             leaf_count,
@@ -115,9 +120,9 @@ impl RecordFileWriter {
         self.offsets
             .write_all(&self.data_len.to_le_bytes())
             .map_err(io)?;
-        let offsets = self.offsets.into_inner().map_err(|e| io(e.into_error()))?;
-        let data = self.data.into_inner().map_err(|e| io(e.into_error()))?;
-        offsets.sync_all().map_err(io)?;
+        let offsets = self.offsets.finish(false).map_err(io)?;
+        let data = self.data.finish(false).map_err(io)?;
+        // One fsync covers the file, whichever handle wrote what.
         data.sync_all().map_err(io)?;
         drop((offsets, data));
         std::fs::rename(&self.tmp, &self.path)
