@@ -339,31 +339,40 @@ fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verific
             }
             out.push_str("</ul></section>");
         }
-        Verification::Unconfirmed { reasons } => {
-            let _ = write!(
-                out,
-                "<section id=\"verdict\" class=\"warn\" role=\"status\"><h2>{}</h2><p>{}</p><details><summary>…</summary><ul>",
-                Esc(t.unconfirmed),
-                Esc(t.unconfirmed_detail)
-            );
-            for r in reasons.iter().take(20) {
-                let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));
-            }
-            out.push_str("</ul></details></section>");
-        }
-        Verification::Failed { reasons } => {
-            let _ = write!(
-                out,
-                "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p><details><summary>…</summary><ul>",
-                Esc(t.not_verified),
-                Esc(t.not_verified_detail)
-            );
-            for r in reasons.iter().take(20) {
-                let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));
-            }
-            out.push_str("</ul></details></section>");
-        }
+        Verification::Unconfirmed { reasons } => warning_section(
+            out,
+            ("warn", "status"),
+            (t.unconfirmed, t.unconfirmed_detail),
+            reasons,
+        ),
+        Verification::Failed { reasons } => warning_section(
+            out,
+            ("bad", "alert"),
+            (t.not_verified, t.not_verified_detail),
+            reasons,
+        ),
     }
+}
+
+/// The verdict section of a page that cannot show the badge: its class and ARIA role, its
+/// heading and text, and the verifier's reasons (at most 20) folded away.
+fn warning_section(
+    out: &mut String,
+    (class, role): (&str, &str),
+    (heading, detail): (&str, &str),
+    reasons: &[String],
+) {
+    let _ = write!(
+        out,
+        "<section id=\"verdict\" class=\"{class}\" role=\"{role}\"><h2>{}</h2><p>{}</p>\
+         <details><summary>…</summary><ul>",
+        Esc(heading),
+        Esc(detail)
+    );
+    for r in reasons.iter().take(20) {
+        let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));
+    }
+    out.push_str("</ul></details></section>");
 }
 
 fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base: &str) {
