@@ -122,6 +122,10 @@ tamper root 'b = next(iter(r["batches"].values())); b["root"] = ("1" if b["root"
 tamper unbound-lot 'sys.path.insert(0, "verifier/python"); from verify_proof import subject_key; r["subjects"].append({"type": "lot", "id": "LOT-NOT-BOUND", "key": subject_key(2, "LOT-NOT-BOUND").hex()})'
 # The first subject must be the item of the code.
 tamper first-subject 'r["subjects"][0]["id"] = r["code"][:-1] + ("1" if r["code"][-1] == "0" else "0")'
+# Each record and subject once, the records in the order of SPEC 11.1.
+tamper duplicate-record 'r["records"].insert(1, dict(r["records"][0]))'
+tamper record-order 'r["records"].reverse()'
+tamper duplicate-subject 'r["subjects"].append(dict(r["subjects"][-1]))'
 tamper signature 'a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c = a["checkpoint"]; i = c.rindex(" ") + 8; a["checkpoint"] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]'
 # Report objects have exactly their fields (SPEC 11.1).
 tamper unknown-field 'r["records"][0]["verified"] = True'

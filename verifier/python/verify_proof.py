@@ -441,6 +441,23 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
             failures.append(f"subject {s.get('id')!r}: only lots may follow the item")
         if s.get("type") == "lot":
             lots.add(s.get("id"))
+    # Listing (section 11.2, step 1): each subject once; each record once, ordered by
+    # event_time, then batch_id (byte order), then leaf_index, strictly ascending.
+    pairs = [(s.get("type"), s.get("id")) for s in subjects]
+    if len(set(pairs)) != len(pairs):
+        failures.append("a subject is listed twice")
+
+    def order_key(rec: dict):
+        t = (rec.get("record") or {}).get("event_time")
+        t = t if isinstance(t, int) and not isinstance(t, bool) else -(2 ** 63)
+        return (t, str(rec.get("batch_id", "")).encode("utf-8"), rec.get("leaf_index", 0))
+
+    for i in range(1, len(records)):
+        a, b = order_key(records[i - 1]), order_key(records[i])
+        if a[1:] == b[1:]:
+            failures.append(f"records {i - 1} and {i} are the same leaf: a record is listed once")
+        elif a >= b:
+            failures.append(f"record {i - 1} is listed before record {i}, against the order of section 11.1")
 
     def binds(rec: dict, lot) -> bool:
         """Whether rec is a record of the item that binds it to lot (section 11.1)."""

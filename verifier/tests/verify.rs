@@ -44,7 +44,7 @@ fn records() -> Vec<(Kind, &'static str, Value)> {
             "lot",
             json!({
                 "record_id": "dec-1", "code": null, "lot_id": LOT, "org_id": "broker-3",
-                "event_time": T0, "declaration_id": "531620261124000001", "filing_id": "F-99",
+                "event_time": T0 + 3, "declaration_id": "531620261124000001", "filing_id": "F-99",
                 "hs_code": "1901101000", "origin_country": "NZ", "trade_country": "AU",
                 "port_of_entry": "Shanghai Yangshan (CNSHA)", "declared_at": T0,
                 "cleared_at": T0 + 1, "status": "released",
@@ -596,6 +596,19 @@ fn report_level_corruptions_fail() {
     let mut r = f.report.clone();
     r.subjects.swap(0, 1);
     assert_fails(&f, &r, CheckKind::SubjectKeys);
+    // Each subject and record once, the records in the order of SPEC.md 11.1 (every record
+    // still proves its leaf).
+    let mut r = f.report.clone();
+    let lot = r.subjects[1].clone();
+    r.subjects.push(lot);
+    assert_fails(&f, &r, CheckKind::Listing);
+    let mut r = f.report.clone();
+    let again = r.records[2].clone();
+    r.records.insert(3, again);
+    assert_fails(&f, &r, CheckKind::Listing);
+    let mut r = f.report.clone();
+    r.records.swap(1, 2);
+    assert_fails(&f, &r, CheckKind::Listing);
     // A record listed as its lot's own but carrying a code (another item's record).
     let mut r = f.report.clone();
     let lot_record = r.records.iter().position(|e| e.subject == "lot").unwrap();

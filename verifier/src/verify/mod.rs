@@ -189,6 +189,9 @@ pub enum CheckKind {
     Format,
     /// The subjects' keys are those of their ids (SPEC.md 4).
     SubjectKeys,
+    /// Each subject and each record is listed once, the records in the order of SPEC.md
+    /// 11.1 (`event_time`, then `batch_id`, then `leaf_index`).
+    Listing,
     /// The record is about the code: its `code` (item) or a reported lot.
     Subject,
     /// `source.provided_by` is the record's `org_id`.
@@ -554,6 +557,7 @@ fn report_part(
         CheckKind::SubjectKeys,
         check_subject_keys(report),
     ));
+    checks.push(Check::new(CheckKind::Listing, check_listing(report)));
     let batches = report
         .batches
         .iter()

@@ -5,6 +5,51 @@ use super::*;
 /// The report's subjects (SPEC.md 11.2, step 1): the first is the item of the report's code,
 /// every other a lot that some record of the item binds it to (its `production` records, and
 /// its `logistics` records of event `labelled`), and every key is its subject's.
+/// Each subject once; each record once, in the order of SPEC.md 11.1: by `record.event_time`
+/// (a missing or null one first), then `batch_id` (byte order), then `leaf_index`, strictly
+/// ascending, so that no leaf of a batch is listed twice.
+pub(super) fn check_listing(report: &CodeReport) -> CheckStatus {
+    for (i, s) in report.subjects.iter().enumerate() {
+        if report.subjects[..i]
+            .iter()
+            .any(|t| t.subject_type == s.subject_type && t.id == s.id)
+        {
+            return CheckStatus::failed(format!(
+                "subject {} {:?} is listed twice",
+                s.subject_type, s.id
+            ));
+        }
+    }
+    fn key(r: &crate::report::RecordEntry) -> (i64, &[u8], u64) {
+        let time = r
+            .record
+            .get("event_time")
+            .and_then(serde_json::Value::as_i64)
+            .unwrap_or(i64::MIN);
+        (time, r.batch_id.as_bytes(), r.leaf_index)
+    }
+    for (i, pair) in report.records.windows(2).enumerate() {
+        let (a, b) = (key(&pair[0]), key(&pair[1]));
+        if a.1 == b.1 && a.2 == b.2 {
+            return CheckStatus::failed(format!(
+                "records {i} and {} are both leaf {} of batch {:?}: a record is listed once",
+                i + 1,
+                pair[1].leaf_index,
+                pair[1].batch_id
+            ));
+        }
+        if a >= b {
+            return CheckStatus::failed(format!(
+                "record {} is listed before record {}, against the order of SPEC.md 11.1 \
+                 (event_time, batch_id, leaf_index)",
+                i,
+                i + 1
+            ));
+        }
+    }
+    CheckStatus::passed()
+}
+
 pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
     match report.subjects.first() {
         Some(first) if first.subject_type == "item" && first.id == report.code => {}
