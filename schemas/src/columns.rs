@@ -30,6 +30,10 @@ pub fn detect_kind(schema: &Schema) -> Result<Kind, SchemaError> {
         }
         _ => Err(SchemaError::UnknownKind {
             columns: schema.fields().iter().map(|f| f.name().clone()).collect(),
+            markers: present
+                .iter()
+                .map(|k| format!("{} ({})", k.marker_column(), k.name()))
+                .collect(),
         }),
     }
 }

@@ -30,15 +30,12 @@ impl fmt::Display for WrongType {
 #[non_exhaustive]
 pub enum SchemaError {
     /// No kind's marker column (or more than one) is present.
-    #[error(
-        "schema matches no record kind: expected exactly one of the columns gtin (production), \
-         declaration_id (customs), event_type (logistics), inspection_type (inspection); \
-         found columns [{}]",
-        columns.join(", ")
-    )]
+    #[error("{}", describe_unknown_kind(columns, markers))]
     UnknownKind {
         /// The columns the input has.
         columns: Vec<String>,
+        /// The marker columns it has, as `column (kind)`: none, or more than one.
+        markers: Vec<String>,
     },
     /// The schema differs from the kind's: missing, unexpected or mistyped columns.
     #[error("{}", describe_mismatch(*kind, missing, unexpected, wrong_types))]
@@ -115,4 +112,23 @@ pub enum DecodeError {
     /// The stated length disagrees with the fields, or padding is not zero or not to a whole block.
     #[error("length or padding is wrong: {0}")]
     BadLength(&'static str),
+}
+
+/// The message of [`SchemaError::UnknownKind`]: the markers at fault when there are several,
+/// else the columns found.
+fn describe_unknown_kind(columns: &[String], markers: &[String]) -> String {
+    if markers.len() > 1 {
+        format!(
+            "schema matches several record kinds: it has the marker columns {}; a file holds \
+             records of one kind",
+            markers.join(" and ")
+        )
+    } else {
+        format!(
+            "schema matches no record kind: expected exactly one of the columns gtin \
+             (production), declaration_id (customs), event_type (logistics), inspection_type \
+             (inspection); found columns [{}]",
+            columns.join(", ")
+        )
+    }
 }
