@@ -382,23 +382,23 @@ pub struct AnchorOutcome {
 /// Opens (or creates on first use) the ledger signing key of `config`, a
 /// `ledger` chain's settings.
 pub fn ledger_signer(config: &ChainConfig) -> Result<NoteSigner, ChainError> {
-    let path = ledger_key_file(config)?;
-    let ChainConfig::Ledger { origin, .. } = config else {
-        unreachable!("ledger_key_file accepts ledger chains only");
-    };
-    let origin = origin.as_deref().unwrap_or(DEFAULT_LEDGER_ORIGIN);
+    let (path, origin) = ledger_key_file(config)?;
     Ok(NoteSigner::load_or_generate(&path, origin).map_err(LedgerError::from)?)
 }
 
-/// The key file of a `ledger` chain (its `key_file`, else [`default_ledger_key_file`]).
-fn ledger_key_file(config: &ChainConfig) -> Result<PathBuf, ChainError> {
-    let ChainConfig::Ledger { key_file, .. } = config else {
+/// The key file of a `ledger` chain (its `key_file`, else [`default_ledger_key_file`]) and
+/// its log's origin.
+fn ledger_key_file(config: &ChainConfig) -> Result<(PathBuf, &str), ChainError> {
+    let ChainConfig::Ledger { key_file, origin } = config else {
         return Err(ChainError::Config {
             path: "(chains)".into(),
             message: "the batch log's key comes from a chain of type \"ledger\"".into(),
         });
     };
-    Ok(key_file.clone().unwrap_or_else(default_ledger_key_file))
+    Ok((
+        key_file.clone().unwrap_or_else(default_ledger_key_file),
+        origin.as_deref().unwrap_or(DEFAULT_LEDGER_ORIGIN),
+    ))
 }
 
 /// The verifier key published beside the store's batch log, if the log was started.
@@ -433,7 +433,7 @@ pub async fn check_ledger_key(
         return Ok(());
     };
     let config = chains.get("ledger")?;
-    let key_file = ledger_key_file(&config)?;
+    let (key_file, _) = ledger_key_file(&config)?;
     if !key_file.exists() {
         return Err(ChainError::MissingLedgerKey {
             key_file: key_file.display().to_string(),

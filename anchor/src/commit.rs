@@ -18,7 +18,7 @@ use std::time::SystemTime;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt, stream};
 use proofmark_ingest::Store;
-use proofmark_ingest::store::{COMMIT_TEMP_AFFIXES, is_commit_temp_name};
+use proofmark_ingest::store::COMMIT_TEMP_AFFIXES;
 use proofmark_merkle::{Hash, batch_root, with_suite};
 
 use crate::error::AnchorError;
@@ -142,6 +142,7 @@ pub async fn commit_batch(
     opts: &CommitOptions,
     progress: &(dyn Fn(CommitProgress) + Sync),
 ) -> Result<CommitReport, AnchorError> {
+    let started = std::time::SystemTime::now();
     let manifest_path = layout::manifest_path(batch_id);
     if let Some(bytes) = get_object(store, &manifest_path).await? {
         return report_committed(store, &manifest_path, bytes).await;
@@ -185,15 +186,13 @@ pub async fn commit_batch(
     let work = tokio::task::spawn_blocking(move || WorkDir::create(&temp_dir))
         .await
         .map_err(|e| AnchorError::Task(e.to_string()))??;
-    if let Some(root) = store.local_root() {
-        let outputs = [layout::index_path(batch_id), layout::rejects_path(batch_id)];
-        let dirs: Vec<PathBuf> = outputs
-            .iter()
-            .filter_map(|p| root.join(p).parent().map(std::path::Path::to_owned))
-            .collect();
-        tokio::task::spawn_blocking(move || remove_dead_outputs(&dirs))
-            .await
-            .map_err(|e| AnchorError::Task(e.to_string()))?;
+    // Outputs (and other temporary files) that killed writers left in a local store: a
+    // running writer keeps its own locked.
+    if let Err(e) = store
+        .remove_abandoned_writes(&layout::batch_prefix(batch_id), started)
+        .await
+    {
+        tracing::warn!(error = %e, "cannot remove the batch's abandoned temporary files");
     }
 
     // The index merge needs only the summaries' leaf counts and index
@@ -727,7 +726,7 @@ pub fn remove_dead_work_dirs(parent: &std::path::Path) -> usize {
         }
         let owner = entry.path().join(WORK_OWNER);
         if owner.exists() {
-            removed += usize::from(remove_if_owner_dead(&owner, &entry.path(), "work folder"));
+            removed += usize::from(remove_if_owner_dead(&owner, &entry.path()));
             continue;
         }
         // No owner file: being set up right now (kept), or its commit was killed during
@@ -746,48 +745,29 @@ pub fn remove_dead_work_dirs(parent: &std::path::Path) -> usize {
     removed
 }
 
-/// Removes from `dirs` (a local store's output folders) the outputs that killed commits
-/// left before renaming them: those whose lock can be taken (a running commit holds a lock
-/// on each of its own). Returns how many went.
-fn remove_dead_outputs(dirs: &[PathBuf]) -> usize {
-    let outputs = dirs
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(dir).ok())
-        .flat_map(|entries| entries.flatten())
-        .filter(|e| is_commit_temp_name(&e.file_name().to_string_lossy()));
-    outputs
-        .filter(|e| remove_if_owner_dead(&e.path(), &e.path(), "output"))
-        .count()
-}
-
-/// Removes `target` (a file or a folder), which a commit left, if the lock on its `owner`
-/// file can be taken: the kernel drops a killed process's locks, so a running commit keeps
-/// its own. `what` names it in the logs. True when it was removed.
-fn remove_if_owner_dead(owner: &std::path::Path, target: &std::path::Path, what: &str) -> bool {
+/// Removes the work folder `dir`, which a commit left, if the lock on its `owner` file can
+/// be taken: the kernel drops a killed process's locks, so a running commit keeps its own.
+/// True when it was removed.
+fn remove_if_owner_dead(owner: &std::path::Path, dir: &std::path::Path) -> bool {
     let Ok(lock) = File::open(owner) else {
         return false;
     };
     if lock.try_lock().is_err() {
         return false; // its commit is running
     }
-    let removed = if target.is_dir() {
-        std::fs::remove_dir_all(target)
-    } else {
-        std::fs::remove_file(target)
-    };
-    match removed {
+    match std::fs::remove_dir_all(dir) {
         Ok(()) => {
-            tracing::info!(path = %target.display(), "removed the {what} of an interrupted commit");
+            tracing::info!(path = %dir.display(), "removed the work folder of an interrupted commit");
             true
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         // Another user's, in a shared temporary directory.
         Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-            tracing::debug!(path = %target.display(), error = %e, "cannot remove the {what} of an interrupted commit");
+            tracing::debug!(path = %dir.display(), error = %e, "cannot remove the work folder of an interrupted commit");
             false
         }
         Err(e) => {
-            tracing::warn!(path = %target.display(), error = %e, "cannot remove the {what} of an interrupted commit");
+            tracing::warn!(path = %dir.display(), error = %e, "cannot remove the work folder of an interrupted commit");
             false
         }
     }
@@ -833,8 +813,9 @@ impl OutputFile {
             .tempfile_in(&dir)
             .map_err(|e| AnchorError::io(&dir, e))?;
         // Held until the file is renamed or removed: tells this live output from one a
-        // killed commit left (`remove_dead_outputs`). A file system without locks leaves it
-        // unlocked, which only a second commit of the same batch at once could mistake.
+        // killed commit left (`Store::remove_abandoned_writes`). A file system without locks
+        // leaves it unlocked, which only a second commit of the same batch at once could
+        // mistake.
         let _ = file.as_file().try_lock();
         Ok(Self {
             file,
@@ -1001,8 +982,8 @@ mod tests {
     }
 
     /// A killed commit's output goes; a running commit's output and other files stay.
-    #[test]
-    fn dead_outputs_are_removed_and_live_ones_kept() {
+    #[tokio::test]
+    async fn dead_outputs_are_removed_and_live_ones_kept() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
         let work = tempfile::tempdir().unwrap();
@@ -1012,13 +993,15 @@ mod tests {
         std::fs::write(&dead, b"half an index").unwrap();
         let object = index.join("entries.bin.sha");
         std::fs::write(&object, b"object").unwrap();
-        assert_eq!(
-            remove_dead_outputs(&[index.clone(), dir.path().join("none")]),
-            1
-        );
+        let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+        let removed = store
+            .remove_abandoned_writes("batches/b", later)
+            .await
+            .unwrap();
+        assert_eq!(removed.files, 1);
         assert!(!dead.exists());
         assert!(live.path().exists() && object.exists());
-        assert!(is_commit_temp_name(
+        assert!(proofmark_ingest::store::is_commit_temp_name(
             &live.path().file_name().unwrap().to_string_lossy()
         ));
     }

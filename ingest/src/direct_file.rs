@@ -343,16 +343,14 @@ mod tests {
             let mut wa = DirectWriter::new(first, &path);
             let mut wb = DirectWriter::at(second, &path, head as u64);
             // Interleaved, as the record file's offsets and data streams are.
-            for (x, y) in a.chunks(1000).zip(b.chunks(777)) {
-                wb.write_all(y).unwrap();
-                wa.write_all(x).unwrap();
-            }
-            let done_a = a.chunks(1000).count();
-            for x in a.chunks(1000).skip(b.chunks(777).count().min(done_a)) {
-                wa.write_all(x).unwrap();
-            }
-            for y in b.chunks(777).skip(done_a.min(b.chunks(777).count())) {
-                wb.write_all(y).unwrap();
+            let (xs, ys): (Vec<_>, Vec<_>) = (a.chunks(1000).collect(), b.chunks(777).collect());
+            for i in 0..xs.len().max(ys.len()) {
+                if let Some(y) = ys.get(i) {
+                    wb.write_all(y).unwrap();
+                }
+                if let Some(x) = xs.get(i) {
+                    wa.write_all(x).unwrap();
+                }
             }
             wb.finish(true).unwrap();
             wa.finish(true).unwrap();

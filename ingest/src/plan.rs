@@ -173,6 +173,9 @@ pub enum PlanProgress {
         /// Its rows.
         rows: u64,
     },
+    /// The batch was planned before: the request is checked against the frozen plan, which
+    /// is returned unchanged if it matches.
+    Frozen,
     /// Before a new plan: the temporary files that killed writers left in the batch's
     /// folder of a local store were removed ([`crate::Store::remove_abandoned_writes`]);
     /// sent only when there were some.

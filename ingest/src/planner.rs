@@ -70,6 +70,7 @@ pub async fn make_plan(
         total_bytes: found.iter().map(|f| f.source.size).sum(),
     });
     if let Some(plan) = existing {
+        progress(PlanProgress::Frozen);
         return same_or_frozen(plan, &found, opts, progress).await;
     }
 
@@ -374,39 +375,54 @@ pub async fn plan_differences(
     inputs: &[String],
     opts: &PlanOptions,
 ) -> PlanDifferences {
-    let settings = settings_differences(frozen, opts);
-    let mut differ = Vec::new();
-    match crate::discover::resolve_inputs(inputs).await {
-        Err(e) => differ.push(format!("the inputs cannot be listed now: {e}")),
-        Ok(sources) => {
-            let old: BTreeMap<&str, u64> = frozen
-                .files
-                .iter()
-                .map(|f| (f.source.as_str(), f.size))
-                .collect();
-            for s in &sources {
-                match old.get(s.url.as_str()) {
-                    None => differ.push(format!("input {} is not in the plan", s.url)),
-                    Some(&size) if size != s.size => differ.push(format!(
-                        "input {} changed: {} bytes, the plan has {size}",
-                        s.url, s.size
-                    )),
-                    Some(_) => {}
-                }
+    let inputs = match crate::discover::resolve_inputs(inputs).await {
+        Err(e) => vec![format!("the inputs cannot be listed now: {e}")],
+        Ok(sources) => listing_differences(frozen, sources.iter().map(|s| (&*s.url, s.size))).0,
+    };
+    PlanDifferences {
+        settings: settings_differences(frozen, opts),
+        inputs,
+    }
+}
+
+/// Compares the inputs listed now (URL and size, in order) with the plan's files: the
+/// differences in words (an input not in the plan, a size that changed, a planned file no
+/// longer listed), and for each listed input the planned file it matches by URL and size.
+fn listing_differences<'p, 'u>(
+    frozen: &'p Plan,
+    listed: impl Iterator<Item = (&'u str, u64)>,
+) -> (Vec<String>, Vec<Option<&'p PlanFile>>) {
+    let planned: BTreeMap<&str, &PlanFile> = frozen
+        .files
+        .iter()
+        .map(|f| (f.source.as_str(), f))
+        .collect();
+    let mut differences = Vec::new();
+    let mut matched = Vec::new();
+    let mut now = std::collections::HashSet::new();
+    for (url, size) in listed {
+        now.insert(url);
+        matched.push(match planned.get(url) {
+            None => {
+                differences.push(format!("input {url} is not in the plan"));
+                None
             }
-            let now: std::collections::HashSet<&str> =
-                sources.iter().map(|s| s.url.as_str()).collect();
-            for src in old.keys() {
-                if !now.contains(src) {
-                    differ.push(format!("planned input {src} is not among the inputs now"));
-                }
+            Some(p) if p.size != size => {
+                differences.push(format!(
+                    "input {url} changed: {size} bytes, the plan has {}",
+                    p.size
+                ));
+                None
             }
+            Some(p) => Some(*p),
+        });
+    }
+    for src in planned.keys() {
+        if !now.contains(src) {
+            differences.push(format!("planned input {src} is not among the inputs now"));
         }
     }
-    PlanDifferences {
-        settings,
-        inputs: differ,
-    }
+    (differences, matched)
 }
 
 /// A plan exists: returns it when `found` are the same files (by source and digest) and the
@@ -418,29 +434,16 @@ async fn same_or_frozen(
     progress: &(dyn Fn(PlanProgress) + Sync),
 ) -> Result<Plan, IngestError> {
     let mut differences = settings_differences(&frozen, opts);
-    let old: BTreeMap<&str, &PlanFile> = frozen
-        .files
+    let (listed, matched) = listing_differences(
+        &frozen,
+        found.iter().map(|f| (&*f.source.url, f.source.size)),
+    );
+    differences.extend(listed);
+    let to_digest: Vec<(&Found, &PlanFile)> = found
         .iter()
-        .map(|f| (f.source.as_str(), f))
+        .zip(matched)
+        .filter_map(|(f, p)| Some((f, p?)))
         .collect();
-    let mut to_digest = Vec::new();
-    for f in found {
-        match old.get(f.source.url.as_str()) {
-            None => differences.push(format!("input {} is not in the plan", f.source.url)),
-            Some(p) if p.size != f.source.size => differences.push(format!(
-                "input {} changed: {} bytes, the plan has {}",
-                f.source.url, f.source.size, p.size
-            )),
-            Some(p) => to_digest.push((f, *p)),
-        }
-    }
-    let now: std::collections::HashSet<&str> =
-        found.iter().map(|f| f.source.url.as_str()).collect();
-    for src in old.keys() {
-        if !now.contains(src) {
-            differences.push(format!("planned input {src} is not among the inputs now"));
-        }
-    }
     if differences.is_empty() {
         for (f, p) in to_digest {
             let url = &f.source.url;

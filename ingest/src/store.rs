@@ -69,13 +69,13 @@ pub fn is_commit_temp_name(name: &str) -> bool {
 /// (`.proofmark-<random>.tmp`). Such a file that nobody holds locked was left by a killed
 /// writer.
 pub fn is_locked_temp_name(name: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let hidden = name.strip_prefix('.').and_then(|n| n.strip_suffix(".tmp"));
     let local = hidden.is_some_and(|n| {
         let mut parts = n.rsplitn(3, '.');
         matches!(
             (parts.next(), parts.next(), parts.next()),
-            (Some(count), Some(pid), Some(base)) if digits(count) && digits(pid) && !base.is_empty()
+            (Some(count), Some(pid), Some(base))
+                if all_digits(count) && all_digits(pid) && !base.is_empty()
         )
     });
     local || is_commit_temp_name(name)
@@ -86,24 +86,35 @@ pub fn is_locked_temp_name(name: &str) -> bool {
 /// [`Store::put`] and [`Store::put_if_absent`] in a local store) and the locked ones of
 /// [`is_locked_temp_name`].
 pub fn is_partial_file_name(name: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     let staged = name
         .rsplit_once('#')
-        .is_some_and(|(base, n)| !base.is_empty() && digits(n));
+        .is_some_and(|(base, n)| !base.is_empty() && all_digits(n));
     staged || is_locked_temp_name(name)
 }
 
+/// Whether `s` is one or more ASCII digits.
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The error of a failed local write of `path`.
+fn write_error(path: &std::path::Path) -> impl FnOnce(std::io::Error) -> IngestError {
+    let path = path.to_owned();
+    move |source| IngestError::LocalWrite { path, source }
+}
+
 /// The temporary file beside `target` that a local write fills before renaming it into
-/// place: `.<name>.<pid>.<n>.tmp` ([`is_locked_temp_name`]).
-fn local_temp_path(target: &std::path::Path) -> PathBuf {
+/// place, `.<name>.<pid>.<n>.tmp` ([`is_locked_temp_name`]), its folder created.
+fn local_temp_path(target: &std::path::Path) -> Result<PathBuf, IngestError> {
     let dir = target.parent().unwrap_or(std::path::Path::new("."));
+    std::fs::create_dir_all(dir).map_err(write_error(dir))?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned());
-    dir.join(format!(
+    Ok(dir.join(format!(
         ".{}.{}.{}.tmp",
         name.unwrap_or_default(),
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-    ))
+    )))
 }
 
 /// Removes the files under `dir` whose names `select` takes, last written before `before`
@@ -474,19 +485,13 @@ impl Store {
             return self.put(path, data).await;
         };
         let write = move || -> Result<(), IngestError> {
-            let io = |path: &std::path::Path| {
-                let path = path.to_owned();
-                move |source| IngestError::LocalWrite { path, source }
-            };
-            let dir = target.parent().unwrap_or(std::path::Path::new("."));
-            std::fs::create_dir_all(dir).map_err(io(dir))?;
-            let temp = local_temp_path(&target);
+            let temp = local_temp_path(&target)?;
             // Renamed while still open, so that the temporary name is locked as long as it
             // exists.
             let written = crate::direct_file::write_new_file(&temp, &data)
-                .map_err(io(&temp))
+                .map_err(write_error(&temp))
                 .and_then(|file| {
-                    let renamed = std::fs::rename(&temp, &target).map_err(io(&target));
+                    let renamed = std::fs::rename(&temp, &target).map_err(write_error(&target));
                     drop(file);
                     renamed
                 });
@@ -497,10 +502,7 @@ impl Store {
         };
         tokio::task::spawn_blocking(write)
             .await
-            .map_err(|e| IngestError::LocalWrite {
-                path: PathBuf::from(path),
-                source: std::io::Error::other(e.to_string()),
-            })?
+            .map_err(|e| local_task_error(std::path::Path::new(path), &e))?
     }
 
     /// Writes the object at `path` only if there is none yet: `true` when it was created,
@@ -529,23 +531,18 @@ impl Store {
     /// store they are a multipart upload.
     pub async fn writer(&self, path: &str) -> Result<ObjectWriter, IngestError> {
         if let Some(target) = self.local_file(path) {
-            let temp = local_temp_path(&target);
             let create = {
-                let temp = temp.clone();
                 let target = target.clone();
-                move || -> Result<std::fs::File, IngestError> {
-                    let io = |path: &std::path::Path| {
-                        let path = path.to_owned();
-                        move |source| IngestError::LocalWrite { path, source }
-                    };
-                    let dir = target.parent().unwrap_or(std::path::Path::new("."));
-                    std::fs::create_dir_all(dir).map_err(io(dir))?;
-                    crate::direct_file::create_locked(&temp).map_err(io(&temp))
+                move || -> Result<(PathBuf, std::fs::File), IngestError> {
+                    let temp = local_temp_path(&target)?;
+                    let file =
+                        crate::direct_file::create_locked(&temp).map_err(write_error(&temp))?;
+                    Ok((temp, file))
                 }
             };
-            let file = tokio::task::spawn_blocking(create)
+            let (temp, file) = tokio::task::spawn_blocking(create)
                 .await
-                .map_err(|e| local_task_error(&temp, &e))??;
+                .map_err(|e| local_task_error(&target, &e))??;
             return Ok(ObjectWriter {
                 kind: WriterKind::Local(LocalWriter {
                     temp,
@@ -709,7 +706,6 @@ impl Store {
     }
 }
 
-/// `url` without trailing `/`, except the one of a root path (`file:///`).
 /// A streamed write of one object, started with [`Store::writer`]. Readers see the object
 /// only once [`ObjectWriter::finish`] returns; a writer dropped or aborted before that
 /// leaves no object.
@@ -750,19 +746,19 @@ fn local_task_error(path: &std::path::Path, e: &tokio::task::JoinError) -> Inges
 }
 
 impl LocalWriter {
-    /// Waits for the write in flight, if any, and takes the file back.
-    async fn settle(&mut self) -> Result<(), IngestError> {
+    /// Waits for the write in flight, if any, and takes the file and its length (gone after
+    /// a failed write).
+    async fn take_file(&mut self) -> Result<(std::fs::File, u64), IngestError> {
         if let Some(pending) = self.pending.take() {
             let back = pending
                 .await
                 .map_err(|e| local_task_error(&self.temp, &e))?
-                .map_err(|source| IngestError::LocalWrite {
-                    path: self.temp.clone(),
-                    source,
-                })?;
+                .map_err(write_error(&self.temp))?;
             self.file = Some(back);
         }
-        Ok(())
+        self.file.take().ok_or_else(|| {
+            write_error(&self.temp)(std::io::Error::other("an earlier write failed"))
+        })
     }
 
     /// Removes the temporary file (nothing was published).
@@ -797,13 +793,7 @@ impl ObjectWriter {
                 Ok(())
             }
             WriterKind::Local(local) => {
-                local.settle().await?;
-                let Some((file, pos)) = local.file.take() else {
-                    return Err(IngestError::LocalWrite {
-                        path: local.temp.clone(),
-                        source: std::io::Error::other("an earlier write failed"),
-                    });
-                };
+                let (file, pos) = local.take_file().await?;
                 local.pending = Some(tokio::task::spawn_blocking(move || {
                     use std::os::unix::fs::FileExt;
                     file.write_all_at(&chunk, pos)?;
@@ -827,13 +817,7 @@ impl ObjectWriter {
                 .map(|_| ())
                 .map_err(|e| store.err("write", &path, e)),
             WriterKind::Local(mut local) => {
-                local.settle().await?;
-                let Some((file, _)) = local.file.take() else {
-                    return Err(IngestError::LocalWrite {
-                        path: local.temp.clone(),
-                        source: std::io::Error::other("an earlier write failed"),
-                    });
-                };
+                let (file, _) = local.take_file().await?;
                 let (temp, target) = (local.temp.clone(), local.target.clone());
                 // Renamed while still open and locked, then closed.
                 let renamed = tokio::task::spawn_blocking(move || {
@@ -843,16 +827,9 @@ impl ObjectWriter {
                 })
                 .await
                 .map_err(|e| local_task_error(&local.temp, &e))?;
-                match renamed {
-                    Ok(()) => {
-                        local.done = true;
-                        Ok(())
-                    }
-                    Err(source) => Err(IngestError::LocalWrite {
-                        path: local.target.clone(),
-                        source,
-                    }),
-                }
+                renamed.map_err(write_error(&local.target))?;
+                local.done = true;
+                Ok(())
             }
         }
     }
@@ -864,14 +841,14 @@ impl ObjectWriter {
                 let _ = upload.abort().await;
             }
             WriterKind::Local(mut local) => {
-                let _ = local.settle().await;
-                drop(local.file.take());
+                drop(local.take_file().await);
                 let _ = tokio::task::spawn_blocking(move || local.discard()).await;
             }
         }
     }
 }
 
+/// `url` without trailing `/`, except the one of a root path (`file:///`).
 fn trim_url(url: &str) -> String {
     let trimmed = url.trim_end_matches('/');
     // "file:///" (the file system root) keeps its path.

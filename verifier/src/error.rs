@@ -120,7 +120,7 @@ pub enum VerifierError {
     },
     /// A blocking task could not finish (it panicked or the runtime is
     /// shutting down).
-    #[error("a lookup task did not finish: {0}")]
+    #[error("a lookup or publish task did not finish: {0}")]
     Task(String),
 }
 

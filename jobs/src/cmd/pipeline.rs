@@ -255,9 +255,12 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
     let pb = bar(global, 0, "bytes");
     pb.set_message("plan");
     let cleaned = std::sync::Mutex::new(proofmark_ingest::Removed::default());
+    // A plan is made once: a rerun checks the inputs against it and changes nothing.
+    let planned_before = std::sync::atomic::AtomicBool::new(false);
     let progress = |p: PlanProgress| match p {
         PlanProgress::Resolved { total_bytes, .. } => pb.set_length(total_bytes),
         PlanProgress::Digested { bytes, .. } => pb.inc(bytes),
+        PlanProgress::Frozen => planned_before.store(true, std::sync::atomic::Ordering::Relaxed),
         PlanProgress::Cleaned(removed) => {
             if let Ok(mut c) = cleaned.lock() {
                 *c = removed;
@@ -265,20 +268,17 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
         }
         _ => {}
     };
-    let rt = runtime()?;
-    // A plan is made once: a rerun checks the inputs against it and changes nothing.
-    let planned_before = rt
-        .block_on(proofmark_ingest::load_plan(&store, &args.batch_id))
-        .ok()
-        .flatten()
-        .is_some();
-    let plan = rt
+    let plan = runtime()?
         .block_on(make_plan(&store, &args.inputs, &opts, &progress))
         .with_context(|| format!("planning batch {} in {}", args.batch_id, args.store))?;
     pb.finish_and_clear();
     let cleaned = cleaned.into_inner().unwrap_or_default();
     print_cleanup(global, cleaned);
-    print_plan(&plan, planned_before, started.elapsed().as_secs_f64());
+    print_plan(
+        &plan,
+        planned_before.into_inner(),
+        started.elapsed().as_secs_f64(),
+    );
     Ok(ExitCode::SUCCESS)
 }
 

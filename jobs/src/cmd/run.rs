@@ -662,6 +662,26 @@ fn metrics_text(
     o
 }
 
+/// Whether an earlier run committed the batch, anchored it on every chain of the job, and
+/// published it.
+async fn finished_earlier(
+    store: &Store,
+    batch_id: &str,
+    job: &Job,
+) -> anyhow::Result<(bool, bool, bool)> {
+    let committed = store
+        .head(&proofmark_anchor::layout::manifest_path(batch_id))
+        .await?
+        .is_some();
+    let mut anchored = true;
+    for chain in &job.chains {
+        let receipt = proofmark_anchor::chain::receipt_path(batch_id, chain);
+        anchored &= store.head(&receipt).await?.is_some();
+    }
+    let published = stage_done(store, batch_id, "publish").await?.is_some();
+    Ok((committed, anchored, published))
+}
+
 async fn run_stages(
     job: &Job,
     store: &Store,
@@ -670,17 +690,12 @@ async fn run_stages(
     until: Option<Stage>,
     global: &GlobalArgs,
 ) -> anyhow::Result<Summary> {
-    // What earlier runs finished, for the outcome of a run stopped by --until.
-    let committed_before = store
-        .head(&proofmark_anchor::layout::manifest_path(batch_id))
-        .await?
-        .is_some();
-    let mut anchored_before = !job.chains.is_empty();
-    for chain in &job.chains {
-        let receipt = proofmark_anchor::chain::receipt_path(batch_id, chain);
-        anchored_before &= store.head(&receipt).await?.is_some();
-    }
-    let published_before = stage_done(store, batch_id, "publish").await?.is_some();
+    // What earlier runs finished, for the outcome of a run stopped by --until (looked up
+    // only then).
+    let (committed_before, anchored_before, published_before) = match until {
+        Some(_) => finished_earlier(store, batch_id, job).await?,
+        None => (false, false, false),
+    };
     let until_outcome = |stage: Stage, committed: bool, anchored: bool| {
         let state = if anchored && (published_before || job.index.is_none()) {
             "the batch was completed earlier"

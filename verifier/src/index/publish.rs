@@ -278,9 +278,6 @@ async fn write_records(
     let reader = Arc::new(RangeReader::default());
     let files = Arc::new(InputFiles::new(Arc::clone(&reader)));
     let mut out = records::RecordFileWriter::create(dir, name, leaf_count)?;
-    let task_failed = |e: tokio::task::JoinError| {
-        VerifierError::integrity(batch_id, 0, format!("a record task failed: {e}"))
-    };
     let mut segments = futures::stream::iter(0..ctx.segment_count())
         .map(|i| {
             let (store, ctx) = (store.clone(), Arc::clone(&ctx));
@@ -290,7 +287,7 @@ async fn write_records(
         .buffered(SEGMENTS_AT_ONCE);
     let mut next_leaf = 0u64;
     while let Some(joined) = segments.next().await {
-        let segment = joined.map_err(task_failed)??;
+        let segment = joined.map_err(|e| VerifierError::Task(e.to_string()))??;
         if segment.first_leaf != next_leaf {
             return Err(VerifierError::integrity(
                 batch_id,
@@ -380,13 +377,9 @@ async fn encode_segment(
             ends,
         })
     };
-    tokio::task::spawn_blocking(encode).await.map_err(|e| {
-        VerifierError::integrity(
-            &ctx.batch_id,
-            first_leaf,
-            format!("a record task failed: {e}"),
-        )
-    })?
+    tokio::task::spawn_blocking(encode)
+        .await
+        .map_err(|e| VerifierError::Task(e.to_string()))?
 }
 
 /// Calls `f` with `entries.bin`'s bytes, chunk by chunk (whole entries).
