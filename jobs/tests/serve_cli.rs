@@ -114,4 +114,25 @@ fn publish_then_serve_then_stop_on_sigterm() {
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("stopped"), "{rest}");
+    // The index's files were read ahead (the default budget, `auto`).
+    assert!(
+        rest.contains("index and leaf files into memory in"),
+        "{rest}"
+    );
+
+    let bad = proofmark(
+        &[
+            "serve",
+            "--store",
+            store.to_str().unwrap(),
+            "--index",
+            index.to_str().unwrap(),
+            "--prewarm-mib",
+            "lots",
+        ],
+        &key,
+    );
+    assert_eq!(bad.status.code(), Some(3));
+    let text = String::from_utf8_lossy(&bad.stderr);
+    assert!(text.contains("neither a count of MiB nor `auto`"), "{text}");
 }

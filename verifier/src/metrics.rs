@@ -70,6 +70,8 @@ struct State {
     lookups: BTreeMap<String, u64>,
     lookup_latency: Histogram,
     audit_codes: u64,
+    prewarm_files: u64,
+    prewarm_bytes: u64,
 }
 
 /// A renderer of more counters, appended to [`Metrics::render`]'s output.
@@ -130,6 +132,15 @@ impl Metrics {
     /// Counts codes looked up by `POST /v1/audit`.
     pub fn audit_codes(&self, n: u64) {
         self.with(|s| s.audit_codes += n);
+    }
+
+    /// Counts files and bytes read into the page cache ahead of lookups
+    /// ([`crate::Lookup::prewarm`]).
+    pub fn prewarmed(&self, files: u64, bytes: u64) {
+        self.with(|s| {
+            s.prewarm_files += files;
+            s.prewarm_bytes += bytes;
+        });
     }
 
     /// Adds a renderer of more counters in the text format (e.g. the
@@ -196,6 +207,16 @@ impl Metrics {
             out.push_str("# HELP proofmark_audit_codes_total Codes looked up by audits.\n");
             out.push_str("# TYPE proofmark_audit_codes_total counter\n");
             let _ = writeln!(out, "proofmark_audit_codes_total {}", s.audit_codes);
+            out.push_str(
+                "# HELP proofmark_prewarm_files_total Index and leaf files read whole into the page cache ahead of lookups.\n",
+            );
+            out.push_str("# TYPE proofmark_prewarm_files_total counter\n");
+            let _ = writeln!(out, "proofmark_prewarm_files_total {}", s.prewarm_files);
+            out.push_str(
+                "# HELP proofmark_prewarm_read_bytes_total Bytes of index and leaf files read into the page cache ahead of lookups.\n",
+            );
+            out.push_str("# TYPE proofmark_prewarm_read_bytes_total counter\n");
+            let _ = writeln!(out, "proofmark_prewarm_read_bytes_total {}", s.prewarm_bytes);
             out
         })
     }

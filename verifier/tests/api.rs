@@ -1040,3 +1040,116 @@ async fn a_changed_plan_or_manifest_is_an_integrity_failure() {
         assert_eq!(status, StatusCode::OK, "{name} restored");
     }
 }
+
+/// The sizes of `dir`'s files whose names end in `suffix`.
+fn files_ending(dir: &Path, suffix: &str) -> Vec<u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(suffix))
+        .map(|e| e.metadata().unwrap().len())
+        .collect()
+}
+
+/// The leaf files of `batch` and its record file: what a prewarm reads.
+fn warmable(fx: &Fixture, batch: &str) -> (u64, u64) {
+    let mut sizes = files_ending(
+        &fx.store_path().join("batches").join(batch).join("segments"),
+        ".leaves",
+    );
+    let catalog: Value =
+        serde_json::from_slice(&std::fs::read(fx.index_path().join("catalog.json")).unwrap())
+            .unwrap();
+    let record_file = catalog["batches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["batch_id"] == batch)
+        .unwrap()["records"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    sizes.push(
+        std::fs::metadata(fx.index_path().join(record_file))
+            .unwrap()
+            .len(),
+    );
+    assert!(sizes.len() > 1 && sizes.iter().all(|&n| n > 0));
+    (sizes.len() as u64, sizes.iter().sum())
+}
+
+fn prewarm_counters(metrics: &str) -> (u64, u64) {
+    let value = |name: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap()
+    };
+    (
+        value("proofmark_prewarm_files_total"),
+        value("proofmark_prewarm_read_bytes_total"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prewarm_reads_the_leaf_and_record_files_within_its_budget() {
+    use proofmark_verifier::lookup::prewarm::PrewarmBudget;
+    let fx = fixture().await;
+    let (files, bytes) = warmable(&fx, BATCH);
+    let lookup = Lookup::open(fx.store(), &fx.index_path())
+        .unwrap()
+        .with_prewarm(PrewarmBudget::Bytes(u64::MAX));
+    let done = lookup.prewarm(PrewarmBudget::Bytes(u64::MAX)).unwrap();
+    assert_eq!(
+        (done.files as u64, done.bytes, done.left_unread),
+        (files, bytes, 0)
+    );
+    // A budget stops the read, and says what it left.
+    let some = lookup.prewarm(PrewarmBudget::Bytes(bytes / 2)).unwrap();
+    assert_eq!(
+        (some.bytes, some.left_unread),
+        (bytes / 2, bytes - bytes / 2)
+    );
+    assert!((some.files as u64) < files);
+    assert_eq!(
+        lookup.prewarm(PrewarmBudget::Off).unwrap().left_unread,
+        bytes
+    );
+    let router = app(ApiState::new(lookup.clone()));
+    let (_, _, body) = get(&router, "/metrics").await;
+    let text = String::from_utf8(body).unwrap();
+    let (files_then, bytes_then) = prewarm_counters(&text);
+    assert_eq!(bytes_then, bytes + bytes / 2);
+    assert_eq!(files_then, files + some.files as u64);
+
+    // A batch published while the service runs is read when the index is
+    // reopened, and only that batch.
+    anchored_batch(
+        &fx.store(),
+        fx.dir.path(),
+        "sample-2026-11-25",
+        "2026-11-25",
+    )
+    .await;
+    publish(&fx.store(), "sample-2026-11-25", &fx.index_path())
+        .await
+        .unwrap();
+    let (new_files, new_bytes) = warmable(&fx, "sample-2026-11-25");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, _) = get(&router, "/v1/batches").await;
+    assert_eq!(status, StatusCode::OK);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (_, _, body) = get(&router, "/metrics").await;
+        let now = prewarm_counters(&String::from_utf8(body).unwrap());
+        if now != (files_then, bytes_then) {
+            assert_eq!(now, (files_then + new_files, bytes_then + new_bytes));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new batch was not read ahead"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use proofmark_ingest::Store;
 use proofmark_verifier::api::{ApiLimits, ApiState};
 use proofmark_verifier::consumer::{Consumer, PinKey};
+use proofmark_verifier::lookup::prewarm::PrewarmBudget;
 use proofmark_verifier::verify::Trust;
 use proofmark_verifier::{CodeLookup, Lookup};
 
@@ -53,6 +54,13 @@ pub struct ServeArgs {
     /// cannot be shown), never a report that lists only some of them.
     #[arg(long, value_name = "N", default_value_t = proofmark_verifier::lookup::MAX_LOT_RECORDS)]
     pub max_lot_records: usize,
+    /// Read the published record files (and, on a local store, the leaf
+    /// files) into the page cache at start and after each publish, up to this
+    /// many MiB, so that the first lookups do not wait for the disk; `auto`
+    /// (the default) is half of the memory available at the time, 0 turns it
+    /// off. Lookups are served meanwhile.
+    #[arg(long, value_name = "MIB|auto", default_value = "auto", value_parser = parse_prewarm)]
+    pub prewarm_mib: PrewarmBudget,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
@@ -82,7 +90,8 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let lookup = Lookup::open(store, &args.index)
         .with_context(|| format!("cannot open the code index {}", args.index.display()))?
         .with_row_group_cache_bytes(args.row_group_cache_mib.saturating_mul(1 << 20))
-        .with_max_lot_records(args.max_lot_records);
+        .with_max_lot_records(args.max_lot_records)
+        .with_prewarm(args.prewarm_mib);
     let limits = ApiLimits {
         audit_body_bytes: args.audit_max_bytes,
         audit_codes: args.audit_max_codes,
@@ -124,6 +133,7 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let warm = lookup.clone();
     let state = ApiState::new(lookup.clone()).with_limits(limits);
     let router = match consumer {
         Some((consumer, trust)) => {
@@ -143,6 +153,38 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let local = listener.local_addr().context("no local address")?;
     tracing::info!(%local, "serving");
     errln!("serving on http://{local}");
+    if args.prewarm_mib != PrewarmBudget::Off {
+        let budget = args.prewarm_mib;
+        tokio::task::spawn_blocking(move || match warm.prewarm(budget) {
+            Ok(done) => {
+                tracing::info!(
+                    files = done.files,
+                    bytes = done.bytes,
+                    left_unread = done.left_unread,
+                    seconds = done.elapsed.as_secs_f64(),
+                    "read the index's files into the page cache"
+                );
+                if !quiet && !super::json_logs() {
+                    let unread = if done.left_unread > 0 {
+                        format!(
+                            "; {:.1} GiB left unread (budget {:.1} GiB, --prewarm-mib)",
+                            gib(done.left_unread),
+                            gib(done.budget)
+                        )
+                    } else {
+                        String::new()
+                    };
+                    errln!(
+                        "read {:.2} GiB of {} index and leaf files into memory in {:.1} s{unread}",
+                        gib(done.bytes),
+                        done.files,
+                        done.elapsed.as_secs_f64()
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the index's files ahead"),
+        });
+    }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server = axum::serve(listener, router).with_graceful_shutdown(async move {
@@ -168,6 +210,19 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     errln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+fn gib(bytes: u64) -> f64 {
+    bytes as f64 / f64::from(1u32 << 30)
+}
+
+fn parse_prewarm(s: &str) -> Result<PrewarmBudget, String> {
+    if s.eq_ignore_ascii_case("auto") {
+        return Ok(PrewarmBudget::Auto);
+    }
+    s.parse::<u64>()
+        .map(PrewarmBudget::mib)
+        .map_err(|_| format!("{s:?} is neither a count of MiB nor `auto`"))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -46,6 +46,7 @@
 //! ```
 
 pub mod batch;
+pub mod prewarm;
 pub(crate) mod read;
 pub mod record;
 
@@ -65,6 +66,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::VerifierError;
 use crate::index::{CATALOG_FILE, CodeIndex, Position, PublishedBatch};
+use crate::lookup::prewarm::{PrewarmBudget, Prewarmed};
 use crate::mapped::Mapped;
 use crate::metrics::Metrics;
 use crate::report::{
@@ -123,6 +125,8 @@ struct Inner {
     /// Records of its own a bound lot may have ([`MAX_LOT_RECORDS`]).
     max_lot_records: AtomicUsize,
     metrics: Arc<Metrics>,
+    /// How much of a newly published batch's files a refresh reads ahead.
+    prewarm: Mutex<PrewarmBudget>,
 }
 
 /// When the catalog was last checked, and its modification time and length then.
@@ -168,6 +172,7 @@ impl Lookup {
                 lot_records: Mutex::new(HashMap::new()),
                 max_lot_records: AtomicUsize::new(MAX_LOT_RECORDS),
                 metrics: Arc::new(Metrics::default()),
+                prewarm: Mutex::new(PrewarmBudget::Off),
             }),
         })
     }
@@ -197,6 +202,7 @@ impl Lookup {
                         shared.max_lot_records.load(Ordering::Relaxed),
                     ),
                     metrics,
+                    prewarm: Mutex::new(shared.prewarm_budget()),
                 }
             }
         };
@@ -220,6 +226,35 @@ impl Lookup {
     pub fn with_max_lot_records(self, limit: usize) -> Self {
         self.inner.max_lot_records.store(limit, Ordering::Relaxed);
         self
+    }
+
+    /// Reads the files of batches that a later publish adds into the page
+    /// cache, within `budget`, on a thread of their own when the index is
+    /// reopened (default [`PrewarmBudget::Off`]). [`Lookup::prewarm`] reads
+    /// those of the batches published now.
+    pub fn with_prewarm(self, budget: PrewarmBudget) -> Self {
+        *self
+            .inner
+            .prewarm
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = budget;
+        self
+    }
+
+    /// Reads the published batches' leaf files (on a local store) and record
+    /// files once from start to end, within `budget`, so that the first
+    /// lookups find them in the page cache rather than on the disk (see
+    /// [`prewarm`]). Blocking: call it from a thread or the blocking pool.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifierError::IndexIo`] when a file cannot be read.
+    pub fn prewarm(&self, budget: PrewarmBudget) -> Result<Prewarmed, VerifierError> {
+        let index = self.inner.current_index();
+        let files = prewarm::files_to_warm(&index, self.inner.store.local_root(), 0);
+        let done = prewarm::read_files(&files, budget.bytes_now())?;
+        self.inner.metrics.prewarmed(done.files as u64, done.bytes);
+        Ok(done)
     }
 
     /// The counters this lookup updates.
@@ -475,15 +510,61 @@ impl Inner {
                     batches = index.catalog().batches.len(),
                     "code index reopened"
                 );
-                *self
-                    .index
-                    .write()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(index);
+                let index = Arc::new(index);
+                let before = std::mem::replace(
+                    &mut *self
+                        .index
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner),
+                    Arc::clone(&index),
+                );
                 refresh.stamp = stamp;
+                self.prewarm_new_batches(index, before.catalog().batches.len());
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot reopen the code index; keeping the old one")
             }
+        }
+    }
+
+    fn prewarm_budget(&self) -> PrewarmBudget {
+        *self
+            .prewarm
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reads the files of `index`'s batches from ordinal `from` on, on a
+    /// thread of their own, when prewarming is on.
+    fn prewarm_new_batches(&self, index: Arc<CodeIndex>, from: usize) {
+        let budget = self.prewarm_budget();
+        if budget == PrewarmBudget::Off || index.catalog().batches.len() <= from {
+            return;
+        }
+        let root = self.store.local_root().map(Path::to_path_buf);
+        let metrics = Arc::clone(&self.metrics);
+        let spawned = std::thread::Builder::new()
+            .name("prewarm".into())
+            .spawn(move || {
+                let files = prewarm::files_to_warm(&index, root.as_deref(), from);
+                match prewarm::read_files(&files, budget.bytes_now()) {
+                    Ok(done) => {
+                        metrics.prewarmed(done.files as u64, done.bytes);
+                        tracing::info!(
+                            files = done.files,
+                            bytes = done.bytes,
+                            left_unread = done.left_unread,
+                            seconds = done.elapsed.as_secs_f64(),
+                            "read the newly published batches' files into the page cache"
+                        );
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read ahead a published batch's files")
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start reading ahead a published batch's files");
         }
     }
 
