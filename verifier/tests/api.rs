@@ -1153,3 +1153,36 @@ async fn prewarm_reads_the_leaf_and_record_files_within_its_budget() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receipt_added_after_publishing_shows_without_a_restart() {
+    let fx = fixture().await;
+    let lookup = Lookup::open(fx.store(), &fx.index_path())
+        .unwrap()
+        .with_receipts_reread(std::time::Duration::from_millis(1500));
+    let router = app(ApiState::new(lookup));
+    let code = production_codes()[0].clone();
+    let chains = |body: &[u8]| -> Vec<String> {
+        let report: CodeReport = serde_json::from_slice(body).unwrap();
+        report.batches[BATCH].anchors.keys().cloned().collect()
+    };
+    let (status, _, body) = get(&router, &format!("/v1/codes/{code}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(chains(&body), ["ledger"]);
+    // Another chain's receipt lands in the store (here a copy under another name).
+    let anchors = fx.store_path().join("batches").join(BATCH).join("anchors");
+    std::fs::copy(anchors.join("ledger.json"), anchors.join("mirror.json")).unwrap();
+    let (_, _, body) = get(&router, &format!("/v1/codes/{code}")).await;
+    assert_eq!(
+        chains(&body),
+        ["ledger"],
+        "read again only after the period"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1600)).await;
+    let (_, _, body) = get(&router, &format!("/v1/codes/{code}")).await;
+    assert_eq!(chains(&body), ["ledger", "mirror"]);
+    let (_, _, body) = get(&router, &format!("/v1/batches/{BATCH}")).await;
+    let batch: Value = serde_json::from_slice(&body).unwrap();
+    let listed: Vec<&String> = batch["anchors"].as_object().unwrap().keys().collect();
+    assert_eq!(listed, ["ledger", "mirror"], "{batch}");
+}

@@ -8,7 +8,9 @@
 //! walk from the leaf to the stored node above its block.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use proofmark_anchor::batch_proof::segment_block_proof;
 use proofmark_anchor::layout::{self, SegmentFile, segment_path};
@@ -26,7 +28,7 @@ use crate::mapped::Mapped;
 use crate::report::BatchInfo;
 
 /// A non-empty segment: where its leaves are and its root's proof in the batch tree.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct SegmentSlot {
     segment: u32,
     first_leaf: u64,
@@ -80,7 +82,20 @@ pub(crate) struct BatchContext {
     pub plan: Plan,
     slots: Vec<SegmentSlot>,
     segments: Mutex<HashMap<u32, Arc<SegmentData>>>,
+    /// When the store's receipts were last read ([`clock_ms`]).
+    anchors_read_at: AtomicU64,
 }
+
+/// Milliseconds since the first call in this process.
+fn clock_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    u64::try_from(START.get_or_init(Instant::now).elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// How often a loaded batch's receipts are read again by default: a batch
+/// anchored on another chain after it was published (or re-anchored after a
+/// reorg) shows its new receipts within this long, without a restart.
+pub const ANCHORS_REREAD: Duration = Duration::from_secs(10);
 
 impl BatchContext {
     /// Loads batch `batch_id`: manifest (whose digest must be `manifest_digest`,
@@ -161,7 +176,62 @@ impl BatchContext {
             plan,
             slots,
             segments: Mutex::new(HashMap::new()),
+            anchors_read_at: AtomicU64::new(clock_ms()),
         })
+    }
+
+    /// Whether the receipts are due to be read again (`every` since they
+    /// were last read); `true` once per period, to one caller.
+    pub fn anchors_due(&self, every: Duration) -> bool {
+        let now = clock_ms();
+        let read = self.anchors_read_at.load(Ordering::Relaxed);
+        let every = u64::try_from(every.as_millis()).unwrap_or(u64::MAX);
+        now.saturating_sub(read) >= every
+            && self
+                .anchors_read_at
+                .compare_exchange(read, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+    }
+
+    /// The store's receipts of the batch now, when they differ from the
+    /// loaded ones.
+    ///
+    /// # Errors
+    ///
+    /// Store and parse errors of the receipts.
+    pub async fn changed_anchors(
+        &self,
+        store: &Store,
+    ) -> Result<Option<BTreeMap<String, serde_json::Value>>, VerifierError> {
+        let anchors = load_anchors(store, &self.batch_id).await?;
+        Ok((anchors != self.info.anchors).then_some(anchors))
+    }
+
+    /// The same batch with the receipts `anchors` (the segments loaded so
+    /// far are shared).
+    pub fn with_anchors(&self, anchors: BTreeMap<String, serde_json::Value>) -> BatchContext {
+        let info = BatchInfo {
+            anchors,
+            ..self.info.clone()
+        };
+        let mut info_json = Vec::new();
+        info.write_json(&mut info_json);
+        let segments = self
+            .segments
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        BatchContext {
+            batch_id: Arc::clone(&self.batch_id),
+            suite: self.suite,
+            root: self.root,
+            info,
+            info_json,
+            plan: self.plan.clone(),
+            slots: self.slots.clone(),
+            segments: Mutex::new(segments),
+            anchors_read_at: AtomicU64::new(clock_ms()),
+        }
     }
 
     /// The proof of global leaf `leaf_index`, checked against the batch root.

@@ -21,7 +21,9 @@
 //! when it is checked ([`Lookup::report_json`] splices them;
 //! [`Lookup::report`] parses them back into a [`CodeReport`]). Manifests, plans, receipts, segment trees and Parquet
 //! metadata are cached per batch; the index is reopened when `publish`
-//! replaced its catalog (checked at most once a second).
+//! replaced its catalog (checked at most once a second), and a batch's
+//! receipts are read again every [`batch::ANCHORS_REREAD`] (a chain anchored
+//! after the publish shows without a restart).
 //!
 //! When the store is local and every published batch has a record file, a
 //! lookup runs on the calling task: its reads are slices of mapped local
@@ -52,7 +54,7 @@ pub mod record;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -127,6 +129,8 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// How much of a newly published batch's files a refresh reads ahead.
     prewarm: Mutex<PrewarmBudget>,
+    /// How often a loaded batch's receipts are read again, in ms.
+    anchors_reread_ms: AtomicU64,
 }
 
 /// When the catalog was last checked, and its modification time and length then.
@@ -173,6 +177,7 @@ impl Lookup {
                 max_lot_records: AtomicUsize::new(MAX_LOT_RECORDS),
                 metrics: Arc::new(Metrics::default()),
                 prewarm: Mutex::new(PrewarmBudget::Off),
+                anchors_reread_ms: AtomicU64::new(batch::ANCHORS_REREAD.as_millis() as u64),
             }),
         })
     }
@@ -203,6 +208,9 @@ impl Lookup {
                     ),
                     metrics,
                     prewarm: Mutex::new(shared.prewarm_budget()),
+                    anchors_reread_ms: AtomicU64::new(
+                        shared.anchors_reread_ms.load(Ordering::Relaxed),
+                    ),
                 }
             }
         };
@@ -255,6 +263,18 @@ impl Lookup {
         let done = prewarm::read_files(&files, budget.bytes_now())?;
         self.inner.metrics.prewarmed(done.files as u64, done.bytes);
         Ok(done)
+    }
+
+    /// Reads a loaded batch's receipts from the store again at most every
+    /// `every` (default [`batch::ANCHORS_REREAD`]), so that a receipt added
+    /// after the batch was published (another chain, a re-anchoring) shows
+    /// without a restart.
+    pub fn with_receipts_reread(self, every: Duration) -> Self {
+        self.inner.anchors_reread_ms.store(
+            u64::try_from(every.as_millis()).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+        self
     }
 
     /// The counters this lookup updates.
@@ -527,6 +547,10 @@ impl Inner {
         }
     }
 
+    fn anchors_reread(&self) -> Duration {
+        Duration::from_millis(self.anchors_reread_ms.load(Ordering::Relaxed))
+    }
+
     fn prewarm_budget(&self) -> PrewarmBudget {
         *self
             .prewarm
@@ -591,7 +615,29 @@ impl Inner {
                     .map(Arc::new)
             })
             .await?;
-        Ok(Arc::clone(ctx))
+        if !ctx.anchors_due(self.anchors_reread()) {
+            return Ok(Arc::clone(ctx));
+        }
+        match ctx.changed_anchors(&self.store).await {
+            Ok(None) => Ok(Arc::clone(ctx)),
+            Ok(Some(anchors)) => {
+                tracing::info!(batch_id, chains = ?anchors.keys().collect::<Vec<_>>(), "the batch's receipts changed");
+                let fresh = Arc::new(ctx.with_anchors(anchors));
+                self.batches
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(
+                        Arc::from(batch_id),
+                        Arc::new(OnceCell::new_with(Some(Arc::clone(&fresh)))),
+                    );
+                Ok(fresh)
+            }
+            Err(e) => {
+                // The receipts read before still stand; the next period tries again.
+                tracing::warn!(batch_id, error = %e, "cannot read the batch's receipts again");
+                Ok(Arc::clone(ctx))
+            }
+        }
     }
 
     async fn report(&self, code: &str) -> Result<Option<Assembled>, VerifierError> {
