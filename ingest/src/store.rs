@@ -82,8 +82,9 @@ pub fn is_locked_temp_name(name: &str) -> bool {
 }
 
 /// Whether a file name is that of a temporary file written before a rename: object_store's
-/// staging files (`<name>#<digits>`, which it never lists as objects, written by
-/// [`Store::put`] and [`Store::put_if_absent`] in a local store) and the locked ones of
+/// staging files (`<name>#<digits>`, which it never lists as objects, written by its local
+/// puts: [`Store::put`] and [`Store::put_if_absent`] of a path that needs encoding, and
+/// every put of earlier versions) and the locked ones of
 /// [`is_locked_temp_name`].
 pub fn is_partial_file_name(name: &str) -> bool {
     let staged = name
@@ -115,6 +116,51 @@ fn local_temp_path(target: &std::path::Path) -> Result<PathBuf, IngestError> {
         std::process::id(),
         TEMP_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )))
+}
+
+/// How [`local_put`] puts its temporary file in place.
+#[derive(Clone, Copy)]
+enum LocalPut {
+    /// Renamed over any existing file.
+    Replace,
+    /// Hard-linked under the object's name, which fails when the name exists.
+    Create,
+}
+
+/// Writes `data` to a locked temporary file beside `target` and puts it in place: `true`
+/// when it was, `false` when [`LocalPut::Create`] found `target` already there. A killed
+/// writer leaves only the unlocked temporary file, which
+/// [`Store::remove_abandoned_writes`] can tell from a live one.
+async fn local_put(target: PathBuf, data: Bytes, how: LocalPut) -> Result<bool, IngestError> {
+    let shown = target.clone();
+    let write = move || -> Result<bool, IngestError> {
+        use std::io::Write as _;
+        let temp = local_temp_path(&target)?;
+        let mut file = crate::direct_file::create_locked(&temp).map_err(write_error(&temp))?;
+        let placed = file
+            .write_all(&data)
+            .map_err(write_error(&temp))
+            .and_then(|()| match how {
+                // Renamed while still open, so that the temporary name is locked as long as
+                // it exists.
+                LocalPut::Replace => std::fs::rename(&temp, &target)
+                    .map(|()| true)
+                    .map_err(write_error(&target)),
+                LocalPut::Create => match std::fs::hard_link(&temp, &target) {
+                    Ok(()) => Ok(true),
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                    Err(e) => Err(write_error(&target)(e)),
+                },
+            });
+        if !matches!((how, &placed), (LocalPut::Replace, Ok(true))) {
+            let _ = std::fs::remove_file(&temp);
+        }
+        drop(file);
+        placed
+    };
+    tokio::task::spawn_blocking(write)
+        .await
+        .map_err(|e| local_task_error(&shown, &e))?
 }
 
 /// Removes the files under `dir` whose names `select` takes, last written before `before`
@@ -451,8 +497,12 @@ impl Store {
     }
 
     /// Writes the whole object at `path`, replacing any previous one, atomically (a local
-    /// store writes a temporary file and renames it).
+    /// store writes a locked temporary file and renames it, see
+    /// [`Store::remove_abandoned_writes`]).
     pub async fn put(&self, path: &str, data: Bytes) -> Result<(), IngestError> {
+        if let Some(target) = self.local_file(path) {
+            return local_put(target, data, LocalPut::Replace).await.map(|_| ());
+        }
         let location = self.object_path(path)?;
         self.inner
             .put(&location, PutPayload::from_bytes(data))
@@ -508,6 +558,9 @@ impl Store {
     /// Writes the object at `path` only if there is none yet: `true` when it was created,
     /// `false` when an object already existed (left unchanged).
     pub async fn put_if_absent(&self, path: &str, data: Bytes) -> Result<bool, IngestError> {
+        if let Some(target) = self.local_file(path) {
+            return local_put(target, data, LocalPut::Create).await;
+        }
         let location = self.object_path(path)?;
         let opts = PutOptions {
             mode: PutMode::Create,
@@ -631,9 +684,10 @@ impl Store {
 
     /// Removes, in a local store, the partial files that interrupted writes under `prefix`
     /// (a folder path relative to the root) left behind ([`is_partial_file_name`]): the
-    /// staging files that [`Store::put`] and [`Store::put_if_absent`] write before renaming
-    /// (`<name>#<n>`), those of [`Store::put_bulk`] and [`Store::writer`]
-    /// (`.<name>.<pid>.<n>.tmp`) and a batch commit's outputs (`.proofmark-<random>.tmp`).
+    /// staging files of object_store's local puts (`<name>#<n>`, see
+    /// [`is_partial_file_name`]), the locked ones of [`Store::put`], [`Store::put_if_absent`],
+    /// [`Store::put_bulk`] and [`Store::writer`] (`.<name>.<pid>.<n>.tmp`) and a batch
+    /// commit's outputs (`.proofmark-<random>.tmp`).
     /// An object store keeps no such files (an unfinished upload is invisible), so there it
     /// removes nothing.
     ///
@@ -655,8 +709,9 @@ impl Store {
     /// left: those of [`is_locked_temp_name`] that no process holds locked and that were
     /// created before `started` (the caller's start: a file newer than that may belong to a
     /// writer that has not locked it yet). Safe while other processes write under `prefix`,
-    /// since each keeps its temporary files locked until they are renamed; the staging files
-    /// of [`Store::put`] are left to [`Store::remove_partial_files`]. Does nothing in an
+    /// since each keeps its temporary files locked until they are renamed (every local write
+    /// does, small puts included); object_store's unlocked staging files are left to
+    /// [`Store::remove_partial_files`]. Does nothing in an
     /// object store. Returns the files removed and their bytes.
     pub async fn remove_abandoned_writes(
         &self,

@@ -88,6 +88,21 @@ fn local_path_store() {
     assert!(store.url().starts_with("file:///"), "{}", store.url());
     exercise(&store);
     assert!(dir.path().join("root/a/c.txt").exists());
+    // Writes leave nothing but their objects: no staging or temporary files.
+    let mut names = Vec::new();
+    let mut folders = vec![dir.path().join("root")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(folder).expect("read_dir") {
+            let entry = entry.expect("entry");
+            if entry.file_type().expect("type").is_dir() {
+                folders.push(entry.path());
+            } else {
+                names.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+    }
+    names.sort();
+    assert_eq!(names, ["c.txt", "z.txt"]);
 }
 
 #[test]

@@ -436,13 +436,22 @@ async fn locked_run(
     // leftover of an interrupted write (a killed run's copy, segment or commit
     // output). Cleaning up is best effort: it never fails the run.
     let locked_at = std::time::SystemTime::now();
-    let removed = store
+    let mut removed = store
         .remove_partial_files(&proofmark_ingest::plan::batch_prefix(batch_id), locked_at)
         .await
         .unwrap_or_else(|e| {
             tracing::warn!(error = %e, "cannot remove the batch's partial files");
             proofmark_ingest::Removed::default()
         });
+    // The shared batch log: only what no live writer holds (other batches'
+    // runs may be appending), never object_store's unlocked staging files.
+    if let Ok(log) = store
+        .remove_abandoned_writes(proofmark_anchor::ledger::log::LOG_DIR, locked_at)
+        .await
+    {
+        removed.files += log.files;
+        removed.bytes += log.bytes;
+    }
     // And the work folders of killed commits (this run may skip its commit).
     let folders = tokio::task::spawn_blocking(|| {
         proofmark_anchor::commit::remove_dead_work_dirs(&std::env::temp_dir())
