@@ -64,8 +64,9 @@ pub fn is_commit_temp_name(name: &str) -> bool {
 }
 
 /// Whether a file name is that of a temporary file which its writer keeps locked (an
-/// exclusive `flock`) for as long as it exists: those of [`Store::put_bulk`] and
-/// [`Store::writer`] in a local store (`.<name>.<pid>.<n>.tmp`) and the batch commit's
+/// exclusive `flock`) for as long as it exists: those of [`Store::put`],
+/// [`Store::put_if_absent`], [`Store::put_bulk`] and [`Store::writer`] in a local store
+/// (`.<name>.<pid>.<n>.tmp`) and the batch commit's
 /// (`.proofmark-<random>.tmp`). Such a file that nobody holds locked was left by a killed
 /// writer.
 pub fn is_locked_temp_name(name: &str) -> bool {
@@ -659,7 +660,9 @@ impl Store {
     }
 
     /// Every object under `prefix` (a folder path relative to the root; `""` for all),
-    /// recursively, sorted by path. A prefix that does not exist lists nothing.
+    /// recursively, sorted by path. A prefix that does not exist lists nothing. In a local
+    /// store the temporary files of writes in flight (or abandoned) are no objects and are
+    /// not listed ([`is_partial_file_name`]).
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>, IngestError> {
         let location = self.object_path(prefix)?;
         let listed: Vec<object_store::ObjectMeta> =
@@ -670,6 +673,11 @@ impl Store {
             };
         let mut out = Vec::with_capacity(listed.len());
         for meta in listed {
+            if self.local_root.is_some()
+                && meta.location.filename().is_some_and(is_partial_file_name)
+            {
+                continue;
+            }
             if let Some(parts) = meta.location.prefix_match(&self.root) {
                 let rel: Vec<String> = parts.map(|p| p.as_ref().to_owned()).collect();
                 out.push(ObjectInfo {

@@ -103,6 +103,17 @@ fn publish_then_serve_then_stop_on_sigterm() {
     assert!(body.contains("proofmark-code/1"), "{body}");
     let (status, _) = http_get(&addr, "/v1/codes/ZZZZ00000000000000000");
     assert!(status.contains("404"), "{status}");
+    // The index's files are read ahead (the default budget, `auto`).
+    loop {
+        line.clear();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the server exited before reading ahead"
+        );
+        if line.contains("index and leaf files into memory in") {
+            break;
+        }
+    }
 
     let term = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -114,11 +125,6 @@ fn publish_then_serve_then_stop_on_sigterm() {
     let mut rest = String::new();
     stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("stopped"), "{rest}");
-    // The index's files were read ahead (the default budget, `auto`).
-    assert!(
-        rest.contains("index and leaf files into memory in"),
-        "{rest}"
-    );
 
     let bad = proofmark(
         &[

@@ -208,10 +208,10 @@ impl Metrics {
             out.push_str("# TYPE proofmark_audit_codes_total counter\n");
             let _ = writeln!(out, "proofmark_audit_codes_total {}", s.audit_codes);
             out.push_str(
-                "# HELP proofmark_prewarm_files_total Index and leaf files read whole into the page cache ahead of lookups.\n",
+                "# HELP proofmark_prewarm_read_files_total Index and leaf files read whole into the page cache ahead of lookups.\n",
             );
-            out.push_str("# TYPE proofmark_prewarm_files_total counter\n");
-            let _ = writeln!(out, "proofmark_prewarm_files_total {}", s.prewarm_files);
+            out.push_str("# TYPE proofmark_prewarm_read_files_total counter\n");
+            let _ = writeln!(out, "proofmark_prewarm_read_files_total {}", s.prewarm_files);
             out.push_str(
                 "# HELP proofmark_prewarm_read_bytes_total Bytes of index and leaf files read into the page cache ahead of lookups.\n",
             );

@@ -103,6 +103,12 @@ fn local_path_store() {
     }
     names.sort();
     assert_eq!(names, ["c.txt", "z.txt"]);
+    // A write in flight (or a killed one's leftover) is no object: not listed.
+    std::fs::write(dir.path().join("root/a/.d.txt.4242.7.tmp"), b"part").expect("write");
+    std::fs::write(dir.path().join("root/a/e.txt#3"), b"part").expect("write");
+    let listed = rt().block_on(store.list("a")).expect("list");
+    let paths: Vec<&str> = listed.iter().map(|o| o.path.as_str()).collect();
+    assert_eq!(paths, ["a/c.txt"]);
 }
 
 #[test]

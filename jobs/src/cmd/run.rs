@@ -445,12 +445,15 @@ async fn locked_run(
         });
     // The shared batch log: only what no live writer holds (other batches'
     // runs may be appending), never object_store's unlocked staging files.
-    if let Ok(log) = store
+    match store
         .remove_abandoned_writes(proofmark_anchor::ledger::log::LOG_DIR, locked_at)
         .await
     {
-        removed.files += log.files;
-        removed.bytes += log.bytes;
+        Ok(log) => {
+            removed.files += log.files;
+            removed.bytes += log.bytes;
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot remove the batch log's abandoned files"),
     }
     // And the work folders of killed commits (this run may skip its commit).
     let folders = tokio::task::spawn_blocking(|| {

@@ -54,11 +54,12 @@ pub struct ServeArgs {
     /// cannot be shown), never a report that lists only some of them.
     #[arg(long, value_name = "N", default_value_t = proofmark_verifier::lookup::MAX_LOT_RECORDS)]
     pub max_lot_records: usize,
-    /// Read the published record files (and, on a local store, the leaf
-    /// files) into the page cache at start and after each publish, up to this
-    /// many MiB, so that the first lookups do not wait for the disk; `auto`
-    /// (the default) is half of the memory available at the time, 0 turns it
-    /// off. Lookups are served meanwhile.
+    /// Read the published record files (and, on a local store, the segments'
+    /// leaf files) into the page cache at start, and a batch's when a publish
+    /// adds it, up to this many MiB each time, so that the first lookups do
+    /// not wait for the disk. `auto` is half of the memory available at the
+    /// time (nothing where that is not known); 0 turns it off. Lookups are
+    /// served meanwhile; the reads yield to theirs (idle I/O class).
     #[arg(long, value_name = "MIB|auto", default_value = "auto", value_parser = parse_prewarm)]
     pub prewarm_mib: PrewarmBudget,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
@@ -154,36 +155,15 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     tracing::info!(%local, "serving");
     errln!("serving on http://{local}");
     if args.prewarm_mib != PrewarmBudget::Off {
+        // A thread of its own, not the blocking pool: the runtime's shutdown
+        // waits for blocking tasks, and a stop must not wait for the read.
         let budget = args.prewarm_mib;
-        tokio::task::spawn_blocking(move || match warm.prewarm(budget) {
-            Ok(done) => {
-                tracing::info!(
-                    files = done.files,
-                    bytes = done.bytes,
-                    left_unread = done.left_unread,
-                    seconds = done.elapsed.as_secs_f64(),
-                    "read the index's files into the page cache"
-                );
-                if !quiet && !super::json_logs() {
-                    let unread = if done.left_unread > 0 {
-                        format!(
-                            "; {:.1} GiB left unread (budget {:.1} GiB, --prewarm-mib)",
-                            gib(done.left_unread),
-                            gib(done.budget)
-                        )
-                    } else {
-                        String::new()
-                    };
-                    errln!(
-                        "read {:.2} GiB of {} index and leaf files into memory in {:.1} s{unread}",
-                        gib(done.bytes),
-                        done.files,
-                        done.elapsed.as_secs_f64()
-                    );
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot read the index's files ahead"),
-        });
+        let spawned = std::thread::Builder::new()
+            .name("prewarm".into())
+            .spawn(move || prewarm(&warm, budget, quiet));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start reading the index's files ahead");
+        }
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -210,6 +190,46 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     errln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads the index's files ahead ([`Lookup::prewarm`]) and says how it went.
+fn prewarm(lookup: &Lookup, budget: PrewarmBudget, quiet: bool) {
+    let done = match lookup.prewarm(budget) {
+        Ok(done) => done,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the index's files ahead");
+            return;
+        }
+    };
+    tracing::info!(
+        files = done.files,
+        bytes = done.bytes,
+        left_unread = done.left_unread,
+        seconds = done.elapsed.as_secs_f64(),
+        "read the index's files into the page cache"
+    );
+    if quiet || super::json_logs() {
+        return;
+    }
+    if done.budget == 0 {
+        errln!("no index files read ahead: the available memory is not known (see --prewarm-mib)");
+        return;
+    }
+    let unread = if done.left_unread > 0 {
+        format!(
+            "; {:.1} GiB left unread (budget {:.1} GiB, --prewarm-mib)",
+            gib(done.left_unread),
+            gib(done.budget)
+        )
+    } else {
+        String::new()
+    };
+    errln!(
+        "read {:.2} GiB of {} index and leaf files into memory in {:.1} s{unread}",
+        gib(done.bytes),
+        done.files,
+        done.elapsed.as_secs_f64()
+    );
 }
 
 fn gib(bytes: u64) -> f64 {

@@ -1,5 +1,6 @@
-//! One published batch, as lookups need it: its manifest, plan and anchor
-//! receipts (read once), the proof of each non-empty segment's root in the
+//! One published batch, as lookups need it: its manifest and plan (read
+//! once), its anchor receipts (read again every [`ANCHORS_REREAD`] by
+//! [`super::Lookup`]), the proof of each non-empty segment's root in the
 //! batch tree (computed once), and per segment its summary and stored tree
 //! levels (read on first use, and checked then: each level the hash of the
 //! one below, up to the manifest's segment root, and that root up to the

@@ -118,7 +118,7 @@ struct Inner {
     index_dir: PathBuf,
     index: RwLock<Arc<CodeIndex>>,
     refresh: Mutex<Refresh>,
-    batches: Mutex<HashMap<Arc<str>, BatchCell>>,
+    batches: Arc<Mutex<HashMap<Arc<str>, BatchCell>>>,
     files: InputFiles,
     reader: Arc<RangeReader>,
     /// Checked records of lots, by batch and leaf: a lot's records belong to
@@ -170,7 +170,7 @@ impl Lookup {
                     checked: Instant::now(),
                     stamp,
                 }),
-                batches: Mutex::new(HashMap::new()),
+                batches: Arc::default(),
                 files: InputFiles::new(Arc::clone(&reader)),
                 reader,
                 lot_records: Mutex::new(HashMap::new()),
@@ -199,7 +199,7 @@ impl Lookup {
                         checked: Instant::now(),
                         stamp: catalog_stamp(&shared.index_dir),
                     }),
-                    batches: Mutex::new(HashMap::new()),
+                    batches: Arc::default(),
                     files: InputFiles::new(Arc::clone(&reader)),
                     reader,
                     lot_records: Mutex::new(HashMap::new()),
@@ -615,29 +615,36 @@ impl Inner {
                     .map(Arc::new)
             })
             .await?;
-        if !ctx.anchors_due(self.anchors_reread()) {
-            return Ok(Arc::clone(ctx));
+        if ctx.anchors_due(self.anchors_reread()) {
+            // Read in the background: this request answers with the receipts
+            // it has, a later one with the new ones.
+            let store = self.store.clone();
+            let batches = Arc::clone(&self.batches);
+            let (ctx, cell) = (Arc::clone(ctx), Arc::clone(&cell));
+            tokio::spawn(async move {
+                match ctx.changed_anchors(&store).await {
+                    Ok(None) => {}
+                    Ok(Some(anchors)) => {
+                        let id = Arc::clone(&ctx.batch_id);
+                        tracing::info!(batch_id = %id, chains = ?anchors.keys().collect::<Vec<_>>(), "the batch's receipts changed");
+                        let fresh = Arc::new(ctx.with_anchors(anchors));
+                        let mut map = batches
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner);
+                        // Only over the context this read started from: a
+                        // newer one (a later read's) stays.
+                        if map.get(&id).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                            map.insert(id, Arc::new(OnceCell::new_with(Some(fresh))));
+                        }
+                    }
+                    Err(e) => {
+                        // The receipts read before still stand; the next period tries again.
+                        tracing::warn!(batch_id = %ctx.batch_id, error = %e, "cannot read the batch's receipts again");
+                    }
+                }
+            });
         }
-        match ctx.changed_anchors(&self.store).await {
-            Ok(None) => Ok(Arc::clone(ctx)),
-            Ok(Some(anchors)) => {
-                tracing::info!(batch_id, chains = ?anchors.keys().collect::<Vec<_>>(), "the batch's receipts changed");
-                let fresh = Arc::new(ctx.with_anchors(anchors));
-                self.batches
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(
-                        Arc::from(batch_id),
-                        Arc::new(OnceCell::new_with(Some(Arc::clone(&fresh)))),
-                    );
-                Ok(fresh)
-            }
-            Err(e) => {
-                // The receipts read before still stand; the next period tries again.
-                tracing::warn!(batch_id, error = %e, "cannot read the batch's receipts again");
-                Ok(Arc::clone(ctx))
-            }
-        }
+        Ok(Arc::clone(ctx))
     }
 
     async fn report(&self, code: &str) -> Result<Option<Assembled>, VerifierError> {
