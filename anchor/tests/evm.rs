@@ -1081,3 +1081,30 @@ async fn fees_follow_the_chain_legacy_without_a_base_fee() {
     let tx = london.rpc("eth_getTransactionByHash", serde_json::json!([r.tx_hash]));
     assert_eq!(tx["type"], "0x2", "{tx}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_password_and_api_keys_of_the_rpc_url_never_show() {
+    keys_in_env();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = EvmConfig::new(
+        format!("http://user:pw@127.0.0.1:{port}/?apikey=SECRETKEY123"),
+        31337,
+    );
+    c.rpc_timeout_secs = 1;
+    c.request_timeout_secs = 1;
+    let err = EvmClient::connect("local", &c, None).await.unwrap_err();
+    let mut text = format!("{err} {err:?}");
+    let mut cause = std::error::Error::source(&err);
+    while let Some(e) = cause {
+        text.push_str(&format!(" {e} {e:?}"));
+        cause = e.source();
+    }
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    for secret in ["SECRETKEY123", "user:pw", ":pw@", "apikey"] {
+        assert!(!text.contains(secret), "{secret} shown: {text}");
+    }
+}

@@ -23,7 +23,7 @@ use alloy::sol_types::{SolCall, SolEvent};
 use alloy::transports::{RpcError, TransportError, TransportErrorKind};
 
 use super::EvmError;
-use super::config::{EvmConfig, EvmKey, FeeMode, redact_url};
+use super::config::{EvmConfig, EvmKey, FeeMode, redact_text, redact_url, url_secrets};
 use super::contract::{ContractError, ProofmarkAnchor, batch_key, creation_bytecode};
 
 /// A mined transaction.
@@ -126,7 +126,7 @@ pub struct EvmClient {
     chain: String,
     config: EvmConfig,
     url_shown: String,
-    url_full: String,
+    url_secrets: Vec<String>,
     provider: RootProvider,
     key: Option<EvmKey>,
     wallet: Option<EthereumWallet>,
@@ -178,8 +178,8 @@ impl EvmClient {
     ) -> Result<Self, EvmError> {
         config.validate(chain)?;
         let url = config.resolved_rpc_url(chain)?;
-        let url_full = url.to_string();
-        let url_shown = redact_url(&url_full);
+        let url_shown = redact_url(url.as_str());
+        let url_secrets = url_secrets(&url);
         let provider = RootProvider::new_http(url);
         let wallet = key
             .as_ref()
@@ -188,7 +188,7 @@ impl EvmClient {
             chain: chain.to_owned(),
             config: config.clone(),
             url_shown,
-            url_full,
+            url_secrets,
             provider,
             key,
             wallet,
@@ -284,8 +284,7 @@ impl EvmClient {
     }
 
     fn redact(&self, text: &str) -> String {
-        text.replace(&self.url_full, &self.url_shown)
-            .replace(self.url_full.trim_end_matches('/'), &self.url_shown)
+        redact_text(text, &self.url_secrets)
     }
 
     fn failure(&self, what: &str, f: RpcFailure) -> EvmError {
