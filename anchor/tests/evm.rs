@@ -53,6 +53,10 @@ fn keys_in_env() {
     });
 }
 
+fn member() -> Address {
+    MEMBER.parse().unwrap()
+}
+
 fn key(hex: &str) -> EvmKey {
     EvmKey::from_signer(hex.parse::<PrivateKeySigner>().unwrap())
 }
@@ -207,14 +211,14 @@ async fn deploy_grant_anchor_rerun_and_conflict() {
     let reader = EvmClient::connect("local", &config(&node, MEMBER_ENV, Some(contract)), None)
         .await
         .unwrap();
-    let a = reader.read_anchor(BATCH).await.unwrap().unwrap();
+    let a = reader.read_anchor(member(), BATCH).await.unwrap().unwrap();
     assert_eq!(hex::encode(a.root), manifest.root);
     assert_eq!(
-        reader.latest_checkpoint().await.unwrap(),
+        reader.latest_checkpoint(member()).await.unwrap(),
         (1, B256::from(cp.root))
     );
     let tx = reader
-        .find_anchor_tx(BATCH, a.block_number)
+        .find_anchor_tx(member(), BATCH, a.block_number)
         .await
         .unwrap()
         .unwrap();
@@ -454,7 +458,7 @@ async fn a_reorg_that_drops_the_anchor_is_followed_by_a_new_anchor() {
     let chains2 = chains.clone();
     let task = tokio::spawn(async move { anchor_batch(&store, BATCH, "local", &chains2).await });
     let first = loop {
-        if let Some(a) = reader.read_anchor(BATCH).await.unwrap() {
+        if let Some(a) = reader.read_anchor(member(), BATCH).await.unwrap() {
             break a;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -462,7 +466,7 @@ async fn a_reorg_that_drops_the_anchor_is_followed_by_a_new_anchor() {
     let dropped_hash = node.block_hash(first.block_number).unwrap();
     node.revert(&before);
     assert!(
-        reader.read_anchor(BATCH).await.unwrap().is_none(),
+        reader.read_anchor(member(), BATCH).await.unwrap().is_none(),
         "the reorg dropped it"
     );
     let miner = node.miner(Duration::from_millis(100));
@@ -473,7 +477,7 @@ async fn a_reorg_that_drops_the_anchor_is_followed_by_a_new_anchor() {
     assert_ne!(r.block_hash, dropped_hash, "anchored again in a new block");
     assert_eq!(node.block_hash(r.block_number).unwrap(), r.block_hash);
     assert!(r.confirmations >= 3);
-    assert!(reader.read_anchor(BATCH).await.unwrap().is_some());
+    assert!(reader.read_anchor(member(), BATCH).await.unwrap().is_some());
 
     // 2. After the receipt was stored, a reorg drops its transaction: the
     // rerun re-checks the receipt, notices, and anchors again.
@@ -904,6 +908,7 @@ async fn the_on_chain_proof_views_agree_with_the_rust_verifier() {
             let path: Vec<B256> = proof.iter().map(|h| B256::from(*h)).collect();
             let check =
                 |leaf: Hash, n: u64, path: Vec<B256>| ProofmarkAnchor::verifyInclusionCall {
+                    submitter: member(),
                     batchId: batch_id.clone(),
                     leaf: leaf.into(),
                     index: U256::from(index),
@@ -993,6 +998,7 @@ async fn the_log_inclusion_view_checks_batch_log_entries() {
         .map(|h| B256::from(*h))
         .collect();
     let call = |leaf: Hash| ProofmarkAnchor::verifyLogInclusionCall {
+        submitter: member(),
         entryLeafHash: leaf.into(),
         index: U256::from(proof.entry.index),
         logSize: proof.log_size,
@@ -1432,4 +1438,93 @@ async fn user_password_and_api_keys_of_the_rpc_url_never_show() {
     for secret in ["SECRETKEY123", "user:pw", ":pw@", "apikey"] {
         assert!(!text.contains(secret), "{secret} shown: {text}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_members_anchor_their_own_stores_on_one_contract() {
+    keys_in_env();
+    let node = Anvil::start(31337);
+    let contract = deploy_and_grant(&node).await;
+    let admin = EvmClient::connect(
+        "local",
+        &config(&node, ADMIN_ENV, Some(contract)),
+        Some(key(ADMIN_KEY)),
+    )
+    .await
+    .unwrap();
+    let second: Address = OUTSIDER.parse().unwrap();
+    admin.grant(second).await.unwrap();
+
+    // Two stores, each with its own batch log and ledger key, and the same
+    // batch id (both jobs are called "nightly"), with different data: each
+    // log has size 1 with its own root.
+    let (a, b) = (committed(0).await, committed(40).await);
+    let chains_a = chains_file(
+        a.dir.path(),
+        vec![("consortium", config(&node, MEMBER_ENV, Some(contract)))],
+    );
+    let chains_b = chains_file(
+        b.dir.path(),
+        vec![("consortium", config(&node, OUTSIDER_ENV, Some(contract)))],
+    );
+    let oa = anchor_batch(&a.store, BATCH, "consortium", &chains_a)
+        .await
+        .unwrap();
+    let ob = anchor_batch(&b.store, BATCH, "consortium", &chains_b)
+        .await
+        .unwrap();
+    assert!(oa.anchored_now && ob.anchored_now);
+    let (ra, rb) = (
+        stored_receipt(&a.store, "consortium").await,
+        stored_receipt(&b.store, "consortium").await,
+    );
+    assert_eq!(
+        (ra.submitter.as_str(), rb.submitter.as_str()),
+        (MEMBER, OUTSIDER)
+    );
+    assert_ne!(ra.root, rb.root);
+    assert_eq!((ra.log_size, rb.log_size), (1, 1));
+    assert_ne!(ra.log_root, rb.log_root);
+
+    // The contract keeps both, each under its member.
+    let reader = EvmClient::connect("local", &config(&node, MEMBER_ENV, Some(contract)), None)
+        .await
+        .unwrap();
+    for (who, r) in [(member(), &ra), (second, &rb)] {
+        let on_chain = reader.read_anchor(who, BATCH).await.unwrap().unwrap();
+        assert_eq!(hex::encode(on_chain.root), r.root);
+        assert_eq!(hex::encode(on_chain.log_root), r.log_root);
+        let (size, root) = reader.latest_checkpoint(who).await.unwrap();
+        assert_eq!((size, hex::encode(root)), (1, r.log_root.clone()));
+        let tx = reader
+            .find_anchor_tx(who, BATCH, on_chain.block_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(tx.tx_hash.to_string(), r.tx_hash);
+        println!("gas: first anchor of member {who} {}", tx.gas_used);
+    }
+    assert!(
+        reader
+            .read_anchor(Address::repeat_byte(9), BATCH)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Reruns of both re-check their receipts and send nothing.
+    let nonces = (node.nonce(MEMBER), node.nonce(OUTSIDER));
+    assert!(
+        !anchor_batch(&a.store, BATCH, "consortium", &chains_a)
+            .await
+            .unwrap()
+            .anchored_now
+    );
+    assert!(
+        !anchor_batch(&b.store, BATCH, "consortium", &chains_b)
+            .await
+            .unwrap()
+            .anchored_now
+    );
+    assert_eq!((node.nonce(MEMBER), node.nonce(OUTSIDER)), nonces);
 }

@@ -78,7 +78,7 @@ pub struct OnChainAnchor {
     pub block_number: u64,
     /// That block's timestamp (seconds).
     pub timestamp: u64,
-    /// The member that anchored it.
+    /// The member that anchored it (the one it was read for).
     pub submitter: Address,
 }
 
@@ -415,6 +415,9 @@ impl EvmClient {
             },
             ContractError::LogCheckpointConflict(c) => EvmError::LogConflict {
                 chain: self.chain.clone(),
+                account: self
+                    .account()
+                    .map_or_else(|| "(no key)".to_owned(), |a| a.to_string()),
                 log_size: c.logSize,
                 anchored_log_root: hex::encode(c.anchoredLogRoot),
                 log_root: hex::encode(c.logRoot),
@@ -498,11 +501,17 @@ impl EvmClient {
         Ok(address)
     }
 
-    /// The anchor of `batch_id`, or `None`.
-    pub async fn read_anchor(&self, batch_id: &str) -> Result<Option<OnChainAnchor>, EvmError> {
+    /// The anchor of `batch_id` by member `submitter` (anchors are kept per
+    /// member: each anchors its own store's batches and batch log), or `None`.
+    pub async fn read_anchor(
+        &self,
+        submitter: Address,
+        batch_id: &str,
+    ) -> Result<Option<OnChainAnchor>, EvmError> {
         let a = self
             .view(
                 ProofmarkAnchor::getAnchorCall {
+                    submitter,
                     batchId: batch_id.to_owned(),
                 },
                 "getAnchor",
@@ -519,14 +528,18 @@ impl EvmClient {
             log_size: a.logSize,
             block_number: a.blockNumber,
             timestamp: a.timestamp,
-            submitter: a.submitter,
+            submitter,
         }))
     }
 
-    /// The latest anchored log checkpoint (size, root); size 0 before any.
-    pub async fn latest_checkpoint(&self) -> Result<(u64, B256), EvmError> {
+    /// The latest log checkpoint (size, root) member `submitter` anchored;
+    /// size 0 before any.
+    pub async fn latest_checkpoint(&self, submitter: Address) -> Result<(u64, B256), EvmError> {
         let r = self
-            .view(ProofmarkAnchor::latestCheckpointCall {}, "latestCheckpoint")
+            .view(
+                ProofmarkAnchor::latestCheckpointCall { submitter },
+                "latestCheckpoint",
+            )
             .await?;
         Ok((r.size, r.root))
     }
@@ -542,10 +555,11 @@ impl EvmClient {
         self.view(ProofmarkAnchor::adminCall {}, "admin").await
     }
 
-    /// The transaction that wrote the anchor of `batch_id` in block
-    /// `block_number` (from the contract's `Anchored` event).
+    /// The transaction that wrote the anchor of `batch_id` by `submitter`
+    /// in block `block_number` (from the contract's `Anchored` event).
     pub async fn find_anchor_tx(
         &self,
+        submitter: Address,
         batch_id: &str,
         block_number: u64,
     ) -> Result<Option<Mined>, EvmError> {
@@ -553,6 +567,7 @@ impl EvmClient {
             .address(self.contract()?)
             .event_signature(ProofmarkAnchor::Anchored::SIGNATURE_HASH)
             .topic1(batch_key(batch_id))
+            .topic2(submitter.into_word())
             .from_block(block_number)
             .to_block(block_number);
         let p = &self.provider;

@@ -145,10 +145,10 @@ pub enum EvmError {
         /// The admin.
         admin: String,
     },
-    /// The batch id is anchored on the contract with another root.
+    /// The batch id is anchored on the contract, by the same member, with another root.
     #[error(
         "batch {batch_id} is already anchored on chain {chain} with root {anchored_root}, not \
-         {root}: a batch id is never anchored with a second root"
+         {root}: a batch id is never anchored with a second root by one account"
     )]
     Conflict {
         /// The chain's name.
@@ -160,15 +160,18 @@ pub enum EvmError {
         /// The root offered now.
         root: String,
     },
-    /// The contract holds another log root for the same log size: the batch
-    /// log forked.
+    /// The contract holds another log root for the same log size of the
+    /// same member: the batch log forked, or two stores anchor with one account.
     #[error(
-        "chain {chain}: the contract holds log root {anchored_log_root} for log size {log_size}, \
-         not {log_root}: the batch log was forked or rewritten"
+        "chain {chain}: the contract holds log root {anchored_log_root} for log size {log_size} \
+         of account {account}, not {log_root}: the batch log was forked or rewritten, or another \
+         store anchors with the same account (give each store its own account)"
     )]
     LogConflict {
         /// The chain's name.
         chain: String,
+        /// The sending account, whose log checkpoints conflict.
+        account: String,
         /// The log size.
         log_size: u64,
         /// The log root on the contract.

@@ -8,7 +8,7 @@
 //! re-checked against the chain on every run; a receipt whose transaction a
 //! reorg dropped is replaced by a new anchor.
 
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
 use alloy::sol_types::SolCall;
 use bytes::Bytes;
 use proofmark_ingest::Store;
@@ -128,7 +128,15 @@ pub async fn recheck_receipt(
         )));
     }
     let want = wanted(request)?;
-    let on_chain = client.read_anchor(&request.anchor.batch_id).await?;
+    let submitter: Address = receipt.submitter.parse().map_err(|_| {
+        bad(format!(
+            "submitter {:?} is not an address",
+            receipt.submitter
+        ))
+    })?;
+    let on_chain = client
+        .read_anchor(submitter, &request.anchor.batch_id)
+        .await?;
     if let Some(a) = &on_chain {
         check_same(&client, request, &want, a)?;
     }
@@ -207,7 +215,7 @@ pub async fn anchor_on_evm(
         Ok(())
     };
     loop {
-        let anchor = match client.read_anchor(batch_id).await? {
+        let anchor = match client.read_anchor(account, batch_id).await? {
             Some(a) => a,
             None => {
                 if !client.is_member(account).await? {
@@ -267,7 +275,7 @@ pub async fn anchor_on_evm(
                 // The mined transaction may be a no-op (another version or
                 // run anchored the batch first): the contract tells which
                 // transaction anchored it.
-                match client.read_anchor(batch_id).await? {
+                match client.read_anchor(account, batch_id).await? {
                     Some(a) => a,
                     None => {
                         reorged(Some(&mined))?;
@@ -278,7 +286,7 @@ pub async fn anchor_on_evm(
         };
         check_same(&client, request, &want, &anchor)?;
         let tx = client
-            .find_anchor_tx(batch_id, anchor.block_number)
+            .find_anchor_tx(account, batch_id, anchor.block_number)
             .await?
             .ok_or_else(|| EvmError::Inconsistent {
                 chain: name.to_owned(),
@@ -289,7 +297,7 @@ pub async fn anchor_on_evm(
                 ),
             })?;
         let confirmed = match client.wait_confirmed(&tx).await? {
-            Confirmation::Confirmed(c) => match client.read_anchor(batch_id).await? {
+            Confirmation::Confirmed(c) => match client.read_anchor(account, batch_id).await? {
                 Some(a) if a.block_number == c.mined.block_number => Some((c, a)),
                 _ => None,
             },
