@@ -2,11 +2,13 @@
 pragma solidity 0.8.37;
 
 /// @title proofmark anchor contract
-/// @notice Keeps, per batch id, the batch root that proofmark committed and
-/// the batch log's checkpoint (size, root) after the batch was appended to it
-/// (SPEC.md section 9.4). Writing is reserved to consortium members, whom an
-/// admin grants and revokes; reading is open to all. A batch id is anchored
-/// once: a second, different root for it is refused.
+/// @notice Keeps, per member account and batch id, the batch root that
+/// proofmark committed and the batch log's checkpoint (size, root) after the
+/// batch was appended to it (SPEC.md section 9.4). Each member anchors its
+/// own store's batch log: batch ids and log sizes are the member's own, so
+/// members never collide. Writing is reserved to consortium members, whom an
+/// admin grants and revokes; reading is open to all. A member anchors a batch
+/// id once: a second, different root for it is refused.
 /// @dev Hashes follow the `sha256-rfc6962` suite of SPEC.md section 5:
 /// leaf(d) = SHA-256(0x00 || d), node(l, r) = SHA-256(0x01 || l || r),
 /// computed with the SHA-256 precompile (address 0x02).
@@ -27,24 +29,27 @@ contract ProofmarkAnchor {
         uint64 blockNumber;
         /// That block's timestamp.
         uint64 timestamp;
-        /// The member that anchored it.
-        address submitter;
+    }
+
+    /// @notice A member's latest anchored batch log checkpoint.
+    struct Checkpoint {
+        /// The log size (0: none yet).
+        uint64 size;
+        /// The log root at that size.
+        bytes32 root;
     }
 
     /// @notice The account that grants and revokes membership.
     address public admin;
     /// @notice Whether an account may anchor.
     mapping(address => bool) public isMember;
-    /// @notice Every anchored batch log checkpoint: log size => log root.
-    mapping(uint64 => bytes32) public logRootAt;
-    /// @notice The largest anchored batch log size.
-    uint64 public latestLogSize;
-    /// @notice The log root at `latestLogSize`.
-    bytes32 public latestLogRoot;
-    /// @notice Number of batches anchored.
+    /// @notice Every anchored batch log checkpoint: member => log size => log root.
+    mapping(address => mapping(uint64 => bytes32)) public logRootAt;
+    /// @notice Number of batches anchored, all members together.
     uint256 public anchorCount;
 
-    mapping(bytes32 => Anchor) private anchors;
+    mapping(address => Checkpoint) private latest;
+    mapping(address => mapping(bytes32 => Anchor)) private anchors;
 
     /// @notice The admin changed.
     event AdminTransferred(address indexed previousAdmin, address indexed newAdmin);
@@ -76,9 +81,9 @@ contract ProofmarkAnchor {
     error EmptyBatch();
     /// @notice A log checkpoint has a non-zero size and root.
     error InvalidLogCheckpoint();
-    /// @notice The batch id is already anchored with other contents.
+    /// @notice The member already anchored the batch id with other contents.
     error AnchorConflict(string batchId, bytes32 anchoredRoot, bytes32 root);
-    /// @notice A checkpoint of this log size was anchored with another root: the log forked.
+    /// @notice The member anchored a checkpoint of this log size with another root: its log forked.
     error LogCheckpointConflict(uint64 logSize, bytes32 anchoredLogRoot, bytes32 logRoot);
     /// @notice Inclusion proof: the tree size is zero.
     error EmptyTree();
@@ -124,9 +129,10 @@ contract ProofmarkAnchor {
         }
     }
 
-    /// @notice Anchors a batch and the batch log checkpoint that covers it.
-    /// @return anchoredNow false when the batch was already anchored with the
-    /// same root, leaf count and manifest digest (nothing is written then).
+    /// @notice Anchors a batch of the sender's store and the sender's batch
+    /// log checkpoint that covers it.
+    /// @return anchoredNow false when the sender already anchored the batch
+    /// with the same root, leaf count and manifest digest (nothing is written then).
     function anchor(
         string calldata batchId,
         bytes32 root,
@@ -141,23 +147,14 @@ contract ProofmarkAnchor {
         if (leafCount == 0 || root == bytes32(0)) revert EmptyBatch();
         if (logSize == 0 || logRoot == bytes32(0)) revert InvalidLogCheckpoint();
         bytes32 key = keccak256(bytes(batchId));
-        Anchor storage a = anchors[key];
+        Anchor storage a = anchors[msg.sender][key];
         if (a.blockNumber != 0) {
             if (a.root == root && a.leafCount == leafCount && a.manifestDigest == manifestDigest) {
                 return false;
             }
             revert AnchorConflict(batchId, a.root, root);
         }
-        bytes32 known = logRootAt[logSize];
-        if (known == bytes32(0)) {
-            logRootAt[logSize] = logRoot;
-        } else if (known != logRoot) {
-            revert LogCheckpointConflict(logSize, known, logRoot);
-        }
-        if (logSize > latestLogSize) {
-            latestLogSize = logSize;
-            latestLogRoot = logRoot;
-        }
+        recordCheckpoint(logSize, logRoot);
         a.root = root;
         a.manifestDigest = manifestDigest;
         a.logRoot = logRoot;
@@ -165,20 +162,37 @@ contract ProofmarkAnchor {
         a.logSize = logSize;
         a.blockNumber = uint64(block.number);
         a.timestamp = uint64(block.timestamp);
-        a.submitter = msg.sender;
         anchorCount += 1;
         emit Anchored(key, batchId, root, leafCount, manifestDigest, logSize, logRoot, msg.sender);
         return true;
     }
 
-    /// @notice The anchor of `batchId`; all fields zero when there is none.
-    function getAnchor(string calldata batchId) external view returns (Anchor memory) {
-        return anchors[keccak256(bytes(batchId))];
+    /// @dev Records the sender's log checkpoint; reverts when the sender
+    /// anchored another root for the same size.
+    function recordCheckpoint(uint64 logSize, bytes32 logRoot) private {
+        mapping(uint64 => bytes32) storage roots = logRootAt[msg.sender];
+        bytes32 known = roots[logSize];
+        if (known == bytes32(0)) {
+            roots[logSize] = logRoot;
+        } else if (known != logRoot) {
+            revert LogCheckpointConflict(logSize, known, logRoot);
+        }
+        Checkpoint storage top = latest[msg.sender];
+        if (logSize > top.size) {
+            top.size = logSize;
+            top.root = logRoot;
+        }
     }
 
-    /// @notice The latest anchored batch log checkpoint (0, 0 before any).
-    function latestCheckpoint() external view returns (uint64 size, bytes32 root) {
-        return (latestLogSize, latestLogRoot);
+    /// @notice The anchor of `batchId` by `submitter`; all fields zero when there is none.
+    function getAnchor(address submitter, string calldata batchId) external view returns (Anchor memory) {
+        return anchors[submitter][keccak256(bytes(batchId))];
+    }
+
+    /// @notice The latest batch log checkpoint `submitter` anchored (0, 0 before any).
+    function latestCheckpoint(address submitter) external view returns (uint64 size, bytes32 root) {
+        Checkpoint storage top = latest[submitter];
+        return (top.size, top.root);
     }
 
     /// @notice The `sha256-rfc6962` leaf hash of `data`: SHA-256(0x00 || data).
@@ -242,30 +256,34 @@ contract ProofmarkAnchor {
         }
     }
 
-    /// @notice Whether `leaf` is entry `index` of the anchored tree of batch
-    /// `batchId`. The batch must use the `sha256-rfc6962` suite, and
+    /// @notice Whether `leaf` is entry `index` of the tree of batch `batchId`
+    /// as `submitter` anchored it. The batch must use the `sha256-rfc6962` suite, and
     /// `treeSize` must be the anchored leaf count: the size comes from the
     /// same trusted source as the root (SPEC.md section 7.1).
     function verifyInclusion(
+        address submitter,
         string calldata batchId,
         bytes32 leaf,
         uint256 index,
         uint256 treeSize,
         bytes32[] calldata proof
     ) external view returns (bool) {
-        Anchor storage a = anchors[keccak256(bytes(batchId))];
+        Anchor storage a = anchors[submitter][keccak256(bytes(batchId))];
         if (a.blockNumber == 0 || treeSize != a.leafCount) return false;
         return verifyInclusionProof(leaf, index, treeSize, proof, a.root);
     }
 
-    /// @notice Whether `entryLeafHash` is entry `index` of an anchored batch
-    /// log checkpoint of size `logSize` (batch log entries, SPEC.md section 9.1).
-    function verifyLogInclusion(bytes32 entryLeafHash, uint256 index, uint64 logSize, bytes32[] calldata proof)
-        external
-        view
-        returns (bool)
-    {
-        bytes32 root = logRootAt[logSize];
+    /// @notice Whether `entryLeafHash` is entry `index` of the batch log
+    /// checkpoint of size `logSize` that `submitter` anchored (batch log
+    /// entries, SPEC.md section 9.1).
+    function verifyLogInclusion(
+        address submitter,
+        bytes32 entryLeafHash,
+        uint256 index,
+        uint64 logSize,
+        bytes32[] calldata proof
+    ) external view returns (bool) {
+        bytes32 root = logRootAt[submitter][logSize];
         if (root == bytes32(0)) return false;
         return verifyInclusionProof(entryLeafHash, index, logSize, proof, root);
     }

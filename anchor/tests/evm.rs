@@ -22,7 +22,9 @@ use anvil::*;
 use common::*;
 use proofmark_anchor::chain::{ChainConfig, ChainError, ChainsFile, anchor_batch, receipt_path};
 use proofmark_anchor::evm::contract::{ContractError, ProofmarkAnchor};
-use proofmark_anchor::evm::{EvmClient, EvmConfig, EvmError, EvmKey, EvmReceipt};
+use proofmark_anchor::evm::{
+    EvmClient, EvmConfig, EvmError, EvmKey, EvmReceipt, Fees, InFlightTx, in_flight_path,
+};
 use proofmark_anchor::ledger::{BatchLog, NoteSigner};
 use proofmark_ingest::{InputMode, Store};
 use proofmark_merkle::{
@@ -49,6 +51,10 @@ fn keys_in_env() {
             std::env::set_var(OUTSIDER_ENV, OUTSIDER_KEY);
         }
     });
+}
+
+fn member() -> Address {
+    MEMBER.parse().unwrap()
 }
 
 fn key(hex: &str) -> EvmKey {
@@ -205,14 +211,14 @@ async fn deploy_grant_anchor_rerun_and_conflict() {
     let reader = EvmClient::connect("local", &config(&node, MEMBER_ENV, Some(contract)), None)
         .await
         .unwrap();
-    let a = reader.read_anchor(BATCH).await.unwrap().unwrap();
+    let a = reader.read_anchor(member(), BATCH).await.unwrap().unwrap();
     assert_eq!(hex::encode(a.root), manifest.root);
     assert_eq!(
-        reader.latest_checkpoint().await.unwrap(),
+        reader.latest_checkpoint(member()).await.unwrap(),
         (1, B256::from(cp.root))
     );
     let tx = reader
-        .find_anchor_tx(BATCH, a.block_number)
+        .find_anchor_tx(member(), BATCH, a.block_number)
         .await
         .unwrap()
         .unwrap();
@@ -452,7 +458,7 @@ async fn a_reorg_that_drops_the_anchor_is_followed_by_a_new_anchor() {
     let chains2 = chains.clone();
     let task = tokio::spawn(async move { anchor_batch(&store, BATCH, "local", &chains2).await });
     let first = loop {
-        if let Some(a) = reader.read_anchor(BATCH).await.unwrap() {
+        if let Some(a) = reader.read_anchor(member(), BATCH).await.unwrap() {
             break a;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -460,7 +466,7 @@ async fn a_reorg_that_drops_the_anchor_is_followed_by_a_new_anchor() {
     let dropped_hash = node.block_hash(first.block_number).unwrap();
     node.revert(&before);
     assert!(
-        reader.read_anchor(BATCH).await.unwrap().is_none(),
+        reader.read_anchor(member(), BATCH).await.unwrap().is_none(),
         "the reorg dropped it"
     );
     let miner = node.miner(Duration::from_millis(100));
@@ -471,7 +477,7 @@ async fn a_reorg_that_drops_the_anchor_is_followed_by_a_new_anchor() {
     assert_ne!(r.block_hash, dropped_hash, "anchored again in a new block");
     assert_eq!(node.block_hash(r.block_number).unwrap(), r.block_hash);
     assert!(r.confirmations >= 3);
-    assert!(reader.read_anchor(BATCH).await.unwrap().is_some());
+    assert!(reader.read_anchor(member(), BATCH).await.unwrap().is_some());
 
     // 2. After the receipt was stored, a reorg drops its transaction: the
     // rerun re-checks the receipt, notices, and anchors again.
@@ -614,7 +620,24 @@ async fn the_node_going_away_mid_send_is_a_clear_error_and_a_rerun_completes() {
             .await
             .unwrap_err(),
     );
-    assert!(matches!(err, EvmError::Rpc { .. }), "{err}");
+    // The error names the transaction, whose fate the lost answer left open.
+    let EvmError::AfterSend {
+        tx_hash, source, ..
+    } = &err
+    else {
+        panic!("expected an error naming the sent transaction, got {err}");
+    };
+    assert!(matches!(**source, EvmError::Rpc { .. }), "{err}");
+    let record: InFlightTx = serde_json::from_slice(
+        &fx.store
+            .get(&in_flight_path(BATCH, "flaky"))
+            .await
+            .unwrap()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(record.tx_hashes, vec![tx_hash.clone()]);
+    assert!(err.to_string().contains(tx_hash.as_str()), "{err}");
     let text = format!("{:?} {}", err, {
         let mut s = err.to_string();
         let mut cause = std::error::Error::source(&err);
@@ -652,6 +675,15 @@ async fn the_node_going_away_mid_send_is_a_clear_error_and_a_rerun_completes() {
     assert_eq!(node.nonce(MEMBER), 1);
     let r = stored_receipt(&fx.store, "flaky").await;
     assert_eq!(node.block_hash(r.block_number).unwrap(), r.block_hash);
+    assert_eq!(&r.tx_hash, tx_hash);
+    assert!(
+        fx.store
+            .get(&in_flight_path(BATCH, "flaky"))
+            .await
+            .unwrap()
+            .is_none(),
+        "the record of the transaction in flight goes with the receipt"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -876,6 +908,7 @@ async fn the_on_chain_proof_views_agree_with_the_rust_verifier() {
             let path: Vec<B256> = proof.iter().map(|h| B256::from(*h)).collect();
             let check =
                 |leaf: Hash, n: u64, path: Vec<B256>| ProofmarkAnchor::verifyInclusionCall {
+                    submitter: member(),
                     batchId: batch_id.clone(),
                     leaf: leaf.into(),
                     index: U256::from(index),
@@ -965,6 +998,7 @@ async fn the_log_inclusion_view_checks_batch_log_entries() {
         .map(|h| B256::from(*h))
         .collect();
     let call = |leaf: Hash| ProofmarkAnchor::verifyLogInclusionCall {
+        submitter: member(),
         entryLeafHash: leaf.into(),
         index: U256::from(proof.entry.index),
         logSize: proof.log_size,
@@ -1080,4 +1114,417 @@ async fn fees_follow_the_chain_legacy_without_a_base_fee() {
     let r = stored_receipt(&fx2.store, "auto").await;
     let tx = london.rpc("eth_getTransactionByHash", serde_json::json!([r.tx_hash]));
     assert_eq!(tx["type"], "0x2", "{tx}");
+}
+
+/// The number of transactions in the node's pool (pending and queued).
+fn pool_size(node: &Anvil) -> u64 {
+    let status = node.rpc("txpool_status", serde_json::json!([]));
+    hex_u64(&status["pending"]) + hex_u64(&status["queued"])
+}
+
+fn tx_logs(node: &Anvil, tx_hash: &str) -> usize {
+    let r = node.rpc("eth_getTransactionReceipt", serde_json::json!([tx_hash]));
+    r["logs"].as_array().unwrap().len()
+}
+
+async fn in_flight_record(store: &Store) -> Option<InFlightTx> {
+    store
+        .get(&in_flight_path(BATCH, "local"))
+        .await
+        .unwrap()
+        .map(|b| serde_json::from_slice(&b).unwrap())
+}
+
+/// Waits (at most 30 s) until the node's pool holds `n` transactions.
+async fn wait_for_pool(node: &Anvil, n: u64) -> bool {
+    for _ in 0..600 {
+        if pool_size(node) >= n {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerun_while_the_anchor_is_pending_resumes_it_and_sends_no_second_one() {
+    keys_in_env();
+    let node = Anvil::start(31337);
+    let contract = deploy_and_grant(&node).await;
+    let fx = committed(0).await;
+    node.rpc("evm_setAutomine", serde_json::json!([false]));
+    let mut c = config(&node, MEMBER_ENV, Some(contract));
+    c.confirmations = 2;
+    c.confirmation_timeout_secs = 2;
+    let chains = chains_file(fx.dir.path(), vec![("local", c.clone())]);
+    let nonce = node.nonce(MEMBER);
+
+    // The transaction waits in the pool: the run gives up, naming it and
+    // the configured confirmations; the store records it.
+    let err = evm_err(
+        anchor_batch(&fx.store, BATCH, "local", &chains)
+            .await
+            .unwrap_err(),
+    );
+    let EvmError::ConfirmationTimeout {
+        tx_hash: first,
+        confirmations: 2,
+        ..
+    } = &err
+    else {
+        panic!("expected a timeout for 2 confirmations, got {err}");
+    };
+    let record = in_flight_record(&fx.store).await.unwrap();
+    assert_eq!(record.tx_hashes, vec![first.clone()]);
+    assert_eq!((record.nonce, record.account.as_str()), (nonce, MEMBER));
+
+    // A rerun while it is still pending waits for the same transaction.
+    let err = evm_err(
+        anchor_batch(&fx.store, BATCH, "local", &chains)
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        matches!(&err, EvmError::ConfirmationTimeout { tx_hash, .. } if tx_hash == first),
+        "{err}"
+    );
+    assert_eq!(pool_size(&node), 1, "no second transaction was sent");
+
+    // Once blocks come, a rerun completes with that transaction as the receipt.
+    c.confirmation_timeout_secs = 60;
+    let chains = chains_file(fx.dir.path(), vec![("local", c)]);
+    let store = fx.store.clone();
+    let task = tokio::spawn(async move { anchor_batch(&store, BATCH, "local", &chains).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let miner = node.miner(Duration::from_millis(100));
+    let outcome = task.await.unwrap().unwrap();
+    drop(miner);
+    assert!(outcome.anchored_now);
+    let r = stored_receipt(&fx.store, "local").await;
+    assert_eq!(&r.tx_hash, first);
+    assert_eq!(tx_logs(&node, &r.tx_hash), 1, "it emitted Anchored");
+    assert_eq!(node.nonce(MEMBER), nonce + 1, "one transaction in all");
+    assert!(in_flight_record(&fx.store).await.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_receipt_is_the_transaction_that_emitted_anchored_never_a_no_op() {
+    keys_in_env();
+    let node = Anvil::start(31337);
+    let contract = deploy_and_grant(&node).await;
+    let fx = committed(0).await;
+    node.rpc("evm_setAutomine", serde_json::json!([false]));
+    let mut c = config(&node, MEMBER_ENV, Some(contract));
+    c.confirmation_timeout_secs = 2;
+    let chains = chains_file(fx.dir.path(), vec![("local", c.clone())]);
+    let err = evm_err(
+        anchor_batch(&fx.store, BATCH, "local", &chains)
+            .await
+            .unwrap_err(),
+    );
+    let EvmError::ConfirmationTimeout { tx_hash: first, .. } = err else {
+        panic!("expected a timeout, got {err}");
+    };
+    // Without the record (another host's run, a lost store write), a rerun
+    // sends a second anchor behind the first; both are mined in one block,
+    // the second is the contract's "same root again" no-op.
+    fx.store
+        .delete(&in_flight_path(BATCH, "local"))
+        .await
+        .unwrap();
+    c.confirmation_timeout_secs = 60;
+    let chains = chains_file(fx.dir.path(), vec![("local", c)]);
+    let store = fx.store.clone();
+    let task = tokio::spawn(async move { anchor_batch(&store, BATCH, "local", &chains).await });
+    assert!(
+        wait_for_pool(&node, 2).await,
+        "the rerun sent its transaction"
+    );
+    let miner = node.miner(Duration::from_millis(100));
+    task.await.unwrap().unwrap();
+    drop(miner);
+    let r = stored_receipt(&fx.store, "local").await;
+    assert_eq!(
+        r.tx_hash, first,
+        "the receipt names the anchoring transaction"
+    );
+    assert_eq!(tx_logs(&node, &r.tx_hash), 1);
+}
+
+/// A committed batch appended to its store's batch log, an in-flight record
+/// at the account's next nonce with `fees` and `tx_hashes`, and a transaction
+/// of the same account, not proofmark's, pending at that nonce with a gas
+/// price of 10 gwei (another process sharing the account). Returns the
+/// fixture, the chains and that transaction's hash.
+async fn foreign_tx_at_the_recorded_nonce(
+    node: &Anvil,
+    c: &EvmConfig,
+    fees: Fees,
+    ours: Option<&str>,
+) -> (Fixture, ChainsFile, String, u64) {
+    let fx = committed(0).await;
+    let chains = chains_file(fx.dir.path(), vec![("local", c.clone())]);
+    let request = proofmark_anchor::chain::load_anchor_request(&fx.store, BATCH)
+        .await
+        .unwrap();
+    let signer = proofmark_anchor::chain::ledger_signer(&chains.get("ledger").unwrap()).unwrap();
+    let log = proofmark_anchor::chain::append_to_batch_log(&fx.store, &request, &signer)
+        .await
+        .unwrap();
+    let checkpoint = log.verify(&signer.verifier()).unwrap();
+    node.rpc("evm_setAutomine", serde_json::json!([false]));
+    let nonce = node.nonce(MEMBER);
+    let foreign = node
+        .rpc(
+            "eth_sendTransaction",
+            serde_json::json!([{"from": MEMBER, "to": OUTSIDER, "value": "0x1",
+                "gas": "0x5208", "gasPrice": format!("0x{:x}", 10_000_000_000u64)}]),
+        )
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = InFlightTx {
+        format: "proofmark-evm-in-flight/1".into(),
+        chain: "local".into(),
+        chain_id: node.chain_id,
+        contract: c.contract.clone().unwrap(),
+        account: MEMBER.into(),
+        batch_id: BATCH.into(),
+        log_size: checkpoint.size,
+        log_root: hex::encode(checkpoint.root),
+        nonce,
+        gas_limit: 400_000,
+        fees,
+        tx_hashes: vec![ours.unwrap_or(&foreign).to_owned()],
+        updated_at: "2026-11-25T00:00:00Z".into(),
+    };
+    fx.store
+        .put(
+            &in_flight_path(BATCH, "local"),
+            serde_json::to_vec(&record).unwrap().into(),
+        )
+        .await
+        .unwrap();
+    (fx, chains, foreign, nonce)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_processs_pending_transaction_is_never_replaced() {
+    keys_in_env();
+    let node = Anvil::start(31337);
+    let contract = deploy_and_grant(&node).await;
+    let c = config(&node, MEMBER_ENV, Some(contract));
+    // The record says a transaction that never reached the node (the run
+    // stopped right after recording it) holds the nonce another process
+    // has used since.
+    let never_sent = format!("0x{}", "11".repeat(32));
+    let (fx, chains, foreign, nonce) = foreign_tx_at_the_recorded_nonce(
+        &node,
+        &c,
+        Fees::Legacy {
+            gas_price: 1_500_000_000,
+        },
+        Some(&never_sent),
+    )
+    .await;
+    let store = fx.store.clone();
+    let task = tokio::spawn(async move {
+        tokio::time::timeout(
+            Duration::from_secs(60),
+            anchor_batch(&store, BATCH, "local", &chains),
+        )
+        .await
+    });
+    let both = wait_for_pool(&node, 2).await;
+    let miner = node.miner(Duration::from_millis(100));
+    let result = task.await.unwrap();
+    drop(miner);
+    assert!(
+        both,
+        "the anchor went to the next nonce, beside the other transaction"
+    );
+    result.expect("finished").unwrap();
+    let other = node.rpc("eth_getTransactionReceipt", serde_json::json!([foreign]));
+    assert!(
+        !other.is_null(),
+        "the other process's transaction was mined, not replaced"
+    );
+    let r = stored_receipt(&fx.store, "local").await;
+    let tx = node.rpc("eth_getTransactionByHash", serde_json::json!([r.tx_hash]));
+    assert_eq!(hex_u64(&tx["nonce"]), nonce + 1);
+    assert_eq!(tx_logs(&node, &r.tx_hash), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replacement_refused_at_the_fee_cap_stops_with_an_error_naming_cap_and_nonce() {
+    keys_in_env();
+    let node = Anvil::start(31337);
+    let contract = deploy_and_grant(&node).await;
+    let mut c = config(&node, MEMBER_ENV, Some(contract));
+    c.max_fee_per_gas_gwei = Some(2);
+    // The record's transaction is pending at 10 gwei; this run's fees
+    // (1.5 gwei, capped at 2) can never replace it.
+    let (fx, chains, _foreign, nonce) = foreign_tx_at_the_recorded_nonce(
+        &node,
+        &c,
+        Fees::Legacy {
+            gas_price: 1_500_000_000,
+        },
+        None,
+    )
+    .await;
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        anchor_batch(&fx.store, BATCH, "local", &chains),
+    )
+    .await
+    .expect("the send stops at the cap instead of looping");
+    let err = evm_err(result.unwrap_err());
+    assert!(
+        matches!(&err, EvmError::FeeCap { nonce: n, cap_gwei: 2, .. } if *n == nonce),
+        "{err}"
+    );
+    assert_eq!(pool_size(&node), 1, "nothing else was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_without_funds_is_named() {
+    keys_in_env();
+    let node = Anvil::start(31337);
+    let poor = PrivateKeySigner::random();
+    let address = poor.address();
+    let client = EvmClient::connect(
+        "local",
+        &config(&node, ADMIN_ENV, None),
+        Some(EvmKey::from_signer(poor)),
+    )
+    .await
+    .unwrap();
+    let err = client.deploy().await.unwrap_err();
+    match &err {
+        EvmError::InsufficientFunds {
+            account, chain_id, ..
+        } => {
+            assert_eq!(account, &address.to_string());
+            assert_eq!(*chain_id, 31337);
+        }
+        other => panic!("expected insufficient funds, got {other}"),
+    }
+    assert!(err.to_string().contains(&address.to_string()), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_password_and_api_keys_of_the_rpc_url_never_show() {
+    keys_in_env();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut c = EvmConfig::new(
+        format!("http://user:pw@127.0.0.1:{port}/?apikey=SECRETKEY123"),
+        31337,
+    );
+    c.rpc_timeout_secs = 1;
+    c.request_timeout_secs = 1;
+    let err = EvmClient::connect("local", &c, None).await.unwrap_err();
+    let mut text = format!("{err} {err:?}");
+    let mut cause = std::error::Error::source(&err);
+    while let Some(e) = cause {
+        text.push_str(&format!(" {e} {e:?}"));
+        cause = e.source();
+    }
+    assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+    for secret in ["SECRETKEY123", "user:pw", ":pw@", "apikey"] {
+        assert!(!text.contains(secret), "{secret} shown: {text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_members_anchor_their_own_stores_on_one_contract() {
+    keys_in_env();
+    let node = Anvil::start(31337);
+    let contract = deploy_and_grant(&node).await;
+    let admin = EvmClient::connect(
+        "local",
+        &config(&node, ADMIN_ENV, Some(contract)),
+        Some(key(ADMIN_KEY)),
+    )
+    .await
+    .unwrap();
+    let second: Address = OUTSIDER.parse().unwrap();
+    admin.grant(second).await.unwrap();
+
+    // Two stores, each with its own batch log and ledger key, and the same
+    // batch id (both jobs are called "nightly"), with different data: each
+    // log has size 1 with its own root.
+    let (a, b) = (committed(0).await, committed(40).await);
+    let chains_a = chains_file(
+        a.dir.path(),
+        vec![("consortium", config(&node, MEMBER_ENV, Some(contract)))],
+    );
+    let chains_b = chains_file(
+        b.dir.path(),
+        vec![("consortium", config(&node, OUTSIDER_ENV, Some(contract)))],
+    );
+    let oa = anchor_batch(&a.store, BATCH, "consortium", &chains_a)
+        .await
+        .unwrap();
+    let ob = anchor_batch(&b.store, BATCH, "consortium", &chains_b)
+        .await
+        .unwrap();
+    assert!(oa.anchored_now && ob.anchored_now);
+    let (ra, rb) = (
+        stored_receipt(&a.store, "consortium").await,
+        stored_receipt(&b.store, "consortium").await,
+    );
+    assert_eq!(
+        (ra.submitter.as_str(), rb.submitter.as_str()),
+        (MEMBER, OUTSIDER)
+    );
+    assert_ne!(ra.root, rb.root);
+    assert_eq!((ra.log_size, rb.log_size), (1, 1));
+    assert_ne!(ra.log_root, rb.log_root);
+
+    // The contract keeps both, each under its member.
+    let reader = EvmClient::connect("local", &config(&node, MEMBER_ENV, Some(contract)), None)
+        .await
+        .unwrap();
+    for (who, r) in [(member(), &ra), (second, &rb)] {
+        let on_chain = reader.read_anchor(who, BATCH).await.unwrap().unwrap();
+        assert_eq!(hex::encode(on_chain.root), r.root);
+        assert_eq!(hex::encode(on_chain.log_root), r.log_root);
+        let (size, root) = reader.latest_checkpoint(who).await.unwrap();
+        assert_eq!((size, hex::encode(root)), (1, r.log_root.clone()));
+        let tx = reader
+            .find_anchor_tx(who, BATCH, on_chain.block_number)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(tx.tx_hash.to_string(), r.tx_hash);
+        println!("gas: first anchor of member {who} {}", tx.gas_used);
+    }
+    assert!(
+        reader
+            .read_anchor(Address::repeat_byte(9), BATCH)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Reruns of both re-check their receipts and send nothing.
+    let nonces = (node.nonce(MEMBER), node.nonce(OUTSIDER));
+    assert!(
+        !anchor_batch(&a.store, BATCH, "consortium", &chains_a)
+            .await
+            .unwrap()
+            .anchored_now
+    );
+    assert!(
+        !anchor_batch(&b.store, BATCH, "consortium", &chains_b)
+            .await
+            .unwrap()
+            .anchored_now
+    );
+    assert_eq!((node.nonce(MEMBER), node.nonce(OUTSIDER)), nonces);
 }

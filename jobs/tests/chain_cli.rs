@@ -213,6 +213,24 @@ fn deploy_grant_anchor_show_through_the_binary() {
     ))
     .unwrap();
     assert_eq!(status["latest_checkpoint"]["log_size"], 1);
+    // Anchors are kept per member: with another account's key, name the member.
+    let by_member: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "show",
+            "--batch-id",
+            "b1",
+            "--submitter",
+            MEMBER,
+            "--chains",
+            &outsider,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(by_member["tx_hash"], receipt["tx_hash"]);
 
     verify_and_audit_against_the_chain(d, &node, store, &records, &contract, &manifest);
 

@@ -23,7 +23,7 @@ use alloy::sol_types::{SolCall, SolEvent};
 use alloy::transports::{RpcError, TransportError, TransportErrorKind};
 
 use super::EvmError;
-use super::config::{EvmConfig, EvmKey, FeeMode, redact_url};
+use super::config::{EvmConfig, EvmKey, FeeMode, redact_text, redact_url, url_secrets};
 use super::contract::{ContractError, ProofmarkAnchor, batch_key, creation_bytecode};
 
 /// A mined transaction.
@@ -78,7 +78,7 @@ pub struct OnChainAnchor {
     pub block_number: u64,
     /// That block's timestamp (seconds).
     pub timestamp: u64,
-    /// The member that anchored it.
+    /// The member that anchored it (the one it was read for).
     pub submitter: Address,
 }
 
@@ -88,14 +88,79 @@ pub struct OnChainAnchor {
 #[error("{0}")]
 pub struct RpcFault(String);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fees {
-    Legacy { gas_price: u128 },
-    Eip1559 { max_fee: u128, priority: u128 },
+/// The fees of a signed transaction, in wei per gas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Fees {
+    /// A legacy (type 0) transaction's gas price.
+    Legacy {
+        /// The gas price.
+        #[serde(with = "decimal")]
+        gas_price: u128,
+    },
+    /// An EIP-1559 (type 2) transaction's fee cap and priority fee.
+    Eip1559 {
+        /// `maxFeePerGas`.
+        #[serde(with = "decimal")]
+        max_fee: u128,
+        /// `maxPriorityFeePerGas`.
+        #[serde(with = "decimal")]
+        priority: u128,
+    },
+}
+
+/// Wei amounts as decimal strings (JSON numbers lose precision past 2^53).
+mod decimal {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&v.to_string())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A transaction this client signed, at one nonce: what a later run needs to
+/// resume it (wait for it, or replace it at the same nonce) instead of
+/// sending another one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TxAttempt {
+    /// The nonce every version of the transaction uses.
+    pub nonce: u64,
+    /// The gas limit.
+    pub gas_limit: u64,
+    /// The fees of the latest version.
+    pub fees: Fees,
+    /// Every version signed at this nonce, oldest first (the latest last).
+    pub tx_hashes: Vec<B256>,
+}
+
+/// Where [`EvmClient::send_resumable`] records a transaction before it goes
+/// out, so that a run that stops while it is pending can resume it.
+pub trait TxJournal {
+    /// Records `attempt` (its latest hash is about to be sent); an error
+    /// stops the send before anything goes out.
+    fn record(&self, attempt: &TxAttempt) -> impl Future<Output = Result<(), EvmError>> + Send;
+}
+
+/// A journal that keeps nothing (deployments and membership changes, which a
+/// person runs and watches).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoJournal;
+
+impl TxJournal for NoJournal {
+    async fn record(&self, _attempt: &TxAttempt) -> Result<(), EvmError> {
+        Ok(())
+    }
 }
 
 impl Fees {
-    fn bumped(self, percent: u64, cap: Option<u128>) -> Fees {
+    /// The fees raised by `percent` (plus one wei), never above `cap` (nor
+    /// below the current fees).
+    pub fn bumped(self, percent: u64, cap: Option<u128>) -> Fees {
         let up = |v: u128| {
             let raised = v.saturating_mul(100 + u128::from(percent)) / 100 + 1;
             cap.map_or(raised, |c| raised.min(c.max(v)))
@@ -126,7 +191,7 @@ pub struct EvmClient {
     chain: String,
     config: EvmConfig,
     url_shown: String,
-    url_full: String,
+    url_secrets: Vec<String>,
     provider: RootProvider,
     key: Option<EvmKey>,
     wallet: Option<EthereumWallet>,
@@ -178,8 +243,8 @@ impl EvmClient {
     ) -> Result<Self, EvmError> {
         config.validate(chain)?;
         let url = config.resolved_rpc_url(chain)?;
-        let url_full = url.to_string();
-        let url_shown = redact_url(&url_full);
+        let url_shown = redact_url(url.as_str());
+        let url_secrets = url_secrets(&url);
         let provider = RootProvider::new_http(url);
         let wallet = key
             .as_ref()
@@ -188,7 +253,7 @@ impl EvmClient {
             chain: chain.to_owned(),
             config: config.clone(),
             url_shown,
-            url_full,
+            url_secrets,
             provider,
             key,
             wallet,
@@ -284,8 +349,7 @@ impl EvmClient {
     }
 
     fn redact(&self, text: &str) -> String {
-        text.replace(&self.url_full, &self.url_shown)
-            .replace(self.url_full.trim_end_matches('/'), &self.url_shown)
+        redact_text(text, &self.url_secrets)
     }
 
     fn failure(&self, what: &str, f: RpcFailure) -> EvmError {
@@ -294,13 +358,26 @@ impl EvmClient {
         {
             return self.revert_error(what, decoded);
         }
+        let text = self.redact(&error_text(&f.error));
+        if let (Some(account), true) = (
+            self.account(),
+            text.to_ascii_lowercase().contains("insufficient funds"),
+        ) {
+            return EvmError::InsufficientFunds {
+                chain: self.chain.clone(),
+                chain_id: self.config.chain_id,
+                account: account.to_string(),
+                what: what.to_owned(),
+                detail: text,
+            };
+        }
         EvmError::Rpc {
             chain: self.chain.clone(),
             url: self.url_shown.clone(),
             what: what.to_owned(),
             attempts: f.attempts,
             elapsed_ms: u64::try_from(f.elapsed.as_millis()).unwrap_or(u64::MAX),
-            source: RpcFault(self.redact(&error_text(&f.error))),
+            source: RpcFault(text),
         }
     }
 
@@ -338,6 +415,9 @@ impl EvmClient {
             },
             ContractError::LogCheckpointConflict(c) => EvmError::LogConflict {
                 chain: self.chain.clone(),
+                account: self
+                    .account()
+                    .map_or_else(|| "(no key)".to_owned(), |a| a.to_string()),
                 log_size: c.logSize,
                 anchored_log_root: hex::encode(c.anchoredLogRoot),
                 log_root: hex::encode(c.logRoot),
@@ -421,11 +501,17 @@ impl EvmClient {
         Ok(address)
     }
 
-    /// The anchor of `batch_id`, or `None`.
-    pub async fn read_anchor(&self, batch_id: &str) -> Result<Option<OnChainAnchor>, EvmError> {
+    /// The anchor of `batch_id` by member `submitter` (anchors are kept per
+    /// member: each anchors its own store's batches and batch log), or `None`.
+    pub async fn read_anchor(
+        &self,
+        submitter: Address,
+        batch_id: &str,
+    ) -> Result<Option<OnChainAnchor>, EvmError> {
         let a = self
             .view(
                 ProofmarkAnchor::getAnchorCall {
+                    submitter,
                     batchId: batch_id.to_owned(),
                 },
                 "getAnchor",
@@ -442,14 +528,18 @@ impl EvmClient {
             log_size: a.logSize,
             block_number: a.blockNumber,
             timestamp: a.timestamp,
-            submitter: a.submitter,
+            submitter,
         }))
     }
 
-    /// The latest anchored log checkpoint (size, root); size 0 before any.
-    pub async fn latest_checkpoint(&self) -> Result<(u64, B256), EvmError> {
+    /// The latest log checkpoint (size, root) member `submitter` anchored;
+    /// size 0 before any.
+    pub async fn latest_checkpoint(&self, submitter: Address) -> Result<(u64, B256), EvmError> {
         let r = self
-            .view(ProofmarkAnchor::latestCheckpointCall {}, "latestCheckpoint")
+            .view(
+                ProofmarkAnchor::latestCheckpointCall { submitter },
+                "latestCheckpoint",
+            )
             .await?;
         Ok((r.size, r.root))
     }
@@ -465,10 +555,11 @@ impl EvmClient {
         self.view(ProofmarkAnchor::adminCall {}, "admin").await
     }
 
-    /// The transaction that wrote the anchor of `batch_id` in block
-    /// `block_number` (from the contract's `Anchored` event).
+    /// The transaction that wrote the anchor of `batch_id` by `submitter`
+    /// in block `block_number` (from the contract's `Anchored` event).
     pub async fn find_anchor_tx(
         &self,
+        submitter: Address,
         batch_id: &str,
         block_number: u64,
     ) -> Result<Option<Mined>, EvmError> {
@@ -476,6 +567,7 @@ impl EvmClient {
             .address(self.contract()?)
             .event_signature(ProofmarkAnchor::Anchored::SIGNATURE_HASH)
             .topic1(batch_key(batch_id))
+            .topic2(submitter.into_word())
             .from_block(block_number)
             .to_block(block_number);
         let p = &self.provider;
@@ -580,12 +672,76 @@ impl EvmClient {
     /// Sends a transaction (`to: None` deploys `input`), replacing it with
     /// higher fees while it is stuck, and returns it once mined (not yet
     /// confirmed). Reverts that a simulation shows are returned as typed errors
-    /// before anything is sent.
+    /// before anything is sent. Nothing is recorded for a later run: see
+    /// [`EvmClient::send_resumable`].
     pub async fn send(
         &self,
         to: Option<Address>,
         input: Bytes,
         what: &str,
+    ) -> Result<Mined, EvmError> {
+        self.send_resumable(to, input, what, None, &NoJournal).await
+    }
+
+    /// The nonce the account's next transaction gets once every mined one
+    /// is counted (`latest`) or every pending one too (`pending`).
+    async fn nonce(&self, from: Address, pending: bool) -> Result<u64, EvmError> {
+        let p = &self.provider;
+        self.rpc("eth_getTransactionCount", || {
+            let call = p.get_transaction_count(from);
+            if pending {
+                call.pending().into_future()
+            } else {
+                call.latest().into_future()
+            }
+        })
+        .await
+    }
+
+    /// Whether the node holds one of `hashes` with nonce `nonce` (pending or mined).
+    async fn holds_one_of(&self, hashes: &[B256], nonce: u64) -> Result<bool, EvmError> {
+        use alloy::consensus::Transaction as _;
+        let p = &self.provider;
+        for h in hashes {
+            let tx = self
+                .rpc("eth_getTransactionByHash", || {
+                    p.get_transaction_by_hash(*h).into_future()
+                })
+                .await?;
+            if tx.is_some_and(|t| t.nonce() == nonce) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// An error met after `tx_hash` was sent, naming it (a node fault then
+    /// leaves the transaction's fate open).
+    fn after_send(&self, tx_hash: B256, e: EvmError) -> EvmError {
+        match e {
+            EvmError::Rpc { .. } => EvmError::AfterSend {
+                chain: self.chain.clone(),
+                tx_hash: tx_hash.to_string(),
+                source: Box::new(e),
+            },
+            other => other,
+        }
+    }
+
+    /// [`EvmClient::send`] that records every signed version of the
+    /// transaction in `journal` before it goes out, and resumes `resume` (a
+    /// transaction an earlier run recorded) instead of sending a new one:
+    /// when one of its versions is mined, that one is returned; while its
+    /// nonce is still open, it is sent again as it was and replaced at the
+    /// same nonce when stuck; only when another transaction took its nonce
+    /// is a new one sent.
+    pub async fn send_resumable(
+        &self,
+        to: Option<Address>,
+        input: Bytes,
+        what: &str,
+        resume: Option<TxAttempt>,
+        journal: &impl TxJournal,
     ) -> Result<Mined, EvmError> {
         let from = self.key_address()?;
         let base = match to {
@@ -598,29 +754,82 @@ impl EvmClient {
                 .with_deploy_code(input),
         };
         let p = &self.provider;
-        let estimate = self
-            .rpc(what, || p.estimate_gas(base.clone()).into_future())
-            .await?;
-        let gas_limit = estimate.saturating_mul(6) / 5 + 10_000;
-        let mut fees = self.initial_fees().await?;
+        let mut sent: Vec<B256> = Vec::new();
+        let mut resumed = None;
+        if let Some(r) = resume {
+            if let Some(m) = self.find_mined(&r.tx_hashes).await? {
+                tracing::info!(chain = %self.chain, tx = %m.tx_hash, nonce = r.nonce, what, "the transaction of an earlier run was mined");
+                return self.mined_ok(m);
+            }
+            if self.nonce(from, false).await? > r.nonce {
+                tracing::warn!(
+                    chain = %self.chain,
+                    nonce = r.nonce,
+                    "another transaction of the account took the nonce of an earlier run's {what} \
+                     transaction, which was never mined: sending a new one"
+                );
+            } else {
+                tracing::info!(
+                    chain = %self.chain,
+                    tx = ?r.tx_hashes.last(),
+                    nonce = r.nonce,
+                    what,
+                    "resuming the pending transaction of an earlier run (same nonce)"
+                );
+                resumed = Some(r);
+            }
+        }
+        let (gas_limit, mut fees) = match &resumed {
+            Some(r) => (r.gas_limit, r.fees),
+            None => {
+                let estimate = self
+                    .rpc(what, || p.estimate_gas(base.clone()).into_future())
+                    .await?;
+                (
+                    estimate.saturating_mul(6) / 5 + 10_000,
+                    self.initial_fees().await?,
+                )
+            }
+        };
+        let mut fixed_nonce = resumed.as_ref().map(|r| r.nonce);
+        // The versions an earlier run signed at that nonce.
+        let mut carried: Vec<B256> = resumed.map(|r| r.tx_hashes).unwrap_or_default();
+        sent.clone_from(&carried);
         let started = Instant::now();
         let give_up = Duration::from_secs(self.config.confirmation_timeout_secs);
         let stuck = Duration::from_secs(self.config.stuck_timeout_secs);
-        let mut sent: Vec<B256> = Vec::new();
+        let timeout = |hash: B256| EvmError::ConfirmationTimeout {
+            chain: self.chain.clone(),
+            tx_hash: hash.to_string(),
+            confirmations: self.config.confirmations.max(1),
+            waited_secs: started.elapsed().as_secs(),
+        };
         let mut nonce_restarts = 0u32;
         'nonce: loop {
-            let nonce = self
-                .rpc("eth_getTransactionCount", || {
-                    p.get_transaction_count(from).pending().into_future()
-                })
-                .await?;
+            let nonce = match fixed_nonce.take() {
+                Some(n) => n,
+                None => self.nonce(from, true).await?,
+            };
+            // The versions of the transaction signed at this nonce.
+            let mut here: Vec<B256> = std::mem::take(&mut carried);
             loop {
                 let envelope = self.sign(&base, nonce, gas_limit, fees).await?;
                 let hash = *envelope.tx_hash();
                 let raw = envelope.encoded_2718();
+                if !here.contains(&hash) {
+                    here.push(hash);
+                }
                 if !sent.contains(&hash) {
                     sent.push(hash);
                 }
+                journal
+                    .record(&TxAttempt {
+                        nonce,
+                        gas_limit,
+                        fees,
+                        tx_hashes: here.clone(),
+                    })
+                    .await?;
                 tracing::info!(chain = %self.chain, tx = %hash, nonce, what, "sending transaction");
                 match self.rpc_raw(|| p.send_raw_transaction(&raw)).await {
                     Ok(_) => {}
@@ -630,7 +839,7 @@ impl EvmClient {
                             || text.contains("known transaction")
                             || text.contains("already imported")
                         {
-                            // Sent before the node went away: poll for it.
+                            // Sent before (the node went away, or a rerun): poll for it.
                         } else if text.contains("nonce too low")
                             || text.contains("nonce is too low")
                         {
@@ -644,39 +853,96 @@ impl EvmClient {
                             tracing::warn!(chain = %self.chain, nonce, "nonce already used by another transaction; taking the next one");
                             continue 'nonce;
                         } else if text.contains("underpriced") {
-                            fees = fees.bumped(self.config.fee_bump_percent, self.fee_cap());
+                            let earlier: Vec<B256> =
+                                here.iter().copied().filter(|h| *h != hash).collect();
+                            if !self.holds_one_of(&earlier, nonce).await? {
+                                // The transaction pending at this nonce is not
+                                // ours (another process with the same
+                                // account): never replace it.
+                                nonce_restarts += 1;
+                                if nonce_restarts > 3 {
+                                    return Err(self.failure(what, f));
+                                }
+                                tracing::warn!(
+                                    chain = %self.chain,
+                                    nonce,
+                                    "another transaction of this account is pending at nonce {nonce}: \
+                                     taking the next nonce"
+                                );
+                                here.clear();
+                                continue 'nonce;
+                            }
+                            if started.elapsed() >= give_up {
+                                return Err(timeout(hash));
+                            }
+                            let raised = fees.bumped(self.config.fee_bump_percent, self.fee_cap());
+                            if raised == fees {
+                                return Err(EvmError::FeeCap {
+                                    chain: self.chain.clone(),
+                                    account: from.to_string(),
+                                    nonce,
+                                    tx_hash: hash.to_string(),
+                                    cap_gwei: self.config.max_fee_per_gas_gwei.unwrap_or(0),
+                                });
+                            }
+                            tracing::warn!(
+                                chain = %self.chain,
+                                tx = %hash,
+                                nonce,
+                                "the node refuses the replacement as underpriced: raising the fees"
+                            );
+                            fees = raised;
                             continue;
                         } else {
-                            return Err(self.failure(what, f));
+                            // A transport failure may have lost only the
+                            // answer: the transaction may be in the node.
+                            let transport = matches!(f.error, RpcError::Transport(_));
+                            let e = self.failure(what, f);
+                            return Err(if transport {
+                                self.after_send(hash, e)
+                            } else {
+                                e
+                            });
                         }
                     }
                 }
                 let replace_at = Instant::now() + stuck;
                 loop {
-                    if let Some(m) = self.find_mined(&sent).await? {
+                    if let Some(m) = self
+                        .find_mined(&sent)
+                        .await
+                        .map_err(|e| self.after_send(hash, e))?
+                    {
                         return self.mined_ok(m);
                     }
                     if started.elapsed() >= give_up {
-                        return Err(EvmError::ConfirmationTimeout {
-                            chain: self.chain.clone(),
-                            tx_hash: hash.to_string(),
-                            confirmations: 1,
-                            waited_secs: started.elapsed().as_secs(),
-                        });
+                        return Err(timeout(hash));
                     }
                     if Instant::now() >= replace_at {
                         break;
                     }
                     tokio::time::sleep(self.config.poll_interval()).await;
                 }
-                fees = fees.bumped(self.config.fee_bump_percent, self.fee_cap());
-                tracing::warn!(
-                    chain = %self.chain,
-                    tx = %hash,
-                    nonce,
-                    "transaction pending for {} s: replacing it with higher fees (same nonce)",
-                    stuck.as_secs()
-                );
+                let raised = fees.bumped(self.config.fee_bump_percent, self.fee_cap());
+                if raised == fees {
+                    tracing::warn!(
+                        chain = %self.chain,
+                        tx = %hash,
+                        nonce,
+                        "transaction pending for {} s and its fees are at the cap \
+                         (max_fee_per_gas_gwei): waiting for it",
+                        stuck.as_secs()
+                    );
+                } else {
+                    tracing::warn!(
+                        chain = %self.chain,
+                        tx = %hash,
+                        nonce,
+                        "transaction pending for {} s: replacing it with higher fees (same nonce)",
+                        stuck.as_secs()
+                    );
+                }
+                fees = raised;
             }
         }
     }
@@ -697,6 +963,17 @@ impl EvmClient {
     /// receipt and the block at its height: [`Confirmation::Dropped`] when a
     /// reorg took it out of the canonical chain.
     pub async fn wait_confirmed(&self, mined: &Mined) -> Result<Confirmation, EvmError> {
+        self.wait_confirmed_inner(mined).await.map_err(|e| match e {
+            EvmError::Rpc { .. } => EvmError::AfterSend {
+                chain: self.chain.clone(),
+                tx_hash: mined.tx_hash.to_string(),
+                source: Box::new(e),
+            },
+            other => other,
+        })
+    }
+
+    async fn wait_confirmed_inner(&self, mined: &Mined) -> Result<Confirmation, EvmError> {
         let need = self.config.confirmations.max(1);
         let started = Instant::now();
         let give_up = Duration::from_secs(self.config.confirmation_timeout_secs);

@@ -137,6 +137,94 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The parts of a URL that must never be shown: user name, password, path
+/// (other than `/`) and query, as written and percent-decoded.
+pub(crate) fn url_secrets(url: &url::Url) -> Vec<String> {
+    let mut secrets = Vec::new();
+    // Parts shorter than this are too likely to be ordinary words of a message.
+    const MIN_LEN: usize = 4;
+    let mut add = |s: &str, min_len: usize| {
+        for part in [Some(s.to_owned()), urlencoding_decode(s).ok()]
+            .into_iter()
+            .flatten()
+        {
+            if part.len() >= min_len && !secrets.contains(&part) {
+                secrets.push(part);
+            }
+        }
+    };
+    add(url.username(), MIN_LEN);
+    if let Some(p) = url.password() {
+        add(p, 1);
+    }
+    if url.path() != "/" {
+        add(url.path(), MIN_LEN);
+        add(url.path().trim_matches('/'), MIN_LEN);
+    }
+    if let Some(q) = url.query() {
+        add(q, MIN_LEN);
+        for pair in q.split('&') {
+            if let Some((_, v)) = pair.split_once('=') {
+                add(v, MIN_LEN);
+            }
+        }
+    }
+    // The longest first, so that a part is not left half-replaced.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets
+}
+
+fn urlencoding_decode(s: &str) -> Result<String, std::str::Utf8Error> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        if bytes[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                bytes.get(i + 1).copied().and_then(hex),
+                bytes.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(u8::try_from(h * 16 + l).unwrap_or(b'?'));
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|e| e.utf8_error())
+}
+
+/// `text` (an error message) with every URL in it reduced to
+/// `scheme://host:port`, whatever form the HTTP client printed it in, and
+/// every one of `secrets` (from [`url_secrets`]) replaced by `***`.
+pub(crate) fn redact_text(text: &str, secrets: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = ["http://", "https://", "ws://", "wss://"]
+        .iter()
+        .filter_map(|scheme| rest.find(scheme))
+        .min()
+    {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start..];
+        let end = tail
+            .find(|c: char| {
+                c.is_whitespace()
+                    || matches!(c, ')' | '(' | '"' | '\'' | '<' | '>' | ',' | ']' | '[')
+            })
+            .unwrap_or(tail.len());
+        out.push_str(&redact_url(&tail[..end]));
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    for s in secrets {
+        out = out.replace(s.as_str(), "***");
+    }
+    out
+}
+
 impl EvmConfig {
     /// A configuration with the defaults, for a node at `rpc_url`.
     pub fn new(rpc_url: impl Into<String>, chain_id: u64) -> Self {
@@ -343,6 +431,32 @@ mod tests {
         let mut c = EvmConfig::new("https://rpc.example.org/v3/SECRETKEY", 1);
         c.key_env = Some("SOME_VAR".into());
         assert!(!format!("{c:?}").contains("SECRETKEY"));
+    }
+
+    #[test]
+    fn urls_in_error_texts_are_redacted_in_every_form() {
+        let url =
+            url::Url::parse("http://user:pw%21x@127.0.0.1:18999/v3/PATHKEY?apikey=SECRETKEY123")
+                .unwrap();
+        let secrets = url_secrets(&url);
+        for text in [
+            "error sending request for url (http://127.0.0.1:18999/v3/PATHKEY?apikey=SECRETKEY123)",
+            "error sending request for url (http://user:pw%21x@127.0.0.1:18999/v3/PATHKEY?apikey=SECRETKEY123): refused",
+            "HTTP error 401 from \"https://127.0.0.1:18999/?apikey=SECRETKEY123\", user user pw!x",
+            "bad key SECRETKEY123 in v3/PATHKEY",
+        ] {
+            let shown = redact_text(text, &secrets);
+            for secret in ["SECRETKEY123", "PATHKEY", "pw%21x", "pw!x", "user:"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+        }
+        assert_eq!(
+            redact_text(
+                "error sending request for url (http://u:p@h.example:8/x?k=1)",
+                &[]
+            ),
+            "error sending request for url (http://h.example:8)"
+        );
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! The way of an anchor: [`config`] (the chains file's settings and the
 //! signing key) -> [`contract`] (the contract's ABI bindings and bytecode) ->
 //! [`client`] (JSON-RPC with retries, fees, replacement of stuck
-//! transactions, confirmations and reorg checks) -> [`send`] (the idempotent
-//! anchoring of one batch) -> [`receipt`] (what is kept in the store).
+//! transactions, confirmations and reorg checks) -> [`inflight`] (the record
+//! of a transaction sent and not yet settled, which a rerun resumes) ->
+//! [`send`] (the idempotent anchoring of one batch) -> [`receipt`] (what is
+//! kept in the store).
 //!
 //! ```no_run
 //! use proofmark_anchor::chain::{ChainsFile, anchor_batch};
@@ -32,13 +34,18 @@
 pub mod client;
 pub mod config;
 pub mod contract;
+pub mod inflight;
 pub mod receipt;
 pub mod send;
 
 /// An account or contract address (re-exported for callers that parse them).
 pub use alloy::primitives::Address;
-pub use client::{Confirmation, Confirmed, EvmClient, Mined, OnChainAnchor, RpcFault};
+pub use client::{
+    Confirmation, Confirmed, EvmClient, Fees, Mined, NoJournal, OnChainAnchor, RpcFault, TxAttempt,
+    TxJournal,
+};
 pub use config::{EvmConfig, EvmKey, FeeMode};
+pub use inflight::{InFlightTx, in_flight_path};
 pub use receipt::EvmReceipt;
 pub use send::{anchor_on_evm, recheck_receipt};
 
@@ -138,10 +145,10 @@ pub enum EvmError {
         /// The admin.
         admin: String,
     },
-    /// The batch id is anchored on the contract with another root.
+    /// The batch id is anchored on the contract, by the same member, with another root.
     #[error(
         "batch {batch_id} is already anchored on chain {chain} with root {anchored_root}, not \
-         {root}: a batch id is never anchored with a second root"
+         {root}: a batch id is never anchored with a second root by one account"
     )]
     Conflict {
         /// The chain's name.
@@ -153,15 +160,18 @@ pub enum EvmError {
         /// The root offered now.
         root: String,
     },
-    /// The contract holds another log root for the same log size: the batch
-    /// log forked.
+    /// The contract holds another log root for the same log size of the
+    /// same member: the batch log forked, or two stores anchor with one account.
     #[error(
-        "chain {chain}: the contract holds log root {anchored_log_root} for log size {log_size}, \
-         not {log_root}: the batch log was forked or rewritten"
+        "chain {chain}: the contract holds log root {anchored_log_root} for log size {log_size} \
+         of account {account}, not {log_root}: the batch log was forked or rewritten, or another \
+         store anchors with the same account (give each store its own account)"
     )]
     LogConflict {
         /// The chain's name.
         chain: String,
+        /// The sending account, whose log checkpoints conflict.
+        account: String,
         /// The log size.
         log_size: u64,
         /// The log root on the contract.
@@ -195,7 +205,8 @@ pub enum EvmError {
     /// A transaction did not reach the wanted confirmations in time.
     #[error(
         "chain {chain}: transaction {tx_hash} did not reach {confirmations} confirmation(s) within \
-         {waited_secs} s; run again to resume (nothing is sent twice)"
+         {waited_secs} s; run again to resume: the rerun waits for this transaction, or replaces \
+         it at the same nonce, and sends no second anchor"
     )]
     ConfirmationTimeout {
         /// The chain's name.
@@ -206,6 +217,65 @@ pub enum EvmError {
         confirmations: u64,
         /// Time waited.
         waited_secs: u64,
+    },
+    /// A failure after a transaction was sent: the transaction may still be
+    /// mined, so the error names it.
+    #[error("chain {chain}: after sending transaction {tx_hash}: {source}")]
+    AfterSend {
+        /// The chain's name.
+        chain: String,
+        /// The transaction (the latest version sent).
+        tx_hash: String,
+        /// What failed.
+        #[source]
+        source: Box<EvmError>,
+    },
+    /// The sending account cannot pay for the transaction.
+    #[error(
+        "account {account} has insufficient funds for the {what} transaction on chain {chain} \
+         (chain id {chain_id}): fund it ({detail})"
+    )]
+    InsufficientFunds {
+        /// The chain's name.
+        chain: String,
+        /// The chain id.
+        chain_id: u64,
+        /// The sending account.
+        account: String,
+        /// The operation.
+        what: String,
+        /// The node's words.
+        detail: String,
+    },
+    /// The node refuses a transaction as underpriced and the fees are already
+    /// at `max_fee_per_gas_gwei`.
+    #[error(
+        "chain {chain}: transaction {tx_hash} at nonce {nonce} of account {account} is refused as \
+         underpriced and its fees are at the cap max_fee_per_gas_gwei = {cap_gwei}: raise the cap, \
+         or wait until the transaction already pending at that nonce is mined"
+    )]
+    FeeCap {
+        /// The chain's name.
+        chain: String,
+        /// The sending account.
+        account: String,
+        /// The nonce.
+        nonce: u64,
+        /// The refused transaction.
+        tx_hash: String,
+        /// The cap, in gwei.
+        cap_gwei: u64,
+    },
+    /// The record of the transaction in flight could not be read or written.
+    #[error("chain {chain}: the record of the transaction in flight ({path}): {source}")]
+    InFlight {
+        /// The chain's name.
+        chain: String,
+        /// The record's path in the store.
+        path: String,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
     },
     /// Reorgs dropped the anchor more often than allowed.
     #[error(

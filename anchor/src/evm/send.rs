@@ -2,19 +2,22 @@
 //!
 //! Before anything is sent the contract is read for the batch id: the same
 //! root means done (the receipt is rebuilt from the contract's `Anchored`
-//! event), another root is [`EvmError::Conflict`]. A stored receipt is
+//! event), another root is [`EvmError::Conflict`]. A transaction an earlier
+//! run recorded as in flight is resumed, never doubled (see
+//! [`super::inflight`]). A stored receipt is
 //! re-checked against the chain on every run; a receipt whose transaction a
 //! reorg dropped is replaced by a new anchor.
 
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256};
 use alloy::sol_types::SolCall;
 use bytes::Bytes;
 use proofmark_ingest::Store;
 
 use super::EvmError;
-use super::client::{Confirmation, EvmClient, OnChainAnchor};
+use super::client::{Confirmation, EvmClient, Mined, OnChainAnchor};
 use super::config::EvmConfig;
 use super::contract::{ProofmarkAnchor, b256_from_hex};
+use super::inflight::{StoreJournal, clear_in_flight, in_flight_path, load_in_flight};
 use super::receipt::{EVM_RECEIPT_TYPE, EvmReceipt};
 use crate::chain::{AnchorOutcome, AnchorRequest, ChainError, receipt_path};
 use crate::manifest::rfc3339_utc;
@@ -125,7 +128,15 @@ pub async fn recheck_receipt(
         )));
     }
     let want = wanted(request)?;
-    let on_chain = client.read_anchor(&request.anchor.batch_id).await?;
+    let submitter: Address = receipt.submitter.parse().map_err(|_| {
+        bad(format!(
+            "submitter {:?} is not an address",
+            receipt.submitter
+        ))
+    })?;
+    let on_chain = client
+        .read_anchor(submitter, &request.anchor.batch_id)
+        .await?;
     if let Some(a) = &on_chain {
         check_same(&client, request, &want, a)?;
     }
@@ -160,6 +171,13 @@ pub async fn recheck_receipt(
 /// Anchors `request` on chain `name` after it was appended to the batch log
 /// (`log_size`, `log_root`: the checkpoint that covers it), waits for the
 /// confirmations, re-checks, and stores the receipt.
+///
+/// The anchor transaction is recorded in the store before it is sent
+/// ([`in_flight_path`](super::inflight::in_flight_path)); a run that finds
+/// such a record resumes that transaction (waits for it, or replaces it at
+/// the same nonce) rather than sending another. The receipt names the
+/// transaction that emitted the contract's `Anchored` event for the batch,
+/// whichever run sent it.
 pub async fn anchor_on_evm(
     store: &Store,
     request: &AnchorRequest,
@@ -169,6 +187,7 @@ pub async fn anchor_on_evm(
     log_root: B256,
 ) -> Result<AnchorOutcome, ChainError> {
     let path = receipt_path(&request.anchor.batch_id, name);
+    let in_flight = in_flight_path(&request.anchor.batch_id, name);
     let key = config.load_key(name)?;
     let account = key.address();
     let client = EvmClient::connect(name, config, Some(key)).await?;
@@ -177,22 +196,27 @@ pub async fn anchor_on_evm(
     let batch_id = &request.anchor.batch_id;
     let mut resends = 0u32;
     let mut sent_now = false;
-    loop {
-        let mined = match client.read_anchor(batch_id).await? {
-            Some(a) => {
-                check_same(&client, request, &want, &a)?;
-                client
-                    .find_anchor_tx(batch_id, a.block_number)
-                    .await?
-                    .ok_or_else(|| EvmError::Inconsistent {
-                        chain: name.to_owned(),
-                        message: format!(
-                            "the contract holds batch {batch_id} from block {} but the node has no \
-                             Anchored event for it there (a pruned node?)",
-                            a.block_number
-                        ),
-                    })?
+    let mut reorged = |mined: Option<&Mined>| -> Result<(), ChainError> {
+        resends += 1;
+        if resends > config.max_reorg_resends {
+            return Err(EvmError::ReorgLimit {
+                chain: name.to_owned(),
+                batch_id: batch_id.clone(),
+                resends: resends - 1,
             }
+            .into());
+        }
+        tracing::warn!(
+            chain = name,
+            tx = ?mined.map(|m| m.tx_hash),
+            block = ?mined.map(|m| m.block_number),
+            "a reorg dropped the anchor from the canonical chain: anchoring again"
+        );
+        Ok(())
+    };
+    loop {
+        let anchor = match client.read_anchor(account, batch_id).await? {
+            Some(a) => a,
             None => {
                 if !client.is_member(account).await? {
                     return Err(EvmError::NotMember {
@@ -202,6 +226,14 @@ pub async fn anchor_on_evm(
                     }
                     .into());
                 }
+                // Resume the transaction of an earlier run, if one is recorded.
+                let earlier = load_in_flight(store, &in_flight, name)
+                    .await?
+                    .and_then(|r| r.attempt_for(config.chain_id, contract, account, batch_id));
+                let (resume, log_size, log_root) = match earlier {
+                    Some((attempt, size, root)) => (Some(attempt), size, root),
+                    None => (None, log_size, log_root),
+                };
                 let call = ProofmarkAnchor::anchorCall {
                     batchId: batch_id.clone(),
                     root: want.root,
@@ -210,35 +242,69 @@ pub async fn anchor_on_evm(
                     logSize: log_size,
                     logRoot: log_root,
                 };
+                let journal = StoreJournal {
+                    store,
+                    path: in_flight.clone(),
+                    chain: name.to_owned(),
+                    chain_id: config.chain_id,
+                    contract,
+                    account,
+                    batch_id: batch_id.clone(),
+                    log_size,
+                    log_root,
+                };
                 sent_now = true;
-                client
-                    .send(Some(contract), call.abi_encode().into(), "anchor")
-                    .await?
+                let sent = client
+                    .send_resumable(
+                        Some(contract),
+                        call.abi_encode().into(),
+                        "anchor",
+                        resume,
+                        &journal,
+                    )
+                    .await;
+                let mined = match sent {
+                    Ok(m) => m,
+                    Err(e @ EvmError::Reverted { .. }) => {
+                        // Settled: a rerun reads the contract and starts afresh.
+                        clear_in_flight(store, &in_flight, name).await?;
+                        return Err(e.into());
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                // The mined transaction may be a no-op (another version or
+                // run anchored the batch first): the contract tells which
+                // transaction anchored it.
+                match client.read_anchor(account, batch_id).await? {
+                    Some(a) => a,
+                    None => {
+                        reorged(Some(&mined))?;
+                        continue;
+                    }
+                }
             }
         };
-        let confirmed = match client.wait_confirmed(&mined).await? {
-            Confirmation::Confirmed(c) => match client.read_anchor(batch_id).await? {
+        check_same(&client, request, &want, &anchor)?;
+        let tx = client
+            .find_anchor_tx(account, batch_id, anchor.block_number)
+            .await?
+            .ok_or_else(|| EvmError::Inconsistent {
+                chain: name.to_owned(),
+                message: format!(
+                    "the contract holds batch {batch_id} from block {} but the node has no \
+                     Anchored event for it there (a pruned node?)",
+                    anchor.block_number
+                ),
+            })?;
+        let confirmed = match client.wait_confirmed(&tx).await? {
+            Confirmation::Confirmed(c) => match client.read_anchor(account, batch_id).await? {
                 Some(a) if a.block_number == c.mined.block_number => Some((c, a)),
                 _ => None,
             },
             Confirmation::Dropped => None,
         };
         let Some((c, a)) = confirmed else {
-            resends += 1;
-            if resends > config.max_reorg_resends {
-                return Err(EvmError::ReorgLimit {
-                    chain: name.to_owned(),
-                    batch_id: batch_id.clone(),
-                    resends: resends - 1,
-                }
-                .into());
-            }
-            tracing::warn!(
-                chain = name,
-                tx = %mined.tx_hash,
-                block = mined.block_number,
-                "a reorg dropped the anchor from the canonical chain: anchoring again"
-            );
+            reorged(Some(&tx))?;
             continue;
         };
         check_same(&client, request, &want, &a)?;
@@ -263,6 +329,7 @@ pub async fn anchor_on_evm(
         };
         let json = serde_json::to_vec_pretty(&receipt).map_err(|e| bad_object(&path, e))?;
         store.put(&path, Bytes::from(json)).await?;
+        clear_in_flight(store, &in_flight, name).await?;
         tracing::info!(chain = name, tx = %c.mined.tx_hash, block = c.mined.block_number, "anchored");
         return outcome(name, &receipt, sent_now, &path);
     }

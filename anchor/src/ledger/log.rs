@@ -144,9 +144,29 @@ impl BatchAnchor {
         if claimed == self {
             return Ok(());
         }
+        let mut differences = Vec::new();
+        let mut differ = |field: &str, claimed: &str, actual: &str| {
+            if claimed != actual {
+                differences.push(format!("{field} {claimed} (the manifest: {actual})"));
+            }
+        };
+        differ("batch", &claimed.batch_id, &self.batch_id);
+        differ("suite", &claimed.suite, &self.suite);
+        differ("root", &claimed.root, &self.root);
+        differ(
+            "leaf count",
+            &claimed.leaf_count.to_string(),
+            &self.leaf_count.to_string(),
+        );
+        differ(
+            "manifest digest",
+            &claimed.manifest_digest,
+            &self.manifest_digest,
+        );
         Err(format!(
-            "it anchors batch {} root {} but the manifest says batch {} root {}",
-            claimed.batch_id, claimed.root, self.batch_id, self.root
+            "it anchors batch {} with {}",
+            claimed.batch_id,
+            differences.join(", ")
         ))
     }
 }
@@ -570,6 +590,20 @@ mod tests {
             leaf_count: 1000 + u64::from(i),
             manifest_digest: format!("blake3:{}", hex::encode([i as u8 + 1; 32])),
         }
+    }
+
+    #[test]
+    fn a_claim_for_another_manifest_names_the_values_that_differ() {
+        let mine = batch(1);
+        assert_eq!(mine.check_claim(&mine), Ok(()));
+        let mut claimed = mine.clone();
+        claimed.manifest_digest = format!("blake3:{}", "cd".repeat(32));
+        let text = mine.check_claim(&claimed).unwrap_err();
+        assert!(
+            text.contains(&claimed.manifest_digest) && text.contains(&mine.manifest_digest),
+            "{text}"
+        );
+        assert!(!text.contains(&mine.root), "only what differs: {text}");
     }
 
     #[tokio::test]

@@ -46,7 +46,9 @@ pub enum ChainCommand {
         address: String,
     },
     /// Show a batch's anchor as the contract holds it (JSON), or without
-    /// --batch-id the contract's admin and latest log checkpoint.
+    /// --batch-id the contract's admin and the member's latest log checkpoint.
+    /// Anchors are kept per member account: the member is --submitter, else
+    /// the account of the chain's configured key.
     Show {
         /// The chain.
         #[command(flatten)]
@@ -54,6 +56,10 @@ pub enum ChainCommand {
         /// The batch to look up.
         #[arg(long, value_name = "ID")]
         batch_id: Option<String>,
+        /// The member account that anchored, `0x` + 40 hex digits (default:
+        /// the chain's configured key's account).
+        #[arg(long, value_name = "ADDR")]
+        submitter: Option<String>,
     },
 }
 
@@ -114,7 +120,11 @@ async fn run_async(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
         }
         ChainCommand::Grant { chain, address } => membership(&chain, &address, true).await?,
         ChainCommand::Revoke { chain, address } => membership(&chain, &address, false).await?,
-        ChainCommand::Show { chain, batch_id } => return show(&chain, batch_id.as_deref()).await,
+        ChainCommand::Show {
+            chain,
+            batch_id,
+            submitter,
+        } => return show(&chain, batch_id.as_deref(), submitter.as_deref()).await,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -154,12 +164,29 @@ async fn membership(args: &ChainArgs, address: &str, grant: bool) -> anyhow::Res
     Ok(())
 }
 
-async fn show(args: &ChainArgs, batch_id: Option<&str>) -> anyhow::Result<ExitCode> {
+async fn show(
+    args: &ChainArgs,
+    batch_id: Option<&str>,
+    submitter: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let config = evm_config(args)?;
+    let submitter = match submitter {
+        Some(text) => Some(parse_address(text)?),
+        None => config.load_key(&args.chain).ok().map(|k| k.address()),
+    };
     let client = EvmClient::connect(&args.chain, &config, None).await?;
     let contract = client.check_contract().await?;
-    let (log_size, log_root) = client.latest_checkpoint().await?;
-    let latest = serde_json::json!({ "log_size": log_size, "log_root": hex::encode(log_root) });
+    let latest = match submitter {
+        Some(member) => {
+            let (log_size, log_root) = client.latest_checkpoint(member).await?;
+            serde_json::json!({
+                "submitter": member.to_string(),
+                "log_size": log_size,
+                "log_root": hex::encode(log_root),
+            })
+        }
+        None => serde_json::Value::Null,
+    };
     let Some(batch_id) = batch_id else {
         outln!(
             "{}",
@@ -173,14 +200,23 @@ async fn show(args: &ChainArgs, batch_id: Option<&str>) -> anyhow::Result<ExitCo
         );
         return Ok(ExitCode::SUCCESS);
     };
-    let Some(a) = client.read_anchor(batch_id).await? else {
+    let Some(submitter) = submitter else {
+        anyhow::bail!(
+            "pass --submitter ADDR (the member account that anchored): the contract keeps \
+             anchors per member, and chain {} has no key configured to default to",
+            args.chain
+        );
+    };
+    let Some(a) = client.read_anchor(submitter, batch_id).await? else {
         errln!(
-            "batch {batch_id} is not anchored on chain {} (contract {contract})",
+            "batch {batch_id} is not anchored by {submitter} on chain {} (contract {contract})",
             args.chain
         );
         return Ok(ExitCode::from(1));
     };
-    let tx = client.find_anchor_tx(batch_id, a.block_number).await?;
+    let tx = client
+        .find_anchor_tx(submitter, batch_id, a.block_number)
+        .await?;
     let head = client.block_number().await?;
     outln!(
         "{}",

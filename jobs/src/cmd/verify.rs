@@ -283,16 +283,26 @@ impl ChainCheck for EvmChainCheck {
             let unavailable = |e: proofmark_anchor::evm::EvmError| {
                 ChainCheckError::Unavailable(e.to_string())
             };
+            let submitter = receipt
+                .get("submitter")
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse::<proofmark_anchor::evm::Address>().ok())
+                .ok_or_else(|| {
+                    ChainCheckError::Mismatch(
+                        "the receipt names no submitter account (anchors are kept per member)"
+                            .into(),
+                    )
+                })?;
             let client = EvmClient::connect(chain, &self.config, None)
                 .await
                 .map_err(unavailable)?;
             let anchor = client
-                .read_anchor(batch.batch_id)
+                .read_anchor(submitter, batch.batch_id)
                 .await
                 .map_err(unavailable)?
                 .ok_or_else(|| {
                     ChainCheckError::Mismatch(format!(
-                        "the contract holds no anchor for batch {}",
+                        "the contract holds no anchor for batch {} by {submitter}",
                         batch.batch_id
                     ))
                 })?;
