@@ -418,3 +418,122 @@ fn the_example_chains_file_parses() {
         ));
     }
 }
+
+/// A committed batch `b1` of 600 records in `d/store`; returns the store and the records'
+/// folder.
+fn committed_batch(d: &Path) -> (String, std::path::PathBuf) {
+    let records = d.join("ds");
+    let opts = GenerateOptions::new(600, &records).with_rows_per_group(300);
+    proofmark_datasets::generate(&opts, |_| {}).unwrap();
+    let store = d.join("store").to_str().unwrap().to_owned();
+    let input = records.join("records");
+    let input = input.to_str().unwrap();
+    ok(
+        d,
+        &[
+            "plan",
+            "--input",
+            input,
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--date",
+            DATE,
+        ],
+    );
+    ok(d, &["build", "--batch-id", "b1", "--store", &store]);
+    ok(d, &["commit", "--batch-id", "b1", "--store", &store]);
+    (store, records)
+}
+
+/// A chains file `file` with one `evm` chain per `(name, node, contract)`.
+fn evm_chains(
+    d: &Path,
+    file: &str,
+    chains: &[(&str, &str, u64, Option<&str>)],
+    key_env: &str,
+) -> String {
+    let path = d.join(file);
+    let mut text = String::new();
+    for (name, url, chain_id, contract) in chains {
+        let contract = contract.map_or(String::new(), |c| format!("contract = \"{c}\"\n"));
+        text.push_str(&format!(
+            "[chains.{name}]\ntype = \"evm\"\nrpc_url = \"{url}\"\nchain_id = {chain_id}\n\
+             {contract}key_env = \"{key_env}\"\nconfirmations = 1\npoll_interval_ms = 50\n\
+             rpc_timeout_secs = 2\nrequest_timeout_secs = 1\n\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A local port nothing listens on.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn code_of(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// `audit batch` against a chain whose node cannot be reached: an error (exit 2) that says
+/// the receipt could not be checked, not a mismatch (exit 1) as for a tampered batch.
+#[test]
+fn an_unreachable_chain_is_an_error_of_the_batch_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (store, _) = committed_batch(d);
+    // The ledger's receipt gives what the batch commits to.
+    ok(d, &["anchor", "--batch-id", "b1", "--store", &store]);
+    let ledger: Value = serde_json::from_slice(
+        &std::fs::read(d.join("store/batches/b1/anchors/ledger.json")).unwrap(),
+    )
+    .unwrap();
+    let contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    let receipt = serde_json::json!({
+        "chain": "a", "type": "evm", "chain_id": 31337, "contract": contract,
+        "submitter": MEMBER, "tx_hash": format!("0x{}", "11".repeat(32)), "block_number": 5,
+        "block_hash": format!("0x{}", "22".repeat(32)), "confirmations": 1,
+        "anchored_at": "2026-11-25T00:00:00Z", "batch_id": "b1", "suite": ledger["suite"],
+        "root": ledger["root"], "leaf_count": ledger["leaf_count"],
+        "manifest_digest": ledger["manifest_digest"],
+        "log_size": 1, "log_root": "33".repeat(32),
+    });
+    std::fs::create_dir_all(d.join("store/batches/b1/anchors")).unwrap();
+    std::fs::write(
+        d.join("store/batches/b1/anchors/a.json"),
+        receipt.to_string(),
+    )
+    .unwrap();
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let dead = evm_chains(
+        d,
+        "dead.toml",
+        &[("a", &dead_url, 31337, Some(contract))],
+        "PROOFMARK_TEST_MEMBER_KEY",
+    );
+    let o = run(
+        d,
+        &[
+            "audit",
+            "batch",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--chains",
+            &dead,
+            "--chain",
+            "a",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code_of(&o), Some(2), "{out}");
+    assert!(out.contains("could not be checked"), "{out}");
+    assert!(!out.contains("mismatch"), "{out}");
+}
