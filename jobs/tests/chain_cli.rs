@@ -481,6 +481,274 @@ fn code_of(o: &Output) -> Option<i32> {
     o.status.code()
 }
 
+/// A batch anchored on two `evm` chains (two nodes whose contracts have the same address):
+/// `verify` with one node checks that chain's receipt and leaves the other "not checked";
+/// with both, both are checked. A receipt whose transaction, block, block hash, submitter
+/// or log checkpoint was changed is not verified by `verify` nor by `audit batch`, and an
+/// unreachable chain is an error of both (exit 2), not a mismatch.
+#[test]
+fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, b) = (Anvil::start(31337), Anvil::start(31338));
+    let (store, records) = committed_batch(d);
+
+    let undeployed = evm_chains(
+        d,
+        "undeployed.toml",
+        &[
+            ("a", &a.url, a.chain_id, None),
+            ("b", &b.url, b.chain_id, None),
+        ],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    let mut contracts = Vec::new();
+    for name in ["a", "b"] {
+        let deployed: Value = serde_json::from_str(&ok(
+            d,
+            &["chain", "deploy", "--chains", &undeployed, "--chain", name],
+        ))
+        .unwrap();
+        contracts.push(deployed["contract"].as_str().unwrap().to_owned());
+    }
+    // The same deployer and nonce on both nodes: the same address on two chains.
+    assert_eq!(contracts[0], contracts[1]);
+    let contract = contracts[0].clone();
+    let spec = [
+        ("a", a.url.as_str(), a.chain_id, Some(contract.as_str())),
+        ("b", b.url.as_str(), b.chain_id, Some(contract.as_str())),
+    ];
+    let admin = evm_chains(d, "admin.toml", &spec, "PROOFMARK_TEST_ADMIN_KEY");
+    let mut grant_tx = String::new();
+    for name in ["a", "b"] {
+        let granted: Value = serde_json::from_str(&ok(
+            d,
+            &[
+                "chain", "grant", MEMBER, "--chains", &admin, "--chain", name,
+            ],
+        ))
+        .unwrap();
+        grant_tx = granted["tx_hash"].as_str().unwrap().to_owned();
+    }
+    let chains = evm_chains(d, "chains.toml", &spec, "PROOFMARK_TEST_MEMBER_KEY");
+    ok(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--chains",
+            &chains,
+            "--chain",
+            "ledger",
+            "--chain",
+            "a",
+            "--chain",
+            "b",
+        ],
+    );
+
+    // The report of a code, with the receipts of both chains.
+    let index = d.join("index");
+    let index = index.to_str().unwrap();
+    ok(
+        d,
+        &[
+            "publish",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--index",
+            index,
+        ],
+    );
+    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
+    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    let report = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = proofmark_ingest::Store::from_url(&store).unwrap();
+        let lookup = proofmark_verifier::Lookup::open(store, std::path::Path::new(index)).unwrap();
+        lookup.report(code).await.unwrap().unwrap()
+    });
+    let report: Value = serde_json::from_slice(&report.to_json_vec()).unwrap();
+    let report_path = d.join("report.json");
+    std::fs::write(&report_path, report.to_string()).unwrap();
+    let report_path = report_path.to_str().unwrap();
+
+    // One node: its chain's receipt is checked, the other's is not (and fails nothing).
+    let verdict: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &a.url,
+            "--contract",
+            &contract,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    let anchors = &verdict["batches"]["b1"]["anchors"];
+    assert_eq!(anchors["a"]["trusted"], true, "{anchors}");
+    assert_eq!(anchors["b"]["trusted"], false, "{anchors}");
+    let b_chain = anchors["b"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "chain")
+        .unwrap();
+    assert_eq!(b_chain["status"], "not_checked", "{b_chain}");
+    // Both nodes, paired with their contracts: both receipts checked.
+    let verdict: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &b.url,
+            "--contract",
+            &contract,
+            "--rpc",
+            &a.url,
+            "--contract",
+            &contract,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    let anchors = &verdict["batches"]["b1"]["anchors"];
+    assert_eq!(anchors["a"]["trusted"], true, "{anchors}");
+    assert_eq!(anchors["b"]["trusted"], true, "{anchors}");
+    // A mistyped (wrong checksum) contract address is refused.
+    let mistyped = flip_case_of_one_letter(&contract);
+    let o = run(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &a.url,
+            "--contract",
+            &mistyped,
+        ],
+    );
+    assert_eq!(
+        code_of(&o),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Forged receipts of chain `a`: each is not verified (exit 1).
+    let receipt = report["batches"]["b1"]["anchors"]["a"].clone();
+    let block = receipt["block_number"].as_u64().unwrap();
+    let forgeries: Vec<(&str, Value)> = vec![
+        ("tx_hash", Value::from(format!("0x{}", "11".repeat(32)))),
+        ("tx_hash", Value::from(grant_tx.as_str())),
+        ("block_number", Value::from(block - 1)),
+        ("block_hash", Value::from(format!("0x{}", "22".repeat(32)))),
+        ("submitter", Value::from(OUTSIDER)),
+        (
+            "log_size",
+            Value::from(receipt["log_size"].as_u64().unwrap() + 1),
+        ),
+    ];
+    let forged_path = d.join("forged.json");
+    for (field, value) in &forgeries {
+        let mut forged = report.clone();
+        forged["batches"]["b1"]["anchors"]["a"][*field] = value.clone();
+        std::fs::write(&forged_path, forged.to_string()).unwrap();
+        let o = run(
+            d,
+            &[
+                "verify",
+                forged_path.to_str().unwrap(),
+                "--rpc",
+                &a.url,
+                "--contract",
+                &contract,
+            ],
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(code_of(&o), Some(1), "{field} = {value}: {out}");
+        assert!(out.contains("NOT verified"), "{out}");
+    }
+
+    // The batch audit: passes with the stored receipts, fails for a forged one.
+    let audit = [
+        "audit",
+        "batch",
+        "--batch-id",
+        "b1",
+        "--store",
+        &store,
+        "--chains",
+    ];
+    let o = run(
+        d,
+        &[&audit[..], &[&chains, "--chain", "a", "--chain", "b"]].concat(),
+    );
+    assert_eq!(
+        code_of(&o),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let stored = d.join("store/batches/b1/anchors/a.json");
+    let original = std::fs::read(&stored).unwrap();
+    for (field, value) in &forgeries {
+        let mut forged: Value = serde_json::from_slice(&original).unwrap();
+        forged[*field] = value.clone();
+        std::fs::write(&stored, forged.to_string()).unwrap();
+        let o = run(d, &[&audit[..], &[&chains, "--chain", "a"]].concat());
+        assert_eq!(
+            code_of(&o),
+            Some(1),
+            "{field} = {value}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    std::fs::write(&stored, &original).unwrap();
+
+    // An unreachable chain: an error (exit 2) that says so, for audit as for verify.
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let dead = evm_chains(
+        d,
+        "dead.toml",
+        &[("a", &dead_url, a.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_MEMBER_KEY",
+    );
+    let o = run(d, &[&audit[..], &[&dead, "--chain", "a"]].concat());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code_of(&o), Some(2), "{out}");
+    assert!(out.contains("could not be checked"), "{out}");
+    assert!(!out.contains("mismatch"), "{out}");
+}
+
+/// `addr` with the case of its first letter digit flipped: a wrong EIP-55 checksum.
+fn flip_case_of_one_letter(addr: &str) -> String {
+    let mut flipped = false;
+    addr.char_indices()
+        .map(|(i, c)| {
+            if i > 1 && !flipped && c.is_ascii_alphabetic() {
+                flipped = true;
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// `audit batch` against a chain whose node cannot be reached: an error (exit 2) that says
 /// the receipt could not be checked, not a mismatch (exit 1) as for a tampered batch.
 #[test]
