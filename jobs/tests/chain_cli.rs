@@ -124,7 +124,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
     );
     assert_eq!(shown.status.code(), Some(1));
 
-    // A non-member is refused with a clear message (exit 2).
+    // A non-member is refused with a clear message (exit 4, a chain error).
     let outsider = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_OUTSIDER_KEY");
     let o = run(
         d,
@@ -140,7 +140,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
             "local",
         ],
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(4));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(&format!(
@@ -226,13 +226,72 @@ fn deploy_grant_anchor_show_through_the_binary() {
     ))
     .unwrap();
     assert_eq!(revoked["member"], false);
-    let bad = run(
+    // Bad input is exit 3: a malformed address, a mistyped one (wrong EIP-55 checksum, which
+    // would grant another account), an unknown chain, a batch that is not committed.
+    for address in ["0x1234", &flip_case_of_one_letter(MEMBER)] {
+        let bad = run(
+            d,
+            &[
+                "chain", "grant", address, "--chains", &admin, "--chain", "local",
+            ],
+        );
+        assert_eq!(
+            bad.status.code(),
+            Some(3),
+            "{address}: {}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
+    }
+    for (batch, chain) in [("b1", "nosuch"), ("b2", "local")] {
+        let o = run(
+            d,
+            &[
+                "anchor",
+                "--batch-id",
+                batch,
+                "--store",
+                store,
+                "--chains",
+                &chains,
+                "--chain",
+                chain,
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{batch} {chain}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // The node down is a chain error (exit 4), and the message keeps its cause.
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let dead = evm_chains(
         d,
-        &[
-            "chain", "grant", "0x1234", "--chains", &admin, "--chain", "local",
-        ],
+        "dead.toml",
+        &[("local", &dead_url, node.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_MEMBER_KEY",
     );
-    assert_eq!(bad.status.code(), Some(2));
+    std::fs::remove_file(d.join("store/batches/b1/anchors/local.json")).unwrap();
+    for args in [
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &dead,
+            "--chain",
+            "local",
+        ][..],
+        &["chain", "show", "--chains", &dead, "--chain", "local"][..],
+    ] {
+        let o = run(d, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {err}");
+        assert!(err.contains("Connection refused"), "{args:?}: {err}");
+    }
 }
 
 /// `proofmark verify REPORT --rpc --contract` and `proofmark audit batch

@@ -12,6 +12,7 @@ use proofmark_anchor::ledger::{BatchLog, Checkpoint, VerifierKey};
 use proofmark_ingest::Store;
 
 use super::GlobalArgs;
+use crate::exit::{ExitClass, classify};
 
 /// Arguments of `proofmark anchor`.
 #[derive(Debug, clap::Args)]
@@ -97,7 +98,8 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
     let chains = load_chains(args.chains_file.as_ref())?;
     let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
     let rt = runtime()?;
-    let mut failed = false;
+    // The class of the first failure, for the exit code; the other chains still run.
+    let mut failed: Option<ExitClass> = None;
     for name in &args.chains {
         match rt.block_on(anchor_batch(&store, &args.batch_id, name, &chains)) {
             Ok(outcome) => {
@@ -110,17 +112,15 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
                 outln!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
             }
             Err(err) => {
-                // Report and go on with the other chains; the exit code remembers it.
-                errln!("error: chain {name}: {err}");
-                failed = true;
+                // Report (with its causes) and go on with the other chains; the exit code
+                // remembers the first failure's class.
+                let err = anyhow::Error::new(err);
+                errln!("error: chain {name}: {err:#}");
+                failed.get_or_insert(classify(&err));
             }
         }
     }
-    Ok(if failed {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(failed.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.code())))
 }
 
 fn verifier_key(
