@@ -864,3 +864,81 @@ fn an_unreachable_chain_is_an_error_of_the_batch_audit() {
     assert!(out.contains("could not be checked"), "{out}");
     assert!(!out.contains("mismatch"), "{out}");
 }
+
+/// A `ledger` chain named something else than `ledger` signs the batch log that `evm`
+/// anchors append to: anchoring on it and on an `evm` chain works, with its key file, and
+/// no key file is made at the default path.
+#[test]
+fn a_ledger_chain_of_another_name_signs_the_batch_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let node = Anvil::start(31337);
+    let (store, _) = committed_batch(d);
+    let undeployed = evm_chains(
+        d,
+        "undeployed.toml",
+        &[("local", &node.url, node.chain_id, None)],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    let deployed: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "deploy",
+            "--chains",
+            &undeployed,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    let contract = deployed["contract"].as_str().unwrap().to_owned();
+    let evm = evm_chains(
+        d,
+        "evm.toml",
+        &[("local", &node.url, node.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    ok(
+        d,
+        &[
+            "chain", "grant", ADMIN, "--chains", &evm, "--chain", "local",
+        ],
+    );
+    let chains = d.join("chains.toml");
+    let log_key = d.join("log.key");
+    std::fs::write(
+        &chains,
+        format!(
+            "[chains.log]\ntype = \"ledger\"\nkey_file = \"{}\"\norigin = \"example.org/log\"\n\n{}",
+            log_key.display(),
+            std::fs::read_to_string(&evm).unwrap()
+        ),
+    )
+    .unwrap();
+    let chains = chains.to_str().unwrap();
+    for _ in 0..2 {
+        ok(
+            d,
+            &[
+                "anchor",
+                "--batch-id",
+                "b1",
+                "--store",
+                &store,
+                "--chains",
+                chains,
+                "--chain",
+                "log",
+                "--chain",
+                "local",
+            ],
+        );
+    }
+    assert!(log_key.exists());
+    // `bin` points PROOFMARK_LEDGER_KEY (the default key file) here: never made.
+    assert!(!d.join("ledger.key").exists());
+    let stored = std::fs::read_to_string(d.join("store/log/verifier-key.txt")).unwrap();
+    assert!(stored.starts_with("example.org/log+"), "{stored}");
+    assert!(d.join("store/batches/b1/anchors/local.json").exists());
+}

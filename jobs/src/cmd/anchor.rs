@@ -132,7 +132,7 @@ fn verifier_key(
         return Ok(VerifierKey::parse(k)?);
     }
     let chains = load_chains(args.chains_file.as_ref())?;
-    let config = chains.get("ledger")?;
+    let (_, config) = chains.batch_log_chain()?;
     let key_path = match &config {
         ChainConfig::Ledger { key_file, .. } => key_file
             .clone()
