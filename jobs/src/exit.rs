@@ -66,6 +66,17 @@ impl fmt::Display for Classified {
     }
 }
 
+/// A context naming the batch a failure is about: the message starts with it, and the JSON
+/// error event carries it as `batch_id`.
+#[derive(Debug, Clone)]
+pub struct BatchScope(pub String);
+
+impl fmt::Display for BatchScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "batch {}", self.0)
+    }
+}
+
 /// The class of `err`: a [`Classified`] outermost context first, then the
 /// first typed cause in its chain that has one.
 pub fn classify(err: &anyhow::Error) -> ExitClass {

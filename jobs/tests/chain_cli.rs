@@ -942,3 +942,124 @@ fn a_ledger_chain_of_another_name_signs_the_batch_log() {
     assert!(stored.starts_with("example.org/log+"), "{stored}");
     assert!(d.join("store/batches/b1/anchors/local.json").exists());
 }
+
+/// A job file anchoring on an `evm` chain at `url` (then the ledger).
+fn evm_job(d: &Path, url: &str, contract: &str) -> String {
+    let job = d.join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"n\"\nstore = \"store\"\ninputs = [\"ds/records/**/*.parquet\"]\n\
+             date = \"{DATE}\"\nchains = [\"local\", \"ledger\"]\n\n\
+             [chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n\n\
+             [chains.local]\ntype = \"evm\"\nrpc_url = \"{url}\"\nchain_id = 31337\n\
+             contract = \"{contract}\"\nkey_env = \"PROOFMARK_TEST_ADMIN_KEY\"\nconfirmations = 1\n\
+             poll_interval_ms = 50\nrpc_timeout_secs = 2\nrequest_timeout_secs = 1\n"
+        ),
+    )
+    .unwrap();
+    job.to_str().unwrap().to_owned()
+}
+
+/// `proofmark run` with an `evm` chain down anchors on the other chains, then fails (exit 4)
+/// naming the batch and the chain, with the metrics telling which chains hold a receipt;
+/// rerun with the chain up it completes and names the transaction and block; rerun when
+/// complete it has nothing to do, even with the chain down (a warning, not a failure).
+#[test]
+fn run_anchors_on_every_chain_it_can_and_a_complete_batch_needs_no_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let node = Anvil::start(31337);
+    let opts = GenerateOptions::new(600, d.join("ds")).with_rows_per_group(300);
+    proofmark_datasets::generate(&opts, |_| {}).unwrap();
+    let undeployed = evm_chains(
+        d,
+        "undeployed.toml",
+        &[("local", &node.url, node.chain_id, None)],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    let deployed: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "deploy",
+            "--chains",
+            &undeployed,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    let contract = deployed["contract"].as_str().unwrap().to_owned();
+    let evm = evm_chains(
+        d,
+        "evm.toml",
+        &[("local", &node.url, node.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    ok(
+        d,
+        &[
+            "chain", "grant", ADMIN, "--chains", &evm, "--chain", "local",
+        ],
+    );
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let batch = format!("n-{DATE}");
+    let metrics = d.join("m.prom");
+    let metrics_arg = metrics.to_str().unwrap();
+
+    // The evm chain (first in the list) down: the ledger still anchors; exit 4.
+    let job = evm_job(d, &dead_url, &contract);
+    let o = run(d, &["run", &job, "--metrics-file", metrics_arg]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code_of(&o), Some(4), "{err}");
+    assert!(err.contains(&format!("batch {batch}")), "{err}");
+    assert!(err.contains("not anchored on local"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(
+        d.join(format!("store/batches/{batch}/anchors/ledger.json"))
+            .exists()
+    );
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let labels = format!("job=\"n\",batch_id=\"{batch}\"");
+    assert!(
+        text.contains(&format!(
+            "proofmark_job_anchored{{{labels},chain=\"ledger\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "proofmark_job_anchored{{{labels},chain=\"local\"}} 0"
+        )),
+        "{text}"
+    );
+
+    // The same as JSON log lines: the error event carries the batch id.
+    let o = run(d, &["run", &job, "--log-format", "json"]);
+    assert_eq!(code_of(&o), Some(4));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last: Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "ERROR", "{last}");
+    assert_eq!(last["fields"]["batch_id"], batch.as_str(), "{last}");
+    assert_eq!(last["fields"]["class"], "chain", "{last}");
+
+    // The chain up: completed; the summary names the transaction and its block.
+    let job = evm_job(d, &node.url, &contract);
+    let out = ok(d, &["run", &job]);
+    assert!(out.contains("(completed)"), "{out}");
+    assert!(out.contains("anchor     local: tx 0x"), "{out}");
+    assert!(out.contains(" in block "), "{out}");
+
+    // Complete, and the chain down again: nothing to do, exit 0, with a warning.
+    let job = evm_job(d, &dead_url, &contract);
+    let o = run(d, &["run", &job]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        code_of(&o),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("already complete: nothing to do"), "{out}");
+}
