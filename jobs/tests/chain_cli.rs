@@ -189,6 +189,11 @@ fn deploy_grant_anchor_show_through_the_binary() {
         ],
     );
     assert!(again.contains("local: already anchored"), "{again}");
+    // The confirmations stored are those the receipt had when made, and said so.
+    assert!(
+        again.contains("confirmation(s) when anchored at 20"),
+        "{again}"
+    );
 
     let shown: Value = serde_json::from_str(&ok(
         d,

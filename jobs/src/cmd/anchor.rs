@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use proofmark_anchor::chain::{
-    ChainConfig, ChainsFile, LEDGER_VERIFIER_KEY_PATH, anchor_batch, ledger_signer,
+    AnchorOutcome, ChainConfig, ChainsFile, LEDGER_VERIFIER_KEY_PATH, anchor_batch, ledger_signer,
 };
 use proofmark_anchor::ledger::{BatchLog, Checkpoint, VerifierKey};
 use proofmark_ingest::Store;
@@ -108,7 +108,7 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
                 } else {
                     "already anchored"
                 };
-                outln!("{}: {verb}: {}", outcome.chain, outcome.summary);
+                outln!("{}: {verb}: {}", outcome.chain, outcome_summary(&outcome));
                 outln!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
             }
             Err(err) => {
@@ -121,6 +121,30 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
         }
     }
     Ok(failed.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.code())))
+}
+
+/// The line that describes an anchor: the chain's own summary, except for an `evm` receipt
+/// stored earlier, whose confirmation count is the one it had when it was made (not now).
+pub(crate) fn outcome_summary(outcome: &AnchorOutcome) -> String {
+    let r = &outcome.receipt;
+    let field = |name: &str| {
+        r.get(name)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    match (
+        outcome.anchored_now,
+        field("tx_hash"),
+        field("block_number"),
+        field("confirmations"),
+        field("anchored_at"),
+        field("contract"),
+    ) {
+        (false, Some(tx), Some(block), Some(confirmations), Some(at), Some(contract)) => format!(
+            "tx {tx} in block {block} ({confirmations} confirmation(s) when anchored at {at}), \
+             contract {contract} (already anchored)"
+        ),
+        _ => outcome.summary.clone(),
+    }
 }
 
 fn verifier_key(

@@ -934,7 +934,10 @@ async fn run_stages(
     for chain in &job.chains {
         match anchor_batch(store, batch_id, chain, &job.chains_file).await {
             Ok(outcome) => {
-                say(&format!("anchor: {chain}: {}", outcome.summary));
+                say(&format!(
+                    "anchor: {chain}: {}",
+                    super::anchor::outcome_summary(&outcome)
+                ));
                 anchored_now |= outcome.anchored_now;
                 receipts.push(outcome.receipt);
             }
