@@ -269,6 +269,33 @@ fn deploy_grant_anchor_show_through_the_binary() {
             String::from_utf8_lossy(&o.stderr)
         );
     }
+    // No key: an input error (3), for deploy as for anchor (below); a grant by a non-admin:
+    // a chain error (4).
+    let keyless = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_NO_SUCH_KEY");
+    let o = run(
+        d,
+        &["chain", "deploy", "--chains", &keyless, "--chain", "local"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let outsider = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_OUTSIDER_KEY");
+    let o = run(
+        d,
+        &[
+            "chain", "grant", OUTSIDER, "--chains", &outsider, "--chain", "local",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
     // The node down is a chain error (exit 4), and the message keeps its cause.
     let dead_url = format!("http://127.0.0.1:{}", dead_port());
     let dead = evm_chains(
@@ -278,6 +305,27 @@ fn deploy_grant_anchor_show_through_the_binary() {
         "PROOFMARK_TEST_MEMBER_KEY",
     );
     std::fs::remove_file(d.join("store/batches/b1/anchors/local.json")).unwrap();
+    let keyless = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_NO_SUCH_KEY");
+    let o = run(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &keyless,
+            "--chain",
+            "local",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     for args in [
         &[
             "anchor",
