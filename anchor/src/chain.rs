@@ -226,6 +226,41 @@ impl ChainsFile {
     }
 }
 
+impl ChainsFile {
+    /// The `ledger` chain whose key signs the store's batch log, which every `ledger` and
+    /// `evm` anchor appends to (SPEC.md 9.3 lets it have any name): the chain named
+    /// `ledger` when the file defines one, else the only chain of type `ledger` the file
+    /// defines, else the default `ledger` chain (no chain of that type defined). Several
+    /// `ledger` chains, none named `ledger`, is a configuration error: which one signs the
+    /// log would be a guess.
+    pub fn batch_log_chain(&self) -> Result<(String, ChainConfig), ChainError> {
+        if let Some(c) = self.chains.get("ledger") {
+            return Ok(("ledger".to_owned(), c.clone()));
+        }
+        let ledgers: Vec<(&String, &ChainConfig)> = self
+            .chains
+            .iter()
+            .filter(|(_, c)| matches!(c, ChainConfig::Ledger { .. }))
+            .collect();
+        match ledgers.as_slice() {
+            [] => Ok(("ledger".to_owned(), self.get("ledger")?)),
+            [(name, config)] => Ok(((*name).clone(), (*config).clone())),
+            several => Err(ChainError::Config {
+                path: "(chains)".into(),
+                message: format!(
+                    "chains {} are all of type \"ledger\": name the one whose key signs the \
+                     store's batch log \"ledger\"",
+                    several
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            }),
+        }
+    }
+}
+
 /// The default ledger key file: `$PROOFMARK_LEDGER_KEY`, else
 /// `$XDG_CONFIG_HOME/proofmark/ledger.key`, else `~/.config/proofmark/ledger.key`.
 pub fn default_ledger_key_file() -> PathBuf {
@@ -432,7 +467,7 @@ pub async fn check_ledger_key(
     let Some(store_key) = store_verifier_key(store).await? else {
         return Ok(());
     };
-    let config = chains.get("ledger")?;
+    let (_, config) = chains.batch_log_chain()?;
     let (key_file, _) = ledger_key_file(&config)?;
     if !key_file.exists() {
         return Err(ChainError::MissingLedgerKey {
@@ -470,8 +505,8 @@ pub async fn anchor_batch(
             if let Some(done) = crate::evm::recheck_receipt(store, &request, name, evm).await? {
                 return Ok(done);
             }
-            // The batch log of the store, whose key is the `ledger` chain's.
-            let signer = ledger_signer(&chains.get("ledger")?)?;
+            // The batch log of the store, whose key is its `ledger` chain's.
+            let signer = ledger_signer(&chains.batch_log_chain()?.1)?;
             let log_receipt = append_to_batch_log(store, &request, &signer).await?;
             let checkpoint = log_receipt
                 .verify(&signer.verifier())
@@ -616,6 +651,42 @@ mod tests {
                 origin: None
             }
         );
+    }
+
+    #[test]
+    fn the_batch_log_chain_is_the_ledger_chain_whatever_its_name() {
+        let one = ChainsFile::parse(
+            "c.toml",
+            "[chains.log]\ntype = \"ledger\"\nkey_file = \"log.key\"\n\
+             [chains.c]\ntype = \"evm\"\nrpc_url = \"http://x\"\nchain_id = 1\n",
+        )
+        .unwrap();
+        let (name, config) = one.batch_log_chain().unwrap();
+        assert_eq!(name, "log");
+        assert_eq!(
+            config,
+            ChainConfig::Ledger {
+                key_file: Some("log.key".into()),
+                origin: None
+            }
+        );
+        let (name, _) = ChainsFile::default().batch_log_chain().unwrap();
+        assert_eq!(name, "ledger");
+        let two = ChainsFile::parse(
+            "c.toml",
+            "[chains.a]\ntype = \"ledger\"\n[chains.b]\ntype = \"ledger\"\n",
+        )
+        .unwrap();
+        assert!(matches!(
+            two.batch_log_chain(),
+            Err(ChainError::Config { .. })
+        ));
+        let named = ChainsFile::parse(
+            "c.toml",
+            "[chains.a]\ntype = \"ledger\"\n[chains.ledger]\ntype = \"ledger\"\n",
+        )
+        .unwrap();
+        assert_eq!(named.batch_log_chain().unwrap().0, "ledger");
     }
 
     #[test]

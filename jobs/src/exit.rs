@@ -15,6 +15,7 @@ use std::fmt;
 
 use proofmark_anchor::AnchorError;
 use proofmark_anchor::chain::ChainError;
+use proofmark_anchor::evm::EvmError;
 use proofmark_ingest::IngestError;
 
 use crate::lock::LockError;
@@ -65,6 +66,17 @@ impl fmt::Display for Classified {
     }
 }
 
+/// A context naming the batch a failure is about: the message starts with it, and the JSON
+/// error event carries it as `batch_id`.
+#[derive(Debug, Clone)]
+pub struct BatchScope(pub String);
+
+impl fmt::Display for BatchScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "batch {}", self.0)
+    }
+}
+
 /// The class of `err`: a [`Classified`] outermost context first, then the
 /// first typed cause in its chain that has one.
 pub fn classify(err: &anyhow::Error) -> ExitClass {
@@ -83,8 +95,13 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
                 | ChainError::UnknownChain { .. }
                 | ChainError::NotCommitted(_) => ExitClass::Input,
                 ChainError::Store(_) => ExitClass::Internal,
+                ChainError::Evm(e) => evm_class(e),
                 _ => ExitClass::Chain,
             };
+        }
+        // `proofmark chain` meets the evm errors bare.
+        if let Some(e) = cause.downcast_ref::<EvmError>() {
+            return evm_class(e);
         }
         // Ingest's errors arrive bare or boxed (the anchor crate's segment and plan errors
         // carry them as `Box<IngestError>`, which is the source they report).
@@ -99,6 +116,18 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
         }
     }
     ExitClass::Internal
+}
+
+/// An evm chain's errors: its settings (the chains file, the key, the values to anchor) are
+/// input errors; the node, the contract and the transactions are chain errors.
+fn evm_class(e: &EvmError) -> ExitClass {
+    match e {
+        EvmError::Config { .. }
+        | EvmError::Key { .. }
+        | EvmError::NoContract { .. }
+        | EvmError::BadValue { .. } => ExitClass::Input,
+        _ => ExitClass::Chain,
+    }
 }
 
 /// The anchor crate's errors that a person must resolve: a step run out of order or a
@@ -172,6 +201,18 @@ mod tests {
             rows_read: 0,
         });
         assert_eq!(classify(&empty), ExitClass::Input);
+        let key = anyhow::Error::new(ChainError::from(EvmError::Key {
+            chain: "c".into(),
+            message: "PROOFMARK_KEY is not set".into(),
+        }));
+        assert_eq!(classify(&key), ExitClass::Input);
+        let not_member = anyhow::Error::new(EvmError::NotMember {
+            chain: "c".into(),
+            account: "0x1".into(),
+            contract: "0x2".into(),
+        })
+        .context("grant");
+        assert_eq!(classify(&not_member), ExitClass::Chain);
         let other = anyhow::anyhow!("disk full");
         assert_eq!(classify(&other), ExitClass::Internal);
         assert_eq!(

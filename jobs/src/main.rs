@@ -111,10 +111,12 @@ fn main() -> ExitCode {
         Err(err) => {
             let class = exit::classify(&err);
             if cmd::json_logs() {
+                let batch_id = err.downcast_ref::<exit::BatchScope>().map(|b| b.0.as_str());
                 tracing::error!(
                     target: cmd::MESSAGE_TARGET,
                     class = class.name(),
                     exit_code = class.code(),
+                    batch_id,
                     "{err:#}"
                 );
             } else {

@@ -124,7 +124,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
     );
     assert_eq!(shown.status.code(), Some(1));
 
-    // A non-member is refused with a clear message (exit 2).
+    // A non-member is refused with a clear message (exit 4, a chain error).
     let outsider = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_OUTSIDER_KEY");
     let o = run(
         d,
@@ -140,7 +140,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
             "local",
         ],
     );
-    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(o.status.code(), Some(4));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
         err.contains(&format!(
@@ -189,6 +189,11 @@ fn deploy_grant_anchor_show_through_the_binary() {
         ],
     );
     assert!(again.contains("local: already anchored"), "{again}");
+    // The confirmations stored are those the receipt had when made, and said so.
+    assert!(
+        again.contains("confirmation(s) when anchored at 20"),
+        "{again}"
+    );
 
     let shown: Value = serde_json::from_str(&ok(
         d,
@@ -244,13 +249,120 @@ fn deploy_grant_anchor_show_through_the_binary() {
     ))
     .unwrap();
     assert_eq!(revoked["member"], false);
-    let bad = run(
+    // Bad input is exit 3: a malformed address, a mistyped one (wrong EIP-55 checksum, which
+    // would grant another account), an unknown chain, a batch that is not committed.
+    for address in ["0x1234", &flip_case_of_one_letter(MEMBER)] {
+        let bad = run(
+            d,
+            &[
+                "chain", "grant", address, "--chains", &admin, "--chain", "local",
+            ],
+        );
+        assert_eq!(
+            bad.status.code(),
+            Some(3),
+            "{address}: {}",
+            String::from_utf8_lossy(&bad.stderr)
+        );
+    }
+    for (batch, chain) in [("b1", "nosuch"), ("b2", "local")] {
+        let o = run(
+            d,
+            &[
+                "anchor",
+                "--batch-id",
+                batch,
+                "--store",
+                store,
+                "--chains",
+                &chains,
+                "--chain",
+                chain,
+            ],
+        );
+        assert_eq!(
+            o.status.code(),
+            Some(3),
+            "{batch} {chain}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    // No key: an input error (3), for deploy as for anchor (below); a grant by a non-admin:
+    // a chain error (4).
+    let keyless = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_NO_SUCH_KEY");
+    let o = run(
+        d,
+        &["chain", "deploy", "--chains", &keyless, "--chain", "local"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let outsider = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_OUTSIDER_KEY");
+    let o = run(
         d,
         &[
-            "chain", "grant", "0x1234", "--chains", &admin, "--chain", "local",
+            "chain", "grant", OUTSIDER, "--chains", &outsider, "--chain", "local",
         ],
     );
-    assert_eq!(bad.status.code(), Some(2));
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // The node down is a chain error (exit 4), and the message keeps its cause.
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let dead = evm_chains(
+        d,
+        "dead.toml",
+        &[("local", &dead_url, node.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_MEMBER_KEY",
+    );
+    std::fs::remove_file(d.join("store/batches/b1/anchors/local.json")).unwrap();
+    let keyless = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_NO_SUCH_KEY");
+    let o = run(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &keyless,
+            "--chain",
+            "local",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for args in [
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            &dead,
+            "--chain",
+            "local",
+        ][..],
+        &["chain", "show", "--chains", &dead, "--chain", "local"][..],
+    ] {
+        let o = run(d, args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(4), "{args:?}: {err}");
+        assert!(err.contains("Connection refused"), "{args:?}: {err}");
+    }
 }
 
 /// `proofmark verify REPORT --rpc --contract` and `proofmark audit batch
@@ -435,4 +547,590 @@ fn the_example_chains_file_parses() {
             proofmark_anchor::chain::ChainConfig::Evm(_)
         ));
     }
+}
+
+/// A committed batch `b1` of 600 records in `d/store`; returns the store and the records'
+/// folder.
+fn committed_batch(d: &Path) -> (String, std::path::PathBuf) {
+    let records = d.join("ds");
+    let opts = GenerateOptions::new(600, &records).with_rows_per_group(300);
+    proofmark_datasets::generate(&opts, |_| {}).unwrap();
+    let store = d.join("store").to_str().unwrap().to_owned();
+    let input = records.join("records");
+    let input = input.to_str().unwrap();
+    ok(
+        d,
+        &[
+            "plan",
+            "--input",
+            input,
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--date",
+            DATE,
+        ],
+    );
+    ok(d, &["build", "--batch-id", "b1", "--store", &store]);
+    ok(d, &["commit", "--batch-id", "b1", "--store", &store]);
+    (store, records)
+}
+
+/// A chains file `file` with one `evm` chain per `(name, node, contract)`.
+fn evm_chains(
+    d: &Path,
+    file: &str,
+    chains: &[(&str, &str, u64, Option<&str>)],
+    key_env: &str,
+) -> String {
+    let path = d.join(file);
+    let mut text = String::new();
+    for (name, url, chain_id, contract) in chains {
+        let contract = contract.map_or(String::new(), |c| format!("contract = \"{c}\"\n"));
+        text.push_str(&format!(
+            "[chains.{name}]\ntype = \"evm\"\nrpc_url = \"{url}\"\nchain_id = {chain_id}\n\
+             {contract}key_env = \"{key_env}\"\nconfirmations = 1\npoll_interval_ms = 50\n\
+             rpc_timeout_secs = 2\nrequest_timeout_secs = 1\n\n"
+        ));
+    }
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A local port nothing listens on.
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn code_of(o: &Output) -> Option<i32> {
+    o.status.code()
+}
+
+/// A batch anchored on two `evm` chains (two nodes whose contracts have the same address):
+/// `verify` with one node checks that chain's receipt and leaves the other "not checked";
+/// with both, both are checked. A receipt whose transaction, block, block hash, submitter
+/// or log checkpoint was changed is not verified by `verify` nor by `audit batch`, and an
+/// unreachable chain is an error of both (exit 2), not a mismatch.
+#[test]
+fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (a, b) = (Anvil::start(31337), Anvil::start(31338));
+    let (store, records) = committed_batch(d);
+
+    let undeployed = evm_chains(
+        d,
+        "undeployed.toml",
+        &[
+            ("a", &a.url, a.chain_id, None),
+            ("b", &b.url, b.chain_id, None),
+        ],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    let mut contracts = Vec::new();
+    for name in ["a", "b"] {
+        let deployed: Value = serde_json::from_str(&ok(
+            d,
+            &["chain", "deploy", "--chains", &undeployed, "--chain", name],
+        ))
+        .unwrap();
+        contracts.push(deployed["contract"].as_str().unwrap().to_owned());
+    }
+    // The same deployer and nonce on both nodes: the same address on two chains.
+    assert_eq!(contracts[0], contracts[1]);
+    let contract = contracts[0].clone();
+    let spec = [
+        ("a", a.url.as_str(), a.chain_id, Some(contract.as_str())),
+        ("b", b.url.as_str(), b.chain_id, Some(contract.as_str())),
+    ];
+    let admin = evm_chains(d, "admin.toml", &spec, "PROOFMARK_TEST_ADMIN_KEY");
+    let mut grant_tx = String::new();
+    for name in ["a", "b"] {
+        let granted: Value = serde_json::from_str(&ok(
+            d,
+            &[
+                "chain", "grant", MEMBER, "--chains", &admin, "--chain", name,
+            ],
+        ))
+        .unwrap();
+        grant_tx = granted["tx_hash"].as_str().unwrap().to_owned();
+    }
+    let chains = evm_chains(d, "chains.toml", &spec, "PROOFMARK_TEST_MEMBER_KEY");
+    ok(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--chains",
+            &chains,
+            "--chain",
+            "ledger",
+            "--chain",
+            "a",
+            "--chain",
+            "b",
+        ],
+    );
+
+    // The report of a code, with the receipts of both chains.
+    let index = d.join("index");
+    let index = index.to_str().unwrap();
+    ok(
+        d,
+        &[
+            "publish",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--index",
+            index,
+        ],
+    );
+    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
+    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    let report = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = proofmark_ingest::Store::from_url(&store).unwrap();
+        let lookup = proofmark_verifier::Lookup::open(store, std::path::Path::new(index)).unwrap();
+        lookup.report(code).await.unwrap().unwrap()
+    });
+    let report: Value = serde_json::from_slice(&report.to_json_vec()).unwrap();
+    let report_path = d.join("report.json");
+    std::fs::write(&report_path, report.to_string()).unwrap();
+    let report_path = report_path.to_str().unwrap();
+
+    // One node: its chain's receipt is checked, the other's is not (and fails nothing).
+    let verdict: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &a.url,
+            "--contract",
+            &contract,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    let anchors = &verdict["batches"]["b1"]["anchors"];
+    assert_eq!(anchors["a"]["trusted"], true, "{anchors}");
+    assert_eq!(anchors["b"]["trusted"], false, "{anchors}");
+    let b_chain = anchors["b"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "chain")
+        .unwrap();
+    assert_eq!(b_chain["status"], "not_checked", "{b_chain}");
+    // Both nodes, paired with their contracts: both receipts checked.
+    let verdict: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &b.url,
+            "--contract",
+            &contract,
+            "--rpc",
+            &a.url,
+            "--contract",
+            &contract,
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(verdict["verified"], true, "{verdict}");
+    let anchors = &verdict["batches"]["b1"]["anchors"];
+    assert_eq!(anchors["a"]["trusted"], true, "{anchors}");
+    assert_eq!(anchors["b"]["trusted"], true, "{anchors}");
+    // A mistyped (wrong checksum) contract address is refused.
+    let mistyped = flip_case_of_one_letter(&contract);
+    let o = run(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &a.url,
+            "--contract",
+            &mistyped,
+        ],
+    );
+    assert_eq!(
+        code_of(&o),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    // Forged receipts of chain `a`: each is not verified (exit 1).
+    let receipt = report["batches"]["b1"]["anchors"]["a"].clone();
+    let block = receipt["block_number"].as_u64().unwrap();
+    let forgeries: Vec<(&str, Value)> = vec![
+        ("tx_hash", Value::from(format!("0x{}", "11".repeat(32)))),
+        ("tx_hash", Value::from(grant_tx.as_str())),
+        ("block_number", Value::from(block - 1)),
+        ("block_hash", Value::from(format!("0x{}", "22".repeat(32)))),
+        ("submitter", Value::from(OUTSIDER)),
+        (
+            "log_size",
+            Value::from(receipt["log_size"].as_u64().unwrap() + 1),
+        ),
+    ];
+    let forged_path = d.join("forged.json");
+    for (field, value) in &forgeries {
+        let mut forged = report.clone();
+        forged["batches"]["b1"]["anchors"]["a"][*field] = value.clone();
+        std::fs::write(&forged_path, forged.to_string()).unwrap();
+        let o = run(
+            d,
+            &[
+                "verify",
+                forged_path.to_str().unwrap(),
+                "--rpc",
+                &a.url,
+                "--contract",
+                &contract,
+            ],
+        );
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(code_of(&o), Some(1), "{field} = {value}: {out}");
+        assert!(out.contains("NOT verified"), "{out}");
+    }
+
+    // The batch audit: passes with the stored receipts, fails for a forged one.
+    let audit = [
+        "audit",
+        "batch",
+        "--batch-id",
+        "b1",
+        "--store",
+        &store,
+        "--chains",
+    ];
+    let o = run(
+        d,
+        &[&audit[..], &[&chains, "--chain", "a", "--chain", "b"]].concat(),
+    );
+    assert_eq!(
+        code_of(&o),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let stored = d.join("store/batches/b1/anchors/a.json");
+    let original = std::fs::read(&stored).unwrap();
+    for (field, value) in &forgeries {
+        let mut forged: Value = serde_json::from_slice(&original).unwrap();
+        forged[*field] = value.clone();
+        std::fs::write(&stored, forged.to_string()).unwrap();
+        let o = run(d, &[&audit[..], &[&chains, "--chain", "a"]].concat());
+        assert_eq!(
+            code_of(&o),
+            Some(1),
+            "{field} = {value}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
+    }
+    std::fs::write(&stored, &original).unwrap();
+
+    // An unreachable chain: an error (exit 2) that says so, for audit as for verify.
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let dead = evm_chains(
+        d,
+        "dead.toml",
+        &[("a", &dead_url, a.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_MEMBER_KEY",
+    );
+    let o = run(d, &[&audit[..], &[&dead, "--chain", "a"]].concat());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code_of(&o), Some(2), "{out}");
+    assert!(out.contains("could not be checked"), "{out}");
+    assert!(!out.contains("mismatch"), "{out}");
+}
+
+/// `addr` with the case of its first letter digit flipped: a wrong EIP-55 checksum.
+fn flip_case_of_one_letter(addr: &str) -> String {
+    let mut flipped = false;
+    addr.char_indices()
+        .map(|(i, c)| {
+            if i > 1 && !flipped && c.is_ascii_alphabetic() {
+                flipped = true;
+                if c.is_ascii_uppercase() {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// `audit batch` against a chain whose node cannot be reached: an error (exit 2) that says
+/// the receipt could not be checked, not a mismatch (exit 1) as for a tampered batch.
+#[test]
+fn an_unreachable_chain_is_an_error_of_the_batch_audit() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (store, _) = committed_batch(d);
+    // The ledger's receipt gives what the batch commits to.
+    ok(d, &["anchor", "--batch-id", "b1", "--store", &store]);
+    let ledger: Value = serde_json::from_slice(
+        &std::fs::read(d.join("store/batches/b1/anchors/ledger.json")).unwrap(),
+    )
+    .unwrap();
+    let contract = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    let receipt = serde_json::json!({
+        "chain": "a", "type": "evm", "chain_id": 31337, "contract": contract,
+        "submitter": MEMBER, "tx_hash": format!("0x{}", "11".repeat(32)), "block_number": 5,
+        "block_hash": format!("0x{}", "22".repeat(32)), "confirmations": 1,
+        "anchored_at": "2026-11-25T00:00:00Z", "batch_id": "b1", "suite": ledger["suite"],
+        "root": ledger["root"], "leaf_count": ledger["leaf_count"],
+        "manifest_digest": ledger["manifest_digest"],
+        "log_size": 1, "log_root": "33".repeat(32),
+    });
+    std::fs::create_dir_all(d.join("store/batches/b1/anchors")).unwrap();
+    std::fs::write(
+        d.join("store/batches/b1/anchors/a.json"),
+        receipt.to_string(),
+    )
+    .unwrap();
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let dead = evm_chains(
+        d,
+        "dead.toml",
+        &[("a", &dead_url, 31337, Some(contract))],
+        "PROOFMARK_TEST_MEMBER_KEY",
+    );
+    let o = run(
+        d,
+        &[
+            "audit",
+            "batch",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--chains",
+            &dead,
+            "--chain",
+            "a",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code_of(&o), Some(2), "{out}");
+    assert!(out.contains("could not be checked"), "{out}");
+    assert!(!out.contains("mismatch"), "{out}");
+}
+
+/// A `ledger` chain named something else than `ledger` signs the batch log that `evm`
+/// anchors append to: anchoring on it and on an `evm` chain works, with its key file, and
+/// no key file is made at the default path.
+#[test]
+fn a_ledger_chain_of_another_name_signs_the_batch_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let node = Anvil::start(31337);
+    let (store, _) = committed_batch(d);
+    let undeployed = evm_chains(
+        d,
+        "undeployed.toml",
+        &[("local", &node.url, node.chain_id, None)],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    let deployed: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "deploy",
+            "--chains",
+            &undeployed,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    let contract = deployed["contract"].as_str().unwrap().to_owned();
+    let evm = evm_chains(
+        d,
+        "evm.toml",
+        &[("local", &node.url, node.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    ok(
+        d,
+        &[
+            "chain", "grant", ADMIN, "--chains", &evm, "--chain", "local",
+        ],
+    );
+    let chains = d.join("chains.toml");
+    let log_key = d.join("log.key");
+    std::fs::write(
+        &chains,
+        format!(
+            "[chains.log]\ntype = \"ledger\"\nkey_file = \"{}\"\norigin = \"example.org/log\"\n\n{}",
+            log_key.display(),
+            std::fs::read_to_string(&evm).unwrap()
+        ),
+    )
+    .unwrap();
+    let chains = chains.to_str().unwrap();
+    for _ in 0..2 {
+        ok(
+            d,
+            &[
+                "anchor",
+                "--batch-id",
+                "b1",
+                "--store",
+                &store,
+                "--chains",
+                chains,
+                "--chain",
+                "log",
+                "--chain",
+                "local",
+            ],
+        );
+    }
+    assert!(log_key.exists());
+    // `bin` points PROOFMARK_LEDGER_KEY (the default key file) here: never made.
+    assert!(!d.join("ledger.key").exists());
+    let stored = std::fs::read_to_string(d.join("store/log/verifier-key.txt")).unwrap();
+    assert!(stored.starts_with("example.org/log+"), "{stored}");
+    assert!(d.join("store/batches/b1/anchors/local.json").exists());
+}
+
+/// A job file anchoring on an `evm` chain at `url` (then the ledger).
+fn evm_job(d: &Path, url: &str, contract: &str) -> String {
+    let job = d.join("job.toml");
+    std::fs::write(
+        &job,
+        format!(
+            "[job]\nname = \"n\"\nstore = \"store\"\ninputs = [\"ds/records/**/*.parquet\"]\n\
+             date = \"{DATE}\"\nchains = [\"local\", \"ledger\"]\n\n\
+             [chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n\n\
+             [chains.local]\ntype = \"evm\"\nrpc_url = \"{url}\"\nchain_id = 31337\n\
+             contract = \"{contract}\"\nkey_env = \"PROOFMARK_TEST_ADMIN_KEY\"\nconfirmations = 1\n\
+             poll_interval_ms = 50\nrpc_timeout_secs = 2\nrequest_timeout_secs = 1\n"
+        ),
+    )
+    .unwrap();
+    job.to_str().unwrap().to_owned()
+}
+
+/// `proofmark run` with an `evm` chain down anchors on the other chains, then fails (exit 4)
+/// naming the batch and the chain, with the metrics telling which chains hold a receipt;
+/// rerun with the chain up it completes and names the transaction and block; rerun when
+/// complete it has nothing to do, even with the chain down (a warning, not a failure).
+#[test]
+fn run_anchors_on_every_chain_it_can_and_a_complete_batch_needs_no_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let node = Anvil::start(31337);
+    let opts = GenerateOptions::new(600, d.join("ds")).with_rows_per_group(300);
+    proofmark_datasets::generate(&opts, |_| {}).unwrap();
+    let undeployed = evm_chains(
+        d,
+        "undeployed.toml",
+        &[("local", &node.url, node.chain_id, None)],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    let deployed: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "deploy",
+            "--chains",
+            &undeployed,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    let contract = deployed["contract"].as_str().unwrap().to_owned();
+    let evm = evm_chains(
+        d,
+        "evm.toml",
+        &[("local", &node.url, node.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    ok(
+        d,
+        &[
+            "chain", "grant", ADMIN, "--chains", &evm, "--chain", "local",
+        ],
+    );
+    let dead_url = format!("http://127.0.0.1:{}", dead_port());
+    let batch = format!("n-{DATE}");
+    let metrics = d.join("m.prom");
+    let metrics_arg = metrics.to_str().unwrap();
+
+    // The evm chain (first in the list) down: the ledger still anchors; exit 4.
+    let job = evm_job(d, &dead_url, &contract);
+    let o = run(d, &["run", &job, "--metrics-file", metrics_arg]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code_of(&o), Some(4), "{err}");
+    assert!(err.contains(&format!("batch {batch}")), "{err}");
+    assert!(err.contains("not anchored on local"), "{err}");
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(
+        d.join(format!("store/batches/{batch}/anchors/ledger.json"))
+            .exists()
+    );
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let labels = format!("job=\"n\",batch_id=\"{batch}\"");
+    assert!(
+        text.contains(&format!(
+            "proofmark_job_anchored{{{labels},chain=\"ledger\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "proofmark_job_anchored{{{labels},chain=\"local\"}} 0"
+        )),
+        "{text}"
+    );
+
+    // The same as JSON log lines: the error event carries the batch id.
+    let o = run(d, &["run", &job, "--log-format", "json"]);
+    assert_eq!(code_of(&o), Some(4));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let last: Value = serde_json::from_str(err.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "ERROR", "{last}");
+    assert_eq!(last["fields"]["batch_id"], batch.as_str(), "{last}");
+    assert_eq!(last["fields"]["class"], "chain", "{last}");
+
+    // The chain up: completed; the summary names the transaction and its block.
+    let job = evm_job(d, &node.url, &contract);
+    let out = ok(d, &["run", &job]);
+    assert!(out.contains("(completed)"), "{out}");
+    assert!(out.contains("anchor     local: tx 0x"), "{out}");
+    assert!(out.contains(" in block "), "{out}");
+
+    // Complete, and the chain down again: nothing to do, exit 0, with a warning.
+    let job = evm_job(d, &dead_url, &contract);
+    let o = run(d, &["run", &job]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        code_of(&o),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("already complete: nothing to do"), "{out}");
 }

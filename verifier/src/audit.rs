@@ -31,7 +31,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::report::BatchInfo;
-use crate::verify::{BatchVerdict, CheckStatus, Trust, verify_batch_anchors};
+use crate::verify::{BatchVerdict, CheckKind, CheckStatus, Trust, verify_batch_anchors};
 
 /// Errors that stop an audit (as opposed to mismatches, which it reports).
 #[derive(Debug, thiserror::Error)]
@@ -196,7 +196,8 @@ pub struct AuditProgress {
 pub struct BatchAudit {
     /// The batch.
     pub batch_id: String,
-    /// True when nothing differs and every anchor check that was made passed.
+    /// True when nothing differs, every anchor check that was made passed and none
+    /// could not be made.
     pub passed: bool,
     /// The manifest's root.
     pub root: String,
@@ -214,6 +215,9 @@ pub struct BatchAudit {
     pub recomputed_root: Option<String>,
     /// Every difference found.
     pub mismatches: Vec<Mismatch>,
+    /// Checks that could not be made (e.g. a chain that could not be read): errors, not
+    /// differences; the batch is neither shown tampered nor shown intact by them.
+    pub errors: Vec<String>,
     /// The anchor receipts' checks.
     pub anchors: BatchVerdict,
 }
@@ -355,19 +359,30 @@ pub async fn audit_batch(
 
     // Anchors: every receipt must commit to this manifest and verify.
     let anchors = audit_anchors(store, batch_id, &manifest, &manifest_digest, opts).await?;
+    let mut errors = Vec::new();
     for (chain, a) in &anchors.anchors {
         for c in &a.checks {
-            if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
-                mismatches.push(Mismatch::new(
+            match &c.status {
+                CheckStatus::Failed { reason } => mismatches.push(Mismatch::new(
                     MismatchKind::Anchor,
                     format!("receipt {chain}: {:?} failed: {reason}", c.check),
-                ));
+                )),
+                CheckStatus::Error { reason } => errors.push(format!(
+                    "receipt {chain}: {:?} could not be checked: {reason}",
+                    c.check
+                )),
+                _ => {}
             }
         }
     }
     for c in &anchors.checks {
         if let CheckStatus::Failed { reason } = &c.status {
-            mismatches.push(Mismatch::new(MismatchKind::Anchor, reason.clone()));
+            if c.check == CheckKind::Anchored && !errors.is_empty() {
+                // No anchor checked because a check could not be made: not a difference.
+                errors.push(reason.clone());
+            } else {
+                mismatches.push(Mismatch::new(MismatchKind::Anchor, reason.clone()));
+            }
         }
     }
 
@@ -378,7 +393,7 @@ pub async fn audit_batch(
         .sum();
     Ok(BatchAudit {
         batch_id: batch_id.to_owned(),
-        passed: mismatches.is_empty(),
+        passed: mismatches.is_empty() && errors.is_empty(),
         root: manifest.root.clone(),
         leaf_count: manifest.leaf_count,
         segments: segments_total,
@@ -387,6 +402,7 @@ pub async fn audit_batch(
         leaves_recomputed,
         recomputed_root: recomputed_root.map(hex::encode),
         mismatches,
+        errors,
         anchors,
     })
 }

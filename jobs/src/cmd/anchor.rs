@@ -6,12 +6,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use proofmark_anchor::chain::{
-    ChainConfig, ChainsFile, LEDGER_VERIFIER_KEY_PATH, anchor_batch, ledger_signer,
+    AnchorOutcome, ChainConfig, ChainsFile, LEDGER_VERIFIER_KEY_PATH, anchor_batch, ledger_signer,
 };
 use proofmark_anchor::ledger::{BatchLog, Checkpoint, VerifierKey};
 use proofmark_ingest::Store;
 
 use super::GlobalArgs;
+use crate::exit::{ExitClass, classify};
 
 /// Arguments of `proofmark anchor`.
 #[derive(Debug, clap::Args)]
@@ -97,7 +98,8 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
     let chains = load_chains(args.chains_file.as_ref())?;
     let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
     let rt = runtime()?;
-    let mut failed = false;
+    // The class of the first failure, for the exit code; the other chains still run.
+    let mut failed: Option<ExitClass> = None;
     for name in &args.chains {
         match rt.block_on(anchor_batch(&store, &args.batch_id, name, &chains)) {
             Ok(outcome) => {
@@ -106,21 +108,43 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
                 } else {
                     "already anchored"
                 };
-                outln!("{}: {verb}: {}", outcome.chain, outcome.summary);
+                outln!("{}: {verb}: {}", outcome.chain, outcome_summary(&outcome));
                 outln!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
             }
             Err(err) => {
-                // Report and go on with the other chains; the exit code remembers it.
-                errln!("error: chain {name}: {err}");
-                failed = true;
+                // Report (with its causes) and go on with the other chains; the exit code
+                // remembers the first failure's class.
+                let err = anyhow::Error::new(err);
+                errln!("error: chain {name}: {err:#}");
+                failed.get_or_insert(classify(&err));
             }
         }
     }
-    Ok(if failed {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(failed.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.code())))
+}
+
+/// The line that describes an anchor: the chain's own summary, except for an `evm` receipt
+/// stored earlier, whose confirmation count is the one it had when it was made (not now).
+pub(crate) fn outcome_summary(outcome: &AnchorOutcome) -> String {
+    let r = &outcome.receipt;
+    let field = |name: &str| {
+        r.get(name)
+            .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+    };
+    match (
+        outcome.anchored_now,
+        field("tx_hash"),
+        field("block_number"),
+        field("confirmations"),
+        field("anchored_at"),
+        field("contract"),
+    ) {
+        (false, Some(tx), Some(block), Some(confirmations), Some(at), Some(contract)) => format!(
+            "tx {tx} in block {block} ({confirmations} confirmation(s) when anchored at {at}), \
+             contract {contract} (already anchored)"
+        ),
+        _ => outcome.summary.clone(),
+    }
 }
 
 fn verifier_key(
@@ -132,7 +156,7 @@ fn verifier_key(
         return Ok(VerifierKey::parse(k)?);
     }
     let chains = load_chains(args.chains_file.as_ref())?;
-    let config = chains.get("ledger")?;
+    let (_, config) = chains.batch_log_chain()?;
     let key_path = match &config {
         ChainConfig::Ledger { key_file, .. } => key_file
             .clone()

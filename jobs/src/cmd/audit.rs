@@ -41,6 +41,11 @@ pub enum AuditCommand {
 
 /// Arguments of `proofmark audit batch`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 passed, 1 a difference found (the stored batch or a receipt \
+                  does not match), 2 error (the store or a chain could not be read: the checks \
+                  that could not be made are listed, nothing is concluded from them)."
+)]
 pub struct AuditBatchArgs {
     /// The committed batch to audit.
     #[arg(long, value_name = "ID")]
@@ -228,8 +233,12 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     } else {
         print_batch_summary(&audit)?;
     }
+    // A difference found is the answer (1) even when some check could not be made; checks
+    // that could not be made and nothing else are an error (2), as for `verify`.
     Ok(ExitCode::from(if audit.passed {
         0
+    } else if audit.mismatches.is_empty() {
+        EXIT_ERROR
     } else {
         EXIT_NOT_VERIFIED
     }))
@@ -245,6 +254,12 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
     )?;
     if a.passed {
         writeln!(out, "PASSED: every stored output matches the recomputation")?;
+    } else if a.mismatches.is_empty() {
+        writeln!(
+            out,
+            "ERROR: {} check(s) could not be made (nothing differs so far)",
+            a.errors.len()
+        )?;
     } else {
         writeln!(out, "FAILED: {} mismatch(es)", a.mismatches.len())?;
         for m in &a.mismatches {
@@ -271,6 +286,9 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
             }
             writeln!(out)?;
         }
+    }
+    for e in &a.errors {
+        writeln!(out, "  - {e}")?;
     }
     for (chain, a) in &a.anchors.anchors {
         writeln!(

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+
+use crate::exit::{Classified, ExitClass};
 use proofmark_anchor::chain::{ChainConfig, ChainsFile};
 use proofmark_anchor::evm::{Address, EvmClient, EvmConfig};
 
@@ -67,16 +69,19 @@ fn evm_config(args: &ChainArgs) -> anyhow::Result<EvmConfig> {
     let chains = ChainsFile::load(&args.chains_file)?;
     match chains.get(&args.chain)? {
         ChainConfig::Evm(c) => Ok(c),
-        _ => anyhow::bail!(
+        _ => Err(anyhow::anyhow!(
             "chain {} is not of type \"evm\": `proofmark chain` manages anchor contracts",
             args.chain
-        ),
+        )
+        .context(Classified(ExitClass::Input, "not an evm chain"))),
     }
 }
 
+/// An account address given on the command line (EIP-55 checked when mixed case): a bad
+/// one is an input error.
 fn parse_address(text: &str) -> anyhow::Result<Address> {
-    text.parse::<Address>()
-        .with_context(|| format!("{text:?} is not an account address (0x + 40 hex digits)"))
+    super::verify::parse_address(text)
+        .map_err(|e| e.context(Classified(ExitClass::Input, "invalid account address")))
 }
 
 /// Runs a `proofmark chain` subcommand.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use super::GlobalArgs;
 use super::pipeline::bar;
-use crate::exit::{Classified, ExitClass, classify};
+use crate::exit::{BatchScope, Classified, ExitClass, classify};
 use crate::lock::BatchLock;
 
 /// Arguments of `proofmark run`.
@@ -398,7 +398,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             tracing::error!(file = %path.display(), error = %e, "cannot write the metrics file");
         }
     }
-    let summary = result?;
+    let summary = result.map_err(|e| e.context(BatchScope(batch_id.clone())))?;
     let text = serde_json::to_string_pretty(&summary)?;
     if let Some(path) = &args.summary_json {
         write_atomically(path, text.as_bytes())
@@ -604,6 +604,24 @@ fn metrics_text(
         "gauge",
         &[(base.clone(), seconds)],
     );
+    // A failed anchor stage still tells which chains hold a receipt (1) and which failed (0).
+    if let Err(e) = result
+        && let Some(f) = e.downcast_ref::<AnchorFailures>()
+    {
+        let lines: Vec<(String, f64)> = f
+            .anchored
+            .iter()
+            .map(|c| (c.as_str(), 1.0))
+            .chain(f.failures.iter().map(|(c, _)| (c.as_str(), 0.0)))
+            .map(|(c, v)| (format!("{base},chain=\"{}\"", label(c)), v))
+            .collect();
+        metric(
+            "proofmark_job_anchored",
+            "1 for each chain that holds a final receipt of the batch (0: anchoring failed).",
+            "gauge",
+            &lines,
+        );
+    }
     if let Ok(s) = result {
         if ok > 0.0 {
             metric(
@@ -666,13 +684,51 @@ fn metrics_text(
             .collect();
         metric(
             "proofmark_job_anchored",
-            "1 for each chain that holds a final receipt of the batch.",
+            "1 for each chain that holds a final receipt of the batch (0: anchoring failed).",
             "gauge",
             &anchors,
         );
     }
     o
 }
+
+/// Whether anchoring failed only because the chain's node could not be reached.
+fn is_unreachable(e: &proofmark_anchor::chain::ChainError) -> bool {
+    matches!(e, proofmark_anchor::chain::ChainError::Evm(b)
+        if matches!(**b, proofmark_anchor::evm::EvmError::Rpc { .. }))
+}
+
+/// The receipt an earlier run stored for `chain`, if it is readable JSON.
+async fn stored_receipt(store: &Store, batch_id: &str, chain: &str) -> Option<serde_json::Value> {
+    let path = proofmark_anchor::chain::receipt_path(batch_id, chain);
+    let bytes = store.get(&path).await.ok()??;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The chains the anchor stage could not anchor on, after trying every chain of the job.
+#[derive(Debug)]
+struct AnchorFailures {
+    /// The chains that hold a receipt of the batch.
+    anchored: Vec<String>,
+    /// Each chain that failed, with its error.
+    failures: Vec<(String, anyhow::Error)>,
+}
+
+impl std::fmt::Display for AnchorFailures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let failed: Vec<&str> = self.failures.iter().map(|(c, _)| c.as_str()).collect();
+        write!(f, "not anchored on {}", failed.join(", "))?;
+        if !self.anchored.is_empty() {
+            write!(f, " (anchored on {})", self.anchored.join(", "))?;
+        }
+        for (chain, e) in &self.failures {
+            write!(f, "; chain {chain}: {e:#}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AnchorFailures {}
 
 /// Whether an earlier run committed the batch, anchored it on every chain of the job, and
 /// published it.
@@ -885,13 +941,53 @@ async fn run_stages(
     let mut receipts = Vec::new();
     let mut anchored_now = false;
     say(&format!("anchor: on {}", job.chains.join(", ")));
+    // Every chain is tried: one that fails does not keep the batch off the others.
+    let mut failures = Vec::new();
     for chain in &job.chains {
-        let outcome = anchor_batch(store, batch_id, chain, &job.chains_file)
-            .await
-            .with_context(|| format!("anchor stage: chain {chain}"))?;
-        say(&format!("anchor: {chain}: {}", outcome.summary));
-        anchored_now |= outcome.anchored_now;
-        receipts.push(outcome.receipt);
+        match anchor_batch(store, batch_id, chain, &job.chains_file).await {
+            Ok(outcome) => {
+                say(&format!(
+                    "anchor: {chain}: {}",
+                    super::anchor::outcome_summary(&outcome)
+                ));
+                anchored_now |= outcome.anchored_now;
+                receipts.push(outcome.receipt);
+            }
+            Err(e) => {
+                // A receipt stored by an earlier run stands when its chain cannot be reached
+                // to re-check it: a warning, not a failure (`audit batch --chain` re-checks).
+                if is_unreachable(&e)
+                    && let Some(receipt) = stored_receipt(store, batch_id, chain).await
+                {
+                    let warning = format!(
+                        "chain {chain}: the receipt stored earlier was not re-checked: {:#}",
+                        anyhow::Error::new(e)
+                    );
+                    if super::json_logs() {
+                        tracing::warn!(target: super::MESSAGE_TARGET, batch_id, "{warning}");
+                    } else {
+                        errln!("warning: {warning}");
+                    }
+                    warnings.push(warning);
+                    receipts.push(receipt);
+                    continue;
+                }
+                let e = anyhow::Error::new(e);
+                say(&format!("anchor: {chain}: FAILED: {e:#}"));
+                failures.push((chain.clone(), e));
+            }
+        }
+    }
+    if !failures.is_empty() {
+        let class = failures
+            .first()
+            .map_or(ExitClass::Chain, |(_, e)| classify(e));
+        let anchored = receipts
+            .iter()
+            .filter_map(|r| r.get("chain").and_then(|c| c.as_str()).map(str::to_owned))
+            .collect();
+        return Err(anyhow::Error::new(AnchorFailures { anchored, failures })
+            .context(Classified(class, "anchor stage")));
     }
     if anchored_now {
         all_done_before = false;
@@ -992,9 +1088,19 @@ fn print_summary(s: &Summary) {
     }
     for r in &s.receipts {
         let chain = r.get("chain").and_then(|v| v.as_str()).unwrap_or("?");
-        match (r.get("log_index"), r.get("log_size")) {
-            (Some(i), Some(n)) => {
+        let tx = r.get("tx_hash").and_then(|v| v.as_str());
+        match (
+            r.get("log_index"),
+            r.get("log_size"),
+            tx,
+            r.get("block_number"),
+        ) {
+            (Some(i), Some(n), ..) => {
                 outln!("anchor     {chain}: log entry {i} of {n}, checkpoint signed")
+            }
+            (_, _, Some(tx), Some(block)) => {
+                let id = r.get("chain_id").map(|v| v.to_string()).unwrap_or_default();
+                outln!("anchor     {chain}: tx {tx} in block {block} (chain id {id})")
             }
             _ => outln!("anchor     {chain}"),
         }

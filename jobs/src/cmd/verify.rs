@@ -8,8 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use alloy::primitives::B256;
 use anyhow::Context as _;
-use proofmark_anchor::evm::{EvmClient, EvmConfig};
+use proofmark_anchor::evm::{Address, EvmClient, EvmConfig, EvmError, OnChainAnchor};
 use proofmark_anchor::ledger::VerifierKey;
 use proofmark_verifier::audit_codes::MALFORMED_REPORT;
 use proofmark_verifier::verify::{
@@ -50,16 +51,22 @@ pub struct VerifyArgs {
     /// logs. Without one, ledger receipts' signatures are not checked.
     #[arg(long = "ledger-key", value_name = "KEY")]
     pub ledger_keys: Vec<String>,
-    /// JSON-RPC URL of an EVM node: the root each batch's anchor contract
-    /// holds is read from the chain itself and compared (needs --contract).
-    #[arg(long, value_name = "URL", requires = "contract")]
-    pub rpc: Option<String>,
-    /// The anchor contract's address (`0x...`), obtained independently.
-    #[arg(long, value_name = "ADDR", requires = "rpc")]
-    pub contract: Option<String>,
-    /// The chain id the node must report (default: the `chain_id` of the
-    /// batch's `evm` receipt; required when a batch has none).
-    #[arg(long, value_name = "ID", requires = "rpc")]
+    /// JSON-RPC URL of an EVM node, paired with the `--contract` at the same
+    /// position: each `evm` receipt that names that contract is checked on that
+    /// node (the anchor the contract holds, and the receipt's transaction, block
+    /// and submitter, SPEC.md 9.4). Repeat the pair for reports anchored on
+    /// several chains; a receipt whose contract and chain id match no pair is
+    /// "not checked" (it neither verifies nor fails).
+    #[arg(long = "rpc", value_name = "URL", requires = "contracts")]
+    pub rpcs: Vec<String>,
+    /// The anchor contract's address (`0x...`), obtained independently; one
+    /// per `--rpc`, in the same order.
+    #[arg(long = "contract", value_name = "ADDR", requires = "rpcs")]
+    pub contracts: Vec<String>,
+    /// The chain id the node must report (with a single `--rpc`; default: the
+    /// `chain_id` of each `evm` receipt; required when a batch has none).
+    /// Receipts of another chain id are then not checked.
+    #[arg(long, value_name = "ID", requires = "rpcs")]
     pub chain_id: Option<u64>,
     /// Accept batches with no anchor checked against a trusted key or chain:
     /// then only the report's own consistency is checked (records, leaves,
@@ -136,14 +143,16 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
     for key in parse_ledger_keys(&args.ledger_keys)? {
         trust = trust.with_ledger_key(key);
     }
-    let runtime = match &args.rpc {
-        Some(_) => Some(Arc::new(
+    let nodes = trusted_nodes(args)?;
+    let runtime = if nodes.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?,
-        )),
-        None => None,
+        ))
     };
     match format {
         CODE_REPORT_FORMAT => {
@@ -163,11 +172,10 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
                     ));
                 }
             };
-            if let (Some(rpc), Some(contract), Some(rt)) = (&args.rpc, &args.contract, &runtime) {
+            if let Some(rt) = &runtime {
                 for batch in report.batches.values_mut() {
                     let root = batch.root.clone();
-                    trust =
-                        add_rpc_check(trust, &mut batch.anchors, &root, args, rpc, contract, rt)?;
+                    trust = add_rpc_check(trust, &mut batch.anchors, &root, args, &nodes, rt)?;
                 }
             }
             Ok(verify_report(&report, &trust))
@@ -184,9 +192,9 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
                     ));
                 }
             };
-            if let (Some(rpc), Some(contract), Some(rt)) = (&args.rpc, &args.contract, &runtime) {
+            if let Some(rt) = &runtime {
                 let root = doc.root.clone();
-                trust = add_rpc_check(trust, &mut doc.anchors, &root, args, rpc, contract, rt)?;
+                trust = add_rpc_check(trust, &mut doc.anchors, &root, args, &nodes, rt)?;
             }
             Ok(verify_leaf_document(&doc, &trust))
         }
@@ -204,62 +212,392 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
     }
 }
 
-/// Registers the chain check for every `evm` receipt of a batch, or adds an
-/// `rpc` anchor to check when the batch has none.
+/// A node and the anchor contract on it, as `--rpc` and `--contract` give them.
+#[derive(Debug, Clone)]
+struct TrustedNode {
+    rpc: String,
+    contract: Address,
+}
+
+/// The `--rpc`/`--contract` pairs, with the addresses checked (EIP-55 when mixed case).
+fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
+    if args.rpcs.len() != args.contracts.len() {
+        anyhow::bail!(
+            "{} --rpc and {} --contract given: each --rpc goes with one --contract, in the same \
+             order",
+            args.rpcs.len(),
+            args.contracts.len()
+        );
+    }
+    if args.chain_id.is_some() && args.rpcs.len() > 1 {
+        anyhow::bail!("--chain-id goes with a single --rpc");
+    }
+    args.rpcs
+        .iter()
+        .zip(&args.contracts)
+        .map(|(rpc, contract)| {
+            Ok(TrustedNode {
+                rpc: rpc.clone(),
+                contract: parse_address(contract)
+                    .with_context(|| format!("--contract {contract:?}"))?,
+            })
+        })
+        .collect()
+}
+
+/// Registers a chain check for every `evm` receipt of a batch whose contract (and chain
+/// id) one of `nodes` serves, or adds an `rpc` anchor to check when the batch has none.
+/// A receipt that no node serves gets no check: it is "not checked".
 fn add_rpc_check(
     mut trust: Trust,
     anchors: &mut BTreeMap<String, Value>,
     root: &str,
     args: &VerifyArgs,
-    rpc: &str,
-    contract: &str,
+    nodes: &[TrustedNode],
     runtime: &Arc<tokio::runtime::Runtime>,
 ) -> anyhow::Result<Trust> {
-    let evm: Vec<(String, Option<u64>)> = anchors
+    let evm: Vec<(String, Option<u64>, Option<String>)> = anchors
         .iter()
         .filter(|(_, r)| r.get("type").and_then(Value::as_str) == Some("evm"))
-        .map(|(name, r)| (name.clone(), r.get("chain_id").and_then(Value::as_u64)))
+        .map(|(name, r)| {
+            (
+                name.clone(),
+                r.get("chain_id").and_then(Value::as_u64),
+                r.get("contract").and_then(Value::as_str).map(str::to_owned),
+            )
+        })
         .collect();
-    let targets = if evm.is_empty() {
+    if evm.is_empty() {
         let chain_id = args.chain_id.context(
             "--chain-id is needed: a batch has no evm receipt to take the chain id from",
         )?;
+        let [node] = nodes else {
+            anyhow::bail!("a batch has no evm receipt: check its root with a single --rpc");
+        };
         // The root to look for is the batch's own; the check compares it
         // with what the contract holds.
         anchors.insert(
             RPC_ANCHOR.to_owned(),
             serde_json::json!({"type": "evm", "root": root}),
         );
-        vec![(RPC_ANCHOR.to_owned(), Some(chain_id))]
-    } else {
-        evm
-    };
-    for (name, receipt_chain_id) in targets {
-        let chain_id = args
-            .chain_id
-            .or(receipt_chain_id)
-            .context("the evm receipt has no chain_id: give --chain-id")?;
-        let mut config = EvmConfig::new(rpc, chain_id);
-        config.contract = Some(contract.to_owned());
-        trust = trust.with_chain_check(
-            &name,
-            Arc::new(EvmChainCheck::new(config, Arc::clone(runtime))),
-        );
+        let check = EvmChainCheck::root_only(node_config(node, chain_id), Arc::clone(runtime));
+        return Ok(trust.with_chain_check(RPC_ANCHOR, Arc::new(check)));
+    }
+    for (name, receipt_chain_id, receipt_contract) in evm {
+        let chain_id = match (args.chain_id, receipt_chain_id) {
+            (Some(given), Some(named)) if given != named => continue,
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => {
+                anyhow::bail!("the evm receipt {name} has no chain_id: give --chain-id")
+            }
+        };
+        // The receipt's contract must be a trusted one; a receipt without one is compared
+        // with every trusted contract (and fails on each but its own).
+        let candidates: Vec<EvmConfig> = nodes
+            .iter()
+            .filter(|n| {
+                receipt_contract
+                    .as_deref()
+                    .is_none_or(|c| c.eq_ignore_ascii_case(&n.contract.to_string()))
+            })
+            .map(|n| node_config(n, chain_id))
+            .collect();
+        if candidates.is_empty() {
+            continue;
+        }
+        let check = EvmChainCheck::among(candidates, args.chain_id.is_none(), Arc::clone(runtime));
+        trust = trust.with_chain_check(&name, Arc::new(check));
     }
     Ok(trust)
 }
 
-/// Reads a batch's anchor from an EVM anchor contract.
+fn node_config(node: &TrustedNode, chain_id: u64) -> EvmConfig {
+    let mut config = EvmConfig::new(node.rpc.clone(), chain_id);
+    config.contract = Some(node.contract.to_string());
+    config
+}
+
+/// An address as a person types it: `0x` and 40 hex digits, all lowercase, all uppercase,
+/// or in its EIP-55 checksum case (a mixed-case address with a wrong checksum is
+/// mistyped, and refused).
+pub(crate) fn parse_address(text: &str) -> anyhow::Result<Address> {
+    let digits = text
+        .strip_prefix("0x")
+        .filter(|d| d.len() == 40 && d.bytes().all(|b| b.is_ascii_hexdigit()))
+        .with_context(|| format!("{text:?} is not an address (0x and 40 hex digits)"))?;
+    let mixed = digits.bytes().any(|b| b.is_ascii_lowercase())
+        && digits.bytes().any(|b| b.is_ascii_uppercase());
+    if mixed {
+        return Address::parse_checksummed(text, None).map_err(|_| {
+            anyhow::anyhow!(
+                "{text:?} has a wrong EIP-55 checksum (a mistyped character?): give it as \
+                 printed, or all in lowercase"
+            )
+        });
+    }
+    text.parse()
+        .with_context(|| format!("{text:?} is not an address"))
+}
+
+/// Reads a batch's anchor from an EVM anchor contract, and (for a stored receipt) checks the
+/// receipt's transaction against the chain (SPEC.md 9.4).
 pub(crate) struct EvmChainCheck {
-    config: EvmConfig,
+    /// The nodes (with their contract) that may serve the receipt's chain; the first whose
+    /// chain id is the configured one is read.
+    candidates: Vec<EvmConfig>,
+    /// Whether a node of another chain id means "not this receipt's chain" (the chain id
+    /// came from the receipt) rather than an error (the chain id was configured).
+    other_chain_not_applicable: bool,
+    /// Whether the receipt's transaction fields are checked (false for the root alone).
+    check_transaction: bool,
     runtime: Arc<tokio::runtime::Runtime>,
 }
 
 impl EvmChainCheck {
-    /// A check against the node and contract of `config`, run on `runtime`.
+    /// A check of stored receipts against the node and contract of `config`, run on
+    /// `runtime`.
     pub(crate) fn new(config: EvmConfig, runtime: Arc<tokio::runtime::Runtime>) -> Self {
-        EvmChainCheck { config, runtime }
+        EvmChainCheck {
+            candidates: vec![config],
+            other_chain_not_applicable: false,
+            check_transaction: true,
+            runtime,
+        }
     }
+
+    /// A check of a stored receipt on the first of `candidates` that serves its chain id.
+    fn among(
+        candidates: Vec<EvmConfig>,
+        other_chain_not_applicable: bool,
+        runtime: Arc<tokio::runtime::Runtime>,
+    ) -> Self {
+        EvmChainCheck {
+            candidates,
+            other_chain_not_applicable,
+            check_transaction: true,
+            runtime,
+        }
+    }
+
+    /// A check of the batch root alone (no receipt to check).
+    fn root_only(config: EvmConfig, runtime: Arc<tokio::runtime::Runtime>) -> Self {
+        EvmChainCheck {
+            check_transaction: false,
+            ..Self::new(config, runtime)
+        }
+    }
+
+    async fn connect(&self, chain: &str) -> Result<(EvmClient, &EvmConfig), ChainCheckError> {
+        let mut other_chains = Vec::new();
+        for config in &self.candidates {
+            match EvmClient::connect(chain, config, None).await {
+                Ok(client) => return Ok((client, config)),
+                Err(EvmError::WrongChainId { url, actual, .. })
+                    if self.other_chain_not_applicable =>
+                {
+                    other_chains.push(format!("{url} serves chain id {actual}"));
+                }
+                Err(e) => return Err(ChainCheckError::Unavailable(error_chain(&e))),
+            }
+        }
+        let chain_id = self.candidates.first().map_or(0, |c| c.chain_id);
+        Err(ChainCheckError::NotApplicable(format!(
+            "the receipt is for chain id {chain_id}, and no --rpc given serves it ({})",
+            other_chains.join(", ")
+        )))
+    }
+
+    async fn check_on_chain(
+        &self,
+        chain: &str,
+        receipt: &Value,
+        batch: &AnchoredBatch<'_>,
+    ) -> Result<String, ChainCheckError> {
+        let unavailable = |e: EvmError| ChainCheckError::Unavailable(error_chain(&e));
+        let claim = if self.check_transaction {
+            Some(TransactionClaim::parse(receipt)?)
+        } else {
+            None
+        };
+        // Anchors are kept per member (SPEC.md 9.4): read the one of the
+        // account the receipt names.
+        let submitter = receipt
+            .get("submitter")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse::<Address>().ok())
+            .ok_or_else(|| {
+                ChainCheckError::Mismatch(
+                    "the receipt names no submitter account (anchors are kept per member)".into(),
+                )
+            })?;
+        let (client, config) = self.connect(chain).await?;
+        let anchor = client
+            .read_anchor(submitter, batch.batch_id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| {
+                ChainCheckError::Mismatch(format!(
+                    "the contract holds no anchor for batch {} by {submitter}",
+                    batch.batch_id
+                ))
+            })?;
+        let root = hex::encode(anchor.root);
+        let digest = format!("blake3:{}", hex::encode(anchor.manifest_digest));
+        if root != batch.root {
+            return Err(ChainCheckError::Mismatch(format!(
+                "the contract holds root {root} for batch {}, not {}",
+                batch.batch_id, batch.root
+            )));
+        }
+        if digest != batch.manifest_digest || anchor.leaf_count != batch.leaf_count {
+            return Err(ChainCheckError::Mismatch(format!(
+                "the contract holds manifest {digest} and {} leaves, the batch says {} and {}",
+                anchor.leaf_count, batch.manifest_digest, batch.leaf_count
+            )));
+        }
+        let Some(claim) = claim else {
+            return Ok(format!(
+                "chain id {} holds root {root} since block {}",
+                config.chain_id, anchor.block_number
+            ));
+        };
+        claim.check(&client, batch.batch_id, &anchor).await?;
+        Ok(format!(
+            "chain id {}: tx {} in block {} ({}) anchored root {root}",
+            config.chain_id, claim.tx_hash, claim.block_number, claim.block_hash
+        ))
+    }
+}
+
+/// What an `evm` receipt says about its transaction (SPEC.md 9.4).
+struct TransactionClaim {
+    tx_hash: B256,
+    block_number: u64,
+    block_hash: B256,
+    submitter: Address,
+    log_size: u64,
+    log_root: String,
+}
+
+impl TransactionClaim {
+    fn parse(receipt: &Value) -> Result<Self, ChainCheckError> {
+        let field = |name: &str| {
+            receipt
+                .get(name)
+                .ok_or_else(|| ChainCheckError::Mismatch(format!("the evm receipt has no {name}")))
+        };
+        let text = |name: &str| {
+            field(name)?.as_str().ok_or_else(|| {
+                ChainCheckError::Mismatch(format!("the evm receipt's {name} is not a string"))
+            })
+        };
+        let number = |name: &str| {
+            field(name)?.as_u64().ok_or_else(|| {
+                ChainCheckError::Mismatch(format!("the evm receipt's {name} is not a number"))
+            })
+        };
+        let hash = |name: &str| {
+            let t = text(name)?;
+            t.parse::<B256>().map_err(|_| {
+                ChainCheckError::Mismatch(format!("the evm receipt's {name} {t:?} is not a hash"))
+            })
+        };
+        let submitter = text("submitter")?;
+        Ok(TransactionClaim {
+            tx_hash: hash("tx_hash")?,
+            block_number: number("block_number")?,
+            block_hash: hash("block_hash")?,
+            submitter: submitter.parse().map_err(|_| {
+                ChainCheckError::Mismatch(format!(
+                    "the evm receipt's submitter {submitter:?} is not an address"
+                ))
+            })?,
+            log_size: number("log_size")?,
+            log_root: text("log_root")?.to_owned(),
+        })
+    }
+
+    /// Checks the claim against the chain, where the contract holds `anchor` for `batch_id`:
+    /// the anchor was written in the receipt's block by the receipt's submitter with the
+    /// receipt's log checkpoint; the contract's `Anchored` event for the batch in that
+    /// block is in the receipt's transaction, which succeeded; and that block, with the
+    /// receipt's hash, is on the canonical chain.
+    async fn check(
+        &self,
+        client: &EvmClient,
+        batch_id: &str,
+        anchor: &OnChainAnchor,
+    ) -> Result<(), ChainCheckError> {
+        let unavailable = |e: EvmError| ChainCheckError::Unavailable(error_chain(&e));
+        let mismatch = |m: String| Err(ChainCheckError::Mismatch(m));
+        if anchor.block_number != self.block_number {
+            return mismatch(format!(
+                "the contract anchored batch {batch_id} in block {}, the receipt says block {}",
+                anchor.block_number, self.block_number
+            ));
+        }
+        if anchor.submitter != self.submitter {
+            return mismatch(format!(
+                "the contract's anchor of batch {batch_id} was submitted by {}, the receipt \
+                 says {}",
+                anchor.submitter, self.submitter
+            ));
+        }
+        let log_root = hex::encode(anchor.log_root);
+        if anchor.log_size != self.log_size || log_root != self.log_root {
+            return mismatch(format!(
+                "the contract's anchor of batch {batch_id} carries log size {} root {log_root}, \
+                 the receipt says log size {} root {}",
+                anchor.log_size, self.log_size, self.log_root
+            ));
+        }
+        let Some(tx) = client
+            .find_anchor_tx(self.submitter, batch_id, anchor.block_number)
+            .await
+            .map_err(unavailable)?
+        else {
+            return mismatch(format!(
+                "the node has no Anchored event of the contract for batch {batch_id} in block {}",
+                anchor.block_number
+            ));
+        };
+        if tx.tx_hash != self.tx_hash {
+            return mismatch(format!(
+                "the contract's Anchored event for batch {batch_id} is in transaction {}, not \
+                 the receipt's {}",
+                tx.tx_hash, self.tx_hash
+            ));
+        }
+        if !tx.success {
+            return mismatch(format!("transaction {} failed", self.tx_hash));
+        }
+        let canonical = client
+            .still_canonical(self.tx_hash, self.block_number, self.block_hash)
+            .await
+            .map_err(unavailable)?;
+        if canonical.is_none() {
+            return mismatch(format!(
+                "transaction {} is not in block {} with hash {} on the canonical chain",
+                self.tx_hash, self.block_number, self.block_hash
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An error with its causes, for a one-line reason.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let s = c.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 impl ChainCheck for EvmChainCheck {
@@ -269,8 +607,10 @@ impl ChainCheck for EvmChainCheck {
         receipt: &Value,
         batch: &AnchoredBatch<'_>,
     ) -> Result<String, ChainCheckError> {
-        if let Some(c) = receipt.get("contract").and_then(Value::as_str) {
-            let given = self.config.contract.as_deref().unwrap_or_default();
+        if let Some(c) = receipt.get("contract").and_then(Value::as_str)
+            && let [config] = self.candidates.as_slice()
+        {
+            let given = config.contract.as_deref().unwrap_or_default();
             if !c.eq_ignore_ascii_case(given) {
                 return Err(ChainCheckError::Mismatch(format!(
                     "the receipt names contract {c}, the trusted contract is {given}"
@@ -279,52 +619,8 @@ impl ChainCheck for EvmChainCheck {
         }
         // On a thread of its own: callers may be inside another runtime.
         let read = || {
-            self.runtime.block_on(async {
-            let unavailable = |e: proofmark_anchor::evm::EvmError| {
-                ChainCheckError::Unavailable(e.to_string())
-            };
-            let submitter = receipt
-                .get("submitter")
-                .and_then(Value::as_str)
-                .and_then(|s| s.parse::<proofmark_anchor::evm::Address>().ok())
-                .ok_or_else(|| {
-                    ChainCheckError::Mismatch(
-                        "the receipt names no submitter account (anchors are kept per member)"
-                            .into(),
-                    )
-                })?;
-            let client = EvmClient::connect(chain, &self.config, None)
-                .await
-                .map_err(unavailable)?;
-            let anchor = client
-                .read_anchor(submitter, batch.batch_id)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| {
-                    ChainCheckError::Mismatch(format!(
-                        "the contract holds no anchor for batch {} by {submitter}",
-                        batch.batch_id
-                    ))
-                })?;
-            let root = hex::encode(anchor.root);
-            let digest = format!("blake3:{}", hex::encode(anchor.manifest_digest));
-            if root != batch.root {
-                return Err(ChainCheckError::Mismatch(format!(
-                    "the contract holds root {root} for batch {}, not {}",
-                    batch.batch_id, batch.root
-                )));
-            }
-            if digest != batch.manifest_digest || anchor.leaf_count != batch.leaf_count {
-                return Err(ChainCheckError::Mismatch(format!(
-                    "the contract holds manifest {digest} and {} leaves, the batch says {} and {}",
-                    anchor.leaf_count, batch.manifest_digest, batch.leaf_count
-                )));
-            }
-            Ok(format!(
-                "chain id {} holds root {root} since block {}",
-                self.config.chain_id, anchor.block_number
-            ))
-        })
+            self.runtime
+                .block_on(self.check_on_chain(chain, receipt, batch))
         };
         std::thread::scope(|scope| {
             scope.spawn(read).join().unwrap_or_else(|_| {

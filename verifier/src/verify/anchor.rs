@@ -153,6 +153,9 @@ pub(super) fn verify_anchor(
                 Err(e @ ChainCheckError::Unavailable(_)) => CheckStatus::Error {
                     reason: e.to_string(),
                 },
+                Err(e @ ChainCheckError::NotApplicable(_)) => CheckStatus::NotChecked {
+                    reason: e.to_string(),
+                },
             },
         };
         let trusted = committed && chain_status.is_passed();

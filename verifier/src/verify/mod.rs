@@ -71,7 +71,8 @@ pub trait ChainCheck: Send + Sync {
     ///
     /// [`ChainCheckError::Mismatch`] when the chain holds something else (or
     /// nothing), [`ChainCheckError::Unavailable`] when the chain could not be
-    /// read.
+    /// read, [`ChainCheckError::NotApplicable`] when the chain to read is not the
+    /// receipt's.
     fn check(
         &self,
         chain: &str,
@@ -105,6 +106,10 @@ pub enum ChainCheckError {
     /// The chain could not be read (network, RPC error).
     #[error("the chain could not be read: {0}")]
     Unavailable(String),
+    /// The check does not apply to this receipt (e.g. the chain given is not the one the
+    /// receipt names): the receipt is "not checked", neither verified nor failed.
+    #[error("not checked against the chain: {0}")]
+    NotApplicable(String),
 }
 
 /// What the verifier trusts: keys and chain readers obtained independently of
