@@ -598,6 +598,44 @@ fn evm_chains(
     path.display().to_string()
 }
 
+/// Deploys the contract on `node` as chain `local` and grants the admin's
+/// account: the contract's address and the path of a chains file
+/// (`evm.toml`) that names it.
+fn deployed_and_granted(d: &Path, node: &Anvil) -> (String, String) {
+    let undeployed = evm_chains(
+        d,
+        "undeployed.toml",
+        &[("local", &node.url, node.chain_id, None)],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    let deployed: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain",
+            "deploy",
+            "--chains",
+            &undeployed,
+            "--chain",
+            "local",
+        ],
+    ))
+    .unwrap();
+    let contract = deployed["contract"].as_str().unwrap().to_owned();
+    let evm = evm_chains(
+        d,
+        "evm.toml",
+        &[("local", &node.url, node.chain_id, Some(contract.as_str()))],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    ok(
+        d,
+        &[
+            "chain", "grant", ADMIN, "--chains", &evm, "--chain", "local",
+        ],
+    );
+    (contract, evm)
+}
+
 /// A local port nothing listens on.
 fn dead_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -945,37 +983,7 @@ fn a_ledger_chain_of_another_name_signs_the_batch_log() {
     let d = dir.path();
     let node = Anvil::start(31337);
     let (store, _) = committed_batch(d);
-    let undeployed = evm_chains(
-        d,
-        "undeployed.toml",
-        &[("local", &node.url, node.chain_id, None)],
-        "PROOFMARK_TEST_ADMIN_KEY",
-    );
-    let deployed: Value = serde_json::from_str(&ok(
-        d,
-        &[
-            "chain",
-            "deploy",
-            "--chains",
-            &undeployed,
-            "--chain",
-            "local",
-        ],
-    ))
-    .unwrap();
-    let contract = deployed["contract"].as_str().unwrap().to_owned();
-    let evm = evm_chains(
-        d,
-        "evm.toml",
-        &[("local", &node.url, node.chain_id, Some(contract.as_str()))],
-        "PROOFMARK_TEST_ADMIN_KEY",
-    );
-    ok(
-        d,
-        &[
-            "chain", "grant", ADMIN, "--chains", &evm, "--chain", "local",
-        ],
-    );
+    let (_, evm) = deployed_and_granted(d, &node);
     let chains = d.join("chains.toml");
     let log_key = d.join("log.key");
     std::fs::write(
@@ -1043,37 +1051,7 @@ fn run_anchors_on_every_chain_it_can_and_a_complete_batch_needs_no_chain() {
     let node = Anvil::start(31337);
     let opts = GenerateOptions::new(600, d.join("ds")).with_rows_per_group(300);
     proofmark_datasets::generate(&opts, |_| {}).unwrap();
-    let undeployed = evm_chains(
-        d,
-        "undeployed.toml",
-        &[("local", &node.url, node.chain_id, None)],
-        "PROOFMARK_TEST_ADMIN_KEY",
-    );
-    let deployed: Value = serde_json::from_str(&ok(
-        d,
-        &[
-            "chain",
-            "deploy",
-            "--chains",
-            &undeployed,
-            "--chain",
-            "local",
-        ],
-    ))
-    .unwrap();
-    let contract = deployed["contract"].as_str().unwrap().to_owned();
-    let evm = evm_chains(
-        d,
-        "evm.toml",
-        &[("local", &node.url, node.chain_id, Some(contract.as_str()))],
-        "PROOFMARK_TEST_ADMIN_KEY",
-    );
-    ok(
-        d,
-        &[
-            "chain", "grant", ADMIN, "--chains", &evm, "--chain", "local",
-        ],
-    );
+    let (contract, _) = deployed_and_granted(d, &node);
     let dead_url = format!("http://127.0.0.1:{}", dead_port());
     let batch = format!("n-{DATE}");
     let metrics = d.join("m.prom");

@@ -219,7 +219,8 @@ fn retryable(e: &TransportError) -> bool {
     }
 }
 
-fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+/// An error with its causes joined by `: ` (each cause once), for a one-line reason.
+pub fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

@@ -201,13 +201,7 @@ fn prewarm(lookup: &Lookup, budget: PrewarmBudget, quiet: bool) {
             return;
         }
     };
-    tracing::info!(
-        files = done.files,
-        bytes = done.bytes,
-        left_unread = done.left_unread,
-        seconds = done.elapsed.as_secs_f64(),
-        "read the index's files into the page cache"
-    );
+    done.log("the index's files");
     if quiet || super::json_logs() {
         return;
     }

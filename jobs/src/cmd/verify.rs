@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use alloy::primitives::B256;
 use anyhow::Context as _;
+use proofmark_anchor::evm::client::error_text;
 use proofmark_anchor::evm::{Address, EvmClient, EvmConfig, EvmError, OnChainAnchor};
 use proofmark_anchor::ledger::VerifierKey;
 use proofmark_verifier::audit_codes::MALFORMED_REPORT;
@@ -397,7 +398,7 @@ impl EvmChainCheck {
                 {
                     other_chains.push(format!("{url} serves chain id {actual}"));
                 }
-                Err(e) => return Err(ChainCheckError::Unavailable(error_chain(&e))),
+                Err(e) => return Err(ChainCheckError::Unavailable(error_text(&e))),
             }
         }
         let chain_id = self.candidates.first().map_or(0, |c| c.chain_id);
@@ -413,7 +414,7 @@ impl EvmChainCheck {
         receipt: &Value,
         batch: &AnchoredBatch<'_>,
     ) -> Result<String, ChainCheckError> {
-        let unavailable = |e: EvmError| ChainCheckError::Unavailable(error_chain(&e));
+        let unavailable = |e: EvmError| ChainCheckError::Unavailable(error_text(&e));
         let claim = if self.check_transaction {
             Some(TransactionClaim::parse(receipt)?)
         } else {
@@ -528,7 +529,7 @@ impl TransactionClaim {
         batch_id: &str,
         anchor: &OnChainAnchor,
     ) -> Result<(), ChainCheckError> {
-        let unavailable = |e: EvmError| ChainCheckError::Unavailable(error_chain(&e));
+        let unavailable = |e: EvmError| ChainCheckError::Unavailable(error_text(&e));
         let mismatch = |m: String| Err(ChainCheckError::Mismatch(m));
         if anchor.block_number != self.block_number {
             return mismatch(format!(
@@ -583,21 +584,6 @@ impl TransactionClaim {
         }
         Ok(())
     }
-}
-
-/// An error with its causes, for a one-line reason.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        let s = c.to_string();
-        if !text.contains(&s) {
-            text.push_str(": ");
-            text.push_str(&s);
-        }
-        cause = c.source();
-    }
-    text
 }
 
 impl ChainCheck for EvmChainCheck {

@@ -574,13 +574,7 @@ impl Inner {
                 match prewarm::read_files(&files, budget.bytes_now()) {
                     Ok(done) => {
                         metrics.prewarmed(done.files as u64, done.bytes);
-                        tracing::info!(
-                            files = done.files,
-                            bytes = done.bytes,
-                            left_unread = done.left_unread,
-                            seconds = done.elapsed.as_secs_f64(),
-                            "read the newly published batches' files into the page cache"
-                        );
+                        done.log("the newly published batches' files");
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot read ahead a published batch's files")

@@ -79,6 +79,19 @@ pub struct Prewarmed {
     pub elapsed: Duration,
 }
 
+impl Prewarmed {
+    /// Logs what was read (`what`: which files), at info level.
+    pub fn log(&self, what: &str) {
+        tracing::info!(
+            files = self.files,
+            bytes = self.bytes,
+            left_unread = self.left_unread,
+            seconds = self.elapsed.as_secs_f64(),
+            "read {what} into the page cache"
+        );
+    }
+}
+
 /// `MemAvailable` of `/proc/meminfo`, in bytes.
 fn mem_available() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/meminfo").ok()?;
