@@ -156,12 +156,26 @@ pub async fn recheck_receipt(
             tracing::info!(chain = name, tx = %tx, confirmations, "stored receipt re-checked on chain");
             Ok(Some(outcome(name, &receipt, false, &path)?))
         }
-        _ => {
+        (Some(a), None) => {
+            // The contract still holds the anchor: either a reorg moved its
+            // transaction to another block, or the stored receipt was changed.
             tracing::warn!(
                 chain = name,
                 tx = %tx,
                 block = receipt.block_number,
-                "the stored receipt's transaction is no longer on the canonical chain (reorg): anchoring again"
+                contract_block = a.block_number,
+                "the stored receipt's transaction is not in its block on the canonical chain, \
+                 but the contract holds the batch's anchor: a reorg moved it or the receipt was \
+                 changed; the receipt is made again from the contract"
+            );
+            Ok(None)
+        }
+        (None, _) => {
+            tracing::warn!(
+                chain = name,
+                tx = %tx,
+                block = receipt.block_number,
+                "the contract no longer holds the batch's anchor (a reorg dropped it): anchoring again"
             );
             Ok(None)
         }
