@@ -425,12 +425,16 @@ impl EvmChainCheck {
         let submitter = receipt
             .get("submitter")
             .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Address>().ok())
             .ok_or_else(|| {
                 ChainCheckError::Mismatch(
                     "the receipt names no submitter account (anchors are kept per member)".into(),
                 )
             })?;
+        let submitter: Address = submitter.parse().map_err(|_| {
+            ChainCheckError::Mismatch(format!(
+                "the evm receipt's submitter {submitter:?} is not an address"
+            ))
+        })?;
         let (client, config) = self.connect(chain).await?;
         let anchor = client
             .read_anchor(submitter, batch.batch_id)
@@ -462,7 +466,7 @@ impl EvmChainCheck {
                 config.chain_id, anchor.block_number
             ));
         };
-        claim.check(&client, batch.batch_id, &anchor).await?;
+        claim.check(&client, submitter, batch.batch_id, &anchor).await?;
         Ok(format!(
             "chain id {}: tx {} in block {} ({}) anchored root {root}",
             config.chain_id, claim.tx_hash, claim.block_number, claim.block_hash
@@ -475,7 +479,6 @@ struct TransactionClaim {
     tx_hash: B256,
     block_number: u64,
     block_hash: B256,
-    submitter: Address,
     log_size: u64,
     log_root: String,
 }
@@ -503,29 +506,25 @@ impl TransactionClaim {
                 ChainCheckError::Mismatch(format!("the evm receipt's {name} {t:?} is not a hash"))
             })
         };
-        let submitter = text("submitter")?;
         Ok(TransactionClaim {
             tx_hash: hash("tx_hash")?,
             block_number: number("block_number")?,
             block_hash: hash("block_hash")?,
-            submitter: submitter.parse().map_err(|_| {
-                ChainCheckError::Mismatch(format!(
-                    "the evm receipt's submitter {submitter:?} is not an address"
-                ))
-            })?,
             log_size: number("log_size")?,
             log_root: text("log_root")?.to_owned(),
         })
     }
 
-    /// Checks the claim against the chain, where the contract holds `anchor` for `batch_id`:
-    /// the anchor was written in the receipt's block by the receipt's submitter with the
-    /// receipt's log checkpoint; the contract's `Anchored` event for the batch in that
+    /// Checks the claim against the chain, where the contract holds `anchor` for `batch_id`
+    /// under the receipt's `submitter` (anchors are kept per member, so the contract read
+    /// under that account is the submitter check): the anchor was written in the receipt's
+    /// block with the receipt's log checkpoint; the contract's `Anchored` event for the batch in that
     /// block is in the receipt's transaction, which succeeded; and that block, with the
     /// receipt's hash, is on the canonical chain.
     async fn check(
         &self,
         client: &EvmClient,
+        submitter: Address,
         batch_id: &str,
         anchor: &OnChainAnchor,
     ) -> Result<(), ChainCheckError> {
@@ -537,13 +536,6 @@ impl TransactionClaim {
                 anchor.block_number, self.block_number
             ));
         }
-        if anchor.submitter != self.submitter {
-            return mismatch(format!(
-                "the contract's anchor of batch {batch_id} was submitted by {}, the receipt \
-                 says {}",
-                anchor.submitter, self.submitter
-            ));
-        }
         let log_root = hex::encode(anchor.log_root);
         if anchor.log_size != self.log_size || log_root != self.log_root {
             return mismatch(format!(
@@ -553,7 +545,7 @@ impl TransactionClaim {
             ));
         }
         let Some(tx) = client
-            .find_anchor_tx(self.submitter, batch_id, anchor.block_number)
+            .find_anchor_tx(submitter, batch_id, anchor.block_number)
             .await
             .map_err(unavailable)?
         else {
