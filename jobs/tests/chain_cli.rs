@@ -488,6 +488,30 @@ fn verify_and_audit_against_the_chain(
     );
     assert_eq!(o.status.code(), Some(1));
 
+    // A report without its evm receipt: the root is read from the contract
+    // under the member given with --submitter (anchors are kept per member).
+    let mut bare: Value = serde_json::from_slice(&report.to_json_vec()).unwrap();
+    let anchors = bare["batches"]["b1"]["anchors"].as_object_mut().unwrap();
+    let submitter = anchors["local"]["submitter"].as_str().unwrap().to_owned();
+    anchors.remove("local");
+    let bare_path = d.join("bare.json");
+    std::fs::write(&bare_path, bare.to_string()).unwrap();
+    let by_root = [
+        "verify",
+        bare_path.to_str().unwrap(),
+        "--rpc",
+        &node.url,
+        "--contract",
+        contract,
+        "--chain-id",
+        "31337",
+    ];
+    let o = run(d, &by_root);
+    assert_ne!(o.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("--submitter is needed"), "{err}");
+    ok(d, &[&by_root[..], &["--submitter", &submitter]].concat());
+
     // The batch audit checks the evm receipt against the contract named in
     // the chains file: passes with the anchoring one, fails with the other.
     let chains = chains_toml(d, node, Some(contract), "PROOFMARK_TEST_MEMBER_KEY");

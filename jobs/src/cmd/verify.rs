@@ -69,6 +69,11 @@ pub struct VerifyArgs {
     /// Receipts of another chain id are then not checked.
     #[arg(long, value_name = "ID", requires = "rpcs")]
     pub chain_id: Option<u64>,
+    /// The member account (`0x...`) whose anchor to read, for a batch that
+    /// has no `evm` receipt (the contract keeps anchors per member, SPEC.md
+    /// 9.4; a receipt names its own submitter). With a single `--rpc`.
+    #[arg(long, value_name = "ADDR", requires = "rpcs")]
+    pub submitter: Option<String>,
     /// Accept batches with no anchor checked against a trusted key or chain:
     /// then only the report's own consistency is checked (records, leaves,
     /// proofs, receipts' inclusion), which proves nothing about who holds it.
@@ -275,11 +280,17 @@ fn add_rpc_check(
         let [node] = nodes else {
             anyhow::bail!("a batch has no evm receipt: check its root with a single --rpc");
         };
+        let submitter = args.submitter.as_deref().context(
+            "--submitter is needed: a batch has no evm receipt to name the member whose anchor \
+             to read",
+        )?;
+        let submitter =
+            parse_address(submitter).with_context(|| format!("--submitter {submitter:?}"))?;
         // The root to look for is the batch's own; the check compares it
-        // with what the contract holds.
+        // with what the contract holds under that member.
         anchors.insert(
             RPC_ANCHOR.to_owned(),
-            serde_json::json!({"type": "evm", "root": root}),
+            serde_json::json!({"type": "evm", "root": root, "submitter": submitter.to_string()}),
         );
         let check = EvmChainCheck::root_only(node_config(node, chain_id), Arc::clone(runtime));
         return Ok(trust.with_chain_check(RPC_ANCHOR, Arc::new(check)));
@@ -466,7 +477,9 @@ impl EvmChainCheck {
                 config.chain_id, anchor.block_number
             ));
         };
-        claim.check(&client, submitter, batch.batch_id, &anchor).await?;
+        claim
+            .check(&client, submitter, batch.batch_id, &anchor)
+            .await?;
         Ok(format!(
             "chain id {}: tx {} in block {} ({}) anchored root {root}",
             config.chain_id, claim.tx_hash, claim.block_number, claim.block_hash
