@@ -128,31 +128,46 @@ enum LocalPut {
     Create,
 }
 
-/// Writes `data` to a locked temporary file beside `target` and puts it in place: `true`
-/// when it was, `false` when [`LocalPut::Create`] found `target` already there. A killed
-/// writer leaves only the unlocked temporary file, which
-/// [`Store::remove_abandoned_writes`] can tell from a live one.
-async fn local_put(target: PathBuf, data: Bytes, how: LocalPut) -> Result<bool, IngestError> {
+/// Writes `data` to a locked temporary file beside `target` (past the page cache when
+/// `direct`, see [`crate::direct_file`]) and puts it in place: `true` when it was, `false`
+/// when [`LocalPut::Create`] found `target` already there. A killed writer leaves only the
+/// unlocked temporary file, which [`Store::remove_abandoned_writes`] can tell from a live
+/// one.
+async fn local_put(
+    target: PathBuf,
+    data: Bytes,
+    how: LocalPut,
+    direct: bool,
+) -> Result<bool, IngestError> {
     let shown = target.clone();
     let write = move || -> Result<bool, IngestError> {
         use std::io::Write as _;
         let temp = local_temp_path(&target)?;
-        let mut file = crate::direct_file::create_locked(&temp).map_err(write_error(&temp))?;
-        let placed = file
-            .write_all(&data)
-            .map_err(write_error(&temp))
-            .and_then(|()| match how {
-                // Renamed while still open, so that the temporary name is locked as long as
-                // it exists.
-                LocalPut::Replace => std::fs::rename(&temp, &target)
-                    .map(|()| true)
-                    .map_err(write_error(&target)),
-                LocalPut::Create => match std::fs::hard_link(&temp, &target) {
-                    Ok(()) => Ok(true),
-                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-                    Err(e) => Err(write_error(&target)(e)),
-                },
-            });
+        let written = if direct {
+            crate::direct_file::write_new_file(&temp, &data)
+        } else {
+            crate::direct_file::create_locked(&temp)
+                .and_then(|mut file| file.write_all(&data).map(|()| file))
+        };
+        let file = match written {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                return Err(write_error(&temp)(e));
+            }
+        };
+        let placed = match how {
+            // Renamed while still open, so that the temporary name is locked as long as
+            // it exists.
+            LocalPut::Replace => std::fs::rename(&temp, &target)
+                .map(|()| true)
+                .map_err(write_error(&target)),
+            LocalPut::Create => match std::fs::hard_link(&temp, &target) {
+                Ok(()) => Ok(true),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(write_error(&target)(e)),
+            },
+        };
         if !matches!((how, &placed), (LocalPut::Replace, Ok(true))) {
             let _ = std::fs::remove_file(&temp);
         }
@@ -502,7 +517,9 @@ impl Store {
     /// [`Store::remove_abandoned_writes`]).
     pub async fn put(&self, path: &str, data: Bytes) -> Result<(), IngestError> {
         if let Some(target) = self.local_file(path) {
-            return local_put(target, data, LocalPut::Replace).await.map(|_| ());
+            return local_put(target, data, LocalPut::Replace, false)
+                .await
+                .map(|_| ());
         }
         let location = self.object_path(path)?;
         self.inner
@@ -535,32 +552,16 @@ impl Store {
         let Some(target) = self.local_file(path) else {
             return self.put(path, data).await;
         };
-        let write = move || -> Result<(), IngestError> {
-            let temp = local_temp_path(&target)?;
-            // Renamed while still open, so that the temporary name is locked as long as it
-            // exists.
-            let written = crate::direct_file::write_new_file(&temp, &data)
-                .map_err(write_error(&temp))
-                .and_then(|file| {
-                    let renamed = std::fs::rename(&temp, &target).map_err(write_error(&target));
-                    drop(file);
-                    renamed
-                });
-            if written.is_err() {
-                let _ = std::fs::remove_file(&temp);
-            }
-            written
-        };
-        tokio::task::spawn_blocking(write)
+        local_put(target, data, LocalPut::Replace, true)
             .await
-            .map_err(|e| local_task_error(std::path::Path::new(path), &e))?
+            .map(|_| ())
     }
 
     /// Writes the object at `path` only if there is none yet: `true` when it was created,
     /// `false` when an object already existed (left unchanged).
     pub async fn put_if_absent(&self, path: &str, data: Bytes) -> Result<bool, IngestError> {
         if let Some(target) = self.local_file(path) {
-            return local_put(target, data, LocalPut::Create).await;
+            return local_put(target, data, LocalPut::Create, false).await;
         }
         let location = self.object_path(path)?;
         let opts = PutOptions {
