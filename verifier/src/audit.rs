@@ -25,6 +25,8 @@ use proofmark_anchor::layout::{self, SegmentFile, segment_path};
 use proofmark_anchor::manifest::Manifest;
 use proofmark_anchor::segment_files::{EncodedSegment, decode_leaves, digest, encode_segment};
 use proofmark_anchor::{AnchorError, load_manifest};
+use proofmark_ingest::digest::digest_file;
+use proofmark_ingest::fetch::file_location;
 use proofmark_ingest::{IngestError, Plan, Store, fetch_segment, process_segment};
 use proofmark_merkle::{Hash, root_from_leaf_hashes, with_suite};
 use serde::Serialize;
@@ -72,9 +74,13 @@ pub enum AuditError {
 #[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum MismatchKind {
+    /// `manifest.json` is missing or not a manifest while the batch has anchor receipts, or
+    /// its bytes are not the manifest the receipts commit to: nothing else can be compared.
+    Manifest,
     /// `plan.json` is not the plan the manifest commits to, or the manifest is inconsistent with it.
     Plan,
-    /// A segment's input changed or vanished since the plan: it cannot be recomputed.
+    /// An input file changed or vanished since the plan (its size or whole-file digest is not
+    /// the plan's), or a segment's input changed so that it cannot be recomputed.
     InputChanged,
     /// A stored segment file is missing.
     MissingFile,
@@ -257,7 +263,31 @@ pub async fn audit_batch(
     let (manifest, manifest_digest) = match load_manifest(store, batch_id).await {
         Ok(m) => m,
         Err(AnchorError::NotCommitted { .. }) => {
-            return Err(AuditError::NotCommitted(batch_id.to_owned()));
+            // Gone, but anchored: the batch was committed, and its manifest removed since.
+            let receipts = read_receipts(store, batch_id).await?;
+            if receipts.is_empty() {
+                return Err(AuditError::NotCommitted(batch_id.to_owned()));
+            }
+            return Ok(damaged_manifest(
+                batch_id,
+                None,
+                "manifest.json is missing, but the batch has anchor receipts".into(),
+                &receipts,
+            ));
+        }
+        Err(e @ (AnchorError::Json { .. } | AnchorError::Malformed { .. })) => {
+            // Readable but not a manifest: tampered or damaged, a difference (its receipts
+            // commit to the digest of the manifest that was anchored).
+            let bytes = get(store, &layout::manifest_path(batch_id))
+                .await?
+                .unwrap_or_default();
+            let receipts = read_receipts(store, batch_id).await?;
+            return Ok(damaged_manifest(
+                batch_id,
+                Some(digest(&bytes)),
+                format!("manifest.json is not a valid manifest: {}", error_chain(&e)),
+                &receipts,
+            ));
         }
         Err(e) => return Err(e.into()),
     };
@@ -306,7 +336,12 @@ pub async fn audit_batch(
         ));
     }
 
+    // Every input file whole, against the plan's size and digest: bytes that no segment
+    // reads (page indexes, padding) are committed by the plan's digest too.
+    let changed_files = check_input_files(store, &plan, opts, &mut mismatches).await?;
+
     let plan = Arc::new(plan);
+    let changed_files = Arc::new(changed_files);
     let segments_total = plan.segments.len() as u64;
     let rows_total: u64 = plan.segments.iter().map(|s| s.rows).sum();
     let segments_done = AtomicU64::new(0);
@@ -315,10 +350,13 @@ pub async fn audit_batch(
     let outcomes: Vec<SegmentOutcome> = stream::iter(plan.segments.clone())
         .map(|seg| {
             let plan = Arc::clone(&plan);
+            let changed_files = Arc::clone(&changed_files);
             let segments_done = &segments_done;
             let rows_done = &rows_done;
             async move {
-                let out = audit_segment(store, batch_id, plan, seg.segment, max_leaves).await?;
+                let changed = changed_files.get(&seg.file).copied();
+                let out =
+                    audit_segment(store, batch_id, plan, seg.segment, changed, max_leaves).await?;
                 let s = segments_done.fetch_add(1, Ordering::Relaxed) + 1;
                 let r = rows_done.fetch_add(seg.rows, Ordering::Relaxed) + seg.rows;
                 progress(AuditProgress {
@@ -353,7 +391,7 @@ pub async fn audit_batch(
             }
             mismatches.push(m);
         }
-        first_leaf += o.rows_accepted;
+        first_leaf += leaves_of(o, &manifest);
     }
     mismatches.sort_by_key(|m| (m.segment.is_some(), m.segment, m.leaf, m.kind));
 
@@ -422,6 +460,7 @@ async fn audit_segment(
     batch_id: &str,
     plan: Arc<Plan>,
     segment: u32,
+    changed: Option<FileChange>,
     max_leaf_mismatches: usize,
 ) -> Result<SegmentOutcome, AuditError> {
     let seg = plan
@@ -441,9 +480,15 @@ async fn audit_segment(
         encoded: None,
         mismatches: Vec::new(),
     };
+    if changed == Some(FileChange::Vanished) {
+        // Named once, for the file: nothing of it can be recomputed.
+        return Ok(outcome);
+    }
     let input = match fetch_segment(store, &plan, segment).await {
         Ok(i) => i,
-        Err(e) if is_changed_input(&e) => {
+        // A changed file that no longer reads (e.g. a damaged footer) is the change the
+        // file's digest already showed, not a failure to audit.
+        Err(e) if is_changed_input(&e) || changed.is_some() => {
             let mut m = Mismatch::new(MismatchKind::InputChanged, e.to_string()).segment(segment);
             m.file = Some(source);
             outcome.mismatches.push(m);
@@ -470,7 +515,9 @@ async fn audit_segment(
     .map_err(|e| AuditError::Task(e.to_string()))?;
     let encoded = match encoded {
         Ok(e) => e,
-        Err(AuditError::Segment { source, .. }) if is_changed_input(&source) => {
+        Err(AuditError::Segment { source, .. })
+            if is_changed_input(&source) || changed.is_some() =>
+        {
             let mut m =
                 Mismatch::new(MismatchKind::InputChanged, source.to_string()).segment(segment);
             m.file = Some(
@@ -655,7 +702,10 @@ async fn compare_batch(
     let mut per_file: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
     for o in outcomes {
         let Some(enc) = &o.encoded else {
+            // Not recomputed: the segments after it are compared at the manifest's
+            // positions, so one changed input does not shift every later first_leaf.
             complete = false;
+            first_leaf += leaves_of(o, manifest);
             continue;
         };
         let f = per_file.entry(o.file).or_default();
@@ -868,6 +918,23 @@ async fn audit_anchors(
     manifest_digest: &str,
     opts: &AuditOptions,
 ) -> Result<BatchVerdict, AuditError> {
+    let anchors = read_receipts(store, batch_id).await?;
+    let info = BatchInfo {
+        suite: manifest.suite.to_string(),
+        root: manifest.root.clone(),
+        leaf_count: manifest.leaf_count,
+        manifest_digest: manifest_digest.to_owned(),
+        batch_date: manifest.batch_date.clone(),
+        anchors,
+    };
+    Ok(verify_batch_anchors(batch_id, &info, &opts.trust))
+}
+
+/// The stored receipts of a batch, by chain name (a receipt that is not JSON is `null`).
+async fn read_receipts(
+    store: &Store,
+    batch_id: &str,
+) -> Result<BTreeMap<String, Value>, AuditError> {
     let prefix = format!("{}/anchors", layout::batch_prefix(batch_id));
     let listed = store
         .list(&prefix)
@@ -893,15 +960,156 @@ async fn audit_anchors(
         let value: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         anchors.insert(name, value);
     }
-    let info = BatchInfo {
-        suite: manifest.suite.to_string(),
-        root: manifest.root.clone(),
-        leaf_count: manifest.leaf_count,
-        manifest_digest: manifest_digest.to_owned(),
-        batch_date: manifest.batch_date.clone(),
-        anchors,
-    };
-    Ok(verify_batch_anchors(batch_id, &info, &opts.trust))
+    Ok(anchors)
+}
+
+/// The audit of a batch whose manifest is gone or unreadable while it has receipts: the
+/// manifest is the difference, and each receipt's committed manifest digest is compared
+/// with the stored bytes' (`stored_digest`, `None` when there are none).
+fn damaged_manifest(
+    batch_id: &str,
+    stored_digest: Option<String>,
+    message: String,
+    receipts: &BTreeMap<String, Value>,
+) -> BatchAudit {
+    let path = layout::manifest_path(batch_id);
+    let mut mismatches = vec![Mismatch {
+        file: Some(path.clone()),
+        ..Mismatch::new(MismatchKind::Manifest, message)
+    }];
+    for (chain, receipt) in receipts {
+        let anchored = receipt
+            .get("manifest_digest")
+            .and_then(Value::as_str)
+            .unwrap_or("(none)");
+        if stored_digest.as_deref() != Some(anchored) {
+            mismatches.push(
+                Mismatch::new(
+                    MismatchKind::Anchor,
+                    format!("receipt {chain} commits to another {path} than the one stored"),
+                )
+                .values(
+                    stored_digest.clone().unwrap_or_else(|| "(missing)".into()),
+                    anchored,
+                ),
+            );
+        }
+    }
+    BatchAudit {
+        batch_id: batch_id.to_owned(),
+        passed: false,
+        root: String::new(),
+        leaf_count: 0,
+        segments: 0,
+        segments_checked: 0,
+        rows_read: 0,
+        leaves_recomputed: 0,
+        recomputed_root: None,
+        mismatches,
+        errors: Vec::new(),
+        anchors: BatchVerdict {
+            passed: false,
+            checks: Vec::new(),
+            anchors: BTreeMap::new(),
+        },
+    }
+}
+
+/// How an input file differs from the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FileChange {
+    /// It is gone.
+    Vanished,
+    /// Its size or whole-file digest is not the plan's.
+    Changed,
+}
+
+/// Checks every input file's size and whole-file digest against the plan (`opts`'
+/// concurrency), pushing one [`MismatchKind::InputChanged`] per changed file; returns the
+/// changed files by plan index.
+async fn check_input_files(
+    store: &Store,
+    plan: &Plan,
+    opts: &AuditOptions,
+    mismatches: &mut Vec<Mismatch>,
+) -> Result<BTreeMap<u32, FileChange>, AuditError> {
+    let checks: Vec<Option<(u32, FileChange, Mismatch)>> = stream::iter(plan.files.iter())
+        .map(|file| async move {
+            let store_err = |source: IngestError| AuditError::Store {
+                path: file.path.clone(),
+                source: Box::new(source),
+            };
+            let (read_store, path, url) = file_location(store, plan, file).map_err(store_err)?;
+            let mismatch = |message: String| {
+                let mut m = Mismatch::new(MismatchKind::InputChanged, message);
+                m.file = Some(file.source.clone());
+                m
+            };
+            let size = match read_store.head(&path).await.map_err(store_err)? {
+                None => {
+                    let m = mismatch(format!("input file {url} vanished since the plan"));
+                    return Ok(Some((file.index, FileChange::Vanished, m)));
+                }
+                Some(info) => info.size,
+            };
+            if size != file.size {
+                let m = mismatch(format!("input file {url} changed since the plan: its size"))
+                    .values(file.size.to_string(), size.to_string());
+                return Ok(Some((file.index, FileChange::Changed, m)));
+            }
+            let digests =
+                match digest_file(&read_store, &path, &url, size, &[], None, None, &|_| {}).await
+                {
+                    Ok(d) => d,
+                    // Changed while it was read.
+                    Err(e) if is_changed_input(&e) => {
+                        let m = mismatch(e.to_string());
+                        return Ok(Some((file.index, FileChange::Changed, m)));
+                    }
+                    Err(e) => return Err(store_err(e)),
+                };
+            if digests.file != file.digest {
+                let m = mismatch(format!(
+                    "input file {url} changed since the plan: its digest (the plan's, then the file's)"
+                ))
+                .values(file.digest.clone(), digests.file);
+                return Ok(Some((file.index, FileChange::Changed, m)));
+            }
+            Ok::<_, AuditError>(None)
+        })
+        .buffered(opts.segments_in_flight.max(1))
+        .try_collect()
+        .await?;
+    let mut changed = BTreeMap::new();
+    for (index, change, m) in checks.into_iter().flatten() {
+        changed.insert(index, change);
+        mismatches.push(m);
+    }
+    Ok(changed)
+}
+
+/// The leaves a segment holds: recomputed, or (when it could not be) the manifest's count.
+fn leaves_of(o: &SegmentOutcome, manifest: &Manifest) -> u64 {
+    if o.encoded.is_some() {
+        return o.rows_accepted;
+    }
+    manifest
+        .segments
+        .iter()
+        .find(|s| s.segment == o.segment)
+        .map_or(0, |s| s.leaf_count)
+}
+
+/// An error and its causes, `: `-separated.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
 }
 
 #[cfg(test)]

@@ -255,3 +255,108 @@ fn an_untouched_batch_passes_and_tampering_is_named() {
     std::fs::write(&input, &good).unwrap();
     assert!(f.audit().passed);
 }
+
+/// The stored input copy of the batch's `kind` file.
+fn input_copy(f: &Fixture, kind: &str) -> PathBuf {
+    std::fs::read_dir(f.batch_file(&format!("inputs/{kind}")))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path()
+}
+
+/// What no segment reads is committed too: a changed byte outside every row group (the
+/// file's leading magic), a damaged footer, a damaged or missing manifest are each a
+/// difference the audit names (never a pass, never an error of the audit itself), and one
+/// input that cannot be recomputed blames no other segment's place in the manifest.
+#[test]
+fn changes_outside_the_row_groups_and_a_damaged_manifest_are_differences() {
+    let f = fixture();
+    assert!(f.audit().passed);
+
+    // The leading "PAR1": no row group covers it and the footer does not read it.
+    let input = input_copy(&f, "inspection");
+    let good = std::fs::read(&input).unwrap();
+    let mut bad = good.clone();
+    bad[1] ^= 1;
+    std::fs::write(&input, &bad).unwrap();
+    let a = f.audit();
+    assert!(!a.passed);
+    let changed: Vec<_> = a
+        .mismatches
+        .iter()
+        .filter(|m| m.kind == MismatchKind::InputChanged)
+        .collect();
+    assert_eq!(changed.len(), 1, "{:#?}", a.mismatches);
+    assert!(changed[0].message.contains("digest"), "{:?}", changed[0]);
+    assert!(changed[0].file.as_deref().unwrap().ends_with(".parquet"));
+    // The rows themselves are intact: every segment was still recomputed and matches.
+    assert_eq!(a.segments_checked, a.segments);
+    assert_eq!(a.recomputed_root.as_deref(), Some(a.root.as_str()));
+
+    // A damaged footer: the file no longer reads as Parquet, which is the change itself.
+    let mut bad = good.clone();
+    let at = bad.len() - 12;
+    bad[at] ^= 0xff;
+    bad[at - 1] ^= 0xff;
+    std::fs::write(&input, &bad).unwrap();
+    let a = f.audit();
+    assert!(!a.passed);
+    assert!(kinds(&a).contains(&MismatchKind::InputChanged), "{:#?}", a);
+    std::fs::write(&input, &good).unwrap();
+
+    // One segment's rows changed: it is not recomputed, and the segments after it are still
+    // compared at the manifest's positions (no first_leaf difference is invented).
+    let logistics = input_copy(&f, "logistics");
+    let good_logistics = std::fs::read(&logistics).unwrap();
+    let mut bad = good_logistics.clone();
+    bad[100] ^= 0x55;
+    std::fs::write(&logistics, &bad).unwrap();
+    let a = f.audit();
+    assert!(kinds(&a).contains(&MismatchKind::InputChanged));
+    assert!(
+        !a.mismatches
+            .iter()
+            .any(|m| m.kind == MismatchKind::ManifestSegment),
+        "{:#?}",
+        a.mismatches
+    );
+    std::fs::write(&logistics, &good_logistics).unwrap();
+    assert!(f.audit().passed);
+
+    // manifest.json damaged: not JSON any more. A difference, with the receipts that
+    // commit to another manifest.
+    let manifest = f.batch_file("manifest.json");
+    let good = std::fs::read(&manifest).unwrap();
+    let mut bad = good.clone();
+    bad[3] ^= 0x20;
+    std::fs::write(&manifest, &bad).unwrap();
+    let a = f.audit();
+    assert!(!a.passed);
+    assert_eq!(
+        kinds(&a),
+        vec![MismatchKind::Manifest, MismatchKind::Anchor]
+    );
+    assert!(a.mismatches[0].message.contains("not a valid manifest"));
+
+    // Missing while its receipt remains: a difference too.
+    std::fs::remove_file(&manifest).unwrap();
+    let a = f.audit();
+    assert_eq!(
+        kinds(&a),
+        vec![MismatchKind::Manifest, MismatchKind::Anchor]
+    );
+    assert!(a.mismatches[0].message.contains("missing"));
+    std::fs::write(&manifest, &good).unwrap();
+    assert!(f.audit().passed);
+
+    // A batch the store does not hold at all is not a difference but "not committed".
+    let err = rt()
+        .block_on(audit_batch(&f.store(), "no-such-batch", &f.opts(), &|_| {}))
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        proofmark_verifier::audit::AuditError::NotCommitted(_)
+    ));
+}
