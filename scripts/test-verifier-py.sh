@@ -145,12 +145,28 @@ expect 0 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-ke
 echo "00000000000000000000" >>"$tmp/codes.txt"
 expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" --format json
 expect 0 "$bin" --quiet audit batch --batch-id "$batch" --store "$tmp/store" --ledger-key "$key"
+# Exit codes: no trust source for the anchors, a store folder that does not exist and a
+# key that is no key are input errors (3); a batch the store does not hold is "not found" (1).
+expect 3 "$bin" --quiet audit batch --batch-id "$batch" --store "$tmp/store"
+expect 3 "$bin" --quiet audit batch --batch-id "$batch" --store "$tmp/no-store" --ledger-key "$key"
+expect 3 "$bin" --quiet audit batch --batch-id "$batch" --store "$tmp/store" --ledger-key bogus
+expect 3 "$bin" --quiet verify "$first" --ledger-key bogus
+expect 1 "$bin" --quiet audit batch --batch-id no-such-batch --store "$tmp/store" --ledger-key "$key"
+grep -q "not found" "$tmp/last.out" || fail "audit batch of an unknown batch does not say it is not found"
 
 step "proofmark audit codes --store, and --reports over more than one window of 4,096"
 expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --store "$tmp/store" --index "$tmp/index" \
     --ledger-key "$key" --format csv --output "$tmp/audit-store.csv"
 [ "$(grep -c ',verified,' "$tmp/audit-store.csv")" = "$n" ] || { cat "$tmp/audit-store.csv" >&2; fail "--store: not every code verified"; }
 grep -q '^00000000000000000000,unknown,' "$tmp/audit-store.csv" || fail "--store: the unknown code is not reported unknown"
+# A line that is no code is "malformed", with the same reason from a store as from a server.
+printf '%s\nnot a code\n' "$(head -1 "$tmp/codes.txt")" >"$tmp/typo.txt"
+expect 1 "$bin" --quiet audit codes "$tmp/typo.txt" --store "$tmp/store" --index "$tmp/index" \
+    --ledger-key "$key" --format csv --output "$tmp/typo-store.csv"
+expect 1 "$bin" --quiet audit codes "$tmp/typo.txt" --server "$url" --ledger-key "$key" \
+    --format csv --output "$tmp/typo-server.csv"
+grep -q '^not a code,malformed,' "$tmp/typo-store.csv" || { cat "$tmp/typo-store.csv" >&2; fail "--store: a typo is not malformed"; }
+cmp "$tmp/typo-store.csv" "$tmp/typo-server.csv" || fail "a malformed code's row differs between --store and --server"
 # Lookups run as parallel tasks; the rows still follow the input's order.
 tail -n +2 "$tmp/audit-store.csv" | cut -d, -f1 | cmp - "$tmp/codes.txt" || fail "--store: rows not in the order of the codes"
 "$py" - "$first" "$tmp/many.ndjson" <<'EOF'

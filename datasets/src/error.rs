@@ -51,7 +51,7 @@ pub enum DatasetError {
         min: String,
     },
     /// The output directory already holds a dataset and overwriting was not asked for.
-    #[error("{} already holds a dataset (records/ or dataset.json); choose another directory or overwrite it", path.display())]
+    #[error("{} already holds a dataset (records/ or dataset.json); choose another directory, or pass --force to overwrite it", path.display())]
     OutputNotEmpty {
         /// The output directory.
         path: PathBuf,

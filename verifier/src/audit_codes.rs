@@ -21,9 +21,11 @@ pub enum CodeStatus {
     Verified,
     /// Some check failed (or nothing anchors the batch).
     NotVerified,
-    /// No published batch holds the code (also a line that breaks the code rule, SPEC.md
-    /// 2.3: the row's message says so).
+    /// No published batch holds the code.
     Unknown,
+    /// The line is not a code: it breaks the code rule (SPEC.md 2.3), so it was not looked
+    /// up (a typo or a damaged list rather than a code that is missing).
+    Malformed,
     /// The report could not be obtained or checked (network, server, chain).
     Error,
 }
@@ -35,6 +37,7 @@ impl CodeStatus {
             CodeStatus::Verified => "verified",
             CodeStatus::NotVerified => "not_verified",
             CodeStatus::Unknown => "unknown",
+            CodeStatus::Malformed => "malformed",
             CodeStatus::Error => "error",
         }
     }
@@ -94,9 +97,19 @@ pub enum AuditLine {
     NoReport(String, CodeStatus, String),
 }
 
+/// The reason of a [`CodeStatus::Unknown`] row, whether the report came from a server
+/// or a store.
+pub const UNKNOWN_CODE_REASON: &str = "no anchored batch published to the service holds the code";
+
+/// The reason of a [`CodeStatus::Malformed`] row, whether the report came from a server
+/// or a store.
+pub const MALFORMED_CODE_REASON: &str = "not a code: a code is 6 to 48 characters, each a \
+     letter, a digit, '.', '_' or '-' (SPEC.md 2.3)";
+
 /// Parses one NDJSON line: a code report, or `{"code", "error": {"code", "message"}}`
-/// (`unknown_code` and `malformed_code` are [`CodeStatus::Unknown`], any other error
-/// [`CodeStatus::Error`]).
+/// (`unknown_code` is [`CodeStatus::Unknown`] and `malformed_code`
+/// [`CodeStatus::Malformed`], each with its fixed reason, any other error
+/// [`CodeStatus::Error`] with the server's message).
 /// An object that says it is a code report (`"format": "proofmark-code/1"`) but
 /// does not decode as one (SPEC.md 11.1: a missing or unknown field, a wrong
 /// type) is a report that fails its checks: [`CodeStatus::NotVerified`] with
@@ -114,12 +127,10 @@ pub fn parse_audit_line(line: &str) -> Result<AuditLine, String> {
             .unwrap_or_default();
         let kind = err.get("code").and_then(Value::as_str).unwrap_or_default();
         let message = err.get("message").and_then(Value::as_str).unwrap_or(kind);
-        // A line that is no code at all is held by no batch either: unknown, with the
-        // server's message saying why (an input problem, not a failure to audit).
-        let status = if kind == "unknown_code" || kind == "malformed_code" {
-            CodeStatus::Unknown
-        } else {
-            CodeStatus::Error
+        let (status, message) = match kind {
+            "unknown_code" => (CodeStatus::Unknown, UNKNOWN_CODE_REASON),
+            "malformed_code" => (CodeStatus::Malformed, MALFORMED_CODE_REASON),
+            _ => (CodeStatus::Error, message),
         };
         return Ok(AuditLine::NoReport(
             code.to_owned(),
@@ -372,12 +383,20 @@ mod tests {
         let line = r#"{"code":"123456","error":{"code":"unknown_code","message":"no such code"}}"#;
         assert_eq!(
             parse_audit_line(line).unwrap(),
-            AuditLine::NoReport("123456".into(), CodeStatus::Unknown, "no such code".into())
+            AuditLine::NoReport(
+                "123456".into(),
+                CodeStatus::Unknown,
+                UNKNOWN_CODE_REASON.into()
+            )
         );
         let line = r#"{"code":"abc","error":{"code":"malformed_code","message":"not a code"}}"#;
         assert_eq!(
             parse_audit_line(line).unwrap(),
-            AuditLine::NoReport("abc".into(), CodeStatus::Unknown, "not a code".into())
+            AuditLine::NoReport(
+                "abc".into(),
+                CodeStatus::Malformed,
+                MALFORMED_CODE_REASON.into()
+            )
         );
         let line = r#"{"code":"123456","error":{"code":"integrity_failure","message":"x"}}"#;
         assert!(matches!(

@@ -12,7 +12,7 @@ use proofmark_ingest::IngestError;
 #[non_exhaustive]
 pub enum VerifierError {
     /// The code is not a well-formed code (SPEC.md 2.3).
-    #[error("malformed code: {0}")]
+    #[error("malformed code: {}", shown_code(.0))]
     MalformedCode(String),
     /// A remote lookup failed; the message names what failed.
     #[error("{0}")]
@@ -170,5 +170,35 @@ impl VerifierError {
             leaf_index,
             reason: reason.into(),
         }
+    }
+}
+
+/// Longest part of a code (in characters) that messages repeat back.
+pub const SHOWN_CODE_CHARS: usize = 64;
+
+/// `code` quoted for a message: whole when it is short, else its first
+/// [`SHOWN_CODE_CHARS`] characters and its length, so a megabyte of junk
+/// asked as a code is not echoed back in full.
+pub fn shown_code(code: &str) -> String {
+    let chars = code.chars().count();
+    if chars <= SHOWN_CODE_CHARS {
+        return format!("{code:?}");
+    }
+    let head: String = code.chars().take(SHOWN_CODE_CHARS).collect();
+    format!("{head:?}... ({chars} characters)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_codes_are_shown_cut_with_their_length() {
+        assert_eq!(shown_code("ABC"), "\"ABC\"");
+        let long = "1".repeat(20_000);
+        let shown = shown_code(&long);
+        assert!(shown.len() < 100, "{shown}");
+        assert!(shown.ends_with("... (20000 characters)"), "{shown}");
+        assert_eq!(shown_code(&"é".repeat(64)), format!("{:?}", "é".repeat(64)));
     }
 }

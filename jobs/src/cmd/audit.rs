@@ -15,18 +15,23 @@ use indicatif::ProgressBar;
 use proofmark_anchor::chain::{ChainConfig, ChainsFile, ledger_signer};
 use proofmark_ingest::Store;
 use proofmark_verifier::Lookup;
-use proofmark_verifier::audit::{AuditOptions, BatchAudit, audit_batch};
+use proofmark_verifier::audit::{AuditError, AuditOptions, BatchAudit, audit_batch};
 use proofmark_verifier::audit_codes::{
-    AuditLine, CodeAuditRow, CodeStatus, RowFormat, audit_lines, parse_audit_line, write_rows,
+    AuditLine, CodeAuditRow, CodeStatus, MALFORMED_CODE_REASON, RowFormat, UNKNOWN_CODE_REASON,
+    audit_lines, parse_audit_line, write_rows,
 };
 use proofmark_verifier::verify::Trust;
 
 use super::GlobalArgs;
 use super::pipeline::bar;
 use super::verify::{EXIT_ERROR, EXIT_NOT_VERIFIED, EvmChainCheck, parse_ledger_keys};
+use crate::exit::{self, Classified, ExitClass};
 
 /// The audit subcommands. Exit status: 0 everything verified, 1 something
-/// did not verify (a mismatch, an unknown or unverified code), 2 error.
+/// did not verify (a mismatch, an unknown, malformed or unverified code, a batch
+/// the store does not hold), 2 an error (the store or a chain could not be
+/// read), 3 an input error (an argument, a missing store folder, no trust source
+/// for the anchors).
 #[derive(Debug, clap::Subcommand)]
 pub enum AuditCommand {
     /// Recompute a committed batch from its inputs (re-read, re-validate,
@@ -42,9 +47,12 @@ pub enum AuditCommand {
 /// Arguments of `proofmark audit batch`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 passed, 1 a difference found (the stored batch or a receipt \
-                  does not match), 2 error (the store or a chain could not be read: the checks \
-                  that could not be made are listed, nothing is concluded from them)."
+    after_help = "Exit status: 0 passed, 1 a difference found (an input file, the stored batch \
+                  or a receipt does not match) or the store holds no such batch, 2 error (the \
+                  store or a chain could not be read: the checks that could not be made are \
+                  listed, nothing is concluded from them), 3 an argument at fault (no --ledger-key, \
+                  --chain or --no-anchor-required; a key that is no key; a store folder that \
+                  does not exist)."
 )]
 pub struct AuditBatchArgs {
     /// The committed batch to audit.
@@ -93,6 +101,14 @@ pub enum OutputFormat {
 
 /// Arguments of `proofmark audit codes`.
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Each row's status: verified, not_verified (a check failed, or no anchor was \
+                  checked against a trusted key or chain), unknown (no published batch holds \
+                  the code), malformed (the line is not a code), error (the report could not be \
+                  obtained or checked). Exit status: 0 every code verified, 1 some code not \
+                  verified, unknown or malformed, 2 some code could not be checked (or the \
+                  audit could not run), 3 an argument at fault."
+)]
 pub struct AuditCodesArgs {
     /// The codes, one per line (blank lines and lines starting with `#`
     /// ignored); with --reports, NDJSON code reports instead (e.g. a saved
@@ -186,15 +202,31 @@ fn batch_trust(args: &AuditBatchArgs, rt: &Arc<tokio::runtime::Runtime>) -> anyh
 }
 
 fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if args.ledger_keys.is_empty() && args.chains.is_empty() && !args.no_anchor_required {
+        errln!(
+            "error: audit batch needs a trusted source for the anchor receipts: give \
+             --ledger-key (the ledger's verifier key, obtained independently) or --chain, \
+             or --no-anchor-required to compare the stored batch without its anchors"
+        );
+        return Ok(ExitCode::from(ExitClass::Input.code()));
+    }
     let rt = runtime()?;
     let trust = match batch_trust(&args, &rt) {
         Ok(t) => t,
         Err(e) => {
             errln!("error: {e:#}");
-            return Ok(ExitCode::from(EXIT_ERROR));
+            return Ok(ExitCode::from(exit::classify(&e).code()));
         }
     };
-    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    let store = Store::from_url(&args.store)
+        .with_context(|| format!("store {}", args.store))
+        .context(Classified(ExitClass::Input, "the --store URL"))?;
+    if let Some(root) = store.local_root()
+        && !root.is_dir()
+    {
+        errln!("error: store {}: no such folder", args.store);
+        return Ok(ExitCode::from(ExitClass::Input.code()));
+    }
     let opts = AuditOptions {
         segments_in_flight: args.segments_in_flight.max(1),
         trust,
@@ -209,8 +241,20 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     pb.finish_and_clear();
     let audit = match result {
         Ok(a) => a,
+        Err(AuditError::NotCommitted(_)) => {
+            errln!(
+                "not found: store {} holds no committed batch {} (no manifest.json, no receipt)",
+                args.store,
+                args.batch_id
+            );
+            return Ok(ExitCode::from(EXIT_NOT_VERIFIED));
+        }
         Err(e) => {
-            errln!("error: cannot audit batch {}: {e}", args.batch_id);
+            errln!(
+                "error: cannot audit batch {}: {:#}",
+                args.batch_id,
+                anyhow::Error::new(e)
+            );
             return Ok(ExitCode::from(EXIT_ERROR));
         }
     };
@@ -247,11 +291,15 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
 fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
     let out = std::io::stdout();
     let mut out = out.lock();
-    writeln!(
-        out,
-        "batch {}: {} segments, {} rows re-read, {} leaves recomputed; root {}",
-        a.batch_id, a.segments, a.rows_read, a.leaves_recomputed, a.root
-    )?;
+    if a.root.is_empty() {
+        writeln!(out, "batch {}: its manifest could not be read", a.batch_id)?;
+    } else {
+        writeln!(
+            out,
+            "batch {}: {} segments, {} rows re-read, {} leaves recomputed; root {}",
+            a.batch_id, a.segments, a.rows_read, a.leaves_recomputed, a.root
+        )?;
+    }
     if a.passed {
         writeln!(out, "PASSED: every stored output matches the recomputation")?;
     } else if a.mismatches.is_empty() {
@@ -436,10 +484,14 @@ async fn fetch_from_store(
                 let line = match lookup.report(&code).await {
                     Ok(Some(r)) => AuditLine::Report(Box::new(r)),
                     Ok(None) => {
-                        AuditLine::NoReport(code, CodeStatus::Unknown, "unknown code".into())
+                        AuditLine::NoReport(code, CodeStatus::Unknown, UNKNOWN_CODE_REASON.into())
                     }
-                    Err(e @ proofmark_verifier::VerifierError::MalformedCode(_)) => {
-                        AuditLine::NoReport(code, CodeStatus::Unknown, e.to_string())
+                    Err(proofmark_verifier::VerifierError::MalformedCode(_)) => {
+                        AuditLine::NoReport(
+                            code,
+                            CodeStatus::Malformed,
+                            MALFORMED_CODE_REASON.into(),
+                        )
                     }
                     Err(e) => AuditLine::NoReport(code, CodeStatus::Error, e.to_string()),
                 };
@@ -471,14 +523,17 @@ fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
         Ok(code) => Ok(code),
         Err(e) => {
             errln!("error: {e:#}");
-            Ok(ExitCode::from(EXIT_ERROR))
+            Ok(ExitCode::from(exit::classify(&e).code()))
         }
     }
 }
 
 fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if args.format == OutputFormat::Parquet && args.output.is_none() {
-        anyhow::bail!("--format parquet needs --output FILE");
+        return Err(anyhow::Error::msg(Classified(
+            ExitClass::Input,
+            "--format parquet needs --output FILE",
+        )));
     }
     let mut trust = Trust::new().with_require_anchor(!args.no_anchor_required);
     for key in parse_ledger_keys(&args.ledger_keys)? {
@@ -574,15 +629,17 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     }
 
     let count = |s: CodeStatus| rows.iter().filter(|r| r.status == s).count();
-    let (ok, bad, unknown, errors) = (
+    let (ok, bad, unknown, malformed, errors) = (
         count(CodeStatus::Verified),
         count(CodeStatus::NotVerified),
         count(CodeStatus::Unknown),
+        count(CodeStatus::Malformed),
         count(CodeStatus::Error),
     );
     if !global.quiet {
         errln!(
-            "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {errors} errors; \
+            "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {malformed} \
+             malformed, {errors} errors; \
              {records} records verified in {verify_secs:.3} s ({:.0} records/s), fetched in \
              {fetch_secs:.3} s",
             rows.len(),
@@ -591,7 +648,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     }
     Ok(ExitCode::from(if errors > 0 {
         EXIT_ERROR
-    } else if bad > 0 || unknown > 0 {
+    } else if bad > 0 || unknown > 0 || malformed > 0 {
         EXIT_NOT_VERIFIED
     } else {
         0

@@ -206,11 +206,12 @@ async fn show(
         return Ok(ExitCode::SUCCESS);
     };
     let Some(submitter) = submitter else {
-        anyhow::bail!(
+        return Err(anyhow::anyhow!(
             "pass --submitter ADDR (the member account that anchored): the contract keeps \
              anchors per member, and chain {} has no key configured to default to",
             args.chain
-        );
+        )
+        .context(Classified(ExitClass::Input, "an argument is missing")));
     };
     let Some(a) = client.read_anchor(submitter, batch_id).await? else {
         errln!(

@@ -9,7 +9,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use proofmark_datasets::{DatasetPlan, DatasetSummary, GenerateOptions, parse_date};
 
@@ -115,9 +114,22 @@ fn generate(args: &GenerateArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode
         ))
     })?;
     let bar = progress_bar(plan.total_rows(), global.quiet);
-    let summary = plan
-        .write(|rows| bar.inc(rows))
-        .with_context(|| format!("cannot generate the dataset in {}", args.out.display()))?;
+    let summary = plan.write(|rows| bar.inc(rows)).map_err(|e| {
+        // A folder that already holds a dataset is the caller's to fix (exit 3).
+        let input = matches!(e, proofmark_datasets::DatasetError::OutputNotEmpty { .. });
+        let e = anyhow::Error::new(e).context(format!(
+            "cannot generate the dataset in {}",
+            args.out.display()
+        ));
+        if input {
+            e.context(crate::exit::Classified(
+                crate::exit::ExitClass::Input,
+                "the output folder is taken",
+            ))
+        } else {
+            e
+        }
+    })?;
     bar.finish_and_clear();
     print_summary(&summary, args, started.elapsed(), global.quiet);
     Ok(ExitCode::SUCCESS)

@@ -88,7 +88,13 @@ pub struct VerifyArgs {
 pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     match verify_file(&args) {
         Ok(verdict) => {
-            print_verdict(&verdict, args.json, quiet)?;
+            // The exit code is the answer: a reader that closed the pipe early (`| head`)
+            // does not turn a verdict into an error.
+            if let Err(e) = print_verdict(&verdict, args.json, quiet)
+                && !is_broken_pipe(&e)
+            {
+                return Err(e);
+            }
             let code = if verdict.verified {
                 EXIT_VERIFIED
             } else if verdict.has_errors() {
@@ -100,9 +106,23 @@ pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         Err(err) => {
             errln!("error: {err:#}");
-            Ok(ExitCode::from(EXIT_ERROR))
+            Ok(ExitCode::from(crate::exit::classify(&err).code()))
         }
     }
+}
+
+/// Whether `e` is a write to a closed pipe.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        let kind = c
+            .downcast_ref::<std::io::Error>()
+            .map(std::io::Error::kind)
+            .or_else(|| {
+                c.downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -134,7 +154,13 @@ pub fn parse_ledger_keys(values: &[String]) -> anyhow::Result<Vec<VerifierKey>> 
                 }
             }
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map_err(|e| {
+            e.context(crate::exit::Classified(
+                crate::exit::ExitClass::Input,
+                "a --ledger-key value is not a verifier key",
+            ))
+        })
 }
 
 fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {

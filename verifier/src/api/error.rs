@@ -116,10 +116,14 @@ impl ApiError {
     pub fn message(&self) -> String {
         match self {
             ApiError::MalformedCode(code) => format!(
-                "{code:?} is not a code: a code is 6 to 48 characters, each a letter, a digit, '.', '_' or '-'"
+                "{} is not a code: a code is 6 to 48 characters, each a letter, a digit, '.', '_' or '-'",
+                crate::error::shown_code(code)
             ),
             ApiError::UnknownCode(code) => {
-                format!("no anchored batch published to this service holds code {code:?}")
+                format!(
+                    "no anchored batch published to this service holds code {}",
+                    crate::error::shown_code(code)
+                )
             }
             ApiError::UnknownBatch(id) => {
                 format!("no batch {id:?} is published to this service")
