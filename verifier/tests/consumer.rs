@@ -376,7 +376,10 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
             .unwrap();
         assert!(timeline.contains(&format!("<time>{t}</time>")));
     }
-    assert!(r.body.contains("时间以 Asia/Shanghai (UTC+08:00) 显示"));
+    assert!(
+        r.body
+            .contains("时间以 Asia/Shanghai（今天 UTC+08:00） 显示")
+    );
     // The first scan, and the PIN form.
     assert!(r.body.contains("已扫描 1 次"));
     assert!(r.body.contains("name=\"pin\""));
@@ -461,7 +464,7 @@ async fn times_follow_the_viewer_zone() {
 
     let r = get(&app, &format!("{path}?tz=UTC&lang=en"), &[]).await;
     assert!(r.body.contains(&format!("<time>{utc}</time>")));
-    assert!(r.body.contains("Times are shown in UTC (UTC+00:00)"));
+    assert!(r.body.contains("Times are shown in UTC<"), "{}", r.body);
     assert!(set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=UTC;")));
 
     let r = get(&app, &path, &[("cookie", "pm_tz=%2B05:30")]).await;
@@ -474,6 +477,98 @@ async fn times_follow_the_viewer_zone() {
     let r = get(&app, &format!("{path}?tz=Nowhere/Else"), &[]).await;
     assert!(r.body.contains(&format!("<time>{cst}</time>")));
     assert!(!set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=")));
+
+    // `?tz=+05:30` typed as is: the `+` arrives as a space, and still means plus.
+    let india = ViewerZone::parse("+05:30")
+        .unwrap()
+        .format_micros(first)
+        .unwrap();
+    let r = get(&app, &format!("{path}?tz=+05:30&lang=en"), &[]).await;
+    assert!(
+        r.body.contains(&format!("<time>{india}</time>")),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("Times are shown in +05:30<"), "{}", r.body);
+    // A named zone's label says its offset is today's (daylight saving moves it).
+    let r = get(&app, &format!("{path}?tz=Europe/Berlin&lang=en"), &[]).await;
+    assert!(
+        r.body
+            .contains("Times are shown in Europe/Berlin (today UTC+01:00)"),
+        "{}",
+        r.body
+    );
+}
+
+/// What scanners and people make of a printed URL: a trailing slash and an upper-case
+/// `/S/` lead to the code's page (query kept), and are no scan.
+#[tokio::test]
+async fn url_variants_redirect_to_the_code_page() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let path = format!("/s/{}", s.code);
+    for variant in [
+        format!("{path}/"),
+        format!("/S/{}", s.code),
+        format!("/S/{}/", s.code),
+    ] {
+        let r = get(&app, &variant, &[]).await;
+        assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT, "{variant}");
+        assert_eq!(r.headers[header::LOCATION], path.as_str(), "{variant}");
+        let r = get(&app, &format!("{variant}?lang=en"), &[]).await;
+        assert_eq!(
+            r.headers[header::LOCATION],
+            format!("{path}?lang=en").as_str()
+        );
+    }
+    let r = get(&app, &path, &[]).await;
+    assert!(r.body.contains("已扫描 1 次"), "{}", r.body);
+}
+
+/// An item whose production record was rejected has no product details: the page says so
+/// instead of leaving the section out.
+#[tokio::test]
+async fn an_item_without_a_production_record_says_its_product_details_are_missing() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let lookup = real_lookup();
+    let app = app(
+        Arc::clone(&lookup) as Arc<dyn CodeLookup>,
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    // A code of the sample with no production record among its records.
+    let codes: Vec<String> = std::fs::read_to_string(secrets_path())
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').next().map(str::to_owned))
+        .collect();
+    let mut missing = None;
+    for code in &codes {
+        let Some(report) = lookup.lookup(code).await.unwrap() else {
+            continue;
+        };
+        if !report.records.iter().any(|r| r.kind == "production") {
+            missing = Some(code.clone());
+            break;
+        }
+    }
+    let code = missing.expect("the sample has items whose production record was rejected");
+    let r = get(&app, &format!("/s/{code}?lang=en"), &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let product = section(&r.body, "product").expect("a product section");
+    assert!(product.contains("No production record"), "{product}");
+    // The code with every record shows the details and the factory address's label.
+    let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
+    let product = section(&r.body, "product").unwrap();
+    assert!(!product.contains("No production record"));
+    assert!(!product.contains("<dt></dt>"), "{product}");
 }
 
 #[tokio::test]
@@ -1271,4 +1366,33 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
         assert!(r.body.contains(expected), "{expected}: {}", r.body);
         assert!(!r.body.contains(unexpected), "{unexpected}: {}", r.body);
     }
+}
+
+/// A code scanned many times without a confirmed PIN gets a caution near the top of its page
+/// (a copied label shows mostly as scans: most buyers never scratch the PIN).
+#[tokio::test]
+async fn many_scans_caution_even_without_a_confirmed_pin() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let path = format!("/s/{}", s.code);
+    let path = path.as_str();
+    let many = proofmark_verifier::consumer::page::MANY_SCANS;
+    for n in 1..many {
+        let r = get(&app, path, &[("accept-language", "en")]).await;
+        assert!(section(&r.body, "many-scans").is_none(), "scan {n}");
+    }
+    let r = get(&app, path, &[("accept-language", "en")]).await;
+    let caution = section(&r.body, "many-scans").expect("a caution at the threshold");
+    assert!(
+        caution.contains(&format!("scanned {many} times")),
+        "{caution}"
+    );
+    // Above the records, under no red copy warning.
+    assert!(r.body.find("id=\"many-scans\"") < r.body.find("id=\"product\""));
+    assert!(section(&r.body, "copy-warning").is_none());
 }

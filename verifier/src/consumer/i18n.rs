@@ -149,7 +149,16 @@ impl ViewerZone {
     /// Parses an IANA zone name or a UTC offset (`+08:00`, `-0530`, `UTC+8`,
     /// `UTC`); `None` when it is neither.
     pub fn parse(text: &str) -> Option<ViewerZone> {
-        let text = text.trim();
+        // `?tz=+05:30` typed into an address bar arrives as " 05:30" (a `+` in a query is a
+        // space): a space before the hours is that plus sign.
+        let plus;
+        let text = match text.strip_prefix(' ') {
+            Some(rest) if rest.starts_with(|c: char| c.is_ascii_digit()) => {
+                plus = format!("+{}", rest.trim_end());
+                plus.as_str()
+            }
+            _ => text.trim(),
+        };
         if text.is_empty()
             || text.len() > 64
             || !text
@@ -266,6 +275,8 @@ pub struct Texts {
     pub apply: &'static str,
     /// "Times are shown in {zone}".
     pub times_in: &'static str,
+    /// A named zone with today's offset: "{zone} (today UTC+08:00)".
+    pub zone_now: &'static str,
     /// The verified badge's heading, when a batch is anchored on a blockchain.
     pub verified: &'static str,
     /// The verified badge's explanation, when a batch is anchored on a blockchain.
@@ -306,6 +317,10 @@ pub struct Texts {
     pub code: &'static str,
     /// Scan line: "Scanned {count} times; first scan {first}".
     pub scans: &'static str,
+    /// Heading of the caution shown for a code scanned many times.
+    pub many_scans: &'static str,
+    /// That caution: "{count}" scans since "{first}".
+    pub many_scans_detail: &'static str,
     /// Heading of the copy warning.
     pub copy_warning: &'static str,
     /// Copy warning text with `{confirmed}`, `{count}` (not 1) and `{first}`.
@@ -346,6 +361,10 @@ pub struct Texts {
     pub pin_unavailable: &'static str,
     /// Heading of the product section.
     pub product: &'static str,
+    /// The product section of an item without a published production record.
+    pub product_missing: &'static str,
+    /// The factory's address.
+    pub factory_address: &'static str,
     /// Product name.
     pub product_name: &'static str,
     /// Brand.
@@ -417,6 +436,7 @@ static ZH: Texts = Texts {
     time_zone: "时区",
     apply: "应用",
     times_in: "时间以 {zone} 显示",
+    zone_now: "{zone}（今天 {offset}）",
     verified: "✔ 已在链上验证",
     verified_detail: "本页所有记录均与已上链的批次根哈希一致。",
     verified_ledger: "✔ 已在签名批次日志中验证",
@@ -425,17 +445,19 @@ static ZH: Texts = Texts {
     anchor_chain: "{chain}：交易 {tx}，区块 {block}",
     anchored_batch: "批次 {batch}（{date}）",
     not_verified: "✖ 验证失败",
-    not_verified_detail: "本码的记录无法与链上的锚定数据核对一致。请勿信任以下信息，并联系品牌方。",
+    not_verified_detail: "本码的记录与其已锚定的批次根哈希（链上或签名批次日志中）不一致。请勿信任此码的信息，并联系品牌方。",
     unconfirmed: "⚠ 暂时无法确认",
-    unconfirmed_detail: "本服务暂时无法将这些记录与链上数据核对。这并不表示产品是假冒的。请稍后再试，或联系品牌方。",
+    unconfirmed_detail: "本服务无法将这些记录与可信的锚定数据（可读取的链，或批次日志的验证密钥）核对：可能暂时无法访问，也可能尚未配置。这并不表示产品是假冒的。如果持续出现，请联系品牌方。",
     unknown_code: "✖ 未知的码",
-    unknown_code_detail: "没有任何已发布的批次包含此码。该商品可能是假冒产品，请联系品牌方。",
+    unknown_code_detail: "没有任何已发布的批次包含此码。请确认扫描或输入无误；如无误，该商品可能是假冒产品，请联系品牌方。",
     unavailable: "服务暂时不可用",
     unavailable_detail: "暂时无法查询此码，请稍后再试。",
     too_large: "无法显示此码的记录",
     too_large_detail: "此码所属批号的记录数超过本服务在一个页面中列出的上限。本服务不会只显示其中一部分，因此无法在此核验。请联系品牌方。",
     code: "码",
     scans: "已扫描 {count} 次；首次扫描：{first}",
+    many_scans: "⚠ 此码已被多次扫描",
+    many_scans_detail: "此码自 {first} 起已被扫描 {count} 次。一个标签通常只被扫描几次；如果您刚购买此商品，请刮开密码进行验证，以确认标签不是复制品。",
     copy_warning: "⚠ 警告：此标签可能是复制品",
     copy_warning_detail: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 {count} 次，首次扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
     copy_warning_detail_once: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 1 次，扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
@@ -454,6 +476,8 @@ static ZH: Texts = Texts {
     pin_none: "此码没有登记刮刮卡密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
     product: "产品",
+    product_missing: "未发布此商品的生产记录，因此无法显示产品信息（名称、批号、生产日期和保质期）。以下记录均已核验，但请向品牌方确认产品信息。",
+    factory_address: "工厂地址",
     product_name: "品名",
     brand: "品牌",
     gtin: "商品条码",
@@ -494,6 +518,7 @@ static EN: Texts = Texts {
     time_zone: "Time zone",
     apply: "Apply",
     times_in: "Times are shown in {zone}",
+    zone_now: "{zone} (today {offset})",
     verified: "✔ Verified on chain",
     verified_detail: "Every record on this page matches a batch root anchored on chain.",
     verified_ledger: "✔ Verified in the signed batch log",
@@ -502,17 +527,19 @@ static EN: Texts = Texts {
     anchor_chain: "{chain}: transaction {tx}, block {block}",
     anchored_batch: "Batch {batch} ({date})",
     not_verified: "✖ Verification failed",
-    not_verified_detail: "The records of this code do not match what is anchored on chain. Do not trust the information below, and contact the brand.",
+    not_verified_detail: "The records of this code do not match their anchored batch roots (on chain or in the signed batch log). Do not trust this code's information, and contact the brand.",
     unconfirmed: "⚠ Cannot confirm right now",
-    unconfirmed_detail: "This service could not check these records against the chain at the moment. This does not mean the product is fake. Try again later, or contact the brand.",
+    unconfirmed_detail: "This service could not check these records against a trusted anchor (a chain it can read, or the batch log's verifier key): it may be out of reach right now, or not set up. This does not mean the product is fake. If this persists, contact the brand.",
     unknown_code: "✖ Unknown code",
-    unknown_code_detail: "No published batch holds this code. The product may be counterfeit: contact the brand.",
+    unknown_code_detail: "No published batch holds this code. Check that it was scanned or typed correctly; if it was, the product may be counterfeit: contact the brand.",
     unavailable: "Service unavailable",
     unavailable_detail: "This code cannot be looked up right now. Please try again later.",
     too_large: "This code's history cannot be shown",
     too_large_detail: "The lot of this code has more records than this service lists on one page. It shows all of them or none, so this code cannot be checked here. Contact the brand.",
     code: "Code",
     scans: "Scans of this code: {count}; first scan {first}",
+    many_scans: "⚠ This code has been scanned many times",
+    many_scans_detail: "This code has been scanned {count} times since {first}. A label is usually scanned only a few times: if you just bought this product, scratch off and check its PIN to make sure the label is not a copy.",
     copy_warning: "⚠ Warning: this label may be a copy",
     copy_warning_detail: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned {count} times, first on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
     copy_warning_detail_once: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned once, on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
@@ -531,6 +558,8 @@ static EN: Texts = Texts {
     pin_none: "No scratch-off PIN is registered for this code.",
     pin_unavailable: "PIN checks are not available on this server.",
     product: "Product",
+    product_missing: "No production record of this item is published, so its product details (name, lot, production and best-before dates) cannot be shown. The records below are verified, but check the product details with the brand.",
+    factory_address: "Factory address",
     product_name: "Name",
     brand: "Brand",
     gtin: "GTIN",

@@ -46,9 +46,14 @@ h2{font-size:1.05rem;margin:.1rem 0 .5rem}\
 .warn{border-left:.4rem solid #b26a00;background:#fff8e1}.warn h2{color:#8a5300}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .75rem;margin:0}dt{color:#555}dd{margin:0;overflow-wrap:anywhere}\
 ol{padding-left:1.2rem;margin:0}li{margin:.4rem 0}.by{color:#555;font-size:.9em}\
+.inspection+.inspection{border-top:1px solid #ddd;margin-top:.6rem;padding-top:.6rem}\
 .pass{color:#1a7f37;font-weight:600}.fail{color:#c62828;font-weight:600}.conditional{color:#b26a00;font-weight:600}\
 .mono{font-family:ui-monospace,monospace;font-size:.85em;overflow-wrap:anywhere}\
 input,select,button{font-size:1rem;padding:.4rem}form{margin:.4rem 0}footer{padding:0 1rem 1.5rem;color:#555;font-size:.9em}";
+
+/// Scans of one code from which its page cautions that the label may have been copied,
+/// even when no PIN was confirmed (a label is scanned a few times by its buyer).
+pub const MANY_SCANS: u64 = 10;
 
 /// Who is looking: language, zone, and the code asked for.
 #[derive(Debug, Clone)]
@@ -129,11 +134,19 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
 
 fn close_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
     let t = viewer.lang.texts();
-    let zone_label = format!(
-        "{} ({})",
-        viewer.zone.name,
-        viewer.zone.offset_label(viewer.now_us)
-    );
+    // A fixed offset is its own label; a named zone's offset changes with daylight saving
+    // (each time shown is converted at its own instant), so the label gives today's.
+    let zone_label = if viewer.zone.name.starts_with(['+', '-']) || viewer.zone.name == "UTC" {
+        viewer.zone.name.clone()
+    } else {
+        fill(
+            t.zone_now,
+            &[
+                ("zone", viewer.zone.name.as_str()),
+                ("offset", viewer.zone.offset_label(viewer.now_us).as_str()),
+            ],
+        )
+    };
     let _ = write!(
         out,
         "</main><footer><p id=\"zone\">{}</p>\
@@ -258,6 +271,19 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
                     ("count", &count),
                     ("first", &Esc(&first).to_string()),
                 ]
+            )
+        );
+    }
+    // Many scans and no PIN confirmed: most buyers never scratch the PIN, so a copied label
+    // shows mostly as scans. Said near the top, as a caution rather than an alarm.
+    if !page.copy_warning && page.scans.count >= MANY_SCANS {
+        let _ = write!(
+            out,
+            "<section id=\"many-scans\" class=\"warn\"><h2>{}</h2><p>{}</p></section>",
+            Esc(t.many_scans),
+            fill(
+                &Esc(t.many_scans_detail).to_string(),
+                &[("count", &count), ("first", &Esc(&first).to_string())]
             )
         );
     }
@@ -488,6 +514,14 @@ fn provided_by(out: &mut String, t: &Texts, entry: &RecordEntry) {
 fn product_section(out: &mut String, viewer: &Viewer<'_>, production: Option<&RecordEntry>) {
     let t = viewer.lang.texts();
     let Some(entry) = production else {
+        // Said, not left out: a verified page without the product's name, lot and dates
+        // must not read as complete.
+        let _ = write!(
+            out,
+            "<section id=\"product\" class=\"warn\"><h2>{}</h2><p>{}</p></section>",
+            Esc(t.product),
+            Esc(t.product_missing)
+        );
         return;
     };
     let r = &entry.record;
@@ -515,7 +549,12 @@ fn product_section(out: &mut String, viewer: &Viewer<'_>, production: Option<&Re
     .join(" · ");
     row(out, t.factory, Some(&factory));
     if let Some(address) = text(r, "factory_address") {
-        let _ = write!(out, "<dt></dt><dd>{}</dd>", Esc(address));
+        let _ = write!(
+            out,
+            "<dt>{}</dt><dd>{}</dd>",
+            Esc(t.factory_address),
+            Esc(address)
+        );
     }
     let certs = text_list(r, "certifications");
     if !certs.is_empty() {

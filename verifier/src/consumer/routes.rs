@@ -59,6 +59,11 @@ pub fn router(
 ) -> Router {
     Router::new()
         .route("/s/{code}", get(show))
+        // What QR scanners and people make of a printed label: a trailing slash, and the
+        // upper-case path of a label encoded in the QR alphanumeric mode.
+        .route("/s/{code}/", get(redirect_variant))
+        .route("/S/{code}", get(redirect_variant))
+        .route("/S/{code}/", get(redirect_variant))
         .route("/s/{code}/pin", post(submit_pin).get(pin_page_reloaded))
         .with_state(App {
             lookup,
@@ -184,6 +189,12 @@ fn redirect_to_canonical(code: &str, query: Option<&str>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// A variant of a code page's URL (`/s/{code}/`, `/S/{code}`): redirected to the page
+/// itself, with its query, counting nothing.
+async fn redirect_variant(Path(code): Path<String>, RawQuery(query): RawQuery) -> Response {
+    redirect_to_canonical(code.trim(), query.as_deref())
 }
 
 /// Runs blocking state work off the async runtime, in the current span.
