@@ -338,7 +338,7 @@ mod tests {
             Ok(AuditLine::NoReport(
                 "0002".into(),
                 CodeStatus::Unknown,
-                "no batch".into()
+                UNKNOWN_CODE_REASON.into()
             ))
         );
         assert!(parse_audit_line("{\"format\": \"other\"}").is_err());
