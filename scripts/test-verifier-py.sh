@@ -9,7 +9,9 @@
 #  3. checks that verify_proof.py and `proofmark verify` accept every report
 #     with the ledger's verifier key, refuse it without a trusted key, and
 #     refuse tampered copies (a record value, a leaf hash, a proof hash, the
-#     checkpoint's signature);
+#     checkpoint's signature, a leaf listed twice or moved, a hidden lot, an
+#     extra batch, a wrong receipt) and accept a changed `source.file`, which
+#     nothing commits to;
 #  4. runs `proofmark audit codes --server` and `proofmark audit batch`.
 #
 # Needs the Rust toolchain, Python 3 with the `blake3` package (the virtual
@@ -137,6 +139,60 @@ tamper index-float 'r["records"][0]["leaf_index"] = float(r["records"][0]["leaf_
 tamper date-number 'next(iter(r["batches"].values()))["batch_date"] = 7'
 # A receipt with a `type` is not a ledger receipt: nothing here can check it against its chain.
 tamper receipt-type 'next(iter(r["batches"].values()))["anchors"]["ledger"]["type"] = "evm"'
+
+# The placement rule (SPEC 11.2 step 4), on a record of a middle segment (the sample batch has
+# five): listed again at leaf_index + 1 (same proof), and moved over the segment of a record of
+# a lower segment. Each passes the leaf index rule of step 2.3 alone.
+tamper_any() { # tamper_any NAME PYTHON-STATEMENTS (on `r`, each report in turn, until `done`)
+    "$py" - "$tmp/tampered-$1.json" "$2" "$tmp"/reports/*.json <<'EOF' || fail "no fetched report suits the tampered case $1"
+import json, sys
+done = False
+for path in sys.argv[3:]:
+    r = json.load(open(path))
+    exec(sys.argv[2])
+    if done:
+        json.dump(r, open(sys.argv[1], "w"))
+        break
+sys.exit(0 if done else 1)
+EOF
+}
+middle='ms = [i for i, x in enumerate(r["records"]) if 0 < x["proof"]["segment_index"] < x["proof"]["segment_count"] - 1]'
+tamper_any duplicate-leaf "$middle"'
+if ms:
+    i = ms[0]; again = dict(r["records"][i], leaf_index=r["records"][i]["leaf_index"] + 1)
+    r["records"].insert(i + 1, again); done = True'
+tamper_any overlapping-segment "$middle"'
+for i in ms:
+    x = r["records"][i]["proof"]
+    lower = [y for y in r["records"] if y["batch_id"] == r["records"][i]["batch_id"] and y["proof"]["segment_index"] < x["segment_index"]]
+    if lower and not done:
+        y = lower[-1]; end = y["leaf_index"] - y["proof"]["index"] + y["proof"]["tree_size"]
+        r["records"][i]["leaf_index"] = end - 1 + x["index"]; done = True'
+for name in duplicate-leaf overlapping-segment; do
+    expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-$name.json"
+    expect 1 "$bin" --quiet verify "$tmp/tampered-$name.json" --ledger-key "$key"
+done
+# A bound lot left out, with its subject and its own records (the binding record stays).
+tamper_any hidden-lot 'done = len(r["subjects"]) > 1
+r["subjects"] = r["subjects"][:1]; r["records"] = [x for x in r["records"] if x["subject"] != "lot"]'
+expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-hidden-lot.json"
+expect 1 "$bin" --quiet verify "$tmp/tampered-hidden-lot.json" --ledger-key "$key"
+# A batch that holds no record (here without anchors, with --no-anchor-required, so that only
+# the listing rule can fail it).
+tamper_any extra-batch 'b = dict(next(iter(r["batches"].values())), anchors={}); r["batches"]["another-batch"] = b; done = True'
+expect 1 "$py" verifier/python/verify_proof.py --no-anchor-required "$tmp/tampered-extra-batch.json"
+expect 1 "$bin" --quiet verify "$tmp/tampered-extra-batch.json" --no-anchor-required
+# `source.file` and `source.row` are the service's metadata, committed by nothing (SPEC 11.2).
+tamper_any source-file 'r["records"][0]["source"]["file"] = "file:///elsewhere.parquet"; done = True'
+expect 0 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-source-file.json"
+expect 0 "$bin" --quiet verify "$tmp/tampered-source-file.json" --ledger-key "$key"
+# A receipt checked with the key and found wrong says so (not "no anchor was checked").
+tamper_any receipt-suite 'next(iter(r["batches"].values()))["anchors"]["ledger"]["suite"] = "sha256-rfc6962"; done = True'
+expect 1 "$bin" verify "$tmp/tampered-receipt-suite.json" --ledger-key "$key"
+grep -q "checked and found wrong" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "a wrong receipt is not reported as wrong"; }
+if grep -q "give a ledger verifier key" "$tmp/last.out"; then cat "$tmp/last.out" >&2; fail "a checked receipt is reported as unchecked"; fi
+expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-receipt-suite.json"
+grep -q "found wrong" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "verify_proof.py: a wrong receipt is not reported as wrong"; }
 
 step "proofmark audit codes --server and proofmark audit batch"
 expect 0 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" \

@@ -10,14 +10,18 @@ record: the record's values are re-encoded canonically (SPEC.md section 3) and m
 `canonical`; those bytes are leaf-hashed with the batch's suite (section 5) and must equal
 `leaf_hash`; the batch proof (sections 7.4 and 7.5, decoded strictly) must lead from the leaf
 hash to the batch root; the record must be about the code (its `code`, or, with a null
-`code`, a lot listed in `subjects`). The first subject must be the item of the code, and every
-lot subject must be bound to it by one of its `production` records or `labelled` logistics
-events (section 11.2, step 1). For every batch: every anchor receipt must commit to the batch's id, suite, root,
-leaf count and manifest digest; a `ledger` receipt's entry (section 9.1) must be included in
-its checkpoint's tree (RFC 6962 inclusion, SHA-256), and with `--ledger-key` (the log's
-verifier key `name+keyid+base64key`, obtained independently) the checkpoint's Ed25519
-signature is checked (section 9.2) with a pure-Python Ed25519 (RFC 8032) built on hashlib.
-Receipts of other chains are reported as not checked against their chain.
+`code`, a lot listed in `subjects`). The first subject must be the item of the code, the lot
+subjects exactly the lots bound to it by its `production` records or `labelled` logistics
+events, and `batches` exactly the records' batches (section 11.2, step 1). Across the records
+of each batch, the proofs must place the leaves consistently: one segment start and size per
+segment, no leaf twice, segments in order (the placement rule, step 4). For every batch: every
+anchor receipt must commit to the batch's id, suite, root, leaf count and manifest digest; a
+`ledger` receipt's entry (section 9.1) must be included in its checkpoint's tree (RFC 6962
+inclusion, SHA-256), and with `--ledger-key` (the log's verifier key `name+keyid+base64key`,
+obtained independently) the checkpoint's Ed25519 signature is checked (section 9.2) with a
+pure-Python Ed25519 (RFC 8032) built on hashlib. Receipts of other chains are reported as not
+checked against their chain. `source.file` and `source.row` are not checked: nothing commits
+to them (section 11.2).
 
 The report is VERIFIED only if every check passed and every batch has an anchor checked
 against a trusted key (unless --no-anchor-required). KEY is the key itself or a file holding
@@ -313,11 +317,16 @@ def open_note(note: str, key: tuple[str, bytes, bytes]) -> str:
     if split < 0:
         raise Invalid("the checkpoint is not a signed note")
     text, sigs = note[: split + 1], note[split + 2:]
-    for line in sigs.splitlines():
-        if not line.startswith("\u2014 "):
+    if not sigs.endswith("\n"):
+        raise Invalid("the checkpoint's signature block does not end with a newline")
+    for line in sigs[:-1].split("\n"):
+        signer, space, b64 = line[2:].partition(" ")
+        if not line.startswith("\u2014 ") or not space:
             raise Invalid("malformed signature line")
-        signer, _, b64 = line[2:].partition(" ")
-        raw = base64.b64decode(b64)
+        try:
+            raw = base64.b64decode(b64, validate=True)
+        except ValueError:
+            raise Invalid("a signature is not base64") from None
         if signer == name and raw[:4] == key_id:
             if ed25519_verify(public, text.encode("utf-8"), raw[4:]):
                 return text
@@ -338,13 +347,18 @@ def parse_checkpoint(text: str) -> tuple[str, int, bytes]:
 def check_ledger(receipt: dict, key) -> tuple[str, str]:
     """Checks a ledger receipt's inclusion (and signature with `key`).
     Returns (inclusion status, signature status); raises Invalid on a failure."""
+    wrong = [f"{name} is missing" if name not in receipt else f"{name} is not {kind}"
+             for name, (test, kind) in LEDGER_RECEIPT_FIELDS.items()
+             if name not in receipt or not test(receipt[name])]
+    if wrong:
+        raise Invalid(f"malformed ledger receipt: {'; '.join(wrong)}")
     note = receipt["checkpoint"]
     split = note.find("\n\n")
     if split < 0:
         raise Invalid("the checkpoint is not a signed note")
     origin, size, root = parse_checkpoint(note[: split + 1])
     if size != receipt["log_size"]:
-        raise Invalid("the receipt's log size differs from its checkpoint's")
+        raise Invalid("the receipt's log_size differs from its checkpoint's size")
     entry = "proofmark-batch-log-entry v1\n{}\n{}\n{}\n{}\n{}\n".format(
         receipt["batch_id"], receipt["suite"], receipt["root"], receipt["leaf_count"],
         receipt["manifest_digest"]).encode("utf-8")
@@ -357,8 +371,12 @@ def check_ledger(receipt: dict, key) -> tuple[str, str]:
     inclusion = f"entry {receipt['log_index']} of {size} included in the checkpoint"
     if key is None:
         return inclusion, "signature not checked (no --ledger-key)"
-    if key[0] != origin:
+    # The trusted key is the one named as the origin, or as the receipt's own key (section
+    # 9.3); the origin must be the name of the key that signed the checkpoint (9.2).
+    if key[0] not in (origin, str(receipt["verifier_key"]).split("+")[0]):
         return inclusion, f"signature not checked (no trusted key named {origin!r})"
+    if key[0] != origin:
+        raise Invalid(f"the checkpoint's origin {origin!r} is not the trusted key's name {key[0]!r}")
     if open_note(note, key) != note[: split + 1]:
         raise Invalid("signed text differs")
     return inclusion, f"checkpoint signed by {origin}"
@@ -386,6 +404,12 @@ RECORD_FIELDS = {"kind": TEXT, "subject": TEXT, "record": OBJECT, "canonical": T
 SOURCE_FIELDS = {"file": TEXT, "row": U64, "provided_by": TEXT}
 BATCH_OBJECT_FIELDS = {"suite": TEXT, "root": TEXT, "leaf_count": U64, "manifest_digest": TEXT,
                        "batch_date": TEXT, "anchors": OBJECT}
+# The fields of a ledger receipt (section 9.3), each with the test of its JSON type; other
+# fields are ignored (section 11.1).
+LEDGER_RECEIPT_FIELDS = {"chain": TEXT, "batch_id": TEXT, "root": TEXT, "leaf_count": U64,
+                         "manifest_digest": TEXT, "suite": TEXT, "log_index": U64,
+                         "log_size": U64, "checkpoint": TEXT, "inclusion_proof": ARRAY,
+                         "verifier_key": TEXT, "anchored_at": TEXT}
 
 
 def _fields(obj: Any, expected: dict, what: str) -> Optional[str]:
@@ -471,7 +495,23 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
         if not any(binds(rec, lot) for rec in records):
             failures.append(f"lot {lot!r} is a subject but no production or labelled logistics "
                             "record of the item binds it")
+    # ... and every lot an item record binds is a subject (else the report hides a bound lot
+    # and its records while showing the binding).
+    for i, rec in enumerate(records):
+        values = rec.get("record") or {}
+        lot = values.get("lot_id")
+        if (rec.get("subject") == "item" and isinstance(lot, str) and lot not in lots
+                and (rec.get("kind") == "production"
+                     or (rec.get("kind") == "logistics" and values.get("event_type") == "labelled"))):
+            failures.append(f"record {i} binds the item to lot {lot!r}, which is not a subject")
     batches = report.get("batches", {})
+    # `batches` holds exactly the records' batches (section 11.1).
+    for batch_id in batches:
+        if not any(rec.get("batch_id") == batch_id for rec in records):
+            failures.append(f"batch {batch_id!r} holds no record of the report")
+    # Where each verified proof puts its leaf, for the placement rule (section 11.2, step 4):
+    # (batch_id, segment u, segment count m, index s, segment size n, first leaf f, position).
+    placed: list[tuple[str, int, int, int, int, int, int]] = []
     for i, rec in enumerate(records):
         where = f"record {i} ({rec.get('record', {}).get('record_id')})"
         try:
@@ -512,12 +552,15 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
                     or (proof["segment_index"] + 1 == proof["segment_count"]
                         and end != batch["leaf_count"])):
                 raise Invalid("leaf_index is inconsistent with the proof and the leaf count")
+            placed.append((rec["batch_id"], proof["segment_index"], proof["segment_count"],
+                           proof["index"], proof["tree_size"], first, i))
         except Invalid as e:
             failures.append(f"{where}: {e}")
         except (KeyError, TypeError, ValueError) as e:
             failures.append(f"{where}: malformed ({type(e).__name__}: {e})")
+    failures.extend(check_placement(placed))
     for batch_id, batch in batches.items():
-        trusted = False
+        trusted, receipt_failed = False, False
         for chain, receipt in (batch.get("anchors") or {}).items():
             where = f"batch {batch_id} anchor {chain}"
             try:
@@ -543,11 +586,42 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
                                  "against the chain")
             except Invalid as e:
                 failures.append(f"{where}: {e}")
+                receipt_failed = True
             except (KeyError, TypeError, ValueError) as e:
                 failures.append(f"{where}: malformed receipt ({type(e).__name__}: {e})")
+                receipt_failed = True
         if require_anchor and not trusted:
-            failures.append(f"batch {batch_id}: no anchor checked against a trusted key")
+            if receipt_failed:
+                failures.append(f"batch {batch_id}: no anchor verified: a receipt was checked "
+                                "and found wrong (above)")
+            else:
+                failures.append(f"batch {batch_id}: no anchor checked against a trusted key")
     return not failures, failures, notes
+
+
+def check_placement(placed: list[tuple[str, int, int, int, int, int, int]]) -> list[str]:
+    """The placement rule (section 11.2, step 4) over the records whose proofs verified: in
+    each batch, records of one segment u have the same f = leaf_index - s and segment size n;
+    no two have the same (u, s); segments follow in the order of u (f1 + n1 <= f2); one
+    segment count m."""
+    out = []
+    placed = sorted(placed, key=lambda p: (p[0].encode("utf-8"), p[1], p[3], p[6]))
+    for a, b in zip(placed, placed[1:]):
+        (batch, u1, m1, s1, n1, f1, i), (other, u2, m2, s2, n2, f2, j) = a, b
+        if batch != other:
+            continue
+        if m1 != m2:
+            out.append(f"records {i} and {j} give batch {batch} {m1} and {m2} segments")
+        elif u1 == u2 and s1 == s2:
+            out.append(f"records {i} and {j} are both leaf {s1} of segment {u1} of batch "
+                       f"{batch}: a leaf is listed once")
+        elif u1 == u2 and (f1, n1) != (f2, n2):
+            out.append(f"records {i} and {j} put segment {u1} of batch {batch} at leaves "
+                       f"{f1}..{f1 + n1} and {f2}..{f2 + n2}")
+        elif u1 != u2 and f1 + n1 > f2:
+            out.append(f"records {i} and {j} put segment {u1} of batch {batch} at leaves "
+                       f"{f1}..{f1 + n1}, past the start of segment {u2} at {f2}")
+    return out
 
 
 def main(argv: list[str]) -> int:

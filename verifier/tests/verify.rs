@@ -67,8 +67,9 @@ struct Fixture {
     key: String,
 }
 
-/// A batch of two segments: records 0..3 (plus one filler leaf) and 3..5,
-/// anchored on the ledger (second entry of a log of three).
+/// A batch of three segments: records 0..3 (plus one filler leaf), records
+/// 3..5 (a middle segment), and one filler leaf; anchored on the ledger
+/// (second entry of a log of three).
 async fn fixture() -> Fixture {
     let recs = records();
     let encoded: Vec<Vec<u8>> = recs.iter().map(|(k, _, r)| canonical(*k, r)).collect();
@@ -78,9 +79,14 @@ async fn fixture() -> Fixture {
         .collect();
     // A leaf of another code in the first segment.
     leaves.insert(3, SuiteId::Blake3.hash_leaf(b"another record"));
+    // And one in a last segment of its own.
+    leaves.push(SuiteId::Blake3.hash_leaf(b"a last record"));
     let seg_a = MerkleTree::<Blake3>::from_leaf_hashes(leaves[..4].to_vec()).unwrap();
-    let seg_b = MerkleTree::<Blake3>::from_leaf_hashes(leaves[4..].to_vec()).unwrap();
-    let upper = MerkleTree::<Blake3>::from_leaf_hashes(vec![seg_a.root(), seg_b.root()]).unwrap();
+    let seg_b = MerkleTree::<Blake3>::from_leaf_hashes(leaves[4..6].to_vec()).unwrap();
+    let seg_c = MerkleTree::<Blake3>::from_leaf_hashes(leaves[6..].to_vec()).unwrap();
+    let upper =
+        MerkleTree::<Blake3>::from_leaf_hashes(vec![seg_a.root(), seg_b.root(), seg_c.root()])
+            .unwrap();
     let root = hex::encode(upper.root());
     let leaf_count = leaves.len() as u64;
     let manifest_digest = format!("blake3:{}", blake3::hash(b"the manifest").to_hex());
@@ -420,30 +426,40 @@ fn every_proof_corruption_fails() {
         // Each integer, one up and one down. A path for index m in a tree of
         // n leaves also combines to the same root for some other sizes
         // (SPEC.md 7.1: only the trusted pair (root, size) pins a tree); the
-        // segment size is not in the report, so such a change still proves
-        // the record is under the root and is accepted: every other fails.
+        // segment size and count are not in the report, so such a change still
+        // proves the record is under the root: the placement rule fails it, as
+        // every record here shares its segment with another, whose proof gives
+        // the segment's size and the segment count. Every other change fails
+        // the proof.
         for field in ["index", "tree_size", "segment_index", "segment_count"] {
             let v = good.records[i].proof[field].as_u64().unwrap();
             for new in [v + 1, v.wrapping_sub(1)] {
                 let mut r = good.clone();
                 proof_mut(&mut r, i).insert(field.into(), json!(new));
-                if field == "tree_size" && merkle_accepts(&r, i) {
-                    assert!(verify_report(&r, &trusted(&f)).verified);
+                if matches!(field, "tree_size" | "segment_count") && merkle_accepts(&r, i) {
+                    assert_fails(&f, &r, CheckKind::Placement);
                     same_root += 1;
                     continue;
                 }
                 assert_fails(&f, &r, CheckKind::Proof);
             }
         }
-        // The global leaf index.
+        // The global leaf index: records 0..3 are in the first segment (which starts at
+        // leaf 0), records 3 and 4 share the middle one (so one moved alone disagrees with the
+        // other about where it starts).
         let v = good.records[i].leaf_index;
         for new in [v + 1, v.wrapping_sub(1), v + 100] {
             let mut r = good.clone();
             r.records[i].leaf_index = new;
-            assert_fails(&f, &r, CheckKind::LeafIndex);
+            let expected = if i < 3 || new == v + 100 {
+                CheckKind::LeafIndex
+            } else {
+                CheckKind::Placement
+            };
+            assert_fails(&f, &r, expected);
         }
     }
-    assert!(same_root <= 2, "{same_root}");
+    assert!(same_root <= 8, "{same_root}");
     // Other proof kinds, suites, versions and unknown fields.
     let mut r = good.clone();
     proof_mut(&mut r, 0).insert("suite".into(), json!("sha256-rfc6962"));
@@ -618,6 +634,161 @@ fn report_level_corruptions_fail() {
     let mut r = f.report.clone();
     r.records[0].record.remove("carrier");
     assert_fails(&f, &r, CheckKind::Canonical);
+}
+
+/// The placement rule (SPEC.md 11.2 step 4): a record listed again at the next leaf index
+/// with the same proof, or a leaf index moved within a segment another record shares, or a
+/// segment placed over its neighbour, is not verified; only that rule catches them.
+#[test]
+fn a_leaf_listed_twice_or_moved_fails_the_placement_rule() {
+    let f = rt().block_on(fixture());
+    let good = &f.report;
+    let only_placement = |r: &CodeReport| {
+        let v = verify_report(r, &trusted(&f));
+        assert!(!v.verified);
+        assert_eq!(
+            failed(&v),
+            vec![CheckKind::Placement],
+            "{:#?}",
+            v.failures()
+        );
+    };
+    // Record 4 (leaf 1 of the middle segment) again as leaf_index + 1: still in the order of
+    // 11.1, its leaf index alone within the batch's bounds.
+    let mut r = good.clone();
+    let mut again = r.records[4].clone();
+    again.leaf_index += 1;
+    r.records.insert(5, again);
+    only_placement(&r);
+    // Record 4 moved one leaf on: its segment would start one leaf after record 3's.
+    let mut r = good.clone();
+    r.records[4].leaf_index += 1;
+    only_placement(&r);
+    // Both moved one leaf back: the middle segment would overlap the first one.
+    let mut r = good.clone();
+    r.records[3].leaf_index -= 1;
+    r.records[4].leaf_index -= 1;
+    only_placement(&r);
+    // The limit SPEC.md 11.2 states: both moved one leaf on still fit between the first
+    // segment and the end of the batch, and no record of the last segment says otherwise.
+    let mut r = good.clone();
+    r.records[3].leaf_index += 1;
+    r.records[4].leaf_index += 1;
+    assert!(verify_report(&r, &trusted(&f)).verified);
+}
+
+/// Every lot that an item record binds (its production records, its labelled logistics
+/// events) is a subject: a report that drops the lot and its records while showing the
+/// binding is not verified.
+#[test]
+fn a_hidden_bound_lot_fails() {
+    let f = rt().block_on(fixture());
+    let mut r = f.report.clone();
+    r.subjects.truncate(1);
+    r.records.retain(|e| e.subject != "lot");
+    let v = verify_report(&r, &trusted(&f));
+    assert!(!v.verified);
+    assert_eq!(
+        failed(&v),
+        vec![CheckKind::SubjectKeys],
+        "{:#?}",
+        v.failures()
+    );
+    // Without the labelling event the item is bound to no lot: that report verifies.
+    r.records.retain(|e| e.record["event_type"] != "labelled");
+    let v = verify_report(&r, &trusted(&f));
+    assert!(v.verified, "{:#?}", v.failures());
+}
+
+/// `batches` holds exactly the records' batches (SPEC.md 11.1): a batch object that holds
+/// none of the report's records is not verified, even one that checks on its own.
+#[test]
+fn an_extra_batch_fails() {
+    let f = rt().block_on(fixture());
+    let mut r = f.report.clone();
+    let mut other = r.batches[BATCH].clone();
+    other.batch_date = "2026-11-26".into();
+    r.batches.insert("nightly-2026-11-26".into(), other);
+    assert_fails(&f, &r, CheckKind::Listing);
+}
+
+/// A receipt checked with a trusted key and found wrong is reported as a failed receipt, not
+/// as a batch with no checked anchor; reasons speak of the report, not of a store.
+#[test]
+fn a_wrong_receipt_is_reported_as_failed_not_unchecked() {
+    let f = rt().block_on(fixture());
+    let anchored_reason = |r: &CodeReport, trust: &Trust| -> String {
+        let v = verify_report(r, trust);
+        assert!(!v.verified);
+        let c = v.batches[BATCH]
+            .checks
+            .iter()
+            .find(|c| c.check == CheckKind::Anchored)
+            .unwrap();
+        match &c.status {
+            CheckStatus::Failed { reason } => reason.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let status = |r: &CodeReport, kind: CheckKind| -> CheckStatus {
+        let v = verify_report(r, &trusted(&f));
+        v.batches[BATCH].anchors["ledger"]
+            .checks
+            .iter()
+            .find(|c| c.check == kind)
+            .unwrap()
+            .status
+            .clone()
+    };
+    // Without a key: nothing was checked.
+    let unchecked = anchored_reason(&f.report, &Trust::new());
+    assert!(
+        unchecked.contains("give a ledger verifier key"),
+        "{unchecked}"
+    );
+
+    // Another suite in the receipt: the commitment fails; the (valid) signature passes.
+    let mut r = f.report.clone();
+    receipt_mut(&mut r).insert("suite".into(), json!("sha256-rfc6962"));
+    let reason = anchored_reason(&r, &trusted(&f));
+    assert!(
+        reason.contains("found wrong") && reason.contains("Commitment"),
+        "{reason}"
+    );
+    assert!(!reason.contains("give a ledger verifier key"), "{reason}");
+    assert!(status(&r, CheckKind::Signature).is_passed());
+    let CheckStatus::Failed { reason } = status(&r, CheckKind::Commitment) else {
+        panic!("the commitment passed");
+    };
+    assert!(!reason.contains("manifest:"), "{reason}");
+
+    // Another log size: inclusion fails, naming the receipt and its checkpoint, not a store.
+    let mut r = f.report.clone();
+    let size = receipt_mut(&mut r)["log_size"].as_u64().unwrap();
+    receipt_mut(&mut r).insert("log_size".into(), json!(size + 1));
+    let reason = anchored_reason(&r, &trusted(&f));
+    assert!(reason.contains("Inclusion"), "{reason}");
+    assert!(status(&r, CheckKind::Signature).is_passed());
+    let CheckStatus::Failed { reason } = status(&r, CheckKind::Inclusion) else {
+        panic!("the inclusion passed");
+    };
+    assert!(
+        reason.contains("log_size") && !reason.contains("store"),
+        "{reason}"
+    );
+
+    // A broken signature: the Anchored reason names the signature.
+    let mut r = f.report.clone();
+    let cp = receipt_mut(&mut r)["checkpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at = cp.rfind(' ').unwrap() + 10;
+    let mut sig = cp.into_bytes();
+    sig[at] = if sig[at] == b'A' { b'B' } else { b'A' };
+    receipt_mut(&mut r).insert("checkpoint".into(), json!(String::from_utf8(sig).unwrap()));
+    let reason = anchored_reason(&r, &trusted(&f));
+    assert!(reason.contains("Signature"), "{reason}");
 }
 
 struct FixedChain(Result<String, ChainCheckError>);
@@ -802,7 +973,7 @@ fn bulk_verification_gives_the_same_verdicts() {
     let mut reports = Vec::new();
     for i in 0..600 {
         let mut r = f.report.clone();
-        match i % 5 {
+        match i % 9 {
             // A receipt's leaf count as 0.0 and -0.0 (equal as JSON numbers): each report's
             // verdict names its own value.
             0 if i % 2 == 1 => {
@@ -826,8 +997,24 @@ fn bulk_verification_gives_the_same_verdicts() {
                 let b = r.batches.get_mut(BATCH).unwrap();
                 b.leaf_count += 1;
             }
-            _ => {
+            4 => {
                 r.records[4].leaf_hash = flip_hex(&r.records[4].leaf_hash, 1);
+            }
+            // The placement rule: a leaf listed twice, a leaf moved within its segment.
+            5 => {
+                let mut again = r.records[4].clone();
+                again.leaf_index += 1;
+                r.records.push(again);
+            }
+            6 => r.records[4].leaf_index += 1,
+            // A hidden bound lot, an extra batch.
+            7 => {
+                r.subjects.truncate(1);
+                r.records.retain(|e| e.subject != "lot");
+            }
+            _ => {
+                let other = r.batches[BATCH].clone();
+                r.batches.insert("nightly-2026-11-26".into(), other);
             }
         }
         reports.push(r);
@@ -838,7 +1025,8 @@ fn bulk_verification_gives_the_same_verdicts() {
     for (r, v) in reports.iter().zip(&bulk) {
         assert_eq!(*v, verify_report(r, &trust));
     }
-    assert_eq!(bulk.iter().filter(|v| v.verified).count(), 60);
+    let good = (0..600).filter(|i| i % 9 == 0 && i % 2 == 0).count();
+    assert_eq!(bulk.iter().filter(|v| v.verified).count(), good);
 }
 
 /// Bulk verification with its proof memo: every corrupted proof, each after
@@ -894,5 +1082,85 @@ fn a_memo_hit_never_turns_a_bad_proof_good() {
         assert_eq!(memo[k], single, "report {k}");
         assert_eq!(plain[k], single, "report {k}");
         assert_eq!(single.verified, !bad.contains(&k), "report {k}");
+    }
+}
+
+/// Edits of a good report that the placement rule and the listing checks judge: a record
+/// listed again at another leaf index, a leaf index moved, a record dropped.
+#[derive(Debug, Clone, Copy)]
+enum Edit {
+    Again { record: usize, shift: u64 },
+    Move { record: usize, up: bool },
+    Drop { record: usize },
+}
+
+fn edit() -> impl proptest::strategy::Strategy<Value = Edit> {
+    use proptest::prelude::*;
+    prop_oneof![
+        (0usize..8, 0u64..3).prop_map(|(record, shift)| Edit::Again { record, shift }),
+        (0usize..8, any::<bool>()).prop_map(|(record, up)| Edit::Move { record, up }),
+        (0usize..8).prop_map(|record| Edit::Drop { record }),
+    ]
+}
+
+fn apply(r: &mut CodeReport, edit: Edit) {
+    let n = r.records.len();
+    if n == 0 {
+        return;
+    }
+    match edit {
+        Edit::Again { record, shift } => {
+            let mut again = r.records[record % n].clone();
+            again.leaf_index += shift;
+            r.records.insert(record % n + 1, again);
+        }
+        Edit::Move { record, up } => {
+            let e = &mut r.records[record % n];
+            e.leaf_index = if up {
+                e.leaf_index + 1
+            } else {
+                e.leaf_index.saturating_sub(1)
+            };
+        }
+        Edit::Drop { record } => {
+            r.records.remove(record % n);
+        }
+    }
+}
+
+fn shared_fixture() -> &'static Fixture {
+    static FIXTURE: std::sync::OnceLock<Fixture> = std::sync::OnceLock::new();
+    FIXTURE.get_or_init(|| rt().block_on(fixture()))
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+    /// Bulk verification (with and without the proof memo) gives every edited report the
+    /// verdict `verify_report` gives it, the placement rule included.
+    #[test]
+    fn bulk_equals_single_under_listing_edits(
+        edits in proptest::collection::vec(proptest::collection::vec(edit(), 0..3), 1..24),
+    ) {
+        use proofmark_verifier::verify::{BulkOptions, verify_reports_with};
+        let f = shared_fixture();
+        let reports: Vec<CodeReport> = edits
+            .iter()
+            .map(|list| {
+                let mut r = f.report.clone();
+                for e in list {
+                    apply(&mut r, *e);
+                }
+                r
+            })
+            .collect();
+        let trust = trusted(f);
+        let (memo, _) = verify_reports_with(&reports, &trust, BulkOptions::default());
+        let (plain, _) =
+            verify_reports_with(&reports, &trust, BulkOptions::default().with_proof_memo(false));
+        for (k, r) in reports.iter().enumerate() {
+            let single = verify_report(r, &trust);
+            proptest::prop_assert_eq!(&memo[k], &single);
+            proptest::prop_assert_eq!(&plain[k], &single);
+        }
     }
 }

@@ -87,10 +87,10 @@ pub struct VerifyArgs {
 /// Runs `proofmark verify`.
 pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     match verify_file(&args) {
-        Ok(verdict) => {
+        Ok((verdict, document)) => {
             // The exit code is the answer: a reader that closed the pipe early (`| head`)
             // does not turn a verdict into an error.
-            if let Err(e) = print_verdict(&verdict, args.json, quiet)
+            if let Err(e) = print_verdict(&verdict, document, args.json, quiet)
                 && !is_broken_pipe(&e)
             {
                 return Err(e);
@@ -163,7 +163,16 @@ pub fn parse_ledger_keys(values: &[String]) -> anyhow::Result<Vec<VerifierKey>> 
         })
 }
 
-fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
+/// What `proofmark verify` was given: the verdict line names what a verified one shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Document {
+    /// A code report (or a document that is none): records.
+    Report,
+    /// A leaf proof (SPEC.md 11.4): a leaf hash, no record.
+    Leaf,
+}
+
+fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
     let bytes = read_input(&args.proof)?;
     let value: Value = serde_json::from_slice(&bytes)
         .with_context(|| format!("{} is not JSON", args.proof.display()))?;
@@ -198,9 +207,9 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
             let mut report: CodeReport = match serde_json::from_value(value) {
                 Ok(r) => r,
                 Err(e) => {
-                    return Ok(ReportVerdict::malformed(
-                        &code,
-                        format!("{MALFORMED_REPORT}: {e}"),
+                    return Ok((
+                        ReportVerdict::malformed(&code, format!("{MALFORMED_REPORT}: {e}")),
+                        Document::Report,
                     ));
                 }
             };
@@ -210,7 +219,7 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
                     trust = add_rpc_check(trust, &mut batch.anchors, &root, args, &nodes, rt)?;
                 }
             }
-            Ok(verify_report(&report, &trust))
+            Ok((verify_report(&report, &trust), Document::Report))
         }
         LEAF_PROOF_FORMAT => {
             // Like a report: a document in the leaf proof format that does not decode
@@ -218,9 +227,12 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
             let mut doc: LeafProofDocument = match serde_json::from_value(value) {
                 Ok(d) => d,
                 Err(e) => {
-                    return Ok(ReportVerdict::malformed(
-                        "",
-                        format!("malformed leaf proof (SPEC.md 11.4): {e}"),
+                    return Ok((
+                        ReportVerdict::malformed(
+                            "",
+                            format!("malformed leaf proof (SPEC.md 11.4): {e}"),
+                        ),
+                        Document::Leaf,
                     ));
                 }
             };
@@ -228,18 +240,22 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<ReportVerdict> {
                 let root = doc.root.clone();
                 trust = add_rpc_check(trust, &mut doc.anchors, &root, args, &nodes, rt)?;
             }
-            Ok(verify_leaf_document(&doc, &trust))
+            Ok((verify_leaf_document(&doc, &trust), Document::Leaf))
         }
         // Nothing this verifier can vouch for: not verified, saying why.
-        other => Ok(ReportVerdict::malformed(
-            value
-                .get("code")
-                .and_then(Value::as_str)
-                .unwrap_or_default(),
-            format!(
-                "{}: format {other:?} is neither {CODE_REPORT_FORMAT:?} nor {LEAF_PROOF_FORMAT:?}",
-                args.proof.display()
+        other => Ok((
+            ReportVerdict::malformed(
+                value
+                    .get("code")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default(),
+                format!(
+                    "{}: format {other:?} is neither {CODE_REPORT_FORMAT:?} nor \
+                     {LEAF_PROOF_FORMAT:?}",
+                    args.proof.display()
+                ),
             ),
+            Document::Report,
         )),
     }
 }
@@ -649,7 +665,29 @@ impl ChainCheck for EvmChainCheck {
     }
 }
 
-fn print_verdict(verdict: &ReportVerdict, json: bool, quiet: bool) -> anyhow::Result<()> {
+/// The line that opens a verdict: what a verified document shows (SPEC.md 11.2, 11.4).
+fn verdict_line(verdict: &ReportVerdict, document: Document) -> String {
+    if !verdict.verified {
+        return format!("NOT verified: {}", verdict.code);
+    }
+    match document {
+        // A leaf proof shows that some record with that leaf hash was committed, no more.
+        Document::Leaf => format!("verified: {} (1 leaf in 1 batch)", verdict.code),
+        Document::Report => format!(
+            "verified: {} ({} record(s) in {} batch(es))",
+            verdict.code,
+            verdict.records.len(),
+            verdict.batches.len()
+        ),
+    }
+}
+
+fn print_verdict(
+    verdict: &ReportVerdict,
+    document: Document,
+    json: bool,
+    quiet: bool,
+) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     if json {
@@ -657,16 +695,8 @@ fn print_verdict(verdict: &ReportVerdict, json: bool, quiet: bool) -> anyhow::Re
         writeln!(out)?;
         return Ok(());
     }
-    if verdict.verified {
-        writeln!(
-            out,
-            "verified: {} ({} record(s) in {} batch(es))",
-            verdict.code,
-            verdict.records.len(),
-            verdict.batches.len()
-        )?;
-    } else {
-        writeln!(out, "NOT verified: {}", verdict.code)?;
+    writeln!(out, "{}", verdict_line(verdict, document))?;
+    if !verdict.verified {
         for reason in &verdict.reasons {
             writeln!(out, "  - {reason}")?;
         }
@@ -693,4 +723,25 @@ fn print_verdict(verdict: &ReportVerdict, json: bool, quiet: bool) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_verified_leaf_proof_is_one_leaf_not_a_record() {
+        let mut verdict = ReportVerdict::malformed("nightly-2026-11-25", "x");
+        verdict.verified = true;
+        let line = verdict_line(&verdict, Document::Leaf);
+        assert_eq!(line, "verified: nightly-2026-11-25 (1 leaf in 1 batch)");
+        assert!(!line.contains("record"));
+        assert!(verdict_line(&verdict, Document::Report).contains("0 record(s)"));
+        verdict.verified = false;
+        assert_eq!(
+            verdict_line(&verdict, Document::Leaf),
+            "NOT verified: nightly-2026-11-25"
+        );
+    }
 }

@@ -119,5 +119,8 @@ pub fn verify_leaf_document(doc: &LeafProofDocument, trust: &Trust) -> ReportVer
     };
     let mut batches = BTreeMap::new();
     batches.insert(doc.batch_id.clone(), Arc::new(batch));
-    finish_verdict(doc.batch_id.clone(), checks, vec![record], batches)
+    // There is no record: a reason names the leaf.
+    finish_verdict(doc.batch_id.clone(), checks, vec![record], batches, &|r| {
+        format!("leaf {} of batch {}", r.leaf_index, r.batch_id)
+    })
 }

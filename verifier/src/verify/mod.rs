@@ -38,7 +38,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use proofmark_anchor::chain::LedgerReceipt;
-use proofmark_anchor::ledger::{BatchAnchor, Checkpoint, NoteError, VerifierKey};
+use proofmark_anchor::ledger::{Checkpoint, NoteError, VerifierKey};
 use proofmark_anchor::verify_leaf_proof;
 use proofmark_merkle::{
     BatchProof, Hash, Proof, ProofEnvelope, Sha256Rfc6962, SuiteId, VerifyError, verify_inclusion,
@@ -195,8 +195,13 @@ pub enum CheckKind {
     /// The subjects' keys are those of their ids (SPEC.md 4).
     SubjectKeys,
     /// Each subject and each record is listed once, the records in the order of SPEC.md
-    /// 11.1 (`event_time`, then `batch_id`, then `leaf_index`).
+    /// 11.1 (`event_time`, then `batch_id`, then `leaf_index`), and `batches` holds exactly
+    /// the records' batches.
     Listing,
+    /// Across the records of each batch, the proofs place the leaves consistently (SPEC.md
+    /// 11.2 step 4): records of one segment agree on where it starts and its size, no two are
+    /// the same leaf, and segments follow in the order of their indexes.
+    Placement,
     /// The record is about the code: its `code` (item) or a reported lot.
     Subject,
     /// `source.provided_by` is the record's `org_id`.
@@ -462,7 +467,7 @@ fn parse_batch(info: &BatchInfo) -> Result<ParsedBatch, String> {
 pub fn verify_report(report: &CodeReport, trust: &Trust) -> ReportVerdict {
     let mut buf = Vec::new();
     let parsed = parse_batches(report);
-    let records = report
+    let (records, placements): (Vec<_>, Vec<_>) = report
         .records
         .iter()
         .enumerate()
@@ -470,8 +475,8 @@ pub fn verify_report(report: &CodeReport, trust: &Trust) -> ReportVerdict {
             let batch = batch_of(report, &parsed, entry);
             verify_record(report, position, entry, &mut buf, batch)
         })
-        .collect();
-    assemble_report(report, records, &|id, info| {
+        .unzip();
+    assemble_report(report, records, &placements, &|id, info| {
         Arc::new(verify_batch_anchors(id, info, trust))
     })
 }
@@ -517,9 +522,10 @@ fn tree_order(batch: Option<(&BatchInfo, &Result<ParsedBatch, String>)>) -> u64 
 fn assemble_report(
     report: &CodeReport,
     records: Vec<RecordVerdict>,
+    placements: &[Option<Placement>],
     batch_verdict: &dyn Fn(&str, &BatchInfo) -> Arc<BatchVerdict>,
 ) -> ReportVerdict {
-    report_part(report, batch_verdict).finish(records)
+    report_part(report, batch_verdict).finish(records, placements)
 }
 
 /// A report's verdict but for its records' verdicts.
@@ -530,10 +536,28 @@ struct ReportPart {
 }
 
 impl ReportPart {
-    /// The report's verdict with its records' verdicts.
-    fn finish(self, records: Vec<RecordVerdict>) -> ReportVerdict {
-        finish_verdict(self.code, self.checks, records, self.batches)
+    /// The report's verdict with its records' verdicts and where their proofs place their
+    /// leaves (the placement rule is checked across them).
+    fn finish(
+        mut self,
+        records: Vec<RecordVerdict>,
+        placements: &[Option<Placement>],
+    ) -> ReportVerdict {
+        self.checks.push(Check::new(
+            CheckKind::Placement,
+            check_placement(&records, placements),
+        ));
+        finish_verdict(self.code, self.checks, records, self.batches, &record_label)
     }
+}
+
+/// How a reason names a record of a report: its position and `record_id`.
+fn record_label(r: &RecordVerdict) -> String {
+    format!(
+        "record {} ({})",
+        r.position,
+        r.record_id.as_deref().unwrap_or("no record_id")
+    )
 }
 
 /// The report-level checks and the batches' verdicts of `report`.
@@ -575,12 +599,13 @@ fn report_part(
     }
 }
 
-/// Collects the reasons and decides the overall verdict.
+/// Collects the reasons (naming each record with `label`) and decides the overall verdict.
 fn finish_verdict(
     code: String,
     checks: Vec<Check>,
     records: Vec<RecordVerdict>,
     batches: BTreeMap<String, Arc<BatchVerdict>>,
+    label: &dyn Fn(&RecordVerdict) -> String,
 ) -> ReportVerdict {
     let mut reasons = Vec::new();
     for c in &checks {
@@ -591,12 +616,7 @@ fn finish_verdict(
     for r in &records {
         for c in &r.checks {
             if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
-                reasons.push(format!(
-                    "record {} ({}): {:?} failed: {reason}",
-                    r.position,
-                    r.record_id.as_deref().unwrap_or("no record_id"),
-                    c.check
-                ));
+                reasons.push(format!("{}: {:?} failed: {reason}", label(r), c.check));
             }
         }
     }
@@ -825,7 +845,8 @@ pub fn verify_reports_with(
         } else {
             (0..window.len()).collect()
         };
-        let checked: Vec<(usize, Vec<RecordVerdict>, u64, u64)> = order
+        type Checked = (usize, Vec<(RecordVerdict, Option<Placement>)>, u64, u64);
+        let checked: Vec<Checked> = order
             .par_iter()
             .with_min_len(16)
             .map_init(scratch, |(buf, spare, memos), &r| {
@@ -856,7 +877,7 @@ pub fn verify_reports_with(
                 (r, records, proofs, memos.hits() - hits_before)
             })
             .collect();
-        let mut records: Vec<Vec<RecordVerdict>> = Vec::new();
+        let mut records: Vec<Vec<(RecordVerdict, Option<Placement>)>> = Vec::new();
         records.resize_with(window.len(), Vec::new);
         for (r, verdicts, proofs, hits) in checked {
             stats.proofs += proofs;
@@ -869,7 +890,10 @@ pub fn verify_reports_with(
             .into_par_iter()
             .zip(records)
             .with_min_len(16)
-            .map(|(part, records)| part.finish(records))
+            .map(|(part, records)| {
+                let (records, placements): (Vec<_>, Vec<_>) = records.into_iter().unzip();
+                part.finish(records, &placements)
+            })
             .collect();
         out.extend(verdicts);
     }

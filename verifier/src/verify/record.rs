@@ -7,7 +7,8 @@ use super::*;
 /// its `logistics` records of event `labelled`), and every key is its subject's.
 /// Each subject once; each record once, in the order of SPEC.md 11.1: by `record.event_time`
 /// (a missing or null one first), then `batch_id` (byte order), then `leaf_index`, strictly
-/// ascending, so that no leaf of a batch is listed twice.
+/// ascending (the placement rule, [`check_placement`], makes sure no leaf is listed twice). The
+/// batches are exactly those of the records.
 pub(super) fn check_listing(report: &CodeReport) -> CheckStatus {
     for (i, s) in report.subjects.iter().enumerate() {
         if report.subjects[..i]
@@ -47,6 +48,16 @@ pub(super) fn check_listing(report: &CodeReport) -> CheckStatus {
             ));
         }
     }
+    if let Some(extra) = report
+        .batches
+        .keys()
+        .find(|id| !report.records.iter().any(|r| &r.batch_id == *id))
+    {
+        return CheckStatus::failed(format!(
+            "batch {extra:?} is described but holds no record of the report: the batches are \
+             exactly those of the records"
+        ));
+    }
     CheckStatus::passed()
 }
 
@@ -76,6 +87,26 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
             ));
         }
     }
+    // The other way: every lot an item record binds is a subject, or the report hides it
+    // (and its own records) while showing the binding.
+    for r in &report.records {
+        if let Some(lot) = bound_lot(r)
+            && !report
+                .subjects
+                .iter()
+                .any(|s| s.subject_type == "lot" && s.id == lot)
+        {
+            return CheckStatus::failed(format!(
+                "the item's {} record {:?} binds it to lot {lot:?}, which is not a subject: \
+                 the report leaves out a bound lot",
+                r.kind,
+                r.record
+                    .get("record_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+            ));
+        }
+    }
     for s in &report.subjects {
         let ty = match s.subject_type.as_str() {
             "item" => SubjectType::Item,
@@ -98,14 +129,20 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
 
 /// Whether `entry` is a record of the report's item that binds it to lot `lot`.
 fn binds_lot(report: &CodeReport, entry: &RecordEntry, lot: &str) -> bool {
+    entry.record.get("code").and_then(Value::as_str) == Some(report.code.as_str())
+        && bound_lot(entry) == Some(lot)
+}
+
+/// The lot an item record (`subject` `item`) binds the item to: the `lot_id` of a
+/// `production` record or of a `logistics` record whose `event_type` is `labelled`.
+fn bound_lot(entry: &RecordEntry) -> Option<&str> {
     let field = |name: &str| entry.record.get(name).and_then(Value::as_str);
-    entry.subject == "item"
-        && field("code") == Some(report.code.as_str())
-        && field("lot_id") == Some(lot)
+    let binds = entry.subject == "item"
         && entry
             .kind
             .parse()
-            .is_ok_and(|kind| crate::report::binds_lot(kind, field("event_type")))
+            .is_ok_and(|kind| crate::report::binds_lot(kind, field("event_type")));
+    if binds { field("lot_id") } else { None }
 }
 
 /// The canonical encoding of a record's values (SPEC.md section 3), straight
@@ -326,8 +363,41 @@ pub(super) fn warm(entry: &RecordEntry) -> u8 {
     acc
 }
 
+/// Where a record's verified proof puts its leaf in its batch (SPEC.md 11.2, the placement
+/// rule): leaf `index` of the `size` leaves of segment `segment` of `segment_count`, that
+/// segment starting at the global leaf `first` (`leaf_index - index`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Placement {
+    segment: u64,
+    segment_count: u64,
+    index: u64,
+    size: u64,
+    first: u64,
+}
+
+impl Placement {
+    /// The placement `proof` gives the leaf `leaf_index`, if the index lies in the batch as the
+    /// leaf index rule requires (`leaf_index >= index`).
+    pub(super) fn of(leaf_index: u64, proof: &BatchProof) -> Option<Placement> {
+        Some(Placement {
+            segment: proof.upper.index,
+            segment_count: proof.upper.tree_size,
+            index: proof.segment.index,
+            size: proof.segment.tree_size,
+            first: leaf_index.checked_sub(proof.segment.index)?,
+        })
+    }
+
+    /// One past the segment's last global leaf.
+    fn end(&self) -> u64 {
+        self.first.saturating_add(self.size)
+    }
+}
+
 /// The record's verdict from its prepared checks and the outcome of its
-/// proof walk (`None` when [`PreparedRecord::walk`] had nothing to walk).
+/// proof walk (`None` when [`PreparedRecord::walk`] had nothing to walk),
+/// with where its proof places its leaf when the proof verified and the leaf
+/// index agrees with it (for [`check_placement`]).
 /// The decoded proof, if any, is left in `spare` for the next record.
 pub(super) fn finish_record(
     position: usize,
@@ -335,8 +405,9 @@ pub(super) fn finish_record(
     prepared: PreparedRecord,
     walked: Option<Result<(), VerifyError>>,
     spare: &mut BatchProof,
-) -> RecordVerdict {
+) -> (RecordVerdict, Option<Placement>) {
     let PreparedRecord { mut checks, step } = prepared;
+    let mut placement = None;
     match step {
         ProofStep::NoBatch => {}
         ProofStep::Undecodable(reason) => {
@@ -350,17 +421,18 @@ pub(super) fn finish_record(
                 Some(Ok(())) => CheckStatus::passed(),
                 Some(Err(e)) => CheckStatus::failed(format!("the proof does not verify: {e}")),
             };
+            let index = check_leaf_index(entry.leaf_index, leaf_count, &proof);
+            if status.is_passed() && index.is_passed() {
+                placement = Placement::of(entry.leaf_index, &proof);
+            }
             checks.push(Check::new(CheckKind::Proof, status));
-            checks.push(Check::new(
-                CheckKind::LeafIndex,
-                check_leaf_index(entry.leaf_index, leaf_count, &proof),
-            ));
+            checks.push(Check::new(CheckKind::LeafIndex, index));
             *spare = proof;
         }
     }
     let passed = checks.iter().all(|c| c.status.is_passed())
         && checks.iter().any(|c| c.check == CheckKind::Proof);
-    RecordVerdict {
+    let verdict = RecordVerdict {
         position,
         record_id: entry
             .record
@@ -371,7 +443,74 @@ pub(super) fn finish_record(
         leaf_index: entry.leaf_index,
         passed,
         checks,
+    };
+    (verdict, placement)
+}
+
+/// The placement rule (SPEC.md 11.2 step 4), over the records whose proofs verified and whose
+/// leaf index agrees with them (`placements`, by position in `records`): in each batch, records
+/// of one segment agree on where it starts, its size and the segment count; no two records are
+/// the same leaf (segment and index in it); and segments of lower index end before those of
+/// higher index start.
+pub(super) fn check_placement(
+    records: &[RecordVerdict],
+    placements: &[Option<Placement>],
+) -> CheckStatus {
+    let mut placed: Vec<(&str, &Placement, usize)> = records
+        .iter()
+        .zip(placements)
+        .filter_map(|(r, p)| p.as_ref().map(|p| (r.batch_id.as_str(), p, r.position)))
+        .collect();
+    if placed.len() < 2 {
+        return CheckStatus::passed();
     }
+    placed.sort_unstable_by_key(|&(batch, p, position)| (batch, p.segment, p.index, position));
+    for pair in placed.windows(2) {
+        let [(batch, a, i), (other, b, j)] = pair else {
+            continue;
+        };
+        if batch != other {
+            continue;
+        }
+        if a.segment_count != b.segment_count {
+            return CheckStatus::failed(format!(
+                "records {i} and {j} of batch {batch:?} give it {} and {} segments",
+                a.segment_count, b.segment_count
+            ));
+        }
+        if a.segment == b.segment {
+            if a.index == b.index {
+                return CheckStatus::failed(format!(
+                    "records {i} and {j} are both leaf {} of segment {} of batch {batch:?}: a \
+                     leaf is listed once",
+                    a.index, a.segment
+                ));
+            }
+            if a.first != b.first || a.size != b.size {
+                return CheckStatus::failed(format!(
+                    "records {i} and {j} are in segment {} of batch {batch:?}, but their \
+                     leaf_index values put it at leaves {}..{} and {}..{}",
+                    a.segment,
+                    a.first,
+                    a.end(),
+                    b.first,
+                    b.end()
+                ));
+            }
+        } else if a.end() > b.first {
+            return CheckStatus::failed(format!(
+                "record {i} puts segment {} of batch {batch:?} at leaves {}..{}, record {j} \
+                 puts segment {} at {}..{}: a segment ends before the next one starts",
+                a.segment,
+                a.first,
+                a.end(),
+                b.segment,
+                b.first,
+                b.end()
+            ));
+        }
+    }
+    CheckStatus::passed()
 }
 
 /// Checks one record alone: [`prepare_record`], the full proof walk, [`finish_record`].
@@ -381,7 +520,7 @@ pub(super) fn verify_record(
     entry: &RecordEntry,
     buf: &mut Vec<u8>,
     batch: Option<(&BatchInfo, &Result<ParsedBatch, String>)>,
-) -> RecordVerdict {
+) -> (RecordVerdict, Option<Placement>) {
     let mut spare = proof_json::empty_batch_proof();
     let prepared = prepare_record(report, entry, buf, &mut spare, batch);
     let walked = prepared
