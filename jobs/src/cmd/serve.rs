@@ -102,8 +102,8 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Some(dir) => {
             let key = match &args.secrets_key_file {
                 Some(path) => Some(
-                    PinKey::load(path)
-                        .with_context(|| format!("cannot read the PIN key {}", path.display()))?,
+                    // The error names the file and its cause.
+                    PinKey::load(path).context("cannot read the PIN key")?,
                 ),
                 None => None,
             };

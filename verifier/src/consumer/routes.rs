@@ -352,7 +352,7 @@ async fn show(
         let (scans, has_pin) = match state {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, "consumer state failed");
+                tracing::error!(error = %e.chain(), "consumer state failed");
                 return unavailable(&app, &prefs, &viewer);
             }
         };
@@ -428,7 +428,7 @@ async fn submit_pin(
         let (outcome, scans, has_pin) = match state {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, "consumer state failed");
+                tracing::error!(error = %e.chain(), "consumer state failed");
                 return unavailable(&app, &prefs, &viewer);
             }
         };
