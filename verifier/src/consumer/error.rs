@@ -51,6 +51,18 @@ pub enum ConsumerError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A code is on two lines of the secrets file.
+    #[error("secrets file {path}, line {line}: code {code:?} is already on line {first_line}")]
+    DuplicateCode {
+        /// The secrets file.
+        path: PathBuf,
+        /// The code.
+        code: String,
+        /// The line that gave it first.
+        first_line: u64,
+        /// The line that gives it again.
+        line: u64,
+    },
     /// A stored value has the wrong size.
     #[error("consumer state {path}: malformed value in table {table}")]
     Corrupt {
@@ -59,12 +71,46 @@ pub enum ConsumerError {
         /// The table.
         table: &'static str,
     },
+    /// The state's database is closed: it failed, and reopening it failed
+    /// too (it is tried again after a while).
+    #[error("consumer state {path} is closed after an I/O error")]
+    Closed {
+        /// The database file.
+        path: PathBuf,
+    },
+    /// The PIN key is not the key the state's PIN hashes were made with.
+    #[error(
+        "the PIN key does not match the consumer state {path}: its PIN hashes were made with \
+         another key, and every genuine PIN would be called wrong"
+    )]
+    KeyMismatch {
+        /// The database file.
+        path: PathBuf,
+    },
     /// A blocking state task panicked or was cancelled.
     #[error("consumer state task failed")]
     Task(#[source] tokio::task::JoinError),
 }
 
 impl ConsumerError {
+    /// Whether the error is one after which redb refuses every transaction
+    /// until the database is reopened (an I/O error, above all a full disk),
+    /// or the database is closed.
+    pub fn is_io(&self) -> bool {
+        match self {
+            ConsumerError::Store { source, .. } => matches!(
+                source,
+                redb::Error::Io(_)
+                    | redb::Error::PreviousIo
+                    | redb::Error::DatabaseClosed
+                    | redb::Error::Backend(_)
+                    | redb::Error::LockPoisoned(_)
+            ),
+            ConsumerError::Closed { .. } => true,
+            _ => false,
+        }
+    }
+
     /// The error and its causes, joined with `": "`, for logs (a `tracing`
     /// field shows only the error's own message).
     pub fn chain(&self) -> String {

@@ -306,6 +306,8 @@ pub struct Texts {
     pub code: &'static str,
     /// Scan line: "Scanned {count} times; first scan {first}".
     pub scans: &'static str,
+    /// Instead of the scan line when the scan could not be recorded.
+    pub scan_not_counted: &'static str,
     /// Heading of the copy warning.
     pub copy_warning: &'static str,
     /// Copy warning text with `{confirmed}`, `{count}` (not 1) and `{first}`.
@@ -344,6 +346,8 @@ pub struct Texts {
     pub pin_none: &'static str,
     /// PIN checks are not available on this server.
     pub pin_unavailable: &'static str,
+    /// The PIN could not be checked now (the server's state failed).
+    pub pin_try_later: &'static str,
     /// Heading of the product section.
     pub product: &'static str,
     /// Product name.
@@ -436,6 +440,7 @@ static ZH: Texts = Texts {
     too_large_detail: "此码所属批号的记录数超过本服务在一个页面中列出的上限。本服务不会只显示其中一部分，因此无法在此核验。请联系品牌方。",
     code: "码",
     scans: "已扫描 {count} 次；首次扫描：{first}",
+    scan_not_counted: "本次扫描暂时无法计数。以上验证结果不受影响。",
     copy_warning: "⚠ 警告：此标签可能是复制品",
     copy_warning_detail: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 {count} 次，首次扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
     copy_warning_detail_once: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 1 次，扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
@@ -453,6 +458,7 @@ static ZH: Texts = Texts {
     pin_malformed: "请输入标签涂层下的密码：4 至 32 位字母或数字（空格和连字符会被忽略）。",
     pin_none: "此码没有登记刮刮卡密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
+    pin_try_later: "暂时无法验证密码，请稍后再试。您的密码未被记录为错误。",
     product: "产品",
     product_name: "品名",
     brand: "品牌",
@@ -513,6 +519,7 @@ static EN: Texts = Texts {
     too_large_detail: "The lot of this code has more records than this service lists on one page. It shows all of them or none, so this code cannot be checked here. Contact the brand.",
     code: "Code",
     scans: "Scans of this code: {count}; first scan {first}",
+    scan_not_counted: "This scan could not be counted just now. The check above is not affected.",
     copy_warning: "⚠ Warning: this label may be a copy",
     copy_warning_detail: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned {count} times, first on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
     copy_warning_detail_once: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned once, on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
@@ -530,6 +537,7 @@ static EN: Texts = Texts {
     pin_malformed: "Enter the PIN printed under the label's coating: 4 to 32 letters or digits (spaces and dashes are ignored).",
     pin_none: "No scratch-off PIN is registered for this code.",
     pin_unavailable: "PIN checks are not available on this server.",
+    pin_try_later: "The PIN cannot be checked just now. Please try again later; this attempt does not count as wrong.",
     product: "Product",
     product_name: "Name",
     brand: "Brand",
