@@ -21,7 +21,7 @@ use proofmark_merkle::SuiteId;
 use proofmark_verifier::consumer::i18n::ViewerZone;
 use proofmark_verifier::consumer::journey::{micros, text};
 use proofmark_verifier::consumer::{
-    Clock, Consumer, ConsumerStore, PinKey, PinPolicy, SecretsReader, router,
+    Clock, Consumer, ConsumerStore, PinKey, PinPolicy, SecretsReader, WriteFaults, router,
 };
 use proofmark_verifier::verify::Trust;
 use proofmark_verifier::{CodeLookup, CodeReport, Lookup, LookupError, publish};
@@ -221,10 +221,8 @@ fn test_key() -> PinKey {
 fn consumer(dir: &Path, clock: &Arc<TestClock>) -> Consumer {
     let store = ConsumerStore::open(dir).unwrap();
     let key = test_key();
-    let rows = SecretsReader::open(&secrets_path())
-        .unwrap()
-        .map(|r| r.map(|(code, pin)| (code.clone(), key.hash_pin(&code, &pin))));
-    assert_eq!(store.import_pins(rows).unwrap(), 2000);
+    let rows = SecretsReader::open(&secrets_path()).unwrap();
+    assert_eq!(store.import_pins(&key, rows).unwrap().written, 2000);
     Consumer::new(store, Some(key))
         .with_policy(PinPolicy::default())
         .with_clock(Arc::clone(clock) as Arc<dyn Clock>)
@@ -1395,4 +1393,86 @@ async fn many_scans_caution_even_without_a_confirmed_pin() {
     // Above the records, under no red copy warning.
     assert!(r.body.find("id=\"many-scans\"") < r.body.find("id=\"product\""));
     assert!(section(&r.body, "copy-warning").is_none());
+}
+
+/// A full disk (the store's writes made to fail) must not hide the verified
+/// history: the page keeps its verdict and journey and says the scan was not
+/// counted, a PIN is refused with 503 (it must be durable) and not counted as
+/// wrong, readiness fails; once writes work again the store recovers without
+/// a restart and counts again.
+#[tokio::test]
+async fn a_full_disk_hides_no_history_and_the_state_recovers() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let faults = WriteFaults::new();
+    let key = test_key();
+    let store = ConsumerStore::open_with_faults(dir.path(), faults.clone())
+        .unwrap()
+        .with_reopen_interval(std::time::Duration::ZERO);
+    store
+        .import_pins(&key, SecretsReader::open(&secrets_path()).unwrap())
+        .unwrap();
+    let consumer = Consumer::new(store, Some(key)).with_clock(Arc::clone(&clock) as Arc<dyn Clock>);
+    let app = app(real_lookup(), consumer.clone(), trust());
+    let path = format!("/s/{}", s.code);
+    let r = get(&app, &path, &[("accept-language", "en")]).await;
+    assert!(r.body.contains("Scans of this code: 1;"), "{}", r.body);
+    assert_eq!(consumer.readiness(), Ok(()));
+
+    faults.fail_writes(true);
+    for _ in 0..3 {
+        let r = get(&app, &path, &[("accept-language", "en")]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(
+            section(&r.body, "verdict")
+                .unwrap()
+                .contains("class=\"ok\""),
+            "{}",
+            r.body
+        );
+        assert!(section(&r.body, "journey").is_some());
+        assert!(
+            r.body.contains("This scan could not be counted"),
+            "{}",
+            r.body
+        );
+        assert!(!r.body.contains("Scans of this code"));
+    }
+    let r = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(section(&r.body, "journey").is_some());
+    assert!(r.body.contains("cannot be checked just now"), "{}", r.body);
+    let reason = consumer.readiness().unwrap_err();
+    assert!(reason.contains("cannot be written"), "{reason}");
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_state_writable 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_consumer_scans_uncounted_total 3\n"),
+        "{text}"
+    );
+    assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"state_error\"} 1\n"));
+    assert!(!text.contains("proofmark_consumer_state_failures_total 0\n"));
+
+    // Space is back: readiness finds out by itself, the scans count again
+    // (the three uncounted ones are lost), and the PIN confirms.
+    faults.fail_writes(false);
+    assert_eq!(consumer.readiness(), Ok(()));
+    let r = get(&app, &path, &[("accept-language", "en")]).await;
+    assert!(r.body.contains("Scans of this code: 2;"), "{}", r.body);
+    let r = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("PIN correct"), "{}", r.body);
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_state_writable 1\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("proofmark_consumer_state_reopens_total 0\n"),
+        "{text}"
+    );
 }

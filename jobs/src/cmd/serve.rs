@@ -10,12 +10,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use proofmark_ingest::Store;
 use proofmark_verifier::api::{ApiLimits, ApiState};
-use proofmark_verifier::consumer::{Consumer, PinKey};
+use proofmark_verifier::consumer::{Consumer, ConsumerError, KeyRecord, PinKey};
 use proofmark_verifier::lookup::prewarm::PrewarmBudget;
 use proofmark_verifier::verify::Trust;
 use proofmark_verifier::{CodeLookup, Lookup};
 
 use super::GlobalArgs;
+use crate::exit::{Classified, ExitClass};
 
 /// Arguments of `proofmark serve`.
 #[derive(Debug, clap::Args)]
@@ -34,7 +35,14 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
     /// Key file of the PIN hashes (`proofmark pins`); without it the
-    /// consumer page offers no PIN check.
+    /// consumer page offers no PIN check. It must be the key the state's PIN
+    /// hashes were made with: another key is refused at start (exit 3).
+    ///
+    /// Wrong PINs are limited per code (5 per 15 minutes), whoever sends
+    /// them: that is what stops a brute force spread over many addresses,
+    /// but anyone who knows a code can keep its PIN check locked by sending
+    /// wrong PINs, and the buyer's right PIN is then refused until the lock
+    /// ends (see docs/operations.md).
     #[arg(long, value_name = "FILE", requires = "state_dir")]
     pub secrets_key_file: Option<PathBuf>,
     /// A trusted `ledger` verifier key (`name+keyid+base64key`), or a file
@@ -87,12 +95,8 @@ pub fn run_serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
 }
 
 async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
-    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
-    let lookup = Lookup::open(store, &args.index)
-        .with_context(|| format!("cannot open the code index {}", args.index.display()))?
-        .with_row_group_cache_bytes(args.row_group_cache_mib.saturating_mul(1 << 20))
-        .with_max_lot_records(args.max_lot_records)
-        .with_prewarm(args.prewarm_mib);
+    // The consumer state and its PIN key first: a key that does not match
+    // is refused before the index is opened.
     let limits = ApiLimits {
         audit_body_bytes: args.audit_max_bytes,
         audit_codes: args.audit_max_codes,
@@ -102,13 +106,16 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         Some(dir) => {
             let key = match &args.secrets_key_file {
                 Some(path) => Some(
-                    PinKey::load(path)
-                        .with_context(|| format!("cannot read the PIN key {}", path.display()))?,
+                    // The error names the file and its cause.
+                    PinKey::load(path).context("cannot read the PIN key")?,
                 ),
                 None => None,
             };
-            let consumer = Consumer::open(dir, key)
+            let consumer = Consumer::open(dir, key.clone())
                 .with_context(|| format!("cannot open the state folder {}", dir.display()))?;
+            if let Some(key) = &key {
+                check_pin_key(&consumer, key, args.secrets_key_file.as_deref(), quiet)?;
+            }
             let mut trust = Trust::new();
             for key in super::verify::parse_ledger_keys(&args.ledger_keys)? {
                 trust = trust.with_ledger_key(key);
@@ -134,10 +141,18 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    let lookup = Lookup::open(store, &args.index)
+        .with_context(|| format!("cannot open the code index {}", args.index.display()))?
+        .with_row_group_cache_bytes(args.row_group_cache_mib.saturating_mul(1 << 20))
+        .with_max_lot_records(args.max_lot_records)
+        .with_prewarm(args.prewarm_mib);
     let warm = lookup.clone();
-    let state = ApiState::new(lookup.clone()).with_limits(limits);
+    let mut state = ApiState::new(lookup.clone()).with_limits(limits);
     let router = match consumer {
         Some((consumer, trust)) => {
+            let ready = consumer.clone();
+            state.readiness.add(move || ready.readiness());
             let counters = consumer.metrics();
             state
                 .metrics
@@ -190,6 +205,44 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     errln!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Refuses a PIN key that is not the key of the state's PIN hashes: with
+/// it every genuine PIN would be called wrong, and buyers locked out. A
+/// state whose hashes predate key check values cannot tell: a warning, and
+/// the next `pins import` records the key.
+fn check_pin_key(
+    consumer: &Consumer,
+    key: &PinKey,
+    key_file: Option<&std::path::Path>,
+    quiet: bool,
+) -> anyhow::Result<()> {
+    let file = key_file
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    match consumer.store().check_key(key) {
+        Ok(KeyRecord::Recorded(_) | KeyRecord::Empty) => Ok(()),
+        Ok(KeyRecord::Unrecorded) => {
+            tracing::warn!(
+                key_file = %file,
+                "the consumer state's PIN hashes have no key check value: the PIN key cannot be \
+                 checked (run `proofmark pins import` with this key to record it)"
+            );
+            if !quiet && !super::json_logs() {
+                errln!(
+                    "warning: the consumer state's PIN hashes were imported before key check \
+                     values were recorded, so {file} cannot be checked against them; if it is not \
+                     their key every genuine PIN is called wrong (run `proofmark pins import` with \
+                     this key file to record it)"
+                );
+            }
+            Ok(())
+        }
+        Err(e @ ConsumerError::KeyMismatch { .. }) => Err(anyhow::Error::new(e)
+            .context(format!("--secrets-key-file {file}"))
+            .context(Classified(ExitClass::Input, "wrong PIN key"))),
+        Err(e) => Err(anyhow::Error::new(e).context("cannot read the consumer state")),
+    }
 }
 
 /// Reads the index's files ahead ([`Lookup::prewarm`]) and says how it went.

@@ -45,12 +45,13 @@ use crate::metrics::Metrics;
 use crate::report::BatchInfo;
 
 /// The routes of the proof API (method, path), as the OpenAPI document lists them.
-pub const ROUTES: [(&str, &str); 7] = [
+pub const ROUTES: [(&str, &str); 8] = [
     ("get", "/v1/codes/{code}"),
     ("get", "/v1/batches"),
     ("get", "/v1/batches/{batch_id}"),
     ("post", "/v1/audit"),
     ("get", "/healthz"),
+    ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
 ];
@@ -76,6 +77,32 @@ impl Default for ApiLimits {
     }
 }
 
+/// A check of `GET /readyz`: `Err` with the reason while the service cannot
+/// do all of its work. It may block (it runs off the async runtime).
+pub type ReadinessCheck = Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
+
+/// The checks of `GET /readyz` (none: always ready).
+#[derive(Clone, Default)]
+pub struct Readiness(Vec<ReadinessCheck>);
+
+impl std::fmt::Debug for Readiness {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Readiness({} checks)", self.0.len())
+    }
+}
+
+impl Readiness {
+    /// Adds a check.
+    pub fn add(&mut self, check: impl Fn() -> Result<(), String> + Send + Sync + 'static) {
+        self.0.push(Arc::new(check));
+    }
+
+    /// Runs every check; the reasons of those that failed.
+    pub fn failures(&self) -> Vec<String> {
+        self.0.iter().filter_map(|check| check().err()).collect()
+    }
+}
+
 /// What the handlers share. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct ApiState {
@@ -85,6 +112,8 @@ pub struct ApiState {
     pub metrics: Arc<Metrics>,
     /// The limits.
     pub limits: ApiLimits,
+    /// The checks of `GET /readyz`.
+    pub readiness: Readiness,
 }
 
 impl ApiState {
@@ -95,6 +124,7 @@ impl ApiState {
             lookup,
             metrics,
             limits: ApiLimits::default(),
+            readiness: Readiness::default(),
         }
     }
 
@@ -120,6 +150,7 @@ pub fn app_with(state: ApiState, other: Router) -> Router {
         .route("/v1/batches/{batch_id}", get(get_batch))
         .route("/v1/audit", post(audit))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/openapi.json", get(openapi_json))
         .with_state(state)
@@ -348,6 +379,24 @@ async fn audit(State(state): State<ApiState>, body: Body) -> Result<Response, Ap
 /// `GET /healthz`.
 async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: `200 {"status": "ready"}`, or `503 {"status":
+/// "not_ready", "reasons": [...]}` while a check fails (SPEC.md 11.3).
+async fn readyz(State(state): State<ApiState>) -> Response {
+    let readiness = state.readiness.clone();
+    let failures = tokio::task::spawn_blocking(move || readiness.failures())
+        .await
+        .unwrap_or_else(|e| vec![format!("readiness check failed: {e}")]);
+    if failures.is_empty() {
+        Json(serde_json::json!({"status": "ready"})).into_response()
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "not_ready", "reasons": failures})),
+        )
+            .into_response()
+    }
 }
 
 /// `GET /metrics`.

@@ -79,6 +79,13 @@ pub fn document() -> Value {
                 "summary": "Liveness",
                 "responses": {"200": {"description": "Serving", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}
             }},
+            "/readyz": {"get": {
+                "summary": "Readiness: whether the service can do all of its work (the consumer page can record scans and PIN checks)",
+                "responses": {
+                    "200": {"description": "Ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}},
+                    "503": {"description": "Not ready; the reasons say why", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}}
+                }
+            }},
             "/metrics": {"get": {
                 "summary": "Counters in the Prometheus text format",
                 "responses": {"200": {"description": "Prometheus text format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}}
@@ -158,6 +165,10 @@ pub fn document() -> Value {
                 "batches": {"type": "array", "items": {"$ref": "#/components/schemas/BatchListing"}},
             }), &["batches"]),
             "Health": object(json!({"status": {"type": "string", "const": "ok"}}), &["status"]),
+            "Readiness": object(json!({
+                "status": {"type": "string", "enum": ["ready", "not_ready"]},
+                "reasons": {"type": "array", "items": {"type": "string"}},
+            }), &["status"]),
             "Error": object(json!({
                 "error": {"$ref": "#/components/schemas/ErrorDetail"},
             }), &["error"]),

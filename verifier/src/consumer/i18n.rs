@@ -321,6 +321,8 @@ pub struct Texts {
     pub many_scans: &'static str,
     /// That caution: "{count}" scans since "{first}".
     pub many_scans_detail: &'static str,
+    /// Instead of the scan line when the scan could not be recorded.
+    pub scan_not_counted: &'static str,
     /// Heading of the copy warning.
     pub copy_warning: &'static str,
     /// Copy warning text with `{confirmed}`, `{count}` (not 1) and `{first}`.
@@ -359,6 +361,8 @@ pub struct Texts {
     pub pin_none: &'static str,
     /// PIN checks are not available on this server.
     pub pin_unavailable: &'static str,
+    /// The PIN could not be checked now (the server's state failed).
+    pub pin_try_later: &'static str,
     /// Heading of the product section.
     pub product: &'static str,
     /// The product section of an item without a published production record.
@@ -458,6 +462,7 @@ static ZH: Texts = Texts {
     scans: "已扫描 {count} 次；首次扫描：{first}",
     many_scans: "⚠ 此码已被多次扫描",
     many_scans_detail: "此码自 {first} 起已被扫描 {count} 次。一个标签通常只被扫描几次；如果您刚购买此商品，请刮开密码进行验证，以确认标签不是复制品。",
+    scan_not_counted: "本次扫描暂时无法计数。以上验证结果不受影响。",
     copy_warning: "⚠ 警告：此标签可能是复制品",
     copy_warning_detail: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 {count} 次，首次扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
     copy_warning_detail_once: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 1 次，扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
@@ -475,6 +480,7 @@ static ZH: Texts = Texts {
     pin_malformed: "请输入标签涂层下的密码：4 至 32 位字母或数字（空格和连字符会被忽略）。",
     pin_none: "此码没有登记刮刮卡密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
+    pin_try_later: "暂时无法验证密码，请稍后再试。您的密码未被记录为错误。",
     product: "产品",
     product_missing: "未发布此商品的生产记录，因此无法显示产品信息（名称、批号、生产日期和保质期）。以下记录均已核验，但请向品牌方确认产品信息。",
     factory_address: "工厂地址",
@@ -540,6 +546,7 @@ static EN: Texts = Texts {
     scans: "Scans of this code: {count}; first scan {first}",
     many_scans: "⚠ This code has been scanned many times",
     many_scans_detail: "This code has been scanned {count} times since {first}. A label is usually scanned only a few times: if you just bought this product, scratch off and check its PIN to make sure the label is not a copy.",
+    scan_not_counted: "This scan could not be counted just now. The check above is not affected.",
     copy_warning: "⚠ Warning: this label may be a copy",
     copy_warning_detail: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned {count} times, first on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
     copy_warning_detail_once: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned once, on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
@@ -557,6 +564,7 @@ static EN: Texts = Texts {
     pin_malformed: "Enter the PIN printed under the label's coating: 4 to 32 letters or digits (spaces and dashes are ignored).",
     pin_none: "No scratch-off PIN is registered for this code.",
     pin_unavailable: "PIN checks are not available on this server.",
+    pin_try_later: "The PIN cannot be checked just now. Please try again later; this attempt does not count as wrong.",
     product: "Product",
     product_missing: "No production record of this item is published, so its product details (name, lot, production and best-before dates) cannot be shown. The records below are verified, but check the product details with the brand.",
     factory_address: "Factory address",

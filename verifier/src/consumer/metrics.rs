@@ -1,13 +1,18 @@
 //! Counters of the consumer page, in the Prometheus text format.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::state::PinOutcome;
+use super::state::{PinOutcome, StoreHealth};
 
-/// Page views by outcome, scans and PIN checks by outcome.
+/// Page views by outcome, scans and PIN checks by outcome, and the durable
+/// state's health.
 #[derive(Debug, Default)]
 pub struct ConsumerMetrics {
+    state: Arc<StoreHealth>,
+    scans_uncounted: AtomicU64,
+    pin_state_failed: AtomicU64,
     views_verified: AtomicU64,
     views_failed: AtomicU64,
     views_unconfirmed: AtomicU64,
@@ -40,6 +45,24 @@ pub enum ViewOutcome {
 }
 
 impl ConsumerMetrics {
+    /// Counters reporting the health of a store's state.
+    pub fn with_state(state: Arc<StoreHealth>) -> ConsumerMetrics {
+        ConsumerMetrics {
+            state,
+            ..ConsumerMetrics::default()
+        }
+    }
+
+    /// Counts a scan that was shown but could not be recorded.
+    pub fn scan_uncounted(&self) {
+        self.scans_uncounted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a PIN check that could not be done because the state failed.
+    pub fn pin_state_failed(&self) {
+        self.pin_state_failed.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a page view.
     pub fn view(&self, outcome: ViewOutcome) {
         let counter = match outcome {
@@ -121,6 +144,7 @@ impl ConsumerMetrics {
             ("rate_limited", &self.pin_rate_limited),
             ("malformed", &self.pin_malformed),
             ("no_pin", &self.pin_absent),
+            ("state_error", &self.pin_state_failed),
         ] {
             let _ = writeln!(
                 out,
@@ -128,6 +152,25 @@ impl ConsumerMetrics {
                 get(c)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP proofmark_consumer_scans_uncounted_total Scans shown but not recorded (the state failed).\n\
+             # TYPE proofmark_consumer_scans_uncounted_total counter\n\
+             proofmark_consumer_scans_uncounted_total {}\n\
+             # HELP proofmark_consumer_state_failures_total Consumer state operations that failed with a store error.\n\
+             # TYPE proofmark_consumer_state_failures_total counter\n\
+             proofmark_consumer_state_failures_total {}\n\
+             # HELP proofmark_consumer_state_reopens_total Reopens of the consumer state after I/O errors.\n\
+             # TYPE proofmark_consumer_state_reopens_total counter\n\
+             proofmark_consumer_state_reopens_total {}\n\
+             # HELP proofmark_consumer_state_writable Whether the last write of the consumer state worked (1) or failed (0).\n\
+             # TYPE proofmark_consumer_state_writable gauge\n\
+             proofmark_consumer_state_writable {}",
+            get(&self.scans_uncounted),
+            self.state.failures(),
+            self.state.reopens(),
+            u8::from(self.state.writable())
+        );
     }
 }
 
@@ -155,5 +198,7 @@ mod tests {
         assert!(out.contains("proofmark_consumer_copy_warnings_total 1\n"));
         assert!(out.contains("proofmark_consumer_pin_checks_total{outcome=\"wrong\"} 1\n"));
         assert!(out.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed\"} 0\n"));
+        assert!(out.contains("proofmark_consumer_state_writable 1\n"));
+        assert!(out.contains("proofmark_consumer_state_failures_total 0\n"));
     }
 }

@@ -52,6 +52,7 @@
 //! # }
 //! ```
 
+pub mod backend;
 pub mod error;
 pub mod html;
 pub mod i18n;
@@ -66,11 +67,14 @@ pub mod verdict;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use backend::WriteFaults;
 pub use error::ConsumerError;
 pub use metrics::ConsumerMetrics;
-pub use pin::{PinHash, PinKey, SecretsReader};
+pub use pin::{PinHash, PinKey, SecretsReader, check_secrets};
 pub use routes::router;
-pub use state::{ConsumerStore, PinOutcome, PinPolicy, ScanInfo};
+pub use state::{
+    ConsumerStore, KeyRecord, PinImport, PinOutcome, PinPolicy, ScanInfo, StoreHealth,
+};
 pub use verdict::{AnchorBadge, AnchorLocation, ReportCheck, Verification};
 
 /// A source of the current time, in microseconds since the epoch (UTC).
@@ -126,12 +130,13 @@ impl Consumer {
 
     /// Wraps an open store.
     pub fn new(store: ConsumerStore, key: Option<PinKey>) -> Consumer {
+        let metrics = ConsumerMetrics::with_state(Arc::clone(store.health()));
         Consumer {
             store: Arc::new(store),
             key: key.map(Arc::new),
             policy: PinPolicy::default(),
             clock: Arc::new(SystemClock),
-            metrics: Arc::new(ConsumerMetrics::default()),
+            metrics: Arc::new(metrics),
         }
     }
 
@@ -155,5 +160,25 @@ impl Consumer {
     /// The durable store.
     pub fn store(&self) -> &Arc<ConsumerStore> {
         &self.store
+    }
+
+    /// Whether the consumer page can do all of its work, for `/readyz`:
+    /// `Err` with the reason while its state cannot be written (scans are
+    /// shown but not counted, PIN checks are refused). While the last write
+    /// failed, this tries a write (reopening the state if needed, at most
+    /// once per [`state::REOPEN_INTERVAL`]), so that a state that works again
+    /// is seen even when no consumer scans meanwhile. Blocks.
+    pub fn readiness(&self) -> Result<(), String> {
+        let health = self.store.health();
+        if health.writable() {
+            return Ok(());
+        }
+        match self.store.probe(self.clock.now_us()) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(format!(
+                "the consumer state cannot be written: {}",
+                e.chain()
+            )),
+        }
     }
 }

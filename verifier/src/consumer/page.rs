@@ -88,6 +88,8 @@ pub enum PinNotice {
     Malformed,
     /// The server cannot check PINs.
     Unavailable,
+    /// The PIN could not be checked now: the state cannot be written.
+    TryLater,
 }
 
 /// Everything the page of a known code shows.
@@ -99,6 +101,9 @@ pub struct CodePage<'a> {
     pub verification: &'a Verification,
     /// The scan state.
     pub scans: ScanInfo,
+    /// Whether this view was a scan that could not be recorded (the state
+    /// failed): the page says so instead of giving a count.
+    pub scan_not_counted: bool,
     /// Whether this view shows the copy warning: every view once the code's
     /// PIN was confirmed, except the answer that confirmed it.
     pub copy_warning: bool,
@@ -295,7 +300,13 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     inspections_section(&mut out, viewer, &journey.inspections);
     customs_section(&mut out, viewer, &journey.customs);
     timeline_section(&mut out, viewer, &journey.timeline);
-    if page.scans.count > 0 {
+    if page.scan_not_counted {
+        let _ = write!(
+            out,
+            "<section id=\"scans\" class=\"warn\"><p>{}</p></section>",
+            Esc(t.scan_not_counted)
+        );
+    } else if page.scans.count > 0 {
         let _ = write!(
             out,
             "<section id=\"scans\"><p>{}</p></section>",
@@ -410,6 +421,7 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
         None => ("", None),
         Some(PinNotice::Malformed) => ("warn", Some(Esc(t.pin_malformed).to_string())),
         Some(PinNotice::Unavailable) => ("warn", Some(Esc(t.pin_unavailable).to_string())),
+        Some(PinNotice::TryLater) => ("warn", Some(Esc(t.pin_try_later).to_string())),
         Some(PinNotice::Outcome(outcome)) => match outcome {
             PinOutcome::Confirmed { .. } => (
                 "ok",

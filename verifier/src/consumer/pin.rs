@@ -6,6 +6,8 @@
 //! key, and compared in constant time. The key is 32 random bytes kept as 64
 //! hex digits in a key file of its own (mode 0600), apart from the state.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
@@ -14,10 +16,14 @@ use super::error::ConsumerError;
 
 /// Domain separation prefix of the PIN hash.
 const PIN_HASH_CONTEXT: &[u8] = b"proofmark-pin/1\0";
+/// What the key's check value is the keyed hash of.
+const KEY_CHECK_CONTEXT: &[u8] = b"proofmark-pin-key-check/1";
 /// Longest PIN accepted, in bytes after normalisation.
 pub const MAX_PIN_LEN: usize = 32;
 /// Shortest PIN accepted.
 pub const MIN_PIN_LEN: usize = 4;
+/// Longest code a secrets file may hold, in bytes.
+pub const MAX_CODE_LEN: usize = 64;
 
 /// The secret key PINs are hashed with.
 #[derive(Clone)]
@@ -54,18 +60,21 @@ impl PinKey {
         Ok(PinKey(bytes))
     }
 
-    /// Reads the key file, or makes a new random key there (created with
-    /// mode 0600, never overwriting) when it does not exist. Returns the key
-    /// and whether it was created.
+    /// The key's check value: `BLAKE3-keyed(key, "proofmark-pin-key-check/1")`.
+    /// The state records it with the PIN hashes, so that a server or an
+    /// import given another key finds out at once (rather than calling every
+    /// genuine PIN wrong); it tells nothing about the key itself.
+    pub fn check_value(&self) -> [u8; 32] {
+        *blake3::keyed_hash(&self.0, KEY_CHECK_CONTEXT).as_bytes()
+    }
+
+    /// Makes a new random key in a new file at `path` (mode 0600, parent
+    /// folders created); an existing file is an error, never overwritten.
     ///
     /// # Errors
     ///
-    /// As [`PinKey::load`], and [`ConsumerError::Random`] or
-    /// [`ConsumerError::Io`] when a new key cannot be made.
-    pub fn load_or_create(path: &Path) -> Result<(PinKey, bool), ConsumerError> {
-        if path.exists() {
-            return Ok((PinKey::load(path)?, false));
-        }
+    /// [`ConsumerError::Random`] or [`ConsumerError::Io`].
+    pub fn create(path: &Path) -> Result<PinKey, ConsumerError> {
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(ConsumerError::Random)?;
         let io = |source| ConsumerError::Io {
@@ -86,7 +95,24 @@ impl PinKey {
         file.write_all(format!("{}\n", hex::encode(bytes)).as_bytes())
             .map_err(io)?;
         file.sync_all().map_err(io)?;
-        Ok((PinKey(bytes), true))
+        Ok(PinKey(bytes))
+    }
+
+    /// Reads the key file, or makes a new random key there (created with
+    /// mode 0600, never overwriting) when it does not exist. Returns the key
+    /// and whether it was created.
+    ///
+    /// `proofmark pins import` does not use it: a new key is only right for a
+    /// state without PIN hashes, which only the state can say.
+    ///
+    /// # Errors
+    ///
+    /// As [`PinKey::load`] and [`PinKey::create`].
+    pub fn load_or_create(path: &Path) -> Result<(PinKey, bool), ConsumerError> {
+        if path.exists() {
+            return Ok((PinKey::load(path)?, false));
+        }
+        Ok((PinKey::create(path)?, true))
     }
 
     /// The keyed hash of `pin` (already normalised) for `code`.
@@ -132,12 +158,23 @@ pub fn normalize_pin(input: &str) -> Option<String> {
 
 /// Reads a secrets file (`code,pin` header, then one `code,pin` line per
 /// item, as `proofmark datasets generate` writes `secrets/pins.csv`).
+///
+/// What a spreadsheet's CSV export writes is accepted too: a UTF-8 byte
+/// order mark before the header, fields in double quotes (`"A1","1234"`,
+/// with `""` for a quote inside one), white space around fields, CRLF line
+/// ends. A line that is not UTF-8 is an error naming the line; a quoted
+/// field cannot span lines. The reader yields each row once and keeps none:
+/// duplicate codes are [`check_secrets`]'s to find.
 #[derive(Debug)]
 pub struct SecretsReader {
     path: PathBuf,
-    lines: std::io::Lines<BufReader<File>>,
+    reader: BufReader<File>,
+    buf: Vec<u8>,
     line: u64,
 }
+
+/// The UTF-8 byte order mark some spreadsheets write first.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SecretsReader {
     /// Opens the file and checks its header.
@@ -153,24 +190,56 @@ impl SecretsReader {
         })?;
         let mut reader = SecretsReader {
             path: path.to_owned(),
-            lines: BufReader::new(file).lines(),
+            reader: BufReader::new(file),
+            buf: Vec::with_capacity(128),
             line: 0,
         };
-        match reader.next_line()? {
-            Some(header) if header.trim() == "code,pin" => Ok(reader),
-            _ => Err(reader.bad("expected the header line `code,pin`")),
+        let header_ok = match reader.next_line()? {
+            Some(header) => matches!(
+                split_fields(header).as_deref(),
+                Ok([code, pin]) if code == "code" && pin == "pin"
+            ),
+            None => false,
+        };
+        if header_ok {
+            Ok(reader)
+        } else {
+            Err(reader.bad("expected the header line `code,pin`"))
         }
     }
 
-    fn next_line(&mut self) -> Result<Option<String>, ConsumerError> {
-        self.line += 1;
-        self.lines
-            .next()
-            .transpose()
+    /// The 1-based number of the line read last.
+    pub fn line(&self) -> u64 {
+        self.line
+    }
+
+    /// The next line, without its line end (and, on the first line, without
+    /// a byte order mark).
+    fn next_line(&mut self) -> Result<Option<&str>, ConsumerError> {
+        self.buf.clear();
+        let read = self
+            .reader
+            .read_until(b'\n', &mut self.buf)
             .map_err(|source| ConsumerError::Io {
                 path: self.path.clone(),
                 source,
-            })
+            })?;
+        if read == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        let mut bytes = self.buf.as_slice();
+        if self.line == 1 {
+            bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
+        }
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Ok(Some(text.trim_end_matches(['\n', '\r']))),
+            Err(_) => Err(ConsumerError::BadSecrets {
+                path: self.path.clone(),
+                line: self.line,
+                reason: "not valid UTF-8",
+            }),
+        }
     }
 
     fn bad(&self, reason: &'static str) -> ConsumerError {
@@ -179,6 +248,58 @@ impl SecretsReader {
             line: self.line,
             reason,
         }
+    }
+}
+
+/// Splits a CSV line into its fields: unquoted fields are trimmed, quoted
+/// ones unquoted (`""` is a quote).
+fn split_fields(line: &str) -> Result<Vec<Cow<'_, str>>, &'static str> {
+    let mut fields = Vec::with_capacity(2);
+    let mut rest = line;
+    loop {
+        let field = rest.trim_start();
+        let Some(quoted) = field.strip_prefix('"') else {
+            match field.split_once(',') {
+                Some((value, after)) => {
+                    fields.push(Cow::Borrowed(value.trim()));
+                    rest = after;
+                    continue;
+                }
+                None => {
+                    fields.push(Cow::Borrowed(field.trim()));
+                    return Ok(fields);
+                }
+            }
+        };
+        let mut owned: Option<String> = None;
+        let mut from = 0;
+        let end = loop {
+            let Some(at) = quoted[from..].find('"').map(|i| from + i) else {
+                return Err("a quoted field is not closed on its line");
+            };
+            if quoted[at + 1..].starts_with('"') {
+                owned
+                    .get_or_insert_with(String::new)
+                    .push_str(&quoted[from..=at]);
+                from = at + 2;
+            } else {
+                break at;
+            }
+        };
+        fields.push(match owned {
+            Some(mut value) => {
+                value.push_str(&quoted[from..end]);
+                Cow::Owned(value)
+            }
+            None => Cow::Borrowed(&quoted[..end]),
+        });
+        let after = quoted[end + 1..].trim_start();
+        if after.is_empty() {
+            return Ok(fields);
+        }
+        rest = after
+            .strip_prefix(',')
+            .ok_or("text after the closing quote of a field")?;
     }
 }
 
@@ -192,23 +313,62 @@ impl Iterator for SecretsReader {
                 Ok(None) => return None,
                 Err(e) => return Some(Err(e)),
             };
-            let line = line.trim();
-            if line.is_empty() {
+            if line.trim().is_empty() {
                 continue;
             }
-            let Some((code, pin)) = line.split_once(',') else {
-                return Some(Err(self.bad("expected `code,pin`")));
+            let row = match split_fields(line) {
+                Ok(fields) => match fields.as_slice() {
+                    [code, pin] => parse_row(code, pin),
+                    _ => Err("expected two fields, `code,pin`"),
+                },
+                Err(reason) => Err(reason),
             };
-            let code = code.trim();
-            if code.is_empty() || code.len() > 64 {
-                return Some(Err(self.bad("the code is empty or longer than 64 bytes")));
-            }
-            let Some(pin) = normalize_pin(pin) else {
-                return Some(Err(self.bad("the PIN is not 4 to 32 letters or digits")));
-            };
-            return Some(Ok((code.to_owned(), pin)));
+            return Some(row.map_err(|reason| self.bad(reason)));
         }
     }
+}
+
+fn parse_row(code: &str, pin: &str) -> Result<(String, String), &'static str> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > MAX_CODE_LEN {
+        return Err("the code is empty or longer than 64 bytes");
+    }
+    let pin = normalize_pin(pin).ok_or("the PIN is not 4 to 32 letters or digits")?;
+    Ok((code.to_owned(), pin))
+}
+
+/// Reads a whole secrets file once, keeping none of its rows, and checks it
+/// as an import needs: every line valid ([`SecretsReader`]) and no code on
+/// two lines. Returns the number of rows.
+///
+/// Memory: 24 bytes per code (a 128-bit hash of it and its line), the least
+/// that finding duplicates in one pass needs.
+///
+/// # Errors
+///
+/// [`SecretsReader`]'s errors, and [`ConsumerError::DuplicateCode`] naming
+/// both lines of a code given twice.
+pub fn check_secrets(path: &Path) -> Result<u64, ConsumerError> {
+    let mut reader = SecretsReader::open(path)?;
+    let mut seen: HashMap<[u8; 16], u64> = HashMap::new();
+    let mut rows = 0u64;
+    while let Some(row) = reader.next() {
+        let (code, _) = row?;
+        let digest = blake3::hash(code.as_bytes());
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest.as_bytes()[..16]);
+        if let Some(&first_line) = seen.get(&id) {
+            return Err(ConsumerError::DuplicateCode {
+                path: path.to_owned(),
+                code,
+                first_line,
+                line: reader.line(),
+            });
+        }
+        seen.insert(id, reader.line());
+        rows += 1;
+    }
+    Ok(rows)
 }
 
 #[cfg(test)]
@@ -288,5 +448,88 @@ mod tests {
             SecretsReader::open(&path),
             Err(ConsumerError::BadSecrets { line: 1, .. })
         ));
+    }
+
+    fn write(dir: &tempfile::TempDir, bytes: &[u8]) -> PathBuf {
+        let path = dir.path().join("pins.csv");
+        std::fs::write(&path, bytes).expect("write");
+        path
+    }
+
+    fn rows(path: &Path) -> Result<Vec<(String, String)>, ConsumerError> {
+        SecretsReader::open(path)?.collect()
+    }
+
+    #[test]
+    fn spreadsheet_csv_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(
+            &dir,
+            b"\xEF\xBB\xBF\"code\",\"pin\"\r\n\"A1\",\"1234\"\r\n B2 , \"56-78\" \r\n\"C\"\"3\",9999\r\n",
+        );
+        assert_eq!(
+            rows(&path).expect("rows"),
+            vec![
+                ("A1".to_owned(), "1234".to_owned()),
+                ("B2".to_owned(), "5678".to_owned()),
+                ("C\"3".to_owned(), "9999".to_owned()),
+            ]
+        );
+        // A byte order mark without quotes.
+        let path = write(&dir, b"\xEF\xBB\xBFcode,pin\n111,1234\n");
+        assert_eq!(check_secrets(&path).expect("check"), 1);
+    }
+
+    #[test]
+    fn bad_quoting_and_bad_utf8_name_their_line() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, b"code,pin\n\"A1,1234\n");
+        assert!(matches!(
+            rows(&path),
+            Err(ConsumerError::BadSecrets { line: 2, .. })
+        ));
+        let path = write(&dir, b"code,pin\n\"A1\"x,1234\n");
+        assert!(matches!(
+            rows(&path),
+            Err(ConsumerError::BadSecrets { line: 2, .. })
+        ));
+        let path = write(&dir, b"code,pin\n111,1234\n\xff\xfe,1\n");
+        assert!(matches!(
+            check_secrets(&path),
+            Err(ConsumerError::BadSecrets {
+                line: 3,
+                reason: "not valid UTF-8",
+                ..
+            })
+        ));
+        let path = write(&dir, b"code,pin\n111,1234,5\n");
+        assert!(matches!(
+            rows(&path),
+            Err(ConsumerError::BadSecrets { line: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn a_code_given_twice_names_both_lines() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = write(&dir, b"code,pin\n111,1234\n\n222,1111\n\"111\",9999\n");
+        match check_secrets(&path) {
+            Err(ConsumerError::DuplicateCode {
+                code,
+                first_line,
+                line,
+                ..
+            }) => assert_eq!((code.as_str(), first_line, line), ("111", 2, 5)),
+            other => panic!("expected a duplicate, got {other:?}"),
+        }
+        let path = write(&dir, b"code,pin\n111,1234\n222,1111\n");
+        assert_eq!(check_secrets(&path).expect("check"), 2);
+    }
+
+    #[test]
+    fn the_key_check_value_depends_on_the_key_only() {
+        let a = PinKey::from_bytes([1; 32]);
+        assert_eq!(a.check_value(), PinKey::from_bytes([1; 32]).check_value());
+        assert_ne!(a.check_value(), PinKey::from_bytes([2; 32]).check_value());
     }
 }

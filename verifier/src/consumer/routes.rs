@@ -31,7 +31,7 @@ use super::page::{
     render_too_large, render_unavailable, render_unknown,
 };
 use super::pin::normalize_pin;
-use super::state::PinOutcome;
+use super::state::{ConsumerStore, PinOutcome, ScanInfo};
 use super::verdict::{ReportCheck, Verification};
 use crate::report::{CodeLookup, CodeReport, LookupError};
 
@@ -311,6 +311,42 @@ async fn pin_page_reloaded(Path(code): Path<String>) -> Response {
     }
 }
 
+/// The state a page of `code` shows: records the scan (or only reads the
+/// scans), then whether the code has a PIN. A failure is logged and does
+/// not stop the page: the scans then come from a read if that works, and
+/// `true` says the scan (or the read) failed.
+fn read_scan_state(
+    store: &ConsumerStore,
+    code: &str,
+    is_scan: bool,
+    now_us: i64,
+) -> (Option<ScanInfo>, bool, bool) {
+    let recorded = if is_scan {
+        store.record_scan(code, now_us)
+    } else {
+        store.scan_info(code)
+    };
+    let (scans, failed) = match recorded {
+        Ok(scans) => (Some(scans), false),
+        Err(e) => {
+            tracing::error!(error = %e.chain(), is_scan, "consumer state failed; the page is shown without the scan");
+            (
+                if is_scan {
+                    store.scan_info(code).ok()
+                } else {
+                    None
+                },
+                true,
+            )
+        }
+    };
+    let has_pin = store.has_pin(code).unwrap_or_else(|e| {
+        tracing::error!(error = %e.chain(), "consumer state failed; the page is shown without the PIN form");
+        false
+    });
+    (scans, failed, has_pin)
+}
+
 /// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`
 /// without a valid explicit choice of language or zone is a scan; a `HEAD`
 /// never is (link previewers send them).
@@ -351,24 +387,23 @@ async fn show(
         let is_scan = !prefs.view_change && method != Method::HEAD;
         let store = Arc::clone(&app.consumer.store);
         let key = report.code.clone();
-        let state = blocking(move || {
-            let scans = if is_scan {
-                store.record_scan(&key, now_us)?
-            } else {
-                store.scan_info(&key)?
-            };
-            Ok((scans, store.has_pin(&key)?))
-        })
-        .await;
-        let (scans, has_pin) = match state {
+        let state = blocking(move || Ok(read_scan_state(&store, &key, is_scan, now_us))).await;
+        // A scan that cannot be recorded must not hide the verified history:
+        // the page is shown with what the state still gives (the copy
+        // warning above all) and a note that the scan was not counted.
+        let (scans, scan_failed, has_pin) = match state {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, "consumer state failed");
-                return unavailable(&app, &prefs, &viewer);
+                tracing::error!(error = %e.chain(), "consumer state task failed");
+                (None, true, false)
             }
         };
+        let scan_not_counted = is_scan && scan_failed;
+        let scans = scans.unwrap_or_default();
         let copy_warning = scans.pin_confirmed_us.is_some();
-        if is_scan {
+        if scan_not_counted {
+            app.consumer.metrics.scan_uncounted();
+        } else if is_scan {
             app.consumer.metrics.scan(copy_warning);
         }
         app.consumer.metrics.view(view_outcome(&verification));
@@ -376,6 +411,7 @@ async fn show(
             report: &report,
             verification: &verification,
             scans,
+            scan_not_counted,
             copy_warning,
             pin: pin_panel(&app, has_pin, None),
         };
@@ -430,19 +466,35 @@ async fn submit_pin(
         let (key, policy) = (canonical.clone(), app.consumer.policy);
         let state = blocking(move || {
             let outcome = match candidate {
-                Ok(hash) => Ok(store.check_pin(&key, &hash, now_us, policy)?),
+                Ok(hash) => Ok(store.check_pin(&key, &hash, now_us, policy)),
                 Err(notice) => Err(notice),
             };
-            Ok((outcome, store.scan_info(&key)?, store.has_pin(&key)?))
+            let (scans, _, has_pin) = read_scan_state(&store, &key, false, now_us);
+            Ok((outcome, scans, has_pin))
         })
         .await;
+        // A PIN answer must be durable: one that cannot be recorded is not
+        // given (503, try again later), but the page still shows the
+        // verified history.
         let (outcome, scans, has_pin) = match state {
-            Ok(s) => s,
+            Ok((outcome, scans, has_pin)) => {
+                let outcome = match outcome {
+                    Ok(Ok(outcome)) => Ok(outcome),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e.chain(), "consumer state failed; the PIN was not checked");
+                        app.consumer.metrics.pin_state_failed();
+                        Err(PinNotice::TryLater)
+                    }
+                    Err(notice) => Err(notice),
+                };
+                (outcome, scans, has_pin)
+            }
             Err(e) => {
-                tracing::error!(error = %e, "consumer state failed");
+                tracing::error!(error = %e.chain(), "consumer state task failed");
                 return unavailable(&app, &prefs, &viewer);
             }
         };
+        let scans = scans.unwrap_or_default();
         let (notice, status, retry_at_us) = match outcome {
             Ok(outcome) => {
                 app.consumer.metrics.pin(&outcome);
@@ -461,11 +513,9 @@ async fn submit_pin(
                 };
                 (PinNotice::Outcome(outcome), status, retry)
             }
-            Err(PinNotice::Unavailable) => (
-                PinNotice::Unavailable,
-                StatusCode::SERVICE_UNAVAILABLE,
-                None,
-            ),
+            Err(notice @ (PinNotice::Unavailable | PinNotice::TryLater)) => {
+                (notice, StatusCode::SERVICE_UNAVAILABLE, None)
+            }
             Err(notice) => (notice, StatusCode::UNPROCESSABLE_ENTITY, None),
         };
         let (report, verification) = match verify(&app, report).await {
@@ -480,6 +530,7 @@ async fn submit_pin(
             report: &report,
             verification: &verification,
             scans,
+            scan_not_counted: false,
             copy_warning,
             pin: pin_panel(&app, has_pin, Some(notice)),
         };

@@ -1,21 +1,37 @@
 //! The consumer page's durable state: scan counts and first-scan times, PIN
-//! hashes, PIN confirmations and recent wrong PINs, in one embedded `redb`
-//! database (`consumer.redb` under the state directory).
+//! hashes and the check value of their key, PIN confirmations and recent
+//! wrong PINs, in one embedded `redb` database (`consumer.redb` under the
+//! state directory).
 //!
 //! Every change is one write transaction committed with redb's default
 //! durability (fsync before the commit returns), so what a consumer was told
 //! survives a crash or restart. The methods block: async callers run them in
 //! `spawn_blocking`.
+//!
+//! After an I/O error (a full disk, above all) redb refuses every later
+//! transaction until the database is reopened. The store reopens it: an
+//! operation that fails with such an error reopens the database and is
+//! tried once more. Reopens are at least [`REOPEN_INTERVAL`] apart, so a disk
+//! that keeps failing is not reopened in a loop; meanwhile operations fail
+//! at once. [`StoreHealth`] tells whether the last write worked, for
+//! `/readyz` and the metrics.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition};
 
+use super::backend::{StateFile, WriteFaults};
 use super::error::ConsumerError;
-use super::pin::PinHash;
+use super::pin::{PinHash, PinKey};
 
 /// File name of the database under the state directory.
 pub const STATE_FILE: &str = "consumer.redb";
+
+/// Least time between two reopens of the database after I/O errors.
+pub const REOPEN_INTERVAL: Duration = Duration::from_secs(5);
 
 /// code -> scan count (u64 LE), first scan (i64 LE µs), last scan (i64 LE µs).
 const SCANS: TableDefinition<&str, &[u8]> = TableDefinition::new("scans");
@@ -25,9 +41,12 @@ const PINS: TableDefinition<&str, &[u8]> = TableDefinition::new("pins");
 const CONFIRMED: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_confirmed");
 /// code -> times of the wrong PINs inside the window (i64 LE µs each).
 const FAILURES: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_failures");
-
-/// Rows written per transaction by [`ConsumerStore::import_pins`].
-const IMPORT_BATCH_ROWS: usize = 50_000;
+/// name -> value: [`KEY_CHECK`], [`PROBE`].
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// The check value ([`PinKey::check_value`]) of the PIN hashes' key.
+const KEY_CHECK: &str = "pin_key_check";
+/// The time of the last write probe ([`ConsumerStore::probe`]), i64 LE µs.
+const PROBE: &str = "probe";
 
 /// How many wrong PINs a code takes, and for how long they count.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,11 +107,114 @@ pub enum PinOutcome {
     NoPin,
 }
 
+/// What the state holds of the key its PIN hashes were made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRecord {
+    /// Neither PIN hashes nor a key check value: any key may be the first.
+    Empty,
+    /// PIN hashes imported before check values were recorded: no key can be
+    /// checked against them (the next import records its key's).
+    Unrecorded,
+    /// The check value of the key of the PIN hashes.
+    Recorded([u8; 32]),
+}
+
+/// What [`ConsumerStore::import_pins`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinImport {
+    /// PIN hashes written (new codes and replaced ones).
+    pub written: u64,
+    /// The state held the key record before the import (the import
+    /// recorded the key's check value only if it was not
+    /// [`KeyRecord::Recorded`]).
+    pub before: KeyRecord,
+}
+
+/// The store's health: whether writes work, and how often they failed.
+/// Shared with the metrics and the readiness check.
+#[derive(Debug)]
+pub struct StoreHealth {
+    writable: AtomicBool,
+    failures: AtomicU64,
+    reopens: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Default for StoreHealth {
+    fn default() -> Self {
+        StoreHealth {
+            writable: AtomicBool::new(true),
+            failures: AtomicU64::new(0),
+            reopens: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }
+    }
+}
+
+impl StoreHealth {
+    /// Whether the last write worked (true before any write).
+    pub fn writable(&self) -> bool {
+        self.writable.load(Ordering::SeqCst)
+    }
+
+    /// Operations that failed with a store error since the start.
+    pub fn failures(&self) -> u64 {
+        self.failures.load(Ordering::Relaxed)
+    }
+
+    /// Reopens of the database after errors since the start.
+    pub fn reopens(&self) -> u64 {
+        self.reopens.load(Ordering::Relaxed)
+    }
+
+    /// The last failure, with its causes, while writes do not work.
+    pub fn last_error(&self) -> Option<String> {
+        if self.writable() {
+            return None;
+        }
+        self.last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn failed(&self, err: &ConsumerError) {
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(err.chain());
+        if self.writable.swap(false, Ordering::SeqCst) {
+            tracing::error!(error = %err.chain(), "the consumer state cannot be written");
+        }
+    }
+
+    fn wrote(&self) {
+        if !self.writable.swap(true, Ordering::SeqCst) {
+            tracing::warn!("the consumer state can be written again");
+        }
+    }
+}
+
+/// The open database, or none after a failed reopen; `generation` counts
+/// the reopens, so that an operation that failed on an older database is
+/// tried again rather than reopening once more.
+#[derive(Debug)]
+struct Slot {
+    db: Option<Database>,
+    generation: u64,
+}
+
 /// The consumer page's durable state.
 #[derive(Debug)]
 pub struct ConsumerStore {
-    db: Database,
+    slot: RwLock<Slot>,
     path: PathBuf,
+    faults: WriteFaults,
+    health: Arc<StoreHealth>,
+    /// When a reopen was last tried.
+    last_reopen: Mutex<Option<Instant>>,
+    reopen_interval: Duration,
 }
 
 impl ConsumerStore {
@@ -102,29 +224,65 @@ impl ConsumerStore {
     ///
     /// [`ConsumerError::Io`] or [`ConsumerError::Store`].
     pub fn open(state_dir: &Path) -> Result<ConsumerStore, ConsumerError> {
+        ConsumerStore::open_with_faults(state_dir, WriteFaults::new())
+    }
+
+    /// [`ConsumerStore::open`] with a switch that makes the file's writes
+    /// fail, for tests of the recovery path.
+    ///
+    /// # Errors
+    ///
+    /// As [`ConsumerStore::open`].
+    pub fn open_with_faults(
+        state_dir: &Path,
+        faults: WriteFaults,
+    ) -> Result<ConsumerStore, ConsumerError> {
         std::fs::create_dir_all(state_dir).map_err(|source| ConsumerError::Io {
             path: state_dir.to_owned(),
             source,
         })?;
         let path = state_dir.join(STATE_FILE);
-        let db = Database::create(&path).map_err(|e| ConsumerError::Store {
-            path: path.clone(),
-            source: e.into(),
-        })?;
-        let store = ConsumerStore { db, path };
+        let db = open_database(&path, &faults)?;
+        let store = ConsumerStore {
+            slot: RwLock::new(Slot {
+                db: Some(db),
+                generation: 0,
+            }),
+            path,
+            faults,
+            health: Arc::new(StoreHealth::default()),
+            last_reopen: Mutex::new(None),
+            reopen_interval: REOPEN_INTERVAL,
+        };
         // Create the tables so that read transactions always find them.
-        let txn = store.db.begin_write().map_err(store.err())?;
-        for table in [SCANS, PINS, CONFIRMED, FAILURES] {
-            txn.open_table(table).map_err(store.err())?;
-        }
-        txn.commit().map_err(store.err())?;
+        store
+            .attempt(|db| {
+                let txn = db.begin_write().map_err(store.err())?;
+                for table in [SCANS, PINS, CONFIRMED, FAILURES, META] {
+                    txn.open_table(table).map_err(store.err())?;
+                }
+                txn.commit().map_err(store.err())
+            })
+            .map_err(|(e, _)| e)?;
         tracing::debug!(path = %store.path.display(), "consumer state opened");
         Ok(store)
+    }
+
+    /// Sets the least time between two reopens (default
+    /// [`REOPEN_INTERVAL`]; tests use zero).
+    pub fn with_reopen_interval(mut self, interval: Duration) -> ConsumerStore {
+        self.reopen_interval = interval;
+        self
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The store's health.
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        &self.health
     }
 
     fn err<E: Into<redb::Error>>(&self) -> impl Fn(E) -> ConsumerError + '_ {
@@ -141,14 +299,140 @@ impl ConsumerStore {
         }
     }
 
+    /// Runs `op` on the open database, once; with the database's generation
+    /// on failure.
+    fn attempt<T>(
+        &self,
+        op: impl FnOnce(&Database) -> Result<T, ConsumerError>,
+    ) -> Result<T, (ConsumerError, u64)> {
+        let slot = self.slot.read().unwrap_or_else(PoisonError::into_inner);
+        match &slot.db {
+            Some(db) => op(db).map_err(|e| (e, slot.generation)),
+            None => Err((
+                ConsumerError::Closed {
+                    path: self.path.clone(),
+                },
+                slot.generation,
+            )),
+        }
+    }
+
+    /// Runs `op`; after a failure that poisons the database (an I/O error),
+    /// reopens it (at most once per [`REOPEN_INTERVAL`]) and runs `op` once
+    /// more. `write` says whether `op` writes: a write that works marks the
+    /// store healthy again.
+    fn run<T>(
+        &self,
+        write: bool,
+        op: impl Fn(&Database) -> Result<T, ConsumerError>,
+    ) -> Result<T, ConsumerError> {
+        let generation = match self.attempt(&op) {
+            Ok(value) => {
+                if write {
+                    self.health.wrote();
+                }
+                return Ok(value);
+            }
+            Err((err, generation)) => {
+                if !err.is_io() {
+                    return Err(err);
+                }
+                self.health.failed(&err);
+                if !self.reopen(generation) {
+                    return Err(err);
+                }
+                generation
+            }
+        };
+        match self.attempt(&op) {
+            Ok(value) => {
+                if write {
+                    self.health.wrote();
+                }
+                Ok(value)
+            }
+            Err((err, _)) => {
+                if err.is_io() {
+                    self.health.failed(&err);
+                }
+                tracing::debug!(generation, "consumer state still failing after a reopen");
+                Err(err)
+            }
+        }
+    }
+
+    /// Reopens the database that failed at `generation`, unless another
+    /// operation already did, or a reopen was tried less than the interval
+    /// ago. Returns whether to try again.
+    fn reopen(&self, failed_generation: u64) -> bool {
+        let mut slot = self.slot.write().unwrap_or_else(PoisonError::into_inner);
+        if slot.generation != failed_generation {
+            return true;
+        }
+        {
+            let mut last = self
+                .last_reopen
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if last.is_some_and(|t| t.elapsed() < self.reopen_interval) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        // Close the failed database first: it holds the file's lock.
+        slot.db = None;
+        slot.generation += 1;
+        match open_database(&self.path, &self.faults) {
+            Ok(db) => {
+                slot.db = Some(db);
+                self.health.reopens.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(path = %self.path.display(), "consumer state reopened after an I/O error");
+                true
+            }
+            Err(err) => {
+                self.health.failed(&err);
+                false
+            }
+        }
+    }
+
+    /// Writes a probe value, to find out whether the state can be written
+    /// (and to reopen it if it could not): `/readyz` calls it while the
+    /// last write failed.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::Store`] or [`ConsumerError::Closed`].
+    pub fn probe(&self, now_us: i64) -> Result<(), ConsumerError> {
+        self.run(true, |db| {
+            let txn = db.begin_write().map_err(self.err())?;
+            {
+                let mut meta = txn.open_table(META).map_err(self.err())?;
+                meta.insert(PROBE, now_us.to_le_bytes().as_slice())
+                    .map_err(self.err())?;
+            }
+            txn.commit().map_err(self.err())
+        })
+    }
+
     /// Records a scan of `code` at `now_us` and returns the code's scan state
     /// after it.
     ///
     /// # Errors
     ///
-    /// [`ConsumerError::Store`] or [`ConsumerError::Corrupt`].
+    /// [`ConsumerError::Store`], [`ConsumerError::Closed`] or
+    /// [`ConsumerError::Corrupt`].
     pub fn record_scan(&self, code: &str, now_us: i64) -> Result<ScanInfo, ConsumerError> {
-        let txn = self.db.begin_write().map_err(self.err())?;
+        self.run(true, |db| self.record_scan_in(db, code, now_us))
+    }
+
+    fn record_scan_in(
+        &self,
+        db: &Database,
+        code: &str,
+        now_us: i64,
+    ) -> Result<ScanInfo, ConsumerError> {
+        let txn = db.begin_write().map_err(self.err())?;
         let info = {
             let mut scans = txn.open_table(SCANS).map_err(self.err())?;
             let previous = match scans.get(code).map_err(self.err())? {
@@ -179,32 +463,88 @@ impl ConsumerStore {
     ///
     /// # Errors
     ///
-    /// [`ConsumerError::Store`] or [`ConsumerError::Corrupt`].
+    /// [`ConsumerError::Store`], [`ConsumerError::Closed`] or
+    /// [`ConsumerError::Corrupt`].
     pub fn scan_info(&self, code: &str) -> Result<ScanInfo, ConsumerError> {
-        let txn = self.db.begin_read().map_err(self.err())?;
-        let scans = txn.open_table(SCANS).map_err(self.err())?;
-        let confirmed = txn.open_table(CONFIRMED).map_err(self.err())?;
-        let mut info = ScanInfo {
-            pin_confirmed_us: self.confirmed_at(&confirmed, code)?,
-            ..ScanInfo::default()
-        };
-        if let Some(v) = scans.get(code).map_err(self.err())? {
-            let (count, first, _) = decode_scans(v.value()).ok_or_else(|| self.corrupt("scans"))?;
-            info.count = count;
-            info.first_scan_us = Some(first);
-        }
-        Ok(info)
+        self.run(false, |db| {
+            let txn = db.begin_read().map_err(self.err())?;
+            let scans = txn.open_table(SCANS).map_err(self.err())?;
+            let confirmed = txn.open_table(CONFIRMED).map_err(self.err())?;
+            let mut info = ScanInfo {
+                pin_confirmed_us: self.confirmed_at(&confirmed, code)?,
+                ..ScanInfo::default()
+            };
+            if let Some(v) = scans.get(code).map_err(self.err())? {
+                let (count, first, _) =
+                    decode_scans(v.value()).ok_or_else(|| self.corrupt("scans"))?;
+                info.count = count;
+                info.first_scan_us = Some(first);
+            }
+            Ok(info)
+        })
     }
 
     /// Whether a PIN is registered for `code`.
     ///
     /// # Errors
     ///
-    /// [`ConsumerError::Store`].
+    /// [`ConsumerError::Store`] or [`ConsumerError::Closed`].
     pub fn has_pin(&self, code: &str) -> Result<bool, ConsumerError> {
-        let txn = self.db.begin_read().map_err(self.err())?;
-        let pins = txn.open_table(PINS).map_err(self.err())?;
-        Ok(pins.get(code).map_err(self.err())?.is_some())
+        self.run(false, |db| {
+            let txn = db.begin_read().map_err(self.err())?;
+            let pins = txn.open_table(PINS).map_err(self.err())?;
+            Ok(pins.get(code).map_err(self.err())?.is_some())
+        })
+    }
+
+    /// What the state holds of its PIN hashes' key.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::Store`], [`ConsumerError::Closed`] or
+    /// [`ConsumerError::Corrupt`].
+    pub fn key_record(&self) -> Result<KeyRecord, ConsumerError> {
+        self.run(false, |db| {
+            let txn = db.begin_read().map_err(self.err())?;
+            let meta = txn.open_table(META).map_err(self.err())?;
+            let pins = txn.open_table(PINS).map_err(self.err())?;
+            self.key_record_in(&meta, &pins)
+        })
+    }
+
+    fn key_record_in(
+        &self,
+        meta: &impl redb::ReadableTable<&'static str, &'static [u8]>,
+        pins: &impl redb::ReadableTable<&'static str, &'static [u8]>,
+    ) -> Result<KeyRecord, ConsumerError> {
+        if let Some(v) = meta.get(KEY_CHECK).map_err(self.err())? {
+            let check = <[u8; 32]>::try_from(v.value()).map_err(|_| self.corrupt("meta"))?;
+            return Ok(KeyRecord::Recorded(check));
+        }
+        Ok(if pins.first().map_err(self.err())?.is_some() {
+            KeyRecord::Unrecorded
+        } else {
+            KeyRecord::Empty
+        })
+    }
+
+    /// Checks `key` against the key the state's PIN hashes were made with,
+    /// and returns what the state holds of it.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::KeyMismatch`] when the state recorded another key's
+    /// check value; as [`ConsumerStore::key_record`].
+    pub fn check_key(&self, key: &PinKey) -> Result<KeyRecord, ConsumerError> {
+        let record = self.key_record()?;
+        match record {
+            KeyRecord::Recorded(check) if check != key.check_value() => {
+                Err(ConsumerError::KeyMismatch {
+                    path: self.path.clone(),
+                })
+            }
+            _ => Ok(record),
+        }
     }
 
     fn confirmed_at(
@@ -230,10 +570,15 @@ impl ConsumerStore {
     ///
     /// While the code has `max_failures` wrong PINs inside the window, the
     /// PIN is not even compared: the answer is [`PinOutcome::RateLimited`].
+    /// The limit is per code, whoever sends the PINs: guessing a code's PIN
+    /// from many addresses is no faster than from one, but anyone who knows
+    /// a code can keep its PIN check locked by sending wrong PINs
+    /// (docs/operations.md).
     ///
     /// # Errors
     ///
-    /// [`ConsumerError::Store`] or [`ConsumerError::Corrupt`].
+    /// [`ConsumerError::Store`], [`ConsumerError::Closed`] or
+    /// [`ConsumerError::Corrupt`].
     pub fn check_pin(
         &self,
         code: &str,
@@ -241,7 +586,20 @@ impl ConsumerStore {
         now_us: i64,
         policy: PinPolicy,
     ) -> Result<PinOutcome, ConsumerError> {
-        let txn = self.db.begin_write().map_err(self.err())?;
+        self.run(true, |db| {
+            self.check_pin_in(db, code, candidate, now_us, policy)
+        })
+    }
+
+    fn check_pin_in(
+        &self,
+        db: &Database,
+        code: &str,
+        candidate: &PinHash,
+        now_us: i64,
+        policy: PinPolicy,
+    ) -> Result<PinOutcome, ConsumerError> {
+        let txn = db.begin_write().map_err(self.err())?;
         let outcome = {
             let pins = txn.open_table(PINS).map_err(self.err())?;
             let Some(stored) = pins.get(code).map_err(self.err())? else {
@@ -309,35 +667,67 @@ impl ConsumerStore {
         Ok(outcome)
     }
 
-    /// Stores PIN hashes, replacing those of codes already present (their
-    /// scans and confirmations are kept). Returns how many were written.
+    /// Hashes the PINs of `rows` (`(code, normalised PIN)`) with `key` and
+    /// stores them, replacing those of codes already present (their scans
+    /// and confirmations are kept), and records the key's check value.
+    ///
+    /// All or nothing: one transaction, committed only after the last row;
+    /// an error leaves the state as it was. Check the rows first
+    /// ([`super::pin::check_secrets`]) so that a bad file fails before any
+    /// writing.
     ///
     /// # Errors
     ///
-    /// The first error of `rows`, or [`ConsumerError::Store`]; rows of
-    /// earlier transactions stay written (importing again is harmless).
-    pub fn import_pins<I>(&self, rows: I) -> Result<u64, ConsumerError>
+    /// [`ConsumerError::KeyMismatch`] when the state holds the check value of
+    /// another key; the first error of `rows`; [`ConsumerError::Store`].
+    pub fn import_pins<I>(&self, key: &PinKey, rows: I) -> Result<PinImport, ConsumerError>
     where
-        I: IntoIterator<Item = Result<(String, PinHash), ConsumerError>>,
+        I: IntoIterator<Item = Result<(String, String), ConsumerError>>,
     {
-        let mut rows = rows.into_iter().peekable();
-        let mut written = 0u64;
-        while rows.peek().is_some() {
-            let txn = self.db.begin_write().map_err(self.err())?;
-            {
-                let mut pins = txn.open_table(PINS).map_err(self.err())?;
-                for row in rows.by_ref().take(IMPORT_BATCH_ROWS) {
-                    let (code, hash) = row?;
-                    pins.insert(code.as_str(), hash.as_bytes().as_slice())
+        let check = key.check_value();
+        let import = self
+            .attempt(|db| {
+                let txn = db.begin_write().map_err(self.err())?;
+                let mut written = 0u64;
+                let before = {
+                    let mut meta = txn.open_table(META).map_err(self.err())?;
+                    let mut pins = txn.open_table(PINS).map_err(self.err())?;
+                    let before = self.key_record_in(&meta, &pins)?;
+                    if matches!(before, KeyRecord::Recorded(c) if c != check) {
+                        return Err(ConsumerError::KeyMismatch {
+                            path: self.path.clone(),
+                        });
+                    }
+                    for row in rows {
+                        let (code, pin) = row?;
+                        let hash = key.hash_pin(&code, &pin);
+                        pins.insert(code.as_str(), hash.as_bytes().as_slice())
+                            .map_err(self.err())?;
+                        written += 1;
+                    }
+                    meta.insert(KEY_CHECK, check.as_slice())
                         .map_err(self.err())?;
-                    written += 1;
-                }
-            }
-            txn.commit().map_err(self.err())?;
-        }
-        tracing::info!(written, path = %self.path.display(), "PIN hashes imported");
-        Ok(written)
+                    before
+                };
+                txn.commit().map_err(self.err())?;
+                Ok(PinImport { written, before })
+            })
+            .map_err(|(e, _)| e)?;
+        tracing::info!(written = import.written, path = %self.path.display(), "PIN hashes imported");
+        Ok(import)
     }
+}
+
+/// Opens (or creates) the database file.
+fn open_database(path: &Path, faults: &WriteFaults) -> Result<Database, ConsumerError> {
+    let store_err = |source: redb::Error| ConsumerError::Store {
+        path: path.to_owned(),
+        source,
+    };
+    let file = StateFile::open(path, faults.clone()).map_err(store_err)?;
+    redb::Builder::new()
+        .create_with_backend(file)
+        .map_err(|e| store_err(e.into()))
 }
 
 fn decode_scans(bytes: &[u8]) -> Option<(u64, i64, i64)> {
@@ -400,8 +790,9 @@ mod tests {
         let wrong = key.hash_pin("C", "00000000");
         assert_eq!(
             store
-                .import_pins([Ok(("C".to_owned(), right))])
-                .expect("import"),
+                .import_pins(&key, [Ok(("C".to_owned(), "12345678".to_owned()))])
+                .expect("import")
+                .written,
             1
         );
         let policy = PinPolicy::default();
@@ -455,6 +846,149 @@ mod tests {
         assert_eq!(
             store.check_pin("D", &right, 0, policy).expect("check"),
             PinOutcome::NoPin
+        );
+    }
+
+    fn import(store: &ConsumerStore, key: &PinKey, rows: &[(&str, &str)]) -> PinImport {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(c, p)| Ok(((*c).to_owned(), (*p).to_owned())))
+            .collect();
+        store.import_pins(key, rows).expect("import")
+    }
+
+    #[test]
+    fn a_failed_write_reopens_the_database_and_recovers() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let faults = WriteFaults::new();
+        let store = ConsumerStore::open_with_faults(dir.path(), faults.clone())
+            .expect("open")
+            .with_reopen_interval(Duration::ZERO);
+        assert_eq!(store.record_scan("C", 1).expect("scan").count, 1);
+        faults.fail_writes(true);
+        let err = store.record_scan("C", 2).expect_err("the disk is full");
+        assert!(err.is_io(), "{err:?}");
+        assert!(!store.health().writable());
+        assert!(store.health().last_error().is_some());
+        assert!(store.health().failures() >= 1);
+        assert!(store.probe(3).is_err());
+        faults.fail_writes(false);
+        // The database poisoned by the failure is reopened; the failed scan
+        // was not recorded.
+        assert_eq!(store.record_scan("C", 4).expect("scan").count, 2);
+        assert!(store.health().writable());
+        assert_eq!(store.health().last_error(), None);
+        assert!(store.health().reopens() >= 1);
+        assert_eq!(store.scan_info("C").expect("info").count, 2);
+    }
+
+    #[test]
+    fn reopens_are_rate_limited() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let faults = WriteFaults::new();
+        let store = ConsumerStore::open_with_faults(dir.path(), faults.clone())
+            .expect("open")
+            .with_reopen_interval(Duration::from_secs(3600));
+        faults.fail_writes(true);
+        for t in 0..20 {
+            assert!(store.record_scan("C", t).is_err());
+        }
+        // One reopen (or one attempt) for twenty failures.
+        assert!(store.health().reopens() <= 1);
+        faults.fail_writes(false);
+        // Still inside the interval: no reopen yet, the failure stays.
+        assert!(store.record_scan("C", 30).is_err());
+        assert!(!store.health().writable());
+    }
+
+    #[test]
+    fn an_import_is_all_or_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ConsumerStore::open(dir.path()).expect("open");
+        let key = PinKey::from_bytes([7; 32]);
+        let rows = vec![
+            Ok(("A".to_owned(), "1234".to_owned())),
+            Err(ConsumerError::BadSecrets {
+                path: "pins.csv".into(),
+                line: 3,
+                reason: "bad",
+            }),
+        ];
+        assert!(matches!(
+            store.import_pins(&key, rows),
+            Err(ConsumerError::BadSecrets { line: 3, .. })
+        ));
+        assert!(!store.has_pin("A").expect("has_pin"));
+        assert_eq!(store.key_record().expect("record"), KeyRecord::Empty);
+    }
+
+    #[test]
+    fn the_key_check_value_is_recorded_and_enforced() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ConsumerStore::open(dir.path()).expect("open");
+        let key = PinKey::from_bytes([7; 32]);
+        let other = PinKey::from_bytes([8; 32]);
+        assert_eq!(store.check_key(&other).expect("check"), KeyRecord::Empty);
+        let first = import(&store, &key, &[("A", "1234")]);
+        assert_eq!((first.written, first.before), (1, KeyRecord::Empty));
+        assert_eq!(
+            store.check_key(&key).expect("check"),
+            KeyRecord::Recorded(key.check_value())
+        );
+        assert!(matches!(
+            store.check_key(&other),
+            Err(ConsumerError::KeyMismatch { .. })
+        ));
+        // Another key's import is refused and writes nothing.
+        let rows = vec![Ok(("B".to_owned(), "1234".to_owned()))];
+        assert!(matches!(
+            store.import_pins(&other, rows),
+            Err(ConsumerError::KeyMismatch { .. })
+        ));
+        assert!(!store.has_pin("B").expect("has_pin"));
+        // The same key imports again.
+        assert_eq!(import(&store, &key, &[("B", "1234")]).written, 1);
+    }
+
+    #[test]
+    fn a_state_from_before_key_check_values_records_the_next_imports_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ConsumerStore::open(dir.path()).expect("open");
+        let key = PinKey::from_bytes([7; 32]);
+        // PIN hashes written as before this change: no check value.
+        store
+            .attempt(|db| {
+                let txn = db.begin_write().map_err(store.err())?;
+                {
+                    let mut pins = txn.open_table(PINS).map_err(store.err())?;
+                    let hash = key.hash_pin("A", "1234");
+                    pins.insert("A", hash.as_bytes().as_slice())
+                        .map_err(store.err())?;
+                }
+                txn.commit().map_err(store.err())
+            })
+            .map_err(|(e, _)| e)
+            .expect("legacy write");
+        assert_eq!(store.key_record().expect("record"), KeyRecord::Unrecorded);
+        // Any key passes the check: nothing tells.
+        assert_eq!(
+            store
+                .check_key(&PinKey::from_bytes([9; 32]))
+                .expect("check"),
+            KeyRecord::Unrecorded
+        );
+        let imported = import(&store, &key, &[("B", "5678")]);
+        assert_eq!(imported.before, KeyRecord::Unrecorded);
+        assert_eq!(
+            store.key_record().expect("record"),
+            KeyRecord::Recorded(key.check_value())
+        );
+        let policy = PinPolicy::default();
+        assert_eq!(
+            store
+                .check_pin("A", &key.hash_pin("A", "1234"), 0, policy)
+                .expect("check"),
+            PinOutcome::Confirmed { at_us: 0 }
         );
     }
 }
