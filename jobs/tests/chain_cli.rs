@@ -1136,3 +1136,169 @@ fn run_anchors_on_every_chain_it_can_and_a_complete_batch_needs_no_chain() {
     );
     assert!(out.contains("already complete: nothing to do"), "{out}");
 }
+
+/// A running `proofmark serve` (killed on drop) and the address it listens on.
+struct Server {
+    child: std::process::Child,
+    addr: String,
+}
+
+impl Server {
+    /// Serves `store` and `index` with the consumer page (its state in `d/state-{name}`),
+    /// on a free port, with `extra` arguments.
+    fn start(d: &Path, name: &str, store: &str, index: &str, extra: &[&str]) -> Server {
+        use std::io::BufRead as _;
+        let state = d.join(format!("state-{name}"));
+        let mut child = bin(d)
+            .args(["serve", "--store", store, "--index", index, "--state-dir"])
+            .arg(&state)
+            .args(["--listen", "127.0.0.1:0", "--prewarm-mib", "0"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let mut server = Server {
+            child,
+            addr: String::new(),
+        };
+        let mut lines = std::io::BufReader::new(stderr).lines();
+        let mut said = String::new();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(addr) = line.trim().strip_prefix("serving on http://") {
+                server.addr = addr.to_owned();
+                break;
+            }
+            said.push_str(&line);
+            said.push('\n');
+        }
+        assert!(
+            !server.addr.is_empty(),
+            "serve {name} did not start: {said}"
+        );
+        // Keep reading what it says, lest it block on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        server
+    }
+
+    /// `GET path`: the status line and the whole response.
+    fn get(&self, path: &str) -> (String, String) {
+        use std::io::{Read as _, Write as _};
+        let mut s = std::net::TcpStream::connect(&self.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        )
+        .unwrap();
+        let mut text = String::new();
+        s.read_to_string(&mut text).unwrap();
+        (text.lines().next().unwrap_or_default().to_owned(), text)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The consumer page's verdict section: `ok` (the green badge), `warn` (amber, "cannot
+/// confirm right now") or `bad` (red).
+fn verdict_class(page: &str) -> &str {
+    let open = "<section id=\"verdict\" class=\"";
+    let start = page.find(open).unwrap() + open.len();
+    let len = page[start..].find('"').unwrap();
+    &page[start..start + len]
+}
+
+/// `proofmark serve --chains FILE --chain NAME`: a batch anchored on an `evm` chain only,
+/// served without any ledger key, has the green badge naming the chain, the transaction
+/// and the block; the chain's answer is kept (`--chain-cache-secs`), so a page still shows
+/// it once the node stopped, and, once it expired, the page is amber ("cannot confirm
+/// right now"), never red. Without `--chain` the page is amber.
+#[test]
+fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let node = Anvil::start(31337);
+    let (store, records) = committed_batch(d);
+    let (_, evm) = deployed_and_granted(d, &node);
+    ok(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--chains",
+            &evm,
+            "--chain",
+            "local",
+        ],
+    );
+    let receipt: Value = serde_json::from_slice(
+        &std::fs::read(d.join("store/batches/b1/anchors/local.json")).unwrap(),
+    )
+    .unwrap();
+    let tx = receipt["tx_hash"].as_str().unwrap().to_owned();
+    let block = receipt["block_number"].as_u64().unwrap();
+    let index = d.join("index");
+    let index = index.to_str().unwrap();
+    ok(
+        d,
+        &[
+            "publish",
+            "--batch-id",
+            "b1",
+            "--store",
+            &store,
+            "--index",
+            index,
+        ],
+    );
+    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
+    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    let page = format!("/s/{code}");
+
+    let chain = ["--chains", evm.as_str(), "--chain", "local"];
+    let kept = Server::start(d, "kept", &store, index, &chain);
+    let brief = Server::start(
+        d,
+        "brief",
+        &store,
+        index,
+        &[&chain[..], &["--chain-cache-secs", "1"]].concat(),
+    );
+    let unread = Server::start(d, "unread", &store, index, &[]);
+    for server in [&kept, &brief] {
+        let (status, body) = server.get(&page);
+        assert!(status.contains("200"), "{status}");
+        assert_eq!(verdict_class(&body), "ok", "{body}");
+        assert!(body.contains("Verified on chain"), "{body}");
+        let anchor = format!("local: transaction <span class=\"mono\">{tx}</span>, block {block}");
+        assert!(body.contains(&anchor), "{anchor} not in {body}");
+    }
+    // No chain to read: amber, not red.
+    let (_, body) = unread.get(&page);
+    assert_eq!(verdict_class(&body), "warn", "{body}");
+    assert!(body.contains("Cannot confirm right now"), "{body}");
+
+    // The node stops. The answer read while it ran is kept for 60 s by default...
+    drop(node);
+    let (_, body) = kept.get(&page);
+    assert_eq!(verdict_class(&body), "ok", "{body}");
+    // ... and for 1 s with --chain-cache-secs 1: then the chain cannot be read, amber.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for _ in 0..2 {
+        let (status, body) = brief.get(&page);
+        assert!(status.contains("200"), "{status}");
+        assert_eq!(verdict_class(&body), "warn", "{body}");
+        assert!(body.contains("Cannot confirm right now"), "{body}");
+        assert!(body.contains("could not be read"), "{body}");
+    }
+}

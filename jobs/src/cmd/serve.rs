@@ -8,14 +8,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use proofmark_anchor::chain::{ChainConfig, ChainsFile, default_ledger_key_file};
+use proofmark_anchor::ledger::NoteSigner;
 use proofmark_ingest::Store;
 use proofmark_verifier::api::{ApiLimits, ApiState};
 use proofmark_verifier::consumer::{Consumer, ConsumerError, KeyRecord, PinKey};
 use proofmark_verifier::lookup::prewarm::PrewarmBudget;
-use proofmark_verifier::verify::Trust;
+use proofmark_verifier::verify::{CachedChainCheck, ChainCheck, Trust};
 use proofmark_verifier::{CodeLookup, Lookup};
 
 use super::GlobalArgs;
+use super::verify::EvmChainCheck;
 use crate::exit::{Classified, ExitClass};
 
 /// Arguments of `proofmark serve`.
@@ -51,6 +54,28 @@ pub struct ServeArgs {
     /// the consumer page says it cannot confirm them (and a warning is logged).
     #[arg(long = "ledger-key", value_name = "KEY")]
     pub ledger_keys: Vec<String>,
+    /// TOML file defining the chains (`[chains.NAME]` tables with a `type`),
+    /// the same file as `proofmark anchor` and `audit batch` read; only the
+    /// chains named with --chain are used.
+    #[arg(long = "chains", value_name = "FILE")]
+    pub chains_file: Option<PathBuf>,
+    /// A chain the consumer page checks receipts against, for its verified
+    /// badge: for an `evm` chain, its node is read (through `rpc_url` and the
+    /// anchor contract of the chains file; no account key is needed); for a
+    /// `ledger` chain, the verifier key of its key file (which must exist) is
+    /// trusted, as with --ledger-key. Repeatable. A batch anchored only on
+    /// `evm` chains shows as verified only if one of them is named here; with
+    /// no `evm` chain named it shows as "cannot confirm", as it does while its
+    /// chain cannot be read; with other `evm` chains named but not its own, as
+    /// not verified.
+    #[arg(long = "chain", value_name = "NAME")]
+    pub chains: Vec<String>,
+    /// Seconds the consumer page keeps what an `evm` chain answered for a
+    /// receipt (anchored, or not anchored), so that page views do not read the
+    /// chain each time; 0 reads it on every view. A chain that could not be read
+    /// is asked again after at most 5 seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub chain_cache_secs: u64,
     /// Memory for whole decoded input row groups, in MiB. 0 (the default)
     /// decodes, per record, only the pages that hold its row; a cache pays
     /// only when the row groups looked up fit in it (see benches/README.md:
@@ -91,10 +116,28 @@ pub fn run_serve(args: ServeArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(serve(args, global.quiet))
+    // The chains are read on a runtime of their own, made and dropped here, outside the
+    // server's runtime (a runtime cannot be dropped inside another).
+    let chain_runtime = if args.chains.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("chain-reads")
+                .enable_all()
+                .build()
+                .context("cannot start the chain readers' runtime")?,
+        ))
+    };
+    runtime.block_on(serve(args, global.quiet, chain_runtime.as_ref()))
 }
 
-async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
+async fn serve(
+    args: ServeArgs,
+    quiet: bool,
+    chain_runtime: Option<&Arc<tokio::runtime::Runtime>>,
+) -> anyhow::Result<ExitCode> {
     // The consumer state and its PIN key first: a key that does not match
     // is refused before the index is opened.
     let limits = ApiLimits {
@@ -116,24 +159,21 @@ async fn serve(args: ServeArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             if let Some(key) = &key {
                 check_pin_key(&consumer, key, args.secrets_key_file.as_deref(), quiet)?;
             }
-            let mut trust = Trust::new();
-            for key in super::verify::parse_ledger_keys(&args.ledger_keys)? {
-                trust = trust.with_ledger_key(key);
-            }
+            let trust = page_trust(&args, chain_runtime)?;
             if trust.ledger_keys.is_empty() && trust.chain_checks.is_empty() {
                 // Not an error: the records and proofs are still checked, and
                 // the page says it cannot confirm rather than calling genuine
                 // products fake. But no page will show a verified badge.
                 tracing::warn!(
-                    "no --ledger-key and no chain to read: no anchor can be checked, so no \
+                    "no --ledger-key and no --chain to read: no anchor can be checked, so no \
                      consumer page can show a product as verified (they say they cannot confirm)"
                 );
                 // In JSON mode the warning event above is already on stderr.
                 if !quiet && !super::json_logs() {
                     errln!(
-                        "warning: no --ledger-key and no chain to read: no anchor can be checked, \
-                         so no consumer page can show a product as verified (they say they \
-                         cannot confirm)"
+                        "warning: no --ledger-key and no --chain to read: no anchor can be \
+                         checked, so no consumer page can show a product as verified (they say \
+                         they cannot confirm)"
                     );
                 }
             }
@@ -243,6 +283,54 @@ fn check_pin_key(
             .context(Classified(ExitClass::Input, "wrong PIN key"))),
         Err(e) => Err(anyhow::Error::new(e).context("cannot read the consumer state")),
     }
+}
+
+/// What the consumer page trusts: the `--ledger-key` keys, and each `--chain` of the
+/// `--chains` file (as `audit batch` reads them): a `ledger` chain's verifier key (from
+/// its existing key file), an `evm` chain's node and contract, read on `chain_runtime`
+/// through a cache (`--chain-cache-secs`). The page verifies on the blocking pool, where
+/// a chain read may wait.
+fn page_trust(
+    args: &ServeArgs,
+    chain_runtime: Option<&Arc<tokio::runtime::Runtime>>,
+) -> anyhow::Result<Trust> {
+    let mut trust = Trust::new();
+    for key in super::verify::parse_ledger_keys(&args.ledger_keys)? {
+        trust = trust.with_ledger_key(key);
+    }
+    let chains = match &args.chains_file {
+        Some(p) => ChainsFile::load(p)?,
+        None => ChainsFile::default(),
+    };
+    let answer_ttl = Duration::from_secs(args.chain_cache_secs);
+    for name in &args.chains {
+        match chains.get(name)? {
+            ChainConfig::Ledger { key_file, .. } => {
+                // Read, never made: a verifier has no use for a new signing key.
+                let path = key_file.unwrap_or_else(default_ledger_key_file);
+                let verifier = NoteSigner::load(&path)
+                    .with_context(|| {
+                        format!("chain {name}: the ledger key file {}", path.display())
+                    })?
+                    .verifier();
+                trust = trust.with_ledger_key(verifier);
+            }
+            ChainConfig::Evm(config) => {
+                // Without the contract, every receipt would be read as a mismatch.
+                anyhow::ensure!(
+                    config.contract.is_some(),
+                    "chain {name}: the chains file gives no `contract` to read the anchors from"
+                );
+                let runtime = chain_runtime
+                    .context("no runtime to read the chains on")?
+                    .clone();
+                let reader: Arc<dyn ChainCheck> = Arc::new(EvmChainCheck::new(config, runtime));
+                let cached = CachedChainCheck::new(reader, answer_ttl);
+                trust = trust.with_chain_check(name, Arc::new(cached));
+            }
+        }
+    }
+    Ok(trust)
 }
 
 /// Reads the index's files ahead ([`Lookup::prewarm`]) and says how it went.

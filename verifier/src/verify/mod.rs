@@ -50,12 +50,14 @@ use serde_json::Value;
 use crate::report::{BatchInfo, CODE_REPORT_FORMAT, CodeReport, RecordEntry};
 
 mod anchor;
+mod cached;
 mod leaf_proof;
 mod memo;
 pub(crate) mod proof_json;
 mod record;
 
 use anchor::*;
+pub use cached::{CachedChainCheck, DEFAULT_MAX_ENTRIES, DEFAULT_UNAVAILABLE_TTL};
 pub use leaf_proof::{LEAF_PROOF_FORMAT, LeafProofDocument, verify_leaf_document};
 use memo::MemoSet;
 use record::*;

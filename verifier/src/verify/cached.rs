@@ -1,0 +1,484 @@
+//! A cache in front of a [`ChainCheck`], so that a service verifying the same
+//! receipts again and again (every view of a consumer page) does not read the
+//! chain each time.
+//!
+//! An answer is kept per chain, batch (its id, suite, root, leaf count and
+//! manifest digest) and receipt (its exact JSON text): a pass, a mismatch or a
+//! "not applicable" for [`CachedChainCheck::new`]'s `answer_ttl`, an
+//! "unavailable" (the chain could not be read) for a much shorter time
+//! ([`DEFAULT_UNAVAILABLE_TTL`]), so that a node that is down is asked again
+//! soon, but not on every view. The cache holds at most
+//! [`DEFAULT_MAX_ENTRIES`] answers (see [`CachedChainCheck::with_max_entries`]):
+//! when full, expired answers are dropped first, then those that expire first.
+//!
+//! Two callers missing the same answer at once both read the chain (there is
+//! no single flight): the cost of a burst is bounded by the callers, not by
+//! time.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use proofmark_verifier::verify::{CachedChainCheck, ChainCheck, Trust};
+//!
+//! fn cached(name: &str, reader: Arc<dyn ChainCheck>) -> Trust {
+//!     let check = CachedChainCheck::new(reader, Duration::from_secs(60));
+//!     Trust::new().with_chain_check(name, Arc::new(check))
+//! }
+//! ```
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::{AnchoredBatch, ChainCheck, ChainCheckError};
+
+/// How long [`CachedChainCheck`] keeps an "unavailable" answer by default.
+pub const DEFAULT_UNAVAILABLE_TTL: Duration = Duration::from_secs(5);
+
+/// How many answers [`CachedChainCheck`] keeps at most by default.
+pub const DEFAULT_MAX_ENTRIES: usize = 4096;
+
+/// What an answer is about: everything the wrapped check is given.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    chain: String,
+    batch_id: String,
+    suite: String,
+    root: String,
+    leaf_count: u64,
+    manifest_digest: String,
+    /// The receipt's JSON text.
+    receipt: String,
+}
+
+impl Key {
+    fn new(chain: &str, receipt: &Value, batch: &AnchoredBatch<'_>) -> Self {
+        Key {
+            chain: chain.to_owned(),
+            batch_id: batch.batch_id.to_owned(),
+            suite: batch.suite.to_owned(),
+            root: batch.root.to_owned(),
+            leaf_count: batch.leaf_count,
+            manifest_digest: batch.manifest_digest.to_owned(),
+            receipt: receipt.to_string(),
+        }
+    }
+}
+
+/// A kept answer and when it stops being used.
+struct Entry {
+    answer: Result<String, ChainCheckError>,
+    expires: Instant,
+}
+
+/// A [`ChainCheck`] that keeps the answers of another for a while.
+pub struct CachedChainCheck {
+    inner: Arc<dyn ChainCheck>,
+    answer_ttl: Duration,
+    unavailable_ttl: Duration,
+    max_entries: usize,
+    entries: Mutex<HashMap<Key, Entry>>,
+    now: Clock,
+}
+
+/// Where the time comes from (a test moves its own).
+type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
+
+impl fmt::Debug for CachedChainCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CachedChainCheck")
+            .field("answer_ttl", &self.answer_ttl)
+            .field("unavailable_ttl", &self.unavailable_ttl)
+            .field("max_entries", &self.max_entries)
+            .field("len", &self.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl CachedChainCheck {
+    /// Keeps the answers of `inner`: a pass, a mismatch or a "not applicable"
+    /// for `answer_ttl`, an "unavailable" for [`DEFAULT_UNAVAILABLE_TTL`] (at
+    /// most `answer_ttl`). A zero `answer_ttl` keeps nothing.
+    pub fn new(inner: Arc<dyn ChainCheck>, answer_ttl: Duration) -> Self {
+        CachedChainCheck {
+            inner,
+            answer_ttl,
+            unavailable_ttl: DEFAULT_UNAVAILABLE_TTL.min(answer_ttl),
+            max_entries: DEFAULT_MAX_ENTRIES,
+            entries: Mutex::new(HashMap::new()),
+            now: Arc::new(Instant::now),
+        }
+    }
+
+    /// Keeps an "unavailable" answer for `ttl` (zero: not at all).
+    pub fn with_unavailable_ttl(mut self, ttl: Duration) -> Self {
+        self.unavailable_ttl = ttl;
+        self
+    }
+
+    /// Keeps at most `max` answers (zero: none).
+    pub fn with_max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max;
+        self
+    }
+
+    /// Answers kept now (some perhaps expired, not yet dropped).
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether no answer is kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+        // The map is consistent between statements: a panic elsewhere leaves it usable.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ttl_of(&self, answer: &Result<String, ChainCheckError>) -> Duration {
+        match answer {
+            Err(ChainCheckError::Unavailable(_)) => self.unavailable_ttl,
+            _ => self.answer_ttl,
+        }
+    }
+
+    /// Keeps `answer` under `key`, making room if the cache is full.
+    fn keep(&self, key: Key, answer: &Result<String, ChainCheckError>) {
+        let ttl = self.ttl_of(answer);
+        if ttl.is_zero() || self.max_entries == 0 {
+            return;
+        }
+        let now = (self.now)();
+        let Some(expires) = now.checked_add(ttl) else {
+            return;
+        };
+        let mut entries = self.lock();
+        if entries.len() >= self.max_entries && !entries.contains_key(&key) {
+            entries.retain(|_, e| e.expires > now);
+            while entries.len() >= self.max_entries {
+                let Some(first) = entries
+                    .iter()
+                    .min_by_key(|(_, e)| e.expires)
+                    .map(|(k, _)| k.clone())
+                else {
+                    break;
+                };
+                entries.remove(&first);
+            }
+        }
+        entries.insert(
+            key,
+            Entry {
+                answer: answer.clone(),
+                expires,
+            },
+        );
+    }
+
+    #[cfg(test)]
+    fn with_clock(mut self, now: Clock) -> Self {
+        self.now = now;
+        self
+    }
+}
+
+impl ChainCheck for CachedChainCheck {
+    fn check(
+        &self,
+        chain: &str,
+        receipt: &Value,
+        batch: &AnchoredBatch<'_>,
+    ) -> Result<String, ChainCheckError> {
+        let key = Key::new(chain, receipt, batch);
+        {
+            let now = (self.now)();
+            let mut entries = self.lock();
+            match entries.get(&key) {
+                Some(e) if e.expires > now => {
+                    tracing::trace!(chain, batch = batch.batch_id, "chain answer from the cache");
+                    return e.answer.clone();
+                }
+                Some(_) => {
+                    entries.remove(&key);
+                }
+                None => {}
+            }
+        }
+        // The lock is not held while the chain is read.
+        let answer = self.inner.check(chain, receipt, batch);
+        tracing::debug!(
+            chain,
+            batch = batch.batch_id,
+            unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_))),
+            "chain read"
+        );
+        self.keep(key, &answer);
+        answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+    use serde_json::json;
+
+    use super::*;
+
+    /// A clock that moves only when the test says so.
+    #[derive(Clone)]
+    struct TestClock {
+        start: Instant,
+        offset_ms: Arc<AtomicU64>,
+    }
+
+    impl TestClock {
+        fn new() -> Self {
+            TestClock {
+                start: Instant::now(),
+                offset_ms: Arc::new(AtomicU64::new(0)),
+            }
+        }
+
+        fn now(&self) -> Instant {
+            self.start + Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
+        }
+
+        fn advance(&self, d: Duration) {
+            let ms = u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+            self.offset_ms.fetch_add(ms, Ordering::SeqCst);
+        }
+
+        fn clock(&self) -> Clock {
+            let me = self.clone();
+            Arc::new(move || me.now())
+        }
+    }
+
+    /// A chain whose answer the test sets, counting its reads.
+    struct FakeChain {
+        reads: AtomicUsize,
+        /// 0 pass, 1 mismatch, 2 unavailable.
+        mode: AtomicU64,
+    }
+
+    impl FakeChain {
+        fn new() -> Arc<Self> {
+            Arc::new(FakeChain {
+                reads: AtomicUsize::new(0),
+                mode: AtomicU64::new(0),
+            })
+        }
+
+        fn reads(&self) -> usize {
+            self.reads.load(Ordering::SeqCst)
+        }
+
+        fn set(&self, mode: u64) {
+            self.mode.store(mode, Ordering::SeqCst);
+        }
+    }
+
+    impl ChainCheck for FakeChain {
+        fn check(
+            &self,
+            chain: &str,
+            _receipt: &Value,
+            batch: &AnchoredBatch<'_>,
+        ) -> Result<String, ChainCheckError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            match self.mode.load(Ordering::SeqCst) {
+                0 => Ok(format!("{chain} holds {}", batch.root)),
+                1 => Err(ChainCheckError::Mismatch("another root".into())),
+                _ => Err(ChainCheckError::Unavailable("connection refused".into())),
+            }
+        }
+    }
+
+    fn batch(root: &str) -> AnchoredBatch<'_> {
+        AnchoredBatch {
+            batch_id: "b1",
+            suite: "sha256-rfc6962",
+            root,
+            leaf_count: 3,
+            manifest_digest: "blake3:00",
+        }
+    }
+
+    fn cached(fake: &Arc<FakeChain>, ttl_secs: u64, clock: &TestClock) -> CachedChainCheck {
+        let inner: Arc<dyn ChainCheck> = Arc::clone(fake) as Arc<dyn ChainCheck>;
+        CachedChainCheck::new(inner, Duration::from_secs(ttl_secs)).with_clock(clock.clock())
+    }
+
+    #[test]
+    fn an_answer_is_read_once_then_kept_until_it_expires() {
+        let clock = TestClock::new();
+        let fake = FakeChain::new();
+        let cache = cached(&fake, 60, &clock);
+        let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+        let first = cache.check("a", &receipt, &batch("aa"));
+        assert_eq!(first, Ok("a holds aa".to_owned()));
+        for _ in 0..3 {
+            assert_eq!(cache.check("a", &receipt, &batch("aa")), first);
+        }
+        assert_eq!(fake.reads(), 1);
+        clock.advance(Duration::from_secs(59));
+        assert_eq!(cache.check("a", &receipt, &batch("aa")), first);
+        assert_eq!(fake.reads(), 1);
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(cache.check("a", &receipt, &batch("aa")), first);
+        assert_eq!(fake.reads(), 2);
+    }
+
+    #[test]
+    fn a_mismatch_is_kept_like_a_pass() {
+        let clock = TestClock::new();
+        let fake = FakeChain::new();
+        fake.set(1);
+        let cache = cached(&fake, 60, &clock);
+        let receipt = json!({"tx_hash": "0x11"});
+        for _ in 0..3 {
+            assert!(matches!(
+                cache.check("a", &receipt, &batch("aa")),
+                Err(ChainCheckError::Mismatch(_))
+            ));
+        }
+        assert_eq!(fake.reads(), 1);
+    }
+
+    #[test]
+    fn anything_checked_is_part_of_the_key() {
+        let clock = TestClock::new();
+        let fake = FakeChain::new();
+        let cache = cached(&fake, 60, &clock);
+        let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+        cache.check("a", &receipt, &batch("aa")).unwrap();
+        // Another chain, root, receipt field, receipt number: each read anew.
+        cache.check("b", &receipt, &batch("aa")).unwrap();
+        assert_eq!(
+            cache.check("a", &receipt, &batch("bb")).unwrap(),
+            "a holds bb"
+        );
+        cache
+            .check(
+                "a",
+                &json!({"tx_hash": "0x12", "block_number": 7}),
+                &batch("aa"),
+            )
+            .unwrap();
+        cache
+            .check(
+                "a",
+                &json!({"tx_hash": "0x11", "block_number": 8}),
+                &batch("aa"),
+            )
+            .unwrap();
+        let mut other = batch("aa");
+        other.leaf_count = 4;
+        cache.check("a", &receipt, &other).unwrap();
+        assert_eq!(fake.reads(), 6);
+        assert_eq!(cache.len(), 6);
+    }
+
+    #[test]
+    fn an_unavailable_chain_is_asked_again_soon() {
+        let clock = TestClock::new();
+        let fake = FakeChain::new();
+        fake.set(2);
+        let cache = cached(&fake, 60, &clock);
+        let receipt = json!({"tx_hash": "0x11"});
+        for _ in 0..3 {
+            assert!(matches!(
+                cache.check("a", &receipt, &batch("aa")),
+                Err(ChainCheckError::Unavailable(_))
+            ));
+        }
+        // Not hammered: one read while the answer is kept.
+        assert_eq!(fake.reads(), 1);
+        // The node is back; the unavailable answer expires after 5 s, not 60.
+        fake.set(0);
+        clock.advance(DEFAULT_UNAVAILABLE_TTL - Duration::from_millis(1));
+        assert!(cache.check("a", &receipt, &batch("aa")).is_err());
+        assert_eq!(fake.reads(), 1);
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(
+            cache.check("a", &receipt, &batch("aa")),
+            Ok("a holds aa".to_owned())
+        );
+        assert_eq!(fake.reads(), 2);
+        // And the pass is kept for the long time.
+        clock.advance(Duration::from_secs(30));
+        assert!(cache.check("a", &receipt, &batch("aa")).is_ok());
+        assert_eq!(fake.reads(), 2);
+    }
+
+    #[test]
+    fn the_unavailable_time_is_at_most_the_answer_time_and_zero_keeps_nothing() {
+        let clock = TestClock::new();
+        let fake = FakeChain::new();
+        fake.set(2);
+        let cache = cached(&fake, 1, &clock);
+        let receipt = json!({});
+        cache.check("a", &receipt, &batch("aa")).unwrap_err();
+        clock.advance(Duration::from_secs(1));
+        cache.check("a", &receipt, &batch("aa")).unwrap_err();
+        assert_eq!(fake.reads(), 2);
+
+        let fake = FakeChain::new();
+        let cache = cached(&fake, 0, &clock);
+        for _ in 0..3 {
+            cache.check("a", &receipt, &batch("aa")).unwrap();
+        }
+        assert_eq!(fake.reads(), 3);
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn the_cache_is_bounded_and_drops_what_expires_first() {
+        let clock = TestClock::new();
+        let fake = FakeChain::new();
+        let cache = cached(&fake, 60, &clock).with_max_entries(3);
+        let receipt = json!({});
+        let roots = ["r0", "r1", "r2", "r3", "r4"];
+        for root in roots {
+            cache.check("a", &receipt, &batch(root)).unwrap();
+            clock.advance(Duration::from_secs(1));
+        }
+        assert_eq!(cache.len(), 3);
+        assert_eq!(fake.reads(), 5);
+        // The two oldest were dropped; the three newest are kept.
+        for root in &roots[2..] {
+            cache.check("a", &receipt, &batch(root)).unwrap();
+        }
+        assert_eq!(fake.reads(), 5);
+        cache.check("a", &receipt, &batch("r0")).unwrap();
+        assert_eq!(fake.reads(), 6);
+        assert_eq!(cache.len(), 3);
+
+        // Expired answers make room before live ones are dropped.
+        let fake = FakeChain::new();
+        let cache = cached(&fake, 60, &clock).with_max_entries(2);
+        fake.set(2);
+        cache.check("a", &receipt, &batch("down")).unwrap_err();
+        fake.set(0);
+        cache.check("a", &receipt, &batch("up")).unwrap();
+        clock.advance(DEFAULT_UNAVAILABLE_TTL);
+        cache.check("a", &receipt, &batch("new")).unwrap();
+        cache.check("a", &receipt, &batch("up")).unwrap();
+        assert_eq!(fake.reads(), 3);
+
+        let fake = FakeChain::new();
+        let cache = cached(&fake, 60, &clock).with_max_entries(0);
+        cache.check("a", &receipt, &batch("aa")).unwrap();
+        cache.check("a", &receipt, &batch("aa")).unwrap();
+        assert_eq!(fake.reads(), 2);
+        assert!(cache.is_empty());
+    }
+}
