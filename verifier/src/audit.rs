@@ -32,6 +32,7 @@ use proofmark_merkle::{Hash, root_from_leaf_hashes, with_suite};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::error::error_chain;
 use crate::report::BatchInfo;
 use crate::verify::{BatchVerdict, CheckKind, CheckStatus, Trust, verify_batch_anchors};
 
@@ -1098,18 +1099,6 @@ fn leaves_of(o: &SegmentOutcome, manifest: &Manifest) -> u64 {
         .iter()
         .find(|s| s.segment == o.segment)
         .map_or(0, |s| s.leaf_count)
-}
-
-/// An error and its causes, `: `-separated.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        out.push_str(": ");
-        out.push_str(&c.to_string());
-        cause = c.source();
-    }
-    out
 }
 
 #[cfg(test)]

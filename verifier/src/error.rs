@@ -173,6 +173,19 @@ impl VerifierError {
     }
 }
 
+/// An error and its causes, joined with `": "` (a `tracing` field or a
+/// message built from `to_string` shows only the error's own words).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
 /// Longest part of a code (in characters) that messages repeat back.
 pub const SHOWN_CODE_CHARS: usize = 64;
 

@@ -114,14 +114,7 @@ impl ConsumerError {
     /// The error and its causes, joined with `": "`, for logs (a `tracing`
     /// field shows only the error's own message).
     pub fn chain(&self) -> String {
-        let mut out = self.to_string();
-        let mut cause = std::error::Error::source(self);
-        while let Some(c) = cause {
-            out.push_str(": ");
-            out.push_str(&c.to_string());
-            cause = c.source();
-        }
-        out
+        crate::error::error_chain(self)
     }
 }
 
