@@ -1263,7 +1263,8 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
     );
     let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
     let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
-    let page = format!("/s/{code}");
+    // In English (a choice of language is no scan).
+    let page = format!("/s/{code}?lang=en");
 
     let chain = ["--chains", evm.as_str(), "--chain", "local"];
     let kept = Server::start(d, "kept", &store, index, &chain);
