@@ -234,7 +234,7 @@ fn bad_arguments_exit_with_3_and_say_why() {
 }
 
 #[test]
-fn an_unwritable_or_occupied_directory_exits_with_2() {
+fn an_unwritable_directory_exits_with_2_and_an_occupied_one_with_3() {
     let dir = temp_dir();
     let file = dir.path().join("a-file");
     std::fs::write(&file, "x").unwrap();
@@ -268,8 +268,11 @@ fn an_unwritable_or_occupied_directory_exits_with_2() {
         "--out",
         path_arg(&out),
     ]);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&again.stderr).contains("already holds a dataset"));
+    // A folder that already holds a dataset is the caller's to fix: an input error.
+    assert_eq!(again.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&again.stderr);
+    assert!(stderr.contains("already holds a dataset"), "{stderr}");
+    assert!(stderr.contains("--force"), "{stderr}");
     let forced = proofmark(&[
         "datasets",
         "generate",
