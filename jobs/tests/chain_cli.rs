@@ -378,21 +378,8 @@ fn verify_and_audit_against_the_chain(
     manifest: &Value,
 ) {
     // A code's report, as the service gives it.
-    let index = d.join("index");
-    ok(
-        d,
-        &[
-            "publish",
-            "--batch-id",
-            "b1",
-            "--store",
-            store,
-            "--index",
-            index.to_str().unwrap(),
-        ],
-    );
-    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
-    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    let (index, code) = published_code(d, store, records);
+    let code = code.as_str();
     let report = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = proofmark_ingest::Store::from_url(store).unwrap();
         let lookup = proofmark_verifier::Lookup::open(store, &index).unwrap();
@@ -601,6 +588,27 @@ fn committed_batch(d: &Path) -> (String, std::path::PathBuf) {
     (store, records)
 }
 
+/// Publishes batch `b1` of `store` into `d/index`; returns the index folder and the first
+/// code of the dataset at `records` (its PIN file lists every item's code).
+fn published_code(d: &Path, store: &str, records: &Path) -> (std::path::PathBuf, String) {
+    let index = d.join("index");
+    ok(
+        d,
+        &[
+            "publish",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--index",
+            index.to_str().unwrap(),
+        ],
+    );
+    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
+    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    (index, code.to_owned())
+}
+
 /// A chains file `file` with one `evm` chain per `(name, node, contract)`.
 fn evm_chains(
     d: &Path,
@@ -743,22 +751,8 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
     );
 
     // The report of a code, with the receipts of both chains.
-    let index = d.join("index");
-    let index = index.to_str().unwrap();
-    ok(
-        d,
-        &[
-            "publish",
-            "--batch-id",
-            "b1",
-            "--store",
-            &store,
-            "--index",
-            index,
-        ],
-    );
-    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
-    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    let (index, code) = published_code(d, &store, &records);
+    let (index, code) = (index.to_str().unwrap(), code.as_str());
     let report = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = proofmark_ingest::Store::from_url(&store).unwrap();
         let lookup = proofmark_verifier::Lookup::open(store, std::path::Path::new(index)).unwrap();
@@ -1247,22 +1241,8 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
     .unwrap();
     let tx = receipt["tx_hash"].as_str().unwrap().to_owned();
     let block = receipt["block_number"].as_u64().unwrap();
-    let index = d.join("index");
-    let index = index.to_str().unwrap();
-    ok(
-        d,
-        &[
-            "publish",
-            "--batch-id",
-            "b1",
-            "--store",
-            &store,
-            "--index",
-            index,
-        ],
-    );
-    let pins = std::fs::read_to_string(records.join("secrets/pins.csv")).unwrap();
-    let code = pins.lines().nth(1).unwrap().split(',').next().unwrap();
+    let (index, code) = published_code(d, &store, &records);
+    let (index, code) = (index.to_str().unwrap(), code.as_str());
     // In English (a choice of language is no scan).
     let page = format!("/s/{code}?lang=en");
 

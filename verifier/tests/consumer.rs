@@ -232,6 +232,11 @@ fn app(lookup: Arc<dyn CodeLookup>, consumer: Consumer, trust: Trust) -> Router 
     router(lookup, consumer, Arc::new(trust))
 }
 
+/// The sample's page with its state in `dir`, the tests' clock and the ledger's key.
+fn sample_app(dir: &Path) -> Router {
+    app(real_lookup(), consumer(dir, &TestClock::new()), trust())
+}
+
 struct Reply {
     status: StatusCode,
     headers: HeaderMap,
@@ -387,11 +392,7 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
 async fn language_follows_query_cookie_and_accept_language() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let path = format!("/s/{}", s.code);
 
     let en = get(
@@ -445,11 +446,7 @@ async fn language_follows_query_cookie_and_accept_language() {
 async fn times_follow_the_viewer_zone() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let report = real_report().await;
     let first = micros(&report.records[0].record, "event_time").unwrap();
     let path = format!("/s/{}", s.code);
@@ -504,11 +501,7 @@ async fn times_follow_the_viewer_zone() {
 async fn url_variants_redirect_to_the_code_page() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let path = format!("/s/{}", s.code);
     for variant in [
         format!("{path}/"),
@@ -572,11 +565,7 @@ async fn an_item_without_a_production_record_says_its_product_details_are_missin
 #[tokio::test]
 async fn unknown_codes_get_a_red_404_page() {
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let r = get(&app, "/s/00000000000000000000?lang=en", &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("Unknown code"));
@@ -800,11 +789,7 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
 async fn view_changes_are_not_scans() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let path = format!("/s/{}", s.code);
     get(&app, &path, &[]).await;
     get(&app, &format!("{path}?lang=en"), &[]).await;
@@ -1060,11 +1045,7 @@ async fn head_requests_are_not_scans() {
 async fn ignored_view_choices_still_count_as_scans() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let path = format!("/s/{}", s.code);
     get(&app, &path, &[]).await; // 1
     get(&app, &format!("{path}?lang=xx"), &[]).await; // 2
@@ -1174,11 +1155,7 @@ async fn the_pin_field_fits_the_longest_pin() {
     use proofmark_verifier::consumer::pin::{MAX_PIN_LEN, normalize_pin};
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let r = get(&app, &format!("/s/{}", s.code), &[]).await;
     assert!(
         r.body
@@ -1372,11 +1349,7 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
 async fn many_scans_caution_even_without_a_confirmed_pin() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = app(
-        real_lookup(),
-        consumer(dir.path(), &TestClock::new()),
-        trust(),
-    );
+    let app = sample_app(dir.path());
     let path = format!("/s/{}", s.code);
     let path = path.as_str();
     let many = proofmark_verifier::consumer::page::MANY_SCANS;

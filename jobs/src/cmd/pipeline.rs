@@ -172,7 +172,7 @@ macro_rules! say {
 }
 
 /// Writes a finished summary to stdout; a closed pipe (`| head`) is not an error.
-fn emit(summary: &str) {
+pub(crate) fn emit(summary: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(summary.as_bytes()).and_then(|()| out.flush());
 }

@@ -3,7 +3,6 @@
 //! EVM chain's anchor contract holds.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -88,13 +87,7 @@ pub struct VerifyArgs {
 pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     match verify_file(&args) {
         Ok((verdict, document)) => {
-            // The exit code is the answer: a reader that closed the pipe early (`| head`)
-            // does not turn a verdict into an error.
-            if let Err(e) = print_verdict(&verdict, document, args.json, quiet)
-                && !is_broken_pipe(&e)
-            {
-                return Err(e);
-            }
+            print_verdict(&verdict, document, args.json, quiet)?;
             let code = if verdict.verified {
                 EXIT_VERIFIED
             } else if verdict.has_errors() {
@@ -109,20 +102,6 @@ pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(crate::exit::classify(&err).code()))
         }
     }
-}
-
-/// Whether `e` is a write to a closed pipe.
-fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        let kind = c
-            .downcast_ref::<std::io::Error>()
-            .map(std::io::Error::kind)
-            .or_else(|| {
-                c.downcast_ref::<serde_json::Error>()
-                    .and_then(serde_json::Error::io_error_kind)
-            });
-        kind == Some(std::io::ErrorKind::BrokenPipe)
-    })
 }
 
 fn read_input(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -688,11 +667,14 @@ fn print_verdict(
     json: bool,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    use std::fmt::Write as _;
+    // Built whole, then written with a closed pipe (`| head`) ignored: the exit code is
+    // the answer, and a reader that stopped early does not turn it into an error.
+    let mut out = String::new();
     if json {
-        serde_json::to_writer_pretty(&mut out, verdict)?;
-        writeln!(out)?;
+        out = serde_json::to_string_pretty(verdict)?;
+        out.push('\n');
+        super::pipeline::emit(&out);
         return Ok(());
     }
     writeln!(out, "{}", verdict_line(verdict, document))?;
@@ -722,6 +704,7 @@ fn print_verdict(
             }
         }
     }
+    super::pipeline::emit(&out);
     Ok(())
 }
 
