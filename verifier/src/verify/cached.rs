@@ -11,9 +11,10 @@
 //! [`DEFAULT_MAX_ENTRIES`] answers (see [`CachedChainCheck::with_max_entries`]):
 //! when full, expired answers are dropped first, then those that expire first.
 //!
-//! Two callers missing the same answer at once both read the chain (there is
-//! no single flight): the cost of a burst is bounded by the callers, not by
-//! time.
+//! Callers missing the same answer at once read the chain once: the first
+//! reads it, the others wait for its answer (single flight), so a burst of
+//! views after an answer expired, or while a node is timing out, costs one
+//! read, not one per view.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -28,7 +29,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -74,13 +75,66 @@ struct Entry {
     expires: Instant,
 }
 
+/// A chain read in progress, which other callers of the same key wait for.
+#[derive(Default)]
+struct Flight {
+    answer: Mutex<Option<Result<String, ChainCheckError>>>,
+    done: Condvar,
+}
+
+impl Flight {
+    fn finish(&self, answer: Result<String, ChainCheckError>) {
+        let mut slot = self.answer.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(answer);
+        }
+        self.done.notify_all();
+    }
+
+    fn wait(&self) -> Result<String, ChainCheckError> {
+        let mut slot = self.answer.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(answer) = slot.as_ref() {
+                return answer.clone();
+            }
+            slot = self.done.wait(slot).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// The kept answers and the reads in progress, under one lock.
+#[derive(Default)]
+struct Entries {
+    answers: HashMap<Key, Entry>,
+    flights: HashMap<Key, Arc<Flight>>,
+}
+
+/// Ends a read in progress even if the read panicked: its waiters get
+/// "unavailable" rather than waiting for ever.
+struct FlightGuard<'a> {
+    cache: &'a CachedChainCheck,
+    key: Option<Key>,
+    flight: Arc<Flight>,
+}
+
+impl Drop for FlightGuard<'_> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.cache.lock().flights.remove(&key);
+            self.flight.finish(Err(ChainCheckError::Unavailable(
+                "the chain read did not finish".to_owned(),
+            )));
+        }
+    }
+}
+
 /// A [`ChainCheck`] that keeps the answers of another for a while.
 pub struct CachedChainCheck {
     inner: Arc<dyn ChainCheck>,
     answer_ttl: Duration,
     unavailable_ttl: Duration,
     max_entries: usize,
-    entries: Mutex<HashMap<Key, Entry>>,
+    entries: Mutex<Entries>,
     now: Clock,
 }
 
@@ -108,7 +162,7 @@ impl CachedChainCheck {
             answer_ttl,
             unavailable_ttl: DEFAULT_UNAVAILABLE_TTL.min(answer_ttl),
             max_entries: DEFAULT_MAX_ENTRIES,
-            entries: Mutex::new(HashMap::new()),
+            entries: Mutex::new(Entries::default()),
             now: Arc::new(Instant::now),
         }
     }
@@ -127,7 +181,7 @@ impl CachedChainCheck {
 
     /// Answers kept now (some perhaps expired, not yet dropped).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().answers.len()
     }
 
     /// Whether no answer is kept.
@@ -135,7 +189,7 @@ impl CachedChainCheck {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Entry>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // The map is consistent between statements: a panic elsewhere leaves it usable.
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -147,8 +201,12 @@ impl CachedChainCheck {
         }
     }
 
-    /// Keeps `answer` under `key`, making room if the cache is full.
+    /// Keeps `answer` under `key`, making room if the cache is full; and
+    /// ends the read in progress of `key`, in the same step, so that no
+    /// caller finds neither.
     fn keep(&self, key: Key, answer: &Result<String, ChainCheckError>) {
+        let mut guard = self.lock();
+        guard.flights.remove(&key);
         let ttl = self.ttl_of(answer);
         if ttl.is_zero() || self.max_entries == 0 {
             return;
@@ -157,7 +215,7 @@ impl CachedChainCheck {
         let Some(expires) = now.checked_add(ttl) else {
             return;
         };
-        let mut entries = self.lock();
+        let entries = &mut guard.answers;
         if entries.len() >= self.max_entries && !entries.contains_key(&key) {
             entries.retain(|_, e| e.expires > now);
             while entries.len() >= self.max_entries {
@@ -195,20 +253,34 @@ impl ChainCheck for CachedChainCheck {
         batch: &AnchoredBatch<'_>,
     ) -> Result<String, ChainCheckError> {
         let key = Key::new(chain, receipt, batch);
-        {
+        let flight = {
             let now = (self.now)();
-            let mut entries = self.lock();
-            match entries.get(&key) {
+            let mut guard = self.lock();
+            match guard.answers.get(&key) {
                 Some(e) if e.expires > now => {
                     tracing::trace!(chain, batch = batch.batch_id, "chain answer from the cache");
                     return e.answer.clone();
                 }
                 Some(_) => {
-                    entries.remove(&key);
+                    guard.answers.remove(&key);
                 }
                 None => {}
             }
-        }
+            if let Some(flight) = guard.flights.get(&key) {
+                let flight = Arc::clone(flight);
+                drop(guard);
+                tracing::trace!(chain, batch = batch.batch_id, "waiting for a chain read");
+                return flight.wait();
+            }
+            let flight = Arc::new(Flight::default());
+            guard.flights.insert(key.clone(), Arc::clone(&flight));
+            flight
+        };
+        let mut in_flight = FlightGuard {
+            cache: self,
+            key: Some(key.clone()),
+            flight: Arc::clone(&flight),
+        };
         // The lock is not held while the chain is read.
         let answer = self.inner.check(chain, receipt, batch);
         tracing::debug!(
@@ -217,7 +289,9 @@ impl ChainCheck for CachedChainCheck {
             unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_))),
             "chain read"
         );
+        in_flight.key = None;
         self.keep(key, &answer);
+        flight.finish(answer.clone());
         answer
     }
 }
@@ -298,6 +372,101 @@ mod tests {
                 0 => Ok(format!("{chain} holds {}", batch.root)),
                 1 => Err(ChainCheckError::Mismatch("another root".into())),
                 _ => Err(ChainCheckError::Unavailable("connection refused".into())),
+            }
+        }
+    }
+
+    /// A chain whose reads wait until the test opens the gate; then answer,
+    /// or panic.
+    struct GatedChain {
+        reads: AtomicUsize,
+        open: Mutex<bool>,
+        opened: Condvar,
+        panics: bool,
+    }
+
+    impl GatedChain {
+        fn new(panics: bool) -> Arc<Self> {
+            Arc::new(GatedChain {
+                reads: AtomicUsize::new(0),
+                open: Mutex::new(false),
+                opened: Condvar::new(),
+                panics,
+            })
+        }
+
+        fn open(&self) {
+            *self.open.lock().unwrap() = true;
+            self.opened.notify_all();
+        }
+    }
+
+    impl ChainCheck for GatedChain {
+        fn check(
+            &self,
+            chain: &str,
+            _receipt: &Value,
+            batch: &AnchoredBatch<'_>,
+        ) -> Result<String, ChainCheckError> {
+            self.reads.fetch_add(1, Ordering::SeqCst);
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+            drop(open);
+            assert!(!self.panics, "the node's answer could not be decoded");
+            Ok(format!("{chain} holds {}", batch.root))
+        }
+    }
+
+    /// Callers that miss the same answer while it is being read wait for
+    /// that read (and a read that panics gives them "unavailable").
+    #[test]
+    fn callers_missing_the_same_answer_share_one_read() {
+        for panics in [false, true] {
+            let gated = GatedChain::new(panics);
+            let cache = Arc::new(CachedChainCheck::new(
+                Arc::clone(&gated) as Arc<dyn ChainCheck>,
+                Duration::from_secs(60),
+            ));
+            let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+            let call = |cache: &Arc<CachedChainCheck>| {
+                let (cache, receipt) = (Arc::clone(cache), receipt.clone());
+                std::thread::spawn(move || {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        cache.check("a", &receipt, &batch("aa"))
+                    }))
+                })
+            };
+            let first = call(&cache);
+            while gated.reads.load(Ordering::SeqCst) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            let others: Vec<_> = (0..5).map(|_| call(&cache)).collect();
+            // Time for the others to reach the cache before the read ends.
+            std::thread::sleep(Duration::from_millis(100));
+            gated.open();
+            let first = first.join().unwrap();
+            let others: Vec<_> = others.into_iter().map(|t| t.join().unwrap()).collect();
+            assert_eq!(gated.reads.load(Ordering::SeqCst), 1, "panics: {panics}");
+            if panics {
+                assert!(first.is_err());
+                for answer in others {
+                    assert!(
+                        matches!(answer, Ok(Err(ChainCheckError::Unavailable(_)))),
+                        "{answer:?}"
+                    );
+                }
+                // Nothing was kept: the next caller reads again.
+                gated.reads.store(0, Ordering::SeqCst);
+                let again = call(&cache).join().unwrap();
+                assert!(again.is_err());
+                assert_eq!(gated.reads.load(Ordering::SeqCst), 1);
+            } else {
+                assert_eq!(first.as_ref().unwrap(), &Ok("a holds aa".to_owned()));
+                for answer in others {
+                    assert_eq!(answer.unwrap(), Ok("a holds aa".to_owned()));
+                }
             }
         }
     }
