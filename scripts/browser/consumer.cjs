@@ -80,8 +80,9 @@ async function main() {
     const [item, other] = known;
     const itemUrl = `${BASE_URL}/s/${item.code}`;
 
-    // The journey and the badge (English, from Accept-Language).
-    await page.goto(`${itemUrl}?lang=en`);
+    // The journey and the badge (English, from Accept-Language): the item's
+    // second scan.
+    await page.goto(itemUrl);
     const badge = (await page.textContent('#badge')) || '';
     check(badge.includes('Verified in the signed batch log'), 'the verified badge is shown');
     const verdict = (await page.textContent('#verdict')) || '';
@@ -97,11 +98,17 @@ async function main() {
     check(fits, 'the page fits a phone screen without sideways scrolling');
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'consumer-verified-en.png'), fullPage: true });
 
-    // The language switch.
+    // The language switch, there and back, and the zone form: changes of
+    // view, which are not scans.
     await Promise.all([page.waitForNavigation(), page.click('#lang-switch')]);
     check(((await page.textContent('#badge')) || '').includes('已在签名批次日志中验证'), 'the switch link shows Chinese');
     check((await page.getAttribute('html', 'lang')) === 'zh-CN', 'html lang is zh-CN');
-    await page.goto(`${itemUrl}?lang=en`);
+    await Promise.all([page.waitForNavigation(), page.click('#lang-switch')]);
+    check((await page.getAttribute('html', 'lang')) === 'en', 'the switch link goes back to English');
+    await page.selectOption('select[name="tz"]', 'UTC');
+    await Promise.all([page.waitForNavigation(), page.click('footer button[type="submit"]')]);
+    check(((await page.textContent('#zone')) || '').includes('UTC'), 'the zone form shows times in UTC');
+    check(((await page.textContent('#scans')) || '').includes('Scans of this code: 2;'), 'the switches were not counted as scans');
 
     // Wrong PINs on the other code until it is rate-limited; then even its
     // right PIN is refused.
@@ -117,15 +124,16 @@ async function main() {
     check(r.status === 429 && r.result.includes('Too many wrong PINs'), 'a locked code refuses even its right PIN');
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'consumer-rate-limited.png'), fullPage: true });
 
-    // The right PIN confirms the item; a rescan warns of a copy.
-    await page.goto(`${itemUrl}?lang=en`);
+    // The right PIN confirms the item (its third scan); a rescan (the
+    // fourth) warns of a copy.
+    await page.goto(itemUrl);
     r = await submitPin(page, item.pin);
     check(r.status === 200 && r.result.includes('PIN correct'), 'the right PIN is confirmed');
     check((await page.locator('input[name="pin"]').count()) === 0, 'no PIN form once confirmed');
     await page.goto(itemUrl);
     const warning = (await page.textContent('#copy-warning')) || '';
     check(warning.includes('this label may be a copy'), 'a rescan shows the copy warning');
-    check(/scanned 2 times, first on \d{4}-\d\d-\d\d \d\d:\d\d/.test(warning), 'with the scan count and first-scan time');
+    check(/scanned 4 times, first on \d{4}-\d\d-\d\d \d\d:\d\d/.test(warning), 'with the scan count and first-scan time');
     // What the phone shows first, without scrolling.
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'consumer-copy-warning.png') });
 

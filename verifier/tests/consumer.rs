@@ -18,7 +18,8 @@ use proofmark_anchor::ledger::VerifierKey;
 use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
 use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
 use proofmark_merkle::SuiteId;
-use proofmark_verifier::consumer::i18n::ViewerZone;
+use proofmark_verifier::consumer::countries::country_name;
+use proofmark_verifier::consumer::i18n::{Lang, ViewerZone};
 use proofmark_verifier::consumer::journey::{micros, text};
 use proofmark_verifier::consumer::{
     Clock, Consumer, ConsumerStore, PinKey, PinPolicy, SecretsReader, WriteFaults, router,
@@ -333,6 +334,14 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
     for cert in production.record["certifications"].as_array().unwrap() {
         assert!(r.body.contains(&esc(cert.as_str().unwrap())));
     }
+    // The origin named in the page's language, with its code.
+    let origin = text(&production.record, "origin_country").unwrap();
+    let name = country_name(origin, Lang::Zh).unwrap();
+    assert!(
+        r.body
+            .contains(&format!("<dd>{}（{origin}）</dd>", esc(name))),
+        "{origin} {name}"
+    );
     // Inspections with their results, customs, the timeline.
     let inspection = report
         .records
@@ -407,10 +416,7 @@ async fn language_follows_query_cookie_and_accept_language() {
         en.body
             .contains("ledger: log entry #0 in checkpoint of size 1")
     );
-    assert!(
-        en.body
-            .contains(&format!("href=\"{path}?lang=zh\">中文</a>"))
-    );
+    assert!(en.body.contains(&format!("href=\"{path}?lang=zh&amp;v=")));
     assert!(en.body.contains("Provided by"));
     assert!(set_cookies(&en).is_empty());
 
@@ -421,10 +427,7 @@ async fn language_follows_query_cookie_and_accept_language() {
     )
     .await;
     assert!(zh.body.contains("已在签名批次日志中验证"));
-    assert!(
-        zh.body
-            .contains(&format!("href=\"{path}?lang=en\">English</a>"))
-    );
+    assert!(zh.body.contains(&format!("href=\"{path}?lang=en&amp;v=")));
     assert!(
         set_cookies(&zh)
             .iter()
@@ -519,6 +522,64 @@ async fn url_variants_redirect_to_the_code_page() {
     }
     let r = get(&app, &path, &[]).await;
     assert!(r.body.contains("已扫描 1 次"), "{}", r.body);
+}
+
+/// A label whose QR code does not scan: its code typed into `/s` (with the
+/// spaces people put between groups of digits) leads to its page, which
+/// counts the scan; an empty or impossible code gets the form again with a
+/// notice; an unknown code's page offers the form to type it again.
+#[tokio::test]
+async fn a_typed_code_leads_to_its_page() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = sample_app(dir.path());
+    let path = format!("/s/{}", s.code);
+    for entry in ["/s", "/s/", "/s?lang=en"] {
+        let r = get(&app, entry, &[("accept-language", "en")]).await;
+        assert_eq!(r.status, StatusCode::OK, "{entry}");
+        assert!(
+            r.body.contains("Type the code from the label"),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body
+                .contains("<form id=\"code-form\" method=\"get\" action=\"/s\">")
+        );
+        assert!(!r.body.contains("entry-notice"));
+    }
+    let zh = get(&app, "/s", &[("accept-language", "zh-CN")]).await;
+    assert!(zh.body.contains("输入标签上的码"));
+
+    let grouped: String = s
+        .code
+        .as_bytes()
+        .chunks(4)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect::<Vec<_>>()
+        .join("+");
+    let r = get(&app, &format!("/s?code=%20{grouped}%E3%80%80"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers[header::LOCATION], path.as_str());
+    let r = get(&app, &path, &[]).await;
+    assert!(r.body.contains("已扫描 1 次"), "{}", r.body);
+
+    let r = get(&app, "/s?code=+&lang=en", &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("Please type a code."), "{}", r.body);
+    let r = get(&app, "/s?code=%3Cb%3E12&lang=en", &[]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("This is not a code"), "{}", r.body);
+    assert!(r.body.contains("value=\"&lt;b&gt;12\""), "{}", r.body);
+    assert!(!r.body.contains("<b>"));
+
+    let r = get(&app, "/s/00000000000000000000?lang=en", &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("Type the code again"));
+    assert!(
+        r.body
+            .contains("name=\"code\" value=\"00000000000000000000\"")
+    );
 }
 
 /// An item whose production record was rejected has no product details: the page says so
@@ -785,17 +846,75 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"malformed\"} 1\n"));
 }
 
+/// The view token a page's language link carries (`&amp;v=...`), and the
+/// one of its zone form (`name="v" value="..."`); they are the same.
+fn view_token(page: &str) -> String {
+    let from_link = page
+        .split_once("&amp;v=")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(t, _)| t.to_owned())
+        .expect("the language link carries a view token");
+    let from_form = page
+        .split_once("name=\"v\" value=\"")
+        .and_then(|(_, rest)| rest.split_once('"'))
+        .map(|(t, _)| t.to_owned())
+        .expect("the zone form carries a view token");
+    assert_eq!(from_link, from_form);
+    from_link
+}
+
+/// Following the page's own language link or zone form is a change of
+/// view; the same query typed (or printed on a label) without the page's
+/// token is a scan, as is a token of another code, an edited one or an
+/// expired one.
 #[tokio::test]
-async fn view_changes_are_not_scans() {
+async fn only_the_pages_own_links_are_view_changes() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
-    let app = sample_app(dir.path());
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
     let path = format!("/s/{}", s.code);
-    get(&app, &path, &[]).await;
-    get(&app, &format!("{path}?lang=en"), &[]).await;
-    get(&app, &format!("{path}?tz=UTC"), &[]).await;
-    let r = get(&app, &path, &[]).await;
-    assert!(r.body.contains("已扫描 2 次"));
+    let first = get(&app, &path, &[]).await; // 1
+    let token = view_token(&first.body);
+    let r = get(&app, &format!("{path}?lang=en&v={token}"), &[]).await;
+    assert!(r.body.contains("Scans of this code: 1;"), "{}", r.body);
+    assert!(set_cookies(&r).iter().any(|c| c.starts_with("pm_lang=en;")));
+    // The switched page carries a token of its own, good as well.
+    let again = view_token(&r.body);
+    get(&app, &format!("{path}?lang=zh&tz=UTC&v={again}"), &[]).await;
+    get(&app, &format!("{path}?lang=en&v={token}"), &[]).await;
+    // A query without the token: a label printed with `?lang=` still counts.
+    get(&app, &format!("{path}?lang=en"), &[]).await; // 2
+    get(&app, &format!("{path}?tz=UTC"), &[]).await; // 3
+    get(&app, &format!("{path}?lang=xx&tz=Nowhere/Else"), &[]).await; // 4
+    // A token made for another code, or edited.
+    let other = SecretsReader::open(&secrets_path())
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|(code, _)| *code != s.code)
+        .unwrap();
+    let other_page = get(&app, &format!("/s/{}", other.0), &[]).await;
+    let other_token = view_token(&other_page.body);
+    get(&app, &format!("{path}?lang=en&v={other_token}"), &[]).await; // 5
+    let (issued, mac) = token.split_once('.').unwrap();
+    let forged = format!("{}.{mac}", issued.parse::<u64>().unwrap() + 3600);
+    get(&app, &format!("{path}?lang=en&v={forged}"), &[]).await; // 6
+    // Two hours on, the first page's token no longer works.
+    clock.advance(121 * MINUTE_US);
+    get(&app, &format!("{path}?lang=en&v={token}"), &[]).await; // 7
+    let r = get(&app, &path, &[]).await; // 8
+    assert!(r.body.contains("已扫描 8 次"), "{}", r.body);
+    // The state keeps the key: a restarted server takes the tokens it gave.
+    let fresh = view_token(&r.body);
+    drop(app);
+    let store = ConsumerStore::open(dir.path()).unwrap();
+    let restarted = router(
+        real_lookup(),
+        Consumer::new(store, Some(test_key())).with_clock(Arc::clone(&clock) as Arc<dyn Clock>),
+        Arc::new(trust()),
+    );
+    let r = get(&restarted, &format!("{path}?lang=en&v={fresh}"), &[]).await;
+    assert!(r.body.contains("Scans of this code: 8;"), "{}", r.body);
 }
 
 #[tokio::test]
@@ -1000,7 +1119,7 @@ async fn padded_codes_redirect_and_share_the_canonical_state() {
     assert!(r.body.contains("PIN correct"), "{}", r.body);
     assert!(!r.body.contains("No scratch-off PIN"));
     // Its page links to the canonical path.
-    assert!(r.body.contains(&format!("href=\"{path}?lang=zh\"")));
+    assert!(r.body.contains(&format!("href=\"{path}?lang=zh&amp;v=")));
     assert!(!r.body.contains("%20"));
     // And the canonical page now warns; so does the padded one, redirected.
     let r = get(&app, &path, &[("accept-language", "en")]).await;
@@ -1037,24 +1156,6 @@ async fn head_requests_are_not_scans() {
     let r = get(&app, &format!("{path}/pin"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.headers[header::LOCATION], path.as_str());
-}
-
-/// Only a valid explicit choice of language or zone is a change of view; an
-/// ignored value leaves the request a scan.
-#[tokio::test]
-async fn ignored_view_choices_still_count_as_scans() {
-    let s = sample();
-    let dir = tempfile::tempdir().unwrap();
-    let app = sample_app(dir.path());
-    let path = format!("/s/{}", s.code);
-    get(&app, &path, &[]).await; // 1
-    get(&app, &format!("{path}?lang=xx"), &[]).await; // 2
-    get(&app, &format!("{path}?tz=Nowhere/Else"), &[]).await; // 3
-    get(&app, &format!("{path}?lang="), &[]).await; // 4
-    get(&app, &format!("{path}?lang=en"), &[]).await; // a view change
-    get(&app, &format!("{path}?tz=UTC&lang=xx"), &[]).await; // a view change
-    let r = get(&app, &path, &[]).await; // 5
-    assert!(r.body.contains("已扫描 5 次"), "{}", r.body);
 }
 
 /// Once the PIN is confirmed, every PIN answer but the confirming one shows
@@ -1108,9 +1209,11 @@ async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
     let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
     let right = post_pin(&app, &s.code, &s.pin, "en").await;
     assert!(right.body.contains("PIN correct"));
+    // Views through the answer's own links: no scan is counted.
+    let token = view_token(&right.body);
     let confirmed = ViewerZone::default_zone().format_micros(NOW_US).unwrap();
     clock.advance(MINUTE_US);
-    let en = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
+    let en = get(&app, &format!("/s/{}?lang=en&v={token}", s.code), &[]).await;
     let warning = section(&en.body, "copy-warning").expect("the copy warning");
     assert!(
         warning.contains(&format!("already confirmed on {confirmed}.")),
@@ -1119,7 +1222,7 @@ async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
     assert!(!warning.contains("scanned"), "{warning}");
     assert!(!warning.contains('—'), "{warning}");
     assert!(!warning.contains('{'), "{warning}");
-    let zh = get(&app, &format!("/s/{}?lang=zh", s.code), &[]).await;
+    let zh = get(&app, &format!("/s/{}?lang=zh&v={token}", s.code), &[]).await;
     let warning = section(&zh.body, "copy-warning").expect("the copy warning");
     assert!(
         warning.contains(&format!("已于 {confirmed} 被验证过")),

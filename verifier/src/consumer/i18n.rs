@@ -315,6 +315,18 @@ pub struct Texts {
     pub too_large_detail: &'static str,
     /// "Code".
     pub code: &'static str,
+    /// Heading of the page to type a code on (`GET /s`).
+    pub enter_code: &'static str,
+    /// What to type there.
+    pub enter_code_help: &'static str,
+    /// The button that looks the typed code up.
+    pub enter_code_submit: &'static str,
+    /// The notice for an empty form.
+    pub enter_code_empty: &'static str,
+    /// The notice for typed text that cannot be a code.
+    pub enter_code_malformed: &'static str,
+    /// Above the form on an unknown code's page.
+    pub retype_code: &'static str,
     /// Scan line: "Scanned {count} times; first scan {first}".
     pub scans: &'static str,
     /// Heading of the caution shown for a code scanned many times.
@@ -459,6 +471,12 @@ static ZH: Texts = Texts {
     too_large: "无法显示此码的记录",
     too_large_detail: "此码所属批号的记录数超过本服务在一个页面中列出的上限。本服务不会只显示其中一部分，因此无法在此核验。请联系品牌方。",
     code: "码",
+    enter_code: "输入标签上的码",
+    enter_code_help: "如果无法扫描二维码，请输入二维码下方印刷的码（空格可省略）。",
+    enter_code_submit: "查询",
+    enter_code_empty: "请输入一个码。",
+    enter_code_malformed: "这不是一个码：码由 6 到 48 个字母、数字、“.”、“_”或“-”组成。",
+    retype_code: "重新输入码",
     scans: "已扫描 {count} 次；首次扫描：{first}",
     many_scans: "⚠ 此码已被多次扫描",
     many_scans_detail: "此码自 {first} 起已被扫描 {count} 次。一个标签通常只被扫描几次；如果您刚购买此商品，请刮开密码进行验证，以确认标签不是复制品。",
@@ -543,6 +561,12 @@ static EN: Texts = Texts {
     too_large: "This code's history cannot be shown",
     too_large_detail: "The lot of this code has more records than this service lists on one page. It shows all of them or none, so this code cannot be checked here. Contact the brand.",
     code: "Code",
+    enter_code: "Type the code from the label",
+    enter_code_help: "If the QR code cannot be scanned, type the code printed under it (spaces can be left out).",
+    enter_code_submit: "Look up",
+    enter_code_empty: "Please type a code.",
+    enter_code_malformed: "This is not a code: a code has 6 to 48 letters, digits, '.', '_' or '-'.",
+    retype_code: "Type the code again",
     scans: "Scans of this code: {count}; first scan {first}",
     many_scans: "⚠ This code has been scanned many times",
     many_scans_detail: "This code has been scanned {count} times since {first}. A label is usually scanned only a few times: if you just bought this product, scratch off and check its PIN to make sure the label is not a copy.",

@@ -14,12 +14,12 @@
 //! [`crate::verify::Trust`], which runs [`crate::verify::verify_report`]).
 //!
 //! A `GET /s/{code}` is a *scan*: it is counted, and the first scan's time
-//! kept; unless it makes a valid explicit choice of view, `?lang=` naming a
-//! supported language or `?tz=` naming a time zone (the page's own language
-//! link and zone form), which is not counted. An unsupported `?lang=` or
-//! unknown `?tz=` is ignored and the request still counts. A `HEAD` is never
-//! a scan (link previewers send them). Printed QR labels should therefore
-//! encode the bare `/s/{code}`, with no query.
+//! kept; unless it carries a good view token (`v`, see [`view`]), which only
+//! the page's own language link and zone form carry, for two hours after the
+//! page was shown: a change of view, not counted. A query alone (`?lang=en`,
+//! `?tz=UTC`) changes the view but is still a scan, so a label cannot dodge
+//! the count by encoding one. A `HEAD` is never a scan (link previewers send
+//! them). Printed QR labels should encode the bare `/s/{code}`.
 //!
 //! Scans and PIN state are keyed on the report's canonical code (the lookup
 //! trims the code asked for, SPEC.md 11.1), never on the path as sent; a
@@ -36,7 +36,8 @@
 //! The steps of a request, one module each: [`i18n`] (language and zone),
 //! the lookup, [`verdict`] (verification to badge), [`state`] (scans and
 //! PINs, with [`pin`] for keys and hashes), [`journey`] (records to
-//! sections), [`page`] (HTML, escaped with [`html`]); [`routes`] ties them
+//! sections), [`page`] (HTML, escaped with [`html`]), [`view`] (view
+//! tokens); [`routes`] ties them
 //! together and [`metrics`] counts them.
 //!
 //! ```no_run
@@ -53,6 +54,7 @@
 //! ```
 
 pub mod backend;
+pub mod countries;
 pub mod error;
 pub mod html;
 pub mod i18n;
@@ -63,6 +65,7 @@ pub mod pin;
 pub mod routes;
 pub mod state;
 pub mod verdict;
+pub mod view;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -76,6 +79,7 @@ pub use state::{
     ConsumerStore, KeyRecord, PinImport, PinOutcome, PinPolicy, ScanInfo, StoreHealth,
 };
 pub use verdict::{AnchorBadge, AnchorLocation, ReportCheck, Verification};
+pub use view::ViewKey;
 
 /// A source of the current time, in microseconds since the epoch (UTC).
 pub trait Clock: Send + Sync {

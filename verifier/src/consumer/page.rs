@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use super::countries::country_name;
 use super::html::{Esc, path_segment};
 use super::i18n::{Lang, Texts, ViewerZone, fill, format_days, label};
 use super::journey::{Journey, attachments, int, micros, text, text_list};
@@ -68,6 +69,10 @@ pub struct Viewer<'a> {
     pub code: &'a str,
     /// Now, for the zone's offset label.
     pub now_us: i64,
+    /// The view token the page's language link and zone form carry, so that
+    /// following them is no scan ([`super::view`]); none on pages that count
+    /// nothing.
+    pub view_token: Option<&'a str>,
 }
 
 /// What the PIN part of the page shows.
@@ -124,15 +129,23 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
         "<!doctype html><html lang=\"{}\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\">\
-         <title>{} · {}</title><style>{STYLE}</style></head><body>\
-         <header><h1>{}</h1><a id=\"lang-switch\" hreflang=\"{}\" href=\"{}?lang={}\">{}</a></header><main>",
+         <title>{}{}</title><style>{STYLE}</style></head><body>\
+         <header><h1>{}</h1><a id=\"lang-switch\" hreflang=\"{}\" href=\"{}?lang={}{}\">{}</a></header><main>",
         viewer.lang.html_lang(),
         Esc(t.title),
-        Esc(viewer.code),
+        if viewer.code.is_empty() {
+            String::new()
+        } else {
+            format!(" · {}", Esc(viewer.code))
+        },
         Esc(t.title),
         other.tag(),
         Esc(query_base),
         other.tag(),
+        viewer
+            .view_token
+            .map(|v| format!("&amp;v={}", Esc(v)))
+            .unwrap_or_default(),
         Esc(t.switch_to_other),
     );
 }
@@ -155,11 +168,15 @@ fn close_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
     let _ = write!(
         out,
         "</main><footer><p id=\"zone\">{}</p>\
-         <form method=\"get\" action=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">\
+         <form method=\"get\" action=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">{}\
          <label>{} <select name=\"tz\">",
         fill(t.times_in, &[("zone", &Esc(&zone_label).to_string())]),
         Esc(query_base),
         viewer.lang.tag(),
+        viewer
+            .view_token
+            .map(|v| format!("<input type=\"hidden\" name=\"v\" value=\"{}\">", Esc(v)))
+            .unwrap_or_default(),
         Esc(t.time_zone),
     );
     let current = viewer.zone.name.as_str();
@@ -186,7 +203,72 @@ pub fn code_path(code: &str) -> String {
     format!("/s/{}", path_segment(code))
 }
 
-/// The page of a code that no published batch holds.
+/// The path of the page to type a code on.
+pub const ENTRY_PATH: &str = "/s";
+
+/// Longest text the code form takes (a code is at most 48 characters; people
+/// type spaces between groups of digits).
+pub const CODE_INPUT_MAX_CHARS: usize = 120;
+
+/// Why the page to type a code on is shown again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryNotice {
+    /// The form was sent empty.
+    Empty,
+    /// What was typed cannot be a code (SPEC.md 2.3).
+    Malformed,
+}
+
+/// The form that looks a typed code up (`GET /s?code=...`), with `typed` in
+/// its field.
+fn code_form(out: &mut String, viewer: &Viewer<'_>, typed: &str) {
+    let t = viewer.lang.texts();
+    let _ = write!(
+        out,
+        "<form id=\"code-form\" method=\"get\" action=\"{ENTRY_PATH}\">\
+         <label for=\"code-input\">{}</label><br>\
+         <input id=\"code-input\" name=\"code\" value=\"{}\" maxlength=\"{CODE_INPUT_MAX_CHARS}\" \
+         autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\" required> \
+         <button type=\"submit\">{}</button></form>",
+        Esc(t.code),
+        Esc(typed),
+        Esc(t.enter_code_submit),
+    );
+}
+
+/// The page to type a code on, for a label whose QR code cannot be
+/// scanned: a form that sends the code to `GET /s?code=...`, which
+/// redirects to the code's page. `typed` is what was sent (shown again
+/// with the notice).
+pub fn render_entry(viewer: &Viewer<'_>, notice: Option<EntryNotice>, typed: &str) -> String {
+    let t = viewer.lang.texts();
+    let mut out = String::with_capacity(4096);
+    open_page(&mut out, viewer, ENTRY_PATH);
+    let _ = write!(
+        out,
+        "<section id=\"entry\"><h2>{}</h2><p>{}</p>",
+        Esc(t.enter_code),
+        Esc(t.enter_code_help)
+    );
+    if let Some(notice) = notice {
+        let text = match notice {
+            EntryNotice::Empty => t.enter_code_empty,
+            EntryNotice::Malformed => t.enter_code_malformed,
+        };
+        let _ = write!(
+            out,
+            "<p id=\"entry-notice\" class=\"fail\" role=\"alert\">{}</p>",
+            Esc(text)
+        );
+    }
+    code_form(&mut out, viewer, typed);
+    out.push_str("</section>");
+    close_page(&mut out, viewer, ENTRY_PATH);
+    out
+}
+
+/// The page of a code that no published batch holds, with the form to type
+/// the code again.
 pub fn render_unknown(viewer: &Viewer<'_>) -> String {
     let t = viewer.lang.texts();
     let base = code_path(viewer.code);
@@ -195,12 +277,16 @@ pub fn render_unknown(viewer: &Viewer<'_>) -> String {
     let _ = write!(
         out,
         "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p>\
-         <p>{}: <span class=\"mono\">{}</span></p></section>",
+         <p>{}: <span class=\"mono\">{}</span></p></section><section id=\"entry\"><h2>{}</h2>",
         Esc(t.unknown_code),
         Esc(t.unknown_code_detail),
         Esc(t.code),
-        Esc(viewer.code)
+        Esc(viewer.code),
+        Esc(t.retype_code),
     );
+    let typed: String = viewer.code.chars().take(CODE_INPUT_MAX_CHARS).collect();
+    code_form(&mut out, viewer, &typed);
+    out.push_str("</section>");
     close_page(&mut out, viewer, &base);
     out
 }
@@ -509,6 +595,17 @@ fn row(out: &mut String, label: &str, value: Option<&str>) {
     }
 }
 
+/// A country code with its name in the viewer's language: "France (FR)",
+/// "法国（FR）"; the code alone when it has no name.
+fn country(lang: Lang, code: Option<&str>) -> Option<String> {
+    let code = code.filter(|c| !c.is_empty())?;
+    Some(match (country_name(code, lang), lang) {
+        (Some(name), Lang::Zh) => format!("{name}（{code}）"),
+        (Some(name), Lang::En) => format!("{name} ({code})"),
+        (None, _) => code.to_owned(),
+    })
+}
+
 /// A closed-set value in the viewer's language (the raw value if unknown).
 fn labelled(lang: Lang, value: &str) -> String {
     label(lang, value).unwrap_or(value).to_owned()
@@ -550,7 +647,11 @@ fn product_section(out: &mut String, viewer: &Viewer<'_>, production: Option<&Re
     let date = |c: &str| int(r, c).and_then(format_days);
     row(out, t.production_date, date("production_date").as_deref());
     row(out, t.expiry_date, date("expiry_date").as_deref());
-    row(out, t.origin, text(r, "origin_country"));
+    row(
+        out,
+        t.origin,
+        country(viewer.lang, text(r, "origin_country")).as_deref(),
+    );
     let factory = [
         text(r, "factory_name"),
         text(r, "factory_id").map(|id| id.trim()),
@@ -649,8 +750,16 @@ fn customs_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntr
         );
         row(out, t.port, text(r, "port_of_entry"));
         row(out, t.hs_code, text(r, "hs_code"));
-        row(out, t.origin, text(r, "origin_country"));
-        row(out, t.trade_country, text(r, "trade_country"));
+        row(
+            out,
+            t.origin,
+            country(viewer.lang, text(r, "origin_country")).as_deref(),
+        );
+        row(
+            out,
+            t.trade_country,
+            country(viewer.lang, text(r, "trade_country")).as_deref(),
+        );
         let declared = micros(r, "declared_at").map(|us| time(viewer, Some(us)));
         row(out, t.declared_at, declared.as_deref());
         let cleared = micros(r, "cleared_at").map(|us| time(viewer, Some(us)));
@@ -708,11 +817,14 @@ fn timeline_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEnt
             ),
             "production" => (
                 labelled(viewer.lang, "production"),
-                [text(r, "factory_name"), text(r, "origin_country")]
-                    .into_iter()
-                    .flatten()
-                    .collect::<Vec<_>>()
-                    .join(" · "),
+                [
+                    text(r, "factory_name").map(str::to_owned),
+                    country(viewer.lang, text(r, "origin_country")),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · "),
             ),
             other => (other.to_owned(), String::new()),
         };

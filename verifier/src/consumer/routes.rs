@@ -27,13 +27,15 @@ use super::error::ConsumerError;
 use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang};
 use super::metrics::ViewOutcome;
 use super::page::{
-    CodePage, PinNotice, PinPanel, Viewer, code_path, render_code_page, render_not_verified,
-    render_too_large, render_unavailable, render_unknown,
+    CODE_INPUT_MAX_CHARS, CodePage, EntryNotice, PinNotice, PinPanel, Viewer, code_path,
+    render_code_page, render_entry, render_not_verified, render_too_large, render_unavailable,
+    render_unknown,
 };
 use super::pin::normalize_pin;
 use super::state::{ConsumerStore, PinOutcome, ScanInfo};
 use super::verdict::{ReportCheck, Verification};
 use crate::report::{CodeLookup, CodeReport, LookupError};
+use proofmark_schemas::validate::is_valid_code;
 
 /// Longest code looked up; longer ones are unknown without a lookup.
 const MAX_CODE_LEN: usize = 256;
@@ -58,6 +60,9 @@ pub fn router(
     check: Arc<dyn ReportCheck>,
 ) -> Router {
     Router::new()
+        // The page to type a code on, for a label whose QR code does not scan.
+        .route("/s", get(entry))
+        .route("/s/", get(entry))
         .route("/s/{code}", get(show))
         // What QR scanners and people make of a printed label: a trailing slash, and the
         // upper-case path of a label encoded in the QR alphanumeric mode.
@@ -76,6 +81,16 @@ pub fn router(
 struct ViewQuery {
     lang: Option<String>,
     tz: Option<String>,
+    /// The view token of the page's own links and form ([`super::view`]).
+    v: Option<String>,
+}
+
+/// The query of the page to type a code on.
+#[derive(Debug, Default, Deserialize)]
+struct EntryQuery {
+    lang: Option<String>,
+    tz: Option<String>,
+    code: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -89,10 +104,6 @@ struct Prefs {
     lang: Lang,
     zone: ViewerZone,
     set_cookies: Vec<String>,
-    /// Whether the request makes a valid explicit choice (`?lang=` naming a
-    /// supported language, or `?tz=` naming a zone): a change of view, not a
-    /// scan. An invalid or ignored value is no choice.
-    view_change: bool,
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -127,7 +138,6 @@ fn prefs(query: &ViewQuery, headers: &HeaderMap) -> Prefs {
         lang,
         zone,
         set_cookies,
-        view_change: lang_chosen || zone_chosen,
     }
 }
 
@@ -197,6 +207,66 @@ async fn redirect_variant(Path(code): Path<String>, RawQuery(query): RawQuery) -
     redirect_to_canonical(code.trim(), query.as_deref())
 }
 
+/// `GET /s`: the page to type a code on; with `?code=`, `303 See Other` to
+/// the code's page (white space anywhere in what was typed removed: codes
+/// have none, people type it between groups of digits), or the form again
+/// with a notice (`400`) when nothing was typed or it cannot be a code.
+/// Nothing is counted here: the code's page counts the scan.
+async fn entry(
+    State(app): State<App>,
+    query: Result<Query<EntryQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let view = ViewQuery {
+        lang: query.lang,
+        tz: query.tz,
+        v: None,
+    };
+    let prefs = prefs(&view, &headers);
+    let viewer = Viewer {
+        lang: prefs.lang,
+        zone: &prefs.zone,
+        code: "",
+        now_us: app.consumer.clock.now_us(),
+        view_token: None,
+    };
+    let Some(typed) = query.code else {
+        return html_response(StatusCode::OK, &prefs, render_entry(&viewer, None, ""));
+    };
+    let code: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    let notice = if code.is_empty() {
+        EntryNotice::Empty
+    } else if !is_valid_code(&code) {
+        EntryNotice::Malformed
+    } else {
+        return match HeaderValue::from_str(&code_path(&code)) {
+            Ok(location) => (
+                StatusCode::SEE_OTHER,
+                [
+                    (header::LOCATION, location),
+                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+                    (
+                        header::REFERRER_POLICY,
+                        HeaderValue::from_static("no-referrer"),
+                    ),
+                ],
+            )
+                .into_response(),
+            Err(e) => {
+                tracing::error!(error = %e, "a code's path is not a header value");
+                StatusCode::INTERNAL_SERVER_ERROR.into_response()
+            }
+        };
+    };
+    let shown: String = typed.chars().take(CODE_INPUT_MAX_CHARS).collect();
+    html_response(
+        StatusCode::BAD_REQUEST,
+        &prefs,
+        render_entry(&viewer, Some(notice), &shown),
+    )
+}
+
 /// Runs blocking state work off the async runtime, in the current span.
 async fn blocking<T, F>(f: F) -> Result<T, ConsumerError>
 where
@@ -221,6 +291,7 @@ async fn find_report(
         zone: &prefs.zone,
         code,
         now_us,
+        view_token: None,
     };
     let found = if code.len() > MAX_CODE_LEN {
         Ok(None)
@@ -348,8 +419,9 @@ fn read_scan_state(
 }
 
 /// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`
-/// without a valid explicit choice of language or zone is a scan; a `HEAD`
-/// never is (link previewers send them).
+/// is a scan unless it carries a good view token for the code (the page's
+/// own language link and zone form); a `HEAD` never is (link previewers
+/// send them).
 async fn show(
     State(app): State<App>,
     method: Method,
@@ -378,13 +450,20 @@ async fn show(
             Ok(v) => v,
             Err(response) => return response,
         };
+        let view_key = app.consumer.store.view_key();
+        let token = view_key.token(&report.code, now_us);
         let viewer = Viewer {
             lang: prefs.lang,
             zone: &prefs.zone,
             code: &report.code,
             now_us,
+            view_token: Some(&token),
         };
-        let is_scan = !prefs.view_change && method != Method::HEAD;
+        let view_change = query
+            .v
+            .as_deref()
+            .is_some_and(|v| view_key.check(&report.code, v, now_us));
+        let is_scan = !view_change && method != Method::HEAD;
         let store = Arc::clone(&app.consumer.store);
         let key = report.code.clone();
         let state = blocking(move || Ok(read_scan_state(&store, &key, is_scan, now_us))).await;
@@ -448,11 +527,13 @@ async fn submit_pin(
         };
         // The canonical code keys the state and the PIN hash.
         let canonical = report.code.clone();
+        let token = app.consumer.store.view_key().token(&canonical, now_us);
         let viewer = Viewer {
             lang: prefs.lang,
             zone: &prefs.zone,
             code: &canonical,
             now_us,
+            view_token: Some(&token),
         };
         let candidate = match (&app.consumer.key, normalize_pin(&pin)) {
             (None, _) => Err(PinNotice::Unavailable),

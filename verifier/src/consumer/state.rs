@@ -26,6 +26,7 @@ use redb::{Database, ReadableDatabase as _, ReadableTable as _, TableDefinition}
 use super::backend::{StateFile, WriteFaults};
 use super::error::ConsumerError;
 use super::pin::{PinHash, PinKey};
+use super::view::ViewKey;
 
 /// File name of the database under the state directory.
 pub const STATE_FILE: &str = "consumer.redb";
@@ -41,10 +42,13 @@ const PINS: TableDefinition<&str, &[u8]> = TableDefinition::new("pins");
 const CONFIRMED: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_confirmed");
 /// code -> times of the wrong PINs inside the window (i64 LE µs each).
 const FAILURES: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_failures");
-/// name -> value: [`KEY_CHECK`], [`PROBE`].
+/// name -> value: [`KEY_CHECK`], [`PROBE`], [`VIEW_KEY`].
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// The check value ([`PinKey::check_value`]) of the PIN hashes' key.
 const KEY_CHECK: &str = "pin_key_check";
+/// The key of the page's view tokens ([`ViewKey`]), 32 random bytes made
+/// when the state is first opened.
+const VIEW_KEY: &str = "view_key";
 /// The time of the last write probe ([`ConsumerStore::probe`]), i64 LE µs.
 const PROBE: &str = "probe";
 
@@ -215,6 +219,7 @@ pub struct ConsumerStore {
     /// When a reopen was last tried.
     last_reopen: Mutex<Option<Instant>>,
     reopen_interval: Duration,
+    view_key: ViewKey,
 }
 
 impl ConsumerStore {
@@ -243,7 +248,7 @@ impl ConsumerStore {
         })?;
         let path = state_dir.join(STATE_FILE);
         let db = open_database(&path, &faults)?;
-        let store = ConsumerStore {
+        let mut store = ConsumerStore {
             slot: RwLock::new(Slot {
                 db: Some(db),
                 generation: 0,
@@ -253,17 +258,40 @@ impl ConsumerStore {
             health: Arc::new(StoreHealth::default()),
             last_reopen: Mutex::new(None),
             reopen_interval: REOPEN_INTERVAL,
+            view_key: ViewKey::from_bytes([0; 32]),
         };
-        // Create the tables so that read transactions always find them.
-        store
+        // Create the tables so that read transactions always find them, and
+        // the view key on first use.
+        let view_key = store
             .attempt(|db| {
                 let txn = db.begin_write().map_err(store.err())?;
-                for table in [SCANS, PINS, CONFIRMED, FAILURES, META] {
+                for table in [SCANS, PINS, CONFIRMED, FAILURES] {
                     txn.open_table(table).map_err(store.err())?;
                 }
-                txn.commit().map_err(store.err())
+                let key = {
+                    let mut meta = txn.open_table(META).map_err(store.err())?;
+                    let stored = match meta.get(VIEW_KEY).map_err(store.err())? {
+                        Some(v) => Some(
+                            <[u8; 32]>::try_from(v.value())
+                                .map_err(|_| store.corrupt("view key"))?,
+                        ),
+                        None => None,
+                    };
+                    match stored {
+                        Some(key) => key,
+                        None => {
+                            let mut key = [0u8; 32];
+                            getrandom::fill(&mut key).map_err(ConsumerError::Random)?;
+                            meta.insert(VIEW_KEY, key.as_slice()).map_err(store.err())?;
+                            key
+                        }
+                    }
+                };
+                txn.commit().map_err(store.err())?;
+                Ok(key)
             })
             .map_err(|(e, _)| e)?;
+        store.view_key = ViewKey::from_bytes(view_key);
         tracing::debug!(path = %store.path.display(), "consumer state opened");
         Ok(store)
     }
@@ -278,6 +306,11 @@ impl ConsumerStore {
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The key of the page's view tokens, kept in the state.
+    pub fn view_key(&self) -> &ViewKey {
+        &self.view_key
     }
 
     /// The store's health.
