@@ -194,17 +194,45 @@ pub fn write_new_file(path: &Path, data: &[u8]) -> io::Result<File> {
 }
 
 /// Creates the new file `path` (which must not exist) for writing and locks it (an exclusive
-/// `flock`, released when the last handle closes). A file system that refuses locks leaves
-/// the file unlocked.
+/// `flock`, released when the last handle closes), and makes sure the locked file is the
+/// one at `path`. A file system that refuses locks leaves the file unlocked.
+///
+/// Between the file's creation and its lock, a remover of abandoned writes in another
+/// process (`Store::remove_abandoned_writes`, started after the file was made) can find it
+/// unlocked, lock it itself and remove it: the writer would then lock and fill a file that
+/// no longer has a name, and its rename fail. So once locked, the file at `path` is
+/// compared with the one open; when it is gone the file is made again (the name is free).
+/// A locked file is never removed, so one check suffices.
 pub fn create_locked(path: &Path) -> io::Result<File> {
-    let file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)?;
-    // Only a remover holding the lock for an instant can make this wait; see
-    // `Store::remove_abandoned_writes`, which never takes files newer than its own start.
-    let _ = file.lock();
-    Ok(file)
+    use std::os::unix::fs::MetadataExt as _;
+    const ATTEMPTS: usize = 8;
+    for _ in 0..ATTEMPTS {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        // Only a remover holding the lock for an instant can make this wait.
+        if file.lock().is_err() {
+            return Ok(file);
+        }
+        let ours = file.metadata()?;
+        match std::fs::metadata(path) {
+            Ok(at_path) if at_path.dev() == ours.dev() && at_path.ino() == ours.ino() => {
+                return Ok(file);
+            }
+            Ok(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "another file took the name of a new temporary file",
+                ));
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "a new temporary file was removed before it could be locked, {ATTEMPTS} times"
+    )))
 }
 
 /// Reads the whole file at `path`, past the page cache where the file system allows, and

@@ -716,10 +716,10 @@ impl Store {
 
     /// Removes, in a local store, the temporary files under `prefix` that killed writers
     /// left: those of [`is_locked_temp_name`] that no process holds locked and that were
-    /// created before `started` (the caller's start: a file newer than that may belong to a
-    /// writer that has not locked it yet). Safe while other processes write under `prefix`,
-    /// since each keeps its temporary files locked until they are renamed (every local write
-    /// does, small puts included); object_store's unlocked staging files are left to
+    /// created before `started` (the caller's start). Safe while other processes write under
+    /// `prefix`, since each keeps its temporary files locked until they are renamed (every
+    /// local write does, small puts included), and a file taken between its creation and
+    /// its lock is made again by its writer (`direct_file::create_locked`); object_store's unlocked staging files are left to
     /// [`Store::remove_partial_files`]. Does nothing in an
     /// object store. Returns the files removed and their bytes.
     pub async fn remove_abandoned_writes(
@@ -972,6 +972,43 @@ pub(crate) fn percent_decode(s: &str) -> String {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A remover of abandoned writes running while a writer creates its locked temporary
+    /// files never leaves the writer with a file that has lost its name: between a file's
+    /// creation and its lock the remover may take it, and `create_locked` then makes it
+    /// again.
+    #[test]
+    fn a_remover_never_takes_a_file_being_created() {
+        use std::os::unix::fs::MetadataExt as _;
+        use std::sync::atomic::{AtomicBool, Ordering};
+
+        let dir = tempfile::tempdir().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let remover = {
+            let (dir, stop) = (dir.path().to_owned(), Arc::clone(&stop));
+            std::thread::spawn(move || {
+                let later = std::time::SystemTime::now() + std::time::Duration::from_secs(3600);
+                let mut removed = Removed::default();
+                while !stop.load(Ordering::Relaxed) {
+                    remove_partial_in(&dir, later, is_locked_temp_name, &mut removed);
+                }
+                removed.files
+            })
+        };
+        let pid = std::process::id();
+        for i in 0..20_000 {
+            let path = dir.path().join(format!(".object.{pid}.{i}.tmp"));
+            let file = crate::direct_file::create_locked(&path).unwrap();
+            let (ours, named) = (file.metadata().unwrap(), std::fs::metadata(&path));
+            assert!(
+                named.is_ok_and(|m| m.ino() == ours.ino()),
+                "file {i} lost its name while being made"
+            );
+            std::fs::remove_file(&path).unwrap();
+        }
+        stop.store(true, Ordering::Relaxed);
+        remover.join().unwrap();
+    }
 
     #[test]
     fn scheme_detection() {
