@@ -92,7 +92,7 @@ port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 # beside its log can be trusted here (a real deployment gets the key from the
 # log's operator).
 "$bin" serve --store "$store" --index "$index" --listen "127.0.0.1:$port" \
-    --state-dir "$state" --secrets-key-file "$tmp/pin.key" \
+    --state-dir "$state" --secrets-key-file "$tmp/pin.key" --orgs datasets/sample/orgs.csv \
     --ledger-key "$store/log/verifier-key.txt" >"$tmp/serve.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do

@@ -36,6 +36,9 @@
 //!   and page index), so that `DIR/records/**/*.parquet` picks up records only;
 //! - `truth/defects.jsonl`: one [`TruthEntry`] per injected defect;
 //! - `secrets/pins.csv`: `code,pin`, one line per item;
+//! - `orgs.csv`: `org_id,name`, the names of every organisation of the
+//!   generator's world (all brands of the catalog, the parties of the
+//!   journeys), for `proofmark serve --orgs`;
 //! - `dataset.json`: the [`DatasetSummary`].
 
 mod catalog;

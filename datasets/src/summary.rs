@@ -90,6 +90,11 @@ pub struct DatasetSummary {
     pub truth: String,
     /// The scratch-off PINs, relative to the dataset directory.
     pub secrets: String,
+    /// The names of the organisations (`org_id,name`), relative to the
+    /// dataset directory; `None` in a dataset made before the generator
+    /// wrote them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orgs: Option<String>,
 }
 
 impl DatasetSummary {

@@ -26,6 +26,7 @@ use rayon::prelude::*;
 
 use crate::error::DatasetError;
 use crate::layout::FilePlan;
+use crate::lexicon;
 use crate::plan::DatasetPlan;
 use crate::records::{build_group, item_pin, push_item_code, push_padded};
 use crate::summary::{Arguments, DatasetSummary, FileSummary, KindSummary};
@@ -36,6 +37,8 @@ pub const GENERATOR: &str = concat!("proofmark-datasets ", env!("CARGO_PKG_VERSI
 pub const TRUTH_PATH: &str = "truth/defects.jsonl";
 /// Path of the PINs, relative to the dataset directory.
 pub const PINS_PATH: &str = "secrets/pins.csv";
+/// Path of the organisations' names, relative to the dataset directory.
+pub const ORGS_PATH: &str = "orgs.csv";
 /// Path of the dataset description, relative to the dataset directory.
 pub const DESCRIPTION_PATH: &str = "dataset.json";
 /// Items per chunk of the PIN file.
@@ -85,6 +88,7 @@ fn prepare_dir(plan: &DatasetPlan) -> Result<(), DatasetError> {
         out.join(DESCRIPTION_PATH),
         out.join("truth"),
         out.join("secrets"),
+        out.join(ORGS_PATH),
     ];
     if existing.iter().any(|p| p.exists()) {
         if !plan.options.overwrite {
@@ -338,6 +342,47 @@ fn write_pins(plan: &DatasetPlan) -> Result<(), DatasetError> {
     sink.flush().map_err(io("write", &path))
 }
 
+/// Quotes a CSV field when it needs it (a comma, a quote).
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+/// Writes `orgs.csv`: `org_id,name`, then one line per organisation of the
+/// generator's world (every brand of the catalog, whether or not it has
+/// items in this dataset; warehouses, carriers, customs brokers, inspection
+/// agencies), for `proofmark serve --orgs`.
+fn write_orgs(plan: &DatasetPlan) -> Result<(), DatasetError> {
+    let path = plan.options.out_dir.join(ORGS_PATH);
+    let mut text = String::from("org_id,name\n");
+    let mut line = |id: &str, name: &str| {
+        text.push_str(&csv_field(id));
+        text.push(',');
+        text.push_str(&csv_field(name));
+        text.push('\n');
+    };
+    for brand in &plan.journeys.catalog.brands {
+        line(&brand.org_id, &brand.name);
+    }
+    let parties = &plan.parties;
+    for (id, name) in parties.warehouses.iter().zip(lexicon::WAREHOUSES) {
+        line(id, name);
+    }
+    for (id, (name, _, _)) in parties.carriers.iter().zip(lexicon::CARRIERS) {
+        line(id, name);
+    }
+    for (i, id) in parties.brokers.iter().enumerate() {
+        line(id, &format!("Customs Broker {i:03} 报关行 {i:03}"));
+    }
+    for (id, (_, name)) in parties.agencies.iter().zip(lexicon::AGENCIES) {
+        line(id, name);
+    }
+    fs::write(&path, text).map_err(io("write", &path))
+}
+
 /// Writes the whole dataset; `progress` is called with the number of records
 /// of each row group as it is written.
 pub(crate) fn write_dataset(
@@ -347,6 +392,7 @@ pub(crate) fn write_dataset(
     prepare_dir(plan)?;
     let files = write_records(plan, progress)?;
     write_pins(plan)?;
+    write_orgs(plan)?;
 
     let kinds: Vec<KindSummary> = Kind::ALL
         .iter()
@@ -379,6 +425,7 @@ pub(crate) fn write_dataset(
         kinds,
         truth: TRUTH_PATH.to_owned(),
         secrets: PINS_PATH.to_owned(),
+        orgs: Some(ORGS_PATH.to_owned()),
     };
     tracing::info!(
         out = %plan.options.out_dir.display(),

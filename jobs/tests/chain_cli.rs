@@ -1243,7 +1243,7 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
     let block = receipt["block_number"].as_u64().unwrap();
     let (index, code) = published_code(d, &store, &records);
     let (index, code) = (index.to_str().unwrap(), code.as_str());
-    // In English (a choice of language is no scan).
+    // In English.
     let page = format!("/s/{code}?lang=en");
 
     let chain = ["--chains", evm.as_str(), "--chain", "local"];

@@ -1,6 +1,7 @@
 //! `proofmark pins import` and the PIN key at `proofmark serve`'s start:
 //! all-or-nothing imports of spreadsheet CSV, the key's check value, and
-//! error messages that name their cause once.
+//! error messages that name their cause once; and the organisation names
+//! file at `serve`'s start.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -49,22 +50,28 @@ impl Dir {
     /// `serve` with a state and a key; it fails before it needs the store
     /// or the index when the key is refused.
     fn serve(&self, state: &str, key: &str) -> Output {
-        proofmark(
-            &[
-                "serve",
-                "--store",
-                self.path("store").to_str().unwrap(),
-                "--index",
-                self.path("index").to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-                "--state-dir",
-                self.path(state).to_str().unwrap(),
-                "--secrets-key-file",
-                self.path(key).to_str().unwrap(),
-            ],
-            &self.path("ledger.key"),
-        )
+        self.serve_with(state, key, &[])
+    }
+
+    /// [`Dir::serve`] with more arguments.
+    fn serve_with(&self, state: &str, key: &str, more: &[&str]) -> Output {
+        let (store, index) = (self.path("store"), self.path("index"));
+        let (state, key) = (self.path(state), self.path(key));
+        let mut args = vec![
+            "serve",
+            "--store",
+            store.to_str().unwrap(),
+            "--index",
+            index.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--secrets-key-file",
+            key.to_str().unwrap(),
+        ];
+        args.extend_from_slice(more);
+        proofmark(&args, &self.path("ledger.key"))
     }
 }
 
@@ -145,4 +152,29 @@ fn errors_name_their_cause_once() {
         "{text}"
     );
     assert!(text.contains("missing.key"), "{text}");
+}
+
+/// A bad organisation names file stops the server at its start, naming the
+/// file and the line; so does one that is missing.
+#[test]
+fn a_bad_orgs_file_is_refused_at_start() {
+    let d = Dir::new();
+    let csv = d.csv("pins.csv", b"code,pin\n111,1234\n");
+    ok(&d.import(&csv, "st", "pins.key"));
+    let orgs = d.csv(
+        "orgs.csv",
+        b"org_id,name\nbrand-1,Acme\nbrand-1,Acme again\n",
+    );
+    let text = fails_with(
+        &d.serve_with("st", "pins.key", &["--orgs", orgs.to_str().unwrap()]),
+        3,
+    );
+    assert!(text.contains("orgs.csv, line 3"), "{text}");
+    assert!(text.contains("also on line 2"), "{text}");
+    let missing = d.path("none.csv");
+    let text = fails_with(
+        &d.serve_with("st", "pins.key", &["--orgs", missing.to_str().unwrap()]),
+        3,
+    );
+    assert!(text.contains("none.csv"), "{text}");
 }

@@ -91,6 +91,8 @@ async function main() {
     const events = await page.locator('#journey li.event').count();
     check(events >= 3, `the journey lists ${events} events`);
     check((await page.locator('#journey .provided-by').count()) === events, 'every event says who provided it');
+    const providers = await page.locator('#journey .provided-by').allTextContents();
+    check(providers.every((p) => /. \((brand|wh|carrier|broker|agency)-\d+\)$/.test(p)), `every provider is named, with its org_id (--orgs): ${providers.join(' | ')}`);
     check((await page.locator('#product').count()) === 1, 'the product section is shown');
     check((await page.locator('#inspections dl.inspection').count()) >= 1, 'inspections are shown');
     check((await page.locator('#customs dl.declaration').count()) >= 1, 'customs declarations are shown');
@@ -109,6 +111,10 @@ async function main() {
     await Promise.all([page.waitForNavigation(), page.click('footer button[type="submit"]')]);
     check(((await page.textContent('#zone')) || '').includes('UTC'), 'the zone form shows times in UTC');
     check(((await page.textContent('#scans')) || '').includes('Scans of this code: 2;'), 'the switches were not counted as scans');
+    // Another code scanned in the same browser leaves this code's token (a cookie per code).
+    await page.goto(`${BASE_URL}/s/${other.code}`);
+    await page.goto(`${itemUrl}?lang=en`);
+    check(((await page.textContent('#scans')) || '').includes('Scans of this code: 2;'), 'a choice of view after scanning another code is not counted');
 
     // Wrong PINs on the other code until it is rate-limited; then even its
     // right PIN is refused.

@@ -22,7 +22,7 @@ use proofmark_verifier::consumer::countries::country_name;
 use proofmark_verifier::consumer::i18n::{Lang, ViewerZone};
 use proofmark_verifier::consumer::journey::{micros, text};
 use proofmark_verifier::consumer::{
-    Clock, Consumer, ConsumerStore, PinKey, PinPolicy, SecretsReader, WriteFaults, router,
+    Clock, Consumer, ConsumerStore, OrgNames, PinKey, PinPolicy, SecretsReader, WriteFaults, router,
 };
 use proofmark_verifier::verify::Trust;
 use proofmark_verifier::{CodeLookup, CodeReport, Lookup, LookupError, publish};
@@ -283,6 +283,11 @@ fn set_cookies(reply: &Reply) -> Vec<String> {
         .collect()
 }
 
+/// Every byte of `s` percent-encoded, for a query.
+fn utf8_percent_encode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
 /// The HTML-escaped form of a value.
 fn esc(s: &str) -> String {
     proofmark_verifier::consumer::html::escape(s)
@@ -416,9 +421,13 @@ async fn language_follows_query_cookie_and_accept_language() {
         en.body
             .contains("ledger: log entry #0 in checkpoint of size 1")
     );
-    assert!(en.body.contains(&format!("href=\"{path}?lang=zh&amp;v=")));
+    assert!(
+        en.body
+            .contains(&format!("href=\"{path}?lang=zh\">中文</a>"))
+    );
     assert!(en.body.contains("Provided by"));
-    assert!(set_cookies(&en).is_empty());
+    // Nothing chosen, nothing remembered (the scan's view token aside).
+    assert!(set_cookies(&en).iter().all(|c| c.starts_with("pm_view=")));
 
     let zh = get(
         &app,
@@ -427,7 +436,10 @@ async fn language_follows_query_cookie_and_accept_language() {
     )
     .await;
     assert!(zh.body.contains("已在签名批次日志中验证"));
-    assert!(zh.body.contains(&format!("href=\"{path}?lang=en&amp;v=")));
+    assert!(
+        zh.body
+            .contains(&format!("href=\"{path}?lang=en\">English</a>"))
+    );
     assert!(
         set_cookies(&zh)
             .iter()
@@ -564,12 +576,35 @@ async fn a_typed_code_leads_to_its_page() {
     let r = get(&app, &path, &[]).await;
     assert!(r.body.contains("已扫描 1 次"), "{}", r.body);
 
+    // Typed on a Chinese keyboard in full-width mode.
+    let full_width: String = s
+        .code
+        .chars()
+        .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap())
+        .collect();
+    let r = get(
+        &app,
+        &format!("/s?code={}", utf8_percent_encode(&full_width)),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.headers[header::LOCATION], path.as_str());
+
     let r = get(&app, "/s?code=+&lang=en", &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("Please type a code."), "{}", r.body);
+    assert!(
+        r.body
+            .contains("aria-invalid=\"true\" aria-describedby=\"entry-notice\"")
+    );
+    // A query that does not parse (the code twice): its language is lost too.
+    let r = get(&app, "/s?code=a&code=b", &[("accept-language", "en")]).await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("does not look like a code"), "{}", r.body);
     let r = get(&app, "/s?code=%3Cb%3E12&lang=en", &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.body.contains("This is not a code"), "{}", r.body);
+    assert!(r.body.contains("does not look like a code"), "{}", r.body);
     assert!(r.body.contains("value=\"&lt;b&gt;12\""), "{}", r.body);
     assert!(!r.body.contains("<b>"));
 
@@ -846,66 +881,93 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"malformed\"} 1\n"));
 }
 
-/// The view token a page's language link carries (`&amp;v=...`), and the
-/// one of its zone form (`name="v" value="..."`); they are the same.
-fn view_token(page: &str) -> String {
-    let from_link = page
-        .split_once("&amp;v=")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(t, _)| t.to_owned())
-        .expect("the language link carries a view token");
-    let from_form = page
-        .split_once("name=\"v\" value=\"")
-        .and_then(|(_, rest)| rest.split_once('"'))
-        .map(|(t, _)| t.to_owned())
-        .expect("the zone form carries a view token");
-    assert_eq!(from_link, from_form);
-    from_link
+/// The view token cookie a counted scan sets (`pm_view=...`), as a
+/// `Cookie` header value.
+fn view_cookie(reply: &Reply) -> String {
+    set_cookies(reply)
+        .iter()
+        .find_map(|c| c.strip_prefix("pm_view="))
+        .and_then(|rest| rest.split(';').next())
+        .map(|token| format!("pm_view={token}"))
+        .expect("a counted scan sets the view token cookie")
 }
 
-/// Following the page's own language link or zone form is a change of
-/// view; the same query typed (or printed on a label) without the page's
-/// token is a scan, as is a token of another code, an edited one or an
-/// expired one.
+/// The browser that scanned may follow the page's own language link or zone
+/// form without counting again, for two hours; the same query from a
+/// browser without the scan's cookie (a label printed with `?lang=`, a
+/// redirecting server) is a scan, as is a cookie of another code, an edited
+/// or expired one, and a reload.
 #[tokio::test]
-async fn only_the_pages_own_links_are_view_changes() {
+async fn only_the_scanning_browser_changes_the_view_without_counting() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
     let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
     let path = format!("/s/{}", s.code);
     let first = get(&app, &path, &[]).await; // 1
-    let token = view_token(&first.body);
-    let r = get(&app, &format!("{path}?lang=en&v={token}"), &[]).await;
+    let cookie = view_cookie(&first);
+    let attrs = set_cookies(&first)
+        .into_iter()
+        .find(|c| c.starts_with("pm_view="))
+        .unwrap();
+    // One cookie per code: its page's path.
+    assert!(
+        attrs.contains(&format!(
+            "; Path={path}; Max-Age=7200; Secure; SameSite=Lax; HttpOnly"
+        )),
+        "{attrs}"
+    );
+    let r = get(&app, &format!("{path}?lang=en"), &[("cookie", &cookie)]).await;
     assert!(r.body.contains("Scans of this code: 1;"), "{}", r.body);
-    assert!(set_cookies(&r).iter().any(|c| c.starts_with("pm_lang=en;")));
-    // The switched page carries a token of its own, good as well.
-    let again = view_token(&r.body);
-    get(&app, &format!("{path}?lang=zh&tz=UTC&v={again}"), &[]).await;
-    get(&app, &format!("{path}?lang=en&v={token}"), &[]).await;
-    // A query without the token: a label printed with `?lang=` still counts.
+    // A change of view sets no new token: the scan's keeps its time.
+    assert!(!set_cookies(&r).iter().any(|c| c.starts_with("pm_view=")));
+    let both = format!("pm_lang=en; {cookie}");
+    get(
+        &app,
+        &format!("{path}?lang=zh&tz=UTC"),
+        &[("cookie", &both)],
+    )
+    .await;
+    get(&app, &format!("{path}?tz=UTC"), &[("cookie", &cookie)]).await;
+    // Without the cookie a choice of view still counts.
     get(&app, &format!("{path}?lang=en"), &[]).await; // 2
     get(&app, &format!("{path}?tz=UTC"), &[]).await; // 3
-    get(&app, &format!("{path}?lang=xx&tz=Nowhere/Else"), &[]).await; // 4
-    // A token made for another code, or edited.
+    // With it, a reload or a choice that is no choice counts.
+    get(&app, &path, &[("cookie", &cookie)]).await; // 4
+    get(&app, &format!("{path}?lang=xx"), &[("cookie", &cookie)]).await; // 5
+    // A token of another code, or edited.
     let other = SecretsReader::open(&secrets_path())
         .unwrap()
         .map(Result::unwrap)
         .find(|(code, _)| *code != s.code)
         .unwrap();
     let other_page = get(&app, &format!("/s/{}", other.0), &[]).await;
-    let other_token = view_token(&other_page.body);
-    get(&app, &format!("{path}?lang=en&v={other_token}"), &[]).await; // 5
+    let other_cookie = view_cookie(&other_page);
+    get(
+        &app,
+        &format!("{path}?lang=en"),
+        &[("cookie", &other_cookie)],
+    )
+    .await; // 6
+    let token = cookie.strip_prefix("pm_view=").unwrap();
     let (issued, mac) = token.split_once('.').unwrap();
-    let forged = format!("{}.{mac}", issued.parse::<u64>().unwrap() + 3600);
-    get(&app, &format!("{path}?lang=en&v={forged}"), &[]).await; // 6
-    // Two hours on, the first page's token no longer works.
+    // An issue time inside the window: only the MAC refuses it.
+    let forged = format!("pm_view={}.{mac}", issued.parse::<u64>().unwrap() - 60);
+    get(&app, &format!("{path}?lang=en"), &[("cookie", &forged)]).await; // 7
+    // A PIN answer sets no token.
+    let answer = post_pin(&app, &s.code, "", "en").await;
+    assert!(
+        !set_cookies(&answer)
+            .iter()
+            .any(|c| c.starts_with("pm_view="))
+    );
+    // Two hours on, the first scan's token no longer works.
     clock.advance(121 * MINUTE_US);
-    get(&app, &format!("{path}?lang=en&v={token}"), &[]).await; // 7
-    let r = get(&app, &path, &[]).await; // 8
-    assert!(r.body.contains("已扫描 8 次"), "{}", r.body);
+    get(&app, &format!("{path}?lang=en"), &[("cookie", &cookie)]).await; // 8
+    let r = get(&app, &path, &[]).await; // 9
+    assert!(r.body.contains("已扫描 9 次"), "{}", r.body);
     // The state keeps the key: a restarted server takes the tokens it gave.
-    let fresh = view_token(&r.body);
+    let fresh = view_cookie(&r);
     drop(app);
     let store = ConsumerStore::open(dir.path()).unwrap();
     let restarted = router(
@@ -913,8 +975,13 @@ async fn only_the_pages_own_links_are_view_changes() {
         Consumer::new(store, Some(test_key())).with_clock(Arc::clone(&clock) as Arc<dyn Clock>),
         Arc::new(trust()),
     );
-    let r = get(&restarted, &format!("{path}?lang=en&v={fresh}"), &[]).await;
-    assert!(r.body.contains("Scans of this code: 8;"), "{}", r.body);
+    let r = get(
+        &restarted,
+        &format!("{path}?lang=en"),
+        &[("cookie", &fresh)],
+    )
+    .await;
+    assert!(r.body.contains("Scans of this code: 9;"), "{}", r.body);
 }
 
 #[tokio::test]
@@ -1119,7 +1186,10 @@ async fn padded_codes_redirect_and_share_the_canonical_state() {
     assert!(r.body.contains("PIN correct"), "{}", r.body);
     assert!(!r.body.contains("No scratch-off PIN"));
     // Its page links to the canonical path.
-    assert!(r.body.contains(&format!("href=\"{path}?lang=zh&amp;v=")));
+    assert!(
+        r.body
+            .contains(&format!("href=\"{path}?lang=zh\">中文</a>"))
+    );
     assert!(!r.body.contains("%20"));
     // And the canonical page now warns; so does the padded one, redirected.
     let r = get(&app, &path, &[("accept-language", "en")]).await;
@@ -1209,11 +1279,10 @@ async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
     let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
     let right = post_pin(&app, &s.code, &s.pin, "en").await;
     assert!(right.body.contains("PIN correct"));
-    // Views through the answer's own links: no scan is counted.
-    let token = view_token(&right.body);
+    // Later PIN answers count no scan either: they show the page in each language.
     let confirmed = ViewerZone::default_zone().format_micros(NOW_US).unwrap();
     clock.advance(MINUTE_US);
-    let en = get(&app, &format!("/s/{}?lang=en&v={token}", s.code), &[]).await;
+    let en = post_pin(&app, &s.code, "", "en").await;
     let warning = section(&en.body, "copy-warning").expect("the copy warning");
     assert!(
         warning.contains(&format!("already confirmed on {confirmed}.")),
@@ -1222,7 +1291,7 @@ async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
     assert!(!warning.contains("scanned"), "{warning}");
     assert!(!warning.contains('—'), "{warning}");
     assert!(!warning.contains('{'), "{warning}");
-    let zh = get(&app, &format!("/s/{}?lang=zh&v={token}", s.code), &[]).await;
+    let zh = post_pin(&app, &s.code, "", "zh").await;
     let warning = section(&zh.body, "copy-warning").expect("the copy warning");
     assert!(
         warning.contains(&format!("已于 {confirmed} 被验证过")),
@@ -1551,4 +1620,73 @@ async fn a_full_disk_hides_no_history_and_the_state_recovers() {
         !text.contains("proofmark_consumer_state_reopens_total 0\n"),
         "{text}"
     );
+}
+
+/// With a directory of organisation names, "provided by" shows the name with
+/// the record's `org_id`; an id the directory does not name is shown alone.
+#[tokio::test]
+async fn providers_are_named_from_the_directory() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let report = real_report().await;
+    let orgs = OrgNames::load(&repo_path("datasets/sample/orgs.csv")).unwrap();
+    let named = consumer(dir.path(), &TestClock::new()).with_orgs(orgs.clone());
+    let page = app(real_lookup(), named, trust());
+    let zh = get(&page, &format!("/s/{}", s.code), &[]).await;
+    let en = get(
+        &page,
+        &format!("/s/{}", s.code),
+        &[("accept-language", "en")],
+    )
+    .await;
+    for entry in &report.records {
+        let id = &entry.source.provided_by;
+        let name = orgs.name(id).expect("the sample names every provider");
+        let shown = format!(
+            "<span class=\"provided-by\">{}（{}）</span>",
+            esc(name),
+            esc(id)
+        );
+        assert!(zh.body.contains(&shown), "{shown}");
+        // In the sections too (product, inspections, customs).
+        if entry.kind != "logistics" {
+            let shown = format!(
+                "<dd class=\"provided-by\">{}（{}）</dd>",
+                esc(name),
+                esc(id)
+            );
+            assert!(zh.body.contains(&shown), "{shown}");
+        }
+        let shown = format!(
+            "<span class=\"provided-by\">{} ({})</span>",
+            esc(name),
+            esc(id)
+        );
+        assert!(en.body.contains(&shown), "{shown}");
+    }
+    // A directory that names only the first provider.
+    let first = &report.records[0].source.provided_by;
+    let partial = OrgNames::parse(
+        Path::new("orgs.csv"),
+        format!("org_id,name\n{first},Only One\n").as_bytes(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let named = consumer(dir.path(), &TestClock::new()).with_orgs(partial);
+    let page = app(real_lookup(), named, trust());
+    let en = get(
+        &page,
+        &format!("/s/{}", s.code),
+        &[("accept-language", "en")],
+    )
+    .await;
+    for entry in &report.records {
+        let id = &entry.source.provided_by;
+        let shown = if id == first {
+            format!("<span class=\"provided-by\">Only One ({})</span>", esc(id))
+        } else {
+            format!("<span class=\"provided-by\">{}</span>", esc(id))
+        };
+        assert!(en.body.contains(&shown), "{shown}");
+    }
 }

@@ -7,7 +7,7 @@ use parquet::basic::Compression;
 use proofmark_datasets::{DatasetError, DatasetSummary, GenerateOptions, generate};
 use proofmark_schemas::Kind;
 
-use crate::{generate_with_threads, read_truth, record_files, temp_dir};
+use crate::{generate_with_threads, read_batches, read_truth, record_files, temp_dir};
 
 #[test]
 fn files_have_the_kind_schemas_row_groups_and_page_index() {
@@ -90,7 +90,11 @@ fn dataset_json_describes_what_was_written() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     top.sort();
-    assert_eq!(top, ["dataset.json", "records", "secrets", "truth"]);
+    assert_eq!(
+        top,
+        ["dataset.json", "orgs.csv", "records", "secrets", "truth"]
+    );
+    assert_eq!(read.orgs.as_deref(), Some("orgs.csv"));
     let truth: Vec<String> = std::fs::read_dir(dir.path().join("truth"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -157,4 +161,62 @@ fn progress_counts_every_record() {
             .collect::<Vec<_>>(),
         Kind::ALL
     );
+}
+
+/// `orgs.csv` names every organisation a good record is provided by (a bad
+/// row's `org_id` may be the defect), each once, with a quoted field where
+/// a name has a comma.
+#[test]
+fn orgs_csv_names_every_provider() {
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use arrow_array::Array as _;
+    use arrow_array::cast::AsArray as _;
+
+    let dir = temp_dir();
+    let opts = GenerateOptions::new(3_000, dir.path())
+        .with_seed(11)
+        .with_bad_rate(0.02);
+    let summary = generate_with_threads(&opts, 2);
+    let text = std::fs::read_to_string(dir.path().join("orgs.csv")).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("org_id,name"));
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    for line in lines {
+        let (id, name) = line.split_once(',').unwrap();
+        let name = match name.strip_prefix('"') {
+            Some(quoted) => quoted.strip_suffix('"').unwrap().replace("\"\"", "\""),
+            None => {
+                assert!(!name.contains(','), "{line}");
+                name.to_owned()
+            }
+        };
+        assert!(!name.is_empty(), "{line}");
+        assert!(names.insert(id.to_owned(), name).is_none(), "{id} twice");
+    }
+    let bad: BTreeSet<(String, u64)> = read_truth(dir.path())
+        .into_iter()
+        .map(|t| (t.file, t.row))
+        .collect();
+    let mut providers = BTreeSet::new();
+    for (_, file, path) in record_files(dir.path(), &summary) {
+        let mut row = 0u64;
+        for batch in read_batches(&path) {
+            let ids = batch.column_by_name("org_id").unwrap().as_string::<i32>();
+            for i in 0..ids.len() {
+                if !ids.is_null(i) && !bad.contains(&(file.clone(), row)) {
+                    providers.insert(ids.value(i).to_owned());
+                }
+                row += 1;
+            }
+        }
+    }
+    let unnamed: Vec<&String> = providers
+        .iter()
+        .filter(|id| !names.contains_key(*id))
+        .collect();
+    assert!(unnamed.is_empty(), "{unnamed:?}");
+    for prefix in ["brand-", "wh-", "carrier-", "broker-", "agency-"] {
+        assert!(providers.iter().any(|p| p.starts_with(prefix)), "{prefix}");
+    }
 }

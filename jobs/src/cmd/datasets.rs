@@ -29,7 +29,9 @@ pub enum DatasetsCommand {
     /// Layout of DIR: records/<kind>/part-NNNNN.parquet (production,
     /// customs, logistics, inspection), truth/defects.jsonl (one JSON object
     /// per injected defect: file, row, record_id, reason, column),
-    /// secrets/pins.csv (code,pin) and dataset.json (arguments and counts).
+    /// secrets/pins.csv (code,pin), orgs.csv (org_id,name: the names of the
+    /// organisations that provide records) and dataset.json (arguments and
+    /// counts).
     #[command(verbatim_doc_comment)]
     Generate(GenerateArgs),
 }
@@ -67,8 +69,8 @@ pub struct GenerateArgs {
     /// after its end.
     #[arg(long, value_name = "YYYY-MM-DD", default_value = "2026-11-24", value_parser = parse_date_arg)]
     pub date: i32,
-    /// Replace the dataset already in DIR (its records/, truth/, secrets/
-    /// and dataset.json; nothing else is touched).
+    /// Replace the dataset already in DIR (its records/, truth/, secrets/,
+    /// orgs.csv and dataset.json; nothing else is touched).
     #[arg(long)]
     pub force: bool,
 }

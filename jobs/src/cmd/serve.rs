@@ -12,7 +12,7 @@ use proofmark_anchor::chain::{ChainConfig, ChainsFile, default_ledger_key_file};
 use proofmark_anchor::ledger::NoteSigner;
 use proofmark_ingest::Store;
 use proofmark_verifier::api::{ApiLimits, ApiState};
-use proofmark_verifier::consumer::{Consumer, ConsumerError, KeyRecord, PinKey};
+use proofmark_verifier::consumer::{Consumer, ConsumerError, KeyRecord, OrgNames, PinKey};
 use proofmark_verifier::lookup::prewarm::PrewarmBudget;
 use proofmark_verifier::verify::{CachedChainCheck, ChainCheck, Trust};
 use proofmark_verifier::{CodeLookup, Lookup};
@@ -48,6 +48,13 @@ pub struct ServeArgs {
     /// ends (see docs/operations.md).
     #[arg(long, value_name = "FILE", requires = "state_dir")]
     pub secrets_key_file: Option<PathBuf>,
+    /// CSV file of the names of the organisations that provide records
+    /// (header `org_id,name`; `proofmark datasets generate` writes one as
+    /// `orgs.csv`). The consumer page shows "provided by" as the name with
+    /// the record's `org_id`; without it, the `org_id` alone. A bad line is
+    /// refused at start (exit 3).
+    #[arg(long, value_name = "FILE", requires = "state_dir")]
+    pub orgs: Option<PathBuf>,
     /// A trusted `ledger` verifier key (`name+keyid+base64key`), or a file
     /// holding one, for the consumer page's verified badge. Repeat for
     /// several logs. Without one, no ledger-anchored batch shows as verified:
@@ -154,8 +161,19 @@ async fn serve(
                 ),
                 None => None,
             };
+            let orgs = match &args.orgs {
+                // The error names the file and the line.
+                Some(path) => OrgNames::load(path).map_err(|e| {
+                    anyhow::Error::new(e).context(Classified(
+                        ExitClass::Input,
+                        "cannot read the organisation names (--orgs)",
+                    ))
+                })?,
+                None => OrgNames::empty(),
+            };
             let consumer = Consumer::open(dir, key.clone())
-                .with_context(|| format!("cannot open the state folder {}", dir.display()))?;
+                .with_context(|| format!("cannot open the state folder {}", dir.display()))?
+                .with_orgs(orgs);
             if let Some(key) = &key {
                 check_pin_key(&consumer, key, args.secrets_key_file.as_deref(), quiet)?;
             }

@@ -2,8 +2,13 @@
 //! the 249 ISO 3166-1 alpha-2 codes of SPEC.md appendix A.
 //!
 //! The names come from the `i18n-iso-countries` package, version 7.14.0
-//! (MIT licence, copyright 2016 widdix GmbH), its `en` and `zh` lists; where
-//! the English list gives several names, the short common one is used.
+//! (MIT licence, copyright 2016 widdix GmbH), its `en` and `zh` lists, with
+//! these changes: the short common English name where the list gives a
+//! formal one or several ("Laos", "Syria", "British Virgin Islands"); the
+//! territory's Chinese name for EH (西撒哈拉, not the name of the Sahrawi
+//! republic); and the Chinese names that mainland Chinese product labels use
+//! for HK, MO and TW (中国香港, 中国澳门, 中国台湾), since the page speaks to
+//! shoppers in China first. The page always shows the code beside the name.
 
 use super::i18n::Lang;
 
@@ -36,7 +41,7 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("BJ", "Benin", "贝宁"),
     ("BL", "Saint Barthélemy", "圣巴泰勒米"),
     ("BM", "Bermuda", "百慕大"),
-    ("BN", "Brunei Darussalam", "文莱"),
+    ("BN", "Brunei", "文莱"),
     ("BO", "Bolivia", "玻利维亚"),
     ("BQ", "Bonaire, Sint Eustatius and Saba", "荷兰加勒比区"),
     ("BR", "Brazil", "巴西"),
@@ -74,14 +79,14 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("EC", "Ecuador", "厄瓜多尔"),
     ("EE", "Estonia", "爱沙尼亚"),
     ("EG", "Egypt", "埃及"),
-    ("EH", "Western Sahara", "阿拉伯撒哈拉民主共和国"),
+    ("EH", "Western Sahara", "西撒哈拉"),
     ("ER", "Eritrea", "厄立特里亚"),
     ("ES", "Spain", "西班牙"),
     ("ET", "Ethiopia", "埃塞俄比亚"),
     ("FI", "Finland", "芬兰"),
     ("FJ", "Fiji", "斐济"),
-    ("FK", "Falkland Islands (Malvinas)", "福克兰群岛"),
-    ("FM", "Micronesia, Federated States of", "密克罗尼西亚联邦"),
+    ("FK", "Falkland Islands", "福克兰群岛"),
+    ("FM", "Micronesia", "密克罗尼西亚联邦"),
     ("FO", "Faroe Islands", "法罗群岛"),
     ("FR", "France", "法国"),
     ("GA", "Gabon", "加蓬"),
@@ -107,7 +112,7 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("GU", "Guam", "关岛"),
     ("GW", "Guinea-Bissau", "几内亚比绍"),
     ("GY", "Guyana", "圭亚那"),
-    ("HK", "Hong Kong", "香港"),
+    ("HK", "Hong Kong", "中国香港"),
     (
         "HM",
         "Heard Island and McDonald Islands",
@@ -142,7 +147,7 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("KW", "Kuwait", "科威特"),
     ("KY", "Cayman Islands", "开曼群岛"),
     ("KZ", "Kazakhstan", "哈萨克斯坦"),
-    ("LA", "Lao People's Democratic Republic", "老挝"),
+    ("LA", "Laos", "老挝"),
     ("LB", "Lebanon", "黎巴嫩"),
     ("LC", "Saint Lucia", "圣卢西亚"),
     ("LI", "Liechtenstein", "列支敦士登"),
@@ -155,7 +160,7 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("LY", "Libya", "利比亚"),
     ("MA", "Morocco", "摩洛哥"),
     ("MC", "Monaco", "摩纳哥"),
-    ("MD", "Moldova, Republic of", "摩尔多瓦"),
+    ("MD", "Moldova", "摩尔多瓦"),
     ("ME", "Montenegro", "黑山"),
     ("MF", "Saint Martin (French part)", "法属圣马丁"),
     ("MG", "Madagascar", "马达加斯加"),
@@ -164,7 +169,7 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("ML", "Mali", "马里"),
     ("MM", "Myanmar", "缅甸"),
     ("MN", "Mongolia", "蒙古"),
-    ("MO", "Macao", "澳门"),
+    ("MO", "Macao", "中国澳门"),
     ("MP", "Northern Mariana Islands", "北马里亚纳群岛"),
     ("MQ", "Martinique", "马提尼克"),
     ("MR", "Mauritania", "毛里塔尼亚"),
@@ -228,7 +233,7 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("ST", "Sao Tome and Principe", "圣多美和普林西比"),
     ("SV", "El Salvador", "萨尔瓦多"),
     ("SX", "Sint Maarten (Dutch part)", "荷属圣马丁"),
-    ("SY", "Syrian Arab Republic", "叙利亚"),
+    ("SY", "Syria", "叙利亚"),
     ("SZ", "Eswatini", "斯威士兰"),
     ("TC", "Turks and Caicos Islands", "特克斯和凯科斯群岛"),
     ("TD", "Chad", "乍得"),
@@ -244,7 +249,7 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("TR", "Türkiye", "土耳其"),
     ("TT", "Trinidad and Tobago", "特立尼达和多巴哥"),
     ("TV", "Tuvalu", "图瓦卢"),
-    ("TW", "Taiwan", "中国台湾省"),
+    ("TW", "Taiwan", "中国台湾"),
     ("TZ", "Tanzania", "坦桑尼亚"),
     ("UA", "Ukraine", "乌克兰"),
     ("UG", "Uganda", "乌干达"),
@@ -256,15 +261,15 @@ const NAMES: [(&str, &str, &str); 249] = [
     ("US", "United States", "美国"),
     ("UY", "Uruguay", "乌拉圭"),
     ("UZ", "Uzbekistan", "乌兹别克斯坦"),
-    ("VA", "Holy See (Vatican City State)", "梵蒂冈"),
+    ("VA", "Vatican City", "梵蒂冈"),
     (
         "VC",
         "Saint Vincent and the Grenadines",
         "圣文森特和格林纳丁斯",
     ),
     ("VE", "Venezuela", "委内瑞拉"),
-    ("VG", "Virgin Islands, British", "英属维尔京群岛"),
-    ("VI", "Virgin Islands, U.S.", "美属维尔京群岛"),
+    ("VG", "British Virgin Islands", "英属维尔京群岛"),
+    ("VI", "U.S. Virgin Islands", "美属维尔京群岛"),
     ("VN", "Vietnam", "越南"),
     ("VU", "Vanuatu", "瓦努阿图"),
     ("WF", "Wallis and Futuna", "瓦利斯和富图纳"),

@@ -51,6 +51,16 @@ pub enum ConsumerError {
         /// What is wrong with it.
         reason: &'static str,
     },
+    /// A line of the organisation names file is malformed.
+    #[error("organisation names file {path}, line {line}: {reason}")]
+    BadOrgs {
+        /// The file.
+        path: PathBuf,
+        /// The 1-based line number.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A code is on two lines of the secrets file.
     #[error("secrets file {path}, line {line}: code {code:?} is already on line {first_line}")]
     DuplicateCode {

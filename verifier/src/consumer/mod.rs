@@ -14,12 +14,18 @@
 //! [`crate::verify::Trust`], which runs [`crate::verify::verify_report`]).
 //!
 //! A `GET /s/{code}` is a *scan*: it is counted, and the first scan's time
-//! kept; unless it carries a good view token (`v`, see [`view`]), which only
-//! the page's own language link and zone form carry, for two hours after the
-//! page was shown: a change of view, not counted. A query alone (`?lang=en`,
-//! `?tz=UTC`) changes the view but is still a scan, so a label cannot dodge
-//! the count by encoding one. A `HEAD` is never a scan (link previewers send
-//! them). Printed QR labels should encode the bare `/s/{code}`.
+//! kept; unless the browser that scanned follows the page's own language
+//! link or zone form within two hours: it makes a valid choice of language
+//! or zone and sends back the view token cookie the scan set (see [`view`]),
+//! a change of view, not counted. A query alone (`?lang=en`, `?tz=UTC`)
+//! changes the view but is still a scan, so a label cannot dodge the count
+//! by encoding one. A `HEAD` is never a scan (link previewers send them).
+//! Printed QR labels should encode the bare `/s/{code}`. `GET /s` is a form
+//! to type the code of a label whose QR code does not scan; it redirects to
+//! the code's page, which counts the scan.
+//!
+//! Records name their provider by `org_id`; [`Consumer::with_orgs`] gives
+//! the page a directory of names ([`OrgNames`]), shown with the id.
 //!
 //! Scans and PIN state are keyed on the report's canonical code (the lookup
 //! trims the code asked for, SPEC.md 11.1), never on the path as sent; a
@@ -60,6 +66,7 @@ pub mod html;
 pub mod i18n;
 pub mod journey;
 pub mod metrics;
+pub mod orgs;
 pub mod page;
 pub mod pin;
 pub mod routes;
@@ -73,6 +80,7 @@ use std::sync::Arc;
 pub use backend::WriteFaults;
 pub use error::ConsumerError;
 pub use metrics::ConsumerMetrics;
+pub use orgs::OrgNames;
 pub use pin::{PinHash, PinKey, SecretsReader, check_secrets};
 pub use routes::router;
 pub use state::{
@@ -109,6 +117,7 @@ pub struct Consumer {
     pub(crate) policy: PinPolicy,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<ConsumerMetrics>,
+    pub(crate) orgs: Arc<OrgNames>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -117,6 +126,7 @@ impl std::fmt::Debug for Consumer {
             .field("store", &self.store.path())
             .field("pin_key", &self.key.is_some())
             .field("policy", &self.policy)
+            .field("orgs", &self.orgs.len())
             .finish_non_exhaustive()
     }
 }
@@ -141,12 +151,20 @@ impl Consumer {
             policy: PinPolicy::default(),
             clock: Arc::new(SystemClock),
             metrics: Arc::new(metrics),
+            orgs: Arc::new(OrgNames::empty()),
         }
     }
 
     /// Sets the wrong-PIN policy (default: 5 per 15 minutes).
     pub fn with_policy(mut self, policy: PinPolicy) -> Consumer {
         self.policy = policy;
+        self
+    }
+
+    /// Sets the names of the organisations that provide records (default:
+    /// none, the page shows their ids alone).
+    pub fn with_orgs(mut self, orgs: OrgNames) -> Consumer {
+        self.orgs = Arc::new(orgs);
         self
     }
 

@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use super::countries::country_name;
 use super::html::{Esc, path_segment};
-use super::i18n::{Lang, Texts, ViewerZone, fill, format_days, label};
+use super::i18n::{Lang, ViewerZone, fill, format_days, label};
 use super::journey::{Journey, attachments, int, micros, text, text_list};
+use super::orgs::OrgNames;
 use super::pin::MAX_PIN_LEN;
 use super::state::{PinOutcome, ScanInfo};
 use super::verdict::{AnchorLocation, Verification};
@@ -69,10 +70,8 @@ pub struct Viewer<'a> {
     pub code: &'a str,
     /// Now, for the zone's offset label.
     pub now_us: i64,
-    /// The view token the page's language link and zone form carry, so that
-    /// following them is no scan ([`super::view`]); none on pages that count
-    /// nothing.
-    pub view_token: Option<&'a str>,
+    /// Who provides the records, by `org_id`.
+    pub orgs: &'a OrgNames,
 }
 
 /// What the PIN part of the page shows.
@@ -130,7 +129,7 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\">\
          <title>{}{}</title><style>{STYLE}</style></head><body>\
-         <header><h1>{}</h1><a id=\"lang-switch\" hreflang=\"{}\" href=\"{}?lang={}{}\">{}</a></header><main>",
+         <header><h1>{}</h1><a id=\"lang-switch\" hreflang=\"{}\" href=\"{}?lang={}\">{}</a></header><main>",
         viewer.lang.html_lang(),
         Esc(t.title),
         if viewer.code.is_empty() {
@@ -142,10 +141,6 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
         other.tag(),
         Esc(query_base),
         other.tag(),
-        viewer
-            .view_token
-            .map(|v| format!("&amp;v={}", Esc(v)))
-            .unwrap_or_default(),
         Esc(t.switch_to_other),
     );
 }
@@ -168,15 +163,11 @@ fn close_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
     let _ = write!(
         out,
         "</main><footer><p id=\"zone\">{}</p>\
-         <form method=\"get\" action=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">{}\
+         <form method=\"get\" action=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">\
          <label>{} <select name=\"tz\">",
         fill(t.times_in, &[("zone", &Esc(&zone_label).to_string())]),
         Esc(query_base),
         viewer.lang.tag(),
-        viewer
-            .view_token
-            .map(|v| format!("<input type=\"hidden\" name=\"v\" value=\"{}\">", Esc(v)))
-            .unwrap_or_default(),
         Esc(t.time_zone),
     );
     let current = viewer.zone.name.as_str();
@@ -219,19 +210,35 @@ pub enum EntryNotice {
     Malformed,
 }
 
-/// The form that looks a typed code up (`GET /s?code=...`), with `typed` in
-/// its field.
-fn code_form(out: &mut String, viewer: &Viewer<'_>, typed: &str) {
+/// How the code form's field is set up.
+struct CodeField<'a> {
+    /// What the field holds.
+    typed: &'a str,
+    /// Whether the field takes the focus (on the page to type a code on).
+    autofocus: bool,
+    /// Whether a notice says the field's value was refused: the field is
+    /// marked invalid and described by `entry-notice`.
+    refused: bool,
+}
+
+/// The form that looks a typed code up (`GET /s?code=...`).
+fn code_form(out: &mut String, viewer: &Viewer<'_>, field: &CodeField<'_>) {
     let t = viewer.lang.texts();
     let _ = write!(
         out,
         "<form id=\"code-form\" method=\"get\" action=\"{ENTRY_PATH}\">\
          <label for=\"code-input\">{}</label><br>\
          <input id=\"code-input\" name=\"code\" value=\"{}\" maxlength=\"{CODE_INPUT_MAX_CHARS}\" \
-         autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\" required> \
+         autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\" required{}{}> \
          <button type=\"submit\">{}</button></form>",
         Esc(t.code),
-        Esc(typed),
+        Esc(field.typed),
+        if field.autofocus { " autofocus" } else { "" },
+        if field.refused {
+            " aria-invalid=\"true\" aria-describedby=\"entry-notice\""
+        } else {
+            ""
+        },
         Esc(t.enter_code_submit),
     );
 }
@@ -261,7 +268,15 @@ pub fn render_entry(viewer: &Viewer<'_>, notice: Option<EntryNotice>, typed: &st
             Esc(text)
         );
     }
-    code_form(&mut out, viewer, typed);
+    code_form(
+        &mut out,
+        viewer,
+        &CodeField {
+            typed,
+            autofocus: true,
+            refused: notice.is_some(),
+        },
+    );
     out.push_str("</section>");
     close_page(&mut out, viewer, ENTRY_PATH);
     out
@@ -285,7 +300,15 @@ pub fn render_unknown(viewer: &Viewer<'_>) -> String {
         Esc(t.retype_code),
     );
     let typed: String = viewer.code.chars().take(CODE_INPUT_MAX_CHARS).collect();
-    code_form(&mut out, viewer, &typed);
+    code_form(
+        &mut out,
+        viewer,
+        &CodeField {
+            typed: &typed,
+            autofocus: false,
+            refused: false,
+        },
+    );
     out.push_str("</section>");
     close_page(&mut out, viewer, &base);
     out
@@ -611,12 +634,23 @@ fn labelled(lang: Lang, value: &str) -> String {
     label(lang, value).unwrap_or(value).to_owned()
 }
 
-fn provided_by(out: &mut String, t: &Texts, entry: &RecordEntry) {
+/// Who provided a record: its `org_id`, after the organisation's name when
+/// the directory has one ("SF Express (carrier-00)").
+fn provider(viewer: &Viewer<'_>, entry: &RecordEntry) -> String {
+    let id = entry.source.provided_by.as_str();
+    match (viewer.orgs.name(id), viewer.lang) {
+        (Some(name), Lang::Zh) => format!("{name}（{id}）"),
+        (Some(name), Lang::En) => format!("{name} ({id})"),
+        (None, _) => id.to_owned(),
+    }
+}
+
+fn provided_by(out: &mut String, viewer: &Viewer<'_>, entry: &RecordEntry) {
     let _ = write!(
         out,
         "<dt>{}</dt><dd class=\"provided-by\">{}</dd>",
-        Esc(t.provided_by),
-        Esc(&entry.source.provided_by)
+        Esc(viewer.lang.texts().provided_by),
+        Esc(&provider(viewer, entry))
     );
 }
 
@@ -691,7 +725,7 @@ fn product_section(out: &mut String, viewer: &Viewer<'_>, production: Option<&Re
         }
         out.push_str("</ul></dd>");
     }
-    provided_by(out, t, entry);
+    provided_by(out, viewer, entry);
     out.push_str("</dl></section>");
 }
 
@@ -725,7 +759,7 @@ fn inspections_section(out: &mut String, viewer: &Viewer<'_>, records: &[&Record
         row(out, t.report, text(r, "report_id"));
         let sample = int(r, "sample_size").map(|n| n.to_string());
         row(out, t.sample_size, sample.as_deref());
-        provided_by(out, t, entry);
+        provided_by(out, viewer, entry);
         out.push_str("</dl>");
     }
     out.push_str("</section>");
@@ -764,7 +798,7 @@ fn customs_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntr
         row(out, t.declared_at, declared.as_deref());
         let cleared = micros(r, "cleared_at").map(|us| time(viewer, Some(us)));
         row(out, t.cleared_at, cleared.as_deref());
-        provided_by(out, t, entry);
+        provided_by(out, viewer, entry);
         out.push_str("</dl>");
     }
     out.push_str("</section>");
@@ -842,7 +876,7 @@ fn timeline_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEnt
             out,
             "<br><span class=\"by\">{}: <span class=\"provided-by\">{}</span></span></li>",
             Esc(t.provided_by),
-            Esc(&entry.source.provided_by)
+            Esc(&provider(viewer, entry))
         );
     }
     out.push_str("</ol></section>");

@@ -253,7 +253,7 @@ impl SecretsReader {
 
 /// Splits a CSV line into its fields: unquoted fields are trimmed, quoted
 /// ones unquoted (`""` is a quote).
-fn split_fields(line: &str) -> Result<Vec<Cow<'_, str>>, &'static str> {
+pub(crate) fn split_fields(line: &str) -> Result<Vec<Cow<'_, str>>, &'static str> {
     let mut fields = Vec::with_capacity(2);
     let mut rest = line;
     loop {

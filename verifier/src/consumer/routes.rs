@@ -1,5 +1,5 @@
-//! The consumer page's HTTP routes: `GET /s/{code}` and
-//! `POST /s/{code}/pin`.
+//! The consumer page's HTTP routes: `GET /s/{code}`, `POST /s/{code}/pin`,
+//! and `GET /s`, the page to type a code on.
 //!
 //! Everything kept about a code (its scans, its PIN hash and state) is keyed
 //! on the report's own code, [`CodeReport::code`], the canonical form the
@@ -34,6 +34,7 @@ use super::page::{
 use super::pin::normalize_pin;
 use super::state::{ConsumerStore, PinOutcome, ScanInfo};
 use super::verdict::{ReportCheck, Verification};
+use super::view::{VIEW_COOKIE, VIEW_TOKEN_TTL_S};
 use crate::report::{CodeLookup, CodeReport, LookupError};
 use proofmark_schemas::validate::is_valid_code;
 
@@ -52,8 +53,9 @@ struct App {
 }
 
 /// The consumer page's routes, ready to merge into the service's router:
-/// `GET /s/{code}` and `POST /s/{code}/pin`. `check` decides the badge
-/// (normally an `Arc<Trust>`).
+/// `GET /s/{code}`, `POST /s/{code}/pin` and `GET /s` (with the redirects
+/// of `/s/{code}/` and `/S/{code}`). `check` decides the badge (normally an
+/// `Arc<Trust>`).
 pub fn router(
     lookup: Arc<dyn CodeLookup>,
     consumer: Consumer,
@@ -81,8 +83,6 @@ pub fn router(
 struct ViewQuery {
     lang: Option<String>,
     tz: Option<String>,
-    /// The view token of the page's own links and form ([`super::view`]).
-    v: Option<String>,
 }
 
 /// The query of the page to type a code on.
@@ -104,6 +104,10 @@ struct Prefs {
     lang: Lang,
     zone: ViewerZone,
     set_cookies: Vec<String>,
+    /// Whether the request makes a valid explicit choice (`?lang=` naming a
+    /// supported language, or `?tz=` naming a zone): a change of view if the
+    /// browser also holds a view token of the code ([`super::view`]).
+    view_choice: bool,
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -138,6 +142,7 @@ fn prefs(query: &ViewQuery, headers: &HeaderMap) -> Prefs {
         lang,
         zone,
         set_cookies,
+        view_choice: lang_chosen || zone_chosen,
     }
 }
 
@@ -208,20 +213,31 @@ async fn redirect_variant(Path(code): Path<String>, RawQuery(query): RawQuery) -
 }
 
 /// `GET /s`: the page to type a code on; with `?code=`, `303 See Other` to
-/// the code's page (white space anywhere in what was typed removed: codes
-/// have none, people type it between groups of digits), or the form again
-/// with a notice (`400`) when nothing was typed or it cannot be a code.
+/// the code's page (the typed text made a code by [`typed_code`]), or the
+/// form again with a notice (`400`) when nothing was typed or it cannot be
+/// a code.
 /// Nothing is counted here: the code's page counts the scan.
 async fn entry(
     State(app): State<App>,
+    RawQuery(raw_query): RawQuery,
     query: Result<Query<EntryQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let query = query.map(|q| q.0).unwrap_or_default();
+    // A query that does not parse (a field given twice) is a code refused
+    // when it holds one; otherwise it is ignored.
+    let (query, unreadable) = match query {
+        Ok(q) => (q.0, false),
+        Err(_) => {
+            let has_code = raw_query.as_deref().is_some_and(|q| {
+                q.split('&')
+                    .any(|pair| pair.split('=').next() == Some("code"))
+            });
+            (EntryQuery::default(), has_code)
+        }
+    };
     let view = ViewQuery {
         lang: query.lang,
         tz: query.tz,
-        v: None,
     };
     let prefs = prefs(&view, &headers);
     let viewer = Viewer {
@@ -229,12 +245,17 @@ async fn entry(
         zone: &prefs.zone,
         code: "",
         now_us: app.consumer.clock.now_us(),
-        view_token: None,
+        orgs: &app.consumer.orgs,
     };
     let Some(typed) = query.code else {
-        return html_response(StatusCode::OK, &prefs, render_entry(&viewer, None, ""));
+        let (status, notice) = if unreadable {
+            (StatusCode::BAD_REQUEST, Some(EntryNotice::Malformed))
+        } else {
+            (StatusCode::OK, None)
+        };
+        return html_response(status, &prefs, render_entry(&viewer, notice, ""));
     };
-    let code: String = typed.chars().filter(|c| !c.is_whitespace()).collect();
+    let code = typed_code(&typed);
     let notice = if code.is_empty() {
         EntryNotice::Empty
     } else if !is_valid_code(&code) {
@@ -267,6 +288,23 @@ async fn entry(
     )
 }
 
+/// A code as typed, made what it must be: white space anywhere removed
+/// (codes have none; people type it between groups of digits, an input
+/// method may type U+3000), full-width forms of ASCII (U+FF01 to U+FF5E,
+/// what a Chinese keyboard types in full-width mode) made ASCII, and the
+/// ideographic full stop (U+3002, its `.` in Chinese punctuation mode) a `.`.
+fn typed_code(typed: &str) -> String {
+    typed
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .map(|c| match u32::from(c) {
+            cp @ 0xFF01..=0xFF5E => char::from_u32(cp - 0xFEE0).unwrap_or(c),
+            0x3002 => '.',
+            _ => c,
+        })
+        .collect()
+}
+
 /// Runs blocking state work off the async runtime, in the current span.
 async fn blocking<T, F>(f: F) -> Result<T, ConsumerError>
 where
@@ -291,7 +329,7 @@ async fn find_report(
         zone: &prefs.zone,
         code,
         now_us,
-        view_token: None,
+        orgs: &app.consumer.orgs,
     };
     let found = if code.len() > MAX_CODE_LEN {
         Ok(None)
@@ -419,9 +457,10 @@ fn read_scan_state(
 }
 
 /// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`
-/// is a scan unless it carries a good view token for the code (the page's
-/// own language link and zone form); a `HEAD` never is (link previewers
-/// send them).
+/// is a scan, and answers with a view token of the code in a cookie, unless
+/// it makes a valid choice of language or zone and sends a good view token
+/// of the code (the scanning browser following the page's own language
+/// link or zone form); a `HEAD` never is (link previewers send them).
 async fn show(
     State(app): State<App>,
     method: Method,
@@ -450,19 +489,17 @@ async fn show(
             Ok(v) => v,
             Err(response) => return response,
         };
-        let view_key = app.consumer.store.view_key();
-        let token = view_key.token(&report.code, now_us);
         let viewer = Viewer {
             lang: prefs.lang,
             zone: &prefs.zone,
             code: &report.code,
             now_us,
-            view_token: Some(&token),
+            orgs: &app.consumer.orgs,
         };
-        let view_change = query
-            .v
-            .as_deref()
-            .is_some_and(|v| view_key.check(&report.code, v, now_us));
+        let view_key = app.consumer.store.view_key();
+        let view_change = prefs.view_choice
+            && cookie(&headers, VIEW_COOKIE)
+                .is_some_and(|token| view_key.check(&report.code, token, now_us));
         let is_scan = !view_change && method != Method::HEAD;
         let store = Arc::clone(&app.consumer.store);
         let key = report.code.clone();
@@ -494,7 +531,20 @@ async fn show(
             copy_warning,
             pin: pin_panel(&app, has_pin, None),
         };
-        html_response(StatusCode::OK, &prefs, render_code_page(&viewer, &page))
+        let mut response = html_response(StatusCode::OK, &prefs, render_code_page(&viewer, &page));
+        if is_scan {
+            // The browser that scanned may change the view of this code without
+            // counting again, for a while ([`super::view`]).
+            let token = view_key.token(&report.code, now_us);
+            let cookie = format!(
+                "{VIEW_COOKIE}={token}; Path={}; Max-Age={VIEW_TOKEN_TTL_S}; Secure; SameSite=Lax; HttpOnly",
+                code_path(&report.code)
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        response
     }
     .instrument(span)
     .await
@@ -527,13 +577,12 @@ async fn submit_pin(
         };
         // The canonical code keys the state and the PIN hash.
         let canonical = report.code.clone();
-        let token = app.consumer.store.view_key().token(&canonical, now_us);
         let viewer = Viewer {
             lang: prefs.lang,
             zone: &prefs.zone,
             code: &canonical,
             now_us,
-            view_token: Some(&token),
+            orgs: &app.consumer.orgs,
         };
         let candidate = match (&app.consumer.key, normalize_pin(&pin)) {
             (None, _) => Err(PinNotice::Unavailable),

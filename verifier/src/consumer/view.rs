@@ -1,25 +1,43 @@
-//! View tokens: how the page's own language link and zone form tell the
-//! server that a request is the viewer changing the view of a page they
-//! already have, not a new scan.
+//! View tokens: how the server tells a viewer changing the view of a page
+//! they already have (the page's language link, its zone form) from a new
+//! scan.
 //!
 //! A query choosing a language or a zone (`?lang=en`, `?tz=UTC`) used to be
 //! enough for a request not to be counted. A copied label could then encode
 //! `/s/{code}?lang=zh` and its scans would never count: the "many scans"
 //! caution and the scan count would not show that the code is being scanned
-//! all over. Now the page's links and form carry `v`, a token the server
-//! made for that code at that time: `<issued>.<mac>`, where `issued` is the
-//! time in whole seconds since the epoch (decimal) and `mac` the first 12
-//! bytes, hex, of
-//! `BLAKE3-keyed(view key, "proofmark-view/1" || u32 LE len(code) || code || u64 LE issued)`.
-//! A token is good for [`VIEW_TOKEN_TTL_S`] after it was made (and up to a
-//! minute before, for a clock that stepped back); a request with a good
-//! token for its code is a change of view, any other request is a scan,
-//! whatever its query. A label printed with a token stops working as a way
-//! round the count two hours after the token was made.
+//! all over. A token in the URL would not close that either: a label can
+//! point at a server of the copier's that fetches a fresh token and
+//! redirects.
+//!
+//! So the token is a cookie, which only this server sets and only in the
+//! browser that scanned: a counted scan of a code answers with the cookie
+//! [`VIEW_COOKIE`], its path the code's page (so each code a browser
+//! scanned keeps its own), holding `<issued>.<mac>`, where `issued` is the time in
+//! whole seconds since the epoch (decimal) and `mac` the first 12 bytes, hex,
+//! of `BLAKE3-keyed(view key, "proofmark-view/1" || u32 LE len(code) || code || u64 LE issued)`.
+//! A request that makes a valid choice of language or zone and sends a
+//! token good for its code is a change of view; any other request is a scan
+//! (a reload of the bare page too). A token is good for [`VIEW_TOKEN_TTL_S`]
+//! after the scan that set it (and up to a minute before, for a clock that
+//! stepped back); changes of view do not renew it. So within those two
+//! hours, the same browser opening the code's page with a language or zone
+//! in its query (a reload of a switched page, a rescan of a label printed
+//! with `?lang=`) is not counted again: one browser's views of a code count
+//! at least once per two hours. A browser that refuses cookies has every
+//! change of view counted.
+//!
+//! The cookie is `Secure`: browsers keep it over HTTPS (and on `localhost`)
+//! only, so that it cannot be planted over plain HTTP; a server reached
+//! over plain HTTP on another host counts every change of view.
 //!
 //! The view key is 32 random bytes kept in the consumer state (made when the
 //! state is first opened), so tokens survive a restart of the server. It is
 //! not the PIN key and tells nothing about it.
+
+/// The cookie that carries a view token (path the code's page, `Secure`,
+/// `HttpOnly`, `SameSite=Lax`, lasting [`VIEW_TOKEN_TTL_S`]).
+pub const VIEW_COOKIE: &str = "pm_view";
 
 /// How long a token stays good, in seconds.
 pub const VIEW_TOKEN_TTL_S: i64 = 2 * 3600;
@@ -56,8 +74,8 @@ impl ViewKey {
         mac
     }
 
-    /// The token for a page of `code` shown at `now_us` (µs since the epoch).
-    /// Its characters need no escaping in a URL or an HTML attribute.
+    /// The token for a scan of `code` at `now_us` (µs since the epoch). Its
+    /// characters (digits, `.`, hex) need no quoting in a cookie.
     pub fn token(&self, code: &str, now_us: i64) -> String {
         let issued_s = u64::try_from(now_us.div_euclid(1_000_000)).unwrap_or(0);
         format!("{issued_s}.{}", hex::encode(self.mac(code, issued_s)))
@@ -128,13 +146,14 @@ mod tests {
         let k = key(1);
         let t = k.token("CODE-1", NOW);
         let (issued, mac) = t.split_once('.').unwrap();
-        let later: u64 = issued.parse::<u64>().unwrap() + 3600;
+        // Inside the window, so that only the MAC can refuse it.
+        let earlier: u64 = issued.parse::<u64>().unwrap() - 60;
         for bad in [
             String::new(),
             ".".to_owned(),
             issued.to_owned(),
             mac.to_owned(),
-            format!("{later}.{mac}"),
+            format!("{earlier}.{mac}"),
             format!("+{issued}.{mac}"),
             format!("{issued}.{}", &mac[..22]),
             format!("{issued}.{}0", &mac[..23]),

@@ -120,7 +120,16 @@ struct FlightGuard<'a> {
 impl Drop for FlightGuard<'_> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            self.cache.lock().flights.remove(&key);
+            let mut guard = self.cache.lock();
+            // Only this read's flight: a later read of the key may have started.
+            if guard
+                .flights
+                .get(&key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                guard.flights.remove(&key);
+            }
+            drop(guard);
             self.flight.finish(Err(ChainCheckError::Unavailable(
                 "the chain read did not finish".to_owned(),
             )));
@@ -289,9 +298,9 @@ impl ChainCheck for CachedChainCheck {
             unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_))),
             "chain read"
         );
-        in_flight.key = None;
         self.keep(key, &answer);
         flight.finish(answer.clone());
+        in_flight.key = None;
         answer
     }
 }
@@ -443,8 +452,17 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(1));
             }
             let others: Vec<_> = (0..5).map(|_| call(&cache)).collect();
-            // Time for the others to reach the cache before the read ends.
-            std::thread::sleep(Duration::from_millis(100));
+            // The read ends once all five wait for it: the flight is held by
+            // the map, the reader and its guard, and each of them.
+            let key = Key::new("a", &receipt, &batch("aa"));
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while cache.lock().flights.get(&key).map_or(0, Arc::strong_count) < 3 + 5 {
+                assert!(
+                    Instant::now() < deadline,
+                    "the other callers never waited for the read"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
             gated.open();
             let first = first.join().unwrap();
             let others: Vec<_> = others.into_iter().map(|t| t.join().unwrap()).collect();
