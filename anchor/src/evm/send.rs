@@ -299,17 +299,31 @@ pub async fn anchor_on_evm(
             }
         };
         check_same(&client, request, &want, &anchor)?;
-        let tx = client
+        let found = client
             .find_anchor_tx(account, batch_id, anchor.block_number)
-            .await?
-            .ok_or_else(|| EvmError::Inconsistent {
-                chain: name.to_owned(),
-                message: format!(
-                    "the contract holds batch {batch_id} from block {} but the node has no \
-                     Anchored event for it there (a pruned node?)",
-                    anchor.block_number
-                ),
-            })?;
+            .await;
+        let tx = match found {
+            Ok(Some(tx)) => tx,
+            Ok(None) | Err(_) => {
+                // A reorg between reading the anchor and reading its block's events
+                // takes the block away (a node asked for the events of a block past its
+                // head answers with an error): the contract tells whether the anchor is
+                // still where it was.
+                let now = client.read_anchor(account, batch_id).await?;
+                if now.map(|a| a.block_number) != Some(anchor.block_number) {
+                    reorged(None)?;
+                    continue;
+                }
+                found?.ok_or_else(|| EvmError::Inconsistent {
+                    chain: name.to_owned(),
+                    message: format!(
+                        "the contract holds batch {batch_id} from block {} but the node has no \
+                         Anchored event for it there (a pruned node?)",
+                        anchor.block_number
+                    ),
+                })?
+            }
+        };
         let confirmed = match client.wait_confirmed(&tx).await? {
             Confirmation::Confirmed(c) => match client.read_anchor(account, batch_id).await? {
                 Some(a) if a.block_number == c.mined.block_number => Some((c, a)),
