@@ -178,17 +178,12 @@ fn html_response(status: StatusCode, prefs: &Prefs, body: String) -> Response {
     response
 }
 
-/// `308 Permanent Redirect` to the canonical page of `code`, with the query
-/// as sent.
-fn redirect_to_canonical(code: &str, query: Option<&str>) -> Response {
-    let mut location = code_path(code);
-    if let Some(q) = query.filter(|q| !q.is_empty()) {
-        location.push('?');
-        location.push_str(q);
-    }
-    match HeaderValue::from_str(&location) {
+/// A redirect (`status`) to `location`, neither kept by caches nor telling
+/// the next page where the viewer came from.
+fn redirect(status: StatusCode, location: &str) -> Response {
+    match HeaderValue::from_str(location) {
         Ok(v) => (
-            StatusCode::PERMANENT_REDIRECT,
+            status,
             [
                 (header::LOCATION, v),
                 (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
@@ -200,10 +195,21 @@ fn redirect_to_canonical(code: &str, query: Option<&str>) -> Response {
         )
             .into_response(),
         Err(e) => {
-            tracing::error!(error = %e, "canonical location is not a header value");
+            tracing::error!(error = %e, "a redirect's location is not a header value");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// `308 Permanent Redirect` to the canonical page of `code`, with the query
+/// as sent.
+fn redirect_to_canonical(code: &str, query: Option<&str>) -> Response {
+    let mut location = code_path(code);
+    if let Some(q) = query.filter(|q| !q.is_empty()) {
+        location.push('?');
+        location.push_str(q);
+    }
+    redirect(StatusCode::PERMANENT_REDIRECT, &location)
 }
 
 /// A variant of a code page's URL (`/s/{code}/`, `/S/{code}`): redirected to the page
@@ -261,24 +267,7 @@ async fn entry(
     } else if !is_valid_code(&code) {
         EntryNotice::Malformed
     } else {
-        return match HeaderValue::from_str(&code_path(&code)) {
-            Ok(location) => (
-                StatusCode::SEE_OTHER,
-                [
-                    (header::LOCATION, location),
-                    (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-                    (
-                        header::REFERRER_POLICY,
-                        HeaderValue::from_static("no-referrer"),
-                    ),
-                ],
-            )
-                .into_response(),
-            Err(e) => {
-                tracing::error!(error = %e, "a code's path is not a header value");
-                StatusCode::INTERNAL_SERVER_ERROR.into_response()
-            }
-        };
+        return redirect(StatusCode::SEE_OTHER, &code_path(&code));
     };
     let shown: String = typed.chars().take(CODE_INPUT_MAX_CHARS).collect();
     html_response(
@@ -406,18 +395,7 @@ fn pin_panel(app: &App, has_pin: bool, notice: Option<PinNotice>) -> PinPanel {
 /// `GET /s/{code}/pin`: a phone reloading the page a PIN answer gave, which was a `POST`.
 /// `303 See Other` to the code's page (the PIN is not resubmitted).
 async fn pin_page_reloaded(Path(code): Path<String>) -> Response {
-    let location = code_path(code.trim());
-    match HeaderValue::from_str(&location) {
-        Ok(v) => (
-            StatusCode::SEE_OTHER,
-            [
-                (header::LOCATION, v),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            ],
-        )
-            .into_response(),
-        Err(_) => StatusCode::NOT_FOUND.into_response(),
-    }
+    redirect(StatusCode::SEE_OTHER, &code_path(code.trim()))
 }
 
 /// The state a page of `code` shows: records the scan (or only reads the
