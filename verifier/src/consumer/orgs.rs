@@ -23,15 +23,12 @@ use std::collections::hash_map::Entry;
 use std::path::Path;
 
 use super::error::ConsumerError;
-use super::pin::split_fields;
+use super::pin::{BOM, split_fields};
 
 /// Longest `org_id`, in bytes (the column's limit, SPEC.md 2.2).
 pub const MAX_ORG_ID_LEN: usize = 64;
 /// Longest name, in characters.
 pub const MAX_ORG_NAME_CHARS: usize = 200;
-
-/// The UTF-8 byte order mark some spreadsheets write first.
-const BOM: &str = "\u{feff}";
 
 /// The bidirectional formatting characters: marks, embeddings, overrides
 /// and isolates.
@@ -76,18 +73,14 @@ impl OrgNames {
             line: line as u64,
             reason,
         };
-        let mut names = HashMap::new();
-        let mut first_lines: HashMap<String, usize> = HashMap::new();
+        // org_id -> (its line, its name)
+        let mut entries: HashMap<String, (usize, String)> = HashMap::new();
         let mut header_seen = false;
+        let bytes = bytes.strip_prefix(BOM).unwrap_or(bytes);
         for (i, raw) in bytes.split(|b| *b == b'\n').enumerate() {
             let line_no = i + 1;
             let text =
                 std::str::from_utf8(raw).map_err(|_| bad(line_no, "not valid UTF-8".to_owned()))?;
-            let text = if i == 0 {
-                text.strip_prefix(BOM).unwrap_or(text)
-            } else {
-                text
-            };
             let text = text.strip_suffix('\r').unwrap_or(text);
             if text.trim().is_empty() {
                 continue;
@@ -150,22 +143,25 @@ impl OrgNames {
                     ),
                 ));
             }
-            match first_lines.entry(id.to_owned()) {
+            match entries.entry(id.to_owned()) {
                 Entry::Occupied(first) => {
                     return Err(bad(
                         line_no,
-                        format!("{id} is also on line {}", first.get()),
+                        format!("{id} is also on line {}", first.get().0),
                     ));
                 }
                 Entry::Vacant(slot) => {
-                    slot.insert(line_no);
+                    slot.insert((line_no, name.to_owned()));
                 }
             }
-            names.insert(id.to_owned(), name.to_owned());
         }
         if !header_seen {
             return Err(bad(1, "expected the header line `org_id,name`".to_owned()));
         }
+        let names = entries
+            .into_iter()
+            .map(|(id, (_, name))| (id, name))
+            .collect();
         Ok(OrgNames { names })
     }
 

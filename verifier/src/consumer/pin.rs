@@ -174,7 +174,7 @@ pub struct SecretsReader {
 }
 
 /// The UTF-8 byte order mark some spreadsheets write first.
-const BOM: &[u8] = b"\xEF\xBB\xBF";
+pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SecretsReader {
     /// Opens the file and checks its header.
