@@ -1213,7 +1213,8 @@ fn verdict_class(page: &str) -> &str {
 /// served without any ledger key, has the green badge naming the chain, the transaction
 /// and the block; the chain's answer is kept (`--chain-cache-secs`), so a page still shows
 /// it once the node stopped, and, once it expired, the page is amber ("cannot confirm
-/// right now"), never red. Without `--chain` the page is amber.
+/// right now"), never red. Without `--chain` the page is amber. A node that never answers
+/// delays a page by `--chain-wait-ms` only.
 #[test]
 fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
     let dir = tempfile::tempdir().unwrap();
@@ -1282,4 +1283,56 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
         assert!(body.contains("Cannot confirm right now"), "{body}");
         assert!(body.contains("could not be read"), "{body}");
     }
+
+    // A node that takes connections and never answers, with the chain's RPC budget of a
+    // minute: the page waits --chain-wait-ms for it, then is amber, and the next view does
+    // not wait again for the same read.
+    let hanging = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hanging_url = format!("http://{}", hanging.local_addr().unwrap());
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let holder = std::sync::Arc::clone(&held);
+    std::thread::spawn(move || {
+        for stream in hanging.incoming().flatten() {
+            holder.lock().unwrap().push(stream);
+        }
+    });
+    let slow = d.join("slow.toml");
+    std::fs::write(
+        &slow,
+        format!(
+            "[chains.local]\ntype = \"evm\"\nrpc_url = \"{hanging_url}\"\nchain_id = 31337\n\
+             contract = \"{contract}\"\nrpc_timeout_secs = 60\nrequest_timeout_secs = 30\n",
+            contract = receipt["contract"].as_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let patient = Server::start(
+        d,
+        "patient",
+        &store,
+        index,
+        &[
+            "--chains",
+            slow.to_str().unwrap(),
+            "--chain",
+            "local",
+            "--chain-wait-ms",
+            "300",
+        ],
+    );
+    for _ in 0..2 {
+        let started = std::time::Instant::now();
+        let (status, body) = patient.get(&page);
+        // Without the bound the view would wait for the read: 30 s and more.
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(status.contains("200"), "{status}");
+        assert_eq!(verdict_class(&body), "warn", "{body}");
+        assert!(body.contains("Cannot confirm right now"), "{body}");
+        assert!(body.contains("did not answer within 0.3 s"), "{body}");
+    }
+    assert!(!held.lock().unwrap().is_empty(), "the node was never asked");
 }

@@ -83,6 +83,12 @@ pub struct ServeArgs {
     /// is asked again after at most 5 seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub chain_cache_secs: u64,
+    /// Milliseconds a consumer page waits for an `evm` chain read before it
+    /// shows "cannot confirm right now" (amber); the read goes on, and the
+    /// views after it show its answer. 0 waits as long as the read takes (up
+    /// to the chain's `rpc_timeout_secs`).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub chain_wait_ms: u64,
     /// Memory for whole decoded input row groups, in MiB. 0 (the default)
     /// decodes, per record, only the pages that hold its row; a cache pays
     /// only when the row groups looked up fit in it (see benches/README.md:
@@ -306,7 +312,7 @@ fn check_pin_key(
 /// What the consumer page trusts: the `--ledger-key` keys, and each `--chain` of the
 /// `--chains` file (as `audit batch` reads them): a `ledger` chain's verifier key (from
 /// its existing key file), an `evm` chain's node and contract, read on `chain_runtime`
-/// through a cache (`--chain-cache-secs`). The page verifies on the blocking pool, where
+/// through a cache (`--chain-cache-secs`), a page waiting at most `--chain-wait-ms`. The page verifies on the blocking pool, where
 /// a chain read may wait.
 fn page_trust(
     args: &ServeArgs,
@@ -343,7 +349,9 @@ fn page_trust(
                     .context("no runtime to read the chains on")?
                     .clone();
                 let reader: Arc<dyn ChainCheck> = Arc::new(EvmChainCheck::new(config, runtime));
-                let cached = CachedChainCheck::new(reader, answer_ttl);
+                let max_wait =
+                    (args.chain_wait_ms > 0).then(|| Duration::from_millis(args.chain_wait_ms));
+                let cached = CachedChainCheck::new(reader, answer_ttl).with_max_wait(max_wait);
                 trust = trust.with_chain_check(name, Arc::new(cached));
             }
         }

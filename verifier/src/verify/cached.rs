@@ -16,6 +16,14 @@
 //! views after an answer expired, or while a node is timing out, costs one
 //! read, not one per view.
 //!
+//! With [`CachedChainCheck::with_max_wait`], a caller waits for a read at
+//! most that long after the read started: the read runs on a thread of its
+//! own, and a caller it has not answered in time gets "unavailable" (the
+//! page is amber, "cannot confirm right now") while the read goes on and
+//! keeps its answer for the views after it. A node that hangs then delays a
+//! page by at most that wait, not by the node's whole RPC budget; once a
+//! read is overdue, callers do not wait for it at all.
+//!
 //! ```
 //! use std::sync::Arc;
 //! use std::time::Duration;
@@ -67,6 +75,17 @@ impl Key {
             receipt: receipt.to_string(),
         }
     }
+
+    /// The batch the answer is about.
+    fn batch(&self) -> AnchoredBatch<'_> {
+        AnchoredBatch {
+            batch_id: &self.batch_id,
+            suite: &self.suite,
+            root: &self.root,
+            leaf_count: self.leaf_count,
+            manifest_digest: &self.manifest_digest,
+        }
+    }
 }
 
 /// A kept answer and when it stops being used.
@@ -76,10 +95,21 @@ struct Entry {
 }
 
 /// A chain read in progress, which other callers of the same key wait for.
-#[derive(Default)]
 struct Flight {
     answer: Mutex<Option<Result<String, ChainCheckError>>>,
     done: Condvar,
+    /// When the read started (real time: waits are bounded from it).
+    started: Instant,
+}
+
+impl Default for Flight {
+    fn default() -> Self {
+        Flight {
+            answer: Mutex::new(None),
+            done: Condvar::new(),
+            started: Instant::now(),
+        }
+    }
 }
 
 impl Flight {
@@ -91,15 +121,38 @@ impl Flight {
         self.done.notify_all();
     }
 
-    fn wait(&self) -> Result<String, ChainCheckError> {
+    /// The read's answer; with `max_wait`, "unavailable" once the read has
+    /// taken that long without answering.
+    fn wait(&self, max_wait: Option<Duration>) -> Result<String, ChainCheckError> {
+        let deadline = max_wait.and_then(|w| self.started.checked_add(w));
         let mut slot = self.answer.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(answer) = slot.as_ref() {
                 return answer.clone();
             }
-            slot = self.done.wait(slot).unwrap_or_else(PoisonError::into_inner);
+            slot = match deadline {
+                None => self.done.wait(slot).unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(overdue(max_wait.unwrap_or_default()));
+                    }
+                    self.done
+                        .wait_timeout(slot, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
         }
     }
+}
+
+/// The answer of a caller that a read did not answer within `waited`.
+fn overdue(waited: Duration) -> ChainCheckError {
+    ChainCheckError::Unavailable(format!(
+        "the chain did not answer within {:.1} s (the read goes on; a later view shows its answer)",
+        waited.as_secs_f64()
+    ))
 }
 
 /// The kept answers and the reads in progress, under one lock.
@@ -111,16 +164,40 @@ struct Entries {
 
 /// Ends a read in progress even if the read panicked: its waiters get
 /// "unavailable" rather than waiting for ever.
-struct FlightGuard<'a> {
-    cache: &'a CachedChainCheck,
+struct FlightGuard {
+    keeper: Keeper,
     key: Option<Key>,
     flight: Arc<Flight>,
 }
 
-impl Drop for FlightGuard<'_> {
+impl FlightGuard {
+    /// Reads the chain for the guarded key, keeps the answer and ends the
+    /// flight.
+    fn read(mut self, inner: &dyn ChainCheck, receipt: &Value) -> Result<String, ChainCheckError> {
+        let Some(key) = self.key.clone() else {
+            return Err(ChainCheckError::Unavailable(
+                "the chain read did not finish".to_owned(),
+            ));
+        };
+        // No lock is held while the chain is read.
+        let answer = inner.check(&key.chain, receipt, &key.batch());
+        tracing::debug!(
+            chain = key.chain,
+            batch = key.batch_id,
+            unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_))),
+            "chain read"
+        );
+        self.keeper.keep(key, &answer);
+        self.flight.finish(answer.clone());
+        self.key = None;
+        answer
+    }
+}
+
+impl Drop for FlightGuard {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            let mut guard = self.cache.lock();
+            let mut guard = self.keeper.lock();
             // Only this read's flight: a later read of the key may have started.
             if guard
                 .flights
@@ -143,7 +220,8 @@ pub struct CachedChainCheck {
     answer_ttl: Duration,
     unavailable_ttl: Duration,
     max_entries: usize,
-    entries: Mutex<Entries>,
+    max_wait: Option<Duration>,
+    entries: Arc<Mutex<Entries>>,
     now: Clock,
 }
 
@@ -156,6 +234,7 @@ impl fmt::Debug for CachedChainCheck {
             .field("answer_ttl", &self.answer_ttl)
             .field("unavailable_ttl", &self.unavailable_ttl)
             .field("max_entries", &self.max_entries)
+            .field("max_wait", &self.max_wait)
             .field("len", &self.len())
             .finish_non_exhaustive()
     }
@@ -164,14 +243,16 @@ impl fmt::Debug for CachedChainCheck {
 impl CachedChainCheck {
     /// Keeps the answers of `inner`: a pass, a mismatch or a "not applicable"
     /// for `answer_ttl`, an "unavailable" for [`DEFAULT_UNAVAILABLE_TTL`] (at
-    /// most `answer_ttl`). A zero `answer_ttl` keeps nothing.
+    /// most `answer_ttl`). A zero `answer_ttl` keeps nothing. Callers wait
+    /// for a read as long as it takes (see [`CachedChainCheck::with_max_wait`]).
     pub fn new(inner: Arc<dyn ChainCheck>, answer_ttl: Duration) -> Self {
         CachedChainCheck {
             inner,
             answer_ttl,
             unavailable_ttl: DEFAULT_UNAVAILABLE_TTL.min(answer_ttl),
             max_entries: DEFAULT_MAX_ENTRIES,
-            entries: Mutex::new(Entries::default()),
+            max_wait: None,
+            entries: Arc::new(Mutex::new(Entries::default())),
             now: Arc::new(Instant::now),
         }
     }
@@ -188,6 +269,16 @@ impl CachedChainCheck {
         self
     }
 
+    /// Waits for a chain read at most `wait` after it started: reads run on
+    /// threads of their own, and a caller not answered in time gets
+    /// [`ChainCheckError::Unavailable`] while the read goes on and keeps its
+    /// answer for later callers. `None` (the default) waits as long as the
+    /// read takes, on the caller's thread.
+    pub fn with_max_wait(mut self, wait: Option<Duration>) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
     /// Answers kept now (some perhaps expired, not yet dropped).
     pub fn len(&self) -> usize {
         self.lock().answers.len()
@@ -199,8 +290,44 @@ impl CachedChainCheck {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        // The map is consistent between statements: a panic elsewhere leaves it usable.
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+        lock(&self.entries)
+    }
+
+    /// What a read needs to keep its answer, for a read on another thread.
+    fn keeper(&self) -> Keeper {
+        Keeper {
+            entries: Arc::clone(&self.entries),
+            answer_ttl: self.answer_ttl,
+            unavailable_ttl: self.unavailable_ttl,
+            max_entries: self.max_entries,
+            now: Arc::clone(&self.now),
+        }
+    }
+
+    #[cfg(test)]
+    fn with_clock(mut self, now: Clock) -> Self {
+        self.now = now;
+        self
+    }
+}
+
+fn lock(entries: &Mutex<Entries>) -> std::sync::MutexGuard<'_, Entries> {
+    // The map is consistent between statements: a panic elsewhere leaves it usable.
+    entries.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The answers and the settings that say how long an answer is kept.
+struct Keeper {
+    entries: Arc<Mutex<Entries>>,
+    answer_ttl: Duration,
+    unavailable_ttl: Duration,
+    max_entries: usize,
+    now: Clock,
+}
+
+impl Keeper {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        lock(&self.entries)
     }
 
     fn ttl_of(&self, answer: &Result<String, ChainCheckError>) -> Duration {
@@ -246,12 +373,6 @@ impl CachedChainCheck {
             },
         );
     }
-
-    #[cfg(test)]
-    fn with_clock(mut self, now: Clock) -> Self {
-        self.now = now;
-        self
-    }
 }
 
 impl ChainCheck for CachedChainCheck {
@@ -279,29 +400,32 @@ impl ChainCheck for CachedChainCheck {
                 let flight = Arc::clone(flight);
                 drop(guard);
                 tracing::trace!(chain, batch = batch.batch_id, "waiting for a chain read");
-                return flight.wait();
+                return flight.wait(self.max_wait);
             }
             let flight = Arc::new(Flight::default());
             guard.flights.insert(key.clone(), Arc::clone(&flight));
             flight
         };
-        let mut in_flight = FlightGuard {
-            cache: self,
-            key: Some(key.clone()),
+        let in_flight = FlightGuard {
+            keeper: self.keeper(),
+            key: Some(key),
             flight: Arc::clone(&flight),
         };
-        // The lock is not held while the chain is read.
-        let answer = self.inner.check(chain, receipt, batch);
-        tracing::debug!(
-            chain,
-            batch = batch.batch_id,
-            unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_))),
-            "chain read"
-        );
-        self.keep(key, &answer);
-        flight.finish(answer.clone());
-        in_flight.key = None;
-        answer
+        if self.max_wait.is_none() {
+            return in_flight.read(self.inner.as_ref(), receipt);
+        }
+        let inner = Arc::clone(&self.inner);
+        let owned = receipt.clone();
+        let spawned = std::thread::Builder::new()
+            .name("chain-read".to_owned())
+            .spawn(move || {
+                let _ = in_flight.read(inner.as_ref(), &owned);
+            });
+        if let Err(e) = spawned {
+            // The guard went with the closure: its flight ends as "unavailable".
+            tracing::warn!(error = %e, "cannot start a chain read");
+        }
+        flight.wait(self.max_wait)
     }
 }
 
@@ -487,6 +611,72 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// With a maximum wait, a read the chain does not answer in time gives
+    /// "unavailable" at once to every later caller, goes on in the
+    /// background, and keeps its answer for the callers after it.
+    #[test]
+    fn a_slow_read_is_waited_for_at_most_the_max_wait() {
+        for panics in [false, true] {
+            let gated = GatedChain::new(panics);
+            let wait = Duration::from_millis(100);
+            let cache = CachedChainCheck::new(
+                Arc::clone(&gated) as Arc<dyn ChainCheck>,
+                Duration::from_secs(60),
+            )
+            .with_max_wait(Some(wait));
+            let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+            let started = Instant::now();
+            let first = cache.check("a", &receipt, &batch("aa"));
+            assert!(started.elapsed() >= wait);
+            assert!(
+                matches!(&first, Err(ChainCheckError::Unavailable(m)) if m.contains("within 0.1 s")),
+                "{first:?}"
+            );
+            // Overdue: the next caller does not start another read.
+            let second = cache.check("a", &receipt, &batch("aa"));
+            assert!(matches!(second, Err(ChainCheckError::Unavailable(_))));
+            assert_eq!(gated.reads.load(Ordering::SeqCst), 1);
+            assert!(cache.is_empty(), "an overdue caller's answer is not kept");
+
+            gated.open();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !cache.lock().flights.is_empty() {
+                assert!(Instant::now() < deadline, "the read never ended");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if panics {
+                // A read that panicked keeps nothing.
+                assert!(cache.is_empty());
+            } else {
+                assert_eq!(
+                    cache.check("a", &receipt, &batch("aa")),
+                    Ok("a holds aa".to_owned())
+                );
+                assert_eq!(gated.reads.load(Ordering::SeqCst), 1);
+            }
+        }
+    }
+
+    /// A read that answers within the maximum wait is answered as without one.
+    #[test]
+    fn a_quick_read_is_answered_within_the_max_wait() {
+        let clock = TestClock::new();
+        let fake = FakeChain::new();
+        let cache = cached(&fake, 60, &clock).with_max_wait(Some(Duration::from_secs(60)));
+        let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+        assert_eq!(
+            cache.check("a", &receipt, &batch("aa")),
+            Ok("a holds aa".to_owned())
+        );
+        fake.set(2);
+        clock.advance(Duration::from_secs(61));
+        assert!(matches!(
+            cache.check("a", &receipt, &batch("aa")),
+            Err(ChainCheckError::Unavailable(m)) if m == "connection refused"
+        ));
+        assert_eq!(fake.reads(), 2);
     }
 
     fn batch(root: &str) -> AnchoredBatch<'_> {
