@@ -18,7 +18,11 @@
 # "--row-group-cache-mib 0"); PROOFMARK_BENCH_WARMUP sets the seconds of code
 # lookups before the measured runs (default 5; a fresh server first maps the
 # pages of the index files it reads).
-# Needs oha (`cargo install oha --locked`) and python3.
+# PROOFMARK_BENCH_LOAD picks the load generator: `oha` (the default when it is
+# installed; `cargo install oha --locked`) or `wrk` (Debian's package, used
+# when oha is not installed). Ratios are comparable only between runs of the
+# same load generator: it shares the two cores with the server, and the two
+# spend different CPU per response. Needs python3.
 set -euo pipefail
 
 items=${1:-1000000}
@@ -28,7 +32,12 @@ bin=${PROOFMARK_BIN:-${CARGO_TARGET_DIR:-target}/release/proofmark}
 work=${PROOFMARK_BENCH_DIR:-$(mktemp -d)}
 port=${PROOFMARK_BENCH_PORT:-18080}
 
-command -v oha >/dev/null || { echo "oha is missing: cargo install oha --locked" >&2; exit 2; }
+load=${PROOFMARK_BENCH_LOAD:-$(command -v oha >/dev/null && echo oha || echo wrk)}
+case "$load" in
+    oha) command -v oha >/dev/null || { echo "oha is missing: cargo install oha --locked" >&2; exit 2; } ;;
+    wrk) command -v wrk >/dev/null || { echo "no load generator: cargo install oha --locked, or apt-get install wrk" >&2; exit 2; } ;;
+    *) echo "PROOFMARK_BENCH_LOAD must be oha or wrk, not $load" >&2; exit 2 ;;
+esac
 [ -x "$bin" ] || { echo "no binary at $bin: cargo build --release -p proofmark" >&2; exit 2; }
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 mkdir -p "$work"
@@ -65,27 +74,69 @@ for _ in $(seq 50); do
 done
 
 warmup=${PROOFMARK_BENCH_WARMUP:-5}
-echo "warm-up: $warmup s of code lookups"
-oha --no-tui -z "${warmup}s" -c "$conns" --urls-from-file urls.txt --output-format quiet >/dev/null
-oha --no-tui -z "${seconds}s" -c "$conns" --output-format json \
-    "http://127.0.0.1:$port/healthz" > healthz.json
-oha --no-tui -z "${seconds}s" -c "$conns" --output-format json \
-    --urls-from-file urls.txt > codes.json
-
-python3 - "$items" "$conns" "$seconds" <<'EOF'
+# run NAME SECONDS [URL]: drives URL, or without one the random known codes of
+# urls.txt, for SECONDS, and writes NAME.json: {"rps", "p50", "p90", "p99",
+# "p99.9" (seconds), "statuses"}.
+if [ "$load" = oha ]; then
+    run() {
+        local target=(--urls-from-file urls.txt)
+        [ $# -lt 3 ] || target=("$3")
+        oha --no-tui -z "${2}s" -c "$conns" --output-format json "${target[@]}" > "$1.oha.json"
+        python3 - "$1" <<'EOF'
 import json, sys
-items, conns, seconds = sys.argv[1:]
-def load(name):
-    r = json.load(open(name))
-    s, p = r["summary"], r["latencyPercentiles"]
-    codes = r.get("statusCodeDistribution", {})
-    return s["requestsPerSec"], p, codes
-rows = {n: load(f"{n}.json") for n in ("healthz", "codes")}
-print(f"proof API load: {items} items, {conns} connections, {seconds} s per route")
+r = json.load(open(f"{sys.argv[1]}.oha.json"))
+p = r["latencyPercentiles"]
+out = {"rps": r["summary"]["requestsPerSec"], "statuses": r.get("statusCodeDistribution", {})}
+out.update({k: p.get(k) or 0 for k in ("p50", "p90", "p99", "p99.9")})
+json.dump(out, open(f"{sys.argv[1]}.json", "w"))
+EOF
+    }
+else
+    # wrk asks a random line of PROOFMARK_LOAD_PATHS per request, or the URL's path
+    # without it; its summary goes to stderr as the JSON above.
+    sed "s#^http://127.0.0.1:$port##" urls.txt > paths.txt
+    cat > load.lua <<'EOF'
+local paths = {}
+local file = os.getenv("PROOFMARK_LOAD_PATHS")
+if file and file ~= "" then
+    for line in io.lines(file) do paths[#paths + 1] = line end
+end
+if #paths > 0 then
+    request = function()
+        return wrk.format("GET", paths[math.random(#paths)])
+    end
+end
+done = function(summary, latency, requests)
+    local s = function(q) return latency:percentile(q) / 1e6 end
+    local e = summary.errors
+    io.stderr:write(string.format(
+        '{"rps": %f, "p50": %f, "p90": %f, "p99": %f, "p99.9": %f, ' ..
+        '"statuses": {"2xx or 3xx": %d, "other status": %d, "socket errors": %d}}\n',
+        summary.requests / (summary.duration / 1e6), s(50), s(90), s(99), s(99.9),
+        summary.requests - e.status, e.status, e.connect + e.read + e.write + e.timeout))
+end
+EOF
+    run() {
+        local paths="" url="http://127.0.0.1:$port/"
+        if [ $# -lt 3 ]; then paths="$PWD/paths.txt"; else url=$3; fi
+        PROOFMARK_LOAD_PATHS="$paths" wrk -t 2 -c "$conns" -d "${2}s" -s load.lua "$url" \
+            > "$1.wrk.txt" 2> "$1.json"
+    }
+fi
+echo "warm-up: $warmup s of code lookups ($load)"
+run warmup "$warmup"
+run healthz "$seconds" "http://127.0.0.1:$port/healthz"
+run codes "$seconds"
+
+python3 - "$items" "$conns" "$seconds" "$load" <<'EOF'
+import json, sys
+items, conns, seconds, load = sys.argv[1:]
+rows = {n: json.load(open(f"{n}.json")) for n in ("healthz", "codes")}
+print(f"proof API load: {items} items, {conns} connections, {seconds} s per route, {load}")
 print(f"{'route':<22}{'req/s':>10}{'p50 ms':>10}{'p90 ms':>10}{'p99 ms':>10}{'p99.9 ms':>10}  statuses")
 for name, route in (("healthz", "/healthz"), ("codes", "/v1/codes/{code}")):
-    rps, p, codes = rows[name]
-    ms = lambda k: (p.get(k) or 0) * 1000
-    print(f"{route:<22}{rps:>10.0f}{ms('p50'):>10.2f}{ms('p90'):>10.2f}{ms('p99'):>10.2f}{ms('p99.9'):>10.2f}  {codes}")
-print(f"ratio codes/healthz: {rows['codes'][0] / rows['healthz'][0]:.3f}")
+    r = rows[name]
+    ms = lambda k: (r.get(k) or 0) * 1000
+    print(f"{route:<22}{r['rps']:>10.0f}{ms('p50'):>10.2f}{ms('p90'):>10.2f}{ms('p99'):>10.2f}{ms('p99.9'):>10.2f}  {r['statuses']}")
+print(f"ratio codes/healthz: {rows['codes']['rps'] / rows['healthz']['rps']:.3f}")
 EOF
