@@ -83,10 +83,11 @@ pub struct ServeArgs {
     /// is asked again after at most 5 seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 60)]
     pub chain_cache_secs: u64,
-    /// Milliseconds a consumer page waits for an `evm` chain read before it
-    /// shows "cannot confirm right now" (amber); the read goes on, and the
-    /// views after it show its answer. 0 waits as long as the read takes (up
-    /// to the chain's `rpc_timeout_secs`).
+    /// Milliseconds a consumer page waits for an `evm` chain's read before it
+    /// shows "cannot confirm right now" (amber) for that chain; the read goes
+    /// on, views during it do not wait, and the views after it show its
+    /// answer. 0 waits as long as the read takes, and so does
+    /// `--chain-cache-secs 0`, which keeps no answer for later views.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub chain_wait_ms: u64,
     /// Memory for whole decoded input row groups, in MiB. 0 (the default)

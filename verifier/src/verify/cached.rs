@@ -37,6 +37,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -49,6 +50,10 @@ pub const DEFAULT_UNAVAILABLE_TTL: Duration = Duration::from_secs(5);
 
 /// How many answers [`CachedChainCheck`] keeps at most by default.
 pub const DEFAULT_MAX_ENTRIES: usize = 4096;
+
+/// How many chain reads [`CachedChainCheck::with_max_wait`] runs on threads of
+/// their own at once; a miss beyond them is answered "unavailable" at once.
+pub const MAX_BACKGROUND_READS: usize = 32;
 
 /// What an answer is about: everything the wrapped check is given.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -171,6 +176,28 @@ struct FlightGuard {
 }
 
 impl FlightGuard {
+    /// Ends the flight without reading: its callers get "unavailable" with `reason`.
+    fn give_up(mut self, reason: &str) {
+        self.end(reason);
+    }
+
+    fn end(&mut self, reason: &str) {
+        if let Some(key) = self.key.take() {
+            let mut guard = self.keeper.lock();
+            // Only this read's flight: a later read of the key may have started.
+            if guard
+                .flights
+                .get(&key)
+                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
+            {
+                guard.flights.remove(&key);
+            }
+            drop(guard);
+            self.flight
+                .finish(Err(ChainCheckError::Unavailable(reason.to_owned())));
+        }
+    }
+
     /// Reads the chain for the guarded key, keeps the answer and ends the
     /// flight.
     fn read(mut self, inner: &dyn ChainCheck, receipt: &Value) -> Result<String, ChainCheckError> {
@@ -196,21 +223,7 @@ impl FlightGuard {
 
 impl Drop for FlightGuard {
     fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            let mut guard = self.keeper.lock();
-            // Only this read's flight: a later read of the key may have started.
-            if guard
-                .flights
-                .get(&key)
-                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
-            {
-                guard.flights.remove(&key);
-            }
-            drop(guard);
-            self.flight.finish(Err(ChainCheckError::Unavailable(
-                "the chain read did not finish".to_owned(),
-            )));
-        }
+        self.end("the chain read did not finish");
     }
 }
 
@@ -221,6 +234,8 @@ pub struct CachedChainCheck {
     unavailable_ttl: Duration,
     max_entries: usize,
     max_wait: Option<Duration>,
+    /// Reads running on threads of their own.
+    background: Arc<AtomicUsize>,
     entries: Arc<Mutex<Entries>>,
     now: Clock,
 }
@@ -252,6 +267,7 @@ impl CachedChainCheck {
             unavailable_ttl: DEFAULT_UNAVAILABLE_TTL.min(answer_ttl),
             max_entries: DEFAULT_MAX_ENTRIES,
             max_wait: None,
+            background: Arc::new(AtomicUsize::new(0)),
             entries: Arc::new(Mutex::new(Entries::default())),
             now: Arc::new(Instant::now),
         }
@@ -270,13 +286,21 @@ impl CachedChainCheck {
     }
 
     /// Waits for a chain read at most `wait` after it started: reads run on
-    /// threads of their own, and a caller not answered in time gets
-    /// [`ChainCheckError::Unavailable`] while the read goes on and keeps its
-    /// answer for later callers. `None` (the default) waits as long as the
-    /// read takes, on the caller's thread.
+    /// threads of their own (at most [`MAX_BACKGROUND_READS`] at once), and a
+    /// caller not answered in time gets [`ChainCheckError::Unavailable`]
+    /// while the read goes on and keeps its answer for later callers. `None`
+    /// or zero (the default) waits as long as the read takes, on the caller's
+    /// thread; so does a cache that keeps nothing (a zero `answer_ttl` or
+    /// `max_entries`), since no later caller could use a late answer.
     pub fn with_max_wait(mut self, wait: Option<Duration>) -> Self {
-        self.max_wait = wait;
+        self.max_wait = wait.filter(|w| !w.is_zero());
         self
+    }
+
+    /// The wait in effect: none when no answer could be kept.
+    fn max_wait(&self) -> Option<Duration> {
+        self.max_wait
+            .filter(|_| !self.answer_ttl.is_zero() && self.max_entries > 0)
     }
 
     /// Answers kept now (some perhaps expired, not yet dropped).
@@ -400,7 +424,7 @@ impl ChainCheck for CachedChainCheck {
                 let flight = Arc::clone(flight);
                 drop(guard);
                 tracing::trace!(chain, batch = batch.batch_id, "waiting for a chain read");
-                return flight.wait(self.max_wait);
+                return flight.wait(self.max_wait());
             }
             let flight = Arc::new(Flight::default());
             guard.flights.insert(key.clone(), Arc::clone(&flight));
@@ -411,21 +435,47 @@ impl ChainCheck for CachedChainCheck {
             key: Some(key),
             flight: Arc::clone(&flight),
         };
-        if self.max_wait.is_none() {
+        let Some(max_wait) = self.max_wait() else {
             return in_flight.read(self.inner.as_ref(), receipt);
+        };
+        if self.background.fetch_add(1, Ordering::SeqCst) >= MAX_BACKGROUND_READS {
+            self.background.fetch_sub(1, Ordering::SeqCst);
+            tracing::warn!(
+                chain,
+                batch = batch.batch_id,
+                "too many chain reads in progress"
+            );
+            in_flight.give_up(&format!(
+                "{MAX_BACKGROUND_READS} chain reads are already in progress"
+            ));
+            return flight.wait(Some(max_wait));
         }
+        let running = Running(Arc::clone(&self.background));
         let inner = Arc::clone(&self.inner);
         let owned = receipt.clone();
+        let span = tracing::Span::current();
         let spawned = std::thread::Builder::new()
             .name("chain-read".to_owned())
             .spawn(move || {
+                let _running = running;
+                let _span = span.enter();
                 let _ = in_flight.read(inner.as_ref(), &owned);
             });
         if let Err(e) = spawned {
-            // The guard went with the closure: its flight ends as "unavailable".
+            // The guard and the count went with the closure: the flight ends as
+            // "unavailable", the count goes down.
             tracing::warn!(error = %e, "cannot start a chain read");
         }
-        flight.wait(self.max_wait)
+        flight.wait(Some(max_wait))
+    }
+}
+
+/// Counts a read running on a thread of its own while it lives.
+struct Running(Arc<AtomicUsize>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -634,10 +684,11 @@ mod tests {
                 matches!(&first, Err(ChainCheckError::Unavailable(m)) if m.contains("within 0.1 s")),
                 "{first:?}"
             );
-            // Overdue: the next caller does not start another read.
+            // Overdue: the next caller does not wait, nor start another read.
+            let started = Instant::now();
             let second = cache.check("a", &receipt, &batch("aa"));
+            assert!(started.elapsed() < wait, "{:?}", started.elapsed());
             assert!(matches!(second, Err(ChainCheckError::Unavailable(_))));
-            assert_eq!(gated.reads.load(Ordering::SeqCst), 1);
             assert!(cache.is_empty(), "an overdue caller's answer is not kept");
 
             gated.open();
@@ -646,6 +697,7 @@ mod tests {
                 assert!(Instant::now() < deadline, "the read never ended");
                 std::thread::sleep(Duration::from_millis(1));
             }
+            assert_eq!(gated.reads.load(Ordering::SeqCst), 1);
             if panics {
                 // A read that panicked keeps nothing.
                 assert!(cache.is_empty());
@@ -657,6 +709,65 @@ mod tests {
                 assert_eq!(gated.reads.load(Ordering::SeqCst), 1);
             }
         }
+    }
+
+    /// At most [`MAX_BACKGROUND_READS`] reads run in the background; a miss
+    /// beyond them is "unavailable" at once and starts nothing.
+    #[test]
+    fn background_reads_are_bounded() {
+        let gated = GatedChain::new(false);
+        let cache = CachedChainCheck::new(
+            Arc::clone(&gated) as Arc<dyn ChainCheck>,
+            Duration::from_secs(60),
+        )
+        .with_max_wait(Some(Duration::from_millis(5)));
+        let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+        let roots: Vec<String> = (0..=MAX_BACKGROUND_READS)
+            .map(|i| format!("{i:02x}"))
+            .collect();
+        for root in &roots[..MAX_BACKGROUND_READS] {
+            assert!(cache.check("a", &receipt, &batch(root)).is_err());
+        }
+        let refused = cache.check("a", &receipt, &batch(&roots[MAX_BACKGROUND_READS]));
+        assert!(
+            matches!(&refused, Err(ChainCheckError::Unavailable(m)) if m.contains("already in progress")),
+            "{refused:?}"
+        );
+        gated.open();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while cache.len() < MAX_BACKGROUND_READS || cache.background.load(Ordering::SeqCst) > 0 {
+            assert!(Instant::now() < deadline, "the reads never ended");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(gated.reads.load(Ordering::SeqCst), MAX_BACKGROUND_READS);
+        // The refused key was not kept: it is read now.
+        assert_eq!(
+            cache.check("a", &receipt, &batch(&roots[MAX_BACKGROUND_READS])),
+            Ok(format!("a holds {}", roots[MAX_BACKGROUND_READS]))
+        );
+    }
+
+    /// A cache that keeps nothing waits for the read: a late answer would
+    /// be of no use to anyone.
+    #[test]
+    fn a_cache_that_keeps_nothing_waits_for_the_read() {
+        let gated = GatedChain::new(false);
+        let cache = Arc::new(
+            CachedChainCheck::new(Arc::clone(&gated) as Arc<dyn ChainCheck>, Duration::ZERO)
+                .with_max_wait(Some(Duration::from_millis(5))),
+        );
+        let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+        let caller = {
+            let (cache, receipt) = (Arc::clone(&cache), receipt.clone());
+            std::thread::spawn(move || cache.check("a", &receipt, &batch("aa")))
+        };
+        while gated.reads.load(Ordering::SeqCst) == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        gated.open();
+        assert_eq!(caller.join().unwrap(), Ok("a holds aa".to_owned()));
+        assert_eq!(cache.background.load(Ordering::SeqCst), 0);
     }
 
     /// A read that answers within the maximum wait is answered as without one.

@@ -57,7 +57,9 @@ pub(crate) mod proof_json;
 mod record;
 
 use anchor::*;
-pub use cached::{CachedChainCheck, DEFAULT_MAX_ENTRIES, DEFAULT_UNAVAILABLE_TTL};
+pub use cached::{
+    CachedChainCheck, DEFAULT_MAX_ENTRIES, DEFAULT_UNAVAILABLE_TTL, MAX_BACKGROUND_READS,
+};
 pub use leaf_proof::{LEAF_PROOF_FORMAT, LeafProofDocument, verify_leaf_document};
 use memo::MemoSet;
 use record::*;
