@@ -1135,6 +1135,8 @@ fn run_anchors_on_every_chain_it_can_and_a_complete_batch_needs_no_chain() {
 struct Server {
     child: std::process::Child,
     addr: String,
+    /// What it wrote to stderr after it started listening.
+    log: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -1157,6 +1159,7 @@ impl Server {
         let mut server = Server {
             child,
             addr: String::new(),
+            log: std::sync::Arc::default(),
         };
         let mut lines = std::io::BufReader::new(stderr).lines();
         let mut said = String::new();
@@ -1173,7 +1176,14 @@ impl Server {
             "serve {name} did not start: {said}"
         );
         // Keep reading what it says, lest it block on a full pipe.
-        std::thread::spawn(move || lines.for_each(drop));
+        let log = std::sync::Arc::clone(&server.log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                let mut log = log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
         server
     }
 
@@ -1346,4 +1356,15 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+    // The operator is told once, not on every view.
+    let warned = "the chain did not answer within 0.3 s: pages show";
+    while !patient.log.lock().unwrap().contains(warned) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            patient.log.lock().unwrap()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(patient.log.lock().unwrap().matches(warned).count(), 1);
 }

@@ -37,7 +37,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -105,6 +105,8 @@ struct Flight {
     done: Condvar,
     /// When the read started (real time: waits are bounded from it).
     started: Instant,
+    /// Whether a caller gave up waiting for this read (logged once).
+    overdue: AtomicBool,
 }
 
 impl Default for Flight {
@@ -113,6 +115,7 @@ impl Default for Flight {
             answer: Mutex::new(None),
             done: Condvar::new(),
             started: Instant::now(),
+            overdue: AtomicBool::new(false),
         }
     }
 }
@@ -126,21 +129,21 @@ impl Flight {
         self.done.notify_all();
     }
 
-    /// The read's answer; with `max_wait`, "unavailable" once the read has
-    /// taken that long without answering.
-    fn wait(&self, max_wait: Option<Duration>) -> Result<String, ChainCheckError> {
+    /// The read's answer; with `max_wait`, `None` once the read has taken
+    /// that long without answering.
+    fn wait(&self, max_wait: Option<Duration>) -> Option<Result<String, ChainCheckError>> {
         let deadline = max_wait.and_then(|w| self.started.checked_add(w));
         let mut slot = self.answer.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(answer) = slot.as_ref() {
-                return answer.clone();
+                return Some(answer.clone());
             }
             slot = match deadline {
                 None => self.done.wait(slot).unwrap_or_else(PoisonError::into_inner),
                 Some(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(overdue(max_wait.unwrap_or_default()));
+                        return None;
                     }
                     self.done
                         .wait_timeout(slot, left)
@@ -152,12 +155,29 @@ impl Flight {
     }
 }
 
-/// The answer of a caller that a read did not answer within `waited`.
-fn overdue(waited: Duration) -> ChainCheckError {
-    ChainCheckError::Unavailable(format!(
-        "the chain did not answer within {:.1} s (the read goes on; a later view shows its answer)",
-        waited.as_secs_f64()
-    ))
+/// Waits for `flight` (see [`Flight::wait`]); a caller it did not answer
+/// within `max_wait` gets "unavailable", and the first such caller of the
+/// flight says so in the log.
+fn wait_for(
+    flight: &Flight,
+    max_wait: Option<Duration>,
+    chain: &str,
+    batch_id: &str,
+) -> Result<String, ChainCheckError> {
+    if let Some(answer) = flight.wait(max_wait) {
+        return answer;
+    }
+    let waited = max_wait.unwrap_or_default().as_secs_f64();
+    if !flight.overdue.swap(true, Ordering::SeqCst) {
+        tracing::warn!(
+            chain,
+            batch = batch_id,
+            "the chain did not answer within {waited:.1} s: pages show \"cannot confirm\" while the read goes on"
+        );
+    }
+    Err(ChainCheckError::Unavailable(format!(
+        "the chain did not answer within {waited:.1} s (the read goes on; a later view shows its answer)"
+    )))
 }
 
 /// The kept answers and the reads in progress, under one lock.
@@ -208,12 +228,23 @@ impl FlightGuard {
         };
         // No lock is held while the chain is read.
         let answer = inner.check(&key.chain, receipt, &key.batch());
-        tracing::debug!(
-            chain = key.chain,
-            batch = key.batch_id,
-            unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_))),
-            "chain read"
-        );
+        let unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_)));
+        if self.flight.overdue.load(Ordering::SeqCst) {
+            tracing::info!(
+                chain = key.chain,
+                batch = key.batch_id,
+                unavailable,
+                "an overdue chain read ended after {:.1} s",
+                self.flight.started.elapsed().as_secs_f64()
+            );
+        } else {
+            tracing::debug!(
+                chain = key.chain,
+                batch = key.batch_id,
+                unavailable,
+                "chain read"
+            );
+        }
         self.keeper.keep(key, &answer);
         self.flight.finish(answer.clone());
         self.key = None;
@@ -424,7 +455,7 @@ impl ChainCheck for CachedChainCheck {
                 let flight = Arc::clone(flight);
                 drop(guard);
                 tracing::trace!(chain, batch = batch.batch_id, "waiting for a chain read");
-                return flight.wait(self.max_wait());
+                return wait_for(&flight, self.max_wait(), chain, batch.batch_id);
             }
             let flight = Arc::new(Flight::default());
             guard.flights.insert(key.clone(), Arc::clone(&flight));
@@ -448,7 +479,7 @@ impl ChainCheck for CachedChainCheck {
             in_flight.give_up(&format!(
                 "{MAX_BACKGROUND_READS} chain reads are already in progress"
             ));
-            return flight.wait(Some(max_wait));
+            return wait_for(&flight, Some(max_wait), chain, batch.batch_id);
         }
         let running = Running(Arc::clone(&self.background));
         let inner = Arc::clone(&self.inner);
@@ -466,7 +497,7 @@ impl ChainCheck for CachedChainCheck {
             // "unavailable", the count goes down.
             tracing::warn!(error = %e, "cannot start a chain read");
         }
-        flight.wait(Some(max_wait))
+        wait_for(&flight, Some(max_wait), chain, batch.batch_id)
     }
 }
 
