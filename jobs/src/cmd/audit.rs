@@ -3,7 +3,7 @@
 //! `audit codes` verifies the reports of many codes at once.
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader, BufWriter, Write as _};
+use std::io::{BufRead, BufReader, BufWriter, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -111,8 +111,9 @@ pub enum OutputFormat {
 )]
 pub struct AuditCodesArgs {
     /// The codes, one per line (blank lines and lines starting with `#`
-    /// ignored); with --reports, NDJSON code reports instead (e.g. a saved
-    /// `POST /v1/audit` answer).
+    /// ignored, white space around a code removed, a UTF-8 byte order mark
+    /// at the start skipped, as spreadsheets write it); with --reports,
+    /// NDJSON code reports instead (e.g. a saved `POST /v1/audit` answer).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// A proofmark server to ask (`POST /v1/audit`), e.g. `http://127.0.0.1:8080`.
@@ -361,15 +362,33 @@ const AUDIT_WINDOW_CODES: usize = 4096;
 
 fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
     let f = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    codes_of(BufReader::new(f)).with_context(|| format!("reading {}", args.file.display()))
+}
+
+/// The codes of a codes file: one a line, white space around it ignored, empty lines
+/// and `#` comments skipped, a UTF-8 byte order mark (as spreadsheets write) at the start
+/// skipped. A line that is not UTF-8 is an error naming it.
+fn codes_of(reader: impl BufRead) -> anyhow::Result<Vec<String>> {
     let mut codes = Vec::new();
-    for line in BufReader::new(f).lines() {
-        let line = line.with_context(|| format!("reading {}", args.file.display()))?;
-        let t = line.trim();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        let line = std::str::from_utf8(&line)
+            .map_err(|e| anyhow::anyhow!("line {} is not UTF-8 ({e})", i + 1))?;
+        let t = without_bom(i, line).trim();
         if !t.is_empty() && !t.starts_with('#') {
             codes.push(t.to_owned());
         }
     }
     Ok(codes)
+}
+
+/// Line `i` (0-based) of a file without the byte order mark that spreadsheets write at
+/// the start of a file; other lines as they are.
+fn without_bom(i: usize, line: &str) -> &str {
+    match line.strip_prefix('\u{feff}') {
+        Some(rest) if i == 0 => rest,
+        _ => line,
+    }
 }
 
 /// The server's answer line for the code `asked`, as long as it is about that code (a
@@ -566,13 +585,16 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let mut window = Vec::with_capacity(AUDIT_WINDOW_CODES);
         let mut fetched = Instant::now();
         for (i, line) in BufReader::new(f).lines().enumerate() {
-            let line = line.with_context(|| format!("reading {}", args.file.display()))?;
+            let line = line.with_context(|| {
+                format!("reading {} (line {} or after)", args.file.display(), i + 1)
+            })?;
             pb.inc(line.len() as u64 + 1);
+            let line = without_bom(i, &line);
             if line.trim().is_empty() {
                 continue;
             }
             let place = || format!("line {}", i + 1);
-            window.push(match parse_audit_line(&line) {
+            window.push(match parse_audit_line(line) {
                 Ok(AuditLine::NoReport(code, status, why)) if code.is_empty() => {
                     AuditLine::NoReport(place(), status, why)
                 }
@@ -666,6 +688,24 @@ mod tests {
             "batches": {},
         });
         parse_audit_line(&line.to_string()).unwrap()
+    }
+
+    #[test]
+    fn a_codes_file_from_a_spreadsheet_reads_like_a_plain_one() {
+        let text =
+            b"\xEF\xBB\xBF97837978498369312371\r\n\n  # a comment\n  04920890630860992559 \r\n";
+        assert_eq!(
+            codes_of(&text[..]).unwrap(),
+            ["97837978498369312371", "04920890630860992559"]
+        );
+        // A byte order mark is skipped at the start of the file only.
+        let later = codes_of(&b"aaaaaa\n\xEF\xBB\xBFbbbbbb\n"[..]).unwrap();
+        assert_eq!(later, ["aaaaaa", "\u{feff}bbbbbb"]);
+        // The same for a file of reports (`--reports`).
+        assert_eq!(without_bom(0, "\u{feff}{\"format\""), "{\"format\"");
+        assert_eq!(without_bom(1, "\u{feff}{"), "\u{feff}{");
+        let err = codes_of(&b"aaaaaa\nbb\xFFbbbb\n"[..]).unwrap_err();
+        assert!(err.to_string().contains("line 2 is not UTF-8"), "{err}");
     }
 
     #[test]
