@@ -356,6 +356,23 @@ fn every_record_corruption_fails() {
     let mut r = good.clone();
     r.records[0].source.provided_by = "someone-else".into();
     assert_fails(&f, &r, CheckKind::ProvidedBy);
+    let org = good.records[0].record["org_id"].as_str().unwrap();
+    let reasons = verify_report(&r, &trusted(&f)).reasons.join("\n");
+    assert!(
+        reasons.contains(&format!(
+            "provided by \"someone-else\", but the record's org_id is \"{org}\""
+        )),
+        "{reasons}"
+    );
+    // A record without an org_id (canonical fails too).
+    let mut r = good.clone();
+    r.records[0].record.remove("org_id");
+    assert_fails(&f, &r, CheckKind::ProvidedBy);
+    let reasons = verify_report(&r, &trusted(&f)).reasons.join("\n");
+    assert!(
+        reasons.contains("org_id is missing or not text"),
+        "{reasons}"
+    );
     // A batch the report does not describe.
     let mut r = good.clone();
     r.records[0].batch_id = "nightly-2026-11-24".into();

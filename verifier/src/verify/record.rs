@@ -226,8 +226,9 @@ pub(super) fn prepare_record(
             CheckStatus::passed()
         } else {
             CheckStatus::failed(format!(
-                "provided by {:?}, but the record's org_id is {org:?}",
-                entry.source.provided_by
+                "provided by {:?}, but the record's org_id is {}",
+                entry.source.provided_by,
+                org.map_or_else(|| "missing or not text".to_owned(), |o| format!("{o:?}"))
             ))
         },
     ));
