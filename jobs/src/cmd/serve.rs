@@ -313,8 +313,8 @@ fn check_pin_key(
 /// What the consumer page trusts: the `--ledger-key` keys, and each `--chain` of the
 /// `--chains` file (as `audit batch` reads them): a `ledger` chain's verifier key (from
 /// its existing key file), an `evm` chain's node and contract, read on `chain_runtime`
-/// through a cache (`--chain-cache-secs`), a page waiting at most `--chain-wait-ms`. The page verifies on the blocking pool, where
-/// a chain read may wait.
+/// through a cache (`--chain-cache-secs`), a page waiting at most `--chain-wait-ms`. The
+/// page verifies on the blocking pool, where a chain read may wait.
 fn page_trust(
     args: &ServeArgs,
     chain_runtime: Option<&Arc<tokio::runtime::Runtime>>,
