@@ -43,7 +43,7 @@ pub struct VerifyArgs {
     /// body of `GET /v1/codes/{code}`) or a leaf proof
     /// (`"format": "proofmark-leaf-proof/1"`: batch_id, suite, leaf_hash,
     /// leaf_index, root, leaf_count, manifest_digest, anchors, proof). `-`
-    /// reads standard input.
+    /// reads standard input. A UTF-8 byte order mark at the start is skipped.
     #[arg(value_name = "PROOF.json")]
     pub proof: PathBuf,
     /// A trusted `ledger` verifier key (`name+keyid+base64key`), or a file
@@ -142,6 +142,12 @@ pub fn parse_ledger_keys(values: &[String]) -> anyhow::Result<Vec<VerifierKey>> 
         })
 }
 
+/// A JSON document, after the UTF-8 byte order mark that some editors write at the start
+/// of a saved file (RFC 8259 lets a reader ignore it).
+fn json_document(bytes: &[u8]) -> serde_json::Result<Value> {
+    serde_json::from_slice(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+}
+
 /// What `proofmark verify` was given: the verdict line names what a verified one shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Document {
@@ -153,8 +159,8 @@ enum Document {
 
 fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
     let bytes = read_input(&args.proof)?;
-    let value: Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not JSON", args.proof.display()))?;
+    let value =
+        json_document(&bytes).with_context(|| format!("{} is not JSON", args.proof.display()))?;
     let format = value
         .get("format")
         .and_then(Value::as_str)
@@ -726,5 +732,15 @@ mod tests {
             verdict_line(&verdict, Document::Leaf),
             "NOT verified: nightly-2026-11-25"
         );
+    }
+
+    #[test]
+    fn a_saved_document_may_start_with_a_byte_order_mark() {
+        let plain = json_document(br#"{"format":"proofmark-code/1"}"#).unwrap();
+        let marked = json_document(b"\xEF\xBB\xBF{\"format\":\"proofmark-code/1\"}").unwrap();
+        assert_eq!(plain, marked);
+        // Only one mark, and only at the start.
+        assert!(json_document(b"\xEF\xBB\xBF\xEF\xBB\xBF{}").is_err());
+        assert!(json_document(b" \xEF\xBB\xBF{}").is_err());
     }
 }
