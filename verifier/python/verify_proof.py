@@ -653,7 +653,8 @@ def main(argv: list[str]) -> int:
         return 2
     try:
         text = sys.stdin.read() if paths[0] == "-" else open(paths[0], encoding="utf-8").read()
-        report = json.loads(text)
+        # A byte order mark that an editor wrote at the start is skipped (RFC 8259 allows it).
+        report = json.loads(text[1:] if text.startswith("\ufeff") else text)
         if key_text and os.path.isfile(key_text):
             with open(key_text, encoding="utf-8") as f:
                 key_text = f.read().strip()
