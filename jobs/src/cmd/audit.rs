@@ -20,6 +20,7 @@ use proofmark_verifier::audit_codes::{
     AuditLine, CodeAuditRow, CodeStatus, MALFORMED_CODE_REASON, RowFormat, UNKNOWN_CODE_REASON,
     audit_lines, parse_audit_line, write_rows,
 };
+use proofmark_verifier::consumer::pin::BOM;
 use proofmark_verifier::verify::Trust;
 
 use super::GlobalArgs;
@@ -372,9 +373,7 @@ fn codes_of(reader: impl BufRead) -> anyhow::Result<Vec<String>> {
     let mut codes = Vec::new();
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line?;
-        let line = std::str::from_utf8(&line)
-            .map_err(|e| anyhow::anyhow!("line {} is not UTF-8 ({e})", i + 1))?;
-        let t = without_bom(i, line).trim();
+        let t = text_line(i, &line)?.trim();
         if !t.is_empty() && !t.starts_with('#') {
             codes.push(t.to_owned());
         }
@@ -382,13 +381,14 @@ fn codes_of(reader: impl BufRead) -> anyhow::Result<Vec<String>> {
     Ok(codes)
 }
 
-/// Line `i` (0-based) of a file without the byte order mark that spreadsheets write at
-/// the start of a file; other lines as they are.
-fn without_bom(i: usize, line: &str) -> &str {
-    match line.strip_prefix('\u{feff}') {
+/// Line `i` (0-based) of a file as text, without the byte order mark that spreadsheets
+/// write at the start of a file; a line that is not UTF-8 is an error naming it.
+fn text_line(i: usize, line: &[u8]) -> anyhow::Result<&str> {
+    let line = match line.strip_prefix(BOM) {
         Some(rest) if i == 0 => rest,
         _ => line,
-    }
+    };
+    std::str::from_utf8(line).map_err(|e| anyhow::anyhow!("line {} is not UTF-8 ({e})", i + 1))
 }
 
 /// The server's answer line for the code `asked`, as long as it is about that code (a
@@ -584,12 +584,12 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let pb = bar(global, len, "bytes of reports audited");
         let mut window = Vec::with_capacity(AUDIT_WINDOW_CODES);
         let mut fetched = Instant::now();
-        for (i, line) in BufReader::new(f).lines().enumerate() {
-            let line = line.with_context(|| {
-                format!("reading {} (line {} or after)", args.file.display(), i + 1)
-            })?;
+        for (i, line) in BufReader::new(f).split(b'\n').enumerate() {
+            let line = line.with_context(|| format!("reading {}", args.file.display()))?;
             pb.inc(line.len() as u64 + 1);
-            let line = without_bom(i, &line);
+            let line =
+                text_line(i, &line).with_context(|| format!("reading {}", args.file.display()))?;
+            let line = line.strip_suffix('\r').unwrap_or(line);
             if line.trim().is_empty() {
                 continue;
             }
@@ -702,8 +702,11 @@ mod tests {
         let later = codes_of(&b"aaaaaa\n\xEF\xBB\xBFbbbbbb\n"[..]).unwrap();
         assert_eq!(later, ["aaaaaa", "\u{feff}bbbbbb"]);
         // The same for a file of reports (`--reports`).
-        assert_eq!(without_bom(0, "\u{feff}{\"format\""), "{\"format\"");
-        assert_eq!(without_bom(1, "\u{feff}{"), "\u{feff}{");
+        assert_eq!(
+            text_line(0, b"\xEF\xBB\xBF{\"format\"").unwrap(),
+            "{\"format\""
+        );
+        assert_eq!(text_line(1, b"\xEF\xBB\xBF{").unwrap(), "\u{feff}{");
         let err = codes_of(&b"aaaaaa\nbb\xFFbbbb\n"[..]).unwrap_err();
         assert!(err.to_string().contains("line 2 is not UTF-8"), "{err}");
     }

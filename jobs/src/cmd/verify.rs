@@ -13,6 +13,7 @@ use proofmark_anchor::evm::client::error_text;
 use proofmark_anchor::evm::{Address, EvmClient, EvmConfig, EvmError, OnChainAnchor};
 use proofmark_anchor::ledger::VerifierKey;
 use proofmark_verifier::audit_codes::MALFORMED_REPORT;
+use proofmark_verifier::consumer::pin::BOM;
 use proofmark_verifier::verify::{
     AnchoredBatch, ChainCheck, ChainCheckError, CheckStatus, LEAF_PROOF_FORMAT, LeafProofDocument,
     ReportVerdict, Trust, verify_leaf_document, verify_report,
@@ -145,7 +146,7 @@ pub fn parse_ledger_keys(values: &[String]) -> anyhow::Result<Vec<VerifierKey>> 
 /// A JSON document, after the UTF-8 byte order mark that some editors write at the start
 /// of a saved file (RFC 8259 lets a reader ignore it).
 fn json_document(bytes: &[u8]) -> serde_json::Result<Value> {
-    serde_json::from_slice(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+    serde_json::from_slice(bytes.strip_prefix(BOM).unwrap_or(bytes))
 }
 
 /// What `proofmark verify` was given: the verdict line names what a verified one shows.

@@ -173,8 +173,10 @@ pub struct SecretsReader {
     line: u64,
 }
 
-/// The UTF-8 byte order mark some spreadsheets write first.
-pub(crate) const BOM: &[u8] = b"\xEF\xBB\xBF";
+/// The UTF-8 byte order mark some spreadsheets and editors write first; the
+/// readers of files that people save (secrets, organisation names, codes,
+/// saved reports) skip it at the start.
+pub const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SecretsReader {
     /// Opens the file and checks its header.

@@ -261,14 +261,12 @@ impl Drop for FlightGuard {
 /// A [`ChainCheck`] that keeps the answers of another for a while.
 pub struct CachedChainCheck {
     inner: Arc<dyn ChainCheck>,
-    answer_ttl: Duration,
-    unavailable_ttl: Duration,
-    max_entries: usize,
     max_wait: Option<Duration>,
     /// Reads running on threads of their own.
     background: Arc<AtomicUsize>,
-    entries: Arc<Mutex<Entries>>,
-    now: Clock,
+    /// The answers, the reads in progress and how long answers are kept;
+    /// each read holds a clone.
+    keeper: Keeper,
 }
 
 /// Where the time comes from (a test moves its own).
@@ -277,9 +275,9 @@ type Clock = Arc<dyn Fn() -> Instant + Send + Sync>;
 impl fmt::Debug for CachedChainCheck {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CachedChainCheck")
-            .field("answer_ttl", &self.answer_ttl)
-            .field("unavailable_ttl", &self.unavailable_ttl)
-            .field("max_entries", &self.max_entries)
+            .field("answer_ttl", &self.keeper.answer_ttl)
+            .field("unavailable_ttl", &self.keeper.unavailable_ttl)
+            .field("max_entries", &self.keeper.max_entries)
             .field("max_wait", &self.max_wait)
             .field("len", &self.len())
             .finish_non_exhaustive()
@@ -294,25 +292,27 @@ impl CachedChainCheck {
     pub fn new(inner: Arc<dyn ChainCheck>, answer_ttl: Duration) -> Self {
         CachedChainCheck {
             inner,
-            answer_ttl,
-            unavailable_ttl: DEFAULT_UNAVAILABLE_TTL.min(answer_ttl),
-            max_entries: DEFAULT_MAX_ENTRIES,
             max_wait: None,
             background: Arc::new(AtomicUsize::new(0)),
-            entries: Arc::new(Mutex::new(Entries::default())),
-            now: Arc::new(Instant::now),
+            keeper: Keeper {
+                entries: Arc::new(Mutex::new(Entries::default())),
+                answer_ttl,
+                unavailable_ttl: DEFAULT_UNAVAILABLE_TTL.min(answer_ttl),
+                max_entries: DEFAULT_MAX_ENTRIES,
+                now: Arc::new(Instant::now),
+            },
         }
     }
 
     /// Keeps an "unavailable" answer for `ttl` (zero: not at all).
     pub fn with_unavailable_ttl(mut self, ttl: Duration) -> Self {
-        self.unavailable_ttl = ttl;
+        self.keeper.unavailable_ttl = ttl;
         self
     }
 
     /// Keeps at most `max` answers (zero: none).
     pub fn with_max_entries(mut self, max: usize) -> Self {
-        self.max_entries = max;
+        self.keeper.max_entries = max;
         self
     }
 
@@ -331,7 +331,7 @@ impl CachedChainCheck {
     /// The wait in effect: none when no answer could be kept.
     fn max_wait(&self) -> Option<Duration> {
         self.max_wait
-            .filter(|_| !self.answer_ttl.is_zero() && self.max_entries > 0)
+            .filter(|_| !self.keeper.answer_ttl.is_zero() && self.keeper.max_entries > 0)
     }
 
     /// Answers kept now (some perhaps expired, not yet dropped).
@@ -345,33 +345,19 @@ impl CachedChainCheck {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        lock(&self.entries)
-    }
-
-    /// What a read needs to keep its answer, for a read on another thread.
-    fn keeper(&self) -> Keeper {
-        Keeper {
-            entries: Arc::clone(&self.entries),
-            answer_ttl: self.answer_ttl,
-            unavailable_ttl: self.unavailable_ttl,
-            max_entries: self.max_entries,
-            now: Arc::clone(&self.now),
-        }
+        self.keeper.lock()
     }
 
     #[cfg(test)]
     fn with_clock(mut self, now: Clock) -> Self {
-        self.now = now;
+        self.keeper.now = now;
         self
     }
 }
 
-fn lock(entries: &Mutex<Entries>) -> std::sync::MutexGuard<'_, Entries> {
-    // The map is consistent between statements: a panic elsewhere leaves it usable.
-    entries.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 /// The answers and the settings that say how long an answer is kept.
+/// Cheap to clone: the clones share the answers.
+#[derive(Clone)]
 struct Keeper {
     entries: Arc<Mutex<Entries>>,
     answer_ttl: Duration,
@@ -382,7 +368,8 @@ struct Keeper {
 
 impl Keeper {
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        lock(&self.entries)
+        // The map is consistent between statements: a panic elsewhere leaves it usable.
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn ttl_of(&self, answer: &Result<String, ChainCheckError>) -> Duration {
@@ -439,7 +426,7 @@ impl ChainCheck for CachedChainCheck {
     ) -> Result<String, ChainCheckError> {
         let key = Key::new(chain, receipt, batch);
         let flight = {
-            let now = (self.now)();
+            let now = (self.keeper.now)();
             let mut guard = self.lock();
             match guard.answers.get(&key) {
                 Some(e) if e.expires > now => {
@@ -462,7 +449,7 @@ impl ChainCheck for CachedChainCheck {
             flight
         };
         let in_flight = FlightGuard {
-            keeper: self.keeper(),
+            keeper: self.keeper.clone(),
             key: Some(key),
             flight: Arc::clone(&flight),
         };
