@@ -401,16 +401,13 @@ pub async fn audit_batch(
     let mut errors = Vec::new();
     for (chain, a) in &anchors.anchors {
         for c in &a.checks {
-            match &c.status {
-                CheckStatus::Failed { reason } => mismatches.push(Mismatch::new(
-                    MismatchKind::Anchor,
-                    format!("receipt {chain}: {:?} failed: {reason}", c.check),
-                )),
-                CheckStatus::Error { reason } => errors.push(format!(
-                    "receipt {chain}: {:?} could not be checked: {reason}",
-                    c.check
-                )),
-                _ => {}
+            let Some(why) = c.failure(&format!("receipt {chain}")) else {
+                continue;
+            };
+            if matches!(c.status, CheckStatus::Error { .. }) {
+                errors.push(why);
+            } else {
+                mismatches.push(Mismatch::new(MismatchKind::Anchor, why));
             }
         }
     }

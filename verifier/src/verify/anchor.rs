@@ -71,16 +71,10 @@ fn unanchored_reason(anchors: &BTreeMap<String, AnchorVerdict>) -> String {
         anchors
             .iter()
             .filter_map(|(chain, a)| {
-                a.checks.iter().find_map(|c| match &c.status {
-                    CheckStatus::Failed { reason } if !errors => {
-                        Some(format!("{chain}: {:?} failed: {reason}", c.check))
-                    }
-                    CheckStatus::Error { reason } if errors => Some(format!(
-                        "{chain}: {:?} could not be made: {reason}",
-                        c.check
-                    )),
-                    _ => None,
-                })
+                a.checks
+                    .iter()
+                    .filter(|c| matches!(c.status, CheckStatus::Error { .. }) == errors)
+                    .find_map(|c| c.failure(chain))
             })
             .collect()
     };

@@ -234,6 +234,37 @@ pub enum CheckKind {
     Chain,
 }
 
+impl CheckKind {
+    /// The check's name as the JSON verdict writes it (`provided_by`, `leaf_hash`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Format => "format",
+            Self::SubjectKeys => "subject_keys",
+            Self::Listing => "listing",
+            Self::Placement => "placement",
+            Self::Subject => "subject",
+            Self::ProvidedBy => "provided_by",
+            Self::BatchKnown => "batch_known",
+            Self::Canonical => "canonical",
+            Self::LeafHash => "leaf_hash",
+            Self::Proof => "proof",
+            Self::LeafIndex => "leaf_index",
+            Self::BatchFields => "batch_fields",
+            Self::Anchored => "anchored",
+            Self::Commitment => "commitment",
+            Self::Inclusion => "inclusion",
+            Self::Signature => "signature",
+            Self::Chain => "chain",
+        }
+    }
+}
+
+impl fmt::Display for CheckKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the {} check", self.name())
+    }
+}
+
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -297,6 +328,21 @@ pub struct Check {
 impl Check {
     fn new(check: CheckKind, status: CheckStatus) -> Self {
         Check { check, status }
+    }
+
+    /// A sentence for a check that failed or could not be made, naming `whose` check it was;
+    /// `None` for one that passed or was not made.
+    pub(crate) fn failure(&self, whose: &str) -> Option<String> {
+        match &self.status {
+            CheckStatus::Failed { reason } => {
+                Some(format!("{whose}: {} failed: {reason}", self.check))
+            }
+            CheckStatus::Error { reason } => Some(format!(
+                "{whose}: {} could not be made: {reason}",
+                self.check
+            )),
+            CheckStatus::Passed { .. } | CheckStatus::NotChecked { .. } => None,
+        }
     }
 }
 
@@ -618,27 +664,17 @@ fn finish_verdict(
         }
     }
     for r in &records {
-        for c in &r.checks {
-            if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
-                reasons.push(format!("{}: {:?} failed: {reason}", label(r), c.check));
-            }
-        }
+        reasons.extend(r.checks.iter().filter_map(|c| c.failure(&label(r))));
     }
     for (id, b) in &batches {
-        for c in &b.checks {
-            if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
-                reasons.push(format!("batch {id}: {:?} failed: {reason}", c.check));
-            }
-        }
+        reasons.extend(
+            b.checks
+                .iter()
+                .filter_map(|c| c.failure(&format!("batch {id}"))),
+        );
         for (chain, a) in &b.anchors {
-            for c in &a.checks {
-                if let CheckStatus::Failed { reason } | CheckStatus::Error { reason } = &c.status {
-                    reasons.push(format!(
-                        "batch {id} anchor {chain}: {:?} failed: {reason}",
-                        c.check
-                    ));
-                }
-            }
+            let whose = format!("batch {id} anchor {chain}");
+            reasons.extend(a.checks.iter().filter_map(|c| c.failure(&whose)));
         }
     }
     let verified = reasons.is_empty()
