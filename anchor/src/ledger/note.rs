@@ -313,7 +313,10 @@ pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteEr
             "signature block must end with a newline",
         ));
     }
-    for line in sigs.lines() {
+    // Every line must have the signature line's form (SPEC.md 9.2), the ones of other keys
+    // too: a note is malformed, not signed, when any is not.
+    let mut lines = Vec::new();
+    for line in sigs.split_terminator('\n') {
         let rest = line
             .strip_prefix(SIGNATURE_PREFIX)
             .ok_or(NoteError::Malformed(
@@ -322,12 +325,21 @@ pub fn open_note<'a>(note: &'a str, key: &VerifierKey) -> Result<&'a str, NoteEr
         let (name, b64) = rest
             .split_once(' ')
             .ok_or(NoteError::Malformed("signature line has no signature"))?;
+        if name.is_empty() {
+            return Err(NoteError::Malformed("signature line has no key name"));
+        }
         let raw = B64
             .decode(b64)
             .map_err(|_| NoteError::Malformed("signature is not base64"))?;
-        if name != key.name || raw.len() < 4 || raw[..4] != key.id {
-            continue;
+        if raw.len() < 4 {
+            return Err(NoteError::Malformed("signature line has no key id"));
         }
+        lines.push((name, raw));
+    }
+    if let Some((_, raw)) = lines
+        .iter()
+        .find(|(name, raw)| *name == key.name && raw[..4] == key.id)
+    {
         let sig = Signature::from_slice(&raw[4..])
             .map_err(|_| NoteError::BadSignature(key.name.clone()))?;
         return key
@@ -452,6 +464,39 @@ mod tests {
             Checkpoint::open(&note, &other),
             Err(NoteError::NotSignedBy { .. })
         ));
+    }
+
+    /// SPEC.md 9.2: a signature line that does not have the form makes the note malformed,
+    /// wherever it is among the lines, after the trusted key's line too.
+    #[test]
+    fn every_signature_line_must_be_well_formed() {
+        let s = signer();
+        let root = B64.encode([3u8; 32]);
+        let note = s.sign(&format!("example.com/log\n1\n{root}\n")).unwrap();
+        let v = s.verifier();
+        assert!(open_note(&note, &v).is_ok());
+        let other = format!("\u{2014} other {}\n", B64.encode([1u8; 68]));
+        assert!(open_note(&format!("{note}{other}"), &v).is_ok());
+        for bad in [
+            "\u{2014} garbage\n",
+            "\n",
+            "\u{2014} name !!!\n",
+            "\u{2014}  AAAAAAAA\n",
+            "\u{2014} name AA==\n",
+            "- name AAAAAAAA\n",
+        ] {
+            assert!(
+                matches!(
+                    open_note(&format!("{note}{bad}"), &v),
+                    Err(NoteError::Malformed(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        // A line ending in a carriage return is not of the form either.
+        let crlf = note.replace("=\n", "=\r\n");
+        assert_ne!(crlf, note);
+        assert!(matches!(open_note(&crlf, &v), Err(NoteError::Malformed(_))));
     }
 
     #[test]
