@@ -50,7 +50,7 @@ pub fn check_schema(kind: Kind, schema: &Schema) -> Result<(), SchemaError> {
                     wrong_types.push(WrongType {
                         column: spec.name,
                         expected: spec.ty.describe(),
-                        found: field.data_type().to_string(),
+                        found: arrow_type_name(field.data_type()),
                     });
                 }
             }
@@ -63,15 +63,56 @@ pub fn check_schema(kind: Kind, schema: &Schema) -> Result<(), SchemaError> {
         .filter(|f| kind.field_index(f.name()).is_none())
         .map(|f| f.name().clone())
         .collect();
-    if missing.is_empty() && wrong_types.is_empty() && unexpected.is_empty() {
+    // A name given twice: readers find columns by name and would read one of them only.
+    let mut names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+    names.sort_unstable();
+    let mut duplicated: Vec<String> = names
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0].to_owned())
+        .collect();
+    duplicated.dedup();
+    if missing.is_empty()
+        && wrong_types.is_empty()
+        && unexpected.is_empty()
+        && duplicated.is_empty()
+    {
         Ok(())
     } else {
         Err(SchemaError::Mismatch {
             kind,
             missing,
             unexpected,
+            duplicated,
             wrong_types,
         })
+    }
+}
+
+/// An input column's Arrow type, written as SPEC.md 2.1 writes the accepted ones
+/// (`Timestamp(Microsecond, "UTC")`, `List<Utf8>`), so that the found and expected types of
+/// an error read alike.
+pub fn arrow_type_name(dt: &DataType) -> String {
+    match dt {
+        DataType::Timestamp(unit, None) => format!("Timestamp({unit:?}, no time zone)"),
+        DataType::Timestamp(unit, Some(tz)) => format!("Timestamp({unit:?}, {:?})", tz.as_ref()),
+        DataType::List(item) | DataType::LargeList(item) => {
+            let outer = if matches!(dt, DataType::List(_)) {
+                "List"
+            } else {
+                "LargeList"
+            };
+            format!("{outer}<{}>", arrow_type_name(item.data_type()))
+        }
+        DataType::Struct(fields) => format!(
+            "Struct<{}>",
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.name(), arrow_type_name(f.data_type())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
     }
 }
 
@@ -281,10 +322,11 @@ fn bind<'a>(kind: Kind, spec: &FieldSpec, array: &'a dyn Array) -> Result<Column
         kind,
         missing: Vec::new(),
         unexpected: Vec::new(),
+        duplicated: Vec::new(),
         wrong_types: vec![WrongType {
             column: spec.name,
             expected: spec.ty.describe(),
-            found: array.data_type().to_string(),
+            found: arrow_type_name(array.data_type()),
         }],
     };
     Ok(match spec.ty {

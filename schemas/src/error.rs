@@ -38,7 +38,7 @@ pub enum SchemaError {
         markers: Vec<String>,
     },
     /// The schema differs from the kind's: missing, unexpected or mistyped columns.
-    #[error("{}", describe_mismatch(*kind, missing, unexpected, wrong_types))]
+    #[error("{}", describe_mismatch(*kind, missing, unexpected, duplicated, wrong_types))]
     Mismatch {
         /// The kind the input was checked against.
         kind: Kind,
@@ -46,6 +46,9 @@ pub enum SchemaError {
         missing: Vec<&'static str>,
         /// Columns that the kind does not define (they would not be covered by the hash).
         unexpected: Vec<String>,
+        /// Column names that the schema holds more than once (only one would be read, so the
+        /// others would not be covered by the hash).
+        duplicated: Vec<String>,
         /// Columns of the wrong type.
         wrong_types: Vec<WrongType>,
     },
@@ -61,6 +64,7 @@ fn describe_mismatch(
     kind: Kind,
     missing: &[&'static str],
     unexpected: &[String],
+    duplicated: &[String],
     wrong_types: &[WrongType],
 ) -> String {
     let mut parts = Vec::new();
@@ -69,6 +73,12 @@ fn describe_mismatch(
     }
     if !unexpected.is_empty() {
         parts.push(format!("unexpected columns [{}]", unexpected.join(", ")));
+    }
+    if !duplicated.is_empty() {
+        parts.push(format!(
+            "columns named more than once [{}]",
+            duplicated.join(", ")
+        ));
     }
     for w in wrong_types {
         parts.push(w.to_string());

@@ -352,7 +352,7 @@ impl FieldType {
     pub const fn describe(self) -> &'static str {
         match self {
             Text => "Utf8",
-            Timestamp => "Timestamp(Microsecond, UTC)",
+            Timestamp => "Timestamp(Microsecond, \"UTC\")",
             Date => "Date32",
             Int32 => "Int32",
             TextList => "List<Utf8>",

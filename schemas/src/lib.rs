@@ -7,7 +7,7 @@
 //!
 //! - [`Kind`]: the four record kinds, their columns ([`FieldSpec`]) and Arrow schemas;
 //! - [`RecordView`]: an Arrow `RecordBatch` bound to a kind after a schema check
-//!   ([`check_schema`], [`detect_kind`]) that names every missing, unexpected or
+//!   ([`check_schema`], [`detect_kind`]) that names every missing, unexpected, duplicated or
 //!   mistyped column;
 //! - [`validate()`]: every defect of every row, with stable reason codes;
 //! - [`encode_row`]: the canonical encoding v1, zero-padded to whole 64-byte
@@ -40,7 +40,7 @@ pub mod kind;
 pub mod subject;
 pub mod validate;
 
-pub use columns::{Column, RecordView, check_schema, detect_kind};
+pub use columns::{Column, RecordView, arrow_type_name, check_schema, detect_kind};
 pub use encode::{
     BLOCK_LEN, DecodedRecord, DecodedRef, ENCODING_VERSION, Value, ValueRef, decode, decode_ref,
     encode_row, padded_len,

@@ -282,6 +282,68 @@ fn schema_errors_name_every_column() {
     ));
 }
 
+/// A column named twice: one of the two would be read and the other not hashed, so the
+/// schema is refused, naming the column; a timestamp of another unit or zone is named in the
+/// words of SPEC.md 2.1.
+#[test]
+fn a_column_named_twice_is_refused() {
+    let kind = Kind::Customs;
+    let batch = batch_from_json(kind, &[good(kind)]).unwrap();
+    let mut fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(Field::new("org_id", DataType::Utf8, true));
+    let err = check_schema(kind, &Schema::new(fields.clone())).unwrap_err();
+    match &err {
+        SchemaError::Mismatch {
+            missing,
+            unexpected,
+            duplicated,
+            wrong_types,
+            ..
+        } => {
+            assert!(missing.is_empty() && unexpected.is_empty() && wrong_types.is_empty());
+            assert_eq!(duplicated, &vec!["org_id".to_owned()]);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert!(
+        err.to_string()
+            .contains("columns named more than once [org_id]"),
+        "{err}"
+    );
+    assert!(matches!(
+        detect_kind(&Schema::new(fields)),
+        Err(SchemaError::Mismatch { .. })
+    ));
+
+    let retimed: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Timestamp(..) => Field::new(
+                f.name(),
+                DataType::Timestamp(arrow_schema::TimeUnit::Nanosecond, None),
+                true,
+            ),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let msg = check_schema(kind, &Schema::new(retimed))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.contains(
+            "is Timestamp(Nanosecond, no time zone) but must be Timestamp(Microsecond, \"UTC\")"
+        ),
+        "{msg}"
+    );
+}
+
 #[test]
 fn unknown_or_ambiguous_schemas_are_refused() {
     let s = Schema::new(vec![Field::new("foo", DataType::Utf8, true)]);

@@ -448,6 +448,49 @@ fn unknown_schema_names_the_file_and_columns() {
     assert!(
         matches!(source, proofmark_schemas::SchemaError::Mismatch { unexpected, .. } if unexpected == &["secret"])
     );
+
+    // A logistics file with `org_id` twice: refused, since only one of the two would be hashed.
+    let batch = proofmark_schemas::batch_from_json(Kind::Logistics, &logistics_records("d", 2))
+        .expect("batch");
+    let mut columns: Vec<(String, ArrayRef)> = batch
+        .schema()
+        .fields()
+        .iter()
+        .zip(batch.columns())
+        .map(|(f, c)| (f.name().clone(), c.clone()))
+        .collect();
+    columns.push((
+        "org_id".into(),
+        Arc::new(StringArray::from(vec!["evil", "evil"])) as ArrayRef,
+    ));
+    let batch = RecordBatch::try_from_iter(columns).expect("batch");
+    let twice = dir.path().join("in/twice.parquet");
+    let mut w = ArrowWriter::try_new(
+        std::fs::File::create(&twice).expect("create"),
+        batch.schema(),
+        None,
+    )
+    .expect("w");
+    w.write(&batch).expect("write");
+    w.close().expect("close");
+    let err = rt()
+        .block_on(make_plan(
+            &store,
+            &[path_str(&twice)],
+            &opts("s3", InputMode::Copy, SuiteId::Blake3),
+            &no_progress,
+        ))
+        .expect_err("a column named twice");
+    let IngestError::UnknownSchema { url, source } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(url.ends_with("twice.parquet"));
+    assert!(
+        source
+            .to_string()
+            .contains("columns named more than once [org_id]"),
+        "{source}"
+    );
 }
 
 #[test]
