@@ -145,9 +145,9 @@ pub enum IngestError {
     UnknownSchema {
         /// The file's URL.
         url: String,
-        /// The mismatch, naming every column at fault.
+        /// The mismatch, naming every column at fault (boxed: it lists the columns).
         #[source]
-        source: SchemaError,
+        source: Box<SchemaError>,
     },
     /// A plan already exists for the batch id, with other inputs or settings.
     #[error(
@@ -245,9 +245,9 @@ pub enum IngestError {
         row_group: u32,
         /// The kind from the plan.
         kind: proofmark_schemas::Kind,
-        /// The mismatch, naming the columns at fault.
+        /// The mismatch, naming the columns at fault (boxed: it lists the columns).
         #[source]
-        source: SchemaError,
+        source: Box<SchemaError>,
     },
     /// A row group with more rows than a segment can hold (leaf indices are `u32`).
     #[error("row group {row_group} of {url} has {rows} rows; a segment holds at most {max}")]

@@ -114,7 +114,7 @@ pub async fn read_footer(
     let arrow = ArrowReaderMetadata::try_new(metadata, ArrowReaderOptions::new()).map_err(bad)?;
     let kind = detect_kind(arrow.schema()).map_err(|source| IngestError::UnknownSchema {
         url: url.to_owned(),
-        source,
+        source: Box::new(source),
     })?;
     Ok(Footer {
         arrow,

@@ -272,7 +272,7 @@ fn process_batch<S: Suite>(
             url: url.to_owned(),
             row_group: seg.row_group,
             kind: file.kind,
-            source,
+            source: Box::new(source),
         })?;
     let rows = view.num_rows();
     let batch_first = out.rows_read; // row of the row group where this batch starts

@@ -446,7 +446,7 @@ fn unknown_schema_names_the_file_and_columns() {
     };
     assert!(url.ends_with("extra.parquet"));
     assert!(
-        matches!(source, proofmark_schemas::SchemaError::Mismatch { unexpected, .. } if unexpected == &["secret"])
+        matches!(&**source, proofmark_schemas::SchemaError::Mismatch { unexpected, .. } if unexpected == &["secret"])
     );
 
     // A logistics file with `org_id` twice: refused, since only one of the two would be hashed.
