@@ -177,6 +177,35 @@ for name in duplicate-leaf overlapping-segment; do
     expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-$name.json"
     expect 1 "$bin" --quiet verify "$tmp/tampered-$name.json" --ledger-key "$key"
 done
+# A receipt of any kind commits to the whole batch (SPEC 11.2 step 3): one with a root alone fails.
+tamper bare-receipt 'b = next(iter(r["batches"].values())); b["anchors"]["zz"] = {"type": "evm", "chain": "zz", "root": b["root"]}'
+# A signed note's lines after the trusted signature must have the form too (SPEC 9.2).
+tamper note-line 'next(iter(r["batches"].values()))["anchors"]["ledger"]["checkpoint"] += "\u2014 garbage\n"'
+# Lists as a committed record has them (SPEC 11.2 step 2.1): an attachment with a key that
+# nothing commits to, a null list item.
+tamper_any attachment-note 'for x in r["records"]:
+    a = x["record"].get("attachments")
+    if a and not done:
+        a[0]["note"] = "certified organic"; done = True'
+tamper_any null-item 'for x in r["records"]:
+    c = x["record"].get("certifications")
+    if c is not None and not done:
+        c.append(None); done = True'
+# A member named twice (SPEC 11.1), and -0 for an integer: edits of the report's text.
+"$py" - "$first" "$tmp" <<'EOF'
+import re, sys
+text = open(sys.argv[1]).read()
+i = text.index('"record_id":')
+open(sys.argv[2] + "/tampered-twice.json", "w").write(text[:i] + '"record_id":"x",' + text[i:])
+zero, n = re.subn(r'"row":\d+', '"row":-0', text, count=1)
+assert n == 1
+open(sys.argv[2] + "/tampered-neg-zero.json", "w").write(zero)
+EOF
+for name in attachment-note null-item twice neg-zero; do
+    expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-$name.json"
+    expect 1 "$bin" --quiet verify "$tmp/tampered-$name.json" --ledger-key "$key"
+done
+
 # A bound lot left out, with its subject and its own records (the binding record stays).
 tamper_any hidden-lot 'done = len(r["subjects"]) > 1
 r["subjects"] = r["subjects"][:1]; r["records"] = [x for x in r["records"] if x["subject"] != "lot"]'

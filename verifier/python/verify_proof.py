@@ -5,9 +5,11 @@ Usage:
     verify_proof.py REPORT.json [--ledger-key KEY] [--no-anchor-required] [--quiet]
     verify_proof.py -               (the report on standard input)
 
-REPORT.json is the body of `GET /v1/codes/{code}` (format `proofmark-code/1`). For every
-record: the record's values are re-encoded canonically (SPEC.md section 3) and must equal
-`canonical`; those bytes are leaf-hashed with the batch's suite (section 5) and must equal
+REPORT.json is the body of `GET /v1/codes/{code}` (format `proofmark-code/1`), read as strict
+JSON: an object with a member named twice fails the report (section 11.1). For every record:
+its lists must be as a committed record has them (no null item; an attachment has exactly a
+`uri` and a `digest`, both text), and its values are re-encoded canonically (SPEC.md section
+3) and must equal `canonical`; those bytes are leaf-hashed with the batch's suite (section 5) and must equal
 `leaf_hash`; the batch proof (sections 7.4 and 7.5, decoded strictly) must lead from the leaf
 hash to the batch root; the record must be about the code (its `code`, or, with a null
 `code`, a lot listed in `subjects`). The first subject must be the item of the code, the lot
@@ -15,9 +17,9 @@ subjects exactly the lots bound to it by its `production` records or `labelled` 
 events, and `batches` exactly the records' batches (section 11.2, step 1). Across the records
 of each batch, the proofs must place the leaves consistently: one segment start and size per
 segment, no leaf twice, segments in order (the placement rule, step 4). For every batch: every
-anchor receipt must commit to the batch's id, suite, root, leaf count and manifest digest; a
-`ledger` receipt's entry (section 9.1) must be included in its checkpoint's tree (RFC 6962
-inclusion, SHA-256), and with `--ledger-key` (the log's verifier key `name+keyid+base64key`,
+anchor receipt must carry and commit to the batch's id, suite, root, leaf count and manifest
+digest; a `ledger` receipt's entry (section 9.1) must be included in its checkpoint's tree
+(RFC 6962 inclusion, SHA-256), and with `--ledger-key` (the log's verifier key `name+keyid+base64key`,
 obtained independently) the checkpoint's Ed25519 signature is checked (section 9.2) with a
 pure-Python Ed25519 (RFC 8032) built on hashlib. Receipts of other chains are reported as not
 checked against their chain. `source.file` and `source.row` are not checked: nothing commits
@@ -97,17 +99,18 @@ def _value(ty: str, v: Any) -> bytes:
     if not isinstance(v, list):
         raise Invalid(f"expected a list, got {v!r}")
     out = struct.pack("<I", len(v))
+    # Section 11.2, step 2.1: the lists of a record that can have been committed. A null item,
+    # or an attachment with a null, missing or extra key, has canonical bytes (section 3), but
+    # no committed record has one (the null_list_item defect, 2.4) and the bytes would not
+    # show what the report shows.
     for item in v:
         if ty == TLIST:
-            out += _text("" if item is None else item)
+            out += _text(item)
         else:
-            if item is None:
-                item = {"uri": None, "digest": None}
-            if not isinstance(item, dict) or set(item) - {"uri", "digest"}:
-                raise Invalid(f"expected an attachment {{uri, digest}}, got {item!r}")
+            if not isinstance(item, dict) or set(item) != {"uri", "digest"}:
+                raise Invalid(f"expected an attachment with exactly a uri and a digest, got {item!r}")
             for key in ("uri", "digest"):
-                x = item.get(key)
-                out += _text("" if x is None else x)
+                out += _text(item[key])
     return out
 
 
@@ -319,14 +322,21 @@ def open_note(note: str, key: tuple[str, bytes, bytes]) -> str:
     text, sigs = note[: split + 1], note[split + 2:]
     if not sigs.endswith("\n"):
         raise Invalid("the checkpoint's signature block does not end with a newline")
+    # Section 9.2: every signature line has the form, those of other keys too (a line that
+    # does not makes the note malformed, wherever it is).
+    lines = []
     for line in sigs[:-1].split("\n"):
         signer, space, b64 = line[2:].partition(" ")
-        if not line.startswith("\u2014 ") or not space:
+        if not line.startswith("\u2014 ") or not space or not signer:
             raise Invalid("malformed signature line")
         try:
             raw = base64.b64decode(b64, validate=True)
         except ValueError:
             raise Invalid("a signature is not base64") from None
+        if len(raw) < 4:
+            raise Invalid("a signature line has no key id")
+        lines.append((signer, raw))
+    for signer, raw in lines:
         if signer == name and raw[:4] == key_id:
             if ed25519_verify(public, text.encode("utf-8"), raw[4:]):
                 return text
@@ -383,6 +393,35 @@ def check_ledger(receipt: dict, key) -> tuple[str, str]:
 
 
 # ---------------------------------------------------------------- the report
+
+class DuplicateMember(ValueError):
+    """An object of the document names a member twice."""
+
+
+def _no_duplicates(pairs: list) -> dict:
+    seen: dict = {}
+    for k, v in pairs:
+        if k in seen:
+            raise DuplicateMember(f"the member {k!r} appears twice in one object")
+        seen[k] = v
+    return seen
+
+
+def _integer(text: str) -> Any:
+    # JSON's -0 is not an unsigned integer: keep it a float, as other readers do, so that a
+    # field that needs an integer refuses it.
+    return -0.0 if text == "-0" else int(text)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def load_json(text: str) -> Any:
+    """Strict JSON (RFC 8259): no member named twice in an object, no NaN or Infinity."""
+    return json.loads(text, object_pairs_hook=_no_duplicates, parse_int=_integer,
+                      parse_constant=_no_constant)
+
 
 def _is_u64(v: Any) -> bool:
     """An unsigned 64-bit JSON integer (not a bool, not a float such as 1.0)."""
@@ -556,7 +595,7 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
                            proof["index"], proof["tree_size"], first, i))
         except Invalid as e:
             failures.append(f"{where}: {e}")
-        except (KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
             failures.append(f"{where}: malformed ({type(e).__name__}: {e})")
     failures.extend(check_placement(placed))
     for batch_id, batch in batches.items():
@@ -566,15 +605,15 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
             try:
                 if not isinstance(receipt, dict):
                     raise Invalid("the receipt is not an object")
-                root = receipt.get("root", "")
-                if root.startswith("0x"):
-                    root = root[2:].lower()
-                if root != batch["root"]:
-                    raise Invalid("the receipt anchors another root")
-                for f in ("batch_id", "suite", "manifest_digest", "leaf_count"):
+                # Section 11.2, step 3: every receipt names the batch and commits to its root,
+                # leaf count, manifest digest and suite; one that lacks a field commits to less.
+                for f in ("batch_id", "root", "suite", "manifest_digest", "leaf_count"):
                     expected = batch_id if f == "batch_id" else batch[f]
-                    if f in receipt and receipt[f] != expected:
-                        raise Invalid(f"the receipt's {f} differs")
+                    if f not in receipt:
+                        raise Invalid(f"the receipt names no {f}")
+                    value = receipt[f]
+                    if (f == "leaf_count" and not _is_u64(value)) or value != expected:
+                        raise Invalid(f"the receipt anchors {f} {value!r}, the batch says {expected!r}")
                 if "type" not in receipt:  # a ledger receipt (section 9.3)
                     if receipt.get("chain") != chain:
                         raise Invalid("the receipt is for another chain")
@@ -587,7 +626,7 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
             except Invalid as e:
                 failures.append(f"{where}: {e}")
                 receipt_failed = True
-            except (KeyError, TypeError, ValueError) as e:
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
                 failures.append(f"{where}: malformed receipt ({type(e).__name__}: {e})")
                 receipt_failed = True
         if require_anchor and not trusted:
@@ -651,18 +690,28 @@ def main(argv: list[str]) -> int:
     if blake3 is None:
         print("error: this verifier needs the blake3 package (pip install blake3)", file=sys.stderr)
         return 2
+    twice = None
     try:
         text = sys.stdin.read() if paths[0] == "-" else open(paths[0], encoding="utf-8").read()
         # A byte order mark that an editor wrote at the start is skipped (RFC 8259 allows it).
-        report = json.loads(text[1:] if text.startswith("\ufeff") else text)
+        text = text[1:] if text.startswith("\ufeff") else text
+        try:
+            report = load_json(text)
+        except DuplicateMember as e:
+            # JSON, but with a member named twice: a report that fails its checks (11.1).
+            twice, report = str(e), json.loads(text)
         if key_text and os.path.isfile(key_text):
             with open(key_text, encoding="utf-8") as f:
                 key_text = f.read().strip()
         key = parse_verifier_key(key_text) if key_text else None
-    except (OSError, ValueError, Invalid) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (OSError, ValueError, RecursionError, Invalid) as e:
+        print(f"error: {e}" if not isinstance(e, RecursionError) else "error: the JSON is nested too deeply",
+              file=sys.stderr)
         return 2
-    verified, failures, notes = verify_report(report, key, require_anchor)
+    if twice is not None:
+        verified, failures, notes = False, [f"malformed report (section 11.1): {twice}"], []
+    else:
+        verified, failures, notes = verify_report(report, key, require_anchor)
     code = report.get("code") if isinstance(report, dict) else None
     if not isinstance(code, str):
         code = "(no code)"

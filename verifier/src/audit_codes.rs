@@ -119,7 +119,15 @@ pub const MALFORMED_CODE_REASON: &str = "not a code: a code is 6 to 48 character
 ///
 /// A message when the line is neither.
 pub fn parse_audit_line(line: &str) -> Result<AuditLine, String> {
-    let value: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+    // A member named twice (SPEC.md 11.1) fails the report that has it, read as other
+    // readers would to find its code.
+    let (value, twice) = match crate::report::parse_json_strict(line.as_bytes()) {
+        Ok(value) => (value, None),
+        Err(strict) => (
+            serde_json::from_str::<Value>(line).map_err(|e| format!("not JSON: {e}"))?,
+            Some(strict),
+        ),
+    };
     if let Some(err) = value.get("error") {
         let code = value
             .get("code")
@@ -144,6 +152,17 @@ pub fn parse_audit_line(line: &str) -> Result<AuditLine, String> {
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    if let Some(strict) = twice {
+        return if claims_report {
+            Ok(AuditLine::NoReport(
+                code,
+                CodeStatus::NotVerified,
+                format!("{MALFORMED_REPORT}: {strict}"),
+            ))
+        } else {
+            Err(format!("not a code report: {strict}"))
+        };
+    }
     match serde_json::from_value::<CodeReport>(value) {
         Ok(r) => Ok(AuditLine::Report(Box::new(r))),
         Err(e) if claims_report => Ok(AuditLine::NoReport(
@@ -343,6 +362,23 @@ mod tests {
         );
         assert!(parse_audit_line("{\"format\": \"other\"}").is_err());
         assert!(parse_audit_line("not json").is_err());
+        // A member named twice, at any depth: a report that fails its checks.
+        let text = report.to_string();
+        for twice in [
+            text.replacen("\"batches\":{}", "\"batches\":{},\"batches\":{}", 1),
+            text.replacen("\"batches\":{}", "\"batches\":{\"b\":{\"x\":1,\"x\":1}}", 1),
+        ] {
+            assert_ne!(twice, text);
+            match parse_audit_line(&twice) {
+                Ok(AuditLine::NoReport(code, CodeStatus::NotVerified, why)) => {
+                    assert_eq!(code, "0001");
+                    assert!(why.starts_with(MALFORMED_REPORT), "{why}");
+                    assert!(why.contains("appears twice in one object"), "{why}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert!(parse_audit_line("{\"format\":\"other\",\"format\":\"other\"}").is_err());
     }
 
     #[test]

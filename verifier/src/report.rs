@@ -11,6 +11,109 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::VerifierError;
 
+/// Parses a JSON document (a code report, a leaf proof, a line of `POST /v1/audit`) into a
+/// value, refusing an object that has a member name twice, at any depth (SPEC.md 11.1): JSON
+/// readers differ in which of the two values they keep, so such a document could show one
+/// reader what another verified.
+///
+/// # Errors
+///
+/// The text is not JSON, or names a member twice (the error says which, with its position).
+pub fn parse_json_strict(text: &[u8]) -> serde_json::Result<serde_json::Value> {
+    use serde::de::DeserializeSeed as _;
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = strict_json::Strict.deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// The parser of [`parse_json_strict`]: `serde_json::Value`'s own, with a check for repeated
+/// member names.
+mod strict_json {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    pub(super) struct Strict;
+
+    impl<'de> DeserializeSeed<'de> for Strict {
+        type Value = Value;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(StrictVisitor)
+        }
+    }
+
+    struct StrictVisitor;
+
+    impl<'de> Visitor<'de> for StrictVisitor {
+        type Value = Value;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON value")
+        }
+
+        fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+            Ok(Value::Bool(v))
+        }
+
+        fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+            Ok(Value::from(v))
+        }
+
+        fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+            Ok(Number::from_f64(v).map_or(Value::Null, Value::Number))
+        }
+
+        fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+            Ok(Value::String(v.to_owned()))
+        }
+
+        fn visit_string<E>(self, v: String) -> Result<Value, E> {
+            Ok(Value::String(v))
+        }
+
+        fn visit_unit<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_none<E>(self) -> Result<Value, E> {
+            Ok(Value::Null)
+        }
+
+        fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            Strict.deserialize(d)
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            while let Some(item) = seq.next_element_seed(Strict)? {
+                items.push(item);
+            }
+            Ok(Value::Array(items))
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            let mut members = Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if members.contains_key(&key) {
+                    return Err(de::Error::custom(format!(
+                        "the member {key:?} appears twice in one object"
+                    )));
+                }
+                let value = map.next_value_seed(Strict)?;
+                members.insert(key, value);
+            }
+            Ok(Value::Object(members))
+        }
+    }
+}
+
 /// The `format` value of a code report.
 pub const CODE_REPORT_FORMAT: &str = "proofmark-code/1";
 

@@ -1481,12 +1481,13 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
     let mut report = real_report().await;
     // The batch anchored on a chain only (the ledger receipt removed).
     let batch = report.batches.get_mut(BATCH_ID).unwrap();
-    let root = batch.root.clone();
+    let receipt = serde_json::json!({
+        "type": "evm", "batch_id": BATCH_ID, "root": batch.root, "leaf_count": batch.leaf_count,
+        "manifest_digest": batch.manifest_digest, "suite": batch.suite, "tx_hash": "0xab",
+        "block_number": 7,
+    });
     batch.anchors.clear();
-    batch.anchors.insert(
-        "evm".into(),
-        serde_json::json!({"type": "evm", "root": root, "tx_hash": "0xab", "block_number": 7}),
-    );
+    batch.anchors.insert("evm".into(), receipt);
     for (answer, expected, unexpected) in [
         (
             Err(ChainCheckError::Unavailable("timeout".into())),

@@ -827,11 +827,65 @@ fn with_chain_receipt(f: &Fixture) -> CodeReport {
     let mut r = f.report.clone();
     let b = r.batches.get_mut(BATCH).unwrap();
     let receipt = json!({
-        "chain": "polygon", "type": "evm", "batch_id": BATCH, "root": format!("0x{}", b.root),
-        "leaf_count": b.leaf_count, "manifest_digest": b.manifest_digest, "tx": "0xabc",
+        "chain": "polygon", "type": "evm", "batch_id": BATCH, "root": b.root,
+        "leaf_count": b.leaf_count, "manifest_digest": b.manifest_digest, "suite": b.suite,
+        "tx": "0xabc",
     });
     b.anchors.insert("polygon".into(), receipt);
     r
+}
+
+/// SPEC.md 11.2 step 3: a receipt of any kind commits to the batch's id, root, leaf count,
+/// manifest digest and suite; one that lacks one, or writes the root otherwise, fails.
+#[test]
+fn a_receipt_commits_to_the_whole_batch() {
+    let f = rt().block_on(fixture());
+    let r = with_chain_receipt(&f);
+    assert!(verify_report(&r, &trusted(&f)).verified);
+    let reason = |r: &CodeReport| verify_report(r, &trusted(&f)).reasons.join("\n");
+    for field in ["batch_id", "root", "leaf_count", "manifest_digest", "suite"] {
+        let mut bad = r.clone();
+        let receipt = bad
+            .batches
+            .get_mut(BATCH)
+            .unwrap()
+            .anchors
+            .get_mut("polygon")
+            .unwrap();
+        receipt.as_object_mut().unwrap().remove(field);
+        assert_fails(&f, &bad, CheckKind::Commitment);
+        let why = reason(&bad);
+        assert!(
+            why.contains(&format!(
+                "anchor polygon: the commitment check failed: the receipt names no {field}"
+            )),
+            "{why}"
+        );
+    }
+    let mut bad = r.clone();
+    let receipt = bad
+        .batches
+        .get_mut(BATCH)
+        .unwrap()
+        .anchors
+        .get_mut("polygon")
+        .unwrap();
+    let root = receipt["root"].as_str().unwrap().to_owned();
+    receipt["root"] = json!(format!("0x{root}"));
+    assert_fails(&f, &bad, CheckKind::Commitment);
+    receipt_root_upper(&mut bad, &root);
+    assert_fails(&f, &bad, CheckKind::Commitment);
+}
+
+fn receipt_root_upper(r: &mut CodeReport, root: &str) {
+    let receipt = r
+        .batches
+        .get_mut(BATCH)
+        .unwrap()
+        .anchors
+        .get_mut("polygon")
+        .unwrap();
+    receipt["root"] = json!(root.to_ascii_uppercase());
 }
 
 #[test]

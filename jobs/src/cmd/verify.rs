@@ -14,6 +14,7 @@ use proofmark_anchor::evm::{Address, EvmClient, EvmConfig, EvmError, OnChainAnch
 use proofmark_anchor::ledger::VerifierKey;
 use proofmark_verifier::audit_codes::MALFORMED_REPORT;
 use proofmark_verifier::consumer::pin::BOM;
+use proofmark_verifier::report::parse_json_strict;
 use proofmark_verifier::verify::{
     AnchoredBatch, ChainCheck, ChainCheckError, CheckStatus, LEAF_PROOF_FORMAT, LeafProofDocument,
     ReportVerdict, Trust, verify_leaf_document, verify_report,
@@ -145,8 +146,14 @@ pub fn parse_ledger_keys(values: &[String]) -> anyhow::Result<Vec<VerifierKey>> 
 
 /// A JSON document, after the UTF-8 byte order mark that some editors write at the start
 /// of a saved file (RFC 8259 lets a reader ignore it).
-fn json_document(bytes: &[u8]) -> serde_json::Result<Value> {
-    serde_json::from_slice(bytes.strip_prefix(BOM).unwrap_or(bytes))
+fn json_document(bytes: &[u8]) -> serde_json::Result<(Value, Option<String>)> {
+    let text = bytes.strip_prefix(BOM).unwrap_or(bytes);
+    match parse_json_strict(text) {
+        Ok(value) => Ok((value, None)),
+        // JSON, but with a member named twice: a document that fails its checks (SPEC.md
+        // 11.1), read as other readers would to say what it claims to be.
+        Err(strict) => serde_json::from_slice(text).map(|value| (value, Some(strict.to_string()))),
+    }
 }
 
 /// What `proofmark verify` was given: the verdict line names what a verified one shows.
@@ -160,12 +167,27 @@ enum Document {
 
 fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
     let bytes = read_input(&args.proof)?;
-    let value =
+    let (value, twice) =
         json_document(&bytes).with_context(|| format!("{} is not JSON", args.proof.display()))?;
     let format = value
         .get("format")
         .and_then(Value::as_str)
         .unwrap_or_default();
+    if let Some(why) = twice {
+        let code = value
+            .get("code")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let (what, document) = match format {
+            LEAF_PROOF_FORMAT => ("malformed leaf proof (SPEC.md 11.4)", Document::Leaf),
+            CODE_REPORT_FORMAT => (MALFORMED_REPORT, Document::Report),
+            _ => ("malformed document", Document::Report),
+        };
+        return Ok((
+            ReportVerdict::malformed(code, format!("{what}: {why}")),
+            document,
+        ));
+    }
     let mut trust = Trust::new().with_require_anchor(!args.no_anchor_required);
     for key in parse_ledger_keys(&args.ledger_keys)? {
         trust = trust.with_ledger_key(key);
@@ -740,6 +762,17 @@ mod tests {
         let plain = json_document(br#"{"format":"proofmark-code/1"}"#).unwrap();
         let marked = json_document(b"\xEF\xBB\xBF{\"format\":\"proofmark-code/1\"}").unwrap();
         assert_eq!(plain, marked);
+        assert!(plain.1.is_none());
+        // A member named twice: read, and said.
+        let (value, twice) =
+            json_document(br#"{"format":"proofmark-code/1","code":"a","code":"b"}"#).unwrap();
+        assert_eq!(value["format"], "proofmark-code/1");
+        assert!(
+            twice
+                .as_deref()
+                .is_some_and(|why| why.contains("the member \"code\" appears twice")),
+            "{twice:?}"
+        );
         // Only one mark, and only at the start.
         assert!(json_document(b"\xEF\xBB\xBF\xEF\xBB\xBF{}").is_err());
         assert!(json_document(b" \xEF\xBB\xBF{}").is_err());

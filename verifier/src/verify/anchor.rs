@@ -104,7 +104,9 @@ pub(super) fn is_ledger_receipt(receipt: &Value) -> bool {
     receipt.get("type").is_none()
 }
 
-/// Compares the commitment fields a receipt carries with the batch's.
+/// Compares the commitment fields of a receipt with the batch's (SPEC.md 11.2, step 3): every
+/// receipt, of any kind, names the batch and commits to its root, leaf count, manifest digest
+/// and suite; a receipt that lacks one of them commits to less than the batch and fails.
 pub(super) fn check_commitment(
     chain: &str,
     receipt: &Value,
@@ -113,38 +115,32 @@ pub(super) fn check_commitment(
     let Some(obj) = receipt.as_object() else {
         return CheckStatus::failed("the receipt is not a JSON object");
     };
-    let norm = |s: &str| s.strip_prefix("0x").unwrap_or(s).to_ascii_lowercase();
-    match obj.get("root").and_then(Value::as_str) {
-        None => return CheckStatus::failed("the receipt names no root"),
-        Some(r) if norm(r) != batch.root => {
-            return CheckStatus::failed(format!(
-                "the receipt anchors root {r}, the report's batch says {}",
-                batch.root
-            ));
-        }
-        Some(_) => {}
-    }
     let text_fields = [
         ("batch_id", batch.batch_id),
+        ("root", batch.root),
         ("manifest_digest", batch.manifest_digest),
         ("suite", batch.suite),
     ];
     for (name, expected) in text_fields {
-        if let Some(v) = obj.get(name)
-            && v.as_str() != Some(expected)
-        {
-            return CheckStatus::failed(format!(
-                "the receipt anchors {name} {v}, the report's batch says {expected:?}"
-            ));
+        match obj.get(name) {
+            None => return CheckStatus::failed(format!("the receipt names no {name}")),
+            Some(v) if v.as_str() != Some(expected) => {
+                return CheckStatus::failed(format!(
+                    "the receipt anchors {name} {v}, the report's batch says {expected:?}"
+                ));
+            }
+            Some(_) => {}
         }
     }
-    if let Some(v) = obj.get("leaf_count")
-        && v.as_u64() != Some(batch.leaf_count)
-    {
-        return CheckStatus::failed(format!(
-            "the receipt anchors leaf_count {v}, the report's batch says {}",
-            batch.leaf_count
-        ));
+    match obj.get("leaf_count") {
+        None => return CheckStatus::failed("the receipt names no leaf_count"),
+        Some(v) if v.as_u64() != Some(batch.leaf_count) => {
+            return CheckStatus::failed(format!(
+                "the receipt anchors leaf_count {v}, the report's batch says {}",
+                batch.leaf_count
+            ));
+        }
+        Some(_) => {}
     }
     if let Some(v) = obj.get("chain")
         && v.as_str() != Some(chain)

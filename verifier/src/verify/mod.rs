@@ -43,11 +43,11 @@ use proofmark_anchor::verify_leaf_proof;
 use proofmark_merkle::{
     BatchProof, Hash, Proof, ProofEnvelope, Sha256Rfc6962, SuiteId, VerifyError, verify_inclusion,
 };
-use proofmark_schemas::{Kind, SubjectType, encode_json, subject_key};
+use proofmark_schemas::{FieldType, Kind, SubjectType, encode_json, subject_key};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::report::{BatchInfo, CODE_REPORT_FORMAT, CodeReport, RecordEntry};
+use crate::report::{BatchInfo, CODE_REPORT_FORMAT, CodeReport, RecordEntry, SubjectRef};
 
 mod anchor;
 mod cached;
@@ -517,13 +517,14 @@ fn parse_batch(info: &BatchInfo) -> Result<ParsedBatch, String> {
 pub fn verify_report(report: &CodeReport, trust: &Trust) -> ReportVerdict {
     let mut buf = Vec::new();
     let parsed = parse_batches(report);
+    let lots = LotSubjects::new(report);
     let (records, placements): (Vec<_>, Vec<_>) = report
         .records
         .iter()
         .enumerate()
         .map(|(position, entry)| {
             let batch = batch_of(report, &parsed, entry);
-            verify_record(report, position, entry, &mut buf, batch)
+            verify_record(report, &lots, position, entry, &mut buf, batch)
         })
         .unzip();
     assemble_report(report, records, &placements, &|id, info| {
@@ -895,6 +896,7 @@ pub fn verify_reports_with(
                 };
                 let hits_before = memos.hits();
                 let mut proofs = 0;
+                let lots = LotSubjects::new(report);
                 let records = report
                     .records
                     .iter()
@@ -902,7 +904,7 @@ pub fn verify_reports_with(
                     .map(|(position, entry)| {
                         std::hint::black_box(warm(entry));
                         let batch = batch_of(report, parsed, entry);
-                        let prepared = prepare_record(report, entry, buf, spare, batch);
+                        let prepared = prepare_record(report, &lots, entry, buf, spare, batch);
                         let walked = prepared.walk().map(|(suite, leaf, proof, root)| {
                             proofs += 1;
                             if options.proof_memo {
@@ -952,5 +954,67 @@ mod tests {
         assert!(!hex_equals(&[0x00, 0xab, 0xff], "00abff00"));
         assert!(!hex_equals(&[0x00, 0xab, 0xfe], "00abff"));
         assert!(hex_equals(&[], ""));
+    }
+
+    /// SPEC.md 11.2 step 2.1: lists as a committed record has them; another shape of the same
+    /// canonical bytes (a null item, an attachment's missing, null or extra key) fails.
+    #[test]
+    fn lists_must_be_as_committed() {
+        let vector: Value = serde_json::from_str(include_str!(
+            "../../../schemas/vectors/records/01-production-full.json"
+        ))
+        .expect("vector");
+        let Some(Value::Object(record)) = vector.get("record").cloned() else {
+            panic!("the vector has a record")
+        };
+        let entry = |record: serde_json::Map<String, Value>| RecordEntry {
+            kind: "production".into(),
+            subject: "item".into(),
+            record,
+            canonical: String::new(),
+            leaf_hash: String::new(),
+            batch_id: "b".into(),
+            leaf_index: 0,
+            source: crate::report::RecordSource {
+                file: "f".into(),
+                row: 0,
+                provided_by: "o".into(),
+            },
+            proof: Value::Null,
+        };
+        let mut buf = Vec::new();
+        encode_entry(&entry(record.clone()), &mut buf).expect("the vector encodes");
+        assert_eq!(
+            hex::encode(&buf),
+            vector["canonical_hex"].as_str().expect("hex")
+        );
+        let mut changed = |column: &str, f: &dyn Fn(&mut Vec<Value>)| {
+            let mut r = record.clone();
+            let Some(Value::Array(items)) = r.get_mut(column) else {
+                panic!("{column} is a list")
+            };
+            f(items);
+            encode_entry(&entry(r), &mut buf).expect_err(column)
+        };
+        let e = changed("certifications", &|items| items.push(Value::Null));
+        assert!(e.contains("certifications item 3 is null, not text"), "{e}");
+        let e = changed("attachments", &|items| {
+            items[0]["note"] = Value::from("certified organic");
+        });
+        assert!(e.contains("attachments item 0 has the key \"note\""), "{e}");
+        let e = changed("attachments", &|items| {
+            items[1].as_object_mut().expect("object").remove("digest");
+        });
+        assert!(e.contains("attachments item 1 has no digest"), "{e}");
+        let e = changed("attachments", &|items| items[1]["uri"] = Value::Null);
+        assert!(
+            e.contains("attachments item 1's uri is null, not text"),
+            "{e}"
+        );
+        let e = changed("attachments", &|items| items.push(Value::Null));
+        assert!(
+            e.contains("attachments item 2 is null, not an attachment"),
+            "{e}"
+        );
     }
 }

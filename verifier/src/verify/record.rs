@@ -1,5 +1,7 @@
 //! Record checks: subject, canonical re-encoding, leaf hash, batch proof, leaf index.
 
+use std::collections::HashSet;
+
 use super::*;
 
 /// The report's subjects (SPEC.md 11.2, step 1): the first is the item of the report's code,
@@ -10,11 +12,9 @@ use super::*;
 /// ascending (the placement rule, [`check_placement`], makes sure no leaf is listed twice). The
 /// batches are exactly those of the records.
 pub(super) fn check_listing(report: &CodeReport) -> CheckStatus {
-    for (i, s) in report.subjects.iter().enumerate() {
-        if report.subjects[..i]
-            .iter()
-            .any(|t| t.subject_type == s.subject_type && t.id == s.id)
-        {
+    let mut seen = HashSet::with_capacity(report.subjects.len());
+    for s in &report.subjects {
+        if !seen.insert((s.subject_type.as_str(), s.id.as_str())) {
             return CheckStatus::failed(format!(
                 "subject {} {:?} is listed twice",
                 s.subject_type, s.id
@@ -48,11 +48,8 @@ pub(super) fn check_listing(report: &CodeReport) -> CheckStatus {
             ));
         }
     }
-    if let Some(extra) = report
-        .batches
-        .keys()
-        .find(|id| !report.records.iter().any(|r| &r.batch_id == *id))
-    {
+    let held: HashSet<&str> = report.records.iter().map(|r| r.batch_id.as_str()).collect();
+    if let Some(extra) = report.batches.keys().find(|id| !held.contains(id.as_str())) {
         return CheckStatus::failed(format!(
             "batch {extra:?} is described but holds no record of the report: the batches are \
              exactly those of the records"
@@ -72,6 +69,13 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
         }
         None => return CheckStatus::failed("the report lists no subject"),
     }
+    // The lots that the item's records bind it to.
+    let bound: HashSet<&str> = report
+        .records
+        .iter()
+        .filter(|r| r.record.get("code").and_then(Value::as_str) == Some(report.code.as_str()))
+        .filter_map(bound_lot)
+        .collect();
     for s in &report.subjects[1..] {
         if s.subject_type != "lot" {
             return CheckStatus::failed(format!(
@@ -79,7 +83,7 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
                 s.subject_type, s.id
             ));
         }
-        if !report.records.iter().any(|r| binds_lot(report, r, &s.id)) {
+        if !bound.contains(s.id.as_str()) {
             return CheckStatus::failed(format!(
                 "lot {:?} is a subject but no production or labelled logistics record of the \
                  item binds it",
@@ -89,12 +93,15 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
     }
     // The other way: every lot an item record binds is a subject, or the report hides it
     // (and its own records) while showing the binding.
+    let lots: HashSet<&str> = report
+        .subjects
+        .iter()
+        .filter(|s| s.subject_type == "lot")
+        .map(|s| s.id.as_str())
+        .collect();
     for r in &report.records {
         if let Some(lot) = bound_lot(r)
-            && !report
-                .subjects
-                .iter()
-                .any(|s| s.subject_type == "lot" && s.id == lot)
+            && !lots.contains(lot)
         {
             return CheckStatus::failed(format!(
                 "the item's {} record {:?} binds it to lot {lot:?}, which is not a subject: \
@@ -127,10 +134,43 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
     CheckStatus::passed()
 }
 
-/// Whether `entry` is a record of the report's item that binds it to lot `lot`.
-fn binds_lot(report: &CodeReport, entry: &RecordEntry, lot: &str) -> bool {
-    entry.record.get("code").and_then(Value::as_str) == Some(report.code.as_str())
-        && bound_lot(entry) == Some(lot)
+/// The ids of a report's lot subjects, to look a lot record's lot up in: a scan of the
+/// subjects when they are few (a real report has a lot or two), a hash set when they are many,
+/// so that a report made to have many costs time in proportion to its size.
+pub(super) enum LotSubjects<'a> {
+    /// Few: scanned.
+    Few(&'a [SubjectRef]),
+    /// Many: hashed.
+    Many(HashSet<&'a str>),
+}
+
+impl<'a> LotSubjects<'a> {
+    /// Subjects up to this many are scanned.
+    const SCANNED: usize = 16;
+
+    pub(super) fn new(report: &'a CodeReport) -> Self {
+        if report.subjects.len() <= Self::SCANNED {
+            LotSubjects::Few(&report.subjects)
+        } else {
+            LotSubjects::Many(
+                report
+                    .subjects
+                    .iter()
+                    .filter(|s| s.subject_type == "lot")
+                    .map(|s| s.id.as_str())
+                    .collect(),
+            )
+        }
+    }
+
+    fn contains(&self, lot: &str) -> bool {
+        match self {
+            LotSubjects::Few(subjects) => subjects
+                .iter()
+                .any(|s| s.subject_type == "lot" && s.id == lot),
+            LotSubjects::Many(ids) => ids.contains(lot),
+        }
+    }
 }
 
 /// The lot an item record (`subject` `item`) binds the item to: the `lot_id` of a
@@ -162,9 +202,84 @@ pub(super) fn encode_entry(entry: &RecordEntry, buf: &mut Vec<u8>) -> Result<(),
             return Err(format!("the record lacks the {kind} columns {missing:?}"));
         }
     }
+    check_lists(kind, &entry.record)?;
     encode_json(kind, &entry.record, buf)
         .map(drop)
         .map_err(|e| e.to_string())
+}
+
+/// The lists of a record that can have been committed (SPEC.md 11.2, step 2.1): a text list's
+/// items are strings, and an attachment is an object with exactly the keys `uri` and `digest`,
+/// both strings. Any other shape still has canonical bytes (section 3 defines them for every
+/// record: a null encodes as empty text, other keys are not encoded), but those bytes would
+/// not be what the report shows, and a record holding a null item is never committed (the
+/// `null_list_item` defect of section 2.4).
+fn check_lists(kind: Kind, record: &serde_json::Map<String, Value>) -> Result<(), String> {
+    for spec in kind.fields() {
+        let Some(Value::Array(items)) = record.get(spec.name) else {
+            continue;
+        };
+        let column = spec.name;
+        for (i, item) in items.iter().enumerate() {
+            match (spec.ty, item) {
+                (FieldType::TextList, Value::String(_)) => {}
+                (FieldType::TextList, other) => {
+                    return Err(format!(
+                        "{column} item {i} is {}, not text: no committed record has one",
+                        json_type(other)
+                    ));
+                }
+                (FieldType::AttachmentList, Value::Object(obj)) => {
+                    if let Some(key) = obj.keys().find(|k| !matches!(k.as_str(), "uri" | "digest"))
+                    {
+                        return Err(format!(
+                            "{column} item {i} has the key {key:?}, which is not part of an \
+                             attachment: nothing commits to it"
+                        ));
+                    }
+                    for key in ["uri", "digest"] {
+                        match obj.get(key) {
+                            Some(Value::String(_)) => {}
+                            Some(other) => {
+                                return Err(format!(
+                                    "{column} item {i}'s {key} is {}, not text: no committed \
+                                     record has one",
+                                    json_type(other)
+                                ));
+                            }
+                            None => {
+                                return Err(format!(
+                                    "{column} item {i} has no {key}: an attachment has a uri and \
+                                     a digest"
+                                ));
+                            }
+                        }
+                    }
+                }
+                (FieldType::AttachmentList, other) => {
+                    return Err(format!(
+                        "{column} item {i} is {}, not an attachment object: no committed record \
+                         has one",
+                        json_type(other)
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The JSON type of a value, as a reason names it.
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 /// What a record's proof walk needs, once the checks before it are made.
@@ -212,13 +327,17 @@ impl PreparedRecord {
 /// [`finish_record`]).
 pub(super) fn prepare_record(
     report: &CodeReport,
+    lots: &LotSubjects<'_>,
     entry: &RecordEntry,
     buf: &mut Vec<u8>,
     spare: &mut BatchProof,
     batch: Option<(&BatchInfo, &Result<ParsedBatch, String>)>,
 ) -> PreparedRecord {
     let mut checks = Vec::with_capacity(7);
-    checks.push(Check::new(CheckKind::Subject, check_subject(report, entry)));
+    checks.push(Check::new(
+        CheckKind::Subject,
+        check_subject(report, lots, entry),
+    ));
     let org = entry.record.get("org_id").and_then(Value::as_str);
     checks.push(Check::new(
         CheckKind::ProvidedBy,
@@ -517,13 +636,14 @@ pub(super) fn check_placement(
 /// Checks one record alone: [`prepare_record`], the full proof walk, [`finish_record`].
 pub(super) fn verify_record(
     report: &CodeReport,
+    lots: &LotSubjects<'_>,
     position: usize,
     entry: &RecordEntry,
     buf: &mut Vec<u8>,
     batch: Option<(&BatchInfo, &Result<ParsedBatch, String>)>,
 ) -> (RecordVerdict, Option<Placement>) {
     let mut spare = proof_json::empty_batch_proof();
-    let prepared = prepare_record(report, entry, buf, &mut spare, batch);
+    let prepared = prepare_record(report, lots, entry, buf, &mut spare, batch);
     let walked = prepared
         .walk()
         .map(|(suite, leaf, proof, root)| verify_leaf_proof(suite, leaf, proof, root));
@@ -608,26 +728,32 @@ pub(super) fn check_leaf_index(
 
 /// The record must be about the report's code: under `item` its `code` is
 /// the code; under `lot` its `code` is null and its `lot_id` is a lot subject of the report.
-pub(super) fn check_subject(report: &CodeReport, entry: &RecordEntry) -> CheckStatus {
+pub(super) fn check_subject(
+    report: &CodeReport,
+    lots: &LotSubjects<'_>,
+    entry: &RecordEntry,
+) -> CheckStatus {
     let field = |name: &str| entry.record.get(name).and_then(Value::as_str);
     match entry.subject.as_str() {
         "item" => {
             if field("code") == Some(report.code.as_str()) {
                 CheckStatus::passed()
             } else {
-                CheckStatus::failed(format!(
-                    "found as the item but its code is {:?}, not {:?}",
-                    field("code"),
-                    report.code
-                ))
+                CheckStatus::failed(match field("code") {
+                    Some(code) => format!(
+                        "found as the item but its code is {code:?}, not {:?}",
+                        report.code
+                    ),
+                    None => format!(
+                        "found as the item but its code is missing or not text, not {:?}",
+                        report.code
+                    ),
+                })
             }
         }
         "lot" => {
             let lot = field("lot_id");
-            let listed = report
-                .subjects
-                .iter()
-                .any(|s| s.subject_type == "lot" && Some(s.id.as_str()) == lot);
+            let listed = lot.is_some_and(|lot| lots.contains(lot));
             let code = entry.record.get("code");
             if !matches!(code, Some(Value::Null)) {
                 CheckStatus::failed(format!(
