@@ -62,7 +62,7 @@ pub mod store;
 pub use error::IngestError;
 pub use plan::{
     InputMode, Plan, PlanDifferences, PlanFile, PlanOptions, PlanProgress, PlanRowGroup,
-    PlanSegment, load_plan, make_plan, plan_differences,
+    PlanSegment, load_plan, make_plan, plan_differences, validate_batch_id,
 };
 pub use segment::{
     IndexEntry, RejectRow, SegmentInput, SegmentResult, fetch_segment, process_segment,

@@ -16,6 +16,7 @@ use std::fmt;
 use proofmark_anchor::AnchorError;
 use proofmark_anchor::chain::ChainError;
 use proofmark_anchor::evm::EvmError;
+use proofmark_anchor::ledger::{LedgerError, NoteError};
 use proofmark_ingest::IngestError;
 
 use crate::lock::LockError;
@@ -84,8 +85,14 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
         return *class;
     }
     for cause in err.chain() {
-        if cause.downcast_ref::<LockError>().is_some() {
-            return ExitClass::Locked;
+        if let Some(e) = cause.downcast_ref::<LockError>() {
+            return match e {
+                // The store could not be read or written to take the lock: not a lock held
+                // by another run, but the store's own failure (an input error when the store
+                // URL is wrong, else environment).
+                LockError::Store(e) => ingest_class(e).unwrap_or(ExitClass::Internal),
+                LockError::Held { .. } | LockError::Unreadable { .. } => ExitClass::Locked,
+            };
         }
         if let Some(e) = cause.downcast_ref::<ChainError>() {
             return match e {
@@ -93,7 +100,13 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
                 | ChainError::WrongLedgerKey { .. }
                 | ChainError::MissingLedgerKey { .. }
                 | ChainError::UnknownChain { .. }
-                | ChainError::NotCommitted(_) => ExitClass::Input,
+                | ChainError::NotCommitted(_)
+                | ChainError::Ledger(LedgerError::Note(
+                    NoteError::KeyFile { .. }
+                    | NoteError::BadKeyFile(_)
+                    | NoteError::BadKeyName(_)
+                    | NoteError::BadVerifierKey(_),
+                )) => ExitClass::Input,
                 ChainError::Store(_) => ExitClass::Internal,
                 ChainError::Evm(e) => evm_class(e),
                 _ => ExitClass::Chain,
@@ -213,6 +226,29 @@ mod tests {
         })
         .context("grant");
         assert_eq!(classify(&not_member), ExitClass::Chain);
+        // A lock that cannot be taken because the store fails is the store's failure, not a
+        // lock held by another run.
+        let io = std::io::Error::other("Not a directory");
+        let unwritable = anyhow::Error::new(LockError::Store(IngestError::Store {
+            op: "write",
+            url: "file:///x/store/batches/b/lock.json".into(),
+            source: object_store::Error::Generic {
+                store: "LocalFileSystem",
+                source: Box::new(io),
+            },
+        }))
+        .context("run");
+        assert_eq!(classify(&unwritable), ExitClass::Internal);
+        let bad_url = anyhow::Error::new(LockError::Store(IngestError::InvalidUrl {
+            url: "memory:///".into(),
+            reason: "unsupported".into(),
+        }));
+        assert_eq!(classify(&bad_url), ExitClass::Input);
+        // A ledger key file that is not a key: the configuration is at fault.
+        let key_file = anyhow::Error::new(ChainError::Ledger(LedgerError::Note(
+            NoteError::BadKeyFile("/x/ledger.key".into()),
+        )));
+        assert_eq!(classify(&key_file), ExitClass::Input);
         let other = anyhow::anyhow!("disk full");
         assert_eq!(classify(&other), ExitClass::Internal);
         assert_eq!(

@@ -156,7 +156,16 @@ impl BatchLock {
                     });
                 }
                 (holder, _) => {
-                    tracing::warn!(lock = %path, ?holder, "breaking the batch lock");
+                    let holder_text = holder.as_ref().map_or_else(
+                        || "an unreadable lock object".to_owned(),
+                        |h| {
+                            format!(
+                                "pid {} on {} since {} ({})",
+                                h.pid, h.host, h.since, h.command
+                            )
+                        },
+                    );
+                    tracing::warn!(lock = %path, holder = %holder_text, "breaking the batch lock");
                     store.delete(&path).await?;
                     broken = holder;
                 }

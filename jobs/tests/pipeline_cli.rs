@@ -93,6 +93,10 @@ fn three_build_processes_give_the_single_process_root() {
     ]);
     let built = ok(&["build", "--batch-id", "b", "--store", s(&single)]);
     assert!(built.contains("records/s"), "{built}");
+    assert!(!built.contains("records/s  -"), "{built}");
+    // A rebuild does nothing: no rate of the work other runs did.
+    let again = ok(&["build", "--batch-id", "b", "--store", s(&single)]);
+    assert!(again.contains("records/s  - ("), "{again}");
     let committed = ok(&["commit", "--batch-id", "b", "--store", s(&single)]);
     let root = manifest_root(&single, "b");
     assert!(committed.contains(&root), "{committed}");
@@ -498,4 +502,35 @@ fn help_documents_every_flag() {
     assert!(out.contains("--memory-budget"), "{out}");
     let out = ok(&["bench", "pipeline", "--help"]);
     assert!(out.contains("--records"), "{out}");
+}
+
+/// A `--batch-id` that breaks the batch id rule is an argument error (exit 3) of every command
+/// that takes one, named before any store is touched.
+#[test]
+fn a_batch_id_that_cannot_be_one_is_an_argument_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for args in [
+        vec!["build", "--store", s(&store)],
+        vec!["commit", "--store", s(&store)],
+        vec!["anchor", "--store", s(&store)],
+        vec!["publish", "--store", s(&store), "--index", s(&store)],
+        vec![
+            "audit",
+            "batch",
+            "--store",
+            s(&store),
+            "--no-anchor-required",
+        ],
+    ] {
+        for bad in ["../x", ".hidden", "a/b"] {
+            let mut all = args.clone();
+            all.extend(["--batch-id", bad]);
+            let o = run(&all);
+            let (out, err) = text(&o);
+            assert_eq!(o.status.code(), Some(3), "{all:?}: {out}\n{err}");
+            assert!(err.contains("invalid batch id"), "{all:?}: {err}");
+        }
+    }
+    assert!(!store.exists());
 }

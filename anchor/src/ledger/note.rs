@@ -50,7 +50,7 @@ pub enum NoteError {
     #[error("malformed verifier key: {0}")]
     BadVerifierKey(&'static str),
     /// Reading or writing a key file failed.
-    #[error("key file {path}: {source}")]
+    #[error("key file {path}")]
     KeyFile {
         /// The file.
         path: String,

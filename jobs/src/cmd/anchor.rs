@@ -18,7 +18,7 @@ use crate::exit::{ExitClass, classify};
 #[derive(Debug, clap::Args)]
 pub struct AnchorArgs {
     /// The committed batch to anchor.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
     pub batch_id: String,
     /// The batch store: a folder or an object store URL (s3://, gs://, az://, file://).
     #[arg(long, value_name = "URL")]
@@ -45,7 +45,7 @@ pub enum LogCommand {
         #[command(flatten)]
         log: LogArgs,
         /// The batch to prove.
-        #[arg(long, value_name = "ID")]
+        #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
         batch_id: String,
     },
     /// Print and check the consistency proof between two signed checkpoints (JSON).

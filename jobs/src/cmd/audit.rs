@@ -57,7 +57,7 @@ pub enum AuditCommand {
 )]
 pub struct AuditBatchArgs {
     /// The committed batch to audit.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
     pub batch_id: String,
     /// The batch store: a folder or an object store URL (s3://, gs://, az://, file://).
     #[arg(long, value_name = "URL")]

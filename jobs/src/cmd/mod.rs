@@ -108,6 +108,15 @@ static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 
 /// Whether `--log-format json` is in force: then the messages for people go out as log
 /// events ([`MESSAGE_TARGET`]), so that stderr holds one JSON object per line.
+/// Parses a `--batch-id`: the batch id rule of SPEC.md 8 (1 to 128 bytes of `[0-9A-Za-z._-]`,
+/// not starting with `.`), so that an id that could never name a batch is an argument error
+/// (exit 3) rather than a store path that fails later.
+pub fn parse_batch_id(id: &str) -> Result<String, String> {
+    proofmark_ingest::validate_batch_id(id)
+        .map(|()| id.to_owned())
+        .map_err(|e| e.to_string())
+}
+
 pub fn json_logs() -> bool {
     JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
 }

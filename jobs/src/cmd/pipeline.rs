@@ -36,7 +36,7 @@ pub struct PlanArgs {
     pub inputs: Vec<String>,
     /// The batch id: 1 to 128 bytes of `[0-9A-Za-z._-]`, not starting with `.`, not
     /// `HEAD.json`.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
     pub batch_id: String,
     /// The store the batch is written to: a local folder or an object store URL.
     #[arg(long, value_name = "URL")]
@@ -67,7 +67,7 @@ pub enum InputModeArg {
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
     /// The batch to build (planned with `proofmark plan`).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
     pub batch_id: String,
     /// The store the batch lives in.
     #[arg(long, value_name = "URL")]
@@ -89,7 +89,7 @@ pub struct BuildArgs {
 #[derive(Debug, clap::Args)]
 pub struct CommitArgs {
     /// The batch to commit (every segment built).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
     pub batch_id: String,
     /// The store the batch lives in.
     #[arg(long, value_name = "URL")]
@@ -420,7 +420,16 @@ fn print_build(what: &str, r: &BuildReport, secs: f64) {
     print_kinds(o, &r.by_kind);
     print_reasons(o, &r.reasons);
     say!(o, "seconds    {secs:.2}");
-    say!(o, "records/s  {}", per_sec(r.rows.read, secs));
+    if r.segments_skipped > 0 {
+        // The rows of segments already done would count work this run did not do.
+        say!(
+            o,
+            "records/s  - ({} segment(s) were already done: no rate)",
+            r.segments_skipped
+        );
+    } else {
+        say!(o, "records/s  {}", per_sec(r.rows.read, secs));
+    }
     emit(o);
 }
 

@@ -13,7 +13,7 @@ use super::GlobalArgs;
 #[derive(Debug, clap::Args)]
 pub struct PublishArgs {
     /// The committed and anchored batch to publish.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
     pub batch_id: String,
     /// The batch store: a folder or an object store URL (s3://, gs://, az://, file://).
     #[arg(long, value_name = "URL")]
