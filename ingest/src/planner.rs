@@ -71,7 +71,7 @@ pub async fn make_plan(
     });
     if let Some(plan) = existing {
         progress(PlanProgress::Frozen);
-        return same_or_frozen(plan, &found, opts, progress).await;
+        return same_or_frozen(store, plan, &found, opts, progress).await;
     }
 
     // A plan killed earlier may have left partial copies. Those of a plan still running
@@ -121,6 +121,11 @@ pub async fn make_plan(
             if differences.is_empty() {
                 Ok(theirs)
             } else {
+                // This plan's copies may have replaced the winner's at the same paths (inputs
+                // of the same names): put the winner's back from their sources, and remove the
+                // copies that only this plan made, so that its loss leaves the batch as the
+                // winner planned it.
+                undo_copies(store, &plan, &theirs, progress).await?;
                 Err(IngestError::PlanFrozen {
                     batch_id: opts.batch_id.clone(),
                     differences,
@@ -195,6 +200,116 @@ fn copy_names(found: &[Found]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Copies `found` (the source of `planned`, already checked against its digest) to the plan's
+/// copy path when the copy there is gone or of another size.
+async fn restore_copy(
+    store: &Store,
+    found: &Found,
+    planned: &PlanFile,
+    progress: &(dyn Fn(PlanProgress) + Sync),
+) -> Result<(), IngestError> {
+    if store
+        .head(&planned.path)
+        .await?
+        .is_some_and(|copy| copy.size == planned.size)
+    {
+        return Ok(());
+    }
+    tracing::warn!(copy = %store.object_url(&planned.path), source = %planned.source,
+        "the input's copy is gone or cut short: copying it again from its source");
+    let url = &found.source.url;
+    let on_bytes = |bytes| {
+        progress(PlanProgress::Digested {
+            url: url.clone(),
+            bytes,
+        })
+    };
+    let target = CopyTarget {
+        store,
+        path: &planned.path,
+    };
+    let d = digest_file(
+        &found.source.store,
+        &found.source.path,
+        url,
+        found.source.size,
+        &[],
+        Some(target),
+        None,
+        &on_bytes,
+    )
+    .await?;
+    if d.file != planned.digest {
+        return Err(IngestError::ChangedSincePlan {
+            url: url.clone(),
+            what: format!(
+                "digest {} while copying it again, the plan has {}",
+                d.file, planned.digest
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// After losing the race to write the plan to `theirs`: the copies of `ours` at the paths of
+/// `theirs`' copies are replaced by theirs, from their sources (each checked against
+/// `theirs`' digest), and our other copies are removed.
+async fn undo_copies(
+    store: &Store,
+    ours: &Plan,
+    theirs: &Plan,
+    progress: &(dyn Fn(PlanProgress) + Sync),
+) -> Result<(), IngestError> {
+    let copies = |plan: &Plan| -> BTreeMap<String, PlanFile> {
+        plan.files
+            .iter()
+            .filter(|f| f.path != f.source)
+            .map(|f| (f.path.clone(), f.clone()))
+            .collect()
+    };
+    let (ours, theirs) = (copies(ours), copies(theirs));
+    for (path, mine) in &ours {
+        match theirs.get(path) {
+            Some(planned) if planned.source == mine.source && planned.digest == mine.digest => {}
+            Some(planned) => {
+                let found = find_files(std::slice::from_ref(&planned.source), &|_| {})
+                    .await?
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| IngestError::Vanished {
+                        url: planned.source.clone(),
+                    })?;
+                let d = digest_file(
+                    &found.source.store,
+                    &found.source.path,
+                    &found.source.url,
+                    found.source.size,
+                    &[],
+                    None,
+                    None,
+                    &|_| {},
+                )
+                .await?;
+                if d.file != planned.digest {
+                    return Err(IngestError::ChangedSincePlan {
+                        url: planned.source.clone(),
+                        what: format!(
+                            "digest {}, the plan has {}: its copy, which this plan replaced, \
+                             cannot be put back",
+                            d.file, planned.digest
+                        ),
+                    });
+                }
+                // Forces the copy: ours is there, of whatever size.
+                store.delete(path).await?;
+                restore_copy(store, &found, planned, progress).await?;
+            }
+            None => store.delete(path).await?,
+        }
+    }
+    Ok(())
 }
 
 /// Digests (and copies) one file and lists its duplicate record ids.
@@ -428,6 +543,7 @@ fn listing_differences<'p, 'u>(
 /// A plan exists: returns it when `found` are the same files (by source and digest) and the
 /// settings match, else [`IngestError::PlanFrozen`]. Digests only when sources and sizes agree.
 async fn same_or_frozen(
+    store: &Store,
     frozen: Plan,
     found: &[Found],
     opts: &PlanOptions,
@@ -469,6 +585,10 @@ async fn same_or_frozen(
                     "input {url} changed: digest {}, the plan has {}",
                     d.file, p.digest
                 ));
+            } else if p.path != p.source {
+                // The source is as planned: put back a copy that is gone or cut short (the
+                // build would find it vanished or changed).
+                restore_copy(store, f, p, progress).await?;
             }
         }
     }

@@ -630,3 +630,102 @@ fn duplicate_record_ids_across_row_groups_are_listed() {
         .expect("plan");
     assert_eq!(plan.files[0].duplicate_rows, [3, 12, 25, 29]);
 }
+
+/// Whether every copy of the stored plan of `batch` holds the bytes the plan digested.
+fn copies_match_the_plan(store_dir: &std::path::Path, store: &Store, batch: &str) -> bool {
+    let plan = rt()
+        .block_on(load_plan(store, batch))
+        .expect("load")
+        .expect("a plan");
+    plan.files.iter().all(|f| {
+        std::fs::read(store_dir.join(&f.path))
+            .is_ok_and(|bytes| format!("blake3:{}", blake3::hash(&bytes).to_hex()) == f.digest)
+    })
+}
+
+/// A copy that is gone or cut short after the plan is copied again from its source by the
+/// next plan of the batch (its source checked against the plan's digest first), so that the
+/// "fix it and rerun" advice holds.
+#[test]
+fn a_lost_copy_is_put_back_by_the_next_plan() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = write_parquet(
+        &dir.path().join("in/a.parquet"),
+        Kind::Logistics,
+        &logistics_records("a", 40),
+        10,
+    );
+    let store_dir = dir.path().join("store");
+    let store = Store::from_url(&path_str(&store_dir)).expect("store");
+    let plan = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(make_plan(
+            &store,
+            &[path_str(&input)],
+            &opts("b", InputMode::Copy, SuiteId::Blake3),
+            &no_progress,
+        ))
+    };
+    let rt = rt();
+    let first = plan(&rt).expect("plan");
+    let copy = store_dir.join(&first.files[0].path);
+    std::fs::remove_file(&copy).expect("remove the copy");
+    assert_eq!(plan(&rt).expect("replan"), first);
+    assert!(copies_match_the_plan(&store_dir, &store, "b"));
+    let bytes = std::fs::read(&copy).expect("copy");
+    std::fs::write(&copy, &bytes[..bytes.len() / 2]).expect("cut");
+    assert_eq!(plan(&rt).expect("replan"), first);
+    assert!(copies_match_the_plan(&store_dir, &store, "b"));
+    // A source that changed since: the copy cannot be put back, and the plan says why.
+    std::fs::remove_file(&copy).expect("remove the copy");
+    write_parquet(
+        &input,
+        Kind::Logistics,
+        &logistics_records("changed", 40),
+        10,
+    );
+    let err = plan(&rt).expect_err("changed");
+    assert!(matches!(err, IngestError::PlanFrozen { .. }), "{err}");
+}
+
+/// Two plans of one batch id at once, from inputs of the same name and other contents: one
+/// wins, the other fails as frozen and differing, and whatever the order the copies in the
+/// store are those of the winning plan (the loser puts back any it replaced).
+#[test]
+fn the_loser_of_two_concurrent_plans_leaves_the_winners_copies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let inputs: Vec<String> = ["x", "y"]
+        .iter()
+        .map(|tag| {
+            let path = write_parquet(
+                &dir.path().join(format!("{tag}/l.parquet")),
+                Kind::Logistics,
+                &logistics_records(tag, 3000),
+                100,
+            );
+            path_str(&path)
+        })
+        .collect();
+    let store_dir = dir.path().join("store");
+    let store = Store::from_url(&path_str(&store_dir)).expect("store");
+    let options = opts("race", InputMode::Copy, SuiteId::Blake3);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (a, b) = rt.block_on(async {
+        tokio::join!(
+            make_plan(&store, &inputs[..1], &options, &no_progress),
+            make_plan(&store, &inputs[1..], &options, &no_progress),
+        )
+    });
+    assert!(
+        a.is_ok() != b.is_ok(),
+        "exactly one plan wins: {:?} / {:?}",
+        a.as_ref().err(),
+        b.as_ref().err()
+    );
+    let lost = a.err().or(b.err()).expect("a loser");
+    assert!(matches!(lost, IngestError::PlanFrozen { .. }), "{lost}");
+    assert!(copies_match_the_plan(&store_dir, &store, "race"));
+}
