@@ -79,6 +79,10 @@ fn publish_then_serve_then_stop_on_sigterm() {
             index.to_str().unwrap(),
             "--listen",
             "127.0.0.1:0",
+            "--header-timeout-secs",
+            "1",
+            "--max-connections",
+            "64",
         ])
         .stderr(Stdio::piped())
         .spawn()
@@ -103,6 +107,14 @@ fn publish_then_serve_then_stop_on_sigterm() {
     assert!(body.contains("proofmark-code/1"), "{body}");
     let (status, _) = http_get(&addr, "/v1/codes/ZZZZ00000000000000000");
     assert!(status.contains("404"), "{status}");
+    // A connection that sends half a request head is closed after the header timeout.
+    let mut half = TcpStream::connect(&addr).unwrap();
+    half.set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    write!(half, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n").unwrap();
+    let mut answer = Vec::new();
+    let closed = half.read_to_end(&mut answer);
+    assert!(closed.is_ok() && answer.is_empty(), "{closed:?} {answer:?}");
     // The index's files are read ahead (the default budget, `auto`).
     loop {
         line.clear();

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use proofmark_anchor::chain::{ChainConfig, ChainsFile, default_ledger_key_file};
 use proofmark_anchor::ledger::NoteSigner;
 use proofmark_ingest::Store;
+use proofmark_verifier::api::server::ServerLimits;
 use proofmark_verifier::api::{ApiLimits, ApiState};
 use proofmark_verifier::consumer::{Consumer, ConsumerError, KeyRecord, OrgNames, PinKey};
 use proofmark_verifier::lookup::prewarm::PrewarmBudget;
@@ -112,6 +113,28 @@ pub struct ServeArgs {
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub shutdown_timeout_secs: u64,
+    /// Most connections served at once. While this many are open, new
+    /// connections are not accepted: they wait in the listen backlog until
+    /// one closes (idle ones close after --header-timeout-secs), so a flood
+    /// of connections cannot use up the process's file descriptors. The
+    /// soft limit of open files is raised to fit it where the hard limit
+    /// allows; where it does not, the cap is lowered to fit, with a warning.
+    #[arg(long, value_name = "N", default_value_t = ServerLimits::default().max_connections,
+          value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u32).range(1..), |n| n as usize))]
+    pub max_connections: usize,
+    /// Seconds a connection has to send a whole request line and headers,
+    /// counted from its accept or from its previous answer (so it also
+    /// bounds how long an idle keep-alive connection stays open); a
+    /// connection that does not is closed without an answer.
+    #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().header_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub header_timeout_secs: u64,
+    /// Seconds a request body (`POST /v1/audit`, a PIN form) has to arrive,
+    /// counted from the end of the request's headers. A body that does not
+    /// is answered with `408` and its connection closed.
+    #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().body_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub body_timeout_secs: u64,
     /// Largest `POST /v1/audit` body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ApiLimits::default().audit_body_bytes)]
     pub audit_max_bytes: usize,
@@ -228,6 +251,11 @@ async fn serve(
         }
         None => proofmark_verifier::api::app(state),
     };
+    let server_limits = ServerLimits {
+        max_connections: fit_open_files(args.max_connections, quiet),
+        header_timeout: Duration::from_secs(args.header_timeout_secs),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+    };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -247,10 +275,11 @@ async fn serve(
     }
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router).with_graceful_shutdown(async move {
-        shutdown_signal().await;
-        let _ = stop_tx.send(true);
-    });
+    let server =
+        proofmark_verifier::api::server::serve(listener, router, server_limits, async move {
+            shutdown_signal().await;
+            let _ = stop_tx.send(true);
+        });
     let grace = Duration::from_secs(args.shutdown_timeout_secs);
     let deadline = async move {
         let mut rx = stop_rx;
@@ -263,7 +292,7 @@ async fn serve(
         tokio::time::sleep(grace).await;
     };
     tokio::select! {
-        result = server => result.context("the server failed")?,
+        () = server => {},
         () = deadline => {
             tracing::warn!(seconds = grace.as_secs(), "in-flight requests did not finish in time");
         }
@@ -405,6 +434,38 @@ fn parse_prewarm(s: &str) -> Result<PrewarmBudget, String> {
     s.parse::<u64>()
         .map(PrewarmBudget::mib)
         .map_err(|_| format!("{s:?} is neither a count of MiB nor `auto`"))
+}
+
+/// File descriptors kept for what is not a connection: the index's runs and
+/// record files, the store's files, the state database, the runtime.
+const RESERVED_FILES: u64 = 256;
+
+/// `max_connections`, lowered if the process cannot open that many files
+/// besides [`RESERVED_FILES`], after raising its soft limit of open files
+/// as far as the hard limit allows (a lower cap is warned about).
+fn fit_open_files(max_connections: usize, quiet: bool) -> usize {
+    let wanted = (max_connections as u64).saturating_add(RESERVED_FILES);
+    let Some(limit) = crate::rlimit::raise_open_files(wanted) else {
+        return max_connections;
+    };
+    let room = usize::try_from(limit.saturating_sub(RESERVED_FILES))
+        .unwrap_or(usize::MAX)
+        .max(1);
+    if room >= max_connections {
+        return max_connections;
+    }
+    tracing::warn!(
+        max_connections,
+        open_files_limit = limit,
+        lowered_to = room,
+        "the open files limit is too low for --max-connections; the cap is lowered"
+    );
+    if !quiet && !super::json_logs() {
+        errln!(
+            "warning: the open files limit ({limit}) is too low for --max-connections              {max_connections}: at most {room} connections are served at once (raise the hard              limit, e.g. LimitNOFILE= in a systemd unit)"
+        );
+    }
+    room
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

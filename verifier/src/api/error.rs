@@ -28,6 +28,9 @@ pub enum ApiError {
         /// The limit in bytes.
         limit_bytes: usize,
     },
+    /// The request body did not arrive in time (408 `request_timeout`; see
+    /// [`ServerLimits::body_timeout`](super::server::ServerLimits::body_timeout)).
+    RequestTimeout,
     /// An audit names more codes than allowed (413 `too_many_codes`).
     TooManyCodes {
         /// The limit.
@@ -70,6 +73,7 @@ impl ApiError {
         "unknown_batch",
         "not_found",
         "method_not_allowed",
+        "request_timeout",
         "body_too_large",
         "too_many_codes",
         "malformed_body",
@@ -86,6 +90,7 @@ impl ApiError {
                 StatusCode::NOT_FOUND
             }
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::BodyTooLarge { .. } | ApiError::TooManyCodes { .. } => {
                 StatusCode::PAYLOAD_TOO_LARGE
             }
@@ -103,6 +108,7 @@ impl ApiError {
             ApiError::UnknownBatch(_) => "unknown_batch",
             ApiError::NotFound => "not_found",
             ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::BodyTooLarge { .. } => "body_too_large",
             ApiError::TooManyCodes { .. } => "too_many_codes",
             ApiError::MalformedBody(_) => "malformed_body",
@@ -131,6 +137,9 @@ impl ApiError {
             ApiError::NotFound => "no such route".to_owned(),
             ApiError::MethodNotAllowed => {
                 "this route does not take this method (see the Allow header)".to_owned()
+            }
+            ApiError::RequestTimeout => {
+                "the request body did not arrive in time; send it again".to_owned()
             }
             ApiError::BodyTooLarge { limit_bytes } => {
                 format!("the request body is larger than {limit_bytes} bytes")

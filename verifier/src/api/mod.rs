@@ -7,7 +7,8 @@
 //! ([`Lookup`] decides where they run: on the calling task when they are
 //! light, else on the blocking pool) and answer with
 //! [`Lookup::report_json`]: each record's entry written once, when it is
-//! checked.
+//! checked. [`server::serve`] serves the router with timeouts and a cap on
+//! connections; `axum::serve` also works, without them.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -22,6 +23,7 @@
 
 pub mod error;
 pub mod openapi;
+pub mod server;
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -302,8 +304,13 @@ async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     let mut stream = body.into_data_stream();
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|e| ApiError::MalformedBody(format!("cannot read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| {
+            if server::is_body_timeout(&e) {
+                ApiError::RequestTimeout
+            } else {
+                ApiError::MalformedBody(format!("cannot read the body: {e}"))
+            }
+        })?;
         if out.len() + chunk.len() > limit {
             return Err(ApiError::BodyTooLarge { limit_bytes: limit });
         }

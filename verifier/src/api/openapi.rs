@@ -72,6 +72,7 @@ pub fn document() -> Value {
                         {"$ref": "#/components/schemas/AuditError"}
                     ]}}}},
                     "400": error_response("malformed_body"),
+                    "408": error_response("request_timeout (the body did not arrive in time)"),
                     "413": error_response("body_too_large or too_many_codes"),
                 }
             }},

@@ -544,7 +544,14 @@ async fn submit_pin(
     form: Result<Form<PinForm>, FormRejection>,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    let pin = form.map(|f| f.0.pin).unwrap_or_default();
+    let pin = match form {
+        Ok(f) => f.0.pin,
+        // The server's body timeout: no page, the connection is closed.
+        Err(rejection) if crate::api::server::is_body_timeout(&rejection) => {
+            return StatusCode::REQUEST_TIMEOUT.into_response();
+        }
+        Err(_) => String::new(),
+    };
     let span = tracing::info_span!("consumer_pin", code = %code.escape_debug());
     async move {
         let prefs = prefs(&query, &headers);

@@ -1,0 +1,157 @@
+//! The service's HTTP server over real sockets: a request head or body that
+//! does not arrive in time, connections over the cap, and a stop with
+//! connections that send nothing. The times asserted are generous bounds,
+//! never speeds.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use proofmark_ingest::Store;
+use proofmark_verifier::Lookup;
+use proofmark_verifier::api::server::{ServerLimits, serve};
+use proofmark_verifier::api::{ApiState, app};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Far longer than any timeout under test: a read still waiting then is a failure.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+struct Server {
+    addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    done: JoinHandle<()>,
+    _dir: tempfile::TempDir,
+}
+
+/// The API over an empty store and index, served within `limits`.
+async fn start(limits: ServerLimits) -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::from_url(dir.path().join("store").to_str().unwrap()).unwrap();
+    let index = dir.path().join("index");
+    std::fs::create_dir_all(&index).unwrap();
+    let router = app(ApiState::new(Lookup::open(store, &index).unwrap()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(serve(listener, router, limits, async {
+        let _ = stopped.await;
+    }));
+    Server {
+        addr,
+        stop,
+        done,
+        _dir: dir,
+    }
+}
+
+fn limits(max_connections: usize, header_secs: u64, body_secs: u64) -> ServerLimits {
+    ServerLimits {
+        max_connections,
+        header_timeout: Duration::from_secs(header_secs),
+        body_timeout: Duration::from_secs(body_secs),
+    }
+}
+
+/// Reads until the server closes the connection (or resets it); what it sent.
+async fn read_to_close(stream: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let read = tokio::time::timeout(PATIENCE, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server kept the connection open");
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+async fn healthz(addr: SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_sent_header_is_closed_after_the_header_timeout() {
+    let server = start(limits(16, 1, 30)).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let sent = Instant::now();
+    let answer = read_to_close(&mut s).await;
+    assert!(answer.is_empty(), "{answer}");
+    // Never before the timeout.
+    assert!(sent.elapsed() >= Duration::from_millis(900));
+    // An idle connection that sends nothing is closed too.
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    assert!(read_to_close(&mut idle).await.is_empty());
+    // The server still answers.
+    let mut s = healthz(server.addr).await;
+    assert!(read_to_close(&mut s).await.starts_with("HTTP/1.1 200"));
+    let _ = server.stop.send(());
+    server.done.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_does_not_arrive_in_time_is_answered_408_and_closed() {
+    let server = start(limits(16, 30, 1)).await;
+    let mut s = TcpStream::connect(server.addr).await.unwrap();
+    s.write_all(
+        b"POST /v1/audit HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n\
+          Content-Length: 100\r\n\r\nA1B2C3D4E5",
+    )
+    .await
+    .unwrap();
+    let answer = read_to_close(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"request_timeout\""), "{answer}");
+    let _ = server.stop.send(());
+    server.done.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_wait_until_one_closes() {
+    let server = start(limits(2, 3, 30)).await;
+    let mut idle = Vec::new();
+    for _ in 0..2 {
+        idle.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    // The third connection is not served while the two idle ones hold the slots
+    // (they are closed after 3 s)...
+    let mut s = healthz(server.addr).await;
+    let mut byte = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(500), s.read(&mut byte)).await;
+    assert!(early.is_err(), "answered over the cap: {early:?}");
+    // ...and is once they are closed.
+    let answer = read_to_close(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    for mut c in idle {
+        assert!(read_to_close(&mut c).await.is_empty());
+    }
+    let _ = server.stop.send(());
+    server.done.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_does_not_wait_for_connections_that_send_nothing() {
+    let server = start(limits(16, 2, 30)).await;
+    let _idle = TcpStream::connect(server.addr).await.unwrap();
+    let mut half = TcpStream::connect(server.addr).await.unwrap();
+    half.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    // Both are accepted before the stop.
+    let mut s = healthz(server.addr).await;
+    assert!(read_to_close(&mut s).await.starts_with("HTTP/1.1 200"));
+    let _ = server.stop.send(());
+    let stopped = tokio::time::timeout(PATIENCE, server.done).await;
+    assert!(stopped.is_ok(), "the server waited for idle connections");
+}
