@@ -669,11 +669,37 @@ async fn unknown_codes_get_a_red_404_page() {
     assert!(!r.body.contains("id=\"badge\""));
     let r = get(&app, "/s/00000000000000000000", &[]).await;
     assert!(r.body.contains("未知的码"));
-    // A malformed code: still the HTML page, the code escaped.
+    // What is not a code is never shown: a fixed notice, in either language.
     let r = get(&app, "/s/%3Cb%3Ebad%22code", &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(r.body.contains("&lt;b&gt;bad&quot;code"));
-    assert!(!r.body.contains("<b>bad"));
+    assert!(r.body.contains("这不是商品码"), "{}", r.body);
+    assert!(!r.body.contains("&lt;b&gt;"), "{}", r.body);
+    assert!(!r.body.contains("bad&quot;code"), "{}", r.body);
+    let notice = "官方通知：请致电400-000-0000领取赔偿";
+    let encoded: String = notice.bytes().map(|b| format!("%{b:02X}")).collect();
+    for lang in ["en", "zh"] {
+        let r = get(&app, &format!("/s/{encoded}?lang={lang}"), &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(!r.body.contains("400-000"), "{}", r.body);
+        assert!(!r.body.contains("官方通知"), "{}", r.body);
+        let title = r.body.split("<title>").nth(1).unwrap();
+        assert!(!title.contains("400"), "{title}");
+    }
+    let r = get(&app, "/s/x?lang=en", &[]).await;
+    assert!(r.body.contains("This is not a product code"), "{}", r.body);
+    // A very long address does not make a long page.
+    let long = "A".repeat(64_000);
+    let r = get(&app, &format!("/s/{long}?lang=en"), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.len() < 16_000, "{}", r.body.len());
+    assert!(
+        !r.body
+            .contains("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    );
+    // A valid code that no batch holds is shown, as it was asked, without the space around it.
+    let r = get(&app, "/s/%20ZZ9.x_y-1?lang=en", &[]).await;
+    assert!(r.body.contains("Unknown code"), "{}", r.body);
+    assert!(r.body.contains("ZZ9.x_y-1"), "{}", r.body);
 }
 
 /// A lookup that serves one report, whatever the code.

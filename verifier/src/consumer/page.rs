@@ -13,6 +13,7 @@ use super::pin::MAX_PIN_LEN;
 use super::state::{PinOutcome, ScanInfo};
 use super::verdict::{AnchorLocation, Verification};
 use crate::report::{CodeReport, RecordEntry};
+use proofmark_schemas::validate::is_valid_code;
 
 /// The PIN field's `maxlength`: the longest PIN
 /// [`normalize_pin`](super::pin::normalize_pin) accepts
@@ -132,7 +133,8 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
          <header><h1>{}</h1><a id=\"lang-switch\" hreflang=\"{}\" href=\"{}?lang={}\">{}</a></header><main>",
         viewer.lang.html_lang(),
         Esc(t.title),
-        if viewer.code.is_empty() {
+        // Never a text that is not a code: an address must not title the page.
+        if !is_valid_code(viewer.code) {
             String::new()
         } else {
             format!(" · {}", Esc(viewer.code))
@@ -283,8 +285,17 @@ pub fn render_entry(viewer: &Viewer<'_>, notice: Option<EntryNotice>, typed: &st
 }
 
 /// The page of a code that no published batch holds, with the form to type
-/// the code again.
+/// the code again. A `viewer.code` that is not the form of a code (SPEC.md
+/// 2.3) is not shown at all, in the title, the text, the links or the form:
+/// a fixed "this is not a product code" page instead, so that an address
+/// cannot make the page say what it likes.
 pub fn render_unknown(viewer: &Viewer<'_>) -> String {
+    if !is_valid_code(viewer.code) {
+        return render_not_a_code(&Viewer {
+            code: "",
+            ..viewer.clone()
+        });
+    }
     let t = viewer.lang.texts();
     let base = code_path(viewer.code);
     let mut out = String::with_capacity(4096);
@@ -311,6 +322,34 @@ pub fn render_unknown(viewer: &Viewer<'_>) -> String {
     );
     out.push_str("</section>");
     close_page(&mut out, viewer, &base);
+    out
+}
+
+/// The page of an address that holds no code: a fixed notice and the empty
+/// code form; its language link leads to the page to type a code on.
+fn render_not_a_code(viewer: &Viewer<'_>) -> String {
+    let t = viewer.lang.texts();
+    let mut out = String::with_capacity(4096);
+    open_page(&mut out, viewer, ENTRY_PATH);
+    let _ = write!(
+        out,
+        "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p></section>\
+         <section id=\"entry\"><h2>{}</h2>",
+        Esc(t.not_a_code),
+        Esc(t.not_a_code_detail),
+        Esc(t.enter_code),
+    );
+    code_form(
+        &mut out,
+        viewer,
+        &CodeField {
+            typed: "",
+            autofocus: false,
+            refused: false,
+        },
+    );
+    out.push_str("</section>");
+    close_page(&mut out, viewer, ENTRY_PATH);
     out
 }
 

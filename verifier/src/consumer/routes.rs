@@ -329,6 +329,11 @@ async fn find_report(
         Ok(Some(report)) => Ok(report),
         Ok(None) | Err(LookupError::MalformedCode(_)) => {
             app.consumer.metrics.view(ViewOutcome::Unknown);
+            // As the lookup read it; what is not a code is not shown.
+            let viewer = Viewer {
+                code: code.trim(),
+                ..viewer
+            };
             Err(html_response(
                 StatusCode::NOT_FOUND,
                 prefs,
