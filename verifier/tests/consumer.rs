@@ -1254,6 +1254,47 @@ async fn head_requests_are_not_scans() {
     assert_eq!(r.headers[header::LOCATION], path.as_str());
 }
 
+/// Reloading a PIN answer from the browser that scanned goes back to the page without
+/// counting a scan; from another browser it is a scan, as any visit.
+#[tokio::test]
+async fn reloading_a_pin_answer_does_not_count_for_the_scanning_browser() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    let path = format!("/s/{}", s.code);
+    let first = get(&app, &path, &[]).await; // 1
+    let cookie = view_cookie(&first);
+    post_pin(&app, &s.code, "", "en").await;
+    for reload in [format!("{path}/pin?lang=en"), format!("{path}/pin")] {
+        let r = get(&app, &reload, &[("cookie", &cookie)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
+        assert!(location.starts_with(&format!("{path}?")), "{location}");
+        let page = get(&app, &location, &[("cookie", &cookie)]).await;
+        assert!(
+            page.body.contains("Scans of this code: 1;") || page.body.contains("已扫描 1 次"),
+            "{}",
+            page.body
+        );
+    }
+    // The language the form named is kept, for a browser without cookies too.
+    let r = get(&app, &format!("{path}/pin?lang=en"), &[]).await;
+    assert_eq!(
+        r.headers[header::LOCATION],
+        format!("{path}?lang=en").as_str()
+    );
+    let page = get(&app, &format!("{path}?lang=en"), &[]).await; // 2
+    assert!(
+        page.body.contains("Scans of this code: 2;"),
+        "{}",
+        page.body
+    );
+}
+
 /// Once the PIN is confirmed, every PIN answer but the confirming one shows
 /// the copy warning: wrong, malformed, rate-limited.
 #[tokio::test]

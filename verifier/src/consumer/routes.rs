@@ -398,9 +398,37 @@ fn pin_panel(app: &App, has_pin: bool, notice: Option<PinNotice>) -> PinPanel {
 }
 
 /// `GET /s/{code}/pin`: a phone reloading the page a PIN answer gave, which was a `POST`.
-/// `303 See Other` to the code's page (the PIN is not resubmitted).
-async fn pin_page_reloaded(Path(code): Path<String>) -> Response {
-    redirect(StatusCode::SEE_OTHER, &code_path(code.trim()))
+/// `303 See Other` to the code's page (the PIN is not resubmitted), with the query kept (the
+/// form's action names the page's language). From the browser that scanned (a good view
+/// token of the code), the page is asked with its language named if the query names none:
+/// a change of view, so the reload does not count a scan.
+async fn pin_page_reloaded(
+    State(app): State<App>,
+    Path(code): Path<String>,
+    RawQuery(raw_query): RawQuery,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let code = code.trim();
+    let query = query.map(|q| q.0).unwrap_or_default();
+    let prefs = prefs(&query, &headers);
+    let now_us = app.consumer.clock.now_us();
+    let scanned_here = cookie(&headers, VIEW_COOKIE)
+        .is_some_and(|token| app.consumer.store.view_key().check(code, token, now_us));
+    let mut location = code_path(code);
+    let mut params: Vec<String> = raw_query
+        .as_deref()
+        .filter(|q| !q.is_empty())
+        .map(|q| vec![q.to_owned()])
+        .unwrap_or_default();
+    if scanned_here && !prefs.view_choice {
+        params.push(format!("lang={}", prefs.lang.tag()));
+    }
+    if !params.is_empty() {
+        location.push('?');
+        location.push_str(&params.join("&"));
+    }
+    redirect(StatusCode::SEE_OTHER, &location)
 }
 
 /// The state a page of `code` shows: records the scan (or only reads the
