@@ -1295,6 +1295,29 @@ async fn reloading_a_pin_answer_does_not_count_for_the_scanning_browser() {
     );
 }
 
+/// A PIN typed in full width (a Chinese keyboard in full-width mode), with a
+/// full-width hyphen, is the PIN, as a code typed so is the code.
+#[tokio::test]
+async fn a_full_width_pin_is_the_pin() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(
+        real_lookup(),
+        consumer(dir.path(), &TestClock::new()),
+        trust(),
+    );
+    get(&app, &format!("/s/{}", s.code), &[]).await;
+    let (head, tail) = s.pin.split_at(s.pin.len() / 2);
+    let full_width: String = format!("{head}-{tail}")
+        .chars()
+        .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap())
+        .collect();
+    let encoded: String = full_width.bytes().map(|b| format!("%{b:02X}")).collect();
+    let r = post_pin(&app, &s.code, &encoded, "en").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    assert!(r.body.contains("PIN correct"), "{}", r.body);
+}
+
 /// Once the PIN is confirmed, every PIN answer but the confirming one shows
 /// the copy warning: wrong, malformed, rate-limited.
 #[tokio::test]

@@ -675,6 +675,16 @@ pub fn label(lang: Lang, value: &str) -> Option<&'static str> {
     })
 }
 
+/// `c` as ASCII when it is a full-width form of ASCII (U+FF01 to U+FF5E:
+/// what a Chinese keyboard types in full-width mode, `１２ＡＢ－`), else
+/// `c` itself. Both the code form and the PIN form read typed text through it.
+pub fn fold_full_width(c: char) -> char {
+    match u32::from(c) {
+        cp @ 0xFF01..=0xFF5E => char::from_u32(cp - 0xFEE0).unwrap_or(c),
+        _ => c,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Write as _};
 use std::path::{Path, PathBuf};
 
 use super::error::ConsumerError;
+use super::i18n::fold_full_width;
 
 /// Domain separation prefix of the PIN hash.
 const PIN_HASH_CONTEXT: &[u8] = b"proofmark-pin/1\0";
@@ -143,17 +144,28 @@ impl PinHash {
     }
 }
 
-/// Normalises a typed PIN: spaces and dashes dropped, letters upper-cased;
-/// `None` unless what is left is 4 to 32 ASCII letters or digits.
+/// Normalises a typed PIN: full-width forms made ASCII (as the code form
+/// reads them: a Chinese keyboard in full-width mode types `１２３４`),
+/// white space and dashes (`-`, its full-width form, and the Unicode
+/// hyphens, dashes and minus sign an input method may type) dropped, letters
+/// upper-cased; `None` unless what is left is 4 to 32 ASCII letters or
+/// digits.
 pub fn normalize_pin(input: &str) -> Option<String> {
     let pin: String = input
         .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(fold_full_width)
+        .filter(|c| !c.is_whitespace() && !is_dash(*c))
         .map(|c| c.to_ascii_uppercase())
         .collect();
     let ok = (MIN_PIN_LEN..=MAX_PIN_LEN).contains(&pin.len())
         && pin.bytes().all(|b| b.is_ascii_alphanumeric());
     ok.then_some(pin)
+}
+
+/// `-` and the dashes typed in its place: U+2010 to U+2015 (hyphens, en and
+/// em dashes) and U+2212 (minus sign).
+fn is_dash(c: char) -> bool {
+    matches!(c, '-' | '\u{2010}'..='\u{2015}' | '\u{2212}')
 }
 
 /// Reads a secrets file (`code,pin` header, then one `code,pin` line per
@@ -393,6 +405,20 @@ mod tests {
     fn pins_normalise() {
         assert_eq!(normalize_pin(" 4760-0714 ").as_deref(), Some("47600714"));
         assert_eq!(normalize_pin("ab12").as_deref(), Some("AB12"));
+        // Full width, as a Chinese keyboard types it, with its hyphen and space.
+        assert_eq!(
+            normalize_pin("４７６０－０７１４").as_deref(),
+            Some("47600714")
+        );
+        assert_eq!(
+            normalize_pin("ａｂ１２\u{3000}ＣＤ").as_deref(),
+            Some("AB12CD")
+        );
+        assert_eq!(
+            normalize_pin("4760\u{2014}0714").as_deref(),
+            Some("47600714")
+        );
+        assert_eq!(normalize_pin("１２＜３４"), None);
         assert_eq!(normalize_pin("123"), None);
         assert_eq!(normalize_pin("12<34"), None);
         assert_eq!(normalize_pin(&"1".repeat(33)), None);

@@ -24,7 +24,7 @@ use tracing::Instrument as _;
 
 use super::Consumer;
 use super::error::ConsumerError;
-use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang};
+use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang, fold_full_width};
 use super::metrics::ViewOutcome;
 use super::page::{
     CODE_INPUT_MAX_CHARS, CodePage, EntryNotice, PinNotice, PinPanel, Viewer, code_path,
@@ -286,10 +286,9 @@ fn typed_code(typed: &str) -> String {
     typed
         .chars()
         .filter(|c| !c.is_whitespace())
-        .map(|c| match u32::from(c) {
-            cp @ 0xFF01..=0xFF5E => char::from_u32(cp - 0xFEE0).unwrap_or(c),
-            0x3002 => '.',
-            _ => c,
+        .map(|c| match c {
+            '\u{3002}' => '.',
+            c => fold_full_width(c),
         })
         .collect()
 }
