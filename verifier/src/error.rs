@@ -2,6 +2,7 @@
 //! service. [`crate::LookupError`] is the same type, under the name the
 //! [`crate::CodeLookup`] trait uses.
 
+use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use proofmark_anchor::AnchorError;
@@ -107,8 +108,9 @@ pub enum VerifierError {
     /// A lot bound to the code has more records of its own than a report may
     /// list: no report is given rather than one missing some of them.
     #[error(
-        "lot {lot:?} has {records} records of its own, more than the {limit} a report lists \
-         (the service's limit of records a lot): no partial report is given"
+        "lot {} has {records} records of its own, more than the {limit} a report lists \
+         (the service's limit of records a lot): no partial report is given",
+        shown_code(lot)
     )]
     LotTooLarge {
         /// The lot.
@@ -189,16 +191,53 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// Longest part of a code (in characters) that messages repeat back.
 pub const SHOWN_CODE_CHARS: usize = 64;
 
-/// `code` quoted for a message: whole when it is short, else its first
+/// `code` (or any text a client sent: a batch id, a lot) quoted for a
+/// message: in double quotes, whole when it is short, else its first
 /// [`SHOWN_CODE_CHARS`] characters and its length, so a megabyte of junk
-/// asked as a code is not echoed back in full.
+/// asked as a code is not echoed back in full. Characters that would not be
+/// seen (controls, white space but the space, format characters such as a
+/// byte order mark or a bidirectional override) are written `U+XXXX`; the
+/// rest is as sent (no Rust escapes).
 pub fn shown_code(code: &str) -> String {
     let chars = code.chars().count();
-    if chars <= SHOWN_CODE_CHARS {
-        return format!("{code:?}");
+    let mut out = String::with_capacity(code.len().min(4 * SHOWN_CODE_CHARS) + 2);
+    out.push('"');
+    for c in code.chars().take(SHOWN_CODE_CHARS) {
+        if is_unseen(c) {
+            let _ = write!(out, "U+{:04X}", u32::from(c));
+        } else {
+            out.push(c);
+        }
     }
-    let head: String = code.chars().take(SHOWN_CODE_CHARS).collect();
-    format!("{head:?}... ({chars} characters)")
+    out.push('"');
+    if chars > SHOWN_CODE_CHARS {
+        let _ = write!(out, "... ({chars} characters)");
+    }
+    out
+}
+
+/// Whether `c` would not be seen in a message: a control character, white
+/// space other than the space, or a format or invisible character.
+fn is_unseen(c: char) -> bool {
+    c.is_control()
+        || (c.is_whitespace() && c != ' ')
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{115F}'
+                | '\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{206F}'
+                | '\u{3164}'
+                | '\u{FE00}'..='\u{FE0F}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+        )
 }
 
 #[cfg(test)]
@@ -208,10 +247,18 @@ mod tests {
     #[test]
     fn long_codes_are_shown_cut_with_their_length() {
         assert_eq!(shown_code("ABC"), "\"ABC\"");
+        // No Rust escapes: unseen characters by their code point, the rest as sent.
+        assert_eq!(shown_code("AB\u{feff}"), "\"ABU+FEFF\"");
+        assert_eq!(shown_code("\0"), "\"U+0000\"");
+        assert_eq!(shown_code("a\"b\\c\té"), "\"a\"b\\cU+0009é\"");
+        assert_eq!(shown_code("x\u{202e}y"), "\"xU+202Ey\"");
         let long = "1".repeat(20_000);
         let shown = shown_code(&long);
         assert!(shown.len() < 100, "{shown}");
         assert!(shown.ends_with("... (20000 characters)"), "{shown}");
-        assert_eq!(shown_code(&"é".repeat(64)), format!("{:?}", "é".repeat(64)));
+        assert_eq!(
+            shown_code(&"é".repeat(64)),
+            format!("\"{}\"", "é".repeat(64))
+        );
     }
 }

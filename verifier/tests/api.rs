@@ -362,6 +362,28 @@ async fn unknown_and_malformed_codes_and_routes_are_json_errors() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
         assert_eq!(error_code(&body), "malformed_code");
     }
+    // What the client sent is quoted plainly: no Rust escapes, an unseen character by its
+    // code point, a long id cut with its length.
+    let message = |body: &[u8]| -> String {
+        let v: Value = serde_json::from_slice(body).unwrap();
+        v["error"]["message"].as_str().unwrap().to_owned()
+    };
+    let (_, _, body) = get(&router, "/v1/codes/97837978498369312371%EF%BB%BF").await;
+    let text = message(&body);
+    assert!(
+        text.starts_with("\"97837978498369312371U+FEFF\" is not a code"),
+        "{text}"
+    );
+    let (status, _, body) = get(&router, "/v1/batches/%00").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        message(&body),
+        "no batch \"U+0000\" is published to this service"
+    );
+    let (_, _, body) = get(&router, &format!("/v1/batches/{}", "b".repeat(5000))).await;
+    let text = message(&body);
+    assert!(text.contains("... (5000 characters)"), "{text}");
+    assert!(text.len() < 200, "{text}");
     let (status, _, body) = get(&router, "/v2/nothing").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_code(&body), "not_found");

@@ -132,7 +132,10 @@ impl ApiError {
                 )
             }
             ApiError::UnknownBatch(id) => {
-                format!("no batch {id:?} is published to this service")
+                format!(
+                    "no batch {} is published to this service",
+                    crate::error::shown_code(id)
+                )
             }
             ApiError::NotFound => "no such route".to_owned(),
             ApiError::MethodNotAllowed => {

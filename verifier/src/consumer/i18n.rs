@@ -305,6 +305,9 @@ pub struct Texts {
     pub unknown_code: &'static str,
     /// Explanation of the unknown code page.
     pub unknown_code_detail: &'static str,
+    /// What the folded list of the verifier's reasons is: technical details,
+    /// in English, in every language.
+    pub technical_details: &'static str,
     /// Heading of the page of an address that holds no code at all (not
     /// the form of a code, SPEC.md 2.3): what it holds is not shown.
     pub not_a_code: &'static str,
@@ -471,6 +474,7 @@ static ZH: Texts = Texts {
     unconfirmed_detail: "本服务无法将这些记录与可信的锚定数据（可读取的链，或批次日志的验证密钥）核对：可能暂时无法访问，也可能尚未配置。这并不表示产品是假冒的。如果持续出现，请联系品牌方。",
     unknown_code: "✖ 未知的码",
     unknown_code_detail: "没有任何已发布的批次包含此码。请确认扫描或输入无误；如无误，该商品可能是假冒产品，请联系品牌方。",
+    technical_details: "技术细节（英文）",
     not_a_code: "✖ 这不是商品码",
     not_a_code_detail: "此链接中没有有效的商品码（商品码由 6 至 48 位字母、数字或“.”“_”“-”组成），因此这里不显示链接中的文字。请勿相信链接中附带的任何电话、网址或说明。请输入标签上印的码。",
     unavailable: "服务暂时不可用",
@@ -563,6 +567,7 @@ static EN: Texts = Texts {
     unconfirmed_detail: "This service could not check these records against a trusted anchor (a chain it can read, or the batch log's verifier key): it may be out of reach right now, or not set up. This does not mean the product is fake. If this persists, contact the brand.",
     unknown_code: "✖ Unknown code",
     unknown_code_detail: "No published batch holds this code. Check that it was scanned or typed correctly; if it was, the product may be counterfeit: contact the brand.",
+    technical_details: "Technical details",
     not_a_code: "✖ This is not a product code",
     not_a_code_detail: "This link does not hold a valid product code (a code has 6 to 48 letters, digits, '.', '_' or '-'), so its text is not shown here. Do not trust any phone number, address or instructions that came with the link. Type the code printed on the label.",
     unavailable: "Service unavailable",

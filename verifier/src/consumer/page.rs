@@ -527,32 +527,34 @@ fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verific
         Verification::Unconfirmed { reasons } => warning_section(
             out,
             ("warn", "status"),
-            (t.unconfirmed, t.unconfirmed_detail),
+            (t.unconfirmed, t.unconfirmed_detail, t.technical_details),
             reasons,
         ),
         Verification::Failed { reasons } => warning_section(
             out,
             ("bad", "alert"),
-            (t.not_verified, t.not_verified_detail),
+            (t.not_verified, t.not_verified_detail, t.technical_details),
             reasons,
         ),
     }
 }
 
 /// The verdict section of a page that cannot show the badge: its class and ARIA role, its
-/// heading and text, and the verifier's reasons (at most 20) folded away.
+/// heading and text, and the verifier's reasons (at most 20, in English) folded away under
+/// `technical` (which says so in the page's language).
 fn warning_section(
     out: &mut String,
     (class, role): (&str, &str),
-    (heading, detail): (&str, &str),
+    (heading, detail, technical): (&str, &str, &str),
     reasons: &[String],
 ) {
     let _ = write!(
         out,
         "<section id=\"verdict\" class=\"{class}\" role=\"{role}\"><h2>{}</h2><p>{}</p>\
-         <details><summary>…</summary><ul>",
+         <details><summary>{}</summary><ul>",
         Esc(heading),
-        Esc(detail)
+        Esc(detail),
+        Esc(technical),
     );
     for r in reasons.iter().take(20) {
         let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));

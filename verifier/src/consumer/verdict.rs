@@ -219,7 +219,7 @@ pub fn verification_from_verdict(report: &CodeReport, verdict: &ReportVerdict) -
 /// checked, or could not be checked, is no contradiction.
 fn contradiction(report: &CodeReport, verdict: &ReportVerdict) -> Option<String> {
     if let Some(c) = verdict.checks.iter().find(|c| !c.status.is_passed()) {
-        return Some(format!("the report's {:?} check did not pass", c.check));
+        return Some(format!("{} of the report did not pass", c.check));
     }
     if report.records.len() != verdict.records.len() {
         return Some("not every record was verified".to_owned());
@@ -238,15 +238,12 @@ fn contradiction(report: &CodeReport, verdict: &ReportVerdict) -> Option<String>
             .iter()
             .find(|c| c.check != CheckKind::Anchored && !c.status.is_passed())
         {
-            return Some(format!(
-                "batch {batch_id}: its {:?} check did not pass",
-                c.check
-            ));
+            return Some(format!("batch {batch_id}: {} did not pass", c.check));
         }
         for (chain, anchor) in &batch.anchors {
             if let Some(c) = anchor.checks.iter().find(|c| c.status.is_failed()) {
                 return Some(format!(
-                    "batch {batch_id} anchor {chain}: its {:?} check failed",
+                    "batch {batch_id} anchor {chain}: {} failed",
                     c.check
                 ));
             }
@@ -277,6 +274,23 @@ fn anchor_location(receipt_type: &str, receipt: &Value) -> Option<AnchorLocation
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_failed_check_is_named_as_the_json_verdict_names_it() {
+        let report = CodeReport {
+            format: "proofmark-code/1".into(),
+            code: "ABC123".into(),
+            subjects: Vec::new(),
+            records: Vec::new(),
+            batches: Default::default(),
+        };
+        let mut verdict = ReportVerdict::malformed("ABC123", "broken");
+        verdict.reasons.clear();
+        let Verification::Failed { reasons } = verification_from_verdict(&report, &verdict) else {
+            panic!("not failed");
+        };
+        assert_eq!(reasons, ["the format check of the report did not pass"]);
+    }
 
     #[test]
     fn anchor_locations_from_receipts() {
