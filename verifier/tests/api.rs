@@ -506,6 +506,24 @@ async fn audits_stream_one_line_per_code_in_order() {
     .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     assert_eq!(error_code(&body), "body_too_large");
+    // A Content-Length over the limit is refused before the body is read: this body
+    // never ends, so reading it would never answer.
+    let endless = futures::stream::pending::<Result<axum::body::Bytes, std::io::Error>>();
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        call(
+            &router,
+            Request::post("/v1/audit")
+                .header(header::CONTENT_LENGTH, "100000000")
+                .header(header::EXPECT, "100-continue")
+                .body(Body::from_stream(endless))
+                .unwrap(),
+        ),
+    )
+    .await
+    .expect("the body was read before the Content-Length was refused");
+    assert_eq!(answer.0, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&answer.2), "body_too_large");
     let many = codes[..6].join("\n");
     let (status, _, body) = call(
         &router,

@@ -32,7 +32,7 @@ use std::time::Instant;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{MatchedPath, Path, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -299,8 +299,17 @@ async fn get_batch(
     }
 }
 
-/// Reads a body of at most `limit` bytes.
-async fn read_limited(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+/// Reads a body of at most `limit` bytes. One whose `Content-Length` says it
+/// is larger is refused before any of it is read (so a client that asked
+/// for `100 Continue` is not told to send it).
+async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::BodyTooLarge { limit_bytes: limit });
+    }
     let mut stream = body.into_data_stream();
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -363,8 +372,12 @@ async fn audit_line(lookup: Lookup, code: String) -> Bytes {
 
 /// `POST /v1/audit`: NDJSON, one line per code in request order, streamed
 /// as lookups finish (a bounded number at once).
-async fn audit(State(state): State<ApiState>, body: Body) -> Result<Response, ApiError> {
-    let bytes = read_limited(body, state.limits.audit_body_bytes).await?;
+async fn audit(
+    State(state): State<ApiState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_limited(&headers, body, state.limits.audit_body_bytes).await?;
     let codes = parse_audit_body(&bytes, state.limits.audit_codes)?;
     state.metrics.audit_codes(codes.len() as u64);
     let lookup = state.lookup.clone();
