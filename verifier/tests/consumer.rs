@@ -1318,6 +1318,39 @@ async fn a_full_width_pin_is_the_pin() {
     assert!(r.body.contains("PIN correct"), "{}", r.body);
 }
 
+/// The time a PIN lockout ends is shown rounded up to the minute: the right PIN
+/// sent at the minute shown is checked, never refused as locked.
+#[tokio::test]
+async fn the_lockout_end_is_shown_rounded_up() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    clock.advance(11_000_000);
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    get(&app, &format!("/s/{}", s.code), &[]).await;
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    for _ in 0..5 {
+        post_pin(&app, &s.code, wrong, "en").await;
+    }
+    let locked = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    // The lock ends at +15 min 11 s: shown as +16 min.
+    let zone = ViewerZone::default_zone();
+    let shown = zone.format_micros(NOW_US + 16 * MINUTE_US).unwrap();
+    assert!(
+        locked.body.contains(&format!("Try again after {shown}")),
+        "{}",
+        locked.body
+    );
+    clock.advance(16 * MINUTE_US - 11_000_000);
+    let right = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.body);
+}
+
 /// Once the PIN is confirmed, every PIN answer but the confirming one shows
 /// the copy warning: wrong, malformed, rate-limited.
 #[tokio::test]

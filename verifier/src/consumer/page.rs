@@ -116,6 +116,17 @@ pub struct CodePage<'a> {
     pub pin: PinPanel,
 }
 
+/// `us` rounded up to the next whole minute: a time a viewer may act at is
+/// shown to the minute, and must not be before it (a PIN lockout that ends
+/// at 12:39:11 is shown as 12:40, not 12:39).
+fn minute_up(us: i64) -> i64 {
+    const MINUTE_US: i64 = 60_000_000;
+    match us.rem_euclid(MINUTE_US) {
+        0 => us,
+        r => us.saturating_add(MINUTE_US - r),
+    }
+}
+
 fn time(viewer: &Viewer<'_>, us: Option<i64>) -> String {
     us.and_then(|us| viewer.zone.format_micros(us))
         .unwrap_or_else(|| viewer.lang.texts().unknown_value.to_owned())
@@ -599,7 +610,10 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                     "bad",
                     Some(fill(
                         &Esc(t.pin_rate_limited).to_string(),
-                        &[("retry", &Esc(&time(viewer, Some(retry))).to_string())],
+                        &[(
+                            "retry",
+                            &Esc(&time(viewer, Some(minute_up(retry)))).to_string(),
+                        )],
                     )),
                 ),
                 _ if attempts_left == 1 => ("bad", Some(Esc(t.pin_wrong_one).to_string())),
@@ -615,7 +629,10 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                 "bad",
                 Some(fill(
                     &Esc(t.pin_rate_limited).to_string(),
-                    &[("retry", &Esc(&time(viewer, Some(retry_at_us))).to_string())],
+                    &[(
+                        "retry",
+                        &Esc(&time(viewer, Some(minute_up(retry_at_us)))).to_string(),
+                    )],
                 )),
             ),
             PinOutcome::NoPin => ("warn", Some(Esc(t.pin_none).to_string())),
