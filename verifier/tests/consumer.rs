@@ -598,10 +598,37 @@ async fn a_typed_code_leads_to_its_page() {
         r.body
             .contains("aria-invalid=\"true\" aria-describedby=\"entry-notice\"")
     );
-    // A query that does not parse (the code twice): its language is lost too.
+    // A parameter given twice counts as its last: a valid code is not blamed.
     let r = get(&app, "/s?code=a&code=b", &[("accept-language", "en")]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("does not look like a code"), "{}", r.body);
+    assert!(r.body.contains("value=\"b\""), "{}", r.body);
+    let r = get(&app, &format!("/s?code={}&lang=en&lang=zh", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers[header::LOCATION],
+        format!("{path}?lang=zh").as_str()
+    );
+    // The form's language and zone are kept for the code's page (a browser without
+    // cookies would otherwise land on the Chinese page); invalid ones are dropped.
+    let r = get(&app, &format!("/s?code={}&lang=en", s.code), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers[header::LOCATION],
+        format!("{path}?lang=en").as_str()
+    );
+    let r = get(
+        &app,
+        &format!("/s?lang=en&code={}&tz=Europe%2FParis", s.code),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        r.headers[header::LOCATION],
+        format!("{path}?lang=en&tz=Europe%2FParis").as_str()
+    );
+    let r = get(&app, &format!("/s?code={}&lang=xx&tz=Mars", s.code), &[]).await;
+    assert_eq!(r.headers[header::LOCATION], path.as_str());
     let r = get(&app, "/s?code=%3Cb%3E12&lang=en", &[]).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.body.contains("does not look like a code"), "{}", r.body);

@@ -24,6 +24,7 @@ use tracing::Instrument as _;
 
 use super::Consumer;
 use super::error::ConsumerError;
+use super::html::path_segment;
 use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang, fold_full_width};
 use super::metrics::ViewOutcome;
 use super::page::{
@@ -219,27 +220,28 @@ async fn redirect_variant(Path(code): Path<String>, RawQuery(query): RawQuery) -
 }
 
 /// `GET /s`: the page to type a code on; with `?code=`, `303 See Other` to
-/// the code's page (the typed text made a code by [`typed_code`]), or the
-/// form again with a notice (`400`) when nothing was typed or it cannot be
-/// a code.
+/// the code's page (the typed text made a code by [`typed_code`]), its
+/// `lang` and `tz` kept when they are valid (a browser without cookies keeps
+/// its language), or the form again with a notice (`400`) when nothing was
+/// typed or it cannot be a code. A parameter given twice counts as its last.
 /// Nothing is counted here: the code's page counts the scan.
 async fn entry(
     State(app): State<App>,
-    RawQuery(raw_query): RawQuery,
-    query: Result<Query<EntryQuery>, QueryRejection>,
+    query: Result<Query<Vec<(String, String)>>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    // A query that does not parse (a field given twice) is a code refused
-    // when it holds one; otherwise it is ignored.
-    let (query, unreadable) = match query {
-        Ok(q) => (q.0, false),
-        Err(_) => {
-            let has_code = raw_query.as_deref().is_some_and(|q| {
-                q.split('&')
-                    .any(|pair| pair.split('=').next() == Some("code"))
-            });
-            (EntryQuery::default(), has_code)
-        }
+    let pairs = query.map(|q| q.0).unwrap_or_default();
+    let last = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let query = EntryQuery {
+        lang: last("lang"),
+        tz: last("tz"),
+        code: last("code"),
     };
     let view = ViewQuery {
         lang: query.lang,
@@ -254,12 +256,7 @@ async fn entry(
         orgs: &app.consumer.orgs,
     };
     let Some(typed) = query.code else {
-        let (status, notice) = if unreadable {
-            (StatusCode::BAD_REQUEST, Some(EntryNotice::Malformed))
-        } else {
-            (StatusCode::OK, None)
-        };
-        return html_response(status, &prefs, render_entry(&viewer, notice, ""));
+        return html_response(StatusCode::OK, &prefs, render_entry(&viewer, None, ""));
     };
     let code = typed_code(&typed);
     let notice = if code.is_empty() {
@@ -267,7 +264,7 @@ async fn entry(
     } else if !is_valid_code(&code) {
         EntryNotice::Malformed
     } else {
-        return redirect(StatusCode::SEE_OTHER, &code_path(&code));
+        return redirect(StatusCode::SEE_OTHER, &entry_location(&code, &view));
     };
     let shown: String = typed.chars().take(CODE_INPUT_MAX_CHARS).collect();
     html_response(
@@ -275,6 +272,24 @@ async fn entry(
         &prefs,
         render_entry(&viewer, Some(notice), &shown),
     )
+}
+
+/// Where the code form sends a code: its page, with the form's valid
+/// choices of language and zone.
+fn entry_location(code: &str, view: &ViewQuery) -> String {
+    let mut params = Vec::new();
+    if let Some(lang) = view.lang.as_deref().and_then(Lang::parse) {
+        params.push(format!("lang={}", lang.tag()));
+    }
+    if let Some(zone) = view.tz.as_deref().and_then(ViewerZone::parse) {
+        params.push(format!("tz={}", path_segment(&zone.name)));
+    }
+    let mut location = code_path(code);
+    if !params.is_empty() {
+        location.push('?');
+        location.push_str(&params.join("&"));
+    }
+    location
 }
 
 /// A code as typed, made what it must be: white space anywhere removed
