@@ -163,6 +163,13 @@ async fn anchored_batch(store: &Store, dir: &Path, batch_id: &str, date: &str) {
 async fn call(router: &Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
     let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
+    // Every answer of the API, error or not (SPEC 11.3).
+    assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store", "{status}");
+    assert_eq!(
+        res.headers()[header::X_CONTENT_TYPE_OPTIONS],
+        "nosniff",
+        "{status}"
+    );
     let ctype = res
         .headers()
         .get(header::CONTENT_TYPE)
@@ -412,6 +419,8 @@ async fn unknown_and_malformed_codes_and_routes_are_json_errors() {
         let allow = response.headers()["allow"].to_str().unwrap().to_owned();
         assert!(allow.contains(allowed), "{method} {uri}: {allow}");
         assert_eq!(response.headers()["content-type"], "application/json");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
         let body = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();

@@ -159,6 +159,7 @@ pub fn app_with(state: ApiState, other: Router) -> Router {
         .merge(other)
         .fallback(|| async { ApiError::NotFound })
         .layer(axum::middleware::map_response(method_not_allowed_body))
+        .layer(axum::middleware::map_response(no_store_nosniff))
         .layer(axum::middleware::from_fn_with_state(metrics, observe))
 }
 
@@ -176,6 +177,20 @@ async fn method_not_allowed_body(response: Response) -> Response {
     );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(err.body()))
+}
+
+/// Marks every answer `Cache-Control: no-store` (a report changes when a
+/// batch is published or re-anchored; an error must not be kept) and
+/// `X-Content-Type-Options: nosniff` (SPEC.md 11.3), unless it has its own.
+async fn no_store_nosniff(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers
+        .entry(header::CACHE_CONTROL)
+        .or_insert(HeaderValue::from_static("no-store"));
+    headers
+        .entry(header::X_CONTENT_TYPE_OPTIONS)
+        .or_insert(HeaderValue::from_static("nosniff"));
+    response
 }
 
 /// Counts every request and its latency by matched route, in a span.
