@@ -347,13 +347,22 @@ impl Store {
             ObjectStoreScheme::Http => Arc::new(
                 object_store::http::HttpBuilder::new()
                     .with_url(&parsed[..url::Position::BeforePath])
+                    // An `http://` URL asks for plain HTTP; the client refuses it unless told.
+                    .with_client_options(
+                        object_store::ClientOptions::new()
+                            .with_allow_http(parsed.scheme() == "http"),
+                    )
                     .build()
                     .map_err(open)?,
             ),
-            other => {
+            _ => {
                 return Err(IngestError::InvalidUrl {
                     url: input.to_owned(),
-                    reason: format!("unsupported store kind {other:?}"),
+                    reason: format!(
+                        "{}:// is not a store this tool reads (a local path, file://, s3://, \
+                         gs://, az://, http:// or https://)",
+                        parsed.scheme()
+                    ),
                 });
             }
         };

@@ -63,6 +63,26 @@ impl S3Server {
     }
 }
 
+impl S3Server {
+    /// Writes an object that anyone may read (`x-amz-acl: public-read`).
+    fn put_public(&self, bucket: &str, key: &str, body: &[u8]) {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "PUT /{bucket}/{key} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nx-amz-acl: public-read\r\n\
+             Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\
+             Connection: close\r\n\r\n",
+            self.port,
+            body.len()
+        )
+        .unwrap();
+        s.write_all(body).unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "put {key}: {reply}");
+    }
+}
+
 impl Drop for S3Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -173,6 +193,53 @@ fn a_job_reads_and_writes_s3_and_matches_the_local_root() {
         format!("root       {}", proof["entry"]["root"].as_str().unwrap()),
         line(&local, "root")
     );
+
+    // The same inputs over plain http:// (moto serves a public-read object to a plain GET,
+    // ranges included): planned file by file into a local store, the same root.
+    s3.create_bucket("public");
+    let mut urls: Vec<String> = Vec::new();
+    let mut stack = vec![records.clone()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(records.parent().unwrap()).unwrap();
+                let key = rel.to_str().unwrap();
+                s3.put_public("public", key, &std::fs::read(&p).unwrap());
+                urls.push(format!("{}/public/{key}", s3.endpoint()));
+            }
+        }
+    }
+    let http_store = dir.path().join("http-store");
+    let http_store = http_store.to_str().unwrap();
+    let mut plan = vec![
+        "plan",
+        "--batch-id",
+        "h",
+        "--store",
+        http_store,
+        "--date",
+        "2026-11-24",
+    ];
+    for url in &urls {
+        plan.extend(["--input", url.as_str()]);
+    }
+    ok(&proofmark(&plan, &key, None));
+    ok(&proofmark(
+        &["build", "--batch-id", "h", "--store", http_store],
+        &key,
+        None,
+    ));
+    let committed = ok(&proofmark(
+        &["commit", "--batch-id", "h", "--store", http_store],
+        &key,
+        None,
+    ));
+    let root = line(&local, "root");
+    let root = root.trim_start_matches("root").trim();
+    assert!(committed.contains(root), "{committed}\n{local}");
 
     // A bucket that does not exist is a clear error naming it.
     let missing = job(

@@ -11,7 +11,7 @@ use std::io::{IsTerminal, Write as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use proofmark_anchor::{
     BuildOptions, BuildReport, CommitOptions, CommitReport, CommitStage, HeadUpdate, Part,
@@ -78,10 +78,11 @@ pub struct BuildArgs {
     pub part: Option<Part>,
     /// Build one of N shares, the one named by the environment variable
     /// `JOB_COMPLETION_INDEX` (0-based, as a Kubernetes Indexed Job sets it).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub parts: Option<u32>,
-    /// Segments (row groups) fetched and processed at once; bounds memory.
-    #[arg(long, value_name = "N", default_value_t = 3)]
+    /// Segments (row groups) fetched and processed at once; bounds memory. At least 1.
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub segments_in_flight: usize,
 }
 
@@ -353,13 +354,25 @@ fn resolve_part(args: &BuildArgs) -> anyhow::Result<Option<Part>> {
     let Some(n) = args.parts else {
         return Ok(None);
     };
-    let raw = std::env::var(COMPLETION_INDEX_ENV).with_context(|| {
-        format!("--parts {n} needs {COMPLETION_INDEX_ENV} (the 0-based share index)")
-    })?;
-    let k: u32 = raw
-        .trim()
-        .parse()
-        .with_context(|| format!("{COMPLETION_INDEX_ENV}={raw:?} is not a number"))?;
+    // The share comes from the environment, which is the caller's to set: an input error.
+    let input = |message: String| {
+        anyhow::anyhow!(message).context(crate::exit::Classified(
+            crate::exit::ExitClass::Input,
+            "the share to build",
+        ))
+    };
+    let Ok(raw) = std::env::var(COMPLETION_INDEX_ENV) else {
+        return Err(input(format!(
+            "--parts {n} needs {COMPLETION_INDEX_ENV} (the 0-based share index), which is not \
+             set"
+        )));
+    };
+    let Ok(k) = raw.trim().parse::<u32>() else {
+        return Err(input(format!(
+            "{COMPLETION_INDEX_ENV}={raw:?} is not a share index (0 to {})",
+            n - 1
+        )));
+    };
     Ok(Some(Part::try_new(k, n)?))
 }
 
@@ -367,9 +380,6 @@ fn resolve_part(args: &BuildArgs) -> anyhow::Result<Option<Part>> {
 pub fn run_build(args: BuildArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let part = resolve_part(&args)?;
-    if args.segments_in_flight == 0 {
-        bail!("--segments-in-flight must be at least 1");
-    }
     let store = open_store(&args.store)?;
     let opts = BuildOptions {
         part,
