@@ -534,3 +534,23 @@ fn a_batch_id_that_cannot_be_one_is_an_argument_error() {
     }
     assert!(!store.exists());
 }
+
+/// A codes file with no code (empty, blank lines, comments) is an argument error: an audit of
+/// nothing would pass.
+#[test]
+fn an_audit_of_no_code_is_an_argument_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = dir.path().join("codes.txt");
+    std::fs::write(&codes, "\n  \n# header\n").unwrap();
+    let o = run(&[
+        "audit",
+        "codes",
+        s(&codes),
+        "--server",
+        "http://127.0.0.1:9",
+        "--no-anchor-required",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(err.contains("holds no code"), "{err}");
+}

@@ -363,7 +363,17 @@ const AUDIT_WINDOW_CODES: usize = 4096;
 
 fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
     let f = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
-    codes_of(BufReader::new(f)).with_context(|| format!("reading {}", args.file.display()))
+    let codes =
+        codes_of(BufReader::new(f)).with_context(|| format!("reading {}", args.file.display()))?;
+    if codes.is_empty() {
+        // An audit of nothing would pass: the wrong file, most likely.
+        return Err(anyhow::anyhow!(
+            "{} holds no code (one code a line; empty lines and # comments are skipped)",
+            args.file.display()
+        )
+        .context(Classified(ExitClass::Input, "the codes file")));
+    }
+    Ok(codes)
 }
 
 /// The codes of a codes file: one a line, white space around it ignored, empty lines
@@ -395,10 +405,12 @@ fn text_line(i: usize, line: &[u8]) -> anyhow::Result<&str> {
 /// report's `code`, or an error line's): any other answer is an error of `asked`, so that a
 /// server cannot answer one code with the (genuine, verifiable) report of another.
 fn answer_for(asked: &str, line: AuditLine) -> AuditLine {
+    // The code as the server wrote it: a report's `code` is the code asked for, trimmed
+    // (SPEC.md 11.1), so one with white space around it answers no code of the file.
     let asked = asked.trim();
     let answered = match &line {
-        AuditLine::Report(report) => report.code.trim().to_owned(),
-        AuditLine::NoReport(code, ..) => code.trim().to_owned(),
+        AuditLine::Report(report) => report.code.clone(),
+        AuditLine::NoReport(code, ..) => code.clone(),
     };
     if answered == asked {
         return line;
@@ -730,6 +742,14 @@ mod tests {
             answer_for(&format!(" {asked} "), unknown),
             AuditLine::NoReport(_, CodeStatus::Unknown, _)
         ));
+        // A report whose code has white space around it is no report of the code asked.
+        match answer_for(asked, report_for(&format!(" {asked} "))) {
+            AuditLine::NoReport(code, CodeStatus::Error, message) => {
+                assert_eq!(code, asked);
+                assert!(message.contains(&format!("\" {asked} \"")), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
         // A line that did not parse keeps its reason, under the code it answers.
         let bad = AuditLine::NoReport(String::new(), CodeStatus::Error, "not JSON".into());
         match answer_for(asked, bad) {
