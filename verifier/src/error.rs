@@ -56,6 +56,20 @@ pub enum VerifierError {
         /// The manifest digest in the store.
         stored: String,
     },
+    /// The code index's catalog describes a batch otherwise than its stored manifest does.
+    #[error(
+        "batch {batch_id}: the code index's catalog says {field} {published}, its manifest {stored}"
+    )]
+    CatalogMismatch {
+        /// The batch.
+        batch_id: String,
+        /// The field (`root`, `suite`, `leaf_count`, `batch_date`).
+        field: &'static str,
+        /// The catalog's value.
+        published: String,
+        /// The manifest's value.
+        stored: String,
+    },
     /// The batch's `index/entries.bin` does not match its manifest.
     #[error("batch {batch_id}: index/entries.bin {message}")]
     BadBatchIndex {

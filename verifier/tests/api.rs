@@ -466,6 +466,34 @@ async fn batches_are_listed_and_described_with_receipts() {
     }
 }
 
+/// The batch list serves the code index's catalog: a catalog whose root, suite, leaf count or
+/// date is not the stored manifest's is an integrity failure of the list and of the batch,
+/// never a description that contradicts the reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_catalog_that_contradicts_the_manifest_is_an_integrity_failure() {
+    let path_of = |fx: &Fixture| fx.index_path().join("catalog.json");
+    for (field, value) in [
+        ("root", Value::from("00".repeat(32))),
+        ("suite", Value::from("sha256-rfc6962")),
+        ("leaf_count", Value::from(1)),
+        ("batch_date", Value::from("2026-11-23")),
+    ] {
+        let fx = fixture().await;
+        let path = path_of(&fx);
+        let mut catalog: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        catalog["batches"][0][field] = value;
+        std::fs::write(&path, serde_json::to_vec_pretty(&catalog).unwrap()).unwrap();
+        let router = fx.router();
+        for uri in ["/v1/batches".to_owned(), format!("/v1/batches/{BATCH}")] {
+            let (status, _, body) = get(&router, &uri).await;
+            assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{field}: {uri}");
+            assert_eq!(error_code(&body), "integrity_failure", "{field}: {uri}");
+            let message = String::from_utf8_lossy(&body).to_string();
+            assert!(message.contains(field), "{message}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audits_stream_one_line_per_code_in_order() {
     let fx = fixture().await;

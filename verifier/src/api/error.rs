@@ -185,9 +185,16 @@ impl ApiError {
         Self::from_failure(&format!("batch {batch_id:?}"), err)
     }
 
+    /// The error answer of a failed listing of the batches.
+    pub fn from_batch_listing(err: &VerifierError) -> Self {
+        Self::from_failure("the batch list", err)
+    }
+
     fn from_failure(request: &str, err: &VerifierError) -> Self {
         match err {
-            VerifierError::Integrity { .. } | VerifierError::BatchRewritten { .. } => {
+            VerifierError::Integrity { .. }
+            | VerifierError::BatchRewritten { .. }
+            | VerifierError::CatalogMismatch { .. } => {
                 tracing::error!(request, error = %err, "integrity failure");
                 ApiError::Integrity(err.to_string())
             }

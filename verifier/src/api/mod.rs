@@ -264,10 +264,7 @@ async fn list_batches(State(state): State<ApiState>) -> Result<Response, ApiErro
         .lookup
         .published_batches()
         .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot list the batches");
-            ApiError::Internal
-        })?
+        .map_err(|e| ApiError::from_batch_listing(&e))?
         .into_iter()
         .map(|b| BatchListing {
             batch_id: b.batch_id,

@@ -295,9 +295,18 @@ impl Lookup {
     /// [`VerifierError::Task`] if the blocking task cannot run.
     pub async fn published_batches(&self) -> Result<Vec<PublishedBatch>, VerifierError> {
         let inner = Arc::clone(&self.inner);
-        run_blocking(move |_| {
-            inner.refresh_index();
-            Ok(inner.current_index().catalog().batches.clone())
+        run_blocking(move |handle| {
+            handle.block_on(async move {
+                inner.refresh_index();
+                let batches = inner.current_index().catalog().batches.clone();
+                // Each as its manifest says (the contexts are kept, so this reads each
+                // batch's objects once).
+                for b in &batches {
+                    let ctx = inner.context(&b.batch_id, &b.manifest_digest).await?;
+                    check_catalog(b, &ctx.info)?;
+                }
+                Ok(batches)
+            })
         })
         .await
     }
@@ -319,6 +328,7 @@ impl Lookup {
                     return Ok(None);
                 };
                 let ctx = inner.context(&b.batch_id, &b.manifest_digest).await?;
+                check_catalog(b, &ctx.info)?;
                 Ok(Some(ctx.info.clone()))
             })
         })
@@ -1002,4 +1012,35 @@ fn found(
         binds_lot: binds_lot.map(str::to_owned),
         json: out,
     })
+}
+
+/// That the code index's catalog entry of a batch says what its stored manifest says (the
+/// manifest's digest is checked when its context is loaded): the batch list serves the
+/// catalog's values, which must not contradict the reports.
+fn check_catalog(b: &PublishedBatch, info: &BatchInfo) -> Result<(), VerifierError> {
+    let differs = |field: &'static str, published: String, stored: String| {
+        Err(VerifierError::CatalogMismatch {
+            batch_id: b.batch_id.clone(),
+            field,
+            published,
+            stored,
+        })
+    };
+    if b.root != info.root {
+        return differs("root", b.root.clone(), info.root.clone());
+    }
+    if b.suite != info.suite {
+        return differs("suite", b.suite.clone(), info.suite.clone());
+    }
+    if b.leaf_count != info.leaf_count {
+        return differs(
+            "leaf_count",
+            b.leaf_count.to_string(),
+            info.leaf_count.to_string(),
+        );
+    }
+    if b.batch_date != info.batch_date {
+        return differs("batch_date", b.batch_date.clone(), info.batch_date.clone());
+    }
+    Ok(())
 }
