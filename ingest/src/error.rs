@@ -226,7 +226,11 @@ pub enum IngestError {
         what: String,
     },
     /// A row group that cannot be decoded.
-    #[error("cannot decode row group {row_group} of {url}")]
+    #[error(
+        "cannot decode row group {row_group} of {url} (the plan froze the file as it is: a \
+         corrected file goes into the next batch, or into this one after its folder is deleted, \
+         if it is not committed)"
+    )]
     Decode {
         /// The file's URL.
         url: String,

@@ -163,11 +163,41 @@ fn exit_codes_locks_metrics_and_until() {
     // An input that matches nothing: an input error, exit 3, nothing locked.
     let job = write_job(dir.path(), "nothing-here/*.parquet");
     let metrics = dir.path().join("metrics/job.prom");
+    // A report file's folder must exist: told before the run, and not made.
     let out = proofmark(
         &["run", &job, "--metrics-file", metrics.to_str().unwrap()],
         &key,
     );
     assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!metrics.parent().unwrap().exists());
+    std::fs::create_dir_all(metrics.parent().unwrap()).unwrap();
+    // A failed run's summary says it failed, over an earlier run's.
+    let summary = dir.path().join("metrics/summary.json");
+    std::fs::write(&summary, r#"{"outcome": "completed"}"#).unwrap();
+    let out = proofmark(
+        &[
+            "run",
+            &job,
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        &key,
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let failed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["exit_code"], 3);
+    assert_eq!(failed["class"], "input");
+    assert_eq!(failed["batch_id"], "t-2026-11-24");
+    assert!(
+        failed["error"].as_str().unwrap().contains("nothing-here"),
+        "{failed}"
+    );
     let text = std::fs::read_to_string(&metrics).unwrap();
     assert!(
         text.contains("proofmark_job_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),

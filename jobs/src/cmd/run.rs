@@ -362,6 +362,27 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             .context(Classified(ExitClass::Input, "invalid --date")));
     }
     let batch_id = format!("{}-{date}", job.name);
+    // The report files go into folders that must exist: a mistyped folder is told now, not
+    // made (where no collector would look) or found missing after the run.
+    for (flag, path) in [
+        ("--metrics-file", &args.metrics_file),
+        ("--summary-json", &args.summary_json),
+    ] {
+        if let Some(path) = path {
+            let dir = path
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            if !dir.is_dir() {
+                return Err(anyhow::anyhow!(
+                    "{flag} {}: the folder {} does not exist",
+                    path.display(),
+                    dir.display()
+                )
+                .context(Classified(ExitClass::Input, "a report file's folder")));
+            }
+        }
+    }
     if args.dry_run {
         outln!("job        {}", job.name);
         outln!("batch id   {batch_id}");
@@ -398,7 +419,31 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             tracing::error!(file = %path.display(), error = %e, "cannot write the metrics file");
         }
     }
-    let summary = result.map_err(|e| e.context(BatchScope(batch_id.clone())))?;
+    let summary = match result {
+        Ok(summary) => summary,
+        Err(e) => {
+            let e = e.context(BatchScope(batch_id.clone()));
+            if let Some(path) = &args.summary_json {
+                // A failed run's summary says so, so that no earlier run's "completed" is
+                // left to be read as this one's.
+                let class = crate::exit::classify(&e);
+                let failed = serde_json::json!({
+                    "job": job.name,
+                    "batch_id": batch_id,
+                    "store": job.store,
+                    "outcome": "failed",
+                    "class": class.name(),
+                    "exit_code": class.code(),
+                    "error": format!("{e:#}"),
+                });
+                let text = serde_json::to_string_pretty(&failed).unwrap_or_default();
+                if let Err(w) = write_atomically(path, text.as_bytes()) {
+                    tracing::error!(file = %path.display(), error = %w, "cannot write the summary file");
+                }
+            }
+            return Err(e);
+        }
+    };
     let text = serde_json::to_string_pretty(&summary)?;
     if let Some(path) = &args.summary_json {
         write_atomically(path, text.as_bytes())
@@ -524,7 +569,6 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     // Readable by others, as a plainly written file would be (a metrics collector often runs
     // as another user): the replaced file's mode, else rw-r--r-- (the temporary file is 0600).
