@@ -78,6 +78,26 @@ impl fmt::Display for BatchScope {
     }
 }
 
+/// The error's message with its causes, joined with `": "`, as `{:#}` writes it but without
+/// a cause whose words the message before it already holds (some libraries' errors write
+/// their source into their own message, which the chain then repeats).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if text.is_empty() || (!last.is_empty() && last.contains(&text)) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        last = text;
+    }
+    out
+}
+
 /// The class of `err`: a [`Classified`] outermost context first, then the
 /// first typed cause in its chain that has one.
 pub fn classify(err: &anyhow::Error) -> ExitClass {
@@ -250,6 +270,20 @@ mod tests {
         )));
         assert_eq!(classify(&key_file), ExitClass::Input);
         let other = anyhow::anyhow!("disk full");
+        // A cause that the message before it already holds is not repeated.
+        #[derive(Debug, thiserror::Error)]
+        #[error("cannot open x: {0}")]
+        struct Wraps(#[source] std::io::Error);
+        let repeated =
+            anyhow::Error::new(Wraps(std::io::Error::other("Not a directory"))).context("planning");
+        assert_eq!(
+            message(&repeated),
+            "planning: cannot open x: Not a directory"
+        );
+        assert_eq!(
+            format!("{repeated:#}"),
+            "planning: cannot open x: Not a directory: Not a directory"
+        );
         assert_eq!(classify(&other), ExitClass::Internal);
         assert_eq!(
             [

@@ -118,10 +118,11 @@ fn main() -> ExitCode {
                     class = class.name(),
                     exit_code = class.code(),
                     batch_id,
-                    "{err:#}"
+                    "{}",
+                    exit::message(&err)
                 );
             } else {
-                errln!("error: {err:#}");
+                errln!("error: {}", exit::message(&err));
             }
             ExitCode::from(class.code())
         }

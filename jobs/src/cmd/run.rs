@@ -434,7 +434,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     "outcome": "failed",
                     "class": class.name(),
                     "exit_code": class.code(),
-                    "error": format!("{e:#}"),
+                    "error": crate::exit::message(&e),
                 });
                 let text = serde_json::to_string_pretty(&failed).unwrap_or_default();
                 if let Err(w) = write_atomically(path, text.as_bytes()) {
