@@ -203,17 +203,20 @@ fn copy_names(found: &[Found]) -> Vec<String> {
 }
 
 /// Copies `found` (the source of `planned`, already checked against its digest) to the plan's
-/// copy path when the copy there is gone or of another size.
+/// copy path when the copy there is gone or of another size, or always with `force`; the
+/// copy replaces the one there atomically (written under a temporary name, then renamed).
 async fn restore_copy(
     store: &Store,
     found: &Found,
     planned: &PlanFile,
+    force: bool,
     progress: &(dyn Fn(PlanProgress) + Sync),
 ) -> Result<(), IngestError> {
-    if store
-        .head(&planned.path)
-        .await?
-        .is_some_and(|copy| copy.size == planned.size)
+    if !force
+        && store
+            .head(&planned.path)
+            .await?
+            .is_some_and(|copy| copy.size == planned.size)
     {
         return Ok(());
     }
@@ -302,9 +305,9 @@ async fn undo_copies(
                         ),
                     });
                 }
-                // Forces the copy: ours is there, of whatever size.
-                store.delete(path).await?;
-                restore_copy(store, &found, planned, progress).await?;
+                // Ours is there, of whatever size: replaced in one rename, so that the
+                // winner's build never finds the path empty.
+                restore_copy(store, &found, planned, true, progress).await?;
             }
             None => store.delete(path).await?,
         }
@@ -588,7 +591,7 @@ async fn same_or_frozen(
             } else if p.path != p.source {
                 // The source is as planned: put back a copy that is gone or cut short (the
                 // build would find it vanished or changed).
-                restore_copy(store, f, p, progress).await?;
+                restore_copy(store, f, p, false, progress).await?;
             }
         }
     }

@@ -79,14 +79,14 @@ impl fmt::Display for BatchScope {
 }
 
 /// The error's message with its causes, joined with `": "`, as `{:#}` writes it but without
-/// a cause whose words the message before it already holds (some libraries' errors write
-/// their source into their own message, which the chain then repeats).
+/// a cause whose words end the message before it (some libraries' errors write their source
+/// at the end of their own message, which the chain then repeats).
 pub fn message(err: &anyhow::Error) -> String {
     let mut out = String::new();
     let mut last = String::new();
     for cause in err.chain() {
         let text = cause.to_string();
-        if text.is_empty() || (!last.is_empty() && last.contains(&text)) {
+        if text.is_empty() || (!last.is_empty() && last.ends_with(&text)) {
             continue;
         }
         if !out.is_empty() {

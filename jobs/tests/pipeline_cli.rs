@@ -333,7 +333,8 @@ fn bad_inputs_fail_the_plan_naming_the_file() {
     ]);
     assert!(err.contains("a-file"), "{err}");
 
-    // Build and commit of a batch that was never planned.
+    // Build and commit of a batch that was never planned, in a store that exists.
+    std::fs::create_dir_all(&store).unwrap();
     let err = fails(&["build", "--batch-id", "nope", "--store", s(&store)]);
     assert!(err.contains("no plan"), "{err}");
     let err = fails(&["commit", "--batch-id", "nope", "--store", s(&store)]);
@@ -553,4 +554,22 @@ fn an_audit_of_no_code_is_an_argument_error() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
     assert!(err.contains("holds no code"), "{err}");
+}
+
+/// `build` and `commit` of a store folder that does not exist name the folder (a mistyped
+/// `--store`), not a batch without a plan, and make nothing.
+#[test]
+fn a_store_folder_that_does_not_exist_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("no-such-store");
+    for command in ["build", "commit"] {
+        let o = run(&[command, "--batch-id", "b", "--store", s(&store)]);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{command}: {out}\n{err}");
+        assert!(
+            err.contains("the store folder") && err.contains("does not exist"),
+            "{command}: {err}"
+        );
+    }
+    assert!(!store.exists());
 }

@@ -101,13 +101,17 @@ mod strict_json {
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
             let mut members = Map::new();
             while let Some(key) = map.next_key::<String>()? {
-                if members.contains_key(&key) {
-                    return Err(de::Error::custom(format!(
-                        "the member {key:?} appears twice in one object"
-                    )));
+                match members.entry(key) {
+                    serde_json::map::Entry::Occupied(taken) => {
+                        return Err(de::Error::custom(format!(
+                            "the member {:?} appears twice in one object",
+                            taken.key()
+                        )));
+                    }
+                    serde_json::map::Entry::Vacant(slot) => {
+                        slot.insert(map.next_value_seed(Strict)?);
+                    }
                 }
-                let value = map.next_value_seed(Strict)?;
-                members.insert(key, value);
             }
             Ok(Value::Object(members))
         }

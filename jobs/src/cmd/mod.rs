@@ -106,8 +106,6 @@ pub const MESSAGE_TARGET: &str = "proofmark::message";
 /// Whether stderr carries JSON log lines only (`--log-format json`).
 static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Whether `--log-format json` is in force: then the messages for people go out as log
-/// events ([`MESSAGE_TARGET`]), so that stderr holds one JSON object per line.
 /// Parses a `--batch-id`: the batch id rule of SPEC.md 8 (1 to 128 bytes of `[0-9A-Za-z._-]`,
 /// not starting with `.`), so that an id that could never name a batch is an argument error
 /// (exit 3) rather than a store path that fails later.
@@ -117,6 +115,8 @@ pub fn parse_batch_id(id: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// Whether `--log-format json` is in force: then the messages for people go out as log
+/// events ([`MESSAGE_TARGET`]), so that stderr holds one JSON object per line.
 pub fn json_logs() -> bool {
     JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
 }

@@ -147,6 +147,26 @@ fn open_store(url: &str) -> anyhow::Result<Store> {
     Store::from_url(url).with_context(|| format!("opening the store {url}"))
 }
 
+/// The store of a batch that must already be planned: a local store folder that does not
+/// exist is named as such (a mistyped `--store`), rather than as a batch with no plan.
+fn open_planned_store(url: &str) -> anyhow::Result<Store> {
+    let store = open_store(url)?;
+    if let Some(root) = store.local_root()
+        && !root.is_dir()
+    {
+        return Err(anyhow::anyhow!(
+            "the store folder {} does not exist (a batch is planned into it first with \
+             proofmark plan --store)",
+            root.display()
+        )
+        .context(crate::exit::Classified(
+            crate::exit::ExitClass::Input,
+            "the --store",
+        )));
+    }
+    Ok(store)
+}
+
 /// A progress bar on stderr, hidden with `--quiet` or when stderr is not a terminal.
 pub(crate) fn bar(global: &GlobalArgs, len: u64, unit: &str) -> ProgressBar {
     let target = if global.quiet || !std::io::stderr().is_terminal() {
@@ -380,7 +400,7 @@ fn resolve_part(args: &BuildArgs) -> anyhow::Result<Option<Part>> {
 pub fn run_build(args: BuildArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let part = resolve_part(&args)?;
-    let store = open_store(&args.store)?;
+    let store = open_planned_store(&args.store)?;
     let opts = BuildOptions {
         part,
         segments_in_flight: args.segments_in_flight,
@@ -446,7 +466,7 @@ fn print_build(what: &str, r: &BuildReport, secs: f64) {
 /// Runs `proofmark commit`.
 pub fn run_commit(args: CommitArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let store = open_store(&args.store)?;
+    let store = open_planned_store(&args.store)?;
     let opts = CommitOptions {
         memory_budget_bytes: args.memory_budget,
         temp_dir: args.temp_dir.clone(),

@@ -462,7 +462,9 @@ fn fit_open_files(max_connections: usize, quiet: bool) -> usize {
     );
     if !quiet && !super::json_logs() {
         errln!(
-            "warning: the open files limit ({limit}) is too low for --max-connections              {max_connections}: at most {room} connections are served at once (raise the hard              limit, e.g. LimitNOFILE= in a systemd unit)"
+            "warning: the open files limit ({limit}) is too low for --max-connections \
+             {max_connections}: at most {room} connections are served at once (raise the hard \
+             limit, e.g. LimitNOFILE= in a systemd unit)"
         );
     }
     room

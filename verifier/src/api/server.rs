@@ -19,7 +19,9 @@
 //!
 //! [`serve`] stops accepting when its `shutdown` future resolves, lets each
 //! connection finish the request it is serving (an idle connection closes at
-//! once), and returns when every connection has closed.
+//! once; one that has sent part of a request head, at its header timeout),
+//! and returns when every connection has closed. Writing an answer has no
+//! time limit: a client that stops reading keeps its slot.
 //!
 //! ```no_run
 //! use proofmark_verifier::Lookup;

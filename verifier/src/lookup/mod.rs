@@ -131,6 +131,9 @@ struct Inner {
     prewarm: Mutex<PrewarmBudget>,
     /// How often a loaded batch's receipts are read again, in ms.
     anchors_reread_ms: AtomicU64,
+    /// The catalog entries found to say what their manifests say, by batch id: the batch
+    /// list checks an entry once (again only when the catalog changes it).
+    catalog_checked: Mutex<HashMap<String, PublishedBatch>>,
 }
 
 /// When the catalog was last checked, and its modification time and length then.
@@ -178,6 +181,7 @@ impl Lookup {
                 metrics: Arc::new(Metrics::default()),
                 prewarm: Mutex::new(PrewarmBudget::Off),
                 anchors_reread_ms: AtomicU64::new(batch::ANCHORS_REREAD.as_millis() as u64),
+                catalog_checked: Mutex::default(),
             }),
         })
     }
@@ -211,6 +215,7 @@ impl Lookup {
                     anchors_reread_ms: AtomicU64::new(
                         shared.anchors_reread_ms.load(Ordering::Relaxed),
                     ),
+                    catalog_checked: Mutex::default(),
                 }
             }
         };
@@ -299,11 +304,25 @@ impl Lookup {
             handle.block_on(async move {
                 inner.refresh_index();
                 let batches = inner.current_index().catalog().batches.clone();
-                // Each as its manifest says (the contexts are kept, so this reads each
-                // batch's objects once).
+                // Each as its manifest says: an entry is checked once (its batch's objects
+                // read then), and again only if the catalog changes it.
                 for b in &batches {
+                    let checked = inner
+                        .catalog_checked
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .get(&b.batch_id)
+                        == Some(b);
+                    if checked {
+                        continue;
+                    }
                     let ctx = inner.context(&b.batch_id, &b.manifest_digest).await?;
                     check_catalog(b, &ctx.info)?;
+                    inner
+                        .catalog_checked
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner)
+                        .insert(b.batch_id.clone(), b.clone());
                 }
                 Ok(batches)
             })

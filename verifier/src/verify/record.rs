@@ -12,14 +12,30 @@ use super::*;
 /// ascending (the placement rule, [`check_placement`], makes sure no leaf is listed twice). The
 /// batches are exactly those of the records.
 pub(super) fn check_listing(report: &CodeReport) -> CheckStatus {
-    let mut seen = HashSet::with_capacity(report.subjects.len());
-    for s in &report.subjects {
-        if !seen.insert((s.subject_type.as_str(), s.id.as_str())) {
-            return CheckStatus::failed(format!(
-                "subject {} {:?} is listed twice",
-                s.subject_type, s.id
-            ));
-        }
+    // A scan when the subjects are few (as in a real report), a hash set when many, so that
+    // neither the common case allocates nor a made-up report costs quadratic time.
+    let subjects = &report.subjects;
+    let repeated = if subjects.len() <= SCANNED {
+        subjects
+            .iter()
+            .enumerate()
+            .find(|(i, s)| {
+                subjects[..*i]
+                    .iter()
+                    .any(|t| t.subject_type == s.subject_type && t.id == s.id)
+            })
+            .map(|(_, s)| s)
+    } else {
+        let mut seen = HashSet::with_capacity(subjects.len());
+        subjects
+            .iter()
+            .find(|s| !seen.insert((s.subject_type.as_str(), s.id.as_str())))
+    };
+    if let Some(s) = repeated {
+        return CheckStatus::failed(format!(
+            "subject {} {:?} is listed twice",
+            s.subject_type, s.id
+        ));
     }
     fn key(r: &crate::report::RecordEntry) -> (i64, &[u8], u64) {
         let time = r
@@ -48,8 +64,13 @@ pub(super) fn check_listing(report: &CodeReport) -> CheckStatus {
             ));
         }
     }
-    let held: HashSet<&str> = report.records.iter().map(|r| r.batch_id.as_str()).collect();
-    if let Some(extra) = report.batches.keys().find(|id| !held.contains(id.as_str())) {
+    let held: Option<HashSet<&str>> = (report.records.len() > SCANNED_RECORDS)
+        .then(|| report.records.iter().map(|r| r.batch_id.as_str()).collect());
+    let holds_a_record = |id: &str| match &held {
+        Some(held) => held.contains(id),
+        None => report.records.iter().any(|r| r.batch_id == id),
+    };
+    if let Some(extra) = report.batches.keys().find(|id| !holds_a_record(id)) {
         return CheckStatus::failed(format!(
             "batch {extra:?} is described but holds no record of the report: the batches are \
              exactly those of the records"
@@ -70,12 +91,17 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
         None => return CheckStatus::failed("the report lists no subject"),
     }
     // The lots that the item's records bind it to.
-    let bound: HashSet<&str> = report
+    let binding = report
         .records
         .iter()
         .filter(|r| r.record.get("code").and_then(Value::as_str) == Some(report.code.as_str()))
-        .filter_map(bound_lot)
-        .collect();
+        .filter_map(bound_lot);
+    let bound: Option<HashSet<&str>> =
+        (report.records.len() > SCANNED_RECORDS).then(|| binding.clone().collect());
+    let is_bound = |lot: &str| match &bound {
+        Some(bound) => bound.contains(lot),
+        None => binding.clone().any(|b| b == lot),
+    };
     for s in &report.subjects[1..] {
         if s.subject_type != "lot" {
             return CheckStatus::failed(format!(
@@ -83,7 +109,7 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
                 s.subject_type, s.id
             ));
         }
-        if !bound.contains(s.id.as_str()) {
+        if !is_bound(&s.id) {
             return CheckStatus::failed(format!(
                 "lot {:?} is a subject but no production or labelled logistics record of the \
                  item binds it",
@@ -93,12 +119,7 @@ pub(super) fn check_subject_keys(report: &CodeReport) -> CheckStatus {
     }
     // The other way: every lot an item record binds is a subject, or the report hides it
     // (and its own records) while showing the binding.
-    let lots: HashSet<&str> = report
-        .subjects
-        .iter()
-        .filter(|s| s.subject_type == "lot")
-        .map(|s| s.id.as_str())
-        .collect();
+    let lots = LotSubjects::new(report);
     for r in &report.records {
         if let Some(lot) = bound_lot(r)
             && !lots.contains(lot)
@@ -144,12 +165,15 @@ pub(super) enum LotSubjects<'a> {
     Many(HashSet<&'a str>),
 }
 
-impl<'a> LotSubjects<'a> {
-    /// Subjects up to this many are scanned.
-    const SCANNED: usize = 16;
+/// Subjects up to this many are scanned rather than hashed.
+const SCANNED: usize = 16;
 
+/// Records up to this many are scanned rather than hashed.
+const SCANNED_RECORDS: usize = 64;
+
+impl<'a> LotSubjects<'a> {
     pub(super) fn new(report: &'a CodeReport) -> Self {
-        if report.subjects.len() <= Self::SCANNED {
+        if report.subjects.len() <= SCANNED {
             LotSubjects::Few(&report.subjects)
         } else {
             LotSubjects::Many(
