@@ -115,7 +115,7 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
                 // Report (with its causes) and go on with the other chains; the exit code
                 // remembers the first failure's class.
                 let err = anyhow::Error::new(err);
-                errln!("error: chain {name}: {err:#}");
+                errln!("error: chain {name}: {}", crate::exit::message(&err));
                 failed.get_or_insert(classify(&err));
             }
         }

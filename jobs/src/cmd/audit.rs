@@ -216,7 +216,7 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     let trust = match batch_trust(&args, &rt) {
         Ok(t) => t,
         Err(e) => {
-            errln!("error: {e:#}");
+            errln!("error: {}", crate::exit::message(&e));
             return Ok(ExitCode::from(exit::classify(&e).code()));
         }
     };
@@ -253,9 +253,9 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
         }
         Err(e) => {
             errln!(
-                "error: cannot audit batch {}: {:#}",
+                "error: cannot audit batch {}: {}",
                 args.batch_id,
-                anyhow::Error::new(e)
+                crate::exit::message(&anyhow::Error::new(e))
             );
             return Ok(ExitCode::from(EXIT_ERROR));
         }
@@ -553,7 +553,7 @@ fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
     match codes_inner(&args, global) {
         Ok(code) => Ok(code),
         Err(e) => {
-            errln!("error: {e:#}");
+            errln!("error: {}", crate::exit::message(&e));
             Ok(ExitCode::from(exit::classify(&e).code()))
         }
     }

@@ -766,7 +766,7 @@ impl std::fmt::Display for AnchorFailures {
             write!(f, " (anchored on {})", self.anchored.join(", "))?;
         }
         for (chain, e) in &self.failures {
-            write!(f, "; chain {chain}: {e:#}")?;
+            write!(f, "; chain {chain}: {}", crate::exit::message(e))?;
         }
         Ok(())
     }
@@ -1004,8 +1004,8 @@ async fn run_stages(
                     && let Some(receipt) = stored_receipt(store, batch_id, chain).await
                 {
                     let warning = format!(
-                        "chain {chain}: the receipt stored earlier was not re-checked: {:#}",
-                        anyhow::Error::new(e)
+                        "chain {chain}: the receipt stored earlier was not re-checked: {}",
+                        crate::exit::message(&anyhow::Error::new(e))
                     );
                     if super::json_logs() {
                         tracing::warn!(target: super::MESSAGE_TARGET, batch_id, "{warning}");
@@ -1017,7 +1017,10 @@ async fn run_stages(
                     continue;
                 }
                 let e = anyhow::Error::new(e);
-                say(&format!("anchor: {chain}: FAILED: {e:#}"));
+                say(&format!(
+                    "anchor: {chain}: FAILED: {}",
+                    crate::exit::message(&e)
+                ));
                 failures.push((chain.clone(), e));
             }
         }

@@ -100,7 +100,7 @@ pub fn run_verify(args: VerifyArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::from(code))
         }
         Err(err) => {
-            errln!("error: {err:#}");
+            errln!("error: {}", crate::exit::message(&err));
             Ok(ExitCode::from(crate::exit::classify(&err).code()))
         }
     }
