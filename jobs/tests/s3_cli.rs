@@ -198,19 +198,11 @@ fn a_job_reads_and_writes_s3_and_matches_the_local_root() {
     // ranges included): planned file by file into a local store, the same root.
     s3.create_bucket("public");
     let mut urls: Vec<String> = Vec::new();
-    let mut stack = vec![records.clone()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(records.parent().unwrap()).unwrap();
-                let key = rel.to_str().unwrap();
-                s3.put_public("public", key, &std::fs::read(&p).unwrap());
-                urls.push(format!("{}/public/{key}", s3.endpoint()));
-            }
-        }
+    for p in files_under(&records) {
+        let rel = p.strip_prefix(records.parent().unwrap()).unwrap();
+        let key = rel.to_str().unwrap();
+        s3.put_public("public", key, &std::fs::read(&p).unwrap());
+        urls.push(format!("{}/public/{key}", s3.endpoint()));
     }
     let http_store = dir.path().join("http-store");
     let http_store = http_store.to_str().unwrap();
@@ -266,18 +258,7 @@ fn upload_records(rt: &tokio::runtime::Runtime, s3: &S3Server, records: &Path) {
         .with_region("us-east-1")
         .build()
         .unwrap();
-    let mut files = Vec::new();
-    let mut stack = vec![records.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                files.push(p);
-            }
-        }
-    }
+    let files = files_under(records);
     assert!(!files.is_empty());
     rt.block_on(async {
         for f in files {
@@ -289,4 +270,21 @@ fn upload_records(rt: &tokio::runtime::Runtime, s3: &S3Server, records: &Path) {
                 .unwrap();
         }
     });
+}
+
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    files
 }

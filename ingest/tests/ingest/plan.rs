@@ -409,48 +409,28 @@ fn unknown_schema_names_the_file_and_columns() {
     assert!(err.to_string().contains("weird.parquet"));
 
     // A logistics file with an extra column: the mismatch names it.
-    let mut records = logistics_records("x", 2);
-    let batch = proofmark_schemas::batch_from_json(Kind::Logistics, &records).expect("batch");
-    let mut columns: Vec<(String, ArrayRef)> = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(f, c)| (f.name().clone(), c.clone()))
-        .collect();
-    columns.push((
-        "secret".into(),
-        Arc::new(StringArray::from(vec!["s", "t"])) as ArrayRef,
-    ));
-    let batch = RecordBatch::try_from_iter(columns).expect("batch");
-    let extra = dir.path().join("in/extra.parquet");
-    let mut w = ArrowWriter::try_new(
-        std::fs::File::create(&extra).expect("create"),
-        batch.schema(),
-        None,
-    )
-    .expect("w");
-    w.write(&batch).expect("write");
-    w.close().expect("close");
-    records.clear();
-    let err = rt()
-        .block_on(make_plan(
-            &store,
-            &[path_str(&extra)],
-            &opts("s2", InputMode::Copy, SuiteId::Blake3),
-            &no_progress,
-        ))
-        .expect_err("extra column");
-    let IngestError::UnknownSchema { url, source } = &err else {
-        panic!("{err:?}")
-    };
-    assert!(url.ends_with("extra.parquet"));
+    let source = plan_with_added_column(&store, &dir.path().join("in/extra.parquet"), "secret");
     assert!(
-        matches!(&**source, proofmark_schemas::SchemaError::Mismatch { unexpected, .. } if unexpected == &["secret"])
+        matches!(&*source, proofmark_schemas::SchemaError::Mismatch { unexpected, .. } if unexpected == &["secret"])
     );
-
     // A logistics file with `org_id` twice: refused, since only one of the two would be hashed.
-    let batch = proofmark_schemas::batch_from_json(Kind::Logistics, &logistics_records("d", 2))
+    let source = plan_with_added_column(&store, &dir.path().join("in/twice.parquet"), "org_id");
+    assert!(
+        source
+            .to_string()
+            .contains("columns named more than once [org_id]"),
+        "{source}"
+    );
+}
+
+/// Writes two logistics records with one more text column named `name` to `path`, plans it
+/// (which must fail naming the file's schema) and returns the schema error.
+fn plan_with_added_column(
+    store: &Store,
+    path: &std::path::Path,
+    name: &str,
+) -> Box<proofmark_schemas::SchemaError> {
+    let batch = proofmark_schemas::batch_from_json(Kind::Logistics, &logistics_records("x", 2))
         .expect("batch");
     let mut columns: Vec<(String, ArrayRef)> = batch
         .schema()
@@ -460,13 +440,12 @@ fn unknown_schema_names_the_file_and_columns() {
         .map(|(f, c)| (f.name().clone(), c.clone()))
         .collect();
     columns.push((
-        "org_id".into(),
-        Arc::new(StringArray::from(vec!["evil", "evil"])) as ArrayRef,
+        name.into(),
+        Arc::new(StringArray::from(vec!["s", "t"])) as ArrayRef,
     ));
     let batch = RecordBatch::try_from_iter(columns).expect("batch");
-    let twice = dir.path().join("in/twice.parquet");
     let mut w = ArrowWriter::try_new(
-        std::fs::File::create(&twice).expect("create"),
+        std::fs::File::create(path).expect("create"),
         batch.schema(),
         None,
     )
@@ -475,22 +454,18 @@ fn unknown_schema_names_the_file_and_columns() {
     w.close().expect("close");
     let err = rt()
         .block_on(make_plan(
-            &store,
-            &[path_str(&twice)],
-            &opts("s3", InputMode::Copy, SuiteId::Blake3),
+            store,
+            &[path_str(path)],
+            &opts("s2", InputMode::Copy, SuiteId::Blake3),
             &no_progress,
         ))
-        .expect_err("a column named twice");
-    let IngestError::UnknownSchema { url, source } = &err else {
+        .expect_err("an added column");
+    let IngestError::UnknownSchema { url, source } = err else {
         panic!("{err:?}")
     };
-    assert!(url.ends_with("twice.parquet"));
-    assert!(
-        source
-            .to_string()
-            .contains("columns named more than once [org_id]"),
-        "{source}"
-    );
+    let file = path.file_name().and_then(|n| n.to_str()).expect("name");
+    assert!(url.ends_with(file), "{url}");
+    source
 }
 
 #[test]
