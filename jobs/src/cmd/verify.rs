@@ -222,9 +222,16 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                 }
             };
             if let Some(rt) = &runtime {
-                for batch in report.batches.values_mut() {
-                    let root = batch.root.clone();
-                    trust = add_rpc_check(trust, &mut batch.anchors, &root, args, &nodes, rt)?;
+                for (id, batch) in &mut report.batches {
+                    let batch_fields = commitment(
+                        id,
+                        &batch.suite,
+                        &batch.root,
+                        batch.leaf_count,
+                        &batch.manifest_digest,
+                    );
+                    trust =
+                        add_rpc_check(trust, &mut batch.anchors, batch_fields, args, &nodes, rt)?;
                 }
             }
             Ok((verify_report(&report, &trust), Document::Report))
@@ -245,8 +252,14 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                 }
             };
             if let Some(rt) = &runtime {
-                let root = doc.root.clone();
-                trust = add_rpc_check(trust, &mut doc.anchors, &root, args, &nodes, rt)?;
+                let batch_fields = commitment(
+                    &doc.batch_id,
+                    &doc.suite,
+                    &doc.root,
+                    doc.leaf_count,
+                    &doc.manifest_digest,
+                );
+                trust = add_rpc_check(trust, &mut doc.anchors, batch_fields, args, &nodes, rt)?;
             }
             Ok((verify_leaf_document(&doc, &trust), Document::Leaf))
         }
@@ -304,10 +317,28 @@ fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
 /// Registers a chain check for every `evm` receipt of a batch whose contract (and chain
 /// id) one of `nodes` serves, or adds an `rpc` anchor to check when the batch has none.
 /// A receipt that no node serves gets no check: it is "not checked".
+/// What a batch commits to, as a receipt writes it (SPEC.md 11.2, step 3).
+fn commitment(
+    batch_id: &str,
+    suite: &str,
+    root: &str,
+    leaf_count: u64,
+    manifest_digest: &str,
+) -> serde_json::Map<String, Value> {
+    let value = serde_json::json!({
+        "batch_id": batch_id, "suite": suite, "root": root, "leaf_count": leaf_count,
+        "manifest_digest": manifest_digest,
+    });
+    match value {
+        Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
 fn add_rpc_check(
     mut trust: Trust,
     anchors: &mut BTreeMap<String, Value>,
-    root: &str,
+    batch_fields: serde_json::Map<String, Value>,
     args: &VerifyArgs,
     nodes: &[TrustedNode],
     runtime: &Arc<tokio::runtime::Runtime>,
@@ -336,12 +367,12 @@ fn add_rpc_check(
         )?;
         let submitter =
             parse_address(submitter).with_context(|| format!("--submitter {submitter:?}"))?;
-        // The root to look for is the batch's own; the check compares it
+        // The receipt to confirm is the batch's own commitment; the check compares its root
         // with what the contract holds under that member.
-        anchors.insert(
-            RPC_ANCHOR.to_owned(),
-            serde_json::json!({"type": "evm", "root": root, "submitter": submitter.to_string()}),
-        );
+        let mut receipt = batch_fields;
+        receipt.insert("type".into(), Value::from("evm"));
+        receipt.insert("submitter".into(), Value::from(submitter.to_string()));
+        anchors.insert(RPC_ANCHOR.to_owned(), Value::Object(receipt));
         let check = EvmChainCheck::root_only(node_config(node, chain_id), Arc::clone(runtime));
         return Ok(trust.with_chain_check(RPC_ANCHOR, Arc::new(check)));
     }
