@@ -163,15 +163,24 @@ fn fixture() -> Fixture {
                 proof: serde_json::from_str(&env.to_json()).unwrap(),
             });
         }
+        let lot = format!("LOT-{}", c / 64);
         let c = code(c);
         reports.push(CodeReport {
             format: CODE_REPORT_FORMAT.into(),
             code: c.clone(),
-            subjects: vec![SubjectRef {
-                subject_type: "item".into(),
-                id: c.clone(),
-                key: hex::encode(subject_key(SubjectType::Item, &c).as_ref()),
-            }],
+            // The item, and the lot its `labelled` record binds it to (SPEC 11.1).
+            subjects: vec![
+                SubjectRef {
+                    subject_type: "item".into(),
+                    id: c.clone(),
+                    key: hex::encode(subject_key(SubjectType::Item, &c).as_ref()),
+                },
+                SubjectRef {
+                    subject_type: "lot".into(),
+                    id: lot.clone(),
+                    key: hex::encode(subject_key(SubjectType::Lot, &lot).as_ref()),
+                },
+            ],
             records,
             batches: BTreeMap::from([(BATCH.to_owned(), info.clone())]),
         });
@@ -210,6 +219,12 @@ fn full_verify(f: &Fixture, memo: bool) -> (usize, BulkStats) {
 fn verify_all(reports: &[CodeReport], trust: &Trust, memo: bool) -> (usize, BulkStats) {
     let options = BulkOptions::default().with_proof_memo(memo);
     let (verdicts, stats) = verify_reports_with(reports, trust, options);
+    if let Some(failed) = verdicts.iter().find(|v| !v.verified) {
+        eprintln!(
+            "a report of the fixture does not verify: {:?}",
+            failed.reasons
+        );
+    }
     (verdicts.iter().filter(|v| v.verified).count(), stats)
 }
 
