@@ -125,6 +125,18 @@ pub enum IngestError {
         /// The rule that skipped them, in words.
         rule: &'static str,
     },
+    /// An input file inside the batch store: a store kept in an input folder would feed its
+    /// own outputs (copies, rejects) back in as inputs.
+    #[error(
+        "input file {url} is inside the batch store {store}: keep the store out of the input \
+         folders (its copies and rejects would be read back as inputs)"
+    )]
+    InputInStore {
+        /// The input file's URL.
+        url: String,
+        /// The store's folder.
+        store: String,
+    },
     /// An input file of zero bytes.
     #[error("input file {url} is empty (0 bytes)")]
     EmptyFile {

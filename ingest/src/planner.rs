@@ -65,6 +65,7 @@ pub async fn make_plan(
     }
     let existing = load_plan(store, &opts.batch_id).await?;
     let found = find_files(inputs, progress).await?;
+    refuse_inputs_in_store(store, &found)?;
     progress(PlanProgress::Resolved {
         files: found.len(),
         total_bytes: found.iter().map(|f| f.source.size).sum(),
@@ -200,6 +201,30 @@ fn copy_names(found: &[Found]) -> Vec<String> {
             }
         })
         .collect()
+}
+
+/// Refuses an input file that lies inside a local batch store (a store folder kept inside an
+/// input folder, whose glob or prefix then finds the store's own files).
+fn refuse_inputs_in_store(store: &Store, found: &[Found]) -> Result<(), IngestError> {
+    let Some(root) = store.local_root() else {
+        return Ok(());
+    };
+    let Ok(root) = root.canonicalize() else {
+        // Not made yet: nothing can be in it.
+        return Ok(());
+    };
+    for f in found {
+        let Some(path) = f.source.store.local_file(&f.source.path) else {
+            continue;
+        };
+        if path.canonicalize().is_ok_and(|p| p.starts_with(&root)) {
+            return Err(IngestError::InputInStore {
+                url: f.source.url.clone(),
+                store: root.display().to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Copies `found` (the source of `planned`, already checked against its digest) to the plan's

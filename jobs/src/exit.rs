@@ -184,6 +184,7 @@ fn ingest_class(e: &IngestError) -> Option<ExitClass> {
         | IngestError::Glob { .. }
         | IngestError::InputNotFound { .. }
         | IngestError::NoQualifyingFile { .. }
+        | IngestError::InputInStore { .. }
         | IngestError::EmptyFile { .. }
         | IngestError::BadParquet { .. }
         | IngestError::UnknownSchema { .. }

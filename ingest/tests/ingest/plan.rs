@@ -704,3 +704,33 @@ fn the_loser_of_two_concurrent_plans_leaves_the_winners_copies() {
     assert!(matches!(lost, IngestError::PlanFrozen { .. }), "{lost}");
     assert!(copies_match_the_plan(&store_dir, &store, "race"));
 }
+
+/// A store kept inside an input folder: the next plan's inputs would take in the store's own
+/// copies and rejects, so an input file inside the store is refused, naming both.
+#[test]
+fn an_input_inside_the_store_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    write_parquet(
+        &data.join("a.parquet"),
+        Kind::Logistics,
+        &logistics_records("a", 20),
+        10,
+    );
+    let store_dir = data.join("store");
+    let store = Store::from_url(&path_str(&store_dir)).expect("store");
+    let plan = |batch: &str| {
+        rt().block_on(make_plan(
+            &store,
+            &[format!("{}/**/*.parquet", path_str(&data))],
+            &opts(batch, InputMode::Copy, SuiteId::Blake3),
+            &no_progress,
+        ))
+    };
+    // The first night: the store does not exist yet, only the input is found.
+    plan("night-1").expect("first plan");
+    // The next: the glob finds the first night's copy inside the store.
+    let err = plan("night-2").expect_err("an input inside the store");
+    assert!(matches!(err, IngestError::InputInStore { .. }), "{err}");
+    assert!(err.to_string().contains("inside the batch store"), "{err}");
+}
