@@ -227,9 +227,10 @@ fn refuse_inputs_in_store(store: &Store, found: &[Found]) -> Result<(), IngestEr
     Ok(())
 }
 
-/// Copies `found` (the source of `planned`, already checked against its digest) to the plan's
-/// copy path when the copy there is gone or of another size, or always with `force`; the
-/// copy replaces the one there atomically (written under a temporary name, then renamed).
+/// Copies `found` (the source of `planned`) to the plan's copy path when the copy there is gone
+/// or of another size, or always with `force`; the copy replaces the one there atomically
+/// (written under a temporary name, then renamed), and is checked against the plan's digest
+/// as it is copied.
 async fn restore_copy(
     store: &Store,
     found: &Found,
@@ -283,7 +284,7 @@ async fn restore_copy(
 
 /// After losing the race to write the plan to `theirs`: the copies of `ours` at the paths of
 /// `theirs`' copies are replaced by theirs, from their sources (each checked against
-/// `theirs`' digest), and our other copies are removed.
+/// `theirs`' digest as it is copied), and our other copies are removed.
 async fn undo_copies(
     store: &Store,
     ours: &Plan,
@@ -309,29 +310,9 @@ async fn undo_copies(
                     .ok_or_else(|| IngestError::Vanished {
                         url: planned.source.clone(),
                     })?;
-                let d = digest_file(
-                    &found.source.store,
-                    &found.source.path,
-                    &found.source.url,
-                    found.source.size,
-                    &[],
-                    None,
-                    None,
-                    &|_| {},
-                )
-                .await?;
-                if d.file != planned.digest {
-                    return Err(IngestError::ChangedSincePlan {
-                        url: planned.source.clone(),
-                        what: format!(
-                            "digest {}, the plan has {}: its copy, which this plan replaced, \
-                             cannot be put back",
-                            d.file, planned.digest
-                        ),
-                    });
-                }
                 // Ours is there, of whatever size: replaced in one rename, so that the
-                // winner's build never finds the path empty.
+                // winner's build never finds the path empty; a source that changed since the
+                // winner's plan is an error (ours stays replaced by bytes no plan has).
                 restore_copy(store, &found, planned, true, progress).await?;
             }
             None => store.delete(path).await?,

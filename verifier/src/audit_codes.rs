@@ -121,13 +121,8 @@ pub const MALFORMED_CODE_REASON: &str = "not a code: a code is 6 to 48 character
 pub fn parse_audit_line(line: &str) -> Result<AuditLine, String> {
     // A member named twice (SPEC.md 11.1) fails the report that has it, read as other
     // readers would to find its code.
-    let (value, twice) = match crate::report::parse_json_strict(line.as_bytes()) {
-        Ok(value) => (value, None),
-        Err(strict) => (
-            serde_json::from_str::<Value>(line).map_err(|e| format!("not JSON: {e}"))?,
-            Some(strict),
-        ),
-    };
+    let (value, twice) = crate::report::parse_json_document(line.as_bytes())
+        .map_err(|e| format!("not JSON: {e}"))?;
     if let Some(err) = value.get("error") {
         let code = value
             .get("code")

@@ -27,6 +27,20 @@ pub fn parse_json_strict(text: &[u8]) -> serde_json::Result<serde_json::Value> {
     Ok(value)
 }
 
+/// A JSON document read strictly ([`parse_json_strict`]) or, when it names a member twice, as
+/// other readers read it (the last value kept), with the reason it is not strict JSON: a
+/// document that then fails its checks, but whose `format` and `code` can still be named.
+///
+/// # Errors
+///
+/// The text is not JSON at all.
+pub fn parse_json_document(text: &[u8]) -> serde_json::Result<(serde_json::Value, Option<String>)> {
+    match parse_json_strict(text) {
+        Ok(value) => Ok((value, None)),
+        Err(strict) => serde_json::from_slice(text).map(|value| (value, Some(strict.to_string()))),
+    }
+}
+
 /// The parser of [`parse_json_strict`]: `serde_json::Value`'s own, with a check for repeated
 /// member names.
 mod strict_json {

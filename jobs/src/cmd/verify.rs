@@ -14,7 +14,7 @@ use proofmark_anchor::evm::{Address, EvmClient, EvmConfig, EvmError, OnChainAnch
 use proofmark_anchor::ledger::VerifierKey;
 use proofmark_verifier::audit_codes::MALFORMED_REPORT;
 use proofmark_verifier::consumer::pin::BOM;
-use proofmark_verifier::report::parse_json_strict;
+use proofmark_verifier::report::parse_json_document;
 use proofmark_verifier::verify::{
     AnchoredBatch, ChainCheck, ChainCheckError, CheckStatus, LEAF_PROOF_FORMAT, LeafProofDocument,
     ReportVerdict, Trust, verify_leaf_document, verify_report,
@@ -147,13 +147,7 @@ pub fn parse_ledger_keys(values: &[String]) -> anyhow::Result<Vec<VerifierKey>> 
 /// A JSON document, after the UTF-8 byte order mark that some editors write at the start
 /// of a saved file (RFC 8259 lets a reader ignore it).
 fn json_document(bytes: &[u8]) -> serde_json::Result<(Value, Option<String>)> {
-    let text = bytes.strip_prefix(BOM).unwrap_or(bytes);
-    match parse_json_strict(text) {
-        Ok(value) => Ok((value, None)),
-        // JSON, but with a member named twice: a document that fails its checks (SPEC.md
-        // 11.1), read as other readers would to say what it claims to be.
-        Err(strict) => serde_json::from_slice(text).map(|value| (value, Some(strict.to_string()))),
-    }
+    parse_json_document(bytes.strip_prefix(BOM).unwrap_or(bytes))
 }
 
 /// What `proofmark verify` was given: the verdict line names what a verified one shows.
@@ -325,14 +319,16 @@ fn commitment(
     leaf_count: u64,
     manifest_digest: &str,
 ) -> serde_json::Map<String, Value> {
-    let value = serde_json::json!({
-        "batch_id": batch_id, "suite": suite, "root": root, "leaf_count": leaf_count,
-        "manifest_digest": manifest_digest,
-    });
-    match value {
-        Value::Object(map) => map,
-        _ => serde_json::Map::new(),
-    }
+    [
+        ("batch_id", Value::from(batch_id)),
+        ("suite", Value::from(suite)),
+        ("root", Value::from(root)),
+        ("leaf_count", Value::from(leaf_count)),
+        ("manifest_digest", Value::from(manifest_digest)),
+    ]
+    .into_iter()
+    .map(|(name, value)| (name.to_owned(), value))
+    .collect()
 }
 
 fn add_rpc_check(
