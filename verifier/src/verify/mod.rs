@@ -650,6 +650,19 @@ fn report_part(
     }
 }
 
+/// Appends the sentence of every check of `checks` that failed or could not be made, naming
+/// `whose()` (made only when one did: most checks pass, and bulk verification makes millions).
+fn failures_of(checks: &[Check], whose: impl FnOnce() -> String, out: &mut Vec<String>) {
+    let mut failing = checks
+        .iter()
+        .filter(|c| matches!(c.status, CheckStatus::Failed { .. } | CheckStatus::Error { .. }))
+        .peekable();
+    if failing.peek().is_some() {
+        let whose = whose();
+        out.extend(failing.filter_map(|c| c.failure(&whose)));
+    }
+}
+
 /// Collects the reasons (naming each record with `label`) and decides the overall verdict.
 fn finish_verdict(
     code: String,
@@ -665,17 +678,12 @@ fn finish_verdict(
         }
     }
     for r in &records {
-        reasons.extend(r.checks.iter().filter_map(|c| c.failure(&label(r))));
+        failures_of(&r.checks, || label(r), &mut reasons);
     }
     for (id, b) in &batches {
-        reasons.extend(
-            b.checks
-                .iter()
-                .filter_map(|c| c.failure(&format!("batch {id}"))),
-        );
+        failures_of(&b.checks, || format!("batch {id}"), &mut reasons);
         for (chain, a) in &b.anchors {
-            let whose = format!("batch {id} anchor {chain}");
-            reasons.extend(a.checks.iter().filter_map(|c| c.failure(&whose)));
+            failures_of(&a.checks, || format!("batch {id} anchor {chain}"), &mut reasons);
         }
     }
     let verified = reasons.is_empty()
