@@ -655,7 +655,12 @@ fn report_part(
 fn failures_of(checks: &[Check], whose: impl FnOnce() -> String, out: &mut Vec<String>) {
     let mut failing = checks
         .iter()
-        .filter(|c| matches!(c.status, CheckStatus::Failed { .. } | CheckStatus::Error { .. }))
+        .filter(|c| {
+            matches!(
+                c.status,
+                CheckStatus::Failed { .. } | CheckStatus::Error { .. }
+            )
+        })
         .peekable();
     if failing.peek().is_some() {
         let whose = whose();
@@ -683,7 +688,11 @@ fn finish_verdict(
     for (id, b) in &batches {
         failures_of(&b.checks, || format!("batch {id}"), &mut reasons);
         for (chain, a) in &b.anchors {
-            failures_of(&a.checks, || format!("batch {id} anchor {chain}"), &mut reasons);
+            failures_of(
+                &a.checks,
+                || format!("batch {id} anchor {chain}"),
+                &mut reasons,
+            );
         }
     }
     let verified = reasons.is_empty()
@@ -854,13 +863,12 @@ pub fn verify_reports_with(
     let mut out = Vec::with_capacity(reports.len());
     let mut stats = BulkStats::default();
     for window in reports.chunks(BULK_WINDOW_REPORTS) {
-        // Per report, while its own fields are read: its batches parsed, its
-        // report-level checks and its batches' verdicts.
-        let (parsed, parts): (Vec<_>, Vec<_>) = window
+        // Per report: its batches parsed (the order below needs their roots).
+        let parsed: Vec<_> = window
             .par_iter()
             .with_min_len(16)
-            .map(|report| (parse_batches(report), report_part(report, &batch_verdict)))
-            .unzip();
+            .map(parse_batches)
+            .collect();
         // The order reports are checked in. With the memo: by the batch root
         // and claimed leaf index of their first record in that order, so that
         // the reports one thread takes in turn have records in nearby leaves
@@ -894,18 +902,17 @@ pub fn verify_reports_with(
         } else {
             (0..window.len()).collect()
         };
-        type Checked = (usize, Vec<(RecordVerdict, Option<Placement>)>, u64, u64);
-        let checked: Vec<Checked> = order
+        // Each report whole, while its data is in cache: its records, then
+        // its report-level checks and its batches' verdicts.
+        let mut checked: Vec<(usize, ReportVerdict, u64, u64)> = order
             .par_iter()
             .with_min_len(16)
-            .map_init(scratch, |(buf, spare, memos), &r| {
-                let (Some(report), Some(parsed)) = (window.get(r), parsed.get(r)) else {
-                    return (r, Vec::new(), 0, 0);
-                };
+            .filter_map(|&r| Some((r, window.get(r)?, parsed.get(r)?)))
+            .map_init(scratch, |(buf, spare, memos), (r, report, parsed)| {
                 let hits_before = memos.hits();
                 let mut proofs = 0;
                 let lots = LotSubjects::new(report);
-                let records = report
+                let (records, placements): (Vec<_>, Vec<_>) = report
                     .records
                     .iter()
                     .enumerate()
@@ -923,29 +930,20 @@ pub fn verify_reports_with(
                         });
                         finish_record(position, entry, prepared, walked, spare)
                     })
-                    .collect();
-                (r, records, proofs, memos.hits() - hits_before)
+                    .unzip();
+                let verdict = assemble_report(report, records, &placements, &batch_verdict);
+                (r, verdict, proofs, memos.hits() - hits_before)
             })
             .collect();
-        let mut records: Vec<Vec<(RecordVerdict, Option<Placement>)>> = Vec::new();
-        records.resize_with(window.len(), Vec::new);
-        for (r, verdicts, proofs, hits) in checked {
+        // Back in the window's order (`order` is a permutation of it).
+        if options.proof_memo {
+            checked.par_sort_unstable_by_key(|c| c.0);
+        }
+        for (_, verdict, proofs, hits) in checked {
             stats.proofs += proofs;
             stats.memo_hits += hits;
-            if let Some(slot) = records.get_mut(r) {
-                *slot = verdicts;
-            }
+            out.push(verdict);
         }
-        let verdicts: Vec<ReportVerdict> = parts
-            .into_par_iter()
-            .zip(records)
-            .with_min_len(16)
-            .map(|(part, records)| {
-                let (records, placements): (Vec<_>, Vec<_>) = records.into_iter().unzip();
-                part.finish(records, &placements)
-            })
-            .collect();
-        out.extend(verdicts);
     }
     (out, stats)
 }
