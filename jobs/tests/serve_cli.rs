@@ -81,6 +81,8 @@ fn publish_then_serve_then_stop_on_sigterm() {
             "127.0.0.1:0",
             "--header-timeout-secs",
             "1",
+            "--write-timeout-secs",
+            "5",
             "--max-connections",
             "64",
         ])

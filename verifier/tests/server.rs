@@ -1,6 +1,6 @@
 //! The service's HTTP server over real sockets: a request head or body that
-//! does not arrive in time, connections over the cap, and a stop with
-//! connections that send nothing. The times asserted are generous bounds,
+//! does not arrive in time, an answer the client does not read, connections
+//! over the cap, and a stop with connections that send nothing. The times asserted are generous bounds,
 //! never speeds.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
@@ -52,6 +52,7 @@ fn limits(max_connections: usize, header_secs: u64, body_secs: u64) -> ServerLim
         max_connections,
         header_timeout: Duration::from_secs(header_secs),
         body_timeout: Duration::from_secs(body_secs),
+        ..ServerLimits::default()
     }
 }
 
@@ -155,4 +156,34 @@ async fn a_stop_does_not_wait_for_connections_that_send_nothing() {
     let _ = server.stop.send(());
     let stopped = tokio::time::timeout(PATIENCE, server.done).await;
     assert!(stopped.is_ok(), "the server waited for idle connections");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
+    const ASKED: usize = 2_000;
+    let server = start(ServerLimits {
+        write_timeout: Duration::from_secs(1),
+        ..limits(1, 30, 30)
+    })
+    .await;
+    // Asks for far more than the sockets' buffers hold (the client's kept small), and reads
+    // nothing: the server's writes stall, holding the only slot.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(server.addr).await.unwrap();
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
+    stalled.write_all(&request.repeat(ASKED)).await.unwrap();
+    let stalling = Instant::now();
+    // The next connection is served once the stalled one is closed.
+    let mut s = healthz(server.addr).await;
+    let answer = read_to_close(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // Never before the timeout.
+    assert!(stalling.elapsed() >= Duration::from_millis(900));
+    // The stalled connection got part of its answers, then was closed.
+    let got = read_to_close(&mut stalled).await;
+    let answers = got.matches("HTTP/1.1 200").count();
+    assert!(answers < ASKED, "every answer was written: {answers}");
+    let _ = server.stop.send(());
+    server.done.await.unwrap();
 }

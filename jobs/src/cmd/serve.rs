@@ -135,6 +135,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().body_timeout.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_timeout_secs: u64,
+    /// Seconds writing an answer may make no progress (the client stopped
+    /// reading it) before the connection is closed. A client that reads
+    /// slowly but steadily is served to the end.
+    #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().write_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub write_timeout_secs: u64,
     /// Largest `POST /v1/audit` body, in bytes.
     #[arg(long, value_name = "BYTES", default_value_t = ApiLimits::default().audit_body_bytes)]
     pub audit_max_bytes: usize,
@@ -255,6 +261,7 @@ async fn serve(
         max_connections: fit_open_files(args.max_connections, quiet),
         header_timeout: Duration::from_secs(args.header_timeout_secs),
         body_timeout: Duration::from_secs(args.body_timeout_secs),
+        write_timeout: Duration::from_secs(args.write_timeout_secs),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

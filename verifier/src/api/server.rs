@@ -17,11 +17,16 @@
 //!   fails with [`BodyTimeout`] (the API answers `408 request_timeout`), and
 //!   the connection is closed after the answer.
 //!
+//! - **A write timeout.** An answer whose writing makes no progress for
+//!   [`ServerLimits::write_timeout`] (the client stopped reading, and the
+//!   socket's buffers are full) closes its connection. A client that reads
+//!   slowly but steadily is served to the end.
+//!
 //! [`serve`] stops accepting when its `shutdown` future resolves, lets each
 //! connection finish the request it is serving (an idle connection closes at
-//! once; one that has sent part of a request head, at its header timeout),
-//! and returns when every connection has closed. Writing an answer has no
-//! time limit: a client that stops reading keeps its slot.
+//! once; one that has sent part of a request head, at its header timeout;
+//! one that stopped reading its answer, at its write timeout), and returns
+//! when every connection has closed.
 //!
 //! ```no_run
 //! use proofmark_verifier::Lookup;
@@ -66,6 +71,9 @@ pub struct ServerLimits {
     pub header_timeout: Duration,
     /// Time a request's body has to arrive, from its head (default 30 s).
     pub body_timeout: Duration,
+    /// Longest time writing an answer may make no progress before its
+    /// connection is closed (default 30 s).
+    pub write_timeout: Duration,
 }
 
 impl Default for ServerLimits {
@@ -74,6 +82,7 @@ impl Default for ServerLimits {
             max_connections: 4096,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -184,6 +193,7 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    let stream = StallingWrites::new(stream, limits.write_timeout);
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
     let stopping = async {
         // Stops when told to, or when the server is gone.
@@ -201,8 +211,98 @@ async fn serve_connection(
         }
     };
     if let Err(e) = result {
-        // A header timeout, a client that went away, a malformed request.
+        // A header or write timeout, a client that went away, a malformed request.
         tracing::debug!(error = %e, "connection closed");
+    }
+}
+
+/// A connection's stream whose writes fail with [`std::io::ErrorKind::TimedOut`] once they
+/// have made no progress for the write timeout: each write (or flush, or shutdown) that cannot
+/// go on arms a timer, and any progress disarms it.
+struct StallingWrites<S> {
+    inner: S,
+    timeout: Duration,
+    /// Armed while a write waits.
+    stalled: Option<Pin<Box<Sleep>>>,
+}
+
+impl<S> StallingWrites<S> {
+    fn new(inner: S, timeout: Duration) -> Self {
+        StallingWrites {
+            inner,
+            timeout,
+            stalled: None,
+        }
+    }
+
+    /// `poll`'s outcome, or the timeout's error once writes have waited for longer than it.
+    fn within<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>>
+    where
+        S: Unpin,
+    {
+        if let Poll::Ready(done) = poll(Pin::new(&mut self.inner), cx) {
+            self.stalled = None;
+            return Poll::Ready(done);
+        }
+        let timeout = self.timeout;
+        let stalled = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        match stalled.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "the client read nothing of the answer for {} s",
+                    timeout.as_secs_f64()
+                ),
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for StallingWrites<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallingWrites<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut().within(cx, |s, cx| s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        self.get_mut()
+            .within(cx, |s, cx| s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().within(cx, |s, cx| s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.get_mut().within(cx, |s, cx| s.poll_shutdown(cx))
     }
 }
 
