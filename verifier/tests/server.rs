@@ -158,6 +158,24 @@ async fn a_stop_does_not_wait_for_connections_that_send_nothing() {
     assert!(stopped.is_ok(), "the server waited for idle connections");
 }
 
+/// Connects with a small receive buffer and asks for `asked` copies of `/openapi.json` (about
+/// 8 KB each: far more than the sockets' buffers hold), sending the requests from a task of
+/// their own (the server may close the connection before it has read them all).
+async fn ask_much(addr: SocketAddr, asked: usize) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(addr).await.unwrap();
+    let (read, mut write) = stream.into_split();
+    let request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(asked);
+    let sent = tokio::spawn(async move {
+        let _ = write.write_all(&request).await;
+        write
+    });
+    let write = sent.await.unwrap();
+    // Reunited: the requests are in the sockets' buffers (or refused, once closed).
+    read.reunite(write).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
     const ASKED: usize = 2_000;
@@ -166,24 +184,55 @@ async fn a_client_that_stops_reading_is_closed_after_the_write_timeout() {
         ..limits(1, 30, 30)
     })
     .await;
-    // Asks for far more than the sockets' buffers hold (the client's kept small), and reads
-    // nothing: the server's writes stall, holding the only slot.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut stalled = socket.connect(server.addr).await.unwrap();
-    let request = b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n";
-    stalled.write_all(&request.repeat(ASKED)).await.unwrap();
-    let stalling = Instant::now();
+    // Taken before the connect: the server's writes stall later.
+    let connecting = Instant::now();
+    // Reads nothing: the server's writes stall, holding the only slot.
+    let mut stalled = ask_much(server.addr, ASKED).await;
     // The next connection is served once the stalled one is closed.
     let mut s = healthz(server.addr).await;
     let answer = read_to_close(&mut s).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     // Never before the timeout.
-    assert!(stalling.elapsed() >= Duration::from_millis(900));
+    assert!(connecting.elapsed() >= Duration::from_millis(900));
     // The stalled connection got part of its answers, then was closed.
     let got = read_to_close(&mut stalled).await;
     let answers = got.matches("HTTP/1.1 200").count();
     assert!(answers < ASKED, "every answer was written: {answers}");
+    let _ = server.stop.send(());
+    server.done.await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_steady_reader_is_served_past_the_write_timeout() {
+    let server = start(ServerLimits {
+        write_timeout: Duration::from_secs(2),
+        ..limits(16, 30, 30)
+    })
+    .await;
+    let mut slow = ask_much(server.addr, 2_000).await;
+    // 32 KB every quarter second, for three times the write timeout: far less than the
+    // answers, so the server is still writing throughout, its writes waiting between reads.
+    let reading = Instant::now();
+    let mut buf = vec![0u8; 32 * 1024];
+    let mut read = 0usize;
+    while reading.elapsed() < Duration::from_secs(6) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let mut chunk = 0;
+        while chunk < buf.len() {
+            let n = tokio::time::timeout(PATIENCE, slow.read(&mut buf[chunk..]))
+                .await
+                .expect("the server stopped sending")
+                .unwrap_or(0);
+            assert!(
+                n > 0,
+                "the server closed a reading connection after {read} bytes"
+            );
+            chunk += n;
+        }
+        read += chunk;
+    }
+    assert!(read >= 20 * buf.len());
+    drop(slow);
     let _ = server.stop.send(());
     server.done.await.unwrap();
 }

@@ -136,8 +136,9 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub body_timeout_secs: u64,
     /// Seconds writing an answer may make no progress (the client stopped
-    /// reading it) before the connection is closed. A client that reads
-    /// slowly but steadily is served to the end.
+    /// reading it) before the connection is closed. Progress is the socket
+    /// taking a write or (on Linux) the client acknowledging any bytes, so a
+    /// client that reads slowly but steadily is served to the end.
     #[arg(long, value_name = "SECONDS", default_value_t = ServerLimits::default().write_timeout.as_secs(),
           value_parser = clap::value_parser!(u64).range(1..))]
     pub write_timeout_secs: u64,

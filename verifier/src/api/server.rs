@@ -16,11 +16,12 @@
 //!   [`ServerLimits::body_timeout`] of its head: past it, reading the body
 //!   fails with [`BodyTimeout`] (the API answers `408 request_timeout`), and
 //!   the connection is closed after the answer.
-//!
 //! - **A write timeout.** An answer whose writing makes no progress for
 //!   [`ServerLimits::write_timeout`] (the client stopped reading, and the
-//!   socket's buffers are full) closes its connection. A client that reads
-//!   slowly but steadily is served to the end.
+//!   socket's buffers are full) closes its connection. Progress is a write
+//!   the socket takes, or (on Linux) the client acknowledging any of the
+//!   bytes queued for it, so a client that reads slowly but steadily is
+//!   served to the end.
 //!
 //! [`serve`] stops accepting when its `shutdown` future resolves, lets each
 //! connection finish the request it is serving (an idle connection closes at
@@ -193,7 +194,7 @@ async fn serve_connection(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
-    let stream = StallingWrites::new(stream, limits.write_timeout);
+    let stream = StallingWrites::new(Unacked(stream), limits.write_timeout);
     let mut conn = pin!(builder.serve_connection(TokioIo::new(stream), service));
     let stopping = async {
         // Stops when told to, or when the server is gone.
@@ -216,18 +217,48 @@ async fn serve_connection(
     }
 }
 
-/// A connection's stream whose writes fail with [`std::io::ErrorKind::TimedOut`] once they
-/// have made no progress for the write timeout: each write (or flush, or shutdown) that cannot
-/// go on arms a timer, and any progress disarms it.
-struct StallingWrites<S> {
-    inner: S,
-    timeout: Duration,
-    /// Armed while a write waits.
-    stalled: Option<Pin<Box<Sleep>>>,
+/// A TCP stream that can tell how many of the bytes written to it its peer has not yet
+/// acknowledged.
+struct Unacked(tokio::net::TcpStream);
+
+impl Unacked {
+    /// Bytes in the socket's send queue (not yet sent, or sent and not yet acknowledged), where
+    /// the system tells (Linux: `SIOCOUTQ`).
+    #[cfg(target_os = "linux")]
+    #[allow(unsafe_code)]
+    fn queued(&self) -> Option<u64> {
+        use std::os::fd::AsRawFd;
+        let mut queued: libc::c_int = 0;
+        // SAFETY: `SIOCOUTQ` (`TIOCOUTQ`) writes one int to the pointer it is given, which
+        // lives for the call; the descriptor is the stream's, open while `self` is.
+        let failed = unsafe { libc::ioctl(self.0.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        if failed != 0 {
+            return None;
+        }
+        u64::try_from(queued).ok()
+    }
+
+    /// Bytes in the socket's send queue: not known on this system.
+    #[cfg(not(target_os = "linux"))]
+    fn queued(&self) -> Option<u64> {
+        None
+    }
 }
 
-impl<S> StallingWrites<S> {
-    fn new(inner: S, timeout: Duration) -> Self {
+/// A connection's stream whose writes fail with [`std::io::ErrorKind::TimedOut`] once they
+/// have made no progress for the write timeout: a write (or flush, or shutdown) that cannot go
+/// on arms a timer; a write the socket takes disarms it; and when it fires, the timer starts
+/// again if the client acknowledged some of the queued bytes meanwhile (a slow reader's
+/// progress, which does not wake a waiting write until a third of the send buffer is free).
+struct StallingWrites {
+    inner: Unacked,
+    timeout: Duration,
+    /// Armed while a write waits: the timer, and the send queue when it was armed.
+    stalled: Option<(Pin<Box<Sleep>>, Option<u64>)>,
+}
+
+impl StallingWrites {
+    fn new(inner: Unacked, timeout: Duration) -> Self {
         StallingWrites {
             inner,
             timeout,
@@ -235,47 +266,58 @@ impl<S> StallingWrites<S> {
         }
     }
 
-    /// `poll`'s outcome, or the timeout's error once writes have waited for longer than it.
+    /// `poll`'s outcome, or the timeout's error once writes have made no progress for longer
+    /// than it.
     fn within<T>(
         &mut self,
         cx: &mut Context<'_>,
-        poll: impl FnOnce(Pin<&mut S>, &mut Context<'_>) -> Poll<std::io::Result<T>>,
-    ) -> Poll<std::io::Result<T>>
-    where
-        S: Unpin,
-    {
-        if let Poll::Ready(done) = poll(Pin::new(&mut self.inner), cx) {
+        poll: impl FnOnce(Pin<&mut tokio::net::TcpStream>, &mut Context<'_>) -> Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
+        if let Poll::Ready(done) = poll(Pin::new(&mut self.inner.0), cx) {
             self.stalled = None;
             return Poll::Ready(done);
         }
         let timeout = self.timeout;
-        let stalled = self
+        let inner = &self.inner;
+        let (timer, queued) = self
             .stalled
-            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-        match stalled.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!(
-                    "the client read nothing of the answer for {} s",
-                    timeout.as_secs_f64()
-                ),
-            ))),
-            Poll::Pending => Poll::Pending,
+            .get_or_insert_with(|| (Box::pin(tokio::time::sleep(timeout)), inner.queued()));
+        loop {
+            if timer.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            let now = inner.queued();
+            match (*queued, now) {
+                (Some(then), Some(now)) if now < then => {
+                    // The client took some: another full timeout from here.
+                    *queued = Some(now);
+                    timer.as_mut().reset(Instant::now() + timeout);
+                }
+                _ => {
+                    return Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!(
+                            "the client read nothing of the answer for {} s",
+                            timeout.as_secs_f64()
+                        ),
+                    )));
+                }
+            }
         }
     }
 }
 
-impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for StallingWrites<S> {
+impl tokio::io::AsyncRead for StallingWrites {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut tokio::io::ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_read(cx, buf)
+        Pin::new(&mut self.get_mut().inner.0).poll_read(cx, buf)
     }
 }
 
-impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallingWrites<S> {
+impl tokio::io::AsyncWrite for StallingWrites {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -294,7 +336,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for StallingWrites<
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
+        self.inner.0.is_write_vectored()
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {

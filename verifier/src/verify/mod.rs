@@ -747,10 +747,10 @@ fn warm_batch(id: &str, info: &BatchInfo) -> u8 {
     acc
 }
 
-/// Reports whose records are sorted and checked together by
-/// [`verify_reports`] (bounds the memory of the walk order and of the
-/// records' verdicts before they are gathered per report); callers that
-/// fetch reports fetch this many at a time to keep one window in memory.
+/// Reports ordered and checked together by [`verify_reports`] (bounds the
+/// memory of the walk order and of the verdicts before they are put back in
+/// order); callers that fetch reports fetch this many at a time to keep one
+/// window in memory.
 pub const BULK_WINDOW_REPORTS: usize = 16_384;
 
 /// Whether `v` holds a JSON number that is not an integer.
@@ -939,6 +939,7 @@ pub fn verify_reports_with(
         if options.proof_memo {
             checked.par_sort_unstable_by_key(|c| c.0);
         }
+        debug_assert_eq!(checked.len(), window.len(), "a report without a verdict");
         for (_, verdict, proofs, hits) in checked {
             stats.proofs += proofs;
             stats.memo_hits += hits;
