@@ -259,6 +259,20 @@ grep -q '^not a code,malformed,' "$tmp/typo-store.csv" || { cat "$tmp/typo-store
 cmp "$tmp/typo-store.csv" "$tmp/typo-server.csv" || fail "a malformed code's row differs between --store and --server"
 # Lookups run as parallel tasks; the rows still follow the input's order.
 tail -n +2 "$tmp/audit-store.csv" | cut -d, -f1 | cmp - "$tmp/codes.txt" || fail "--store: rows not in the order of the codes"
+# Three windows of codes (the next fetched while one is verified), from a store and a server:
+# every row, in the order of the codes.
+grep -v '^00000000000000000000$' "$tmp/codes.txt" >"$tmp/known.txt"
+: >"$tmp/many-codes.txt"
+while [ "$(wc -l <"$tmp/many-codes.txt")" -lt 9192 ]; do cat "$tmp/known.txt" >>"$tmp/many-codes.txt"; done
+head -n 9192 "$tmp/many-codes.txt" >"$tmp/many-codes.cut" && mv "$tmp/many-codes.cut" "$tmp/many-codes.txt"
+expect 0 "$bin" --quiet audit codes "$tmp/many-codes.txt" --store "$tmp/store" --index "$tmp/index" \
+    --ledger-key "$key" --format csv --output "$tmp/many-store.csv"
+expect 0 "$bin" --quiet audit codes "$tmp/many-codes.txt" --server "$url" --ledger-key "$key" \
+    --format csv --output "$tmp/many-server.csv"
+for out in many-store many-server; do
+    [ "$(grep -c ',verified,' "$tmp/$out.csv")" = 9192 ] || fail "$out: not every code of three windows verified"
+    tail -n +2 "$tmp/$out.csv" | cut -d, -f1 | cmp - "$tmp/many-codes.txt" || fail "$out: rows not in the order of the codes"
+done
 "$py" - "$first" "$tmp/many.ndjson" <<'EOF'
 import json, sys
 line = json.dumps(json.load(open(sys.argv[1])), separators=(",", ":"))

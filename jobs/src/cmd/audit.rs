@@ -432,7 +432,7 @@ fn answer_for(asked: &str, line: AuditLine) -> AuditLine {
 async fn fetch_from_server(
     server: &str,
     codes: &[String],
-    args: &AuditCodesArgs,
+    (request_codes, concurrency): (usize, usize),
     pb: &ProgressBar,
 ) -> anyhow::Result<Vec<AuditLine>> {
     let client = reqwest::Client::builder()
@@ -440,7 +440,7 @@ async fn fetch_from_server(
         .context("starting the HTTP client")?;
     let url = format!("{}/v1/audit", server.trim_end_matches('/'));
     let chunks: Vec<Vec<String>> = codes
-        .chunks(args.request_codes.max(1))
+        .chunks(request_codes.max(1))
         .map(<[String]>::to_vec)
         .collect();
     // Each request (and the parsing of its answer) is a task of its own, so
@@ -489,7 +489,7 @@ async fn fetch_from_server(
                         .collect())
                 })
             })
-            .buffered(args.concurrency.max(1))
+            .buffered(concurrency.max(1))
             .collect()
             .await;
     let mut out = Vec::with_capacity(codes.len());
@@ -548,6 +548,37 @@ async fn fetch_from_store(
         .collect()
 }
 
+/// Fetches the windows of `codes` in turn (`fetch`, on the runtime) and hands each to `verify`
+/// with the seconds its fetch took; the next window is fetched while the current one is
+/// verified, so the lookups' waits and the verification's serial parts overlap (two windows in
+/// memory at most).
+fn fetch_ahead<Fut>(
+    rt: &tokio::runtime::Runtime,
+    codes: &[String],
+    fetch: impl Fn(Vec<String>) -> Fut,
+    mut verify: impl FnMut(Vec<AuditLine>, f64),
+) -> anyhow::Result<()>
+where
+    Fut: Future<Output = anyhow::Result<Vec<AuditLine>>> + Send + 'static,
+{
+    let spawn = |window: &[String]| {
+        let fetching = fetch(window.to_vec());
+        rt.spawn(async move {
+            let started = Instant::now();
+            let window = fetching.await?;
+            anyhow::Ok((window, started.elapsed().as_secs_f64()))
+        })
+    };
+    let mut windows = codes.chunks(AUDIT_WINDOW_CODES);
+    let mut next = windows.next().map(spawn);
+    while let Some(fetching) = next.take() {
+        let (window, secs) = rt.block_on(fetching).context("the lookup task failed")??;
+        next = windows.next().map(spawn);
+        verify(window, secs);
+    }
+    Ok(())
+}
+
 fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     crate::alloc::keep_freed_memory();
     match codes_inner(&args, global) {
@@ -560,6 +591,7 @@ fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
 }
 
 fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started = Instant::now();
     if args.format == OutputFormat::Parquet && args.output.is_none() {
         return Err(anyhow::Error::msg(Classified(
             ExitClass::Input,
@@ -576,8 +608,8 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let mut records = 0usize;
     let mut fetch_secs = 0f64;
     let mut verify_secs = 0f64;
-    let mut verify = |window: Vec<AuditLine>, fetched: Instant, rows: &mut Vec<CodeAuditRow>| {
-        fetch_secs += fetched.elapsed().as_secs_f64();
+    let mut verify = |window: Vec<AuditLine>, fetched_secs: f64, rows: &mut Vec<CodeAuditRow>| {
+        fetch_secs += fetched_secs;
         records += window
             .iter()
             .map(|l| match l {
@@ -614,12 +646,14 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
                 Err(e) => AuditLine::NoReport(place(), CodeStatus::Error, e),
             });
             if window.len() == AUDIT_WINDOW_CODES {
-                verify(std::mem::take(&mut window), fetched, &mut rows);
+                let read = fetched.elapsed().as_secs_f64();
+                verify(std::mem::take(&mut window), read, &mut rows);
                 fetched = Instant::now();
             }
         }
         if !window.is_empty() {
-            verify(window, fetched, &mut rows);
+            let read = fetched.elapsed().as_secs_f64();
+            verify(window, read, &mut rows);
         }
         pb.finish_and_clear();
     } else {
@@ -627,22 +661,25 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let rt = runtime()?;
         let pb = bar(global, codes.len() as u64, "codes audited");
         rows.reserve(codes.len());
+        let verify = |window, secs| verify(window, secs, &mut rows);
         if let Some(server) = &args.server {
-            for chunk in codes.chunks(AUDIT_WINDOW_CODES) {
-                let fetched = Instant::now();
-                let window = rt.block_on(fetch_from_server(server, chunk, args, &pb))?;
-                verify(window, fetched, &mut rows);
-            }
+            let limits = (args.request_codes, args.concurrency);
+            let fetch = |window: Vec<String>| {
+                let (server, pb) = (server.clone(), pb.clone());
+                async move { fetch_from_server(&server, &window, limits, &pb).await }
+            };
+            fetch_ahead(&rt, &codes, fetch, verify)?;
         } else if let (Some(store), Some(index)) = (&args.store, &args.index) {
             let store = Store::from_url(store).with_context(|| format!("store {store}"))?;
             let lookup = Lookup::open(store, index)
                 .with_context(|| format!("code index {}", index.display()))?
                 .with_max_lot_records(args.max_lot_records);
-            for chunk in codes.chunks(AUDIT_WINDOW_CODES) {
-                let fetched = Instant::now();
-                let window = rt.block_on(fetch_from_store(&lookup, chunk, args.concurrency, &pb));
-                verify(window, fetched, &mut rows);
-            }
+            let concurrency = args.concurrency;
+            let fetch = |window: Vec<String>| {
+                let (lookup, pb) = (lookup.clone(), pb.clone());
+                async move { Ok(fetch_from_store(&lookup, &window, concurrency, &pb).await) }
+            };
+            fetch_ahead(&rt, &codes, fetch, verify)?;
         } else {
             anyhow::bail!("give --server URL, --store URL --index DIR, or --reports");
         }
@@ -674,10 +711,17 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         errln!(
             "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {malformed} \
              malformed, {errors} errors; \
-             {records} records verified in {verify_secs:.3} s ({:.0} records/s), fetched in \
-             {fetch_secs:.3} s",
+             {records} records verified in {verify_secs:.3} s ({:.0} records/s), {} in \
+             {fetch_secs:.3} s{}; {:.3} s in all",
             rows.len(),
             records as f64 / verify_secs.max(1e-9),
+            if args.reports { "read" } else { "fetched" },
+            if args.reports {
+                ""
+            } else {
+                " (a window fetched while the one before is verified)"
+            },
+            started.elapsed().as_secs_f64(),
         );
     }
     Ok(ExitCode::from(if errors > 0 {
