@@ -579,6 +579,59 @@ where
     Ok(())
 }
 
+/// Reads a file of reports (one JSON code report a line) a window at a time, the lines of a
+/// window parsed in parallel, and hands each window to `emit` with the seconds it took to read
+/// and parse, until the file ends or `emit` returns false. A line that does not parse is an
+/// error row naming its code or its line; a line that is not UTF-8, or a read that fails,
+/// ends the reading with an error.
+fn read_report_windows(
+    reader: impl BufRead,
+    pb: &ProgressBar,
+    mut emit: impl FnMut((Vec<AuditLine>, f64)) -> bool,
+) -> anyhow::Result<()> {
+    use rayon::prelude::*;
+    let parse = |(i, line): (usize, String)| {
+        let place = || format!("line {}", i + 1);
+        match parse_audit_line(&line) {
+            Ok(AuditLine::NoReport(code, status, why)) if code.is_empty() => {
+                AuditLine::NoReport(place(), status, why)
+            }
+            Ok(parsed) => parsed,
+            Err(e) => AuditLine::NoReport(place(), CodeStatus::Error, e),
+        }
+    };
+    let mut lines: Vec<(usize, String)> = Vec::with_capacity(AUDIT_WINDOW_CODES);
+    let mut started = Instant::now();
+    let mut lines_of = reader.split(b'\n').enumerate();
+    loop {
+        let next = lines_of.next();
+        let ended = next.is_none();
+        if let Some((i, line)) = next {
+            let line = line?;
+            pb.inc(line.len() as u64 + 1);
+            let text = text_line(i, &line)?;
+            let text = text.strip_suffix('\r').unwrap_or(text);
+            if !text.trim().is_empty() {
+                lines.push((i, text.to_owned()));
+            }
+            if lines.len() < AUDIT_WINDOW_CODES {
+                continue;
+            }
+        } else if lines.is_empty() {
+            return Ok(());
+        }
+        let window: Vec<AuditLine> = std::mem::take(&mut lines)
+            .into_par_iter()
+            .with_min_len(16)
+            .map(parse)
+            .collect();
+        if !emit((window, started.elapsed().as_secs_f64())) || ended {
+            return Ok(());
+        }
+        started = Instant::now();
+    }
+}
+
 fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     crate::alloc::keep_freed_memory();
     match codes_inner(&args, global) {
@@ -626,35 +679,24 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let pb = bar(global, len, "bytes of reports audited");
-        let mut window = Vec::with_capacity(AUDIT_WINDOW_CODES);
-        let mut fetched = Instant::now();
-        for (i, line) in BufReader::new(f).split(b'\n').enumerate() {
-            let line = line.with_context(|| format!("reading {}", args.file.display()))?;
-            pb.inc(line.len() as u64 + 1);
-            let line =
-                text_line(i, &line).with_context(|| format!("reading {}", args.file.display()))?;
-            let line = line.strip_suffix('\r').unwrap_or(line);
-            if line.trim().is_empty() {
-                continue;
-            }
-            let place = || format!("line {}", i + 1);
-            window.push(match parse_audit_line(line) {
-                Ok(AuditLine::NoReport(code, status, why)) if code.is_empty() => {
-                    AuditLine::NoReport(place(), status, why)
+        // Read and parsed on a thread of its own, a window ahead of the verification.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(0);
+            let (file, pb) = (&args.file, &pb);
+            scope.spawn(move || {
+                let read = read_report_windows(BufReader::new(f), pb, |window| {
+                    tx.send(Ok(window)).is_ok()
+                });
+                if let Err(e) = read {
+                    let _ = tx.send(Err(e.context(format!("reading {}", file.display()))));
                 }
-                Ok(parsed) => parsed,
-                Err(e) => AuditLine::NoReport(place(), CodeStatus::Error, e),
             });
-            if window.len() == AUDIT_WINDOW_CODES {
-                let read = fetched.elapsed().as_secs_f64();
-                verify(std::mem::take(&mut window), read, &mut rows);
-                fetched = Instant::now();
+            for window in rx {
+                let (window, secs) = window?;
+                verify(window, secs, &mut rows);
             }
-        }
-        if !window.is_empty() {
-            let read = fetched.elapsed().as_secs_f64();
-            verify(window, read, &mut rows);
-        }
+            anyhow::Ok(())
+        })?;
         pb.finish_and_clear();
     } else {
         let codes = read_codes(args)?;
@@ -717,7 +759,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             records as f64 / verify_secs.max(1e-9),
             if args.reports { "read" } else { "fetched" },
             if args.reports {
-                ""
+                " (a window read while the one before is verified)"
             } else {
                 " (a window fetched while the one before is verified)"
             },
@@ -765,6 +807,68 @@ mod tests {
         assert_eq!(text_line(1, b"\xEF\xBB\xBF{").unwrap(), "\u{feff}{");
         let err = codes_of(&b"aaaaaa\nbb\xFFbbbb\n"[..]).unwrap_err();
         assert!(err.to_string().contains("line 2 is not UTF-8"), "{err}");
+    }
+
+    /// The places of a window's lines (all error rows here: the lines are no reports).
+    fn places(window: &[AuditLine]) -> Vec<String> {
+        window
+            .iter()
+            .map(|l| match l {
+                AuditLine::NoReport(place, CodeStatus::Error, _) => place.clone(),
+                other => panic!("not an error row: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reports_file_is_read_in_windows_in_order_until_it_ends_or_fails() {
+        let pb = ProgressBar::hidden();
+        // A window and 10 lines more, with a blank line (skipped) and a CRLF line among them.
+        let mut text = String::new();
+        for i in 0..AUDIT_WINDOW_CODES + 10 {
+            text.push_str(if i == 5 { "\n" } else { "no report\r\n" });
+        }
+        text.push_str("no report");
+        let mut windows = Vec::new();
+        read_report_windows(text.as_bytes(), &pb, |(w, _)| {
+            windows.push(places(&w));
+            true
+        })
+        .unwrap();
+        assert_eq!(
+            windows.iter().map(Vec::len).collect::<Vec<_>>(),
+            [AUDIT_WINDOW_CODES, 10]
+        );
+        let all: Vec<String> = windows.concat();
+        assert_eq!(all[4..6], ["line 5", "line 7"]);
+        assert_eq!(
+            all.last().unwrap(),
+            &format!("line {}", AUDIT_WINDOW_CODES + 11)
+        );
+        // A receiver that is gone stops the reading after the window it refused.
+        let mut seen = 0;
+        read_report_windows(text.as_bytes(), &pb, |_| {
+            seen += 1;
+            false
+        })
+        .unwrap();
+        assert_eq!(seen, 1);
+        // A line that is not UTF-8 ends the reading with an error naming it, after the
+        // windows before it.
+        let mut bad = text.into_bytes();
+        bad.extend_from_slice(b"\nbad \xFF line\n");
+        let mut seen = 0;
+        let err = read_report_windows(&bad[..], &pb, |_| {
+            seen += 1;
+            true
+        })
+        .unwrap_err();
+        assert_eq!(seen, 1);
+        assert!(
+            err.to_string()
+                .contains(&format!("line {} is not UTF-8", AUDIT_WINDOW_CODES + 12)),
+            "{err}"
+        );
     }
 
     #[test]
