@@ -406,7 +406,9 @@ pub async fn load_anchor_request(
 pub struct AnchorOutcome {
     /// The chain's name.
     pub chain: String,
-    /// Whether this call anchored (false: a valid receipt already existed).
+    /// Whether this call made the batch's receipt (false: a valid receipt already existed).
+    /// Its transaction may be one an earlier, interrupted run sent and this call found
+    /// mined; the summary then says so.
     pub anchored_now: bool,
     /// The receipt as stored (JSON).
     pub receipt: serde_json::Value,

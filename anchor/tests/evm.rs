@@ -241,7 +241,16 @@ async fn deploy_grant_anchor_rerun_and_conflict() {
     let rebuilt = anchor_batch(&fx.store, BATCH, "local", &chains)
         .await
         .unwrap();
-    assert!(!rebuilt.anchored_now);
+    // The receipt is made by this call (so a job records its anchor stage), for the
+    // transaction sent before, which it says.
+    assert!(rebuilt.anchored_now);
+    assert!(
+        rebuilt
+            .summary
+            .contains("the transaction of an earlier run"),
+        "{}",
+        rebuilt.summary
+    );
     assert_eq!(node.nonce(MEMBER), nonce);
     let r2 = stored_receipt(&fx.store, "local").await;
     assert_eq!(
@@ -384,6 +393,27 @@ async fn non_members_and_non_admins_are_refused_clearly() {
         c.check_contract().await.unwrap_err(),
         EvmError::NotAContract { .. }
     ));
+    // Code that is not the anchor contract is named as such: one that answers nothing
+    // (STOP), one that answers zeros (a 32-byte zero word), one that reverts.
+    for (byte, code) in [(8, "0x00"), (9, "0x60206000f3"), (10, "0x60006000fd")] {
+        let other = Address::repeat_byte(byte);
+        node.rpc(
+            "anvil_setCode",
+            serde_json::json!([other.to_string(), code]),
+        );
+        let c = EvmClient::connect("local", &config(&node, MEMBER_ENV, Some(other)), None)
+            .await
+            .unwrap();
+        let err = c.check_contract().await.unwrap_err();
+        assert!(
+            matches!(err, EvmError::NotAnchorContract { .. }),
+            "{code}: {err}"
+        );
+        assert!(
+            err.to_string().contains("not a proofmark anchor contract"),
+            "{err}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -429,7 +459,13 @@ async fn confirmations_are_waited_for() {
     let outcome = anchor_batch(&fx.store, BATCH, "local", &chains_long)
         .await
         .unwrap();
-    assert!(!outcome.anchored_now);
+    // The receipt is this call's, the transaction the first call's.
+    assert!(outcome.anchored_now);
+    assert!(
+        outcome.summary.contains("earlier run"),
+        "{}",
+        outcome.summary
+    );
     let r = stored_receipt(&fx.store, "local").await;
     assert!(r.confirmations >= 4, "{}", r.confirmations);
     assert!(node.block_number() + 1 >= r.block_number + 4);
@@ -668,9 +704,12 @@ async fn the_node_going_away_mid_send_is_a_clear_error_and_a_rerun_completes() {
     let outcome = anchor_batch(&fx.store, BATCH, "flaky", &chains)
         .await
         .unwrap();
+    // Found on the contract and not sent again (the nonce): the receipt is this call's.
+    assert!(outcome.anchored_now);
     assert!(
-        !outcome.anchored_now,
-        "found on the contract, not sent again"
+        outcome.summary.contains("earlier run"),
+        "{}",
+        outcome.summary
     );
     assert_eq!(node.nonce(MEMBER), 1);
     let r = stored_receipt(&fx.store, "flaky").await;

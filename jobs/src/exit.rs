@@ -85,9 +85,15 @@ pub fn message(err: &anyhow::Error) -> String {
     let mut out = String::new();
     let mut last = String::new();
     for cause in err.chain() {
-        let text = cause.to_string();
+        let mut text = cause.to_string();
         if text.is_empty() || (!last.is_empty() && last.ends_with(&text)) {
             continue;
+        }
+        // A cause that names again the chain the message named ("chain NAME: ...") does not.
+        if let Some(place) = chain_place(&text)
+            && out.contains(place)
+        {
+            text = text[place.len()..].to_owned();
         }
         if !out.is_empty() {
             out.push_str(": ");
@@ -96,6 +102,13 @@ pub fn message(err: &anyhow::Error) -> String {
         last = text;
     }
     out
+}
+
+/// The `chain NAME: ` that opens `text`, if it opens with one.
+fn chain_place(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("chain ")?;
+    let name = rest.find(": ").map(|end| &rest[..end])?;
+    (!name.is_empty() && !name.contains(' ')).then(|| &text[.."chain ".len() + name.len() + 2])
 }
 
 /// The class of `err`: a [`Classified`] outermost context first, then the
@@ -284,6 +297,20 @@ mod tests {
         assert_eq!(
             format!("{repeated:#}"),
             "planning: cannot open x: Not a directory: Not a directory"
+        );
+        // A cause that names the chain its message named does not name it again.
+        let chain = anyhow::anyhow!("chain local: get receipt at http://n failed")
+            .context("chain local: after sending transaction 0xab (a rerun resumes it)");
+        assert_eq!(
+            message(&chain),
+            "chain local: after sending transaction 0xab (a rerun resumes it): get receipt at \
+             http://n failed"
+        );
+        let other_chain =
+            anyhow::anyhow!("chain b: down").context("chain a: cannot read the anchor");
+        assert_eq!(
+            message(&other_chain),
+            "chain a: cannot read the anchor: chain b: down"
         );
         assert_eq!(classify(&other), ExitClass::Internal);
         assert_eq!(

@@ -40,6 +40,12 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     out
 }
 
+/// A local port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
 fn chains_toml(dir: &Path, node: &Anvil, contract: Option<&str>, key_env: &str) -> String {
     let path = dir.join("chains.toml");
     let contract = contract.map_or(String::new(), |c| format!("contract = \"{c}\"\n"));
@@ -107,6 +113,16 @@ fn deploy_grant_anchor_show_through_the_binary() {
     ))
     .unwrap();
     assert_eq!(granted["member"], true);
+    // Granting a member again sends nothing.
+    let again: Value = serde_json::from_str(&ok(
+        d,
+        &[
+            "chain", "grant", MEMBER, "--chains", &chains, "--chain", "local",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(again["member"], true);
+    assert!(again["tx_hash"].is_null(), "{again}");
 
     // Not anchored yet: show exits 1.
     let shown = run(
@@ -188,11 +204,45 @@ fn deploy_grant_anchor_show_through_the_binary() {
             "local",
         ],
     );
-    assert!(again.contains("local: already anchored"), "{again}");
+    // Said once, by the receipt's own summary.
+    assert!(again.contains("(already anchored)"), "{again}");
+    assert_eq!(again.matches("already anchored").count(), 1, "{again}");
     // The confirmations stored are those the receipt had when made, and said so.
     assert!(
         again.contains("confirmation(s) when anchored at 20"),
         "{again}"
+    );
+    // The node gone: the stored receipt stands, with a warning (as in `proofmark run`).
+    let down = d.join("down.toml");
+    let text = std::fs::read_to_string(&chains)
+        .unwrap()
+        .replace(&node.url, &format!("http://127.0.0.1:{}", free_port()))
+        + "rpc_timeout_secs = 1\nrequest_timeout_secs = 1\n";
+    std::fs::write(&down, text).unwrap();
+    let o = run(
+        d,
+        &[
+            "anchor",
+            "--batch-id",
+            "b1",
+            "--store",
+            store,
+            "--chains",
+            down.to_str().unwrap(),
+            "--chain",
+            "local",
+        ],
+    );
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("the receipt stored earlier was not re-checked"),
+        "{said}"
+    );
+    assert_eq!(said.matches("chain local:").count(), 1, "{said}");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(receipt["tx_hash"].as_str().unwrap()),
+        "the stored receipt is printed"
     );
 
     let shown: Value = serde_json::from_str(&ok(
@@ -810,7 +860,7 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
     let anchors = &verdict["batches"]["b1"]["anchors"];
     assert_eq!(anchors["a"]["trusted"], true, "{anchors}");
     assert_eq!(anchors["b"]["trusted"], true, "{anchors}");
-    // A mistyped (wrong checksum) contract address is refused.
+    // A mistyped (wrong checksum) contract address is refused, as an argument at fault.
     let mistyped = flip_case_of_one_letter(&contract);
     let o = run(
         d,
@@ -825,10 +875,31 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
     );
     assert_eq!(
         code_of(&o),
-        Some(2),
+        Some(3),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // A chain given whose contract is not the receipt's: not checked, and said why (not
+    // "no chain given").
+    let o = run(
+        d,
+        &[
+            "verify",
+            report_path,
+            "--rpc",
+            &a.url,
+            "--contract",
+            "0x1111111111111111111111111111111111111111",
+        ],
+    );
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(code_of(&o), Some(1), "{said}");
+    assert!(said.contains("is not the --contract given"), "{said}");
+    assert!(!said.contains("no chain to read was given"), "{said}");
 
     // Forged receipts of chain `a`: each is not verified (exit 1).
     let receipt = report["batches"]["b1"]["anchors"]["a"].clone();

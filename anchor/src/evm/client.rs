@@ -486,7 +486,10 @@ impl EvmClient {
         })
     }
 
-    /// Checks that the configured address holds contract code.
+    /// Checks that the configured address holds an anchor contract: contract code that
+    /// answers `admin()` with an account (the anchor contract's admin is never the zero
+    /// address). Another contract fails here, named as such, rather than later with a
+    /// misleading error (a "not a member" from a contract that answers zeros).
     pub async fn check_contract(&self) -> Result<Address, EvmError> {
         let address = self.contract()?;
         let p = &self.provider;
@@ -499,7 +502,24 @@ impl EvmClient {
                 address: address.to_string(),
             });
         }
-        Ok(address)
+        let not_ours = |reason: String| EvmError::NotAnchorContract {
+            chain: self.chain.clone(),
+            address: address.to_string(),
+            reason,
+        };
+        match self.admin().await {
+            Ok(admin) if admin != Address::ZERO => Ok(address),
+            Ok(_) => Err(not_ours("its admin() is the zero address".into())),
+            Err(EvmError::Inconsistent { message, .. }) => Err(not_ours(message)),
+            Err(EvmError::Refused { .. }) => Err(not_ours("it refuses admin()".into())),
+            // A call the contract reverted comes back as the node's error answer.
+            Err(EvmError::Rpc { source, .. })
+                if source.0.to_ascii_lowercase().contains("revert") =>
+            {
+                Err(not_ours(format!("admin() reverted: {}", source.0)))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// The anchor of `batch_id` by member `submitter` (anchors are kept per

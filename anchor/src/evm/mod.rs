@@ -117,6 +117,20 @@ pub enum EvmError {
         /// The configured address.
         address: String,
     },
+    /// The code at the configured address is not an anchor contract (it does not answer
+    /// `admin()` as the anchor contract does).
+    #[error(
+        "chain {chain}: the contract at {address} is not a proofmark anchor contract ({reason}): \
+         check `contract` in the chains file"
+    )]
+    NotAnchorContract {
+        /// The chain's name.
+        chain: String,
+        /// The configured address.
+        address: String,
+        /// What gave it away.
+        reason: String,
+    },
     /// The sending account may not anchor.
     #[error(
         "account {account} is not a member of anchor contract {contract} on chain {chain}: \
@@ -220,7 +234,10 @@ pub enum EvmError {
     },
     /// A failure after a transaction was sent: the transaction may still be
     /// mined, so the error names it.
-    #[error("chain {chain}: after sending transaction {tx_hash}: {source}")]
+    #[error(
+        "chain {chain}: after sending transaction {tx_hash} (a rerun resumes it and sends no \
+         second anchor)"
+    )]
     AfterSend {
         /// The chain's name.
         chain: String,

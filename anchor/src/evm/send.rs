@@ -67,10 +67,19 @@ fn bad_object(path: &str, e: impl std::fmt::Display) -> ChainError {
     }
 }
 
+/// How a receipt came about: stored by an earlier run, or made by this one for a transaction
+/// this run sent or an earlier run sent (and this run found mined).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Made {
+    Earlier,
+    SentNow,
+    SentEarlier,
+}
+
 fn outcome(
     name: &str,
     receipt: &EvmReceipt,
-    anchored_now: bool,
+    made: Made,
     path: &str,
 ) -> Result<AnchorOutcome, ChainError> {
     let summary = format!(
@@ -79,12 +88,13 @@ fn outcome(
         receipt.block_number,
         receipt.confirmations,
         receipt.contract,
-        if anchored_now {
-            ""
-        } else {
-            " (already anchored)"
+        match made {
+            Made::SentNow => "",
+            Made::SentEarlier => " (the transaction of an earlier run, found mined)",
+            Made::Earlier => " (already anchored)",
         }
     );
+    let anchored_now = made != Made::Earlier;
     Ok(AnchorOutcome {
         chain: name.to_owned(),
         anchored_now,
@@ -154,7 +164,7 @@ pub async fn recheck_receipt(
     match (on_chain, canonical) {
         (Some(_), Some(confirmations)) => {
             tracing::info!(chain = name, tx = %tx, confirmations, "stored receipt re-checked on chain");
-            Ok(Some(outcome(name, &receipt, false, &path)?))
+            Ok(Some(outcome(name, &receipt, Made::Earlier, &path)?))
         }
         (Some(a), None) => {
             // The contract still holds the anchor: either a reorg moved its
@@ -359,6 +369,11 @@ pub async fn anchor_on_evm(
         store.put(&path, Bytes::from(json)).await?;
         clear_in_flight(store, &in_flight, name).await?;
         tracing::info!(chain = name, tx = %c.mined.tx_hash, block = c.mined.block_number, "anchored");
-        return outcome(name, &receipt, sent_now, &path);
+        let made = if sent_now {
+            Made::SentNow
+        } else {
+            Made::SentEarlier
+        };
+        return outcome(name, &receipt, made, &path);
     }
 }

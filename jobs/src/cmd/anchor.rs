@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use proofmark_anchor::chain::{
-    AnchorOutcome, ChainConfig, ChainsFile, LEDGER_VERIFIER_KEY_PATH, anchor_batch, ledger_signer,
+    AnchorOutcome, ChainConfig, ChainError, ChainsFile, LEDGER_VERIFIER_KEY_PATH, anchor_batch,
+    ledger_signer,
 };
 use proofmark_anchor::ledger::{BatchLog, Checkpoint, VerifierKey};
 use proofmark_ingest::Store;
@@ -16,6 +17,21 @@ use crate::exit::{ExitClass, classify};
 
 /// Arguments of `proofmark anchor`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Every chain appends the batch to the store's signed batch log first (an `evm` anchor carries \
+the log's size and root). A receipt stored earlier is checked again and nothing is sent; \
+when its chain cannot be reached to check it, it stands, with a warning. A run interrupted \
+after sending resumes its transaction: it never sends a second anchor.
+
+Keys: the ledger's signing key is the chain's key_file, else $PROOFMARK_LEDGER_KEY, else \
+~/.config/proofmark/ledger.key (made on first use). An `evm` chain's account key is read \
+from the environment variable its key_env names (or a keystore file, with password_env); \
+docs/chains.md describes the chains file.
+
+Exit status: 0 anchored (or already anchored) on every chain named, 2 an internal or \
+environment error (the store), 3 an input error (the chains file, a key, a batch that is not \
+committed), 4 a chain error (the node, the contract, the transaction). The other chains are \
+still tried when one fails; the status is the first failure's.")]
 pub struct AnchorArgs {
     /// The committed batch to anchor.
     #[arg(long, value_name = "ID", value_parser = super::parse_batch_id)]
@@ -29,7 +45,8 @@ pub struct AnchorArgs {
     /// (see `proofmark chain`).
     #[arg(long = "chain", value_name = "NAME", default_value = "ledger")]
     pub chains: Vec<String>,
-    /// TOML file defining the chains (`[chains.NAME]` tables with a `type`).
+    /// TOML file defining the chains (`[chains.NAME]` tables with a `type`:
+    /// `ledger` or `evm`; docs/chains.md). Without it only `ledger` is defined.
     #[arg(long = "chains", value_name = "FILE")]
     pub chains_file: Option<PathBuf>,
 }
@@ -96,31 +113,87 @@ fn load_chains(path: Option<&PathBuf>) -> anyhow::Result<ChainsFile> {
 /// Runs `proofmark anchor`.
 pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let chains = load_chains(args.chains_file.as_ref())?;
-    let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    let store = super::pipeline::open_planned_store(&args.store)?;
     let rt = runtime()?;
     // The class of the first failure, for the exit code; the other chains still run.
     let mut failed: Option<ExitClass> = None;
     for name in &args.chains {
         match rt.block_on(anchor_batch(&store, &args.batch_id, name, &chains)) {
             Ok(outcome) => {
+                // An earlier receipt's summary says "(already anchored)" itself.
                 let verb = if outcome.anchored_now {
-                    "anchored"
+                    "anchored: "
                 } else {
-                    "already anchored"
+                    ""
                 };
-                outln!("{}: {verb}: {}", outcome.chain, outcome_summary(&outcome));
+                outln!("{}: {verb}{}", outcome.chain, outcome_summary(&outcome));
                 outln!("{}", serde_json::to_string_pretty(&outcome.receipt)?);
             }
             Err(err) => {
+                // A receipt stored by an earlier run stands when its chain cannot be reached
+                // to re-check it, as in `proofmark run`: a warning (`audit batch --chain`
+                // re-checks it later).
+                if is_unreachable(&err)
+                    && let Some(receipt) = rt.block_on(stored_receipt(&store, &args.batch_id, name))
+                {
+                    errln!("warning: {}", not_rechecked(name, &anyhow::Error::new(err)));
+                    outln!("{name}: anchored earlier (the stored receipt, not re-checked)");
+                    outln!("{}", serde_json::to_string_pretty(&receipt)?);
+                    continue;
+                }
                 // Report (with its causes) and go on with the other chains; the exit code
                 // remembers the first failure's class.
+                let unknown = matches!(err, ChainError::UnknownChain { .. });
                 let err = anyhow::Error::new(err);
-                errln!("error: chain {name}: {}", crate::exit::message(&err));
+                errln!("error: {}", on_chain(name, &err));
+                if unknown && args.chains_file.is_none() {
+                    errln!(
+                        "hint: without --chains FILE only the embedded ledger is defined; give \
+                         the chains file that defines {name}"
+                    );
+                }
                 failed.get_or_insert(classify(&err));
             }
         }
     }
     Ok(failed.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.code())))
+}
+
+/// `err`'s message (with its causes) about chain `name`, naming the chain once.
+pub(crate) fn on_chain(name: &str, err: &anyhow::Error) -> String {
+    let message = crate::exit::message(err);
+    let prefix = format!("chain {name}: ");
+    if message.starts_with(&prefix) {
+        message
+    } else {
+        format!("{prefix}{message}")
+    }
+}
+
+/// The warning for a stored receipt that chain `name` could not be reached to re-check.
+pub(crate) fn not_rechecked(name: &str, err: &anyhow::Error) -> String {
+    let message = crate::exit::message(err);
+    let message = message
+        .strip_prefix(&format!("chain {name}: "))
+        .unwrap_or(&message);
+    format!("chain {name}: the receipt stored earlier was not re-checked: {message}")
+}
+
+/// Whether anchoring failed only because the chain's node could not be reached.
+pub(crate) fn is_unreachable(e: &proofmark_anchor::chain::ChainError) -> bool {
+    matches!(e, proofmark_anchor::chain::ChainError::Evm(b)
+        if matches!(**b, proofmark_anchor::evm::EvmError::Rpc { .. }))
+}
+
+/// The receipt an earlier run stored for `chain`, if it is readable JSON.
+pub(crate) async fn stored_receipt(
+    store: &Store,
+    batch_id: &str,
+    chain: &str,
+) -> Option<serde_json::Value> {
+    let path = proofmark_anchor::chain::receipt_path(batch_id, chain);
+    let bytes = store.get(&path).await.ok()??;
+    serde_json::from_slice(&bytes).ok()
 }
 
 /// The line that describes an anchor: the chain's own summary, except for an `evm` receipt

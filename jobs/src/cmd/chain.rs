@@ -26,10 +26,13 @@ pub struct ChainArgs {
 /// The anchor contract's subcommands.
 #[derive(Debug, clap::Subcommand)]
 pub enum ChainCommand {
-    /// Deploy the anchor contract; the sending account becomes its admin.
-    /// Prints the contract address to set as `contract` in the chains file.
+    /// Deploy the anchor contract; the sending account (the chain's key)
+    /// becomes its admin. Prints the contract address to set as `contract` in
+    /// the chains file. With `contract` already set, this makes a second,
+    /// separate contract (warned).
     Deploy(ChainArgs),
-    /// Let ADDR anchor batches (admin only).
+    /// Let ADDR anchor batches. Sent from the chain's key's account, which
+    /// must be the contract's admin; nothing is sent if ADDR is a member.
     Grant {
         /// The chain.
         #[command(flatten)]
@@ -38,7 +41,9 @@ pub enum ChainCommand {
         #[arg(value_name = "ADDR")]
         address: String,
     },
-    /// Stop ADDR from anchoring (admin only); its past anchors stay.
+    /// Stop ADDR from anchoring; its past anchors stay. Sent from the chain's
+    /// key's account, which must be the contract's admin; nothing is sent if
+    /// ADDR is not a member.
     Revoke {
         /// The chain.
         #[command(flatten)]
@@ -97,6 +102,16 @@ async fn run_async(cmd: ChainCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         ChainCommand::Deploy(args) => {
             let config = evm_config(&args)?;
+            if let Some(existing) = &config.contract {
+                errln!(
+                    "warning: chain {} already names the contract {existing}: this deploys a \
+                     second, separate one. Receipts made with {existing} stay checkable against \
+                     it; batches already anchored there are not anchored on the new one, and \
+                     rerunning their anchor after `contract` changes is refused \
+                     (docs/chains.md, \"Moving to a new contract\").",
+                    args.chain
+                );
+            }
             let key = config.load_key(&args.chain)?;
             let client = EvmClient::connect(&args.chain, &config, Some(key)).await?;
             let done = client.deploy().await?;
@@ -139,6 +154,30 @@ async fn membership(args: &ChainArgs, address: &str, grant: bool) -> anyhow::Res
     let config = evm_config(args)?;
     let key = config.load_key(&args.chain)?;
     let client = EvmClient::connect(&args.chain, &config, Some(key)).await?;
+    client.check_contract().await?;
+    if client.is_member(member).await? == grant {
+        // Already so: no transaction (and no fee) for nothing.
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "chain": args.chain,
+                "contract": client.contract()?.to_string(),
+                "account": member.to_string(),
+                "member": grant,
+                "tx_hash": null,
+            }))?
+        );
+        errln!(
+            "{member} {} on chain {}: nothing sent",
+            if grant {
+                "is already a member"
+            } else {
+                "is not a member"
+            },
+            args.chain
+        );
+        return Ok(());
+    }
     let done = if grant {
         client.grant(member).await?
     } else {
@@ -177,7 +216,12 @@ async fn show(
     let config = evm_config(args)?;
     let submitter = match submitter {
         Some(text) => Some(parse_address(text)?),
-        None => config.load_key(&args.chain).ok().map(|k| k.address()),
+        // The configured account's, when one is configured: a key that is configured but
+        // cannot be loaded is an error, not "no key".
+        None if config.key_env.is_some() || config.keystore.is_some() => {
+            Some(config.load_key(&args.chain)?.address())
+        }
+        None => None,
     };
     let client = EvmClient::connect(&args.chain, &config, None).await?;
     let contract = client.check_contract().await?;

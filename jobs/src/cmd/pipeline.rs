@@ -149,7 +149,7 @@ fn open_store(url: &str) -> anyhow::Result<Store> {
 
 /// The store of a batch that must already be planned: a local store folder that does not
 /// exist is named as such (a mistyped `--store`), rather than as a batch with no plan.
-fn open_planned_store(url: &str) -> anyhow::Result<Store> {
+pub(crate) fn open_planned_store(url: &str) -> anyhow::Result<Store> {
     let store = open_store(url)?;
     if let Some(root) = store.local_root()
         && !root.is_dir()

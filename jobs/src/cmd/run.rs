@@ -736,19 +736,6 @@ fn metrics_text(
     o
 }
 
-/// Whether anchoring failed only because the chain's node could not be reached.
-fn is_unreachable(e: &proofmark_anchor::chain::ChainError) -> bool {
-    matches!(e, proofmark_anchor::chain::ChainError::Evm(b)
-        if matches!(**b, proofmark_anchor::evm::EvmError::Rpc { .. }))
-}
-
-/// The receipt an earlier run stored for `chain`, if it is readable JSON.
-async fn stored_receipt(store: &Store, batch_id: &str, chain: &str) -> Option<serde_json::Value> {
-    let path = proofmark_anchor::chain::receipt_path(batch_id, chain);
-    let bytes = store.get(&path).await.ok()??;
-    serde_json::from_slice(&bytes).ok()
-}
-
 /// The chains the anchor stage could not anchor on, after trying every chain of the job.
 #[derive(Debug)]
 struct AnchorFailures {
@@ -1000,13 +987,11 @@ async fn run_stages(
             Err(e) => {
                 // A receipt stored by an earlier run stands when its chain cannot be reached
                 // to re-check it: a warning, not a failure (`audit batch --chain` re-checks).
-                if is_unreachable(&e)
-                    && let Some(receipt) = stored_receipt(store, batch_id, chain).await
+                if super::anchor::is_unreachable(&e)
+                    && let Some(receipt) =
+                        super::anchor::stored_receipt(store, batch_id, chain).await
                 {
-                    let warning = format!(
-                        "chain {chain}: the receipt stored earlier was not re-checked: {}",
-                        crate::exit::message(&anyhow::Error::new(e))
-                    );
+                    let warning = super::anchor::not_rechecked(chain, &anyhow::Error::new(e));
                     if super::json_logs() {
                         tracing::warn!(target: super::MESSAGE_TARGET, batch_id, "{warning}");
                     } else {
@@ -1017,10 +1002,11 @@ async fn run_stages(
                     continue;
                 }
                 let e = anyhow::Error::new(e);
-                say(&format!(
-                    "anchor: {chain}: FAILED: {}",
-                    crate::exit::message(&e)
-                ));
+                let message = crate::exit::message(&e);
+                let message = message
+                    .strip_prefix(&format!("chain {chain}: "))
+                    .unwrap_or(&message);
+                say(&format!("anchor: {chain}: FAILED: {message}"));
                 failures.push((chain.clone(), e));
             }
         }

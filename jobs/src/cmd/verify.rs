@@ -38,7 +38,10 @@ const RPC_ANCHOR: &str = "rpc";
 #[command(
     after_help = "Exit status: 0 verified, 1 not verified (also a JSON document that is no \
                   valid code report or leaf proof: another format, a missing or unknown \
-                  field), 2 error (unreadable file, not JSON, chain unreachable)."
+                  field), 2 error (unreadable file, not JSON, chain unreachable), 3 an \
+                  argument at fault (a --ledger-key that is no key, --rpc and --contract not \
+                  in pairs, a --contract or --submitter that is no address, --chain-id or \
+                  --submitter missing where needed)."
 )]
 pub struct VerifyArgs {
     /// The file to check: a code report (`"format": "proofmark-code/1"`, the
@@ -282,18 +285,42 @@ struct TrustedNode {
     contract: Address,
 }
 
+/// The chain check of a receipt that none of the chains given can check: "not checked",
+/// saying why (rather than "no chain to read was given").
+struct NotThisChain(String);
+
+impl proofmark_verifier::verify::ChainCheck for NotThisChain {
+    fn check(
+        &self,
+        _chain: &str,
+        _receipt: &Value,
+        _batch: &proofmark_verifier::verify::AnchoredBatch<'_>,
+    ) -> Result<String, proofmark_verifier::verify::ChainCheckError> {
+        Err(proofmark_verifier::verify::ChainCheckError::NotApplicable(
+            self.0.clone(),
+        ))
+    }
+}
+
+/// An error of the arguments given (exit 3), its message unchanged.
+fn argument_error(e: anyhow::Error) -> anyhow::Error {
+    e.context(crate::exit::Classified(crate::exit::ExitClass::Input, ""))
+}
+
 /// The `--rpc`/`--contract` pairs, with the addresses checked (EIP-55 when mixed case).
 fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
     if args.rpcs.len() != args.contracts.len() {
-        anyhow::bail!(
+        return Err(argument_error(anyhow::anyhow!(
             "{} --rpc and {} --contract given: each --rpc goes with one --contract, in the same \
              order",
             args.rpcs.len(),
             args.contracts.len()
-        );
+        )));
     }
     if args.chain_id.is_some() && args.rpcs.len() > 1 {
-        anyhow::bail!("--chain-id goes with a single --rpc");
+        return Err(argument_error(anyhow::anyhow!(
+            "--chain-id goes with a single --rpc"
+        )));
     }
     args.rpcs
         .iter()
@@ -302,7 +329,8 @@ fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
             Ok(TrustedNode {
                 rpc: rpc.clone(),
                 contract: parse_address(contract)
-                    .with_context(|| format!("--contract {contract:?}"))?,
+                    .with_context(|| format!("--contract {contract:?}"))
+                    .map_err(argument_error)?,
             })
         })
         .collect()
@@ -351,18 +379,26 @@ fn add_rpc_check(
         })
         .collect();
     if evm.is_empty() {
-        let chain_id = args.chain_id.context(
-            "--chain-id is needed: a batch has no evm receipt to take the chain id from",
-        )?;
+        let chain_id = args
+            .chain_id
+            .context("--chain-id is needed: a batch has no evm receipt to take the chain id from")
+            .map_err(argument_error)?;
         let [node] = nodes else {
-            anyhow::bail!("a batch has no evm receipt: check its root with a single --rpc");
+            return Err(argument_error(anyhow::anyhow!(
+                "a batch has no evm receipt: check its root with a single --rpc"
+            )));
         };
-        let submitter = args.submitter.as_deref().context(
-            "--submitter is needed: a batch has no evm receipt to name the member whose anchor \
-             to read",
-        )?;
-        let submitter =
-            parse_address(submitter).with_context(|| format!("--submitter {submitter:?}"))?;
+        let submitter = args
+            .submitter
+            .as_deref()
+            .context(
+                "--submitter is needed: a batch has no evm receipt to name the member whose \
+                 anchor to read",
+            )
+            .map_err(argument_error)?;
+        let submitter = parse_address(submitter)
+            .with_context(|| format!("--submitter {submitter:?}"))
+            .map_err(argument_error)?;
         // The receipt to confirm is the batch's own commitment; the check compares its root
         // with what the contract holds under that member.
         let mut receipt = batch_fields;
@@ -374,7 +410,13 @@ fn add_rpc_check(
     }
     for (name, receipt_chain_id, receipt_contract) in evm {
         let chain_id = match (args.chain_id, receipt_chain_id) {
-            (Some(given), Some(named)) if given != named => continue,
+            (Some(given), Some(named)) if given != named => {
+                let why = format!(
+                    "the receipt is for chain id {named}, and --chain-id {given} was given"
+                );
+                trust = trust.with_chain_check(&name, Arc::new(NotThisChain(why)));
+                continue;
+            }
             (Some(id), _) | (None, Some(id)) => id,
             (None, None) => {
                 anyhow::bail!("the evm receipt {name} has no chain_id: give --chain-id")
@@ -392,6 +434,13 @@ fn add_rpc_check(
             .map(|n| node_config(n, chain_id))
             .collect();
         if candidates.is_empty() {
+            let given: Vec<String> = nodes.iter().map(|n| n.contract.to_string()).collect();
+            let why = format!(
+                "the receipt's contract {} is not the --contract given ({})",
+                receipt_contract.as_deref().unwrap_or("(none)"),
+                given.join(", ")
+            );
+            trust = trust.with_chain_check(&name, Arc::new(NotThisChain(why)));
             continue;
         }
         let check = EvmChainCheck::among(candidates, args.chain_id.is_none(), Arc::clone(runtime));

@@ -92,10 +92,32 @@ fn unanchored_reason(anchors: &BTreeMap<String, AnchorVerdict>) -> String {
             errors.join("; ")
         );
     }
+    // Why each receipt was not checked, when a chain was given that could not check it.
+    let not_checked: Vec<String> = anchors
+        .iter()
+        .filter_map(|(chain, a)| {
+            a.checks.iter().find_map(|c| match &c.status {
+                CheckStatus::NotChecked { reason } if reason != NO_CHAIN_GIVEN => {
+                    Some(format!("{chain}: {reason}"))
+                }
+                _ => None,
+            })
+        })
+        .collect();
+    if !not_checked.is_empty() {
+        return format!(
+            "no anchor of the batch was checked against a trusted key or chain ({}); give a \
+             ledger verifier key or a chain to read that holds it",
+            not_checked.join("; ")
+        );
+    }
     "no anchor of the batch was checked against a trusted key or chain (give a ledger \
      verifier key or a chain to read)"
         .into()
 }
+
+/// Why a chain receipt is not checked when no chain to read its chain was given.
+const NO_CHAIN_GIVEN: &str = "not checked against the chain (no chain to read was given)";
 
 /// A receipt of the `ledger` kind has no `type` field (SPEC 9.3; an EVM
 /// receipt's is `"evm"`, 9.4): the kind is read from the receipt, not from
@@ -166,7 +188,7 @@ pub(super) fn verify_anchor(
         let committed = commitment.is_passed();
         let chain_status = match trust.chain_checks.get(chain) {
             None => CheckStatus::NotChecked {
-                reason: "not checked against the chain (no chain to read was given)".into(),
+                reason: NO_CHAIN_GIVEN.into(),
             },
             Some(checker) => match checker.check(chain, receipt, batch) {
                 Ok(detail) => CheckStatus::Passed {
