@@ -8,7 +8,7 @@ use anyhow::Context as _;
 
 use crate::exit::{Classified, ExitClass};
 use proofmark_anchor::chain::{ChainConfig, ChainsFile};
-use proofmark_anchor::evm::{Address, EvmClient, EvmConfig};
+use proofmark_anchor::evm::{Address, Confirmed, EvmClient, EvmConfig};
 
 use super::GlobalArgs;
 
@@ -155,18 +155,25 @@ async fn membership(args: &ChainArgs, address: &str, grant: bool) -> anyhow::Res
     let key = config.load_key(&args.chain)?;
     let client = EvmClient::connect(&args.chain, &config, Some(key)).await?;
     client.check_contract().await?;
+    // The answer: the account's membership now, and the transaction that changed it, if any.
+    let answer = |is_member: bool, done: Option<&Confirmed>| -> anyhow::Result<String> {
+        let mut v = serde_json::json!({
+            "chain": args.chain,
+            "contract": client.contract()?.to_string(),
+            "account": member.to_string(),
+            "member": is_member,
+            "tx_hash": null,
+        });
+        if let Some(done) = done {
+            v["tx_hash"] = done.mined.tx_hash.to_string().into();
+            v["block_number"] = done.mined.block_number.into();
+            v["confirmations"] = done.confirmations.into();
+        }
+        Ok(serde_json::to_string_pretty(&v)?)
+    };
     if client.is_member(member).await? == grant {
         // Already so: no transaction (and no fee) for nothing.
-        outln!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "chain": args.chain,
-                "contract": client.contract()?.to_string(),
-                "account": member.to_string(),
-                "member": grant,
-                "tx_hash": null,
-            }))?
-        );
+        outln!("{}", answer(grant, None)?);
         errln!(
             "{member} {} on chain {}: nothing sent",
             if grant {
@@ -184,18 +191,7 @@ async fn membership(args: &ChainArgs, address: &str, grant: bool) -> anyhow::Res
         client.revoke(member).await?
     };
     let is_member = client.is_member(member).await?;
-    outln!(
-        "{}",
-        serde_json::to_string_pretty(&serde_json::json!({
-            "chain": args.chain,
-            "contract": client.contract()?.to_string(),
-            "account": member.to_string(),
-            "member": is_member,
-            "tx_hash": done.mined.tx_hash.to_string(),
-            "block_number": done.mined.block_number,
-            "confirmations": done.confirmations,
-        }))?
-    );
+    outln!("{}", answer(is_member, Some(&done))?);
     errln!(
         "{member} {} anchor on chain {}",
         if is_member {
