@@ -336,12 +336,23 @@ impl EvmClient {
                             elapsed,
                         });
                     }
-                    tracing::warn!(
-                        chain = %self.chain,
-                        attempt = attempts,
-                        error = %self.redact(&error_text(&error)),
-                        "JSON-RPC call failed; retrying"
-                    );
+                    // Said once at WARN (a node that is down would otherwise fill the log
+                    // with a line per retry); each later retry at DEBUG.
+                    if attempts == 1 {
+                        tracing::warn!(
+                            chain = %self.chain,
+                            error = %self.redact(&error_text(&error)),
+                            "JSON-RPC call failed; retrying for up to {} s",
+                            budget.as_secs()
+                        );
+                    } else {
+                        tracing::debug!(
+                            chain = %self.chain,
+                            attempt = attempts,
+                            error = %self.redact(&error_text(&error)),
+                            "JSON-RPC call failed again; retrying"
+                        );
+                    }
                     tokio::time::sleep(delay).await;
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
