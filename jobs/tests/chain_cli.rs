@@ -40,6 +40,21 @@ fn ok(dir: &Path, args: &[&str]) -> String {
     out
 }
 
+/// `proofmark anchor` of batch `b1` of `store` on the chain `local` of the chains file `chains`.
+fn anchor_b1_on_local<'a>(store: &'a str, chains: &'a str) -> [&'a str; 9] {
+    [
+        "anchor",
+        "--batch-id",
+        "b1",
+        "--store",
+        store,
+        "--chains",
+        chains,
+        "--chain",
+        "local",
+    ]
+}
+
 /// A local port nothing listens on (bound, then released).
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -142,20 +157,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
 
     // A non-member is refused with a clear message (exit 4, a chain error).
     let outsider = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_OUTSIDER_KEY");
-    let o = run(
-        d,
-        &[
-            "anchor",
-            "--batch-id",
-            "b1",
-            "--store",
-            store,
-            "--chains",
-            &outsider,
-            "--chain",
-            "local",
-        ],
-    );
+    let o = run(d, &anchor_b1_on_local(store, &outsider));
     assert_eq!(o.status.code(), Some(4));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -190,20 +192,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
     .unwrap();
     assert_eq!(receipt["root"], manifest["root"]);
     assert_eq!(receipt["contract"], contract.as_str());
-    let again = ok(
-        d,
-        &[
-            "anchor",
-            "--batch-id",
-            "b1",
-            "--store",
-            store,
-            "--chains",
-            &chains,
-            "--chain",
-            "local",
-        ],
-    );
+    let again = ok(d, &anchor_b1_on_local(store, &chains));
     // Said once, by the receipt's own summary.
     assert!(again.contains("(already anchored)"), "{again}");
     assert_eq!(again.matches("already anchored").count(), 1, "{again}");
@@ -219,20 +208,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
         .replace(&node.url, &format!("http://127.0.0.1:{}", free_port()))
         + "rpc_timeout_secs = 1\nrequest_timeout_secs = 1\n";
     std::fs::write(&down, text).unwrap();
-    let o = run(
-        d,
-        &[
-            "anchor",
-            "--batch-id",
-            "b1",
-            "--store",
-            store,
-            "--chains",
-            down.to_str().unwrap(),
-            "--chain",
-            "local",
-        ],
-    );
+    let o = run(d, &anchor_b1_on_local(store, down.to_str().unwrap()));
     let said = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "{said}");
     assert!(
@@ -376,20 +352,7 @@ fn deploy_grant_anchor_show_through_the_binary() {
     );
     std::fs::remove_file(d.join("store/batches/b1/anchors/local.json")).unwrap();
     let keyless = chains_toml(d, &node, Some(&contract), "PROOFMARK_TEST_NO_SUCH_KEY");
-    let o = run(
-        d,
-        &[
-            "anchor",
-            "--batch-id",
-            "b1",
-            "--store",
-            store,
-            "--chains",
-            &keyless,
-            "--chain",
-            "local",
-        ],
-    );
+    let o = run(d, &anchor_b1_on_local(store, &keyless));
     assert_eq!(
         o.status.code(),
         Some(3),

@@ -330,6 +330,16 @@ impl EvmConfig {
 
     /// Loads the signing key from `key_env` or the keystore.
     pub fn load_key(&self, chain: &str) -> Result<EvmKey, EvmError> {
+        self.configured_key(chain)?.ok_or_else(|| EvmError::Key {
+            chain: chain.to_owned(),
+            message: NO_KEY.into(),
+        })
+    }
+
+    /// The signing key, if the settings name one (`key_env`, or `keystore`): `None` when they
+    /// name none; an error when the one they name cannot be loaded (a keystore without
+    /// `password_env` included).
+    pub fn configured_key(&self, chain: &str) -> Result<Option<EvmKey>, EvmError> {
         let err = |message: String| EvmError::Key {
             chain: chain.to_owned(),
             message,
@@ -341,9 +351,12 @@ impl EvmConfig {
                 .trim()
                 .parse::<PrivateKeySigner>()
                 .map_err(|_| err(format!("${var} is not a hex secp256k1 private key")))?;
-            return Ok(EvmKey { signer });
+            return Ok(Some(EvmKey { signer }));
         }
-        if let (Some(path), Some(pw_var)) = (&self.keystore, &self.password_env) {
+        let Some(path) = &self.keystore else {
+            return Ok(None);
+        };
+        if let Some(pw_var) = &self.password_env {
             let password = std::env::var(pw_var)
                 .map_err(|_| err(format!("environment variable {pw_var} is not set")))?;
             let signer = PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
@@ -353,13 +366,9 @@ impl EvmConfig {
                     keystore_problem(&e.to_string())
                 ))
             })?;
-            return Ok(EvmKey { signer });
+            return Ok(Some(EvmKey { signer }));
         }
-        Err(err(
-            "no key configured: set `key_env` (a variable holding the key) or `keystore` and \
-             `password_env`"
-                .into(),
-        ))
+        Err(err(NO_KEY.into()))
     }
 
     /// Every local file path of the settings, for resolving them against a
@@ -368,6 +377,11 @@ impl EvmConfig {
         self.keystore.iter_mut()
     }
 }
+
+/// Why no key could be loaded when the settings name none (or a keystore without its password
+/// variable).
+const NO_KEY: &str = "no key configured: set `key_env` (a variable holding the key) or \
+                      `keystore` and `password_env`";
 
 /// A keystore error's message reduced to its kind (a decryption error's
 /// text never holds the key, but keep it short and plain).

@@ -159,24 +159,27 @@ pub fn run_anchor(args: AnchorArgs, _global: &GlobalArgs) -> anyhow::Result<Exit
     Ok(failed.map_or(ExitCode::SUCCESS, |class| ExitCode::from(class.code())))
 }
 
+/// `err`'s message (with its causes) about chain `name`, without the `chain NAME: ` it may
+/// open with (the chain's errors name their chain), for a line that names the chain itself.
+pub(crate) fn without_chain(name: &str, err: &anyhow::Error) -> String {
+    let message = crate::exit::message(err);
+    match message.strip_prefix(&format!("chain {name}: ")) {
+        Some(rest) => rest.to_owned(),
+        None => message,
+    }
+}
+
 /// `err`'s message (with its causes) about chain `name`, naming the chain once.
 pub(crate) fn on_chain(name: &str, err: &anyhow::Error) -> String {
-    let message = crate::exit::message(err);
-    let prefix = format!("chain {name}: ");
-    if message.starts_with(&prefix) {
-        message
-    } else {
-        format!("{prefix}{message}")
-    }
+    format!("chain {name}: {}", without_chain(name, err))
 }
 
 /// The warning for a stored receipt that chain `name` could not be reached to re-check.
 pub(crate) fn not_rechecked(name: &str, err: &anyhow::Error) -> String {
-    let message = crate::exit::message(err);
-    let message = message
-        .strip_prefix(&format!("chain {name}: "))
-        .unwrap_or(&message);
-    format!("chain {name}: the receipt stored earlier was not re-checked: {message}")
+    format!(
+        "chain {name}: the receipt stored earlier was not re-checked: {}",
+        without_chain(name, err)
+    )
 }
 
 /// Whether anchoring failed only because the chain's node could not be reached.

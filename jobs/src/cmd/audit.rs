@@ -600,36 +600,36 @@ fn read_report_windows(
             Err(e) => AuditLine::NoReport(place(), CodeStatus::Error, e),
         }
     };
-    let mut lines: Vec<(usize, String)> = Vec::with_capacity(AUDIT_WINDOW_CODES);
-    let mut started = Instant::now();
-    let mut lines_of = reader.split(b'\n').enumerate();
-    loop {
-        let next = lines_of.next();
-        let ended = next.is_none();
-        if let Some((i, line)) = next {
-            let line = line?;
-            pb.inc(line.len() as u64 + 1);
-            let text = text_line(i, &line)?;
-            let text = text.strip_suffix('\r').unwrap_or(text);
-            if !text.trim().is_empty() {
-                lines.push((i, text.to_owned()));
-            }
-            if lines.len() < AUDIT_WINDOW_CODES {
-                continue;
-            }
-        } else if lines.is_empty() {
-            return Ok(());
-        }
-        let window: Vec<AuditLine> = std::mem::take(&mut lines)
+    // A window of lines parsed, with the seconds since `started`.
+    let window = |lines: &mut Vec<(usize, String)>, started: Instant| {
+        let parsed: Vec<AuditLine> = std::mem::take(lines)
             .into_par_iter()
             .with_min_len(16)
             .map(parse)
             .collect();
-        if !emit((window, started.elapsed().as_secs_f64())) || ended {
-            return Ok(());
+        (parsed, started.elapsed().as_secs_f64())
+    };
+    let mut lines: Vec<(usize, String)> = Vec::with_capacity(AUDIT_WINDOW_CODES);
+    let mut started = Instant::now();
+    for (i, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        pb.inc(line.len() as u64 + 1);
+        let text = text_line(i, &line)?;
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        if !text.trim().is_empty() {
+            lines.push((i, text.to_owned()));
         }
-        started = Instant::now();
+        if lines.len() == AUDIT_WINDOW_CODES {
+            if !emit(window(&mut lines, started)) {
+                return Ok(());
+            }
+            started = Instant::now();
+        }
     }
+    if !lines.is_empty() {
+        emit(window(&mut lines, started));
+    }
+    Ok(())
 }
 
 fn run_codes(args: AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -750,19 +750,15 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         count(CodeStatus::Error),
     );
     if !global.quiet {
+        let got = if args.reports { "read" } else { "fetched" };
         errln!(
             "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {malformed} \
              malformed, {errors} errors; \
-             {records} records verified in {verify_secs:.3} s ({:.0} records/s), {} in \
-             {fetch_secs:.3} s{}; {:.3} s in all",
+             {records} records verified in {verify_secs:.3} s ({:.0} records/s), {got} in \
+             {fetch_secs:.3} s (a window {got} while the one before is verified); {:.3} s in \
+             all",
             rows.len(),
             records as f64 / verify_secs.max(1e-9),
-            if args.reports { "read" } else { "fetched" },
-            if args.reports {
-                " (a window read while the one before is verified)"
-            } else {
-                " (a window fetched while the one before is verified)"
-            },
             started.elapsed().as_secs_f64(),
         );
     }

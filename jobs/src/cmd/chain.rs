@@ -214,10 +214,7 @@ async fn show(
         Some(text) => Some(parse_address(text)?),
         // The configured account's, when one is configured: a key that is configured but
         // cannot be loaded is an error, not "no key".
-        None if config.key_env.is_some() || config.keystore.is_some() => {
-            Some(config.load_key(&args.chain)?.address())
-        }
-        None => None,
+        None => config.configured_key(&args.chain)?.map(|k| k.address()),
     };
     let client = EvmClient::connect(&args.chain, &config, None).await?;
     let contract = client.check_contract().await?;

@@ -1002,11 +1002,10 @@ async fn run_stages(
                     continue;
                 }
                 let e = anyhow::Error::new(e);
-                let message = crate::exit::message(&e);
-                let message = message
-                    .strip_prefix(&format!("chain {chain}: "))
-                    .unwrap_or(&message);
-                say(&format!("anchor: {chain}: FAILED: {message}"));
+                say(&format!(
+                    "anchor: {chain}: FAILED: {}",
+                    super::anchor::without_chain(chain, &e)
+                ));
                 failures.push((chain.clone(), e));
             }
         }

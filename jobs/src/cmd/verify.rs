@@ -289,16 +289,14 @@ struct TrustedNode {
 /// saying why (rather than "no chain to read was given").
 struct NotThisChain(String);
 
-impl proofmark_verifier::verify::ChainCheck for NotThisChain {
+impl ChainCheck for NotThisChain {
     fn check(
         &self,
         _chain: &str,
         _receipt: &Value,
-        _batch: &proofmark_verifier::verify::AnchoredBatch<'_>,
-    ) -> Result<String, proofmark_verifier::verify::ChainCheckError> {
-        Err(proofmark_verifier::verify::ChainCheckError::NotApplicable(
-            self.0.clone(),
-        ))
+        _batch: &AnchoredBatch<'_>,
+    ) -> Result<String, ChainCheckError> {
+        Err(ChainCheckError::NotApplicable(self.0.clone()))
     }
 }
 
@@ -336,9 +334,6 @@ fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
         .collect()
 }
 
-/// Registers a chain check for every `evm` receipt of a batch whose contract (and chain
-/// id) one of `nodes` serves, or adds an `rpc` anchor to check when the batch has none.
-/// A receipt that no node serves gets no check: it is "not checked".
 /// What a batch commits to, as a receipt writes it (SPEC.md 11.2, step 3).
 fn commitment(
     batch_id: &str,
@@ -359,6 +354,10 @@ fn commitment(
     .collect()
 }
 
+/// Registers a chain check for every `evm` receipt of a batch whose contract (and chain
+/// id) one of `nodes` serves, or adds an `rpc` anchor (the batch's commitment, `batch_fields`)
+/// to check when the batch has none. A receipt that no node serves is "not checked", saying
+/// why ([`NotThisChain`]).
 fn add_rpc_check(
     mut trust: Trust,
     anchors: &mut BTreeMap<String, Value>,
