@@ -1125,6 +1125,8 @@ fn run_anchors_on_every_chain_it_can_and_a_complete_batch_needs_no_chain() {
     assert!(err.contains(&format!("batch {batch}")), "{err}");
     assert!(err.contains("not anchored on local"), "{err}");
     assert!(err.contains("Connection refused"), "{err}");
+    // The chain is named once in its failure.
+    assert!(!err.contains("chain local: chain local"), "{err}");
     assert!(
         d.join(format!("store/batches/{batch}/anchors/ledger.json"))
             .exists()

@@ -753,7 +753,7 @@ impl std::fmt::Display for AnchorFailures {
             write!(f, " (anchored on {})", self.anchored.join(", "))?;
         }
         for (chain, e) in &self.failures {
-            write!(f, "; chain {chain}: {}", crate::exit::message(e))?;
+            write!(f, "; {}", super::anchor::on_chain(chain, e))?;
         }
         Ok(())
     }
