@@ -1244,6 +1244,11 @@ async fn a_rerun_while_the_anchor_is_pending_resumes_it_and_sends_no_second_one(
     assert_eq!(tx_logs(&node, &r.tx_hash), 1, "it emitted Anchored");
     assert_eq!(node.nonce(MEMBER), nonce + 1, "one transaction in all");
     assert!(in_flight_record(&fx.store).await.is_none());
+    let sending = fx.store_path().join(format!("batches/{BATCH}/sending"));
+    assert!(
+        !sending.exists(),
+        "the emptied folder of records in flight is gone"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

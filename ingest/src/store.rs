@@ -119,6 +119,24 @@ fn local_temp_path(target: &std::path::Path) -> Result<PathBuf, IngestError> {
     )))
 }
 
+/// Runs `create`, which makes the new file `temp`, once more after making `temp`'s folder
+/// when it failed for want of it: [`Store::remove_folder_if_empty`] in another task or
+/// process may remove the folder between [`local_temp_path`] making it and `create`.
+fn in_folder<T>(
+    temp: &std::path::Path,
+    create: impl Fn() -> std::io::Result<T>,
+) -> std::io::Result<T> {
+    match create() {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = temp.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            create()
+        }
+        done => done,
+    }
+}
+
 /// How [`local_put`] puts its temporary file in place.
 #[derive(Clone, Copy)]
 enum LocalPut {
@@ -143,12 +161,14 @@ async fn local_put(
     let write = move || -> Result<bool, IngestError> {
         use std::io::Write as _;
         let temp = local_temp_path(&target)?;
-        let written = if direct {
-            crate::direct_file::write_new_file(&temp, &data)
-        } else {
-            crate::direct_file::create_locked(&temp)
-                .and_then(|mut file| file.write_all(&data).map(|()| file))
-        };
+        let written = in_folder(&temp, || {
+            if direct {
+                crate::direct_file::write_new_file(&temp, &data)
+            } else {
+                crate::direct_file::create_locked(&temp)
+                    .and_then(|mut file| file.write_all(&data).map(|()| file))
+            }
+        });
         let file = match written {
             Ok(file) => file,
             Err(e) => {
@@ -599,8 +619,8 @@ impl Store {
                 let target = target.clone();
                 move || -> Result<(PathBuf, std::fs::File), IngestError> {
                     let temp = local_temp_path(&target)?;
-                    let file =
-                        crate::direct_file::create_locked(&temp).map_err(write_error(&temp))?;
+                    let file = in_folder(&temp, || crate::direct_file::create_locked(&temp))
+                        .map_err(write_error(&temp))?;
                     Ok((temp, file))
                 }
             };
@@ -769,6 +789,19 @@ impl Store {
         match self.inner.delete(&location).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
             Err(e) => Err(self.err("delete", path, e)),
+        }
+    }
+
+    /// Removes the folder `prefix` of a local store when it holds nothing, so that a folder
+    /// whose last object was deleted does not linger as if something were in it; a folder
+    /// that is not empty, or cannot be removed, is left as it is (logged at debug level).
+    /// Object stores have no folders: nothing to do.
+    pub async fn remove_folder_if_empty(&self, prefix: &str) {
+        let Some(dir) = self.local_file(prefix) else {
+            return;
+        };
+        if let Err(e) = tokio::fs::remove_dir(&dir).await {
+            tracing::debug!(folder = %dir.display(), error = %e, "folder left in place");
         }
     }
 
@@ -1254,5 +1287,33 @@ mod tests {
         assert_eq!(percent_decode("a%20b"), "a b");
         assert_eq!(percent_decode("a%2"), "a%2");
         assert_eq!(percent_decode("%41"), "A");
+    }
+
+    /// An emptied folder is removed, one with an object in it is not, a missing one is no
+    /// error; a write into a folder removed meanwhile makes the folder again.
+    #[tokio::test]
+    async fn emptied_folders_are_removed_and_written_into_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        store
+            .put("b/sending/a.json", Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        store
+            .put("b/sending/c.json", Bytes::from_static(b"{}"))
+            .await
+            .unwrap();
+        store.delete("b/sending/a.json").await.unwrap();
+        store.remove_folder_if_empty("b/sending").await;
+        assert!(dir.path().join("b/sending/c.json").exists());
+        store.delete("b/sending/c.json").await.unwrap();
+        store.remove_folder_if_empty("b/sending").await;
+        assert!(!dir.path().join("b/sending").exists());
+        assert!(dir.path().join("b").exists(), "only the folder named goes");
+        store.remove_folder_if_empty("b/sending").await;
+
+        let temp = dir.path().join("gone/.x.tmp");
+        let made = in_folder(&temp, || std::fs::File::create(&temp));
+        assert!(made.is_ok() && temp.exists(), "{made:?}");
     }
 }

@@ -121,7 +121,8 @@ pub(crate) async fn load_in_flight(
     Ok(Some(record))
 }
 
-/// Deletes the record at `path` (its transaction is settled).
+/// Deletes the record at `path` (its transaction is settled), and its folder when no
+/// other chain's record is left in it.
 pub(crate) async fn clear_in_flight(
     store: &Store,
     path: &str,
@@ -131,7 +132,11 @@ pub(crate) async fn clear_in_flight(
         chain: chain.to_owned(),
         path: path.to_owned(),
         source: Box::new(e),
-    })
+    })?;
+    if let Some((folder, _)) = path.rsplit_once('/') {
+        store.remove_folder_if_empty(folder).await;
+    }
+    Ok(())
 }
 
 /// A [`TxJournal`] that writes [`InFlightTx`] records to the store.
