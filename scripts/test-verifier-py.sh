@@ -249,13 +249,15 @@ expect 1 "$bin" --quiet audit codes "$tmp/codes.txt" --store "$tmp/store" --inde
     --ledger-key "$key" --format csv --output "$tmp/audit-store.csv"
 [ "$(grep -c ',verified,' "$tmp/audit-store.csv")" = "$n" ] || { cat "$tmp/audit-store.csv" >&2; fail "--store: not every code verified"; }
 grep -q '^00000000000000000000,unknown,' "$tmp/audit-store.csv" || fail "--store: the unknown code is not reported unknown"
-# A line that is no code is "malformed", with the same reason from a store as from a server.
-printf '%s\nnot a code\n' "$(head -1 "$tmp/codes.txt")" >"$tmp/typo.txt"
+# A line that is no code is "malformed", with the same reason from a store as from a server,
+# wherever it falls (one that starts a request's body, or looks like JSON, included).
+printf '[oops\n%s\nnot a code\n' "$(head -1 "$tmp/codes.txt")" >"$tmp/typo.txt"
 expect 1 "$bin" --quiet audit codes "$tmp/typo.txt" --store "$tmp/store" --index "$tmp/index" \
     --ledger-key "$key" --format csv --output "$tmp/typo-store.csv"
 expect 1 "$bin" --quiet audit codes "$tmp/typo.txt" --server "$url" --ledger-key "$key" \
-    --format csv --output "$tmp/typo-server.csv"
+    --request-codes 1 --format csv --output "$tmp/typo-server.csv"
 grep -q '^not a code,malformed,' "$tmp/typo-store.csv" || { cat "$tmp/typo-store.csv" >&2; fail "--store: a typo is not malformed"; }
+grep -q '^\[oops,malformed,' "$tmp/typo-store.csv" || { cat "$tmp/typo-store.csv" >&2; fail "--store: [oops is not malformed"; }
 cmp "$tmp/typo-store.csv" "$tmp/typo-server.csv" || fail "a malformed code's row differs between --store and --server"
 # Lookups run as parallel tasks; the rows still follow the input's order.
 tail -n +2 "$tmp/audit-store.csv" | cut -d, -f1 | cmp - "$tmp/codes.txt" || fail "--store: rows not in the order of the codes"

@@ -47,6 +47,7 @@ mod alloc;
 mod cmd;
 mod exit;
 mod lock;
+mod output;
 mod rlimit;
 
 use std::process::ExitCode;

@@ -554,6 +554,94 @@ fn an_audit_of_no_code_is_an_argument_error() {
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
     assert!(err.contains("holds no code"), "{err}");
+    // The same for a file of reports.
+    let reports = dir.path().join("reports.ndjson");
+    std::fs::write(&reports, "\n \r\n").unwrap();
+    let o = run(&[
+        "audit",
+        "codes",
+        s(&reports),
+        "--reports",
+        "--no-anchor-required",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
+    assert!(err.contains("holds no report"), "{err}");
+}
+
+/// A server that takes a request and never answers stops the audit once
+/// `--request-timeout-secs` have passed, with an error naming the request's codes.
+#[test]
+fn a_server_that_never_answers_stops_the_audit_naming_the_codes() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Takes connections and reads nothing, answers nothing, until the test ends.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming() {
+            held.push(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let codes = dir.path().join("codes.txt");
+    std::fs::write(&codes, "not a code\nABCDEF123456\nABCDEF123457\n").unwrap();
+    let started = std::time::Instant::now();
+    let o = run(&[
+        "audit",
+        "codes",
+        s(&codes),
+        "--server",
+        &format!("http://{addr}"),
+        "--request-timeout-secs",
+        "1",
+        "--no-anchor-required",
+    ]);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
+    assert!(
+        err.contains("the file's codes 2 to 3: ABCDEF123456 to ABCDEF123457")
+            && err.contains("no whole answer within 1 s"),
+        "{err}"
+    );
+    assert!(out.is_empty(), "no rows of a run that failed: {out}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+/// Lines that are not codes are reported malformed without asking the server (none of them
+/// can make a request fail), and rows that cannot all be written, even when only the last
+/// flush fails, fail the audit (exit 2) instead of passing with nothing written.
+#[test]
+fn an_audit_whose_rows_cannot_be_written_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = dir.path().join("codes.txt");
+    std::fs::write(&codes, "[oops\nx\n").unwrap();
+    let args = [
+        "audit",
+        "codes",
+        s(&codes),
+        "--server",
+        "http://127.0.0.1:9",
+        "--no-anchor-required",
+    ];
+    let o = run(&args);
+    let (out, err) = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+    assert_eq!(
+        out.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1))
+            .collect::<Vec<_>>(),
+        [Some("malformed"), Some("malformed")],
+        "{out}"
+    );
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let o = bin().args(args).stdout(full).output().unwrap();
+    let err = text(&o).1;
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("standard output"), "{err}");
 }
 
 /// `build` and `commit` of a store folder that does not exist name the folder (a mistyped

@@ -250,7 +250,7 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Writes `rows` to `out` in `format`.
+/// Writes `rows` to `out` in `format`, and flushes it.
 ///
 /// # Errors
 ///
@@ -296,9 +296,11 @@ pub fn write_rows<W: Write + Send>(
             .map_err(|e| WriteRowsError::Arrow(e.to_string()))?;
             let mut w = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None)?;
             w.write(&batch)?;
-            w.close()?;
+            out = w.into_inner()?;
         }
     }
+    // A buffered writer's last flush fails as loudly as any other write.
+    out.flush()?;
     Ok(())
 }
 

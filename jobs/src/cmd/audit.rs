@@ -27,6 +27,7 @@ use super::GlobalArgs;
 use super::pipeline::bar;
 use super::verify::{EXIT_ERROR, EXIT_NOT_VERIFIED, EvmChainCheck, parse_ledger_keys};
 use crate::exit::{self, Classified, ExitClass};
+use crate::output::write_atomically_with;
 
 /// The audit subcommands. Exit status: 0 everything verified, 1 something
 /// did not verify (a mismatch, an unknown, malformed or unverified code, a batch
@@ -158,6 +159,10 @@ pub struct AuditCodesArgs {
     /// Requests (with --server) or lookups (with --store) at once.
     #[arg(long, value_name = "N", default_value_t = 8)]
     pub concurrency: usize,
+    /// With --server: seconds to wait for one request's whole answer (and 10 s at most to
+    /// connect); a request that takes longer stops the audit with an error naming its codes.
+    #[arg(long, value_name = "SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
 }
 
 /// Runs an audit subcommand.
@@ -268,8 +273,11 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
         "batch audited"
     );
     if let Some(path) = &args.output {
-        let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        serde_json::to_writer_pretty(BufWriter::new(f), &audit)?;
+        write_atomically_with(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, &audit)?;
+            writeln!(out)
+        })
+        .with_context(|| format!("writing {}", path.display()))?;
     }
     if args.json {
         let out = std::io::stdout();
@@ -428,75 +436,153 @@ fn answer_for(asked: &str, line: AuditLine) -> AuditLine {
     )
 }
 
-/// Asks a server for the reports of `codes` (`POST /v1/audit`, NDJSON).
+/// How `audit codes --server` asks: the client (its timeouts set), the audit URL, codes per
+/// request and requests at once.
+#[derive(Clone)]
+struct ServerAsk {
+    client: reqwest::Client,
+    url: String,
+    request_codes: usize,
+    concurrency: usize,
+    timeout_secs: u64,
+}
+
+/// Attempts of one request that failed to connect or met a server error (502, 503, 504, or
+/// 429) before the audit stops; the waits between them are 1 s, then 2 s.
+const SERVER_ATTEMPTS: u32 = 3;
+
+/// Asks a server for the reports of `codes`, the file's codes from position `first` (0-based)
+/// on (`POST /v1/audit` with a JSON array of codes, NDJSON answers). A line that is not the
+/// form of a code is reported malformed here, without asking: no line of the file can make a
+/// whole request fail. A request that still fails is an error naming its codes.
 async fn fetch_from_server(
-    server: &str,
+    ask: &ServerAsk,
+    first: usize,
     codes: &[String],
-    (request_codes, concurrency): (usize, usize),
     pb: &ProgressBar,
 ) -> anyhow::Result<Vec<AuditLine>> {
-    let client = reqwest::Client::builder()
-        .build()
-        .context("starting the HTTP client")?;
-    let url = format!("{}/v1/audit", server.trim_end_matches('/'));
-    let chunks: Vec<Vec<String>> = codes
-        .chunks(request_codes.max(1))
-        .map(<[String]>::to_vec)
+    let mut out: Vec<Option<AuditLine>> = Vec::with_capacity(codes.len());
+    let mut asked: Vec<(usize, String)> = Vec::with_capacity(codes.len());
+    for (i, code) in codes.iter().enumerate() {
+        if proofmark_schemas::validate::is_valid_code(code) {
+            out.push(None);
+            asked.push((i, code.clone()));
+        } else {
+            out.push(Some(AuditLine::NoReport(
+                code.clone(),
+                CodeStatus::Malformed,
+                MALFORMED_CODE_REASON.into(),
+            )));
+            pb.inc(1);
+        }
+    }
+    let chunks: Vec<Vec<(usize, String)>> = asked
+        .chunks(ask.request_codes.max(1))
+        .map(<[(usize, String)]>::to_vec)
         .collect();
     // Each request (and the parsing of its answer) is a task of its own, so
     // the runtime's workers share them.
-    let answers: Vec<Result<anyhow::Result<Vec<AuditLine>>, tokio::task::JoinError>> =
-        stream::iter(chunks)
-            .map(|chunk| {
-                let client = client.clone();
-                let url = url.clone();
-                let pb = pb.clone();
-                tokio::spawn(async move {
-                    let body = chunk.join("\n");
-                    let res = client
-                        .post(&url)
-                        .header("content-type", "text/plain")
-                        .body(body)
-                        .send()
-                        .await
-                        .with_context(|| format!("POST {url}"))?;
-                    let status = res.status();
-                    let text = res.text().await.with_context(|| format!("POST {url}"))?;
-                    if !status.is_success() {
-                        anyhow::bail!("POST {url}: {status}: {}", text.trim());
-                    }
-                    let lines: Vec<AuditLine> = text
-                        .lines()
-                        .filter(|l| !l.trim().is_empty())
-                        .map(|l| {
-                            parse_audit_line(l).unwrap_or_else(|e| {
-                                AuditLine::NoReport(String::new(), CodeStatus::Error, e)
-                            })
+    // Each answer line with the position of its code in the window.
+    type Answered = anyhow::Result<Vec<(usize, AuditLine)>>;
+    let answers: Vec<Result<Answered, tokio::task::JoinError>> = stream::iter(chunks)
+        .map(|chunk| {
+            let (ask, pb) = (ask.clone(), pb.clone());
+            tokio::spawn(async move {
+                let (Some((a, first_code)), Some((b, last_code))) = (chunk.first(), chunk.last())
+                else {
+                    return Ok(Vec::new());
+                };
+                let which = format!(
+                    "POST {} (the file's codes {} to {}: {first_code} to {last_code})",
+                    ask.url,
+                    first + a + 1,
+                    first + b + 1
+                );
+                let names: Vec<&str> = chunk.iter().map(|(_, c)| c.as_str()).collect();
+                let body = serde_json::to_vec(&names)?;
+                let text = post_audit(&ask, body).await.context(which.clone())?;
+                let lines: Vec<AuditLine> = text
+                    .lines()
+                    .filter(|l| !l.trim().is_empty())
+                    .map(|l| {
+                        parse_audit_line(l).unwrap_or_else(|e| {
+                            AuditLine::NoReport(String::new(), CodeStatus::Error, e)
                         })
-                        .collect();
-                    if lines.len() != chunk.len() {
-                        anyhow::bail!(
-                            "POST {url}: {} lines for {} codes",
-                            lines.len(),
-                            chunk.len()
-                        );
-                    }
-                    pb.inc(chunk.len() as u64);
-                    Ok(chunk
-                        .iter()
-                        .zip(lines)
-                        .map(|(asked, line)| answer_for(asked, line))
-                        .collect())
-                })
+                    })
+                    .collect();
+                if lines.len() != chunk.len() {
+                    anyhow::bail!("{which}: {} lines for {} codes", lines.len(), chunk.len());
+                }
+                pb.inc(chunk.len() as u64);
+                Ok(chunk
+                    .into_iter()
+                    .zip(lines)
+                    .map(|((i, asked), line)| (i, answer_for(&asked, line)))
+                    .collect())
             })
-            .buffered(concurrency.max(1))
-            .collect()
-            .await;
-    let mut out = Vec::with_capacity(codes.len());
+        })
+        .buffered(ask.concurrency.max(1))
+        .collect()
+        .await;
     for a in answers {
-        out.extend(a.context("the request task failed")??);
+        for (i, line) in a.context("the request task failed")?? {
+            out[i] = Some(line);
+        }
     }
-    Ok(out)
+    out.into_iter()
+        .map(|line| line.context("a code of the window got no answer"))
+        .collect()
+}
+
+/// One `POST /v1/audit` of `body`: the answer's text, after up to [`SERVER_ATTEMPTS`]
+/// attempts when the server cannot be reached or answers that it is busy or failing.
+async fn post_audit(ask: &ServerAsk, body: Vec<u8>) -> anyhow::Result<String> {
+    let mut attempt = 1;
+    loop {
+        let sent = ask
+            .client
+            .post(&ask.url)
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await;
+        let retry = match sent {
+            Ok(res) => {
+                let status = res.status();
+                let text = res.text().await.map_err(|e| timed(e, ask.timeout_secs))?;
+                if status.is_success() {
+                    return Ok(text);
+                }
+                let busy = matches!(status.as_u16(), 429 | 502 | 503 | 504);
+                let e = anyhow::anyhow!("{status}: {}", text.trim());
+                if !busy || attempt == SERVER_ATTEMPTS {
+                    return Err(e);
+                }
+                e
+            }
+            Err(e) if e.is_connect() && attempt < SERVER_ATTEMPTS => anyhow::Error::new(e),
+            Err(e) => return Err(timed(e, ask.timeout_secs)),
+        };
+        tracing::warn!(
+            url = %ask.url,
+            attempt,
+            error = %format!("{retry:#}"),
+            "the audit request failed: trying again"
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(1 << (attempt - 1))).await;
+        attempt += 1;
+    }
+}
+
+/// A request's error, saying so when it is the timeout that ended it.
+fn timed(e: reqwest::Error, timeout_secs: u64) -> anyhow::Error {
+    if e.is_timeout() {
+        anyhow::Error::new(e).context(format!(
+            "no whole answer within {timeout_secs} s (--request-timeout-secs)"
+        ))
+    } else {
+        anyhow::Error::new(e)
+    }
 }
 
 /// Reads the reports of `codes` from a store and its code index, in order.
@@ -548,28 +634,29 @@ async fn fetch_from_store(
         .collect()
 }
 
-/// Fetches the windows of `codes` in turn (`fetch`, on the runtime) and hands each to `verify`
+/// Fetches the windows of `codes` in turn (`fetch`, on the runtime, given the position of the
+/// window's first code and its codes) and hands each to `verify`
 /// with the seconds its fetch took; the next window is fetched while the current one is
 /// verified, so the lookups' waits and the verification's serial parts overlap (two windows in
 /// memory at most).
 fn fetch_ahead<Fut>(
     rt: &tokio::runtime::Runtime,
     codes: &[String],
-    fetch: impl Fn(Vec<String>) -> Fut,
+    fetch: impl Fn(usize, Vec<String>) -> Fut,
     mut verify: impl FnMut(Vec<AuditLine>, f64),
 ) -> anyhow::Result<()>
 where
     Fut: Future<Output = anyhow::Result<Vec<AuditLine>>> + Send + 'static,
 {
-    let spawn = |window: &[String]| {
-        let fetching = fetch(window.to_vec());
+    let spawn = |(n, window): (usize, &[String])| {
+        let fetching = fetch(n * AUDIT_WINDOW_CODES, window.to_vec());
         rt.spawn(async move {
             let started = Instant::now();
             let window = fetching.await?;
             anyhow::Ok((window, started.elapsed().as_secs_f64()))
         })
     };
-    let mut windows = codes.chunks(AUDIT_WINDOW_CODES);
+    let mut windows = codes.chunks(AUDIT_WINDOW_CODES).enumerate();
     let mut next = windows.next().map(spawn);
     while let Some(fetching) = next.take() {
         let (window, secs) = rt.block_on(fetching).context("the lookup task failed")??;
@@ -612,7 +699,7 @@ fn read_report_windows(
     let mut lines: Vec<(usize, String)> = Vec::with_capacity(AUDIT_WINDOW_CODES);
     let mut started = Instant::now();
     for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line?;
+        let line = line.with_context(|| format!("line {}", i + 1))?;
         pb.inc(line.len() as u64 + 1);
         let text = text_line(i, &line)?;
         let text = text.strip_suffix('\r').unwrap_or(text);
@@ -698,6 +785,14 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             anyhow::Ok(())
         })?;
         pb.finish_and_clear();
+        if rows.is_empty() {
+            // As for a codes file: an audit of nothing would pass.
+            return Err(anyhow::anyhow!(
+                "{} holds no report (one JSON code report a line; empty lines are skipped)",
+                args.file.display()
+            )
+            .context(Classified(ExitClass::Input, "the reports file")));
+        }
     } else {
         let codes = read_codes(args)?;
         let rt = runtime()?;
@@ -705,10 +800,21 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         rows.reserve(codes.len());
         let verify = |window, secs| verify(window, secs, &mut rows);
         if let Some(server) = &args.server {
-            let limits = (args.request_codes, args.concurrency);
-            let fetch = |window: Vec<String>| {
-                let (server, pb) = (server.clone(), pb.clone());
-                async move { fetch_from_server(&server, &window, limits, &pb).await }
+            let client = reqwest::Client::builder()
+                .connect_timeout(std::time::Duration::from_secs(10))
+                .timeout(std::time::Duration::from_secs(args.request_timeout_secs))
+                .build()
+                .context("starting the HTTP client")?;
+            let ask = ServerAsk {
+                client,
+                url: format!("{}/v1/audit", server.trim_end_matches('/')),
+                request_codes: args.request_codes,
+                concurrency: args.concurrency,
+                timeout_secs: args.request_timeout_secs,
+            };
+            let fetch = |first: usize, window: Vec<String>| {
+                let (ask, pb) = (ask.clone(), pb.clone());
+                async move { fetch_from_server(&ask, first, &window, &pb).await }
             };
             fetch_ahead(&rt, &codes, fetch, verify)?;
         } else if let (Some(store), Some(index)) = (&args.store, &args.index) {
@@ -717,7 +823,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
                 .with_context(|| format!("code index {}", index.display()))?
                 .with_max_lot_records(args.max_lot_records);
             let concurrency = args.concurrency;
-            let fetch = |window: Vec<String>| {
+            let fetch = |_first: usize, window: Vec<String>| {
                 let (lookup, pb) = (lookup.clone(), pb.clone());
                 async move { Ok(fetch_from_store(&lookup, &window, concurrency, &pb).await) }
             };
@@ -733,12 +839,15 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         OutputFormat::Json => RowFormat::Json,
         OutputFormat::Parquet => RowFormat::Parquet,
     };
+    // Written whole or not at all: a run that fails leaves no file (nor an earlier run's
+    // file changed), and a write that fails, even the last flush, fails the run.
     match &args.output {
-        Some(path) => {
-            let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            write_rows(&rows, format, BufWriter::new(f))?;
-        }
-        None => write_rows(&rows, format, BufWriter::new(std::io::stdout()))?,
+        Some(path) => write_atomically_with(path, |out| {
+            write_rows(&rows, format, out).map_err(anyhow::Error::new)
+        })
+        .with_context(|| format!("writing {}", path.display()))?,
+        None => write_rows(&rows, format, BufWriter::new(std::io::stdout()))
+            .context("writing the rows to standard output")?,
     }
 
     let count = |s: CodeStatus| rows.iter().filter(|r| r.status == s).count();

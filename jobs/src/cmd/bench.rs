@@ -241,7 +241,8 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     print_figures(&figures);
     if let Some(out) = &args.json {
         let text = serde_json::to_string_pretty(&figures)?;
-        std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
+        crate::output::write_atomically(out, (text + "\n").as_bytes())
+            .with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -358,7 +359,7 @@ fn run_stage(args: StageArgs) -> anyhow::Result<ExitCode> {
         }
         other => bail!("unknown stage {other:?}"),
     };
-    std::fs::write(&args.out, serde_json::to_vec_pretty(&figures)?)
+    crate::output::write_atomically(&args.out, &serde_json::to_vec_pretty(&figures)?)
         .with_context(|| format!("writing {}", args.out.display()))?;
     Ok(ExitCode::SUCCESS)
 }

@@ -26,6 +26,7 @@ use super::GlobalArgs;
 use super::pipeline::bar;
 use crate::exit::{BatchScope, Classified, ExitClass, classify};
 use crate::lock::BatchLock;
+use crate::output::write_atomically;
 
 /// Arguments of `proofmark run`.
 #[derive(Debug, clap::Args)]
@@ -559,32 +560,6 @@ async fn shutdown_signal() -> &'static str {
         ctrl_c.await;
         "SIGINT"
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file in the same folder and
-/// a rename, so that readers never see a partial file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    // Readable by others, as a plainly written file would be (a metrics collector often runs
-    // as another user): the replaced file's mode, else rw-r--r-- (the temporary file is 0600).
-    let mode = std::fs::metadata(path).map_or(0o644, |m| {
-        use std::os::unix::fs::PermissionsExt as _;
-        m.permissions().mode() & 0o7777
-    });
-    {
-        use std::os::unix::fs::PermissionsExt as _;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(mode))?;
-    }
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 /// Escapes a Prometheus label value.

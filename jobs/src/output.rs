@@ -1,0 +1,67 @@
+//! Files the commands write for their users (reports, summaries, metrics): whole or not at
+//! all, so that a failed or killed run never leaves a cut-short file under the name a reader
+//! expects.
+
+use std::fs::File;
+use std::io::{BufWriter, Write as _};
+use std::path::Path;
+
+/// Writes the file `path` with `write`, through a temporary file in the same folder that is
+/// flushed, synced and renamed over `path` only when `write` succeeded; on any error `path`
+/// is left as it was and the temporary file is removed. The file is readable by others, as a
+/// plainly written one would be (a metrics collector often runs as another user): the
+/// replaced file's mode, else `rw-r--r--`.
+pub fn write_atomically_with<T, E>(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<&mut File>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<std::io::Error>,
+{
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    let mode = std::fs::metadata(path).map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    let value = {
+        let mut out = BufWriter::new(tmp.as_file_mut());
+        let value = write(&mut out)?;
+        out.flush()?;
+        value
+    };
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(value)
+}
+
+/// Writes `bytes` to `path` whole or not at all ([`write_atomically_with`]).
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with(path, |out| out.write_all(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// A failed write leaves the file as it was and no temporary file beside it.
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.csv");
+        write_atomically(&path, b"first\n").unwrap();
+        let failed: Result<(), std::io::Error> = write_atomically_with(&path, |out| {
+            out.write_all(b"half of the sec")?;
+            Err(std::io::Error::other("the disk is full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        write_atomically(&path, b"second\n").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second\n");
+    }
+}
