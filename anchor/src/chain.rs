@@ -193,14 +193,25 @@ impl ChainsFile {
         Ok(file)
     }
 
-    /// Reads and parses a chains file.
+    /// Reads and parses a chains file. Relative file paths in it (key files, keystores) are
+    /// relative to the file's folder, as in a job file, so that a command finds them from
+    /// whatever folder it runs in.
     pub fn load(path: &Path) -> Result<Self, ChainError> {
         let shown = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ChainError::Config {
             path: shown.clone(),
             message: e.to_string(),
         })?;
-        Self::parse(&shown, &text)
+        let mut file = Self::parse(&shown, &text)?;
+        let base = path.parent().unwrap_or(Path::new(""));
+        for config in file.chains.values_mut() {
+            for p in config.file_paths_mut() {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(file)
     }
 
     /// The configuration of chain `name`. `ledger` is always defined (with
@@ -714,5 +725,34 @@ mod tests {
         let err =
             ChainsFile::parse("c.toml", "[chains.c]\ntype = \"evm\"\nchain_id = 1\n").unwrap_err();
         assert!(err.to_string().contains("rpc_url"), "{err}");
+    }
+
+    /// Relative paths of a chains file are relative to its folder, whatever the folder the
+    /// command runs in; absolute ones stay as written.
+    #[test]
+    fn paths_in_a_chains_file_are_relative_to_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let sub = dir.path().join("sub");
+        std::fs::create_dir_all(&sub).unwrap();
+        let file = sub.join("chains.toml");
+        std::fs::write(
+            &file,
+            "[chains.c]\ntype = \"evm\"\nrpc_url = \"http://127.0.0.1:8545\"\nchain_id = 1\n\
+             keystore = \"../keys/member.json\"\npassword_env = \"PW\"\n\
+             [chains.l]\ntype = \"ledger\"\nkey_file = \"/etc/proofmark/ledger.key\"\n",
+        )
+        .unwrap();
+        let f = ChainsFile::load(&file).unwrap();
+        let ChainConfig::Evm(c) = f.get("c").unwrap() else {
+            panic!("not evm")
+        };
+        assert_eq!(c.keystore.unwrap(), sub.join("../keys/member.json"));
+        let ChainConfig::Ledger { key_file, .. } = f.get("l").unwrap() else {
+            panic!("not ledger")
+        };
+        assert_eq!(
+            key_file.unwrap(),
+            PathBuf::from("/etc/proofmark/ledger.key")
+        );
     }
 }

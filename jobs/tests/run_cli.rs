@@ -156,6 +156,51 @@ fn write_job(dir: &Path, inputs: &str) -> String {
     job.to_str().unwrap().to_owned()
 }
 
+/// The sending key of an `evm` chain the batch is to be anchored on is loaded before the
+/// plan: a keystore whose password variable is unset fails the run at once (exit 3), naming
+/// the chain and the variable, with nothing planned.
+#[test]
+fn an_evm_key_that_cannot_be_loaded_stops_the_run_before_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    let data = dir.path().join("data");
+    ok(&proofmark(
+        &[
+            "datasets",
+            "generate",
+            "--items",
+            "20",
+            "--out",
+            data.to_str().unwrap(),
+        ],
+        &key,
+    ));
+    let job = dir.path().join("job.toml");
+    std::fs::write(
+        &job,
+        "[job]\nname = \"t\"\nstore = \"store\"\ninputs = [\"data/records/**/*.parquet\"]\n\
+         date = \"2026-11-24\"\nchains = [\"ledger\", \"consortium\"]\n\
+         [chains.ledger]\ntype = \"ledger\"\norigin = \"test.local/ledger\"\n\
+         [chains.consortium]\ntype = \"evm\"\nrpc_url = \"http://127.0.0.1:9\"\nchain_id = 1\n\
+         contract = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\n\
+         keystore = \"keys/member.json\"\npassword_env = \"PROOFMARK_TEST_UNSET_PASSWORD\"\n",
+    )
+    .unwrap();
+    let out = proofmark(&["run", job.to_str().unwrap()], &key);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("consortium") && err.contains("PROOFMARK_TEST_UNSET_PASSWORD is not set"),
+        "{err}"
+    );
+    assert!(
+        !dir.path()
+            .join("store/batches/t-2026-11-24/plan.json")
+            .exists(),
+        "nothing is planned"
+    );
+}
+
 #[test]
 fn exit_codes_locks_metrics_and_until() {
     let dir = tempfile::tempdir().unwrap();

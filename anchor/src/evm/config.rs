@@ -1,6 +1,6 @@
 //! The settings of an `evm` chain and its signing key.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use alloy::primitives::Address;
@@ -357,16 +357,10 @@ impl EvmConfig {
             return Ok(None);
         };
         if let Some(pw_var) = &self.password_env {
-            let password = std::env::var(pw_var)
-                .map_err(|_| err(format!("environment variable {pw_var} is not set")))?;
-            let signer = PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
-                err(format!(
-                    "keystore {}: {}",
-                    path.display(),
-                    keystore_problem(&e.to_string())
-                ))
-            })?;
-            return Ok(Some(EvmKey { signer }));
+            let password = keystore_password(pw_var, std::env::var(pw_var).ok()).map_err(err)?;
+            return load_keystore(path, &password)
+                .map(Some)
+                .map_err(|problem| err(format!("keystore {}: {problem}", path.display())));
         }
         Err(err(NO_KEY.into()))
     }
@@ -383,16 +377,169 @@ impl EvmConfig {
 const NO_KEY: &str = "no key configured: set `key_env` (a variable holding the key) or \
                       `keystore` and `password_env`";
 
-/// A keystore error's message reduced to its kind (a decryption error's
-/// text never holds the key, but keep it short and plain).
-fn keystore_problem(message: &str) -> &'static str {
-    let m = message.to_ascii_lowercase();
-    if m.contains("mac") || m.contains("password") {
-        "wrong password (MAC mismatch)"
-    } else if m.contains("no such file") || m.contains("not found") || m.contains("os error") {
-        "cannot read the file"
-    } else {
-        "not a valid encrypted JSON keystore"
+/// Most memory scrypt may use to derive a keystore's key (`128 * n * r` bytes): 1 GiB, four
+/// times what the standard settings (`n` = 2^18, `r` = 8) need.
+const MAX_SCRYPT_BYTES: u64 = 1 << 30;
+/// Largest scrypt `p` accepted (the standard settings use 1).
+const MAX_SCRYPT_P: u64 = 16;
+/// Largest PBKDF2 iteration count accepted (the standard settings use 262,144).
+const MAX_PBKDF2_ROUNDS: u64 = 10_000_000;
+
+/// The keystore password held by the environment variable `var` (its value `value`): a
+/// password kept in a file or a secret often ends with a line break that is not part of it,
+/// and an empty one is a mistake, not a password.
+fn keystore_password(var: &str, value: Option<String>) -> Result<String, String> {
+    let value = value.ok_or_else(|| format!("environment variable {var} is not set"))?;
+    let password = value
+        .strip_suffix('\n')
+        .map(|p| p.strip_suffix('\r').unwrap_or(p))
+        .unwrap_or(&value);
+    if password.is_empty() {
+        return Err(format!("environment variable {var} is empty"));
+    }
+    Ok(password.to_owned())
+}
+
+/// Loads the key of the keystore file `path` with `password`: the file is read and its
+/// settings are checked before any key is derived (a file asking for terabytes of memory or
+/// hours of work, or of a shape the decryption would fail on, is refused), and the address it
+/// names, if any, must be the key's. The error is why, without the path.
+fn load_keystore(path: &Path, password: &str) -> Result<EvmKey, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file ({e})"))?;
+    let named = check_keystore(&bytes)?;
+    let signer = PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
+        let m = e.to_string().to_ascii_lowercase();
+        if m.contains("mac") {
+            "wrong password (MAC mismatch)".to_owned()
+        } else {
+            format!("not a valid encrypted JSON keystore ({e})")
+        }
+    })?;
+    if let Some(named) = named
+        && named != signer.address()
+    {
+        return Err(format!(
+            "it names the account {named}, but the key it holds is that of {}",
+            signer.address()
+        ));
+    }
+    Ok(EvmKey { signer })
+}
+
+/// Checks a keystore's text (Web3 Secret Storage version 3) before its key is derived, and
+/// returns the address it names, if any.
+fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
+    use serde_json::Value;
+    let invalid = |why: String| format!("not a valid encrypted JSON keystore: {why}");
+    let doc: Value = serde_json::from_slice(bytes).map_err(|e| invalid(e.to_string()))?;
+    let version = doc.get("version").and_then(Value::as_u64);
+    if version != Some(3) {
+        return Err(invalid(format!(
+            "its version is {}, not 3",
+            doc.get("version").unwrap_or(&Value::Null)
+        )));
+    }
+    let crypto = doc
+        .get("crypto")
+        .or_else(|| doc.get("Crypto"))
+        .ok_or_else(|| invalid("it has no `crypto`".into()))?;
+    let text = |v: &Value, name: &str| -> Result<String, String> {
+        v.get(name)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| invalid(format!("`{name}` is missing or not text")))
+    };
+    let hex_of = |v: &Value, name: &str, len: Option<usize>| -> Result<Vec<u8>, String> {
+        let t = text(v, name)?;
+        let b = hex::decode(t.trim_start_matches("0x"))
+            .map_err(|_| invalid(format!("`{name}` is not hex")))?;
+        match len {
+            Some(n) if b.len() != n => {
+                Err(invalid(format!("`{name}` is {} bytes, not {n}", b.len())))
+            }
+            _ => Ok(b),
+        }
+    };
+    let number = |v: &Value, name: &str| -> Result<u64, String> {
+        v.get(name)
+            .and_then(Value::as_u64)
+            .ok_or_else(|| invalid(format!("`{name}` is missing or not a whole number")))
+    };
+    let cipher = text(crypto, "cipher")?;
+    if cipher != "aes-128-ctr" {
+        return Err(format!(
+            "the cipher {cipher:?} is not supported (only \"aes-128-ctr\")"
+        ));
+    }
+    let iv_holder = crypto
+        .get("cipherparams")
+        .ok_or_else(|| invalid("it has no `cipherparams`".into()))?;
+    hex_of(iv_holder, "iv", Some(16))?;
+    hex_of(crypto, "ciphertext", Some(32))?;
+    hex_of(crypto, "mac", Some(32))?;
+    let params = crypto
+        .get("kdfparams")
+        .ok_or_else(|| invalid("it has no `kdfparams`".into()))?;
+    hex_of(params, "salt", None)?;
+    if number(params, "dklen")? != 32 {
+        return Err(invalid("`dklen` is not 32".into()));
+    }
+    let unsafe_settings = |why: String| {
+        format!("its key derivation settings are refused (they could exhaust this host): {why}")
+    };
+    match text(crypto, "kdf")?.as_str() {
+        "scrypt" => {
+            let (n, r, p) = (
+                number(params, "n")?,
+                number(params, "r")?,
+                number(params, "p")?,
+            );
+            if n < 2 || !n.is_power_of_two() {
+                return Err(invalid(format!("scrypt `n` = {n} is not a power of two")));
+            }
+            if r == 0 || p == 0 {
+                return Err(invalid("scrypt `r` and `p` must be at least 1".into()));
+            }
+            let bytes = 128u64.saturating_mul(n).saturating_mul(r);
+            if bytes > MAX_SCRYPT_BYTES {
+                return Err(unsafe_settings(format!(
+                    "scrypt n = {n}, r = {r} needs {} MiB of memory, over {} MiB",
+                    bytes >> 20,
+                    MAX_SCRYPT_BYTES >> 20
+                )));
+            }
+            if p > MAX_SCRYPT_P {
+                return Err(unsafe_settings(format!(
+                    "scrypt p = {p} is over {MAX_SCRYPT_P}"
+                )));
+            }
+        }
+        "pbkdf2" => {
+            let prf = text(params, "prf")?;
+            if prf != "hmac-sha256" {
+                return Err(format!(
+                    "the PBKDF2 function {prf:?} is not supported (only \"hmac-sha256\")"
+                ));
+            }
+            let c = number(params, "c")?;
+            if c == 0 || c > MAX_PBKDF2_ROUNDS {
+                return Err(unsafe_settings(format!(
+                    "PBKDF2 c = {c} is not between 1 and {MAX_PBKDF2_ROUNDS}"
+                )));
+            }
+        }
+        other => {
+            return Err(format!(
+                "the key derivation {other:?} is not supported (\"scrypt\" or \"pbkdf2\")"
+            ));
+        }
+    }
+    match doc.get("address") {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => {
+            let b = hex_of(&doc, "address", Some(20))?;
+            Ok(Some(Address::from_slice(&b)))
+        }
     }
 }
 
@@ -470,6 +617,103 @@ mod tests {
                 &[]
             ),
             "error sending request for url (http://h.example:8)"
+        );
+    }
+
+    /// A keystore made with the standard encryption, and its account.
+    fn keystore(dir: &Path, password: &str) -> (PathBuf, Address) {
+        use rand::SeedableRng as _;
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        let key = [0x42u8; 32];
+        let (signer, _) =
+            PrivateKeySigner::encrypt_keystore(dir, &mut rng, key, password, Some("k.json"))
+                .unwrap();
+        (dir.join("k.json"), signer.address())
+    }
+
+    /// A keystore loads with its password (a trailing line break ignored); a wrong or empty
+    /// password and a missing file say so.
+    #[test]
+    fn a_keystore_loads_with_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, address) = keystore(dir.path(), "pw-member");
+        let pw = keystore_password("V", Some("pw-member\r\n".into())).unwrap();
+        assert_eq!(load_keystore(&path, &pw).unwrap().address(), address);
+        let e = load_keystore(&path, "pw-other").unwrap_err();
+        assert!(e.contains("wrong password"), "{e}");
+        let e = keystore_password("V", Some("\n".into())).unwrap_err();
+        assert_eq!(e, "environment variable V is empty");
+        let e = keystore_password("V", None).unwrap_err();
+        assert_eq!(e, "environment variable V is not set");
+        let e = load_keystore(&dir.path().join("none.json"), "pw").unwrap_err();
+        assert!(e.contains("cannot read the file (No such file"), "{e}");
+        // The error names the file.
+        let mut c = EvmConfig::new("http://127.0.0.1:8545", 31337);
+        c.keystore = Some(dir.path().join("none.json"));
+        c.password_env = Some("PATH".into());
+        let e = c.load_key("x").unwrap_err().to_string();
+        assert!(e.contains("none.json: cannot read the file"), "{e}");
+    }
+
+    /// Settings that would exhaust the host, or that the decryption cannot use, and an address
+    /// that is not the key's, are refused before or after decryption, never a crash.
+    #[test]
+    fn a_keystore_of_unsafe_or_wrong_settings_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, _) = keystore(dir.path(), "pw");
+        let good: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        let cases: [(&str, serde_json::Value, &str); 9] = [
+            ("/crypto/kdfparams/n", (1u64 << 30).into(), "MiB of memory"),
+            ("/crypto/kdfparams/n", 1000.into(), "not a power of two"),
+            (
+                "/crypto/kdfparams/p",
+                1_000_000.into(),
+                "p = 1000000 is over 16",
+            ),
+            ("/crypto/kdfparams/dklen", 16.into(), "`dklen` is not 32"),
+            ("/crypto/cipher", "aes-256-gcm".into(), "not supported"),
+            (
+                "/crypto/cipherparams/iv",
+                "00ff".into(),
+                "`iv` is 2 bytes, not 16",
+            ),
+            ("/version", 1.into(), "version is 1, not 3"),
+            (
+                "/address",
+                "70997970c51812dc3a010c7d01b50e0d17dc79c8".into(),
+                "names the account 0x70997970",
+            ),
+            ("/crypto/kdf", "argon2".into(), "not supported"),
+        ];
+        for (at, value, expected) in cases {
+            let mut doc = good.clone();
+            match doc.pointer_mut(at) {
+                Some(v) => *v = value,
+                // `address` is optional: eth-keystore writes none.
+                None => doc[&at[1..]] = value,
+            }
+            let bad = dir.path().join("bad.json");
+            std::fs::write(&bad, doc.to_string()).unwrap();
+            let e = load_keystore(&bad, "pw").unwrap_err();
+            assert!(e.contains(expected), "{at}: {e}");
+        }
+        // The address of the key it holds is accepted.
+        let (_, address) = keystore(dir.path(), "pw");
+        let mut doc = good.clone();
+        doc["address"] = hex::encode(address).into();
+        let named = dir.path().join("named.json");
+        std::fs::write(&named, doc.to_string()).unwrap();
+        assert_eq!(load_keystore(&named, "pw").unwrap().address(), address);
+        // A PBKDF2 keystore's count is bounded too.
+        let mut doc = good.clone();
+        doc["crypto"]["kdf"] = "pbkdf2".into();
+        doc["crypto"]["kdfparams"] =
+            serde_json::json!({"c": 1u64 << 40, "dklen": 32, "prf": "hmac-sha256", "salt": "00"});
+        assert!(
+            check_keystore(doc.to_string().as_bytes())
+                .unwrap_err()
+                .contains("PBKDF2 c")
         );
     }
 

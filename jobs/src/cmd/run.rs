@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use proofmark_anchor::chain::{ChainsFile, anchor_batch};
+use proofmark_anchor::chain::{ChainConfig, ChainsFile, anchor_batch};
 use proofmark_anchor::manifest::{date_utc, rfc3339_utc};
 use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
 use proofmark_ingest::{
@@ -812,6 +812,24 @@ async fn run_stages(
     proofmark_anchor::chain::check_ledger_key(store, &job.chains_file, &job.chains)
         .await
         .context("anchor stage (checked before the plan)")?;
+    // So are the sending keys of the `evm` chains the batch is not anchored on yet (a
+    // keystore's password variable unset, or wrong, would fail only after the commit).
+    for name in &job.chains {
+        let ChainConfig::Evm(config) = job.chains_file.get(name)? else {
+            continue;
+        };
+        if super::anchor::stored_receipt(store, batch_id, name)
+            .await
+            .is_some()
+        {
+            continue;
+        }
+        let chain = name.clone();
+        tokio::task::spawn_blocking(move || config.load_key(&chain))
+            .await
+            .context("loading a signing key")?
+            .context("anchor stage (checked before the plan)")?;
+    }
 
     // plan
     let t = Instant::now();
