@@ -22,7 +22,9 @@
 //! page is amber, "cannot confirm right now") while the read goes on and
 //! keeps its answer for the views after it. A node that hangs then delays a
 //! page by at most that wait, not by the node's whole RPC budget; once a
-//! read is overdue, callers do not wait for it at all.
+//! read is overdue, callers do not wait for it at all, nor for any other
+//! read of its chain until it ends, so a page of many batches waits once per
+//! chain.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -155,24 +157,42 @@ impl Flight {
     }
 }
 
-/// Waits for `flight` (see [`Flight::wait`]); a caller it did not answer
-/// within `max_wait` gets "unavailable", and the first such caller of the
-/// flight says so in the log.
+/// Waits for `flight`, the read of `key` (see [`Flight::wait`]); a caller it did not answer
+/// within `max_wait` gets "unavailable", and the first such caller marks the read overdue
+/// (its chain is then slow: [`Entries::slow`]) and says so in the log. A caller of a chain
+/// that is slow already (`slow`) does not wait at all.
 fn wait_for(
-    flight: &Flight,
+    keeper: &Keeper,
+    (key, flight): (&Key, &Arc<Flight>),
     max_wait: Option<Duration>,
-    chain: &str,
-    batch_id: &str,
+    slow: bool,
 ) -> Result<String, ChainCheckError> {
-    if let Some(answer) = flight.wait(max_wait) {
+    let (chain, batch_id) = (key.chain.as_str(), key.batch_id.as_str());
+    if let Some(answer) = flight.wait(if slow { Some(Duration::ZERO) } else { max_wait }) {
         return answer;
     }
+    if slow {
+        return Err(ChainCheckError::Unavailable(
+            "the chain is not answering (an earlier read is overdue; this one goes on, and a \
+             later view shows its answer)"
+                .to_owned(),
+        ));
+    }
     let waited = max_wait.unwrap_or_default().as_secs_f64();
-    if !flight.overdue.swap(true, Ordering::SeqCst) {
+    let mut guard = keeper.lock();
+    // Marked under the lock, and only while the read is in progress, so that the read's end
+    // (which takes the lock to end the flight) always sees the mark.
+    let in_progress = guard
+        .flights
+        .get(key)
+        .is_some_and(|f| Arc::ptr_eq(f, flight));
+    if in_progress && !flight.overdue.swap(true, Ordering::SeqCst) {
+        *guard.slow.entry(key.chain.clone()).or_default() += 1;
+        drop(guard);
         tracing::warn!(
             chain,
             batch = batch_id,
-            "the chain did not answer within {waited:.1} s: pages show \"cannot confirm\" while the read goes on"
+            "the chain did not answer within {waited:.1} s: pages show \"cannot confirm\" while the read goes on, and do not wait for this chain until it ends"
         );
     }
     Err(ChainCheckError::Unavailable(format!(
@@ -185,6 +205,33 @@ fn wait_for(
 struct Entries {
     answers: HashMap<Key, Entry>,
     flights: HashMap<Key, Arc<Flight>>,
+    /// Per chain, its overdue reads in progress: while there is one, a page does not wait for
+    /// another read of that chain (a node that is down delays a page by one wait per chain,
+    /// not one per batch).
+    slow: HashMap<String, usize>,
+}
+
+impl Entries {
+    /// Ends `flight`, the read of `key`, if it is still the one in progress: an overdue read
+    /// no longer makes its chain slow.
+    fn end_flight(&mut self, key: &Key, flight: &Arc<Flight>) {
+        if !self
+            .flights
+            .get(key)
+            .is_some_and(|f| Arc::ptr_eq(f, flight))
+        {
+            return;
+        }
+        self.flights.remove(key);
+        if flight.overdue.load(Ordering::SeqCst)
+            && let Some(n) = self.slow.get_mut(&key.chain)
+        {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.slow.remove(&key.chain);
+            }
+        }
+    }
 }
 
 /// Ends a read in progress even if the read panicked: its waiters get
@@ -203,16 +250,8 @@ impl FlightGuard {
 
     fn end(&mut self, reason: &str) {
         if let Some(key) = self.key.take() {
-            let mut guard = self.keeper.lock();
             // Only this read's flight: a later read of the key may have started.
-            if guard
-                .flights
-                .get(&key)
-                .is_some_and(|f| Arc::ptr_eq(f, &self.flight))
-            {
-                guard.flights.remove(&key);
-            }
-            drop(guard);
+            self.keeper.lock().end_flight(&key, &self.flight);
             self.flight
                 .finish(Err(ChainCheckError::Unavailable(reason.to_owned())));
         }
@@ -230,7 +269,8 @@ impl FlightGuard {
         let answer = inner.check(&key.chain, receipt, &key.batch());
         let unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_)));
         if self.flight.overdue.load(Ordering::SeqCst) {
-            tracing::info!(
+            // At the level of the line that said it was overdue.
+            tracing::warn!(
                 chain = key.chain,
                 batch = key.batch_id,
                 unavailable,
@@ -245,7 +285,7 @@ impl FlightGuard {
                 "chain read"
             );
         }
-        self.keeper.keep(key, &answer);
+        self.keeper.keep(key, &answer, &self.flight);
         self.flight.finish(answer.clone());
         self.key = None;
         answer
@@ -380,11 +420,11 @@ impl Keeper {
     }
 
     /// Keeps `answer` under `key`, making room if the cache is full; and
-    /// ends the read in progress of `key`, in the same step, so that no
+    /// ends `flight`, the read in progress of `key`, in the same step, so that no
     /// caller finds neither.
-    fn keep(&self, key: Key, answer: &Result<String, ChainCheckError>) {
+    fn keep(&self, key: Key, answer: &Result<String, ChainCheckError>, flight: &Arc<Flight>) {
         let mut guard = self.lock();
-        guard.flights.remove(&key);
+        guard.end_flight(&key, flight);
         let ttl = self.ttl_of(answer);
         if ttl.is_zero() || self.max_entries == 0 {
             return;
@@ -438,19 +478,21 @@ impl ChainCheck for CachedChainCheck {
                 }
                 None => {}
             }
+            let slow = guard.slow.contains_key(chain);
             if let Some(flight) = guard.flights.get(&key) {
                 let flight = Arc::clone(flight);
                 drop(guard);
                 tracing::trace!(chain, batch = batch.batch_id, "waiting for a chain read");
-                return wait_for(&flight, self.max_wait(), chain, batch.batch_id);
+                return wait_for(&self.keeper, (&key, &flight), self.max_wait(), slow);
             }
             let flight = Arc::new(Flight::default());
             guard.flights.insert(key.clone(), Arc::clone(&flight));
-            flight
+            (flight, slow)
         };
+        let (flight, slow) = flight;
         let in_flight = FlightGuard {
             keeper: self.keeper.clone(),
-            key: Some(key),
+            key: Some(key.clone()),
             flight: Arc::clone(&flight),
         };
         let Some(max_wait) = self.max_wait() else {
@@ -466,7 +508,7 @@ impl ChainCheck for CachedChainCheck {
             in_flight.give_up(&format!(
                 "{MAX_BACKGROUND_READS} chain reads are already in progress"
             ));
-            return wait_for(&flight, Some(max_wait), chain, batch.batch_id);
+            return wait_for(&self.keeper, (&key, &flight), Some(max_wait), slow);
         }
         let running = Running(Arc::clone(&self.background));
         let inner = Arc::clone(&self.inner);
@@ -484,7 +526,7 @@ impl ChainCheck for CachedChainCheck {
             // "unavailable", the count goes down.
             tracing::warn!(error = %e, "cannot start a chain read");
         }
-        wait_for(&flight, Some(max_wait), chain, batch.batch_id)
+        wait_for(&self.keeper, (&key, &flight), Some(max_wait), slow)
     }
 }
 
@@ -726,6 +768,49 @@ mod tests {
                 );
                 assert_eq!(gated.reads.load(Ordering::SeqCst), 1);
             }
+        }
+    }
+
+    /// While a read of a chain is overdue, reads of that chain's other batches start but are
+    /// not waited for (a node that is down delays a page once per chain, not once per batch);
+    /// another chain is still waited for, and once the overdue read ends (answered or
+    /// panicked) the chain is waited for again.
+    #[test]
+    fn an_overdue_read_makes_its_chain_not_waited_for() {
+        for panics in [false, true] {
+            let gated = GatedChain::new(panics);
+            let wait = Duration::from_millis(100);
+            let cache = CachedChainCheck::new(
+                Arc::clone(&gated) as Arc<dyn ChainCheck>,
+                Duration::from_secs(60),
+            )
+            .with_max_wait(Some(wait));
+            let receipt = json!({"tx_hash": "0x11", "block_number": 7});
+            let first = cache.check("a", &receipt, &batch("b1"));
+            assert!(matches!(first, Err(ChainCheckError::Unavailable(_))));
+            let started = Instant::now();
+            let other_batch = cache.check("a", &receipt, &batch("b2"));
+            assert!(started.elapsed() < wait, "{:?}", started.elapsed());
+            assert!(
+                matches!(&other_batch, Err(ChainCheckError::Unavailable(m)) if m.contains("not answering")),
+                "{other_batch:?}"
+            );
+            let started = Instant::now();
+            let other_chain = cache.check("c", &receipt, &batch("b1"));
+            assert!(started.elapsed() >= wait, "another chain is waited for");
+            assert!(matches!(other_chain, Err(ChainCheckError::Unavailable(_))));
+            assert_eq!(gated.reads.load(Ordering::SeqCst), 3, "each read started");
+
+            gated.open();
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !cache.lock().flights.is_empty() {
+                assert!(Instant::now() < deadline, "the reads never ended");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            assert!(
+                cache.lock().slow.is_empty(),
+                "no chain is slow once its reads ended"
+            );
         }
     }
 
