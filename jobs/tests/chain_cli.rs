@@ -1324,6 +1324,34 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
     assert_eq!(verdict_class(&body), "warn", "{body}");
     assert!(body.contains("Cannot confirm right now"), "{body}");
 
+    // A chains file whose contract is not the one of the store's receipts, or not an anchor
+    // contract at all, stops the server at its start: every page would otherwise call the
+    // products fake.
+    let wrong = evm_chains(
+        d,
+        "wrong.toml",
+        &[
+            ("local", &node.url, node.chain_id, Some(ADMIN)),
+            ("other", &node.url, node.chain_id, Some(ADMIN)),
+        ],
+        "PROOFMARK_TEST_ADMIN_KEY",
+    );
+    for (chain, exit, said) in [
+        ("local", 3, "the store's receipt of batch b1 names contract"),
+        ("other", 4, "no contract code at"),
+    ] {
+        let o = bin(d)
+            .args(["serve", "--store", &store, "--index", index, "--state-dir"])
+            .arg(d.join("state-wrong"))
+            .args(["--listen", "127.0.0.1:0", "--prewarm-mib", "0"])
+            .args(["--chains", &wrong, "--chain", chain])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(exit), "{chain}: {err}");
+        assert!(err.contains(said), "{chain}: {err}");
+    }
+
     // The node stops. The answer read while it ran is kept for 60 s by default...
     drop(node);
     let (_, body) = kept.get(&page);
@@ -1375,14 +1403,17 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
         ],
     );
     let mut took = Vec::new();
-    for _ in 0..2 {
+    for said in [
+        "did not answer within 0.3 s",
+        "the chain is not answering (an earlier read is overdue",
+    ] {
         let started = std::time::Instant::now();
         let (status, body) = patient.get(&page);
         took.push(started.elapsed());
         assert!(status.contains("200"), "{status}");
         assert_eq!(verdict_class(&body), "warn", "{body}");
         assert!(body.contains("Cannot confirm right now"), "{body}");
-        assert!(body.contains("did not answer within 0.3 s"), "{body}");
+        assert!(body.contains(said), "{said} not in {body}");
     }
     // Without the bound the first view would wait for the read (30 s and more); the
     // second, during the overdue read, does not wait for it.

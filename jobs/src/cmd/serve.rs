@@ -237,6 +237,9 @@ async fn serve(
         None => None,
     };
     let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
+    if args.state_dir.is_some() && !args.chains.is_empty() {
+        check_evm_chains(&args, &store, quiet).await?;
+    }
     let lookup = Lookup::open(store, &args.index)
         .with_context(|| format!("cannot open the code index {}", args.index.display()))?
         .with_row_group_cache_bytes(args.row_group_cache_mib.saturating_mul(1 << 20))
@@ -395,6 +398,99 @@ fn page_trust(
         }
     }
     Ok(trust)
+}
+
+/// How many batches back from the store's latest [`check_evm_chains`] looks for a receipt of
+/// a chain (a batch is committed before it is anchored, so the latest may have none yet).
+const RECEIPT_LOOKBACK: usize = 7;
+
+/// Checks, before serving, each `--chain` of type `evm` the pages will read: the store's
+/// latest receipt of the chain must name the contract the chains file gives (a receipt names
+/// its contract, and a page whose receipts name another says "verification failed", so a
+/// mistyped `contract` would call every genuine product fake), and the node, when it answers
+/// within 5 s, must serve the chain id and hold an anchor contract at that address. A node
+/// that does not answer now is a warning: pages are amber until it does.
+async fn check_evm_chains(args: &ServeArgs, store: &Store, quiet: bool) -> anyhow::Result<()> {
+    use proofmark_anchor::evm::{EvmClient, EvmError};
+    let chains = match &args.chains_file {
+        Some(p) => ChainsFile::load(p)?,
+        None => ChainsFile::default(),
+    };
+    for name in &args.chains {
+        let ChainConfig::Evm(config) = chains.get(name)? else {
+            continue;
+        };
+        let Some(contract) = config.contract.clone() else {
+            continue;
+        };
+        if let Some((batch_id, named)) = latest_receipt_contract(store, name).await?
+            && !named.eq_ignore_ascii_case(&contract)
+        {
+            return Err(anyhow::anyhow!(
+                "chain {name}: the store's receipt of batch {batch_id} names contract {named},                  and the chains file gives {contract}: every page of a batch anchored there                  would say that verification failed (a contract that changed goes under a new                  chain name: docs/chains.md, \"Moving to a new contract\")"
+            )
+            .context(Classified(ExitClass::Input, "the chains file")));
+        }
+        let wait = Duration::from_secs(config.rpc_timeout_secs.clamp(1, 5));
+        let checked = tokio::time::timeout(wait, async {
+            let client = EvmClient::connect(name, &config, None).await?;
+            client.check_contract().await
+        })
+        .await;
+        let why = match checked {
+            Ok(Ok(_)) => continue,
+            Ok(Err(
+                e @ (EvmError::NotAContract { .. }
+                | EvmError::NotAnchorContract { .. }
+                | EvmError::WrongChainId { .. }),
+            )) => return Err(anyhow::Error::new(e)),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => format!("no answer within {} s", wait.as_secs()),
+        };
+        let message = format!(
+            "chain {name}: its contract cannot be checked now ({why}); pages of its batches \
+             say they cannot confirm until the node answers"
+        );
+        tracing::warn!("{message}");
+        if !quiet && !super::json_logs() {
+            errln!("warning: {message}");
+        }
+    }
+    Ok(())
+}
+
+/// The contract named by the store's latest receipt of `chain`, with its batch: the receipt
+/// of the latest committed batch, else of the one before, up to [`RECEIPT_LOOKBACK`] batches.
+async fn latest_receipt_contract(
+    store: &Store,
+    chain: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    use proofmark_anchor::{HeadPointer, Manifest, layout};
+    let Some(head) = store.get(layout::HEAD_PATH).await? else {
+        return Ok(None);
+    };
+    let head: HeadPointer = serde_json::from_slice(&head)
+        .with_context(|| format!("store {}: {}", store.url(), layout::HEAD_PATH))?;
+    let mut batch_id = Some(head.batch.batch_id);
+    for _ in 0..RECEIPT_LOOKBACK {
+        let Some(id) = batch_id.take() else {
+            break;
+        };
+        let path = proofmark_anchor::chain::receipt_path(&id, chain);
+        if let Some(bytes) = store.get(&path).await? {
+            let receipt: serde_json::Value = serde_json::from_slice(&bytes)
+                .with_context(|| format!("store {}: {path}", store.url()))?;
+            let named = receipt.get("contract").and_then(serde_json::Value::as_str);
+            return Ok(named.map(|c| (id, c.to_owned())));
+        }
+        let path = layout::manifest_path(&id);
+        let Some(bytes) = store.get(&path).await? else {
+            break;
+        };
+        let manifest = Manifest::from_slice(&path, &bytes)?;
+        batch_id = manifest.previous.map(|p| p.batch_id);
+    }
+    Ok(None)
 }
 
 /// Reads the index's files ahead ([`Lookup::prewarm`]) and says how it went.
