@@ -78,6 +78,12 @@ pub struct VerifyArgs {
     /// 9.4; a receipt names its own submitter). With a single `--rpc`.
     #[arg(long, value_name = "ADDR", requires = "rpcs")]
     pub submitter: Option<String>,
+    /// Seconds to keep trying a node that does not answer (retries with back-off included)
+    /// before its receipts are "could not be checked"; a node that failed is not tried again
+    /// for the report's other batches.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "rpcs",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub rpc_timeout_secs: u64,
     /// Accept batches with no anchor checked against a trusted key or chain:
     /// then only the report's own consistency is checked (records, leaves,
     /// proofs, receipts' inclusion), which proves nothing about who holds it.
@@ -404,7 +410,9 @@ fn add_rpc_check(
         receipt.insert("type".into(), Value::from("evm"));
         receipt.insert("submitter".into(), Value::from(submitter.to_string()));
         anchors.insert(RPC_ANCHOR.to_owned(), Value::Object(receipt));
-        let check = EvmChainCheck::root_only(node_config(node, chain_id), Arc::clone(runtime));
+        let check =
+            EvmChainCheck::root_only(node_config(node, chain_id, args), Arc::clone(runtime))
+                .keeping_failures();
         return Ok(trust.with_chain_check(RPC_ANCHOR, Arc::new(check)));
     }
     for (name, receipt_chain_id, receipt_contract) in evm {
@@ -430,7 +438,7 @@ fn add_rpc_check(
                     .as_deref()
                     .is_none_or(|c| c.eq_ignore_ascii_case(&n.contract.to_string()))
             })
-            .map(|n| node_config(n, chain_id))
+            .map(|n| node_config(n, chain_id, args))
             .collect();
         if candidates.is_empty() {
             let given: Vec<String> = nodes.iter().map(|n| n.contract.to_string()).collect();
@@ -442,15 +450,18 @@ fn add_rpc_check(
             trust = trust.with_chain_check(&name, Arc::new(NotThisChain(why)));
             continue;
         }
-        let check = EvmChainCheck::among(candidates, args.chain_id.is_none(), Arc::clone(runtime));
+        let check = EvmChainCheck::among(candidates, args.chain_id.is_none(), Arc::clone(runtime))
+            .keeping_failures();
         trust = trust.with_chain_check(&name, Arc::new(check));
     }
     Ok(trust)
 }
 
-fn node_config(node: &TrustedNode, chain_id: u64) -> EvmConfig {
+fn node_config(node: &TrustedNode, chain_id: u64, args: &VerifyArgs) -> EvmConfig {
     let mut config = EvmConfig::new(node.rpc.clone(), chain_id);
     config.contract = Some(node.contract.to_string());
+    config.rpc_timeout_secs = args.rpc_timeout_secs;
+    config.request_timeout_secs = config.request_timeout_secs.min(args.rpc_timeout_secs);
     config
 }
 
@@ -488,6 +499,14 @@ pub(crate) struct EvmChainCheck {
     /// Whether the receipt's transaction fields are checked (false for the root alone).
     check_transaction: bool,
     runtime: Arc<tokio::runtime::Runtime>,
+    /// What was learnt of each node (by URL and contract): its contract checked (`None`), or,
+    /// when failures are kept ([`EvmChainCheck::keeping_failures`]), why it could not be
+    /// read or is no anchor contract, so that the other batches of a report are not each
+    /// retried for the node's whole RPC budget.
+    nodes: std::sync::Mutex<std::collections::HashMap<(String, String), Option<String>>>,
+    /// Whether a node's failure is kept for the checks after it (a one-off command), or each
+    /// check reads the node again (a long-lived server).
+    keep_failures: bool,
 }
 
 impl EvmChainCheck {
@@ -499,7 +518,17 @@ impl EvmChainCheck {
             other_chain_not_applicable: false,
             check_transaction: true,
             runtime,
+            nodes: std::sync::Mutex::default(),
+            keep_failures: false,
         }
+    }
+
+    /// The same check, keeping a node's failure (unreachable, or no anchor contract at the
+    /// address) for the checks after it: for one-off commands, which should fail once per
+    /// node, not once per batch.
+    pub(crate) fn keeping_failures(mut self) -> Self {
+        self.keep_failures = true;
+        self
     }
 
     /// A check of a stored receipt on the first of `candidates` that serves its chain id.
@@ -513,6 +542,8 @@ impl EvmChainCheck {
             other_chain_not_applicable,
             check_transaction: true,
             runtime,
+            nodes: std::sync::Mutex::default(),
+            keep_failures: false,
         }
     }
 
@@ -524,17 +555,71 @@ impl EvmChainCheck {
         }
     }
 
+    /// The node (by URL) and contract of `config`, as [`EvmChainCheck::nodes`] keys them.
+    fn node_key(config: &EvmConfig) -> (String, String) {
+        (
+            format!("{:?} {:?}", config.rpc_url, config.rpc_url_env),
+            config
+                .contract
+                .clone()
+                .unwrap_or_default()
+                .to_ascii_lowercase(),
+        )
+    }
+
+    /// What is known of the node of `config`: `Some(None)` its contract was checked,
+    /// `Some(Some(why))` it failed (kept only when failures are kept), `None` nothing yet.
+    fn known(&self, config: &EvmConfig) -> Option<Option<String>> {
+        let nodes = self
+            .nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        nodes.get(&Self::node_key(config)).cloned()
+    }
+
+    fn learn(&self, config: &EvmConfig, failure: Option<String>) {
+        if failure.is_some() && !self.keep_failures {
+            return;
+        }
+        let mut nodes = self
+            .nodes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        nodes.insert(Self::node_key(config), failure);
+    }
+
+    /// Connects to the first candidate node that serves the chain id, and checks once per node
+    /// that its contract is an anchor contract (a wrong address then says so, rather than
+    /// failing to decode an answer).
     async fn connect(&self, chain: &str) -> Result<(EvmClient, &EvmConfig), ChainCheckError> {
         let mut other_chains = Vec::new();
         for config in &self.candidates {
-            match EvmClient::connect(chain, config, None).await {
+            if let Some(Some(why)) = self.known(config) {
+                return Err(ChainCheckError::Unavailable(why));
+            }
+            let connected = match EvmClient::connect(chain, config, None).await {
+                Ok(client) if self.known(config).is_some() => Ok(client),
+                Ok(client) => match client.check_contract().await {
+                    Ok(_) => {
+                        self.learn(config, None);
+                        Ok(client)
+                    }
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            };
+            match connected {
                 Ok(client) => return Ok((client, config)),
                 Err(EvmError::WrongChainId { url, actual, .. })
                     if self.other_chain_not_applicable =>
                 {
                     other_chains.push(format!("{url} serves chain id {actual}"));
                 }
-                Err(e) => return Err(ChainCheckError::Unavailable(error_text(&e))),
+                Err(e) => {
+                    let why = error_text(&e);
+                    self.learn(config, Some(why.clone()));
+                    return Err(ChainCheckError::Unavailable(why));
+                }
             }
         }
         let chain_id = self.candidates.first().map_or(0, |c| c.chain_id);
@@ -751,6 +836,13 @@ impl ChainCheck for EvmChainCheck {
 /// The line that opens a verdict: what a verified document shows (SPEC.md 11.2, 11.4).
 fn verdict_line(verdict: &ReportVerdict, document: Document) -> String {
     if !verdict.verified {
+        // Exit 2 rather than 1: say so where the eye falls first.
+        if verdict.has_errors() {
+            return format!(
+                "NOT verified (a check could not be made; see below): {}",
+                verdict.code
+            );
+        }
         return format!("NOT verified: {}", verdict.code);
     }
     match document {
