@@ -378,13 +378,32 @@ fn exit_codes_locks_metrics_and_until() {
         path.to_str().unwrap().to_owned()
     };
     let other_suite = changed("suite = \"sha256-rfc6962\"\n", "data/records/**/*.parquet");
-    let out = proofmark(&["run", &other_suite], &key);
+    let success_line = |text: &str| {
+        text.lines()
+            .find(|l| l.starts_with("proofmark_job_last_success_timestamp_seconds{"))
+            .map(str::to_owned)
+    };
+    let succeeded = success_line(&std::fs::read_to_string(&metrics).unwrap());
+    assert!(succeeded.is_some());
+    let out = proofmark(
+        &[
+            "run",
+            &other_suite,
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+        &key,
+    );
     assert_eq!(out.status.code(), Some(3), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("suite sha256-rfc6962 (the plan has blake3)"),
         "{err}"
     );
+    // A failed run keeps the time of the last success, for an alert on its age.
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"), "{text}");
+    assert_eq!(success_line(&text), succeeded, "{text}");
     let fewer = changed("", "data/records/customs/*.parquet");
     let summary = dir.path().join("changed.json");
     let out = proofmark(

@@ -415,6 +415,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
             &batch_id,
             &result,
             started.elapsed().as_secs_f64(),
+            last_success_in(path, &job.name),
         );
         if let Err(e) = write_atomically(path, text.as_bytes()) {
             tracing::error!(file = %path.display(), error = %e, "cannot write the metrics file");
@@ -570,11 +571,28 @@ fn label(v: &str) -> String {
 }
 
 /// The run's metrics in the Prometheus text exposition format.
+/// The `proofmark_job_last_success_timestamp_seconds` of `job` in the metrics file `path`
+/// an earlier run wrote, if any.
+fn last_success_in(path: &Path, job: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let prefix = format!(
+        "proofmark_job_last_success_timestamp_seconds{{job=\"{}\"}} ",
+        label(job)
+    );
+    text.lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The metrics file's text after a run of `job` (Prometheus text format). A failed run keeps
+/// `last_success`, the time of the job's last success an earlier run wrote, so that an alert
+/// on its age still has a value to test while the job keeps failing.
 fn metrics_text(
     job: &str,
     batch_id: &str,
     result: &anyhow::Result<Summary>,
     seconds: f64,
+    last_success: Option<f64>,
 ) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
@@ -639,6 +657,14 @@ fn metrics_text(
             "1 for each chain that holds a final receipt of the batch (0: anchoring failed).",
             "gauge",
             &lines,
+        );
+    }
+    if let (Err(_), Some(when)) = (result, last_success) {
+        metric(
+            "proofmark_job_last_success_timestamp_seconds",
+            "When the job last succeeded (Unix time).",
+            "gauge",
+            &[(format!("job=\"{j}\""), when)],
         );
     }
     if let Ok(s) = result {
