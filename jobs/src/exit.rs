@@ -141,6 +141,11 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
                     | NoteError::BadVerifierKey(_),
                 )) => ExitClass::Input,
                 ChainError::Store(_) => ExitClass::Internal,
+                // The store failed under the batch log (a full disk, say): the store's
+                // failure, not the chain's.
+                ChainError::Ledger(LedgerError::Store(e)) => {
+                    ingest_class(e).unwrap_or(ExitClass::Internal)
+                }
                 ChainError::Evm(e) => evm_class(e),
                 _ => ExitClass::Chain,
             };
@@ -283,6 +288,15 @@ mod tests {
             NoteError::BadKeyFile("/x/ledger.key".into()),
         )));
         assert_eq!(classify(&key_file), ExitClass::Input);
+        // The store failing under the batch log (a full disk) is the store's failure.
+        let full = anyhow::Error::new(ChainError::Ledger(LedgerError::Store(
+            IngestError::LocalIo {
+                path: "/x/store/log/entries/.0.json.tmp".into(),
+                source: std::io::Error::from_raw_os_error(28),
+            },
+        )))
+        .context("anchor stage");
+        assert_eq!(classify(&full), ExitClass::Internal);
         let other = anyhow::anyhow!("disk full");
         // A cause that the message before it already holds is not repeated.
         #[derive(Debug, thiserror::Error)]

@@ -402,7 +402,10 @@ fn exit_codes_locks_metrics_and_until() {
     );
     // A failed run keeps the time of the last success, for an alert on its age.
     let text = std::fs::read_to_string(&metrics).unwrap();
-    assert!(text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"), "{text}");
+    assert!(
+        text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
+        "{text}"
+    );
     assert_eq!(success_line(&text), succeeded, "{text}");
     let fewer = changed("", "data/records/customs/*.parquet");
     let summary = dir.path().join("changed.json");
