@@ -165,6 +165,12 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
         if let Some(class) = cause.downcast_ref::<AnchorError>().and_then(anchor_class) {
             return class;
         }
+        // Another publish held the code index for longer than a publish waits.
+        if let Some(proofmark_verifier::VerifierError::IndexLocked(_)) =
+            cause.downcast_ref::<proofmark_verifier::VerifierError>()
+        {
+            return ExitClass::Locked;
+        }
     }
     ExitClass::Internal
 }

@@ -37,8 +37,14 @@ pub struct PublishOutcome {
 /// ends (a killed publish leaves no stale lock).
 struct PublishLock(#[allow(dead_code)] std::fs::File);
 
+/// How long [`publish`] waits for another publish of the same index to end (two nightly
+/// jobs of one store, say) before it gives up with [`VerifierError::IndexLocked`].
+pub const PUBLISH_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3600);
+
 impl PublishLock {
-    fn acquire(dir: &Path) -> Result<Self, VerifierError> {
+    /// Takes the lock of the index in `dir`, waiting up to `max_wait` for a publish that
+    /// holds it (said once in the log).
+    async fn acquire(dir: &Path, max_wait: std::time::Duration) -> Result<Self, VerifierError> {
         let path = dir.join(LOCK_FILE);
         let file = std::fs::OpenOptions::new()
             .write(true)
@@ -46,15 +52,34 @@ impl PublishLock {
             .truncate(false)
             .open(&path)
             .map_err(|e| VerifierError::index_io(path.clone(), e))?;
-        match file.try_lock() {
-            Ok(()) => Ok(PublishLock(file)),
-            Err(std::fs::TryLockError::WouldBlock) => {
-                Err(VerifierError::IndexLocked(dir.to_owned()))
+        let started = std::time::Instant::now();
+        let mut told = false;
+        loop {
+            match file.try_lock() {
+                Ok(()) => return Ok(PublishLock(file)),
+                Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < max_wait => {
+                    if !std::mem::replace(&mut told, true) {
+                        tracing::warn!(
+                            index = %dir.display(),
+                            "another publish is writing the code index: waiting for it (at most {} s)",
+                            max_wait.as_secs()
+                        );
+                    }
+                    tokio::time::sleep(LOCK_POLL).await;
+                }
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(VerifierError::IndexLocked(dir.to_owned()));
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(VerifierError::index_io(path, e));
+                }
             }
-            Err(std::fs::TryLockError::Error(e)) => Err(VerifierError::index_io(path, e)),
         }
     }
 }
+
+/// How often a publish waiting for the index's lock tries it again.
+const LOCK_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Publishes committed, anchored batch `batch_id` of `store` into the index
 /// in `dir` (created if needed): its index entries become a run, and every
@@ -81,6 +106,20 @@ pub async fn publish(
     batch_id: &str,
     dir: &Path,
 ) -> Result<PublishOutcome, VerifierError> {
+    publish_waiting(store, batch_id, dir, PUBLISH_LOCK_WAIT).await
+}
+
+/// [`publish`], waiting at most `max_wait` for another publish of the index to end.
+///
+/// # Errors
+///
+/// As [`publish`].
+pub async fn publish_waiting(
+    store: &Store,
+    batch_id: &str,
+    dir: &Path,
+    max_wait: std::time::Duration,
+) -> Result<PublishOutcome, VerifierError> {
     let (manifest, manifest_digest) = match proofmark_anchor::load_manifest(store, batch_id).await {
         Ok(m) => m,
         Err(proofmark_anchor::AnchorError::NotCommitted { .. }) => {
@@ -97,8 +136,39 @@ pub async fn publish(
         return Err(VerifierError::NotAnchored(batch_id.to_owned()));
     }
     std::fs::create_dir_all(dir).map_err(|e| VerifierError::index_io(dir, e))?;
-    let _lock = PublishLock::acquire(dir)?;
-    let mut catalog = Catalog::load(dir)?;
+    let _lock = PublishLock::acquire(dir, max_wait).await?;
+    let catalog = Catalog::load(dir)?;
+    // Under the lock, a file the catalog does not name is what a failed publish left (a
+    // full disk, a kill): it goes before this one needs the room.
+    let removed = remove_unreferenced(dir, &catalog);
+    if removed.files > 0 {
+        tracing::warn!(
+            index = %dir.display(),
+            files = removed.files,
+            bytes = removed.bytes,
+            "removed the files of a publish that did not finish"
+        );
+    }
+    let published =
+        publish_locked(store, batch_id, dir, (manifest, manifest_digest), catalog).await;
+    if published.is_err() {
+        // What this publish wrote goes too: the catalog (the index as readers see it) is
+        // that of before, or, if it was replaced, the new one.
+        if let Ok(catalog) = Catalog::load(dir) {
+            remove_unreferenced(dir, &catalog);
+        }
+    }
+    published
+}
+
+/// The publish of [`publish`] once the index is locked and cleaned: `catalog` is the index's.
+async fn publish_locked(
+    store: &Store,
+    batch_id: &str,
+    dir: &Path,
+    (manifest, manifest_digest): (proofmark_anchor::Manifest, String),
+    mut catalog: Catalog,
+) -> Result<PublishOutcome, VerifierError> {
     if let Some(b) = catalog.batch(batch_id) {
         if b.manifest_digest != manifest_digest {
             return Err(VerifierError::BatchRewritten {
@@ -232,7 +302,7 @@ pub async fn publish(
     catalog.batches.push(batch.clone());
     let runs_merged = compact(dir, &mut catalog)?;
     catalog.store(dir)?;
-    remove_dead_runs(dir, &catalog);
+    remove_unreferenced(dir, &catalog);
     tracing::info!(
         batch_id,
         entries,
@@ -470,20 +540,56 @@ pub(super) fn merge_two(
 }
 
 /// Deletes run files the catalog no longer names (best effort).
-fn remove_dead_runs(dir: &Path, catalog: &Catalog) {
-    let Ok(listing) = std::fs::read_dir(dir) else {
-        return;
+/// Files [`remove_unreferenced`] removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Removed {
+    files: u64,
+    bytes: u64,
+}
+
+/// Removes the index's files that `catalog` does not name: runs merged away or written by a
+/// publish that failed, record files of batches the catalog does not hold, and temporary
+/// files. Only under the publish lock. (A server that opened an older catalog keeps reading
+/// the files it opened.)
+fn remove_unreferenced(dir: &Path, catalog: &Catalog) -> Removed {
+    let mut removed = Removed::default();
+    let mut remove = |path: &Path| {
+        let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if std::fs::remove_file(path).is_ok() {
+            removed.files += 1;
+            removed.bytes += bytes;
+        }
     };
-    for entry in listing.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
-        if name.starts_with("run-")
+    let names = |sub: &Path| -> Vec<(String, std::path::PathBuf)> {
+        std::fs::read_dir(sub)
+            .map(|listing| {
+                listing
+                    .flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                    .filter_map(|e| Some((e.file_name().to_str()?.to_owned(), e.path())))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for (name, path) in names(dir) {
+        let dead_run = name.starts_with("run-")
             && name.ends_with(".bin")
-            && !catalog.runs.iter().any(|r| r.file == name)
-        {
-            let _ = std::fs::remove_file(entry.path());
+            && !catalog.runs.iter().any(|r| r.file == name);
+        if dead_run || name.ends_with(".tmp") {
+            remove(&path);
         }
     }
+    for (name, path) in names(&dir.join(records::RECORDS_DIR)) {
+        let named = format!("{}/{name}", records::RECORDS_DIR);
+        let live = catalog
+            .batches
+            .iter()
+            .any(|b| b.records.as_deref() == Some(named.as_str()));
+        if !live {
+            remove(&path);
+        }
+    }
+    removed
 }
 
 #[cfg(test)]
@@ -491,6 +597,84 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::index::test_runs::{key, write_run};
+
+    /// Files the catalog does not name (a failed publish's run, record file and temporary
+    /// files) are removed; those it names stay.
+    #[test]
+    fn files_the_catalog_does_not_name_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("records")).unwrap();
+        let catalog = Catalog {
+            runs: vec![RunInfo {
+                file: "run-00000001.bin".into(),
+                entries: 1,
+                digest: "blake3:00".into(),
+            }],
+            batches: vec![PublishedBatch {
+                ordinal: 0,
+                batch_id: "b".into(),
+                manifest_digest: "blake3:00".into(),
+                suite: "blake3".into(),
+                batch_date: "2026-11-24".into(),
+                root: "00".into(),
+                leaf_count: 1,
+                entries: 1,
+                published_at: "2026-11-24T00:00:00Z".into(),
+                records: Some("records/00000000.bin".into()),
+            }],
+            ..Catalog::default()
+        };
+        let keep = [
+            "run-00000001.bin",
+            "records/00000000.bin",
+            "publish.lock",
+            "catalog.json",
+        ];
+        let gone = [
+            "run-00000002.bin",
+            "records/00000001.bin",
+            "records/00000001.bin.tmp",
+            "catalog.json.tmp",
+        ];
+        for name in keep.iter().chain(&gone) {
+            std::fs::write(d.join(name), b"1234").unwrap();
+        }
+        let removed = remove_unreferenced(d, &catalog);
+        assert_eq!(
+            removed,
+            Removed {
+                files: 4,
+                bytes: 16
+            }
+        );
+        for name in keep {
+            assert!(d.join(name).exists(), "{name}");
+        }
+        for name in gone {
+            assert!(!d.join(name).exists(), "{name}");
+        }
+    }
+
+    /// A publish waits for another that holds the index's lock, up to its limit.
+    #[tokio::test]
+    async fn a_publish_waits_for_the_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_owned();
+        let held = PublishLock::acquire(&d, std::time::Duration::ZERO)
+            .await
+            .unwrap();
+        let short = PublishLock::acquire(&d, std::time::Duration::from_millis(300)).await;
+        assert!(matches!(short, Err(VerifierError::IndexLocked(_))));
+        let waiting = tokio::spawn({
+            let d = d.clone();
+            async move { PublishLock::acquire(&d, std::time::Duration::from_secs(60)).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished());
+        drop(held);
+        assert!(waiting.await.unwrap().is_ok());
+    }
 
     #[test]
     fn compaction_keeps_few_runs() {
