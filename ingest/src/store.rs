@@ -6,7 +6,9 @@
 //! `azure://`, `abfs://`, `abfss://`) or a plain HTTP(S) server. Credentials
 //! and endpoints come from the usual environment variables (object_store's
 //! `from_env` builders, e.g. `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for a
-//! local S3 server).
+//! local S3 server, `AWS_TIMEOUT=30s` for the time of one request). A request
+//! that fails or times out is retried for up to [`STORE_RETRY_ENV`] seconds
+//! (default 180) before the operation fails.
 
 use std::fmt;
 use std::ops::Range;
@@ -24,6 +26,32 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use crate::error::IngestError;
+
+/// The environment variable that bounds, in seconds, how long a request to an object store
+/// (`s3://`, `gs://`, `az://`) is retried after failures or timeouts (default 180: a store
+/// that stalls fails the operation after about three and a half minutes).
+pub const STORE_RETRY_ENV: &str = "PROOFMARK_STORE_RETRY_SECS";
+
+/// The retry settings of object stores: object_store's, bounded by [`STORE_RETRY_ENV`].
+fn retry_config(input: &str) -> Result<object_store::RetryConfig, IngestError> {
+    retry_config_of(input, std::env::var(STORE_RETRY_ENV).ok())
+}
+
+/// [`retry_config`] with `value` for [`STORE_RETRY_ENV`].
+fn retry_config_of(
+    input: &str,
+    value: Option<String>,
+) -> Result<object_store::RetryConfig, IngestError> {
+    let mut retry = object_store::RetryConfig::default();
+    if let Some(value) = value {
+        let secs: u64 = value.trim().parse().map_err(|_| IngestError::InvalidUrl {
+            url: input.to_owned(),
+            reason: format!("{STORE_RETRY_ENV}={value:?} is not a whole number of seconds"),
+        })?;
+        retry.retry_timeout = std::time::Duration::from_secs(secs);
+    }
+    Ok(retry)
+}
 
 /// Size of the parts [`Store::put_file`] uploads (and of its local reads).
 pub const UPLOAD_PART_BYTES: usize = 8 * 1024 * 1024;
@@ -349,18 +377,21 @@ impl Store {
             ObjectStoreScheme::AmazonS3 => Arc::new(
                 object_store::aws::AmazonS3Builder::from_env()
                     .with_url(input)
+                    .with_retry(retry_config(input)?)
                     .build()
                     .map_err(open)?,
             ),
             ObjectStoreScheme::GoogleCloudStorage => Arc::new(
                 object_store::gcp::GoogleCloudStorageBuilder::from_env()
                     .with_url(input)
+                    .with_retry(retry_config(input)?)
                     .build()
                     .map_err(open)?,
             ),
             ObjectStoreScheme::MicrosoftAzure => Arc::new(
                 object_store::azure::MicrosoftAzureBuilder::from_env()
                     .with_url(input)
+                    .with_retry(retry_config(input)?)
                     .build()
                     .map_err(open)?,
             ),
@@ -1315,5 +1346,17 @@ mod tests {
         let temp = dir.path().join("gone/.x.tmp");
         let made = in_folder(&temp, || std::fs::File::create(&temp));
         assert!(made.is_ok() && temp.exists(), "{made:?}");
+    }
+
+    /// The retry bound of object stores comes from its variable; a value that is not a number
+    /// of seconds is an error naming the variable.
+    #[test]
+    fn the_retry_bound_is_read_and_checked() {
+        let r = retry_config_of("s3://b/p", Some("20".into())).unwrap();
+        assert_eq!(r.retry_timeout, std::time::Duration::from_secs(20));
+        let r = retry_config_of("s3://b/p", None).unwrap();
+        assert_eq!(r.retry_timeout, std::time::Duration::from_secs(180));
+        let e = retry_config_of("s3://b/p", Some("3m".into())).unwrap_err();
+        assert!(e.to_string().contains(STORE_RETRY_ENV), "{e}");
     }
 }
