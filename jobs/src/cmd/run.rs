@@ -983,6 +983,7 @@ async fn run_stages(
         summary.rejects_by_reason = reasons;
         summary.root = Some(m.root.clone());
         summary.manifest_digest = Some(commit.manifest_digest.clone());
+        summary.records_per_second = end_to_end_rate(&summary.stage_seconds, m.rows_read);
         return Ok(summary);
     }
 
@@ -1090,14 +1091,7 @@ async fn run_stages(
     }
 
     let m = &commit.manifest;
-    let ran = |stage: &str| stage_seconds.iter().any(|t| t.stage == stage);
-    let build_secs: f64 = stage_seconds
-        .iter()
-        .filter(|t| t.stage != "anchor" && t.stage != "publish")
-        .map(|t| t.seconds)
-        .sum();
-    let records_per_second = (ran("plan") && ran("build") && ran("commit") && build_secs > 0.0)
-        .then(|| m.rows_read as f64 / build_secs);
+    let records_per_second = end_to_end_rate(&stage_seconds, m.rows_read);
     Ok(Summary {
         job: job.name.clone(),
         batch_id: batch_id.to_owned(),
@@ -1120,6 +1114,17 @@ async fn run_stages(
         records_per_second,
         warnings,
     })
+}
+
+/// Rows read a second over plan, build and commit, when this run did all three.
+fn end_to_end_rate(stage_seconds: &[StageTime], rows_read: u64) -> Option<f64> {
+    let ran = |stage: &str| stage_seconds.iter().any(|t| t.stage == stage);
+    let secs: f64 = stage_seconds
+        .iter()
+        .filter(|t| matches!(t.stage, "plan" | "build" | "commit"))
+        .map(|t| t.seconds)
+        .sum();
+    (ran("plan") && ran("build") && ran("commit") && secs > 0.0).then(|| rows_read as f64 / secs)
 }
 
 fn print_summary(s: &Summary) {
