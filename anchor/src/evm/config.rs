@@ -365,6 +365,27 @@ impl EvmConfig {
         Err(err(NO_KEY.into()))
     }
 
+    /// The account of the configured key, if the settings name one: a keystore that names
+    /// its `address` gives it without its password (the file's settings checked, the key
+    /// not decrypted); otherwise the key is loaded ([`EvmConfig::configured_key`]).
+    pub fn configured_address(&self, chain: &str) -> Result<Option<Address>, EvmError> {
+        if self.key_env.is_none()
+            && let Some(path) = &self.keystore
+        {
+            let named = std::fs::read(path)
+                .map_err(|e| format!("cannot read the file ({e})"))
+                .and_then(|bytes| check_keystore(&bytes))
+                .map_err(|problem| EvmError::Key {
+                    chain: chain.to_owned(),
+                    message: format!("keystore {}: {problem}", path.display()),
+                })?;
+            if let Some(address) = named {
+                return Ok(Some(address));
+            }
+        }
+        Ok(self.configured_key(chain)?.map(|k| k.address()))
+    }
+
     /// Every local file path of the settings, for resolving them against a
     /// job file's folder.
     pub fn file_paths_mut(&mut self) -> impl Iterator<Item = &mut PathBuf> {
@@ -698,13 +719,17 @@ mod tests {
             let e = load_keystore(&bad, "pw").unwrap_err();
             assert!(e.contains(expected), "{at}: {e}");
         }
-        // The address of the key it holds is accepted.
+        // The address of the key it holds is accepted, and read without the password.
         let (_, address) = keystore(dir.path(), "pw");
         let mut doc = good.clone();
         doc["address"] = hex::encode(address).into();
         let named = dir.path().join("named.json");
         std::fs::write(&named, doc.to_string()).unwrap();
         assert_eq!(load_keystore(&named, "pw").unwrap().address(), address);
+        let mut c = EvmConfig::new("http://127.0.0.1:8545", 31337);
+        c.keystore = Some(named);
+        c.password_env = Some("PROOFMARK_TEST_NEVER_SET".into());
+        assert_eq!(c.configured_address("x").unwrap(), Some(address));
         // A PBKDF2 keystore's count is bounded too.
         let mut doc = good.clone();
         doc["crypto"]["kdf"] = "pbkdf2".into();

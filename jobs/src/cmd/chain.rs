@@ -212,9 +212,10 @@ async fn show(
     let config = evm_config(args)?;
     let submitter = match submitter {
         Some(text) => Some(parse_address(text)?),
-        // The configured account's, when one is configured: a key that is configured but
-        // cannot be loaded is an error, not "no key".
-        None => config.configured_key(&args.chain)?.map(|k| k.address()),
+        // The configured account's, when one is configured (a keystore's named address needs
+        // no password): a key that is configured but cannot be loaded is an error, not "no
+        // key".
+        None => config.configured_address(&args.chain)?,
     };
     let client = EvmClient::connect(&args.chain, &config, None).await?;
     let contract = client.check_contract().await?;
