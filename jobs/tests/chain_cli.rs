@@ -1473,4 +1473,20 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert_eq!(patient.log.lock().unwrap().matches(warned).count(), 1);
+    // /metrics says so: the read was overdue, and the chain is not answering while it goes
+    // on; the server that read the chain while it ran counts one good read.
+    let (_, metrics) = patient.get("/metrics");
+    for line in [
+        "proofmark_chain_reads_overdue_total{chain=\"local\"} 1",
+        "proofmark_chain_answering{chain=\"local\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
+    let (_, metrics) = kept.get("/metrics");
+    for line in [
+        "proofmark_chain_reads_total{chain=\"local\",outcome=\"ok\"} 1",
+        "proofmark_chain_answering{chain=\"local\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} not in {metrics}");
+    }
 }

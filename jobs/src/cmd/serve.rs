@@ -214,7 +214,7 @@ async fn serve(
             if let Some(key) = &key {
                 check_pin_key(&consumer, key, args.secrets_key_file.as_deref(), quiet)?;
             }
-            let trust = page_trust(&args, chain_runtime)?;
+            let (trust, chain_reads) = page_trust(&args, chain_runtime)?;
             if trust.ledger_keys.is_empty() && trust.chain_checks.is_empty() {
                 // Not an error: the records and proofs are still checked, and
                 // the page says it cannot confirm rather than calling genuine
@@ -232,7 +232,7 @@ async fn serve(
                     );
                 }
             }
-            Some((consumer, trust))
+            Some((consumer, trust, chain_reads))
         }
         None => None,
     };
@@ -248,7 +248,12 @@ async fn serve(
     let warm = lookup.clone();
     let mut state = ApiState::new(lookup.clone()).with_limits(limits);
     let router = match consumer {
-        Some((consumer, trust)) => {
+        Some((consumer, trust, chain_reads)) => {
+            if !chain_reads.is_empty() {
+                state
+                    .metrics
+                    .add_source(move |out: &mut String| render_chain_reads(&chain_reads, out));
+            }
             let ready = consumer.clone();
             state.readiness.add(move || ready.readiness());
             let counters = consumer.metrics();
@@ -358,8 +363,9 @@ fn check_pin_key(
 fn page_trust(
     args: &ServeArgs,
     chain_runtime: Option<&Arc<tokio::runtime::Runtime>>,
-) -> anyhow::Result<Trust> {
+) -> anyhow::Result<(Trust, ChainCaches)> {
     let mut trust = Trust::new();
+    let mut caches = ChainCaches::new();
     for key in super::verify::parse_ledger_keys(&args.ledger_keys)? {
         trust = trust.with_ledger_key(key);
     }
@@ -392,12 +398,73 @@ fn page_trust(
                 let reader: Arc<dyn ChainCheck> = Arc::new(EvmChainCheck::new(config, runtime));
                 let max_wait =
                     (args.chain_wait_ms > 0).then(|| Duration::from_millis(args.chain_wait_ms));
-                let cached = CachedChainCheck::new(reader, answer_ttl).with_max_wait(max_wait);
-                trust = trust.with_chain_check(name, Arc::new(cached));
+                let cached =
+                    Arc::new(CachedChainCheck::new(reader, answer_ttl).with_max_wait(max_wait));
+                caches.push((name.clone(), Arc::clone(&cached)));
+                trust = trust.with_chain_check(name, cached);
             }
         }
     }
-    Ok(trust)
+    Ok((trust, caches))
+}
+
+/// The chain reads of the consumer page, one cache per `evm` chain named.
+type ChainCaches = Vec<(String, Arc<CachedChainCheck>)>;
+
+/// The chain reads' counters, in the Prometheus text format: reads by outcome, reads a page
+/// stopped waiting for, and whether a chain is answering (0 while one of its reads is
+/// overdue, when pages do not wait for it).
+fn render_chain_reads(caches: &ChainCaches, out: &mut String) {
+    use std::fmt::Write as _;
+    let reads: Vec<(&str, proofmark_verifier::verify::ChainReads)> = caches
+        .iter()
+        .map(|(n, c)| (n.as_str(), c.reads()))
+        .collect();
+    let _ = writeln!(
+        out,
+        "# HELP proofmark_chain_reads_total Reads of an evm chain for the consumer page, by \
+         outcome (ok, mismatch, not_applicable, unavailable).\n\
+         # TYPE proofmark_chain_reads_total counter"
+    );
+    for (chain, r) in &reads {
+        for (outcome, n) in [
+            ("ok", r.ok),
+            ("mismatch", r.mismatch),
+            ("not_applicable", r.not_applicable),
+            ("unavailable", r.unavailable),
+        ] {
+            let _ = writeln!(
+                out,
+                "proofmark_chain_reads_total{{chain=\"{chain}\",outcome=\"{outcome}\"}} {n}"
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "# HELP proofmark_chain_reads_overdue_total Chain reads a page stopped waiting for \
+         (--chain-wait-ms).\n\
+         # TYPE proofmark_chain_reads_overdue_total counter"
+    );
+    for (chain, r) in &reads {
+        let _ = writeln!(
+            out,
+            "proofmark_chain_reads_overdue_total{{chain=\"{chain}\"}} {}",
+            r.overdue
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP proofmark_chain_answering 0 while a read of the chain is overdue (pages do not \
+         wait for it and show \"cannot confirm\"), else 1.\n\
+         # TYPE proofmark_chain_answering gauge"
+    );
+    for (chain, r) in &reads {
+        let _ = writeln!(
+            out,
+            "proofmark_chain_answering{{chain=\"{chain}\"}} {}",
+            u8::from(r.overdue_now == 0)
+        );
+    }
 }
 
 /// How many batches back from the store's latest [`check_evm_chains`] looks for a receipt of

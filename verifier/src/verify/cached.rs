@@ -39,7 +39,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -189,6 +189,7 @@ fn wait_for(
     if in_progress && !flight.overdue.swap(true, Ordering::SeqCst) {
         *guard.slow.entry(key.chain.clone()).or_default() += 1;
         drop(guard);
+        keeper.counts.overdue.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             chain,
             batch = batch_id,
@@ -198,6 +199,45 @@ fn wait_for(
     Err(ChainCheckError::Unavailable(format!(
         "the chain did not answer within {waited:.1} s (the read goes on; a later view shows its answer)"
     )))
+}
+
+/// What a [`CachedChainCheck`] has read of its chains so far ([`CachedChainCheck::reads`]).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ChainReads {
+    /// Reads that found the anchor as the receipt says.
+    pub ok: u64,
+    /// Reads that found something else (a red page).
+    pub mismatch: u64,
+    /// Reads that found the receipt is not for this chain.
+    pub not_applicable: u64,
+    /// Reads that could not be made (the node down or failing).
+    pub unavailable: u64,
+    /// Reads a page stopped waiting for ([`CachedChainCheck::with_max_wait`]).
+    pub overdue: u64,
+    /// Overdue reads still going on: while there is one, pages do not wait for its chain.
+    pub overdue_now: u64,
+}
+
+/// The counters behind [`ChainReads`].
+#[derive(Debug, Default)]
+struct ReadCounts {
+    ok: AtomicU64,
+    mismatch: AtomicU64,
+    not_applicable: AtomicU64,
+    unavailable: AtomicU64,
+    overdue: AtomicU64,
+}
+
+impl ReadCounts {
+    fn count(&self, answer: &Result<String, ChainCheckError>) {
+        let counter = match answer {
+            Ok(_) => &self.ok,
+            Err(ChainCheckError::Mismatch(_)) => &self.mismatch,
+            Err(ChainCheckError::NotApplicable(_)) => &self.not_applicable,
+            Err(ChainCheckError::Unavailable(_)) => &self.unavailable,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The kept answers and the reads in progress, under one lock.
@@ -267,6 +307,7 @@ impl FlightGuard {
         };
         // No lock is held while the chain is read.
         let answer = inner.check(&key.chain, receipt, &key.batch());
+        self.keeper.counts.count(&answer);
         let unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_)));
         if self.flight.overdue.load(Ordering::SeqCst) {
             // At the level of the line that said it was overdue.
@@ -336,6 +377,7 @@ impl CachedChainCheck {
             background: Arc::new(AtomicUsize::new(0)),
             keeper: Keeper {
                 entries: Arc::new(Mutex::new(Entries::default())),
+                counts: Arc::default(),
                 answer_ttl,
                 unavailable_ttl: DEFAULT_UNAVAILABLE_TTL.min(answer_ttl),
                 max_entries: DEFAULT_MAX_ENTRIES,
@@ -374,6 +416,20 @@ impl CachedChainCheck {
             .filter(|_| !self.keeper.answer_ttl.is_zero() && self.keeper.max_entries > 0)
     }
 
+    /// What has been read of the chains so far, for metrics.
+    pub fn reads(&self) -> ChainReads {
+        let c = &self.keeper.counts;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        ChainReads {
+            ok: get(&c.ok),
+            mismatch: get(&c.mismatch),
+            not_applicable: get(&c.not_applicable),
+            unavailable: get(&c.unavailable),
+            overdue: get(&c.overdue),
+            overdue_now: self.lock().slow.values().map(|&n| n as u64).sum(),
+        }
+    }
+
     /// Answers kept now (some perhaps expired, not yet dropped).
     pub fn len(&self) -> usize {
         self.lock().answers.len()
@@ -400,6 +456,7 @@ impl CachedChainCheck {
 #[derive(Clone)]
 struct Keeper {
     entries: Arc<Mutex<Entries>>,
+    counts: Arc<ReadCounts>,
     answer_ttl: Duration,
     unavailable_ttl: Duration,
     max_entries: usize,
@@ -811,6 +868,9 @@ mod tests {
                 cache.lock().slow.is_empty(),
                 "no chain is slow once its reads ended"
             );
+            let reads = cache.reads();
+            assert_eq!((reads.overdue, reads.overdue_now), (2, 0), "{reads:?}");
+            assert_eq!(reads.ok, if panics { 0 } else { 3 }, "{reads:?}");
         }
     }
 

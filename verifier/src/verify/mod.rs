@@ -58,7 +58,8 @@ mod record;
 
 use anchor::*;
 pub use cached::{
-    CachedChainCheck, DEFAULT_MAX_ENTRIES, DEFAULT_UNAVAILABLE_TTL, MAX_BACKGROUND_READS,
+    CachedChainCheck, ChainReads, DEFAULT_MAX_ENTRIES, DEFAULT_UNAVAILABLE_TTL,
+    MAX_BACKGROUND_READS,
 };
 pub use leaf_proof::{LEAF_PROOF_FORMAT, LeafProofDocument, verify_leaf_document};
 use memo::MemoSet;
