@@ -28,8 +28,10 @@ use url::Url;
 use crate::error::IngestError;
 
 /// The environment variable that bounds, in seconds, how long a request to an object store
-/// (`s3://`, `gs://`, `az://`) is retried after failures or timeouts (default 180: a store
-/// that stalls fails the operation after about three and a half minutes).
+/// (`s3://`, `gs://`, `az://`) is retried after failures or timeouts, however many retries
+/// that takes (default 180: a store that stalls fails the operation after about three and a
+/// half minutes). Requests are retried with the credentials they were signed with: keep it
+/// under five minutes.
 pub const STORE_RETRY_ENV: &str = "PROOFMARK_STORE_RETRY_SECS";
 
 /// The retry settings of object stores: object_store's, bounded by [`STORE_RETRY_ENV`].
@@ -42,7 +44,12 @@ fn retry_config_of(
     input: &str,
     value: Option<String>,
 ) -> Result<object_store::RetryConfig, IngestError> {
-    let mut retry = object_store::RetryConfig::default();
+    // Bounded by time, not by count (object_store stops after 10 retries by default, which a
+    // store failing fast reaches in under a minute).
+    let mut retry = object_store::RetryConfig {
+        max_retries: usize::MAX,
+        ..Default::default()
+    };
     if let Some(value) = value {
         let secs: u64 = value.trim().parse().map_err(|_| IngestError::InvalidUrl {
             url: input.to_owned(),
@@ -1356,6 +1363,7 @@ mod tests {
         assert_eq!(r.retry_timeout, std::time::Duration::from_secs(20));
         let r = retry_config_of("s3://b/p", None).unwrap();
         assert_eq!(r.retry_timeout, std::time::Duration::from_secs(180));
+        assert_eq!(r.max_retries, usize::MAX, "bounded by time alone");
         let e = retry_config_of("s3://b/p", Some("3m".into())).unwrap_err();
         assert!(e.to_string().contains(STORE_RETRY_ENV), "{e}");
     }

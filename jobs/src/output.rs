@@ -7,10 +7,12 @@ use std::io::{BufWriter, Write as _};
 use std::path::Path;
 
 /// Writes the file `path` with `write`, through a temporary file in the same folder that is
-/// flushed, synced and renamed over `path` only when `write` succeeded; on any error `path`
-/// is left as it was and the temporary file is removed. The file is readable by others, as a
-/// plainly written one would be (a metrics collector often runs as another user): the
-/// replaced file's mode, else `rw-r--r--`.
+/// flushed, synced and renamed over `path` only when `write` succeeded (the folder synced
+/// after); on any error `path` is left as it was and the temporary file is removed. The file
+/// is readable by others, as a plainly written one would be (a metrics collector often runs
+/// as another user): the replaced file's mode, else `rw-r--r--`. A symbolic link is followed
+/// (the file it names is replaced, the link stays); a path that is there and is not a file
+/// (`/dev/stdout`, a pipe) cannot be replaced and is written in place.
 pub fn write_atomically_with<T, E>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&mut File>) -> Result<T, E>,
@@ -19,6 +21,25 @@ where
     E: From<std::io::Error>,
 {
     use std::os::unix::fs::PermissionsExt as _;
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut out = BufWriter::new(&mut file);
+        let value = write(&mut out)?;
+        out.flush()?;
+        return Ok(value);
+    }
+    let linked;
+    let path = if path.is_symlink() {
+        match std::fs::canonicalize(path) {
+            Ok(target) => {
+                linked = target;
+                linked.as_path()
+            }
+            Err(_) => path,
+        }
+    } else {
+        path
+    };
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -35,6 +56,7 @@ where
     };
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
+    File::open(dir)?.sync_all()?;
     Ok(value)
 }
 
@@ -63,5 +85,21 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
         write_atomically(&path, b"second\n").unwrap();
         assert_eq!(std::fs::read(&path).unwrap(), b"second\n");
+    }
+
+    /// A symbolic link is followed and stays a link; a path that is not a file is written
+    /// in place.
+    #[test]
+    fn links_and_devices_are_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.csv");
+        std::fs::write(&target, b"old\n").unwrap();
+        let link = dir.path().join("link.csv");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        write_atomically(&link, b"new\n").unwrap();
+        assert!(link.is_symlink());
+        assert_eq!(std::fs::read(&target).unwrap(), b"new\n");
+        write_atomically(Path::new("/dev/null"), b"gone\n").unwrap();
+        assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
     }
 }

@@ -1368,7 +1368,11 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
         "PROOFMARK_TEST_ADMIN_KEY",
     );
     for (chain, exit, said) in [
-        ("local", 3, "the store's receipt of batch b1 names contract"),
+        (
+            "local",
+            3,
+            "the store's receipt of batch b1 names contract 0x",
+        ),
         ("other", 4, "no contract code at"),
     ] {
         let o = bin(d)
@@ -1381,6 +1385,7 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(exit), "{chain}: {err}");
         assert!(err.contains(said), "{chain}: {err}");
+        assert!(!err.contains("  "), "one line of words: {err}");
     }
 
     // The node stops. The answer read while it ran is kept for 60 s by default...

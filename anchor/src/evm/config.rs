@@ -367,13 +367,14 @@ impl EvmConfig {
 
     /// The account of the configured key, if the settings name one: a keystore that names
     /// its `address` gives it without its password (the file's settings checked, the key
-    /// not decrypted); otherwise the key is loaded ([`EvmConfig::configured_key`]).
+    /// not decrypted; nothing but the file's owner vouches for that address, so use it to
+    /// show things, never to sign); otherwise the key is loaded
+    /// ([`EvmConfig::configured_key`]).
     pub fn configured_address(&self, chain: &str) -> Result<Option<Address>, EvmError> {
         if self.key_env.is_none()
             && let Some(path) = &self.keystore
         {
-            let named = std::fs::read(path)
-                .map_err(|e| format!("cannot read the file ({e})"))
+            let named = read_keystore(path)
                 .and_then(|bytes| check_keystore(&bytes))
                 .map_err(|problem| EvmError::Key {
                     chain: chain.to_owned(),
@@ -398,11 +399,16 @@ impl EvmConfig {
 const NO_KEY: &str = "no key configured: set `key_env` (a variable holding the key) or \
                       `keystore` and `password_env`";
 
-/// Most memory scrypt may use to derive a keystore's key (`128 * n * r` bytes): 1 GiB, four
-/// times what the standard settings (`n` = 2^18, `r` = 8) need.
+/// Most memory scrypt may use to derive a keystore's key (`128 * r * (n + p + 2)` bytes): 1 GiB,
+/// four times what the standard settings (`n` = 2^18, `r` = 8, `p` = 1) need.
 const MAX_SCRYPT_BYTES: u64 = 1 << 30;
 /// Largest scrypt `p` accepted (the standard settings use 1).
 const MAX_SCRYPT_P: u64 = 16;
+/// Most scrypt work accepted, `n * r * p`: eight times the standard settings' (about a
+/// second's work on one core).
+const MAX_SCRYPT_WORK: u64 = 1 << 24;
+/// Largest keystore file read (a keystore is well under 1 KiB).
+const MAX_KEYSTORE_BYTES: u64 = 64 * 1024;
 /// Largest PBKDF2 iteration count accepted (the standard settings use 262,144).
 const MAX_PBKDF2_ROUNDS: u64 = 10_000_000;
 
@@ -426,9 +432,14 @@ fn keystore_password(var: &str, value: Option<String>) -> Result<String, String>
 /// hours of work, or of a shape the decryption would fail on, is refused), and the address it
 /// names, if any, must be the key's. The error is why, without the path.
 fn load_keystore(path: &Path, password: &str) -> Result<EvmKey, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read the file ({e})"))?;
+    let bytes = read_keystore(path)?;
     let named = check_keystore(&bytes)?;
-    let signer = PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| {
+    // Decrypted from the bytes just checked, not from the path again (which could have
+    // changed in between): a private copy of the (encrypted) file.
+    let copy = tempfile::NamedTempFile::new()
+        .and_then(|mut f| std::io::Write::write_all(&mut f, &bytes).map(|()| f))
+        .map_err(|e| format!("cannot make a private copy to decrypt ({e})"))?;
+    let signer = PrivateKeySigner::decrypt_keystore(copy.path(), password).map_err(|e| {
         let m = e.to_string().to_ascii_lowercase();
         if m.contains("mac") {
             "wrong password (MAC mismatch)".to_owned()
@@ -445,6 +456,27 @@ fn load_keystore(path: &Path, password: &str) -> Result<EvmKey, String> {
         ));
     }
     Ok(EvmKey { signer })
+}
+
+/// The bytes of the keystore file `path`: a regular file of at most [`MAX_KEYSTORE_BYTES`].
+fn read_keystore(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read as _;
+    let cannot = |e: std::io::Error| format!("cannot read the file ({e})");
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if !file.metadata().map_err(cannot)?.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_KEYSTORE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_KEYSTORE_BYTES {
+        return Err(format!(
+            "over {} KiB: not a keystore",
+            MAX_KEYSTORE_BYTES / 1024
+        ));
+    }
+    Ok(bytes)
 }
 
 /// Checks a keystore's text (Web3 Secret Storage version 3) before its key is derived, and
@@ -508,7 +540,28 @@ fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
     let unsafe_settings = |why: String| {
         format!("its key derivation settings are refused (they could exhaust this host): {why}")
     };
-    match text(crypto, "kdf")?.as_str() {
+    let kdf = text(crypto, "kdf")?;
+    // Exactly the method's settings: the decryption picks the method by the settings it
+    // finds, not by `kdf`, so settings of the other method would be used unchecked.
+    let expected: &[&str] = match kdf.as_str() {
+        "scrypt" => &["dklen", "n", "p", "r", "salt"],
+        "pbkdf2" => &["c", "dklen", "prf", "salt"],
+        _ => &[],
+    };
+    if let Some(fields) = params.as_object()
+        && !expected.is_empty()
+    {
+        let mut found: Vec<&str> = fields.keys().map(String::as_str).collect();
+        found.sort_unstable();
+        if found != expected {
+            return Err(invalid(format!(
+                "the {kdf} settings are {}, not {}",
+                found.join(", "),
+                expected.join(", ")
+            )));
+        }
+    }
+    match kdf.as_str() {
         "scrypt" => {
             let (n, r, p) = (
                 number(params, "n")?,
@@ -521,17 +574,26 @@ fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
             if r == 0 || p == 0 {
                 return Err(invalid("scrypt `r` and `p` must be at least 1".into()));
             }
-            let bytes = 128u64.saturating_mul(n).saturating_mul(r);
+            if p > MAX_SCRYPT_P {
+                return Err(unsafe_settings(format!(
+                    "scrypt p = {p} is over {MAX_SCRYPT_P}"
+                )));
+            }
+            // scrypt's buffers: V (128 r n bytes), B (128 r p) and XY (256 r).
+            let bytes = 128u64
+                .saturating_mul(r)
+                .saturating_mul(n.saturating_add(p).saturating_add(2));
             if bytes > MAX_SCRYPT_BYTES {
                 return Err(unsafe_settings(format!(
-                    "scrypt n = {n}, r = {r} needs {} MiB of memory, over {} MiB",
+                    "scrypt n = {n}, r = {r}, p = {p} needs {} MiB of memory, over {} MiB",
                     bytes >> 20,
                     MAX_SCRYPT_BYTES >> 20
                 )));
             }
-            if p > MAX_SCRYPT_P {
+            let work = n.saturating_mul(r).saturating_mul(p);
+            if work > MAX_SCRYPT_WORK {
                 return Err(unsafe_settings(format!(
-                    "scrypt p = {p} is over {MAX_SCRYPT_P}"
+                    "scrypt n * r * p = {work} is over {MAX_SCRYPT_WORK}"
                 )));
             }
         }
@@ -684,7 +746,15 @@ mod tests {
         let (path, _) = keystore(dir.path(), "pw");
         let good: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let cases: [(&str, serde_json::Value, &str); 9] = [
+        let cases: [(&str, serde_json::Value, &str); 11] = [
+            // Both methods' settings: the decryption would use PBKDF2's, unchecked.
+            (
+                "/crypto/kdfparams/c",
+                4_294_967_295u64.into(),
+                "the scrypt settings are c, dklen",
+            ),
+            // scrypt's B buffer (128 r p bytes) counts too.
+            ("/crypto/kdfparams/r", (1u64 << 22).into(), "MiB of memory"),
             ("/crypto/kdfparams/n", (1u64 << 30).into(), "MiB of memory"),
             ("/crypto/kdfparams/n", 1000.into(), "not a power of two"),
             (
@@ -711,8 +781,12 @@ mod tests {
             let mut doc = good.clone();
             match doc.pointer_mut(at) {
                 Some(v) => *v = value,
-                // `address` is optional: eth-keystore writes none.
-                None => doc[&at[1..]] = value,
+                // A field the file has not (`address`: eth-keystore writes none).
+                None => {
+                    let (parent, name) = at.rsplit_once('/').unwrap();
+                    let parent = doc.pointer_mut(parent).unwrap_or_else(|| panic!("{at}"));
+                    parent[name] = value;
+                }
             }
             let bad = dir.path().join("bad.json");
             std::fs::write(&bad, doc.to_string()).unwrap();
@@ -730,6 +804,20 @@ mod tests {
         c.keystore = Some(named);
         c.password_env = Some("PROOFMARK_TEST_NEVER_SET".into());
         assert_eq!(c.configured_address("x").unwrap(), Some(address));
+        // So is scrypt's work, n * r * p, within the memory bound.
+        let mut doc = good.clone();
+        doc["crypto"]["kdfparams"]["n"] = (1u64 << 19).into();
+        doc["crypto"]["kdfparams"]["r"] = 8.into();
+        doc["crypto"]["kdfparams"]["p"] = 16.into();
+        let e = check_keystore(doc.to_string().as_bytes()).unwrap_err();
+        assert!(e.contains("n * r * p"), "{e}");
+        // A file that is not a regular file, or too large to be a keystore, is not read whole.
+        let e = load_keystore(dir.path(), "pw").unwrap_err();
+        assert!(e.contains("not a regular file"), "{e}");
+        let big = dir.path().join("big.json");
+        std::fs::write(&big, vec![b' '; 100_000]).unwrap();
+        let e = load_keystore(&big, "pw").unwrap_err();
+        assert!(e.contains("not a keystore"), "{e}");
         // A PBKDF2 keystore's count is bounded too.
         let mut doc = good.clone();
         doc["crypto"]["kdf"] = "pbkdf2".into();

@@ -447,6 +447,10 @@ struct ServerAsk {
     timeout_secs: u64,
 }
 
+/// Largest answer to one `POST /v1/audit` read (its reports are kept in memory until the
+/// window is verified).
+const MAX_ANSWER_BYTES: usize = 1 << 30;
+
 /// Attempts of one request that failed to connect or met a server error (502, 503, 504, or
 /// 429) before the audit stops; the waits between them are 1 s, then 2 s.
 const SERVER_ATTEMPTS: u32 = 3;
@@ -547,9 +551,19 @@ async fn post_audit(ask: &ServerAsk, body: Vec<u8>) -> anyhow::Result<String> {
             .send()
             .await;
         let retry = match sent {
-            Ok(res) => {
+            Ok(mut res) => {
                 let status = res.status();
-                let text = res.text().await.map_err(|e| timed(e, ask.timeout_secs))?;
+                let mut body = Vec::new();
+                while let Some(chunk) = res.chunk().await.map_err(|e| timed(e, ask.timeout_secs))? {
+                    if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                        anyhow::bail!(
+                            "the answer is over {} MiB: not an answer to this request",
+                            MAX_ANSWER_BYTES >> 20
+                        );
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                let text = String::from_utf8(body).context("the answer is not UTF-8")?;
                 if status.is_success() {
                     return Ok(text);
                 }
@@ -801,6 +815,8 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         let verify = |window, secs| verify(window, secs, &mut rows);
         if let Some(server) = &args.server {
             let client = reqwest::Client::builder()
+                // The codes go to the server named, never to one it redirects to.
+                .redirect(reqwest::redirect::Policy::none())
                 .connect_timeout(std::time::Duration::from_secs(10))
                 .timeout(std::time::Duration::from_secs(args.request_timeout_secs))
                 .build()

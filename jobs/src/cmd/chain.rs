@@ -215,7 +215,13 @@ async fn show(
         // The configured account's, when one is configured (a keystore's named address needs
         // no password): a key that is configured but cannot be loaded is an error, not "no
         // key".
-        None => config.configured_address(&args.chain)?,
+        None => {
+            // A keystore without a named address is decrypted: CPU work, off the runtime.
+            let (config, chain) = (config.clone(), args.chain.clone());
+            tokio::task::spawn_blocking(move || config.configured_address(&chain))
+                .await
+                .context("loading the key")??
+        }
     };
     let client = EvmClient::connect(&args.chain, &config, None).await?;
     let contract = client.check_contract().await?;

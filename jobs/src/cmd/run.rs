@@ -570,7 +570,6 @@ fn label(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The run's metrics in the Prometheus text exposition format.
 /// The `proofmark_job_last_success_timestamp_seconds` of `job` in the metrics file `path`
 /// an earlier run wrote, if any.
 fn last_success_in(path: &Path, job: &str) -> Option<f64> {
@@ -584,7 +583,8 @@ fn last_success_in(path: &Path, job: &str) -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
-/// The metrics file's text after a run of `job` (Prometheus text format). A failed run keeps
+/// The run's metrics in the Prometheus text exposition format, for the metrics file after a
+/// run of `job`. A failed run keeps
 /// `last_success`, the time of the job's last success an earlier run wrote, so that an alert
 /// on its age still has a value to test while the job keeps failing.
 fn metrics_text(
@@ -838,9 +838,11 @@ async fn run_stages(
     proofmark_anchor::chain::check_ledger_key(store, &job.chains_file, &job.chains)
         .await
         .context("anchor stage (checked before the plan)")?;
-    // So are the sending keys of the `evm` chains the batch is not anchored on yet (a
-    // keystore's password variable unset, or wrong, would fail only after the commit).
-    for name in &job.chains {
+    // So are the sending keys of the `evm` chains the batch is not anchored on yet, when this
+    // run is to anchor (a keystore's password variable unset, or wrong, would fail only after
+    // the commit).
+    let anchors = !matches!(until, Some(Stage::Plan | Stage::Build | Stage::Commit));
+    for name in job.chains.iter().filter(|_| anchors) {
         let ChainConfig::Evm(config) = job.chains_file.get(name)? else {
             continue;
         };

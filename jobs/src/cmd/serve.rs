@@ -416,6 +416,8 @@ type ChainCaches = Vec<(String, Arc<CachedChainCheck>)>;
 /// overdue, when pages do not wait for it).
 fn render_chain_reads(caches: &ChainCaches, out: &mut String) {
     use std::fmt::Write as _;
+    // Chain names are letters, digits, '-' and '_' (the chains file refuses others): labels
+    // as they are.
     let reads: Vec<(&str, proofmark_verifier::verify::ChainReads)> = caches
         .iter()
         .map(|(n, c)| (n.as_str(), c.reads()))
@@ -494,7 +496,10 @@ async fn check_evm_chains(args: &ServeArgs, store: &Store, quiet: bool) -> anyho
             && !named.eq_ignore_ascii_case(&contract)
         {
             return Err(anyhow::anyhow!(
-                "chain {name}: the store's receipt of batch {batch_id} names contract {named},                  and the chains file gives {contract}: every page of a batch anchored there                  would say that verification failed (a contract that changed goes under a new                  chain name: docs/chains.md, \"Moving to a new contract\")"
+                "chain {name}: the store's receipt of batch {batch_id} names contract {named}, \
+                 and the chains file gives {contract}: every page of a batch anchored there \
+                 would say that verification failed (a contract that changed goes under a new \
+                 chain name: docs/chains.md, \"Moving to a new contract\")"
             )
             .context(Classified(ExitClass::Input, "the chains file")));
         }

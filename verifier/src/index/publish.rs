@@ -539,7 +539,6 @@ pub(super) fn merge_two(
     })
 }
 
-/// Deletes run files the catalog no longer names (best effort).
 /// Files [`remove_unreferenced`] removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Removed {
@@ -547,12 +546,24 @@ struct Removed {
     bytes: u64,
 }
 
-/// Removes the index's files that `catalog` does not name: runs merged away or written by a
-/// publish that failed, record files of batches the catalog does not hold, and temporary
-/// files. Only under the publish lock. (A server that opened an older catalog keeps reading
-/// the files it opened.)
+/// Removes the index's own files that `catalog` does not name (best effort): runs
+/// (`run-NNNNNNNN.bin`) merged away or written by a publish that failed, record files
+/// (`records/NNNNNNNN.bin`) of batches the catalog does not hold, and their temporary files
+/// and the catalog's. Files of other names are left alone, and so is everything when the
+/// folder has no catalog (a mistyped folder, or a lost catalog, is not emptied). Only under
+/// the publish lock. (A server that opened an older catalog keeps reading the files it
+/// opened.)
 fn remove_unreferenced(dir: &Path, catalog: &Catalog) -> Removed {
     let mut removed = Removed::default();
+    if !dir.join(super::CATALOG_FILE).is_file() {
+        return removed;
+    }
+    // `PREFIX` + 8 digits + `SUFFIX`, the names the index gives its files.
+    let numbered = |name: &str, prefix: &str, suffix: &str| {
+        name.strip_prefix(prefix)
+            .and_then(|n| n.strip_suffix(suffix))
+            .is_some_and(|n| n.len() == 8 && n.bytes().all(|b| b.is_ascii_digit()))
+    };
     let mut remove = |path: &Path| {
         let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         if std::fs::remove_file(path).is_ok() {
@@ -571,11 +582,11 @@ fn remove_unreferenced(dir: &Path, catalog: &Catalog) -> Removed {
             })
             .unwrap_or_default()
     };
+    let catalog_temp = format!("{}.tmp", super::CATALOG_FILE);
     for (name, path) in names(dir) {
-        let dead_run = name.starts_with("run-")
-            && name.ends_with(".bin")
-            && !catalog.runs.iter().any(|r| r.file == name);
-        if dead_run || name.ends_with(".tmp") {
+        let dead_run =
+            numbered(&name, "run-", ".bin") && !catalog.runs.iter().any(|r| r.file == name);
+        if dead_run || name == catalog_temp {
             remove(&path);
         }
     }
@@ -585,7 +596,8 @@ fn remove_unreferenced(dir: &Path, catalog: &Catalog) -> Removed {
             .batches
             .iter()
             .any(|b| b.records.as_deref() == Some(named.as_str()));
-        if !live {
+        let ours = numbered(&name, "", ".bin") || numbered(&name, "", ".bin.tmp");
+        if ours && !live {
             remove(&path);
         }
     }
@@ -630,6 +642,9 @@ mod tests {
             "records/00000000.bin",
             "publish.lock",
             "catalog.json",
+            "notes.tmp",
+            "records/README.txt",
+            "run-old.bin",
         ];
         let gone = [
             "run-00000002.bin",
@@ -654,6 +669,14 @@ mod tests {
         for name in gone {
             assert!(!d.join(name).exists(), "{name}");
         }
+        // Without a catalog, nothing is removed.
+        std::fs::remove_file(d.join("catalog.json")).unwrap();
+        std::fs::write(d.join("run-00000009.bin"), b"1234").unwrap();
+        assert_eq!(
+            remove_unreferenced(d, &Catalog::default()),
+            Removed::default()
+        );
+        assert!(d.join("run-00000009.bin").exists());
     }
 
     /// A publish waits for another that holds the index's lock, up to its limit.

@@ -107,8 +107,11 @@ struct Flight {
     done: Condvar,
     /// When the read started (real time: waits are bounded from it).
     started: Instant,
-    /// Whether a caller gave up waiting for this read (logged once).
+    /// Whether a caller gave up waiting for this read, or none waited for it (its chain
+    /// was slow when it started).
     overdue: AtomicBool,
+    /// Whether the log said a caller gave up waiting for it (its end is then logged too).
+    told: AtomicBool,
 }
 
 impl Default for Flight {
@@ -118,6 +121,7 @@ impl Default for Flight {
             done: Condvar::new(),
             started: Instant::now(),
             overdue: AtomicBool::new(false),
+            told: AtomicBool::new(false),
         }
     }
 }
@@ -190,6 +194,7 @@ fn wait_for(
         *guard.slow.entry(key.chain.clone()).or_default() += 1;
         drop(guard);
         keeper.counts.overdue.fetch_add(1, Ordering::Relaxed);
+        flight.told.store(true, Ordering::SeqCst);
         tracing::warn!(
             chain,
             batch = batch_id,
@@ -309,7 +314,7 @@ impl FlightGuard {
         let answer = inner.check(&key.chain, receipt, &key.batch());
         self.keeper.counts.count(&answer);
         let unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_)));
-        if self.flight.overdue.load(Ordering::SeqCst) {
+        if self.flight.told.load(Ordering::SeqCst) {
             // At the level of the line that said it was overdue.
             tracing::warn!(
                 chain = key.chain,
@@ -544,6 +549,13 @@ impl ChainCheck for CachedChainCheck {
             }
             let flight = Arc::new(Flight::default());
             guard.flights.insert(key.clone(), Arc::clone(&flight));
+            if slow && self.max_wait().is_some() {
+                // Not waited for from its start: overdue at once, so that the chain stays
+                // slow as long as any of its reads is going on, not only the first.
+                flight.overdue.store(true, Ordering::SeqCst);
+                *guard.slow.entry(key.chain.clone()).or_default() += 1;
+                self.keeper.counts.overdue.fetch_add(1, Ordering::Relaxed);
+            }
             (flight, slow)
         };
         let (flight, slow) = flight;
@@ -857,6 +869,11 @@ mod tests {
             assert!(started.elapsed() >= wait, "another chain is waited for");
             assert!(matches!(other_chain, Err(ChainCheckError::Unavailable(_))));
             assert_eq!(gated.reads.load(Ordering::SeqCst), 3, "each read started");
+            assert_eq!(
+                cache.lock().slow.get("a"),
+                Some(&2),
+                "both reads keep a slow"
+            );
 
             gated.open();
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -869,7 +886,7 @@ mod tests {
                 "no chain is slow once its reads ended"
             );
             let reads = cache.reads();
-            assert_eq!((reads.overdue, reads.overdue_now), (2, 0), "{reads:?}");
+            assert_eq!((reads.overdue, reads.overdue_now), (3, 0), "{reads:?}");
             assert_eq!(reads.ok, if panics { 0 } else { 3 }, "{reads:?}");
         }
     }
