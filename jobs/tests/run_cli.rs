@@ -143,6 +143,15 @@ fn bad_job_files_name_the_key() {
     assert!(!dir.path().join("s").exists(), "nothing is written");
 }
 
+/// Generates a dataset in `dir/data` with `args` (`proofmark datasets generate`); its folder.
+fn generate(dir: &Path, key: &Path, args: &[&str]) -> std::path::PathBuf {
+    let data = dir.join("data");
+    let mut all = vec!["datasets", "generate", "--out", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    ok(&proofmark(&all, key));
+    data
+}
+
 fn write_job(dir: &Path, inputs: &str) -> String {
     let job = dir.join("job.toml");
     std::fs::write(
@@ -163,18 +172,7 @@ fn write_job(dir: &Path, inputs: &str) -> String {
 fn an_evm_key_that_cannot_be_loaded_stops_the_run_before_the_plan() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("ledger.key");
-    let data = dir.path().join("data");
-    ok(&proofmark(
-        &[
-            "datasets",
-            "generate",
-            "--items",
-            "20",
-            "--out",
-            data.to_str().unwrap(),
-        ],
-        &key,
-    ));
+    generate(dir.path(), &key, &["--items", "20"]);
     let job = dir.path().join("job.toml");
     std::fs::write(
         &job,
@@ -263,20 +261,7 @@ fn exit_codes_locks_metrics_and_until() {
         "a failed run releases its lock"
     );
 
-    let data = dir.path().join("data");
-    ok(&proofmark(
-        &[
-            "datasets",
-            "generate",
-            "--items",
-            "100",
-            "--seed",
-            "5",
-            "--out",
-            data.to_str().unwrap(),
-        ],
-        &key,
-    ));
+    generate(dir.path(), &key, &["--items", "100", "--seed", "5"]);
     let job = write_job(dir.path(), "data/records/**/*.parquet");
 
     // --until plan stops after the plan and says the batch is not complete.
@@ -519,22 +504,11 @@ fn exit_codes_locks_metrics_and_until() {
 fn indexed_build_processes_and_finalize_give_the_single_run_root() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("ledger.key");
-    let data = dir.path().join("data");
-    ok(&proofmark(
-        &[
-            "datasets",
-            "generate",
-            "--items",
-            "3000",
-            "--seed",
-            "8",
-            "--rows-per-group",
-            "1024",
-            "--out",
-            data.to_str().unwrap(),
-        ],
+    let data = generate(
+        dir.path(),
         &key,
-    ));
+        &["--items", "3000", "--seed", "8", "--rows-per-group", "1024"],
+    );
     let single_dir = dir.path().join("single");
     let multi_dir = dir.path().join("multi");
     for d in [&single_dir, &multi_dir] {

@@ -731,6 +731,15 @@ mod tests {
         }
     }
 
+    /// A cache of `gated`'s answers (kept 60 s) whose callers wait at most `wait`.
+    fn waiting_at_most(gated: &Arc<GatedChain>, wait: Duration) -> CachedChainCheck {
+        CachedChainCheck::new(
+            Arc::clone(gated) as Arc<dyn ChainCheck>,
+            Duration::from_secs(60),
+        )
+        .with_max_wait(Some(wait))
+    }
+
     /// Callers that miss the same answer while it is being read wait for
     /// that read (and a read that panics gives them "unavailable").
     #[test]
@@ -800,11 +809,7 @@ mod tests {
         for panics in [false, true] {
             let gated = GatedChain::new(panics);
             let wait = Duration::from_millis(100);
-            let cache = CachedChainCheck::new(
-                Arc::clone(&gated) as Arc<dyn ChainCheck>,
-                Duration::from_secs(60),
-            )
-            .with_max_wait(Some(wait));
+            let cache = waiting_at_most(&gated, wait);
             let receipt = json!({"tx_hash": "0x11", "block_number": 7});
             let started = Instant::now();
             let first = cache.check("a", &receipt, &batch("aa"));
@@ -849,11 +854,7 @@ mod tests {
         for panics in [false, true] {
             let gated = GatedChain::new(panics);
             let wait = Duration::from_millis(100);
-            let cache = CachedChainCheck::new(
-                Arc::clone(&gated) as Arc<dyn ChainCheck>,
-                Duration::from_secs(60),
-            )
-            .with_max_wait(Some(wait));
+            let cache = waiting_at_most(&gated, wait);
             let receipt = json!({"tx_hash": "0x11", "block_number": 7});
             let first = cache.check("a", &receipt, &batch("b1"));
             assert!(matches!(first, Err(ChainCheckError::Unavailable(_))));
