@@ -289,14 +289,31 @@ fn exit_codes_locks_metrics_and_until() {
     let live = serde_json::json!({"format": "proofmark-lock/1", "batch_id": "t-2026-11-24",
         "host": host, "pid": sleeper.id(), "since": "2026-11-24T01:00:00Z", "command": "test"});
     std::fs::write(&lock, live.to_string()).unwrap();
+    // The run that holds the lock writes the metrics and summary files when it ends: this
+    // one leaves them as they are.
+    let before = std::fs::read(&metrics).unwrap();
     for extra in [&[][..], &["--break-lock"][..]] {
-        let mut args = vec!["run", job.as_str()];
+        let mut args = vec![
+            "run",
+            job.as_str(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ];
         args.extend_from_slice(extra);
         let out = proofmark(&args, &key);
         assert_eq!(out.status.code(), Some(5), "{out:?}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains("still running"),
             "{out:?}"
+        );
+        assert_eq!(std::fs::read(&metrics).unwrap(), before);
+        let summary: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+        assert_eq!(
+            summary["exit_code"], 3,
+            "the earlier run's summary: {summary}"
         );
     }
     sleeper.kill().unwrap();

@@ -409,7 +409,11 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .build()
         .context("cannot start the async runtime")?;
     let result = rt.block_on(locked_run(&job, &store, &batch_id, &date, &args, global));
-    if let Some(path) = &args.metrics_file {
+    // A run that found the batch locked by a run still going leaves the metrics and summary
+    // files to that run, which writes them when it ends: this one's "failed" would otherwise
+    // stand for the running one's until then (and fire an alert on a healthy job).
+    let reports = !locked_by_a_live_run(&result);
+    if let Some(path) = args.metrics_file.as_ref().filter(|_| reports) {
         let text = metrics_text(
             &job.name,
             &batch_id,
@@ -425,7 +429,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         Ok(summary) => summary,
         Err(e) => {
             let e = e.context(BatchScope(batch_id.clone()));
-            if let Some(path) = &args.summary_json {
+            if let Some(path) = args.summary_json.as_ref().filter(|_| reports) {
                 // A failed run's summary says so, so that no earlier run's "completed" is
                 // left to be read as this one's.
                 let class = crate::exit::classify(&e);
@@ -568,6 +572,22 @@ fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// Whether `result` is the failure to take the batch's lock from a run that is still going.
+fn locked_by_a_live_run(result: &anyhow::Result<Summary>) -> bool {
+    let Err(e) = result else {
+        return false;
+    };
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<crate::lock::LockError>(),
+            Some(crate::lock::LockError::Held {
+                state: crate::lock::HolderState::Alive,
+                ..
+            })
+        )
+    })
 }
 
 /// The `proofmark_job_last_success_timestamp_seconds` of `job` in the metrics file `path`
