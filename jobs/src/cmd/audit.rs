@@ -369,6 +369,11 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
 /// in fresh pages.
 const AUDIT_WINDOW_CODES: usize = 4096;
 
+/// Most bytes of report text a window of `--reports` holds before it is verified (with
+/// the window read ahead, twice that and the parsed reports are in memory): about 4,096
+/// reports of ten records.
+const AUDIT_WINDOW_BYTES: usize = 128 << 20;
+
 fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
     let f = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
     let codes =
@@ -680,13 +685,15 @@ where
     Ok(())
 }
 
-/// Reads a file of reports (one JSON code report a line) a window at a time, the lines of a
-/// window parsed in parallel, and hands each window to `emit` with the seconds it took to read
+/// Reads a file of reports (one JSON code report a line) a window at a time (at most
+/// [`AUDIT_WINDOW_CODES`] reports, and ending once it holds `window_bytes` of text), the lines
+/// of a window parsed in parallel, and hands each window to `emit` with the seconds it took to read
 /// and parse, until the file ends or `emit` returns false. A line that does not parse is an
 /// error row naming its code or its line; a line that is not UTF-8, or a read that fails,
 /// ends the reading with an error.
 fn read_report_windows(
     reader: impl BufRead,
+    window_bytes: usize,
     pb: &ProgressBar,
     mut emit: impl FnMut((Vec<AuditLine>, f64)) -> bool,
 ) -> anyhow::Result<()> {
@@ -711,6 +718,7 @@ fn read_report_windows(
         (parsed, started.elapsed().as_secs_f64())
     };
     let mut lines: Vec<(usize, String)> = Vec::with_capacity(AUDIT_WINDOW_CODES);
+    let mut bytes = 0usize;
     let mut started = Instant::now();
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line.with_context(|| format!("line {}", i + 1))?;
@@ -718,12 +726,15 @@ fn read_report_windows(
         let text = text_line(i, &line)?;
         let text = text.strip_suffix('\r').unwrap_or(text);
         if !text.trim().is_empty() {
+            bytes += text.len();
             lines.push((i, text.to_owned()));
         }
-        if lines.len() == AUDIT_WINDOW_CODES {
+        // A window of reports of large lots ends by its size, not its count.
+        if lines.len() == AUDIT_WINDOW_CODES || bytes >= window_bytes {
             if !emit(window(&mut lines, started)) {
                 return Ok(());
             }
+            bytes = 0;
             started = Instant::now();
         }
     }
@@ -785,9 +796,10 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             let (tx, rx) = std::sync::mpsc::sync_channel(0);
             let (file, pb) = (&args.file, &pb);
             scope.spawn(move || {
-                let read = read_report_windows(BufReader::new(f), pb, |window| {
-                    tx.send(Ok(window)).is_ok()
-                });
+                let read =
+                    read_report_windows(BufReader::new(f), AUDIT_WINDOW_BYTES, pb, |window| {
+                        tx.send(Ok(window)).is_ok()
+                    });
                 if let Err(e) = read {
                     let _ = tx.send(Err(e.context(format!("reading {}", file.display()))));
                 }
@@ -951,7 +963,7 @@ mod tests {
         }
         text.push_str("no report");
         let mut windows = Vec::new();
-        read_report_windows(text.as_bytes(), &pb, |(w, _)| {
+        read_report_windows(text.as_bytes(), AUDIT_WINDOW_BYTES, &pb, |(w, _)| {
             windows.push(places(&w));
             true
         })
@@ -966,9 +978,18 @@ mod tests {
             all.last().unwrap(),
             &format!("line {}", AUDIT_WINDOW_CODES + 11)
         );
+        // Large reports end a window by its size: 9 bytes a line, 20 at most, 3 lines a window
+        // (the last, cut short, alone).
+        let mut sizes = Vec::new();
+        read_report_windows(&text.as_bytes()[..105], 20, &pb, |(w, _)| {
+            sizes.push(w.len());
+            true
+        })
+        .unwrap();
+        assert_eq!(sizes, [3, 3, 3, 1], "{sizes:?}");
         // A receiver that is gone stops the reading after the window it refused.
         let mut seen = 0;
-        read_report_windows(text.as_bytes(), &pb, |_| {
+        read_report_windows(text.as_bytes(), AUDIT_WINDOW_BYTES, &pb, |_| {
             seen += 1;
             false
         })
@@ -979,7 +1000,7 @@ mod tests {
         let mut bad = text.into_bytes();
         bad.extend_from_slice(b"\nbad \xFF line\n");
         let mut seen = 0;
-        let err = read_report_windows(&bad[..], &pb, |_| {
+        let err = read_report_windows(&bad[..], AUDIT_WINDOW_BYTES, &pb, |_| {
             seen += 1;
             true
         })
