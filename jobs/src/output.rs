@@ -8,11 +8,13 @@ use std::path::Path;
 
 /// Writes the file `path` with `write`, through a temporary file in the same folder that is
 /// flushed, synced and renamed over `path` only when `write` succeeded (the folder synced
-/// after); on any error `path` is left as it was and the temporary file is removed. The file
-/// is readable by others, as a plainly written one would be (a metrics collector often runs
-/// as another user): the replaced file's mode, else `rw-r--r--`. A symbolic link is followed
-/// (the file it names is replaced, the link stays); a path that is there and is not a file
-/// (`/dev/stdout`, a pipe) cannot be replaced and is written in place.
+/// after, as far as the file system allows); on any error `path` is left as it was and the
+/// temporary file is removed. The file is readable by others, as a plainly written one would
+/// be (a metrics collector often runs as another user): the replaced file's mode, else
+/// `rw-r--r--`. A symbolic link is followed (the file it names is replaced, the link stays).
+/// What cannot be replaced is written in place, appended to: a path that is there and is not
+/// a file (a terminal, a pipe), and the process's own streams and descriptors (`/dev/stdout`,
+/// `/dev/fd/N`, `/proc/...`), which may be links to a file the caller redirected them to.
 pub fn write_atomically_with<T, E>(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<&mut File>) -> Result<T, E>,
@@ -21,25 +23,16 @@ where
     E: From<std::io::Error>,
 {
     use std::os::unix::fs::PermissionsExt as _;
-    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
-        let mut file = std::fs::OpenOptions::new().write(true).open(path)?;
+    let stream = path.starts_with("/dev") || path.starts_with("/proc");
+    if stream || std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
         let mut out = BufWriter::new(&mut file);
         let value = write(&mut out)?;
         out.flush()?;
         return Ok(value);
     }
-    let linked;
-    let path = if path.is_symlink() {
-        match std::fs::canonicalize(path) {
-            Ok(target) => {
-                linked = target;
-                linked.as_path()
-            }
-            Err(_) => path,
-        }
-    } else {
-        path
-    };
+    let target = link_target(path);
+    let path = target.as_deref().unwrap_or(path);
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -56,8 +49,28 @@ where
     };
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
-    File::open(dir)?.sync_all()?;
+    // The file is in place; a folder that cannot be synced (no read permission, a file
+    // system that refuses) does not make the write a failure.
+    if let Err(e) = File::open(dir).and_then(|d| d.sync_all()) {
+        tracing::warn!(folder = %dir.display(), error = %e, "cannot sync the folder");
+    }
     Ok(value)
+}
+
+/// The file the symbolic link `path` names (its final target, or, when that does not exist,
+/// the path the link holds, taken from the link's folder); `None` when `path` is no link.
+fn link_target(path: &Path) -> Option<std::path::PathBuf> {
+    if !path.is_symlink() {
+        return None;
+    }
+    if let Ok(target) = std::fs::canonicalize(path) {
+        return Some(target);
+    }
+    let held = std::fs::read_link(path).ok()?;
+    Some(match path.parent() {
+        Some(dir) if held.is_relative() => dir.join(held),
+        _ => held,
+    })
 }
 
 /// Writes `bytes` to `path` whole or not at all ([`write_atomically_with`]).
@@ -101,5 +114,29 @@ mod tests {
         assert_eq!(std::fs::read(&target).unwrap(), b"new\n");
         write_atomically(Path::new("/dev/null"), b"gone\n").unwrap();
         assert!(!std::fs::metadata("/dev/null").unwrap().is_file());
+        // A link to a file not there yet makes that file, and stays a link.
+        let dangling = dir.path().join("dangling.csv");
+        std::os::unix::fs::symlink("made.csv", &dangling).unwrap();
+        write_atomically(&dangling, b"made\n").unwrap();
+        assert!(dangling.is_symlink());
+        assert_eq!(
+            std::fs::read(dir.path().join("made.csv")).unwrap(),
+            b"made\n"
+        );
+    }
+
+    /// A process stream given as a path (`/dev/stdout` redirected to a file, say) is
+    /// appended to, never replaced.
+    #[test]
+    fn a_process_stream_is_appended_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("log.txt");
+        std::fs::write(&log, b"before\n").unwrap();
+        let file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        use std::os::fd::AsRawFd as _;
+        let fd = std::path::PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+        write_atomically(&fd, b"report\n").unwrap();
+        drop(file);
+        assert_eq!(std::fs::read(&log).unwrap(), b"before\nreport\n");
     }
 }

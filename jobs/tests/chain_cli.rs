@@ -1441,7 +1441,7 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
     let mut took = Vec::new();
     for said in [
         "did not answer within 0.3 s",
-        "the chain is not answering (an earlier read is overdue",
+        "the chain is not answering (a read of it is overdue",
     ] {
         let started = std::time::Instant::now();
         let (status, body) = patient.get(&page);

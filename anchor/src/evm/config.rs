@@ -407,6 +407,10 @@ const MAX_SCRYPT_P: u64 = 16;
 /// Most scrypt work accepted, `n * r * p`: eight times the standard settings' (about a
 /// second's work on one core).
 const MAX_SCRYPT_WORK: u64 = 1 << 24;
+/// Largest scrypt block buffer accepted, `128 * r * p` bytes (the standard settings: 1 KiB).
+const MAX_SCRYPT_B_BYTES: u64 = 16 << 20;
+/// Longest salt accepted (the standard: 32 bytes).
+const MAX_SALT_BYTES: usize = 64;
 /// Largest keystore file read (a keystore is well under 1 KiB).
 const MAX_KEYSTORE_BYTES: u64 = 64 * 1024;
 /// Largest PBKDF2 iteration count accepted (the standard settings use 262,144).
@@ -462,6 +466,10 @@ fn load_keystore(path: &Path, password: &str) -> Result<EvmKey, String> {
 fn read_keystore(path: &Path) -> Result<Vec<u8>, String> {
     use std::io::Read as _;
     let cannot = |e: std::io::Error| format!("cannot read the file ({e})");
+    // Checked before opening too: opening a named pipe would wait for a writer.
+    if !std::fs::metadata(path).map_err(cannot)?.is_file() {
+        return Err("not a regular file".to_owned());
+    }
     let file = std::fs::File::open(path).map_err(cannot)?;
     if !file.metadata().map_err(cannot)?.is_file() {
         return Err("not a regular file".to_owned());
@@ -533,13 +541,23 @@ fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
     let params = crypto
         .get("kdfparams")
         .ok_or_else(|| invalid("it has no `kdfparams`".into()))?;
-    hex_of(params, "salt", None)?;
-    if number(params, "dklen")? != 32 {
-        return Err(invalid("`dklen` is not 32".into()));
-    }
     let unsafe_settings = |why: String| {
         format!("its key derivation settings are refused (they could exhaust this host): {why}")
     };
+    if !params.is_object() {
+        return Err(invalid("`kdfparams` is not an object".into()));
+    }
+    // Both methods hash the salt again for every block they derive: a long one is work.
+    let salt = hex_of(params, "salt", None)?;
+    if salt.len() > MAX_SALT_BYTES {
+        return Err(unsafe_settings(format!(
+            "a salt of {} bytes (at most {MAX_SALT_BYTES})",
+            salt.len()
+        )));
+    }
+    if number(params, "dklen")? != 32 {
+        return Err(invalid("`dklen` is not 32".into()));
+    }
     let kdf = text(crypto, "kdf")?;
     // Exactly the method's settings: the decryption picks the method by the settings it
     // finds, not by `kdf`, so settings of the other method would be used unchecked.
@@ -588,6 +606,15 @@ fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
                     "scrypt n = {n}, r = {r}, p = {p} needs {} MiB of memory, over {} MiB",
                     bytes >> 20,
                     MAX_SCRYPT_BYTES >> 20
+                )));
+            }
+            // PBKDF2 over the salt derives scrypt's B buffer, 128 r p bytes, a block at a time.
+            let b_bytes = 128u64.saturating_mul(r).saturating_mul(p);
+            if b_bytes > MAX_SCRYPT_B_BYTES {
+                return Err(unsafe_settings(format!(
+                    "scrypt r = {r}, p = {p} make a {} MiB block buffer, over {} MiB",
+                    b_bytes >> 20,
+                    MAX_SCRYPT_B_BYTES >> 20
                 )));
             }
             let work = n.saturating_mul(r).saturating_mul(p);
@@ -746,7 +773,17 @@ mod tests {
         let (path, _) = keystore(dir.path(), "pw");
         let good: serde_json::Value =
             serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        let cases: [(&str, serde_json::Value, &str); 11] = [
+        let cases: [(&str, serde_json::Value, &str); 13] = [
+            (
+                "/crypto/kdfparams/salt",
+                "00".repeat(65).into(),
+                "a salt of 65 bytes",
+            ),
+            (
+                "/crypto/kdfparams",
+                serde_json::json!([1, 2]),
+                "is not an object",
+            ),
             // Both methods' settings: the decryption would use PBKDF2's, unchecked.
             (
                 "/crypto/kdfparams/c",
@@ -804,6 +841,14 @@ mod tests {
         c.keystore = Some(named);
         c.password_env = Some("PROOFMARK_TEST_NEVER_SET".into());
         assert_eq!(c.configured_address("x").unwrap(), Some(address));
+        // So is scrypt's block buffer (PBKDF2 derives it a block at a time), within the
+        // memory bound: 128 * 65536 * 16 bytes with n = 2.
+        let mut doc = good.clone();
+        doc["crypto"]["kdfparams"]["n"] = 2.into();
+        doc["crypto"]["kdfparams"]["r"] = (1u64 << 16).into();
+        doc["crypto"]["kdfparams"]["p"] = 16.into();
+        let e = check_keystore(doc.to_string().as_bytes()).unwrap_err();
+        assert!(e.contains("block buffer"), "{e}");
         // So is scrypt's work, n * r * p, within the memory bound.
         let mut doc = good.clone();
         doc["crypto"]["kdfparams"]["n"] = (1u64 << 19).into();
@@ -814,6 +859,13 @@ mod tests {
         // A file that is not a regular file, or too large to be a keystore, is not read whole.
         let e = load_keystore(dir.path(), "pw").unwrap_err();
         assert!(e.contains("not a regular file"), "{e}");
+        // A named pipe is refused, not opened (opening it would wait for a writer).
+        let pipe = dir.path().join("pipe.json");
+        let made = std::process::Command::new("mkfifo").arg(&pipe).status();
+        if made.is_ok_and(|s| s.success()) {
+            let e = load_keystore(&pipe, "pw").unwrap_err();
+            assert!(e.contains("not a regular file"), "{e}");
+        }
         let big = dir.path().join("big.json");
         std::fs::write(&big, vec![b' '; 100_000]).unwrap();
         let e = load_keystore(&big, "pw").unwrap_err();

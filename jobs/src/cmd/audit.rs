@@ -453,8 +453,12 @@ struct ServerAsk {
 }
 
 /// Largest answer to one `POST /v1/audit` read (its reports are kept in memory until the
-/// window is verified).
-const MAX_ANSWER_BYTES: usize = 1 << 30;
+/// window is verified, with up to `--concurrency` answers read at once): about 10,000
+/// reports of ten records.
+const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// How much of an error answer's text an error message quotes.
+const QUOTED_BYTES: usize = 2048;
 
 /// Attempts of one request that failed to connect or met a server error (502, 503, 504, or
 /// 429) before the audit stops; the waits between them are 1 s, then 2 s.
@@ -568,12 +572,22 @@ async fn post_audit(ask: &ServerAsk, body: Vec<u8>) -> anyhow::Result<String> {
                     }
                     body.extend_from_slice(&chunk);
                 }
-                let text = String::from_utf8(body).context("the answer is not UTF-8")?;
                 if status.is_success() {
-                    return Ok(text);
+                    return String::from_utf8(body).context("the answer is not UTF-8");
+                }
+                if status.is_redirection() {
+                    let to = res
+                        .headers()
+                        .get(reqwest::header::LOCATION)
+                        .and_then(|l| l.to_str().ok())
+                        .unwrap_or("nowhere named");
+                    anyhow::bail!("{status}: a redirect to {to}, not followed: give that URL");
                 }
                 let busy = matches!(status.as_u16(), 429 | 502 | 503 | 504);
-                let e = anyhow::anyhow!("{status}: {}", text.trim());
+                let text = String::from_utf8_lossy(&body[..body.len().min(QUOTED_BYTES)])
+                    .trim()
+                    .to_owned();
+                let e = anyhow::anyhow!("{status}: {text}");
                 if !busy || attempt == SERVER_ATTEMPTS {
                     return Err(e);
                 }

@@ -107,8 +107,7 @@ struct Flight {
     done: Condvar,
     /// When the read started (real time: waits are bounded from it).
     started: Instant,
-    /// Whether a caller gave up waiting for this read, or none waited for it (its chain
-    /// was slow when it started).
+    /// Whether a caller gave up waiting for this read.
     overdue: AtomicBool,
     /// Whether the log said a caller gave up waiting for it (its end is then logged too).
     told: AtomicBool,
@@ -162,9 +161,9 @@ impl Flight {
 }
 
 /// Waits for `flight`, the read of `key` (see [`Flight::wait`]); a caller it did not answer
-/// within `max_wait` gets "unavailable", and the first such caller marks the read overdue
-/// (its chain is then slow: [`Entries::slow`]) and says so in the log. A caller of a chain
-/// that is slow already (`slow`) does not wait at all.
+/// within `max_wait` gets "unavailable", and the first such caller marks the read overdue and
+/// says so in the log. A caller of a chain that is slow ([`Entries::slow`]) does not wait at
+/// all.
 fn wait_for(
     keeper: &Keeper,
     (key, flight): (&Key, &Arc<Flight>),
@@ -177,28 +176,19 @@ fn wait_for(
     }
     if slow {
         return Err(ChainCheckError::Unavailable(
-            "the chain is not answering (an earlier read is overdue; this one goes on, and a \
-             later view shows its answer)"
+            "the chain is not answering (a read of it is overdue; the reads go on, and a \
+             later view shows their answers)"
                 .to_owned(),
         ));
     }
     let waited = max_wait.unwrap_or_default().as_secs_f64();
-    let mut guard = keeper.lock();
-    // Marked under the lock, and only while the read is in progress, so that the read's end
-    // (which takes the lock to end the flight) always sees the mark.
-    let in_progress = guard
-        .flights
-        .get(key)
-        .is_some_and(|f| Arc::ptr_eq(f, flight));
-    if in_progress && !flight.overdue.swap(true, Ordering::SeqCst) {
-        *guard.slow.entry(key.chain.clone()).or_default() += 1;
-        drop(guard);
-        keeper.counts.overdue.fetch_add(1, Ordering::Relaxed);
+    if !flight.overdue.swap(true, Ordering::SeqCst) {
         flight.told.store(true, Ordering::SeqCst);
+        keeper.counts.overdue.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             chain,
             batch = batch_id,
-            "the chain did not answer within {waited:.1} s: pages show \"cannot confirm\" while the read goes on, and do not wait for this chain until it ends"
+            "the chain did not answer within {waited:.1} s: pages show \"cannot confirm\" while the read goes on, and do not wait for this chain while it does"
         );
     }
     Err(ChainCheckError::Unavailable(format!(
@@ -219,7 +209,8 @@ pub struct ChainReads {
     pub unavailable: u64,
     /// Reads a page stopped waiting for ([`CachedChainCheck::with_max_wait`]).
     pub overdue: u64,
-    /// Overdue reads still going on: while there is one, pages do not wait for its chain.
+    /// Reads going on for longer than the wait: while a chain has one, pages do not wait for
+    /// it.
     pub overdue_now: u64,
 }
 
@@ -250,32 +241,34 @@ impl ReadCounts {
 struct Entries {
     answers: HashMap<Key, Entry>,
     flights: HashMap<Key, Arc<Flight>>,
-    /// Per chain, its overdue reads in progress: while there is one, a page does not wait for
-    /// another read of that chain (a node that is down delays a page by one wait per chain,
-    /// not one per batch).
-    slow: HashMap<String, usize>,
 }
 
 impl Entries {
-    /// Ends `flight`, the read of `key`, if it is still the one in progress: an overdue read
-    /// no longer makes its chain slow.
+    /// Ends `flight`, the read of `key`, if it is still the one in progress.
     fn end_flight(&mut self, key: &Key, flight: &Arc<Flight>) {
-        if !self
+        if self
             .flights
             .get(key)
             .is_some_and(|f| Arc::ptr_eq(f, flight))
         {
-            return;
+            self.flights.remove(key);
         }
-        self.flights.remove(key);
-        if flight.overdue.load(Ordering::SeqCst)
-            && let Some(n) = self.slow.get_mut(&key.chain)
-        {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.slow.remove(&key.chain);
-            }
-        }
+    }
+
+    /// The reads in progress of `chain` (every chain: `None`) going on for `wait` or longer.
+    fn overdue(&self, chain: Option<&str>, wait: Duration) -> usize {
+        self.flights
+            .iter()
+            .filter(|(k, f)| chain.is_none_or(|c| k.chain == c) && f.started.elapsed() >= wait)
+            .count()
+    }
+
+    /// Whether `chain` is slow: one of its reads has gone on for `wait` or longer, so that a
+    /// page does not wait for another (a node that is down delays a page by one wait per
+    /// chain, not one per batch). By age, so that a chain is slow exactly while such a read
+    /// goes on, and answers again as soon as its reads do.
+    fn slow(&self, chain: &str, wait: Option<Duration>) -> bool {
+        wait.is_some_and(|w| self.overdue(Some(chain), w) > 0)
     }
 }
 
@@ -431,7 +424,9 @@ impl CachedChainCheck {
             not_applicable: get(&c.not_applicable),
             unavailable: get(&c.unavailable),
             overdue: get(&c.overdue),
-            overdue_now: self.lock().slow.values().map(|&n| n as u64).sum(),
+            overdue_now: self
+                .max_wait()
+                .map_or(0, |w| self.lock().overdue(None, w) as u64),
         }
     }
 
@@ -540,7 +535,7 @@ impl ChainCheck for CachedChainCheck {
                 }
                 None => {}
             }
-            let slow = guard.slow.contains_key(chain);
+            let slow = guard.slow(chain, self.max_wait());
             if let Some(flight) = guard.flights.get(&key) {
                 let flight = Arc::clone(flight);
                 drop(guard);
@@ -549,13 +544,6 @@ impl ChainCheck for CachedChainCheck {
             }
             let flight = Arc::new(Flight::default());
             guard.flights.insert(key.clone(), Arc::clone(&flight));
-            if slow && self.max_wait().is_some() {
-                // Not waited for from its start: overdue at once, so that the chain stays
-                // slow as long as any of its reads is going on, not only the first.
-                flight.overdue.store(true, Ordering::SeqCst);
-                *guard.slow.entry(key.chain.clone()).or_default() += 1;
-                self.keeper.counts.overdue.fetch_add(1, Ordering::Relaxed);
-            }
             (flight, slow)
         };
         let (flight, slow) = flight;
@@ -870,11 +858,9 @@ mod tests {
             assert!(started.elapsed() >= wait, "another chain is waited for");
             assert!(matches!(other_chain, Err(ChainCheckError::Unavailable(_))));
             assert_eq!(gated.reads.load(Ordering::SeqCst), 3, "each read started");
-            assert_eq!(
-                cache.lock().slow.get("a"),
-                Some(&2),
-                "both reads keep a slow"
-            );
+            // b1 of a and b1 of c have gone on for the wait (b2 of a perhaps too by now).
+            assert!(cache.reads().overdue_now >= 2, "{:?}", cache.reads());
+            assert!(cache.lock().slow("c", Some(wait)));
 
             gated.open();
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -883,11 +869,12 @@ mod tests {
                 std::thread::sleep(Duration::from_millis(1));
             }
             assert!(
-                cache.lock().slow.is_empty(),
+                !cache.lock().slow("a", Some(wait)),
                 "no chain is slow once its reads ended"
             );
+            // Only the reads a page gave up waiting for are overdue: b1 of a, b1 of c.
             let reads = cache.reads();
-            assert_eq!((reads.overdue, reads.overdue_now), (3, 0), "{reads:?}");
+            assert_eq!((reads.overdue, reads.overdue_now), (2, 0), "{reads:?}");
             assert_eq!(reads.ok, if panics { 0 } else { 3 }, "{reads:?}");
         }
     }
