@@ -536,37 +536,35 @@ fn a_batch_id_that_cannot_be_one_is_an_argument_error() {
     assert!(!store.exists());
 }
 
-/// A codes file with no code (empty, blank lines, comments) is an argument error: an audit of
-/// nothing would pass.
+/// A codes file with no code (empty, blank lines, comments), or a reports file with no report,
+/// is an argument error: an audit of nothing would pass.
 #[test]
 fn an_audit_of_no_code_is_an_argument_error() {
     let dir = tempfile::tempdir().unwrap();
-    let codes = dir.path().join("codes.txt");
-    std::fs::write(&codes, "\n  \n# header\n").unwrap();
-    let o = run(&[
-        "audit",
-        "codes",
-        s(&codes),
-        "--server",
-        "http://127.0.0.1:9",
-        "--no-anchor-required",
-    ]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
-    assert!(err.contains("holds no code"), "{err}");
-    // The same for a file of reports.
-    let reports = dir.path().join("reports.ndjson");
-    std::fs::write(&reports, "\n \r\n").unwrap();
-    let o = run(&[
-        "audit",
-        "codes",
-        s(&reports),
-        "--reports",
-        "--no-anchor-required",
-    ]);
-    let (out, err) = text(&o);
-    assert_eq!(o.status.code(), Some(3), "{out}\n{err}");
-    assert!(err.contains("holds no report"), "{err}");
+    let cases: [(&str, &str, &[&str], &str); 2] = [
+        (
+            "codes.txt",
+            "\n  \n# header\n",
+            &["--server", "http://127.0.0.1:9"],
+            "holds no code",
+        ),
+        (
+            "reports.ndjson",
+            "\n \r\n",
+            &["--reports"],
+            "holds no report",
+        ),
+    ];
+    for (name, text_of_file, source, said) in cases {
+        let file = dir.path().join(name);
+        std::fs::write(&file, text_of_file).unwrap();
+        let mut args = vec!["audit", "codes", s(&file), "--no-anchor-required"];
+        args.extend_from_slice(source);
+        let o = run(&args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{name}: {out}\n{err}");
+        assert!(err.contains(said), "{name}: {err}");
+    }
 }
 
 /// A server that takes a request and never answers stops the audit once
