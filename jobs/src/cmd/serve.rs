@@ -425,7 +425,8 @@ fn render_chain_reads(caches: &ChainCaches, out: &mut String) {
     let _ = writeln!(
         out,
         "# HELP proofmark_chain_reads_total Reads of an evm chain for the consumer page, by \
-         outcome (ok, mismatch, not_applicable, unavailable).\n\
+         outcome (ok, mismatch, not_applicable, unavailable; refused: not started, too many \
+         reads going on).\n\
          # TYPE proofmark_chain_reads_total counter"
     );
     for (chain, r) in &reads {
@@ -434,6 +435,7 @@ fn render_chain_reads(caches: &ChainCaches, out: &mut String) {
             ("mismatch", r.mismatch),
             ("not_applicable", r.not_applicable),
             ("unavailable", r.unavailable),
+            ("refused", r.refused),
         ] {
             let _ = writeln!(
                 out,

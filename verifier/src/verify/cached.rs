@@ -205,8 +205,10 @@ pub struct ChainReads {
     pub mismatch: u64,
     /// Reads that found the receipt is not for this chain.
     pub not_applicable: u64,
-    /// Reads that could not be made (the node down or failing).
+    /// Reads that could not be made (the node down or failing, or the read itself failed).
     pub unavailable: u64,
+    /// Reads not started: [`MAX_BACKGROUND_READS`] were already going on.
+    pub refused: u64,
     /// Reads a page stopped waiting for ([`CachedChainCheck::with_max_wait`]).
     pub overdue: u64,
     /// Reads going on for longer than the wait: while a chain has one, pages do not wait for
@@ -221,6 +223,7 @@ struct ReadCounts {
     mismatch: AtomicU64,
     not_applicable: AtomicU64,
     unavailable: AtomicU64,
+    refused: AtomicU64,
     overdue: AtomicU64,
 }
 
@@ -283,6 +286,9 @@ struct FlightGuard {
 impl FlightGuard {
     /// Ends the flight without reading: its callers get "unavailable" with `reason`.
     fn give_up(mut self, reason: &str) {
+        if self.key.is_some() {
+            self.keeper.counts.refused.fetch_add(1, Ordering::Relaxed);
+        }
         self.end(reason);
     }
 
@@ -333,6 +339,13 @@ impl FlightGuard {
 
 impl Drop for FlightGuard {
     fn drop(&mut self) {
+        if self.key.is_some() {
+            // A read that panicked, or whose thread could not start: no answer was read.
+            self.keeper
+                .counts
+                .unavailable
+                .fetch_add(1, Ordering::Relaxed);
+        }
         self.end("the chain read did not finish");
     }
 }
@@ -423,6 +436,7 @@ impl CachedChainCheck {
             mismatch: get(&c.mismatch),
             not_applicable: get(&c.not_applicable),
             unavailable: get(&c.unavailable),
+            refused: get(&c.refused),
             overdue: get(&c.overdue),
             overdue_now: self
                 .max_wait()
@@ -876,6 +890,8 @@ mod tests {
             let reads = cache.reads();
             assert_eq!((reads.overdue, reads.overdue_now), (2, 0), "{reads:?}");
             assert_eq!(reads.ok, if panics { 0 } else { 3 }, "{reads:?}");
+            // A read that panicked is counted as one that could not be made.
+            assert_eq!(reads.unavailable, if panics { 3 } else { 0 }, "{reads:?}");
         }
     }
 
@@ -901,6 +917,7 @@ mod tests {
             matches!(&refused, Err(ChainCheckError::Unavailable(m)) if m.contains("already in progress")),
             "{refused:?}"
         );
+        assert_eq!(cache.reads().refused, 1, "{:?}", cache.reads());
         gated.open();
         let deadline = Instant::now() + Duration::from_secs(60);
         while cache.len() < MAX_BACKGROUND_READS || cache.background.load(Ordering::SeqCst) > 0 {
