@@ -206,6 +206,40 @@ fn an_evm_key_that_cannot_be_loaded_stops_the_run_before_the_plan() {
     assert!(line(&out, "speed").contains("records/s"), "{out}");
 }
 
+/// A run that fails after anchoring (here in its publish stage: the index folder is a file)
+/// still lists in its metrics the chains that hold a receipt of the batch.
+#[test]
+fn a_run_that_fails_after_anchoring_lists_the_anchors_in_its_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    generate(dir.path(), &key, &["--items", "20"]);
+    let job = write_job(dir.path(), "data/records/**/*.parquet");
+    let not_a_folder = dir.path().join("index");
+    std::fs::write(&not_a_folder, b"a file").unwrap();
+    let metrics = dir.path().join("job.prom");
+    let out = common::command(
+        &["run", &job, "--metrics-file", metrics.to_str().unwrap()],
+        &key,
+    )
+    .env("PROOFMARK_INDEX", &not_a_folder)
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("publish stage"), "{err}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "proofmark_job_anchored{job=\"t\",batch_id=\"t-2026-11-24\",chain=\"ledger\"} 1"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn exit_codes_locks_metrics_and_until() {
     let dir = tempfile::tempdir().unwrap();

@@ -414,12 +414,22 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     // stand for the running one's until then (and fire an alert on a healthy job).
     let reports = !locked_by_a_live_run(&result);
     if let Some(path) = args.metrics_file.as_ref().filter(|_| reports) {
+        // A failed run's metrics still say which chains hold a receipt of the batch (a run
+        // that failed in its publish stage, say, had anchored it).
+        let anchored = match &result {
+            Ok(_) => Vec::new(),
+            Err(_) => rt.block_on(chains_with_receipts(&store, &batch_id, &job.chains)),
+        };
+        let carried = Carried {
+            last_success: last_success_in(path, &job.name),
+            anchored,
+        };
         let text = metrics_text(
             &job.name,
             &batch_id,
             &result,
             started.elapsed().as_secs_f64(),
-            last_success_in(path, &job.name),
+            &carried,
         );
         if let Err(e) = write_atomically(path, text.as_bytes()) {
             tracing::error!(file = %path.display(), error = %e, "cannot write the metrics file");
@@ -590,6 +600,28 @@ fn locked_by_a_live_run(result: &anyhow::Result<Summary>) -> bool {
     })
 }
 
+/// The chains of `chains` that hold a receipt of `batch_id` in `store`.
+async fn chains_with_receipts(store: &Store, batch_id: &str, chains: &[String]) -> Vec<String> {
+    let mut held = Vec::new();
+    for chain in chains {
+        if super::anchor::stored_receipt(store, batch_id, chain)
+            .await
+            .is_some()
+        {
+            held.push(chain.clone());
+        }
+    }
+    held
+}
+
+/// What a failed run's metrics take from outside its result.
+struct Carried {
+    /// The time of the job's last success, from the metrics file an earlier run wrote.
+    last_success: Option<f64>,
+    /// The chains that hold a receipt of the batch, read from the store.
+    anchored: Vec<String>,
+}
+
 /// The `proofmark_job_last_success_timestamp_seconds` of `job` in the metrics file `path`
 /// an earlier run wrote, if any.
 fn last_success_in(path: &Path, job: &str) -> Option<f64> {
@@ -604,15 +636,15 @@ fn last_success_in(path: &Path, job: &str) -> Option<f64> {
 }
 
 /// The run's metrics in the Prometheus text exposition format, for the metrics file after a
-/// run of `job`. A failed run keeps
-/// `last_success`, the time of the job's last success an earlier run wrote, so that an alert
-/// on its age still has a value to test while the job keeps failing.
+/// run of `job`. A failed run keeps `carried.last_success`, the time of the job's last success
+/// an earlier run wrote, so that an alert on its age still has a value to test while the job
+/// keeps failing, and lists the chains that hold a receipt (`carried.anchored`).
 fn metrics_text(
     job: &str,
     batch_id: &str,
     result: &anyhow::Result<Summary>,
     seconds: f64,
-    last_success: Option<f64>,
+    carried: &Carried,
 ) -> String {
     use std::fmt::Write as _;
     let mut o = String::new();
@@ -661,25 +693,32 @@ fn metrics_text(
         "gauge",
         &[(base.clone(), seconds)],
     );
-    // A failed anchor stage still tells which chains hold a receipt (1) and which failed (0).
-    if let Err(e) = result
-        && let Some(f) = e.downcast_ref::<AnchorFailures>()
-    {
-        let lines: Vec<(String, f64)> = f
-            .anchored
-            .iter()
-            .map(|c| (c.as_str(), 1.0))
-            .chain(f.failures.iter().map(|(c, _)| (c.as_str(), 0.0)))
-            .map(|(c, v)| (format!("{base},chain=\"{}\"", label(c)), v))
-            .collect();
-        metric(
-            "proofmark_job_anchored",
-            "1 for each chain that holds a final receipt of the batch (0: anchoring failed).",
-            "gauge",
-            &lines,
-        );
+    // A failed anchor stage still tells which chains hold a receipt (1) and which failed (0);
+    // another failure, which chains hold a receipt.
+    if let Err(e) = result {
+        let chains: Vec<(&str, f64)> = match e.downcast_ref::<AnchorFailures>() {
+            Some(f) => f
+                .anchored
+                .iter()
+                .map(|c| (c.as_str(), 1.0))
+                .chain(f.failures.iter().map(|(c, _)| (c.as_str(), 0.0)))
+                .collect(),
+            None => carried.anchored.iter().map(|c| (c.as_str(), 1.0)).collect(),
+        };
+        if !chains.is_empty() {
+            let lines: Vec<(String, f64)> = chains
+                .into_iter()
+                .map(|(c, v)| (format!("{base},chain=\"{}\"", label(c)), v))
+                .collect();
+            metric(
+                "proofmark_job_anchored",
+                "1 for each chain that holds a final receipt of the batch (0: anchoring failed).",
+                "gauge",
+                &lines,
+            );
+        }
     }
-    if let (Err(_), Some(when)) = (result, last_success) {
+    if let (Err(_), Some(when)) = (result, carried.last_success) {
         metric(
             "proofmark_job_last_success_timestamp_seconds",
             "When the job last succeeded (Unix time).",
