@@ -505,8 +505,13 @@ async fn committed_reasons(
     Ok(reasons)
 }
 
-/// Reads `batches/HEAD.json`.
-async fn read_head(store: &Store) -> Result<Option<BatchLink>, AnchorError> {
+/// Reads `batches/HEAD.json`: the store's latest committed batch, if any.
+///
+/// # Errors
+///
+/// The store's, or [`AnchorError::Head`] and [`AnchorError::Json`] for a pointer that is
+/// not one.
+pub async fn read_head(store: &Store) -> Result<Option<BatchLink>, AnchorError> {
     let Some(bytes) = get_object(store, layout::HEAD_PATH).await? else {
         return Ok(None);
     };

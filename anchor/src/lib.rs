@@ -58,7 +58,7 @@ pub use batch_proof::{
 };
 pub use build::{BuildOptions, BuildProgress, BuildReport, Part, RowCounts, build_batch};
 pub use commit::{
-    CommitOptions, CommitProgress, CommitReport, CommitStage, HeadUpdate, commit_batch,
+    CommitOptions, CommitProgress, CommitReport, CommitStage, HeadUpdate, commit_batch, read_head,
 };
 pub use error::AnchorError;
 pub use manifest::{BatchLink, HeadPointer, Manifest, ManifestFile, ManifestSegment};

@@ -544,9 +544,9 @@ fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
     let unsafe_settings = |why: String| {
         format!("its key derivation settings are refused (they could exhaust this host): {why}")
     };
-    if !params.is_object() {
-        return Err(invalid("`kdfparams` is not an object".into()));
-    }
+    let fields = params
+        .as_object()
+        .ok_or_else(|| invalid("`kdfparams` is not an object".into()))?;
     // Both methods hash the salt again for every block they derive: a long one is work.
     let salt = hex_of(params, "salt", None)?;
     if salt.len() > MAX_SALT_BYTES {
@@ -566,9 +566,7 @@ fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
         "pbkdf2" => &["c", "dklen", "prf", "salt"],
         _ => &[],
     };
-    if let Some(fields) = params.as_object()
-        && !expected.is_empty()
-    {
+    if !expected.is_empty() {
         let mut found: Vec<&str> = fields.keys().map(String::as_str).collect();
         found.sort_unstable();
         if found != expected {

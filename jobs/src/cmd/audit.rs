@@ -441,6 +441,11 @@ fn answer_for(asked: &str, line: AuditLine) -> AuditLine {
     )
 }
 
+/// The row of a line that is not the form of a code: the same from a store as from a server.
+fn malformed(code: String) -> AuditLine {
+    AuditLine::NoReport(code, CodeStatus::Malformed, MALFORMED_CODE_REASON.into())
+}
+
 /// How `audit codes --server` asks: the client (its timeouts set), the audit URL, codes per
 /// request and requests at once.
 #[derive(Clone)]
@@ -481,11 +486,7 @@ async fn fetch_from_server(
             out.push(None);
             asked.push((i, code.clone()));
         } else {
-            out.push(Some(AuditLine::NoReport(
-                code.clone(),
-                CodeStatus::Malformed,
-                MALFORMED_CODE_REASON.into(),
-            )));
+            out.push(Some(malformed(code.clone())));
             pb.inc(1);
         }
     }
@@ -636,13 +637,7 @@ async fn fetch_from_store(
                     Ok(None) => {
                         AuditLine::NoReport(code, CodeStatus::Unknown, UNKNOWN_CODE_REASON.into())
                     }
-                    Err(proofmark_verifier::VerifierError::MalformedCode(_)) => {
-                        AuditLine::NoReport(
-                            code,
-                            CodeStatus::Malformed,
-                            MALFORMED_CODE_REASON.into(),
-                        )
-                    }
+                    Err(proofmark_verifier::VerifierError::MalformedCode(_)) => malformed(code),
                     Err(e) => AuditLine::NoReport(code, CodeStatus::Error, e.to_string()),
                 };
                 pb.inc(1);

@@ -416,9 +416,12 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = args.metrics_file.as_ref().filter(|_| reports) {
         // A failed run's metrics still say which chains hold a receipt of the batch (a run
         // that failed in its publish stage, say, had anchored it).
+        // (A failed anchor stage's error carries them already.)
         let anchored = match &result {
-            Ok(_) => Vec::new(),
-            Err(_) => rt.block_on(chains_with_receipts(&store, &batch_id, &job.chains)),
+            Err(e) if e.downcast_ref::<AnchorFailures>().is_none() => {
+                rt.block_on(chains_with_receipts(&store, &batch_id, &job.chains))
+            }
+            _ => Vec::new(),
         };
         let carried = Carried {
             last_success: last_success_in(path, &job.name),

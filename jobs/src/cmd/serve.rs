@@ -539,13 +539,10 @@ async fn latest_receipt_contract(
     store: &Store,
     chain: &str,
 ) -> anyhow::Result<Option<(String, String)>> {
-    use proofmark_anchor::{HeadPointer, Manifest, layout};
-    let Some(head) = store.get(layout::HEAD_PATH).await? else {
-        return Ok(None);
-    };
-    let head: HeadPointer = serde_json::from_slice(&head)
-        .with_context(|| format!("store {}: {}", store.url(), layout::HEAD_PATH))?;
-    let mut batch_id = Some(head.batch.batch_id);
+    let head = proofmark_anchor::read_head(store)
+        .await
+        .with_context(|| format!("store {}", store.url()))?;
+    let mut batch_id = head.map(|h| h.batch_id);
     for _ in 0..RECEIPT_LOOKBACK {
         let Some(id) = batch_id.take() else {
             break;
@@ -557,11 +554,11 @@ async fn latest_receipt_contract(
             let named = receipt.get("contract").and_then(serde_json::Value::as_str);
             return Ok(named.map(|c| (id, c.to_owned())));
         }
-        let path = layout::manifest_path(&id);
-        let Some(bytes) = store.get(&path).await? else {
-            break;
+        let manifest = match proofmark_anchor::load_manifest(store, &id).await {
+            Ok((manifest, _)) => manifest,
+            Err(proofmark_anchor::AnchorError::NotCommitted { .. }) => break,
+            Err(e) => return Err(e.into()),
         };
-        let manifest = Manifest::from_slice(&path, &bytes)?;
         batch_id = manifest.previous.map(|p| p.batch_id);
     }
     Ok(None)

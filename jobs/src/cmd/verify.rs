@@ -594,21 +594,20 @@ impl EvmChainCheck {
     async fn connect(&self, chain: &str) -> Result<(EvmClient, &EvmConfig), ChainCheckError> {
         let mut other_chains = Vec::new();
         for config in &self.candidates {
-            if let Some(Some(why)) = self.known(config) {
-                return Err(ChainCheckError::Unavailable(why));
-            }
-            let connected = match EvmClient::connect(chain, config, None).await {
-                Ok(client) if self.known(config).is_some() => Ok(client),
-                Ok(client) => match client.check_contract().await {
-                    Ok(_) => {
-                        self.learn(config, None);
-                        Ok(client)
-                    }
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
+            let checked = match self.known(config) {
+                Some(Some(why)) => return Err(ChainCheckError::Unavailable(why)),
+                Some(None) => true,
+                None => false,
             };
-            match connected {
+            let connected = async {
+                let client = EvmClient::connect(chain, config, None).await?;
+                if !checked {
+                    client.check_contract().await?;
+                    self.learn(config, None);
+                }
+                Ok(client)
+            };
+            match connected.await {
                 Ok(client) => return Ok((client, config)),
                 Err(EvmError::WrongChainId { url, actual, .. })
                     if self.other_chain_not_applicable =>
