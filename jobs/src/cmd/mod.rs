@@ -72,7 +72,8 @@ pub enum Command {
     Commit(pipeline::CommitArgs),
     /// Anchor a committed batch on one or more chains and keep their receipts.
     Anchor(anchor::AnchorArgs),
-    /// Publish a committed, anchored batch into the verifier's code index (a rerun does nothing).
+    /// Publish a committed, anchored batch into the verifier's code index (a rerun does nothing;
+    /// a publish of the same index going on is waited for, up to an hour).
     Publish(publish::PublishArgs),
     /// Serve the verifier: the proof API and the consumer page, over a store and a code index.
     Serve(serve::ServeArgs),

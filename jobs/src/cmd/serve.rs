@@ -75,7 +75,10 @@ pub struct ServeArgs {
     /// `evm` chains shows as verified only if one of them is named here; with
     /// no `evm` chain named it shows as "cannot confirm", as it does while its
     /// chain cannot be read; with other `evm` chains named but not its own, as
-    /// not verified.
+    /// not verified. At start each `evm` chain named is checked: the store's
+    /// latest receipt of it must name the chains file's `contract` (else exit
+    /// 3), and its node, given 5 s, must hold an anchor contract there (else
+    /// exit 4; a node that does not answer is a warning).
     #[arg(long = "chain", value_name = "NAME")]
     pub chains: Vec<String>,
     /// Seconds the consumer page keeps what an `evm` chain answered for a
