@@ -836,19 +836,22 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
     let anchors = &verdict["batches"]["b1"]["anchors"];
     assert_eq!(anchors["a"]["trusted"], true, "{anchors}");
     assert_eq!(anchors["b"]["trusted"], true, "{anchors}");
+    // The report checked on node `a` against `contract`.
+    let on_a_against = |contract: &str| {
+        run(
+            d,
+            &[
+                "verify",
+                report_path,
+                "--rpc",
+                &a.url,
+                "--contract",
+                contract,
+            ],
+        )
+    };
     // A mistyped (wrong checksum) contract address is refused, as an argument at fault.
-    let mistyped = flip_case_of_one_letter(&contract);
-    let o = run(
-        d,
-        &[
-            "verify",
-            report_path,
-            "--rpc",
-            &a.url,
-            "--contract",
-            &mistyped,
-        ],
-    );
+    let o = on_a_against(&flip_case_of_one_letter(&contract));
     assert_eq!(
         code_of(&o),
         Some(3),
@@ -857,17 +860,7 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
     );
     // A chain given whose contract is not the receipt's: not checked, and said why (not
     // "no chain given").
-    let o = run(
-        d,
-        &[
-            "verify",
-            report_path,
-            "--rpc",
-            &a.url,
-            "--contract",
-            "0x1111111111111111111111111111111111111111",
-        ],
-    );
+    let o = on_a_against("0x1111111111111111111111111111111111111111");
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
