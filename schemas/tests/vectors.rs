@@ -105,6 +105,12 @@ fn cases() -> Vec<(&'static str, &'static str, Kind, Value)> {
     let long_att: Vec<Value> = (0..16)
         .map(|i| json!({"uri": format!("https://evidence.example/{i}.pdf"), "digest": sha('c')}))
         .collect();
+    // 33 items (one over the limit), one of them 257 bytes.
+    let mut too_many_certs = long_certs.clone();
+    too_many_certs.push("C".repeat(257));
+    // 17 items, one `uri` of 513 bytes and one malformed digest.
+    let mut too_many_att = long_att.clone();
+    too_many_att.push(json!({"uri": "u".repeat(513), "digest": "sha256:XX"}));
     vec![
         (
             "production-full",
@@ -318,6 +324,24 @@ fn cases() -> Vec<(&'static str, &'static str, Kind, Value)> {
             "result outside the enum (rejected)",
             Kind::Inspection,
             inspection("passed", json!(1)),
+        ),
+        (
+            "production-list-reasons",
+            "lists over their limits with over-long and malformed items: a list column gets \
+             too_many_items and its item reasons (SPEC 2.3; rejected)",
+            Kind::Production,
+            with(
+                with(production_min(), "certifications", json!(too_many_certs)),
+                "attachments",
+                json!(too_many_att),
+            ),
+        ),
+        (
+            "customs-cleared-out-of-range-and-before",
+            "cleared_at before 1970 and before declared_at: its own reason and the row-level one \
+             (rejected)",
+            Kind::Customs,
+            customs(Some(-1), None),
         ),
     ]
 }
