@@ -154,12 +154,25 @@ pub struct ChainsFile {
 }
 
 impl ChainsFile {
-    /// Parses a chains file's text; `path` names it in errors.
+    /// Parses a chains file's text; `path` names it in errors. A job file (`proofmark run`'s,
+    /// with a `[job]` table) is read as its `[chains.*]` tables, its `[job]` and `[publish]`
+    /// tables left to `proofmark run`, which checks them.
     pub fn parse(path: &str, text: &str) -> Result<Self, ChainError> {
-        let file: ChainsFile = toml::from_str(text).map_err(|e| ChainError::Config {
+        let config = |e: toml::de::Error| ChainError::Config {
             path: path.to_owned(),
             message: e.to_string(),
-        })?;
+        };
+        let file: ChainsFile = match toml::from_str(text) {
+            Ok(file) => file,
+            Err(e) => {
+                let mut table: toml::Table = toml::from_str(text).map_err(config)?;
+                if table.remove("job").is_none() {
+                    return Err(config(e));
+                }
+                table.remove("publish");
+                table.try_into().map_err(config)?
+            }
+        };
         Self::from_chains(path, file.chains)
     }
 
@@ -657,6 +670,18 @@ mod tests {
         assert!(err.to_string().contains("key"), "{err}");
         let err = ChainsFile::parse("c.toml", "[chains.x]\ntype = \"bitcoin\"\n").unwrap_err();
         assert!(err.to_string().contains("bitcoin"), "{err}");
+        // A job file gives its chains; its chains are checked as a chains file's.
+        let job = "[job]\nname = \"n\"\n[chains.ledger]\ntype = \"ledger\"\n\
+                   origin = \"example.org/log\"\n[publish]\nindex = \"i\"\n";
+        assert_eq!(ChainsFile::parse("job.toml", job).unwrap(), f);
+        let err = ChainsFile::parse(
+            "job.toml",
+            &format!("{job}[chains.x]\ntype = \"ledger\"\nkey = 1\n"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("key"), "{err}");
+        let err = ChainsFile::parse("c.toml", "[publish]\nindex = \"i\"\n").unwrap_err();
+        assert!(err.to_string().contains("publish"), "{err}");
         assert_eq!(
             ChainsFile::default().get("ledger").unwrap(),
             ChainConfig::Ledger {

@@ -67,6 +67,12 @@ impl fmt::Display for Classified {
     }
 }
 
+/// `e` as an input error (exit 3), its message unchanged: for errors of the arguments or
+/// configuration that carry no typed cause.
+pub fn input_error(e: anyhow::Error) -> anyhow::Error {
+    e.context(Classified(ExitClass::Input, ""))
+}
+
 /// A context naming the batch a failure is about: the message starts with it, and the JSON
 /// error event carries it as `batch_id`.
 #[derive(Debug, Clone)]
@@ -133,13 +139,8 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
                 | ChainError::WrongLedgerKey { .. }
                 | ChainError::MissingLedgerKey { .. }
                 | ChainError::UnknownChain { .. }
-                | ChainError::NotCommitted(_)
-                | ChainError::Ledger(LedgerError::Note(
-                    NoteError::KeyFile { .. }
-                    | NoteError::BadKeyFile(_)
-                    | NoteError::BadKeyName(_)
-                    | NoteError::BadVerifierKey(_),
-                )) => ExitClass::Input,
+                | ChainError::NotCommitted(_) => ExitClass::Input,
+                ChainError::Ledger(LedgerError::Note(n)) if note_is_input(n) => ExitClass::Input,
                 ChainError::Store(_) => ExitClass::Internal,
                 // The store failed under the batch log (a full disk, say): the store's
                 // failure, not the chain's.
@@ -165,14 +166,49 @@ pub fn classify(err: &anyhow::Error) -> ExitClass {
         if let Some(class) = cause.downcast_ref::<AnchorError>().and_then(anchor_class) {
             return class;
         }
-        // Another publish held the code index for longer than a publish waits.
-        if let Some(proofmark_verifier::VerifierError::IndexLocked(_)) =
-            cause.downcast_ref::<proofmark_verifier::VerifierError>()
+        if let Some(e) = cause.downcast_ref::<proofmark_verifier::VerifierError>() {
+            use proofmark_verifier::VerifierError as V;
+            match e {
+                // Another publish held the code index for longer than a publish waits.
+                V::IndexLocked(_) => return ExitClass::Locked,
+                // A publish before its batch's commit or anchor: steps run out of order.
+                V::NotCommitted(_) | V::NotAnchored(_) => return ExitClass::Input,
+                _ => {}
+            }
+        }
+        // The key and log errors of `proofmark log`, `serve` and `audit`, which meet them
+        // outside a chain's error.
+        if let Some(e) = cause.downcast_ref::<NoteError>()
+            && note_is_input(e)
         {
-            return ExitClass::Locked;
+            return ExitClass::Input;
+        }
+        if let Some(e) = cause.downcast_ref::<LedgerError>() {
+            match e {
+                LedgerError::Note(n) if note_is_input(n) => return ExitClass::Input,
+                LedgerError::BadRange { .. } => return ExitClass::Input,
+                LedgerError::Store(s) => {
+                    if let Some(class) = ingest_class(s) {
+                        return class;
+                    }
+                }
+                _ => {}
+            }
         }
     }
     ExitClass::Internal
+}
+
+/// Whether a note error is the configuration's (a key file or key string that is not a key),
+/// not a note's.
+pub(crate) fn note_is_input(e: &NoteError) -> bool {
+    matches!(
+        e,
+        NoteError::KeyFile { .. }
+            | NoteError::BadKeyFile(_)
+            | NoteError::BadKeyName(_)
+            | NoteError::BadVerifierKey(_)
+    )
 }
 
 /// An evm chain's errors: its settings (the chains file, the key, the values to anchor) are
@@ -303,6 +339,25 @@ mod tests {
         )))
         .context("anchor stage");
         assert_eq!(classify(&full), ExitClass::Internal);
+        // Outside a chain's error: a key file that cannot be read (serve's `ledger` chain), a
+        // range the log does not have, a publish before the anchor.
+        let missing_key = anyhow::Error::new(NoteError::KeyFile {
+            path: "/x/ledger.key".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })
+        .context("chain ledger: the ledger key file /x/ledger.key");
+        assert_eq!(classify(&missing_key), ExitClass::Input);
+        let range = anyhow::Error::new(LedgerError::BadRange {
+            from: 3,
+            to: 7,
+            size: 2,
+        });
+        assert_eq!(classify(&range), ExitClass::Input);
+        let unanchored =
+            anyhow::Error::new(proofmark_verifier::VerifierError::NotAnchored("b".into()));
+        assert_eq!(classify(&unanchored), ExitClass::Input);
+        let unsigned = anyhow::Error::new(NoteError::BadSignature("k".into()));
+        assert_eq!(classify(&unsigned), ExitClass::Internal);
         let other = anyhow::anyhow!("disk full");
         // A cause that the message before it already holds is not repeated.
         #[derive(Debug, thiserror::Error)]

@@ -236,6 +236,22 @@ fn commit_names_a_corrupt_segment_and_writes_nothing() {
     let out = ok(&["build", "--batch-id", "b", "--store", s(&store)]);
     assert!(out.contains("2 built"), "{out}");
     ok(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    // Publishing before the anchor, or a batch never committed, is a step out of order (3).
+    let index = dir.path().join("index");
+    for (batch, says) in [("b", "not anchored"), ("nope", "not committed")] {
+        let o = run(&[
+            "publish",
+            "--batch-id",
+            batch,
+            "--store",
+            s(&store),
+            "--index",
+            s(&index),
+        ]);
+        let (_, err) = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains(says), "{err}");
+    }
 }
 
 fn write_batch(path: &Path, batch: &RecordBatch) {

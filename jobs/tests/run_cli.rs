@@ -85,10 +85,76 @@ fn nightly_job_runs_once_and_reruns_do_nothing() {
     let cons: serde_json::Value = serde_json::from_str(&cons).unwrap();
     assert_eq!(cons["new_size"], 2);
 
-    // A wrong key is refused.
+    // Without a key file the store's own verifier key is used, with a warning.
+    let missing = dir.path().join("missing.key");
+    let out = ok(&proofmark(
+        &["log", "checkpoint", "--store", store],
+        &missing,
+    ));
+    assert_eq!(
+        out.lines().nth(1),
+        Some("2"),
+        "the checkpoint of two entries: {out}"
+    );
+    // Exit codes: 1 for a verdict (not in the log; not signed by the key given; a checkpoint
+    // altered in the store), 3 for an argument at fault.
+    let code = |args: &[&str], key: &Path| {
+        let out = proofmark(args, key);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (status, err) = code(
+        &["log", "prove", "--store", store, "--batch-id", "nope"],
+        &key,
+    );
+    assert_eq!(status, Some(1), "{err}");
+    assert!(err.contains("batch nope is not in the log"), "{err}");
+    let (status, err) = code(
+        &[
+            "log",
+            "consistency",
+            "--store",
+            store,
+            "--from",
+            "3",
+            "--to",
+            "7",
+        ],
+        &key,
+    );
+    assert_eq!(status, Some(3), "{err}");
+    // Another key of the same name: a well-formed key file with another seed.
+    let text = std::fs::read_to_string(&key).unwrap();
+    let mut words: Vec<&str> = text.split_whitespace().collect();
+    let zero_seed = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    assert_ne!(words[2], zero_seed);
+    words[2] = zero_seed;
     let other = dir.path().join("other.key");
-    let out = proofmark(&["log", "checkpoint", "--store", store], &other);
-    assert!(!out.status.success() || String::from_utf8_lossy(&out.stderr).contains("warning"));
+    std::fs::write(&other, words.join(" ") + "\n").unwrap();
+    let (status, err) = code(&["log", "checkpoint", "--store", store], &other);
+    assert_eq!(status, Some(1), "{err}");
+    assert!(err.contains("no signature by key"), "{err}");
+    let (status, err) = code(
+        &[
+            "log",
+            "checkpoint",
+            "--store",
+            store,
+            "--verifier-key",
+            "x+00+AA",
+        ],
+        &key,
+    );
+    assert_eq!(status, Some(3), "{err}");
+    // A checkpoint changed in the store (its size line) no longer verifies.
+    let latest = dir.path().join("store/log/checkpoint.txt");
+    let note = std::fs::read_to_string(&latest).unwrap();
+    std::fs::write(&latest, note.replacen("\n2\n", "\n1\n", 1)).unwrap();
+    let (status, err) = code(&["log", "checkpoint", "--store", store], &key);
+    assert_eq!(status, Some(1), "{err}");
+    assert!(err.contains("does not verify"), "{err}");
 }
 
 #[test]
@@ -298,9 +364,35 @@ fn exit_codes_locks_metrics_and_until() {
     generate(dir.path(), &key, &["--items", "100", "--seed", "5"]);
     let job = write_job(dir.path(), "data/records/**/*.parquet");
 
-    // --until plan stops after the plan and says the batch is not complete.
-    let out = ok(&proofmark(&["run", &job, "--until", "plan"], &key));
+    // --until plan stops after the plan and says the batch is not complete: a success, but
+    // not one that completed the job (no last success time for an alert on its age).
+    let (until_metrics, until_summary) = (
+        dir.path().join("metrics/until.prom"),
+        dir.path().join("metrics/until.json"),
+    );
+    let out = ok(&proofmark(
+        &[
+            "run",
+            &job,
+            "--until",
+            "plan",
+            "--metrics-file",
+            until_metrics.to_str().unwrap(),
+            "--summary-json",
+            until_summary.to_str().unwrap(),
+        ],
+        &key,
+    ));
     assert!(line(&out, "batch").contains("NOT complete"), "{out}");
+    let text = std::fs::read_to_string(&until_metrics).unwrap();
+    assert!(
+        text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 1"),
+        "{text}"
+    );
+    assert!(!text.contains("last_success_timestamp_seconds{"), "{text}");
+    let stopped: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&until_summary).unwrap()).unwrap();
+    assert_eq!(stopped["complete"], false, "{stopped}");
     assert!(
         dir.path()
             .join("store/batches/t-2026-11-24/plan.json")
@@ -391,9 +483,26 @@ fn exit_codes_locks_metrics_and_until() {
         "{text}"
     );
 
-    // --until on a complete batch says so.
-    let out = ok(&proofmark(&["run", &job, "--until", "plan"], &key));
+    // --until on a complete batch says so, and counts as the job's success.
+    let out = ok(&proofmark(
+        &[
+            "run",
+            &job,
+            "--until",
+            "plan",
+            "--metrics-file",
+            until_metrics.to_str().unwrap(),
+            "--summary-json",
+            until_summary.to_str().unwrap(),
+        ],
+        &key,
+    ));
     assert!(line(&out, "batch").contains("completed earlier"), "{out}");
+    let text = std::fs::read_to_string(&until_metrics).unwrap();
+    assert!(text.contains("last_success_timestamp_seconds{"), "{text}");
+    let stopped: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&until_summary).unwrap()).unwrap();
+    assert_eq!(stopped["complete"], true, "{stopped}");
 
     // A closed stdout (`| head`) does not stop the run.
     let mut child = common::command(&["run", &job], &key)

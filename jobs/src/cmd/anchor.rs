@@ -238,23 +238,60 @@ fn verifier_key(
             .clone()
             .unwrap_or_else(proofmark_anchor::chain::default_ledger_key_file),
         _ => {
-            anyhow::bail!("the chain named \"ledger\" in the chains file is not of type \"ledger\"")
+            return Err(crate::exit::input_error(anyhow::anyhow!(
+                "the chain named \"ledger\" in the chains file is not of type \"ledger\""
+            )));
         }
     };
     if key_path.exists() {
         return Ok(ledger_signer(&config)?.verifier());
     }
-    let stored = rt.block_on(store.get(LEDGER_VERIFIER_KEY_PATH))?.context(
-        "no verifier key given, no ledger key file, and none in the store: pass --verifier-key",
-    )?;
+    let stored = rt
+        .block_on(store.get(LEDGER_VERIFIER_KEY_PATH))?
+        .context(
+            "no verifier key given, no ledger key file, and none in the store: pass --verifier-key",
+        )
+        .map_err(crate::exit::input_error)?;
     errln!(
         "warning: using the verifier key stored beside the log; pass --verifier-key to check against a key you trust"
     );
     Ok(VerifierKey::parse(std::str::from_utf8(&stored)?)?)
 }
 
-/// Runs a `proofmark log` subcommand.
+/// Runs a `proofmark log` subcommand: exit 1 when the batch is not in the log or the log
+/// does not verify, as `proofmark verify`'s "not verified".
 pub fn run_log(cmd: LogCommand, _global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    match log_command(cmd) {
+        Err(err) if log_verdict(&err) => {
+            errln!("error: {}", crate::exit::message(&err));
+            Ok(ExitCode::from(1))
+        }
+        other => other,
+    }
+}
+
+/// Whether `err` is a verdict about the log rather than a failure to check it: a batch that
+/// is not in it, a checkpoint or proof that does not verify, stored entries that are not
+/// what they must be.
+fn log_verdict(err: &anyhow::Error) -> bool {
+    use proofmark_anchor::ledger::{LedgerError, NoteError};
+    let note = |n: &NoteError| !crate::exit::note_is_input(n) && !matches!(n, NoteError::Random(_));
+    err.chain().any(|cause| {
+        cause.downcast_ref::<NoteError>().is_some_and(note)
+            || cause
+                .downcast_ref::<LedgerError>()
+                .is_some_and(|e| match e {
+                    LedgerError::NotLogged(_)
+                    | LedgerError::Verify(_)
+                    | LedgerError::Inconsistent(_)
+                    | LedgerError::Json { .. } => true,
+                    LedgerError::Note(n) => note(n),
+                    _ => false,
+                })
+    })
+}
+
+fn log_command(cmd: LogCommand) -> anyhow::Result<ExitCode> {
     let args = match &cmd {
         LogCommand::Checkpoint(a) => a,
         LogCommand::Prove { log, .. } | LogCommand::Consistency { log, .. } => log,

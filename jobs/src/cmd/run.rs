@@ -293,6 +293,9 @@ struct Summary {
     batch_id: String,
     store: String,
     outcome: String,
+    /// Whether the batch is complete after this run: committed, anchored and, when the job
+    /// publishes, published. False only for a run that `--until` stopped before that.
+    complete: bool,
     /// Absent when the run stopped before the commit (`--until`).
     rows_read: Option<u64>,
     rows_accepted: Option<u64>,
@@ -721,23 +724,20 @@ fn metrics_text(
             );
         }
     }
-    if let (Err(_), Some(when)) = (result, carried.last_success) {
+    // A run stopped by --until before the batch was complete did not complete the job either.
+    let last_success = match result {
+        Ok(s) if s.complete => Some(now),
+        _ => carried.last_success,
+    };
+    if let Some(when) = last_success {
         metric(
             "proofmark_job_last_success_timestamp_seconds",
-            "When the job last succeeded (Unix time).",
+            "When a run of the job last left its batch complete (Unix time).",
             "gauge",
             &[(format!("job=\"{j}\""), when)],
         );
     }
     if let Ok(s) = result {
-        if ok > 0.0 {
-            metric(
-                "proofmark_job_last_success_timestamp_seconds",
-                "When the job last succeeded (Unix time).",
-                "gauge",
-                &[(format!("job=\"{j}\""), now)],
-            );
-        }
         let stages: Vec<(String, f64)> = s
             .stage_seconds
             .iter()
@@ -858,8 +858,9 @@ async fn run_stages(
         Some(_) => finished_earlier(store, batch_id, job).await?,
         None => (false, false, false),
     };
+    let complete_when = |anchored: bool| anchored && (published_before || job.index.is_none());
     let until_outcome = |stage: Stage, committed: bool, anchored: bool| {
-        let state = if anchored && (published_before || job.index.is_none()) {
+        let state = if complete_when(anchored) {
             "the batch was completed earlier"
         } else if anchored {
             "the batch is anchored, NOT published"
@@ -875,6 +876,7 @@ async fn run_stages(
         batch_id: batch_id.to_owned(),
         store: job.store.clone(),
         outcome: until_outcome(stage, committed_before, anchored_before),
+        complete: complete_when(anchored_before),
         rows_read: None,
         rows_accepted: None,
         rows_rejected: None,
@@ -1124,6 +1126,7 @@ async fn run_stages(
     if until == Some(Stage::Anchor) && job.index.is_some() {
         let mut summary = stopped(Stage::Anchor, stage_seconds, &warnings);
         summary.outcome = until_outcome(Stage::Anchor, true, true);
+        summary.complete = complete_when(true);
         summary.receipts = receipts;
         return Ok(summary);
     }
@@ -1166,6 +1169,7 @@ async fn run_stages(
             "completed"
         }
         .to_owned(),
+        complete: true,
         rows_read: Some(m.rows_read),
         rows_accepted: Some(m.rows_accepted),
         rows_rejected: Some(m.rows_rejected),

@@ -38,8 +38,8 @@ pub struct ServeArgs {
     /// Without it only the proof API is served (no `/s/{code}`).
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Key file of the PIN hashes (`proofmark pins`); without it the
-    /// consumer page offers no PIN check. It must be the key the state's PIN
+    /// Key file of the PIN hashes (`proofmark pins`; needs --state-dir); without
+    /// it the consumer page offers no PIN check. It must be the key the state's PIN
     /// hashes were made with: another key is refused at start (exit 3).
     ///
     /// Wrong PINs are limited per code (5 per 15 minutes), whoever sends
@@ -49,8 +49,8 @@ pub struct ServeArgs {
     /// ends (see docs/operations.md).
     #[arg(long, value_name = "FILE", requires = "state_dir")]
     pub secrets_key_file: Option<PathBuf>,
-    /// CSV file of the names of the organisations that provide records
-    /// (header `org_id,name`; `proofmark datasets generate` writes one as
+    /// CSV file of the names of the organisations that provide records, for
+    /// the consumer page (needs --state-dir, as the page does) (header `org_id,name`; `proofmark datasets generate` writes one as
     /// `orgs.csv`). The consumer page shows "provided by" as the name with
     /// the record's `org_id`; without it, the `org_id` alone. A bad line is
     /// refused at start (exit 3).
@@ -391,10 +391,11 @@ fn page_trust(
             }
             ChainConfig::Evm(config) => {
                 // Without the contract, every receipt would be read as a mismatch.
-                anyhow::ensure!(
-                    config.contract.is_some(),
-                    "chain {name}: the chains file gives no `contract` to read the anchors from"
-                );
+                if config.contract.is_none() {
+                    return Err(crate::exit::input_error(anyhow::anyhow!(
+                        "chain {name}: the chains file gives no `contract` to read the anchors from"
+                    )));
+                }
                 let runtime = chain_runtime
                     .context("no runtime to read the chains on")?
                     .clone();

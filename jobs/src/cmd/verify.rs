@@ -306,15 +306,10 @@ impl ChainCheck for NotThisChain {
     }
 }
 
-/// An error of the arguments given (exit 3), its message unchanged.
-fn argument_error(e: anyhow::Error) -> anyhow::Error {
-    e.context(crate::exit::Classified(crate::exit::ExitClass::Input, ""))
-}
-
 /// The `--rpc`/`--contract` pairs, with the addresses checked (EIP-55 when mixed case).
 fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
     if args.rpcs.len() != args.contracts.len() {
-        return Err(argument_error(anyhow::anyhow!(
+        return Err(crate::exit::input_error(anyhow::anyhow!(
             "{} --rpc and {} --contract given: each --rpc goes with one --contract, in the same \
              order",
             args.rpcs.len(),
@@ -322,7 +317,7 @@ fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
         )));
     }
     if args.chain_id.is_some() && args.rpcs.len() > 1 {
-        return Err(argument_error(anyhow::anyhow!(
+        return Err(crate::exit::input_error(anyhow::anyhow!(
             "--chain-id goes with a single --rpc"
         )));
     }
@@ -334,7 +329,7 @@ fn trusted_nodes(args: &VerifyArgs) -> anyhow::Result<Vec<TrustedNode>> {
                 rpc: rpc.clone(),
                 contract: parse_address(contract)
                     .with_context(|| format!("--contract {contract:?}"))
-                    .map_err(argument_error)?,
+                    .map_err(crate::exit::input_error)?,
             })
         })
         .collect()
@@ -387,9 +382,9 @@ fn add_rpc_check(
         let chain_id = args
             .chain_id
             .context("--chain-id is needed: a batch has no evm receipt to take the chain id from")
-            .map_err(argument_error)?;
+            .map_err(crate::exit::input_error)?;
         let [node] = nodes else {
-            return Err(argument_error(anyhow::anyhow!(
+            return Err(crate::exit::input_error(anyhow::anyhow!(
                 "a batch has no evm receipt: check its root with a single --rpc"
             )));
         };
@@ -400,10 +395,10 @@ fn add_rpc_check(
                 "--submitter is needed: a batch has no evm receipt to name the member whose \
                  anchor to read",
             )
-            .map_err(argument_error)?;
+            .map_err(crate::exit::input_error)?;
         let submitter = parse_address(submitter)
             .with_context(|| format!("--submitter {submitter:?}"))
-            .map_err(argument_error)?;
+            .map_err(crate::exit::input_error)?;
         // The receipt to confirm is the batch's own commitment; the check compares its root
         // with what the contract holds under that member.
         let mut receipt = batch_fields;
