@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
 # The independent Python verifier (verifier/python/verify_proof.py) against live
-# answers of `proofmark serve`, and the offline tools (`proofmark verify`,
-# `proofmark audit`) on the same data:
+# answers of `proofmark serve`, the independent batch checker
+# (schemas/python/check_batch.py) against the stored batch, and the offline tools
+# (`proofmark verify`, `proofmark audit`) on the same data:
 #
 #  1. builds the sample batch (jobs/nightly.toml) in a temporary store, with a
 #     temporary ledger key, and publishes it into a temporary code index;
+#     check_batch.py must verify the whole store from its inputs with the
+#     ledger's verifier key, and fail copies of it with one file tampered with
+#     (a leaf, a reject's reason, a byte of an input's row group, a checkpoint's
+#     signature), naming that file;
 #  2. serves it on a free local port and fetches the reports of a few codes;
 #  3. checks that verify_proof.py and `proofmark verify` accept every report
 #     with the ledger's verifier key, refuse it without a trusted key, and
@@ -14,8 +19,8 @@
 #     nothing commits to;
 #  4. runs `proofmark audit codes --server` and `proofmark audit batch`.
 #
-# Needs the Rust toolchain, Python 3 with the `blake3` package (the virtual
-# environment that scripts/test.sh makes, or $PYTHON) and curl.
+# Needs the Rust toolchain, Python 3.11+ with the `blake3` and `pyarrow` packages
+# (the virtual environment that scripts/test.sh makes, or $PYTHON) and curl.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,8 +28,10 @@ cd "$root"
 cache="${PROOFMARK_CACHE:-$HOME/.cache/proofmark}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 py="${PYTHON:-$cache/venv/bin/python}"
-if [ ! -x "$py" ]; then
-    python3 -m venv "$cache/venv"
+# The default environment is (re)filled when it lacks a package (one made before pyarrow
+# was needed); a $PYTHON given is used as it is.
+if [ ! -x "$py" ] || { [ -z "${PYTHON:-}" ] && ! "$py" -c 'import blake3, pyarrow' 2>/dev/null; }; then
+    [ -x "$cache/venv/bin/python" ] || python3 -m venv "$cache/venv"
     "$cache/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
     py="$cache/venv/bin/python"
 fi
@@ -65,6 +72,53 @@ batch="sample-nightly-2026-11-24"
 "$bin" --quiet publish --batch-id "$batch" --store "$tmp/store" --index "$tmp/index" >/dev/null
 # The test made the key, so it may trust it; a real verifier gets it out of band.
 key="$(tr -d '\n' <"$tmp/store/log/verifier-key.txt")"
+
+step "check_batch.py: the whole store from its inputs, and tampered copies of it"
+expect 0 "$py" schemas/python/check_batch.py "$tmp/store" --verifier-key "$key"
+grep -q '^VERIFIED: 1 batch, [1-9][0-9]* records re-hashed' "$tmp/last.out" \
+    || { cat "$tmp/last.out" >&2; fail "check_batch.py: the batch is not verified"; }
+# Without a trusted key the store's signed log cannot be checked: a usage error.
+expect 2 "$py" schemas/python/check_batch.py "$tmp/store"
+# tamper_store NAME PYTHON-STATEMENTS PATTERN: a copy of the store with one change (the
+# statements see `store` and `batch`, pathlib paths, and `flip(path, offset)`, which flips
+# one bit), which check_batch.py must fail with a failure line matching PATTERN (grep -E).
+tamper_store() {
+    rm -rf "$tmp/tampered-store"
+    cp -R "$tmp/store" "$tmp/tampered-store"
+    "$py" - "$tmp/tampered-store" "$batch" "$2" <<'EOF'
+import json, pathlib, sys
+store = pathlib.Path(sys.argv[1])
+batch = store / "batches" / sys.argv[2]
+def flip(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 1
+    path.write_bytes(bytes(data))
+exec(sys.argv[3])
+EOF
+    expect 1 "$py" schemas/python/check_batch.py "$tmp/tampered-store" --verifier-key "$key"
+    grep -qE -- "^      - $3" "$tmp/last.out" \
+        || { cat "$tmp/last.out" >&2; fail "check_batch.py: the tampered $1 is not reported as /$3/"; }
+}
+tamper_store leaf 'flip(sorted(batch.glob("segments/*.leaves"))[0], 32 + 5)' \
+    "batches/$batch/segments/[0-9]{6}\.leaves: 1 of [0-9]+ leaves differ from the re-hashed records; first leaf 1 "
+tamper_store reject-reason '
+path = next(p for p in sorted(batch.glob("segments/*.rejects.jsonl")) if p.stat().st_size)
+first, rest = path.read_text(encoding="utf-8").split("\n", 1)
+line = json.loads(first)
+line["reasons"][0] = "too_many_items" if line["reasons"][0] != "too_many_items" else "too_long"
+path.write_text(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n" + rest, encoding="utf-8")' \
+    "batches/$batch/segments/[0-9]{6}\.rejects\.jsonl: line for row [0-9]+: reasons \["
+tamper_store input-row-group '
+f = json.loads((batch / "plan.json").read_text())["files"][0]
+group = f["row_groups"][0]
+flip(store / f["path"], group["offset"] + group["length"] // 2)' \
+    "batches/$batch/inputs/[a-z]+/[^ ]+\.parquet: row group 0 \(bytes [0-9]+\+[0-9]+\): digest is not the plan's"
+tamper_store checkpoint-signature '
+path = sorted(store.glob("log/checkpoints/*.txt"))[0]
+note = path.read_text(encoding="utf-8")
+i = note.rindex(" ") + 8  # a character of the signature, past the key id
+path.write_text(note[:i] + ("A" if note[i] != "A" else "B") + note[i + 1:], encoding="utf-8")' \
+    "log/checkpoints/[0-9]{20}\.txt: the signature by [^ ]+ does not verify"
 
 step "serve it"
 port="$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"

@@ -1,11 +1,12 @@
-"""Check the record vectors of proofmark SPEC.md section 10 against proofmark_spec.py.
+"""Check the vectors of proofmark SPEC.md section 10 against proofmark_spec.py.
 
 Usage: check_vectors.py [VECTORS_DIR]   (default: ../vectors relative to this script)
 
 For every `records/*.json`: re-computes from `kind` and `record` the canonical bytes, the
-unpadded length, the subject keys and both leaf hashes, compares each with the file, decodes the
-canonical bytes back and compares with the record, and checks that the decoder rejects a few
-corruptions of those bytes.
+unpadded length, the reasons validation reports for `batch_date` (sections 2.3, 2.4, with
+proofmark_spec_validate.py), the subject keys and both leaf hashes, compares each with the
+file, decodes the canonical bytes back and compares with the record, and checks that the
+decoder rejects a few corruptions of those bytes.
 
 For every `trees/*.json` (section 10, tree vector files): re-computes the leaf hashes and the
 root (section 6), the audit path of every `inclusion` case (section 7.1), and verifies every
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 
 import proofmark_spec as pm
+import proofmark_spec_validate as pv
 
 MIN_VECTORS = 24
 MIN_TREE_VECTORS = 32
@@ -80,6 +82,9 @@ def check(case: dict) -> list[str]:
         errors.append(f"canonical_hex differs:\n  got  {canonical.hex()}\n  want {case['canonical_hex']}")
     if length != case["unpadded_length"]:
         errors.append(f"unpadded_length {length} != {case['unpadded_length']}")
+    reasons = [reason for _, reason in pv.validate(kind, record, pv.batch_day(case["batch_date"]))]
+    if reasons != case["reasons"]:
+        errors.append(f"reasons {reasons} != {case['reasons']}")
     keys = {k: (v.hex() if v is not None else None) for k, v in pm.subject_keys(record).items()}
     if keys != case["subject_keys"]:
         errors.append(f"subject_keys {keys} != {case['subject_keys']}")
@@ -104,159 +109,6 @@ def check(case: dict) -> list[str]:
 
 # ---------------------------------------------------------------- trees and proofs (sections 6, 7)
 
-class ProofError(Exception):
-    """A rejected proof; the message is the spec's error name."""
-
-
-def split_point(n: int) -> int:
-    """The largest power of two strictly less than n (n > 1)."""
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-def mth(node, entries: list[bytes]) -> bytes:
-    """Section 6.1: the Merkle Tree Hash of n >= 1 entries (leaf hashes already applied)."""
-    if len(entries) == 1:
-        return entries[0]
-    k = split_point(len(entries))
-    return node(mth(node, entries[:k]), mth(node, entries[k:]))
-
-
-def audit_path(node, m: int, entries: list[bytes]) -> list[bytes]:
-    """RFC 9162 2.1.3.1 PATH(m, D[0:n]), by recursion on the definition."""
-    n = len(entries)
-    if n == 1:
-        return []
-    k = split_point(n)
-    if m < k:
-        return audit_path(node, m, entries[:k]) + [mth(node, entries[k:])]
-    return audit_path(node, m - k, entries[k:]) + [mth(node, entries[:k])]
-
-
-def _path_len(index: int, last: int) -> int:
-    count = 0
-    while last > 0:
-        if index & 1 or index < last:
-            count += 1
-        index, last = index >> 1, last >> 1
-    return count
-
-
-def _length(got: int, need: int) -> None:
-    if got < need:
-        raise ProofError("TooFewHashes")
-    if got > need:
-        raise ProofError("TooManyHashes")
-
-
-def verify_inclusion(node, leaf: bytes, index: int, size: int, hashes: list[bytes], root: bytes) -> None:
-    """Section 7.1."""
-    if size == 0:
-        raise ProofError("EmptyTree")
-    if index >= size:
-        raise ProofError("IndexOutOfRange")
-    _length(len(hashes), _path_len(index, size - 1))
-    r, i, last, k = leaf, index, size - 1, 0
-    while last > 0:
-        if i & 1:
-            r, k = node(hashes[k], r), k + 1
-        elif i < last:
-            r, k = node(r, hashes[k]), k + 1
-        i, last = i >> 1, last >> 1
-    if r != root:
-        raise ProofError("RootMismatch")
-
-
-def verify_consistency(node, old_size: int, size: int, hashes: list[bytes], old_root: bytes, root: bytes) -> None:
-    """Section 7.2."""
-    if old_size == 0 or old_size > size:
-        raise ProofError("InvalidSizes")
-    if old_size == size:
-        _length(len(hashes), 0)
-        if old_root != root:
-            raise ProofError("RootMismatch")
-        return
-    h = (old_size & -old_size).bit_length() - 1
-    i = (old_size - 1) >> h
-    last = (size - 1) >> h
-    _length(len(hashes), (1 if i else 0) + _path_len(i, last))
-    k = 0
-    if i == 0:
-        s = old_root
-    else:
-        s, k = hashes[0], 1
-    old = new = s
-    while last > 0:
-        if i & 1:
-            p, k = hashes[k], k + 1
-            old, new = node(p, old), node(p, new)
-        elif i < last:
-            p, k = hashes[k], k + 1
-            new = node(new, p)
-        i, last = i >> 1, last >> 1
-    if old != old_root:
-        raise ProofError("OldRootMismatch")
-    if new != root:
-        raise ProofError("RootMismatch")
-
-
-def _multi_walk(node, known: list[tuple[int, bytes | None]], size: int, hashes: list[bytes] | None) -> tuple[int, bytes | None]:
-    """Section 7.3's walk. Without `hashes`, counts the hashes needed; with them, combines."""
-    needed, k, last = 0, 0, size - 1
-
-    def take():
-        nonlocal needed, k
-        needed += 1
-        if hashes is None:
-            return None
-        p, k = hashes[k], k + 1
-        return p
-
-    while last > 0:
-        parents: list[tuple[int, bytes | None]] = []
-        j = 0
-        while j < len(known):
-            i, h = known[j]
-            if i & 1:
-                p = take()
-                parents.append((i >> 1, None if hashes is None else node(p, h)))
-            elif j + 1 < len(known) and known[j + 1][0] == i + 1:
-                parents.append((i >> 1, None if hashes is None else node(h, known[j + 1][1])))
-                j += 1
-            elif i < last:
-                p = take()
-                parents.append((i >> 1, None if hashes is None else node(h, p)))
-            else:
-                parents.append((i >> 1, h))
-            j += 1
-        known, last = parents, last >> 1
-    return needed, known[0][1]
-
-
-def verify_multi(node, leaves: list[bytes], indices: list[int], size: int, hashes: list[bytes], root: bytes) -> None:
-    """Section 7.3."""
-    if size == 0:
-        raise ProofError("EmptyTree")
-    if not indices:
-        raise ProofError("NoIndices")
-    if len(leaves) != len(indices):
-        raise ProofError("LeafCountMismatch")
-    for pos, index in enumerate(indices):
-        if index >= size:
-            raise ProofError("IndexOutOfRange")
-        if pos and index == indices[pos - 1]:
-            raise ProofError("DuplicateIndex")
-        if pos and index < indices[pos - 1]:
-            raise ProofError("UnsortedIndices")
-    need, _ = _multi_walk(node, [(i, None) for i in indices], size, None)
-    _length(len(hashes), need)
-    _, r = _multi_walk(node, list(zip(indices, leaves)), size, hashes)
-    if r != root:
-        raise ProofError("RootMismatch")
-
-
 def _hexes(values: list[str]) -> list[bytes]:
     return [bytes.fromhex(v) for v in values]
 
@@ -277,7 +129,7 @@ def check_tree(case: dict) -> list[str]:
             errors.append("an empty tree must have build_error EmptyTree and no root")
         root = bytes(32)
     else:
-        root = mth(node, leaf_hashes)
+        root = pm.mth(node, leaf_hashes)
         if root.hex() != case.get("root"):
             errors.append(f"root {root.hex()} != {case.get('root')}")
 
@@ -285,29 +137,29 @@ def check_tree(case: dict) -> list[str]:
         try:
             fn(node, *args)
             return None
-        except ProofError as e:
+        except pm.ProofError as e:
             return str(e)
         except (IndexError, ValueError, KeyError) as e:
             return f"crash {type(e).__name__}: {e} ({what})"
 
     for c in case.get("inclusion", []):
         m, hashes = c["index"], _hexes(c["hashes"])
-        if hashes != audit_path(node, m, leaf_hashes):
+        if hashes != pm.audit_path(node, m, leaf_hashes):
             errors.append(f"inclusion {m}: the proof is not PATH({m}, D[0:{n}])")
-        err = attempt("inclusion", verify_inclusion, leaf_hashes[m], m, n, hashes, root)
+        err = attempt("inclusion", pm.verify_inclusion, leaf_hashes[m], m, n, hashes, root)
         if err:
             errors.append(f"valid inclusion proof of {m} rejected: {err}")
     for c in case.get("consistency", []):
         m = c["old_size"]
-        old_root = mth(node, leaf_hashes[:m])
+        old_root = pm.mth(node, leaf_hashes[:m])
         if old_root.hex() != c["old_root"]:
             errors.append(f"consistency from {m}: old_root differs")
-        err = attempt("consistency", verify_consistency, m, n, _hexes(c["hashes"]), old_root, root)
+        err = attempt("consistency", pm.verify_consistency, m, n, _hexes(c["hashes"]), old_root, root)
         if err:
             errors.append(f"valid consistency proof from {m} rejected: {err}")
     for c in case.get("multi", []):
         idx = c["indices"]
-        err = attempt("multi", verify_multi, [leaf_hashes[i] for i in idx], idx, n, _hexes(c["hashes"]), root)
+        err = attempt("multi", pm.verify_multi, [leaf_hashes[i] for i in idx], idx, n, _hexes(c["hashes"]), root)
         if err:
             errors.append(f"valid multi proof of {idx} rejected: {err}")
     for c in case.get("invalid", []):
@@ -315,12 +167,12 @@ def check_tree(case: dict) -> list[str]:
         hashes = _hexes(c["hashes"])
         r = bytes.fromhex(c["root"]) if c.get("root") else bytes(32)
         if kind == "inclusion":
-            got = attempt(kind, verify_inclusion, bytes.fromhex(c["leaf_hash"]), c["index"], c["tree_size"], hashes, r)
+            got = attempt(kind, pm.verify_inclusion, bytes.fromhex(c["leaf_hash"]), c["index"], c["tree_size"], hashes, r)
         elif kind == "consistency":
             old = bytes.fromhex(c["old_root"]) if c.get("old_root") else bytes(32)
-            got = attempt(kind, verify_consistency, c["old_size"], c["tree_size"], hashes, old, r)
+            got = attempt(kind, pm.verify_consistency, c["old_size"], c["tree_size"], hashes, old, r)
         elif kind == "multi":
-            got = attempt(kind, verify_multi, _hexes(c["leaf_hashes"]), c["indices"], c["tree_size"], hashes, r)
+            got = attempt(kind, pm.verify_multi, _hexes(c["leaf_hashes"]), c["indices"], c["tree_size"], hashes, r)
         else:
             errors.append(f"unknown invalid kind {kind!r}")
             continue

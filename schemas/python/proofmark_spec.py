@@ -7,10 +7,13 @@ Covers, from SPEC.md alone:
   zero padding to whole 64-byte blocks) and a decoder that performs every check section 3
   requires of decoders;
 * section 4 - subject keys;
-* section 5 - leaf and node functions of the two hash suites (`blake3`, `sha256-rfc6962`).
+* section 5 - leaf and node functions of the two hash suites (`blake3`, `sha256-rfc6962`);
+* sections 6 and 7 - tree levels and roots (MTH), audit paths, and the verification of
+  inclusion, consistency and multi-leaf proofs;
+* section 9.1 - the leaf bytes of a batch log entry.
 
-Validation (sections 2.3 and 2.4: rules and reason codes) is NOT implemented here: the
-encoding is defined for every record, valid or not.
+Validation (sections 2.3 and 2.4: rules and reason codes) is in `proofmark_spec_validate.py`:
+the encoding is defined for every record, valid or not.
 
 Records are JSON-style dicts as in section 10: text as `str`, timestamps / dates / int32 as
 `int`, lists as `list`, attachments as `{"uri": str, "digest": str}`, nulls as `None`.
@@ -282,3 +285,192 @@ SUITES: dict[str, tuple[int, Callable[[bytes], bytes], Callable[[bytes, bytes], 
 def leaf_hash(suite: str, canonical: bytes) -> bytes:
     """Leaf hash of a record's canonical bytes (including the padding) in `suite`."""
     return SUITES[suite][1](canonical)
+
+
+# ---------------------------------------------------------------- trees and proofs (sections 6, 7)
+
+Node = Callable[[bytes, bytes], bytes]
+
+
+class ProofError(Exception):
+    """A rejected proof or tree; the message is the spec's error name (section 10)."""
+
+
+def tree_levels(node: Node, entries: list[bytes]) -> list[list[bytes]]:
+    """Section 6.1, bottom-up: level 0 is the entries; each level pairs the nodes of the one
+    below left to right and carries an odd last node up unchanged; the last level is the root.
+
+    Raises `ProofError("EmptyTree")` for no entries.
+    """
+    if not entries:
+        raise ProofError("EmptyTree")
+    levels = [list(entries)]
+    while len(levels[-1]) > 1:
+        below = levels[-1]
+        above = [node(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)]
+        if len(below) % 2:
+            above.append(below[-1])
+        levels.append(above)
+    return levels
+
+
+def mth(node: Node, entries: list[bytes]) -> bytes:
+    """Section 6.1: the Merkle Tree Hash (root) of n >= 1 entries (leaf hashes already applied)."""
+    return tree_levels(node, entries)[-1][0]
+
+
+def _split_point(n: int) -> int:
+    """The largest power of two strictly less than n (n > 1)."""
+    k = 1
+    while k * 2 < n:
+        k *= 2
+    return k
+
+
+def audit_path(node: Node, m: int, entries: list[bytes]) -> list[bytes]:
+    """Section 7.1: RFC 9162 2.1.3.1 PATH(m, D[0:n]), by recursion on the definition."""
+    n = len(entries)
+    if n == 1:
+        return []
+    k = _split_point(n)
+    if m < k:
+        return audit_path(node, m, entries[:k]) + [mth(node, entries[k:])]
+    return audit_path(node, m - k, entries[k:]) + [mth(node, entries[:k])]
+
+
+def _path_len(index: int, last: int) -> int:
+    """Number of hashes of an inclusion path of `index` in a tree whose last index is `last`."""
+    count = 0
+    while last > 0:
+        if index & 1 or index < last:
+            count += 1
+        index, last = index >> 1, last >> 1
+    return count
+
+
+def _length(got: int, need: int) -> None:
+    """The proof length check of sections 7.1 to 7.3."""
+    if got < need:
+        raise ProofError("TooFewHashes")
+    if got > need:
+        raise ProofError("TooManyHashes")
+
+
+def verify_inclusion(node: Node, leaf: bytes, index: int, size: int, hashes: list[bytes],
+                     root: bytes) -> None:
+    """Section 7.1: raises `ProofError` unless `hashes` lead from `leaf` at `index` to `root`."""
+    if size == 0:
+        raise ProofError("EmptyTree")
+    if index >= size:
+        raise ProofError("IndexOutOfRange")
+    _length(len(hashes), _path_len(index, size - 1))
+    r, i, last, k = leaf, index, size - 1, 0
+    while last > 0:
+        if i & 1:
+            r, k = node(hashes[k], r), k + 1
+        elif i < last:
+            r, k = node(r, hashes[k]), k + 1
+        i, last = i >> 1, last >> 1
+    if r != root:
+        raise ProofError("RootMismatch")
+
+
+def verify_consistency(node: Node, old_size: int, size: int, hashes: list[bytes],
+                       old_root: bytes, root: bytes) -> None:
+    """Section 7.2: raises `ProofError` unless `hashes` prove (old_size, old_root) a prefix of
+    (size, root)."""
+    if old_size == 0 or old_size > size:
+        raise ProofError("InvalidSizes")
+    if old_size == size:
+        _length(len(hashes), 0)
+        if old_root != root:
+            raise ProofError("RootMismatch")
+        return
+    h = (old_size & -old_size).bit_length() - 1
+    i = (old_size - 1) >> h
+    last = (size - 1) >> h
+    _length(len(hashes), (1 if i else 0) + _path_len(i, last))
+    k = 0
+    if i == 0:
+        s = old_root
+    else:
+        s, k = hashes[0], 1
+    old = new = s
+    while last > 0:
+        if i & 1:
+            p, k = hashes[k], k + 1
+            old, new = node(p, old), node(p, new)
+        elif i < last:
+            p, k = hashes[k], k + 1
+            new = node(new, p)
+        i, last = i >> 1, last >> 1
+    if old != old_root:
+        raise ProofError("OldRootMismatch")
+    if new != root:
+        raise ProofError("RootMismatch")
+
+
+def _multi_walk(node: Node, known: list[tuple[int, bytes | None]], size: int,
+                hashes: list[bytes] | None) -> tuple[int, bytes | None]:
+    """Section 7.3's walk. Without `hashes`, counts the hashes needed; with them, combines."""
+    needed, k, last = 0, 0, size - 1
+
+    def take() -> bytes | None:
+        nonlocal needed, k
+        needed += 1
+        if hashes is None:
+            return None
+        p, k = hashes[k], k + 1
+        return p
+
+    while last > 0:
+        parents: list[tuple[int, bytes | None]] = []
+        j = 0
+        while j < len(known):
+            i, h = known[j]
+            if i & 1:
+                p = take()
+                parents.append((i >> 1, None if hashes is None else node(p, h)))
+            elif j + 1 < len(known) and known[j + 1][0] == i + 1:
+                parents.append((i >> 1, None if hashes is None else node(h, known[j + 1][1])))
+                j += 1
+            elif i < last:
+                p = take()
+                parents.append((i >> 1, None if hashes is None else node(h, p)))
+            else:
+                parents.append((i >> 1, h))
+            j += 1
+        known, last = parents, last >> 1
+    return needed, known[0][1]
+
+
+def verify_multi(node: Node, leaves: list[bytes], indices: list[int], size: int,
+                 hashes: list[bytes], root: bytes) -> None:
+    """Section 7.3: raises `ProofError` unless the multi-leaf proof leads to `root`."""
+    if size == 0:
+        raise ProofError("EmptyTree")
+    if not indices:
+        raise ProofError("NoIndices")
+    if len(leaves) != len(indices):
+        raise ProofError("LeafCountMismatch")
+    for pos, index in enumerate(indices):
+        if index >= size:
+            raise ProofError("IndexOutOfRange")
+        if pos and index == indices[pos - 1]:
+            raise ProofError("DuplicateIndex")
+        if pos and index < indices[pos - 1]:
+            raise ProofError("UnsortedIndices")
+    need, _ = _multi_walk(node, [(i, None) for i in indices], size, None)
+    _length(len(hashes), need)
+    _, r = _multi_walk(node, list(zip(indices, leaves)), size, hashes)
+    if r != root:
+        raise ProofError("RootMismatch")
+
+
+# ---------------------------------------------------------------- the batch log (section 9.1)
+
+def log_entry_bytes(batch_id: str, suite: str, root: str, leaf_count: int,
+                    manifest_digest: str) -> bytes:
+    """The leaf bytes of a batch log entry: a fixed first line, then five lines of its fields."""
+    return (f"proofmark-batch-log-entry v1\n{batch_id}\n{suite}\n{root}\n{leaf_count}\n"
+            f"{manifest_digest}\n").encode("utf-8")

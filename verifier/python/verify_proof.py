@@ -451,7 +451,7 @@ LEDGER_RECEIPT_FIELDS = {"chain": TEXT, "batch_id": TEXT, "root": TEXT, "leaf_co
                          "verifier_key": TEXT, "anchored_at": TEXT}
 
 
-def _fields(obj: Any, expected: dict, what: str) -> Optional[str]:
+def field_problems(obj: Any, expected: dict, what: str) -> Optional[str]:
     """Why obj is not an object with exactly the fields expected, each of its type, or None."""
     if not isinstance(obj, dict):
         return f"{what} is not an object"
@@ -467,15 +467,15 @@ def _fields(obj: Any, expected: dict, what: str) -> Optional[str]:
 
 def _shape(report: Any) -> list[str]:
     """The report's objects that do not have exactly their fields, of their types (11.1)."""
-    wrong = _fields(report, REPORT_FIELDS, "the report")
+    wrong = field_problems(report, REPORT_FIELDS, "the report")
     if wrong:
         return [wrong]
-    out = [_fields(s, SUBJECT_FIELDS, f"subject {i}") for i, s in enumerate(report["subjects"])]
+    out = [field_problems(s, SUBJECT_FIELDS, f"subject {i}") for i, s in enumerate(report["subjects"])]
     for i, r in enumerate(report["records"]):
-        wrong = _fields(r, RECORD_FIELDS, f"record {i}")
-        out.append(wrong or _fields(r["source"], SOURCE_FIELDS, f"record {i} source"))
+        wrong = field_problems(r, RECORD_FIELDS, f"record {i}")
+        out.append(wrong or field_problems(r["source"], SOURCE_FIELDS, f"record {i} source"))
     for batch_id, b in report["batches"].items():
-        out.append(_fields(b, BATCH_OBJECT_FIELDS, f"batch {batch_id}"))
+        out.append(field_problems(b, BATCH_OBJECT_FIELDS, f"batch {batch_id}"))
     return [w for w in out if w]
 
 
