@@ -46,6 +46,9 @@ cargo test --workspace --locked
 step "independent Python implementation of the spec vs the committed vectors"
 "$venv/bin/python" schemas/python/check_vectors.py
 
+step "the Kubernetes manifests of jobs/k8s against the API schemas"
+"$venv/bin/python" scripts/test-k8s.py
+
 step "independent Python verifier against live proofmark serve answers"
 PYTHON="$venv/bin/python" scripts/test-verifier-py.sh
 
