@@ -1320,7 +1320,12 @@ fn the_consumer_page_checks_an_evm_anchor_on_its_chain() {
         assert!(status.contains("200"), "{status}");
         assert_eq!(verdict_class(&body), "ok", "{body}");
         assert!(body.contains("Verified on chain"), "{body}");
-        let anchor = format!("local: transaction <span class=\"mono\">{tx}</span>, block {block}");
+        // The transaction shortened, its full hash in the title.
+        let anchor = format!(
+            "local: transaction <span class=\"mono\" title=\"{tx}\">{}…{}</span>, block {block}",
+            &tx[..6],
+            &tx[tx.len() - 4..]
+        );
         assert!(body.contains(&anchor), "{anchor} not in {body}");
     }
     // No chain to read: amber, not red.

@@ -267,11 +267,23 @@ async fn get(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Reply {
 }
 
 async fn post_pin(app: &Router, code: &str, pin: &str, lang: &str) -> Reply {
-    let req = Request::post(format!("/s/{code}/pin?lang={lang}"))
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(format!("pin={pin}")))
-        .unwrap();
-    send(app, req).await
+    post_pin_with(app, code, pin, lang, &[]).await
+}
+
+/// [`post_pin`] with more headers (a browser's cookies).
+async fn post_pin_with(
+    app: &Router,
+    code: &str,
+    pin: &str,
+    lang: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::post(format!("/s/{code}/pin?lang={lang}"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    send(app, req.body(Body::from(format!("pin={pin}"))).unwrap()).await
 }
 
 fn set_cookies(reply: &Reply) -> Vec<String> {
@@ -308,17 +320,28 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
     );
     assert!(r.headers.contains_key(header::CONTENT_SECURITY_POLICY));
     assert!(!r.body.contains("<script"), "the page needs no JavaScript");
-    // Chinese by default, with the badge naming the ledger entry.
+    // Chinese by default, with the badge saying in plain words what was checked, and the
+    // ledger entry in the technical details, which say it is the signed log, not a chain.
     assert!(r.body.contains("<html lang=\"zh-CN\">"));
-    assert!(r.body.contains("id=\"badge\""));
-    assert!(r.body.contains("已在签名批次日志中验证"));
+    let verdict = section(&r.body, "verdict").unwrap();
+    assert!(verdict.contains("class=\"ok\""));
     assert!(
-        r.body.contains("ledger：日志条目 #0，检查点大小 1"),
-        "{}",
-        r.body
+        verdict.contains("<h2 id=\"badge\">✔ 验证通过：本商品的溯源记录真实、未被篡改</h2>"),
+        "{verdict}"
     );
-    assert!(r.body.contains(&esc(BATCH_ID)));
+    assert!(verdict.contains("<p>所有记录与品牌方及合作方登记时完全一致。</p>"));
+    let details = verdict
+        .split("<details id=\"anchors\"><summary>技术细节</summary>")
+        .nth(1)
+        .expect("the anchors are folded under the technical details");
+    assert!(details.contains("批次日志（不是区块链）"), "{details}");
+    assert!(
+        details.contains("ledger：日志条目 #0，检查点大小 1"),
+        "{details}"
+    );
+    assert!(details.contains(&esc(BATCH_ID)));
     assert!(!r.body.contains("class=\"bad\""));
+    assert!(section(&r.body, "alerts").is_none(), "nothing to alert of");
     // Product, lot, origin, factory from the production record.
     let production = report
         .records
@@ -376,27 +399,78 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
                 .contains(&esc(text(&logistics.record, "location").unwrap()))
         );
     }
-    // Every record's provider, and every record on the timeline in CST.
+    // Every record shown once with its provider: the production record, inspections and
+    // customs in their sections, logistics events in the journey, which lists the others
+    // by name at their time, linking to their sections.
     let zone = ViewerZone::default_zone();
-    let timeline = r.body.split("id=\"journey\"").nth(1).unwrap();
+    let timeline = section(&r.body, "journey").unwrap();
     assert_eq!(
-        timeline.matches("class=\"provided-by\"").count(),
+        r.body.matches("class=\"provided-by\"").count(),
         report.records.len()
     );
-    for entry in &report.records {
-        assert!(timeline.contains(&format!(
-            "<span class=\"provided-by\">{}</span>",
-            esc(&entry.source.provided_by)
-        )));
-        let t = zone
-            .format_micros(micros(&entry.record, "event_time").unwrap())
-            .unwrap();
-        assert!(timeline.contains(&format!("<time>{t}</time>")));
-    }
-    assert!(
-        r.body
-            .contains("时间以 Asia/Shanghai（今天 UTC+08:00） 显示")
+    let count = |kind: &str| report.records.iter().filter(|e| e.kind == kind).count();
+    assert_eq!(
+        timeline.matches("class=\"provided-by\"").count(),
+        count("logistics")
     );
+    assert_eq!(
+        timeline.matches("<li class=\"event ").count(),
+        report.records.len()
+    );
+    assert_eq!(
+        timeline.matches("<a href=\"#inspection-").count(),
+        count("inspection")
+    );
+    assert_eq!(
+        timeline.matches("<a href=\"#customs-").count(),
+        count("customs")
+    );
+    assert_eq!(timeline.matches("<a href=\"#product\">").count(), 1);
+    for n in 1..=count("inspection") {
+        assert!(
+            r.body
+                .contains(&format!("<dl class=\"inspection\" id=\"inspection-{n}\">"))
+        );
+    }
+    for entry in &report.records {
+        let by = format!(
+            "<span class=\"provided-by\"><span class=\"org\">{}</span></span>",
+            esc(&entry.source.provided_by)
+        );
+        if entry.kind == "logistics" {
+            assert!(timeline.contains(&by), "{by}");
+        }
+        // The customs record at its clearance, as "cleared customs" says; the others at
+        // their event time.
+        let at = match entry.kind.as_str() {
+            "customs" => micros(&entry.record, "cleared_at").unwrap(),
+            _ => micros(&entry.record, "event_time").unwrap(),
+        };
+        let t = zone.format_micros(at).unwrap();
+        let datetime = zone.rfc3339_micros(at).unwrap();
+        assert!(
+            timeline.contains(&format!("<time datetime=\"{datetime}\">{t}</time>")),
+            "{} at {t}: {timeline}",
+            entry.kind
+        );
+    }
+    assert_eq!(
+        text(&customs.record, "status"),
+        Some("released"),
+        "the sample's customs record was released"
+    );
+    assert!(timeline.contains("\">海关放行</a>"), "{timeline}");
+    assert!(!timeline.contains("海关申报"), "{timeline}");
+    // The zone is said where the times are; this page has no zone line elsewhere.
+    assert!(
+        timeline.contains("<p id=\"zone\" class=\"zone\">以下时间均为北京时间（UTC+8）</p>"),
+        "{timeline}"
+    );
+    assert_eq!(r.body.matches("id=\"zone\"").count(), 1);
+    // Full-width colons and the region wording in Chinese.
+    assert!(r.body.contains("<dt>原产国（地区）</dt>"));
+    assert!(r.body.contains("数据提供方：<span class=\"provided-by\">"));
+    assert!(!r.body.contains("数据提供方:"));
     // The first scan, and the PIN form.
     assert!(r.body.contains("已扫描 1 次"));
     assert!(r.body.contains("name=\"pin\""));
@@ -416,15 +490,23 @@ async fn language_follows_query_cookie_and_accept_language() {
     )
     .await;
     assert!(en.body.contains("<html lang=\"en\">"));
-    assert!(en.body.contains("Verified in the signed batch log"));
+    assert!(en.body.contains(
+        "<h2 id=\"badge\">✔ Verified: this product&#39;s records are authentic and unaltered</h2>"
+    ), "{}", en.body);
+    assert!(en.body.contains("<summary>Technical details</summary>"));
+    assert!(en.body.contains("Verified in the signed batch log: "));
+    assert!(
+        en.body
+            .contains("signed, append-only batch log (not a blockchain)")
+    );
     assert!(
         en.body
             .contains("ledger: log entry #0 in checkpoint of size 1")
     );
-    assert!(
-        en.body
-            .contains(&format!("href=\"{path}?lang=zh\">中文</a>"))
-    );
+    // The switch link says its own language.
+    assert!(en.body.contains(&format!(
+        "lang=\"zh-CN\" hreflang=\"zh\" href=\"{path}?lang=zh\">中文</a>"
+    )));
     assert!(en.body.contains("Provided by"));
     // Nothing chosen, nothing remembered (the scan's view token aside).
     assert!(set_cookies(&en).iter().all(|c| c.starts_with("pm_view=")));
@@ -435,11 +517,10 @@ async fn language_follows_query_cookie_and_accept_language() {
         &[("accept-language", "en")],
     )
     .await;
-    assert!(zh.body.contains("已在签名批次日志中验证"));
-    assert!(
-        zh.body
-            .contains(&format!("href=\"{path}?lang=en\">English</a>"))
-    );
+    assert!(zh.body.contains("验证通过"));
+    assert!(zh.body.contains(&format!(
+        "lang=\"en\" hreflang=\"en\" href=\"{path}?lang=en\">English</a>"
+    )));
     assert!(
         set_cookies(&zh)
             .iter()
@@ -452,9 +533,9 @@ async fn language_follows_query_cookie_and_accept_language() {
         &[("cookie", "a=b; pm_lang=en"), ("accept-language", "zh")],
     )
     .await;
-    assert!(remembered.body.contains("Verified in the signed batch log"));
+    assert!(remembered.body.contains("✔ Verified: "));
     let default = get(&app, &path, &[]).await;
-    assert!(default.body.contains("已在签名批次日志中验证"));
+    assert!(default.body.contains("✔ 验证通过："));
 }
 
 #[tokio::test]
@@ -473,19 +554,47 @@ async fn times_follow_the_viewer_zone() {
     assert_ne!(utc, cst);
 
     let r = get(&app, &format!("{path}?tz=UTC&lang=en"), &[]).await;
-    assert!(r.body.contains(&format!("<time>{utc}</time>")));
+    assert!(r.body.contains(&format!(">{utc}</time>")));
+    let datetime = ViewerZone::parse("UTC")
+        .unwrap()
+        .rfc3339_micros(first)
+        .unwrap();
+    assert!(datetime.ends_with("+00:00"), "{datetime}");
+    assert!(
+        r.body
+            .contains(&format!("<time datetime=\"{datetime}\">{utc}</time>"))
+    );
     assert!(r.body.contains("Times are shown in UTC<"), "{}", r.body);
+    // The zone form names its zones in the page's language, keeping their IANA names.
+    assert!(
+        r.body
+            .contains("<option value=\"Asia/Shanghai\">China Standard Time</option>")
+    );
+    assert!(
+        r.body
+            .contains("<option value=\"UTC\" selected>UTC</option>")
+    );
     assert!(set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=UTC;")));
 
     let r = get(&app, &path, &[("cookie", "pm_tz=%2B05:30")]).await;
     assert!(
-        r.body.contains(&format!("<time>{cst}</time>")),
+        r.body.contains(&format!(">{cst}</time>")),
         "a malformed cookie is ignored"
     );
+    assert!(
+        r.body.contains("以下时间均为北京时间（UTC+8）"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("<option value=\"Asia/Shanghai\" selected>北京时间</option>")
+    );
     let r = get(&app, &path, &[("cookie", "pm_tz=UTC")]).await;
-    assert!(r.body.contains(&format!("<time>{utc}</time>")));
+    assert!(r.body.contains(&format!(">{utc}</time>")));
+    assert!(r.body.contains("以下时间按 UTC 显示"), "{}", r.body);
     let r = get(&app, &format!("{path}?tz=Nowhere/Else"), &[]).await;
-    assert!(r.body.contains(&format!("<time>{cst}</time>")));
+    assert!(r.body.contains(&format!(">{cst}</time>")));
     assert!(!set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=")));
 
     // `?tz=+05:30` typed as is: the `+` arrives as a space, and still means plus.
@@ -494,11 +603,7 @@ async fn times_follow_the_viewer_zone() {
         .format_micros(first)
         .unwrap();
     let r = get(&app, &format!("{path}?tz=+05:30&lang=en"), &[]).await;
-    assert!(
-        r.body.contains(&format!("<time>{india}</time>")),
-        "{}",
-        r.body
-    );
+    assert!(r.body.contains(&format!(">{india}</time>")), "{}", r.body);
     assert!(r.body.contains("Times are shown in +05:30<"), "{}", r.body);
     // A named zone's label says its offset is today's (daylight saving moves it).
     let r = get(&app, &format!("{path}?tz=Europe/Berlin&lang=en"), &[]).await;
@@ -507,6 +612,18 @@ async fn times_follow_the_viewer_zone() {
             .contains("Times are shown in Europe/Berlin (today UTC+01:00)"),
         "{}",
         r.body
+    );
+    // In Chinese, without a stray space after the bracket.
+    let r = get(&app, &format!("{path}?tz=Europe/Berlin&lang=zh"), &[]).await;
+    assert!(
+        r.body
+            .contains("以下时间按 Europe/Berlin（今天 UTC+01:00）显示"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("<option value=\"Europe/Berlin\" selected>柏林</option>")
     );
 }
 
@@ -559,9 +676,18 @@ async fn a_typed_code_leads_to_its_page() {
                 .contains("<form id=\"code-form\" method=\"get\" action=\"/s\">")
         );
         assert!(!r.body.contains("entry-notice"));
+        // No times on this page: no zone line or form.
+        assert!(!r.body.contains("id=\"zone\""));
+        assert!(!r.body.contains("name=\"tz\""));
     }
     let zh = get(&app, "/s", &[("accept-language", "zh-CN")]).await;
-    assert!(zh.body.contains("输入标签上的码"));
+    assert!(zh.body.contains("手动输入标签上的查询码"), "{}", zh.body);
+    // The field is as wide as its section, the button under it.
+    assert!(
+        zh.body
+            .contains("#code-input{width:100%;box-sizing:border-box;")
+    );
+    assert!(zh.body.contains("#code-form button{display:block"));
 
     let grouped: String = s
         .code
@@ -638,6 +764,7 @@ async fn a_typed_code_leads_to_its_page() {
     let r = get(&app, "/s/00000000000000000000?lang=en", &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert!(r.body.contains("Type the code again"));
+    assert!(!r.body.contains("name=\"tz\""));
     assert!(
         r.body
             .contains("name=\"code\" value=\"00000000000000000000\"")
@@ -678,6 +805,37 @@ async fn an_item_without_a_production_record_says_its_product_details_are_missin
     assert_eq!(r.status, StatusCode::OK);
     let product = section(&r.body, "product").expect("a product section");
     assert!(product.contains("No production record"), "{product}");
+    // Verified (green): its other records are.
+    assert!(
+        section(&r.body, "verdict")
+            .unwrap()
+            .contains("class=\"ok\"")
+    );
+    assert!(
+        product.contains("The records below are verified"),
+        "{product}"
+    );
+    // A page that is not green never calls them verified.
+    let dir = tempfile::tempdir().unwrap();
+    let amber = router(
+        Arc::clone(&lookup) as Arc<dyn CodeLookup>,
+        consumer(dir.path(), &TestClock::new()),
+        Arc::new(Trust::new()),
+    );
+    for (lang, verified, unverified) in [
+        ("en", "are verified", "could not be verified"),
+        ("zh", "均已核验", "也未能核验"),
+    ] {
+        let r = get(&amber, &format!("/s/{code}?lang={lang}"), &[]).await;
+        assert!(
+            section(&r.body, "verdict")
+                .unwrap()
+                .contains("class=\"warn\"")
+        );
+        let product = section(&r.body, "product").unwrap();
+        assert!(!product.contains(verified), "{product}");
+        assert!(product.contains(unverified), "{product}");
+    }
     // The code with every record shows the details and the factory address's label.
     let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
     let product = section(&r.body, "product").unwrap();
@@ -691,11 +849,29 @@ async fn unknown_codes_get_a_red_404_page() {
     let app = sample_app(dir.path());
     let r = get(&app, "/s/00000000000000000000?lang=en", &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(r.body.contains("Unknown code"));
-    assert!(r.body.contains("class=\"bad\""));
-    assert!(!r.body.contains("id=\"badge\""));
+    assert!(
+        r.body.contains(
+            "id=\"verdict\" class=\"bad\" role=\"alert\"><h2 id=\"badge\">✖ Code not found</h2>"
+        ),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("class=\"ok\""));
+    assert!(
+        r.body
+            .contains("Code: <span class=\"mono\">00000000000000000000</span>")
+    );
     let r = get(&app, "/s/00000000000000000000", &[]).await;
-    assert!(r.body.contains("未知的码"));
+    assert!(r.body.contains("✖ 未查询到此码"));
+    assert!(
+        r.body
+            .contains("如确认无误，该商品可能不是正品，请联系品牌方核实。")
+    );
+    assert!(
+        r.body
+            .contains("查询码：<span class=\"mono\">00000000000000000000</span>")
+    );
+    assert!(r.body.contains("<h2>重新输入</h2>"));
     // What is not a code is never shown: a fixed notice, in either language.
     let r = get(&app, "/s/%3Cb%3Ebad%22code", &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
@@ -725,7 +901,7 @@ async fn unknown_codes_get_a_red_404_page() {
     );
     // A valid code that no batch holds is shown, as it was asked, without the space around it.
     let r = get(&app, "/s/%20ZZ9.x_y-1?lang=en", &[]).await;
-    assert!(r.body.contains("Unknown code"), "{}", r.body);
+    assert!(r.body.contains("Code not found"), "{}", r.body);
     assert!(r.body.contains("ZZ9.x_y-1"), "{}", r.body);
 }
 
@@ -766,8 +942,16 @@ async fn failed_verification_is_red_and_never_shows_a_badge() {
         trust(),
     );
     let r = get(&tampered, &format!("/s/{}?lang=en", s.code), &[]).await;
-    assert!(r.body.contains("Verification failed"));
-    assert!(!r.body.contains("id=\"badge\""));
+    assert!(
+        r.body
+            .contains("<h2 id=\"badge\">✖ Verification failed</h2>")
+    );
+    assert!(!green(&r.body), "{}", r.body);
+    assert!(
+        section(&r.body, "verdict")
+            .unwrap()
+            .contains(&format!("Code: <span class=\"mono\">{}</span>", s.code))
+    );
     assert!(!r.body.contains("<script"));
     assert!(!r.body.contains("<img"));
     assert!(
@@ -807,8 +991,32 @@ async fn tampered_stores_are_red_and_backend_failures_are_not_called_counterfeit
     );
     let r = get(&integrity, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert!(r.body.contains("Verification failed"));
-    assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
-    assert!(!r.body.contains("id=\"badge\""));
+    assert!(
+        r.body
+            .contains("id=\"verdict\" class=\"bad\" role=\"alert\"><h2 id=\"badge\">")
+    );
+    assert!(!green(&r.body), "{}", r.body);
+    // The red page shows the code, as the unknown code's does, and no times.
+    assert!(
+        r.body
+            .contains(&format!("Code: <span class=\"mono\">{}</span>", s.code)),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("name=\"tz\""));
+    let r = get(&integrity, &format!("/s/{}?lang=zh", s.code), &[]).await;
+    assert!(
+        r.body.contains("<h2 id=\"badge\">✖ 验证未通过</h2>"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains(
+        "此码的信息与品牌方登记的不一致，可能已被篡改。请勿相信本页信息，请联系品牌方核实。"
+    ));
+    assert!(
+        r.body
+            .contains(&format!("查询码：<span class=\"mono\">{}</span>", s.code))
+    );
     drop(integrity);
 
     let dir = tempfile::tempdir().unwrap();
@@ -820,7 +1028,7 @@ async fn tampered_stores_are_red_and_backend_failures_are_not_called_counterfeit
     let r = get(&down, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.body.contains("Service unavailable"));
-    assert!(!r.body.contains("id=\"badge\""));
+    assert!(!green(&r.body), "{}", r.body);
     assert!(
         !r.body.contains("store unreachable"),
         "details stay in the log"
@@ -843,7 +1051,7 @@ async fn a_lot_over_the_limit_shows_no_partial_journey() {
     let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(r.body.contains("cannot be shown"), "{}", r.body);
-    assert!(!r.body.contains("id=\"badge\""));
+    assert!(!green(&r.body), "{}", r.body);
     assert!(!r.body.contains("try again"));
     let r = get(&app, &format!("/s/{}?lang=zh", s.code), &[]).await;
     assert!(r.body.contains("无法显示此码的记录"), "{}", r.body);
@@ -889,7 +1097,7 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     let retry = ViewerZone::default_zone()
         .format_micros(NOW_US + 16 * MINUTE_US)
         .unwrap();
-    assert!(locked.body.contains(&format!("Try again after {retry}")));
+    assert!(plain(&locked.body).contains(&format!("Try again after {retry}")));
     assert_eq!(locked.headers[header::RETRY_AFTER], "600");
     // A malformed PIN is refused without using an attempt.
     let malformed = post_pin(&app, &s.code, "12%3C", "zh").await;
@@ -913,16 +1121,12 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     let zone = ViewerZone::default_zone();
     let first = zone.format_micros(NOW_US).unwrap();
     let confirmed = zone.format_micros(NOW_US + 16 * MINUTE_US).unwrap();
-    assert!(rescan.body.contains(&format!(
+    assert!(plain(&rescan.body).contains(&format!(
         "already confirmed on {confirmed}. This code has been scanned 2 times, first on {first}."
     )), "{}", rescan.body);
     // The right PIN again is the same warning.
     let again = post_pin(&app, &s.code, &s.pin, "en").await;
-    assert!(
-        again
-            .body
-            .contains(&format!("This PIN was already confirmed on {confirmed}"))
-    );
+    assert!(plain(&again.body).contains(&format!("This PIN was already confirmed on {confirmed}")));
 
     let mut text = String::new();
     metrics.render_prometheus(&mut text);
@@ -945,13 +1149,14 @@ fn view_cookie(reply: &Reply) -> String {
         .expect("a counted scan sets the view token cookie")
 }
 
-/// The browser that scanned may follow the page's own language link or zone
-/// form without counting again, for two hours; the same query from a
-/// browser without the scan's cookie (a label printed with `?lang=`, a
-/// redirecting server) is a scan, as is a cookie of another code, an edited
-/// or expired one, and a reload.
+/// The browser that scanned views the page again without counting, for two
+/// hours, whatever its query: a reload, the language link, the zone form.
+/// The same requests from a browser without the scan's cookie (a label
+/// printed with `?lang=`, a redirecting server) are scans, as is one with a
+/// cookie of another code, an edited or an expired one. Views do not renew
+/// the token: one browser counts at most once per two hours.
 #[tokio::test]
-async fn only_the_scanning_browser_changes_the_view_without_counting() {
+async fn only_the_scanning_browser_views_the_page_without_counting() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
@@ -970,24 +1175,34 @@ async fn only_the_scanning_browser_changes_the_view_without_counting() {
         )),
         "{attrs}"
     );
-    let r = get(&app, &format!("{path}?lang=en"), &[("cookie", &cookie)]).await;
-    assert!(r.body.contains("Scans of this code: 1;"), "{}", r.body);
-    // A change of view sets no new token: the scan's keeps its time.
-    assert!(!set_cookies(&r).iter().any(|c| c.starts_with("pm_view=")));
     let both = format!("pm_lang=en; {cookie}");
-    get(
-        &app,
-        &format!("{path}?lang=zh&tz=UTC"),
-        &[("cookie", &both)],
-    )
-    .await;
-    get(&app, &format!("{path}?tz=UTC"), &[("cookie", &cookie)]).await;
-    // Without the cookie a choice of view still counts.
+    for query in [
+        "",
+        "?lang=en",
+        "?lang=zh&tz=UTC",
+        "?tz=UTC",
+        "?lang=xx",
+        "?x=1",
+    ] {
+        for _ in 0..3 {
+            clock.advance(MINUTE_US);
+            let r = get(&app, &format!("{path}{query}"), &[("cookie", &both)]).await;
+            assert!(
+                r.body.contains("Scans of this code: 1;") || r.body.contains("已扫描 1 次"),
+                "{query}: {}",
+                r.body
+            );
+            // A view sets no new token: the scan's keeps its time.
+            assert!(
+                !set_cookies(&r).iter().any(|c| c.starts_with("pm_view=")),
+                "{query}"
+            );
+        }
+    }
+    // Without the cookie every request counts.
     get(&app, &format!("{path}?lang=en"), &[]).await; // 2
     get(&app, &format!("{path}?tz=UTC"), &[]).await; // 3
-    // With it, a reload or a choice that is no choice counts.
-    get(&app, &path, &[("cookie", &cookie)]).await; // 4
-    get(&app, &format!("{path}?lang=xx"), &[("cookie", &cookie)]).await; // 5
+    get(&app, &path, &[]).await; // 4
     // A token of another code, or edited.
     let other = SecretsReader::open(&secrets_path())
         .unwrap()
@@ -996,17 +1211,12 @@ async fn only_the_scanning_browser_changes_the_view_without_counting() {
         .unwrap();
     let other_page = get(&app, &format!("/s/{}", other.0), &[]).await;
     let other_cookie = view_cookie(&other_page);
-    get(
-        &app,
-        &format!("{path}?lang=en"),
-        &[("cookie", &other_cookie)],
-    )
-    .await; // 6
+    get(&app, &path, &[("cookie", &other_cookie)]).await; // 5
     let token = cookie.strip_prefix("pm_view=").unwrap();
     let (issued, mac) = token.split_once('.').unwrap();
     // An issue time inside the window: only the MAC refuses it.
     let forged = format!("pm_view={}.{mac}", issued.parse::<u64>().unwrap() - 60);
-    get(&app, &format!("{path}?lang=en"), &[("cookie", &forged)]).await; // 7
+    get(&app, &path, &[("cookie", &forged)]).await; // 6
     // A PIN answer sets no token.
     let answer = post_pin(&app, &s.code, "", "en").await;
     assert!(
@@ -1014,13 +1224,15 @@ async fn only_the_scanning_browser_changes_the_view_without_counting() {
             .iter()
             .any(|c| c.starts_with("pm_view="))
     );
-    // Two hours on, the first scan's token no longer works.
-    clock.advance(121 * MINUTE_US);
-    get(&app, &format!("{path}?lang=en"), &[("cookie", &cookie)]).await; // 8
-    let r = get(&app, &path, &[]).await; // 9
-    assert!(r.body.contains("已扫描 9 次"), "{}", r.body);
-    // The state keeps the key: a restarted server takes the tokens it gave.
+    // Two hours after the scan (the views meanwhile renewed nothing), the token no longer
+    // works: the browser's next visit is a scan, which gives it a new token.
+    clock.advance(121 * MINUTE_US - 18 * MINUTE_US);
+    let r = get(&app, &path, &[("cookie", &cookie)]).await; // 7
+    assert!(r.body.contains("已扫描 7 次"), "{}", r.body);
     let fresh = view_cookie(&r);
+    let r = get(&app, &format!("{path}?lang=en"), &[("cookie", &fresh)]).await;
+    assert!(r.body.contains("Scans of this code: 7;"), "{}", r.body);
+    // The state keeps the key: a restarted server takes the tokens it gave.
     drop(app);
     let store = ConsumerStore::open(dir.path()).unwrap();
     let restarted = router(
@@ -1028,13 +1240,12 @@ async fn only_the_scanning_browser_changes_the_view_without_counting() {
         Consumer::new(store, Some(test_key())).with_clock(Arc::clone(&clock) as Arc<dyn Clock>),
         Arc::new(trust()),
     );
-    let r = get(
-        &restarted,
-        &format!("{path}?lang=en"),
-        &[("cookie", &fresh)],
-    )
-    .await;
-    assert!(r.body.contains("Scans of this code: 9;"), "{}", r.body);
+    let r = get(&restarted, &path, &[("cookie", &fresh)]).await;
+    assert!(r.body.contains("已扫描 7 次"), "{}", r.body);
+    // HEAD never counts, with or without a token.
+    head(&restarted, &path).await;
+    let r = get(&restarted, &path, &[("cookie", &fresh)]).await;
+    assert!(r.body.contains("已扫描 7 次"), "{}", r.body);
 }
 
 #[tokio::test]
@@ -1067,8 +1278,7 @@ async fn scans_pins_and_locks_survive_a_restart() {
     let first = ViewerZone::default_zone().format_micros(NOW_US).unwrap();
     assert!(r.body.contains("id=\"copy-warning\""));
     assert!(
-        r.body
-            .contains(&format!("scanned 3 times, first on {first}")),
+        plain(&r.body).contains(&format!("scanned 3 times, first on {first}")),
         "{}",
         r.body
     );
@@ -1078,6 +1288,27 @@ async fn scans_pins_and_locks_survive_a_restart() {
 
 async fn head(app: &Router, uri: &str) -> Reply {
     send(app, Request::head(uri).body(Body::empty()).unwrap()).await
+}
+
+/// The text of some HTML, its tags removed (times in sentences are `<time>`
+/// elements).
+fn plain(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => in_tag = false,
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether a page shows the green badge.
+fn green(body: &str) -> bool {
+    body.contains("id=\"verdict\" class=\"ok\"")
 }
 
 /// The part of a page from the element with `id` to the end of its section.
@@ -1106,22 +1337,25 @@ async fn a_service_without_a_trusted_source_cannot_confirm_but_does_not_call_it_
     let r = get(&untrusted, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(
-        r.body.contains("id=\"verdict\" class=\"warn\""),
+        r.body
+            .contains("id=\"verdict\" class=\"warn\" role=\"status\"><h2 id=\"badge\">⚠ Cannot confirm right now</h2>"),
         "{}",
         r.body
     );
-    assert!(r.body.contains("⚠ Cannot confirm right now"));
     assert!(r.body.contains("This does not mean the product is fake."));
+    assert!(r.body.contains("Please scan again later"));
     assert!(!r.body.contains("Verification failed"));
     assert!(!r.body.contains("class=\"bad\""));
-    assert!(!r.body.contains("id=\"badge\""));
-    assert!(!r.body.contains("Verified in the signed batch log"));
+    assert!(!green(&r.body), "{}", r.body);
+    assert!(!r.body.contains("✔ Verified"));
     // The journey is still shown.
     assert!(r.body.contains("id=\"journey\""));
     let zh = get(&untrusted, &format!("/s/{}?lang=zh", s.code), &[]).await;
     assert!(zh.body.contains("⚠ 暂时无法确认"), "{}", zh.body);
-    assert!(zh.body.contains("这并不表示产品是假冒的"));
-    assert!(!zh.body.contains("验证失败"));
+    assert!(zh.body.contains(
+        "暂时无法完成核验。这并不代表商品是假冒的，请稍后再扫一次；如仍出现此提示，请联系品牌方。"
+    ));
+    assert!(!zh.body.contains("验证未通过"));
     let text = prometheus(&consumer);
     assert!(
         text.contains("proofmark_consumer_page_views_total{outcome=\"unconfirmed\"} 2\n"),
@@ -1163,7 +1397,7 @@ async fn tampered_receipts_stay_red_without_or_with_the_key() {
         assert!(r.body.contains("Verification failed"), "{}", r.body);
         assert!(r.body.contains("id=\"verdict\" class=\"bad\""));
         assert!(!r.body.contains("Cannot confirm"));
-        assert!(!r.body.contains("id=\"badge\""));
+        assert!(!green(&r.body), "{}", r.body);
     }
 
     // A forged checkpoint signature: red with the key; without it the
@@ -1300,7 +1534,8 @@ async fn reloading_a_pin_answer_does_not_count_for_the_scanning_browser() {
         let r = get(&app, &reload, &[("cookie", &cookie)]).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER);
         let location = r.headers[header::LOCATION].to_str().unwrap().to_owned();
-        assert!(location.starts_with(&format!("{path}?")), "{location}");
+        // The query as the form sent it, nothing added.
+        assert_eq!(location, reload.replace("/pin", ""));
         let page = get(&app, &location, &[("cookie", &cookie)]).await;
         assert!(
             page.body.contains("Scans of this code: 1;") || page.body.contains("已扫描 1 次"),
@@ -1369,7 +1604,7 @@ async fn the_lockout_end_is_shown_rounded_up() {
     let zone = ViewerZone::default_zone();
     let shown = zone.format_micros(NOW_US + 16 * MINUTE_US).unwrap();
     assert!(
-        locked.body.contains(&format!("Try again after {shown}")),
+        plain(&locked.body).contains(&format!("Try again after {shown}")),
         "{}",
         locked.body
     );
@@ -1435,7 +1670,7 @@ async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
     let en = post_pin(&app, &s.code, "", "en").await;
     let warning = section(&en.body, "copy-warning").expect("the copy warning");
     assert!(
-        warning.contains(&format!("already confirmed on {confirmed}.")),
+        plain(warning).contains(&format!("already confirmed on {confirmed}.")),
         "{warning}"
     );
     assert!(!warning.contains("scanned"), "{warning}");
@@ -1444,7 +1679,7 @@ async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
     let zh = post_pin(&app, &s.code, "", "zh").await;
     let warning = section(&zh.body, "copy-warning").expect("the copy warning");
     assert!(
-        warning.contains(&format!("已于 {confirmed} 被验证过")),
+        plain(warning).contains(&format!("已于 {confirmed} 被验证过")),
         "{warning}"
     );
     assert!(!warning.contains("扫描"), "{warning}");
@@ -1465,7 +1700,7 @@ async fn the_copy_warning_has_no_scan_sentence_without_a_scan() {
         .format_micros(NOW_US + MINUTE_US)
         .unwrap();
     assert!(
-        warning.contains(&format!("This code has been scanned once, on {first}.")),
+        plain(warning).contains(&format!("This code has been scanned once, on {first}.")),
         "{warning}"
     );
 }
@@ -1521,11 +1756,7 @@ async fn a_record_in_two_batches_is_shown_once_with_both_anchors() {
     );
     let r = get(&app, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert_eq!(r.status, StatusCode::OK);
-    assert!(
-        r.body.contains("Verified in the signed batch log"),
-        "{}",
-        r.body
-    );
+    assert!(green(&r.body), "{}", r.body);
     let journey = section(&r.body, "journey").unwrap();
     assert_eq!(
         journey.matches("<li class=\"event ").count(),
@@ -1535,8 +1766,14 @@ async fn a_record_in_two_batches_is_shown_once_with_both_anchors() {
         journey.matches("<li class=\"event production\"").count(),
         count_of("production")
     );
+    // Each record once with its provider: logistics events in the journey, the others in
+    // their sections.
     assert_eq!(
         journey.matches("class=\"provided-by\"").count(),
+        count_of("logistics")
+    );
+    assert_eq!(
+        r.body.matches("class=\"provided-by\"").count(),
         distinct.len()
     );
     let inspections = section(&r.body, "inspections").unwrap();
@@ -1631,11 +1868,15 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
     let mut report = real_report().await;
     // The batch anchored on a chain only (the ledger receipt removed).
     let batch = report.batches.get_mut(BATCH_ID).unwrap();
+    let tx = format!("0x9f3a{}b2e4", "0".repeat(56));
     let receipt = serde_json::json!({
         "type": "evm", "batch_id": BATCH_ID, "root": batch.root, "leaf_count": batch.leaf_count,
-        "manifest_digest": batch.manifest_digest, "suite": batch.suite, "tx_hash": "0xab",
+        "manifest_digest": batch.manifest_digest, "suite": batch.suite, "tx_hash": tx,
         "block_number": 7,
     });
+    // The hash shortened, whole in its title.
+    let shown_tx =
+        format!("evm: transaction <span class=\"mono\" title=\"{tx}\">0x9f3a…b2e4</span>, block 7");
     batch.anchors.clear();
     batch.anchors.insert("evm".into(), receipt);
     for (answer, expected, unexpected) in [
@@ -1649,9 +1890,10 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
             "id=\"verdict\" class=\"bad\"",
             "Cannot confirm",
         ),
-        (Ok(()), "evm: transaction", "class=\"bad\""),
-        // A blockchain's anchor is "on chain"; the ledger's is the signed batch log.
-        (Ok(()), "✔ Verified on chain", "signed batch log"),
+        (Ok(()), shown_tx.as_str(), "class=\"bad\""),
+        // A blockchain's anchor is checked against a blockchain; the ledger's is the signed
+        // batch log, not a blockchain.
+        (Ok(()), "Verified on chain:", "signed batch log"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let trust = Trust::new().with_chain_check("evm", Arc::new(ChainSays(answer)));
@@ -1790,28 +2032,26 @@ async fn providers_are_named_from_the_directory() {
         &[("accept-language", "en")],
     )
     .await;
+    // Each record's provider where the record is shown: logistics events in the journey,
+    // the others in their sections; the id with its brackets kept on one line.
+    let wrap = |kind: &str, inner: String| {
+        if kind == "logistics" {
+            format!("<span class=\"provided-by\">{inner}</span>")
+        } else {
+            format!("<dd class=\"provided-by\">{inner}</dd>")
+        }
+    };
     for entry in &report.records {
         let id = &entry.source.provided_by;
         let name = orgs.name(id).expect("the sample names every provider");
-        let shown = format!(
-            "<span class=\"provided-by\">{}（{}）</span>",
-            esc(name),
-            esc(id)
+        let shown = wrap(
+            &entry.kind,
+            format!("{}<span class=\"org\">（{}）</span>", esc(name), esc(id)),
         );
         assert!(zh.body.contains(&shown), "{shown}");
-        // In the sections too (product, inspections, customs).
-        if entry.kind != "logistics" {
-            let shown = format!(
-                "<dd class=\"provided-by\">{}（{}）</dd>",
-                esc(name),
-                esc(id)
-            );
-            assert!(zh.body.contains(&shown), "{shown}");
-        }
-        let shown = format!(
-            "<span class=\"provided-by\">{} ({})</span>",
-            esc(name),
-            esc(id)
+        let shown = wrap(
+            &entry.kind,
+            format!("{} <span class=\"org\">({})</span>", esc(name), esc(id)),
         );
         assert!(en.body.contains(&shown), "{shown}");
     }
@@ -1834,10 +2074,433 @@ async fn providers_are_named_from_the_directory() {
     for entry in &report.records {
         let id = &entry.source.provided_by;
         let shown = if id == first {
-            format!("<span class=\"provided-by\">Only One ({})</span>", esc(id))
+            wrap(
+                &entry.kind,
+                format!("Only One <span class=\"org\">({})</span>", esc(id)),
+            )
         } else {
-            format!("<span class=\"provided-by\">{}</span>", esc(id))
+            wrap(
+                &entry.kind,
+                format!("<span class=\"org\">{}</span>", esc(id)),
+            )
         };
         assert!(en.body.contains(&shown), "{shown}");
     }
+}
+
+/// The PIN proof cookie an answer that confirmed a PIN sets (`pm_pin=...`),
+/// as a `Cookie` header value.
+fn pin_cookie(reply: &Reply) -> String {
+    set_cookies(reply)
+        .iter()
+        .find_map(|c| c.strip_prefix("pm_pin="))
+        .and_then(|rest| rest.split(';').next())
+        .map(|proof| format!("pm_pin={proof}"))
+        .expect("the answer that confirmed the PIN sets the PIN proof cookie")
+}
+
+/// The buyer who confirmed the PIN, reloading the answer (the browser posts
+/// the PIN again), is told that they confirmed it from this browser, without
+/// the copy warning. Every later page of the code still warns, everywhere,
+/// and in that browser says that it confirmed the PIN; anyone else's right
+/// PIN is "already confirmed; if you did not confirm it yourself...".
+#[tokio::test]
+async fn the_browser_that_confirmed_the_pin_is_told_so() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let path = format!("/s/{}", s.code);
+    let zone = ViewerZone::default_zone();
+    let scan = get(&app, &path, &[("accept-language", "en")]).await;
+    let view = view_cookie(&scan);
+    clock.advance(MINUTE_US);
+    let confirmed = zone.format_micros(NOW_US + MINUTE_US).unwrap();
+
+    let right = post_pin_with(&app, &s.code, &s.pin, "en", &[("cookie", &view)]).await;
+    assert_eq!(right.status, StatusCode::OK);
+    assert!(right.body.contains("PIN correct"), "{}", right.body);
+    assert!(section(&right.body, "copy-warning").is_none());
+    let attrs = set_cookies(&right)
+        .into_iter()
+        .find(|c| c.starts_with("pm_pin="))
+        .expect("a PIN proof");
+    assert!(
+        attrs.ends_with(&format!(
+            "; Path={path}; Max-Age=31536000; Secure; SameSite=Lax; HttpOnly"
+        )),
+        "{attrs}"
+    );
+    let proof = pin_cookie(&right);
+    assert_eq!(proof.len(), "pm_pin=".len() + 24);
+    let both = format!("{view}; {proof}");
+
+    // The reload of that answer: the right PIN again, with the proof.
+    clock.advance(MINUTE_US);
+    for _ in 0..2 {
+        let reload = post_pin_with(&app, &s.code, &s.pin, "en", &[("cookie", &both)]).await;
+        assert_eq!(reload.status, StatusCode::OK);
+        let pin = section(&reload.body, "pin").unwrap();
+        assert!(pin.contains("class=\"ok\""), "{pin}");
+        assert!(
+            plain(pin).contains(&format!(
+                "✔ PIN correct: you confirmed it from this browser at {confirmed}."
+            )),
+            "{pin}"
+        );
+        assert!(
+            section(&reload.body, "copy-warning").is_none(),
+            "{}",
+            reload.body
+        );
+        assert!(!reload.body.contains("may be a copy"));
+        assert!(!reload.body.contains("may be copied"));
+    }
+    let zh = post_pin_with(&app, &s.code, &s.pin, "zh", &[("cookie", &proof)]).await;
+    assert!(
+        plain(&zh.body).contains(&format!(
+            "✔ 密码正确：您已于 {confirmed} 在此浏览器中验证过此密码。"
+        )),
+        "{}",
+        zh.body
+    );
+
+    // Anyone else's right PIN: already confirmed, with the copy warning.
+    let other_code = SecretsReader::open(&secrets_path())
+        .unwrap()
+        .map(Result::unwrap)
+        .find(|(code, _)| *code != s.code)
+        .unwrap();
+    let other_confirmed = post_pin(&app, &other_code.0, &other_code.1, "en").await;
+    let other_proof = pin_cookie(&other_confirmed);
+    let edited = {
+        let hex = proof.strip_prefix("pm_pin=").unwrap();
+        let flipped = if hex.starts_with('0') { "1" } else { "0" };
+        format!("pm_pin={flipped}{}", &hex[1..])
+    };
+    for cookies in ["", other_proof.as_str(), edited.as_str(), "pm_pin="] {
+        let r = post_pin_with(&app, &s.code, &s.pin, "en", &[("cookie", cookies)]).await;
+        assert!(
+            plain(&r.body).contains(&format!(
+                "⚠ This PIN was already confirmed on {confirmed}. If you did not confirm it yourself, the label may be a copy."
+            )),
+            "{cookies}: {}",
+            r.body
+        );
+        assert!(section(&r.body, "copy-warning").is_some(), "{cookies}");
+        assert!(!r.body.contains("id=\"confirmed-here\""), "{cookies}");
+        assert!(!r.body.contains("from this browser"), "{cookies}");
+    }
+    let zh = post_pin(&app, &s.code, &s.pin, "zh").await;
+    assert!(
+        zh.body
+            .contains("如果不是您本人验证的，此标签可能是复制品。"),
+        "{}",
+        zh.body
+    );
+
+    // Later pages warn in that browser too, saying that it confirmed the PIN; the badge
+    // says the records are authentic, not the label.
+    let page = get(&app, &path, &[("cookie", &both), ("accept-language", "en")]).await;
+    let warning = section(&page.body, "copy-warning").expect("the copy warning stays");
+    assert!(warning.contains("this label may be a copy"), "{warning}");
+    assert!(warning.contains("<p id=\"confirmed-here\">"), "{warning}");
+    assert!(
+        plain(warning).contains(&format!("This browser confirmed the PIN at {confirmed}.")),
+        "{warning}"
+    );
+    assert!(
+        page.body
+            .contains("<h2 id=\"badge\">✔ Records authentic, but this label may be copied</h2>"),
+        "{}",
+        page.body
+    );
+    let zh = get(&app, &path, &[("cookie", &both)]).await;
+    assert!(
+        plain(&zh.body).contains(&format!("此浏览器已于 {confirmed} 验证过此密码。")),
+        "{}",
+        zh.body
+    );
+    assert!(
+        zh.body
+            .contains("<h2 id=\"badge\">✔ 记录真实，但标签可能被复制</h2>")
+    );
+    assert!(zh.body.contains("此码的防伪密码已于"));
+    assert!(zh.body.contains("谨防假冒，请联系品牌方核实。"));
+    // A wrong PIN from that browser is answered with the warning and the sentence too.
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let r = post_pin_with(&app, &s.code, wrong, "en", &[("cookie", &both)]).await;
+    assert!(
+        section(&r.body, "copy-warning")
+            .unwrap()
+            .contains("This browser confirmed")
+    );
+    // Another browser: the warning without the sentence, and the same badge.
+    let elsewhere = get(&app, &path, &[("accept-language", "en")]).await;
+    let warning = section(&elsewhere.body, "copy-warning").unwrap();
+    assert!(!warning.contains("confirmed-here"), "{warning}");
+    assert!(
+        elsewhere
+            .body
+            .contains("✔ Records authentic, but this label may be copied")
+    );
+    // The proof is bound to its code: the other code's proof says nothing here.
+    let r = get(&app, &path, &[("cookie", &other_proof)]).await;
+    assert!(!r.body.contains("confirmed-here"));
+}
+
+/// A check that calls every report verified, anchored in the ledger: for pages whose
+/// records were edited by the test.
+struct AlwaysVerified;
+
+impl proofmark_verifier::consumer::ReportCheck for AlwaysVerified {
+    fn check(&self, report: &CodeReport) -> proofmark_verifier::consumer::Verification {
+        use proofmark_verifier::consumer::{AnchorBadge, AnchorLocation, Verification};
+        Verification::Verified {
+            anchors: report
+                .batches
+                .iter()
+                .map(|(batch_id, info)| AnchorBadge {
+                    chain: "ledger".into(),
+                    batch_id: batch_id.clone(),
+                    batch_date: info.batch_date.clone(),
+                    location: AnchorLocation::Ledger {
+                        log_index: 0,
+                        log_size: 1,
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
+/// A recall, a failed inspection or goods held at customs is summed up near the top of the
+/// page, under the badge: red for a grave one, amber for a caution only.
+#[tokio::test]
+async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge() {
+    let s = sample();
+    let clock = TestClock::new();
+    let zone = ViewerZone::default_zone();
+    let report = real_report().await;
+    let serve = |report: CodeReport| {
+        let dir = tempfile::tempdir().unwrap();
+        let page = router(
+            Arc::new(Fixed(report)),
+            consumer(dir.path(), &clock),
+            Arc::new(AlwaysVerified),
+        );
+        (dir, page)
+    };
+    let set = |entry: &mut proofmark_verifier::RecordEntry, column: &str, value: &str| {
+        entry
+            .record
+            .insert(column.into(), serde_json::Value::String(value.into()));
+    };
+
+    // Goods held at customs only: a caution.
+    let mut held = report.clone();
+    let customs = held
+        .records
+        .iter_mut()
+        .find(|e| e.kind == "customs")
+        .unwrap();
+    set(customs, "status", "held");
+    let (_dir, page) = serve(held);
+    let r = get(&page, &format!("/s/{}?lang=en", s.code), &[]).await;
+    let alerts = section(&r.body, "alerts").expect("a summary");
+    assert!(alerts.contains("class=\"warn\""), "{alerts}");
+    assert!(alerts.contains("<li>Customs: held</li>"), "{alerts}");
+    let journey = section(&r.body, "journey").unwrap();
+    assert!(journey.contains(">Held by customs</a>"), "{journey}");
+
+    // A recall and a failed inspection as well: grave.
+    let mut recalled = report.clone();
+    let customs = recalled
+        .records
+        .iter_mut()
+        .find(|e| e.kind == "customs")
+        .unwrap();
+    set(customs, "status", "held");
+    let last = recalled
+        .records
+        .iter_mut()
+        .filter(|e| e.kind == "logistics")
+        .last()
+        .unwrap();
+    set(last, "event_type", "recalled");
+    let recall_date = zone
+        .format_date_micros(micros(&last.record, "event_time").unwrap())
+        .unwrap();
+    let inspection = recalled
+        .records
+        .iter_mut()
+        .find(|e| e.kind == "inspection")
+        .unwrap();
+    set(inspection, "result", "fail");
+    let inspection_type = text(&inspection.record, "inspection_type")
+        .unwrap()
+        .to_owned();
+    let inspection_date = zone
+        .format_date_micros(micros(&inspection.record, "event_time").unwrap())
+        .unwrap();
+    let (_dir, page) = serve(recalled);
+    let r = get(&page, &format!("/s/{}?lang=en", s.code), &[]).await;
+    assert!(green(&r.body));
+    let alerts = section(&r.body, "alerts").expect("a summary");
+    assert!(
+        alerts.contains("id=\"alerts\" class=\"bad\" role=\"alert\""),
+        "{alerts}"
+    );
+    assert!(
+        alerts.contains(&format!("<li>Recalled on {recall_date}</li>")),
+        "{alerts}"
+    );
+    let en_type = proofmark_verifier::consumer::i18n::label(Lang::En, &inspection_type).unwrap();
+    assert!(
+        alerts.contains(&format!(
+            "<li>Inspection failed: {en_type} on {inspection_date}</li>"
+        )),
+        "{alerts}"
+    );
+    assert!(alerts.contains("<li>Customs: held</li>"));
+    // Under the badge, above the PIN form and the records.
+    let at = |id: &str| r.body.find(&format!("id=\"{id}\"")).unwrap();
+    assert!(at("verdict") < at("alerts"));
+    assert!(at("alerts") < at("pin"));
+    assert!(at("alerts") < at("product"));
+    let zh = get(&page, &format!("/s/{}?lang=zh", s.code), &[]).await;
+    let alerts = section(&zh.body, "alerts").unwrap();
+    assert!(
+        alerts.contains(&format!("<li>已于 {recall_date} 召回</li>")),
+        "{alerts}"
+    );
+    let zh_type = proofmark_verifier::consumer::i18n::label(Lang::Zh, &inspection_type).unwrap();
+    assert!(
+        alerts.contains(&format!(
+            "<li>检验不合格：{zh_type}（{inspection_date}）</li>"
+        )),
+        "{alerts}"
+    );
+    assert!(alerts.contains("<li>海关：扣留</li>"));
+}
+
+/// After a wrong PIN the field is marked invalid and described by the answer; while wrong
+/// PINs lock the check, the form is shown disabled with the time it opens again, also on
+/// a page of the code asked for meanwhile.
+#[tokio::test]
+async fn a_locked_pin_form_is_disabled_and_a_refused_pin_is_described() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let path = format!("/s/{}", s.code);
+    let page = get(&app, &path, &[]).await;
+    let form = section(&page.body, "pin").unwrap();
+    assert!(!form.contains("disabled"), "{form}");
+    assert!(!form.contains("aria-invalid"), "{form}");
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let r = post_pin(&app, &s.code, wrong, "en").await;
+    let form = section(&r.body, "pin").unwrap();
+    assert!(
+        form.contains("aria-invalid=\"true\" aria-describedby=\"pin-result\""),
+        "{form}"
+    );
+    assert!(form.contains("<p id=\"pin-result\""), "{form}");
+    assert!(!form.contains("disabled"), "{form}");
+    let r = post_pin(&app, &s.code, "1%3C", "en").await;
+    assert!(
+        section(&r.body, "pin")
+            .unwrap()
+            .contains("aria-invalid=\"true\"")
+    );
+    for _ in 0..4 {
+        post_pin(&app, &s.code, wrong, "en").await;
+    }
+    let retry = ViewerZone::default_zone()
+        .format_micros(NOW_US + 15 * MINUTE_US)
+        .unwrap();
+    let r = post_pin(&app, &s.code, &s.pin, "en").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    let form = section(&r.body, "pin").unwrap();
+    assert!(
+        plain(form).contains(&format!("Try again after {retry}")),
+        "{form}"
+    );
+    // A time in a sentence is a `<time>` as well.
+    let datetime = ViewerZone::default_zone()
+        .rfc3339_micros(NOW_US + 15 * MINUTE_US)
+        .unwrap();
+    assert!(
+        form.contains(&format!(
+            "Try again after <time datetime=\"{datetime}\">{retry}</time>."
+        )),
+        "{form}"
+    );
+    assert!(form.contains("required disabled>"), "{form}");
+    assert!(form.contains("<button type=\"submit\" disabled>"), "{form}");
+    // A malformed PIN meanwhile (nothing checked) gets the same answer.
+    let r = post_pin(&app, &s.code, "1%3C", "en").await;
+    let form = section(&r.body, "pin").unwrap();
+    assert!(
+        plain(form).contains(&format!("Try again after {retry}")),
+        "{form}"
+    );
+    assert!(form.contains("<button type=\"submit\" disabled>"), "{form}");
+    // A page of the code meanwhile says so before any PIN is sent.
+    let page = get(&app, &format!("{path}?lang=en"), &[]).await;
+    let form = section(&page.body, "pin").unwrap();
+    assert!(
+        plain(form).contains(&format!("Try again after {retry}")),
+        "{form}"
+    );
+    assert!(form.contains("<button type=\"submit\" disabled>"), "{form}");
+    // Once the window passes, the form is open again.
+    clock.advance(15 * MINUTE_US);
+    let page = get(&app, &path, &[]).await;
+    let form = section(&page.body, "pin").unwrap();
+    assert!(!form.contains("disabled"), "{form}");
+    assert!(!form.contains("pin-result"), "{form}");
+}
+
+/// The style sheet: what the reviewers measured on a phone and on a desktop.
+#[tokio::test]
+async fn the_style_sheet_keeps_the_page_readable() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = sample_app(dir.path());
+    let r = get(&app, &format!("/s/{}", s.code), &[]).await;
+    let style = r
+        .body
+        .split("<style>")
+        .nth(1)
+        .unwrap()
+        .split("</style>")
+        .next()
+        .unwrap();
+    for rule in [
+        // Only the inspection and customs lists of their sections, not the journey's events.
+        "dl.inspection+dl.inspection",
+        // The footer is the main column's width, centred.
+        "footer{max-width:42rem;margin:0 auto;box-sizing:border-box",
+        "main{max-width:42rem;margin:0 auto;padding:.75rem;box-sizing:border-box}",
+        // 4.5:1 on white.
+        ".conditional{color:#8a5300",
+        "#verdict h2{font-size:1.4rem}",
+        "time,small{white-space:nowrap}",
+        "min-height:44px",
+    ] {
+        assert!(style.contains(rule), "{rule}");
+    }
+    assert!(!style.contains("#b26a00;font-weight"), "{style}");
+    assert!(!style.contains("}.inspection+.inspection"), "{style}");
+    // The journey's inspection events are `li`, which that rule does not reach.
+    assert!(r.body.contains("<li class=\"event inspection\">"));
 }

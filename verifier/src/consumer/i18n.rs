@@ -200,6 +200,30 @@ impl ViewerZone {
         )
     }
 
+    /// Formats a time as [`ViewerZone::format_micros`] does, as RFC 3339
+    /// with this zone's offset (`2026-11-24T08:00:00+08:00`), for
+    /// `<time datetime>`; `None` when out of range.
+    pub fn rfc3339_micros(&self, micros: i64) -> Option<String> {
+        let ts = Timestamp::from_microsecond(micros).ok()?;
+        Some(
+            ts.to_zoned(self.tz.clone())
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string(),
+        )
+    }
+
+    /// The date of a time in this zone, as `YYYY-MM-DD`; `None` when out of
+    /// range.
+    pub fn format_date_micros(&self, micros: i64) -> Option<String> {
+        let ts = Timestamp::from_microsecond(micros).ok()?;
+        Some(ts.to_zoned(self.tz.clone()).date().to_string())
+    }
+
+    /// Whether this is the default zone, China Standard Time.
+    pub fn is_default(&self) -> bool {
+        self.name == DEFAULT_TZ
+    }
+
     /// The zone's UTC offset at `micros`, as `UTC+08:00`.
     pub fn offset_label(&self, micros: i64) -> String {
         let offset = Timestamp::from_microsecond(micros)
@@ -269,23 +293,32 @@ pub struct Texts {
     pub title: &'static str,
     /// The link to the other language, in that language.
     pub switch_to_other: &'static str,
+    /// A colon after a label, as the language writes it ("：" in Chinese).
+    pub colon: &'static str,
     /// Label of the time zone form.
     pub time_zone: &'static str,
     /// The zone form's button.
     pub apply: &'static str,
-    /// "Times are shown in {zone}".
+    /// The zone line for the default zone, China Standard Time.
+    pub times_default: &'static str,
+    /// The zone line for a fixed offset or UTC: "Times are shown in {zone}".
     pub times_in: &'static str,
-    /// A named zone with today's offset: "{zone} (today UTC+08:00)".
-    pub zone_now: &'static str,
-    /// The verified badge's heading, when a batch is anchored on a blockchain.
+    /// The zone line for a named zone, with today's offset: "{zone}", "{offset}".
+    pub times_in_named: &'static str,
+    /// The verified badge's heading.
     pub verified: &'static str,
-    /// The verified badge's explanation, when a batch is anchored on a blockchain.
+    /// The verified badge's explanation.
     pub verified_detail: &'static str,
-    /// The verified badge's heading, when every anchor is the embedded ledger (the
+    /// The verified badge's heading while the page warns that the label may
+    /// be a copy: the records are authentic, the label may not be.
+    pub verified_copied: &'static str,
+    /// The summary of the verified badge's folded anchors.
+    pub anchor_details: &'static str,
+    /// Under that summary, when a batch is anchored on a blockchain.
+    pub anchors_chain: &'static str,
+    /// Under that summary, when every anchor is the embedded ledger (the
     /// publisher's signed batch log, not a blockchain).
-    pub verified_ledger: &'static str,
-    /// The verified badge's explanation for ledger anchors only.
-    pub verified_ledger_detail: &'static str,
+    pub anchors_ledger: &'static str,
     /// Ledger anchor: "{chain}: log entry {index} in checkpoint of size {size}".
     pub anchor_ledger: &'static str,
     /// Chain anchor: "{chain}: transaction {tx}, block {block}".
@@ -301,6 +334,21 @@ pub struct Texts {
     pub unconfirmed: &'static str,
     /// Explanation of that notice.
     pub unconfirmed_detail: &'static str,
+    /// Heading of the summary of records that need attention (a recall, a
+    /// failed inspection, goods held at customs).
+    pub alerts: &'static str,
+    /// A recall, on `{date}`.
+    pub alert_recalled: &'static str,
+    /// A return, on `{date}`.
+    pub alert_returned: &'static str,
+    /// A destruction, on `{date}`.
+    pub alert_destroyed: &'static str,
+    /// A failed inspection: `{type}` on `{date}`.
+    pub alert_inspection_failed: &'static str,
+    /// Goods held by customs.
+    pub alert_customs_held: &'static str,
+    /// Goods refused entry by customs.
+    pub alert_customs_rejected: &'static str,
     /// Heading of the unknown code page.
     pub unknown_code: &'static str,
     /// Explanation of the unknown code page.
@@ -353,6 +401,9 @@ pub struct Texts {
     /// Copy warning text with `{confirmed}` only, for a code with no counted
     /// scan (its PIN was confirmed without a scan of the bare page).
     pub copy_warning_detail_unscanned: &'static str,
+    /// Added to the copy warning in the browser that confirmed the PIN, with
+    /// `{confirmed}`.
+    pub copy_warning_this_browser: &'static str,
     /// Heading of the PIN form.
     pub pin_heading: &'static str,
     /// Explanation of the PIN form.
@@ -365,7 +416,11 @@ pub struct Texts {
     pub pin_confirmed: &'static str,
     /// PIN confirmed, explanation.
     pub pin_confirmed_detail: &'static str,
-    /// PIN entered after an earlier confirmation at `{confirmed}`.
+    /// The right PIN again, from the browser that confirmed it at
+    /// `{confirmed}` (a reload of the answer that confirmed it).
+    pub pin_confirmed_here: &'static str,
+    /// PIN entered after an earlier confirmation at `{confirmed}`, by a
+    /// browser that did not confirm it.
     pub pin_already_confirmed: &'static str,
     /// Wrong PIN with `{left}` attempts left (not 1).
     pub pin_wrong: &'static str,
@@ -385,8 +440,12 @@ pub struct Texts {
     pub pin_try_later: &'static str,
     /// Heading of the product section.
     pub product: &'static str,
-    /// The product section of an item without a published production record.
+    /// The product section of an item without a published production
+    /// record, on a verified page.
     pub product_missing: &'static str,
+    /// The same on a page that is not verified (amber or red): the records
+    /// below are not called verified.
+    pub product_missing_unverified: &'static str,
     /// The factory's address.
     pub factory_address: &'static str,
     /// Product name.
@@ -403,7 +462,7 @@ pub struct Texts {
     pub production_date: &'static str,
     /// Expiry date.
     pub expiry_date: &'static str,
-    /// Country of origin.
+    /// Country (or region) of origin.
     pub origin: &'static str,
     /// Factory.
     pub factory: &'static str,
@@ -415,23 +474,23 @@ pub struct Texts {
     pub attachments: &'static str,
     /// Heading of the inspections section.
     pub inspections: &'static str,
-    /// Agency.
+    /// The body that inspected.
     pub agency: &'static str,
     /// Result.
     pub result: &'static str,
-    /// Report id.
+    /// Report number.
     pub report: &'static str,
     /// Sample size.
     pub sample_size: &'static str,
     /// Heading of the customs section.
     pub customs: &'static str,
-    /// Declaration id.
+    /// Declaration number.
     pub declaration: &'static str,
     /// Port of entry.
     pub port: &'static str,
     /// HS code.
     pub hs_code: &'static str,
-    /// Trade country.
+    /// Trade country (or region).
     pub trade_country: &'static str,
     /// Customs status.
     pub status: &'static str,
@@ -457,61 +516,75 @@ pub struct Texts {
 static ZH: Texts = Texts {
     title: "商品溯源",
     switch_to_other: "English",
+    colon: "：",
     time_zone: "时区",
     apply: "应用",
-    times_in: "时间以 {zone} 显示",
-    zone_now: "{zone}（今天 {offset}）",
-    verified: "✔ 已在链上验证",
-    verified_detail: "本页所有记录均与已上链的批次根哈希一致。",
-    verified_ledger: "✔ 已在签名批次日志中验证",
-    verified_ledger_detail: "本页所有记录均与发布方经签名、只可追加的批次日志中记录的批次根哈希一致。",
+    times_default: "以下时间均为北京时间（UTC+8）",
+    times_in: "以下时间按 {zone} 显示",
+    times_in_named: "以下时间按 {zone}（今天 {offset}）显示",
+    verified: "✔ 验证通过：本商品的溯源记录真实、未被篡改",
+    verified_detail: "所有记录与品牌方及合作方登记时完全一致。",
+    verified_copied: "✔ 记录真实，但标签可能被复制",
+    anchor_details: "技术细节",
+    anchors_chain: "已在链上验证：本页所有记录均与已上链的批次根哈希一致。",
+    anchors_ledger: "已在签名批次日志中验证：本页所有记录均与发布方经签名、只可追加的批次日志（不是区块链）中记录的批次根哈希一致。",
     anchor_ledger: "{chain}：日志条目 #{index}，检查点大小 {size}",
     anchor_chain: "{chain}：交易 {tx}，区块 {block}",
     anchored_batch: "批次 {batch}（{date}）",
-    not_verified: "✖ 验证失败",
-    not_verified_detail: "本码的记录与其已锚定的批次根哈希（链上或签名批次日志中）不一致。请勿信任此码的信息，并联系品牌方。",
+    not_verified: "✖ 验证未通过",
+    not_verified_detail: "此码的信息与品牌方登记的不一致，可能已被篡改。请勿相信本页信息，请联系品牌方核实。",
     unconfirmed: "⚠ 暂时无法确认",
-    unconfirmed_detail: "本服务无法将这些记录与可信的锚定数据（可读取的链，或批次日志的验证密钥）核对：可能暂时无法访问，也可能尚未配置。这并不表示产品是假冒的。如果持续出现，请联系品牌方。",
-    unknown_code: "✖ 未知的码",
-    unknown_code_detail: "没有任何已发布的批次包含此码。请确认扫描或输入无误；如无误，该商品可能是假冒产品，请联系品牌方。",
+    unconfirmed_detail: "暂时无法完成核验。这并不代表商品是假冒的，请稍后再扫一次；如仍出现此提示，请联系品牌方。",
+    alerts: "⚠ 请注意：此商品有以下异常记录",
+    alert_recalled: "已于 {date} 召回",
+    alert_returned: "已于 {date} 退回",
+    alert_destroyed: "已于 {date} 销毁",
+    alert_inspection_failed: "检验不合格：{type}（{date}）",
+    alert_customs_held: "海关：扣留",
+    alert_customs_rejected: "海关：拒绝入境",
+    unknown_code: "✖ 未查询到此码",
+    unknown_code_detail: "系统中没有此码的记录。请核对扫描或输入是否正确；如确认无误，该商品可能不是正品，请联系品牌方核实。",
     technical_details: "技术细节（英文）",
     not_a_code: "✖ 这不是商品码",
-    not_a_code_detail: "此链接中没有有效的商品码（商品码由 6 至 48 位字母、数字或“.”“_”“-”组成），因此这里不显示链接中的文字。请勿相信链接中附带的任何电话、网址或说明。请输入标签上印的码。",
+    not_a_code_detail: "此链接中没有有效的商品码（商品码由 6 至 48 位字母、数字或“.”“_”“-”组成），因此这里不显示链接中的文字。请勿相信链接中附带的任何电话、网址或说明。请输入标签上印的查询码。",
     unavailable: "服务暂时不可用",
     unavailable_detail: "暂时无法查询此码，请稍后再试。",
     too_large: "无法显示此码的记录",
     too_large_detail: "此码所属批号的记录数超过本服务在一个页面中列出的上限。本服务不会只显示其中一部分，因此无法在此核验。请联系品牌方。",
-    code: "码",
-    enter_code: "输入标签上的码",
-    enter_code_help: "如果无法扫描二维码，请输入印在标签上的码（可不输空格）。",
+    code: "查询码",
+    enter_code: "手动输入标签上的查询码",
+    enter_code_help: "如果无法扫描二维码，请输入印在标签上的查询码（可不输空格）。",
     enter_code_submit: "查询",
-    enter_code_empty: "请输入码。",
-    enter_code_malformed: "输入的码格式不正确：码由 6 至 48 位字母、数字或“.”“_”“-”组成，请核对后重新输入。",
-    retype_code: "重新输入码",
+    enter_code_empty: "请输入查询码。",
+    enter_code_malformed: "输入的查询码格式不正确：查询码由 6 至 48 位字母、数字或“.”“_”“-”组成，请核对后重新输入。",
+    retype_code: "重新输入",
     scans: "已扫描 {count} 次；首次扫描：{first}",
     many_scans: "⚠ 此码已被多次扫描",
-    many_scans_detail: "此码自 {first} 起已被扫描 {count} 次。一个标签通常只被扫描几次；如果您刚购买此商品，请刮开密码进行验证，以确认标签不是复制品。",
+    many_scans_detail: "此码自 {first} 起已被扫描 {count} 次。一个标签通常只被扫描几次；如果您刚购买此商品，请刮开涂层并输入密码验证，以确认标签不是复制品。",
     scan_not_counted: "本次扫描暂时无法计数。以上验证结果不受影响。",
     copy_warning: "⚠ 警告：此标签可能是复制品",
-    copy_warning_detail: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 {count} 次，首次扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
-    copy_warning_detail_once: "此码的刮刮卡密码已于 {confirmed} 被验证过。此码共被扫描 1 次，扫描于 {first}。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
-    copy_warning_detail_unscanned: "此码的刮刮卡密码已于 {confirmed} 被验证过。如果不是您本人验证的，此标签可能被复制，请谨慎购买并联系品牌方。",
+    copy_warning_detail: "此码的防伪密码已于 {confirmed} 被验证过。此码共被扫描 {count} 次，首次扫描于 {first}。如果不是您本人验证的，此标签可能被复制，谨防假冒，请联系品牌方核实。",
+    copy_warning_detail_once: "此码的防伪密码已于 {confirmed} 被验证过。此码共被扫描 1 次，扫描于 {first}。如果不是您本人验证的，此标签可能被复制，谨防假冒，请联系品牌方核实。",
+    copy_warning_detail_unscanned: "此码的防伪密码已于 {confirmed} 被验证过。如果不是您本人验证的，此标签可能被复制，谨防假冒，请联系品牌方核实。",
+    copy_warning_this_browser: "此浏览器已于 {confirmed} 验证过此密码。",
     pin_heading: "刮开涂层验证密码",
     pin_help: "刮开标签上的涂层，输入密码。每个密码只能验证一次。",
     pin_label: "密码",
     pin_submit: "验证",
     pin_confirmed: "✔ 密码正确",
-    pin_confirmed_detail: "这是此标签的首次验证。以后再扫描此码将显示复制警告。",
-    pin_already_confirmed: "⚠ 此密码已于 {confirmed} 被验证过。此标签可能是复制品。",
+    pin_confirmed_detail: "这是此标签的首次验证。之后再查询此码会提示密码已被验证过，若是您本人操作可放心。",
+    pin_confirmed_here: "✔ 密码正确：您已于 {confirmed} 在此浏览器中验证过此密码。",
+    pin_already_confirmed: "⚠ 此密码已于 {confirmed} 被验证过。如果不是您本人验证的，此标签可能是复制品。",
     pin_wrong: "✖ 密码错误。还可尝试 {left} 次。",
     pin_wrong_one: "✖ 密码错误。还可尝试 1 次。",
     pin_rate_limited: "✖ 错误次数过多。请于 {retry} 之后再试。",
     pin_malformed: "请输入标签涂层下的密码：4 至 32 位字母或数字（空格和连字符会被忽略）。",
-    pin_none: "此码没有登记刮刮卡密码。",
+    pin_none: "此码没有登记防伪密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
     pin_try_later: "暂时无法验证密码，请稍后再试。您的密码未被记录为错误。",
     product: "产品",
     product_missing: "未发布此商品的生产记录，因此无法显示产品信息（名称、批号、生产日期和保质期）。以下记录均已核验，但请向品牌方确认产品信息。",
+    product_missing_unverified: "未发布此商品的生产记录，因此无法显示产品信息（名称、批号、生产日期和保质期）。以下记录也未能核验，请向品牌方确认产品信息。",
     factory_address: "工厂地址",
     product_name: "品名",
     brand: "品牌",
@@ -520,7 +593,7 @@ static ZH: Texts = Texts {
     lot: "批号",
     production_date: "生产日期",
     expiry_date: "保质期至",
-    origin: "原产国",
+    origin: "原产国（地区）",
     factory: "工厂",
     certifications: "认证",
     ingredients: "配料",
@@ -529,12 +602,12 @@ static ZH: Texts = Texts {
     agency: "检验机构",
     result: "结果",
     report: "报告编号",
-    sample_size: "样本数",
+    sample_size: "抽样数量",
     customs: "海关",
     declaration: "报关单号",
     port: "入境口岸",
     hs_code: "HS 编码",
-    trade_country: "贸易国",
+    trade_country: "贸易国（地区）",
     status: "状态",
     declared_at: "申报时间",
     cleared_at: "放行时间",
@@ -550,23 +623,34 @@ static ZH: Texts = Texts {
 static EN: Texts = Texts {
     title: "Product history",
     switch_to_other: "中文",
+    colon: ": ",
     time_zone: "Time zone",
     apply: "Apply",
+    times_default: "Times are China Standard Time (UTC+8)",
     times_in: "Times are shown in {zone}",
-    zone_now: "{zone} (today {offset})",
-    verified: "✔ Verified on chain",
-    verified_detail: "Every record on this page matches a batch root anchored on chain.",
-    verified_ledger: "✔ Verified in the signed batch log",
-    verified_ledger_detail: "Every record on this page matches a batch root recorded in the publisher's signed, append-only batch log.",
+    times_in_named: "Times are shown in {zone} (today {offset})",
+    verified: "✔ Verified: this product's records are authentic and unaltered",
+    verified_detail: "Every record matches what the brand and its partners registered.",
+    verified_copied: "✔ Records authentic, but this label may be copied",
+    anchor_details: "Technical details",
+    anchors_chain: "Verified on chain: every record on this page matches a batch root anchored on a blockchain.",
+    anchors_ledger: "Verified in the signed batch log: every record on this page matches a batch root recorded in the publisher's signed, append-only batch log (not a blockchain).",
     anchor_ledger: "{chain}: log entry #{index} in checkpoint of size {size}",
     anchor_chain: "{chain}: transaction {tx}, block {block}",
     anchored_batch: "Batch {batch} ({date})",
     not_verified: "✖ Verification failed",
-    not_verified_detail: "The records of this code do not match their anchored batch roots (on chain or in the signed batch log). Do not trust this code's information, and contact the brand.",
+    not_verified_detail: "This code's information does not match what the brand registered; it may have been tampered with. Do not trust the information on this page, and contact the brand to check.",
     unconfirmed: "⚠ Cannot confirm right now",
-    unconfirmed_detail: "This service could not check these records against a trusted anchor (a chain it can read, or the batch log's verifier key): it may be out of reach right now, or not set up. This does not mean the product is fake. If this persists, contact the brand.",
-    unknown_code: "✖ Unknown code",
-    unknown_code_detail: "No published batch holds this code. Check that it was scanned or typed correctly; if it was, the product may be counterfeit: contact the brand.",
+    unconfirmed_detail: "The check cannot be completed right now. This does not mean the product is fake. Please scan again later; if you still see this notice, contact the brand.",
+    alerts: "⚠ Please note: this product has these records",
+    alert_recalled: "Recalled on {date}",
+    alert_returned: "Returned on {date}",
+    alert_destroyed: "Destroyed on {date}",
+    alert_inspection_failed: "Inspection failed: {type} on {date}",
+    alert_customs_held: "Customs: held",
+    alert_customs_rejected: "Customs: entry refused",
+    unknown_code: "✖ Code not found",
+    unknown_code_detail: "There is no record of this code. Check that it was scanned or typed correctly; if it was, the product may not be genuine: contact the brand to check.",
     technical_details: "Technical details",
     not_a_code: "✖ This is not a product code",
     not_a_code_detail: "This link does not hold a valid product code (a code has 6 to 48 letters, digits, '.', '_' or '-'), so its text is not shown here. Do not trust any phone number, address or instructions that came with the link. Type the code printed on the label.",
@@ -583,19 +667,21 @@ static EN: Texts = Texts {
     retype_code: "Type the code again",
     scans: "Scans of this code: {count}; first scan {first}",
     many_scans: "⚠ This code has been scanned many times",
-    many_scans_detail: "This code has been scanned {count} times since {first}. A label is usually scanned only a few times: if you just bought this product, scratch off and check its PIN to make sure the label is not a copy.",
+    many_scans_detail: "This code has been scanned {count} times since {first}. A label is usually scanned only a few times: if you just bought this product, scratch off the coating and enter its PIN to make sure the label is not a copy.",
     scan_not_counted: "This scan could not be counted just now. The check above is not affected.",
     copy_warning: "⚠ Warning: this label may be a copy",
-    copy_warning_detail: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned {count} times, first on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
-    copy_warning_detail_once: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned once, on {first}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
-    copy_warning_detail_unscanned: "The scratch-off PIN of this code was already confirmed on {confirmed}. If you did not confirm it yourself, the label may have been copied: be careful and contact the brand.",
+    copy_warning_detail: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned {count} times, first on {first}. If you did not confirm it yourself, the label may have been copied: beware of fakes and contact the brand to check.",
+    copy_warning_detail_once: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned once, on {first}. If you did not confirm it yourself, the label may have been copied: beware of fakes and contact the brand to check.",
+    copy_warning_detail_unscanned: "The scratch-off PIN of this code was already confirmed on {confirmed}. If you did not confirm it yourself, the label may have been copied: beware of fakes and contact the brand to check.",
+    copy_warning_this_browser: "This browser confirmed the PIN at {confirmed}.",
     pin_heading: "Check the scratch-off PIN",
     pin_help: "Scratch the label's coating and enter the PIN. Each PIN can be confirmed once.",
     pin_label: "PIN",
     pin_submit: "Check",
     pin_confirmed: "✔ PIN correct",
-    pin_confirmed_detail: "This is the first confirmation of this label. Later scans of this code will show a copy warning.",
-    pin_already_confirmed: "⚠ This PIN was already confirmed on {confirmed}. The label may be a copy.",
+    pin_confirmed_detail: "This is the first confirmation of this label. Later lookups of this code will say that its PIN was already confirmed; if that was you, there is nothing to worry about.",
+    pin_confirmed_here: "✔ PIN correct: you confirmed it from this browser at {confirmed}.",
+    pin_already_confirmed: "⚠ This PIN was already confirmed on {confirmed}. If you did not confirm it yourself, the label may be a copy.",
     pin_wrong: "✖ Wrong PIN. {left} attempts left.",
     pin_wrong_one: "✖ Wrong PIN. 1 attempt left.",
     pin_rate_limited: "✖ Too many wrong PINs. Try again after {retry}.",
@@ -605,6 +691,7 @@ static EN: Texts = Texts {
     pin_try_later: "The PIN cannot be checked just now. Please try again later; this attempt does not count as wrong.",
     product: "Product",
     product_missing: "No production record of this item is published, so its product details (name, lot, production and best-before dates) cannot be shown. The records below are verified, but check the product details with the brand.",
+    product_missing_unverified: "No production record of this item is published, so its product details (name, lot, production and best-before dates) cannot be shown. The records below could not be verified either: check the product details with the brand.",
     factory_address: "Factory address",
     product_name: "Name",
     brand: "Brand",
@@ -619,12 +706,12 @@ static EN: Texts = Texts {
     ingredients: "Ingredients",
     attachments: "Attachments",
     inspections: "Inspections",
-    agency: "Agency",
+    agency: "Inspection body",
     result: "Result",
-    report: "Report",
+    report: "Report no.",
     sample_size: "Sample size",
     customs: "Customs",
-    declaration: "Declaration",
+    declaration: "Declaration no.",
     port: "Port of entry",
     hs_code: "HS code",
     trade_country: "Trade country",
@@ -645,7 +732,7 @@ static EN: Texts = Texts {
 pub fn label(lang: Lang, value: &str) -> Option<&'static str> {
     let (zh, en) = match value {
         "production" => ("生产", "Produced"),
-        "customs" => ("海关申报", "Customs declaration"),
+        "customs" => ("海关", "Customs"),
         "logistics" => ("物流", "Logistics"),
         "inspection" => ("检验", "Inspection"),
         "departed" => ("启运", "Departed"),
@@ -672,6 +759,49 @@ pub fn label(lang: Lang, value: &str) -> Option<&'static str> {
         "released" => ("已放行", "Released"),
         "held" => ("扣留", "Held"),
         "rejected" => ("拒绝入境", "Rejected"),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    })
+}
+
+/// What a customs record's `status` (SPEC.md 2.2) says happened, as the
+/// journey names the event: `released` is "Cleared customs", not the
+/// declaration; `None` for a status not in the spec's set.
+pub fn customs_event(lang: Lang, status: &str) -> Option<&'static str> {
+    let (zh, en) = match status {
+        "declared" => ("海关申报", "Customs declaration"),
+        "inspecting" => ("海关查验", "Customs inspection"),
+        "released" => ("海关放行", "Cleared customs"),
+        "held" => ("海关扣留", "Held by customs"),
+        "rejected" => ("海关拒绝入境", "Refused entry by customs"),
+        _ => return None,
+    };
+    Some(match lang {
+        Lang::Zh => zh,
+        Lang::En => en,
+    })
+}
+
+/// The name of a zone of the zone form in `lang` (a city, or China
+/// Standard Time); `None` for a zone the form does not offer.
+pub fn zone_choice_label(lang: Lang, zone: &str) -> Option<&'static str> {
+    let (zh, en) = match zone {
+        "Asia/Shanghai" => ("北京时间", "China Standard Time"),
+        "Asia/Hong_Kong" => ("香港", "Hong Kong"),
+        "Asia/Taipei" => ("台北", "Taipei"),
+        "Asia/Singapore" => ("新加坡", "Singapore"),
+        "Asia/Tokyo" => ("东京", "Tokyo"),
+        "Australia/Sydney" => ("悉尼", "Sydney"),
+        "Pacific/Auckland" => ("奥克兰", "Auckland"),
+        "Europe/London" => ("伦敦", "London"),
+        "Europe/Paris" => ("巴黎", "Paris"),
+        "Europe/Berlin" => ("柏林", "Berlin"),
+        "America/New_York" => ("纽约", "New York"),
+        "America/Los_Angeles" => ("洛杉矶", "Los Angeles"),
+        "UTC" => ("协调世界时（UTC）", "UTC"),
         _ => return None,
     };
     Some(match lang {
@@ -733,6 +863,17 @@ mod tests {
             ny.format_micros(micros).as_deref(),
             Some("2026-11-23 19:00")
         );
+        assert_eq!(
+            shanghai.rfc3339_micros(micros).as_deref(),
+            Some("2026-11-24T08:00:00+08:00")
+        );
+        assert_eq!(
+            ny.rfc3339_micros(micros).as_deref(),
+            Some("2026-11-23T19:00:00-05:00")
+        );
+        assert_eq!(ny.format_date_micros(micros).as_deref(), Some("2026-11-23"));
+        assert!(shanghai.is_default());
+        assert!(!ny.is_default());
         assert!(ViewerZone::parse("Mars/Olympus").is_none());
         assert!(ViewerZone::parse("<script>").is_none());
         assert!(ViewerZone::parse("+25:00").is_none());
@@ -760,8 +901,47 @@ mod tests {
             assert!(!t.pin_wrong_one.contains('{'));
             assert!(!t.copy_warning_detail_once.contains("{count}"));
             assert!(t.copy_warning_detail_once.contains("{first}"));
+            assert!(t.copy_warning_this_browser.contains("{confirmed}"));
+            assert!(t.pin_confirmed_here.contains("{confirmed}"));
+            assert!(t.pin_already_confirmed.contains("{confirmed}"));
+            assert!(t.times_in_named.contains("{zone}") && t.times_in_named.contains("{offset}"));
+            assert!(!t.times_default.contains('{'));
+            for alert in [t.alert_recalled, t.alert_returned, t.alert_destroyed] {
+                assert!(alert.contains("{date}"), "{alert}");
+            }
+            assert!(t.alert_inspection_failed.contains("{type}"));
+            assert!(t.alert_inspection_failed.contains("{date}"));
         }
+        // Everyone but the confirming browser is told the label may be a copy only if
+        // they did not confirm it themselves, as the copy warning says.
+        assert!(
+            EN.pin_already_confirmed
+                .contains("If you did not confirm it yourself,")
+        );
+        assert!(ZH.pin_already_confirmed.contains("如果不是您本人验证的，"));
+        // The records are never called verified on a page that is not.
+        assert!(!EN.product_missing_unverified.contains("are verified"));
+        assert!(!ZH.product_missing_unverified.contains("均已核验"));
         assert!(EN.pin_wrong_one.contains("1 attempt left."));
+    }
+
+    #[test]
+    fn customs_events_are_named_by_their_status() {
+        assert_eq!(customs_event(Lang::En, "released"), Some("Cleared customs"));
+        assert_eq!(customs_event(Lang::Zh, "released"), Some("海关放行"));
+        assert_eq!(
+            customs_event(Lang::En, "declared"),
+            Some("Customs declaration")
+        );
+        assert_eq!(customs_event(Lang::Zh, "held"), Some("海关扣留"));
+        assert_eq!(customs_event(Lang::En, "cleared"), None);
+        // Every status of the spec's set (SPEC.md 2.2) has a name and a label.
+        for status in ["declared", "inspecting", "released", "held", "rejected"] {
+            for lang in [Lang::Zh, Lang::En] {
+                assert!(customs_event(lang, status).is_some(), "{status}");
+                assert!(label(lang, status).is_some(), "{status}");
+            }
+        }
     }
 
     #[test]

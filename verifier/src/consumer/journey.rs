@@ -4,6 +4,13 @@
 //! Record values are untrusted JSON (SPEC.md section 10 form): a value of an
 //! unexpected type is treated as absent, never as an error.
 //!
+//! The journey places each record at the time it shows: its `event_time`,
+//! but a customs record at the time its status names ([`shown_time`]), so
+//! that "Cleared customs" is shown at the clearance, not at whatever time
+//! the broker filed the record. Records that need the buyer's attention (a
+//! recall, a return, a destruction, a failed inspection, goods held or
+//! refused at customs) are also gathered as [`Alert`]s.
+//!
 //! The same record can be in several batches (the same input ingested again
 //! under another batch date): the report lists it once per batch, with each
 //! batch's proof, but the page shows it once. Records are one record when
@@ -26,16 +33,93 @@ pub struct Journey<'a> {
     pub inspections: Vec<&'a RecordEntry>,
     /// Customs records, in time order.
     pub customs: Vec<&'a RecordEntry>,
-    /// Every distinct record, in time order (the report's order, kept for
-    /// equal times).
+    /// Every distinct record, in the order of [`shown_time`] (the report's
+    /// order kept for equal times).
     pub timeline: Vec<&'a RecordEntry>,
+    /// The records that need the buyer's attention, in timeline order.
+    pub alerts: Vec<Alert<'a>>,
+}
+
+/// A record that needs the buyer's attention, with what the page says of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert<'a> {
+    /// A logistics event `recalled`, `returned` or `destroyed`.
+    Logistics {
+        /// The event type.
+        event: &'a str,
+        /// When.
+        at_us: Option<i64>,
+    },
+    /// An inspection whose result is `fail`.
+    InspectionFailed {
+        /// The inspection type.
+        inspection_type: &'a str,
+        /// When.
+        at_us: Option<i64>,
+    },
+    /// A customs record whose status is `held` or `rejected`.
+    Customs {
+        /// The status.
+        status: &'a str,
+    },
+}
+
+impl Alert<'_> {
+    /// Whether it is grave (red): a recall, a destruction, a failed
+    /// inspection, goods refused entry. A return and goods held at customs
+    /// (which may yet be released) are a caution (amber).
+    pub fn is_grave(&self) -> bool {
+        match self {
+            Alert::Logistics { event, .. } => *event != "returned",
+            Alert::InspectionFailed { .. } => true,
+            Alert::Customs { status } => *status == "rejected",
+        }
+    }
+
+    /// The alert a record raises, if any.
+    pub fn of(entry: &RecordEntry) -> Option<Alert<'_>> {
+        let r = &entry.record;
+        match entry.kind.as_str() {
+            "logistics" => text(r, "event_type")
+                .filter(|e| matches!(*e, "recalled" | "returned" | "destroyed"))
+                .map(|event| Alert::Logistics {
+                    event,
+                    at_us: micros(r, "event_time"),
+                }),
+            "inspection" if text(r, "result") == Some("fail") => Some(Alert::InspectionFailed {
+                inspection_type: text(r, "inspection_type").unwrap_or_default(),
+                at_us: micros(r, "event_time"),
+            }),
+            "customs" => text(r, "status")
+                .filter(|s| matches!(*s, "held" | "rejected"))
+                .map(|status| Alert::Customs { status }),
+            _ => None,
+        }
+    }
+}
+
+/// The time the journey shows a record at: a customs record's `cleared_at`
+/// when it was `released`, its `declared_at` when it is `declared` (either
+/// falling back to `event_time` when absent); every other record's
+/// `event_time`.
+pub fn shown_time(entry: &RecordEntry) -> Option<i64> {
+    let r = &entry.record;
+    let event_time = micros(r, "event_time");
+    if entry.kind != "customs" {
+        return event_time;
+    }
+    match text(r, "status") {
+        Some("released") => micros(r, "cleared_at").or(event_time),
+        Some("declared") => micros(r, "declared_at").or(event_time),
+        _ => event_time,
+    }
 }
 
 impl<'a> Journey<'a> {
     /// Groups the report's distinct records.
     pub fn from_report(report: &'a CodeReport) -> Journey<'a> {
         let mut timeline = distinct_records(&report.records);
-        timeline.sort_by_key(|r| micros(&r.record, "event_time").unwrap_or(i64::MIN));
+        timeline.sort_by_key(|r| shown_time(r).unwrap_or(i64::MIN));
         let of_kind = |kind: &str| -> Vec<&'a RecordEntry> {
             timeline
                 .iter()
@@ -50,11 +134,13 @@ impl<'a> Journey<'a> {
                 r.kind == "production" && text(&r.record, "code") == Some(report.code.as_str())
             })
             .or_else(|| timeline.iter().copied().find(|r| r.kind == "production"));
+        let alerts = timeline.iter().copied().filter_map(Alert::of).collect();
         Journey {
             production,
             inspections: of_kind("inspection"),
             customs: of_kind("customs"),
             timeline,
+            alerts,
         }
     }
 }
@@ -143,6 +229,147 @@ mod tests {
             },
             proof: Value::Null,
         }
+    }
+
+    fn report(records: Vec<RecordEntry>) -> CodeReport {
+        CodeReport {
+            format: "proofmark-code/1".into(),
+            code: "C".into(),
+            subjects: Vec::new(),
+            records,
+            batches: Default::default(),
+        }
+    }
+
+    #[test]
+    fn customs_records_are_placed_at_the_time_their_status_names() {
+        let released = entry(
+            "customs",
+            "c1",
+            json!({"status": "released", "event_time": 50, "declared_at": 10, "cleared_at": 30}),
+            "b",
+        );
+        let declared = entry(
+            "customs",
+            "c2",
+            json!({"status": "declared", "event_time": 50, "declared_at": 12}),
+            "b",
+        );
+        let released_uncleared = entry(
+            "customs",
+            "c3",
+            json!({"status": "released", "event_time": 41, "declared_at": 10}),
+            "b",
+        );
+        let held = entry(
+            "customs",
+            "c4",
+            json!({"status": "held", "event_time": 45, "declared_at": 10}),
+            "b",
+        );
+        let arrived = entry(
+            "logistics",
+            "l1",
+            json!({"event_type": "arrived", "event_time": 20, "cleared_at": 1}),
+            "b",
+        );
+        assert_eq!(shown_time(&released), Some(30));
+        assert_eq!(shown_time(&declared), Some(12));
+        assert_eq!(shown_time(&released_uncleared), Some(41));
+        assert_eq!(shown_time(&held), Some(45));
+        assert_eq!(shown_time(&arrived), Some(20));
+        let report = report(vec![
+            released.clone(),
+            declared,
+            released_uncleared,
+            held,
+            arrived,
+        ]);
+        let journey = Journey::from_report(&report);
+        let order: Vec<&str> = journey
+            .timeline
+            .iter()
+            .map(|e| e.canonical.as_str())
+            .collect();
+        assert_eq!(order, ["c2", "l1", "c1", "c3", "c4"]);
+    }
+
+    #[test]
+    fn recalls_failed_inspections_and_held_goods_are_alerts() {
+        let records = vec![
+            entry(
+                "logistics",
+                "l1",
+                json!({"event_type": "shipped", "event_time": 1}),
+                "b",
+            ),
+            entry(
+                "logistics",
+                "l2",
+                json!({"event_type": "recalled", "event_time": 9}),
+                "b",
+            ),
+            entry(
+                "logistics",
+                "l3",
+                json!({"event_type": "returned", "event_time": 5}),
+                "b",
+            ),
+            entry(
+                "inspection",
+                "i1",
+                json!({"inspection_type": "quarantine", "result": "pass", "event_time": 2}),
+                "b",
+            ),
+            entry(
+                "inspection",
+                "i2",
+                json!({"inspection_type": "label_check", "result": "fail", "event_time": 3}),
+                "b",
+            ),
+            entry(
+                "customs",
+                "c1",
+                json!({"status": "held", "event_time": 4}),
+                "b",
+            ),
+            entry(
+                "customs",
+                "c2",
+                json!({"status": "released", "event_time": 6}),
+                "b",
+            ),
+        ];
+        let report = report(records);
+        let journey = Journey::from_report(&report);
+        assert_eq!(
+            journey.alerts,
+            [
+                Alert::InspectionFailed {
+                    inspection_type: "label_check",
+                    at_us: Some(3)
+                },
+                Alert::Customs { status: "held" },
+                Alert::Logistics {
+                    event: "returned",
+                    at_us: Some(5)
+                },
+                Alert::Logistics {
+                    event: "recalled",
+                    at_us: Some(9)
+                },
+            ]
+        );
+        let grave: Vec<bool> = journey.alerts.iter().map(Alert::is_grave).collect();
+        assert_eq!(grave, [true, false, false, true]);
+        assert!(Alert::Customs { status: "rejected" }.is_grave());
+        assert!(
+            Alert::Logistics {
+                event: "destroyed",
+                at_us: None
+            }
+            .is_grave()
+        );
     }
 
     #[test]

@@ -3,23 +3,27 @@
 //! `GET /s/{code}` is a server-rendered HTML page (no JavaScript, readable on
 //! a phone, in Chinese or English) with the item's product, lot, origin,
 //! factory and certifications, its inspections, customs declarations and
-//! logistics timeline (each record once, however many batches anchor it),
-//! who provided every record, and one of three verdicts: a verified badge
-//! naming the chain, transaction and block (for the embedded ledger: the log
-//! entry and checkpoint size); an amber "cannot confirm right now" when
-//! nothing was found wrong but no anchor could be checked against a trusted
-//! source (no verifier key, chain unreachable); or a red warning when
-//! something was checked and found wrong. The verdict comes only from the
-//! [`ReportCheck`] handed to [`router`] (normally a
-//! [`crate::verify::Trust`], which runs [`crate::verify::verify_report`]).
+//! logistics timeline (each record shown once, however many batches anchor
+//! it), who provided every record, a summary of records that need the
+//! buyer's attention (a recall, a failed inspection, goods held at customs),
+//! and one of three verdicts: a green "verified: the records are authentic
+//! and unaltered", with the chain, transaction and block (for the embedded
+//! ledger: the log entry and checkpoint size) folded under technical
+//! details; an amber "cannot confirm right now" when nothing was found
+//! wrong but no anchor could be checked against a trusted source (no
+//! verifier key, chain unreachable); or a red warning when something was
+//! checked and found wrong. The verdict comes only from the [`ReportCheck`]
+//! handed to [`router`] (normally a [`crate::verify::Trust`], which runs
+//! [`crate::verify::verify_report`]).
 //!
 //! A `GET /s/{code}` is a *scan*: it is counted, and the first scan's time
-//! kept; unless the browser that scanned follows the page's own language
-//! link or zone form within two hours: it makes a valid choice of language
-//! or zone and sends back the view token cookie the scan set (see [`view`]),
-//! a change of view, not counted. A query alone (`?lang=en`, `?tz=UTC`)
-//! changes the view but is still a scan, so a label cannot dodge the count
-//! by encoding one. A `HEAD` is never a scan (link previewers send them).
+//! kept; unless it comes from the browser that scanned, within two hours:
+//! it sends back the view token cookie the scan set (see [`view`]), and is
+//! a view, not counted, whatever its query (a reload, the language link,
+//! the zone form). So one browser counts at most once per two hours per
+//! code. A query alone (`?lang=en`, `?tz=UTC`) changes the view but is
+//! still a scan, so a label cannot dodge the count by encoding one. A
+//! `HEAD` is never a scan (link previewers send them).
 //! Printed QR labels should encode the bare `/s/{code}`. `GET /s` is a form
 //! to type the code of a label whose QR code does not scan; it redirects to
 //! the code's page, which counts the scan.
@@ -33,18 +37,22 @@
 //! (`308`) to its canonical `/s/{code}` (see [`routes`]).
 //!
 //! `POST /s/{code}/pin` checks the label's scratch-off PIN against its keyed
-//! hash; wrong PINs are rate-limited per code; once a PIN is confirmed every
-//! later page of the code (a view, or the answer to any later PIN) shows a
-//! strong warning that the label may be a copy; only the answer that
-//! confirmed it does not. Scans and PIN state are kept durably in
-//! [`ConsumerStore`].
+//! hash; wrong PINs are rate-limited per code (the form is shown disabled,
+//! with the time it opens again, while they lock it); once a PIN is
+//! confirmed every later page of the code (a view, or the answer to any
+//! later PIN) shows a strong warning that the label may be a copy, with the
+//! count and the first scan; only the answer that confirmed it does not,
+//! nor its reload by the browser that confirmed it, which holds a PIN proof
+//! cookie of that confirmation (see [`view`]) and whose later pages say
+//! that this browser confirmed the PIN. Scans and PIN state are kept
+//! durably in [`ConsumerStore`].
 //!
 //! The steps of a request, one module each: [`i18n`] (language and zone),
 //! the lookup, [`verdict`] (verification to badge), [`state`] (scans and
 //! PINs, with [`pin`] for keys and hashes), [`journey`] (records to
-//! sections), [`page`] (HTML, escaped with [`html`]), [`view`] (view
-//! tokens); [`routes`] ties them
-//! together and [`metrics`] counts them.
+//! sections), [`page`] (the page's HTML, escaped with [`html`], with
+//! [`sections`] for the records' own), [`view`] (view tokens and PIN
+//! proofs); [`routes`] ties them together and [`metrics`] counts them.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -70,6 +78,7 @@ pub mod orgs;
 pub mod page;
 pub mod pin;
 pub mod routes;
+pub mod sections;
 pub mod state;
 pub mod verdict;
 pub mod view;

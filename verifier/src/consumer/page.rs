@@ -1,18 +1,22 @@
 //! The consumer page's HTML: hand-written markup, every untrusted value
 //! through [`Esc`], no JavaScript, one small inline style sheet that reads
-//! well on a phone.
+//! well on a phone. The page shell, the pages without records, the verdict
+//! and the PIN form are here; the records' own sections are in
+//! [`super::sections`].
 
 use std::fmt::Write as _;
 
-use super::countries::country_name;
 use super::html::{Esc, path_segment};
-use super::i18n::{Lang, ViewerZone, fill, format_days, label};
-use super::journey::{Journey, attachments, int, micros, text, text_list};
+use super::i18n::{Lang, ViewerZone, fill, zone_choice_label};
+use super::journey::Journey;
 use super::orgs::OrgNames;
 use super::pin::MAX_PIN_LEN;
+use super::sections::{
+    alerts_section, customs_section, inspections_section, product_section, timeline_section,
+};
 use super::state::{PinOutcome, ScanInfo};
 use super::verdict::{AnchorLocation, Verification};
-use crate::report::{CodeReport, RecordEntry};
+use crate::report::CodeReport;
 use proofmark_schemas::validate::is_valid_code;
 
 /// The PIN field's `maxlength`: the longest PIN
@@ -21,7 +25,8 @@ use proofmark_schemas::validate::is_valid_code;
 /// it drops) after each character.
 pub const PIN_INPUT_MAX_CHARS: usize = 2 * MAX_PIN_LEN;
 
-/// Zones offered in the zone form (the viewer's own is added when missing).
+/// Zones offered in the zone form (the viewer's own is added when missing),
+/// each shown by its name in the page's language ([`zone_choice_label`]).
 const ZONE_CHOICES: &[&str] = &[
     "Asia/Shanghai",
     "Asia/Hong_Kong",
@@ -38,21 +43,27 @@ const ZONE_CHOICES: &[&str] = &[
     "UTC",
 ];
 
+/// The style sheet. Colours of text on their backgrounds are at least 4.5:1
+/// (WCAG AA); controls are at least 44 px high (a thumb's target).
 const STYLE: &str = "body{font-family:system-ui,-apple-system,\"PingFang SC\",\"Microsoft YaHei\",sans-serif;margin:0;background:#f4f5f7;color:#1c1e21;line-height:1.45}\
 header{background:#123;color:#fff;padding:.75rem 1rem;display:flex;justify-content:space-between;align-items:center;gap:1rem}\
 header h1{font-size:1.15rem;margin:0}header a{color:#fff}\
-main{max-width:42rem;margin:0 auto;padding:.75rem}\
+main{max-width:42rem;margin:0 auto;padding:.75rem;box-sizing:border-box}\
 section{background:#fff;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}\
-h2{font-size:1.05rem;margin:.1rem 0 .5rem}\
+h2{font-size:1.05rem;margin:.1rem 0 .5rem}#verdict h2{font-size:1.4rem}\
 .ok{border-left:.4rem solid #1a7f37;background:#eafbea}.ok h2{color:#1a7f37}\
 .bad{border-left:.4rem solid #c62828;background:#fdecea}.bad h2{color:#c62828}\
 .warn{border-left:.4rem solid #b26a00;background:#fff8e1}.warn h2{color:#8a5300}\
-dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .75rem;margin:0}dt{color:#555}dd{margin:0;overflow-wrap:anywhere}\
-ol{padding-left:1.2rem;margin:0}li{margin:.4rem 0}.by{color:#555;font-size:.9em}\
-.inspection+.inspection{border-top:1px solid #ddd;margin-top:.6rem;padding-top:.6rem}\
-.pass{color:#1a7f37;font-weight:600}.fail{color:#c62828;font-weight:600}.conditional{color:#b26a00;font-weight:600}\
-.mono{font-family:ui-monospace,monospace;font-size:.85em;overflow-wrap:anywhere}\
-input,select,button{font-size:1rem;padding:.4rem}form{margin:.4rem 0}footer{padding:0 1rem 1.5rem;color:#555;font-size:.9em}";
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem .75rem;margin:0}dt{color:#555}dd{margin:0;overflow-wrap:anywhere}.wide{grid-column:1/-1}dd ul{margin:0;padding-left:1.1rem}dd li{margin:.1rem 0}\
+ol{padding-left:1.2rem;margin:0}li{margin:.4rem 0}.by{color:#555;font-size:.9em}.org{display:inline-block}\
+dl.inspection+dl.inspection,dl.declaration+dl.declaration{border-top:1px solid #ddd;margin-top:.6rem;padding-top:.6rem}\
+.pass{color:#1a7f37;font-weight:600}.fail{color:#c62828;font-weight:600}.conditional{color:#8a5300;font-weight:600}\
+.mono{font-family:ui-monospace,monospace;font-size:.85em;overflow-wrap:anywhere}time,small{white-space:nowrap}\
+.zone{color:#555;font-size:.9em;margin:0 0 .5rem}summary{cursor:pointer}#attachments{margin-top:.5rem}\
+input,select,button{font-size:1rem;padding:.4rem;min-height:44px;box-sizing:border-box}button{padding:.4rem 1rem}\
+form{margin:.4rem 0}#code-input{width:100%;box-sizing:border-box;font-family:ui-monospace,monospace}\
+#code-form button{display:block;margin-top:.5rem}\
+footer{max-width:42rem;margin:0 auto;box-sizing:border-box;padding:0 1.75rem 1.5rem;color:#555;font-size:.9em}";
 
 /// Scans of one code from which its page cautions that the label may have been copied,
 /// even when no PIN was confirmed (a label is scanned a few times by its buyer).
@@ -89,6 +100,14 @@ pub enum PinPanel {
 pub enum PinNotice {
     /// The store's answer.
     Outcome(PinOutcome),
+    /// The right PIN of a code whose PIN was already confirmed, from the
+    /// browser that confirmed it (it holds the PIN proof of that
+    /// confirmation, [`super::view`]): a reload of the answer that
+    /// confirmed it, not a sign of a copy.
+    ConfirmedHere {
+        /// The confirmation time.
+        confirmed_us: i64,
+    },
     /// The input was not a PIN.
     Malformed,
     /// The server cannot check PINs.
@@ -110,8 +129,16 @@ pub struct CodePage<'a> {
     /// failed): the page says so instead of giving a count.
     pub scan_not_counted: bool,
     /// Whether this view shows the copy warning: every view once the code's
-    /// PIN was confirmed, except the answer that confirmed it.
+    /// PIN was confirmed, except the answer that confirmed it (and its
+    /// reload by the browser that confirmed it).
     pub copy_warning: bool,
+    /// Whether the viewer's browser confirmed the code's PIN (it holds the
+    /// PIN proof of the confirmation the state keeps): the copy warning
+    /// says so.
+    pub pin_confirmed_here: bool,
+    /// When the PIN check opens again, if wrong PINs lock it now: the form
+    /// is shown disabled, with that time.
+    pub pin_locked_until: Option<i64>,
     /// The PIN part.
     pub pin: PinPanel,
 }
@@ -127,9 +154,50 @@ fn minute_up(us: i64) -> i64 {
     }
 }
 
-fn time(viewer: &Viewer<'_>, us: Option<i64>) -> String {
-    us.and_then(|us| viewer.zone.format_micros(us))
-        .unwrap_or_else(|| viewer.lang.texts().unknown_value.to_owned())
+/// A time as HTML: `<time datetime="RFC 3339">YYYY-MM-DD HH:MM</time>` in
+/// the viewer's zone, or the "unknown" dash.
+pub(super) fn time_tag(viewer: &Viewer<'_>, us: Option<i64>) -> String {
+    match us.and_then(|us| {
+        Some((
+            viewer.zone.rfc3339_micros(us)?,
+            viewer.zone.format_micros(us)?,
+        ))
+    }) {
+        Some((datetime, shown)) => format!(
+            "<time datetime=\"{}\">{}</time>",
+            Esc(&datetime),
+            Esc(&shown)
+        ),
+        None => Esc(viewer.lang.texts().unknown_value).to_string(),
+    }
+}
+
+/// The line that says which zone the page's times are in, as HTML: China
+/// Standard Time by name, any other zone by its name and (a named zone)
+/// today's offset, which daylight saving moves (each time shown is
+/// converted at its own instant).
+pub(super) fn zone_line(viewer: &Viewer<'_>) -> String {
+    let t = viewer.lang.texts();
+    let zone = &viewer.zone.name;
+    if viewer.zone.is_default() {
+        Esc(t.times_default).to_string()
+    } else if zone.starts_with(['+', '-']) || zone == "UTC" {
+        fill(
+            &Esc(t.times_in).to_string(),
+            &[("zone", &Esc(zone).to_string())],
+        )
+    } else {
+        fill(
+            &Esc(t.times_in_named).to_string(),
+            &[
+                ("zone", &Esc(zone).to_string()),
+                (
+                    "offset",
+                    &Esc(&viewer.zone.offset_label(viewer.now_us)).to_string(),
+                ),
+            ],
+        )
+    }
 }
 
 fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
@@ -141,7 +209,7 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"robots\" content=\"noindex\">\
          <title>{}{}</title><style>{STYLE}</style></head><body>\
-         <header><h1>{}</h1><a id=\"lang-switch\" hreflang=\"{}\" href=\"{}?lang={}\">{}</a></header><main>",
+         <header><h1>{}</h1><a id=\"lang-switch\" lang=\"{}\" hreflang=\"{}\" href=\"{}?lang={}\">{}</a></header><main>",
         viewer.lang.html_lang(),
         Esc(t.title),
         // Never a text that is not a code: an address must not title the page.
@@ -151,6 +219,7 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
             format!(" · {}", Esc(viewer.code))
         },
         Esc(t.title),
+        other.html_lang(),
         other.tag(),
         Esc(query_base),
         other.tag(),
@@ -158,27 +227,19 @@ fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
     );
 }
 
-fn close_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
+/// Closes a page that shows no times: no zone form.
+fn close_page(out: &mut String) {
+    out.push_str("</main></body></html>");
+}
+
+/// Closes a page that shows times, with the form to choose their zone.
+fn close_page_with_zone_form(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
     let t = viewer.lang.texts();
-    // A fixed offset is its own label; a named zone's offset changes with daylight saving
-    // (each time shown is converted at its own instant), so the label gives today's.
-    let zone_label = if viewer.zone.name.starts_with(['+', '-']) || viewer.zone.name == "UTC" {
-        viewer.zone.name.clone()
-    } else {
-        fill(
-            t.zone_now,
-            &[
-                ("zone", viewer.zone.name.as_str()),
-                ("offset", viewer.zone.offset_label(viewer.now_us).as_str()),
-            ],
-        )
-    };
     let _ = write!(
         out,
-        "</main><footer><p id=\"zone\">{}</p>\
-         <form method=\"get\" action=\"{}\"><input type=\"hidden\" name=\"lang\" value=\"{}\">\
+        "</main><footer><form id=\"zone-form\" method=\"get\" action=\"{}\">\
+         <input type=\"hidden\" name=\"lang\" value=\"{}\">\
          <label>{} <select name=\"tz\">",
-        fill(t.times_in, &[("zone", &Esc(&zone_label).to_string())]),
         Esc(query_base),
         viewer.lang.tag(),
         Esc(t.time_zone),
@@ -193,7 +254,12 @@ fn close_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
     }
     for zone in ZONE_CHOICES {
         let selected = if *zone == current { " selected" } else { "" };
-        let _ = write!(out, "<option value=\"{zone}\"{selected}>{zone}</option>");
+        let name = zone_choice_label(viewer.lang, zone).unwrap_or(zone);
+        let _ = write!(
+            out,
+            "<option value=\"{zone}\"{selected}>{}</option>",
+            Esc(name)
+        );
     }
     let _ = write!(
         out,
@@ -234,7 +300,8 @@ struct CodeField<'a> {
     refused: bool,
 }
 
-/// The form that looks a typed code up (`GET /s?code=...`).
+/// The form that looks a typed code up (`GET /s?code=...`): the field as
+/// wide as its section (a 20-digit code fits a phone), the button under it.
 fn code_form(out: &mut String, viewer: &Viewer<'_>, field: &CodeField<'_>) {
     let t = viewer.lang.texts();
     let _ = write!(
@@ -242,7 +309,7 @@ fn code_form(out: &mut String, viewer: &Viewer<'_>, field: &CodeField<'_>) {
         "<form id=\"code-form\" method=\"get\" action=\"{ENTRY_PATH}\">\
          <label for=\"code-input\">{}</label><br>\
          <input id=\"code-input\" name=\"code\" value=\"{}\" maxlength=\"{CODE_INPUT_MAX_CHARS}\" \
-         autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\" required{}{}> \
+         autocomplete=\"off\" autocapitalize=\"off\" spellcheck=\"false\" required{}{}>\
          <button type=\"submit\">{}</button></form>",
         Esc(t.code),
         Esc(field.typed),
@@ -291,8 +358,20 @@ pub fn render_entry(viewer: &Viewer<'_>, notice: Option<EntryNotice>, typed: &st
         },
     );
     out.push_str("</section>");
-    close_page(&mut out, viewer, ENTRY_PATH);
+    close_page(&mut out);
     out
+}
+
+/// "Code: <code>", as the unknown and the red pages show it.
+fn code_line(out: &mut String, viewer: &Viewer<'_>, code: &str) {
+    let t = viewer.lang.texts();
+    let _ = write!(
+        out,
+        "<p id=\"code\">{}{}<span class=\"mono\">{}</span></p>",
+        Esc(t.code),
+        t.colon,
+        Esc(code)
+    );
 }
 
 /// The page of a code that no published batch holds, with the form to type
@@ -313,13 +392,15 @@ pub fn render_unknown(viewer: &Viewer<'_>) -> String {
     open_page(&mut out, viewer, &base);
     let _ = write!(
         out,
-        "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p>\
-         <p>{}: <span class=\"mono\">{}</span></p></section><section id=\"entry\"><h2>{}</h2>",
+        "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2 id=\"badge\">{}</h2><p>{}</p>",
         Esc(t.unknown_code),
         Esc(t.unknown_code_detail),
-        Esc(t.code),
-        Esc(viewer.code),
-        Esc(t.retype_code),
+    );
+    code_line(&mut out, viewer, viewer.code);
+    let _ = write!(
+        out,
+        "</section><section id=\"entry\"><h2>{}</h2>",
+        Esc(t.retype_code)
     );
     let typed: String = viewer.code.chars().take(CODE_INPUT_MAX_CHARS).collect();
     code_form(
@@ -332,7 +413,7 @@ pub fn render_unknown(viewer: &Viewer<'_>) -> String {
         },
     );
     out.push_str("</section>");
-    close_page(&mut out, viewer, &base);
+    close_page(&mut out);
     out
 }
 
@@ -344,7 +425,7 @@ fn render_not_a_code(viewer: &Viewer<'_>) -> String {
     open_page(&mut out, viewer, ENTRY_PATH);
     let _ = write!(
         out,
-        "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p></section>\
+        "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2 id=\"badge\">{}</h2><p>{}</p></section>\
          <section id=\"entry\"><h2>{}</h2>",
         Esc(t.not_a_code),
         Esc(t.not_a_code_detail),
@@ -360,24 +441,30 @@ fn render_not_a_code(viewer: &Viewer<'_>) -> String {
         },
     );
     out.push_str("</section>");
-    close_page(&mut out, viewer, ENTRY_PATH);
+    close_page(&mut out);
     out
 }
 
 /// The page of a code whose stored records do not match their batch: the
-/// lookup itself found the tampering, so there is no report to show.
+/// lookup itself found the tampering, so there is no report to show. The
+/// code asked for is shown (trimmed) when it is the form of a code.
 pub fn render_not_verified(viewer: &Viewer<'_>, reason: &str) -> String {
     let base = code_path(viewer.code);
     let mut out = String::with_capacity(4096);
     open_page(&mut out, viewer, &base);
+    let code = viewer.code.trim();
     verdict_section(
         &mut out,
         viewer,
         &Verification::Failed {
             reasons: vec![reason.to_owned()],
         },
+        VerdictContext {
+            code: is_valid_code(code).then_some(code),
+            copy_warning: false,
+        },
     );
-    close_page(&mut out, viewer, &base);
+    close_page(&mut out);
     out
 }
 
@@ -400,11 +487,11 @@ fn warning_page(viewer: &Viewer<'_>, heading: &str, detail: &str) -> String {
     open_page(&mut out, viewer, &base);
     let _ = write!(
         out,
-        "<section id=\"verdict\" class=\"warn\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",
+        "<section id=\"verdict\" class=\"warn\" role=\"alert\"><h2 id=\"badge\">{}</h2><p>{}</p></section>",
         Esc(heading),
         Esc(detail)
     );
-    close_page(&mut out, viewer, &base);
+    close_page(&mut out);
     out
 }
 
@@ -414,10 +501,11 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     let base = code_path(viewer.code);
     let mut out = String::with_capacity(16 * 1024);
     open_page(&mut out, viewer, &base);
-    let first = time(viewer, page.scans.first_scan_us);
+    // Times in sentences are `<time>` too: kept on one line, and machine-readable.
+    let first = time_tag(viewer, page.scans.first_scan_us);
     let count = page.scans.count.to_string();
     if page.copy_warning {
-        let confirmed = time(viewer, page.scans.pin_confirmed_us);
+        let confirmed = time_tag(viewer, page.scans.pin_confirmed_us);
         // Without a counted scan there is no count or first scan to give.
         let template = match (page.scans.count, page.scans.first_scan_us) {
             (0, _) | (_, None) => t.copy_warning_detail_unscanned,
@@ -426,17 +514,30 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
         };
         let _ = write!(
             out,
-            "<section id=\"copy-warning\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",
+            "<section id=\"copy-warning\" class=\"bad\" role=\"alert\"><h2>{}</h2><p>{}</p>",
             Esc(t.copy_warning),
             fill(
                 &Esc(template).to_string(),
                 &[
-                    ("confirmed", &Esc(&confirmed).to_string()),
+                    ("confirmed", &confirmed),
                     ("count", &count),
-                    ("first", &Esc(&first).to_string()),
+                    ("first", &first),
                 ]
             )
         );
+        // The warning stays (a copied label is scanned in other browsers), but the buyer
+        // who confirmed the PIN from this browser is told that it was them.
+        if page.pin_confirmed_here {
+            let _ = write!(
+                out,
+                "<p id=\"confirmed-here\">{}</p>",
+                fill(
+                    &Esc(t.copy_warning_this_browser).to_string(),
+                    &[("confirmed", &confirmed)]
+                )
+            );
+        }
+        out.push_str("</section>");
     }
     // Many scans and no PIN confirmed: most buyers never scratch the PIN, so a copied label
     // shows mostly as scans. Said near the top, as a caution rather than an alarm.
@@ -447,18 +548,32 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
             Esc(t.many_scans),
             fill(
                 &Esc(t.many_scans_detail).to_string(),
-                &[("count", &count), ("first", &Esc(&first).to_string())]
+                &[("count", &count), ("first", &first)]
             )
         );
     }
     // The copy warning first: it matters more than the records' proofs.
-    verdict_section(&mut out, viewer, page.verification);
-    pin_section(&mut out, viewer, page, &base);
+    verdict_section(
+        &mut out,
+        viewer,
+        page.verification,
+        VerdictContext {
+            code: Some(viewer.code),
+            copy_warning: page.copy_warning,
+        },
+    );
     let journey = Journey::from_report(page.report);
-    product_section(&mut out, viewer, journey.production);
+    alerts_section(&mut out, viewer, &journey.alerts);
+    pin_section(&mut out, viewer, page, &base);
+    product_section(
+        &mut out,
+        viewer,
+        journey.production,
+        page.verification.is_verified(),
+    );
     inspections_section(&mut out, viewer, &journey.inspections);
     customs_section(&mut out, viewer, &journey.customs);
-    timeline_section(&mut out, viewer, &journey.timeline);
+    timeline_section(&mut out, viewer, &journey);
     if page.scan_not_counted {
         let _ = write!(
             out,
@@ -471,33 +586,68 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
             "<section id=\"scans\"><p>{}</p></section>",
             fill(
                 &Esc(t.scans).to_string(),
-                &[("count", &count), ("first", &Esc(&first).to_string())]
+                &[("count", &count), ("first", &first)]
             )
         );
     }
-    close_page(&mut out, viewer, &base);
+    close_page_with_zone_form(&mut out, viewer, &base);
     out
 }
 
-fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verification) {
+/// What the verdict section needs to know of its page.
+#[derive(Debug, Clone, Copy)]
+struct VerdictContext<'a> {
+    /// The code, shown on a red verdict (`None`: not shown).
+    code: Option<&'a str>,
+    /// Whether the page warns that the label may be a copy: a green badge
+    /// then says that the records are authentic, not that the label is.
+    copy_warning: bool,
+}
+
+/// A transaction hash as shown: `0x9f3a…b2e4` when longer than 14
+/// characters (the whole hash is in the element's `title`).
+fn short_hash(tx: &str) -> String {
+    let chars: Vec<char> = tx.chars().collect();
+    if chars.len() <= 14 {
+        return tx.to_owned();
+    }
+    let head: String = chars[..6].iter().collect();
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("{head}…{tail}")
+}
+
+fn verdict_section(
+    out: &mut String,
+    viewer: &Viewer<'_>,
+    verification: &Verification,
+    context: VerdictContext<'_>,
+) {
     let t = viewer.lang.texts();
     match verification {
         Verification::Verified { anchors } => {
+            let heading = if context.copy_warning {
+                t.verified_copied
+            } else {
+                t.verified
+            };
             // "On chain" only when a blockchain holds an anchor: the embedded ledger is the
             // publisher's own signed log, and says so.
             let on_chain = anchors
                 .iter()
                 .any(|a| matches!(a.location, AnchorLocation::Chain { .. }));
-            let (heading, detail) = if on_chain {
-                (t.verified, t.verified_detail)
+            let anchored = if on_chain {
+                t.anchors_chain
             } else {
-                (t.verified_ledger, t.verified_ledger_detail)
+                t.anchors_ledger
             };
             let _ = write!(
                 out,
-                "<section id=\"verdict\" class=\"ok\"><h2 id=\"badge\">{}</h2><p>{}</p><ul>",
+                "<section id=\"verdict\" class=\"ok\"><h2 id=\"badge\">{}</h2><p>{}</p>\
+                 <details id=\"anchors\"><summary>{}</summary><p>{}</p><ul>",
                 Esc(heading),
-                Esc(detail)
+                Esc(t.verified_detail),
+                Esc(t.anchor_details),
+                Esc(anchored),
             );
             for a in anchors {
                 let line = match &a.location {
@@ -516,7 +666,14 @@ fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verific
                         &Esc(t.anchor_chain).to_string(),
                         &[
                             ("chain", &Esc(&a.chain).to_string()),
-                            ("tx", &format!("<span class=\"mono\">{}</span>", Esc(tx))),
+                            (
+                                "tx",
+                                &format!(
+                                    "<span class=\"mono\" title=\"{}\">{}</span>",
+                                    Esc(tx),
+                                    Esc(&short_hash(tx))
+                                ),
+                            ),
                             ("block", &block.to_string()),
                         ],
                     ),
@@ -533,39 +690,51 @@ fn verdict_section(out: &mut String, viewer: &Viewer<'_>, verification: &Verific
                     "<li class=\"anchor\">{line}<br><small>{batch}</small></li>"
                 );
             }
-            out.push_str("</ul></section>");
+            out.push_str("</ul></details></section>");
         }
         Verification::Unconfirmed { reasons } => warning_section(
             out,
+            viewer,
             ("warn", "status"),
-            (t.unconfirmed, t.unconfirmed_detail, t.technical_details),
+            (t.unconfirmed, t.unconfirmed_detail),
             reasons,
+            None,
         ),
         Verification::Failed { reasons } => warning_section(
             out,
+            viewer,
             ("bad", "alert"),
-            (t.not_verified, t.not_verified_detail, t.technical_details),
+            (t.not_verified, t.not_verified_detail),
             reasons,
+            context.code,
         ),
     }
 }
 
 /// The verdict section of a page that cannot show the badge: its class and ARIA role, its
-/// heading and text, and the verifier's reasons (at most 20, in English) folded away under
-/// `technical` (which says so in the page's language).
+/// heading and text, the code if given, and the verifier's reasons (at most 20, in English)
+/// folded away under a summary that says so in the page's language.
 fn warning_section(
     out: &mut String,
+    viewer: &Viewer<'_>,
     (class, role): (&str, &str),
-    (heading, detail, technical): (&str, &str, &str),
+    (heading, detail): (&str, &str),
     reasons: &[String],
+    code: Option<&str>,
 ) {
     let _ = write!(
         out,
-        "<section id=\"verdict\" class=\"{class}\" role=\"{role}\"><h2>{}</h2><p>{}</p>\
-         <details><summary>{}</summary><ul>",
+        "<section id=\"verdict\" class=\"{class}\" role=\"{role}\"><h2 id=\"badge\">{}</h2><p>{}</p>",
         Esc(heading),
         Esc(detail),
-        Esc(technical),
+    );
+    if let Some(code) = code {
+        code_line(out, viewer, code);
+    }
+    let _ = write!(
+        out,
+        "<details><summary>{}</summary><ul>",
+        Esc(viewer.lang.texts().technical_details)
     );
     for r in reasons.iter().take(20) {
         let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));
@@ -573,16 +742,54 @@ fn warning_section(
     out.push_str("</ul></details></section>");
 }
 
+/// The "too many wrong PINs, try again after" message.
+fn rate_limited(viewer: &Viewer<'_>, retry_at_us: i64) -> String {
+    fill(
+        &Esc(viewer.lang.texts().pin_rate_limited).to_string(),
+        &[("retry", &time_tag(viewer, Some(minute_up(retry_at_us))))],
+    )
+}
+
 fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base: &str) {
     let t = viewer.lang.texts();
     let PinPanel::Form(notice) = page.pin else {
         return;
     };
+    // When the form opens again, if wrong PINs lock it: from this answer, or from the
+    // state (a page without an answer, or an answer that did not check the PIN).
+    let locked_until = match notice {
+        Some(PinNotice::Outcome(PinOutcome::RateLimited { retry_at_us })) => Some(retry_at_us),
+        Some(PinNotice::Outcome(PinOutcome::Wrong {
+            attempts_left: 0,
+            retry_at_us,
+        })) => retry_at_us,
+        _ => page.pin_locked_until,
+    };
     let (class, message) = match notice {
-        None => ("", None),
-        Some(PinNotice::Malformed) => ("warn", Some(Esc(t.pin_malformed).to_string())),
+        // Nothing was checked: while locked, the form says until when.
+        None => match locked_until {
+            Some(retry) => ("bad", Some(rate_limited(viewer, retry))),
+            None => ("", None),
+        },
+        Some(PinNotice::Malformed) => {
+            let mut message = Esc(t.pin_malformed).to_string();
+            if let Some(retry) = locked_until {
+                if viewer.lang == Lang::En {
+                    message.push(' ');
+                }
+                message.push_str(&rate_limited(viewer, retry));
+            }
+            ("warn", Some(message))
+        }
         Some(PinNotice::Unavailable) => ("warn", Some(Esc(t.pin_unavailable).to_string())),
         Some(PinNotice::TryLater) => ("warn", Some(Esc(t.pin_try_later).to_string())),
+        Some(PinNotice::ConfirmedHere { confirmed_us }) => (
+            "ok",
+            Some(fill(
+                &Esc(t.pin_confirmed_here).to_string(),
+                &[("confirmed", &time_tag(viewer, Some(confirmed_us)))],
+            )),
+        ),
         Some(PinNotice::Outcome(outcome)) => match outcome {
             PinOutcome::Confirmed { .. } => (
                 "ok",
@@ -596,26 +803,14 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                 "bad",
                 Some(fill(
                     &Esc(t.pin_already_confirmed).to_string(),
-                    &[(
-                        "confirmed",
-                        &Esc(&time(viewer, Some(confirmed_us))).to_string(),
-                    )],
+                    &[("confirmed", &time_tag(viewer, Some(confirmed_us)))],
                 )),
             ),
             PinOutcome::Wrong {
                 attempts_left,
                 retry_at_us,
             } => match retry_at_us {
-                Some(retry) if attempts_left == 0 => (
-                    "bad",
-                    Some(fill(
-                        &Esc(t.pin_rate_limited).to_string(),
-                        &[(
-                            "retry",
-                            &Esc(&time(viewer, Some(minute_up(retry)))).to_string(),
-                        )],
-                    )),
-                ),
+                Some(retry) if attempts_left == 0 => ("bad", Some(rate_limited(viewer, retry))),
                 _ if attempts_left == 1 => ("bad", Some(Esc(t.pin_wrong_one).to_string())),
                 _ => (
                     "bad",
@@ -625,39 +820,49 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                     )),
                 ),
             },
-            PinOutcome::RateLimited { retry_at_us } => (
-                "bad",
-                Some(fill(
-                    &Esc(t.pin_rate_limited).to_string(),
-                    &[(
-                        "retry",
-                        &Esc(&time(viewer, Some(minute_up(retry_at_us)))).to_string(),
-                    )],
-                )),
-            ),
+            PinOutcome::RateLimited { retry_at_us } => {
+                ("bad", Some(rate_limited(viewer, retry_at_us)))
+            }
             PinOutcome::NoPin => ("warn", Some(Esc(t.pin_none).to_string())),
         },
     };
     let confirmed_now = matches!(
         notice,
-        Some(PinNotice::Outcome(
-            PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. }
-        ))
+        Some(
+            PinNotice::Outcome(PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. })
+                | PinNotice::ConfirmedHere { .. }
+        )
     );
     let show_form = page.scans.pin_confirmed_us.is_none() && !confirmed_now;
     if message.is_none() && !show_form {
         return;
     }
     let _ = write!(out, "<section id=\"pin\" class=\"{class}\">");
-    if let Some(message) = message {
+    if let Some(message) = &message {
         let _ = write!(out, "<p id=\"pin-result\" role=\"status\">{message}</p>");
     }
     if show_form {
+        // The field is marked invalid, and described by the message, when what was typed
+        // was refused; while locked the form is shown disabled, the message giving the time.
+        let refused = matches!(
+            notice,
+            Some(PinNotice::Malformed | PinNotice::Outcome(PinOutcome::Wrong { .. }))
+        );
+        let mut field_attrs = String::new();
+        if refused && message.is_some() {
+            field_attrs.push_str(" aria-invalid=\"true\" aria-describedby=\"pin-result\"");
+        }
+        let disabled = if locked_until.is_some() {
+            " disabled"
+        } else {
+            ""
+        };
         let _ = write!(
             out,
             "<h2>{}</h2><p>{}</p><form method=\"post\" action=\"{}/pin?lang={}\">\
              <label>{} <input name=\"pin\" autocomplete=\"off\" autocapitalize=\"characters\" \
-             spellcheck=\"false\" maxlength=\"{PIN_INPUT_MAX_CHARS}\" required></label> <button type=\"submit\">{}</button></form>",
+             spellcheck=\"false\" maxlength=\"{PIN_INPUT_MAX_CHARS}\" required{field_attrs}{disabled}></label> \
+             <button type=\"submit\"{disabled}>{}</button></form>",
             Esc(t.pin_heading),
             Esc(t.pin_help),
             Esc(base),
@@ -669,273 +874,28 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
     out.push_str("</section>");
 }
 
-/// Writes `<dt>label</dt><dd>value</dd>` when the value is present.
-fn row(out: &mut String, label: &str, value: Option<&str>) {
-    if let Some(value) = value.filter(|v| !v.is_empty()) {
-        let _ = write!(out, "<dt>{}</dt><dd>{}</dd>", Esc(label), Esc(value));
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A country code with its name in the viewer's language: "France (FR)",
-/// "法国（FR）"; the code alone when it has no name.
-fn country(lang: Lang, code: Option<&str>) -> Option<String> {
-    let code = code.filter(|c| !c.is_empty())?;
-    Some(match (country_name(code, lang), lang) {
-        (Some(name), Lang::Zh) => format!("{name}（{code}）"),
-        (Some(name), Lang::En) => format!("{name} ({code})"),
-        (None, _) => code.to_owned(),
-    })
-}
-
-/// A closed-set value in the viewer's language (the raw value if unknown).
-fn labelled(lang: Lang, value: &str) -> String {
-    label(lang, value).unwrap_or(value).to_owned()
-}
-
-/// Who provided a record: its `org_id`, after the organisation's name when
-/// the directory has one ("SF Express (carrier-00)").
-fn provider(viewer: &Viewer<'_>, entry: &RecordEntry) -> String {
-    let id = entry.source.provided_by.as_str();
-    match (viewer.orgs.name(id), viewer.lang) {
-        (Some(name), Lang::Zh) => format!("{name}（{id}）"),
-        (Some(name), Lang::En) => format!("{name} ({id})"),
-        (None, _) => id.to_owned(),
-    }
-}
-
-fn provided_by(out: &mut String, viewer: &Viewer<'_>, entry: &RecordEntry) {
-    let _ = write!(
-        out,
-        "<dt>{}</dt><dd class=\"provided-by\">{}</dd>",
-        Esc(viewer.lang.texts().provided_by),
-        Esc(&provider(viewer, entry))
-    );
-}
-
-fn product_section(out: &mut String, viewer: &Viewer<'_>, production: Option<&RecordEntry>) {
-    let t = viewer.lang.texts();
-    let Some(entry) = production else {
-        // Said, not left out: a verified page without the product's name, lot and dates
-        // must not read as complete.
-        let _ = write!(
-            out,
-            "<section id=\"product\" class=\"warn\"><h2>{}</h2><p>{}</p></section>",
-            Esc(t.product),
-            Esc(t.product_missing)
-        );
-        return;
-    };
-    let r = &entry.record;
-    let _ = write!(
-        out,
-        "<section id=\"product\"><h2>{}</h2><dl>",
-        Esc(t.product)
-    );
-    row(out, t.product_name, text(r, "product_name"));
-    row(out, t.brand, text(r, "brand"));
-    row(out, t.gtin, text(r, "gtin"));
-    row(out, t.sku, text(r, "sku"));
-    row(out, t.lot, text(r, "lot_number").or(text(r, "lot_id")));
-    let date = |c: &str| int(r, c).and_then(format_days);
-    row(out, t.production_date, date("production_date").as_deref());
-    row(out, t.expiry_date, date("expiry_date").as_deref());
-    row(
-        out,
-        t.origin,
-        country(viewer.lang, text(r, "origin_country")).as_deref(),
-    );
-    let factory = [
-        text(r, "factory_name"),
-        text(r, "factory_id").map(|id| id.trim()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" · ");
-    row(out, t.factory, Some(&factory));
-    if let Some(address) = text(r, "factory_address") {
-        let _ = write!(
-            out,
-            "<dt>{}</dt><dd>{}</dd>",
-            Esc(t.factory_address),
-            Esc(address)
+    #[test]
+    fn long_transaction_hashes_are_shortened() {
+        let tx = format!("0x9f3a{}b2e4", "0".repeat(56));
+        assert_eq!(short_hash(&tx), "0x9f3a…b2e4");
+        assert_eq!(short_hash("0xab"), "0xab");
+        assert_eq!(short_hash("0x0123456789ab"), "0x0123456789ab");
+        // Characters, not bytes: no panic in the middle of one.
+        assert_eq!(
+            short_hash("交易交易交易交易交易交易交易交易"),
+            "交易交易交易…交易交易"
         );
     }
-    let certs = text_list(r, "certifications");
-    if !certs.is_empty() {
-        let _ = write!(out, "<dt>{}</dt><dd><ul>", Esc(t.certifications));
-        for c in certs {
-            let _ = write!(out, "<li>{}</li>", Esc(c));
-        }
-        out.push_str("</ul></dd>");
-    }
-    row(out, t.ingredients, text(r, "ingredients"));
-    let files = attachments(r, "attachments");
-    if !files.is_empty() {
-        let _ = write!(out, "<dt>{}</dt><dd><ul>", Esc(t.attachments));
-        for (uri, digest) in files {
-            let _ = write!(
-                out,
-                "<li>{}<br><span class=\"mono\">{}</span></li>",
-                Esc(uri),
-                Esc(digest)
-            );
-        }
-        out.push_str("</ul></dd>");
-    }
-    provided_by(out, viewer, entry);
-    out.push_str("</dl></section>");
-}
 
-fn inspections_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntry]) {
-    let t = viewer.lang.texts();
-    let _ = write!(
-        out,
-        "<section id=\"inspections\"><h2>{}</h2>",
-        Esc(t.inspections)
-    );
-    if records.is_empty() {
-        let _ = write!(out, "<p>{}</p>", Esc(t.none));
+    #[test]
+    fn lockouts_are_shown_at_the_next_minute() {
+        assert_eq!(minute_up(0), 0);
+        assert_eq!(minute_up(60_000_000), 60_000_000);
+        assert_eq!(minute_up(60_000_001), 120_000_000);
+        assert_eq!(minute_up(-1), 0);
     }
-    for entry in records {
-        let r = &entry.record;
-        let kind = labelled(viewer.lang, text(r, "inspection_type").unwrap_or_default());
-        let result = text(r, "result").unwrap_or_default();
-        let class = match result {
-            "pass" | "fail" | "conditional" => result,
-            _ => "",
-        };
-        let _ = write!(
-            out,
-            "<dl class=\"inspection\"><dt>{}</dt><dd>{}</dd><dt>{}</dt><dd class=\"{class}\">{}</dd>",
-            Esc(&time(viewer, micros(r, "event_time"))),
-            Esc(&kind),
-            Esc(t.result),
-            Esc(&labelled(viewer.lang, result)),
-        );
-        row(out, t.agency, text(r, "agency_name"));
-        row(out, t.report, text(r, "report_id"));
-        let sample = int(r, "sample_size").map(|n| n.to_string());
-        row(out, t.sample_size, sample.as_deref());
-        provided_by(out, viewer, entry);
-        out.push_str("</dl>");
-    }
-    out.push_str("</section>");
-}
-
-fn customs_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntry]) {
-    let t = viewer.lang.texts();
-    let _ = write!(out, "<section id=\"customs\"><h2>{}</h2>", Esc(t.customs));
-    if records.is_empty() {
-        let _ = write!(out, "<p>{}</p>", Esc(t.none));
-    }
-    for entry in records {
-        let r = &entry.record;
-        out.push_str("<dl class=\"declaration\">");
-        row(out, t.declaration, text(r, "declaration_id"));
-        row(
-            out,
-            t.status,
-            text(r, "status")
-                .map(|s| labelled(viewer.lang, s))
-                .as_deref(),
-        );
-        row(out, t.port, text(r, "port_of_entry"));
-        row(out, t.hs_code, text(r, "hs_code"));
-        row(
-            out,
-            t.origin,
-            country(viewer.lang, text(r, "origin_country")).as_deref(),
-        );
-        row(
-            out,
-            t.trade_country,
-            country(viewer.lang, text(r, "trade_country")).as_deref(),
-        );
-        let declared = micros(r, "declared_at").map(|us| time(viewer, Some(us)));
-        row(out, t.declared_at, declared.as_deref());
-        let cleared = micros(r, "cleared_at").map(|us| time(viewer, Some(us)));
-        row(out, t.cleared_at, cleared.as_deref());
-        provided_by(out, viewer, entry);
-        out.push_str("</dl>");
-    }
-    out.push_str("</section>");
-}
-
-fn timeline_section(out: &mut String, viewer: &Viewer<'_>, records: &[&RecordEntry]) {
-    let t = viewer.lang.texts();
-    let _ = write!(
-        out,
-        "<section id=\"journey\"><h2>{}</h2><ol>",
-        Esc(t.journey)
-    );
-    for entry in records {
-        let r = &entry.record;
-        let (what, detail) = match entry.kind.as_str() {
-            "logistics" => (
-                labelled(viewer.lang, text(r, "event_type").unwrap_or_default()),
-                [
-                    text(r, "location"),
-                    text(r, "carrier").map(|c| c.trim()),
-                    text(r, "waybill").map(|w| w.trim()),
-                ]
-                .into_iter()
-                .flatten()
-                .filter(|s| !s.is_empty())
-                .collect::<Vec<_>>()
-                .join(" · "),
-            ),
-            "inspection" => (
-                labelled(viewer.lang, text(r, "inspection_type").unwrap_or_default()),
-                [
-                    text(r, "agency_name"),
-                    text(r, "result").and_then(|v| label(viewer.lang, v).or(Some(v))),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" · "),
-            ),
-            "customs" => (
-                labelled(viewer.lang, "customs"),
-                [
-                    text(r, "port_of_entry"),
-                    text(r, "status").and_then(|v| label(viewer.lang, v).or(Some(v))),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" · "),
-            ),
-            "production" => (
-                labelled(viewer.lang, "production"),
-                [
-                    text(r, "factory_name").map(str::to_owned),
-                    country(viewer.lang, text(r, "origin_country")),
-                ]
-                .into_iter()
-                .flatten()
-                .collect::<Vec<_>>()
-                .join(" · "),
-            ),
-            other => (other.to_owned(), String::new()),
-        };
-        let _ = write!(
-            out,
-            "<li class=\"event {}\"><time>{}</time> <strong>{}</strong>",
-            Esc(&entry.kind),
-            Esc(&time(viewer, micros(r, "event_time"))),
-            Esc(&what)
-        );
-        if !detail.is_empty() {
-            let _ = write!(out, "<br>{}", Esc(&detail));
-        }
-        let _ = write!(
-            out,
-            "<br><span class=\"by\">{}: <span class=\"provided-by\">{}</span></span></li>",
-            Esc(t.provided_by),
-            Esc(&provider(viewer, entry))
-        );
-    }
-    out.push_str("</ol></section>");
 }

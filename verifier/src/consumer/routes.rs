@@ -10,6 +10,21 @@
 //! as a scan (the redirected request is). A PIN posted under another form is
 //! checked against the canonical code's state; the page it answers with
 //! links to the canonical path.
+//!
+//! A `GET` of a code's page is a scan unless it sends a view token good for
+//! that code (the [`VIEW_COOKIE`] a counted scan set in the same browser,
+//! less than two hours ago; see [`super::view`]), whatever its query: a
+//! reload, the language link, the zone form and the way back from a PIN
+//! answer are views of a page the browser already has. So one browser
+//! counts at most once per two hours per code. Only a counted scan sets a
+//! token; views do not renew it.
+//!
+//! The PIN answer that confirms a code's PIN sets the [`PIN_COOKIE`], the
+//! PIN proof of that confirmation. With it, the browser that confirmed the
+//! PIN is told so: the right PIN posted again (a reload of that answer)
+//! answers "PIN correct: you confirmed it from this browser", without the
+//! copy warning; every later page of the code still shows the copy warning,
+//! with a sentence saying that this browser confirmed the PIN.
 
 use std::sync::Arc;
 
@@ -33,9 +48,9 @@ use super::page::{
     render_unknown,
 };
 use super::pin::normalize_pin;
-use super::state::{ConsumerStore, PinOutcome, ScanInfo};
+use super::state::{ConsumerStore, PinOutcome, PinPolicy, ScanInfo};
 use super::verdict::{ReportCheck, Verification};
-use super::view::{VIEW_COOKIE, VIEW_TOKEN_TTL_S};
+use super::view::{PIN_COOKIE, PIN_PROOF_MAX_AGE_S, VIEW_COOKIE, VIEW_TOKEN_TTL_S, ViewKey};
 use crate::report::{CodeLookup, CodeReport, LookupError};
 use proofmark_schemas::validate::is_valid_code;
 
@@ -105,10 +120,6 @@ struct Prefs {
     lang: Lang,
     zone: ViewerZone,
     set_cookies: Vec<String>,
-    /// Whether the request makes a valid explicit choice (`?lang=` naming a
-    /// supported language, or `?tz=` naming a zone): a change of view if the
-    /// browser also holds a view token of the code ([`super::view`]).
-    view_choice: bool,
 }
 
 fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
@@ -143,7 +154,6 @@ fn prefs(query: &ViewQuery, headers: &HeaderMap) -> Prefs {
         lang,
         zone,
         set_cookies,
-        view_choice: lang_chosen || zone_chosen,
     }
 }
 
@@ -414,47 +424,52 @@ fn pin_panel(app: &App, has_pin: bool, notice: Option<PinNotice>) -> PinPanel {
 /// `GET /s/{code}/pin`: a phone reloading the page a PIN answer gave, which was a `POST`.
 /// `303 See Other` to the code's page (the PIN is not resubmitted), with the query kept (the
 /// form's action names the page's language). From the browser that scanned (a good view
-/// token of the code), the page is asked with its language named if the query names none:
-/// a change of view, so the reload does not count a scan.
-async fn pin_page_reloaded(
-    State(app): State<App>,
-    Path(code): Path<String>,
-    RawQuery(raw_query): RawQuery,
-    query: Result<Query<ViewQuery>, QueryRejection>,
-    headers: HeaderMap,
-) -> Response {
-    let code = code.trim();
-    let query = query.map(|q| q.0).unwrap_or_default();
-    let prefs = prefs(&query, &headers);
-    let now_us = app.consumer.clock.now_us();
-    let scanned_here = cookie(&headers, VIEW_COOKIE)
-        .is_some_and(|token| app.consumer.store.view_key().check(code, token, now_us));
-    let mut location = code_path(code);
-    let mut params: Vec<String> = raw_query
-        .as_deref()
-        .filter(|q| !q.is_empty())
-        .map(|q| vec![q.to_owned()])
-        .unwrap_or_default();
-    if scanned_here && !prefs.view_choice {
-        params.push(format!("lang={}", prefs.lang.tag()));
-    }
-    if !params.is_empty() {
+/// token of the code) that page is a view, not a scan.
+async fn pin_page_reloaded(Path(code): Path<String>, RawQuery(raw_query): RawQuery) -> Response {
+    let mut location = code_path(code.trim());
+    if let Some(q) = raw_query.as_deref().filter(|q| !q.is_empty()) {
         location.push('?');
-        location.push_str(&params.join("&"));
+        location.push_str(q);
     }
     redirect(StatusCode::SEE_OTHER, &location)
 }
 
+/// Whether the request sends a view token good for `code` at `now_us`: the
+/// browser that scanned it, less than two hours ago.
+fn scanned_here(headers: &HeaderMap, key: &ViewKey, code: &str, now_us: i64) -> bool {
+    cookie(headers, VIEW_COOKIE).is_some_and(|token| key.check(code, token, now_us))
+}
+
+/// Whether the request sends the PIN proof of the confirmation of `code`'s
+/// PIN at `confirmed_us`: the browser that confirmed it.
+fn confirmed_here(headers: &HeaderMap, key: &ViewKey, code: &str, confirmed_us: i64) -> bool {
+    cookie(headers, PIN_COOKIE).is_some_and(|proof| key.check_pin_proof(code, confirmed_us, proof))
+}
+
+/// What the store says of a code for its page.
+struct PageState {
+    /// Its scans (`None` when they could not be read).
+    scans: Option<ScanInfo>,
+    /// Whether recording the scan (or reading the scans) failed.
+    failed: bool,
+    /// Whether the code has a PIN.
+    has_pin: bool,
+    /// When its PIN check opens again, if wrong PINs lock it now.
+    pin_locked_until: Option<i64>,
+}
+
 /// The state a page of `code` shows: records the scan (or only reads the
-/// scans), then whether the code has a PIN. A failure is logged and does
-/// not stop the page: the scans then come from a read if that works, and
-/// `true` says the scan (or the read) failed.
+/// scans), then whether the code has a PIN and whether wrong PINs lock it.
+/// A failure is logged and does not stop the page: the scans then come
+/// from a read if that works, and [`PageState::failed`] says the scan (or
+/// the read) failed.
 fn read_scan_state(
     store: &ConsumerStore,
     code: &str,
     is_scan: bool,
     now_us: i64,
-) -> (Option<ScanInfo>, bool, bool) {
+    policy: PinPolicy,
+) -> PageState {
     let recorded = if is_scan {
         store.record_scan(code, now_us)
     } else {
@@ -478,14 +493,30 @@ fn read_scan_state(
         tracing::error!(error = %e.chain(), "consumer state failed; the page is shown without the PIN form");
         false
     });
-    (scans, failed, has_pin)
+    let pin_locked_until = if has_pin {
+        store
+            .pin_locked_until(code, now_us, policy)
+            .unwrap_or_else(|e| {
+                // The PIN answer says so, if the lock holds.
+                tracing::error!(error = %e.chain(), "consumer state failed; the PIN form is shown open");
+                None
+            })
+    } else {
+        None
+    };
+    PageState {
+        scans,
+        failed,
+        has_pin,
+        pin_locked_until,
+    }
 }
 
 /// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`
 /// is a scan, and answers with a view token of the code in a cookie, unless
-/// it makes a valid choice of language or zone and sends a good view token
-/// of the code (the scanning browser following the page's own language
-/// link or zone form); a `HEAD` never is (link previewers send them).
+/// it sends a good view token of the code, whatever its query (the browser
+/// that scanned, reloading or changing the view); a `HEAD` never is (link
+/// previewers send them).
 async fn show(
     State(app): State<App>,
     method: Method,
@@ -522,26 +553,30 @@ async fn show(
             orgs: &app.consumer.orgs,
         };
         let view_key = app.consumer.store.view_key();
-        let view_change = prefs.view_choice
-            && cookie(&headers, VIEW_COOKIE)
-                .is_some_and(|token| view_key.check(&report.code, token, now_us));
-        let is_scan = !view_change && method != Method::HEAD;
+        let is_scan = method != Method::HEAD
+            && !scanned_here(&headers, view_key, &report.code, now_us);
         let store = Arc::clone(&app.consumer.store);
-        let key = report.code.clone();
-        let state = blocking(move || Ok(read_scan_state(&store, &key, is_scan, now_us))).await;
+        let (key, policy) = (report.code.clone(), app.consumer.policy);
+        let state =
+            blocking(move || Ok(read_scan_state(&store, &key, is_scan, now_us, policy))).await;
         // A scan that cannot be recorded must not hide the verified history:
         // the page is shown with what the state still gives (the copy
         // warning above all) and a note that the scan was not counted.
-        let (scans, scan_failed, has_pin) = match state {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!(error = %e.chain(), "consumer state task failed");
-                (None, true, false)
+        let state = state.unwrap_or_else(|e| {
+            tracing::error!(error = %e.chain(), "consumer state task failed");
+            PageState {
+                scans: None,
+                failed: true,
+                has_pin: false,
+                pin_locked_until: None,
             }
-        };
-        let scan_not_counted = is_scan && scan_failed;
-        let scans = scans.unwrap_or_default();
+        });
+        let scan_not_counted = is_scan && state.failed;
+        let scans = state.scans.unwrap_or_default();
         let copy_warning = scans.pin_confirmed_us.is_some();
+        let pin_confirmed_here = scans
+            .pin_confirmed_us
+            .is_some_and(|at| confirmed_here(&headers, view_key, &report.code, at));
         if scan_not_counted {
             app.consumer.metrics.scan_uncounted();
         } else if is_scan {
@@ -554,7 +589,9 @@ async fn show(
             scans,
             scan_not_counted,
             copy_warning,
-            pin: pin_panel(&app, has_pin, None),
+            pin_confirmed_here,
+            pin_locked_until: state.pin_locked_until,
+            pin: pin_panel(&app, state.has_pin, None),
         };
         let mut response = html_response(StatusCode::OK, &prefs, render_code_page(&viewer, &page));
         if is_scan {
@@ -631,15 +668,15 @@ async fn submit_pin(
                 Ok(hash) => Ok(store.check_pin(&key, &hash, now_us, policy)),
                 Err(notice) => Err(notice),
             };
-            let (scans, _, has_pin) = read_scan_state(&store, &key, false, now_us);
-            Ok((outcome, scans, has_pin))
+            let state = read_scan_state(&store, &key, false, now_us, policy);
+            Ok((outcome, state))
         })
         .await;
         // A PIN answer must be durable: one that cannot be recorded is not
         // given (503, try again later), but the page still shows the
         // verified history.
-        let (outcome, scans, has_pin) = match state {
-            Ok((outcome, scans, has_pin)) => {
+        let (outcome, state) = match state {
+            Ok((outcome, state)) => {
                 let outcome = match outcome {
                     Ok(Ok(outcome)) => Ok(outcome),
                     Ok(Err(e)) => {
@@ -649,14 +686,15 @@ async fn submit_pin(
                     }
                     Err(notice) => Err(notice),
                 };
-                (outcome, scans, has_pin)
+                (outcome, state)
             }
             Err(e) => {
                 tracing::error!(error = %e.chain(), "consumer state task failed");
                 return unavailable(&app, &prefs, &viewer);
             }
         };
-        let scans = scans.unwrap_or_default();
+        let scans = state.scans.unwrap_or_default();
+        let view_key = app.consumer.store.view_key();
         let (notice, status, retry_at_us) = match outcome {
             Ok(outcome) => {
                 app.consumer.metrics.pin(&outcome);
@@ -673,7 +711,17 @@ async fn submit_pin(
                     }
                     PinOutcome::NoPin => (StatusCode::NOT_FOUND, None),
                 };
-                (PinNotice::Outcome(outcome), status, retry)
+                let notice = match outcome {
+                    // The right PIN again from the browser that confirmed it: the reload
+                    // of its own answer, not a copy.
+                    PinOutcome::AlreadyConfirmed { confirmed_us }
+                        if confirmed_here(&headers, view_key, &canonical, confirmed_us) =>
+                    {
+                        PinNotice::ConfirmedHere { confirmed_us }
+                    }
+                    outcome => PinNotice::Outcome(outcome),
+                };
+                (notice, status, retry)
             }
             Err(notice @ (PinNotice::Unavailable | PinNotice::TryLater)) => {
                 (notice, StatusCode::SERVICE_UNAVAILABLE, None)
@@ -685,18 +733,37 @@ async fn submit_pin(
             Err(response) => return response,
         };
         // Once the PIN is confirmed every page warns, but the answer that
-        // confirmed it.
+        // confirmed it and its reload by the browser that confirmed it.
         let copy_warning = scans.pin_confirmed_us.is_some()
-            && !matches!(notice, PinNotice::Outcome(PinOutcome::Confirmed { .. }));
+            && !matches!(
+                notice,
+                PinNotice::Outcome(PinOutcome::Confirmed { .. }) | PinNotice::ConfirmedHere { .. }
+            );
+        let pin_confirmed_here = scans
+            .pin_confirmed_us
+            .is_some_and(|at| confirmed_here(&headers, view_key, &canonical, at));
         let page = CodePage {
             report: &report,
             verification: &verification,
             scans,
             scan_not_counted: false,
             copy_warning,
-            pin: pin_panel(&app, has_pin, Some(notice)),
+            pin_confirmed_here,
+            pin_locked_until: state.pin_locked_until,
+            pin: pin_panel(&app, state.has_pin, Some(notice)),
         };
         let mut response = html_response(status, &prefs, render_code_page(&viewer, &page));
+        if let PinNotice::Outcome(PinOutcome::Confirmed { at_us }) = notice {
+            // This browser's proof that it confirmed the PIN ([`super::view`]).
+            let cookie = format!(
+                "{PIN_COOKIE}={}; Path={}; Max-Age={PIN_PROOF_MAX_AGE_S}; Secure; SameSite=Lax; HttpOnly",
+                view_key.pin_proof(&canonical, at_us),
+                code_path(&canonical)
+            );
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
         if let Some(retry) = retry_at_us {
             let secs = (retry.saturating_sub(now_us) + 999_999) / 1_000_000;
             if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {

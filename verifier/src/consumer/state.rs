@@ -517,6 +517,39 @@ impl ConsumerStore {
         })
     }
 
+    /// When the PIN check of `code` opens again, if wrong PINs lock it at
+    /// `now_us` under `policy` (what [`ConsumerStore::check_pin`] would answer
+    /// with [`PinOutcome::RateLimited`]); `None` when it is open. Reads only.
+    ///
+    /// # Errors
+    ///
+    /// [`ConsumerError::Store`], [`ConsumerError::Closed`] or
+    /// [`ConsumerError::Corrupt`].
+    pub fn pin_locked_until(
+        &self,
+        code: &str,
+        now_us: i64,
+        policy: PinPolicy,
+    ) -> Result<Option<i64>, ConsumerError> {
+        self.run(false, |db| {
+            let txn = db.begin_read().map_err(self.err())?;
+            let table = txn.open_table(FAILURES).map_err(self.err())?;
+            let Some(v) = table.get(code).map_err(self.err())? else {
+                return Ok(None);
+            };
+            let mut failures =
+                decode_times(v.value()).ok_or_else(|| self.corrupt("pin_failures"))?;
+            let window_start = now_us.saturating_sub(policy.window_us);
+            failures.retain(|&t| t > window_start);
+            let max = usize::try_from(policy.max_failures).unwrap_or(usize::MAX);
+            Ok(if failures.len() >= max {
+                lock_end(&failures, policy).filter(|&end| end > now_us)
+            } else {
+                None
+            })
+        })
+    }
+
     /// Whether a PIN is registered for `code`.
     ///
     /// # Errors
@@ -649,13 +682,7 @@ impl ConsumerStore {
             let window_start = now_us.saturating_sub(policy.window_us);
             failures.retain(|&t| t > window_start);
             let max = usize::try_from(policy.max_failures).unwrap_or(usize::MAX);
-            let retry_at = |failures: &[i64]| {
-                failures
-                    .iter()
-                    .rev()
-                    .nth(max.saturating_sub(1))
-                    .map(|t| t.saturating_add(policy.window_us))
-            };
+            let retry_at = |failures: &[i64]| lock_end(failures, policy);
             if failures.len() >= max {
                 let retry_at_us = retry_at(&failures).unwrap_or(now_us);
                 PinOutcome::RateLimited { retry_at_us }
@@ -763,6 +790,18 @@ fn open_database(path: &Path, faults: &WriteFaults) -> Result<Database, Consumer
         .map_err(|e| store_err(e.into()))
 }
 
+/// When wrong PINs at `failures` (oldest first, inside the window) stop
+/// locking the code: the window after the `max_failures`-th most recent one;
+/// `None` when there are fewer.
+fn lock_end(failures: &[i64], policy: PinPolicy) -> Option<i64> {
+    let max = usize::try_from(policy.max_failures).unwrap_or(usize::MAX);
+    failures
+        .iter()
+        .rev()
+        .nth(max.saturating_sub(1))
+        .map(|t| t.saturating_add(policy.window_us))
+}
+
 fn decode_scans(bytes: &[u8]) -> Option<(u64, i64, i64)> {
     let bytes: &[u8; 24] = bytes.try_into().ok()?;
     let word = |i: usize| {
@@ -839,6 +878,13 @@ mod tests {
                 }
             );
         }
+        // Four wrong PINs leave one attempt: not locked.
+        assert_eq!(
+            store
+                .pin_locked_until("C", 3 * MINUTE, policy)
+                .expect("read"),
+            None
+        );
         assert_eq!(
             store
                 .check_pin("C", &wrong, 4 * MINUTE, policy)
@@ -848,6 +894,20 @@ mod tests {
                 retry_at_us: Some(15 * MINUTE)
             }
         );
+        // A page of the code can say so before any PIN is sent.
+        assert_eq!(
+            store
+                .pin_locked_until("C", 5 * MINUTE, policy)
+                .expect("read"),
+            Some(15 * MINUTE)
+        );
+        assert_eq!(
+            store
+                .pin_locked_until("C", 15 * MINUTE, policy)
+                .expect("read"),
+            None
+        );
+        assert_eq!(store.pin_locked_until("D", 0, policy).expect("read"), None);
         // Even the right PIN is refused while locked.
         assert_eq!(
             store

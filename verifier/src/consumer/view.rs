@@ -1,6 +1,7 @@
-//! View tokens: how the server tells a viewer changing the view of a page
-//! they already have (the page's language link, its zone form) from a new
-//! scan.
+//! View tokens and PIN proofs: how the server tells a viewer who already
+//! has a code's page (the page's language link, its zone form, a reload)
+//! from a new scan, and the browser that confirmed a code's PIN from every
+//! other.
 //!
 //! A query choosing a language or a zone (`?lang=en`, `?tz=UTC`) used to be
 //! enough for a request not to be counted. A copied label could then encode
@@ -16,24 +17,35 @@
 //! scanned keeps its own), holding `<issued>.<mac>`, where `issued` is the time in
 //! whole seconds since the epoch (decimal) and `mac` the first 12 bytes, hex,
 //! of `BLAKE3-keyed(view key, "proofmark-view/1" || u32 LE len(code) || code || u64 LE issued)`.
-//! A request that makes a valid choice of language or zone and sends a
-//! token good for its code is a change of view; any other request is a scan
-//! (a reload of the bare page too). A token is good for [`VIEW_TOKEN_TTL_S`]
-//! after the scan that set it (and up to a minute before, for a clock that
-//! stepped back); changes of view do not renew it. So within those two
-//! hours, the same browser opening the code's page with a language or zone
-//! in its query (a reload of a switched page, a rescan of a label printed
-//! with `?lang=`) is not counted again: one browser's views of a code count
-//! at least once per two hours. A browser that refuses cookies has every
-//! change of view counted.
+//! A `GET` of the code's page that sends a token good for its code is a
+//! view, not a scan, whatever its query: a reload, the page's language
+//! link or zone form, the way back from a PIN answer. Any other `GET` is a
+//! scan. A token is good for [`VIEW_TOKEN_TTL_S`] after the scan that set
+//! it (and up to a minute before, for a clock that stepped back); views do
+//! not renew it, and only a counted scan sets one. So one browser counts at
+//! most once per two hours per code, however often it reloads or switches,
+//! and at least once per two hours while it keeps coming back. A browser
+//! that refuses cookies has every view counted.
 //!
-//! The cookie is `Secure`: browsers keep it over HTTPS (and on `localhost`)
-//! only, so that it cannot be planted over plain HTTP; a server reached
-//! over plain HTTP on another host counts every change of view.
+//! The PIN proof is the same kind of MAC, kept in the cookie [`PIN_COOKIE`]
+//! by the browser whose PIN answer confirmed the code's PIN (path the code's
+//! page, a year): the first 12 bytes, hex, of
+//! `BLAKE3-keyed(view key, "proofmark-pin/1" || u32 LE len(code) || code || i64 LE confirmed_us)`,
+//! `confirmed_us` the confirmation time the state holds. It proves nothing
+//! about the label, only that this browser was told "PIN correct" at that
+//! time: a reload of that answer (the browser posts the PIN again) tells it
+//! so rather than "already confirmed", and the copy warning that every
+//! later page of the code shows adds that this browser confirmed it. The
+//! warning itself stays: a copied label is scanned in other browsers.
+//!
+//! Both cookies are `Secure`: browsers keep them over HTTPS (and on
+//! `localhost`) only, so that they cannot be planted over plain HTTP; a
+//! server reached over plain HTTP on another host counts every view and
+//! never recognises the confirming browser.
 //!
 //! The view key is 32 random bytes kept in the consumer state (made when the
-//! state is first opened), so tokens survive a restart of the server. It is
-//! not the PIN key and tells nothing about it.
+//! state is first opened), so tokens and proofs survive a restart of the
+//! server. It is not the PIN key and tells nothing about it.
 
 /// The cookie that carries a view token (path the code's page, `Secure`,
 /// `HttpOnly`, `SameSite=Lax`, lasting [`VIEW_TOKEN_TTL_S`]).
@@ -41,12 +53,23 @@ pub const VIEW_COOKIE: &str = "pm_view";
 
 /// How long a token stays good, in seconds.
 pub const VIEW_TOKEN_TTL_S: i64 = 2 * 3600;
+
+/// The cookie that carries a PIN proof (path the code's page, `Secure`,
+/// `HttpOnly`, `SameSite=Lax`, lasting [`PIN_PROOF_MAX_AGE_S`]).
+pub const PIN_COOKIE: &str = "pm_pin";
+
+/// How long a browser keeps its PIN proof, in seconds (a year).
+pub const PIN_PROOF_MAX_AGE_S: i64 = 365 * 24 * 3600;
+
 /// How far in the future a token's time may be (a clock that stepped back).
 const CLOCK_SLACK_S: i64 = 60;
-const CONTEXT: &[u8] = b"proofmark-view/1";
+/// Domain separation of view tokens.
+const VIEW_CONTEXT: &[u8] = b"proofmark-view/1";
+/// Domain separation of PIN proofs.
+const PIN_CONTEXT: &[u8] = b"proofmark-pin/1";
 const MAC_LEN: usize = 12;
 
-/// The key view tokens are made and checked with.
+/// The key view tokens and PIN proofs are made and checked with.
 #[derive(Clone)]
 pub struct ViewKey([u8; 32]);
 
@@ -56,19 +79,36 @@ impl std::fmt::Debug for ViewKey {
     }
 }
 
+/// Whether two MACs are equal, compared without stopping at the first
+/// difference.
+fn same_mac(a: &[u8; MAC_LEN], b: &[u8; MAC_LEN]) -> bool {
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
+}
+
+/// `text` as a MAC: exactly `2 * MAC_LEN` hex digits.
+fn parse_mac(text: &str) -> Option<[u8; MAC_LEN]> {
+    let mut mac = [0u8; MAC_LEN];
+    (text.len() == 2 * MAC_LEN && hex::decode_to_slice(text, &mut mac).is_ok()).then_some(mac)
+}
+
 impl ViewKey {
     /// A key from its bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> ViewKey {
         ViewKey(bytes)
     }
 
-    fn mac(&self, code: &str, issued_s: u64) -> [u8; MAC_LEN] {
+    /// `BLAKE3-keyed(key, context || u32 LE len(code) || code || value)`, its
+    /// first [`MAC_LEN`] bytes.
+    fn mac(&self, context: &[u8], code: &str, value: [u8; 8]) -> [u8; MAC_LEN] {
         let mut hasher = blake3::Hasher::new_keyed(&self.0);
-        hasher.update(CONTEXT);
+        hasher.update(context);
         let len = u32::try_from(code.len()).unwrap_or(u32::MAX);
         hasher.update(&len.to_le_bytes());
         hasher.update(code.as_bytes());
-        hasher.update(&issued_s.to_le_bytes());
+        hasher.update(&value);
         let mut mac = [0u8; MAC_LEN];
         mac.copy_from_slice(&hasher.finalize().as_bytes()[..MAC_LEN]);
         mac
@@ -78,7 +118,10 @@ impl ViewKey {
     /// characters (digits, `.`, hex) need no quoting in a cookie.
     pub fn token(&self, code: &str, now_us: i64) -> String {
         let issued_s = u64::try_from(now_us.div_euclid(1_000_000)).unwrap_or(0);
-        format!("{issued_s}.{}", hex::encode(self.mac(code, issued_s)))
+        format!(
+            "{issued_s}.{}",
+            hex::encode(self.mac(VIEW_CONTEXT, code, issued_s.to_le_bytes()))
+        )
     }
 
     /// Whether `token` was made by this key for `code`, and is still good at
@@ -94,10 +137,9 @@ impl ViewKey {
         let Ok(issued_s) = issued.parse::<u64>() else {
             return false;
         };
-        let mut mac = [0u8; MAC_LEN];
-        if mac_hex.len() != 2 * MAC_LEN || hex::decode_to_slice(mac_hex, &mut mac).is_err() {
+        let Some(mac) = parse_mac(mac_hex) else {
             return false;
-        }
+        };
         let now_s = now_us.div_euclid(1_000_000);
         let Ok(issued_i) = i64::try_from(issued_s) else {
             return false;
@@ -106,13 +148,25 @@ impl ViewKey {
         if !(-CLOCK_SLACK_S..=VIEW_TOKEN_TTL_S).contains(&age) {
             return false;
         }
-        // Compared without stopping at the first difference.
-        let expected = self.mac(code, issued_s);
-        expected
-            .iter()
-            .zip(mac.iter())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+        same_mac(&self.mac(VIEW_CONTEXT, code, issued_s.to_le_bytes()), &mac)
+    }
+
+    /// The PIN proof of the browser that confirmed the PIN of `code` at
+    /// `confirmed_us` (the time the state keeps): 24 hex digits, which need no
+    /// quoting in a cookie.
+    pub fn pin_proof(&self, code: &str, confirmed_us: i64) -> String {
+        hex::encode(self.mac(PIN_CONTEXT, code, confirmed_us.to_le_bytes()))
+    }
+
+    /// Whether `proof` is the PIN proof of `code` confirmed at
+    /// `confirmed_us`. It does not expire: the cookie's `Max-Age` bounds it.
+    pub fn check_pin_proof(&self, code: &str, confirmed_us: i64, proof: &str) -> bool {
+        parse_mac(proof).is_some_and(|mac| {
+            same_mac(
+                &self.mac(PIN_CONTEXT, code, confirmed_us.to_le_bytes()),
+                &mac,
+            )
+        })
     }
 }
 
@@ -165,5 +219,54 @@ mod tests {
             }
             assert!(!k.check("CODE-1", &bad, NOW), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_pin_proof_is_the_documented_mac() {
+        let k = key(7);
+        let confirmed_us: i64 = 1_795_572_000_123_456;
+        // BLAKE3-keyed(view key, "proofmark-pin/1" || u32 LE len(code) || code || i64 LE t).
+        let mut message = b"proofmark-pin/1".to_vec();
+        message.extend_from_slice(&6u32.to_le_bytes());
+        message.extend_from_slice(b"CODE-1");
+        message.extend_from_slice(&confirmed_us.to_le_bytes());
+        let full = blake3::keyed_hash(&[7; 32], &message);
+        let expected = hex::encode(&full.as_bytes()[..12]);
+        assert_eq!(k.pin_proof("CODE-1", confirmed_us), expected);
+        assert!(k.check_pin_proof("CODE-1", confirmed_us, &expected));
+    }
+
+    #[test]
+    fn a_pin_proof_holds_for_its_code_time_and_key_only() {
+        let k = key(1);
+        let t = 1_795_572_000_000_000;
+        let proof = k.pin_proof("CODE-1", t);
+        assert_eq!(proof.len(), 24);
+        assert!(k.check_pin_proof("CODE-1", t, &proof));
+        // Years later too: the cookie's lifetime bounds it, not the MAC.
+        assert!(k.check_pin_proof("CODE-1", t, &k.pin_proof("CODE-1", t)));
+        assert!(!k.check_pin_proof("CODE-2", t, &proof));
+        assert!(!k.check_pin_proof("CODE-1", t + 1, &proof));
+        assert!(!key(2).check_pin_proof("CODE-1", t, &proof));
+        // Upper-case hex is the same bytes; anything else is refused.
+        assert!(k.check_pin_proof("CODE-1", t, &proof.to_uppercase()));
+        for bad in [
+            String::new(),
+            proof[..22].to_owned(),
+            format!("{proof}00"),
+            format!("{}g", &proof[..23]),
+            format!("1.{proof}"),
+        ] {
+            assert!(!k.check_pin_proof("CODE-1", t, &bad), "{bad}");
+        }
+        // A view token's MAC is no PIN proof, nor the reverse: the same code and the
+        // same eight bytes of time, only the context differs.
+        let issued_s = t.div_euclid(1_000_000);
+        let token = k.token("CODE-1", t);
+        let (_, view_mac) = token.split_once('.').unwrap();
+        assert!(!k.check_pin_proof("CODE-1", issued_s, view_mac));
+        let as_token = format!("{issued_s}.{}", k.pin_proof("CODE-1", issued_s));
+        assert!(!k.check("CODE-1", &as_token, t));
+        assert!(k.check("CODE-1", &token, t));
     }
 }
