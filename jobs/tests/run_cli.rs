@@ -370,19 +370,22 @@ fn exit_codes_locks_metrics_and_until() {
         dir.path().join("metrics/until.prom"),
         dir.path().join("metrics/until.json"),
     );
-    let out = ok(&proofmark(
-        &[
-            "run",
-            &job,
-            "--until",
-            "plan",
-            "--metrics-file",
-            until_metrics.to_str().unwrap(),
-            "--summary-json",
-            until_summary.to_str().unwrap(),
-        ],
-        &key,
-    ));
+    let until_plan = || {
+        ok(&proofmark(
+            &[
+                "run",
+                &job,
+                "--until",
+                "plan",
+                "--metrics-file",
+                until_metrics.to_str().unwrap(),
+                "--summary-json",
+                until_summary.to_str().unwrap(),
+            ],
+            &key,
+        ))
+    };
+    let out = until_plan();
     assert!(line(&out, "batch").contains("NOT complete"), "{out}");
     let text = std::fs::read_to_string(&until_metrics).unwrap();
     assert!(
@@ -484,19 +487,7 @@ fn exit_codes_locks_metrics_and_until() {
     );
 
     // --until on a complete batch says so, and counts as the job's success.
-    let out = ok(&proofmark(
-        &[
-            "run",
-            &job,
-            "--until",
-            "plan",
-            "--metrics-file",
-            until_metrics.to_str().unwrap(),
-            "--summary-json",
-            until_summary.to_str().unwrap(),
-        ],
-        &key,
-    ));
+    let out = until_plan();
     assert!(line(&out, "batch").contains("completed earlier"), "{out}");
     let text = std::fs::read_to_string(&until_metrics).unwrap();
     assert!(text.contains("last_success_timestamp_seconds{"), "{text}");
