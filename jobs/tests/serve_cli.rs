@@ -59,7 +59,11 @@ fn publish_then_serve_then_stop_on_sigterm() {
         ],
         &key,
     );
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(
+        missing.status.code(),
+        Some(3),
+        "a batch never committed is a step out of order"
+    );
 
     let pins = std::fs::read_to_string(dir.path().join("data/secrets/pins.csv")).unwrap();
     let code = pins

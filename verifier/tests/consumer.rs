@@ -509,7 +509,11 @@ async fn language_follows_query_cookie_and_accept_language() {
     )));
     assert!(en.body.contains("Provided by"));
     // Nothing chosen, nothing remembered (the scan's view token aside).
-    assert!(set_cookies(&en).iter().all(|c| c.starts_with("pm_view=")));
+    assert!(
+        set_cookies(&en)
+            .iter()
+            .all(|c| c.starts_with("__Secure-pm_view="))
+    );
 
     let zh = get(
         &app,
@@ -1138,14 +1142,14 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"malformed\"} 1\n"));
 }
 
-/// The view token cookie a counted scan sets (`pm_view=...`), as a
+/// The view token cookie a counted scan sets (`__Secure-pm_view=...`), as a
 /// `Cookie` header value.
 fn view_cookie(reply: &Reply) -> String {
     set_cookies(reply)
         .iter()
-        .find_map(|c| c.strip_prefix("pm_view="))
+        .find_map(|c| c.strip_prefix("__Secure-pm_view="))
         .and_then(|rest| rest.split(';').next())
-        .map(|token| format!("pm_view={token}"))
+        .map(|token| format!("__Secure-pm_view={token}"))
         .expect("a counted scan sets the view token cookie")
 }
 
@@ -1166,7 +1170,7 @@ async fn only_the_scanning_browser_views_the_page_without_counting() {
     let cookie = view_cookie(&first);
     let attrs = set_cookies(&first)
         .into_iter()
-        .find(|c| c.starts_with("pm_view="))
+        .find(|c| c.starts_with("__Secure-pm_view="))
         .unwrap();
     // One cookie per code: its page's path.
     assert!(
@@ -1194,7 +1198,9 @@ async fn only_the_scanning_browser_views_the_page_without_counting() {
             );
             // A view sets no new token: the scan's keeps its time.
             assert!(
-                !set_cookies(&r).iter().any(|c| c.starts_with("pm_view=")),
+                !set_cookies(&r)
+                    .iter()
+                    .any(|c| c.starts_with("__Secure-pm_view=")),
                 "{query}"
             );
         }
@@ -1212,17 +1218,20 @@ async fn only_the_scanning_browser_views_the_page_without_counting() {
     let other_page = get(&app, &format!("/s/{}", other.0), &[]).await;
     let other_cookie = view_cookie(&other_page);
     get(&app, &path, &[("cookie", &other_cookie)]).await; // 5
-    let token = cookie.strip_prefix("pm_view=").unwrap();
+    let token = cookie.strip_prefix("__Secure-pm_view=").unwrap();
     let (issued, mac) = token.split_once('.').unwrap();
     // An issue time inside the window: only the MAC refuses it.
-    let forged = format!("pm_view={}.{mac}", issued.parse::<u64>().unwrap() - 60);
+    let forged = format!(
+        "__Secure-pm_view={}.{mac}",
+        issued.parse::<u64>().unwrap() - 60
+    );
     get(&app, &path, &[("cookie", &forged)]).await; // 6
     // A PIN answer sets no token.
     let answer = post_pin(&app, &s.code, "", "en").await;
     assert!(
         !set_cookies(&answer)
             .iter()
-            .any(|c| c.starts_with("pm_view="))
+            .any(|c| c.starts_with("__Secure-pm_view="))
     );
     // Two hours after the scan (the views meanwhile renewed nothing), the token no longer
     // works: the browser's next visit is a scan, which gives it a new token.
@@ -1445,11 +1454,15 @@ async fn padded_codes_redirect_and_share_the_canonical_state() {
     let clock = TestClock::new();
     let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
     let path = format!("/s/{}", s.code);
+    // A code spelled with percent escapes is the same page, under another path than the
+    // one its cookies are set for: redirected too.
+    let escaped = format!("/s/%{:02X}{}", s.code.as_bytes()[0], &s.code[1..]);
     for padded in [
         format!("{path}%20"),
         format!("{path}%0A"),
         format!("{path}%09"),
         format!("/s/%20{}", s.code),
+        escaped,
     ] {
         let r = get(&app, &padded, &[]).await;
         assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT, "{padded}");
@@ -1970,12 +1983,18 @@ async fn a_full_disk_hides_no_history_and_the_state_recovers() {
             r.body
         );
         assert!(section(&r.body, "journey").is_some());
+        // The database failed and could not be reopened: the scans cannot even be read,
+        // so whether the PIN was confirmed is unknown. The page says a copy warning may be
+        // missing rather than showing none, offers no PIN form, and sets no view token (the
+        // next view is to count).
+        let unreadable = section(&r.body, "state-unreadable").expect("the notice");
         assert!(
-            r.body.contains("This scan could not be counted"),
-            "{}",
-            r.body
+            unreadable.contains("a warning that this label may be a copy could be missing"),
+            "{unreadable}"
         );
+        assert!(section(&r.body, "pin").is_none(), "{}", r.body);
         assert!(!r.body.contains("Scans of this code"));
+        assert!(set_cookies(&r).is_empty(), "{:?}", set_cookies(&r));
     }
     let r = post_pin(&app, &s.code, &s.pin, "en").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -2088,14 +2107,14 @@ async fn providers_are_named_from_the_directory() {
     }
 }
 
-/// The PIN proof cookie an answer that confirmed a PIN sets (`pm_pin=...`),
+/// The PIN proof cookie an answer that confirmed a PIN sets (`__Secure-pm_pin=...`),
 /// as a `Cookie` header value.
 fn pin_cookie(reply: &Reply) -> String {
     set_cookies(reply)
         .iter()
-        .find_map(|c| c.strip_prefix("pm_pin="))
+        .find_map(|c| c.strip_prefix("__Secure-pm_pin="))
         .and_then(|rest| rest.split(';').next())
-        .map(|proof| format!("pm_pin={proof}"))
+        .map(|proof| format!("__Secure-pm_pin={proof}"))
         .expect("the answer that confirmed the PIN sets the PIN proof cookie")
 }
 
@@ -2109,7 +2128,8 @@ async fn the_browser_that_confirmed_the_pin_is_told_so() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let consumer = consumer(dir.path(), &clock);
+    let app = app(real_lookup(), consumer.clone(), trust());
     let path = format!("/s/{}", s.code);
     let zone = ViewerZone::default_zone();
     let scan = get(&app, &path, &[("accept-language", "en")]).await;
@@ -2123,7 +2143,7 @@ async fn the_browser_that_confirmed_the_pin_is_told_so() {
     assert!(section(&right.body, "copy-warning").is_none());
     let attrs = set_cookies(&right)
         .into_iter()
-        .find(|c| c.starts_with("pm_pin="))
+        .find(|c| c.starts_with("__Secure-pm_pin="))
         .expect("a PIN proof");
     assert!(
         attrs.ends_with(&format!(
@@ -2132,7 +2152,7 @@ async fn the_browser_that_confirmed_the_pin_is_told_so() {
         "{attrs}"
     );
     let proof = pin_cookie(&right);
-    assert_eq!(proof.len(), "pm_pin=".len() + 24);
+    assert_eq!(proof.len(), "__Secure-pm_pin=".len() + 24);
     let both = format!("{view}; {proof}");
 
     // The reload of that answer: the right PIN again, with the proof.
@@ -2174,11 +2194,16 @@ async fn the_browser_that_confirmed_the_pin_is_told_so() {
     let other_confirmed = post_pin(&app, &other_code.0, &other_code.1, "en").await;
     let other_proof = pin_cookie(&other_confirmed);
     let edited = {
-        let hex = proof.strip_prefix("pm_pin=").unwrap();
+        let hex = proof.strip_prefix("__Secure-pm_pin=").unwrap();
         let flipped = if hex.starts_with('0') { "1" } else { "0" };
-        format!("pm_pin={flipped}{}", &hex[1..])
+        format!("__Secure-pm_pin={flipped}{}", &hex[1..])
     };
-    for cookies in ["", other_proof.as_str(), edited.as_str(), "pm_pin="] {
+    for cookies in [
+        "",
+        other_proof.as_str(),
+        edited.as_str(),
+        "__Secure-pm_pin=",
+    ] {
         let r = post_pin_with(&app, &s.code, &s.pin, "en", &[("cookie", cookies)]).await;
         assert!(
             plain(&r.body).contains(&format!(
@@ -2251,6 +2276,26 @@ async fn the_browser_that_confirmed_the_pin_is_told_so() {
     // The proof is bound to its code: the other code's proof says nothing here.
     let r = get(&app, &path, &[("cookie", &other_proof)]).await;
     assert!(!r.body.contains("confirmed-here"));
+
+    // Two hours after the confirmation the repost is no longer the reload of its answer
+    // (a phone that confirmed a genuine tin, shown to a later buyer): it warns, and says
+    // that this browser confirmed the PIN.
+    clock.advance(2 * 3600 * 1_000_000);
+    let late = post_pin_with(&app, &s.code, &s.pin, "en", &[("cookie", &both)]).await;
+    assert!(
+        plain(&late.body).contains("⚠ This PIN was already confirmed on"),
+        "{}",
+        late.body
+    );
+    let warning = section(&late.body, "copy-warning").expect("the copy warning");
+    assert!(warning.contains("<p id=\"confirmed-here\">"), "{warning}");
+    assert!(!late.body.contains("you confirmed it from this browser"));
+    // Reposts by the confirming browser are not counted as the copy signal.
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed_again\"} 3\n"),
+        "{text}"
+    );
 }
 
 /// A check that calls every report verified, anchored in the ledger: for pages whose
@@ -2313,7 +2358,10 @@ async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge
     let r = get(&page, &format!("/s/{}?lang=en", s.code), &[]).await;
     let alerts = section(&r.body, "alerts").expect("a summary");
     assert!(alerts.contains("class=\"warn\""), "{alerts}");
-    assert!(alerts.contains("<li>Customs: held</li>"), "{alerts}");
+    assert!(
+        alerts.contains("<li>Customs: held (<time datetime=\""),
+        "{alerts}"
+    );
     let journey = section(&r.body, "journey").unwrap();
     assert!(journey.contains(">Held by customs</a>"), "{journey}");
 
@@ -2355,18 +2403,20 @@ async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge
         alerts.contains("id=\"alerts\" class=\"bad\" role=\"alert\""),
         "{alerts}"
     );
-    assert!(
-        alerts.contains(&format!("<li>Recalled on {recall_date}</li>")),
-        "{alerts}"
-    );
+    // Each with its date, in the viewer's zone, as a <time>.
+    let dated = |text: &str, date: &str| {
+        let (before, after) = text.split_once("{date}").unwrap();
+        let at = alerts.contains(&format!("<li>{before}<time datetime=\""))
+            && alerts.contains(&format!(">{date}</time>{after}</li>"));
+        assert!(at, "{text} on {date} not in {alerts}");
+    };
+    dated("Recalled on {date}", &recall_date);
     let en_type = proofmark_verifier::consumer::i18n::label(Lang::En, &inspection_type).unwrap();
-    assert!(
-        alerts.contains(&format!(
-            "<li>Inspection failed: {en_type} on {inspection_date}</li>"
-        )),
-        "{alerts}"
+    dated(
+        &format!("Inspection failed: {en_type} on {{date}}"),
+        &inspection_date,
     );
-    assert!(alerts.contains("<li>Customs: held</li>"));
+    assert!(alerts.contains("<li>Customs: held (<time datetime=\""));
     // Under the badge, above the PIN form and the records.
     let at = |id: &str| r.body.find(&format!("id=\"{id}\"")).unwrap();
     assert!(at("verdict") < at("alerts"));
@@ -2374,18 +2424,22 @@ async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge
     assert!(at("alerts") < at("product"));
     let zh = get(&page, &format!("/s/{}?lang=zh", s.code), &[]).await;
     let alerts = section(&zh.body, "alerts").unwrap();
-    assert!(
-        alerts.contains(&format!("<li>已于 {recall_date} 召回</li>")),
-        "{alerts}"
-    );
+    let dated = |text: &str, date: &str| {
+        let (before, after) = text.split_once("{date}").unwrap();
+        let at = alerts.contains(&format!("<li>{before}<time datetime=\""))
+            && alerts.contains(&format!(">{date}</time>{after}</li>"));
+        assert!(at, "{text} on {date} not in {alerts}");
+    };
+    dated("已于 {date} 召回", &recall_date);
     let zh_type = proofmark_verifier::consumer::i18n::label(Lang::Zh, &inspection_type).unwrap();
+    dated(
+        &format!("检验不合格：{zh_type}（{{date}}）"),
+        &inspection_date,
+    );
     assert!(
-        alerts.contains(&format!(
-            "<li>检验不合格：{zh_type}（{inspection_date}）</li>"
-        )),
+        alerts.contains("<li>海关：扣留（<time datetime=\""),
         "{alerts}"
     );
-    assert!(alerts.contains("<li>海关：扣留</li>"));
 }
 
 /// After a wrong PIN the field is marked invalid and described by the answer; while wrong

@@ -404,6 +404,10 @@ pub struct Texts {
     /// Added to the copy warning in the browser that confirmed the PIN, with
     /// `{confirmed}`.
     pub copy_warning_this_browser: &'static str,
+    /// Heading of the notice shown when the code's scans and PIN state cannot be read.
+    pub state_unreadable: &'static str,
+    /// That notice: a copy warning may be missing.
+    pub state_unreadable_detail: &'static str,
     /// Heading of the PIN form.
     pub pin_heading: &'static str,
     /// Explanation of the PIN form.
@@ -540,8 +544,8 @@ static ZH: Texts = Texts {
     alert_returned: "已于 {date} 退回",
     alert_destroyed: "已于 {date} 销毁",
     alert_inspection_failed: "检验不合格：{type}（{date}）",
-    alert_customs_held: "海关：扣留",
-    alert_customs_rejected: "海关：拒绝入境",
+    alert_customs_held: "海关：扣留（{date}）",
+    alert_customs_rejected: "海关：拒绝入境（{date}）",
     unknown_code: "✖ 未查询到此码",
     unknown_code_detail: "系统中没有此码的记录。请核对扫描或输入是否正确；如确认无误，该商品可能不是正品，请联系品牌方核实。",
     technical_details: "技术细节（英文）",
@@ -567,6 +571,8 @@ static ZH: Texts = Texts {
     copy_warning_detail_once: "此码的防伪密码已于 {confirmed} 被验证过。此码共被扫描 1 次，扫描于 {first}。如果不是您本人验证的，此标签可能被复制，谨防假冒，请联系品牌方核实。",
     copy_warning_detail_unscanned: "此码的防伪密码已于 {confirmed} 被验证过。如果不是您本人验证的，此标签可能被复制，谨防假冒，请联系品牌方核实。",
     copy_warning_this_browser: "此浏览器已于 {confirmed} 验证过此密码。",
+    state_unreadable: "⚠ 暂时无法读取此码的扫描记录",
+    state_unreadable_detail: "暂时无法读取此码的扫描次数和防伪密码状态，因此本页可能缺少“标签可能被复制”的提示。请稍后再扫一次。",
     pin_heading: "刮开涂层验证密码",
     pin_help: "刮开标签上的涂层，输入密码。每个密码只能验证一次。",
     pin_label: "密码",
@@ -642,13 +648,13 @@ static EN: Texts = Texts {
     not_verified_detail: "This code's information does not match what the brand registered; it may have been tampered with. Do not trust the information on this page, and contact the brand to check.",
     unconfirmed: "⚠ Cannot confirm right now",
     unconfirmed_detail: "The check cannot be completed right now. This does not mean the product is fake. Please scan again later; if you still see this notice, contact the brand.",
-    alerts: "⚠ Please note: this product has these records",
+    alerts: "⚠ Please note: records that need your attention",
     alert_recalled: "Recalled on {date}",
     alert_returned: "Returned on {date}",
     alert_destroyed: "Destroyed on {date}",
     alert_inspection_failed: "Inspection failed: {type} on {date}",
-    alert_customs_held: "Customs: held",
-    alert_customs_rejected: "Customs: entry refused",
+    alert_customs_held: "Customs: held ({date})",
+    alert_customs_rejected: "Customs: entry refused ({date})",
     unknown_code: "✖ Code not found",
     unknown_code_detail: "There is no record of this code. Check that it was scanned or typed correctly; if it was, the product may not be genuine: contact the brand to check.",
     technical_details: "Technical details",
@@ -674,6 +680,8 @@ static EN: Texts = Texts {
     copy_warning_detail_once: "The scratch-off PIN of this code was already confirmed on {confirmed}. This code has been scanned once, on {first}. If you did not confirm it yourself, the label may have been copied: beware of fakes and contact the brand to check.",
     copy_warning_detail_unscanned: "The scratch-off PIN of this code was already confirmed on {confirmed}. If you did not confirm it yourself, the label may have been copied: beware of fakes and contact the brand to check.",
     copy_warning_this_browser: "This browser confirmed the PIN at {confirmed}.",
+    state_unreadable: "⚠ This code's scan history cannot be read right now",
+    state_unreadable_detail: "The scan count and PIN status of this code cannot be read right now, so a warning that this label may be a copy could be missing from this page. Please scan again later.",
     pin_heading: "Check the scratch-off PIN",
     pin_help: "Scratch the label's coating and enter the PIN. Each PIN can be confirmed once.",
     pin_label: "PIN",

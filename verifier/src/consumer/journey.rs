@@ -57,10 +57,13 @@ pub enum Alert<'a> {
         /// When.
         at_us: Option<i64>,
     },
-    /// A customs record whose status is `held` or `rejected`.
+    /// A customs declaration whose latest record's status is `held` or
+    /// `rejected` (goods held and then released raise none).
     Customs {
         /// The status.
         status: &'a str,
+        /// When (the record's [`shown_time`]).
+        at_us: Option<i64>,
     },
 }
 
@@ -72,7 +75,7 @@ impl Alert<'_> {
         match self {
             Alert::Logistics { event, .. } => *event != "returned",
             Alert::InspectionFailed { .. } => true,
-            Alert::Customs { status } => *status == "rejected",
+            Alert::Customs { status, .. } => *status == "rejected",
         }
     }
 
@@ -92,7 +95,10 @@ impl Alert<'_> {
             }),
             "customs" => text(r, "status")
                 .filter(|s| matches!(*s, "held" | "rejected"))
-                .map(|status| Alert::Customs { status }),
+                .map(|status| Alert::Customs {
+                    status,
+                    at_us: shown_time(entry),
+                }),
             _ => None,
         }
     }
@@ -134,7 +140,27 @@ impl<'a> Journey<'a> {
                 r.kind == "production" && text(&r.record, "code") == Some(report.code.as_str())
             })
             .or_else(|| timeline.iter().copied().find(|r| r.kind == "production"));
-        let alerts = timeline.iter().copied().filter_map(Alert::of).collect();
+        // A declaration's status is that of its latest record: one held and then released is
+        // not held. Records without a declaration id stand alone.
+        let mut latest_customs: std::collections::HashMap<&str, &RecordEntry> =
+            std::collections::HashMap::new();
+        for r in timeline.iter().copied().filter(|r| r.kind == "customs") {
+            if let Some(id) = text(&r.record, "declaration_id") {
+                latest_customs.insert(id, r);
+            }
+        }
+        let superseded = |r: &RecordEntry| {
+            r.kind == "customs"
+                && text(&r.record, "declaration_id")
+                    .and_then(|id| latest_customs.get(id))
+                    .is_some_and(|latest| !std::ptr::eq(*latest, r))
+        };
+        let alerts = timeline
+            .iter()
+            .copied()
+            .filter(|r| !superseded(r))
+            .filter_map(Alert::of)
+            .collect();
         Journey {
             production,
             inspections: of_kind("inspection"),
@@ -295,6 +321,42 @@ mod tests {
     }
 
     #[test]
+    fn a_declaration_held_and_then_released_is_no_alert() {
+        let customs = |name: &'static str, id: &str, status: &str, t: i64| {
+            entry(
+                "customs",
+                name,
+                json!({"declaration_id": id, "status": status, "event_time": t}),
+                "b",
+            )
+        };
+        // d1 held, then released; d2 released, then held; d3 held only.
+        let report = report(vec![
+            customs("a", "d1", "held", 1),
+            customs("b", "d1", "released", 2),
+            customs("c", "d2", "released", 3),
+            customs("d", "d2", "held", 4),
+            customs("e", "d3", "rejected", 5),
+        ]);
+        let journey = Journey::from_report(&report);
+        assert_eq!(
+            journey.alerts,
+            [
+                Alert::Customs {
+                    status: "held",
+                    at_us: Some(4)
+                },
+                Alert::Customs {
+                    status: "rejected",
+                    at_us: Some(5)
+                },
+            ]
+        );
+        // Every record is still in the timeline.
+        assert_eq!(journey.timeline.len(), 5);
+    }
+
+    #[test]
     fn recalls_failed_inspections_and_held_goods_are_alerts() {
         let records = vec![
             entry(
@@ -349,7 +411,10 @@ mod tests {
                     inspection_type: "label_check",
                     at_us: Some(3)
                 },
-                Alert::Customs { status: "held" },
+                Alert::Customs {
+                    status: "held",
+                    at_us: Some(4)
+                },
                 Alert::Logistics {
                     event: "returned",
                     at_us: Some(5)
@@ -362,7 +427,13 @@ mod tests {
         );
         let grave: Vec<bool> = journey.alerts.iter().map(Alert::is_grave).collect();
         assert_eq!(grave, [true, false, false, true]);
-        assert!(Alert::Customs { status: "rejected" }.is_grave());
+        assert!(
+            Alert::Customs {
+                status: "rejected",
+                at_us: None
+            }
+            .is_grave()
+        );
         assert!(
             Alert::Logistics {
                 event: "destroyed",

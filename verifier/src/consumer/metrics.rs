@@ -22,6 +22,7 @@ pub struct ConsumerMetrics {
     copy_warnings: AtomicU64,
     pin_confirmed: AtomicU64,
     pin_already_confirmed: AtomicU64,
+    pin_confirmed_again: AtomicU64,
     pin_wrong: AtomicU64,
     pin_rate_limited: AtomicU64,
     pin_malformed: AtomicU64,
@@ -95,6 +96,12 @@ impl ConsumerMetrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts the right PIN posted again, soon after, by the browser that confirmed it (the
+    /// reload of its answer): not the copy signal `already_confirmed` is.
+    pub fn pin_confirmed_again(&self) {
+        self.pin_confirmed_again.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a submitted value that is not a PIN.
     pub fn pin_malformed(&self) {
         self.pin_malformed.fetch_add(1, Ordering::Relaxed);
@@ -140,6 +147,7 @@ impl ConsumerMetrics {
         for (outcome, c) in [
             ("confirmed", &self.pin_confirmed),
             ("already_confirmed", &self.pin_already_confirmed),
+            ("confirmed_again", &self.pin_confirmed_again),
             ("wrong", &self.pin_wrong),
             ("rate_limited", &self.pin_rate_limited),
             ("malformed", &self.pin_malformed),

@@ -123,8 +123,9 @@ pub struct CodePage<'a> {
     pub report: &'a CodeReport,
     /// Its verification.
     pub verification: &'a Verification,
-    /// The scan state.
-    pub scans: ScanInfo,
+    /// The scan state, `None` when it could not be read (the page then says
+    /// that a copy warning may be missing).
+    pub scans: Option<ScanInfo>,
     /// Whether this view was a scan that could not be recorded (the state
     /// failed): the page says so instead of giving a count.
     pub scan_not_counted: bool,
@@ -501,13 +502,24 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     let base = code_path(viewer.code);
     let mut out = String::with_capacity(16 * 1024);
     open_page(&mut out, viewer, &base);
+    // The state could not be read: whether the PIN was confirmed is unknown, so the copy
+    // warning may be missing. Said first, not left out.
+    if page.scans.is_none() {
+        let _ = write!(
+            out,
+            "<section id=\"state-unreadable\" class=\"warn\" role=\"alert\"><h2>{}</h2><p>{}</p></section>",
+            Esc(t.state_unreadable),
+            Esc(t.state_unreadable_detail)
+        );
+    }
+    let scans = page.scans.unwrap_or_default();
     // Times in sentences are `<time>` too: kept on one line, and machine-readable.
-    let first = time_tag(viewer, page.scans.first_scan_us);
-    let count = page.scans.count.to_string();
+    let first = time_tag(viewer, scans.first_scan_us);
+    let count = scans.count.to_string();
     if page.copy_warning {
-        let confirmed = time_tag(viewer, page.scans.pin_confirmed_us);
+        let confirmed = time_tag(viewer, scans.pin_confirmed_us);
         // Without a counted scan there is no count or first scan to give.
-        let template = match (page.scans.count, page.scans.first_scan_us) {
+        let template = match (scans.count, scans.first_scan_us) {
             (0, _) | (_, None) => t.copy_warning_detail_unscanned,
             (1, Some(_)) => t.copy_warning_detail_once,
             _ => t.copy_warning_detail,
@@ -541,7 +553,7 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     }
     // Many scans and no PIN confirmed: most buyers never scratch the PIN, so a copied label
     // shows mostly as scans. Said near the top, as a caution rather than an alarm.
-    if !page.copy_warning && page.scans.count >= MANY_SCANS {
+    if !page.copy_warning && scans.count >= MANY_SCANS {
         let _ = write!(
             out,
             "<section id=\"many-scans\" class=\"warn\"><h2>{}</h2><p>{}</p></section>",
@@ -574,13 +586,13 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     inspections_section(&mut out, viewer, &journey.inspections);
     customs_section(&mut out, viewer, &journey.customs);
     timeline_section(&mut out, viewer, &journey);
-    if page.scan_not_counted {
+    if page.scan_not_counted && page.scans.is_some() {
         let _ = write!(
             out,
             "<section id=\"scans\" class=\"warn\"><p>{}</p></section>",
             Esc(t.scan_not_counted)
         );
-    } else if page.scans.count > 0 {
+    } else if scans.count > 0 {
         let _ = write!(
             out,
             "<section id=\"scans\"><p>{}</p></section>",
@@ -833,7 +845,10 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                 | PinNotice::ConfirmedHere { .. }
         )
     );
-    let show_form = page.scans.pin_confirmed_us.is_none() && !confirmed_now;
+    // Not while the state cannot be read: the PIN may have been confirmed already.
+    let show_form = page
+        .scans
+        .is_some_and(|s| s.pin_confirmed_us.is_none() && !confirmed_now);
     if message.is_none() && !show_form {
         return;
     }

@@ -520,6 +520,7 @@ fn read_scan_state(
 async fn show(
     State(app): State<App>,
     method: Method,
+    uri: axum::http::Uri,
     Path(code): Path<String>,
     RawQuery(raw_query): RawQuery,
     query: Result<Query<ViewQuery>, QueryRejection>,
@@ -537,8 +538,12 @@ async fn show(
         // Only a form the lookup normalises (trims) to the report's code is
         // redirected: a lookup that answered with some other code could
         // otherwise send the browser round in circles. The state is keyed on
-        // the report's code either way.
-        if report.code != code && code.trim() == report.code {
+        // the report's code either way. So is a path that spells the code with
+        // percent escapes: the cookies' path is the canonical one, which a
+        // browser would not match against the escaped form.
+        if code.trim() == report.code
+            && (report.code != code || uri.path() != code_path(&report.code))
+        {
             return redirect_to_canonical(&report.code, raw_query.as_deref());
         }
         let (report, verification) = match verify(&app, report).await {
@@ -572,11 +577,13 @@ async fn show(
             }
         });
         let scan_not_counted = is_scan && state.failed;
-        let scans = state.scans.unwrap_or_default();
-        let copy_warning = scans.pin_confirmed_us.is_some();
-        let pin_confirmed_here = scans
-            .pin_confirmed_us
-            .is_some_and(|at| confirmed_here(&headers, view_key, &report.code, at));
+        // Scans that cannot be read leave `scans` empty: the page then says that a copy
+        // warning may be missing, rather than showing none.
+        let scans = state.scans;
+        let confirmed_at = scans.and_then(|s| s.pin_confirmed_us);
+        let copy_warning = confirmed_at.is_some();
+        let pin_confirmed_here =
+            confirmed_at.is_some_and(|at| confirmed_here(&headers, view_key, &report.code, at));
         if scan_not_counted {
             app.consumer.metrics.scan_uncounted();
         } else if is_scan {
@@ -594,8 +601,8 @@ async fn show(
             pin: pin_panel(&app, state.has_pin, None),
         };
         let mut response = html_response(StatusCode::OK, &prefs, render_code_page(&viewer, &page));
-        if is_scan {
-            // The browser that scanned may change the view of this code without
+        if is_scan && !scan_not_counted {
+            // The browser whose scan was counted may view this code again without
             // counting again, for a while ([`super::view`]).
             let token = view_key.token(&report.code, now_us);
             let cookie = format!(
@@ -693,11 +700,16 @@ async fn submit_pin(
                 return unavailable(&app, &prefs, &viewer);
             }
         };
-        let scans = state.scans.unwrap_or_default();
+        let scans = state.scans;
+        // The check's own answer gives the confirmation time when the scans cannot be read.
+        let confirmed_at = scans.and_then(|s| s.pin_confirmed_us).or(match &outcome {
+            Ok(PinOutcome::Confirmed { at_us }) => Some(*at_us),
+            Ok(PinOutcome::AlreadyConfirmed { confirmed_us }) => Some(*confirmed_us),
+            _ => None,
+        });
         let view_key = app.consumer.store.view_key();
         let (notice, status, retry_at_us) = match outcome {
             Ok(outcome) => {
-                app.consumer.metrics.pin(&outcome);
                 tracing::info!(?outcome, "PIN checked");
                 let (status, retry) = match outcome {
                     PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. } => {
@@ -712,14 +724,21 @@ async fn submit_pin(
                     PinOutcome::NoPin => (StatusCode::NOT_FOUND, None),
                 };
                 let notice = match outcome {
-                    // The right PIN again from the browser that confirmed it: the reload
-                    // of its own answer, not a copy.
+                    // The right PIN again, soon, from the browser that confirmed it: the
+                    // reload of its own answer, not a copy. Later, or from a phone shown to a
+                    // buyer, the answer warns as for anyone else.
                     PinOutcome::AlreadyConfirmed { confirmed_us }
-                        if confirmed_here(&headers, view_key, &canonical, confirmed_us) =>
+                        if now_us.saturating_sub(confirmed_us)
+                            <= VIEW_TOKEN_TTL_S * 1_000_000
+                            && confirmed_here(&headers, view_key, &canonical, confirmed_us) =>
                     {
+                        app.consumer.metrics.pin_confirmed_again();
                         PinNotice::ConfirmedHere { confirmed_us }
                     }
-                    outcome => PinNotice::Outcome(outcome),
+                    outcome => {
+                        app.consumer.metrics.pin(&outcome);
+                        PinNotice::Outcome(outcome)
+                    }
                 };
                 (notice, status, retry)
             }
@@ -734,14 +753,13 @@ async fn submit_pin(
         };
         // Once the PIN is confirmed every page warns, but the answer that
         // confirmed it and its reload by the browser that confirmed it.
-        let copy_warning = scans.pin_confirmed_us.is_some()
+        let copy_warning = confirmed_at.is_some()
             && !matches!(
                 notice,
                 PinNotice::Outcome(PinOutcome::Confirmed { .. }) | PinNotice::ConfirmedHere { .. }
             );
-        let pin_confirmed_here = scans
-            .pin_confirmed_us
-            .is_some_and(|at| confirmed_here(&headers, view_key, &canonical, at));
+        let pin_confirmed_here =
+            confirmed_at.is_some_and(|at| confirmed_here(&headers, view_key, &canonical, at));
         let page = CodePage {
             report: &report,
             verification: &verification,

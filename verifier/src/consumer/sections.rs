@@ -404,11 +404,19 @@ pub(super) fn alerts_section(out: &mut String, viewer: &Viewer<'_>, alerts: &[Al
         "<section id=\"alerts\" class=\"{class}\" role=\"alert\"><h2>{}</h2><ul>",
         Esc(t.alerts)
     );
-    let date = |us: Option<i64>| {
-        let shown = us
-            .and_then(|us| viewer.zone.format_date_micros(us))
-            .unwrap_or_else(|| t.unknown_value.to_owned());
-        Esc(&shown).to_string()
+    // A date in the viewer's zone, machine-readable as the page's other times are.
+    let date = |us: Option<i64>| match us.and_then(|us| {
+        Some((
+            viewer.zone.rfc3339_micros(us)?,
+            viewer.zone.format_date_micros(us)?,
+        ))
+    }) {
+        Some((datetime, shown)) => format!(
+            "<time datetime=\"{}\">{}</time>",
+            Esc(&datetime),
+            Esc(&shown)
+        ),
+        None => Esc(t.unknown_value).to_string(),
     };
     for alert in alerts {
         let line = match *alert {
@@ -428,17 +436,24 @@ pub(super) fn alerts_section(out: &mut String, viewer: &Viewer<'_>, alerts: &[Al
                 &[
                     (
                         "type",
-                        &Esc(&labelled(viewer.lang, inspection_type)).to_string(),
+                        &if inspection_type.is_empty() {
+                            Esc(t.unknown_value).to_string()
+                        } else {
+                            Esc(&labelled(viewer.lang, inspection_type)).to_string()
+                        },
                     ),
                     ("date", &date(at_us)),
                 ],
             ),
-            Alert::Customs { status } => Esc(if status == "rejected" {
-                t.alert_customs_rejected
-            } else {
-                t.alert_customs_held
-            })
-            .to_string(),
+            Alert::Customs { status, at_us } => fill(
+                &Esc(if status == "rejected" {
+                    t.alert_customs_rejected
+                } else {
+                    t.alert_customs_held
+                })
+                .to_string(),
+                &[("date", &date(at_us))],
+            ),
         };
         let _ = write!(out, "<li>{line}</li>");
     }

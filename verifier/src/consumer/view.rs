@@ -38,10 +38,22 @@
 //! later page of the code shows adds that this browser confirmed it. The
 //! warning itself stays: a copied label is scanned in other browsers.
 //!
-//! Both cookies are `Secure`: browsers keep them over HTTPS (and on
-//! `localhost`) only, so that they cannot be planted over plain HTTP; a
-//! server reached over plain HTTP on another host counts every view and
-//! never recognises the confirming browser.
+//! Both cookies are `Secure` and named with the `__Secure-` prefix: browsers
+//! keep them only when set over HTTPS (or on `localhost`) with `Secure`, so a
+//! network attacker cannot plant one over plain HTTP (a `Secure` flag alone
+//! would not stop a plain-HTTP answer from setting a cookie of the same name
+//! without it). A site on a sibling subdomain could still set one with a
+//! `Domain=` attribute: serve the page on a host whose parent domain is not
+//! shared with sites others control. A server reached over plain HTTP on
+//! another host counts every view and never recognises the confirming browser.
+//!
+//! A planted cookie could only be the attacker's own: a view token of their
+//! scan (a victim's scan within two hours of it would not count) or the PIN
+//! proof of their confirmation. The proof makes the right PIN posted again
+//! answer "you confirmed it from this browser" only within two hours of the
+//! confirmation ([`VIEW_TOKEN_TTL_S`]); after that, the answer warns as for
+//! anyone else, so a phone that confirmed a genuine tin's PIN cannot show a
+//! warning-free answer to a later buyer.
 //!
 //! The view key is 32 random bytes kept in the consumer state (made when the
 //! state is first opened), so tokens and proofs survive a restart of the
@@ -49,14 +61,14 @@
 
 /// The cookie that carries a view token (path the code's page, `Secure`,
 /// `HttpOnly`, `SameSite=Lax`, lasting [`VIEW_TOKEN_TTL_S`]).
-pub const VIEW_COOKIE: &str = "pm_view";
+pub const VIEW_COOKIE: &str = "__Secure-pm_view";
 
 /// How long a token stays good, in seconds.
 pub const VIEW_TOKEN_TTL_S: i64 = 2 * 3600;
 
 /// The cookie that carries a PIN proof (path the code's page, `Secure`,
 /// `HttpOnly`, `SameSite=Lax`, lasting [`PIN_PROOF_MAX_AGE_S`]).
-pub const PIN_COOKIE: &str = "pm_pin";
+pub const PIN_COOKIE: &str = "__Secure-pm_pin";
 
 /// How long a browser keeps its PIN proof, in seconds (a year).
 pub const PIN_PROOF_MAX_AGE_S: i64 = 365 * 24 * 3600;
