@@ -22,6 +22,15 @@ const env = (name) => {
 };
 const BASE_URL = env('BASE_URL');
 const CHROMIUM = env('CHROMIUM');
+// A phone without JavaScript, in English: every browser context of the test.
+const PHONE = {
+  javaScriptEnabled: false,
+  locale: 'en-US',
+  extraHTTPHeaders: { 'Accept-Language': 'en-US,en;q=0.9' },
+  viewport: { width: 390, height: 844 },
+  isMobile: true,
+  deviceScaleFactor: 2,
+};
 const SCREENSHOT_DIR = env('SCREENSHOT_DIR');
 const pins = fs
   .readFileSync(env('PINS_CSV'), 'utf8')
@@ -57,14 +66,7 @@ async function main() {
     args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
   });
   try {
-    const context = await browser.newContext({
-      javaScriptEnabled: false,
-      locale: 'en-US',
-      extraHTTPHeaders: { 'Accept-Language': 'en-US,en;q=0.9' },
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      deviceScaleFactor: 2,
-    });
+    const context = await browser.newContext(PHONE);
     const page = await context.newPage();
 
     // The first sample codes that the server knows; unknown codes are 404
@@ -163,14 +165,7 @@ async function main() {
     await page.screenshot({ path: path.join(SCREENSHOT_DIR, 'consumer-copy-warning.png') });
 
     // A rescan in another browser: the warning, counted, without that sentence.
-    const elsewhere = await browser.newContext({
-      javaScriptEnabled: false,
-      locale: 'en-US',
-      extraHTTPHeaders: { 'Accept-Language': 'en-US,en;q=0.9' },
-      viewport: { width: 390, height: 844 },
-      isMobile: true,
-      deviceScaleFactor: 2,
-    });
+    const elsewhere = await browser.newContext(PHONE);
     const rescan = await elsewhere.newPage();
     await rescan.goto(itemUrl);
     warning = (await rescan.textContent('#copy-warning')) || '';

@@ -158,12 +158,22 @@ fn minute_up(us: i64) -> i64 {
 /// A time as HTML: `<time datetime="RFC 3339">YYYY-MM-DD HH:MM</time>` in
 /// the viewer's zone, or the "unknown" dash.
 pub(super) fn time_tag(viewer: &Viewer<'_>, us: Option<i64>) -> String {
-    match us.and_then(|us| {
-        Some((
-            viewer.zone.rfc3339_micros(us)?,
-            viewer.zone.format_micros(us)?,
-        ))
-    }) {
+    time_element(viewer, us, ViewerZone::format_micros)
+}
+
+/// A time's date as HTML: `<time datetime="RFC 3339">YYYY-MM-DD</time>` in
+/// the viewer's zone, or the "unknown" dash.
+pub(super) fn date_tag(viewer: &Viewer<'_>, us: Option<i64>) -> String {
+    time_element(viewer, us, ViewerZone::format_date_micros)
+}
+
+/// `<time>` with the time's RFC 3339 form and its text as `shown` writes it.
+fn time_element(
+    viewer: &Viewer<'_>,
+    us: Option<i64>,
+    shown: fn(&ViewerZone, i64) -> Option<String>,
+) -> String {
+    match us.and_then(|us| Some((viewer.zone.rfc3339_micros(us)?, shown(viewer.zone, us)?))) {
         Some((datetime, shown)) => format!(
             "<time datetime=\"{}\">{}</time>",
             Esc(&datetime),

@@ -16,7 +16,7 @@ use super::countries::country_name;
 use super::html::Esc;
 use super::i18n::{Lang, customs_event, fill, format_days, label};
 use super::journey::{Alert, Journey, attachments, int, micros, shown_time, text, text_list};
-use super::page::{Viewer, time_tag, zone_line};
+use super::page::{Viewer, date_tag, time_tag, zone_line};
 use crate::report::RecordEntry;
 
 /// Org ids of at most this many characters are kept on one line (with their
@@ -404,20 +404,7 @@ pub(super) fn alerts_section(out: &mut String, viewer: &Viewer<'_>, alerts: &[Al
         "<section id=\"alerts\" class=\"{class}\" role=\"alert\"><h2>{}</h2><ul>",
         Esc(t.alerts)
     );
-    // A date in the viewer's zone, machine-readable as the page's other times are.
-    let date = |us: Option<i64>| match us.and_then(|us| {
-        Some((
-            viewer.zone.rfc3339_micros(us)?,
-            viewer.zone.format_date_micros(us)?,
-        ))
-    }) {
-        Some((datetime, shown)) => format!(
-            "<time datetime=\"{}\">{}</time>",
-            Esc(&datetime),
-            Esc(&shown)
-        ),
-        None => Esc(t.unknown_value).to_string(),
-    };
+    let date = |us: Option<i64>| date_tag(viewer, us);
     for alert in alerts {
         let line = match *alert {
             Alert::Logistics { event, at_us } => {
