@@ -4,9 +4,10 @@ Usage: test-k8s.py [K8S_DIR]   (default: jobs/k8s beside this script's folder)
 
 Every manifest is validated, strictly (no field the API does not know), with the PyPI package
 `kubernetes-validate` against the oldest Kubernetes version jobs/k8s/README.md supports and the
-newest the package knows. The Job templates are checked as run-nightly.sh applies them: with
-its variables ($BATCH_DATE, $BUILD_PODS, $PROOFMARK_IMAGE, $PROOFMARK_STORE) filled in the way
-envsubst fills them, and every other `$` left as it is. Prints one line per document checked
+newest the package knows. The Job templates (the numbered files, `1-plan.yaml` ...) are checked
+as run-nightly.sh applies them: with its variables ($BATCH_DATE, $BUILD_PODS, $PROOFMARK_IMAGE,
+$PROOFMARK_STORE) filled in the way envsubst fills them, and every other `$` left as it is; the
+other manifests are applied as they are, and checked so. Prints one line per document checked
 and one per problem; exit 0 only when every document of every file is valid.
 """
 
@@ -46,7 +47,9 @@ def main(argv: list[str]) -> int:
         return 1
     problems = 0
     for path in manifests:
-        text = substitute(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if path.name[:1].isdigit():
+            text = substitute(text)
         try:
             documents = [d for d in yaml.safe_load_all(text) if d is not None]
         except yaml.YAMLError as e:
@@ -54,7 +57,12 @@ def main(argv: list[str]) -> int:
             problems += 1
             continue
         for doc in documents:
-            name = f"{path.name}: {doc.get('kind')}/{doc.get('metadata', {}).get('name')}"
+            if not isinstance(doc, dict) or not doc.get("apiVersion") or not doc.get("kind"):
+                print(f"FAIL {path.name}: a document without apiVersion and kind")
+                problems += 1
+                continue
+            metadata = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
+            name = f"{path.name}: {doc['kind']}/{metadata.get('name')}"
             for version in VERSIONS:
                 try:
                     kubernetes_validate.validate(doc, version, strict=True)

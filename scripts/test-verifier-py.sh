@@ -75,7 +75,7 @@ key="$(tr -d '\n' <"$tmp/store/log/verifier-key.txt")"
 
 step "check_batch.py: the whole store from its inputs, and tampered copies of it"
 expect 0 "$py" schemas/python/check_batch.py "$tmp/store" --verifier-key "$key"
-grep -q '^VERIFIED: 1 batch, [1-9][0-9]* records re-hashed' "$tmp/last.out" \
+grep -q '^VERIFIED: 1 batch (1 with a ledger receipt checked with the key), [1-9][0-9]* records re-hashed' "$tmp/last.out" \
     || { cat "$tmp/last.out" >&2; fail "check_batch.py: the batch is not verified"; }
 # Without a trusted key the store's signed log cannot be checked: a usage error.
 expect 2 "$py" schemas/python/check_batch.py "$tmp/store"

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of proofmark on a machine with the Rust toolchain, Python 3
-# and Node.js: formatting, lints, the Rust test suites, and the independent
-# Python implementation of the spec against the committed vectors.
+# and Node.js: formatting, lints, the Rust test suites, the independent Python
+# implementation of the spec against the committed vectors and the sample store,
+# the Kubernetes manifests against the API schemas, the Python verifier against
+# a live server, the consumer page in Chromium, and a short fuzzing run.
 #
 # Installs what the tests need into a cache outside the checkout
 # ($PROOFMARK_CACHE, default ~/.cache/proofmark): a Python virtual
-# environment with the pinned `blake3` package and moto's S3 server (for the
-# s3:// tests). Cargo builds go to
+# environment with the pinned packages of scripts/requirements-test.txt
+# (blake3, pyarrow, moto's S3 server for the s3:// tests, kubernetes-validate).
+# Cargo builds go to
 # $CARGO_TARGET_DIR (default $PROOFMARK_CACHE/target) so that they are reused
 # between runs.
 set -euo pipefail

@@ -377,8 +377,10 @@ class Segment:
 class BatchCheck:
     """The checks of one committed batch (`batches/<batch_id>/`); failures go to `report`."""
 
-    def __init__(self, store: Path, batch_id: str, sample: int | None) -> None:
+    def __init__(self, store: Path, batch_id: str, sample: int | None,
+                 anchor_required: bool = True) -> None:
         self.batch_id, self.sample = batch_id, sample
+        self.anchor_required = anchor_required
         self.dir = store / "batches" / batch_id
         self.report = Report(f"batch {batch_id}", BATCH_POINTS, f"batches/{batch_id}/")
         self.manifest: dict | None = None
@@ -524,7 +526,12 @@ class BatchCheck:
                                      f"not batches/{self.batch_id}/{rel}"):
                 raise Stop  # not read: the plan names another file than section 8's
             return self.dir / rel, rel
-        url = urlsplit(f["source"])
+        try:
+            url = urlsplit(f["source"])
+        except ValueError as e:
+            self.report.fail("inputs", f"plan.json files[{f['index']}]: source {f['source']!r} "
+                                       f"is not a URL ({e})")
+            raise Stop from e
         self.report.check(f["path"] == f["source"], "inputs",
                           f"plan.json files[{f['index']}]: path is not the source URL")
         if url.scheme != "file":
@@ -593,7 +600,7 @@ class BatchCheck:
             return inp
         try:
             ids = inp.parquet.read(columns=["record_id"]).column("record_id").to_pylist()
-        except (pa.ArrowException, OSError) as e:
+        except (pa.ArrowException, OSError, ValueError) as e:
             r.fail(at, f"{label}: the record_id column cannot be read ({e})")
             inp.good_row_groups.clear()
             return inp
@@ -686,7 +693,7 @@ class BatchCheck:
             where = f"{rel}: line {i + 1}"
             try:
                 obj = vp.load_json(line)
-            except ValueError as e:
+            except (ValueError, RecursionError) as e:
                 r.fail("rejects", f"{where}: not strict JSON ({e})")
                 continue
             if not r.check(isinstance(obj, dict) and list(obj) == REJECT_KEYS, "rejects",
@@ -736,7 +743,7 @@ class BatchCheck:
         try:
             table = inp.parquet.read_row_group(g, columns=names)
             values = [python_values(table.column(c.name), c.type) for c in columns]
-        except (pa.ArrowException, OSError) as e:
+        except (pa.ArrowException, OSError, ValueError) as e:
             r.fail("inputs", f"{inp.name}: row group {g} cannot be decoded ({e})")
             return None
         return [dict(zip(names, row)) for row in zip(*values)]
@@ -937,7 +944,8 @@ class BatchCheck:
                 f"manifest.json: rejects_digest is not the digest of {rel}")
         try:
             table = pq.read_table(pa.BufferReader(data))
-        except (pa.ArrowException, OSError) as e:
+            rows = table.to_pylist()
+        except (pa.ArrowException, OSError, ValueError) as e:
             r.fail("rejects", f"{rel}: cannot be read as Parquet ({e})")
             return
         schema = [(f.name, f.type, f.nullable) for f in table.schema]
@@ -948,7 +956,6 @@ class BatchCheck:
                      "reasons": ",".join(x.reasons), "columns": ",".join(x.columns),
                      "record_json": record_json(x.record)}
                     for s in segments for x in s.rejects]
-        rows = table.to_pylist()
         r.check(len(rows) == len(expected), "rejects",
                 f"{rel}: {len(rows)} rows, the segments have {len(expected)} rejects")
         for i, (have, want) in enumerate(zip(rows, expected)):
@@ -963,8 +970,6 @@ class BatchCheck:
     def check_anchors(self, ledger: Ledger | None) -> None:
         """Every receipt under `anchors/`: ledger receipts in full (9.3), others noted."""
         receipts = sorted((self.dir / "anchors").glob("*.json"))
-        if not receipts:
-            self.report.note("anchors", "no receipt: the batch is not anchored")
         for path in receipts:
             rel = f"anchors/{path.name}"
             try:
@@ -972,10 +977,32 @@ class BatchCheck:
             except Stop:
                 continue
             if "type" in receipt:
-                self.report.note("anchors", f"{rel}: a {receipt['type']!r} receipt, not checked "
-                                            "(it needs its chain: proofmark audit batch --chain)")
+                self.check_chain_receipt(receipt, rel)
             else:
                 self.check_ledger_receipt(receipt, rel, path.stem, ledger)
+        # Nothing vouches for a batch without an anchor checked against the trusted key.
+        if self.report.counts["anchors"]["ledger_receipts"] == 0:
+            message = ("no ledger receipt checked with the trusted key: nothing this checker "
+                       "can check vouches for the batch")
+            if self.anchor_required:
+                self.report.fail("anchors", message + " (--no-anchor-required to check the "
+                                                      "batch's contents alone)")
+            else:
+                self.report.note("anchors", message)
+
+    def check_chain_receipt(self, receipt: dict, rel: str) -> None:
+        """A receipt of another chain (an `evm` one): what it says of the batch is compared with
+        the manifest; whether its chain holds it is not checked here (it needs the chain's
+        node: `proofmark audit batch --chain`)."""
+        r, m, at = self.report, self.manifest, "anchors"
+        for key, want in (("batch_id", self.batch_id), ("root", m["root"]),
+                          ("leaf_count", m["leaf_count"]), ("suite", m["suite"]),
+                          ("manifest_digest", self.manifest_digest)):
+            if key in receipt:
+                r.check(receipt[key] == want, at,
+                        f"{rel}: {key} {receipt[key]!r}, the batch has {want!r}")
+        r.note(at, f"{rel}: a {receipt['type']!r} receipt, compared with the manifest but not "
+                   "checked on its chain (proofmark audit batch --chain does)")
 
     def check_ledger_receipt(self, receipt: dict, rel: str, chain: str,
                              ledger: Ledger | None) -> None:
@@ -1068,10 +1095,17 @@ def check_log(store: Path, key: tuple[str, bytes, bytes], report: Report) -> Led
         report.count(at, "checkpoints")
         if latest is None or size > latest[0]:
             latest = (size, path.read_bytes())
-    if latest is not None:
+    if latest is None:
+        report.check(not ledger.entries, at,
+                     f"log/checkpoints: no checkpoint signed by the key, for "
+                     f"{plural(len(ledger.entries), 'entry')}")
+    else:
         current = log / "checkpoint.txt"
         report.check(current.is_file() and current.read_bytes() == latest[1], at,
                      f"log/checkpoint.txt: is not the latest checkpoint (size {latest[0]})")
+        if latest[0] < len(ledger.entries):
+            report.note(at, f"the latest checkpoint signs {latest[0]} of "
+                            f"{len(ledger.entries)} entries (an append not finished)")
     return ledger
 
 
@@ -1140,9 +1174,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         epilog="Exit status: 0 when every check passed; 1 when any failed (each failure names\n"
                "the batch's file, the segment or row, and what differed); 2 for a usage error\n"
                "or input that cannot be read (no such store or batch, no key or a bad one).\n\n"
-               "Not checked: receipts of evm chains (listed only: `proofmark audit batch\n"
-               "--chain` checks them on their chain); inputs or stores behind URLs (local\n"
-               "folders only).")
+               "Not checked: whether an evm chain holds its receipts (their fields are\n"
+               "compared with the manifest; `proofmark audit batch --chain` checks them on\n"
+               "their chain); inputs or stores behind URLs (local folders only).")
     parser.add_argument("store", metavar="STORE", type=Path,
                         help="the store: a local folder holding batches/ (and log/); object "
                              "store URLs are not read")
@@ -1155,6 +1189,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                              "log/verifier-key.txt is only for a local try). Needed when the "
                              "store has a batch log: it checks every checkpoint's and receipt's "
                              "signature")
+    parser.add_argument("--no-anchor-required", action="store_true",
+                        help="check a batch's contents even when no ledger receipt of it can "
+                             "be checked with the key (an unanchored batch, or one anchored "
+                             "on evm chains only); by default that is a failure, since nothing "
+                             "this checker can check then vouches for the batch")
     parser.add_argument("--sample", metavar="N", type=int,
                         help="re-read, re-validate and re-hash the rows of only N segments per "
                              "batch, chosen at random (default: every segment); the other "
@@ -1203,12 +1242,16 @@ def main(argv: list[str]) -> int:
             store_report.note("log", "the store has no batch log")
         reports = []
         for batch_id in args.batch_ids or committed:
-            check = BatchCheck(store, batch_id, args.sample)
+            check = BatchCheck(store, batch_id, args.sample, not args.no_anchor_required)
             check.run(ledger)
             reports.append(check.report)
         check_chain(store, committed, ledger, store_report)
     except (Unreadable, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - a bug here must not read as a verdict on the store
+        print(f"error: internal: {type(e).__name__}: {e} (a bug of this checker, not a verdict "
+              "on the store)", file=sys.stderr)
         return 2
     reports.append(store_report)
     for report in reports:
@@ -1226,8 +1269,10 @@ def main(argv: list[str]) -> int:
     segments = sum(r.counts["validation"]["segments"] for r in reports)
     sampled = (f" (rows re-read for {reread} of {segments} segments only: --sample)"
                if reread < segments else "")
-    print(f"VERIFIED: {plural(len(reports) - 1, 'batch')}, {plural(records, 'record')} "
-          f"re-hashed, {plural(roots, 'root')} recomputed: the store agrees with SPEC.md{sampled}")
+    anchored = sum(1 for r in reports[:-1] if r.counts["anchors"]["ledger_receipts"])
+    print(f"VERIFIED: {plural(len(reports) - 1, 'batch')} ({anchored} with a ledger receipt "
+          f"checked with the key), {plural(records, 'record')} re-hashed, "
+          f"{plural(roots, 'root')} recomputed: the store agrees with SPEC.md{sampled}")
     return 0
 
 

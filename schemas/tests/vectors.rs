@@ -109,6 +109,9 @@ fn cases() -> Vec<(&'static str, &'static str, Kind, Value)> {
     let mut too_many_certs = long_certs.clone();
     too_many_certs.push("C".repeat(257));
     // 17 items, one `uri` of 513 bytes and one malformed digest.
+    // The same 33 items with a null one: the null hides the long item.
+    let mut null_and_long: Vec<Value> = too_many_certs.iter().map(|c| json!(c)).collect();
+    null_and_long[0] = Value::Null;
     let mut too_many_att = long_att.clone();
     too_many_att.push(json!({"uri": "u".repeat(513), "digest": "sha256:XX"}));
     vec![
@@ -342,6 +345,14 @@ fn cases() -> Vec<(&'static str, &'static str, Kind, Value)> {
              (rejected)",
             Kind::Customs,
             customs(Some(-1), None),
+        ),
+        (
+            "production-null-item-hides-item-checks",
+            "33 certifications, one null and one of 257 bytes: too_many_items and \
+             null_list_item, and no too_long, since a null item hides the item checks \
+             (SPEC 2.3; rejected)",
+            Kind::Production,
+            with(production_min(), "certifications", json!(null_and_long)),
         ),
     ]
 }

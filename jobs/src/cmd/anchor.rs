@@ -46,7 +46,8 @@ pub struct AnchorArgs {
     #[arg(long = "chain", value_name = "NAME", default_value = "ledger")]
     pub chains: Vec<String>,
     /// TOML file defining the chains (`[chains.NAME]` tables with a `type`:
-    /// `ledger` or `evm`; docs/chains.md). Without it only `ledger` is defined.
+    /// `ledger` or `evm`; docs/chains.md), or a job file, whose `[chains.*]`
+    /// tables are read. Without it only `ledger` is defined.
     #[arg(long = "chains", value_name = "FILE")]
     pub chains_file: Option<PathBuf>,
 }
@@ -90,7 +91,8 @@ pub struct LogArgs {
     /// resort read from the store itself (which proves nothing about the store).
     #[arg(long, value_name = "KEY")]
     pub verifier_key: Option<String>,
-    /// TOML file defining the chains (the `ledger` chain's key file and origin).
+    /// TOML file defining the chains (the `ledger` chain's key file and
+    /// origin), or a job file, whose `[chains.*]` tables are read.
     #[arg(long = "chains", value_name = "FILE")]
     pub chains_file: Option<PathBuf>,
 }
@@ -255,7 +257,13 @@ fn verifier_key(
     errln!(
         "warning: using the verifier key stored beside the log; pass --verifier-key to check against a key you trust"
     );
-    Ok(VerifierKey::parse(std::str::from_utf8(&stored)?)?)
+    // The store's own copy: a bad one is the store's fault (2), not an argument's.
+    std::str::from_utf8(&stored)
+        .map_err(|e| e.to_string())
+        .and_then(|text| VerifierKey::parse(text).map_err(|e| e.to_string()))
+        .map_err(|e| {
+            anyhow::anyhow!("the store's {LEDGER_VERIFIER_KEY_PATH} is not a verifier key: {e}")
+        })
 }
 
 /// Runs a `proofmark log` subcommand: exit 1 when the batch is not in the log or the log

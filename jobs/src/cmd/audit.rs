@@ -68,7 +68,8 @@ pub struct AuditBatchArgs {
     /// the anchor read from its contract. Repeatable.
     #[arg(long = "chain", value_name = "NAME")]
     pub chains: Vec<String>,
-    /// TOML file defining the chains (`[chains.NAME]` tables with a `type`).
+    /// TOML file defining the chains (`[chains.NAME]` tables with a `type`),
+    /// or a job file, whose `[chains.*]` tables are read.
     #[arg(long = "chains", value_name = "FILE")]
     pub chains_file: Option<PathBuf>,
     /// A trusted `ledger` verifier key (`name+keyid+base64key`) or a file

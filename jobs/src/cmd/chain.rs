@@ -15,7 +15,8 @@ use super::GlobalArgs;
 /// The `evm` chain a subcommand works on.
 #[derive(Debug, clap::Args)]
 pub struct ChainArgs {
-    /// TOML file defining the chains (`[chains.NAME]` tables with `type = "evm"`).
+    /// TOML file defining the chains (`[chains.NAME]` tables with `type = "evm"`),
+    /// or a job file, whose `[chains.*]` tables are read.
     #[arg(long = "chains", value_name = "FILE")]
     pub chains_file: PathBuf,
     /// The chain's name in the chains file.

@@ -49,11 +49,11 @@ pub struct ServeArgs {
     /// ends (see docs/operations.md).
     #[arg(long, value_name = "FILE", requires = "state_dir")]
     pub secrets_key_file: Option<PathBuf>,
-    /// CSV file of the names of the organisations that provide records, for
-    /// the consumer page (needs --state-dir, as the page does) (header `org_id,name`; `proofmark datasets generate` writes one as
-    /// `orgs.csv`). The consumer page shows "provided by" as the name with
-    /// the record's `org_id`; without it, the `org_id` alone. A bad line is
-    /// refused at start (exit 3).
+    /// CSV file of the names of the organisations that provide records, with
+    /// the header `org_id,name` (`proofmark datasets generate` writes one as
+    /// `orgs.csv`). The consumer page (which needs --state-dir) shows
+    /// "provided by" as the name with the record's `org_id`; without it, the
+    /// `org_id` alone. A bad line is refused at start (exit 3).
     #[arg(long, value_name = "FILE", requires = "state_dir")]
     pub orgs: Option<PathBuf>,
     /// A trusted `ledger` verifier key (`name+keyid+base64key`), or a file
@@ -63,8 +63,9 @@ pub struct ServeArgs {
     #[arg(long = "ledger-key", value_name = "KEY")]
     pub ledger_keys: Vec<String>,
     /// TOML file defining the chains (`[chains.NAME]` tables with a `type`),
-    /// the same file as `proofmark anchor` and `audit batch` read; only the
-    /// chains named with --chain are used.
+    /// the same file as `proofmark anchor` and `audit batch` read (or a job
+    /// file, whose `[chains.*]` tables are read); only the chains named with
+    /// --chain are used.
     #[arg(long = "chains", value_name = "FILE")]
     pub chains_file: Option<PathBuf>,
     /// A chain the consumer page checks receipts against, for its verified
