@@ -153,6 +153,19 @@ pub struct ChainsFile {
     pub chains: BTreeMap<String, ChainConfig>,
 }
 
+/// What [`ChainsFile::parse`] reads: a chains file's `[chains.*]` tables, and a job file's
+/// own tables, left to `proofmark run`, which checks them.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChainsOrJobFile {
+    #[serde(default)]
+    chains: BTreeMap<String, ChainConfig>,
+    #[serde(default)]
+    job: Option<toml::Value>,
+    #[serde(default)]
+    publish: Option<toml::Value>,
+}
+
 impl ChainsFile {
     /// Parses a chains file's text; `path` names it in errors. A job file (`proofmark run`'s,
     /// with a `[job]` table) is read as its `[chains.*]` tables, its `[job]` and `[publish]`
@@ -162,17 +175,16 @@ impl ChainsFile {
             path: path.to_owned(),
             message: e.to_string(),
         };
-        let file: ChainsFile = match toml::from_str(text) {
-            Ok(file) => file,
-            Err(e) => {
-                let mut table: toml::Table = toml::from_str(text).map_err(config)?;
-                if table.remove("job").is_none() {
-                    return Err(config(e));
-                }
-                table.remove("publish");
-                table.try_into().map_err(config)?
-            }
-        };
+        // Read in one pass, so that an error in a job file's chains names its line too.
+        let file: ChainsOrJobFile = toml::from_str(text).map_err(config)?;
+        if file.job.is_none() && file.publish.is_some() {
+            return Err(ChainError::Config {
+                path: path.to_owned(),
+                message: "a [publish] table belongs in a job file (with a [job] table), \
+                          not in a chains file"
+                    .into(),
+            });
+        }
         Self::from_chains(path, file.chains)
     }
 
@@ -680,6 +692,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("key"), "{err}");
+        assert!(
+            err.to_string().contains("line"),
+            "a job file's error names its line: {err}"
+        );
         let err = ChainsFile::parse("c.toml", "[publish]\nindex = \"i\"\n").unwrap_err();
         assert!(err.to_string().contains("publish"), "{err}");
         assert_eq!(
