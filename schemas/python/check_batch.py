@@ -25,6 +25,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
@@ -116,7 +117,7 @@ BATCH_POINTS = {
                 "lines of segments/*.rejects.jsonl: {lines} (recomputed: {lines_recomputed}), "
                 "rows of rejects.parquet: {parquet_rows}"),
     "records": ("records and trees (3, 5, 6, 8.2, 8.3)",
-                "records re-encoded and re-hashed: {records}, stored leaves compared: {leaves}, "
+                "records re-encoded and re-hashed: {records}, stored leaves compared: {records}, "
                 "segment roots: {segment_roots}, .tree files: {trees}, batch root: {batch_roots}"),
     "index": ("index (4, 8.4)",
               "entries of segments/*.index: {segment_entries}, of index/entries.bin: "
@@ -218,9 +219,9 @@ def plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}{'es' if noun.endswith('ch') else 's'}"
 
 
-def first_difference(a: bytes, b: bytes) -> int:
-    """The first byte offset at which `a` and `b` differ (the shorter length if one is a
-    prefix of the other)."""
+def first_difference(a: Sequence, b: Sequence) -> int:
+    """The first offset at which `a` and `b` (bytes, lists) differ (the shorter length if one
+    is a prefix of the other)."""
     return next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
 
 
@@ -713,8 +714,7 @@ class BatchCheck:
         rows = [x.row for x in rejects]
         listed = [seg["first_row"] + i for i in summary["rejected_rows"]]
         if rows != listed:
-            i = next((i for i, (a, b) in enumerate(zip(rows, listed)) if a != b),
-                     min(len(rows), len(listed)))
+            i = first_difference(rows, listed)
             r.fail("rejects", f"{rel}: the lines' rows are not the summary's rejected_rows: "
                               f"line {i + 1} is for row {rows[i] if i < len(rows) else 'none'}, "
                               f"rejected_rows give row {listed[i] if i < len(listed) else 'none'}")
@@ -791,7 +791,6 @@ class BatchCheck:
                               f"stored {stored['.leaves'][32 * i:32 * i + 32].hex() or 'none'}, "
                               f"recomputed {recomputed[32 * i:32 * i + 32].hex() or 'none'}")
         r.count("records", "records", len(leaves))
-        r.count("records", "leaves", len(leaves))
         bad = differing(stored[".index"], b"".join(entries), 24)
         r.check(not bad, "index", f"{segment_name(n, '.index')}: {len(bad)} of {len(entries)} "
                                   "entries differ from those of the records' subject keys "
@@ -1080,9 +1079,9 @@ def check_log(store: Path, key: tuple[str, bytes, bytes], report: Report) -> Led
     latest: tuple[int, bytes] | None = None
     for path in sorted((log / "checkpoints").glob("*.txt")):
         what = f"log/checkpoints/{path.name}"
+        data = path.read_bytes()
         try:
-            origin, size, root = vp.parse_checkpoint(
-                vp.open_note(path.read_text(encoding="utf-8"), key))
+            origin, size, root = vp.parse_checkpoint(vp.open_note(data.decode("utf-8"), key))
         except (vp.Invalid, ValueError) as e:
             report.fail(at, f"{what}: {e}")
             continue
@@ -1094,7 +1093,7 @@ def check_log(store: Path, key: tuple[str, bytes, bytes], report: Report) -> Led
                      f"{what}: root is not that of the first {size} entries of log/entries/")
         report.count(at, "checkpoints")
         if latest is None or size > latest[0]:
-            latest = (size, path.read_bytes())
+            latest = (size, data)
     if latest is None:
         report.check(not ledger.entries, at,
                      f"log/checkpoints: no checkpoint signed by the key, for "

@@ -564,82 +564,77 @@ fn check_keystore(bytes: &[u8]) -> Result<Option<Address>, String> {
     let expected: &[&str] = match kdf.as_str() {
         "scrypt" => &["dklen", "n", "p", "r", "salt"],
         "pbkdf2" => &["c", "dklen", "prf", "salt"],
-        _ => &[],
-    };
-    if !expected.is_empty() {
-        let mut found: Vec<&str> = fields.keys().map(String::as_str).collect();
-        found.sort_unstable();
-        if found != expected {
-            return Err(invalid(format!(
-                "the {kdf} settings are {}, not {}",
-                found.join(", "),
-                expected.join(", ")
-            )));
-        }
-    }
-    match kdf.as_str() {
-        "scrypt" => {
-            let (n, r, p) = (
-                number(params, "n")?,
-                number(params, "r")?,
-                number(params, "p")?,
-            );
-            if n < 2 || !n.is_power_of_two() {
-                return Err(invalid(format!("scrypt `n` = {n} is not a power of two")));
-            }
-            if r == 0 || p == 0 {
-                return Err(invalid("scrypt `r` and `p` must be at least 1".into()));
-            }
-            if p > MAX_SCRYPT_P {
-                return Err(unsafe_settings(format!(
-                    "scrypt p = {p} is over {MAX_SCRYPT_P}"
-                )));
-            }
-            // scrypt's buffers: V (128 r n bytes), B (128 r p) and XY (256 r).
-            let bytes = 128u64
-                .saturating_mul(r)
-                .saturating_mul(n.saturating_add(p).saturating_add(2));
-            if bytes > MAX_SCRYPT_BYTES {
-                return Err(unsafe_settings(format!(
-                    "scrypt n = {n}, r = {r}, p = {p} needs {} MiB of memory, over {} MiB",
-                    bytes >> 20,
-                    MAX_SCRYPT_BYTES >> 20
-                )));
-            }
-            // PBKDF2 over the salt derives scrypt's B buffer, 128 r p bytes, a block at a time.
-            let b_bytes = 128u64.saturating_mul(r).saturating_mul(p);
-            if b_bytes > MAX_SCRYPT_B_BYTES {
-                return Err(unsafe_settings(format!(
-                    "scrypt r = {r}, p = {p} make a {} MiB block buffer, over {} MiB",
-                    b_bytes >> 20,
-                    MAX_SCRYPT_B_BYTES >> 20
-                )));
-            }
-            let work = n.saturating_mul(r).saturating_mul(p);
-            if work > MAX_SCRYPT_WORK {
-                return Err(unsafe_settings(format!(
-                    "scrypt n * r * p = {work} is over {MAX_SCRYPT_WORK}"
-                )));
-            }
-        }
-        "pbkdf2" => {
-            let prf = text(params, "prf")?;
-            if prf != "hmac-sha256" {
-                return Err(format!(
-                    "the PBKDF2 function {prf:?} is not supported (only \"hmac-sha256\")"
-                ));
-            }
-            let c = number(params, "c")?;
-            if c == 0 || c > MAX_PBKDF2_ROUNDS {
-                return Err(unsafe_settings(format!(
-                    "PBKDF2 c = {c} is not between 1 and {MAX_PBKDF2_ROUNDS}"
-                )));
-            }
-        }
         other => {
             return Err(format!(
                 "the key derivation {other:?} is not supported (\"scrypt\" or \"pbkdf2\")"
             ));
+        }
+    };
+    let mut found: Vec<&str> = fields.keys().map(String::as_str).collect();
+    found.sort_unstable();
+    if found != expected {
+        return Err(invalid(format!(
+            "the {kdf} settings are {}, not {}",
+            found.join(", "),
+            expected.join(", ")
+        )));
+    }
+    if kdf == "scrypt" {
+        let (n, r, p) = (
+            number(params, "n")?,
+            number(params, "r")?,
+            number(params, "p")?,
+        );
+        if n < 2 || !n.is_power_of_two() {
+            return Err(invalid(format!("scrypt `n` = {n} is not a power of two")));
+        }
+        if r == 0 || p == 0 {
+            return Err(invalid("scrypt `r` and `p` must be at least 1".into()));
+        }
+        if p > MAX_SCRYPT_P {
+            return Err(unsafe_settings(format!(
+                "scrypt p = {p} is over {MAX_SCRYPT_P}"
+            )));
+        }
+        // scrypt's buffers: V (128 r n bytes), B (128 r p) and XY (256 r).
+        let bytes = 128u64
+            .saturating_mul(r)
+            .saturating_mul(n.saturating_add(p).saturating_add(2));
+        if bytes > MAX_SCRYPT_BYTES {
+            return Err(unsafe_settings(format!(
+                "scrypt n = {n}, r = {r}, p = {p} needs {} MiB of memory, over {} MiB",
+                bytes >> 20,
+                MAX_SCRYPT_BYTES >> 20
+            )));
+        }
+        // PBKDF2 over the salt derives scrypt's B buffer, 128 r p bytes, a block at a time.
+        let b_bytes = 128u64.saturating_mul(r).saturating_mul(p);
+        if b_bytes > MAX_SCRYPT_B_BYTES {
+            return Err(unsafe_settings(format!(
+                "scrypt r = {r}, p = {p} make a {} MiB block buffer, over {} MiB",
+                b_bytes >> 20,
+                MAX_SCRYPT_B_BYTES >> 20
+            )));
+        }
+        let work = n.saturating_mul(r).saturating_mul(p);
+        if work > MAX_SCRYPT_WORK {
+            return Err(unsafe_settings(format!(
+                "scrypt n * r * p = {work} is over {MAX_SCRYPT_WORK}"
+            )));
+        }
+    } else {
+        // pbkdf2, the one other method the match above lets through.
+        let prf = text(params, "prf")?;
+        if prf != "hmac-sha256" {
+            return Err(format!(
+                "the PBKDF2 function {prf:?} is not supported (only \"hmac-sha256\")"
+            ));
+        }
+        let c = number(params, "c")?;
+        if c == 0 || c > MAX_PBKDF2_ROUNDS {
+            return Err(unsafe_settings(format!(
+                "PBKDF2 c = {c} is not between 1 and {MAX_PBKDF2_ROUNDS}"
+            )));
         }
     }
     match doc.get("address") {

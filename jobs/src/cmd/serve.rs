@@ -218,7 +218,11 @@ async fn serve(
             if let Some(key) = &key {
                 check_pin_key(&consumer, key, args.secrets_key_file.as_deref(), quiet)?;
             }
-            let (trust, chain_reads) = page_trust(&args, chain_runtime)?;
+            let chains = match &args.chains_file {
+                Some(p) => ChainsFile::load(p)?,
+                None => ChainsFile::default(),
+            };
+            let (trust, chain_reads) = page_trust(&args, &chains, chain_runtime)?;
             if trust.ledger_keys.is_empty() && trust.chain_checks.is_empty() {
                 // Not an error: the records and proofs are still checked, and
                 // the page says it cannot confirm rather than calling genuine
@@ -236,13 +240,15 @@ async fn serve(
                     );
                 }
             }
-            Some((consumer, trust, chain_reads))
+            Some((consumer, trust, chain_reads, chains))
         }
         None => None,
     };
     let store = Store::from_url(&args.store).with_context(|| format!("store {}", args.store))?;
-    if args.state_dir.is_some() && !args.chains.is_empty() {
-        check_evm_chains(&args, &store, quiet).await?;
+    if let Some((.., chains)) = &consumer
+        && !args.chains.is_empty()
+    {
+        check_evm_chains(&args, chains, &store, quiet).await?;
     }
     let lookup = Lookup::open(store, &args.index)
         .with_context(|| format!("cannot open the code index {}", args.index.display()))?
@@ -252,7 +258,7 @@ async fn serve(
     let warm = lookup.clone();
     let mut state = ApiState::new(lookup.clone()).with_limits(limits);
     let router = match consumer {
-        Some((consumer, trust, chain_reads)) => {
+        Some((consumer, trust, chain_reads, _)) => {
             if !chain_reads.is_empty() {
                 state
                     .metrics
@@ -366,6 +372,7 @@ fn check_pin_key(
 /// page verifies on the blocking pool, where a chain read may wait.
 fn page_trust(
     args: &ServeArgs,
+    chains: &ChainsFile,
     chain_runtime: Option<&Arc<tokio::runtime::Runtime>>,
 ) -> anyhow::Result<(Trust, ChainCaches)> {
     let mut trust = Trust::new();
@@ -373,10 +380,6 @@ fn page_trust(
     for key in super::verify::parse_ledger_keys(&args.ledger_keys)? {
         trust = trust.with_ledger_key(key);
     }
-    let chains = match &args.chains_file {
-        Some(p) => ChainsFile::load(p)?,
-        None => ChainsFile::default(),
-    };
     let answer_ttl = Duration::from_secs(args.chain_cache_secs);
     for name in &args.chains {
         match chains.get(name)? {
@@ -486,12 +489,13 @@ const RECEIPT_LOOKBACK: usize = 7;
 /// mistyped `contract` would call every genuine product fake), and the node, when it answers
 /// within 5 s, must serve the chain id and hold an anchor contract at that address. A node
 /// that does not answer now is a warning: pages are amber until it does.
-async fn check_evm_chains(args: &ServeArgs, store: &Store, quiet: bool) -> anyhow::Result<()> {
+async fn check_evm_chains(
+    args: &ServeArgs,
+    chains: &ChainsFile,
+    store: &Store,
+    quiet: bool,
+) -> anyhow::Result<()> {
     use proofmark_anchor::evm::{EvmClient, EvmError};
-    let chains = match &args.chains_file {
-        Some(p) => ChainsFile::load(p)?,
-        None => ChainsFile::default(),
-    };
     for name in &args.chains {
         let ChainConfig::Evm(config) = chains.get(name)? else {
             continue;

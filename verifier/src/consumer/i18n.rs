@@ -504,10 +504,6 @@ pub struct Texts {
     pub cleared_at: &'static str,
     /// Heading of the journey timeline.
     pub journey: &'static str,
-    /// Carrier.
-    pub carrier: &'static str,
-    /// Waybill.
-    pub waybill: &'static str,
     /// "Provided by".
     pub provided_by: &'static str,
     /// "None yet" for an empty section.
@@ -618,8 +614,6 @@ static ZH: Texts = Texts {
     declared_at: "申报时间",
     cleared_at: "放行时间",
     journey: "流转记录",
-    carrier: "承运人",
-    waybill: "运单号",
     provided_by: "数据提供方",
     none: "暂无",
     unknown_value: "—",
@@ -727,8 +721,6 @@ static EN: Texts = Texts {
     declared_at: "Declared",
     cleared_at: "Cleared",
     journey: "Journey",
-    carrier: "Carrier",
-    waybill: "Waybill",
     provided_by: "Provided by",
     none: "None yet",
     unknown_value: "—",

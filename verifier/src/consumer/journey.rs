@@ -142,9 +142,9 @@ impl<'a> Journey<'a> {
             .or_else(|| timeline.iter().copied().find(|r| r.kind == "production"));
         // A declaration's status is that of its latest record: one held and then released is
         // not held. Records without a declaration id stand alone.
-        let mut latest_customs: std::collections::HashMap<&str, &RecordEntry> =
-            std::collections::HashMap::new();
-        for r in timeline.iter().copied().filter(|r| r.kind == "customs") {
+        let customs = of_kind("customs");
+        let mut latest_customs: HashMap<&str, &RecordEntry> = HashMap::new();
+        for &r in &customs {
             if let Some(id) = text(&r.record, "declaration_id") {
                 latest_customs.insert(id, r);
             }
@@ -164,7 +164,7 @@ impl<'a> Journey<'a> {
         Journey {
             production,
             inspections: of_kind("inspection"),
-            customs: of_kind("customs"),
+            customs,
             timeline,
             alerts,
         }

@@ -215,12 +215,17 @@ fn redirect(status: StatusCode, location: &str) -> Response {
 /// `308 Permanent Redirect` to the canonical page of `code`, with the query
 /// as sent.
 fn redirect_to_canonical(code: &str, query: Option<&str>) -> Response {
+    redirect_to_page(StatusCode::PERMANENT_REDIRECT, code, query)
+}
+
+/// A redirect with `status` to the page of `code`, with the query as sent.
+fn redirect_to_page(status: StatusCode, code: &str, query: Option<&str>) -> Response {
     let mut location = code_path(code);
     if let Some(q) = query.filter(|q| !q.is_empty()) {
         location.push('?');
         location.push_str(q);
     }
-    redirect(StatusCode::PERMANENT_REDIRECT, &location)
+    redirect(status, &location)
 }
 
 /// A variant of a code page's URL (`/s/{code}/`, `/S/{code}`): redirected to the page
@@ -426,12 +431,19 @@ fn pin_panel(app: &App, has_pin: bool, notice: Option<PinNotice>) -> PinPanel {
 /// form's action names the page's language). From the browser that scanned (a good view
 /// token of the code) that page is a view, not a scan.
 async fn pin_page_reloaded(Path(code): Path<String>, RawQuery(raw_query): RawQuery) -> Response {
-    let mut location = code_path(code.trim());
-    if let Some(q) = raw_query.as_deref().filter(|q| !q.is_empty()) {
-        location.push('?');
-        location.push_str(q);
+    redirect_to_page(StatusCode::SEE_OTHER, code.trim(), raw_query.as_deref())
+}
+
+/// Appends the cookie `name=value` of `code`'s page ([`super::view`]: its path the page's,
+/// `Secure`, `HttpOnly`, `SameSite=Lax`) to `response`.
+fn set_code_cookie(response: &mut Response, name: &str, value: &str, code: &str, max_age_s: i64) {
+    let cookie = format!(
+        "{name}={value}; Path={}; Max-Age={max_age_s}; Secure; SameSite=Lax; HttpOnly",
+        code_path(code)
+    );
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().append(header::SET_COOKIE, v);
     }
-    redirect(StatusCode::SEE_OTHER, &location)
 }
 
 /// Whether the request sends a view token good for `code` at `now_us`: the
@@ -558,8 +570,8 @@ async fn show(
             orgs: &app.consumer.orgs,
         };
         let view_key = app.consumer.store.view_key();
-        let is_scan = method != Method::HEAD
-            && !scanned_here(&headers, view_key, &report.code, now_us);
+        let is_scan =
+            method != Method::HEAD && !scanned_here(&headers, view_key, &report.code, now_us);
         let store = Arc::clone(&app.consumer.store);
         let (key, policy) = (report.code.clone(), app.consumer.policy);
         let state =
@@ -605,13 +617,13 @@ async fn show(
             // The browser whose scan was counted may view this code again without
             // counting again, for a while ([`super::view`]).
             let token = view_key.token(&report.code, now_us);
-            let cookie = format!(
-                "{VIEW_COOKIE}={token}; Path={}; Max-Age={VIEW_TOKEN_TTL_S}; Secure; SameSite=Lax; HttpOnly",
-                code_path(&report.code)
+            set_code_cookie(
+                &mut response,
+                VIEW_COOKIE,
+                &token,
+                &report.code,
+                VIEW_TOKEN_TTL_S,
             );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
         }
         response
     }
@@ -708,6 +720,9 @@ async fn submit_pin(
             _ => None,
         });
         let view_key = app.consumer.store.view_key();
+        // The confirmation is written once, so the check's and the scans' times are the same.
+        let pin_confirmed_here =
+            confirmed_at.is_some_and(|at| confirmed_here(&headers, view_key, &canonical, at));
         let (notice, status, retry_at_us) = match outcome {
             Ok(outcome) => {
                 tracing::info!(?outcome, "PIN checked");
@@ -728,9 +743,9 @@ async fn submit_pin(
                     // reload of its own answer, not a copy. Later, or from a phone shown to a
                     // buyer, the answer warns as for anyone else.
                     PinOutcome::AlreadyConfirmed { confirmed_us }
-                        if now_us.saturating_sub(confirmed_us)
-                            <= VIEW_TOKEN_TTL_S * 1_000_000
-                            && confirmed_here(&headers, view_key, &canonical, confirmed_us) =>
+                        if pin_confirmed_here
+                            && now_us.saturating_sub(confirmed_us)
+                                <= VIEW_TOKEN_TTL_S * 1_000_000 =>
                     {
                         app.consumer.metrics.pin_confirmed_again();
                         PinNotice::ConfirmedHere { confirmed_us }
@@ -758,8 +773,6 @@ async fn submit_pin(
                 notice,
                 PinNotice::Outcome(PinOutcome::Confirmed { .. }) | PinNotice::ConfirmedHere { .. }
             );
-        let pin_confirmed_here =
-            confirmed_at.is_some_and(|at| confirmed_here(&headers, view_key, &canonical, at));
         let page = CodePage {
             report: &report,
             verification: &verification,
@@ -773,14 +786,8 @@ async fn submit_pin(
         let mut response = html_response(status, &prefs, render_code_page(&viewer, &page));
         if let PinNotice::Outcome(PinOutcome::Confirmed { at_us }) = notice {
             // This browser's proof that it confirmed the PIN ([`super::view`]).
-            let cookie = format!(
-                "{PIN_COOKIE}={}; Path={}; Max-Age={PIN_PROOF_MAX_AGE_S}; Secure; SameSite=Lax; HttpOnly",
-                view_key.pin_proof(&canonical, at_us),
-                code_path(&canonical)
-            );
-            if let Ok(v) = HeaderValue::from_str(&cookie) {
-                response.headers_mut().append(header::SET_COOKIE, v);
-            }
+            let proof = view_key.pin_proof(&canonical, at_us);
+            set_code_cookie(&mut response, PIN_COOKIE, &proof, &canonical, PIN_PROOF_MAX_AGE_S);
         }
         if let Some(retry) = retry_at_us {
             let secs = (retry.saturating_sub(now_us) + 999_999) / 1_000_000;

@@ -534,20 +534,29 @@ impl ConsumerStore {
         self.run(false, |db| {
             let txn = db.begin_read().map_err(self.err())?;
             let table = txn.open_table(FAILURES).map_err(self.err())?;
-            let Some(v) = table.get(code).map_err(self.err())? else {
-                return Ok(None);
-            };
-            let mut failures =
-                decode_times(v.value()).ok_or_else(|| self.corrupt("pin_failures"))?;
-            let window_start = now_us.saturating_sub(policy.window_us);
-            failures.retain(|&t| t > window_start);
-            let max = usize::try_from(policy.max_failures).unwrap_or(usize::MAX);
-            Ok(if failures.len() >= max {
-                lock_end(&failures, policy).filter(|&end| end > now_us)
-            } else {
-                None
-            })
+            let stored = table.get(code).map_err(self.err())?;
+            let failures =
+                self.recent_failures(stored.as_ref().map(|v| v.value()), now_us, policy)?;
+            // Every failure kept is inside the window, so a lock's end is after `now_us`.
+            Ok(lock_end(&failures, policy))
         })
+    }
+
+    /// The times of the wrong PINs stored as `stored` that are still inside the policy's
+    /// window at `now_us`.
+    fn recent_failures(
+        &self,
+        stored: Option<&[u8]>,
+        now_us: i64,
+        policy: PinPolicy,
+    ) -> Result<Vec<i64>, ConsumerError> {
+        let mut failures = match stored {
+            Some(bytes) => decode_times(bytes).ok_or_else(|| self.corrupt("pin_failures"))?,
+            None => Vec::new(),
+        };
+        let window_start = now_us.saturating_sub(policy.window_us);
+        failures.retain(|&t| t > window_start);
+        Ok(failures)
     }
 
     /// Whether a PIN is registered for `code`.
@@ -675,16 +684,13 @@ impl ConsumerStore {
                 .map(PinHash::from_bytes)
                 .map_err(|_| self.corrupt("pins"))?;
             let mut failures_table = txn.open_table(FAILURES).map_err(self.err())?;
-            let mut failures = match failures_table.get(code).map_err(self.err())? {
-                Some(v) => decode_times(v.value()).ok_or_else(|| self.corrupt("pin_failures"))?,
-                None => Vec::new(),
+            let mut failures = {
+                let stored = failures_table.get(code).map_err(self.err())?;
+                self.recent_failures(stored.as_ref().map(|v| v.value()), now_us, policy)?
             };
-            let window_start = now_us.saturating_sub(policy.window_us);
-            failures.retain(|&t| t > window_start);
             let max = usize::try_from(policy.max_failures).unwrap_or(usize::MAX);
-            let retry_at = |failures: &[i64]| lock_end(failures, policy);
             if failures.len() >= max {
-                let retry_at_us = retry_at(&failures).unwrap_or(now_us);
+                let retry_at_us = lock_end(&failures, policy).unwrap_or(now_us);
                 PinOutcome::RateLimited { retry_at_us }
             } else if stored == *candidate {
                 failures_table.remove(code).map_err(self.err())?;
@@ -719,7 +725,11 @@ impl ConsumerStore {
                 let left = max.saturating_sub(failures.len());
                 PinOutcome::Wrong {
                     attempts_left: u32::try_from(left).unwrap_or(u32::MAX),
-                    retry_at_us: if left == 0 { retry_at(&failures) } else { None },
+                    retry_at_us: if left == 0 {
+                        lock_end(&failures, policy)
+                    } else {
+                        None
+                    },
                 }
             }
         };

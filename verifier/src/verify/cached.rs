@@ -107,10 +107,9 @@ struct Flight {
     done: Condvar,
     /// When the read started (real time: waits are bounded from it).
     started: Instant,
-    /// Whether a caller gave up waiting for this read.
+    /// Whether a caller gave up waiting for this read (the log said so; its end is then
+    /// logged too).
     overdue: AtomicBool,
-    /// Whether the log said a caller gave up waiting for it (its end is then logged too).
-    told: AtomicBool,
 }
 
 impl Default for Flight {
@@ -120,7 +119,6 @@ impl Default for Flight {
             done: Condvar::new(),
             started: Instant::now(),
             overdue: AtomicBool::new(false),
-            told: AtomicBool::new(false),
         }
     }
 }
@@ -183,7 +181,6 @@ fn wait_for(
     }
     let waited = max_wait.unwrap_or_default().as_secs_f64();
     if !flight.overdue.swap(true, Ordering::SeqCst) {
-        flight.told.store(true, Ordering::SeqCst);
         keeper.counts.overdue.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(
             chain,
@@ -313,7 +310,7 @@ impl FlightGuard {
         let answer = inner.check(&key.chain, receipt, &key.batch());
         self.keeper.counts.count(&answer);
         let unavailable = matches!(answer, Err(ChainCheckError::Unavailable(_)));
-        if self.flight.told.load(Ordering::SeqCst) {
+        if self.flight.overdue.load(Ordering::SeqCst) {
             // At the level of the line that said it was overdue.
             tracing::warn!(
                 chain = key.chain,
