@@ -129,10 +129,12 @@ pub struct CodePage<'a> {
     /// Whether this view was a scan that could not be recorded (the state
     /// failed): the page says so instead of giving a count.
     pub scan_not_counted: bool,
-    /// Whether this view shows the copy warning: every view once the code's
-    /// PIN was confirmed, except the answer that confirmed it (and its
-    /// reload by the browser that confirmed it).
-    pub copy_warning: bool,
+    /// When the code's PIN was confirmed (microseconds since the epoch), if
+    /// this view shows the copy warning: every view once the PIN was
+    /// confirmed, except the answer that confirmed it (and its reload by the
+    /// browser that confirmed it). Given apart from `scans`: a PIN answer
+    /// knows the time from the check even when the scans cannot be read.
+    pub copy_warning: Option<i64>,
     /// Whether the viewer's browser confirmed the code's PIN (it holds the
     /// PIN proof of the confirmation the state keeps): the copy warning
     /// says so.
@@ -526,8 +528,8 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     // Times in sentences are `<time>` too: kept on one line, and machine-readable.
     let first = time_tag(viewer, scans.first_scan_us);
     let count = scans.count.to_string();
-    if page.copy_warning {
-        let confirmed = time_tag(viewer, scans.pin_confirmed_us);
+    if let Some(confirmed_us) = page.copy_warning {
+        let confirmed = time_tag(viewer, Some(confirmed_us));
         // Without a counted scan there is no count or first scan to give.
         let template = match (scans.count, scans.first_scan_us) {
             (0, _) | (_, None) => t.copy_warning_detail_unscanned,
@@ -563,7 +565,7 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     }
     // Many scans and no PIN confirmed: most buyers never scratch the PIN, so a copied label
     // shows mostly as scans. Said near the top, as a caution rather than an alarm.
-    if !page.copy_warning && scans.count >= MANY_SCANS {
+    if page.copy_warning.is_none() && scans.count >= MANY_SCANS {
         let _ = write!(
             out,
             "<section id=\"many-scans\" class=\"warn\"><h2>{}</h2><p>{}</p></section>",
@@ -581,7 +583,7 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
         page.verification,
         VerdictContext {
             code: Some(viewer.code),
-            copy_warning: page.copy_warning,
+            copy_warning: page.copy_warning.is_some(),
         },
     );
     let journey = Journey::from_report(page.report);
@@ -914,6 +916,56 @@ mod tests {
             short_hash("交易交易交易交易交易交易交易交易"),
             "交易交易交易…交易交易"
         );
+    }
+
+    /// A PIN answer whose state could not be read afterwards still knows from
+    /// the check when the PIN was confirmed: the copy warning gives that
+    /// time, not the "unknown" dash.
+    #[test]
+    fn the_copy_warning_gives_the_confirmation_time_without_the_scans() {
+        let report = CodeReport {
+            format: crate::report::CODE_REPORT_FORMAT.to_owned(),
+            code: "PM-TEST".to_owned(),
+            subjects: Vec::new(),
+            records: Vec::new(),
+            batches: Default::default(),
+        };
+        let verification = Verification::Failed {
+            reasons: vec!["test".to_owned()],
+        };
+        let zone = ViewerZone::default_zone();
+        let orgs = OrgNames::empty();
+        let viewer = Viewer {
+            lang: Lang::En,
+            zone: &zone,
+            code: "PM-TEST",
+            now_us: 1_780_000_000_000_000,
+            orgs: &orgs,
+        };
+        // 2026-05-28 20:26:40 UTC, 2026-05-29 04:26 in China Standard Time.
+        let confirmed_us = 1_780_000_000_000_000;
+        let page = CodePage {
+            report: &report,
+            verification: &verification,
+            scans: None,
+            scan_not_counted: false,
+            copy_warning: Some(confirmed_us),
+            pin_confirmed_here: false,
+            pin_locked_until: None,
+            pin: PinPanel::Absent,
+        };
+        let html = render_code_page(&viewer, &page);
+        let start = html.find("id=\"copy-warning\"").expect("the copy warning");
+        let warning = &html[start..start + html[start..].find("</section>").expect("its end")];
+        assert!(
+            warning.contains("<time datetime=\"2026-05-29T04:26:40+08:00\">"),
+            "{warning}"
+        );
+        assert!(
+            !warning.contains(Lang::En.texts().unknown_value),
+            "{warning}"
+        );
+        assert!(html.contains("id=\"state-unreadable\""));
     }
 
     #[test]

@@ -593,13 +593,13 @@ async fn show(
         // warning may be missing, rather than showing none.
         let scans = state.scans;
         let confirmed_at = scans.and_then(|s| s.pin_confirmed_us);
-        let copy_warning = confirmed_at.is_some();
+        let copy_warning = confirmed_at;
         let pin_confirmed_here =
             confirmed_at.is_some_and(|at| confirmed_here(&headers, view_key, &report.code, at));
         if scan_not_counted {
             app.consumer.metrics.scan_uncounted();
         } else if is_scan {
-            app.consumer.metrics.scan(copy_warning);
+            app.consumer.metrics.scan(copy_warning.is_some());
         }
         app.consumer.metrics.view(view_outcome(&verification));
         let page = CodePage {
@@ -768,11 +768,12 @@ async fn submit_pin(
         };
         // Once the PIN is confirmed every page warns, but the answer that
         // confirmed it and its reload by the browser that confirmed it.
-        let copy_warning = confirmed_at.is_some()
-            && !matches!(
+        let copy_warning = confirmed_at.filter(|_| {
+            !matches!(
                 notice,
                 PinNotice::Outcome(PinOutcome::Confirmed { .. }) | PinNotice::ConfirmedHere { .. }
-            );
+            )
+        });
         let page = CodePage {
             report: &report,
             verification: &verification,
