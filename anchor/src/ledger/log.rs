@@ -32,14 +32,17 @@ pub enum LedgerError {
     /// A note, checkpoint or key problem.
     #[error(transparent)]
     Note(#[from] NoteError),
-    /// Another writer appended at the same position first.
+    /// Other writers appended at the same position first, on every one of the append's
+    /// attempts (each attempt reads the log again).
     #[error(
-        "another writer appended log entry {index} at the same time; nothing was overwritten: \
-         run the append again"
+        "other writers appended to the log at the same time, {attempts} times in a row (last at \
+         entry {index}); nothing was overwritten: run the append again"
     )]
     ConcurrentAppend {
-        /// The contested entry index.
+        /// The contested entry index of the last attempt.
         index: u64,
+        /// How many attempts lost the race.
+        attempts: u32,
     },
     /// The stored log is not what it must be (a gap, a bad entry, a rewritten checkpoint).
     #[error("the batch log in the store is inconsistent: {0}")]
@@ -207,6 +210,20 @@ fn checkpoint_path(size: u64) -> String {
 
 const LATEST: &str = "log/checkpoint.txt";
 
+/// How many times [`BatchLog::append`] tries before giving up on writers appending at the
+/// same time: each lost attempt is another writer's entry, so this many writers at once
+/// all get their entry.
+pub const APPEND_ATTEMPTS: u32 = 8;
+
+/// The wait before attempt `attempt + 1`: random within 10 ms to 50 ms times `attempt`, so
+/// that writers that collided do not collide again in step.
+fn retry_wait(attempt: u32) -> std::time::Duration {
+    let mut byte = [0u8; 1];
+    // Without randomness (it never fails on the supported systems), the wait is the longest.
+    let spread = getrandom::fill(&mut byte).map_or(255, |()| u64::from(byte[0]));
+    std::time::Duration::from_millis((10 + spread * 40 / 255) * u64::from(attempt))
+}
+
 impl<'a> BatchLog<'a> {
     /// The log for appending: checkpoints are signed by `signer`.
     pub fn for_writer(store: &'a Store, signer: &'a NoteSigner) -> Self {
@@ -302,11 +319,51 @@ impl<'a> BatchLog<'a> {
     /// Appends `batch` (idempotent: a batch already in the log with the same
     /// contents returns its entry; with other contents, [`LedgerError::Conflict`]),
     /// signs and publishes a checkpoint that covers it, and returns the receipt.
+    ///
+    /// Another writer appending at the same position first (two batches of the store
+    /// anchored at once) is not a failure: the append reads the log again after a short
+    /// random wait and tries the next position, up to [`APPEND_ATTEMPTS`] times. Each lost
+    /// attempt is another writer's entry, so that many writers at once all succeed. A batch
+    /// that another writer appended meanwhile is found on the next read and its entry
+    /// returned, never appended twice. Only when every attempt lost does it return
+    /// [`LedgerError::ConcurrentAppend`].
     pub async fn append(&self, batch: &BatchAnchor) -> Result<LogReceipt, LedgerError> {
         let signer = self
             .signer
             .ok_or(NoteError::Malformed("the log was opened read-only"))?;
-        let mut entries = self.entries().await?;
+        let mut attempt = 1;
+        loop {
+            let entries = self.entries().await?;
+            match self.append_to(signer, entries, batch).await {
+                Err(LedgerError::ConcurrentAppend { index, .. }) => {
+                    if attempt >= APPEND_ATTEMPTS {
+                        return Err(LedgerError::ConcurrentAppend {
+                            index,
+                            attempts: attempt,
+                        });
+                    }
+                    tracing::info!(
+                        batch_id = %batch.batch_id,
+                        index,
+                        attempt,
+                        "another writer appended to the batch log at the same time; reading it again"
+                    );
+                    tokio::time::sleep(retry_wait(attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One attempt of [`Self::append`] on `entries`, the log as read just before; a
+    /// position taken meanwhile is [`LedgerError::ConcurrentAppend`].
+    async fn append_to(
+        &self,
+        signer: &NoteSigner,
+        mut entries: Vec<LogEntry>,
+        batch: &BatchAnchor,
+    ) -> Result<LogReceipt, LedgerError> {
         let existing = entries
             .iter()
             .find(|e| e.batch_id == batch.batch_id)
@@ -346,7 +403,10 @@ impl<'a> BatchLog<'a> {
                     .put_if_absent(&entry_path(entry.index), Bytes::from(json))
                     .await?
                 {
-                    return Err(LedgerError::ConcurrentAppend { index: entry.index });
+                    return Err(LedgerError::ConcurrentAppend {
+                        index: entry.index,
+                        attempts: 1,
+                    });
                 }
                 entries.push(entry.clone());
                 (entry, true)
@@ -411,7 +471,12 @@ impl<'a> BatchLog<'a> {
                     // if it commits to the same tree.
                     match self.checkpoint_at(size).await? {
                         Some((existing, note)) if existing.root == cp.root => note,
-                        _ => return Err(LedgerError::ConcurrentAppend { index: size - 1 }),
+                        _ => {
+                            return Err(LedgerError::ConcurrentAppend {
+                                index: size - 1,
+                                attempts: 1,
+                            });
+                        }
                     }
                 } else {
                     note
@@ -419,7 +484,9 @@ impl<'a> BatchLog<'a> {
             }
         };
         // The latest pointer only moves forward; a writer that was overtaken by
-        // a concurrent one leaves it to the newer checkpoint.
+        // a concurrent one leaves it to the newer checkpoint (read again now: the
+        // signing above gave another writer time to publish a larger one).
+        let latest = self.latest_checkpoint().await?;
         if latest.as_ref().is_none_or(|(l, _)| l.size <= size) {
             self.store.put(LATEST, Bytes::from(note.clone())).await?;
         }
@@ -657,14 +724,14 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn concurrent_writers_fail_cleanly_and_overwrite_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path().to_str().unwrap().to_owned();
-        let barrier = std::sync::Arc::new(std::sync::Barrier::new(6));
-        let handles: Vec<_> = (1..=6u32)
-            .map(|i| {
-                let (root, barrier) = (root.clone(), barrier.clone());
+    /// Appends `batches[i]` from thread `i`, all released at once, each with its own store
+    /// handle and runtime as separate processes would.
+    fn race(root: &str, batches: Vec<BatchAnchor>) -> Vec<Result<LogReceipt, LedgerError>> {
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(batches.len()));
+        let handles: Vec<_> = batches
+            .into_iter()
+            .map(|b| {
+                let (root, barrier) = (root.to_owned(), barrier.clone());
                 std::thread::spawn(move || {
                     let rt = tokio::runtime::Builder::new_current_thread()
                         .enable_all()
@@ -674,43 +741,94 @@ mod tests {
                     let signer =
                         NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
                     barrier.wait();
-                    rt.block_on(BatchLog::for_writer(&store, &signer).append(&batch(i)))
+                    rt.block_on(BatchLog::for_writer(&store, &signer).append(&b))
                 })
             })
             .collect();
-        let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
-        let ok: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-        assert!(!ok.is_empty());
-        for r in &results {
-            if let Err(e) = r {
-                assert!(matches!(e, LedgerError::ConcurrentAppend { .. }), "{e}");
-            }
-        }
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    }
+
+    /// A writer that read the log before another one appended loses the position, overwrites
+    /// nothing, and `append` then takes the next position.
+    #[tokio::test]
+    async fn a_lost_position_is_taken_again_after_reading_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let log = BatchLog::for_writer(&store, &signer);
+        let stale = log.entries().await.unwrap();
+        let first = log.append(&batch(1)).await.unwrap();
+        assert!(matches!(
+            log.append_to(&signer, stale, &batch(2)).await,
+            Err(LedgerError::ConcurrentAppend { index: 0, .. })
+        ));
+        assert_eq!(log.entries().await.unwrap(), vec![first.entry.clone()]);
+        let second = log.append(&batch(2)).await.unwrap();
+        assert_eq!((second.entry.index, second.log_size), (1, 2));
+        second.verify(&signer.verifier()).unwrap();
+    }
+
+    /// Writers appending at once (two batches of one store anchored at the same time) all
+    /// succeed, each with its own entry, and the log stays consistent.
+    #[test]
+    fn concurrent_writers_all_get_their_own_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap().to_owned();
+        let results = race(&root, (1..=6).map(batch).collect());
+        let ok: Vec<LogReceipt> = results
+            .into_iter()
+            .map(|r| r.expect("every racing writer succeeds"))
+            .collect();
+        let mut indexes: Vec<u64> = ok.iter().map(|r| r.entry.index).collect();
+        indexes.sort_unstable();
+        assert_eq!(indexes, (0..6).collect::<Vec<_>>(), "distinct entries");
         let rt = tokio::runtime::Runtime::new().unwrap();
         let store = Store::from_url(&root).unwrap();
         let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
         let log = BatchLog::for_writer(&store, &signer);
         let entries = rt.block_on(log.entries()).unwrap();
-        assert_eq!(
-            entries.len(),
-            ok.len(),
-            "every winner has exactly one entry, losers none"
-        );
+        assert_eq!(entries.len(), 6);
         for r in &ok {
+            assert!(r.appended);
             assert_eq!(
                 entries[r.entry.index as usize], r.entry,
                 "nothing overwritten"
             );
-        }
-        // The losers simply run again; the log stays consistent.
-        for i in 1..=6 {
-            rt.block_on(log.append(&batch(i))).unwrap();
+            r.verify(&signer.verifier()).unwrap();
         }
         let latest = rt.block_on(log.latest_checkpoint()).unwrap().unwrap().0;
         assert_eq!(latest.size, 6);
         for from in 1..=6 {
             rt.block_on(log.consistency(from, None)).unwrap();
         }
+    }
+
+    /// One batch appended by two writers at once is in the log once: the writer that lost
+    /// the position finds the batch when it reads the log again and returns its entry.
+    #[test]
+    fn a_batch_raced_with_itself_is_logged_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap().to_owned();
+        let results = race(&root, vec![batch(1), batch(1), batch(2)]);
+        let ok: Vec<LogReceipt> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert_eq!(ok[0].entry, ok[1].entry);
+        assert_eq!(
+            ok.iter()
+                .filter(|r| r.appended && r.entry == ok[0].entry)
+                .count(),
+            1,
+            "one of them appended it"
+        );
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let store = Store::from_url(&root).unwrap();
+        let reader = BatchLog::for_reader(
+            &store,
+            NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32])
+                .unwrap()
+                .verifier(),
+        );
+        let entries = rt.block_on(reader.entries()).unwrap();
+        assert_eq!(entries.len(), 2, "{entries:?}");
     }
 
     #[tokio::test]
