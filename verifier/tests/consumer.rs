@@ -22,7 +22,8 @@ use proofmark_verifier::consumer::countries::country_name;
 use proofmark_verifier::consumer::i18n::{Lang, ViewerZone};
 use proofmark_verifier::consumer::journey::{micros, text};
 use proofmark_verifier::consumer::{
-    Clock, Consumer, ConsumerStore, OrgNames, PinKey, PinPolicy, SecretsReader, WriteFaults, router,
+    Clock, Consumer, ConsumerStore, OrgNames, PinKey, PinLimit, PinPolicy, SecretsReader,
+    WriteFaults, router,
 };
 use proofmark_verifier::verify::Trust;
 use proofmark_verifier::{CodeLookup, CodeReport, Lookup, LookupError, publish};
@@ -1140,6 +1141,187 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"rate_limited\"} 1\n"));
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed\"} 1\n"));
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"malformed\"} 1\n"));
+}
+
+/// Wrong PINs from one client (behind a proxy that names it in
+/// `X-Forwarded-For`) lock that client only: another client, even on the
+/// same IPv4 network's next address, sees the form open and confirms; the
+/// same IPv6 /64 is one client.
+#[tokio::test]
+async fn one_client_cannot_lock_the_pin_check_of_another() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let consumer = consumer(dir.path(), &clock)
+        .with_client_address_header(Some(header::HeaderName::from_static("x-forwarded-for")));
+    let app = app(real_lookup(), consumer, trust());
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let from = |addr: &'static str| [("x-forwarded-for", addr)];
+    // The last address of the list is the one the proxy added: the first is the client's claim.
+    for i in 0..5 {
+        let addr = if i % 2 == 0 {
+            "198.51.100.9, 2001:db8:1:2::5"
+        } else {
+            "2001:db8:1:2::9"
+        };
+        let r = post_pin_with(&app, &s.code, wrong, "en", &from(addr)).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "attempt {i}");
+    }
+    let locked = post_pin_with(&app, &s.code, &s.pin, "en", &from("2001:db8:1:2::77")).await;
+    assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(locked.body.contains("Too many wrong PINs. Try again after"));
+    // Its page says so, with the form disabled.
+    let page = get(
+        &app,
+        &format!("/s/{}", s.code),
+        &[
+            ("accept-language", "en"),
+            ("x-forwarded-for", "2001:db8:1:2::1"),
+        ],
+    )
+    .await;
+    let pin = section(&page.body, "pin").expect("the PIN part");
+    assert!(pin.contains(" disabled"), "{pin}");
+    // Another client (the proxy's claim of the locked one is not believed) finds it open.
+    let other = get(
+        &app,
+        &format!("/s/{}", s.code),
+        &[
+            ("accept-language", "en"),
+            ("x-forwarded-for", "2001:db8:1:2::5, 198.51.100.9"),
+        ],
+    )
+    .await;
+    let pin = section(&other.body, "pin").expect("the PIN part");
+    assert!(!pin.contains(" disabled"), "{pin}");
+    let right = post_pin_with(&app, &s.code, &s.pin, "en", &from("198.51.100.9")).await;
+    assert_eq!(right.status, StatusCode::OK, "{}", right.body);
+    assert!(right.body.contains("PIN correct"), "{}", right.body);
+}
+
+/// Many clients together lock a code for everyone once the code's limit is
+/// reached, and the page says that it is closed for everyone; the metrics
+/// tell it from a client's own lock.
+#[tokio::test]
+async fn many_clients_lock_the_code_for_everyone() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let policy = PinPolicy {
+        per_client: PinLimit {
+            max: 2,
+            window_us: 15 * MINUTE_US,
+        },
+        per_client_day: PinLimit {
+            max: 3,
+            window_us: 24 * 60 * MINUTE_US,
+        },
+        per_code: PinLimit {
+            max: 4,
+            window_us: 24 * 60 * MINUTE_US,
+        },
+    };
+    let consumer = consumer(dir.path(), &clock)
+        .with_policy(policy)
+        .with_client_address_header(Some(header::HeaderName::from_static("x-real-ip")));
+    let metrics = consumer.metrics();
+    let app = app(real_lookup(), consumer, trust());
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    for addr in ["192.0.2.1", "192.0.2.1", "192.0.2.2"] {
+        clock.advance(MINUTE_US);
+        let r = post_pin_with(&app, &s.code, wrong, "en", &[("x-real-ip", addr)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    clock.advance(MINUTE_US);
+    let fourth = post_pin_with(&app, &s.code, wrong, "en", &[("x-real-ip", "192.0.2.2")]).await;
+    assert!(
+        fourth
+            .body
+            .contains("so its PIN check is closed for everyone until"),
+        "{}",
+        fourth.body
+    );
+    // A client that sent nothing is refused too, in Chinese as well.
+    let r = post_pin_with(
+        &app,
+        &s.code,
+        &s.pin,
+        "zh",
+        &[("x-real-ip", "203.0.113.50")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.body.contains("此码的密码验证对所有人暂停"), "{}", r.body);
+    // The day after the first wrong PIN the code opens again.
+    clock.advance(24 * 60 * MINUTE_US);
+    let r = post_pin_with(
+        &app,
+        &s.code,
+        &s.pin,
+        "en",
+        &[("x-real-ip", "203.0.113.50")],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let mut text = String::new();
+    metrics.render_prometheus(&mut text);
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"code_locked\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"rate_limited\"} 0\n"),
+        "{text}"
+    );
+}
+
+/// Without a client header the connection's peer address (which the server
+/// passes with each request) is the client; with one, a request without the
+/// header falls back to it.
+#[tokio::test]
+async fn the_peer_address_is_the_client_without_a_header() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let s = sample();
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    for header_name in [
+        None,
+        Some(header::HeaderName::from_static("x-forwarded-for")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = TestClock::new();
+        let consumer = consumer(dir.path(), &clock).with_client_address_header(header_name);
+        let app = app(real_lookup(), consumer, trust());
+        let post = |peer: &str, pin: &str| {
+            let peer: SocketAddr = peer.parse().unwrap();
+            Request::post(format!("/s/{}/pin?lang=en", s.code))
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .extension(ConnectInfo(peer))
+                .body(Body::from(format!("pin={pin}")))
+                .unwrap()
+        };
+        for _ in 0..5 {
+            let r = send(&app, post("192.0.2.10:40000", wrong)).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+        // Another port of the same address is the same client.
+        let r = send(&app, post("192.0.2.10:40001", &s.pin)).await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+        let r = send(&app, post("192.0.2.11:40000", &s.pin)).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
 }
 
 /// The view token cookie a counted scan sets (`__Secure-pm_view=...`), as a

@@ -42,13 +42,25 @@ pub struct ServeArgs {
     /// it the consumer page offers no PIN check. It must be the key the state's PIN
     /// hashes were made with: another key is refused at start (exit 3).
     ///
-    /// Wrong PINs are limited per code (5 per 15 minutes), whoever sends
-    /// them: that is what stops a brute force spread over many addresses,
-    /// but anyone who knows a code can keep its PIN check locked by sending
-    /// wrong PINs, and the buyer's right PIN is then refused until the lock
-    /// ends (see docs/operations.md).
+    /// Wrong PINs are limited per client and code (5 per 15 minutes, 10 a
+    /// day; a client is an IPv4 address or an IPv6 /64, see
+    /// --client-address-header) and per code from all clients together (100
+    /// a day, which then locks the code's check for everyone until the day's
+    /// oldest leaves the window): one sender cannot lock a code for others,
+    /// and a guessing spread over many addresses stays far from the 10^8
+    /// PINs (docs/operations.md).
     #[arg(long, value_name = "FILE", requires = "state_dir")]
     pub secrets_key_file: Option<PathBuf>,
+    /// The request header that a reverse proxy in front of the server sets to
+    /// the client's address (`X-Forwarded-For`, `X-Real-IP`, ...): the last
+    /// address of its last line, the one the proxy added, is the client of
+    /// the wrong-PIN limits. A request without it falls back to the
+    /// connection's address. Set it only behind a proxy that sets the header
+    /// (a client that reaches the server directly could send any address);
+    /// without it, the connection's address is the client, which behind a
+    /// proxy makes every buyer one client.
+    #[arg(long, value_name = "NAME", requires = "state_dir")]
+    pub client_address_header: Option<axum::http::HeaderName>,
     /// CSV file of the names of the organisations that provide records, with
     /// the header `org_id,name` (`proofmark datasets generate` writes one as
     /// `orgs.csv`). The consumer page (which needs --state-dir) shows
@@ -214,7 +226,8 @@ async fn serve(
             };
             let consumer = Consumer::open(dir, key.clone())
                 .with_context(|| format!("cannot open the state folder {}", dir.display()))?
-                .with_orgs(orgs);
+                .with_orgs(orgs)
+                .with_client_address_header(args.client_address_header.clone());
             if let Some(key) = &key {
                 check_pin_key(&consumer, key, args.secrets_key_file.as_deref(), quiet)?;
             }

@@ -45,6 +45,7 @@
 //! ```
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -52,6 +53,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
+use axum::extract::ConnectInfo;
 use axum::http::Request;
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
@@ -146,7 +148,7 @@ pub async fn serve(
         let stop = stop_rx.clone();
         let open = open_rx.clone();
         tokio::spawn(async move {
-            serve_connection(stream, router, limits, stop).await;
+            serve_connection(stream, peer, router, limits, stop).await;
             drop(slot);
             drop(open);
         });
@@ -177,9 +179,12 @@ async fn accept_failed(e: std::io::Error) {
 }
 
 /// Serves one connection until it closes, or until `stop` turns `true` and
-/// its request in flight is answered.
+/// its request in flight is answered. Each request carries the peer's
+/// address as [`ConnectInfo`] (the consumer page's wrong-PIN limits are per
+/// client).
 async fn serve_connection(
     stream: tokio::net::TcpStream,
+    peer: SocketAddr,
     router: Router,
     limits: ServerLimits,
     mut stop: watch::Receiver<bool>,
@@ -187,7 +192,8 @@ async fn serve_connection(
     let body_timeout = limits.body_timeout;
     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
         let mut router = router.clone();
-        let req = req.map(|body| Body::new(TimedBody::new(body, body_timeout)));
+        let mut req = req.map(|body| Body::new(TimedBody::new(body, body_timeout)));
+        req.extensions_mut().insert(ConnectInfo(peer));
         tower_service::Service::call(&mut router, req)
     });
     let mut builder = http1::Builder::new();

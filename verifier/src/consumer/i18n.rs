@@ -430,8 +430,11 @@ pub struct Texts {
     pub pin_wrong: &'static str,
     /// Wrong PIN with one attempt left.
     pub pin_wrong_one: &'static str,
-    /// Too many wrong PINs, retry after `{retry}`.
+    /// Too many wrong PINs from this viewer's network, retry after `{retry}`.
     pub pin_rate_limited: &'static str,
+    /// Too many wrong PINs for the code from many places: its check is locked
+    /// for everyone until `{retry}`.
+    pub pin_code_locked: &'static str,
     /// The PIN is not well formed: says what [`normalize_pin`] accepts.
     ///
     /// [`normalize_pin`]: super::pin::normalize_pin
@@ -580,6 +583,7 @@ static ZH: Texts = Texts {
     pin_wrong: "✖ 密码错误。还可尝试 {left} 次。",
     pin_wrong_one: "✖ 密码错误。还可尝试 1 次。",
     pin_rate_limited: "✖ 错误次数过多。请于 {retry} 之后再试。",
+    pin_code_locked: "✖ 今天已有多处对此码提交了过多的错误密码，此码的密码验证对所有人暂停，请于 {retry} 之后再试。如果这些错误密码不是您提交的，可能有人在阻止此标签被验证：请届时再试，或联系品牌方。",
     pin_malformed: "请输入标签涂层下的密码：4 至 32 位字母或数字（空格和连字符会被忽略）。",
     pin_none: "此码没有登记防伪密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
@@ -687,6 +691,7 @@ static EN: Texts = Texts {
     pin_wrong: "✖ Wrong PIN. {left} attempts left.",
     pin_wrong_one: "✖ Wrong PIN. 1 attempt left.",
     pin_rate_limited: "✖ Too many wrong PINs. Try again after {retry}.",
+    pin_code_locked: "✖ Too many wrong PINs have been sent for this code today, from several places, so its PIN check is closed for everyone until {retry}. If you did not send them, someone may be trying to stop this label from being checked: try again then, or contact the brand.",
     pin_malformed: "Enter the PIN printed under the label's coating: 4 to 32 letters or digits (spaces and dashes are ignored).",
     pin_none: "No scratch-off PIN is registered for this code.",
     pin_unavailable: "PIN checks are not available on this server.",
@@ -909,6 +914,8 @@ mod tests {
             for alert in [t.alert_recalled, t.alert_returned, t.alert_destroyed] {
                 assert!(alert.contains("{date}"), "{alert}");
             }
+            assert!(t.pin_rate_limited.contains("{retry}"));
+            assert!(t.pin_code_locked.contains("{retry}"));
             assert!(t.alert_inspection_failed.contains("{type}"));
             assert!(t.alert_inspection_failed.contains("{date}"));
         }

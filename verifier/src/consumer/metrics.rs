@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::state::{PinOutcome, StoreHealth};
+use super::state::{LockScope, PinOutcome, StoreHealth};
 
 /// Page views by outcome, scans and PIN checks by outcome, and the durable
 /// state's health.
@@ -25,6 +25,7 @@ pub struct ConsumerMetrics {
     pin_confirmed_again: AtomicU64,
     pin_wrong: AtomicU64,
     pin_rate_limited: AtomicU64,
+    pin_code_locked: AtomicU64,
     pin_malformed: AtomicU64,
     pin_absent: AtomicU64,
 }
@@ -90,7 +91,10 @@ impl ConsumerMetrics {
             PinOutcome::Confirmed { .. } => &self.pin_confirmed,
             PinOutcome::AlreadyConfirmed { .. } => &self.pin_already_confirmed,
             PinOutcome::Wrong { .. } => &self.pin_wrong,
-            PinOutcome::RateLimited { .. } => &self.pin_rate_limited,
+            PinOutcome::RateLimited { lock } => match lock.scope {
+                LockScope::Client => &self.pin_rate_limited,
+                LockScope::Code => &self.pin_code_locked,
+            },
             PinOutcome::NoPin => &self.pin_absent,
         };
         counter.fetch_add(1, Ordering::Relaxed);
@@ -150,6 +154,7 @@ impl ConsumerMetrics {
             ("confirmed_again", &self.pin_confirmed_again),
             ("wrong", &self.pin_wrong),
             ("rate_limited", &self.pin_rate_limited),
+            ("code_locked", &self.pin_code_locked),
             ("malformed", &self.pin_malformed),
             ("no_pin", &self.pin_absent),
             ("state_error", &self.pin_state_failed),
@@ -195,7 +200,7 @@ mod tests {
         m.scan(true);
         m.pin(&PinOutcome::Wrong {
             attempts_left: 4,
-            retry_at_us: None,
+            lock: None,
         });
         let mut out = String::new();
         m.render_prometheus(&mut out);

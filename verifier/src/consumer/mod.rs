@@ -93,7 +93,8 @@ pub use orgs::OrgNames;
 pub use pin::{PinHash, PinKey, SecretsReader, check_secrets};
 pub use routes::router;
 pub use state::{
-    ConsumerStore, KeyRecord, PinImport, PinOutcome, PinPolicy, ScanInfo, StoreHealth,
+    ConsumerStore, KeyRecord, LockScope, PinClient, PinImport, PinLimit, PinLock, PinOutcome,
+    PinPolicy, ScanInfo, StoreHealth,
 };
 pub use verdict::{AnchorBadge, AnchorLocation, ReportCheck, Verification};
 pub use view::ViewKey;
@@ -127,6 +128,7 @@ pub struct Consumer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<ConsumerMetrics>,
     pub(crate) orgs: Arc<OrgNames>,
+    pub(crate) client_header: Option<axum::http::HeaderName>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -161,12 +163,25 @@ impl Consumer {
             clock: Arc::new(SystemClock),
             metrics: Arc::new(metrics),
             orgs: Arc::new(OrgNames::empty()),
+            client_header: None,
         }
     }
 
-    /// Sets the wrong-PIN policy (default: 5 per 15 minutes).
+    /// Sets the wrong-PIN policy (default [`PinPolicy::default`]).
     pub fn with_policy(mut self, policy: PinPolicy) -> Consumer {
         self.policy = policy;
+        self
+    }
+
+    /// Takes the client's address, for the wrong-PIN limits per client,
+    /// from the header `name` that a reverse proxy in front of the server
+    /// sets (`X-Forwarded-For`, `X-Real-IP`, ...): the last address of its
+    /// last line, which is the one the proxy added. A request without it
+    /// (one that did not come through the proxy) falls back to its
+    /// connection's peer address. Without this (the default), the peer
+    /// address is the client's.
+    pub fn with_client_address_header(mut self, name: Option<axum::http::HeaderName>) -> Consumer {
+        self.client_header = name;
         self
     }
 

@@ -14,7 +14,7 @@ use super::pin::MAX_PIN_LEN;
 use super::sections::{
     alerts_section, customs_section, inspections_section, product_section, timeline_section,
 };
-use super::state::{PinOutcome, ScanInfo};
+use super::state::{LockScope, PinLock, PinOutcome, ScanInfo};
 use super::verdict::{AnchorLocation, Verification};
 use crate::report::CodeReport;
 use proofmark_schemas::validate::is_valid_code;
@@ -139,9 +139,9 @@ pub struct CodePage<'a> {
     /// PIN proof of the confirmation the state keeps): the copy warning
     /// says so.
     pub pin_confirmed_here: bool,
-    /// When the PIN check opens again, if wrong PINs lock it now: the form
-    /// is shown disabled, with that time.
-    pub pin_locked_until: Option<i64>,
+    /// The lock on this viewer's PIN checks, if wrong PINs lock them now:
+    /// the form is shown disabled, with the time it opens again.
+    pub pin_lock: Option<PinLock>,
     /// The PIN part.
     pub pin: PinPanel,
 }
@@ -766,11 +766,17 @@ fn warning_section(
     out.push_str("</ul></details></section>");
 }
 
-/// The "too many wrong PINs, try again after" message.
-fn rate_limited(viewer: &Viewer<'_>, retry_at_us: i64) -> String {
+/// The "too many wrong PINs, try again after" message: from this browser's
+/// network, or (a lock of the code) from many, for everyone.
+fn rate_limited(viewer: &Viewer<'_>, lock: PinLock) -> String {
+    let t = viewer.lang.texts();
+    let template = match lock.scope {
+        LockScope::Client => t.pin_rate_limited,
+        LockScope::Code => t.pin_code_locked,
+    };
     fill(
-        &Esc(viewer.lang.texts().pin_rate_limited).to_string(),
-        &[("retry", &time_tag(viewer, Some(minute_up(retry_at_us))))],
+        &Esc(template).to_string(),
+        &[("retry", &time_tag(viewer, Some(minute_up(lock.until_us))))],
     )
 }
 
@@ -781,27 +787,27 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
     };
     // When the form opens again, if wrong PINs lock it: from this answer, or from the
     // state (a page without an answer, or an answer that did not check the PIN).
-    let locked_until = match notice {
-        Some(PinNotice::Outcome(PinOutcome::RateLimited { retry_at_us })) => Some(retry_at_us),
+    let locked = match notice {
+        Some(PinNotice::Outcome(PinOutcome::RateLimited { lock })) => Some(lock),
         Some(PinNotice::Outcome(PinOutcome::Wrong {
             attempts_left: 0,
-            retry_at_us,
-        })) => retry_at_us,
-        _ => page.pin_locked_until,
+            lock,
+        })) => lock,
+        _ => page.pin_lock,
     };
     let (class, message) = match notice {
         // Nothing was checked: while locked, the form says until when.
-        None => match locked_until {
-            Some(retry) => ("bad", Some(rate_limited(viewer, retry))),
+        None => match locked {
+            Some(lock) => ("bad", Some(rate_limited(viewer, lock))),
             None => ("", None),
         },
         Some(PinNotice::Malformed) => {
             let mut message = Esc(t.pin_malformed).to_string();
-            if let Some(retry) = locked_until {
+            if let Some(lock) = locked {
                 if viewer.lang == Lang::En {
                     message.push(' ');
                 }
-                message.push_str(&rate_limited(viewer, retry));
+                message.push_str(&rate_limited(viewer, lock));
             }
             ("warn", Some(message))
         }
@@ -832,9 +838,9 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
             ),
             PinOutcome::Wrong {
                 attempts_left,
-                retry_at_us,
-            } => match retry_at_us {
-                Some(retry) if attempts_left == 0 => ("bad", Some(rate_limited(viewer, retry))),
+                lock,
+            } => match lock {
+                Some(lock) if attempts_left == 0 => ("bad", Some(rate_limited(viewer, lock))),
                 _ if attempts_left == 1 => ("bad", Some(Esc(t.pin_wrong_one).to_string())),
                 _ => (
                     "bad",
@@ -844,9 +850,7 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                     )),
                 ),
             },
-            PinOutcome::RateLimited { retry_at_us } => {
-                ("bad", Some(rate_limited(viewer, retry_at_us)))
-            }
+            PinOutcome::RateLimited { lock } => ("bad", Some(rate_limited(viewer, lock))),
             PinOutcome::NoPin => ("warn", Some(Esc(t.pin_none).to_string())),
         },
     };
@@ -879,11 +883,7 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
         if refused && message.is_some() {
             field_attrs.push_str(" aria-invalid=\"true\" aria-describedby=\"pin-result\"");
         }
-        let disabled = if locked_until.is_some() {
-            " disabled"
-        } else {
-            ""
-        };
+        let disabled = if locked.is_some() { " disabled" } else { "" };
         let _ = write!(
             out,
             "<h2>{}</h2><p>{}</p><form method=\"post\" action=\"{}/pin?lang={}\">\
@@ -951,7 +951,7 @@ mod tests {
             scan_not_counted: false,
             copy_warning: Some(confirmed_us),
             pin_confirmed_here: false,
-            pin_locked_until: None,
+            pin_lock: None,
             pin: PinPanel::Absent,
         };
         let html = render_code_page(&viewer, &page);

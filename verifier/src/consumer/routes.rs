@@ -26,11 +26,13 @@
 //! copy warning; every later page of the code still shows the copy warning,
 //! with a sentence saying that this browser confirmed the PIN.
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{Form, Path, Query, RawQuery, State};
+use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, RawQuery, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -48,7 +50,7 @@ use super::page::{
     render_unknown,
 };
 use super::pin::normalize_pin;
-use super::state::{ConsumerStore, PinOutcome, PinPolicy, ScanInfo};
+use super::state::{ConsumerStore, PinClient, PinLock, PinOutcome, PinPolicy, ScanInfo};
 use super::verdict::{ReportCheck, Verification};
 use super::view::{PIN_COOKIE, PIN_PROOF_MAX_AGE_S, VIEW_COOKIE, VIEW_TOKEN_TTL_S, ViewKey};
 use crate::report::{CodeLookup, CodeReport, LookupError};
@@ -466,8 +468,8 @@ struct PageState {
     failed: bool,
     /// Whether the code has a PIN.
     has_pin: bool,
-    /// When its PIN check opens again, if wrong PINs lock it now.
-    pin_locked_until: Option<i64>,
+    /// The lock on this client's PIN checks, if wrong PINs lock them now.
+    pin_lock: Option<PinLock>,
 }
 
 /// The state a page of `code` shows: records the scan (or only reads the
@@ -478,6 +480,7 @@ struct PageState {
 fn read_scan_state(
     store: &ConsumerStore,
     code: &str,
+    client: PinClient,
     is_scan: bool,
     now_us: i64,
     policy: PinPolicy,
@@ -505,9 +508,9 @@ fn read_scan_state(
         tracing::error!(error = %e.chain(), "consumer state failed; the page is shown without the PIN form");
         false
     });
-    let pin_locked_until = if has_pin {
+    let pin_lock = if has_pin {
         store
-            .pin_locked_until(code, now_us, policy)
+            .pin_lock(code, client, now_us, policy)
             .unwrap_or_else(|e| {
                 // The PIN answer says so, if the lock holds.
                 tracing::error!(error = %e.chain(), "consumer state failed; the PIN form is shown open");
@@ -520,8 +523,48 @@ fn read_scan_state(
         scans,
         failed,
         has_pin,
-        pin_locked_until,
+        pin_lock,
     }
+}
+
+/// Who sends a request, for the wrong-PIN limits per client: the address in
+/// the consumer's client header if it is set and the request has one, else
+/// the connection's peer (which the server passes as [`ConnectInfo`]), else
+/// [`PinClient::UNKNOWN`].
+struct RequestClient(PinClient);
+
+impl FromRequestParts<App> for RequestClient {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let consumer = &app.consumer;
+        let from_header = consumer
+            .client_header
+            .as_ref()
+            .and_then(|name| parts.headers.get_all(name).iter().next_back())
+            .and_then(|value| value.to_str().ok())
+            .and_then(last_address);
+        let peer = || {
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip())
+        };
+        Ok(RequestClient(match from_header.or_else(peer) {
+            Some(addr) => consumer.store.view_key().pin_client(addr),
+            None => PinClient::UNKNOWN,
+        }))
+    }
+}
+
+/// The last address of a header's list (`X-Forwarded-For: client, proxy1`):
+/// an IP address, or one with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
+fn last_address(value: &str) -> Option<IpAddr> {
+    let last = value.rsplit(',').next()?.trim();
+    last.parse::<IpAddr>()
+        .ok()
+        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
+        .or_else(|| last.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 /// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`
@@ -534,8 +577,8 @@ async fn show(
     method: Method,
     uri: axum::http::Uri,
     Path(code): Path<String>,
-    RawQuery(raw_query): RawQuery,
     query: Result<Query<ViewQuery>, QueryRejection>,
+    RequestClient(client): RequestClient,
     headers: HeaderMap,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
@@ -556,7 +599,7 @@ async fn show(
         if code.trim() == report.code
             && (report.code != code || uri.path() != code_path(&report.code))
         {
-            return redirect_to_canonical(&report.code, raw_query.as_deref());
+            return redirect_to_canonical(&report.code, uri.query());
         }
         let (report, verification) = match verify(&app, report).await {
             Ok(v) => v,
@@ -574,8 +617,12 @@ async fn show(
             method != Method::HEAD && !scanned_here(&headers, view_key, &report.code, now_us);
         let store = Arc::clone(&app.consumer.store);
         let (key, policy) = (report.code.clone(), app.consumer.policy);
-        let state =
-            blocking(move || Ok(read_scan_state(&store, &key, is_scan, now_us, policy))).await;
+        let state = blocking(move || {
+            Ok(read_scan_state(
+                &store, &key, client, is_scan, now_us, policy,
+            ))
+        })
+        .await;
         // A scan that cannot be recorded must not hide the verified history:
         // the page is shown with what the state still gives (the copy
         // warning above all) and a note that the scan was not counted.
@@ -585,7 +632,7 @@ async fn show(
                 scans: None,
                 failed: true,
                 has_pin: false,
-                pin_locked_until: None,
+                pin_lock: None,
             }
         });
         let scan_not_counted = is_scan && state.failed;
@@ -609,7 +656,7 @@ async fn show(
             scan_not_counted,
             copy_warning,
             pin_confirmed_here,
-            pin_locked_until: state.pin_locked_until,
+            pin_lock: state.pin_lock,
             pin: pin_panel(&app, state.has_pin, None),
         };
         let mut response = html_response(StatusCode::OK, &prefs, render_code_page(&viewer, &page));
@@ -643,6 +690,7 @@ async fn submit_pin(
     State(app): State<App>,
     Path(code): Path<String>,
     query: Result<Query<ViewQuery>, QueryRejection>,
+    RequestClient(client): RequestClient,
     headers: HeaderMap,
     form: Result<Form<PinForm>, FormRejection>,
 ) -> Response {
@@ -684,10 +732,10 @@ async fn submit_pin(
         let (key, policy) = (canonical.clone(), app.consumer.policy);
         let state = blocking(move || {
             let outcome = match candidate {
-                Ok(hash) => Ok(store.check_pin(&key, &hash, now_us, policy)),
+                Ok(hash) => Ok(store.check_pin(&key, client, &hash, now_us, policy)),
                 Err(notice) => Err(notice),
             };
-            let state = read_scan_state(&store, &key, false, now_us, policy);
+            let state = read_scan_state(&store, &key, client, false, now_us, policy);
             Ok((outcome, state))
         })
         .await;
@@ -730,11 +778,11 @@ async fn submit_pin(
                     PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. } => {
                         (StatusCode::OK, None)
                     }
-                    PinOutcome::Wrong { retry_at_us, .. } => {
-                        (StatusCode::UNPROCESSABLE_ENTITY, retry_at_us)
+                    PinOutcome::Wrong { lock, .. } => {
+                        (StatusCode::UNPROCESSABLE_ENTITY, lock.map(|l| l.until_us))
                     }
-                    PinOutcome::RateLimited { retry_at_us } => {
-                        (StatusCode::TOO_MANY_REQUESTS, Some(retry_at_us))
+                    PinOutcome::RateLimited { lock } => {
+                        (StatusCode::TOO_MANY_REQUESTS, Some(lock.until_us))
                     }
                     PinOutcome::NoPin => (StatusCode::NOT_FOUND, None),
                 };
@@ -781,7 +829,7 @@ async fn submit_pin(
             scan_not_counted: false,
             copy_warning,
             pin_confirmed_here,
-            pin_locked_until: state.pin_locked_until,
+            pin_lock: state.pin_lock,
             pin: pin_panel(&app, state.has_pin, Some(notice)),
         };
         let mut response = html_response(status, &prefs, render_code_page(&viewer, &page));

@@ -40,8 +40,12 @@ const SCANS: TableDefinition<&str, &[u8]> = TableDefinition::new("scans");
 const PINS: TableDefinition<&str, &[u8]> = TableDefinition::new("pins");
 /// code -> confirmation time (i64 LE µs), scan count then (u64 LE).
 const CONFIRMED: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_confirmed");
-/// code -> times of the wrong PINs inside the window (i64 LE µs each).
-const FAILURES: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_failures");
+/// code -> the wrong PINs inside the policy's longest window, oldest first: 16 bytes each,
+/// the time (i64 LE µs) and the [`PinClient`] that sent it.
+const FAILURES: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_wrong_attempts");
+/// The wrong PINs of states written before the limits per client (times only), deleted at
+/// open: they counted for 15 minutes, so nothing that still matters is lost.
+const FAILURES_BEFORE_CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_failures");
 /// name -> value: [`KEY_CHECK`], [`PROBE`], [`VIEW_KEY`].
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// The check value ([`PinKey::check_value`]) of the PIN hashes' key.
@@ -52,23 +56,100 @@ const VIEW_KEY: &str = "view_key";
 /// The time of the last write probe ([`ConsumerStore::probe`]), i64 LE µs.
 const PROBE: &str = "probe";
 
-/// How many wrong PINs a code takes, and for how long they count.
+/// At most `max` wrong PINs inside any `window_us`: once `max` are inside
+/// the window, the next attempt is refused until the oldest of them leaves it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PinPolicy {
-    /// Wrong PINs allowed inside one window; the next attempt is refused.
-    pub max_failures: u32,
+pub struct PinLimit {
+    /// Wrong PINs allowed inside the window.
+    pub max: u32,
     /// The window, in microseconds.
     pub window_us: i64,
 }
 
+/// How many wrong PINs a code takes, from one client and from all.
+///
+/// The limits per client keep one sender (a buyer who mistypes, or someone
+/// who wants the check locked) to itself; the limit per code bounds a
+/// guessing spread over many clients, and locks the code's check for
+/// everyone once it is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinPolicy {
+    /// Wrong PINs one client may send for a code in a short window.
+    pub per_client: PinLimit,
+    /// Wrong PINs one client may send for a code in a day. Below
+    /// `per_code`, so that one client cannot lock the code for everyone.
+    pub per_client_day: PinLimit,
+    /// Wrong PINs all clients together may send for a code in a day.
+    pub per_code: PinLimit,
+}
+
+impl PinPolicy {
+    /// The longest of the windows: how long a wrong PIN is kept.
+    fn longest_window_us(&self) -> i64 {
+        self.per_client
+            .window_us
+            .max(self.per_client_day.window_us)
+            .max(self.per_code.window_us)
+    }
+}
+
 impl Default for PinPolicy {
-    /// Five wrong PINs per fifteen minutes.
+    /// Per client and code, 5 wrong PINs per 15 minutes and 10 per day; per
+    /// code, 100 per day from all clients together (36,500 guesses a year
+    /// at most against the 100 million 8-digit PINs).
     fn default() -> Self {
+        const MINUTE_US: i64 = 60 * 1_000_000;
         PinPolicy {
-            max_failures: 5,
-            window_us: 15 * 60 * 1_000_000,
+            per_client: PinLimit {
+                max: 5,
+                window_us: 15 * MINUTE_US,
+            },
+            per_client_day: PinLimit {
+                max: 10,
+                window_us: 24 * 60 * MINUTE_US,
+            },
+            per_code: PinLimit {
+                max: 100,
+                window_us: 24 * 60 * MINUTE_US,
+            },
         }
     }
+}
+
+/// Who sent a PIN, as far as the wrong-PIN limits are concerned: a keyed
+/// digest of the client's network (its IPv4 address, or the /64 of its IPv6
+/// address; [`super::view::ViewKey::pin_client`]), so that the state holds
+/// no address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PinClient([u8; 8]);
+
+impl PinClient {
+    /// The client of requests whose address is not known: all of them are
+    /// one client.
+    pub const UNKNOWN: PinClient = PinClient([0; 8]);
+
+    /// A client from its digest.
+    pub fn from_bytes(bytes: [u8; 8]) -> PinClient {
+        PinClient(bytes)
+    }
+}
+
+/// Whose wrong PINs lock a PIN check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockScope {
+    /// This client's: other clients may still try.
+    Client,
+    /// All clients' together: the code's check is locked for everyone.
+    Code,
+}
+
+/// A PIN check locked by wrong PINs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinLock {
+    /// When it opens again (µs since the epoch).
+    pub until_us: i64,
+    /// Whose wrong PINs lock it.
+    pub scope: LockScope,
 }
 
 /// What the store knows about a code's scans.
@@ -97,15 +178,15 @@ pub enum PinOutcome {
     },
     /// The PIN is wrong.
     Wrong {
-        /// Attempts left in the window.
+        /// Attempts this client has left before a limit locks the check.
         attempts_left: u32,
-        /// When attempts are allowed again, if none are left.
-        retry_at_us: Option<i64>,
+        /// The lock, if none are left.
+        lock: Option<PinLock>,
     },
     /// Too many wrong PINs; the PIN was not checked.
     RateLimited {
-        /// When attempts are allowed again.
-        retry_at_us: i64,
+        /// The lock.
+        lock: PinLock,
     },
     /// No PIN is registered for the code.
     NoPin,
@@ -268,6 +349,8 @@ impl ConsumerStore {
                 for table in [SCANS, PINS, CONFIRMED, FAILURES] {
                     txn.open_table(table).map_err(store.err())?;
                 }
+                txn.delete_table(FAILURES_BEFORE_CLIENTS)
+                    .map_err(store.err())?;
                 let key = {
                     let mut meta = txn.open_table(META).map_err(store.err())?;
                     let stored = match meta.get(VIEW_KEY).map_err(store.err())? {
@@ -517,45 +600,48 @@ impl ConsumerStore {
         })
     }
 
-    /// When the PIN check of `code` opens again, if wrong PINs lock it at
-    /// `now_us` under `policy` (what [`ConsumerStore::check_pin`] would answer
-    /// with [`PinOutcome::RateLimited`]); `None` when it is open. Reads only.
+    /// The lock on `client`'s PIN checks of `code` at `now_us` under
+    /// `policy`, if wrong PINs lock them (what [`ConsumerStore::check_pin`]
+    /// would answer with [`PinOutcome::RateLimited`]); `None` when they are
+    /// open. Reads only.
     ///
     /// # Errors
     ///
     /// [`ConsumerError::Store`], [`ConsumerError::Closed`] or
     /// [`ConsumerError::Corrupt`].
-    pub fn pin_locked_until(
+    pub fn pin_lock(
         &self,
         code: &str,
+        client: PinClient,
         now_us: i64,
         policy: PinPolicy,
-    ) -> Result<Option<i64>, ConsumerError> {
+    ) -> Result<Option<PinLock>, ConsumerError> {
         self.run(false, |db| {
             let txn = db.begin_read().map_err(self.err())?;
             let table = txn.open_table(FAILURES).map_err(self.err())?;
             let stored = table.get(code).map_err(self.err())?;
             let failures =
                 self.recent_failures(stored.as_ref().map(|v| v.value()), now_us, policy)?;
-            // Every failure kept is inside the window, so a lock's end is after `now_us`.
-            Ok(lock_end(&failures, policy))
+            Ok(Limits::new(&failures, client, now_us, policy).lock())
         })
     }
 
-    /// The times of the wrong PINs stored as `stored` that are still inside the policy's
-    /// window at `now_us`.
+    /// The wrong PINs stored as `stored` that are still inside the policy's longest window
+    /// at `now_us`, oldest first.
     fn recent_failures(
         &self,
         stored: Option<&[u8]>,
         now_us: i64,
         policy: PinPolicy,
-    ) -> Result<Vec<i64>, ConsumerError> {
+    ) -> Result<Vec<WrongPin>, ConsumerError> {
         let mut failures = match stored {
-            Some(bytes) => decode_times(bytes).ok_or_else(|| self.corrupt("pin_failures"))?,
+            Some(bytes) => {
+                decode_wrong_pins(bytes).ok_or_else(|| self.corrupt("pin_wrong_attempts"))?
+            }
             None => Vec::new(),
         };
-        let window_start = now_us.saturating_sub(policy.window_us);
-        failures.retain(|&t| t > window_start);
+        let window_start = now_us.saturating_sub(policy.longest_window_us());
+        failures.retain(|f| f.at_us > window_start);
         Ok(failures)
     }
 
@@ -657,12 +743,13 @@ impl ConsumerStore {
     pub fn check_pin(
         &self,
         code: &str,
+        client: PinClient,
         candidate: &PinHash,
         now_us: i64,
         policy: PinPolicy,
     ) -> Result<PinOutcome, ConsumerError> {
         self.run(true, |db| {
-            self.check_pin_in(db, code, candidate, now_us, policy)
+            self.check_pin_in(db, code, client, candidate, now_us, policy)
         })
     }
 
@@ -670,6 +757,7 @@ impl ConsumerStore {
         &self,
         db: &Database,
         code: &str,
+        client: PinClient,
         candidate: &PinHash,
         now_us: i64,
         policy: PinPolicy,
@@ -688,12 +776,15 @@ impl ConsumerStore {
                 let stored = failures_table.get(code).map_err(self.err())?;
                 self.recent_failures(stored.as_ref().map(|v| v.value()), now_us, policy)?
             };
-            let max = usize::try_from(policy.max_failures).unwrap_or(usize::MAX);
-            if failures.len() >= max {
-                let retry_at_us = lock_end(&failures, policy).unwrap_or(now_us);
-                PinOutcome::RateLimited { retry_at_us }
+            if let Some(lock) = Limits::new(&failures, client, now_us, policy).lock() {
+                PinOutcome::RateLimited { lock }
             } else if stored == *candidate {
-                failures_table.remove(code).map_err(self.err())?;
+                // This client's mistakes are forgiven; the others' still count for the code.
+                let before = failures.len();
+                failures.retain(|f| f.client != client);
+                if failures.len() != before {
+                    store_wrong_pins(&mut failures_table, code, &failures).map_err(self.err())?;
+                }
                 let mut confirmed = txn.open_table(CONFIRMED).map_err(self.err())?;
                 match self.confirmed_at(&confirmed, code)? {
                     Some(confirmed_us) => PinOutcome::AlreadyConfirmed { confirmed_us },
@@ -717,16 +808,17 @@ impl ConsumerStore {
                     }
                 }
             } else {
-                failures.push(now_us);
-                let bytes: Vec<u8> = failures.iter().flat_map(|t| t.to_le_bytes()).collect();
-                failures_table
-                    .insert(code, bytes.as_slice())
-                    .map_err(self.err())?;
-                let left = max.saturating_sub(failures.len());
+                failures.push(WrongPin {
+                    at_us: now_us,
+                    client,
+                });
+                store_wrong_pins(&mut failures_table, code, &failures).map_err(self.err())?;
+                let limits = Limits::new(&failures, client, now_us, policy);
+                let attempts_left = limits.attempts_left();
                 PinOutcome::Wrong {
-                    attempts_left: u32::try_from(left).unwrap_or(u32::MAX),
-                    retry_at_us: if left == 0 {
-                        lock_end(&failures, policy)
+                    attempts_left,
+                    lock: if attempts_left == 0 {
+                        limits.lock()
                     } else {
                         None
                     },
@@ -800,16 +892,106 @@ fn open_database(path: &Path, faults: &WriteFaults) -> Result<Database, Consumer
         .map_err(|e| store_err(e.into()))
 }
 
-/// When wrong PINs at `failures` (oldest first, inside the window) stop
-/// locking the code: the window after the `max_failures`-th most recent one;
+/// A wrong PIN: when, and from whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WrongPin {
+    at_us: i64,
+    client: PinClient,
+}
+
+/// How a code's recent wrong PINs stand against each limit of a policy, for
+/// one client at one time.
+struct Limits {
+    /// Per limit: (the limit, the times of the wrong PINs it counts inside its
+    /// window, oldest first), the code's limit first.
+    counted: [(PinLimit, Vec<i64>); 3],
+}
+
+impl Limits {
+    fn new(failures: &[WrongPin], client: PinClient, now_us: i64, policy: PinPolicy) -> Limits {
+        let times = |limit: PinLimit, only_client: bool| {
+            let start = now_us.saturating_sub(limit.window_us);
+            let times: Vec<i64> = failures
+                .iter()
+                .filter(|f| f.at_us > start && (!only_client || f.client == client))
+                .map(|f| f.at_us)
+                .collect();
+            (limit, times)
+        };
+        Limits {
+            counted: [
+                times(policy.per_code, false),
+                times(policy.per_client, true),
+                times(policy.per_client_day, true),
+            ],
+        }
+    }
+
+    /// The lock, if a limit is reached: until the last of the reached limits
+    /// opens; [`LockScope::Code`] when the code's limit is among them.
+    fn lock(&self) -> Option<PinLock> {
+        let mut lock: Option<PinLock> = None;
+        for (i, (limit, times)) in self.counted.iter().enumerate() {
+            let Some(until_us) = limit_end(times, *limit) else {
+                continue;
+            };
+            let scope = if i == 0 {
+                LockScope::Code
+            } else {
+                LockScope::Client
+            };
+            lock = Some(match lock {
+                None => PinLock { until_us, scope },
+                Some(held) => PinLock {
+                    until_us: held.until_us.max(until_us),
+                    scope: held.scope,
+                },
+            });
+        }
+        lock
+    }
+
+    /// Wrong PINs the client may still send before a limit is reached.
+    fn attempts_left(&self) -> u32 {
+        self.counted
+            .iter()
+            .map(|(limit, times)| {
+                let counted = u32::try_from(times.len()).unwrap_or(u32::MAX);
+                limit.max.saturating_sub(counted)
+            })
+            .min()
+            .unwrap_or(0)
+    }
+}
+
+/// When wrong PINs at `times` (oldest first, inside the limit's window)
+/// stop reaching `limit`: the window after the `max`-th most recent one;
 /// `None` when there are fewer.
-fn lock_end(failures: &[i64], policy: PinPolicy) -> Option<i64> {
-    let max = usize::try_from(policy.max_failures).unwrap_or(usize::MAX);
-    failures
+fn limit_end(times: &[i64], limit: PinLimit) -> Option<i64> {
+    let max = usize::try_from(limit.max).unwrap_or(usize::MAX);
+    times
         .iter()
         .rev()
         .nth(max.saturating_sub(1))
-        .map(|t| t.saturating_add(policy.window_us))
+        .map(|t| t.saturating_add(limit.window_us))
+}
+
+fn store_wrong_pins(
+    table: &mut redb::Table<'_, &str, &[u8]>,
+    code: &str,
+    failures: &[WrongPin],
+) -> Result<(), redb::StorageError> {
+    if failures.is_empty() {
+        table.remove(code)?;
+    } else {
+        let mut bytes = Vec::with_capacity(failures.len() * 16);
+        for f in failures {
+            bytes.extend_from_slice(&f.at_us.to_le_bytes());
+            bytes.extend_from_slice(&f.client.0);
+        }
+        table.insert(code, bytes.as_slice())?;
+    }
+    Ok(())
 }
 
 fn decode_scans(bytes: &[u8]) -> Option<(u64, i64, i64)> {
@@ -826,17 +1008,22 @@ fn decode_scans(bytes: &[u8]) -> Option<(u64, i64, i64)> {
     ))
 }
 
-fn decode_times(bytes: &[u8]) -> Option<Vec<i64>> {
-    if !bytes.chunks_exact(8).remainder().is_empty() {
+fn decode_wrong_pins(bytes: &[u8]) -> Option<Vec<WrongPin>> {
+    if !bytes.chunks_exact(16).remainder().is_empty() {
         return None;
     }
     Some(
         bytes
-            .chunks_exact(8)
+            .chunks_exact(16)
             .map(|c| {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(c);
-                i64::from_le_bytes(w)
+                let mut at = [0u8; 8];
+                at.copy_from_slice(&c[..8]);
+                let mut client = [0u8; 8];
+                client.copy_from_slice(&c[8..]);
+                WrongPin {
+                    at_us: i64::from_le_bytes(at),
+                    client: PinClient(client),
+                }
             })
             .collect(),
     )
@@ -863,6 +1050,9 @@ mod tests {
         assert_eq!(store.scan_info("C").expect("info").count, 2);
     }
 
+    const A: PinClient = PinClient([1; 8]);
+    const B: PinClient = PinClient([2; 8]);
+
     #[test]
     fn wrong_pins_lock_until_the_window_passes() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -878,65 +1068,68 @@ mod tests {
             1
         );
         let policy = PinPolicy::default();
+        let client_lock = |until_us| PinLock {
+            until_us,
+            scope: LockScope::Client,
+        };
         for i in 0..4u32 {
             let t = i64::from(i) * MINUTE;
             assert_eq!(
-                store.check_pin("C", &wrong, t, policy).expect("check"),
+                store.check_pin("C", A, &wrong, t, policy).expect("check"),
                 PinOutcome::Wrong {
                     attempts_left: 4 - i,
-                    retry_at_us: None
+                    lock: None
                 }
             );
         }
         // Four wrong PINs leave one attempt: not locked.
         assert_eq!(
-            store
-                .pin_locked_until("C", 3 * MINUTE, policy)
-                .expect("read"),
+            store.pin_lock("C", A, 3 * MINUTE, policy).expect("read"),
             None
         );
         assert_eq!(
             store
-                .check_pin("C", &wrong, 4 * MINUTE, policy)
+                .check_pin("C", A, &wrong, 4 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::Wrong {
                 attempts_left: 0,
-                retry_at_us: Some(15 * MINUTE)
+                lock: Some(client_lock(15 * MINUTE))
             }
         );
         // A page of the code can say so before any PIN is sent.
         assert_eq!(
-            store
-                .pin_locked_until("C", 5 * MINUTE, policy)
-                .expect("read"),
-            Some(15 * MINUTE)
+            store.pin_lock("C", A, 5 * MINUTE, policy).expect("read"),
+            Some(client_lock(15 * MINUTE))
         );
         assert_eq!(
-            store
-                .pin_locked_until("C", 15 * MINUTE, policy)
-                .expect("read"),
+            store.pin_lock("C", A, 15 * MINUTE, policy).expect("read"),
             None
         );
-        assert_eq!(store.pin_locked_until("D", 0, policy).expect("read"), None);
+        assert_eq!(store.pin_lock("D", A, 0, policy).expect("read"), None);
+        // Another client is not locked by this one's mistakes.
+        assert_eq!(
+            store.pin_lock("C", B, 5 * MINUTE, policy).expect("read"),
+            None
+        );
         // Even the right PIN is refused while locked.
         assert_eq!(
             store
-                .check_pin("C", &right, 5 * MINUTE, policy)
+                .check_pin("C", A, &right, 5 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::RateLimited {
-                retry_at_us: 15 * MINUTE
+                lock: client_lock(15 * MINUTE)
             }
         );
         // The first failure leaves the window at 15 min: one attempt again.
         assert_eq!(
             store
-                .check_pin("C", &right, 15 * MINUTE, policy)
+                .check_pin("C", A, &right, 15 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::Confirmed { at_us: 15 * MINUTE }
         );
         assert_eq!(
             store
-                .check_pin("C", &right, 16 * MINUTE, policy)
+                .check_pin("C", B, &right, 16 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::AlreadyConfirmed {
                 confirmed_us: 15 * MINUTE
@@ -947,9 +1140,147 @@ mod tests {
             Some(15 * MINUTE)
         );
         assert_eq!(
-            store.check_pin("D", &right, 0, policy).expect("check"),
+            store.check_pin("D", A, &right, 0, policy).expect("check"),
             PinOutcome::NoPin
         );
+    }
+
+    /// One client cannot lock a code for everyone (its own day's limit is
+    /// below the code's); many together can, for the day, and the right PIN
+    /// forgives only its sender's mistakes.
+    #[test]
+    fn the_limits_per_client_and_per_code() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ConsumerStore::open(dir.path()).expect("open");
+        let key = PinKey::from_bytes([7; 32]);
+        store
+            .import_pins(&key, [Ok(("C".to_owned(), "12345678".to_owned()))])
+            .expect("import");
+        let right = key.hash_pin("C", "12345678");
+        let wrong = key.hash_pin("C", "00000000");
+        let policy = PinPolicy {
+            per_client: PinLimit {
+                max: 2,
+                window_us: 10 * MINUTE,
+            },
+            per_client_day: PinLimit {
+                max: 3,
+                window_us: 100 * MINUTE,
+            },
+            per_code: PinLimit {
+                max: 5,
+                window_us: 100 * MINUTE,
+            },
+        };
+        let check = |client, pin, t| store.check_pin("C", client, pin, t, policy).expect("check");
+        assert_eq!(
+            check(A, &wrong, 0),
+            PinOutcome::Wrong {
+                attempts_left: 1,
+                lock: None
+            }
+        );
+        assert_eq!(
+            check(A, &wrong, MINUTE),
+            PinOutcome::Wrong {
+                attempts_left: 0,
+                lock: Some(PinLock {
+                    until_us: 10 * MINUTE,
+                    scope: LockScope::Client
+                })
+            }
+        );
+        // The short window passes: the day's limit leaves one more.
+        assert_eq!(
+            check(A, &wrong, 10 * MINUTE),
+            PinOutcome::Wrong {
+                attempts_left: 0,
+                lock: Some(PinLock {
+                    until_us: 100 * MINUTE,
+                    scope: LockScope::Client
+                })
+            }
+        );
+        assert!(matches!(
+            check(A, &wrong, 30 * MINUTE),
+            PinOutcome::RateLimited { .. }
+        ));
+        // Its three wrong PINs are all it could send: the code stays open to others.
+        assert_eq!(
+            store.pin_lock("C", B, 30 * MINUTE, policy).expect("read"),
+            None
+        );
+        assert_eq!(
+            check(B, &wrong, 31 * MINUTE),
+            PinOutcome::Wrong {
+                attempts_left: 1,
+                lock: None
+            }
+        );
+        // The code's fifth wrong PIN locks it for everyone until the first leaves the day.
+        let code_lock = PinLock {
+            until_us: 100 * MINUTE,
+            scope: LockScope::Code,
+        };
+        assert_eq!(
+            check(B, &wrong, 32 * MINUTE),
+            PinOutcome::Wrong {
+                attempts_left: 0,
+                lock: Some(code_lock)
+            }
+        );
+        let c = PinClient([3; 8]);
+        assert_eq!(
+            store.pin_lock("C", c, 33 * MINUTE, policy).expect("read"),
+            Some(code_lock)
+        );
+        assert_eq!(
+            check(c, &right, 33 * MINUTE),
+            PinOutcome::RateLimited { lock: code_lock }
+        );
+        // At 100 min A's first wrong PIN leaves the day: four are counted, the code opens.
+        // B's right PIN forgives B's two; A's stay, so A's next wrong PIN is its day's third.
+        assert_eq!(
+            check(B, &right, 100 * MINUTE),
+            PinOutcome::Confirmed {
+                at_us: 100 * MINUTE
+            }
+        );
+        assert_eq!(
+            store.pin_lock("C", A, 100 * MINUTE, policy).expect("read"),
+            None
+        );
+        assert_eq!(
+            check(A, &wrong, 100 * MINUTE),
+            PinOutcome::Wrong {
+                attempts_left: 0,
+                lock: Some(PinLock {
+                    until_us: 101 * MINUTE,
+                    scope: LockScope::Client
+                })
+            }
+        );
+    }
+
+    /// The wrong PINs of a state from before the limits per client are dropped at open.
+    #[test]
+    fn the_old_wrong_pins_table_is_dropped() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let db = Database::create(dir.path().join(STATE_FILE)).expect("create");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(FAILURES_BEFORE_CLIENTS)
+                .expect("table")
+                .insert("C", 5i64.to_le_bytes().as_slice())
+                .expect("insert");
+            txn.commit().expect("commit");
+        }
+        let store = ConsumerStore::open(dir.path()).expect("open");
+        drop(store);
+        let db = Database::open(dir.path().join(STATE_FILE)).expect("open");
+        let txn = db.begin_read().expect("txn");
+        assert!(txn.open_table(FAILURES_BEFORE_CLIENTS).is_err());
+        assert!(txn.open_table(FAILURES).is_ok());
     }
 
     fn import(store: &ConsumerStore, key: &PinKey, rows: &[(&str, &str)]) -> PinImport {
@@ -1089,7 +1420,7 @@ mod tests {
         let policy = PinPolicy::default();
         assert_eq!(
             store
-                .check_pin("A", &key.hash_pin("A", "1234"), 0, policy)
+                .check_pin("A", A, &key.hash_pin("A", "1234"), 0, policy)
                 .expect("check"),
             PinOutcome::Confirmed { at_us: 0 }
         );

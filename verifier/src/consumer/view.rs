@@ -55,9 +55,18 @@
 //! anyone else, so a phone that confirmed a genuine tin's PIN cannot show a
 //! warning-free answer to a later buyer.
 //!
+//! The same key makes the digest that stands for a client in the wrong-PIN
+//! limits ([`ViewKey::pin_client`]): the first 8 bytes of
+//! `BLAKE3-keyed(view key, "proofmark-pin-client/1" || u32 LE 1 || family || network)`,
+//! `family` `4` or `6`, `network` the IPv4 address or the first 8 bytes of
+//! the IPv6 address (zero-padded to 8 bytes), so that the state keeps no
+//! client's address.
+//!
 //! The view key is 32 random bytes kept in the consumer state (made when the
 //! state is first opened), so tokens and proofs survive a restart of the
 //! server. It is not the PIN key and tells nothing about it.
+
+use super::state::PinClient;
 
 /// The cookie that carries a view token (path the code's page, `Secure`,
 /// `HttpOnly`, `SameSite=Lax`, lasting [`VIEW_TOKEN_TTL_S`]).
@@ -79,6 +88,8 @@ const CLOCK_SLACK_S: i64 = 60;
 const VIEW_CONTEXT: &[u8] = b"proofmark-view/1";
 /// Domain separation of PIN proofs.
 const PIN_CONTEXT: &[u8] = b"proofmark-pin/1";
+/// Domain separation of the digests of PIN clients.
+const CLIENT_CONTEXT: &[u8] = b"proofmark-pin-client/1";
 const MAC_LEN: usize = 12;
 
 /// The key view tokens and PIN proofs are made and checked with.
@@ -168,6 +179,33 @@ impl ViewKey {
     /// quoting in a cookie.
     pub fn pin_proof(&self, code: &str, confirmed_us: i64) -> String {
         hex::encode(self.mac(PIN_CONTEXT, code, confirmed_us.to_le_bytes()))
+    }
+
+    /// The client of the wrong-PIN limits for a request from `addr`: a
+    /// digest of its IPv4 address, or of the first 64 bits of its IPv6
+    /// address (a home or mobile network usually has a /64; an IPv4 address
+    /// mapped into IPv6 counts as the IPv4 address). Keyed, so that the
+    /// state holds no address and no one can match digests to addresses.
+    pub fn pin_client(&self, addr: std::net::IpAddr) -> PinClient {
+        let mut network = [0u8; 8];
+        let family = match addr.to_canonical() {
+            std::net::IpAddr::V4(v4) => {
+                network[..4].copy_from_slice(&v4.octets());
+                "4"
+            }
+            std::net::IpAddr::V6(v6) => {
+                network.copy_from_slice(&v6.octets()[..8]);
+                "6"
+            }
+        };
+        let mac = self.mac(CLIENT_CONTEXT, family, network);
+        let mut digest = [0u8; 8];
+        digest.copy_from_slice(&mac[..8]);
+        // The zero digest is the unknown client's.
+        if digest == [0; 8] {
+            digest[0] = 1;
+        }
+        PinClient::from_bytes(digest)
     }
 
     /// Whether `proof` is the PIN proof of `code` confirmed at
