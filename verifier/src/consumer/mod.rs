@@ -37,8 +37,9 @@
 //! (`308`) to its canonical `/s/{code}` (see [`routes`]).
 //!
 //! `POST /s/{code}/pin` checks the label's scratch-off PIN against its keyed
-//! hash; wrong PINs are rate-limited per code (the form is shown disabled,
-//! with the time it opens again, while they lock it); once a PIN is
+//! hash; wrong PINs are limited per client and per code ([`PinPolicy`]: the
+//! form is shown disabled, with the time it opens again, while they lock
+//! it); once a PIN is
 //! confirmed every later page of the code (a view, or the answer to any
 //! later PIN) shows a strong warning that the label may be a copy, with the
 //! count and the first scan; only the answer that confirmed it does not,
