@@ -557,8 +557,10 @@ impl FromRequestParts<App> for RequestClient {
     }
 }
 
-/// The last address of a header's list (`X-Forwarded-For: client, proxy1`):
-/// an IP address, or one with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
+/// The last address of a header's list (in `X-Forwarded-For: 192.0.2.1,
+/// 198.51.100.7` the proxy in front added `198.51.100.7`, the address it was
+/// connected from; what comes before, the client could have sent): an IP
+/// address, or one with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
 fn last_address(value: &str) -> Option<IpAddr> {
     let last = value.rsplit(',').next()?.trim();
     last.parse::<IpAddr>()
