@@ -121,6 +121,64 @@ async fn publish_refuses_an_index_without_one_entry_per_leaf() {
     }
 }
 
+/// Polls a publish of `batch_id` into `index` until `file` (relative to the index) exists,
+/// then drops it (cancels it, as `proofmark run` does on SIGINT or SIGTERM).
+async fn cancel_publish_once_written(store: &Store, batch_id: &str, index: &Path, file: &str) {
+    let mut publishing = std::pin::pin!(publish(store, batch_id, index));
+    for _ in 0..100_000 {
+        if let std::task::Poll::Ready(r) = futures::poll!(publishing.as_mut()) {
+            panic!("the publish ended before it was cancelled: {r:?}");
+        }
+        if index.join(file).exists() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_micros(200)).await;
+    }
+    panic!("the publish never wrote {file}");
+}
+
+/// The index files of `index`: its runs and record files, temporary ones too.
+fn index_files(index: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for dir in [index.to_path_buf(), index.join("records")] {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("run-") || name.ends_with(".bin") || name.ends_with(".tmp") {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+/// A publish cancelled midway (its future dropped, as on SIGINT or SIGTERM) removes what it
+/// wrote, in a new index and in one that holds a batch already; the next publish succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_publish_removes_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::from_url(dir.path().join("store").to_str().unwrap()).unwrap();
+    let index = dir.path().join("index");
+    anchored_batch(&store, dir.path(), BATCH, "2026-11-24").await;
+    for file in ["run-00000000.bin", "records/00000000.bin.tmp"] {
+        cancel_publish_once_written(&store, BATCH, &index, file).await;
+        assert_eq!(index_files(&index), Vec::<String>::new(), "after {file}");
+    }
+    assert!(publish(&store, BATCH, &index).await.unwrap().published_now);
+    let first = index_files(&index);
+    anchored_batch(&store, dir.path(), "sample-2026-11-25", "2026-11-25").await;
+    cancel_publish_once_written(
+        &store,
+        "sample-2026-11-25",
+        &index,
+        "records/00000001.bin.tmp",
+    )
+    .await;
+    assert_eq!(index_files(&index), first);
+    let next = publish(&store, "sample-2026-11-25", &index).await.unwrap();
+    assert!(next.published_now);
+}
+
 /// Plans, builds, commits and anchors batch `batch_id` of the sample in `store`.
 async fn anchored_batch(store: &Store, dir: &Path, batch_id: &str, date: &str) {
     let inputs: Vec<String> = ["production", "customs", "logistics", "inspection"]

@@ -149,16 +149,55 @@ pub async fn publish_waiting(
             "removed the files of a publish that did not finish"
         );
     }
-    let published =
-        publish_locked(store, batch_id, dir, (manifest, manifest_digest), catalog).await;
-    if published.is_err() {
-        // What this publish wrote goes too: the catalog (the index as readers see it) is
-        // that of before, or, if it was replaced, the new one.
-        if let Ok(catalog) = Catalog::load(dir) {
-            remove_unreferenced(dir, &catalog);
+    // Declared after the lock, so dropped (and cleaning up) before it is released.
+    let mut cleanup = PublishCleanup {
+        dir,
+        created: Vec::new(),
+        done: false,
+    };
+    let published = publish_locked(
+        store,
+        batch_id,
+        dir,
+        (manifest, manifest_digest),
+        catalog,
+        &mut cleanup.created,
+    )
+    .await;
+    cleanup.done = published.is_ok();
+    published
+}
+
+/// Removes what a publish wrote when it does not finish: when it fails, and when it is
+/// cancelled (its future dropped, as `proofmark run` does on SIGINT or SIGTERM), which no
+/// code after an `.await` would see. The catalog (the index as readers see it) is that of
+/// before, or, if it was replaced, the new one: the files it does not name go.
+struct PublishCleanup<'a> {
+    dir: &'a Path,
+    /// The index files this publish created, in the order it created them; removed even
+    /// when the folder has no catalog (the index's first publish), which
+    /// [`remove_unreferenced`] leaves alone.
+    created: Vec<std::path::PathBuf>,
+    /// Set once the publish succeeded: nothing to remove.
+    done: bool,
+}
+
+impl Drop for PublishCleanup<'_> {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let Ok(catalog) = Catalog::load(self.dir) else {
+            return;
+        };
+        if self.dir.join(super::CATALOG_FILE).is_file() {
+            remove_unreferenced(self.dir, &catalog);
+        } else {
+            for path in &self.created {
+                let _ = std::fs::remove_file(path);
+            }
         }
     }
-    published
 }
 
 /// The publish of [`publish`] once the index is locked and cleaned: `catalog` is the index's.
@@ -168,6 +207,7 @@ async fn publish_locked(
     dir: &Path,
     (manifest, manifest_digest): (proofmark_anchor::Manifest, String),
     mut catalog: Catalog,
+    created: &mut Vec<std::path::PathBuf>,
 ) -> Result<PublishOutcome, VerifierError> {
     if let Some(b) = catalog.batch(batch_id) {
         if b.manifest_digest != manifest_digest {
@@ -182,6 +222,7 @@ async fn publish_locked(
             // Published before record files: add the batch's record file.
             let name = records::record_file_name(b.ordinal);
             records::remove_temporary(dir);
+            created.extend(record_file_paths(dir, &name));
             write_records(store, batch_id, &manifest_digest, dir, &name, b.leaf_count).await?;
             b.records = Some(name);
             if let Some(slot) = catalog.batches.get_mut(b.ordinal as usize) {
@@ -265,6 +306,7 @@ async fn publish_locked(
     let run_no = catalog.next_run;
     let run_file = format!("run-{run_no:08}.bin");
     let run_path = dir.join(&run_file);
+    created.push(run_path.clone());
     let mut writer = RunWriter::create(&run_path, entries)?;
     for_each_chunk(store, &path, size, |chunk| {
         for e in chunk.chunks_exact(BATCH_ENTRY_LEN as usize) {
@@ -279,6 +321,7 @@ async fn publish_locked(
     // The batch's record file, before the catalog names it.
     let records = records::record_file_name(ordinal);
     records::remove_temporary(dir);
+    created.extend(record_file_paths(dir, &records));
     write_records(store, batch_id, &manifest_digest, dir, &records, leaf_count).await?;
 
     catalog.next_run += 1;
@@ -316,6 +359,13 @@ async fn publish_locked(
         runs_merged,
         runs: catalog.runs.len(),
     })
+}
+
+/// The record file `name` in the index `dir` and its temporary file.
+fn record_file_paths(dir: &Path, name: &str) -> [std::path::PathBuf; 2] {
+    let path = dir.join(name);
+    let tmp = path.with_extension("bin.tmp");
+    [path, tmp]
 }
 
 /// Segments read back and encoded at once while their records are written in leaf order.
