@@ -21,7 +21,7 @@ use proofmark_ingest::Store;
 use proofmark_ingest::store::COMMIT_TEMP_AFFIXES;
 use proofmark_merkle::{Hash, batch_root, with_suite};
 
-use crate::error::AnchorError;
+use crate::error::{AnchorError, RejectCause, TOP_REASONS};
 use crate::index::{HashingWriter, MergeOptions, Run, RunSource, merge_runs};
 use crate::layout::{self, SegmentFile, segment_path};
 use crate::manifest::{
@@ -311,11 +311,27 @@ pub async fn commit_batch(
         Vec::with_capacity(plan.segments.len());
     let mut rows_done = 0;
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    // Rejected rows by reason and column, told when no row is accepted.
+    let mut causes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
     let mut send_failed = false;
     while let Some(seg) = checked_stream.try_next().await? {
         rows_done += seg.summary.rows_read;
         for (r, n) in &seg.summary.reasons {
             *reasons.entry(r.clone()).or_default() += n;
+        }
+        for line in &seg.rejects {
+            for (reason, column) in line.reasons.iter().zip(&line.columns) {
+                let by_column = match causes.get_mut(reason.as_str()) {
+                    Some(c) => c,
+                    None => causes.entry(reason.clone()).or_default(),
+                };
+                match by_column.get_mut(column.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        by_column.insert(column.clone(), 1);
+                    }
+                }
+            }
         }
         if tx.send(seg.rejects).await.is_err() {
             send_failed = true;
@@ -345,9 +361,25 @@ pub async fn commit_batch(
         });
     }
     if totals.1 == 0 {
+        let mut top: Vec<RejectCause> = causes
+            .into_iter()
+            .flat_map(|(reason, by_column)| {
+                by_column
+                    .into_iter()
+                    .map(move |(column, rows)| RejectCause {
+                        reason: reason.clone(),
+                        column,
+                        rows,
+                    })
+            })
+            .collect();
+        top.sort_by_key(|c| std::cmp::Reverse(c.rows));
+        top.truncate(TOP_REASONS);
         return Err(AnchorError::NothingToCommit {
             batch_id: batch_id.to_owned(),
             rows_read: totals.0,
+            rejects_by_reason: reasons,
+            top_reasons: top,
         });
     }
 

@@ -1,5 +1,7 @@
 //! The error type of the crate.
 
+use std::collections::BTreeMap;
+
 use proofmark_ingest::IngestError;
 use proofmark_merkle::{TreeError, VerifyError};
 
@@ -106,14 +108,20 @@ pub enum AnchorError {
     },
     /// The batch has no accepted row: there is nothing to commit.
     #[error(
-        "batch {batch_id} has no accepted row ({}): nothing committed",
-        if *rows_read == 0 { "its inputs hold no row".to_owned() } else { format!("{rows_read} read, all rejected") }
+        "batch {batch_id} has no accepted row ({}): nothing committed{}",
+        if *rows_read == 0 { "its inputs hold no row".to_owned() } else { format!("{rows_read} read, all rejected") },
+        rejections_told(batch_id, top_reasons)
     )]
     NothingToCommit {
         /// The batch.
         batch_id: String,
-        /// Rows read.
+        /// Rows read (all of them rejected).
         rows_read: u64,
+        /// Rejections by reason code (a row rejected for several reasons counts under each).
+        rejects_by_reason: BTreeMap<String, u64>,
+        /// The most frequent reasons with their column, most first (at most
+        /// [`TOP_REASONS`]).
+        top_reasons: Vec<RejectCause>,
     },
     /// The store's head pointer disagrees with the manifests it points to.
     #[error("head pointer {path}: {reason}")]
@@ -206,4 +214,36 @@ fn list_segments(segments: &[u32]) -> String {
         s.push(format!("... ({} more)", segments.len() - SHOWN));
     }
     s.join(", ")
+}
+
+/// How many (reason, column) pairs [`AnchorError::NothingToCommit`] names.
+pub const TOP_REASONS: usize = 5;
+
+/// One reason rows were rejected for, in one column, and how many rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RejectCause {
+    /// The reason code (`rejects.parquet`'s `reasons`).
+    pub reason: String,
+    /// The column the reason is about.
+    pub column: String,
+    /// Rows rejected for it.
+    pub rows: u64,
+}
+
+/// The tail of [`AnchorError::NothingToCommit`]'s message: the top reasons and where the
+/// rejected rows are.
+fn rejections_told(batch_id: &str, top: &[RejectCause]) -> String {
+    if top.is_empty() {
+        return String::new();
+    }
+    let causes: Vec<String> = top
+        .iter()
+        .map(|c| format!("{} in {} ({} rows)", c.reason, c.column, c.rows))
+        .collect();
+    format!(
+        "; most rejections: {}; each rejected row, with its reasons, is in \
+         {}/segments/*.rejects.jsonl",
+        causes.join(", "),
+        crate::layout::batch_prefix(batch_id)
+    )
 }

@@ -60,5 +60,5 @@ pub use build::{BuildOptions, BuildProgress, BuildReport, Part, RowCounts, build
 pub use commit::{
     CommitOptions, CommitProgress, CommitReport, CommitStage, HeadUpdate, commit_batch, read_head,
 };
-pub use error::AnchorError;
+pub use error::{AnchorError, RejectCause, TOP_REASONS};
 pub use manifest::{BatchLink, HeadPointer, Manifest, ManifestFile, ManifestSegment};

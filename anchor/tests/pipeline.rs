@@ -465,9 +465,33 @@ async fn a_batch_without_accepted_rows_is_not_committed() {
     .await;
     build_all(store, "b").await;
     let err = failed_commit(store, "b").await;
+    let AnchorError::NothingToCommit {
+        rows_read: 30,
+        rejects_by_reason,
+        top_reasons,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    // The error tells why: the rejections by reason, the top reasons with their column,
+    // and where the rejected rows are.
+    assert!(!rejects_by_reason.is_empty(), "{err:?}");
+    assert_eq!(
+        rejects_by_reason.values().max().copied(),
+        Some(30),
+        "{rejects_by_reason:?}"
+    );
+    assert!(!top_reasons.is_empty() && top_reasons.len() <= proofmark_anchor::TOP_REASONS);
+    assert!(top_reasons.windows(2).all(|w| w[0].rows >= w[1].rows));
+    let first = &top_reasons[0];
+    assert_eq!(first.rows, 30);
+    assert!(rejects_by_reason.contains_key(&first.reason));
+    let message = err.to_string();
     assert!(
-        matches!(err, AnchorError::NothingToCommit { rows_read: 30, .. }),
-        "{err:?}"
+        message.contains(&format!("{} in {} (30 rows)", first.reason, first.column))
+            && message.contains("batches/b/segments/*.rejects.jsonl"),
+        "{message}"
     );
     assert!(store.get(layout::HEAD_PATH).await.unwrap().is_none());
 }

@@ -293,6 +293,8 @@ mod tests {
         let empty = anyhow::Error::new(proofmark_anchor::AnchorError::NothingToCommit {
             batch_id: "b".into(),
             rows_read: 0,
+            rejects_by_reason: Default::default(),
+            top_reasons: Vec::new(),
         });
         assert_eq!(classify(&empty), ExitClass::Input);
         let key = anyhow::Error::new(ChainError::from(EvmError::Key {

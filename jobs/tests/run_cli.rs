@@ -736,3 +736,199 @@ fn example_jobs_are_valid() {
     );
     assert!(out.contains("publish"), "{out}");
 }
+
+/// The metrics file of an earlier successful run of job `t`.
+const EARLIER_SUCCESS: &str = "proofmark_job_last_run_timestamp_seconds{job=\"t\"} 1700000100\n\
+     proofmark_job_success{job=\"t\",batch_id=\"t-2026-11-23\"} 1\n\
+     proofmark_job_last_success_timestamp_seconds{job=\"t\"} 1700000000\n";
+
+/// A run that fails before it starts (a job file error, a bad `--date`) still writes its
+/// failure to the metrics file, over the last success, which it keeps: else the job-failed
+/// alert would never fire. The job label is the job file's name, else the replaced file's,
+/// else the job file's stem.
+#[test]
+fn a_run_with_a_bad_job_file_or_date_writes_its_failure_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    let job = dir.path().join("nightly.toml");
+    let metrics = dir.path().join("job.prom");
+    let run = |extra: &[&str]| {
+        std::fs::write(&metrics, EARLIER_SUCCESS).unwrap();
+        let mut args = vec![
+            "run",
+            job.to_str().unwrap(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = proofmark(&args, &key);
+        assert_eq!(out.status.code(), Some(3), "{out:?}");
+        std::fs::read_to_string(&metrics).unwrap()
+    };
+    let failed = |text: &str, job: &str, batch_id: &str| {
+        assert!(
+            text.contains(&format!(
+                "proofmark_job_success{{job=\"{job}\",batch_id=\"{batch_id}\"}} 0"
+            )),
+            "{text}"
+        );
+        assert!(text.contains("class=\"input\"} 3"), "{text}");
+    };
+    // A misspelled key: the job's name is read from the file all the same.
+    std::fs::write(
+        &job,
+        "[job]\nname = \"t\"\nstore = \"s\"\ninptus = [\"x\"]\n",
+    )
+    .unwrap();
+    let text = run(&[]);
+    failed(&text, "t", "");
+    assert!(
+        text.contains("proofmark_job_last_success_timestamp_seconds{job=\"t\"} 1700000000"),
+        "the last success is kept: {text}"
+    );
+    // A bad --date on a valid job file.
+    std::fs::write(
+        &job,
+        "[job]\nname = \"t\"\nstore = \"s\"\ninputs = [\"x\"]\n",
+    )
+    .unwrap();
+    let text = run(&["--date", "2026-02-30"]);
+    failed(&text, "t", "");
+    assert!(text.contains("last_success_timestamp_seconds{job=\"t\"} 1700000000"));
+    // A job file that is not TOML: the label of the file it replaces.
+    std::fs::write(&job, "[job\nname = \"t\"\n").unwrap();
+    failed(&run(&[]), "t", "");
+    // And with no earlier metrics file, the job file's stem.
+    std::fs::remove_file(&metrics).unwrap();
+    let out = proofmark(
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+        ],
+        &key,
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    failed(&text, "nightly", "");
+    assert!(!text.contains("last_success_timestamp_seconds{"), "{text}");
+    assert!(!dir.path().join("s").exists(), "nothing is written");
+}
+
+/// A batch whose every row is rejected fails (exit 3) with the reasons: the error names the
+/// top reasons with their columns and where the rejected rows are, and the failure summary
+/// and metrics give the rejections by reason.
+#[test]
+fn a_batch_with_every_row_rejected_tells_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    generate(dir.path(), &key, &["--items", "30", "--bad-rate", "1"]);
+    let job = write_job(dir.path(), "data/records/**/*.parquet");
+    let (metrics, summary) = (dir.path().join("job.prom"), dir.path().join("job.json"));
+    let out = proofmark(
+        &[
+            "run",
+            &job,
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        &key,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("all rejected")
+            && err.contains("most rejections: ")
+            && err.contains("batches/t-2026-11-24/segments/*.rejects.jsonl"),
+        "{err}"
+    );
+    let failed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["rows_accepted"], 0, "{failed}");
+    assert_eq!(failed["rows_rejected"], failed["rows_read"], "{failed}");
+    let reasons = failed["rejects_by_reason"].as_object().unwrap();
+    assert!(!reasons.is_empty(), "{failed}");
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.contains(
+            "proofmark_job_rows{job=\"t\",batch_id=\"t-2026-11-24\",outcome=\"accepted\"} 0"
+        ),
+        "{text}"
+    );
+    for (reason, n) in reasons {
+        assert!(
+            text.contains(&format!(
+                "proofmark_job_rejected_rows{{job=\"t\",batch_id=\"t-2026-11-24\",reason=\"{reason}\"}} {n}"
+            )),
+            "{reason}: {text}"
+        );
+    }
+}
+
+/// `--until anchor` on a job that publishes reports the commit's figures; a batch found
+/// already in the code index (a run killed after the catalog named it, before it recorded
+/// the stage) gets its publish stage recorded, and then reads as complete.
+#[test]
+fn until_anchor_keeps_the_commit_figures_and_a_published_batch_is_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    generate(dir.path(), &key, &["--items", "40", "--bad-rate", "0.1"]);
+    let job = write_job(dir.path(), "data/records/**/*.parquet");
+    let index = dir.path().join("index");
+    let (metrics, summary) = (dir.path().join("job.prom"), dir.path().join("job.json"));
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "run",
+            job.as_str(),
+            "--metrics-file",
+            metrics.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let out = common::command(&args, &key)
+            .env("PROOFMARK_INDEX", &index)
+            .output()
+            .unwrap();
+        let text = ok(&out);
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+        (text, json, std::fs::read_to_string(&metrics).unwrap())
+    };
+    let (out, json, text) = run(&["--until", "anchor"]);
+    assert!(line(&out, "batch").contains("NOT published"), "{out}");
+    assert_eq!(json["complete"], false, "{json}");
+    for field in [
+        "rows_read",
+        "rows_accepted",
+        "rows_rejected",
+        "root",
+        "manifest_digest",
+    ] {
+        assert!(!json[field].is_null(), "{field}: {json}");
+    }
+    assert!(json["records_per_second"].as_f64().is_some(), "{json}");
+    assert!(
+        !json["rejects_by_reason"].as_object().unwrap().is_empty(),
+        "{json}"
+    );
+    assert!(text.contains("proofmark_job_rows{"), "{text}");
+    assert!(text.contains("proofmark_job_rejected_rows{"), "{text}");
+
+    // Published, then the stage record lost as by a kill just before it was written.
+    run(&[]);
+    let stage = dir
+        .path()
+        .join("store/batches/t-2026-11-24/stages/publish.json");
+    std::fs::remove_file(&stage).unwrap();
+    let (out, _, _) = run(&[]);
+    assert!(line(&out, "batch").contains("nothing to do"), "{out}");
+    assert!(stage.exists(), "the publish stage is recorded");
+    let (out, json, _) = run(&["--until", "plan"]);
+    assert!(line(&out, "batch").contains("completed earlier"), "{out}");
+    assert_eq!(json["complete"], true, "{json}");
+}

@@ -354,16 +354,30 @@ async fn stage_done(
 /// Runs `proofmark run`.
 pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let job = Job::load(&args.config)
-        .map_err(|e| e.context(Classified(ExitClass::Input, "invalid job file")))?;
+    // A run that fails before it starts (the job file, the date, a report file's folder, the
+    // store URL) writes its failure to the metrics file too: else the last run's success
+    // would stand, and the alert on `proofmark_job_success == 0` would not fire.
+    let fail_early = |e: anyhow::Error, batch_id: Option<&str>| -> anyhow::Error {
+        if let Some(path) = &args.metrics_file {
+            write_early_failure_metrics(path, &args.config, batch_id, &e, started);
+        }
+        e
+    };
+    let job = Job::load(&args.config).map_err(|e| {
+        fail_early(
+            e.context(Classified(ExitClass::Input, "invalid job file")),
+            None,
+        )
+    })?;
     let date = args
         .date
         .clone()
         .or(job.date.clone())
         .unwrap_or_else(|| date_utc(SystemTime::now()));
     if proofmark_ingest::dates::parse_date(&date).is_none() {
-        return Err(anyhow::Error::new(IngestError::InvalidBatchDate { date })
-            .context(Classified(ExitClass::Input, "invalid --date")));
+        let e = anyhow::Error::new(IngestError::InvalidBatchDate { date })
+            .context(Classified(ExitClass::Input, "invalid --date"));
+        return Err(fail_early(e, None));
     }
     let batch_id = format!("{}-{date}", job.name);
     // The report files go into folders that must exist: a mistyped folder is told now, not
@@ -378,12 +392,13 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 .filter(|p| !p.as_os_str().is_empty())
                 .unwrap_or(Path::new("."));
             if !dir.is_dir() {
-                return Err(anyhow::anyhow!(
+                let e = anyhow::anyhow!(
                     "{flag} {}: the folder {} does not exist",
                     path.display(),
                     dir.display()
                 )
-                .context(Classified(ExitClass::Input, "a report file's folder")));
+                .context(Classified(ExitClass::Input, "a report file's folder"));
+                return Err(fail_early(e, Some(&batch_id)));
             }
         }
     }
@@ -405,7 +420,12 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     }
     let store = Store::from_url(&job.store)
         .with_context(|| format!("store {}", job.store))
-        .map_err(|e| e.context(Classified(ExitClass::Input, "invalid store")))?;
+        .map_err(|e| {
+            fail_early(
+                e.context(Classified(ExitClass::Input, "invalid store")),
+                Some(&batch_id),
+            )
+        })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -433,7 +453,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         let text = metrics_text(
             &job.name,
             &batch_id,
-            &result,
+            result.as_ref(),
             started.elapsed().as_secs_f64(),
             &carried,
         );
@@ -449,7 +469,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                 // A failed run's summary says so, so that no earlier run's "completed" is
                 // left to be read as this one's.
                 let class = crate::exit::classify(&e);
-                let failed = serde_json::json!({
+                let mut failed = serde_json::json!({
                     "job": job.name,
                     "batch_id": batch_id,
                     "store": job.store,
@@ -458,6 +478,18 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     "exit_code": class.code(),
                     "error": crate::exit::message(&e),
                 });
+                // A batch whose every row was rejected: the counts, and why.
+                if let (Some((rows_read, reasons)), Some(fields)) =
+                    (all_rejected(&e), failed.as_object_mut())
+                {
+                    fields.insert("rows_read".into(), rows_read.into());
+                    fields.insert("rows_accepted".into(), 0.into());
+                    fields.insert("rows_rejected".into(), rows_read.into());
+                    fields.insert(
+                        "rejects_by_reason".into(),
+                        serde_json::to_value(reasons).unwrap_or_default(),
+                    );
+                }
                 let text = serde_json::to_string_pretty(&failed).unwrap_or_default();
                 if let Err(w) = write_atomically(path, text.as_bytes()) {
                     tracing::error!(file = %path.display(), error = %w, "cannot write the summary file");
@@ -583,6 +615,85 @@ async fn shutdown_signal() -> &'static str {
     }
 }
 
+/// The rows read (all rejected) and the rejections by reason of a run that failed because
+/// its batch has no accepted row.
+fn all_rejected(e: &anyhow::Error) -> Option<(u64, &BTreeMap<String, u64>)> {
+    e.chain().find_map(
+        |c| match c.downcast_ref::<proofmark_anchor::AnchorError>() {
+            Some(proofmark_anchor::AnchorError::NothingToCommit {
+                rows_read,
+                rejects_by_reason,
+                ..
+            }) => Some((*rows_read, rejects_by_reason)),
+            _ => None,
+        },
+    )
+}
+
+/// Writes the metrics file `path` of a run that failed with `e` before it started (the job
+/// file, the date, a report file's folder or the store URL): the job label is the job file's
+/// `name` when it can be read, else the label of the metrics file being replaced, else the
+/// job file's stem; the last success is carried from the file being replaced.
+fn write_early_failure_metrics(
+    path: &Path,
+    config: &Path,
+    batch_id: Option<&str>,
+    e: &anyhow::Error,
+    started: Instant,
+) {
+    let job = job_name_in(config)
+        .or_else(|| job_label_in(path))
+        .unwrap_or_else(|| {
+            config
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        });
+    let carried = Carried {
+        last_success: last_success_in(path, &job),
+        anchored: Vec::new(),
+    };
+    let text = metrics_text(
+        &job,
+        batch_id.unwrap_or(""),
+        Err(e),
+        started.elapsed().as_secs_f64(),
+        &carried,
+    );
+    if let Err(w) = write_atomically(path, text.as_bytes()) {
+        tracing::error!(file = %path.display(), error = %w, "cannot write the metrics file");
+    }
+}
+
+/// The `[job] name` of the job file `config`, if the file is TOML with one (whatever else
+/// is wrong with it).
+fn job_name_in(config: &Path) -> Option<String> {
+    let table: toml::Table = std::fs::read_to_string(config).ok()?.parse().ok()?;
+    let name = table.get("job")?.get("name")?.as_str()?;
+    (!name.is_empty()).then(|| name.to_owned())
+}
+
+/// The `job` label of the metrics file `path` an earlier run wrote, if any.
+fn job_label_in(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let rest = text
+        .lines()
+        .find_map(|l| l.strip_prefix("proofmark_job_last_run_timestamp_seconds{job=\""))?;
+    let mut value = String::new();
+    let mut chars = rest.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return (!value.is_empty()).then_some(value),
+            '\\' => match chars.next()? {
+                'n' => value.push('\n'),
+                other => value.push(other),
+            },
+            other => value.push(other),
+        }
+    }
+    None
+}
+
 /// Escapes a Prometheus label value.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")
@@ -648,7 +759,7 @@ fn last_success_in(path: &Path, job: &str) -> Option<f64> {
 fn metrics_text(
     job: &str,
     batch_id: &str,
-    result: &anyhow::Result<Summary>,
+    result: Result<&Summary, &anyhow::Error>,
     seconds: f64,
     carried: &Carried,
 ) -> String {
@@ -724,6 +835,29 @@ fn metrics_text(
             );
         }
     }
+    // A batch whose every row was rejected: its rows and the rejections by reason.
+    if let Some((read, reasons)) = result.err().and_then(all_rejected) {
+        metric(
+            "proofmark_job_rows",
+            "Rows of the batch by outcome.",
+            "gauge",
+            &[
+                (format!("{base},outcome=\"read\""), read as f64),
+                (format!("{base},outcome=\"accepted\""), 0.0),
+                (format!("{base},outcome=\"rejected\""), read as f64),
+            ],
+        );
+        let reasons: Vec<(String, f64)> = reasons
+            .iter()
+            .map(|(r, n)| (format!("{base},reason=\"{}\"", label(r)), *n as f64))
+            .collect();
+        metric(
+            "proofmark_job_rejected_rows",
+            REJECTED_ROWS_HELP,
+            "gauge",
+            &reasons,
+        );
+    }
     // A run stopped by --until before the batch was complete did not complete the job either.
     let last_success = match result {
         Ok(s) if s.complete => Some(now),
@@ -769,8 +903,7 @@ fn metrics_text(
             .collect();
         metric(
             "proofmark_job_rejected_rows",
-            "Rejections of the batch's rows by reason code (a row rejected for several \
-             reasons counts under each; proofmark_job_rows{outcome=\"rejected\"} counts rows).",
+            REJECTED_ROWS_HELP,
             "gauge",
             &reasons,
         );
@@ -798,6 +931,11 @@ fn metrics_text(
     }
     o
 }
+
+/// The help line of `proofmark_job_rejected_rows`.
+const REJECTED_ROWS_HELP: &str = "Rejections of the batch's rows by reason code (a row \
+     rejected for several reasons counts under each; proofmark_job_rows{outcome=\"rejected\"} \
+     counts rows).";
 
 /// The chains the anchor stage could not anchor on, after trying every chain of the job.
 #[derive(Debug)]
@@ -1039,17 +1177,21 @@ async fn run_stages(
             seconds: s,
         });
     }
-    if until == Some(Stage::Commit) {
-        let mut summary = stopped(Stage::Commit, stage_seconds, &warnings);
-        summary.outcome = until_outcome(Stage::Commit, true, anchored_before);
+    // A run stopped after the commit still reports the commit's figures.
+    let with_commit = |mut summary: Summary| {
         let m = &commit.manifest;
         summary.rows_read = Some(m.rows_read);
         summary.rows_accepted = Some(m.rows_accepted);
         summary.rows_rejected = Some(m.rows_rejected);
-        summary.rejects_by_reason = reasons;
+        summary.rejects_by_reason = reasons.clone();
         summary.root = Some(m.root.clone());
         summary.manifest_digest = Some(commit.manifest_digest.clone());
         summary.records_per_second = end_to_end_rate(&summary.stage_seconds, m.rows_read);
+        summary
+    };
+    if until == Some(Stage::Commit) {
+        let mut summary = with_commit(stopped(Stage::Commit, stage_seconds, &warnings));
+        summary.outcome = until_outcome(Stage::Commit, true, anchored_before);
         return Ok(summary);
     }
 
@@ -1124,7 +1266,7 @@ async fn run_stages(
     }
 
     if until == Some(Stage::Anchor) && job.index.is_some() {
-        let mut summary = stopped(Stage::Anchor, stage_seconds, &warnings);
+        let mut summary = with_commit(stopped(Stage::Anchor, stage_seconds, &warnings));
         summary.outcome = until_outcome(Stage::Anchor, true, true);
         summary.complete = complete_when(true);
         summary.receipts = receipts;
@@ -1153,6 +1295,17 @@ async fn run_stages(
                 stage: "publish",
                 seconds: s,
             });
+        } else if stage_done(store, batch_id, "publish").await?.is_none() {
+            // Published by a run killed after the index's catalog named the batch and before
+            // it recorded the stage: recorded now, so that the batch reads as complete.
+            record_stage(
+                store,
+                batch_id,
+                "publish",
+                t,
+                serde_json::json!({"index": index.display().to_string(), "entries": outcome.batch.entries, "found_in_index": true}),
+            )
+            .await?;
         }
         published = Some(index.display().to_string());
     }
