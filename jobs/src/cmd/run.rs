@@ -30,6 +30,13 @@ use crate::output::write_atomically;
 
 /// Arguments of `proofmark run`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+Exit status: 0 done (or nothing to do), 2 an internal or environment error (the store \
+unreachable, a full disk, a bug; also a run interrupted by SIGINT or SIGTERM, class \
+`internal`: rerun to resume), 3 an input error (a flag, the job file, an input file, a batch \
+with no accepted row, a ledger or evm key), 4 a chain error (a chain refused or failed; the \
+batch is anchored on the others), 5 locked (another run holds the batch, or another publish \
+the code index). docs/operations.md, \"Exit codes\", says what to do for each.")]
 pub struct RunArgs {
     /// The job file (TOML), e.g. `jobs/nightly.toml`.
     #[arg(value_name = "JOB.toml")]
@@ -519,7 +526,7 @@ async fn locked_run(
 ) -> anyhow::Result<Summary> {
     let (lock, broken) = BatchLock::acquire(store, batch_id, "proofmark run", args.break_lock)
         .await
-        .with_context(|| format!("cannot lock batch {batch_id}"))?;
+        .context("cannot take the lock")?;
     if let Some(b) = broken
         && !global.quiet
     {
