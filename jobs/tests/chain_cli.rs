@@ -939,6 +939,28 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
             String::from_utf8_lossy(&o.stdout)
         );
     }
+    // A receipt of chain `a` that claims another chain id than the one a's node serves: a
+    // mismatch (the contract is read on a node of the receipt's chain, SPEC.md 9.4).
+    let mut forged: Value = serde_json::from_slice(&original).unwrap();
+    forged["chain_id"] = Value::from(1);
+    std::fs::write(&stored, forged.to_string()).unwrap();
+    let o = run(d, &[&audit[..], &[&chains, "--chain", "a"]].concat());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code_of(&o), Some(1), "{out}");
+    assert!(
+        out.contains("the receipt is for chain id 1, but the node of chain a serves chain id"),
+        "{out}"
+    );
+    // A chain named with --chain whose receipt is gone: a mismatch naming it, though the
+    // other chain's receipt verifies.
+    std::fs::remove_file(&stored).unwrap();
+    let o = run(
+        d,
+        &[&audit[..], &[&chains, "--chain", "a", "--chain", "b"]].concat(),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(code_of(&o), Some(1), "{out}");
+    assert!(out.contains("no receipt of chain a"), "{out}");
     std::fs::write(&stored, &original).unwrap();
 
     // An unreachable chain: an error (exit 2) that says so, for audit as for verify.

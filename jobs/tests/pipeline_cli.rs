@@ -675,3 +675,138 @@ fn a_store_folder_that_does_not_exist_is_named() {
     }
     assert!(!store.exists());
 }
+
+/// `audit codes` and `audit batch` tell an argument at fault (exit 3) before any work: no
+/// source of reports, a codes file or a store or index folder that does not exist, an
+/// `--output` into a folder that does not exist (named as given, not by a temporary file).
+#[test]
+fn audit_arguments_at_fault_are_told_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let codes = dir.path().join("codes.txt");
+    std::fs::write(&codes, "ABCDEF123456\n").unwrap();
+    let missing = dir.path().join("no-such-folder");
+    let bad_output = missing.join("x.csv");
+    let cases: Vec<(Vec<&str>, String)> = vec![
+        (
+            vec!["audit", "codes", s(&codes), "--no-anchor-required"],
+            "needs a source of reports".into(),
+        ),
+        (
+            vec![
+                "audit",
+                "codes",
+                s(&missing),
+                "--server",
+                "http://127.0.0.1:9",
+                "--no-anchor-required",
+            ],
+            format!("opening {}", missing.display()),
+        ),
+        (
+            vec![
+                "audit",
+                "codes",
+                s(&codes),
+                "--store",
+                s(&missing),
+                "--index",
+                s(dir.path()),
+                "--no-anchor-required",
+            ],
+            format!("store {}: no such folder", missing.display()),
+        ),
+        (
+            vec![
+                "audit",
+                "codes",
+                s(&codes),
+                "--store",
+                s(dir.path()),
+                "--index",
+                s(&missing),
+                "--no-anchor-required",
+            ],
+            format!("code index {}: no such folder", missing.display()),
+        ),
+        (
+            vec![
+                "audit",
+                "codes",
+                s(&codes),
+                "--server",
+                "http://127.0.0.1:9",
+                "--no-anchor-required",
+                "--output",
+                s(&bad_output),
+            ],
+            format!("--output {}: the folder", bad_output.display()),
+        ),
+        (
+            vec![
+                "audit",
+                "batch",
+                "--batch-id",
+                "b",
+                "--store",
+                s(dir.path()),
+                "--no-anchor-required",
+                "--output",
+                s(&bad_output),
+            ],
+            format!("--output {}: the folder", bad_output.display()),
+        ),
+    ];
+    for (args, said) in cases {
+        let o = run(&args);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(3), "{args:?}: {out}\n{err}");
+        assert!(err.contains(&said), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+    assert!(!missing.exists());
+}
+
+/// A damaged or removed `plan.json` of a committed batch is a difference the audit names
+/// (exit 1), not an error of the audit (exit 2) nor "no such batch".
+#[test]
+fn a_damaged_or_missing_plan_is_a_difference_of_the_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let records = dataset(dir.path());
+    let store = dir.path().join("store");
+    ok(&[
+        "plan",
+        "--input",
+        s(&records),
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--date",
+        DATE,
+    ]);
+    ok(&["build", "--batch-id", "b", "--store", s(&store)]);
+    ok(&["commit", "--batch-id", "b", "--store", s(&store)]);
+    let audit = [
+        "audit",
+        "batch",
+        "--batch-id",
+        "b",
+        "--store",
+        s(&store),
+        "--no-anchor-required",
+    ];
+    ok(&audit);
+    let plan = store.join("batches/b/plan.json");
+    std::fs::write(&plan, "{\n").unwrap();
+    for said in ["is not a valid plan", "is missing"] {
+        let o = run(&audit);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
+        assert!(out.contains("FAILED") && out.contains("Plan"), "{out}");
+        assert!(out.contains(said), "{out}");
+        assert!(!err.contains("no committed batch"), "{err}");
+        if plan.exists() {
+            std::fs::remove_file(&plan).unwrap();
+        }
+    }
+}

@@ -78,7 +78,8 @@ pub enum MismatchKind {
     /// `manifest.json` is missing or not a manifest while the batch has anchor receipts, or
     /// its bytes are not the manifest the receipts commit to: nothing else can be compared.
     Manifest,
-    /// `plan.json` is not the plan the manifest commits to, or the manifest is inconsistent with it.
+    /// `plan.json` is missing, not a plan, or not the plan the manifest commits to, or the
+    /// manifest is inconsistent with it.
     Plan,
     /// An input file changed or vanished since the plan (its size or whole-file digest is not
     /// the plan's), or a segment's input changed so that it cannot be recomputed.
@@ -253,8 +254,9 @@ async fn get(store: &Store, path: &str) -> Result<Option<bytes::Bytes>, AuditErr
 ///
 /// # Errors
 ///
-/// [`AuditError`] when the audit cannot run (no manifest or plan, the
-/// store failing); differences are not errors but [`BatchAudit::mismatches`].
+/// [`AuditError`] when the audit cannot run (no manifest and no receipt: the store holds
+/// no such batch; the store failing); differences, a missing or damaged manifest or plan
+/// among them, are not errors but [`BatchAudit::mismatches`].
 pub async fn audit_batch(
     store: &Store,
     batch_id: &str,
@@ -300,9 +302,27 @@ pub async fn audit_batch(
         );
     }
     let plan_path = layout::plan_path(batch_id);
-    let plan_bytes = get(store, &plan_path)
-        .await?
-        .ok_or_else(|| AuditError::NotCommitted(format!("{batch_id} (no plan.json)")))?;
+    let Some(plan_bytes) = get(store, &plan_path).await? else {
+        // The manifest commits to a plan that is gone: a difference of the stored batch,
+        // whose receipts are still checked.
+        mismatches.push(Mismatch::new(
+            MismatchKind::Plan,
+            format!(
+                "{plan_path} is missing: the batch cannot be recomputed without the plan the \
+                 manifest commits to ({})",
+                manifest.plan_digest
+            ),
+        ));
+        return unrecomputable(
+            store,
+            batch_id,
+            &manifest,
+            &manifest_digest,
+            opts,
+            mismatches,
+        )
+        .await;
+    };
     let plan_digest = digest(&plan_bytes);
     if plan_digest != manifest.plan_digest {
         mismatches.push(
@@ -313,8 +333,25 @@ pub async fn audit_batch(
             .values(manifest.plan_digest.clone(), plan_digest),
         );
     }
-    let plan: Plan = serde_json::from_slice(&plan_bytes)
-        .map_err(|e| AuditError::from(AnchorError::malformed(&plan_path, e.to_string())))?;
+    let plan: Plan = match serde_json::from_slice(&plan_bytes) {
+        Ok(plan) => plan,
+        Err(e) => {
+            // Damaged (or replaced): a difference, as a damaged manifest is.
+            mismatches.push(Mismatch::new(
+                MismatchKind::Plan,
+                format!("{plan_path} is not a valid plan ({e}): the batch cannot be recomputed"),
+            ));
+            return unrecomputable(
+                store,
+                batch_id,
+                &manifest,
+                &manifest_digest,
+                opts,
+                mismatches,
+            )
+            .await;
+        }
+    };
     if plan.suite != manifest.suite {
         mismatches.push(
             Mismatch::new(
@@ -398,6 +435,32 @@ pub async fn audit_batch(
 
     // Anchors: every receipt must commit to this manifest and verify.
     let anchors = audit_anchors(store, batch_id, &manifest, &manifest_digest, opts).await?;
+    let errors = anchor_outcome(&anchors, &mut mismatches);
+
+    let leaves_recomputed = outcomes
+        .iter()
+        .filter(|o| o.encoded.is_some())
+        .map(|o| o.rows_accepted)
+        .sum();
+    Ok(BatchAudit {
+        batch_id: batch_id.to_owned(),
+        passed: mismatches.is_empty() && errors.is_empty(),
+        root: manifest.root.clone(),
+        leaf_count: manifest.leaf_count,
+        segments: segments_total,
+        segments_checked: outcomes.iter().filter(|o| o.encoded.is_some()).count() as u64,
+        rows_read: outcomes.iter().map(|o| o.rows_read).sum(),
+        leaves_recomputed,
+        recomputed_root: recomputed_root.map(hex::encode),
+        mismatches,
+        errors,
+        anchors,
+    })
+}
+
+/// Sorts the anchor checks' outcome into differences (pushed onto `mismatches`) and checks
+/// that could not be made (returned).
+fn anchor_outcome(anchors: &BatchVerdict, mismatches: &mut Vec<Mismatch>) -> Vec<String> {
     let mut errors = Vec::new();
     for (chain, a) in &anchors.anchors {
         for c in &a.checks {
@@ -421,22 +484,32 @@ pub async fn audit_batch(
             }
         }
     }
+    errors
+}
 
-    let leaves_recomputed = outcomes
-        .iter()
-        .filter(|o| o.encoded.is_some())
-        .map(|o| o.rows_accepted)
-        .sum();
+/// The audit of a batch whose manifest reads but whose plan is missing or damaged: nothing
+/// can be recomputed, the plan is the difference (in `mismatches`), and the receipts are
+/// still checked against the manifest.
+async fn unrecomputable(
+    store: &Store,
+    batch_id: &str,
+    manifest: &Manifest,
+    manifest_digest: &str,
+    opts: &AuditOptions,
+    mut mismatches: Vec<Mismatch>,
+) -> Result<BatchAudit, AuditError> {
+    let anchors = audit_anchors(store, batch_id, manifest, manifest_digest, opts).await?;
+    let errors = anchor_outcome(&anchors, &mut mismatches);
     Ok(BatchAudit {
         batch_id: batch_id.to_owned(),
-        passed: mismatches.is_empty() && errors.is_empty(),
+        passed: false,
         root: manifest.root.clone(),
         leaf_count: manifest.leaf_count,
-        segments: segments_total,
-        segments_checked: outcomes.iter().filter(|o| o.encoded.is_some()).count() as u64,
-        rows_read: outcomes.iter().map(|o| o.rows_read).sum(),
-        leaves_recomputed,
-        recomputed_root: recomputed_root.map(hex::encode),
+        segments: manifest.segments.len() as u64,
+        segments_checked: 0,
+        rows_read: 0,
+        leaves_recomputed: 0,
+        recomputed_root: None,
         mismatches,
         errors,
         anchors,

@@ -351,6 +351,62 @@ fn changes_outside_the_row_groups_and_a_damaged_manifest_are_differences() {
     std::fs::write(&manifest, &good).unwrap();
     assert!(f.audit().passed);
 
+    // plan.json damaged (not JSON), or removed: a difference of the stored batch (never an
+    // error of the audit, nor "no such batch"), with the receipts still checked.
+    let plan = f.batch_file("plan.json");
+    let good_plan = std::fs::read(&plan).unwrap();
+    for damaged in [Some(&b"{"[..]), None] {
+        match damaged {
+            Some(bytes) => std::fs::write(&plan, bytes).unwrap(),
+            None => std::fs::remove_file(&plan).unwrap(),
+        }
+        let a = f.audit();
+        assert!(!a.passed);
+        assert_eq!(kinds(&a), vec![MismatchKind::Plan], "{:#?}", a.mismatches);
+        let said = if damaged.is_some() {
+            "is not a valid plan"
+        } else {
+            "is missing"
+        };
+        assert!(
+            a.mismatches.iter().any(|m| m.message.contains(said)),
+            "{:#?}",
+            a.mismatches
+        );
+        assert!(a.errors.is_empty(), "{:?}", a.errors);
+        assert!(a.anchors.anchors["ledger"].trusted);
+        assert!(!a.root.is_empty(), "the manifest's root is still reported");
+    }
+    std::fs::write(&plan, &good_plan).unwrap();
+    assert!(f.audit().passed);
+
+    // A chain required by name whose receipt is not in the store: a difference, whatever
+    // the other anchors (the ledger's is trusted here).
+    let opts = AuditOptions {
+        trust: f.opts().trust.with_required_chain("local"),
+        ..AuditOptions::default()
+    };
+    let a = rt()
+        .block_on(audit_batch(&f.store(), BATCH, &opts, &|_| {}))
+        .unwrap();
+    assert!(!a.passed);
+    assert_eq!(kinds(&a), vec![MismatchKind::Anchor], "{:#?}", a.mismatches);
+    assert!(
+        a.mismatches[0]
+            .message
+            .contains("no receipt of chain local"),
+        "{:?}",
+        a.mismatches[0]
+    );
+    let opts = AuditOptions {
+        trust: f.opts().trust.with_required_chain("ledger"),
+        ..AuditOptions::default()
+    };
+    let a = rt()
+        .block_on(audit_batch(&f.store(), BATCH, &opts, &|_| {}))
+        .unwrap();
+    assert!(a.passed, "{:#?}", a.mismatches);
+
     // A batch the store does not hold at all is not a difference but "not committed".
     let err = rt()
         .block_on(audit_batch(&f.store(), "no-such-batch", &f.opts(), &|_| {}))

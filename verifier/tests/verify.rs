@@ -930,6 +930,77 @@ fn other_chains_are_not_checked_unless_a_reader_is_given() {
     assert_fails(&f, &wrong, CheckKind::Commitment);
 }
 
+/// Why a chain receipt was not checked: no node of its chain given, or a type this verifier
+/// does not know (said as such); the status says "not checked", the reason does not repeat it.
+#[test]
+fn a_receipt_not_checked_says_why_once() {
+    let f = rt().block_on(fixture());
+    let reason_of = |r: &CodeReport| {
+        let v = verify_report(r, &trusted(&f));
+        let a = &v.batches[BATCH].anchors["polygon"];
+        match &a
+            .checks
+            .iter()
+            .find(|c| c.check == CheckKind::Chain)
+            .unwrap()
+            .status
+        {
+            CheckStatus::NotChecked { reason } => reason.clone(),
+            other => panic!("{other:?}"),
+        }
+    };
+    let r = with_chain_receipt(&f);
+    let why = reason_of(&r);
+    assert!(why.contains("no node and contract of its chain"), "{why}");
+    assert!(!why.contains("not checked"), "{why}");
+    let mut odd = r.clone();
+    odd.batches
+        .get_mut(BATCH)
+        .unwrap()
+        .anchors
+        .get_mut("polygon")
+        .unwrap()["type"] = json!("solana");
+    let why = reason_of(&odd);
+    assert!(
+        why.contains("type \"solana\" is not one this verifier knows"),
+        "{why}"
+    );
+    // A reader's "not this chain" is the reason as it gives it.
+    let elsewhere = trusted(&f).with_chain_check(
+        "polygon",
+        Arc::new(FixedChain(Err(ChainCheckError::NotApplicable(
+            "the node serves chain id 5".into(),
+        )))),
+    );
+    let v = verify_report(&r, &elsewhere);
+    let c = &v.batches[BATCH].anchors["polygon"].checks[1];
+    assert_eq!(
+        c.status,
+        CheckStatus::NotChecked {
+            reason: "the node serves chain id 5".into()
+        }
+    );
+}
+
+/// A chain the verifier requires by name must have a receipt in every batch: one that is
+/// missing fails the batch, whatever its other (trusted) anchors.
+#[test]
+fn a_required_chain_without_a_receipt_fails() {
+    let f = rt().block_on(fixture());
+    let v = verify_report(&f.report, &trusted(&f).with_required_chain("ledger"));
+    assert!(v.verified, "{:#?}", v.failures());
+    let v = verify_report(&f.report, &trusted(&f).with_required_chain("polygon"));
+    assert!(!v.verified);
+    assert_eq!(failed(&v), vec![CheckKind::Receipt]);
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.contains("no receipt of chain polygon")),
+        "{:?}",
+        v.reasons
+    );
+}
+
 /// Every string and number the proofs cover, by JSON pointer.
 fn covered_leaves(v: &Value, path: String, out: &mut Vec<String>) {
     const UNCOVERED: [&str; 5] = [

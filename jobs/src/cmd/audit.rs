@@ -49,12 +49,14 @@ pub enum AuditCommand {
 /// Arguments of `proofmark audit batch`.
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exit status: 0 passed, 1 a difference found (an input file, the stored batch \
-                  or a receipt does not match) or the store holds no such batch, 2 error (the \
+    after_help = "Exit status: 0 passed, 1 a difference found (an input file, the stored batch, \
+                  its plan.json or manifest.json missing or damaged among them, or a receipt \
+                  does not match; a chain named with --chain has no receipt) or the store holds \
+                  no such batch, 2 error (the \
                   store or a chain could not be read: the checks that could not be made are \
                   listed, nothing is concluded from them), 3 an argument at fault (no --ledger-key, \
-                  --chain or --no-anchor-required; a key that is no key; a store folder that \
-                  does not exist)."
+                  --chain or --no-anchor-required; a key that is no key; a store folder or an \
+                  --output folder that does not exist), told before the audit starts."
 )]
 pub struct AuditBatchArgs {
     /// The committed batch to audit.
@@ -65,7 +67,8 @@ pub struct AuditBatchArgs {
     pub store: String,
     /// A chain whose receipt must verify against a trusted source: for a
     /// `ledger` chain, the verifier key of its key file; for an `evm` chain,
-    /// the anchor read from its contract. Repeatable.
+    /// the anchor read from its contract (on a node of the receipt's
+    /// `chain_id`). A batch with no receipt of the chain fails. Repeatable.
     #[arg(long = "chain", value_name = "NAME")]
     pub chains: Vec<String>,
     /// TOML file defining the chains (`[chains.NAME]` tables with a `type`),
@@ -108,9 +111,12 @@ pub enum OutputFormat {
     after_help = "Each row's status: verified, not_verified (a check failed, or no anchor was \
                   checked against a trusted key or chain), unknown (no published batch holds \
                   the code), malformed (the line is not a code), error (the report could not be \
-                  obtained or checked). Exit status: 0 every code verified, 1 some code not \
+                  obtained or checked, or the server called a well-formed code malformed). Exit \
+                  status: 0 every code verified, 1 some code not \
                   verified, unknown or malformed, 2 some code could not be checked (or the \
-                  audit could not run), 3 an argument at fault."
+                  audit could not run), 3 an argument at fault (no --server, --store or \
+                  --reports; a FILE, a store or index folder or an --output folder that does \
+                  not exist), told before the audit starts."
 )]
 pub struct AuditCodesArgs {
     /// The codes, one per line (blank lines and lines starting with `#`
@@ -193,6 +199,9 @@ fn batch_trust(args: &AuditBatchArgs, rt: &Arc<tokio::runtime::Runtime>) -> anyh
         None => ChainsFile::default(),
     };
     for name in &args.chains {
+        // Named, so required: a batch without a receipt of it fails (a receipt removed
+        // from the store is not a receipt that need not be checked).
+        trust = trust.with_required_chain(name);
         match chains.get(name)? {
             config @ ChainConfig::Ledger { .. } => {
                 let verifier = ledger_signer(&config)
@@ -217,6 +226,12 @@ fn run_batch(args: AuditBatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
              or --no-anchor-required to compare the stored batch without its anchors"
         );
         return Ok(ExitCode::from(ExitClass::Input.code()));
+    }
+    if let Some(path) = &args.output
+        && let Err(e) = check_output_folder(path)
+    {
+        errln!("error: {}", crate::exit::message(&e));
+        return Ok(ExitCode::from(exit::classify(&e).code()));
     }
     let rt = runtime()?;
     let trust = match batch_trust(&args, &rt) {
@@ -363,6 +378,24 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Checks, before any work, that the folder an output file goes into exists: a mistyped
+/// folder is told now, naming the path given, not after the whole audit (and not by the
+/// temporary file the output is written through).
+fn check_output_folder(path: &std::path::Path) -> anyhow::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if !dir.is_dir() {
+        return Err(exit::input_error(anyhow::anyhow!(
+            "--output {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Codes fetched (or reports read) and then verified together (decision
 /// 0018). Small enough that one window's parsed reports stay in memory the
 /// allocator reuses: 16,384 (the verifier's own window) held 2.6 GiB, about
@@ -375,8 +408,16 @@ const AUDIT_WINDOW_CODES: usize = 4096;
 /// reports of ten records.
 const AUDIT_WINDOW_BYTES: usize = 128 << 20;
 
+/// Opens the FILE argument: one that does not exist or cannot be read is an argument at
+/// fault (exit 3), not a failure of the audit.
+fn open_input(path: &std::path::Path) -> anyhow::Result<File> {
+    File::open(path)
+        .with_context(|| format!("opening {}", path.display()))
+        .map_err(exit::input_error)
+}
+
 fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
-    let f = File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+    let f = open_input(&args.file)?;
     let codes =
         codes_of(BufReader::new(f)).with_context(|| format!("reading {}", args.file.display()))?;
     if codes.is_empty() {
@@ -417,7 +458,9 @@ fn text_line(i: usize, line: &[u8]) -> anyhow::Result<&str> {
 
 /// The server's answer line for the code `asked`, as long as it is about that code (a
 /// report's `code`, or an error line's): any other answer is an error of `asked`, so that a
-/// server cannot answer one code with the (genuine, verifiable) report of another.
+/// server cannot answer one code with the (genuine, verifiable) report of another. `asked`
+/// is the form of a code (the client checked it before asking), so a server that calls it
+/// malformed disagrees with the spec: an error row saying so, not a malformed line.
 fn answer_for(asked: &str, line: AuditLine) -> AuditLine {
     // The code as the server wrote it: a report's `code` is the code asked for, trimmed
     // (SPEC.md 11.1), so one with white space around it answers no code of the file.
@@ -426,6 +469,17 @@ fn answer_for(asked: &str, line: AuditLine) -> AuditLine {
         AuditLine::Report(report) => report.code.clone(),
         AuditLine::NoReport(code, ..) => code.clone(),
     };
+    if let AuditLine::NoReport(_, CodeStatus::Malformed, _) = &line
+        && (answered == asked || answered.is_empty())
+    {
+        return AuditLine::NoReport(
+            asked.to_owned(),
+            CodeStatus::Error,
+            "the server answered malformed_code, but the line is the form of a code (SPEC.md \
+             2.3, checked before asking): the server disagrees with this client"
+                .to_owned(),
+        );
+    }
     if answered == asked {
         return line;
     }
@@ -773,6 +827,38 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             "--format parquet needs --output FILE",
         )));
     }
+    // The arguments, before any work: a source of reports, folders that exist.
+    if !args.reports && args.server.is_none() && args.store.is_none() {
+        return Err(exit::input_error(anyhow::anyhow!(
+            "audit codes needs a source of reports: give --server URL, --store URL --index \
+             DIR, or --reports (FILE then holds the reports)"
+        )));
+    }
+    if let Some(path) = &args.output {
+        check_output_folder(path)?;
+    }
+    let store = match (&args.store, &args.index) {
+        (Some(url), Some(index)) => {
+            let store = Store::from_url(url)
+                .with_context(|| format!("store {url}"))
+                .map_err(exit::input_error)?;
+            if let Some(root) = store.local_root()
+                && !root.is_dir()
+            {
+                return Err(exit::input_error(anyhow::anyhow!(
+                    "store {url}: no such folder"
+                )));
+            }
+            if !index.is_dir() {
+                return Err(exit::input_error(anyhow::anyhow!(
+                    "code index {}: no such folder",
+                    index.display()
+                )));
+            }
+            Some((store, index))
+        }
+        _ => None,
+    };
     let mut trust = Trust::new().with_require_anchor(!args.no_anchor_required);
     for key in parse_ledger_keys(&args.ledger_keys)? {
         trust = trust.with_ledger_key(key);
@@ -797,8 +883,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         verify_secs += started.elapsed().as_secs_f64();
     };
     if args.reports {
-        let f =
-            File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+        let f = open_input(&args.file)?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let pb = bar(global, len, "bytes of reports audited");
         // Read and parsed on a thread of its own, a window ahead of the verification.
@@ -855,8 +940,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
                 async move { fetch_from_server(&ask, first, &window, &pb).await }
             };
             fetch_ahead(&rt, &codes, fetch, verify)?;
-        } else if let (Some(store), Some(index)) = (&args.store, &args.index) {
-            let store = Store::from_url(store).with_context(|| format!("store {store}"))?;
+        } else if let Some((store, index)) = store {
             let lookup = Lookup::open(store, index)
                 .with_context(|| format!("code index {}", index.display()))?
                 .with_max_lot_records(args.max_lot_records);
@@ -867,6 +951,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             };
             fetch_ahead(&rt, &codes, fetch, verify)?;
         } else {
+            // Checked above, before any work.
             anyhow::bail!("give --server URL, --store URL --index DIR, or --reports");
         }
         pb.finish_and_clear();
@@ -1047,6 +1132,23 @@ mod tests {
             AuditLine::NoReport(code, CodeStatus::Error, message) => {
                 assert_eq!(code, asked);
                 assert!(message.contains(&format!("\" {asked} \"")), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // A code checked before asking that the server calls malformed: an error row, the
+        // server disagreeing, not a malformed line.
+        let called_malformed = parse_audit_line(&format!(
+            "{{\"code\":\"{asked}\",\"error\":{{\"code\":\"malformed_code\"}}}}"
+        ))
+        .unwrap();
+        assert!(matches!(
+            called_malformed,
+            AuditLine::NoReport(_, CodeStatus::Malformed, _)
+        ));
+        match answer_for(asked, called_malformed) {
+            AuditLine::NoReport(code, CodeStatus::Error, message) => {
+                assert_eq!(code, asked);
+                assert!(message.contains("the server disagrees"), "{message}");
             }
             other => panic!("{other:?}"),
         }

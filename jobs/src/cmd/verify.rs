@@ -16,8 +16,8 @@ use proofmark_verifier::audit_codes::MALFORMED_REPORT;
 use proofmark_verifier::consumer::pin::BOM;
 use proofmark_verifier::report::parse_json_document;
 use proofmark_verifier::verify::{
-    AnchoredBatch, ChainCheck, ChainCheckError, CheckStatus, LEAF_PROOF_FORMAT, LeafProofDocument,
-    ReportVerdict, Trust, verify_leaf_document, verify_report,
+    AnchoredBatch, ChainCheck, ChainCheckError, Check, CheckStatus, LEAF_PROOF_FORMAT,
+    LeafProofDocument, ReportVerdict, Trust, verify_leaf_document, verify_report,
 };
 use proofmark_verifier::{CODE_REPORT_FORMAT, CodeReport};
 use serde_json::Value;
@@ -274,13 +274,44 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                     .and_then(Value::as_str)
                     .unwrap_or_default(),
                 format!(
-                    "{}: format {other:?} is neither {CODE_REPORT_FORMAT:?} nor \
-                     {LEAF_PROOF_FORMAT:?}",
-                    args.proof.display()
+                    "{}: {}",
+                    args.proof.display(),
+                    not_a_document(&value, other)
                 ),
             ),
             Document::Report,
         )),
+    }
+}
+
+/// Why a JSON document whose `format` (`format`, empty when missing or not text) is neither
+/// a code report's nor a leaf proof's is nothing to verify: an error answer of the service
+/// (`{"code", "error": {"code", "message"}}`, e.g. `unknown_code`) says so, a document
+/// without `format` says the field is missing.
+fn not_a_document(value: &Value, format: &str) -> String {
+    if let Some(error) = value.get("error") {
+        let kind = error.get("code").and_then(Value::as_str).unwrap_or("?");
+        let message = error
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(String::new, |m| format!(": {m}"));
+        return format!(
+            "an error answer of the service ({kind}{message}), not a code report or a leaf \
+             proof: there is nothing to verify"
+        );
+    }
+    match value.get("format") {
+        None => format!(
+            "the document has no \"format\" field: a code report has \
+             {CODE_REPORT_FORMAT:?}, a leaf proof {LEAF_PROOF_FORMAT:?}"
+        ),
+        Some(Value::String(_)) => {
+            format!("format {format:?} is neither {CODE_REPORT_FORMAT:?} nor {LEAF_PROOF_FORMAT:?}")
+        }
+        Some(other) => format!(
+            "format {other} is not text: a code report has {CODE_REPORT_FORMAT:?}, a leaf \
+             proof {LEAF_PROOF_FORMAT:?}"
+        ),
     }
 }
 
@@ -502,11 +533,17 @@ pub(crate) struct EvmChainCheck {
     /// Whether a node's failure is kept for the checks after it (a one-off command), or each
     /// check reads the node again (a long-lived server).
     keep_failures: bool,
+    /// Whether the chain is a named one of a chains file (`audit batch --chain`, `serve
+    /// --chain`): its receipt must then be for the chain id the node serves, a receipt of
+    /// another chain id under its name being a mismatch, not a receipt of another chain.
+    named_chain: bool,
 }
 
 impl EvmChainCheck {
-    /// A check of stored receipts against the node and contract of `config`, run on
-    /// `runtime`.
+    /// A check of stored receipts of the chain `config` defines (a named chain of a chains
+    /// file) against its node and contract, run on `runtime`: a receipt whose `chain_id` is
+    /// not the one the node serves is a mismatch (SPEC.md 9.4: the contract is read on a
+    /// node of chain `chain_id`).
     pub(crate) fn new(config: EvmConfig, runtime: Arc<tokio::runtime::Runtime>) -> Self {
         EvmChainCheck {
             candidates: vec![config],
@@ -515,6 +552,7 @@ impl EvmChainCheck {
             runtime,
             nodes: std::sync::Mutex::default(),
             keep_failures: false,
+            named_chain: true,
         }
     }
 
@@ -539,6 +577,7 @@ impl EvmChainCheck {
             runtime,
             nodes: std::sync::Mutex::default(),
             keep_failures: false,
+            named_chain: false,
         }
     }
 
@@ -546,6 +585,7 @@ impl EvmChainCheck {
     fn root_only(config: EvmConfig, runtime: Arc<tokio::runtime::Runtime>) -> Self {
         EvmChainCheck {
             check_transaction: false,
+            named_chain: false,
             ..Self::new(config, runtime)
         }
     }
@@ -630,6 +670,15 @@ impl EvmChainCheck {
         batch: &AnchoredBatch<'_>,
     ) -> Result<String, ChainCheckError> {
         let unavailable = |e: EvmError| ChainCheckError::Unavailable(error_text(&e));
+        if self.named_chain {
+            let kind = receipt.get("type");
+            if kind.and_then(Value::as_str) != Some("evm") {
+                return Err(ChainCheckError::Mismatch(format!(
+                    "the receipt's type is {}, but chain {chain} is an evm chain",
+                    kind.map_or_else(|| "missing".to_owned(), Value::to_string)
+                )));
+            }
+        }
         let claim = if self.check_transaction {
             Some(TransactionClaim::parse(receipt)?)
         } else {
@@ -651,6 +700,25 @@ impl EvmChainCheck {
             ))
         })?;
         let (client, config) = self.connect(chain).await?;
+        if self.named_chain {
+            // The node was found to serve `config.chain_id` (eth_chainId) on connecting.
+            let serves = config.chain_id;
+            match receipt.get("chain_id") {
+                Some(id) if id.as_u64() == Some(serves) => {}
+                Some(id) => {
+                    return Err(ChainCheckError::Mismatch(format!(
+                        "the receipt is for chain id {id}, but the node of chain {chain} serves \
+                         chain id {serves}"
+                    )));
+                }
+                None => {
+                    return Err(ChainCheckError::Mismatch(format!(
+                        "the evm receipt names no chain_id (the node of chain {chain} serves \
+                         chain id {serves})"
+                    )));
+                }
+            }
+        }
         let anchor = client
             .read_anchor(submitter, batch.batch_id)
             .await
@@ -851,6 +919,23 @@ fn verdict_line(verdict: &ReportVerdict, document: Document) -> String {
     }
 }
 
+/// One check of an anchor as the summary lists it: its name, its outcome, and why or what
+/// (`chain not checked: no node and contract of its chain to read were given`, `commitment
+/// ok`).
+fn check_line(c: &Check) -> String {
+    let (word, text) = match &c.status {
+        CheckStatus::Passed { detail } => ("ok", detail.as_deref().unwrap_or_default()),
+        CheckStatus::Failed { reason } => ("FAILED", reason.as_str()),
+        CheckStatus::NotChecked { reason } => ("not checked", reason.as_str()),
+        CheckStatus::Error { reason } => ("ERROR", reason.as_str()),
+    };
+    if text.is_empty() {
+        format!("{} {word}", c.check.name())
+    } else {
+        format!("{} {word}: {text}", c.check.name())
+    }
+}
+
 fn print_verdict(
     verdict: &ReportVerdict,
     document: Document,
@@ -877,19 +962,7 @@ fn print_verdict(
         for (id, b) in &verdict.batches {
             for (chain, a) in &b.anchors {
                 for c in &a.checks {
-                    let (word, text) = match &c.status {
-                        CheckStatus::Passed { detail } => {
-                            ("ok", detail.clone().unwrap_or_default())
-                        }
-                        CheckStatus::Failed { reason } => ("FAILED", reason.clone()),
-                        CheckStatus::NotChecked { reason } => ("not checked", reason.clone()),
-                        CheckStatus::Error { reason } => ("ERROR", reason.clone()),
-                    };
-                    writeln!(
-                        out,
-                        "  batch {id} anchor {chain}: {:?} {word} {text}",
-                        c.check
-                    )?;
+                    writeln!(out, "  batch {id} anchor {chain}: {}", check_line(c))?;
                 }
             }
         }
@@ -916,6 +989,52 @@ mod tests {
             verdict_line(&verdict, Document::Leaf),
             "NOT verified: nightly-2026-11-25"
         );
+    }
+
+    #[test]
+    fn an_anchor_check_line_says_each_word_once() {
+        let line = |status| {
+            check_line(&Check {
+                check: proofmark_verifier::verify::CheckKind::Chain,
+                status,
+            })
+        };
+        assert_eq!(
+            line(CheckStatus::NotChecked {
+                reason: "no node given".into()
+            }),
+            "chain not checked: no node given"
+        );
+        assert_eq!(line(CheckStatus::Passed { detail: None }), "chain ok");
+        assert_eq!(
+            line(CheckStatus::Passed {
+                detail: Some("block 5".into())
+            }),
+            "chain ok: block 5"
+        );
+        assert_eq!(
+            line(CheckStatus::Failed {
+                reason: "another root".into()
+            }),
+            "chain FAILED: another root"
+        );
+    }
+
+    #[test]
+    fn a_document_that_is_no_report_says_what_it_is() {
+        let error = serde_json::json!({"code": "X", "error": {"code": "unknown_code", "message": "no batch holds it"}});
+        let why = not_a_document(&error, "");
+        assert!(
+            why.contains("an error answer of the service (unknown_code: no batch holds it)"),
+            "{why}"
+        );
+        let why = not_a_document(&serde_json::json!({"code": "X"}), "");
+        assert!(why.contains("has no \"format\" field"), "{why}");
+        assert!(!why.contains("format \"\""), "{why}");
+        let why = not_a_document(&serde_json::json!({"format": "other/1"}), "other/1");
+        assert!(why.starts_with("format \"other/1\" is neither"), "{why}");
+        let why = not_a_document(&serde_json::json!({"format": 7}), "");
+        assert!(why.starts_with("format 7 is not text"), "{why}");
     }
 
     #[test]

@@ -23,6 +23,18 @@ pub(super) fn verify_batch(
         leaf_count: info.leaf_count,
         manifest_digest: &info.manifest_digest,
     };
+    // A chain the verifier requires whose receipt is gone (or was never made) is a failure
+    // of the batch, not a receipt that is merely absent from the walk below.
+    for chain in &trust.required_chains {
+        if !info.anchors.contains_key(chain) {
+            checks.push(Check::new(
+                CheckKind::Receipt,
+                CheckStatus::failed(format!(
+                    "no receipt of chain {chain} (a chain whose receipt must verify)"
+                )),
+            ));
+        }
+    }
     let mut anchors = BTreeMap::new();
     for (chain, receipt) in &info.anchors {
         anchors.insert(
@@ -117,7 +129,7 @@ fn unanchored_reason(anchors: &BTreeMap<String, AnchorVerdict>) -> String {
 }
 
 /// Why a chain receipt is not checked when no chain to read its chain was given.
-const NO_CHAIN_GIVEN: &str = "not checked against the chain (no chain to read was given)";
+const NO_CHAIN_GIVEN: &str = "no node and contract of its chain to read were given";
 
 /// A receipt of the `ledger` kind has no `type` field (SPEC 9.3; an EVM
 /// receipt's is `"evm"`, 9.4): the kind is read from the receipt, not from
@@ -187,8 +199,18 @@ pub(super) fn verify_anchor(
     } else {
         let committed = commitment.is_passed();
         let chain_status = match trust.chain_checks.get(chain) {
-            None => CheckStatus::NotChecked {
-                reason: NO_CHAIN_GIVEN.into(),
+            None => match receipt.get("type") {
+                Some(Value::String(t)) if t == "evm" => CheckStatus::NotChecked {
+                    reason: NO_CHAIN_GIVEN.into(),
+                },
+                // SPEC.md 9.3 and 9.4 know two kinds: none (ledger) and `evm`.
+                other => CheckStatus::NotChecked {
+                    reason: format!(
+                        "the receipt's type {} is not one this verifier knows (\"evm\", or \
+                         none for a ledger receipt)",
+                        other.map_or_else(String::new, Value::to_string)
+                    ),
+                },
             },
             Some(checker) => match checker.check(chain, receipt, batch) {
                 Ok(detail) => CheckStatus::Passed {
@@ -198,9 +220,8 @@ pub(super) fn verify_anchor(
                 Err(e @ ChainCheckError::Unavailable(_)) => CheckStatus::Error {
                     reason: e.to_string(),
                 },
-                Err(e @ ChainCheckError::NotApplicable(_)) => CheckStatus::NotChecked {
-                    reason: e.to_string(),
-                },
+                // The status says "not checked": the reason is why.
+                Err(ChainCheckError::NotApplicable(why)) => CheckStatus::NotChecked { reason: why },
             },
         };
         let trusted = committed && chain_status.is_passed();

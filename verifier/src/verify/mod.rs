@@ -130,6 +130,9 @@ pub struct Trust {
     /// Whether every batch needs at least one anchor checked against a
     /// trusted source for the report to be verified (default true).
     pub require_anchor: bool,
+    /// Chains every batch must hold a receipt of (by the name under
+    /// `anchors`): a batch without one fails its [`CheckKind::Receipt`] check.
+    pub required_chains: std::collections::BTreeSet<String>,
 }
 
 impl fmt::Debug for Trust {
@@ -141,6 +144,7 @@ impl fmt::Debug for Trust {
                 &self.chain_checks.keys().collect::<Vec<_>>(),
             )
             .field("require_anchor", &self.require_anchor)
+            .field("required_chains", &self.required_chains)
             .finish()
     }
 }
@@ -158,6 +162,7 @@ impl Trust {
             ledger_keys: Vec::new(),
             chain_checks: BTreeMap::new(),
             require_anchor: true,
+            required_chains: std::collections::BTreeSet::new(),
         }
     }
 
@@ -186,6 +191,16 @@ impl Trust {
     /// Sets whether each batch needs a checked anchor.
     pub fn with_require_anchor(mut self, require: bool) -> Self {
         self.require_anchor = require;
+        self
+    }
+
+    /// Requires every batch to hold a receipt of chain `name` (the name under
+    /// `anchors`), as a regulator who names a chain expects: a batch without one fails
+    /// (its receipt was removed, or never made), whatever its other anchors. The
+    /// receipt's own checks are those of its kind ([`Trust::with_chain_check`] for a
+    /// chain to read, a ledger key for a `ledger` receipt).
+    pub fn with_required_chain(mut self, name: &str) -> Self {
+        self.required_chains.insert(name.to_owned());
         self
     }
 }
@@ -225,6 +240,9 @@ pub enum CheckKind {
     BatchFields,
     /// The batch has an anchor checked against a trusted source.
     Anchored,
+    /// The batch holds a receipt of a chain the verifier requires
+    /// ([`Trust::with_required_chain`]); made only for such chains.
+    Receipt,
     /// A receipt commits to the batch's id, root, leaf count and manifest digest.
     Commitment,
     /// A ledger receipt's entry is included in its checkpoint's tree.
@@ -252,6 +270,7 @@ impl CheckKind {
             Self::LeafIndex => "leaf_index",
             Self::BatchFields => "batch_fields",
             Self::Anchored => "anchored",
+            Self::Receipt => "receipt",
             Self::Commitment => "commitment",
             Self::Inclusion => "inclusion",
             Self::Signature => "signature",

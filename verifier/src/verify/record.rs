@@ -785,17 +785,21 @@ pub(super) fn check_subject(
             let listed = lot.is_some_and(|lot| lots.contains(lot));
             let code = entry.record.get("code");
             if !matches!(code, Some(Value::Null)) {
+                // The JSON value as written (a quoted text, a number...), or its absence.
+                let code = code.map_or_else(|| "(none)".to_owned(), Value::to_string);
                 CheckStatus::failed(format!(
-                    "found as a record of its lot but it has the code {:?}: a lot's own \
-                     records have none",
-                    code.map(Value::to_string).unwrap_or_default()
+                    "found as a record of its lot but it has the code {code}: a lot's own \
+                     records have none"
                 ))
             } else if listed {
                 CheckStatus::passed()
             } else {
-                CheckStatus::failed(format!(
-                    "found by lot but its lot {lot:?} is not a subject of the report"
-                ))
+                CheckStatus::failed(match lot {
+                    Some(lot) => {
+                        format!("found by lot but its lot {lot:?} is not a subject of the report")
+                    }
+                    None => "found by lot but its lot_id is missing or not text".to_owned(),
+                })
             }
         }
         other => CheckStatus::failed(format!("unknown subject {other:?}")),
