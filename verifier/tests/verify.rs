@@ -1001,6 +1001,70 @@ fn a_required_chain_without_a_receipt_fails() {
     );
 }
 
+/// A required chain's receipt must be of the kind the verifier checks that chain with, and
+/// verify: a ledger receipt copied under an evm chain's name (its `chain` field edited, which
+/// no signature covers) and an evm receipt filed under the ledger's name both fail, as does a
+/// required receipt that is only "not checked".
+#[test]
+fn a_required_chain_needs_its_own_kind_of_receipt_verified() {
+    let f = rt().block_on(fixture());
+    let reasons = |r: &CodeReport, trust: &Trust| {
+        let v = verify_report(r, trust);
+        assert!(!v.verified, "{:#?}", v.failures());
+        assert_eq!(failed(&v), vec![CheckKind::Receipt], "{:?}", v.reasons);
+        v.reasons.join("\n")
+    };
+    let reads_polygon = || {
+        trusted(&f)
+            .with_chain_check("polygon", Arc::new(FixedChain(Ok("anchored".into()))))
+            .with_required_chain("polygon")
+    };
+    // The genuine evm receipt passes.
+    let v = verify_report(&with_chain_receipt(&f), &reads_polygon());
+    assert!(v.verified, "{:#?}", v.failures());
+    // The ledger receipt copied under the evm chain's name.
+    let mut copied = f.report.clone();
+    let b = copied.batches.get_mut(BATCH).unwrap();
+    let mut ledger = b.anchors["ledger"].clone();
+    ledger["chain"] = json!("polygon");
+    b.anchors.insert("polygon".into(), ledger);
+    let why = reasons(&copied, &reads_polygon());
+    assert!(
+        why.contains("the receipt under chain polygon is a ledger receipt, but polygon is a chain that is read"),
+        "{why}"
+    );
+    // An evm receipt under the ledger's name.
+    let mut swapped = with_chain_receipt(&f);
+    let b = swapped.batches.get_mut(BATCH).unwrap();
+    let mut evm = b.anchors["polygon"].clone();
+    evm["chain"] = json!("ledger");
+    b.anchors.insert("ledger".into(), evm);
+    let trust = trusted(&f)
+        .with_chain_check("polygon", Arc::new(FixedChain(Ok("anchored".into()))))
+        .with_required_chain("ledger");
+    let why = reasons(&swapped, &trust);
+    assert!(
+        why.contains(
+            "the receipt under chain ledger is a chain receipt, but ledger is a batch log"
+        ),
+        "{why}"
+    );
+    // The right kind, but not verified: the chain could not be read.
+    let down = trusted(&f)
+        .with_chain_check(
+            "polygon",
+            Arc::new(FixedChain(Err(ChainCheckError::NotApplicable(
+                "the node serves chain id 5".into(),
+            )))),
+        )
+        .with_required_chain("polygon");
+    let why = reasons(&with_chain_receipt(&f), &down);
+    assert!(
+        why.contains("the receipt of chain polygon, a chain whose receipt must verify, did not (the chain check: the node serves chain id 5)"),
+        "{why}"
+    );
+}
+
 /// Every string and number the proofs cover, by JSON pointer.
 fn covered_leaves(v: &Value, path: String, out: &mut Vec<String>) {
     const UNCOVERED: [&str; 5] = [

@@ -23,24 +23,22 @@ pub(super) fn verify_batch(
         leaf_count: info.leaf_count,
         manifest_digest: &info.manifest_digest,
     };
-    // A chain the verifier requires whose receipt is gone (or was never made) is a failure
-    // of the batch, not a receipt that is merely absent from the walk below.
-    for chain in &trust.required_chains {
-        if !info.anchors.contains_key(chain) {
-            checks.push(Check::new(
-                CheckKind::Receipt,
-                CheckStatus::failed(format!(
-                    "no receipt of chain {chain} (a chain whose receipt must verify)"
-                )),
-            ));
-        }
-    }
     let mut anchors = BTreeMap::new();
     for (chain, receipt) in &info.anchors {
         anchors.insert(
             chain.clone(),
             verify_anchor(chain, receipt, &anchored, trust),
         );
+    }
+    // A chain the verifier requires must hold a receipt of its own kind that verified: one
+    // that is gone (or was never made) is a failure of the batch, not a receipt merely
+    // absent from the walk above; so is one of the other kind filed under its name (a
+    // ledger receipt copied under an evm chain's name verifies with the ledger key, and an
+    // evm receipt under a ledger chain's name is only "not checked"), or one not verified.
+    for chain in &trust.required_chains {
+        if let Some(reason) = required_receipt_failure(chain, anchors.get(chain), trust) {
+            checks.push(Check::new(CheckKind::Receipt, CheckStatus::failed(reason)));
+        }
     }
     let any_trusted = anchors.values().any(|a| a.trusted);
     checks.push(Check::new(
@@ -70,6 +68,52 @@ pub(super) fn verify_batch(
         checks,
         anchors,
     }
+}
+
+/// Why the receipt of `chain`, a chain the verifier requires, does not do: `None` when it is
+/// there, of the kind the verifier checks that chain with (a chain to read, else a ledger
+/// key), and verified.
+fn required_receipt_failure(
+    chain: &str,
+    anchor: Option<&AnchorVerdict>,
+    trust: &Trust,
+) -> Option<String> {
+    let Some(anchor) = anchor else {
+        return Some(format!(
+            "no receipt of chain {chain} (a chain whose receipt must verify)"
+        ));
+    };
+    let (kind, described) = if trust.chain_checks.contains_key(chain) {
+        ("chain", "a chain that is read (evm)")
+    } else {
+        ("ledger", "a batch log (ledger)")
+    };
+    if anchor.receipt_type != kind {
+        return Some(format!(
+            "the receipt under chain {chain} is a {} receipt, but {chain} is {described}",
+            if anchor.receipt_type == "ledger" {
+                "ledger"
+            } else {
+                "chain"
+            }
+        ));
+    }
+    if anchor.trusted {
+        return None;
+    }
+    let why = anchor
+        .checks
+        .iter()
+        .find_map(|c| match &c.status {
+            CheckStatus::Passed { .. } => None,
+            CheckStatus::Failed { reason }
+            | CheckStatus::NotChecked { reason }
+            | CheckStatus::Error { reason } => Some(format!("{}: {reason}", c.check)),
+        })
+        .unwrap_or_else(|| "not verified".to_owned());
+    Some(format!(
+        "the receipt of chain {chain}, a chain whose receipt must verify, did not ({why})"
+    ))
 }
 
 /// Why no anchor of a batch is trusted: it has none; or some receipt failed a check (named
