@@ -490,7 +490,41 @@ impl<'a> BatchLog<'a> {
         if latest.as_ref().is_none_or(|(l, _)| l.size <= size) {
             self.store.put(LATEST, Bytes::from(note.clone())).await?;
         }
+        self.point_to_newest().await?;
         Ok(note)
+    }
+
+    /// Moves the latest pointer to the newest stored checkpoint if it is behind.
+    ///
+    /// The store has no compare-and-swap for the pointer, so a writer overtaken between
+    /// its read of the pointer and its write (in [`BatchLog::publish`]) can move it back.
+    /// Every writer stores its checkpoint before it moves the pointer and then calls this,
+    /// so the writer whose pointer write came last finds every newer checkpoint here and
+    /// moves the pointer forward again: once the writers are done, it names the newest.
+    async fn point_to_newest(&self) -> Result<(), LedgerError> {
+        for _ in 0..APPEND_ATTEMPTS {
+            let listed = self.store.list(&format!("{LOG_DIR}/checkpoints/")).await?;
+            let newest = listed
+                .iter()
+                .filter_map(|obj| {
+                    let name = obj.path.rsplit('/').next()?.strip_suffix(".txt")?;
+                    name.parse::<u64>().ok()
+                })
+                .max();
+            let Some(newest) = newest else {
+                return Ok(());
+            };
+            let current = self.latest_checkpoint().await?;
+            if current.as_ref().is_some_and(|(c, _)| c.size >= newest) {
+                return Ok(());
+            }
+            // Verified on the way, as every checkpoint read is.
+            let Some((_, note)) = self.checkpoint_at(newest).await? else {
+                return Ok(());
+            };
+            self.store.put(LATEST, Bytes::from(note)).await?;
+        }
+        Ok(())
     }
 
     /// The receipt of `batch_id` against the latest checkpoint.
@@ -829,6 +863,27 @@ mod tests {
         );
         let entries = rt.block_on(reader.entries()).unwrap();
         assert_eq!(entries.len(), 2, "{entries:?}");
+    }
+
+    /// A pointer moved back by a writer overtaken between its read and its write is
+    /// moved forward again by the next writer's check.
+    #[tokio::test]
+    async fn a_latest_pointer_moved_back_is_moved_forward() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let log = BatchLog::for_writer(&store, &signer);
+        for i in 1..=3 {
+            log.append(&batch(i)).await.unwrap();
+        }
+        let (_, old) = log.checkpoint_at(1).await.unwrap().unwrap();
+        store.put(LATEST, Bytes::from(old)).await.unwrap();
+        assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().0.size, 1);
+        log.point_to_newest().await.unwrap();
+        assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().0.size, 3);
+        // Nothing to do when it names the newest.
+        log.point_to_newest().await.unwrap();
+        assert_eq!(log.latest_checkpoint().await.unwrap().unwrap().0.size, 3);
     }
 
     #[tokio::test]
