@@ -483,9 +483,10 @@ impl<'a> BatchLog<'a> {
                 }
             }
         };
-        // The latest pointer only moves forward; a writer that was overtaken by
-        // a concurrent one leaves it to the newer checkpoint (read again now: the
-        // signing above gave another writer time to publish a larger one).
+        // A writer that was overtaken by a concurrent one leaves the pointer to the newer
+        // checkpoint (read again now: the signing above gave another writer time to publish
+        // a larger one); one overtaken between this read and its write is put right by
+        // `point_to_newest`.
         let latest = self.latest_checkpoint().await?;
         if latest.as_ref().is_none_or(|(l, _)| l.size <= size) {
             self.store.put(LATEST, Bytes::from(note.clone())).await?;
