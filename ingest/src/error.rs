@@ -209,7 +209,10 @@ pub enum IngestError {
         count: usize,
     },
     /// An input file that existed when the plan was made and is gone now.
-    #[error("input file {url} vanished since the plan")]
+    #[error(
+        "input file {url} vanished since the plan: put it back unchanged (a batch's copy under \
+         batches/<id>/inputs/ is made again by `proofmark plan` with the batch's inputs, id and date)"
+    )]
     Vanished {
         /// The file's URL (where the build reads it).
         url: String,
