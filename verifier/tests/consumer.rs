@@ -5,12 +5,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use futures::future::BoxFuture;
 use proofmark_anchor::chain::{ChainConfig, ChainsFile, anchor_batch, ledger_signer};
@@ -22,8 +24,8 @@ use proofmark_verifier::consumer::countries::country_name;
 use proofmark_verifier::consumer::i18n::{Lang, ViewerZone};
 use proofmark_verifier::consumer::journey::{micros, text};
 use proofmark_verifier::consumer::{
-    Clock, Consumer, ConsumerStore, OrgNames, PinKey, PinLimit, PinPolicy, SecretsReader,
-    WriteFaults, router,
+    Clock, Consumer, ConsumerStore, OrgNames, PinKey, PinLimit, PinPolicy, ProxyHeader,
+    SecretsReader, WriteFaults, router,
 };
 use proofmark_verifier::verify::Trust;
 use proofmark_verifier::{CodeLookup, CodeReport, Lookup, LookupError, publish};
@@ -245,7 +247,13 @@ struct Reply {
     body: String,
 }
 
-async fn send(app: &Router, req: Request<Body>) -> Reply {
+/// Sends `req` as the server would pass it: from a peer address (the loopback
+/// unless the request names one).
+async fn send(app: &Router, mut req: Request<Body>) -> Reply {
+    if req.extensions().get::<ConnectInfo<SocketAddr>>().is_none() {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40_000))));
+    }
     let response = app.clone().oneshot(req).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
@@ -1143,17 +1151,18 @@ async fn wrong_pins_are_rate_limited_then_the_right_pin_confirms_and_rescans_war
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"malformed\"} 1\n"));
 }
 
-/// Wrong PINs from one client (behind a proxy that names it in
-/// `X-Forwarded-For`) lock that client only: another client, even on the
-/// same IPv4 network's next address, sees the form open and confirms; the
-/// same IPv6 /64 is one client.
+/// Wrong PINs from one client (behind a trusted proxy that names it in
+/// `X-Forwarded-For`) lock that client only: another client sees the form
+/// open and confirms; one IPv6 /48 is one client.
 #[tokio::test]
 async fn one_client_cannot_lock_the_pin_check_of_another() {
     let s = sample();
     let dir = tempfile::tempdir().unwrap();
     let clock = TestClock::new();
-    let consumer = consumer(dir.path(), &clock)
-        .with_client_address_header(Some(header::HeaderName::from_static("x-forwarded-for")));
+    let consumer = consumer(dir.path(), &clock).with_proxy_header(Some(ProxyHeader {
+        name: header::HeaderName::from_static("x-forwarded-for"),
+        proxies: vec!["127.0.0.0/8".parse().unwrap()],
+    }));
     let app = app(real_lookup(), consumer, trust());
     let wrong = if s.pin == "00000000" {
         "11111111"
@@ -1166,12 +1175,12 @@ async fn one_client_cannot_lock_the_pin_check_of_another() {
         let addr = if i % 2 == 0 {
             "198.51.100.9, 2001:db8:1:2::5"
         } else {
-            "2001:db8:1:2::9"
+            "2001:db8:1:ff::9"
         };
         let r = post_pin_with(&app, &s.code, wrong, "en", &from(addr)).await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "attempt {i}");
     }
-    let locked = post_pin_with(&app, &s.code, &s.pin, "en", &from("2001:db8:1:2::77")).await;
+    let locked = post_pin_with(&app, &s.code, &s.pin, "en", &from("2001:db8:1:7777::77")).await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(locked.body.contains("Too many wrong PINs. Try again after"));
     // Its page says so, with the form disabled.
@@ -1180,7 +1189,7 @@ async fn one_client_cannot_lock_the_pin_check_of_another() {
         &format!("/s/{}", s.code),
         &[
             ("accept-language", "en"),
-            ("x-forwarded-for", "2001:db8:1:2::1"),
+            ("x-forwarded-for", "2001:db8:1::1"),
         ],
     )
     .await;
@@ -1227,7 +1236,10 @@ async fn many_clients_lock_the_code_for_everyone() {
     };
     let consumer = consumer(dir.path(), &clock)
         .with_policy(policy)
-        .with_client_address_header(Some(header::HeaderName::from_static("x-real-ip")));
+        .with_proxy_header(Some(ProxyHeader {
+            name: header::HeaderName::from_static("x-real-ip"),
+            proxies: vec!["127.0.0.1".parse().unwrap()],
+        }));
     let metrics = consumer.metrics();
     let app = app(real_lookup(), consumer, trust());
     let wrong = if s.pin == "00000000" {
@@ -1283,43 +1295,54 @@ async fn many_clients_lock_the_code_for_everyone() {
     );
 }
 
-/// Without a client header the connection's peer address (which the server
-/// passes with each request) is the client; with one, a request without the
-/// header falls back to it.
+/// The connection's peer address (which the server passes with each request) is the
+/// client; a proxy header is believed only from a trusted proxy's network, so a sender
+/// that reaches the server directly cannot be a new client on every request by naming a
+/// new address in it.
 #[tokio::test]
-async fn the_peer_address_is_the_client_without_a_header() {
-    use axum::extract::ConnectInfo;
-    use std::net::SocketAddr;
+async fn the_peer_is_the_client_unless_a_trusted_proxy_names_one() {
     let s = sample();
     let wrong = if s.pin == "00000000" {
         "11111111"
     } else {
         "00000000"
     };
-    for header_name in [
-        None,
-        Some(header::HeaderName::from_static("x-forwarded-for")),
-    ] {
+    let proxy = ProxyHeader {
+        name: header::HeaderName::from_static("x-forwarded-for"),
+        proxies: vec!["10.0.0.0/8".parse().unwrap()],
+    };
+    for proxy in [None, Some(proxy)] {
         let dir = tempfile::tempdir().unwrap();
         let clock = TestClock::new();
-        let consumer = consumer(dir.path(), &clock).with_client_address_header(header_name);
+        let consumer = consumer(dir.path(), &clock).with_proxy_header(proxy);
         let app = app(real_lookup(), consumer, trust());
-        let post = |peer: &str, pin: &str| {
+        let post = |peer: &str, forwarded: Option<String>, pin: &str| {
             let peer: SocketAddr = peer.parse().unwrap();
-            Request::post(format!("/s/{}/pin?lang=en", s.code))
+            let mut req = Request::post(format!("/s/{}/pin?lang=en", s.code))
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .extension(ConnectInfo(peer))
-                .body(Body::from(format!("pin={pin}")))
-                .unwrap()
+                .extension(ConnectInfo(peer));
+            if let Some(addr) = forwarded {
+                req = req.header("x-forwarded-for", addr);
+            }
+            req.body(Body::from(format!("pin={pin}"))).unwrap()
         };
-        for _ in 0..5 {
-            let r = send(&app, post("192.0.2.10:40000", wrong)).await;
+        // A new address in the header on each request, from outside the proxies.
+        for i in 0..5 {
+            let r = send(
+                &app,
+                post("192.0.2.10:40000", Some(format!("203.0.113.{i}")), wrong),
+            )
+            .await;
             assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         }
         // Another port of the same address is the same client.
-        let r = send(&app, post("192.0.2.10:40001", &s.pin)).await;
+        let r = send(
+            &app,
+            post("192.0.2.10:40001", Some("203.0.113.99".into()), &s.pin),
+        )
+        .await;
         assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
-        let r = send(&app, post("192.0.2.11:40000", &s.pin)).await;
+        let r = send(&app, post("192.0.2.11:40000", None, &s.pin)).await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     }
 }

@@ -76,7 +76,7 @@ pub enum Command {
     /// a publish of the same index going on is waited for, up to an hour).
     Publish(publish::PublishArgs),
     /// Serve the verifier: the proof API and the consumer page, over a store and a code index.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// The embedded batch log: signed checkpoints, inclusion and consistency proofs.
     #[command(subcommand)]
     Log(anchor::LogCommand),
@@ -159,7 +159,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(cmd) => bench::run(cmd, &cli.global),
         Command::Anchor(args) => anchor::run_anchor(args, &cli.global),
         Command::Publish(args) => publish::run_publish(args, &cli.global),
-        Command::Serve(args) => serve::run_serve(args, &cli.global),
+        Command::Serve(args) => serve::run_serve(*args, &cli.global),
         Command::Log(cmd) => anchor::run_log(cmd, &cli.global),
         Command::Chain(cmd) => chain::run(cmd, &cli.global),
         Command::Pins(cmd) => pins::run(cmd, &cli.global),

@@ -13,7 +13,9 @@ use proofmark_anchor::ledger::NoteSigner;
 use proofmark_ingest::Store;
 use proofmark_verifier::api::server::ServerLimits;
 use proofmark_verifier::api::{ApiLimits, ApiState};
-use proofmark_verifier::consumer::{Consumer, ConsumerError, KeyRecord, OrgNames, PinKey};
+use proofmark_verifier::consumer::{
+    Consumer, ConsumerError, KeyRecord, OrgNames, PinKey, ProxyHeader,
+};
 use proofmark_verifier::lookup::prewarm::PrewarmBudget;
 use proofmark_verifier::verify::{CachedChainCheck, ChainCheck, Trust};
 use proofmark_verifier::{CodeLookup, Lookup};
@@ -43,7 +45,7 @@ pub struct ServeArgs {
     /// hashes were made with: another key is refused at start (exit 3).
     ///
     /// Wrong PINs are limited per client and code (5 per 15 minutes, 10 a
-    /// day; a client is an IPv4 address or an IPv6 /64, see
+    /// day; a client is an IPv4 address or an IPv6 /48, see
     /// --client-address-header) and per code from all clients together (100
     /// a day, which then locks the code's check for everyone until the day's
     /// oldest leaves the window): one sender cannot lock a code for others,
@@ -52,15 +54,24 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", requires = "state_dir")]
     pub secrets_key_file: Option<PathBuf>,
     /// The request header that a reverse proxy in front of the server sets to
-    /// the client's address (`X-Forwarded-For`, `X-Real-IP`, ...): the last
-    /// address of its last line, the one the proxy added, is the client of
-    /// the wrong-PIN limits. A request without it falls back to the
-    /// connection's address. Set it only behind a proxy that sets the header
-    /// (a client that reaches the server directly could send any address);
-    /// without it, the connection's address is the client, which behind a
-    /// proxy makes every buyer one client.
-    #[arg(long, value_name = "NAME", requires = "state_dir")]
+    /// the client's address (`X-Forwarded-For`, `X-Real-IP`, ...): on a
+    /// connection from a --trusted-proxy network, the last address of its
+    /// last line, the one the proxy added, is the client of the wrong-PIN
+    /// limits. Other connections, and requests without the header, are the
+    /// client of their own address. Without it, every connection is, which
+    /// behind a proxy makes every buyer one client.
+    #[arg(long, value_name = "NAME", requires_all = ["state_dir", "trusted_proxies"])]
     pub client_address_header: Option<axum::http::HeaderName>,
+    /// A network (`10.0.0.0/8`, `2001:db8::/32`) or address (`127.0.0.1`)
+    /// of the reverse proxies whose --client-address-header is believed:
+    /// from anyone else the header could name a new address on every request.
+    /// Repeatable; needed with --client-address-header.
+    #[arg(
+        long = "trusted-proxy",
+        value_name = "CIDR",
+        requires = "client_address_header"
+    )]
+    pub trusted_proxies: Vec<proofmark_verifier::consumer::IpNet>,
     /// CSV file of the names of the organisations that provide records, with
     /// the header `org_id,name` (`proofmark datasets generate` writes one as
     /// `orgs.csv`). The consumer page (which needs --state-dir) shows
@@ -227,7 +238,10 @@ async fn serve(
             let consumer = Consumer::open(dir, key.clone())
                 .with_context(|| format!("cannot open the state folder {}", dir.display()))?
                 .with_orgs(orgs)
-                .with_client_address_header(args.client_address_header.clone());
+                .with_proxy_header(args.client_address_header.clone().map(|name| ProxyHeader {
+                    name,
+                    proxies: args.trusted_proxies.clone(),
+                }));
             if let Some(key) = &key {
                 check_pin_key(&consumer, key, args.secrets_key_file.as_deref(), quiet)?;
             }

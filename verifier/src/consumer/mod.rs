@@ -69,6 +69,7 @@
 //! ```
 
 pub mod backend;
+pub mod client;
 pub mod countries;
 pub mod error;
 pub mod html;
@@ -88,6 +89,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub use backend::WriteFaults;
+pub use client::{IpNet, IpNetError, ProxyHeader};
 pub use error::ConsumerError;
 pub use metrics::ConsumerMetrics;
 pub use orgs::OrgNames;
@@ -129,7 +131,7 @@ pub struct Consumer {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) metrics: Arc<ConsumerMetrics>,
     pub(crate) orgs: Arc<OrgNames>,
-    pub(crate) client_header: Option<axum::http::HeaderName>,
+    pub(crate) proxy_header: Option<ProxyHeader>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -164,7 +166,7 @@ impl Consumer {
             clock: Arc::new(SystemClock),
             metrics: Arc::new(metrics),
             orgs: Arc::new(OrgNames::empty()),
-            client_header: None,
+            proxy_header: None,
         }
     }
 
@@ -175,14 +177,14 @@ impl Consumer {
     }
 
     /// Takes the client's address, for the wrong-PIN limits per client,
-    /// from the header `name` that a reverse proxy in front of the server
-    /// sets (`X-Forwarded-For`, `X-Real-IP`, ...): the last address of its
-    /// last line, which is the one the proxy added. A request without it
-    /// (one that did not come through the proxy) falls back to its
-    /// connection's peer address. Without this (the default), the peer
-    /// address is the client's.
-    pub fn with_client_address_header(mut self, name: Option<axum::http::HeaderName>) -> Consumer {
-        self.client_header = name;
+    /// from the header that a reverse proxy in front of the server sets
+    /// (`X-Forwarded-For`, `X-Real-IP`, ...), on requests whose connection
+    /// comes from one of the proxy's networks: the last address of the
+    /// header's last line, the one the proxy added. Other requests (and
+    /// those without the header) are the client of their connection's peer
+    /// address, which is also the default for all.
+    pub fn with_proxy_header(mut self, proxy: Option<ProxyHeader>) -> Consumer {
+        self.proxy_header = proxy;
         self
     }
 

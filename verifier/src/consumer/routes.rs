@@ -26,13 +26,11 @@
 //! copy warning; every later page of the code still shows the copy warning,
 //! with a sentence saying that this browser confirmed the PIN.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::rejection::{FormRejection, QueryRejection};
-use axum::extract::{ConnectInfo, Form, FromRequestParts, Path, Query, RawQuery, State};
-use axum::http::request::Parts;
+use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -40,6 +38,7 @@ use serde::Deserialize;
 use tracing::Instrument as _;
 
 use super::Consumer;
+use super::client::request_client;
 use super::error::ConsumerError;
 use super::html::path_segment;
 use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang, fold_full_width};
@@ -527,46 +526,19 @@ fn read_scan_state(
     }
 }
 
-/// Who sends a request, for the wrong-PIN limits per client: the address in
-/// the consumer's client header if it is set and the request has one, else
-/// the connection's peer (which the server passes as [`ConnectInfo`]), else
-/// [`PinClient::UNKNOWN`].
+/// The client of the wrong-PIN limits that sends a request
+/// ([`super::client`]).
 struct RequestClient(PinClient);
 
-impl FromRequestParts<App> for RequestClient {
+impl axum::extract::FromRequestParts<App> for RequestClient {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let consumer = &app.consumer;
-        let from_header = consumer
-            .client_header
-            .as_ref()
-            .and_then(|name| parts.headers.get_all(name).iter().next_back())
-            .and_then(|value| value.to_str().ok())
-            .and_then(last_address);
-        let peer = || {
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip())
-        };
-        Ok(RequestClient(match from_header.or_else(peer) {
-            Some(addr) => consumer.store.view_key().pin_client(addr),
-            None => PinClient::UNKNOWN,
-        }))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(RequestClient(request_client(&app.consumer, parts)))
     }
-}
-
-/// The last address of a header's list (in `X-Forwarded-For: 192.0.2.1,
-/// 198.51.100.7` the proxy in front added `198.51.100.7`, the address it was
-/// connected from; what comes before, the client could have sent): an IP
-/// address, or one with a port (`1.2.3.4:5678`, `[2001:db8::1]:443`).
-fn last_address(value: &str) -> Option<IpAddr> {
-    let last = value.rsplit(',').next()?.trim();
-    last.parse::<IpAddr>()
-        .ok()
-        .or_else(|| last.parse::<SocketAddr>().ok().map(|a| a.ip()))
-        .or_else(|| last.strip_prefix('[')?.strip_suffix(']')?.parse().ok())
 }
 
 /// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`

@@ -117,7 +117,7 @@ impl Default for PinPolicy {
 }
 
 /// Who sent a PIN, as far as the wrong-PIN limits are concerned: a keyed
-/// digest of the client's network (its IPv4 address, or the /64 of its IPv6
+/// digest of the client's network (its IPv4 address, or the /48 of its IPv6
 /// address; [`super::view::ViewKey::pin_client`]), so that the state holds
 /// no address.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -726,15 +726,14 @@ impl ConsumerStore {
         }
     }
 
-    /// Checks a PIN hash for `code` at `now_us` under `policy`, recording a
-    /// confirmation or a wrong attempt.
+    /// Checks a PIN hash for `code` sent by `client` at `now_us` under
+    /// `policy`, recording a confirmation or a wrong attempt.
     ///
-    /// While the code has `max_failures` wrong PINs inside the window, the
-    /// PIN is not even compared: the answer is [`PinOutcome::RateLimited`].
-    /// The limit is per code, whoever sends the PINs: guessing a code's PIN
-    /// from many addresses is no faster than from one, but anyone who knows
-    /// a code can keep its PIN check locked by sending wrong PINs
-    /// (docs/operations.md).
+    /// While a limit of the policy is reached (one of the client's own, or
+    /// the code's, which counts every client's wrong PINs), the PIN is not
+    /// even compared: the answer is [`PinOutcome::RateLimited`]. A right PIN
+    /// forgives the client's own wrong PINs; the others' still count for the
+    /// code (docs/operations.md, "The PIN lockout").
     ///
     /// # Errors
     ///
@@ -927,8 +926,10 @@ impl Limits {
         }
     }
 
-    /// The lock, if a limit is reached: until the last of the reached limits
-    /// opens; [`LockScope::Code`] when the code's limit is among them.
+    /// The lock, if a limit is reached: the reached limit that opens last,
+    /// with its scope (the code's when it opens at the same time as one of
+    /// the client's), so that "closed for everyone until" is said only of
+    /// the time everyone may try again.
     fn lock(&self) -> Option<PinLock> {
         let mut lock: Option<PinLock> = None;
         for (i, (limit, times)) in self.counted.iter().enumerate() {
@@ -940,13 +941,9 @@ impl Limits {
             } else {
                 LockScope::Client
             };
-            lock = Some(match lock {
-                None => PinLock { until_us, scope },
-                Some(held) => PinLock {
-                    until_us: held.until_us.max(until_us),
-                    scope: held.scope,
-                },
-            });
+            if lock.is_none_or(|held| until_us > held.until_us) {
+                lock = Some(PinLock { until_us, scope });
+            }
         }
         lock
     }
@@ -1260,6 +1257,43 @@ mod tests {
                 })
             }
         );
+    }
+
+    /// A lock is said with the scope of the reached limit that opens last: the code's lock
+    /// is "for everyone" only until everyone may try again.
+    #[test]
+    fn a_lock_has_the_scope_of_the_limit_that_opens_last() {
+        let policy = PinPolicy {
+            per_client: PinLimit {
+                max: 2,
+                window_us: 100,
+            },
+            per_client_day: PinLimit {
+                max: 5,
+                window_us: 200,
+            },
+            per_code: PinLimit {
+                max: 3,
+                window_us: 10,
+            },
+        };
+        let wrong = |at_us, client| WrongPin { at_us, client };
+        let failures = [wrong(0, A), wrong(5, B), wrong(6, A)];
+        assert_eq!(
+            Limits::new(&failures, A, 7, policy).lock(),
+            Some(PinLock {
+                until_us: 100,
+                scope: LockScope::Client
+            })
+        );
+        assert_eq!(
+            Limits::new(&failures, B, 7, policy).lock(),
+            Some(PinLock {
+                until_us: 10,
+                scope: LockScope::Code
+            })
+        );
+        assert_eq!(Limits::new(&failures, B, 10, policy).lock(), None);
     }
 
     /// The wrong PINs of a state from before the limits per client are dropped at open.

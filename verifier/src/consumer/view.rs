@@ -58,9 +58,9 @@
 //! The same key makes the digest that stands for a client in the wrong-PIN
 //! limits ([`ViewKey::pin_client`]): the first 8 bytes of
 //! `BLAKE3-keyed(view key, "proofmark-pin-client/1" || u32 LE 1 || family || network)`,
-//! `family` `4` or `6`, `network` the IPv4 address or the first 8 bytes of
-//! the IPv6 address (zero-padded to 8 bytes), so that the state keeps no
-//! client's address.
+//! `family` `4` or `6`, `network` the IPv4 address or the /48 of the IPv6
+//! address (its first 6 bytes), zero-padded to 8 bytes, so that the state
+//! keeps no client's address.
 //!
 //! The view key is 32 random bytes kept in the consumer state (made when the
 //! state is first opened), so tokens and proofs survive a restart of the
@@ -182,10 +182,12 @@ impl ViewKey {
     }
 
     /// The client of the wrong-PIN limits for a request from `addr`: a
-    /// digest of its IPv4 address, or of the first 64 bits of its IPv6
-    /// address (a home or mobile network usually has a /64; an IPv4 address
-    /// mapped into IPv6 counts as the IPv4 address). Keyed, so that the
-    /// state holds no address and no one can match digests to addresses.
+    /// digest of its IPv4 address, or of the first 48 bits of its IPv6
+    /// address (the /48 that a site, or anyone from a free tunnel broker,
+    /// gets whole: counting /64s would make one such holder 65,536 clients;
+    /// an IPv4 address mapped into IPv6 counts as the IPv4 address). Keyed,
+    /// so that the state holds no address and no one can match digests to
+    /// addresses.
     pub fn pin_client(&self, addr: std::net::IpAddr) -> PinClient {
         let mut network = [0u8; 8];
         let family = match addr.to_canonical() {
@@ -194,7 +196,7 @@ impl ViewKey {
                 "4"
             }
             std::net::IpAddr::V6(v6) => {
-                network.copy_from_slice(&v6.octets()[..8]);
+                network[..6].copy_from_slice(&v6.octets()[..6]);
                 "6"
             }
         };
