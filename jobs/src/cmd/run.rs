@@ -834,19 +834,14 @@ fn metrics_text(
                 .into_iter()
                 .map(|(c, v)| (format!("{base},chain=\"{}\"", label(c)), v))
                 .collect();
-            metric(
-                "proofmark_job_anchored",
-                "1 for each chain that holds a final receipt of the batch (0: anchoring failed).",
-                "gauge",
-                &lines,
-            );
+            metric("proofmark_job_anchored", ANCHORED_HELP, "gauge", &lines);
         }
     }
     // A batch whose every row was rejected: its rows and the rejections by reason.
     if let Some((read, reasons)) = result.err().and_then(all_rejected) {
         metric(
             "proofmark_job_rows",
-            "Rows of the batch by outcome.",
+            ROWS_HELP,
             "gauge",
             &[
                 (format!("{base},outcome=\"read\""), read as f64),
@@ -894,7 +889,7 @@ fn metrics_text(
         {
             metric(
                 "proofmark_job_rows",
-                "Rows of the batch by outcome.",
+                ROWS_HELP,
                 "gauge",
                 &[
                     (format!("{base},outcome=\"read\""), read as f64),
@@ -929,15 +924,17 @@ fn metrics_text(
             .filter_map(|r| r.get("chain").and_then(|c| c.as_str()))
             .map(|c| (format!("{base},chain=\"{}\"", label(c)), 1.0))
             .collect();
-        metric(
-            "proofmark_job_anchored",
-            "1 for each chain that holds a final receipt of the batch (0: anchoring failed).",
-            "gauge",
-            &anchors,
-        );
+        metric("proofmark_job_anchored", ANCHORED_HELP, "gauge", &anchors);
     }
     o
 }
+
+/// The help line of `proofmark_job_rows`.
+const ROWS_HELP: &str = "Rows of the batch by outcome.";
+
+/// The help line of `proofmark_job_anchored`.
+const ANCHORED_HELP: &str =
+    "1 for each chain that holds a final receipt of the batch (0: anchoring failed).";
 
 /// The help line of `proofmark_job_rejected_rows`.
 const REJECTED_ROWS_HELP: &str = "Rejections of the batch's rows by reason code (a row \
