@@ -236,3 +236,38 @@ async fn a_slow_but_steady_reader_is_served_past_the_write_timeout() {
     let _ = server.stop.send(());
     server.done.await.unwrap();
 }
+
+/// Each request carries its connection's peer address (the consumer page's wrong-PIN
+/// limits are per client): a handler sees the address the client connected from, here a
+/// second loopback address.
+#[tokio::test]
+async fn requests_carry_their_peer_address() {
+    use axum::extract::ConnectInfo;
+    let router = axum::Router::new().route(
+        "/peer",
+        axum::routing::get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move {
+            peer.ip().to_string()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let done = tokio::spawn(serve(listener, router, ServerLimits::default(), async {
+        let _ = stopped.await;
+    }));
+    for from in ["127.0.0.1", "127.0.0.2"] {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket
+            .bind(SocketAddr::new(from.parse().unwrap(), 0))
+            .unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
+        s.write_all(b"GET /peer HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
+        let answer = read_to_close(&mut s).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.ends_with(&format!("\r\n\r\n{from}")), "{answer}");
+    }
+    stop.send(()).unwrap();
+    done.await.unwrap();
+}
