@@ -121,7 +121,8 @@ pub enum OutputFormat {
 pub struct AuditCodesArgs {
     /// The codes, one per line (blank lines and lines starting with `#`
     /// ignored, white space around a code removed, a UTF-8 byte order mark
-    /// at the start skipped, as spreadsheets write it); with --reports,
+    /// at the start skipped and a code in double quotes taken without them,
+    /// as spreadsheets write them); with --reports,
     /// NDJSON code reports instead (e.g. a saved `POST /v1/audit` answer).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
@@ -433,14 +434,20 @@ fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
 
 /// The codes of a codes file: one a line, white space around it ignored, empty lines
 /// and `#` comments skipped, a UTF-8 byte order mark (as spreadsheets write) at the start
-/// skipped. A line that is not UTF-8 is an error naming it.
+/// skipped, and a code in double quotes (a spreadsheet's CSV of a text column) taken
+/// without them. A line that is not UTF-8 is an error naming it.
 fn codes_of(reader: impl BufRead) -> anyhow::Result<Vec<String>> {
     let mut codes = Vec::new();
     for (i, line) in reader.split(b'\n').enumerate() {
         let line = line?;
         let t = text_line(i, &line)?.trim();
         if !t.is_empty() && !t.starts_with('#') {
-            codes.push(t.to_owned());
+            let unquoted = t
+                .strip_prefix('"')
+                .and_then(|rest| rest.strip_suffix('"'))
+                .filter(|inner| !inner.contains('"'))
+                .map_or(t, str::trim);
+            codes.push(unquoted.to_owned());
         }
     }
     Ok(codes)
@@ -1023,6 +1030,12 @@ mod tests {
         assert_eq!(
             codes_of(&text[..]).unwrap(),
             ["97837978498369312371", "04920890630860992559"]
+        );
+        // A quoted code, as a spreadsheet's CSV export writes a text cell, is the code;
+        // a quote inside is left for the code check to refuse.
+        assert_eq!(
+            codes_of(&b"\"04920890630860992559\"\r\n\"a\"\"b\"\n\"\n"[..]).unwrap(),
+            ["04920890630860992559", "\"a\"\"b\"", "\""]
         );
         // A byte order mark is skipped at the start of the file only.
         let later = codes_of(&b"aaaaaa\n\xEF\xBB\xBFbbbbbb\n"[..]).unwrap();
