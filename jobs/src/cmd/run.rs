@@ -837,18 +837,28 @@ fn metrics_text(
             metric("proofmark_job_anchored", ANCHORED_HELP, "gauge", &lines);
         }
     }
-    // A batch whose every row was rejected: its rows and the rejections by reason.
-    if let Some((read, reasons)) = result.err().and_then(all_rejected) {
-        metric(
-            "proofmark_job_rows",
-            ROWS_HELP,
-            "gauge",
-            &[
-                (format!("{base},outcome=\"read\""), read as f64),
-                (format!("{base},outcome=\"accepted\""), 0.0),
-                (format!("{base},outcome=\"rejected\""), read as f64),
-            ],
-        );
+    // The rows by outcome and the rejections by reason: of a run that committed (or found
+    // the batch committed), or of a batch whose every row was rejected.
+    let rows_and_reasons = match result {
+        Ok(s) => Some((
+            s.rows_read.zip(s.rows_accepted).zip(s.rows_rejected),
+            &s.rejects_by_reason,
+        )),
+        Err(e) => all_rejected(e).map(|(read, reasons)| (Some(((read, 0), read)), reasons)),
+    };
+    if let Some((rows, reasons)) = rows_and_reasons {
+        if let Some(((read, accepted), rejected)) = rows {
+            metric(
+                "proofmark_job_rows",
+                ROWS_HELP,
+                "gauge",
+                &[
+                    (format!("{base},outcome=\"read\""), read as f64),
+                    (format!("{base},outcome=\"accepted\""), accepted as f64),
+                    (format!("{base},outcome=\"rejected\""), rejected as f64),
+                ],
+            );
+        }
         let reasons: Vec<(String, f64)> = reasons
             .iter()
             .map(|(r, n)| (format!("{base},reason=\"{}\"", label(r)), *n as f64))
@@ -884,30 +894,6 @@ fn metrics_text(
             "Wall time of each stage run by the last run (stages done earlier are absent).",
             "gauge",
             &stages,
-        );
-        if let (Some(read), Some(acc), Some(rej)) = (s.rows_read, s.rows_accepted, s.rows_rejected)
-        {
-            metric(
-                "proofmark_job_rows",
-                ROWS_HELP,
-                "gauge",
-                &[
-                    (format!("{base},outcome=\"read\""), read as f64),
-                    (format!("{base},outcome=\"accepted\""), acc as f64),
-                    (format!("{base},outcome=\"rejected\""), rej as f64),
-                ],
-            );
-        }
-        let reasons: Vec<(String, f64)> = s
-            .rejects_by_reason
-            .iter()
-            .map(|(r, n)| (format!("{base},reason=\"{}\"", label(r)), *n as f64))
-            .collect();
-        metric(
-            "proofmark_job_rejected_rows",
-            REJECTED_ROWS_HELP,
-            "gauge",
-            &reasons,
         );
         metric(
             "proofmark_job_records_per_second",
