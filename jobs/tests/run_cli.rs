@@ -813,6 +813,32 @@ fn a_run_with_a_bad_job_file_or_date_writes_its_failure_metrics() {
     let text = std::fs::read_to_string(&metrics).unwrap();
     failed(&text, "nightly", "");
     assert!(!text.contains("last_success_timestamp_seconds{"), "{text}");
+    // The summary file says so too, replacing an earlier run's "completed".
+    let summary = dir.path().join("summary.json");
+    std::fs::write(&summary, "{\"outcome\": \"completed\"}").unwrap();
+    let out = proofmark(
+        &[
+            "run",
+            job.to_str().unwrap(),
+            "--summary-json",
+            summary.to_str().unwrap(),
+        ],
+        &key,
+    );
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let failed: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).unwrap()).unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert_eq!(failed["class"], "input", "{failed}");
+    assert_eq!(failed["exit_code"], 3, "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid job file"),
+        "{failed}"
+    );
+    assert_eq!(failed["job"], "nightly", "{failed}");
     assert!(!dir.path().join("s").exists(), "nothing is written");
 }
 

@@ -362,11 +362,28 @@ async fn stage_done(
 pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     // A run that fails before it starts (the job file, the date, a report file's folder, the
-    // store URL) writes its failure to the metrics file too: else the last run's success
-    // would stand, and the alert on `proofmark_job_success == 0` would not fire.
+    // store URL) writes its failure to the metrics and summary files too: else the last run's
+    // success would stand, and the alert on `proofmark_job_success == 0` would not fire.
     let fail_early = |e: anyhow::Error, batch_id: Option<&str>| -> anyhow::Error {
+        let job = early_job_label(&args.config, args.metrics_file.as_deref());
         if let Some(path) = &args.metrics_file {
-            write_early_failure_metrics(path, &args.config, batch_id, &e, started);
+            write_early_failure_metrics(path, &job, batch_id, &e, started);
+        }
+        if let Some(path) = &args.summary_json {
+            let class = crate::exit::classify(&e);
+            let failed = serde_json::json!({
+                "job": job,
+                "batch_id": batch_id,
+                "store": null,
+                "outcome": "failed",
+                "class": class.name(),
+                "exit_code": class.code(),
+                "error": crate::exit::message(&e),
+            });
+            let text = serde_json::to_string_pretty(&failed).unwrap_or_default();
+            if let Err(w) = write_atomically(path, text.as_bytes()) {
+                tracing::error!(file = %path.display(), error = %w, "cannot write the summary file");
+            }
         }
         e
     };
@@ -637,31 +654,35 @@ fn all_rejected(e: &anyhow::Error) -> Option<(u64, &BTreeMap<String, u64>)> {
     )
 }
 
-/// Writes the metrics file `path` of a run that failed with `e` before it started (the job
-/// file, the date, a report file's folder or the store URL): the job label is the job file's
-/// `name` when it can be read, else the label of the metrics file being replaced, else the
-/// job file's stem; the last success is carried from the file being replaced.
-fn write_early_failure_metrics(
-    path: &Path,
-    config: &Path,
-    batch_id: Option<&str>,
-    e: &anyhow::Error,
-    started: Instant,
-) {
-    let job = job_name_in(config)
-        .or_else(|| job_label_in(path))
+/// The job of a run that failed before it started: the job file's `name` when it can be
+/// read, else the label of the metrics file being replaced, else the job file's stem.
+fn early_job_label(config: &Path, metrics_file: Option<&Path>) -> String {
+    job_name_in(config)
+        .or_else(|| metrics_file.and_then(job_label_in))
         .unwrap_or_else(|| {
             config
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default()
-        });
+        })
+}
+
+/// Writes the metrics file `path` of the run of `job` that failed with `e` before it
+/// started (the job file, the date, a report file's folder or the store URL); the last
+/// success is carried from the file being replaced.
+fn write_early_failure_metrics(
+    path: &Path,
+    job: &str,
+    batch_id: Option<&str>,
+    e: &anyhow::Error,
+    started: Instant,
+) {
     let carried = Carried {
-        last_success: last_success_in(path, &job),
+        last_success: last_success_in(path, job),
         anchored: Vec::new(),
     };
     let text = metrics_text(
-        &job,
+        job,
         batch_id.unwrap_or(""),
         Err(e),
         started.elapsed().as_secs_f64(),
