@@ -1049,7 +1049,7 @@ fn a_required_chain_needs_its_own_kind_of_receipt_verified() {
         ),
         "{why}"
     );
-    // The right kind, but not verified: the chain could not be read.
+    // The right kind, but not checked: the node serves another chain.
     let down = trusted(&f)
         .with_chain_check(
             "polygon",
@@ -1060,7 +1060,7 @@ fn a_required_chain_needs_its_own_kind_of_receipt_verified() {
         .with_required_chain("polygon");
     let why = reasons(&with_chain_receipt(&f), &down);
     assert!(
-        why.contains("the receipt of chain polygon, a chain whose receipt must verify, did not (the chain check: the node serves chain id 5)"),
+        why.contains("the receipt of chain polygon, a chain whose receipt must verify, was not checked (the chain check: the node serves chain id 5)"),
         "{why}"
     );
 }

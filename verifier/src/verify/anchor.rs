@@ -72,7 +72,7 @@ pub(super) fn verify_batch(
 
 /// Why the receipt of `chain`, a chain the verifier requires, does not do: `None` when it is
 /// there, of the kind the verifier checks that chain with (a chain to read, else a ledger
-/// key), and verified.
+/// key), and verified, or when its own checks already fail the batch or could not be made.
 fn required_receipt_failure(
     chain: &str,
     anchor: Option<&AnchorVerdict>,
@@ -98,21 +98,28 @@ fn required_receipt_failure(
             }
         ));
     }
-    if anchor.trusted {
+    // A receipt checked and found wrong fails the batch by its own check, and one whose
+    // check could not be made is an error of the audit (the chain could not be read), not a
+    // difference: only one that was not checked at all is this requirement's failure.
+    let failed_or_error = anchor.checks.iter().any(|c| {
+        matches!(
+            c.status,
+            CheckStatus::Failed { .. } | CheckStatus::Error { .. }
+        )
+    });
+    if anchor.trusted || failed_or_error {
         return None;
     }
     let why = anchor
         .checks
         .iter()
         .find_map(|c| match &c.status {
-            CheckStatus::Passed { .. } => None,
-            CheckStatus::Failed { reason }
-            | CheckStatus::NotChecked { reason }
-            | CheckStatus::Error { reason } => Some(format!("{}: {reason}", c.check)),
+            CheckStatus::NotChecked { reason } => Some(format!("{}: {reason}", c.check)),
+            _ => None,
         })
         .unwrap_or_else(|| "not verified".to_owned());
     Some(format!(
-        "the receipt of chain {chain}, a chain whose receipt must verify, did not ({why})"
+        "the receipt of chain {chain}, a chain whose receipt must verify, was not checked ({why})"
     ))
 }
 
