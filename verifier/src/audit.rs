@@ -302,45 +302,34 @@ pub async fn audit_batch(
         );
     }
     let plan_path = layout::plan_path(batch_id);
-    let Some(plan_bytes) = get(store, &plan_path).await? else {
-        // The manifest commits to a plan that is gone: a difference of the stored batch,
-        // whose receipts are still checked.
-        mismatches.push(Mismatch::new(
-            MismatchKind::Plan,
-            format!(
-                "{plan_path} is missing: the batch cannot be recomputed without the plan the \
-                 manifest commits to ({})",
-                manifest.plan_digest
-            ),
-        ));
-        return unrecomputable(
-            store,
-            batch_id,
-            &manifest,
-            &manifest_digest,
-            opts,
-            mismatches,
-        )
-        .await;
+    // A plan that is gone, or damaged (or replaced), is a difference of the stored batch, as
+    // a damaged manifest is; its receipts are still checked.
+    let plan: Result<Plan, String> = match get(store, &plan_path).await? {
+        None => Err(format!(
+            "{plan_path} is missing: the batch cannot be recomputed without the plan the \
+             manifest commits to ({})",
+            manifest.plan_digest
+        )),
+        Some(plan_bytes) => {
+            let plan_digest = digest(&plan_bytes);
+            if plan_digest != manifest.plan_digest {
+                mismatches.push(
+                    Mismatch::new(
+                        MismatchKind::Plan,
+                        "plan.json is not the plan the manifest commits to",
+                    )
+                    .values(manifest.plan_digest.clone(), plan_digest),
+                );
+            }
+            serde_json::from_slice(&plan_bytes).map_err(|e| {
+                format!("{plan_path} is not a valid plan ({e}): the batch cannot be recomputed")
+            })
+        }
     };
-    let plan_digest = digest(&plan_bytes);
-    if plan_digest != manifest.plan_digest {
-        mismatches.push(
-            Mismatch::new(
-                MismatchKind::Plan,
-                "plan.json is not the plan the manifest commits to",
-            )
-            .values(manifest.plan_digest.clone(), plan_digest),
-        );
-    }
-    let plan: Plan = match serde_json::from_slice(&plan_bytes) {
+    let plan = match plan {
         Ok(plan) => plan,
-        Err(e) => {
-            // Damaged (or replaced): a difference, as a damaged manifest is.
-            mismatches.push(Mismatch::new(
-                MismatchKind::Plan,
-                format!("{plan_path} is not a valid plan ({e}): the batch cannot be recomputed"),
-            ));
+        Err(reason) => {
+            mismatches.push(Mismatch::new(MismatchKind::Plan, reason));
             return unrecomputable(
                 store,
                 batch_id,
