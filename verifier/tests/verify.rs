@@ -599,10 +599,15 @@ fn report_level_corruptions_fail() {
     let mut r = f.report.clone();
     r.subjects[1].key = flip_hex(&r.subjects[1].key, 0);
     assert_fails(&f, &r, CheckKind::SubjectKeys);
-    // A lot record whose lot is not a subject.
+    // A lot record whose lot is not a subject: said with the lot's id as text.
     let mut r = f.report.clone();
     r.subjects.pop();
     assert_fails(&f, &r, CheckKind::Subject);
+    let reasons = verify_report(&r, &trusted(&f)).reasons.join("\n");
+    assert!(
+        reasons.contains("found by lot but its lot \"") && !reasons.contains("Some("),
+        "{reasons}"
+    );
     // Another code asked for.
     let mut r = f.report.clone();
     r.code = "01234567890123456780".into();
