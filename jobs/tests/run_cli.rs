@@ -951,6 +951,11 @@ fn until_anchor_keeps_the_commit_figures_and_a_published_batch_is_complete() {
         .path()
         .join("store/batches/t-2026-11-24/stages/publish.json");
     std::fs::remove_file(&stage).unwrap();
+    // A run stopped early reads the code index: the batch is complete.
+    let (out, json, _) = run(&["--until", "plan"]);
+    assert!(line(&out, "batch").contains("completed earlier"), "{out}");
+    assert_eq!(json["complete"], true, "{json}");
+    assert!(!stage.exists());
     let (out, _, _) = run(&[]);
     assert!(line(&out, "batch").contains("nothing to do"), "{out}");
     assert!(stage.exists(), "the publish stage is recorded");

@@ -989,7 +989,15 @@ async fn finished_earlier(
         let receipt = proofmark_anchor::chain::receipt_path(batch_id, chain);
         anchored &= store.head(&receipt).await?.is_some();
     }
-    let published = stage_done(store, batch_id, "publish").await?.is_some();
+    // A run killed after the code index's catalog named the batch and before it recorded the
+    // stage published it too (the next full run records the stage).
+    let published = stage_done(store, batch_id, "publish").await?.is_some()
+        || job.index.as_deref().is_some_and(|dir| {
+            proofmark_verifier::index::Catalog::load(dir)
+                .ok()
+                .and_then(|catalog| catalog.batch(batch_id).map(|b| b.records.is_some()))
+                .unwrap_or(false)
+        });
     Ok((committed, anchored, published))
 }
 
