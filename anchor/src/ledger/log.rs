@@ -483,14 +483,8 @@ impl<'a> BatchLog<'a> {
                 }
             }
         };
-        // A writer that was overtaken by a concurrent one leaves the pointer to the newer
-        // checkpoint (read again now: the signing above gave another writer time to publish
-        // a larger one); one overtaken between this read and its write is put right by
-        // `point_to_newest`.
-        let latest = self.latest_checkpoint().await?;
-        if latest.as_ref().is_none_or(|(l, _)| l.size <= size) {
-            self.store.put(LATEST, Bytes::from(note.clone())).await?;
-        }
+        // The checkpoint is stored: the pointer moves to it, or to a newer one that a
+        // concurrent writer stored meanwhile.
         self.point_to_newest().await?;
         Ok(note)
     }
@@ -498,9 +492,9 @@ impl<'a> BatchLog<'a> {
     /// Moves the latest pointer to the newest stored checkpoint if it is behind.
     ///
     /// The store has no compare-and-swap for the pointer, so a writer overtaken between
-    /// its read of the pointer and its write (in [`BatchLog::publish`]) can move it back.
-    /// Every writer stores its checkpoint before it moves the pointer and then calls this,
-    /// so the writer whose pointer write came last finds every newer checkpoint here and
+    /// its read of the pointer and its write here can move it back. Every writer stores its
+    /// checkpoint before it calls this ([`BatchLog::publish`]), and looks again after each
+    /// write, so the writer whose pointer write came last finds every newer checkpoint and
     /// moves the pointer forward again: once the writers are done, it names the newest.
     async fn point_to_newest(&self) -> Result<(), LedgerError> {
         for _ in 0..APPEND_ATTEMPTS {
@@ -684,6 +678,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
+    /// The tests' log key.
+    fn test_signer() -> NoteSigner {
+        NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap()
+    }
+
     fn batch(i: u32) -> BatchAnchor {
         BatchAnchor {
             batch_id: format!("nightly-2026-11-{i:02}"),
@@ -712,7 +711,7 @@ mod tests {
     async fn append_prove_and_consistency() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
-        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let signer = test_signer();
         let log = BatchLog::for_writer(&store, &signer);
         let mut receipts = Vec::new();
         for i in 1..=7 {
@@ -773,8 +772,7 @@ mod tests {
                         .build()
                         .unwrap();
                     let store = Store::from_url(&root).unwrap();
-                    let signer =
-                        NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+                    let signer = test_signer();
                     barrier.wait();
                     rt.block_on(BatchLog::for_writer(&store, &signer).append(&b))
                 })
@@ -789,7 +787,7 @@ mod tests {
     async fn a_lost_position_is_taken_again_after_reading_the_log() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
-        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let signer = test_signer();
         let log = BatchLog::for_writer(&store, &signer);
         let stale = log.entries().await.unwrap();
         let first = log.append(&batch(1)).await.unwrap();
@@ -819,7 +817,7 @@ mod tests {
         assert_eq!(indexes, (0..6).collect::<Vec<_>>(), "distinct entries");
         let rt = tokio::runtime::Runtime::new().unwrap();
         let store = Store::from_url(&root).unwrap();
-        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let signer = test_signer();
         let log = BatchLog::for_writer(&store, &signer);
         let entries = rt.block_on(log.entries()).unwrap();
         assert_eq!(entries.len(), 6);
@@ -856,12 +854,7 @@ mod tests {
         );
         let rt = tokio::runtime::Runtime::new().unwrap();
         let store = Store::from_url(&root).unwrap();
-        let reader = BatchLog::for_reader(
-            &store,
-            NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32])
-                .unwrap()
-                .verifier(),
-        );
+        let reader = BatchLog::for_reader(&store, test_signer().verifier());
         let entries = rt.block_on(reader.entries()).unwrap();
         assert_eq!(entries.len(), 2, "{entries:?}");
     }
@@ -872,7 +865,7 @@ mod tests {
     async fn a_latest_pointer_moved_back_is_moved_forward() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
-        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let signer = test_signer();
         let log = BatchLog::for_writer(&store, &signer);
         for i in 1..=3 {
             log.append(&batch(i)).await.unwrap();
@@ -891,7 +884,7 @@ mod tests {
     async fn tampering_is_detected() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
-        let signer = NoteSigner::from_seed("proofmark-ledger-test", &[1u8; 32]).unwrap();
+        let signer = test_signer();
         let log = BatchLog::for_writer(&store, &signer);
         for i in 1..=3 {
             log.append(&batch(i)).await.unwrap();
