@@ -311,25 +311,24 @@ pub async fn commit_batch(
         Vec::with_capacity(plan.segments.len());
     let mut rows_done = 0;
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    // Rejected rows by reason and column, told when no row is accepted.
-    let mut causes: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    // Rejected rows by reason and column, told when no row is accepted: tallied only until
+    // a segment accepts one.
+    let mut causes: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut any_accepted = false;
     let mut send_failed = false;
     while let Some(seg) = checked_stream.try_next().await? {
         rows_done += seg.summary.rows_read;
         for (r, n) in &seg.summary.reasons {
             *reasons.entry(r.clone()).or_default() += n;
         }
-        for line in &seg.rejects {
-            for (reason, column) in line.reasons.iter().zip(&line.columns) {
-                let by_column = match causes.get_mut(reason.as_str()) {
-                    Some(c) => c,
-                    None => causes.entry(reason.clone()).or_default(),
-                };
-                match by_column.get_mut(column.as_str()) {
-                    Some(n) => *n += 1,
-                    None => {
-                        by_column.insert(column.clone(), 1);
-                    }
+        if !any_accepted && seg.summary.rows_accepted > 0 {
+            any_accepted = true;
+            causes.clear();
+        }
+        if !any_accepted {
+            for line in &seg.rejects {
+                for (reason, column) in line.reasons.iter().zip(&line.columns) {
+                    *causes.entry((reason.clone(), column.clone())).or_default() += 1;
                 }
             }
         }
@@ -363,14 +362,10 @@ pub async fn commit_batch(
     if totals.1 == 0 {
         let mut top: Vec<RejectCause> = causes
             .into_iter()
-            .flat_map(|(reason, by_column)| {
-                by_column
-                    .into_iter()
-                    .map(move |(column, rows)| RejectCause {
-                        reason: reason.clone(),
-                        column,
-                        rows,
-                    })
+            .map(|((reason, column), rows)| RejectCause {
+                reason,
+                column,
+                rows,
             })
             .collect();
         top.sort_by_key(|c| std::cmp::Reverse(c.rows));

@@ -364,8 +364,12 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     // A run that fails before it starts (the job file, the date, a report file's folder, the
     // store URL) writes its failure to the metrics and summary files too: else the last run's
     // success would stand, and the alert on `proofmark_job_success == 0` would not fire.
-    let fail_early = |e: anyhow::Error, batch_id: Option<&str>| -> anyhow::Error {
-        let job = early_job_label(&args.config, args.metrics_file.as_deref());
+    // `name`: the job's, once the job file is read (else looked for without it).
+    let fail_early = |e: anyhow::Error, name: Option<&str>, batch_id: Option<&str>| {
+        let job = name.map_or_else(
+            || early_job_label(&args.config, args.metrics_file.as_deref()),
+            str::to_owned,
+        );
         if let Some(path) = &args.metrics_file {
             write_early_failure_metrics(path, &job, batch_id, &e, started);
         }
@@ -391,6 +395,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         fail_early(
             e.context(Classified(ExitClass::Input, "invalid job file")),
             None,
+            None,
         )
     })?;
     let date = args
@@ -401,7 +406,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if proofmark_ingest::dates::parse_date(&date).is_none() {
         let e = anyhow::Error::new(IngestError::InvalidBatchDate { date })
             .context(Classified(ExitClass::Input, "invalid --date"));
-        return Err(fail_early(e, None));
+        return Err(fail_early(e, Some(&job.name), None));
     }
     let batch_id = format!("{}-{date}", job.name);
     // The report files go into folders that must exist: a mistyped folder is told now, not
@@ -422,7 +427,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
                     dir.display()
                 )
                 .context(Classified(ExitClass::Input, "a report file's folder"));
-                return Err(fail_early(e, Some(&batch_id)));
+                return Err(fail_early(e, Some(&job.name), Some(&batch_id)));
             }
         }
     }
@@ -447,6 +452,7 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| {
             fail_early(
                 e.context(Classified(ExitClass::Input, "invalid store")),
+                Some(&job.name),
                 Some(&batch_id),
             )
         })?;
@@ -654,8 +660,8 @@ fn all_rejected(e: &anyhow::Error) -> Option<(u64, &BTreeMap<String, u64>)> {
     )
 }
 
-/// The job of a run that failed before it started: the job file's `name` when it can be
-/// read, else the label of the metrics file being replaced, else the job file's stem.
+/// The job of a run whose job file could not be loaded: the file's `name` when it can be
+/// read as TOML, else the label of the metrics file being replaced, else the file's stem.
 fn early_job_label(config: &Path, metrics_file: Option<&Path>) -> String {
     job_name_in(config)
         .or_else(|| metrics_file.and_then(job_label_in))

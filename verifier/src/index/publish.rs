@@ -187,15 +187,12 @@ impl Drop for PublishCleanup<'_> {
         if self.done {
             return;
         }
-        let Ok(catalog) = Catalog::load(self.dir) else {
-            return;
-        };
-        if self.dir.join(super::CATALOG_FILE).is_file() {
-            remove_unreferenced(self.dir, &catalog);
-        } else {
+        if !self.dir.join(super::CATALOG_FILE).is_file() {
             for path in &self.created {
                 let _ = std::fs::remove_file(path);
             }
+        } else if let Ok(catalog) = Catalog::load(self.dir) {
+            remove_unreferenced(self.dir, &catalog);
         }
     }
 }

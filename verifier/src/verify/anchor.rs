@@ -91,11 +91,7 @@ fn required_receipt_failure(
     if anchor.receipt_type != kind {
         return Some(format!(
             "the receipt under chain {chain} is a {} receipt, but {chain} is {described}",
-            if anchor.receipt_type == "ledger" {
-                "ledger"
-            } else {
-                "chain"
-            }
+            anchor.receipt_type
         ));
     }
     // A receipt checked and found wrong fails the batch by its own check, and one whose
