@@ -190,6 +190,12 @@ tamper duplicate-subject 'r["subjects"].append(dict(r["subjects"][-1]))'
 tamper signature 'a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c = a["checkpoint"]; i = c.rindex(" ") + 8; a["checkpoint"] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]'
 # Report objects have exactly their fields (SPEC 11.1).
 tamper unknown-field 'r["records"][0]["verified"] = True'
+# A report of no record proves nothing (SPEC 11.2 step 1), even with no anchor required.
+tamper empty 'r["records"] = []; r["batches"] = {}; r["subjects"] = r["subjects"][:1]'
+expect 1 "$py" verifier/python/verify_proof.py --no-anchor-required "$tmp/tampered-empty.json"
+grep -q "no records" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "verify_proof.py: an empty report is not said to have no records"; }
+expect 1 "$bin" --quiet verify "$tmp/tampered-empty.json" --no-anchor-required
+grep -q "no records" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "proofmark verify: an empty report is not said to have no records"; }
 tamper missing-field 'del r["records"][0]["source"]["row"]'
 # ... each of its type (a row as text or negative, an index as 1.0, a date as a number).
 tamper row-text 'r["records"][0]["source"]["row"] = "x"'
@@ -339,15 +345,16 @@ EOF
 expect 0 "$bin" --quiet audit codes "$tmp/many.ndjson" --reports --ledger-key "$key" \
     --format csv --output "$tmp/audit-many.csv"
 [ "$(grep -c ',verified,' "$tmp/audit-many.csv")" = 9192 ] || fail "--reports: not every report of three windows verified"
-# A report with an unknown field, and one without its code: not verified, each under its code
-# or its line.
+# A report with an unknown field, one without its code, and one of no record: not verified,
+# each under its code or its line.
 "$py" - "$first" "$tmp/bad.ndjson" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
 extra = dict(r, verified=True)
 nocode = {k: v for k, v in r.items() if k != "code"}
+empty = dict(r, records=[], batches={}, subjects=r["subjects"][:1])
 with open(sys.argv[2], "w") as out:
-    for report in (r, extra, nocode):
+    for report in (r, extra, nocode, empty):
         out.write(json.dumps(report, separators=(",", ":")) + "\n")
 EOF
 expect 1 "$bin" --quiet audit codes "$tmp/bad.ndjson" --reports --ledger-key "$key" \
@@ -356,5 +363,6 @@ code="$(basename "$first" .json)"
 grep -q "^$code,verified," "$tmp/audit-bad.csv" || fail "--reports: the good report is not verified"
 grep -q "^$code,not_verified,.*malformed code report" "$tmp/audit-bad.csv" || fail "--reports: the report with an unknown field"
 grep -q "^line 3,not_verified,.*malformed code report" "$tmp/audit-bad.csv" || fail "--reports: the report without its code"
+grep -q "^$code,not_verified,.*no records" "$tmp/audit-bad.csv" || fail "--reports: the report of no record"
 
 printf '\nverifier checks passed (%s live reports)\n' "$n" >&2

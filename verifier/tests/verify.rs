@@ -734,6 +734,43 @@ fn an_extra_batch_fails() {
     assert_fails(&f, &r, CheckKind::Listing);
 }
 
+/// SPEC.md 11.2 step 1: a report of no record (and so no batch) proves nothing and is not
+/// verified, though no other check has anything to fail on; nor is one whose only batch holds
+/// no record. Alone and in bulk, with a trusted key and without an anchor required.
+#[test]
+fn an_empty_report_is_not_verified() {
+    use proofmark_verifier::verify::verify_reports;
+    let f = rt().block_on(fixture());
+    let mut empty = f.report.clone();
+    empty.records.clear();
+    empty.batches.clear();
+    empty.subjects.truncate(1);
+    let mut batch_only = empty.clone();
+    batch_only
+        .batches
+        .insert(BATCH.into(), f.report.batches[BATCH].clone());
+    for trust in [trusted(&f), Trust::new().with_require_anchor(false)] {
+        let v = verify_report(&empty, &trust);
+        assert!(!v.verified);
+        assert_eq!(failed(&v), vec![CheckKind::Format], "{:#?}", v.failures());
+        assert!(
+            v.reasons
+                .iter()
+                .any(|r| r.contains("the report has no records")),
+            "{:?}",
+            v.reasons
+        );
+        let v = verify_report(&batch_only, &trust);
+        assert!(!v.verified);
+        assert!(failed(&v).contains(&CheckKind::Format));
+        assert!(failed(&v).contains(&CheckKind::Listing));
+        let bulk = verify_reports(&[empty.clone(), batch_only.clone()], &trust);
+        assert!(bulk.iter().all(|v| !v.verified));
+        assert_eq!(bulk[0], verify_report(&empty, &trust));
+        assert_eq!(bulk[1], verify_report(&batch_only, &trust));
+    }
+}
+
 /// A receipt checked with a trusted key and found wrong is reported as a failed receipt, not
 /// as a batch with no checked anchor; reasons speak of the report, not of a store.
 #[test]
