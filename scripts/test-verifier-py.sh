@@ -288,6 +288,68 @@ if grep -q "give a ledger verifier key" "$tmp/last.out"; then cat "$tmp/last.out
 expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-receipt-suite.json"
 grep -q "found wrong" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "verify_proof.py: a wrong receipt is not reported as wrong"; }
 
+# A second ledger receipt, of a log whose key nobody here trusts (SPEC 9.3): its signature is
+# not checked (its signature line is not even read), but the checks that need no key are. Right
+# on its own terms it changes nothing; wrong on them (an inclusion proof that does not lead to
+# its checkpoint's root, a log_size that is not its checkpoint's, a checkpoint with no origin or
+# a root not in canonical base64) it fails the report.
+ledger2='import base64, hashlib
+batch_id, b = next(iter(r["batches"].items()))
+entry = "proofmark-batch-log-entry v1\n%s\n%s\n%s\n%d\n%s\n" % (
+    batch_id, b["suite"], b["root"], b["leaf_count"], b["manifest_digest"])
+log_root = base64.b64encode(hashlib.sha256(b"\x00" + entry.encode()).digest()).decode()
+def note(origin, size, root):
+    return f"{origin}\n{size}\n{root}\n\n\u2014 other.example/log {base64.b64encode(bytes(68)).decode()}\n"
+receipt = {"chain": "ledger2", "batch_id": batch_id, "root": b["root"],
+           "leaf_count": b["leaf_count"], "manifest_digest": b["manifest_digest"],
+           "suite": b["suite"], "log_index": 0, "log_size": 1,
+           "checkpoint": note("other.example/log", 1, log_root), "inclusion_proof": [],
+           "verifier_key": "other.example/log+00000000+AQ==", "anchored_at": "2026-11-25T02:00:00Z"}
+b["anchors"]["ledger2"] = receipt
+done = True
+'
+tamper_any untrusted-ledger "$ledger2"
+expect 0 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-untrusted-ledger.json"
+expect 0 "$bin" --quiet verify "$tmp/tampered-untrusted-ledger.json" --ledger-key "$key"
+alphabet='"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"'
+for change in \
+    'receipt["inclusion_proof"] = ["00" * 32]' \
+    'receipt["log_size"] = 2' \
+    'receipt["checkpoint"] = note("", 1, log_root)' \
+    'a = '"$alphabet"'; receipt["checkpoint"] = note("other.example/log", 1, log_root[:42] + a[a.index(log_root[42]) | 1] + "=")'; do
+    tamper_any untrusted-ledger-wrong "$ledger2$change"
+    for verifier in "$py verifier/python/verify_proof.py" "$bin --quiet verify"; do
+        # shellcheck disable=SC2086 # the verifier's command and its first argument
+        expect 1 $verifier --ledger-key "$key" "$tmp/tampered-untrusted-ledger-wrong.json"
+        grep -q "anchor ledger2" "$tmp/last.out" \
+            || { cat "$tmp/last.out" >&2; fail "$verifier: the untrusted receipt's failure ($change) is not named"; }
+    done
+done
+# A trusted key of the log's name but another key id (another key of the same name): the
+# signature fails (SPEC 9.2), it is not "not checked".
+other_key="$("$py" - "$key" <<'EOF'
+import base64, hashlib, sys
+name = sys.argv[1].split("+")[0]
+# RFC 8032's first test key: a valid Ed25519 public key that did not sign the log.
+raw = b"\x01" + bytes.fromhex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+key_id = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4].hex()
+print(f"{name}+{key_id}+{base64.b64encode(raw).decode()}")
+EOF
+)"
+expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$other_key" "$first"
+grep -q "no signature by" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "verify_proof.py: another key of the log's name is not a failed signature"; }
+expect 1 "$bin" --quiet verify "$first" --ledger-key "$other_key"
+grep -q "the signature check failed" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "proofmark verify: another key of the log's name is not a failed signature"; }
+# A receipt whose type is null is of no kind this version defines (SPEC 9.3): compared with its
+# batch, otherwise not checked; beside the ledger receipt it changes nothing.
+tamper_any type-null 'b = next(iter(r["batches"].values()))
+b["anchors"]["zz"] = {"type": None, "chain": "zz", "batch_id": next(iter(r["batches"])),
+                      "root": b["root"], "leaf_count": b["leaf_count"], "suite": b["suite"],
+                      "manifest_digest": b["manifest_digest"]}
+done = True'
+expect 0 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-type-null.json"
+expect 0 "$bin" --quiet verify "$tmp/tampered-type-null.json" --ledger-key "$key"
+
 step "proofmark audit codes --server and proofmark audit batch"
 expect 0 "$bin" --quiet audit codes "$tmp/codes.txt" --server "$url" --ledger-key "$key" \
     --format csv --output "$tmp/audit.csv"

@@ -18,12 +18,15 @@ events, and `batches` exactly the records' batches (section 11.2, step 1). Acros
 of each batch, the proofs must place the leaves consistently: one segment start and size per
 segment, no leaf twice, segments in order (the placement rule, step 4). For every batch: every
 anchor receipt must carry and commit to the batch's id, suite, root, leaf count and manifest
-digest; a `ledger` receipt's entry (section 9.1) must be included in its checkpoint's tree
-(RFC 6962 inclusion, SHA-256), and with `--ledger-key` (the log's verifier key `name+keyid+base64key`,
-obtained independently) the checkpoint's Ed25519 signature is checked (section 9.2) with a
-pure-Python Ed25519 (RFC 8032) built on hashlib. Receipts of other chains are reported as not
-checked against their chain. `source.file` and `source.row` are not checked: nothing commits
-to them (section 11.2).
+digest; a `ledger` receipt (one without a `type` field) must have a checkpoint that parses, of
+its `log_size`, in whose tree its entry (section 9.1) is included (RFC 6962 inclusion,
+SHA-256), whatever key is trusted: these checks need none (section 9.3). With `--ledger-key`
+(the log's verifier key `name+keyid+base64key`, obtained independently) the checkpoint's
+Ed25519 signature is checked too (section 9.2) with a pure-Python Ed25519 (RFC 8032) built on
+hashlib, when the key has the name of the checkpoint's origin or of the receipt's key; a key of
+that name that did not sign it fails the receipt. Receipts with a `type` (of any value, `null`
+included) are reported as not checked against their chain. `source.file` and `source.row` are
+not checked: nothing commits to them (section 11.2).
 
 The report is VERIFIED only if every check passed and every batch has an anchor checked
 against a trusted key (unless --no-anchor-required). KEY is the key itself or a file holding
@@ -345,12 +348,23 @@ def open_note(note: str, key: tuple[str, bytes, bytes]) -> str:
 
 
 def parse_checkpoint(text: str) -> tuple[str, int, bytes]:
-    lines = text.split("\n")
-    if len(lines) < 4 or not re.match(r"^(0|[1-9][0-9]*)$", lines[1]):
-        raise Invalid("malformed checkpoint")
-    root = base64.b64decode(lines[2], validate=True)
-    if len(root) != 32:
-        raise Invalid("checkpoint root is not 32 bytes")
+    """A checkpoint's text (section 9.2): (origin, size, root); extension lines are ignored."""
+    if not text.endswith("\n"):
+        raise Invalid("malformed checkpoint: no final newline")
+    lines = text[:-1].split("\n")
+    if len(lines) < 3 or not lines[0]:
+        raise Invalid("malformed checkpoint: no origin, size and root lines")
+    if not re.fullmatch(r"0|[1-9][0-9]*", lines[1]) or int(lines[1]) >= 1 << 64:
+        raise Invalid("malformed checkpoint: the size is not a decimal number")
+    if any(not line for line in lines[3:]):
+        raise Invalid("malformed checkpoint: an empty extension line")
+    try:
+        root = base64.b64decode(lines[2], validate=True)
+    except ValueError:
+        raise Invalid("malformed checkpoint: the root is not base64") from None
+    # Exactly 32 bytes, in the one form that encoding them gives (the bits after them zero).
+    if len(root) != 32 or base64.b64encode(root).decode("ascii") != lines[2]:
+        raise Invalid("malformed checkpoint: the root is not 32 bytes of standard base64")
     return lines[0], int(lines[1]), root
 
 

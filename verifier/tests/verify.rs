@@ -297,6 +297,8 @@ fn without_a_trusted_key_the_signature_is_not_checked_and_nothing_is_verified() 
     assert!(v.verified, "{:#?}", v.failures());
 }
 
+/// SPEC.md 9.2, 9.3: a trusted key of the checkpoint's name but another key id did not sign
+/// the note: the signature fails (it is not "not checked").
 #[test]
 fn another_key_of_the_same_name_fails_the_signature() {
     let f = rt().block_on(fixture());
@@ -304,6 +306,12 @@ fn another_key_of_the_same_name_fails_the_signature() {
     let v = verify_report(&f.report, &Trust::new().with_ledger_key(other));
     assert!(!v.verified);
     assert!(failed(&v).contains(&CheckKind::Signature));
+    let sig = v.batches[BATCH].anchors["ledger"]
+        .checks
+        .iter()
+        .find(|c| c.check == CheckKind::Signature)
+        .unwrap();
+    assert!(sig.status.is_failed(), "{:?}", sig.status);
 }
 
 #[test]
@@ -850,6 +858,122 @@ fn a_wrong_receipt_is_reported_as_failed_not_unchecked() {
     assert!(reason.contains("the signature check failed: "), "{reason}");
 }
 
+/// A ledger receipt of `batch` by a log of another key (`other.example/log`), under the chain
+/// name `ledger2`: the batch's entry is the second of a log of three.
+async fn receipt_of_another_log(batch: &BatchInfo) -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+    let signer = NoteSigner::from_seed("other.example/log", &[9; 32]).unwrap();
+    let log = BatchLog::for_writer(&store, &signer);
+    let other = |id: &str| BatchAnchor {
+        batch_id: id.into(),
+        suite: "blake3".into(),
+        root: hex::encode([5u8; 32]),
+        leaf_count: 3,
+        manifest_digest: format!("blake3:{}", hex::encode([6u8; 32])),
+    };
+    log.append(&other("elsewhere-1")).await.unwrap();
+    let r = log
+        .append(&BatchAnchor {
+            batch_id: BATCH.into(),
+            suite: batch.suite.clone(),
+            root: batch.root.clone(),
+            leaf_count: batch.leaf_count,
+            manifest_digest: batch.manifest_digest.clone(),
+        })
+        .await
+        .unwrap();
+    log.append(&other("elsewhere-2")).await.unwrap();
+    json!({
+        "chain": "ledger2",
+        "batch_id": r.entry.batch_id,
+        "root": r.entry.root,
+        "leaf_count": r.entry.leaf_count,
+        "manifest_digest": r.entry.manifest_digest,
+        "suite": r.entry.suite,
+        "log_index": r.entry.index,
+        "log_size": r.log_size,
+        "checkpoint": r.checkpoint,
+        "inclusion_proof": r.inclusion_proof,
+        "verifier_key": r.verifier_key,
+        "anchored_at": "2026-11-25T02:00:00Z",
+    })
+}
+
+/// SPEC.md 9.3: a ledger receipt whose key the verifier does not trust has its signature "not
+/// checked", but the checks that need no key are made: right on its own terms it changes
+/// nothing; wrong on them (its inclusion proof, its log size, a checkpoint that does not parse,
+/// a root not in canonical base64) it fails the report, with or without trusted keys.
+#[test]
+fn a_receipt_of_an_untrusted_key_fails_when_wrong_on_its_own_terms() {
+    let f = rt().block_on(fixture());
+    let receipt = rt().block_on(receipt_of_another_log(&f.report.batches[BATCH]));
+    let with = |receipt: Value| {
+        let mut r = f.report.clone();
+        batch(&mut r).anchors.insert("ledger2".into(), receipt);
+        r
+    };
+    let good = with(receipt.clone());
+    let v = verify_report(&good, &trusted(&f));
+    assert!(v.verified, "{:#?}", v.failures());
+    let a = &v.batches[BATCH].anchors["ledger2"];
+    assert!(!a.trusted);
+    let status = |kind: CheckKind| {
+        a.checks
+            .iter()
+            .find(|c| c.check == kind)
+            .unwrap()
+            .status
+            .clone()
+    };
+    assert!(status(CheckKind::Inclusion).is_passed());
+    assert!(matches!(
+        status(CheckKind::Signature),
+        CheckStatus::NotChecked { .. }
+    ));
+
+    let checkpoint = receipt["checkpoint"].as_str().unwrap().to_owned();
+    let lines: Vec<&str> = checkpoint.split('\n').collect();
+    // The root's last character before `=` carries 2 bits past the 32 bytes: set one.
+    const B64: &str = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let root = lines[2];
+    let last = B64.find(&root[42..43]).unwrap();
+    let loose_root = format!("{}{}=", &root[..42], &B64[(last | 1)..=(last | 1)]);
+    let wrong: Vec<(&str, Value)> = vec![
+        ("inclusion_proof", json!([hex::encode([0u8; 32])])),
+        ("log_size", json!(receipt["log_size"].as_u64().unwrap() + 1)),
+        ("checkpoint", json!(checkpoint.replacen(lines[0], "", 1))),
+        (
+            "checkpoint",
+            json!(checkpoint.replacen(root, &loose_root, 1)),
+        ),
+    ];
+    for (field, value) in wrong {
+        let mut bad = receipt.clone();
+        bad[field] = value;
+        let bad = with(bad);
+        for trust in [trusted(&f), Trust::new().with_require_anchor(false)] {
+            let v = verify_report(&bad, &trust);
+            assert!(!v.verified, "{field}");
+            assert!(
+                v.failures()
+                    .iter()
+                    .any(|(place, kind, _)| place.ends_with("anchor ledger2")
+                        && *kind == CheckKind::Inclusion),
+                "{field}: {:#?}",
+                v.failures()
+            );
+            assert!(
+                v.reasons
+                    .iter()
+                    .any(|r| r.contains("anchor ledger2: the inclusion check failed")),
+                "{field}: {:?}",
+                v.reasons
+            );
+        }
+    }
+}
+
 struct FixedChain(Result<String, ChainCheckError>);
 
 impl ChainCheck for FixedChain {
@@ -1007,6 +1131,22 @@ fn a_receipt_not_checked_says_why_once() {
         why.contains("type \"solana\" is not one this verifier knows"),
         "{why}"
     );
+    // A `type` that is null is present: not a ledger receipt, a kind SPEC.md 9.3 does not
+    // define; beside the trusted ledger receipt it changes nothing.
+    odd.batches
+        .get_mut(BATCH)
+        .unwrap()
+        .anchors
+        .get_mut("polygon")
+        .unwrap()["type"] = Value::Null;
+    let why = reason_of(&odd);
+    assert!(
+        why.contains("type null is not one this verifier knows"),
+        "{why}"
+    );
+    let v = verify_report(&odd, &trusted(&f));
+    assert!(v.verified, "{:#?}", v.failures());
+    assert_eq!(v.batches[BATCH].anchors["polygon"].receipt_type, "chain");
     // A reader's "not this chain" is the reason as it gives it.
     let elsewhere = trusted(&f).with_chain_check(
         "polygon",
