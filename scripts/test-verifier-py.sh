@@ -427,4 +427,65 @@ grep -q "^$code,not_verified,.*malformed code report" "$tmp/audit-bad.csv" || fa
 grep -q "^line 3,not_verified,.*malformed code report" "$tmp/audit-bad.csv" || fail "--reports: the report without its code"
 grep -q "^$code,not_verified,.*no records" "$tmp/audit-bad.csv" || fail "--reports: the report of no record"
 
+step "proofmark log prove and log consistency, checked as SPEC 9.5 says"
+# In a copy of the store, with a second day's batch: a log of two entries.
+cp -R "$tmp/store" "$tmp/store2"
+cp -R "$tmp/index" "$tmp/index2"
+PROOFMARK_STORE="$tmp/store2" PROOFMARK_INDEX="$tmp/index2" \
+    "$bin" --quiet run jobs/nightly.toml --date 2026-11-25 >/dev/null
+# Each prints its document on stdout (and says what it checked on stderr).
+"$bin" --quiet log prove --batch-id "$batch" --store "$tmp/store2" --verifier-key "$key" \
+    >"$tmp/prove.json" || fail "log prove failed"
+"$bin" --quiet log consistency --from 1 --store "$tmp/store2" --verifier-key "$key" \
+    >"$tmp/consistency.json" || fail "log consistency failed"
+"$py" - "$tmp/prove.json" "$tmp/consistency.json" "$key" "$tmp/store2" "$batch" <<'EOF' \
+    || fail "a log prove or log consistency document does not check as SPEC 9.5 says"
+import json, sys
+from pathlib import Path
+sys.path[:0] = ["verifier/python", "schemas/python"]
+import proofmark_spec as pm
+import verify_proof as vp
+prove_text, consistency_text = (Path(p).read_text(encoding="utf-8") for p in sys.argv[1:3])
+key, store, batch = vp.parse_verifier_key(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
+# The documents: exactly their fields, keys in byte order at every level, two-space indents.
+prove, consistency = vp.load_json(prove_text), vp.load_json(consistency_text)
+for doc, text in ((prove, prove_text), (consistency, consistency_text)):
+    assert text == json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n", text
+assert set(prove) == {"checkpoint", "entry", "inclusion_proof", "log_size", "verifier_key"}
+assert set(prove["entry"]) == {"batch_id", "index", "leaf_count", "manifest_digest", "root",
+                               "suite"}
+assert prove["entry"]["batch_id"] == batch and prove["log_size"] == 2
+assert set(consistency) == {"new_checkpoint", "new_size", "old_checkpoint", "old_size", "proof"}
+# log prove: a ledger receipt's checks, with the entry's index as log_index.
+entry = prove["entry"]
+receipt = {"chain": "ledger", "batch_id": entry["batch_id"], "root": entry["root"],
+           "leaf_count": entry["leaf_count"], "manifest_digest": entry["manifest_digest"],
+           "suite": entry["suite"], "log_index": entry["index"], "log_size": prove["log_size"],
+           "checkpoint": prove["checkpoint"], "inclusion_proof": prove["inclusion_proof"],
+           "verifier_key": prove["verifier_key"], "anchored_at": ""}
+_, signature = vp.check_ledger(receipt, key)
+assert signature.startswith("checkpoint signed"), signature
+# log consistency: both notes signed by the key, of their sizes, and the proof from one root
+# to the other.
+(old_origin, old_size, old_root), (new_origin, new_size, new_root) = (
+    vp.parse_checkpoint(vp.open_note(consistency[f], key))
+    for f in ("old_checkpoint", "new_checkpoint"))
+assert old_origin == new_origin == key[0]
+assert (old_size, new_size) == (consistency["old_size"], consistency["new_size"]) == (1, 2)
+pm.verify_consistency(pm.sha256_node, old_size, new_size,
+                      [vp._hash(h, "proof") for h in consistency["proof"]], old_root, new_root)
+# Between two receipts: the two batches' ledger receipts carry the same roots.
+receipts = [json.loads(p.read_text()) for p in sorted(store.glob("batches/*/anchors/ledger.json"))]
+roots = {r["log_size"]: vp.parse_checkpoint(r["checkpoint"][:r["checkpoint"].index("\n\n") + 1])[2]
+         for r in receipts}
+assert roots == {1: old_root, 2: new_root}, roots
+# A proof that does not lead to the new root fails.
+try:
+    pm.verify_consistency(pm.sha256_node, old_size, new_size, [bytes(32)], old_root, new_root)
+except pm.ProofError:
+    pass
+else:
+    raise AssertionError("a wrong consistency proof verified")
+EOF
+
 printf '\nverifier checks passed (%s live reports)\n' "$n" >&2
