@@ -16,7 +16,8 @@ hash to the batch root; the record must be about the code (its `code`, or, with 
 subjects exactly the lots bound to it by its `production` records or `labelled` logistics
 events, and `batches` exactly the records' batches (section 11.2, step 1). Across the records
 of each batch, the proofs must place the leaves consistently: one segment start and size per
-segment, no leaf twice, segments in order (the placement rule, step 4). For every batch: every
+segment, no leaf twice, segments in order (the placement rule, step 4). For every batch: its
+suite must be known, its root and manifest digest lowercase hex and its leaf count not 0; every
 anchor receipt must carry and commit to the batch's id, suite, root, leaf count and manifest
 digest; a `ledger` receipt (one without a `type` field) must have a checkpoint that parses, of
 its `log_size`, in whose tree its entry (section 9.1) is included (RFC 6962 inclusion,
@@ -163,13 +164,13 @@ def subject_key(type_byte: int, subject_id: str) -> bytes:
 
 # ---------------------------------------------------------------- proofs (sections 6, 7)
 
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
+HEX64 = re.compile(r"[0-9a-f]{64}")
 BATCH_FIELDS = ["version", "suite", "kind", "index", "tree_size", "hashes",
                 "segment_index", "segment_count", "upper_hashes"]
 
 
 def _hash(text: Any, what: str) -> bytes:
-    if not isinstance(text, str) or not HEX64.match(text):
+    if not isinstance(text, str) or not HEX64.fullmatch(text):
         raise Invalid(f"{what} is not 64 lowercase hex digits")
     return bytes.fromhex(text)
 
@@ -613,6 +614,17 @@ def verify_report(report: dict, key, require_anchor: bool = True) -> tuple[bool,
             failures.append(f"{where}: malformed ({type(e).__name__}: {e})")
     failures.extend(check_placement(placed))
     for batch_id, batch in batches.items():
+        # Section 11.2, step 3: the batch object's own fields are well formed.
+        wrong = [what for what, ok in (
+            ("suite is not a suite name of section 5", batch["suite"] in SUITES),
+            ("root is not 64 lowercase hex digits", HEX64.fullmatch(batch["root"])),
+            ("manifest_digest is not blake3: and 64 lowercase hex digits",
+             batch["manifest_digest"].startswith("blake3:")
+             and HEX64.fullmatch(batch["manifest_digest"][7:])),
+            ("leaf_count is 0: an empty batch has no proofs", batch["leaf_count"] > 0),
+        ) if not ok]
+        if wrong:
+            failures.append(f"batch {batch_id}: {'; '.join(wrong)}")
         trusted, receipt_failed = False, False
         for chain, receipt in (batch.get("anchors") or {}).items():
             where = f"batch {batch_id} anchor {chain}"
