@@ -2503,6 +2503,147 @@ async fn the_browser_that_confirmed_the_pin_is_told_so() {
     );
 }
 
+/// A PIN post from `peer` with `cookies`.
+fn pin_request(code: &str, pin: &str, peer: &str, cookies: &str) -> Request<Body> {
+    let peer: SocketAddr = peer.parse().unwrap();
+    let mut req = Request::post(format!("/s/{code}/pin?lang=en"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .extension(ConnectInfo(peer));
+    if !cookies.is_empty() {
+        req = req.header(header::COOKIE, cookies);
+    }
+    req.body(Body::from(format!("pin={pin}"))).unwrap()
+}
+
+/// A double tap on a slow phone: two posts of the right PIN from the browser that scanned,
+/// the second sent before the first answer (and its PIN proof) came back. The second is the
+/// answer the browser shows: it is told that this browser confirmed the PIN, not that the
+/// label may be a copy, and gets the PIN proof too. The same right PIN with another view
+/// token, from another client, or without a token, is already confirmed: the copy warning.
+#[tokio::test]
+async fn a_double_tap_of_the_right_pin_is_not_a_copy() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let consumer = consumer(dir.path(), &clock);
+    let app = app(real_lookup(), consumer.clone(), trust());
+    let path = format!("/s/{}", s.code);
+    const PHONE: &str = "198.51.100.7:50000";
+    let scan = get(&app, &path, &[("accept-language", "en")]).await;
+    let view = view_cookie(&scan);
+    clock.advance(1_000_000);
+    // Another browser scanned a second later: another token.
+    let other_view = view_cookie(&get(&app, &path, &[]).await);
+    assert_ne!(other_view, view);
+    clock.advance(MINUTE_US);
+    let confirmed = ViewerZone::default_zone()
+        .format_micros(clock.now_us())
+        .unwrap();
+
+    let first = send(&app, pin_request(&s.code, &s.pin, PHONE, &view)).await;
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(
+        plain(&first.body).contains("✔ PIN correct"),
+        "{}",
+        first.body
+    );
+    let proof = pin_cookie(&first);
+    // The second tap: the same token and client, without the first answer's proof.
+    clock.advance(1_000_000);
+    let second = send(
+        &app,
+        pin_request(&s.code, &s.pin, "198.51.100.7:50001", &view),
+    )
+    .await;
+    assert_eq!(second.status, StatusCode::OK);
+    assert!(
+        plain(&second.body).contains(&format!(
+            "✔ PIN correct: you confirmed it from this browser at {confirmed}."
+        )),
+        "{}",
+        second.body
+    );
+    assert!(section(&second.body, "copy-warning").is_none());
+    assert!(!second.body.contains("may be a copy"));
+    assert_eq!(pin_cookie(&second), proof);
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed_again\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"already_confirmed\"} 0\n"),
+        "{text}"
+    );
+
+    // Another client with the same token, the same client with another token or an
+    // edited one, or no token: already confirmed, with the copy warning and no proof.
+    let edited = format!("{}0", &view[..view.len() - 1]);
+    for (peer, cookies) in [
+        ("203.0.113.9:50000", view.as_str()),
+        (PHONE, other_view.as_str()),
+        (PHONE, edited.as_str()),
+        (PHONE, ""),
+    ] {
+        let r = send(&app, pin_request(&s.code, &s.pin, peer, cookies)).await;
+        assert!(
+            plain(&r.body).contains(&format!("⚠ This PIN was already confirmed on {confirmed}.")),
+            "{peer} {cookies}: {}",
+            r.body
+        );
+        assert!(
+            section(&r.body, "copy-warning").is_some(),
+            "{peer} {cookies}"
+        );
+        assert!(
+            !set_cookies(&r)
+                .iter()
+                .any(|c| c.starts_with("__Secure-pm_pin=")),
+            "{peer} {cookies}"
+        );
+    }
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"already_confirmed\"} 4\n"),
+        "{text}"
+    );
+    // Past two hours from the confirmation the same browser's post warns as anyone's.
+    clock.advance(2 * 3600 * 1_000_000);
+    let late = send(&app, pin_request(&s.code, &s.pin, PHONE, &view)).await;
+    assert!(
+        section(&late.body, "copy-warning").is_some(),
+        "{}",
+        late.body
+    );
+}
+
+/// The two posts of a double tap sent at once: whichever the state takes first confirms the
+/// PIN, and neither answer says that the label may be a copy.
+#[tokio::test]
+async fn two_posts_of_the_right_pin_at_once_from_one_browser_both_confirm() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let app = app(real_lookup(), consumer(dir.path(), &clock), trust());
+    let view = view_cookie(&get(&app, &format!("/s/{}", s.code), &[]).await);
+    let (a, b) = tokio::join!(
+        send(
+            &app,
+            pin_request(&s.code, &s.pin, "198.51.100.7:50000", &view)
+        ),
+        send(
+            &app,
+            pin_request(&s.code, &s.pin, "198.51.100.7:50001", &view)
+        ),
+    );
+    for r in [&a, &b] {
+        assert_eq!(r.status, StatusCode::OK);
+        assert!(plain(&r.body).contains("✔ PIN correct"), "{}", r.body);
+        assert!(section(&r.body, "copy-warning").is_none(), "{}", r.body);
+        assert_eq!(pin_cookie(r), pin_cookie(&a));
+    }
+}
+
 /// A check that calls every report verified, anchored in the ledger: for pages whose
 /// records were edited by the test.
 struct AlwaysVerified;

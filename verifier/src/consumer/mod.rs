@@ -45,7 +45,9 @@
 //! count and the first scan; only the answer that confirmed it does not,
 //! nor its reload by the browser that confirmed it, which holds a PIN proof
 //! cookie of that confirmation (see [`view`]) and whose later pages say
-//! that this browser confirmed the PIN. Scans and PIN state are kept
+//! that this browser confirmed the PIN, nor the second post of that
+//! browser's double tap, which has no PIN proof yet but the view token and
+//! client the confirmation keeps a tag of. Scans and PIN state are kept
 //! durably in [`ConsumerStore`].
 //!
 //! The steps of a request, one module each: [`i18n`] (language and zone),
@@ -96,8 +98,8 @@ pub use orgs::OrgNames;
 pub use pin::{PinHash, PinKey, SecretsReader, check_secrets};
 pub use routes::router;
 pub use state::{
-    ConsumerStore, KeyRecord, LockScope, PinClient, PinImport, PinLimit, PinLock, PinOutcome,
-    PinPolicy, ScanInfo, StoreHealth,
+    ConfirmerTag, ConsumerStore, KeyRecord, LockScope, PinClient, PinImport, PinLimit, PinLock,
+    PinOutcome, PinPolicy, ScanInfo, StoreHealth,
 };
 pub use verdict::{AnchorBadge, AnchorLocation, ReportCheck, Verification};
 pub use view::ViewKey;

@@ -102,8 +102,9 @@ pub enum PinNotice {
     Outcome(PinOutcome),
     /// The right PIN of a code whose PIN was already confirmed, from the
     /// browser that confirmed it (it holds the PIN proof of that
-    /// confirmation, [`super::view`]): a reload of the answer that
-    /// confirmed it, not a sign of a copy.
+    /// confirmation, or the view token and client of its confirmer tag,
+    /// [`super::view`]): a reload of the answer that confirmed it, or the
+    /// second post of a double tap, not a sign of a copy.
     ConfirmedHere {
         /// The confirmation time.
         confirmed_us: i64,
@@ -829,7 +830,7 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
                     Esc(t.pin_confirmed_detail)
                 )),
             ),
-            PinOutcome::AlreadyConfirmed { confirmed_us } => (
+            PinOutcome::AlreadyConfirmed { confirmed_us, .. } => (
                 "bad",
                 Some(fill(
                     &Esc(t.pin_already_confirmed).to_string(),

@@ -24,7 +24,11 @@
 //! PIN is told so: the right PIN posted again (a reload of that answer)
 //! answers "PIN correct: you confirmed it from this browser", without the
 //! copy warning; every later page of the code still shows the copy warning,
-//! with a sentence saying that this browser confirmed the PIN.
+//! with a sentence saying that this browser confirmed the PIN. The same
+//! browser's second post of the right PIN sent before the first answer came
+//! back (a double tap) carries no PIN proof yet: it is recognised by the
+//! confirmer tag the confirmation keeps (its view token and client, see
+//! [`super::view`]), answered the same way, and gets the PIN proof too.
 
 use std::sync::Arc;
 
@@ -702,11 +706,16 @@ async fn submit_pin(
             }
             (Some(key), Some(pin)) => Ok(key.hash_pin(&canonical, &pin)),
         };
+        let view_key = app.consumer.store.view_key();
+        // The browser that scanned, as far as the state's confirmer tag goes.
+        let confirmer = cookie(&headers, VIEW_COOKIE)
+            .filter(|token| view_key.check(&canonical, token, now_us))
+            .map(|token| view_key.confirmer_tag(&canonical, token, client));
         let store = Arc::clone(&app.consumer.store);
         let (key, policy) = (canonical.clone(), app.consumer.policy);
         let state = blocking(move || {
             let outcome = match candidate {
-                Ok(hash) => Ok(store.check_pin(&key, client, &hash, now_us, policy)),
+                Ok(hash) => Ok(store.check_pin(&key, client, confirmer, &hash, now_us, policy)),
                 Err(notice) => Err(notice),
             };
             let state = read_scan_state(&store, &key, client, false, now_us, policy);
@@ -738,10 +747,9 @@ async fn submit_pin(
         // The check's own answer gives the confirmation time when the scans cannot be read.
         let confirmed_at = scans.and_then(|s| s.pin_confirmed_us).or(match &outcome {
             Ok(PinOutcome::Confirmed { at_us }) => Some(*at_us),
-            Ok(PinOutcome::AlreadyConfirmed { confirmed_us }) => Some(*confirmed_us),
+            Ok(PinOutcome::AlreadyConfirmed { confirmed_us, .. }) => Some(*confirmed_us),
             _ => None,
         });
-        let view_key = app.consumer.store.view_key();
         // The confirmation is written once, so the check's and the scans' times are the same.
         let pin_confirmed_here =
             confirmed_at.is_some_and(|at| confirmed_here(&headers, view_key, &canonical, at));
@@ -762,12 +770,16 @@ async fn submit_pin(
                 };
                 let notice = match outcome {
                     // The right PIN again, soon, from the browser that confirmed it: the
-                    // reload of its own answer, not a copy. Later, or from a phone shown to a
-                    // buyer, the answer warns as for anyone else.
-                    PinOutcome::AlreadyConfirmed { confirmed_us }
-                        if pin_confirmed_here
-                            && now_us.saturating_sub(confirmed_us)
-                                <= VIEW_TOKEN_TTL_S * 1_000_000 =>
+                    // reload of its own answer (with its PIN proof), or its second post of a
+                    // double tap (with the view token and client that confirmed it), not a
+                    // copy. Later, or from a phone shown to a buyer, the answer warns as for
+                    // anyone else.
+                    PinOutcome::AlreadyConfirmed {
+                        confirmed_us,
+                        same_confirmer,
+                    } if (pin_confirmed_here || same_confirmer)
+                        && now_us.saturating_sub(confirmed_us)
+                            <= VIEW_TOKEN_TTL_S * 1_000_000 =>
                     {
                         app.consumer.metrics.pin_confirmed_again();
                         PinNotice::ConfirmedHere { confirmed_us }
@@ -807,9 +819,12 @@ async fn submit_pin(
             pin: pin_panel(&app, state.has_pin, Some(notice)),
         };
         let mut response = html_response(status, &prefs, render_code_page(&viewer, &page));
-        if let PinNotice::Outcome(PinOutcome::Confirmed { at_us }) = notice {
-            // This browser's proof that it confirmed the PIN ([`super::view`]).
-            let proof = view_key.pin_proof(&canonical, at_us);
+        if let PinNotice::Outcome(PinOutcome::Confirmed { at_us: confirmed_us })
+        | PinNotice::ConfirmedHere { confirmed_us } = notice
+        {
+            // This browser's proof that it confirmed the PIN ([`super::view`]), also
+            // to the second post of a double tap, whose first answer set it.
+            let proof = view_key.pin_proof(&canonical, confirmed_us);
             set_code_cookie(&mut response, PIN_COOKIE, &proof, &canonical, PIN_PROOF_MAX_AGE_S);
         }
         if let Some(retry) = retry_at_us {

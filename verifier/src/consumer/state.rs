@@ -38,7 +38,9 @@ pub const REOPEN_INTERVAL: Duration = Duration::from_secs(5);
 const SCANS: TableDefinition<&str, &[u8]> = TableDefinition::new("scans");
 /// code -> keyed PIN hash (32 bytes).
 const PINS: TableDefinition<&str, &[u8]> = TableDefinition::new("pins");
-/// code -> confirmation time (i64 LE µs), scan count then (u64 LE).
+/// code -> confirmation time (i64 LE µs), scan count then (u64 LE), and the
+/// [`ConfirmerTag`] of the confirming request when it had one (16 bytes; a
+/// confirmation written before tags, or without one, has none).
 const CONFIRMED: TableDefinition<&str, &[u8]> = TableDefinition::new("pin_confirmed");
 /// code -> the wrong PINs inside the policy's longest window, oldest first: 16 bytes each,
 /// the time (i64 LE µs) and the [`PinClient`] that sent it.
@@ -132,6 +134,30 @@ impl PinClient {
     pub fn from_bytes(bytes: [u8; 8]) -> PinClient {
         PinClient(bytes)
     }
+
+    /// The digest.
+    pub fn as_bytes(&self) -> &[u8; 8] {
+        &self.0
+    }
+}
+
+/// Who confirmed a code's PIN, as far as telling the same browser's second
+/// post of the right PIN (a double tap) from anyone else's: a keyed digest
+/// of the confirming request's view token and [`PinClient`]
+/// ([`super::view::ViewKey::confirmer_tag`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConfirmerTag([u8; 16]);
+
+impl ConfirmerTag {
+    /// A tag from its bytes.
+    pub fn from_bytes(bytes: [u8; 16]) -> ConfirmerTag {
+        ConfirmerTag(bytes)
+    }
+
+    /// Its bytes.
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
 }
 
 /// Whose wrong PINs lock a PIN check.
@@ -171,10 +197,15 @@ pub enum PinOutcome {
         /// The confirmation time.
         at_us: i64,
     },
-    /// The PIN is right but was confirmed before: the label may be a copy.
+    /// The PIN is right but was confirmed before: the label may be a copy,
+    /// unless the confirmer was this request's.
     AlreadyConfirmed {
         /// The first confirmation time.
         confirmed_us: i64,
+        /// Whether the confirmation keeps a confirmer tag and it is the one
+        /// this check was given: the same view token from the same client
+        /// (the browser that confirmed it, posting again).
+        same_confirmer: bool,
     },
     /// The PIN is wrong.
     Wrong {
@@ -713,21 +744,29 @@ impl ConsumerStore {
         table: &impl redb::ReadableTable<&'static str, &'static [u8]>,
         code: &str,
     ) -> Result<Option<i64>, ConsumerError> {
+        Ok(self.confirmation(table, code)?.map(|(at, _)| at))
+    }
+
+    /// The confirmation of `code`'s PIN: its time and its confirmer tag, if
+    /// it keeps one.
+    fn confirmation(
+        &self,
+        table: &impl redb::ReadableTable<&'static str, &'static [u8]>,
+        code: &str,
+    ) -> Result<Option<(i64, Option<ConfirmerTag>)>, ConsumerError> {
         match table.get(code).map_err(self.err())? {
-            Some(v) => {
-                let bytes = v.value();
-                let at = bytes
-                    .get(..8)
-                    .and_then(|b| <[u8; 8]>::try_from(b).ok())
-                    .ok_or_else(|| self.corrupt("pin_confirmed"))?;
-                Ok(Some(i64::from_le_bytes(at)))
-            }
+            Some(v) => decode_confirmation(v.value())
+                .map(Some)
+                .ok_or_else(|| self.corrupt("pin_confirmed")),
             None => Ok(None),
         }
     }
 
     /// Checks a PIN hash for `code` sent by `client` at `now_us` under
-    /// `policy`, recording a confirmation or a wrong attempt.
+    /// `policy`, recording a confirmation (with `confirmer`, the request's
+    /// [`ConfirmerTag`] if it has one) or a wrong attempt. The right PIN of
+    /// a code confirmed before says whether `confirmer` is the tag the
+    /// confirmation keeps.
     ///
     /// While a limit of the policy is reached (one of the client's own, or
     /// the code's, which counts every client's wrong PINs), the PIN is not
@@ -743,12 +782,13 @@ impl ConsumerStore {
         &self,
         code: &str,
         client: PinClient,
+        confirmer: Option<ConfirmerTag>,
         candidate: &PinHash,
         now_us: i64,
         policy: PinPolicy,
     ) -> Result<PinOutcome, ConsumerError> {
         self.run(true, |db| {
-            self.check_pin_in(db, code, client, candidate, now_us, policy)
+            self.check_pin_in(db, code, (client, confirmer), candidate, now_us, policy)
         })
     }
 
@@ -756,7 +796,7 @@ impl ConsumerStore {
         &self,
         db: &Database,
         code: &str,
-        client: PinClient,
+        (client, confirmer): (PinClient, Option<ConfirmerTag>),
         candidate: &PinHash,
         now_us: i64,
         policy: PinPolicy,
@@ -785,8 +825,11 @@ impl ConsumerStore {
                     store_wrong_pins(&mut failures_table, code, &failures).map_err(self.err())?;
                 }
                 let mut confirmed = txn.open_table(CONFIRMED).map_err(self.err())?;
-                match self.confirmed_at(&confirmed, code)? {
-                    Some(confirmed_us) => PinOutcome::AlreadyConfirmed { confirmed_us },
+                match self.confirmation(&confirmed, code)? {
+                    Some((confirmed_us, tag)) => PinOutcome::AlreadyConfirmed {
+                        confirmed_us,
+                        same_confirmer: tag.is_some() && tag == confirmer,
+                    },
                     None => {
                         let scans = txn.open_table(SCANS).map_err(self.err())?;
                         let count = match scans.get(code).map_err(self.err())? {
@@ -797,9 +840,12 @@ impl ConsumerStore {
                             }
                             None => 0,
                         };
-                        let mut value = [0u8; 16];
-                        value[..8].copy_from_slice(&now_us.to_le_bytes());
-                        value[8..].copy_from_slice(&count.to_le_bytes());
+                        let mut value = Vec::with_capacity(32);
+                        value.extend_from_slice(&now_us.to_le_bytes());
+                        value.extend_from_slice(&count.to_le_bytes());
+                        if let Some(tag) = confirmer {
+                            value.extend_from_slice(tag.as_bytes());
+                        }
                         confirmed
                             .insert(code, value.as_slice())
                             .map_err(self.err())?;
@@ -1005,6 +1051,20 @@ fn decode_scans(bytes: &[u8]) -> Option<(u64, i64, i64)> {
     ))
 }
 
+/// A confirmation's time and confirmer tag: 16 bytes (time, scan count) or
+/// 32 (and the tag).
+fn decode_confirmation(bytes: &[u8]) -> Option<(i64, Option<ConfirmerTag>)> {
+    if bytes.len() != 16 && bytes.len() != 32 {
+        return None;
+    }
+    let at = i64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let tag = match bytes.get(16..32) {
+        Some(tag) => Some(ConfirmerTag(tag.try_into().ok()?)),
+        None => None,
+    };
+    Some((at, tag))
+}
+
 fn decode_wrong_pins(bytes: &[u8]) -> Option<Vec<WrongPin>> {
     if !bytes.chunks_exact(16).remainder().is_empty() {
         return None;
@@ -1072,7 +1132,9 @@ mod tests {
         for i in 0..4u32 {
             let t = i64::from(i) * MINUTE;
             assert_eq!(
-                store.check_pin("C", A, &wrong, t, policy).expect("check"),
+                store
+                    .check_pin("C", A, None, &wrong, t, policy)
+                    .expect("check"),
                 PinOutcome::Wrong {
                     attempts_left: 4 - i,
                     lock: None
@@ -1086,7 +1148,7 @@ mod tests {
         );
         assert_eq!(
             store
-                .check_pin("C", A, &wrong, 4 * MINUTE, policy)
+                .check_pin("C", A, None, &wrong, 4 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::Wrong {
                 attempts_left: 0,
@@ -1111,7 +1173,7 @@ mod tests {
         // Even the right PIN is refused while locked.
         assert_eq!(
             store
-                .check_pin("C", A, &right, 5 * MINUTE, policy)
+                .check_pin("C", A, None, &right, 5 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::RateLimited {
                 lock: client_lock(15 * MINUTE)
@@ -1120,16 +1182,17 @@ mod tests {
         // The first failure leaves the window at 15 min: one attempt again.
         assert_eq!(
             store
-                .check_pin("C", A, &right, 15 * MINUTE, policy)
+                .check_pin("C", A, None, &right, 15 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::Confirmed { at_us: 15 * MINUTE }
         );
         assert_eq!(
             store
-                .check_pin("C", B, &right, 16 * MINUTE, policy)
+                .check_pin("C", B, None, &right, 16 * MINUTE, policy)
                 .expect("check"),
             PinOutcome::AlreadyConfirmed {
-                confirmed_us: 15 * MINUTE
+                confirmed_us: 15 * MINUTE,
+                same_confirmer: false
             }
         );
         assert_eq!(
@@ -1137,7 +1200,9 @@ mod tests {
             Some(15 * MINUTE)
         );
         assert_eq!(
-            store.check_pin("D", A, &right, 0, policy).expect("check"),
+            store
+                .check_pin("D", A, None, &right, 0, policy)
+                .expect("check"),
             PinOutcome::NoPin
         );
     }
@@ -1169,7 +1234,11 @@ mod tests {
                 window_us: 100 * MINUTE,
             },
         };
-        let check = |client, pin, t| store.check_pin("C", client, pin, t, policy).expect("check");
+        let check = |client, pin, t| {
+            store
+                .check_pin("C", client, None, pin, t, policy)
+                .expect("check")
+        };
         assert_eq!(
             check(A, &wrong, 0),
             PinOutcome::Wrong {
@@ -1454,9 +1523,75 @@ mod tests {
         let policy = PinPolicy::default();
         assert_eq!(
             store
-                .check_pin("A", A, &key.hash_pin("A", "1234"), 0, policy)
+                .check_pin("A", A, None, &key.hash_pin("A", "1234"), 0, policy)
                 .expect("check"),
             PinOutcome::Confirmed { at_us: 0 }
         );
+    }
+
+    /// The confirmation keeps the confirming request's tag: the right PIN again with the same
+    /// tag is the same confirmer's; another tag, or none, is not; and a confirmation written
+    /// before tags (16 bytes) still reads, matching no tag.
+    #[test]
+    fn a_confirmation_keeps_its_confirmer_tag() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = ConsumerStore::open(dir.path()).expect("open");
+        let key = PinKey::from_bytes([7; 32]);
+        import(&store, &key, &[("C", "12345678"), ("D", "12345678")]);
+        let policy = PinPolicy::default();
+        let tag = ConfirmerTag([5; 16]);
+        let other = ConfirmerTag([6; 16]);
+        let check = |code: &str, confirmer, t| {
+            store
+                .check_pin(
+                    code,
+                    A,
+                    confirmer,
+                    &key.hash_pin(code, "12345678"),
+                    t,
+                    policy,
+                )
+                .expect("check")
+        };
+        assert_eq!(check("C", Some(tag), 0), PinOutcome::Confirmed { at_us: 0 });
+        let again = |same_confirmer| PinOutcome::AlreadyConfirmed {
+            confirmed_us: 0,
+            same_confirmer,
+        };
+        assert_eq!(check("C", Some(tag), 1), again(true));
+        assert_eq!(check("C", Some(other), 2), again(false));
+        assert_eq!(check("C", None, 3), again(false));
+        // Confirmed without a tag: nothing matches it.
+        assert_eq!(check("D", None, 0), PinOutcome::Confirmed { at_us: 0 });
+        assert_eq!(check("D", Some(tag), 1), again(false));
+        // A confirmation as written before tags: time and scan count.
+        store
+            .attempt(|db| {
+                let txn = db.begin_write().map_err(store.err())?;
+                {
+                    let mut confirmed = txn.open_table(CONFIRMED).map_err(store.err())?;
+                    let mut value = 7i64.to_le_bytes().to_vec();
+                    value.extend_from_slice(&3u64.to_le_bytes());
+                    confirmed
+                        .insert("C", value.as_slice())
+                        .map_err(store.err())?;
+                }
+                txn.commit().map_err(store.err())
+            })
+            .map_err(|(e, _)| e)
+            .expect("old write");
+        assert_eq!(
+            check("C", Some(tag), 8),
+            PinOutcome::AlreadyConfirmed {
+                confirmed_us: 7,
+                same_confirmer: false
+            }
+        );
+        assert_eq!(
+            store.scan_info("C").expect("info").pin_confirmed_us,
+            Some(7)
+        );
+        assert_eq!(decode_confirmation(&[0; 15]), None);
+        assert_eq!(decode_confirmation(&[0; 24]), None);
     }
 }

@@ -55,6 +55,19 @@
 //! anyone else, so a phone that confirmed a genuine tin's PIN cannot show a
 //! warning-free answer to a later buyer.
 //!
+//! A double tap on a slow phone posts the right PIN twice at once: the first
+//! request confirms it, the second (the answer the browser shows) finds it
+//! confirmed and cannot carry the PIN proof, which only the first answer
+//! sets. So the confirmation also keeps a confirmer tag
+//! ([`ViewKey::confirmer_tag`]): the first 16 bytes of
+//! `BLAKE3-keyed(view key, "proofmark-confirmer/1" || u32 LE len(code) || code || u32 LE len(token) || token || client)`,
+//! `token` the confirming request's view token (good for the code) and
+//! `client` its 8-byte [`PinClient`] digest. The right PIN posted again
+//! within [`VIEW_TOKEN_TTL_S`] of the confirmation by a request with the
+//! same good view token from the same client is the same browser's: it is
+//! answered as the confirming browser's reload is, and gets the PIN proof
+//! too. A request without a good view token keeps no tag and matches none.
+//!
 //! The same key makes the digest that stands for a client in the wrong-PIN
 //! limits ([`ViewKey::pin_client`]): the first 8 bytes of
 //! `BLAKE3-keyed(view key, "proofmark-pin-client/1" || u32 LE 1 || family || network)`,
@@ -66,7 +79,7 @@
 //! state is first opened), so tokens and proofs survive a restart of the
 //! server. It is not the PIN key and tells nothing about it.
 
-use super::state::PinClient;
+use super::state::{ConfirmerTag, PinClient};
 
 /// The cookie that carries a view token (path the code's page, `Secure`,
 /// `HttpOnly`, `SameSite=Lax`, lasting [`VIEW_TOKEN_TTL_S`]).
@@ -90,6 +103,8 @@ const VIEW_CONTEXT: &[u8] = b"proofmark-view/1";
 const PIN_CONTEXT: &[u8] = b"proofmark-pin/1";
 /// Domain separation of the digests of PIN clients.
 const CLIENT_CONTEXT: &[u8] = b"proofmark-pin-client/1";
+/// Domain separation of confirmer tags.
+const CONFIRMER_CONTEXT: &[u8] = b"proofmark-confirmer/1";
 const MAC_LEN: usize = 12;
 
 /// The key view tokens and PIN proofs are made and checked with.
@@ -210,6 +225,25 @@ impl ViewKey {
         PinClient::from_bytes(digest)
     }
 
+    /// The confirmer tag of a PIN check of `code` sent with the view token
+    /// `token` (one [`ViewKey::check`] found good) by `client`: what the
+    /// state keeps with a confirmation, so that the same browser's second
+    /// post of the right PIN (a double tap) is told apart from anyone
+    /// else's.
+    pub fn confirmer_tag(&self, code: &str, token: &str, client: PinClient) -> ConfirmerTag {
+        let mut hasher = blake3::Hasher::new_keyed(&self.0);
+        hasher.update(CONFIRMER_CONTEXT);
+        for part in [code, token] {
+            let len = u32::try_from(part.len()).unwrap_or(u32::MAX);
+            hasher.update(&len.to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        hasher.update(client.as_bytes());
+        let mut tag = [0u8; 16];
+        tag.copy_from_slice(&hasher.finalize().as_bytes()[..16]);
+        ConfirmerTag::from_bytes(tag)
+    }
+
     /// Whether `proof` is the PIN proof of `code` confirmed at
     /// `confirmed_us`. It does not expire: the cookie's `Max-Age` bounds it.
     pub fn check_pin_proof(&self, code: &str, confirmed_us: i64, proof: &str) -> bool {
@@ -286,6 +320,31 @@ mod tests {
         let expected = hex::encode(&full.as_bytes()[..12]);
         assert_eq!(k.pin_proof("CODE-1", confirmed_us), expected);
         assert!(k.check_pin_proof("CODE-1", confirmed_us, &expected));
+    }
+
+    #[test]
+    fn a_confirmer_tag_is_the_documented_digest_of_code_token_and_client() {
+        let k = key(7);
+        let client = PinClient::from_bytes([3; 8]);
+        let token = k.token("CODE-1", NOW);
+        let mut message = b"proofmark-confirmer/1".to_vec();
+        message.extend_from_slice(&6u32.to_le_bytes());
+        message.extend_from_slice(b"CODE-1");
+        message.extend_from_slice(&u32::try_from(token.len()).unwrap().to_le_bytes());
+        message.extend_from_slice(token.as_bytes());
+        message.extend_from_slice(&[3; 8]);
+        let full = blake3::keyed_hash(&[7; 32], &message);
+        let tag = k.confirmer_tag("CODE-1", &token, client);
+        assert_eq!(tag.as_bytes().as_slice(), &full.as_bytes()[..16]);
+        // Another token, client, code or key: another tag.
+        let other_token = k.token("CODE-1", NOW + 1_000_000);
+        assert_ne!(k.confirmer_tag("CODE-1", &other_token, client), tag);
+        assert_ne!(
+            k.confirmer_tag("CODE-1", &token, PinClient::from_bytes([4; 8])),
+            tag
+        );
+        assert_ne!(k.confirmer_tag("CODE-2", &token, client), tag);
+        assert_ne!(key(8).confirmer_tag("CODE-1", &token, client), tag);
     }
 
     #[test]
