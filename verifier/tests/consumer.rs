@@ -1048,6 +1048,69 @@ async fn tampered_stores_are_red_and_backend_failures_are_not_called_counterfeit
     );
 }
 
+/// Every page of a code shows the code, in both languages, so that a buyer can compare it
+/// with the one printed on the label: green, amber and red pages, and the pages of a code
+/// that cannot be looked up or shown now. Once, as `<p id="code">`.
+#[tokio::test]
+async fn every_page_of_a_code_shows_the_code() {
+    let s = sample();
+    let clock = TestClock::new();
+    let code_line = |lang: &str| match lang {
+        "en" => format!(
+            "<p id=\"code\">Code: <span class=\"mono\">{}</span></p>",
+            s.code
+        ),
+        _ => format!(
+            "<p id=\"code\">查询码：<span class=\"mono\">{}</span></p>",
+            s.code
+        ),
+    };
+    let shows_code_once = |r: &Reply, lang: &str, what: &str| {
+        assert!(
+            r.body.contains(&code_line(lang)),
+            "{what} {lang}: {}",
+            r.body
+        );
+        assert_eq!(r.body.matches("id=\"code\"").count(), 1, "{what} {lang}");
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let checks: [(&str, Trust); 2] = [("green", trust()), ("amber", Trust::new())];
+    for (what, trust) in checks {
+        let app = app(real_lookup(), consumer(dir.path(), &clock), trust);
+        for lang in ["en", "zh"] {
+            let r = get(&app, &format!("/s/{}?lang={lang}", s.code), &[]).await;
+            assert_eq!(r.status, StatusCode::OK);
+            shows_code_once(&r, lang, what);
+            // Near the top: in the verdict, before the records.
+            let verdict = section(&r.body, "verdict").unwrap();
+            assert!(verdict.contains(&code_line(lang)), "{what}: {verdict}");
+        }
+        drop(app);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let down = app(
+        Arc::new(Failing(|| LookupError::Backend("store unreachable".into()))),
+        consumer(dir.path(), &clock),
+        trust(),
+    );
+    let store = Store::from_url(s.store_dir.to_str().unwrap()).unwrap();
+    let limited = Lookup::open(store, &s.index_dir)
+        .unwrap()
+        .with_max_lot_records(0);
+    let dir = tempfile::tempdir().unwrap();
+    let too_large = app(Arc::new(limited), consumer(dir.path(), &clock), trust());
+    for (what, app) in [("unavailable", &down), ("too large", &too_large)] {
+        for lang in ["en", "zh"] {
+            let r = get(app, &format!("/s/{}?lang={lang}", s.code), &[]).await;
+            assert!(r.status.is_server_error(), "{what}");
+            shows_code_once(&r, lang, what);
+        }
+    }
+    // What is not the form of a code is not shown there either.
+    let r = get(&down, "/s/%3Cb%3E?lang=en", &[]).await;
+    assert!(!r.body.contains("id=\"code\""), "{}", r.body);
+}
+
 /// A code whose lot has more records of its own than the lookup lists gets a
 /// page that says its history cannot be shown: no badge, no partial journey,
 /// and no "try again later".

@@ -6,6 +6,7 @@
 //! logistics timeline (each record shown once, however many batches anchor
 //! it), who provided every record, a summary of records that need the
 //! buyer's attention (a recall, a failed inspection, goods held at customs),
+//! the code itself under the verdict (to compare with the printed label),
 //! and one of three verdicts: a green "verified: the records are authentic
 //! and unaltered", with the chain, transaction and block (for the embedded
 //! ledger: the log entry and checkpoint size) folded under technical

@@ -376,7 +376,8 @@ pub fn render_entry(viewer: &Viewer<'_>, notice: Option<EntryNotice>, typed: &st
     out
 }
 
-/// "Code: <code>", as the unknown and the red pages show it.
+/// "Code: <code>", as every page of a code shows it: a buyer compares it
+/// with the code printed on the label.
 fn code_line(out: &mut String, viewer: &Viewer<'_>, code: &str) {
     let t = viewer.lang.texts();
     let _ = write!(
@@ -495,16 +496,23 @@ pub fn render_too_large(viewer: &Viewer<'_>) -> String {
     warning_page(viewer, t.too_large, t.too_large_detail)
 }
 
+/// A page of a code that cannot be shown now: the notice, and the code asked
+/// for (trimmed) when it is the form of a code.
 fn warning_page(viewer: &Viewer<'_>, heading: &str, detail: &str) -> String {
     let base = code_path(viewer.code);
     let mut out = String::with_capacity(4096);
     open_page(&mut out, viewer, &base);
     let _ = write!(
         out,
-        "<section id=\"verdict\" class=\"warn\" role=\"alert\"><h2 id=\"badge\">{}</h2><p>{}</p></section>",
+        "<section id=\"verdict\" class=\"warn\" role=\"alert\"><h2 id=\"badge\">{}</h2><p>{}</p>",
         Esc(heading),
         Esc(detail)
     );
+    let code = viewer.code.trim();
+    if is_valid_code(code) {
+        code_line(&mut out, viewer, code);
+    }
+    out.push_str("</section>");
     close_page(&mut out);
     out
 }
@@ -622,7 +630,7 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
 /// What the verdict section needs to know of its page.
 #[derive(Debug, Clone, Copy)]
 struct VerdictContext<'a> {
-    /// The code, shown on a red verdict (`None`: not shown).
+    /// The code, shown under the verdict's text (`None`: not shown).
     code: Option<&'a str>,
     /// Whether the page warns that the label may be a copy: a green badge
     /// then says that the records are authentic, not that the label is.
@@ -667,10 +675,16 @@ fn verdict_section(
             };
             let _ = write!(
                 out,
-                "<section id=\"verdict\" class=\"ok\"><h2 id=\"badge\">{}</h2><p>{}</p>\
-                 <details id=\"anchors\"><summary>{}</summary><p>{}</p><ul>",
+                "<section id=\"verdict\" class=\"ok\"><h2 id=\"badge\">{}</h2><p>{}</p>",
                 Esc(heading),
                 Esc(t.verified_detail),
+            );
+            if let Some(code) = context.code {
+                code_line(out, viewer, code);
+            }
+            let _ = write!(
+                out,
+                "<details id=\"anchors\"><summary>{}</summary><p>{}</p><ul>",
                 Esc(t.anchor_details),
                 Esc(anchored),
             );
@@ -723,7 +737,7 @@ fn verdict_section(
             ("warn", "status"),
             (t.unconfirmed, t.unconfirmed_detail),
             reasons,
-            None,
+            context.code,
         ),
         Verification::Failed { reasons } => warning_section(
             out,
