@@ -4,10 +4,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
+use axum::http::{Method, Request, StatusCode, header};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use proofmark_anchor::chain::{ChainsFile, anchor_batch};
@@ -218,9 +219,124 @@ async fn anchored_batch(store: &Store, dir: &Path, batch_id: &str, date: &str) {
         .unwrap();
 }
 
+/// The OpenAPI document, built once.
+fn doc() -> &'static Value {
+    static DOC: OnceLock<Value> = OnceLock::new();
+    DOC.get_or_init(openapi::document)
+}
+
+/// The document's path that `path` is an instance of (`{name}` stands for one segment).
+fn template_of(path: &str) -> Option<&'static str> {
+    let segments: Vec<&str> = path.split('/').collect();
+    doc()["paths"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .find(|template| {
+            let parts: Vec<&str> = template.split('/').collect();
+            parts.len() == segments.len()
+                && parts.iter().zip(&segments).all(|(t, s)| {
+                    t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty())
+                })
+        })
+        .map(String::as_str)
+}
+
+/// The error codes a response of the document names (empty for a response that is no
+/// error answer), its `$ref` to a shared response followed.
+fn documented_codes(response: &Value) -> Vec<String> {
+    let response = match response["$ref"].as_str() {
+        Some(r) => {
+            let name = r.strip_prefix("#/components/responses/").unwrap();
+            &doc()["components"]["responses"][name]
+        }
+        None => response,
+    };
+    response["content"]["application/json"]["schema"]["properties"]["error"]["properties"]
+        ["code"]["enum"]
+        .as_array()
+        .map(|codes| {
+            codes
+                .iter()
+                .map(|c| c.as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts that the OpenAPI document describes this answer of the API: for a path and method it
+/// lists, the status among the operation's responses and an error answer's code among those
+/// that response names; for a path it lists asked with another method, 405
+/// `method_not_allowed` with an `Allow` of exactly the methods it lists for the path (and HEAD
+/// with GET), as its `MethodNotAllowed` response says; for any other path, 404 `not_found`,
+/// its `NotFound` response.
+fn assert_documented(method: &Method, uri: &str, status: StatusCode, allow: &str, body: &[u8]) {
+    let path = uri.split('?').next().unwrap();
+    let code = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+    // The error code, where the answer has a body (a HEAD answer has none).
+    let has_code =
+        |want: &str| code.as_deref() == Some(want) || (*method == Method::HEAD && body.is_empty());
+    let shared = |name: &str| json_ref(&format!("#/components/responses/{name}"));
+    let Some(template) = template_of(path) else {
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {uri}");
+        assert!(has_code("not_found"), "{method} {uri}: {code:?}");
+        assert_eq!(documented_codes(&shared("NotFound")), ["not_found"]);
+        return;
+    };
+    let ops = doc()["paths"][template].as_object().unwrap();
+    let name = if *method == Method::HEAD {
+        "get".to_owned()
+    } else {
+        method.as_str().to_ascii_lowercase()
+    };
+    let Some(op) = ops.get(&name) else {
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert!(has_code("method_not_allowed"), "{method} {uri}: {code:?}");
+        assert_eq!(
+            documented_codes(&shared("MethodNotAllowed")),
+            ["method_not_allowed"]
+        );
+        assert!(
+            doc()["components"]["responses"]["MethodNotAllowed"]["headers"]["Allow"].is_object()
+        );
+        let mut expected: Vec<String> = ops.keys().map(|m| m.to_ascii_uppercase()).collect();
+        if expected.iter().any(|m| m == "GET") {
+            expected.push("HEAD".into());
+        }
+        expected.sort();
+        let mut got: Vec<String> = allow.split(',').map(|m| m.trim().to_owned()).collect();
+        got.sort();
+        assert_eq!(got, expected, "{method} {uri}: Allow {allow:?}");
+        return;
+    };
+    let response = op["responses"]
+        .get(status.as_str())
+        .unwrap_or_else(|| panic!("{method} {template}: {status} is not documented"));
+    let codes = documented_codes(response);
+    if let Some(code) = code.filter(|_| !status.is_success()) {
+        assert!(
+            codes.contains(&code),
+            "{method} {template}: {status} {code} is not documented (it names {codes:?})"
+        );
+    }
+}
+
+/// A `$ref` object.
+fn json_ref(target: &str) -> Value {
+    serde_json::json!({ "$ref": target })
+}
+
 async fn call(router: &Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
+    let (method, uri) = (req.method().clone(), req.uri().to_string());
     let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
+    let allow = res
+        .headers()
+        .get(header::ALLOW)
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
     // Every answer of the API, error or not (SPEC 11.3).
     assert_eq!(res.headers()[header::CACHE_CONTROL], "no-store", "{status}");
     assert_eq!(
@@ -237,6 +353,8 @@ async fn call(router: &Router, req: Request<Body>) -> (StatusCode, String, Vec<u
         .await
         .unwrap()
         .to_vec();
+    // Every answer these tests get is one the OpenAPI document describes.
+    assert_documented(&method, &uri, status, &allow, &body);
     (status, ctype, body)
 }
 
@@ -484,6 +602,54 @@ async fn unknown_and_malformed_codes_and_routes_are_json_errors() {
             .unwrap();
         assert_eq!(error_code(&body), "method_not_allowed", "{method} {uri}");
     }
+}
+
+/// Every path of the OpenAPI document asked with every method, and paths it does not list:
+/// each answer is one the document describes (`call` checks it), a method a path does not take
+/// included (405 with `Allow`), as is a path that is no route (404 `not_found`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_and_method_answers_as_the_openapi_document_says() {
+    let fx = fixture().await;
+    let router = fx.router();
+    let code = production_codes()[0].clone();
+    let mut statuses = Vec::new();
+    for template in doc()["paths"].as_object().unwrap().keys() {
+        let uri = template
+            .replace("{code}", &code)
+            .replace("{batch_id}", BATCH);
+        for method in [
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::OPTIONS,
+        ] {
+            let req = Request::builder()
+                .method(method.clone())
+                .uri(&uri)
+                .body(Body::from(code.clone()))
+                .unwrap();
+            let (status, _, _) = call(&router, req).await;
+            statuses.push(status);
+        }
+    }
+    assert!(statuses.contains(&StatusCode::METHOD_NOT_ALLOWED));
+    for uri in [
+        "/v2/nothing",
+        "/v1/codes",
+        "/v1/codes/",
+        "/v1/codes/a/b",
+        "/healthz/x",
+    ] {
+        let (status, _, _) = get(&router, uri).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    // The integers of the schemas are unsigned 64-bit, as SPEC.md 11.1 says.
+    let source = &doc()["components"]["schemas"]["RecordSource"]["properties"];
+    assert_eq!(source["row"]["format"], "uint64");
+    assert_eq!(source["row"]["minimum"], 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

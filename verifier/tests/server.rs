@@ -121,6 +121,55 @@ async fn a_body_that_does_not_arrive_in_time_is_answered_408_and_closed() {
     server.done.await.unwrap();
 }
 
+/// SPEC.md 11.3: a request target or request headers over the HTTP layer's limits are refused
+/// before any route sees them (414, 431) with an empty body, as the OpenAPI document says for
+/// every operation; the server goes on answering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_over_long_target_or_head_is_refused_as_the_openapi_document_says() {
+    let server = start(limits(16, 30, 30)).await;
+    let doc = proofmark_verifier::api::openapi::document();
+    let long_target = format!(
+        "GET /v1/codes/{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        "1".repeat(70_000)
+    );
+    let many_headers = format!(
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n{}\r\n",
+        (0..200)
+            .map(|i| format!("X-H{i}: v\r\n"))
+            .collect::<String>()
+    );
+    for (request, status, path) in [
+        (long_target, "414", "/v1/codes/{code}"),
+        (many_headers, "431", "/healthz"),
+    ] {
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let answer = read_to_close(&mut s).await;
+        assert!(
+            answer.starts_with(&format!("HTTP/1.1 {status}")),
+            "{answer}"
+        );
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+        assert!(body.is_empty(), "{answer}");
+        assert!(
+            head.to_ascii_lowercase().contains("content-length: 0"),
+            "{head}"
+        );
+        let documented = &doc["paths"][path]["get"]["responses"][status]["$ref"];
+        let name = documented.as_str().unwrap().rsplit('/').next().unwrap();
+        let shared = &doc["components"]["responses"][name];
+        assert!(shared["description"].is_string(), "{status}");
+        assert!(
+            shared.get("content").is_none(),
+            "{status}: the answer has no body"
+        );
+    }
+    let mut s = healthz(server.addr).await;
+    assert!(read_to_close(&mut s).await.starts_with("HTTP/1.1 200"));
+    let _ = server.stop.send(());
+    server.done.await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_over_the_cap_wait_until_one_closes() {
     let server = start(limits(2, 3, 30)).await;

@@ -1,7 +1,12 @@
 //! The OpenAPI 3.1 document of the proof API, built here beside the types it
-//! describes. Tests keep it in sync: its paths are [`super::ROUTES`], and the
+//! describes. Tests keep it in sync: its paths are [`super::ROUTES`], the
 //! properties and required fields of each schema are compared with the keys
-//! of real serialized values (`verifier/tests/api.rs`).
+//! of real serialized values, and every answer the API tests get is one the
+//! document describes: its status among the operation's responses, its error
+//! code among those the response names, a method a route does not take as
+//! `MethodNotAllowed` with the `Allow` the document implies, an unknown path as
+//! `NotFound` (`verifier/tests/api.rs`; the HTTP layer's 414 and 431 in
+//! `verifier/tests/server.rs`).
 
 use std::sync::OnceLock;
 
@@ -9,10 +14,19 @@ use serde_json::{Value, json};
 
 use crate::report::CODE_REPORT_FORMAT;
 
-fn error_response(description: &str) -> Value {
+/// A JSON error answer (`Error`) whose `error.code` is one of `codes`.
+fn error_response(description: &str, codes: &[&str]) -> Value {
     json!({
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        "content": {"application/json": {"schema": error_schema(codes)}}
+    })
+}
+
+/// The `Error` schema, its `error.code` limited to `codes`.
+fn error_schema(codes: &[&str]) -> Value {
+    json!({
+        "$ref": "#/components/schemas/Error",
+        "properties": {"error": {"properties": {"code": {"enum": codes}}}}
     })
 }
 
@@ -25,43 +39,78 @@ fn object(properties: Value, required: &[&str]) -> Value {
     })
 }
 
+/// The answers of the HTTP layer that any operation can get before its route sees the
+/// request (SPEC.md 11.3), by status.
+const HTTP_LAYER_RESPONSES: [(&str, &str); 2] = [("414", "UriTooLong"), ("431", "HeadTooLarge")];
+
+/// An operation: `responses` with the HTTP layer's answers added.
+fn operation(mut op: Value) -> Value {
+    if let Some(responses) = op.get_mut("responses").and_then(Value::as_object_mut) {
+        for (status, name) in HTTP_LAYER_RESPONSES {
+            responses.insert(
+                status.to_owned(),
+                json!({"$ref": format!("#/components/responses/{name}")}),
+            );
+        }
+    }
+    op
+}
+
+/// What the document says of every route and of paths and methods it does not list.
+const DESCRIPTION: &str = "Code reports with Merkle proofs and anchor receipts (schemas/SPEC.md \
+section 11). Every answer of these routes carries `Cache-Control: no-store` and \
+`X-Content-Type-Options: nosniff`; an error answer is the JSON `Error` object, with a stable \
+`error.code`. Beyond the operations listed: a path that is none of them (nor, when the service \
+serves the consumer page, one of its HTML pages under `/s` and `/S`) is answered 404 \
+`not_found` (the `NotFound` response), and a listed path asked with a method it does not take \
+is answered 405 `method_not_allowed` with an `Allow` header that lists the methods it takes \
+(the `MethodNotAllowed` response; a path that takes GET also takes HEAD). The HTTP layer \
+refuses a request it cannot read before any route sees it, with an empty body: 400 for a \
+malformed request line or header, 414 for a request target over its limit (`UriTooLong`), 431 \
+for request headers over its limits (`HeadTooLarge`). Integers are unsigned 64-bit.";
+
 /// The document as JSON.
 pub fn document() -> Value {
     let hex64 = json!({"type": "string", "pattern": "^[0-9a-f]{64}$"});
-    let integer = json!({"type": "integer", "format": "int64", "minimum": 0});
+    // SPEC.md 11.1: unsigned 64-bit (the registry's `uint64`).
+    let integer = json!({"type": "integer", "format": "uint64", "minimum": 0, "maximum": u64::MAX});
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "proofmark proof API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Code reports with Merkle proofs and anchor receipts (schemas/SPEC.md section 11)."
+            "description": DESCRIPTION
         },
         "paths": {
-            "/v1/codes/{code}": {"get": {
+            "/v1/codes/{code}": {"get": operation(json!({
                 "summary": "The report of a code: its records, their proofs and the batches' anchors",
                 "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "The code report", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CodeReport"}}}},
-                    "400": error_response("malformed_code"),
-                    "404": error_response("unknown_code: no anchored batch published to this service holds the code"),
-                    "500": error_response("integrity_failure, report_too_large (a bound lot has more records of its own than the service lists) or internal"),
+                    "400": error_response("malformed_code: the code breaks the code rule (SPEC.md 2.3)", &["malformed_code"]),
+                    "404": error_response("unknown_code: no anchored batch published to this service holds the code", &["unknown_code"]),
+                    "500": error_response("integrity_failure, report_too_large (a bound lot has more records of its own than the service lists) or internal", &["integrity_failure", "report_too_large", "internal"]),
                 }
-            }},
-            "/v1/batches": {"get": {
+            }))},
+            "/v1/batches": {"get": operation(json!({
                 "summary": "The published batches",
-                "responses": {"200": {"description": "The batches, in publishing order", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchList"}}}}}
-            }},
-            "/v1/batches/{batch_id}": {"get": {
+                "responses": {
+                    "200": {"description": "The batches, in publishing order", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchList"}}}},
+                    "500": error_response("integrity_failure (the code index describes a published batch otherwise than its stored manifest) or internal", &["integrity_failure", "internal"]),
+                }
+            }))},
+            "/v1/batches/{batch_id}": {"get": operation(json!({
                 "summary": "One published batch with its anchor receipts",
                 "parameters": [{"name": "batch_id", "in": "path", "required": true, "schema": {"type": "string"}}],
                 "responses": {
                     "200": {"description": "The batch", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BatchDetail"}}}},
-                    "404": error_response("unknown_batch"),
-                    "500": error_response("integrity_failure (the stored manifest, plan or segment roots are not what was published) or internal"),
+                    "404": error_response("unknown_batch", &["unknown_batch"]),
+                    "500": error_response("integrity_failure (the stored manifest, plan or segment roots are not what was published, or the code index describes the batch otherwise than its stored manifest) or internal", &["integrity_failure", "internal"]),
                 }
-            }},
-            "/v1/audit": {"post": {
+            }))},
+            "/v1/audit": {"post": operation(json!({
                 "summary": "Reports of many codes, streamed as NDJSON in request order",
+                "description": "The body names the codes in one of two forms, which the server tells apart by the body alone, whatever its Content-Type: a body whose first character that is not white space is `[` is a JSON array of strings; any other body is UTF-8 text with one code per line (lines end at `\\n`, a `\\r` before it is dropped, white space around a code is removed and blank lines are skipped). A byte order mark is not white space: a body that starts with one is text, and its first line a code. The two media types below are these two forms. At most 1 MiB and 10,000 codes (the service's defaults).",
                 "requestBody": {"required": true, "content": {
                     "application/json": {"schema": {"type": "array", "items": {"type": "string"}}},
                     "text/plain": {"schema": {"type": "string", "description": "one code per line"}}
@@ -71,32 +120,43 @@ pub fn document() -> Value {
                         {"$ref": "#/components/schemas/CodeReport"},
                         {"$ref": "#/components/schemas/AuditError"}
                     ]}}}},
-                    "400": error_response("malformed_body"),
-                    "408": error_response("request_timeout (the body did not arrive in time)"),
-                    "413": error_response("body_too_large or too_many_codes"),
+                    "400": error_response("malformed_body: neither form, not UTF-8, or no code", &["malformed_body"]),
+                    "408": error_response("request_timeout (the body did not arrive in time; the connection is closed)", &["request_timeout"]),
+                    "413": error_response("body_too_large or too_many_codes", &["body_too_large", "too_many_codes"]),
                 }
-            }},
-            "/healthz": {"get": {
+            }))},
+            "/healthz": {"get": operation(json!({
                 "summary": "Liveness",
                 "responses": {"200": {"description": "Serving", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Health"}}}}}
-            }},
-            "/readyz": {"get": {
+            }))},
+            "/readyz": {"get": operation(json!({
                 "summary": "Readiness: whether the service can do all of its work (the consumer page can record scans and PIN checks)",
                 "responses": {
                     "200": {"description": "Ready", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}},
                     "503": {"description": "Not ready; the reasons say why", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Readiness"}}}}
                 }
-            }},
-            "/metrics": {"get": {
+            }))},
+            "/metrics": {"get": operation(json!({
                 "summary": "Counters in the Prometheus text format",
-                "responses": {"200": {"description": "Prometheus text format 0.0.4", "content": {"text/plain": {"schema": {"type": "string"}}}}}
-            }},
-            "/openapi.json": {"get": {
+                "responses": {"200": {"description": "Prometheus text format 0.0.4 (docs/operations.md lists the metrics)", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+            }))},
+            "/openapi.json": {"get": operation(json!({
                 "summary": "This document",
                 "responses": {"200": {"description": "OpenAPI 3.1", "content": {"application/json": {"schema": {"type": "object"}}}}}
-            }},
+            }))},
         },
-        "components": {"schemas": {
+        "components": {
+        "responses": {
+            "NotFound": error_response("not_found: no route has this path", &["not_found"]),
+            "MethodNotAllowed": {
+                "description": "method_not_allowed: the path's route does not take the request's method",
+                "headers": {"Allow": {"description": "The methods the route takes, comma-separated", "required": true, "schema": {"type": "string"}}},
+                "content": {"application/json": {"schema": error_schema(&["method_not_allowed"])}}
+            },
+            "UriTooLong": {"description": "The request target is over the HTTP layer's limit; no body"},
+            "HeadTooLarge": {"description": "The request headers are over the HTTP layer's limits; no body"},
+        },
+        "schemas": {
             "CodeReport": object(json!({
                 "format": {"type": "string", "const": CODE_REPORT_FORMAT},
                 "code": {"type": "string"},
@@ -222,12 +282,59 @@ mod tests {
     fn every_reference_resolves() {
         let doc = document();
         let text = doc.to_string();
-        for piece in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
-            let name = piece.split('"').next().unwrap_or_default();
-            assert!(
-                doc["components"]["schemas"].get(name).is_some(),
-                "{name} is referenced but not defined"
-            );
+        let mut seen = 0;
+        for kind in ["schemas", "responses"] {
+            let prefix = format!("\"$ref\":\"#/components/{kind}/");
+            for piece in text.split(prefix.as_str()).skip(1) {
+                let name = piece.split('"').next().unwrap_or_default();
+                assert!(
+                    doc["components"][kind].get(name).is_some(),
+                    "{kind}/{name} is referenced but not defined"
+                );
+                seen += 1;
+            }
         }
+        assert_eq!(
+            text.matches("\"$ref\"").count(),
+            seen,
+            "a $ref of another form"
+        );
+    }
+
+    /// Every operation lists the HTTP layer's refusals (SPEC.md 11.3), and every error
+    /// answer names the error codes it can carry, each a code of the API.
+    #[test]
+    fn every_operation_lists_its_refusals_and_error_codes() {
+        let doc = document();
+        let ops = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .flat_map(|(_, ops)| ops.as_object().into_iter().flatten());
+        for (method, op) in ops {
+            let responses = op["responses"].as_object().expect("responses");
+            for status in ["414", "431"] {
+                assert!(responses.contains_key(status), "{method}: {status}");
+            }
+            for (status, response) in responses {
+                let schema = &response["content"]["application/json"]["schema"];
+                if schema["$ref"] != "#/components/schemas/Error" {
+                    continue;
+                }
+                let codes = schema["properties"]["error"]["properties"]["code"]["enum"]
+                    .as_array()
+                    .expect("the codes of an error answer");
+                assert!(!codes.is_empty(), "{method} {status}");
+                for code in codes {
+                    let code = code.as_str().unwrap_or_default();
+                    assert!(super::super::ApiError::CODES.contains(&code), "{code}");
+                }
+            }
+        }
+        // Integers are unsigned 64-bit (SPEC.md 11.1).
+        let row = &doc["components"]["schemas"]["RecordSource"]["properties"]["row"];
+        assert_eq!(row["format"], "uint64");
+        assert_eq!(row["minimum"], 0);
+        assert_eq!(row["maximum"], u64::MAX);
     }
 }
