@@ -2707,6 +2707,194 @@ async fn two_posts_of_the_right_pin_at_once_from_one_browser_both_confirm() {
     }
 }
 
+/// A PIN post from `peer` with more headers (`Host`, `Origin`, `Sec-Fetch-Site`, ...).
+fn pin_post_from(code: &str, pin: &str, peer: &str, headers: &[(&str, &str)]) -> Request<Body> {
+    let peer: SocketAddr = peer.parse().unwrap();
+    let mut req = Request::post(format!("/s/{code}/pin?lang=en"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .extension(ConnectInfo(peer));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Body::from(format!("pin={pin}"))).unwrap()
+}
+
+/// A PIN post that the browser says another site made (its `Origin` is not this server's,
+/// or `Sec-Fetch-Site` says so) is refused with the code's page and a notice (403): the PIN
+/// is not checked, and wrong PINs posted that way from many clients lock nothing. Posts
+/// from the page itself, or without either header, are checked.
+#[tokio::test]
+async fn pin_posts_from_other_sites_are_refused() {
+    let s = sample();
+    let wrong = if s.pin == "00000000" {
+        "11111111"
+    } else {
+        "00000000"
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let consumer = consumer(dir.path(), &clock);
+    let app = app(real_lookup(), consumer.clone(), trust());
+    let page = get(&app, &format!("/s/{}", s.code), &[]).await;
+    assert_eq!(page.headers[header::REFERRER_POLICY], "same-origin");
+    const HOST: (&str, &str) = ("host", "shop.example");
+    let refused: [&[(&str, &str)]; 8] = [
+        &[HOST, ("origin", "http://evil.example")],
+        &[HOST, ("origin", "https://shop.example.evil.example")],
+        &[HOST, ("origin", "https://shop.example:8443")],
+        &[HOST, ("origin", "null")],
+        &[("origin", "http://shop.example")],
+        &[HOST, ("sec-fetch-site", "cross-site")],
+        &[HOST, ("sec-fetch-site", "same-site")],
+        &[
+            HOST,
+            ("origin", "https://shop.example"),
+            ("sec-fetch-site", "cross-site"),
+        ],
+    ];
+    // Wrong PINs from other sites, from many clients: far over the code's day limit.
+    for i in 0..120u32 {
+        let headers = refused[i as usize % refused.len()];
+        let peer = format!("192.0.2.{}:40000", i % 200 + 1);
+        let r = send(&app, pin_post_from(&s.code, wrong, &peer, headers)).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(r.headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        let pin = section(&r.body, "pin").unwrap();
+        assert!(
+            plain(pin).contains(
+                "✖ This PIN was not checked: it was sent by another website, not by this page. \
+                 To check it, enter the PIN below on this page."
+            ),
+            "{headers:?}: {pin}"
+        );
+        // The form is there to enter it, and not marked as refused.
+        assert!(pin.contains("<input name=\"pin\""), "{pin}");
+        assert!(!pin.contains("aria-invalid"), "{pin}");
+        assert!(!pin.contains("Wrong PIN"), "{pin}");
+    }
+    let zh = send(
+        &app,
+        Request::post(format!("/s/{}/pin?lang=zh", s.code))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header("origin", "http://evil.example")
+            .body(Body::from(format!("pin={}", s.pin)))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(zh.status, StatusCode::FORBIDDEN);
+    assert!(
+        plain(&zh.body).contains(
+            "✖ 此密码未被验证：它是由其他网站提交的，而不是由本页提交的。如需验证，请在本页下方输入密码。"
+        ),
+        "{}",
+        zh.body
+    );
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"cross_site\"} 121\n"),
+        "{text}"
+    );
+    assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"wrong\"} 0\n"));
+    // Nothing was locked or confirmed: the page's own posts are checked. Its origin, with
+    // or without the default port, over HTTPS through a proxy the server does not know of,
+    // or `null` when the browser says the post is same-origin; and a post without either
+    // header (an old browser).
+    let own: [&[(&str, &str)]; 6] = [
+        &[HOST, ("origin", "http://shop.example")],
+        &[HOST, ("origin", "https://shop.example:443")],
+        &[HOST, ("origin", "HTTPS://Shop.Example")],
+        &[HOST, ("origin", "null"), ("sec-fetch-site", "same-origin")],
+        &[
+            HOST,
+            ("origin", "https://shop.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
+        &[],
+    ];
+    for headers in own {
+        let r = send(
+            &app,
+            pin_post_from(&s.code, wrong, "198.51.100.1:40000", headers),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{headers:?}");
+        assert!(r.body.contains("Wrong PIN"), "{headers:?}");
+        let r = send(
+            &app,
+            pin_post_from(&s.code, &s.pin, "198.51.100.1:40000", headers),
+        )
+        .await;
+        assert_eq!(r.status, StatusCode::OK, "{headers:?}: {}", r.body);
+    }
+    let text = prometheus(&consumer);
+    assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed\"} 1\n"));
+}
+
+/// Behind a trusted reverse proxy, the host and scheme that the proxy forwards are the
+/// server's own; from anyone else those headers are not believed.
+#[tokio::test]
+async fn behind_a_trusted_proxy_the_forwarded_host_and_scheme_are_the_origin() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let proxy = ProxyHeader {
+        name: header::HeaderName::from_static("x-forwarded-for"),
+        proxies: vec!["10.0.0.0/8".parse().unwrap()],
+    };
+    let consumer = consumer(dir.path(), &clock).with_proxy_header(Some(proxy));
+    let app = app(real_lookup(), consumer, trust());
+    let forwarded = [
+        ("host", "10.0.0.2:8080"),
+        ("x-forwarded-host", "shop.example"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-for", "203.0.113.5"),
+    ];
+    let with_origin = |origin: &'static str| {
+        let mut headers = forwarded.to_vec();
+        headers.push(("origin", origin));
+        headers
+    };
+    let status = |peer: &'static str, headers: Vec<(&'static str, &'static str)>| {
+        let app = app.clone();
+        async move {
+            send(&app, pin_post_from(&s.code, "0000", peer, &headers))
+                .await
+                .status
+        }
+    };
+    // A wrong PIN: checked (422), or refused (403).
+    let proxy = "10.0.0.9:50000";
+    assert_eq!(
+        status(proxy, with_origin("https://shop.example")).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        status(proxy, with_origin("http://shop.example")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(proxy, with_origin("https://10.0.0.2:8080")).await,
+        StatusCode::FORBIDDEN
+    );
+    // Without X-Forwarded-Proto the scheme is not known: either is taken.
+    let mut no_proto = with_origin("http://shop.example");
+    no_proto.retain(|(k, _)| *k != "x-forwarded-proto");
+    assert_eq!(
+        status(proxy, no_proto).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    // From outside the proxies the forwarded headers say nothing: the Host is compared.
+    let outside = "192.0.2.1:50000";
+    assert_eq!(
+        status(outside, with_origin("https://shop.example")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status(outside, with_origin("http://10.0.0.2:8080")).await,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
 /// A check that calls every report verified, anchored in the ledger: for pages whose
 /// records were edited by the test.
 struct AlwaysVerified;

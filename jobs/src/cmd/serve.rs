@@ -65,7 +65,9 @@ pub struct ServeArgs {
     /// A network (`10.0.0.0/8`, `2001:db8::/32`) or address (`127.0.0.1`)
     /// of the reverse proxies whose --client-address-header is believed:
     /// from anyone else the header could name a new address on every request.
-    /// Repeatable; needed with --client-address-header.
+    /// Their `X-Forwarded-Host` and `X-Forwarded-Proto` are believed too, as
+    /// the host and scheme that a PIN post's `Origin` must match (a post from
+    /// another site is refused). Repeatable; needed with --client-address-header.
     #[arg(
         long = "trusted-proxy",
         value_name = "CIDR",

@@ -445,6 +445,10 @@ pub struct Texts {
     pub pin_unavailable: &'static str,
     /// The PIN could not be checked now (the server's state failed).
     pub pin_try_later: &'static str,
+    /// The PIN was not checked: it was posted by another website's page.
+    pub pin_foreign: &'static str,
+    /// After a notice, when the page shows the PIN form: enter it here.
+    pub pin_enter_here: &'static str,
     /// Heading of the product section.
     pub product: &'static str,
     /// The product section of an item without a published production
@@ -588,6 +592,8 @@ static ZH: Texts = Texts {
     pin_none: "此码没有登记防伪密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
     pin_try_later: "暂时无法验证密码，请稍后再试。您的密码未被记录为错误。",
+    pin_foreign: "✖ 此密码未被验证：它是由其他网站提交的，而不是由本页提交的。",
+    pin_enter_here: "如需验证，请在本页下方输入密码。",
     product: "产品",
     product_missing: "未发布此商品的生产记录，因此无法显示产品信息（名称、批号、生产日期和保质期）。以下记录均已核验，但请向品牌方确认产品信息。",
     product_missing_unverified: "未发布此商品的生产记录，因此无法显示产品信息（名称、批号、生产日期和保质期）。以下记录也未能核验，请向品牌方确认产品信息。",
@@ -696,6 +702,8 @@ static EN: Texts = Texts {
     pin_none: "No scratch-off PIN is registered for this code.",
     pin_unavailable: "PIN checks are not available on this server.",
     pin_try_later: "The PIN cannot be checked just now. Please try again later; this attempt does not count as wrong.",
+    pin_foreign: "✖ This PIN was not checked: it was sent by another website, not by this page.",
+    pin_enter_here: "To check it, enter the PIN below on this page.",
     product: "Product",
     product_missing: "No production record of this item is published, so its product details (name, lot, production and best-before dates) cannot be shown. The records below are verified, but check the product details with the brand.",
     product_missing_unverified: "No production record of this item is published, so its product details (name, lot, production and best-before dates) cannot be shown. The records below could not be verified either: check the product details with the brand.",

@@ -28,6 +28,7 @@ pub struct ConsumerMetrics {
     pin_code_locked: AtomicU64,
     pin_malformed: AtomicU64,
     pin_absent: AtomicU64,
+    pin_foreign: AtomicU64,
 }
 
 /// The outcome of a page view.
@@ -106,6 +107,11 @@ impl ConsumerMetrics {
         self.pin_confirmed_again.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a PIN post refused as coming from another site.
+    pub fn pin_foreign(&self) {
+        self.pin_foreign.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Counts a submitted value that is not a PIN.
     pub fn pin_malformed(&self) {
         self.pin_malformed.fetch_add(1, Ordering::Relaxed);
@@ -157,6 +163,7 @@ impl ConsumerMetrics {
             ("code_locked", &self.pin_code_locked),
             ("malformed", &self.pin_malformed),
             ("no_pin", &self.pin_absent),
+            ("cross_site", &self.pin_foreign),
             ("state_error", &self.pin_state_failed),
         ] {
             let _ = writeln!(

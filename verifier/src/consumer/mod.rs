@@ -38,7 +38,7 @@
 //! (`308`) to its canonical `/s/{code}` (see [`routes`]).
 //!
 //! `POST /s/{code}/pin` checks the label's scratch-off PIN against its keyed
-//! hash; wrong PINs are limited per client and per code ([`PinPolicy`]: the
+//! hash, unless the browser says another site posted it ([`origin`]); wrong PINs are limited per client and per code ([`PinPolicy`]: the
 //! form is shown disabled, with the time it opens again, while they lock
 //! it); once a PIN is
 //! confirmed every later page of the code (a view, or the answer to any
@@ -53,7 +53,8 @@
 //!
 //! The steps of a request, one module each: [`i18n`] (language and zone),
 //! the lookup, [`verdict`] (verification to badge), [`state`] (scans and
-//! PINs, with [`pin`] for keys and hashes), [`journey`] (records to
+//! PINs, with [`pin`] for keys and hashes, and [`origin`], which refuses
+//! PIN posts from other sites), [`journey`] (records to
 //! sections), [`page`] (the page's HTML, escaped with [`html`], with
 //! [`sections`] for the records' own), [`view`] (view tokens and PIN
 //! proofs); [`routes`] ties them together and [`metrics`] counts them.
@@ -80,6 +81,7 @@ pub mod i18n;
 pub mod journey;
 pub mod metrics;
 pub mod orgs;
+pub mod origin;
 pub mod page;
 pub mod pin;
 pub mod routes;

@@ -115,6 +115,9 @@ pub enum PinNotice {
     Unavailable,
     /// The PIN could not be checked now: the state cannot be written.
     TryLater,
+    /// The PIN was not checked: the post came from another site
+    /// ([`super::origin`]).
+    Foreign,
 }
 
 /// Everything the page of a known code shows.
@@ -810,6 +813,17 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
         })) => lock,
         _ => page.pin_lock,
     };
+    let confirmed_now = matches!(
+        notice,
+        Some(
+            PinNotice::Outcome(PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. })
+                | PinNotice::ConfirmedHere { .. }
+        )
+    );
+    // Not while the state cannot be read: the PIN may have been confirmed already.
+    let show_form = page
+        .scans
+        .is_some_and(|s| s.pin_confirmed_us.is_none() && !confirmed_now);
     let (class, message) = match notice {
         // Nothing was checked: while locked, the form says until when.
         None => match locked {
@@ -828,6 +842,16 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
         }
         Some(PinNotice::Unavailable) => ("warn", Some(Esc(t.pin_unavailable).to_string())),
         Some(PinNotice::TryLater) => ("warn", Some(Esc(t.pin_try_later).to_string())),
+        Some(PinNotice::Foreign) => {
+            let mut message = Esc(t.pin_foreign).to_string();
+            if show_form {
+                if viewer.lang == Lang::En {
+                    message.push(' ');
+                }
+                message.push_str(&Esc(t.pin_enter_here).to_string());
+            }
+            ("bad", Some(message))
+        }
         Some(PinNotice::ConfirmedHere { confirmed_us }) => (
             "ok",
             Some(fill(
@@ -869,17 +893,6 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
             PinOutcome::NoPin => ("warn", Some(Esc(t.pin_none).to_string())),
         },
     };
-    let confirmed_now = matches!(
-        notice,
-        Some(
-            PinNotice::Outcome(PinOutcome::Confirmed { .. } | PinOutcome::AlreadyConfirmed { .. })
-                | PinNotice::ConfirmedHere { .. }
-        )
-    );
-    // Not while the state cannot be read: the PIN may have been confirmed already.
-    let show_form = page
-        .scans
-        .is_some_and(|s| s.pin_confirmed_us.is_none() && !confirmed_now);
     if message.is_none() && !show_form {
         return;
     }

@@ -19,6 +19,11 @@
 //! counts at most once per two hours per code. Only a counted scan sets a
 //! token; views do not renew it.
 //!
+//! A PIN post that the browser says another site made is refused (`403`,
+//! the code's page with a notice) before the PIN is compared or counted
+//! ([`super::origin`]). The pages are sent with `Referrer-Policy:
+//! same-origin`, which keeps the browser's `Origin` on their own form's post.
+//!
 //! The PIN answer that confirms a code's PIN sets the [`PIN_COOKIE`], the
 //! PIN proof of that confirmation. With it, the browser that confirmed the
 //! PIN is told so: the right PIN posted again (a reload of that answer)
@@ -47,6 +52,7 @@ use super::error::ConsumerError;
 use super::html::path_segment;
 use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang, fold_full_width};
 use super::metrics::ViewOutcome;
+use super::origin::{ForeignPost, foreign_post};
 use super::page::{
     CODE_INPUT_MAX_CHARS, CodePage, EntryNotice, PinNotice, PinPanel, Viewer, code_path,
     render_code_page, render_entry, render_not_verified, render_too_large, render_unavailable,
@@ -174,9 +180,11 @@ fn html_response(status: StatusCode, prefs: &Prefs, body: String) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // The page's own PIN form posts with its origin ([`super::origin`]); no other site
+    // is told which page a viewer came from.
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -545,6 +553,20 @@ impl axum::extract::FromRequestParts<App> for RequestClient {
     }
 }
 
+/// Whether a request comes from another site ([`super::origin`]).
+struct PostSite(Option<ForeignPost>);
+
+impl axum::extract::FromRequestParts<App> for PostSite {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &App,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(PostSite(foreign_post(&app.consumer, parts)))
+    }
+}
+
 /// `GET /s/{code}` (and `HEAD`, which axum's `get` also serves). A `GET`
 /// is a scan, and answers with a view token of the code in a cookie, unless
 /// it sends a good view token of the code, whatever its query (the browser
@@ -669,6 +691,7 @@ async fn submit_pin(
     Path(code): Path<String>,
     query: Result<Query<ViewQuery>, QueryRejection>,
     RequestClient(client): RequestClient,
+    PostSite(foreign): PostSite,
     headers: HeaderMap,
     form: Result<Form<PinForm>, FormRejection>,
 ) -> Response {
@@ -699,6 +722,13 @@ async fn submit_pin(
             orgs: &app.consumer.orgs,
         };
         let candidate = match (&app.consumer.key, normalize_pin(&pin)) {
+            // Another site's page made the browser post it: not checked, and not counted
+            // against anyone's limits.
+            _ if foreign.is_some() => {
+                tracing::warn!(?foreign, "a PIN post from another site was refused");
+                app.consumer.metrics.pin_foreign();
+                Err(PinNotice::Foreign)
+            }
             (None, _) => Err(PinNotice::Unavailable),
             (Some(_), None) => {
                 app.consumer.metrics.pin_malformed();
@@ -794,6 +824,7 @@ async fn submit_pin(
             Err(notice @ (PinNotice::Unavailable | PinNotice::TryLater)) => {
                 (notice, StatusCode::SERVICE_UNAVAILABLE, None)
             }
+            Err(notice @ PinNotice::Foreign) => (notice, StatusCode::FORBIDDEN, None),
             Err(notice) => (notice, StatusCode::UNPROCESSABLE_ENTITY, None),
         };
         let (report, verification) = match verify(&app, report).await {
