@@ -646,6 +646,16 @@ async fn every_route_and_method_answers_as_the_openapi_document_says() {
         let (status, _, _) = get(&router, uri).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
     }
+    // As docs/operations.md says of the request counter's labels: a method a route does not
+    // take counts under the route, a path of no route under `unmatched`.
+    let (_, _, metrics) = get(&router, "/metrics").await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    for line in [
+        "proofmark_http_requests_total{route=\"/healthz\",status=\"405\"} 5",
+        "proofmark_http_requests_total{route=\"unmatched\",status=\"404\"} 5",
+    ] {
+        assert!(metrics.contains(line), "{line}: {metrics}");
+    }
     // The integers of the schemas are unsigned 64-bit, as SPEC.md 11.1 says.
     let source = &doc()["components"]["schemas"]["RecordSource"]["properties"];
     assert_eq!(source["row"]["format"], "uint64");
