@@ -2920,10 +2920,12 @@ impl proofmark_verifier::consumer::ReportCheck for AlwaysVerified {
     }
 }
 
-/// A recall, a failed inspection or goods held at customs is summed up near the top of the
-/// page, under the badge: red for a grave one, amber for a caution only.
+/// A recall, a failed inspection or goods held at customs is the page's headline warning,
+/// at its top above the badge: headed by the gravest, each with its date, and what the buyer
+/// should do; red for a grave one, amber for a caution only. The green badge then says that
+/// the records, the warning included, are authentic, not that all is well.
 #[tokio::test]
-async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge() {
+async fn recalls_failed_inspections_and_held_goods_head_the_page() {
     let s = sample();
     let clock = TestClock::new();
     let zone = ViewerZone::default_zone();
@@ -2956,8 +2958,23 @@ async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge
     let alerts = section(&r.body, "alerts").expect("a summary");
     assert!(alerts.contains("class=\"warn\""), "{alerts}");
     assert!(
+        alerts.contains("<h2>⚠ Customs held this product, and no release is recorded</h2>"),
+        "{alerts}"
+    );
+    assert!(
         alerts.contains("<li>Customs: held (<time datetime=\""),
         "{alerts}"
+    );
+    assert!(
+        alerts.contains("<strong>It may not be cleared for sale: check with the seller.</strong>"),
+        "{alerts}"
+    );
+    assert!(
+        r.body.contains(
+            "<h2 id=\"badge\">✔ Records authentic and unaltered, the warning above included</h2>"
+        ),
+        "{}",
+        r.body
     );
     let journey = section(&r.body, "journey").unwrap();
     assert!(journey.contains(">Held by customs</a>"), "{journey}");
@@ -2997,9 +3014,26 @@ async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge
     assert!(green(&r.body));
     let alerts = section(&r.body, "alerts").expect("a summary");
     assert!(
-        alerts.contains("id=\"alerts\" class=\"bad\" role=\"alert\""),
+        alerts.contains(
+            "id=\"alerts\" class=\"bad\" role=\"alert\"><h2>⚠ This product has been recalled</h2>"
+        ),
         "{alerts}"
     );
+    // What to do, gravest first: the recall, the failed inspection, the held goods.
+    let advice: Vec<&str> = alerts
+        .split("<p class=\"advice\"><strong>")
+        .skip(1)
+        .map(|p| p.split("</strong>").next().unwrap())
+        .collect();
+    assert_eq!(
+        advice,
+        [
+            "Stop using this product and contact the brand or the seller about the recall.",
+            "Do not use this product until you have checked with the brand or the seller.",
+            "It may not be cleared for sale: check with the seller.",
+        ]
+    );
+    assert!(!r.body.contains("✔ Verified: this product"), "{}", r.body);
     // Each with its date, in the viewer's zone, as a <time>.
     let dated = |text: &str, date: &str| {
         let (before, after) = text.split_once("{date}").unwrap();
@@ -3014,9 +3048,14 @@ async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge
         &inspection_date,
     );
     assert!(alerts.contains("<li>Customs: held (<time datetime=\""));
-    // Under the badge, above the PIN form and the records.
+    // First on the page: above the badge, the PIN form and the records.
     let at = |id: &str| r.body.find(&format!("id=\"{id}\"")).unwrap();
-    assert!(at("verdict") < at("alerts"));
+    assert!(
+        r.body[..at("alerts")].ends_with("<main><section "),
+        "{}",
+        r.body
+    );
+    assert!(at("alerts") < at("verdict"));
     assert!(at("alerts") < at("pin"));
     assert!(at("alerts") < at("product"));
     let zh = get(&page, &format!("/s/{}?lang=zh", s.code), &[]).await;
@@ -3036,6 +3075,18 @@ async fn recalls_failed_inspections_and_held_goods_are_summed_up_under_the_badge
     assert!(
         alerts.contains("<li>海关：扣留（<time datetime=\""),
         "{alerts}"
+    );
+    assert!(alerts.contains("<h2>⚠ 此商品已被召回</h2>"), "{alerts}");
+    assert!(
+        alerts
+            .contains("<strong>请立即停止使用此商品，并联系品牌方或销售方了解召回事宜。</strong>"),
+        "{alerts}"
+    );
+    assert!(
+        zh.body
+            .contains("<h2 id=\"badge\">✔ 记录真实、未被篡改（包括以上警示）</h2>"),
+        "{}",
+        zh.body
     );
 }
 
@@ -3144,7 +3195,8 @@ async fn the_style_sheet_keeps_the_page_readable() {
         "main{max-width:42rem;margin:0 auto;padding:.75rem;box-sizing:border-box}",
         // 4.5:1 on white.
         ".conditional{color:#8a5300",
-        "#verdict h2{font-size:1.4rem}",
+        // The verdict and the warning that heads the page above it are the headlines.
+        "#verdict h2,#alerts h2{font-size:1.4rem}",
         "time,small{white-space:nowrap}",
         "min-height:44px",
     ] {

@@ -9,6 +9,8 @@
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 
+use super::journey::AlertKind;
+
 /// Cookie that remembers the chosen language.
 pub const LANG_COOKIE: &str = "pm_lang";
 /// Cookie that remembers the chosen time zone.
@@ -334,9 +336,34 @@ pub struct Texts {
     pub unconfirmed: &'static str,
     /// Explanation of that notice.
     pub unconfirmed_detail: &'static str,
-    /// Heading of the summary of records that need attention (a recall, a
-    /// failed inspection, goods held at customs).
-    pub alerts: &'static str,
+    /// The verified badge's heading while the page warns of a record at its
+    /// top (a recall, a failed inspection, ...): the records, that one
+    /// included, are authentic; the product is not vouched for.
+    pub verified_alert: &'static str,
+    /// The heading of the page's warning when its gravest record is a recall.
+    pub alert_heading_recalled: &'static str,
+    /// What the buyer should do about a recall.
+    pub alert_advice_recalled: &'static str,
+    /// The heading when the gravest is a destruction.
+    pub alert_heading_destroyed: &'static str,
+    /// What the buyer should do about an item recorded as destroyed.
+    pub alert_advice_destroyed: &'static str,
+    /// The heading when the gravest is goods refused entry by customs.
+    pub alert_heading_customs_rejected: &'static str,
+    /// What the buyer should do about goods refused entry.
+    pub alert_advice_customs_rejected: &'static str,
+    /// The heading when the gravest is a failed inspection.
+    pub alert_heading_inspection_failed: &'static str,
+    /// What the buyer should do about a failed inspection.
+    pub alert_advice_inspection_failed: &'static str,
+    /// The heading when the gravest is a return.
+    pub alert_heading_returned: &'static str,
+    /// What the buyer should do about a returned item.
+    pub alert_advice_returned: &'static str,
+    /// The heading when the gravest is goods held by customs.
+    pub alert_heading_customs_held: &'static str,
+    /// What the buyer should do about goods held by customs.
+    pub alert_advice_customs_held: &'static str,
     /// A recall, on `{date}`.
     pub alert_recalled: &'static str,
     /// A return, on `{date}`.
@@ -542,7 +569,19 @@ static ZH: Texts = Texts {
     not_verified_detail: "此码的信息与品牌方登记的不一致，可能已被篡改。请勿相信本页信息，请联系品牌方核实。",
     unconfirmed: "⚠ 暂时无法确认",
     unconfirmed_detail: "暂时无法完成核验。这并不代表商品是假冒的，请稍后再扫一次；如仍出现此提示，请联系品牌方。",
-    alerts: "⚠ 请注意：此商品有以下异常记录",
+    verified_alert: "✔ 记录真实、未被篡改（包括以上警示）",
+    alert_heading_recalled: "⚠ 此商品已被召回",
+    alert_advice_recalled: "请立即停止使用此商品，并联系品牌方或销售方了解召回事宜。",
+    alert_heading_destroyed: "⚠ 此商品已被记录为销毁",
+    alert_advice_destroyed: "已销毁的商品不应在售：请勿使用，并联系品牌方或销售方。",
+    alert_heading_customs_rejected: "⚠ 此商品被海关拒绝入境",
+    alert_advice_customs_rejected: "被拒绝入境的商品不应在境内销售：请勿使用，并联系销售方。",
+    alert_heading_inspection_failed: "⚠ 此商品检验不合格",
+    alert_advice_inspection_failed: "在向品牌方或销售方确认之前，请勿使用此商品。",
+    alert_heading_returned: "⚠ 此商品曾被退回",
+    alert_advice_returned: "如果您是作为新品购买的，请在使用前联系销售方。",
+    alert_heading_customs_held: "⚠ 此商品被海关扣留，且没有放行记录",
+    alert_advice_customs_held: "此商品可能尚未获准销售：请向销售方确认。",
     alert_recalled: "已于 {date} 召回",
     alert_returned: "已于 {date} 退回",
     alert_destroyed: "已于 {date} 销毁",
@@ -652,7 +691,19 @@ static EN: Texts = Texts {
     not_verified_detail: "This code's information does not match what the brand registered; it may have been tampered with. Do not trust the information on this page, and contact the brand to check.",
     unconfirmed: "⚠ Cannot confirm right now",
     unconfirmed_detail: "The check cannot be completed right now. This does not mean the product is fake. Please scan again later; if you still see this notice, contact the brand.",
-    alerts: "⚠ Please note: records that need your attention",
+    verified_alert: "✔ Records authentic and unaltered, the warning above included",
+    alert_heading_recalled: "⚠ This product has been recalled",
+    alert_advice_recalled: "Stop using this product and contact the brand or the seller about the recall.",
+    alert_heading_destroyed: "⚠ This item was recorded as destroyed",
+    alert_advice_destroyed: "A destroyed item should not be on sale: do not use it, and contact the brand or the seller.",
+    alert_heading_customs_rejected: "⚠ Customs refused entry to this product",
+    alert_advice_customs_rejected: "Goods refused entry should not be on sale here: do not use it, and contact the seller.",
+    alert_heading_inspection_failed: "⚠ This product failed an inspection",
+    alert_advice_inspection_failed: "Do not use this product until you have checked with the brand or the seller.",
+    alert_heading_returned: "⚠ This item was returned",
+    alert_advice_returned: "If you bought it as new, contact the seller before using it.",
+    alert_heading_customs_held: "⚠ Customs held this product, and no release is recorded",
+    alert_advice_customs_held: "It may not be cleared for sale: check with the seller.",
     alert_recalled: "Recalled on {date}",
     alert_returned: "Returned on {date}",
     alert_destroyed: "Destroyed on {date}",
@@ -738,6 +789,30 @@ static EN: Texts = Texts {
     none: "None yet",
     unknown_value: "—",
 };
+
+impl Texts {
+    /// The heading and the advice of the page's warning about a record of
+    /// `kind`.
+    pub fn alert_words(&self, kind: AlertKind) -> (&'static str, &'static str) {
+        match kind {
+            AlertKind::Recalled => (self.alert_heading_recalled, self.alert_advice_recalled),
+            AlertKind::Destroyed => (self.alert_heading_destroyed, self.alert_advice_destroyed),
+            AlertKind::CustomsRejected => (
+                self.alert_heading_customs_rejected,
+                self.alert_advice_customs_rejected,
+            ),
+            AlertKind::InspectionFailed => (
+                self.alert_heading_inspection_failed,
+                self.alert_advice_inspection_failed,
+            ),
+            AlertKind::Returned => (self.alert_heading_returned, self.alert_advice_returned),
+            AlertKind::CustomsHeld => (
+                self.alert_heading_customs_held,
+                self.alert_advice_customs_held,
+            ),
+        }
+    }
+}
 
 /// The label of a closed-set value (logistics event, inspection type and
 /// result, customs status, record kind) in `lang`; `None` for a value not in

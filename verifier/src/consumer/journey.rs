@@ -67,16 +67,48 @@ pub enum Alert<'a> {
     },
 }
 
+/// What an [`Alert`] is about, gravest last (so that the greatest is the one
+/// the page's warning is headed by).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AlertKind {
+    /// Goods held by customs, which may yet be released.
+    CustomsHeld,
+    /// The item was returned.
+    Returned,
+    /// An inspection failed.
+    InspectionFailed,
+    /// Customs refused the goods entry.
+    CustomsRejected,
+    /// The item was destroyed.
+    Destroyed,
+    /// The item was recalled.
+    Recalled,
+}
+
 impl Alert<'_> {
+    /// What it is about.
+    pub fn kind(&self) -> AlertKind {
+        match self {
+            Alert::Logistics {
+                event: "recalled", ..
+            } => AlertKind::Recalled,
+            Alert::Logistics {
+                event: "destroyed", ..
+            } => AlertKind::Destroyed,
+            Alert::Logistics { .. } => AlertKind::Returned,
+            Alert::InspectionFailed { .. } => AlertKind::InspectionFailed,
+            Alert::Customs {
+                status: "rejected", ..
+            } => AlertKind::CustomsRejected,
+            Alert::Customs { .. } => AlertKind::CustomsHeld,
+        }
+    }
+
     /// Whether it is grave (red): a recall, a destruction, a failed
     /// inspection, goods refused entry. A return and goods held at customs
     /// (which may yet be released) are a caution (amber).
     pub fn is_grave(&self) -> bool {
-        match self {
-            Alert::Logistics { event, .. } => *event != "returned",
-            Alert::InspectionFailed { .. } => true,
-            Alert::Customs { status, .. } => *status == "rejected",
-        }
+        self.kind() >= AlertKind::InspectionFailed
     }
 
     /// The alert a record raises, if any.

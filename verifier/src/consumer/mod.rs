@@ -4,8 +4,9 @@
 //! a phone, in Chinese or English) with the item's product, lot, origin,
 //! factory and certifications, its inspections, customs declarations and
 //! logistics timeline (each record shown once, however many batches anchor
-//! it), who provided every record, a summary of records that need the
-//! buyer's attention (a recall, a failed inspection, goods held at customs),
+//! it), who provided every record, a warning at the top about records that
+//! need the buyer's attention (a recall, a failed inspection, goods held at
+//! customs) with what to do about them,
 //! the code itself under the verdict (to compare with the printed label),
 //! and one of three verdicts: a green "verified: the records are authentic
 //! and unaltered", with the chain, transaction and block (for the embedded

@@ -50,7 +50,7 @@ header{background:#123;color:#fff;padding:.75rem 1rem;display:flex;justify-conte
 header h1{font-size:1.15rem;margin:0}header a{color:#fff}\
 main{max-width:42rem;margin:0 auto;padding:.75rem;box-sizing:border-box}\
 section{background:#fff;border-radius:.5rem;padding:.75rem 1rem;margin:.75rem 0;box-shadow:0 1px 2px rgba(0,0,0,.08)}\
-h2{font-size:1.05rem;margin:.1rem 0 .5rem}#verdict h2{font-size:1.4rem}\
+h2{font-size:1.05rem;margin:.1rem 0 .5rem}#verdict h2,#alerts h2{font-size:1.4rem}\
 .ok{border-left:.4rem solid #1a7f37;background:#eafbea}.ok h2{color:#1a7f37}\
 .bad{border-left:.4rem solid #c62828;background:#fdecea}.bad h2{color:#c62828}\
 .warn{border-left:.4rem solid #b26a00;background:#fff8e1}.warn h2{color:#8a5300}\
@@ -480,6 +480,7 @@ pub fn render_not_verified(viewer: &Viewer<'_>, reason: &str) -> String {
         VerdictContext {
             code: is_valid_code(code).then_some(code),
             copy_warning: false,
+            alert: false,
         },
     );
     close_page(&mut out);
@@ -536,6 +537,10 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
             Esc(t.state_unreadable_detail)
         );
     }
+    // A recall, a destruction, a failed inspection, goods refused or held at customs: what
+    // the buyer must know about the product before anything else.
+    let journey = Journey::from_report(page.report);
+    alerts_section(&mut out, viewer, &journey.alerts);
     let scans = page.scans.unwrap_or_default();
     // Times in sentences are `<time>` too: kept on one line, and machine-readable.
     let first = time_tag(viewer, scans.first_scan_us);
@@ -596,10 +601,9 @@ pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
         VerdictContext {
             code: Some(viewer.code),
             copy_warning: page.copy_warning.is_some(),
+            alert: !journey.alerts.is_empty(),
         },
     );
-    let journey = Journey::from_report(page.report);
-    alerts_section(&mut out, viewer, &journey.alerts);
     pin_section(&mut out, viewer, page, &base);
     product_section(
         &mut out,
@@ -638,6 +642,10 @@ struct VerdictContext<'a> {
     /// Whether the page warns that the label may be a copy: a green badge
     /// then says that the records are authentic, not that the label is.
     copy_warning: bool,
+    /// Whether the page warns of a record above the verdict (a recall, ...):
+    /// a green badge then says that the records, that one included, are
+    /// authentic, not that all is well with the product.
+    alert: bool,
 }
 
 /// A transaction hash as shown: `0x9f3a…b2e4` when longer than 14
@@ -663,6 +671,8 @@ fn verdict_section(
         Verification::Verified { anchors } => {
             let heading = if context.copy_warning {
                 t.verified_copied
+            } else if context.alert {
+                t.verified_alert
             } else {
                 t.verified
             };

@@ -15,7 +15,9 @@ use std::ptr;
 use super::countries::country_name;
 use super::html::Esc;
 use super::i18n::{Lang, customs_event, fill, format_days, label};
-use super::journey::{Alert, Journey, attachments, int, micros, shown_time, text, text_list};
+use super::journey::{
+    Alert, AlertKind, Journey, attachments, int, micros, shown_time, text, text_list,
+};
 use super::page::{Viewer, date_tag, time_tag, zone_line};
 use crate::report::RecordEntry;
 
@@ -385,15 +387,22 @@ fn logistics_event(out: &mut String, viewer: &Viewer<'_>, entry: &RecordEntry) {
     );
 }
 
-/// The summary of the records that need the buyer's attention, near the
-/// top: red when one is grave (a recall, a destruction, a failed
-/// inspection, goods refused entry), amber otherwise; nothing when there is
-/// none.
+/// The page's warning about the records that need the buyer's attention, at
+/// its top: headed by the gravest (a recall first), each listed with its
+/// date, then what the buyer should do about each kind, gravest first; red
+/// when one is grave (a recall, a destruction, a failed inspection, goods
+/// refused entry), amber otherwise; nothing when there is none.
 pub(super) fn alerts_section(out: &mut String, viewer: &Viewer<'_>, alerts: &[Alert<'_>]) {
     if alerts.is_empty() {
         return;
     }
     let t = viewer.lang.texts();
+    let mut kinds: Vec<AlertKind> = alerts.iter().map(Alert::kind).collect();
+    kinds.sort_unstable_by(|a, b| b.cmp(a));
+    kinds.dedup();
+    let Some(&gravest) = kinds.first() else {
+        return;
+    };
     let class = if alerts.iter().any(Alert::is_grave) {
         "bad"
     } else {
@@ -402,7 +411,7 @@ pub(super) fn alerts_section(out: &mut String, viewer: &Viewer<'_>, alerts: &[Al
     let _ = write!(
         out,
         "<section id=\"alerts\" class=\"{class}\" role=\"alert\"><h2>{}</h2><ul>",
-        Esc(t.alerts)
+        Esc(t.alert_words(gravest).0)
     );
     let date = |us: Option<i64>| date_tag(viewer, us);
     for alert in alerts {
@@ -444,5 +453,13 @@ pub(super) fn alerts_section(out: &mut String, viewer: &Viewer<'_>, alerts: &[Al
         };
         let _ = write!(out, "<li>{line}</li>");
     }
-    out.push_str("</ul></section>");
+    out.push_str("</ul>");
+    for kind in kinds {
+        let _ = write!(
+            out,
+            "<p class=\"advice\"><strong>{}</strong></p>",
+            Esc(t.alert_words(kind).1)
+        );
+    }
+    out.push_str("</section>");
 }
