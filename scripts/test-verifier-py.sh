@@ -11,16 +11,23 @@
 #     (a leaf, a reject's reason, a byte of an input's row group, a checkpoint's
 #     signature), naming that file;
 #  2. serves it on a free local port and fetches the reports of a few codes;
+#     its /openapi.json must be a valid OpenAPI 3.1 document that the live
+#     answers (reports, batches, audits, errors, a 405, a 404) fit;
 #  3. checks that verify_proof.py and `proofmark verify` accept every report
 #     with the ledger's verifier key, refuse it without a trusted key, and
 #     refuse tampered copies (a record value, a leaf hash, a proof hash, the
 #     checkpoint's signature, a leaf listed twice or moved, a hidden lot, an
-#     extra batch, a wrong receipt) and accept a changed `source.file`, which
-#     nothing commits to;
-#  4. runs `proofmark audit codes --server` and `proofmark audit batch`.
+#     extra batch, a wrong receipt, no record at all, a receipt of an
+#     untrusted key that is wrong on its own terms, a key of the log's name
+#     with another id) and accept a changed `source.file`, which nothing
+#     commits to;
+#  4. runs `proofmark audit codes --server` and `proofmark audit batch`;
+#  5. checks what `proofmark log prove` and `proofmark log consistency` print
+#     on a log of two entries, as SPEC 9.5 says.
 #
-# Needs the Rust toolchain, Python 3.11+ with the `blake3` and `pyarrow` packages
-# (the virtual environment that scripts/test.sh makes, or $PYTHON) and curl.
+# Needs the Rust toolchain, Python 3.11+ with the `blake3`, `pyarrow`,
+# `jsonschema` and `openapi-spec-validator` packages (the virtual environment
+# that scripts/test.sh makes, or $PYTHON) and curl.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,7 +37,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$cache/target}"
 py="${PYTHON:-$cache/venv/bin/python}"
 # The default environment is (re)filled when it lacks a package (one made before pyarrow
 # was needed); a $PYTHON given is used as it is.
-if [ ! -x "$py" ] || { [ -z "${PYTHON:-}" ] && ! "$py" -c 'import blake3, pyarrow' 2>/dev/null; }; then
+if [ ! -x "$py" ] || { [ -z "${PYTHON:-}" ] \
+    && ! "$py" -c 'import blake3, pyarrow, jsonschema, openapi_spec_validator' 2>/dev/null; }; then
     [ -x "$cache/venv/bin/python" ] || python3 -m venv "$cache/venv"
     "$cache/venv/bin/python" -m pip install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
     py="$cache/venv/bin/python"
@@ -147,6 +155,74 @@ for code in $(tail -n +2 datasets/sample/secrets/pins.csv | cut -d, -f1 | head -
     fi
 done
 [ "$n" -ge 3 ] || fail "only $n of the sample's codes have a report"
+
+step "the live /openapi.json: a valid OpenAPI 3.1 document that the live answers fit"
+"$py" - "$url" "$batch" "$tmp"/reports/*.json <<'EOF' || fail "a live answer does not fit /openapi.json"
+import json, sys, urllib.error, urllib.request
+import jsonschema
+from openapi_spec_validator import validate
+url, batch, reports = sys.argv[1], sys.argv[2], sys.argv[3:]
+doc = json.load(urllib.request.urlopen(url + "/openapi.json"))
+validate(doc)
+
+def fits(value, schema, what):
+    """Validates value against a schema of the document (its $refs resolved in it)."""
+    try:
+        jsonschema.Draft202012Validator(dict(schema, components=doc["components"])).validate(value)
+    except jsonschema.ValidationError as e:
+        raise jsonschema.ValidationError(f"{what}: {e.message}") from e
+
+def ask(method, path, body=None):
+    req = urllib.request.Request(url + path, data=body, method=method)
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.headers, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers, e.read()
+
+def answer_fits(method, template, path, body=None):
+    status, headers, data = ask(method, path, body)
+    response = doc["paths"][template][method.lower()]["responses"][str(status)]
+    media = response["content"]
+    ctype = headers["Content-Type"].split(";")[0]
+    schema = media[ctype]["schema"]
+    lines = data.decode().splitlines() if ctype == "application/x-ndjson" else [data.decode()]
+    for line in lines:
+        fits(json.loads(line), schema, f"{method} {path} {status}")
+    return status
+
+for path in reports:
+    fits(json.load(open(path)), {"$ref": "#/components/schemas/CodeReport"}, path)
+assert answer_fits("GET", "/v1/batches", "/v1/batches") == 200
+assert answer_fits("GET", "/v1/batches/{batch_id}", f"/v1/batches/{batch}") == 200
+assert answer_fits("GET", "/v1/batches/{batch_id}", "/v1/batches/no-such-batch") == 404
+assert answer_fits("GET", "/v1/codes/{code}", "/v1/codes/00000000000000000000") == 404
+assert answer_fits("GET", "/v1/codes/{code}", "/v1/codes/abc") == 400
+assert answer_fits("POST", "/v1/audit", "/v1/audit", b"00000000000000000000\nabc\n") == 200
+assert answer_fits("POST", "/v1/audit", "/v1/audit", b"  \n") == 400
+for template in ("/healthz", "/readyz", "/openapi.json"):
+    assert answer_fits("GET", template, template) == 200
+# A method a route does not take, a path of no route: the shared responses.
+status, headers, data = ask("PUT", "/healthz")
+assert status == 405 and headers["Allow"] == "GET,HEAD", (status, dict(headers))
+fits(json.loads(data), doc["components"]["responses"]["MethodNotAllowed"]["content"]
+     ["application/json"]["schema"], "PUT /healthz")
+status, _, data = ask("GET", "/v2/nothing")
+assert status == 404
+fits(json.loads(data), doc["components"]["responses"]["NotFound"]["content"]
+     ["application/json"]["schema"], "GET /v2/nothing")
+# What the schemas refuse: an error code the answer does not name, a negative integer.
+for value, schema in (
+        ({"error": {"code": "unknown_batch", "message": ""}},
+         doc["paths"]["/v1/codes/{code}"]["get"]["responses"]["404"]["content"]
+         ["application/json"]["schema"]),
+        ({"file": "f", "row": -1, "provided_by": "o"}, {"$ref": "#/components/schemas/RecordSource"})):
+    try:
+        fits(value, schema, "a wrong value")
+    except jsonschema.ValidationError:
+        continue
+    raise AssertionError(f"{value} fits {schema}")
+EOF
 
 step "verify $n live reports with verify_proof.py and proofmark verify"
 for f in "$tmp"/reports/*.json; do
