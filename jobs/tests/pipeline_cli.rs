@@ -658,6 +658,85 @@ fn an_audit_whose_rows_cannot_be_written_fails() {
     assert!(err.contains("standard output"), "{err}");
 }
 
+/// A codes file is read a window of 4,096 codes at a time and the rows written as each
+/// window is done, in the file's order, from a file or a pipe. A line that is not UTF-8 is
+/// told before any work in a file; in a pipe it is met during the audit, which then fails
+/// with nothing written: no rows on standard output, no `--output` file.
+#[test]
+fn codes_are_read_and_written_a_window_at_a_time_and_whole_or_not_at_all() {
+    let dir = tempfile::tempdir().unwrap();
+    // Too short to be codes: reported malformed without asking the (absent) server.
+    let lines: Vec<String> = (0..9_000).map(|i| format!("x{i}")).collect();
+    let good = dir.path().join("codes.txt");
+    std::fs::write(&good, lines.join("\n")).unwrap();
+    let mut damaged = lines.join("\n").into_bytes();
+    damaged.extend_from_slice(b"\nbad\xFF\nx9001\n");
+    let bad = dir.path().join("damaged.txt");
+    std::fs::write(&bad, &damaged).unwrap();
+    let output = dir.path().join("rows.csv");
+    let audit = |file: &str, input: Option<&[u8]>, output: Option<&Path>| {
+        let mut args = vec![
+            "audit",
+            "codes",
+            file,
+            "--server",
+            "http://127.0.0.1:9",
+            "--no-anchor-required",
+        ];
+        if let Some(o) = output {
+            args.extend(["--output", s(o)]);
+        }
+        let mut child = bin()
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        if let Some(bytes) = input {
+            use std::io::Write as _;
+            stdin.write_all(bytes).unwrap();
+        }
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let codes_of = |csv: &str| -> Vec<String> {
+        csv.lines()
+            .skip(1)
+            .map(|l| l.split(',').next().unwrap().to_owned())
+            .collect()
+    };
+    for (file, input) in [(s(&good), None), ("/dev/stdin", Some(lines.join("\n")))] {
+        let o = audit(file, input.as_deref().map(str::as_bytes), None);
+        let (out, err) = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{file}: {err}");
+        assert_eq!(codes_of(&out), lines, "{file}");
+        let o = audit(file, input.as_deref().map(str::as_bytes), Some(&output));
+        assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o).1);
+        let written = std::fs::read_to_string(&output).unwrap();
+        assert_eq!(codes_of(&written), lines, "{file}");
+    }
+    // The damaged file, as a file (told before any work) and through a pipe (met after two
+    // windows): a failure, and the earlier run's output left as it was.
+    for (file, input) in [(s(&bad), None), ("/dev/stdin", Some(&damaged[..]))] {
+        for out_file in [None, Some(output.as_path())] {
+            let o = audit(file, input, out_file);
+            let (out, err) = text(&o);
+            assert_eq!(o.status.code(), Some(2), "{file}: {out}\n{err}");
+            assert!(err.contains("line 9001 is not UTF-8"), "{file}: {err}");
+            assert!(out.is_empty(), "{file}: no rows of a run that failed");
+        }
+    }
+    let written = std::fs::read_to_string(&output).unwrap();
+    assert_eq!(codes_of(&written), lines);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(leftovers.len(), 3, "no temporary file left: {leftovers:?}");
+}
+
 /// `build` and `commit` of a store folder that does not exist name the folder (a mistyped
 /// `--store`), not a batch without a plan, and make nothing.
 #[test]

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use arrow_array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+use arrow_schema::{DataType, Field, Schema};
 use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
@@ -250,7 +251,158 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-/// Writes `rows` to `out` in `format`, and flushes it.
+/// Rows a Parquet row group of [`RowWriter`] holds at most: its columns are buffered
+/// until then, so this bounds the writer's memory (about 10 MiB of short rows).
+const PARQUET_ROW_GROUP_ROWS: usize = 65_536;
+
+/// Where a [`RowWriter`] writes.
+enum Sink<W: Write + Send> {
+    /// CSV or JSON text.
+    Text(W),
+    /// Parquet.
+    Parquet(Box<parquet::arrow::ArrowWriter<W>>),
+}
+
+/// Writes audit rows as they come, a window at a time, in one of the [`RowFormat`]s, so
+/// that an audit need not keep its rows: memory does not grow with the number of codes.
+/// The output is whole only after [`RowWriter::finish`] (a JSON array is closed, a
+/// Parquet footer written); write it through a temporary file that is renamed once
+/// finished, so that a failed audit leaves no output that looks complete.
+pub struct RowWriter<W: Write + Send> {
+    sink: Sink<W>,
+    format: RowFormat,
+    rows: u64,
+}
+
+impl<W: Write + Send> RowWriter<W> {
+    /// Starts the output: the CSV header line, the JSON array's opening bracket, or the
+    /// Parquet writer (columns `code`, `status`, `records` (UInt64), `batches`,
+    /// `reasons`).
+    ///
+    /// # Errors
+    ///
+    /// [`WriteRowsError`].
+    pub fn new(format: RowFormat, mut out: W) -> Result<Self, WriteRowsError> {
+        let sink = match format {
+            RowFormat::Csv => {
+                writeln!(out, "code,status,records,batches,reasons")?;
+                Sink::Text(out)
+            }
+            RowFormat::Json => {
+                out.write_all(b"[")?;
+                Sink::Text(out)
+            }
+            RowFormat::Parquet => {
+                let props = parquet::file::properties::WriterProperties::builder()
+                    .set_max_row_group_row_count(Some(PARQUET_ROW_GROUP_ROWS))
+                    .build();
+                Sink::Parquet(Box::new(parquet::arrow::ArrowWriter::try_new(
+                    out,
+                    row_schema(),
+                    Some(props),
+                )?))
+            }
+        };
+        Ok(RowWriter {
+            sink,
+            format,
+            rows: 0,
+        })
+    }
+
+    /// Writes `rows` after those written before.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteRowsError`].
+    pub fn write(&mut self, rows: &[CodeAuditRow]) -> Result<(), WriteRowsError> {
+        match &mut self.sink {
+            Sink::Text(out) if self.format == RowFormat::Csv => {
+                for r in rows {
+                    writeln!(
+                        out,
+                        "{},{},{},{},{}",
+                        csv_field(&r.code),
+                        r.status.name(),
+                        r.records,
+                        csv_field(&r.batches),
+                        csv_field(&r.reasons)
+                    )?;
+                }
+            }
+            Sink::Text(out) => {
+                for (i, r) in rows.iter().enumerate() {
+                    if self.rows > 0 || i > 0 {
+                        out.write_all(b",")?;
+                    }
+                    serde_json::to_writer(&mut *out, r)?;
+                }
+            }
+            Sink::Parquet(w) if !rows.is_empty() => w.write(&row_batch(rows)?)?,
+            Sink::Parquet(_) => {}
+        }
+        self.rows += rows.len() as u64;
+        Ok(())
+    }
+
+    /// Rows written so far.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Ends the output (the JSON array's closing bracket, the Parquet footer), flushes it
+    /// and returns the writer.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteRowsError`]; a buffered writer's last flush fails as loudly as any other
+    /// write.
+    pub fn finish(self) -> Result<W, WriteRowsError> {
+        let mut out = match self.sink {
+            Sink::Text(mut out) => {
+                if self.format == RowFormat::Json {
+                    out.write_all(b"]\n")?;
+                }
+                out
+            }
+            Sink::Parquet(w) => w.into_inner()?,
+        };
+        out.flush()?;
+        Ok(out)
+    }
+}
+
+/// The Parquet (and Arrow) schema of the rows.
+fn row_schema() -> Arc<Schema> {
+    let text = |name: &str| Field::new(name, DataType::Utf8, false);
+    Arc::new(Schema::new(vec![
+        text("code"),
+        text("status"),
+        Field::new("records", DataType::UInt64, false),
+        text("batches"),
+        text("reasons"),
+    ]))
+}
+
+/// The Arrow batch of `rows`.
+fn row_batch(rows: &[CodeAuditRow]) -> Result<RecordBatch, WriteRowsError> {
+    let text = |f: fn(&CodeAuditRow) -> &str| -> ArrayRef {
+        Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
+    };
+    RecordBatch::try_new(
+        row_schema(),
+        vec![
+            text(|r| &r.code),
+            text(|r| r.status.name()),
+            Arc::new(rows.iter().map(|r| r.records).collect::<UInt64Array>()) as ArrayRef,
+            text(|r| &r.batches),
+            text(|r| &r.reasons),
+        ],
+    )
+    .map_err(|e| WriteRowsError::Arrow(e.to_string()))
+}
+
+/// Writes `rows` to `out` in `format`, and flushes it ([`RowWriter`] for all at once).
 ///
 /// # Errors
 ///
@@ -258,50 +410,47 @@ fn csv_field(s: &str) -> String {
 pub fn write_rows<W: Write + Send>(
     rows: &[CodeAuditRow],
     format: RowFormat,
-    mut out: W,
+    out: W,
 ) -> Result<(), WriteRowsError> {
-    match format {
-        RowFormat::Csv => {
-            writeln!(out, "code,status,records,batches,reasons")?;
-            for r in rows {
-                writeln!(
-                    out,
-                    "{},{},{},{},{}",
-                    csv_field(&r.code),
-                    r.status.name(),
-                    r.records,
-                    csv_field(&r.batches),
-                    csv_field(&r.reasons)
-                )?;
-            }
-        }
-        RowFormat::Json => {
-            serde_json::to_writer(&mut out, rows)?;
-            writeln!(out)?;
-        }
-        RowFormat::Parquet => {
-            let text = |f: fn(&CodeAuditRow) -> &str| -> ArrayRef {
-                Arc::new(StringArray::from_iter_values(rows.iter().map(f)))
-            };
-            let batch = RecordBatch::try_from_iter([
-                ("code", text(|r| &r.code)),
-                ("status", text(|r| r.status.name())),
-                (
-                    "records",
-                    Arc::new(rows.iter().map(|r| r.records).collect::<UInt64Array>()) as ArrayRef,
-                ),
-                ("batches", text(|r| &r.batches)),
-                ("reasons", text(|r| &r.reasons)),
-            ])
-            .map_err(|e| WriteRowsError::Arrow(e.to_string()))?;
-            let mut w = parquet::arrow::ArrowWriter::try_new(out, batch.schema(), None)?;
-            w.write(&batch)?;
-            out = w.into_inner()?;
+    let mut w = RowWriter::new(format, out)?;
+    w.write(rows)?;
+    w.finish()?;
+    Ok(())
+}
+
+/// Rows of each [`CodeStatus`], counted as the rows are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RowCounts {
+    /// [`CodeStatus::Verified`] rows.
+    pub verified: u64,
+    /// [`CodeStatus::NotVerified`] rows.
+    pub not_verified: u64,
+    /// [`CodeStatus::Unknown`] rows.
+    pub unknown: u64,
+    /// [`CodeStatus::Malformed`] rows.
+    pub malformed: u64,
+    /// [`CodeStatus::Error`] rows.
+    pub error: u64,
+}
+
+impl RowCounts {
+    /// Counts `rows` too.
+    pub fn add(&mut self, rows: &[CodeAuditRow]) {
+        for r in rows {
+            *match r.status {
+                CodeStatus::Verified => &mut self.verified,
+                CodeStatus::NotVerified => &mut self.not_verified,
+                CodeStatus::Unknown => &mut self.unknown,
+                CodeStatus::Malformed => &mut self.malformed,
+                CodeStatus::Error => &mut self.error,
+            } += 1;
         }
     }
-    // A buffered writer's last flush fails as loudly as any other write.
-    out.flush()?;
-    Ok(())
+
+    /// All rows counted.
+    pub fn total(&self) -> u64 {
+        self.verified + self.not_verified + self.unknown + self.malformed + self.error
+    }
 }
 
 #[cfg(test)]
@@ -409,6 +558,68 @@ mod tests {
         let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
         assert_eq!(batches[0].num_rows(), 2);
         assert_eq!(batches[0].schema().field(2).name(), "records");
+    }
+
+    /// Rows written a window at a time give the bytes of the rows written at once, and
+    /// an audit of no row is still a whole document of its format.
+    #[test]
+    fn rows_written_in_windows_are_the_rows_written_at_once() {
+        let many: Vec<CodeAuditRow> = (0..7).flat_map(|_| rows()).collect();
+        for format in [RowFormat::Csv, RowFormat::Json] {
+            let mut whole = Vec::new();
+            write_rows(&many, format, &mut whole).unwrap();
+            let mut w = RowWriter::new(format, Vec::new()).unwrap();
+            for window in many.chunks(3) {
+                w.write(window).unwrap();
+                w.write(&[]).unwrap();
+            }
+            assert_eq!(w.rows(), 14);
+            assert_eq!(w.finish().unwrap(), whole, "{format:?}");
+        }
+        let mut empty = Vec::new();
+        write_rows(&[], RowFormat::Json, &mut empty).unwrap();
+        assert_eq!(empty, b"[]\n");
+        let mut empty = Vec::new();
+        write_rows(&[], RowFormat::Csv, &mut empty).unwrap();
+        assert_eq!(empty, b"code,status,records,batches,reasons\n");
+
+        let mut w = RowWriter::new(RowFormat::Parquet, Vec::new()).unwrap();
+        for window in many.chunks(3) {
+            w.write(window).unwrap();
+        }
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+            bytes::Bytes::from(w.finish().unwrap()),
+        )
+        .unwrap()
+        .build()
+        .unwrap();
+        let codes: Vec<String> = reader
+            .map(Result::unwrap)
+            .flat_map(|b| {
+                let c = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                c.iter().map(|v| v.unwrap().to_owned()).collect::<Vec<_>>()
+            })
+            .collect();
+        assert_eq!(
+            codes,
+            many.iter().map(|r| r.code.clone()).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn row_counts_count_each_status() {
+        let mut counts = RowCounts::default();
+        counts.add(&rows());
+        counts.add(&rows()[1..]);
+        assert_eq!(
+            counts,
+            RowCounts {
+                unknown: 1,
+                not_verified: 2,
+                ..RowCounts::default()
+            }
+        );
+        assert_eq!(counts.total(), 3);
     }
 
     #[test]

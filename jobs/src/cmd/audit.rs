@@ -3,7 +3,7 @@
 //! `audit codes` verifies the reports of many codes at once.
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write as _};
+use std::io::{BufRead, BufReader, BufWriter, Seek as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -17,8 +17,8 @@ use proofmark_ingest::Store;
 use proofmark_verifier::Lookup;
 use proofmark_verifier::audit::{AuditError, AuditOptions, BatchAudit, audit_batch};
 use proofmark_verifier::audit_codes::{
-    AuditLine, CodeAuditRow, CodeStatus, MALFORMED_CODE_REASON, RowFormat, UNKNOWN_CODE_REASON,
-    audit_lines, parse_audit_line, write_rows,
+    AuditLine, CodeAuditRow, CodeStatus, MALFORMED_CODE_REASON, RowCounts, RowFormat, RowWriter,
+    UNKNOWN_CODE_REASON, audit_lines, parse_audit_line,
 };
 use proofmark_verifier::consumer::pin::BOM;
 use proofmark_verifier::verify::Trust;
@@ -124,6 +124,9 @@ pub struct AuditCodesArgs {
     /// at the start skipped and a code in double quotes taken without them,
     /// as spreadsheets write them); with --reports,
     /// NDJSON code reports instead (e.g. a saved `POST /v1/audit` answer).
+    /// A file is read through before the audit starts (a line that is not
+    /// UTF-8 is told then); a pipe such as `/dev/stdin` is read as the audit
+    /// goes.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
     /// A proofmark server to ask (`POST /v1/audit`), e.g. `http://127.0.0.1:8080`.
@@ -417,40 +420,95 @@ fn open_input(path: &std::path::Path) -> anyhow::Result<File> {
         .map_err(exit::input_error)
 }
 
-fn read_codes(args: &AuditCodesArgs) -> anyhow::Result<Vec<String>> {
-    let f = open_input(&args.file)?;
-    let codes =
-        codes_of(BufReader::new(f)).with_context(|| format!("reading {}", args.file.display()))?;
-    if codes.is_empty() {
-        // An audit of nothing would pass: the wrong file, most likely.
-        return Err(anyhow::anyhow!(
-            "{} holds no code (one code a line; empty lines and # comments are skipped)",
-            args.file.display()
-        )
-        .context(Classified(ExitClass::Input, "the codes file")));
+/// Opens the codes FILE before the audit starts. A regular file is read through once here,
+/// so that a line that is not UTF-8, or a file without a code, is told before any work, and
+/// its codes are counted for the progress bar; it is then read again from the start, a
+/// window at a time. Any other file (a pipe) is read once, as the audit goes.
+fn open_codes(path: &std::path::Path) -> anyhow::Result<(File, Option<u64>)> {
+    let mut f = open_input(path)?;
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok((f, None));
     }
-    Ok(codes)
+    let mut count = 0u64;
+    for code in codes_of(BufReader::new(&f)) {
+        code.with_context(|| format!("reading {}", path.display()))?;
+        count += 1;
+    }
+    if count == 0 {
+        return Err(no_code(path));
+    }
+    f.rewind()
+        .with_context(|| format!("reading {}", path.display()))?;
+    Ok((f, Some(count)))
 }
 
-/// The codes of a codes file: one a line, white space around it ignored, empty lines
-/// and `#` comments skipped, a UTF-8 byte order mark (as spreadsheets write) at the start
-/// skipped, and a code in double quotes (a spreadsheet's CSV of a text column) taken
+/// The error of a codes file without a code: an audit of nothing would pass (the wrong
+/// file, most likely).
+fn no_code(path: &std::path::Path) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{} holds no code (one code a line; empty lines and # comments are skipped)",
+        path.display()
+    )
+    .context(Classified(ExitClass::Input, "the codes file"))
+}
+
+/// The codes of a codes file, in order: one a line, white space around it ignored, empty
+/// lines and `#` comments skipped, a UTF-8 byte order mark (as spreadsheets write) at the
+/// start skipped, and a code in double quotes (a spreadsheet's CSV of a text column) taken
 /// without them. A line that is not UTF-8 is an error naming it.
-fn codes_of(reader: impl BufRead) -> anyhow::Result<Vec<String>> {
-    let mut codes = Vec::new();
-    for (i, line) in reader.split(b'\n').enumerate() {
-        let line = line?;
-        let t = text_line(i, &line)?.trim();
-        if !t.is_empty() && !t.starts_with('#') {
-            let unquoted = t
-                .strip_prefix('"')
-                .and_then(|rest| rest.strip_suffix('"'))
-                .filter(|inner| !inner.contains('"'))
-                .map_or(t, str::trim);
-            codes.push(unquoted.to_owned());
-        }
+fn codes_of(reader: impl BufRead) -> impl Iterator<Item = anyhow::Result<String>> {
+    reader
+        .split(b'\n')
+        .enumerate()
+        .filter_map(|(i, line)| match line {
+            Ok(line) => code_of_line(i, &line).transpose(),
+            Err(e) => Some(Err(anyhow::Error::new(e).context(format!("line {}", i + 1)))),
+        })
+}
+
+/// The code of line `i` (0-based) of a codes file ([`codes_of`]), or none.
+fn code_of_line(i: usize, line: &[u8]) -> anyhow::Result<Option<String>> {
+    let t = text_line(i, line)?.trim();
+    if t.is_empty() || t.starts_with('#') {
+        return Ok(None);
     }
-    Ok(codes)
+    let unquoted = t
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .filter(|inner| !inner.contains('"'))
+        .map_or(t, str::trim);
+    Ok(Some(unquoted.to_owned()))
+}
+
+/// The codes of the open codes file `f` ([`open_codes`]) in windows of
+/// [`AUDIT_WINDOW_CODES`], read as they are asked for; the first error (naming the file
+/// and the line) ends them.
+fn code_windows(
+    f: File,
+    path: &std::path::Path,
+) -> impl Iterator<Item = anyhow::Result<Vec<String>>> {
+    let mut codes = codes_of(BufReader::new(f));
+    let path = path.to_owned();
+    let mut failed = false;
+    std::iter::from_fn(move || {
+        if failed {
+            return None;
+        }
+        let mut window = Vec::new();
+        for code in codes.by_ref() {
+            match code {
+                Ok(code) => window.push(code),
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e.context(format!("reading {}", path.display()))));
+                }
+            }
+            if window.len() == AUDIT_WINDOW_CODES {
+                break;
+            }
+        }
+        (!window.is_empty()).then_some(Ok(window))
+    })
 }
 
 /// Line `i` (0-based) of a file as text, without the byte order mark that spreadsheets
@@ -724,34 +782,36 @@ async fn fetch_from_store(
         .collect()
 }
 
-/// Fetches the windows of `codes` in turn (`fetch`, on the runtime, given the position of the
-/// window's first code and its codes) and hands each to `verify`
-/// with the seconds its fetch took; the next window is fetched while the current one is
-/// verified, so the lookups' waits and the verification's serial parts overlap (two windows in
-/// memory at most).
+/// Fetches the windows of codes in turn (`fetch`, on the runtime, given the position of the
+/// window's first code in the file and its codes) and hands each to `verify`
+/// with the seconds its fetch took; the next window is read and fetched while the current one
+/// is verified, so the lookups' waits and the verification's serial parts overlap (two
+/// windows in memory at most). The first error, of a window read, fetched or verified, ends
+/// the audit.
 fn fetch_ahead<Fut>(
     rt: &tokio::runtime::Runtime,
-    codes: &[String],
+    mut windows: impl Iterator<Item = anyhow::Result<Vec<String>>>,
     fetch: impl Fn(usize, Vec<String>) -> Fut,
-    mut verify: impl FnMut(Vec<AuditLine>, f64),
+    mut verify: impl FnMut(Vec<AuditLine>, f64) -> anyhow::Result<()>,
 ) -> anyhow::Result<()>
 where
     Fut: Future<Output = anyhow::Result<Vec<AuditLine>>> + Send + 'static,
 {
-    let spawn = |(n, window): (usize, &[String])| {
-        let fetching = fetch(n * AUDIT_WINDOW_CODES, window.to_vec());
+    let mut first = 0;
+    let mut spawn = |window: Vec<String>| {
+        let fetching = fetch(first, window);
+        first += AUDIT_WINDOW_CODES;
         rt.spawn(async move {
             let started = Instant::now();
             let window = fetching.await?;
             anyhow::Ok((window, started.elapsed().as_secs_f64()))
         })
     };
-    let mut windows = codes.chunks(AUDIT_WINDOW_CODES).enumerate();
-    let mut next = windows.next().map(spawn);
+    let mut next = windows.next().transpose()?.map(&mut spawn);
     while let Some(fetching) = next.take() {
         let (window, secs) = rt.block_on(fetching).context("the lookup task failed")??;
-        next = windows.next().map(spawn);
-        verify(window, secs);
+        next = windows.next().transpose()?.map(&mut spawn);
+        verify(window, secs)?;
     }
     Ok(())
 }
@@ -870,15 +930,115 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     for key in parse_ledger_keys(&args.ledger_keys)? {
         trust = trust.with_ledger_key(key);
     }
-    // Fetched and verified a window at a time, so memory holds one window's
-    // reports whatever the number of codes (the rows kept are small).
-    let mut rows: Vec<CodeAuditRow> = Vec::new();
-    let mut records = 0usize;
-    let mut fetch_secs = 0f64;
-    let mut verify_secs = 0f64;
-    let mut verify = |window: Vec<AuditLine>, fetched_secs: f64, rows: &mut Vec<CodeAuditRow>| {
-        fetch_secs += fetched_secs;
-        records += window
+    // The codes file, read through before any work (a pipe is read as the audit goes).
+    let codes = if args.reports {
+        None
+    } else {
+        Some(open_codes(&args.file)?)
+    };
+    let format = match args.format {
+        OutputFormat::Csv => RowFormat::Csv,
+        OutputFormat::Json => RowFormat::Json,
+        OutputFormat::Parquet => RowFormat::Parquet,
+    };
+    // The rows are written as each window is verified, into a temporary file that becomes
+    // the output only once the audit is done: memory does not grow with the list, and a
+    // run that fails leaves no file (nor an earlier run's file changed), nothing on
+    // standard output, and a write that fails, even the last flush, fails the run.
+    let audit = |out: &mut (dyn std::io::Write + Send)| -> anyhow::Result<Audited> {
+        let mut rows = RowWriter::new(format, out)?;
+        let audited = audit_windows(args, global, store, codes, &trust, &mut |window| {
+            rows.write(window).map_err(anyhow::Error::new)
+        })?;
+        rows.finish()?;
+        Ok(audited)
+    };
+    let audited = match &args.output {
+        Some(path) => write_atomically_with(path, |out| audit(out)).map_err(|e| {
+            // An error of the output file itself (its temporary file, the rename) names it;
+            // an error of the audit says what it is.
+            if e.chain().count() == 1 && e.is::<std::io::Error>() {
+                e.context(format!("writing {}", path.display()))
+            } else {
+                e
+            }
+        })?,
+        None => {
+            let mut spool = tempfile::tempfile().context("a temporary file for the rows")?;
+            let audited = audit(&mut BufWriter::new(&mut spool))?;
+            spool
+                .rewind()
+                .and_then(|()| std::io::copy(&mut spool, &mut std::io::stdout().lock()))
+                .context("writing the rows to standard output")?;
+            audited
+        }
+    };
+
+    let Audited {
+        counts,
+        records,
+        fetch_secs,
+        verify_secs,
+    } = audited;
+    if !global.quiet {
+        let got = if args.reports { "read" } else { "fetched" };
+        let RowCounts {
+            verified,
+            not_verified,
+            unknown,
+            malformed,
+            error,
+        } = counts;
+        errln!(
+            "{} codes: {verified} verified, {not_verified} not verified, {unknown} unknown, \
+             {malformed} malformed, {error} errors; \
+             {records} records verified in {verify_secs:.3} s ({:.0} records/s), {got} in \
+             {fetch_secs:.3} s (a window {got} while the one before is verified); {:.3} s in \
+             all",
+            counts.total(),
+            records as f64 / verify_secs.max(1e-9),
+            started.elapsed().as_secs_f64(),
+        );
+    }
+    Ok(ExitCode::from(if counts.error > 0 {
+        EXIT_ERROR
+    } else if counts.not_verified > 0 || counts.unknown > 0 || counts.malformed > 0 {
+        EXIT_NOT_VERIFIED
+    } else {
+        0
+    }))
+}
+
+/// What a code audit did: its rows counted by status, the records verified, and the
+/// seconds spent fetching (or reading) the reports and verifying them.
+struct Audited {
+    counts: RowCounts,
+    records: usize,
+    fetch_secs: f64,
+    verify_secs: f64,
+}
+
+/// Audits the codes (or, with `--reports`, the reports) a window at a time, handing each
+/// window's rows to `emit` in the order of the file.
+fn audit_windows(
+    args: &AuditCodesArgs,
+    global: &GlobalArgs,
+    store: Option<(Store, &PathBuf)>,
+    codes: Option<(File, Option<u64>)>,
+    trust: &Trust,
+    emit: &mut dyn FnMut(&[CodeAuditRow]) -> anyhow::Result<()>,
+) -> anyhow::Result<Audited> {
+    let mut audited = Audited {
+        counts: RowCounts::default(),
+        records: 0,
+        fetch_secs: 0.0,
+        verify_secs: 0.0,
+    };
+    // Verified a window at a time, so memory holds two windows' reports whatever the
+    // number of codes; each window's rows are written and dropped.
+    let mut verify = |window: Vec<AuditLine>, fetched_secs: f64| {
+        audited.fetch_secs += fetched_secs;
+        audited.records += window
             .iter()
             .map(|l| match l {
                 AuditLine::Report(r) => r.records.len(),
@@ -886,10 +1046,12 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             })
             .sum::<usize>();
         let started = Instant::now();
-        rows.extend(audit_lines(window, &trust));
-        verify_secs += started.elapsed().as_secs_f64();
+        let rows = audit_lines(window, trust);
+        audited.verify_secs += started.elapsed().as_secs_f64();
+        audited.counts.add(&rows);
+        emit(&rows)
     };
-    if args.reports {
+    let Some((codes, count)) = codes else {
         let f = open_input(&args.file)?;
         let len = f.metadata().map(|m| m.len()).unwrap_or(0);
         let pb = bar(global, len, "bytes of reports audited");
@@ -908,12 +1070,12 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             });
             for window in rx {
                 let (window, secs) = window?;
-                verify(window, secs, &mut rows);
+                verify(window, secs)?;
             }
             anyhow::Ok(())
         })?;
         pb.finish_and_clear();
-        if rows.is_empty() {
+        if audited.counts.total() == 0 {
             // As for a codes file: an audit of nothing would pass.
             return Err(anyhow::anyhow!(
                 "{} holds no report (one JSON code report a line; empty lines are skipped)",
@@ -921,93 +1083,54 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
             )
             .context(Classified(ExitClass::Input, "the reports file")));
         }
-    } else {
-        let codes = read_codes(args)?;
-        let rt = runtime()?;
-        let pb = bar(global, codes.len() as u64, "codes audited");
-        rows.reserve(codes.len());
-        let verify = |window, secs| verify(window, secs, &mut rows);
-        if let Some(server) = &args.server {
-            let client = reqwest::Client::builder()
-                // The codes go to the server named, never to one it redirects to.
-                .redirect(reqwest::redirect::Policy::none())
-                .connect_timeout(std::time::Duration::from_secs(10))
-                .timeout(std::time::Duration::from_secs(args.request_timeout_secs))
-                .build()
-                .context("starting the HTTP client")?;
-            let ask = ServerAsk {
-                client,
-                url: format!("{}/v1/audit", server.trim_end_matches('/')),
-                request_codes: args.request_codes,
-                concurrency: args.concurrency,
-                timeout_secs: args.request_timeout_secs,
-            };
-            let fetch = |first: usize, window: Vec<String>| {
-                let (ask, pb) = (ask.clone(), pb.clone());
-                async move { fetch_from_server(&ask, first, &window, &pb).await }
-            };
-            fetch_ahead(&rt, &codes, fetch, verify)?;
-        } else if let Some((store, index)) = store {
-            let lookup = Lookup::open(store, index)
-                .with_context(|| format!("code index {}", index.display()))?
-                .with_max_lot_records(args.max_lot_records);
-            let concurrency = args.concurrency;
-            let fetch = |_first: usize, window: Vec<String>| {
-                let (lookup, pb) = (lookup.clone(), pb.clone());
-                async move { Ok(fetch_from_store(&lookup, &window, concurrency, &pb).await) }
-            };
-            fetch_ahead(&rt, &codes, fetch, verify)?;
-        } else {
-            // Checked above, before any work.
-            anyhow::bail!("give --server URL, --store URL --index DIR, or --reports");
-        }
-        pb.finish_and_clear();
-    }
-
-    let format = match args.format {
-        OutputFormat::Csv => RowFormat::Csv,
-        OutputFormat::Json => RowFormat::Json,
-        OutputFormat::Parquet => RowFormat::Parquet,
+        return Ok(audited);
     };
-    // Written whole or not at all: a run that fails leaves no file (nor an earlier run's
-    // file changed), and a write that fails, even the last flush, fails the run.
-    match &args.output {
-        Some(path) => write_atomically_with(path, |out| {
-            write_rows(&rows, format, out).map_err(anyhow::Error::new)
-        })
-        .with_context(|| format!("writing {}", path.display()))?,
-        None => write_rows(&rows, format, BufWriter::new(std::io::stdout()))
-            .context("writing the rows to standard output")?,
+    let rt = runtime()?;
+    let pb = bar(global, count.unwrap_or(0), "codes audited");
+    if count.is_none() {
+        pb.unset_length();
     }
-
-    let count = |s: CodeStatus| rows.iter().filter(|r| r.status == s).count();
-    let (ok, bad, unknown, malformed, errors) = (
-        count(CodeStatus::Verified),
-        count(CodeStatus::NotVerified),
-        count(CodeStatus::Unknown),
-        count(CodeStatus::Malformed),
-        count(CodeStatus::Error),
-    );
-    if !global.quiet {
-        let got = if args.reports { "read" } else { "fetched" };
-        errln!(
-            "{} codes: {ok} verified, {bad} not verified, {unknown} unknown, {malformed} \
-             malformed, {errors} errors; \
-             {records} records verified in {verify_secs:.3} s ({:.0} records/s), {got} in \
-             {fetch_secs:.3} s (a window {got} while the one before is verified); {:.3} s in \
-             all",
-            rows.len(),
-            records as f64 / verify_secs.max(1e-9),
-            started.elapsed().as_secs_f64(),
-        );
-    }
-    Ok(ExitCode::from(if errors > 0 {
-        EXIT_ERROR
-    } else if bad > 0 || unknown > 0 || malformed > 0 {
-        EXIT_NOT_VERIFIED
+    let windows = code_windows(codes, &args.file);
+    if let Some(server) = &args.server {
+        let client = reqwest::Client::builder()
+            // The codes go to the server named, never to one it redirects to.
+            .redirect(reqwest::redirect::Policy::none())
+            .connect_timeout(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(args.request_timeout_secs))
+            .build()
+            .context("starting the HTTP client")?;
+        let ask = ServerAsk {
+            client,
+            url: format!("{}/v1/audit", server.trim_end_matches('/')),
+            request_codes: args.request_codes,
+            concurrency: args.concurrency,
+            timeout_secs: args.request_timeout_secs,
+        };
+        let fetch = |first: usize, window: Vec<String>| {
+            let (ask, pb) = (ask.clone(), pb.clone());
+            async move { fetch_from_server(&ask, first, &window, &pb).await }
+        };
+        fetch_ahead(&rt, windows, fetch, verify)?;
+    } else if let Some((store, index)) = store {
+        let lookup = Lookup::open(store, index)
+            .with_context(|| format!("code index {}", index.display()))?
+            .with_max_lot_records(args.max_lot_records);
+        let concurrency = args.concurrency;
+        let fetch = |_first: usize, window: Vec<String>| {
+            let (lookup, pb) = (lookup.clone(), pb.clone());
+            async move { Ok(fetch_from_store(&lookup, &window, concurrency, &pb).await) }
+        };
+        fetch_ahead(&rt, windows, fetch, verify)?;
     } else {
-        0
-    }))
+        // Checked before any work.
+        anyhow::bail!("give --server URL, --store URL --index DIR, or --reports");
+    }
+    pb.finish_and_clear();
+    if audited.counts.total() == 0 {
+        // A piped codes file, not read through before the audit.
+        return Err(no_code(&args.file));
+    }
+    Ok(audited)
 }
 
 #[cfg(test)]
@@ -1023,22 +1146,26 @@ mod tests {
         parse_audit_line(&line.to_string()).unwrap()
     }
 
+    fn all_codes(reader: impl BufRead) -> anyhow::Result<Vec<String>> {
+        codes_of(reader).collect()
+    }
+
     #[test]
     fn a_codes_file_from_a_spreadsheet_reads_like_a_plain_one() {
         let text =
             b"\xEF\xBB\xBF97837978498369312371\r\n\n  # a comment\n  04920890630860992559 \r\n";
         assert_eq!(
-            codes_of(&text[..]).unwrap(),
+            all_codes(&text[..]).unwrap(),
             ["97837978498369312371", "04920890630860992559"]
         );
         // A quoted code, as a spreadsheet's CSV export writes a text cell, is the code;
         // a quote inside is left for the code check to refuse.
         assert_eq!(
-            codes_of(&b"\"04920890630860992559\"\r\n\"a\"\"b\"\n\"\n"[..]).unwrap(),
+            all_codes(&b"\"04920890630860992559\"\r\n\"a\"\"b\"\n\"\n"[..]).unwrap(),
             ["04920890630860992559", "\"a\"\"b\"", "\""]
         );
         // A byte order mark is skipped at the start of the file only.
-        let later = codes_of(&b"aaaaaa\n\xEF\xBB\xBFbbbbbb\n"[..]).unwrap();
+        let later = all_codes(&b"aaaaaa\n\xEF\xBB\xBFbbbbbb\n"[..]).unwrap();
         assert_eq!(later, ["aaaaaa", "\u{feff}bbbbbb"]);
         // The same for a file of reports (`--reports`).
         assert_eq!(
@@ -1046,7 +1173,7 @@ mod tests {
             "{\"format\""
         );
         assert_eq!(text_line(1, b"\xEF\xBB\xBF{").unwrap(), "\u{feff}{");
-        let err = codes_of(&b"aaaaaa\nbb\xFFbbbb\n"[..]).unwrap_err();
+        let err = all_codes(&b"aaaaaa\nbb\xFFbbbb\n"[..]).unwrap_err();
         assert!(err.to_string().contains("line 2 is not UTF-8"), "{err}");
     }
 
