@@ -1247,6 +1247,68 @@ fn a_required_chain_needs_its_own_kind_of_receipt_verified() {
     );
 }
 
+/// A verifier given a chain to read requires every batch to be confirmed on it: a trusted
+/// ledger receipt alone, or a receipt the chain's reader does not apply to, leaves the
+/// report not verified; a receipt confirmed on the chain verifies it, and one whose chain
+/// could not be read stays an error, not this requirement's failure.
+#[test]
+fn a_chain_to_read_must_confirm_every_batch() {
+    let f = rt().block_on(fixture());
+    let reading = |answer: Result<String, ChainCheckError>| {
+        trusted(&f).with_chain_check("polygon", Arc::new(FixedChain(answer)))
+    };
+    let elsewhere = || {
+        reading(Err(ChainCheckError::NotApplicable(
+            "the receipt's contract 0x2 is not the --contract given (0x1)".into(),
+        )))
+    };
+    // Without the requirement, the trusted ledger receipt verifies either report.
+    assert!(verify_report(&f.report, &reading(Ok("anchored".into()))).verified);
+    assert!(verify_report(&with_chain_receipt(&f), &elsewhere()).verified);
+    // With it: the ledger receipt alone does not do, nor a receipt of another contract.
+    let v = verify_report(
+        &f.report,
+        &reading(Ok("anchored".into())).with_require_chain(true),
+    );
+    assert!(!v.verified);
+    assert_eq!(failed(&v), vec![CheckKind::Receipt]);
+    assert!(
+        v.reasons
+            .iter()
+            .any(|r| r.contains("no receipt of the batch is of a chain the verifier was given")),
+        "{:?}",
+        v.reasons
+    );
+    let v = verify_report(
+        &with_chain_receipt(&f),
+        &elsewhere().with_require_chain(true),
+    );
+    assert!(!v.verified);
+    assert_eq!(failed(&v), vec![CheckKind::Receipt]);
+    assert!(
+        v.reasons.iter().any(|r| r.contains(
+            "no receipt of the batch was verified on a chain the verifier was given to read, \
+             which it requires (polygon: the receipt's contract 0x2 is not the --contract given"
+        )),
+        "{:?}",
+        v.reasons
+    );
+    // Confirmed on the chain: verified.
+    let v = verify_report(
+        &with_chain_receipt(&f),
+        &reading(Ok("anchored".into())).with_require_chain(true),
+    );
+    assert!(v.verified, "{:#?}", v.failures());
+    // The chain could not be read: an error of the check, no Receipt failure added.
+    let v = verify_report(
+        &with_chain_receipt(&f),
+        &reading(Err(ChainCheckError::Unavailable("node down".into()))).with_require_chain(true),
+    );
+    assert!(!v.verified);
+    assert!(v.has_errors());
+    assert!(!failed(&v).contains(&CheckKind::Receipt), "{:?}", v.reasons);
+}
+
 /// Every string and number the proofs cover, by JSON pointer.
 fn covered_leaves(v: &Value, path: String, out: &mut Vec<String>) {
     const UNCOVERED: [&str; 5] = [

@@ -61,7 +61,10 @@ pub struct VerifyArgs {
     /// node (the anchor the contract holds, and the receipt's transaction, block
     /// and submitter, SPEC.md 9.4). Repeat the pair for reports anchored on
     /// several chains; a receipt whose contract and chain id match no pair is
-    /// "not checked" (it neither verifies nor fails).
+    /// "not checked" (it neither verifies nor fails). With --rpc, every batch
+    /// must be confirmed on a chain given: one whose `evm` receipts are all of
+    /// other contracts or chain ids is not verified, whatever its ledger
+    /// receipt (unless --no-anchor-required).
     #[arg(long = "rpc", value_name = "URL", requires = "contracts")]
     pub rpcs: Vec<String>,
     /// The anchor contract's address (`0x...`), obtained independently; one
@@ -196,6 +199,9 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
         trust = trust.with_ledger_key(key);
     }
     let nodes = trusted_nodes(args)?;
+    // A chain given to check against is one every batch must be confirmed on: a ledger
+    // receipt alone, or a receipt of a contract not given, does not do.
+    trust = trust.with_require_chain(!nodes.is_empty() && !args.no_anchor_required);
     let runtime = if nodes.is_empty() {
         None
     } else {

@@ -40,6 +40,11 @@ pub(super) fn verify_batch(
             checks.push(Check::new(CheckKind::Receipt, CheckStatus::failed(reason)));
         }
     }
+    if trust.require_chain
+        && let Some(reason) = chain_receipt_failure(&anchors, trust)
+    {
+        checks.push(Check::new(CheckKind::Receipt, CheckStatus::failed(reason)));
+    }
     let any_trusted = anchors.values().any(|a| a.trusted);
     checks.push(Check::new(
         CheckKind::Anchored,
@@ -117,6 +122,52 @@ fn required_receipt_failure(
     Some(format!(
         "the receipt of chain {chain}, a chain whose receipt must verify, was not checked ({why})"
     ))
+}
+
+/// Why no receipt of a batch was verified on a chain the verifier reads, when it requires one
+/// ([`Trust::with_require_chain`]): `None` when one was, or when one was checked and found
+/// wrong or could not be checked (those fail the batch, or make it an error, by their own
+/// checks).
+fn chain_receipt_failure(
+    anchors: &BTreeMap<String, AnchorVerdict>,
+    trust: &Trust,
+) -> Option<String> {
+    let read: Vec<(&String, &AnchorVerdict)> = anchors
+        .iter()
+        .filter(|(chain, a)| a.receipt_type == "chain" && trust.chain_checks.contains_key(*chain))
+        .collect();
+    let settled = read.iter().any(|(_, a)| {
+        a.trusted
+            || a.checks.iter().any(|c| {
+                matches!(
+                    c.status,
+                    CheckStatus::Failed { .. } | CheckStatus::Error { .. }
+                )
+            })
+    });
+    if settled {
+        return None;
+    }
+    let why: Vec<String> = read
+        .iter()
+        .filter_map(|(chain, a)| {
+            a.checks.iter().find_map(|c| match &c.status {
+                CheckStatus::NotChecked { reason } => Some(format!("{chain}: {reason}")),
+                _ => None,
+            })
+        })
+        .collect();
+    Some(if why.is_empty() {
+        "no receipt of the batch is of a chain the verifier was given to read, which it \
+         requires"
+            .to_owned()
+    } else {
+        format!(
+            "no receipt of the batch was verified on a chain the verifier was given to read, \
+             which it requires ({})",
+            why.join("; ")
+        )
+    })
 }
 
 /// Why no anchor of a batch is trusted: it has none; or some receipt failed a check (named

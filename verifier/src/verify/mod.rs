@@ -133,6 +133,9 @@ pub struct Trust {
     /// Chains every batch must hold a receipt of (by the name under
     /// `anchors`): a batch without one fails its [`CheckKind::Receipt`] check.
     pub required_chains: std::collections::BTreeSet<String>,
+    /// Whether every batch needs a receipt verified on a chain the verifier reads
+    /// ([`Trust::with_require_chain`]).
+    pub require_chain: bool,
 }
 
 impl fmt::Debug for Trust {
@@ -145,6 +148,7 @@ impl fmt::Debug for Trust {
             )
             .field("require_anchor", &self.require_anchor)
             .field("required_chains", &self.required_chains)
+            .field("require_chain", &self.require_chain)
             .finish()
     }
 }
@@ -163,6 +167,7 @@ impl Trust {
             chain_checks: BTreeMap::new(),
             require_anchor: true,
             required_chains: std::collections::BTreeSet::new(),
+            require_chain: false,
         }
     }
 
@@ -203,6 +208,17 @@ impl Trust {
         self.required_chains.insert(name.to_owned());
         self
     }
+
+    /// Requires every batch to hold a receipt verified on one of the chains the verifier
+    /// reads ([`Trust::with_chain_check`]), as someone who gives a chain to check against
+    /// expects: a batch whose receipts are all of other chains, or of none the verifier
+    /// reads, fails its [`CheckKind::Receipt`] check, even when a ledger receipt verifies
+    /// with a trusted key. A chain receipt checked and found wrong fails by its own check,
+    /// and one whose chain could not be read is an error, as without this requirement.
+    pub fn with_require_chain(mut self, require: bool) -> Self {
+        self.require_chain = require;
+        self
+    }
 }
 
 /// What a check is about.
@@ -241,7 +257,8 @@ pub enum CheckKind {
     /// The batch has an anchor checked against a trusted source.
     Anchored,
     /// The batch holds a receipt of a chain the verifier requires
-    /// ([`Trust::with_required_chain`]); made only for such chains.
+    /// ([`Trust::with_required_chain`]), or one verified on a chain it reads
+    /// ([`Trust::with_require_chain`]); made only when it fails.
     Receipt,
     /// A receipt commits to the batch's id, root, leaf count and manifest digest.
     Commitment,
