@@ -470,12 +470,15 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
     );
     assert!(timeline.contains("\">海关放行</a>"), "{timeline}");
     assert!(!timeline.contains("海关申报"), "{timeline}");
-    // The zone is said where the times are; this page has no zone line elsewhere.
+    // The zone is said once, at the top, above every time of the page.
     assert!(
-        timeline.contains("<p id=\"zone\" class=\"zone\">以下时间均为北京时间（UTC+8）</p>"),
-        "{timeline}"
+        r.body
+            .contains("<main><p id=\"zone\" class=\"zone\">以下时间均为北京时间（UTC+8）</p>"),
+        "{}",
+        r.body
     );
     assert_eq!(r.body.matches("id=\"zone\"").count(), 1);
+    assert!(r.body.find("id=\"zone\"") < r.body.find("<time"));
     // Full-width colons and the region wording in Chinese.
     assert!(r.body.contains("<dt>原产国（地区）</dt>"));
     assert!(r.body.contains("数据提供方：<span class=\"provided-by\">"));
@@ -577,7 +580,7 @@ async fn times_follow_the_viewer_zone() {
         r.body
             .contains(&format!("<time datetime=\"{datetime}\">{utc}</time>"))
     );
-    assert!(r.body.contains("Times are shown in UTC<"), "{}", r.body);
+    assert!(r.body.contains(">Times are UTC</p>"), "{}", r.body);
     // The zone form names its zones in the page's language, keeping their IANA names.
     assert!(
         r.body
@@ -586,6 +589,14 @@ async fn times_follow_the_viewer_zone() {
     assert!(
         r.body
             .contains("<option value=\"UTC\" selected>UTC</option>")
+    );
+    assert!(set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=UTC;")));
+    // Any spelling of UTC is UTC.
+    let r = get(&app, &format!("{path}?tz=utc&lang=zh"), &[]).await;
+    assert!(
+        r.body.contains(">以下时间均为协调世界时（UTC）</p>"),
+        "{}",
+        r.body
     );
     assert!(set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=UTC;")));
 
@@ -605,38 +616,95 @@ async fn times_follow_the_viewer_zone() {
     );
     let r = get(&app, &path, &[("cookie", "pm_tz=UTC")]).await;
     assert!(r.body.contains(&format!(">{utc}</time>")));
-    assert!(r.body.contains("以下时间按 UTC 显示"), "{}", r.body);
+    assert!(
+        r.body.contains("以下时间均为协调世界时（UTC）"),
+        "{}",
+        r.body
+    );
     let r = get(&app, &format!("{path}?tz=Nowhere/Else"), &[]).await;
     assert!(r.body.contains(&format!(">{cst}</time>")));
     assert!(!set_cookies(&r).iter().any(|c| c.starts_with("pm_tz=")));
 
-    // `?tz=+05:30` typed as is: the `+` arrives as a space, and still means plus.
+    // `?tz=+05:30` typed as is: the `+` arrives as a space, and still means plus. An
+    // offset is said as the offset; `Etc/GMT+5` is five hours behind UTC.
     let india = ViewerZone::parse("+05:30")
         .unwrap()
         .format_micros(first)
         .unwrap();
     let r = get(&app, &format!("{path}?tz=+05:30&lang=en"), &[]).await;
     assert!(r.body.contains(&format!(">{india}</time>")), "{}", r.body);
-    assert!(r.body.contains("Times are shown in +05:30<"), "{}", r.body);
-    // A named zone's label says its offset is today's (daylight saving moves it).
-    let r = get(&app, &format!("{path}?tz=Europe/Berlin&lang=en"), &[]).await;
+    assert!(r.body.contains(">Times are UTC+5:30</p>"), "{}", r.body);
+    assert!(
+        set_cookies(&r)
+            .iter()
+            .any(|c| c.starts_with("pm_tz=UTC+05:30;"))
+    );
+    let r = get(&app, &format!("{path}?tz=Etc/GMT%2B5&lang=en"), &[]).await;
+    assert!(r.body.contains(">Times are UTC-5</p>"), "{}", r.body);
     assert!(
         r.body
-            .contains("Times are shown in Europe/Berlin (today UTC+01:00)"),
+            .contains("<option value=\"Etc/GMT+5\" selected>UTC-5</option>"),
         "{}",
         r.body
     );
-    // In Chinese, without a stray space after the bracket.
-    let r = get(&app, &format!("{path}?tz=Europe/Berlin&lang=zh"), &[]).await;
+    // A place's zone whose times all have one offset: its name in the page's language,
+    // and that offset, in the line and the zone form.
+    let r = get(&app, &format!("{path}?tz=Asia/Kolkata&lang=en"), &[]).await;
     assert!(
-        r.body
-            .contains("以下时间按 Europe/Berlin（今天 UTC+01:00）显示"),
+        r.body.contains(">Times are India time (UTC+5:30)</p>"),
         "{}",
         r.body
     );
     assert!(
         r.body
-            .contains("<option value=\"Europe/Berlin\" selected>柏林</option>")
+            .contains("<option value=\"Asia/Kolkata\" selected>India time</option>")
+    );
+    assert!(r.body.contains(&format!(">{india}</time>")), "{}", r.body);
+    let r = get(&app, &format!("{path}?tz=Asia/Kolkata&lang=zh"), &[]).await;
+    assert!(
+        r.body.contains(">以下时间均为印度时间（UTC+5:30）</p>"),
+        "{}",
+        r.body
+    );
+    // A zone whose offset differs between the times shown (the records are from summer
+    // time, the scan from winter time): each time says its own offset.
+    let london = ViewerZone::parse("Europe/London").unwrap();
+    let summer = london.format_micros(first).unwrap();
+    let r = get(&app, &format!("{path}?tz=Europe/London&lang=en"), &[]).await;
+    assert!(
+        r.body
+            .contains(">Times are London time, each with its UTC offset</p>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body.contains(&format!(
+            "<time datetime=\"{}\">{summer} UTC+1</time>",
+            london.rfc3339_micros(first).unwrap()
+        )),
+        "{}",
+        r.body
+    );
+    let winter = london.format_micros(NOW_US).unwrap();
+    assert!(
+        r.body.contains(&format!(">{winter} UTC+0</time>")),
+        "{}",
+        r.body
+    );
+    // Every time of the page, and no date.
+    let times = r.body.matches("<time ").count();
+    let marked = r.body.matches(" UTC+1</time>").count() + r.body.matches(" UTC+0</time>").count();
+    assert_eq!(times, marked, "{}", r.body);
+    let r = get(&app, &format!("{path}?tz=Europe/London&lang=zh"), &[]).await;
+    assert!(
+        r.body
+            .contains(">以下时间均为伦敦时间，每个时间后标注其 UTC 偏移</p>"),
+        "{}",
+        r.body
+    );
+    assert!(
+        r.body
+            .contains("<option value=\"Europe/London\" selected>伦敦</option>")
     );
 }
 
@@ -1889,6 +1957,14 @@ async fn the_lockout_end_is_shown_rounded_up() {
         "{}",
         locked.body
     );
+    // In the zone the page's top line says, for this time as for every other.
+    assert!(
+        locked.body.contains(
+            "<main><p id=\"zone\" class=\"zone\">Times are China Standard Time (UTC+8)</p>"
+        ),
+        "{}",
+        locked.body
+    );
     clock.advance(16 * MINUTE_US - 11_000_000);
     let right = post_pin(&app, &s.code, &s.pin, "en").await;
     assert_eq!(right.status, StatusCode::OK, "{}", right.body);
@@ -3050,10 +3126,10 @@ async fn recalls_failed_inspections_and_held_goods_head_the_page() {
     assert!(alerts.contains("<li>Customs: held (<time datetime=\""));
     // First on the page: above the badge, the PIN form and the records.
     let at = |id: &str| r.body.find(&format!("id=\"{id}\"")).unwrap();
+    let main = &r.body[r.body.find("<main>").unwrap()..at("alerts")];
     assert!(
-        r.body[..at("alerts")].ends_with("<main><section "),
-        "{}",
-        r.body
+        main.starts_with("<main><p id=\"zone\" class=\"zone\">") && main.ends_with("</p><section "),
+        "only the line that says the times' zone comes first: {main}"
     );
     assert!(at("alerts") < at("verdict"));
     assert!(at("alerts") < at("pin"));

@@ -4,7 +4,9 @@
 //! The language comes from `?lang=`, then the `pm_lang` cookie, then
 //! `Accept-Language`, then Chinese. The time zone comes from `?tz=` (an IANA
 //! name such as `Europe/Berlin`, or a UTC offset such as `+05:30`), then the
-//! `pm_tz` cookie, then China Standard Time.
+//! `pm_tz` cookie, then China Standard Time. The page names a zone as people
+//! call its time ([`ViewerZone::time_name`]: "London time", "伦敦时间",
+//! `UTC+5:30`), never by its IANA name alone.
 
 use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
@@ -169,14 +171,13 @@ impl ViewerZone {
         {
             return None;
         }
-        let tz = match parse_offset(text) {
-            Some(offset) => TimeZone::fixed(offset),
-            None => TimeZone::get(text).ok()?,
+        // An offset is named in one form (`utc`, `+05:30` and `GMT+5:30` are `UTC`,
+        // `UTC+05:30`), which the page and the cookie keep.
+        let (tz, name) = match parse_offset(text) {
+            Some(offset) => (TimeZone::fixed(offset), offset_name(offset)),
+            None => (TimeZone::get(text).ok()?, text.to_owned()),
         };
-        Some(ViewerZone {
-            tz,
-            name: text.to_owned(),
-        })
+        Some(ViewerZone { tz, name })
     }
 
     /// The zone from `?tz=`, then the cookie, then the default; and whether
@@ -226,15 +227,78 @@ impl ViewerZone {
         self.name == DEFAULT_TZ
     }
 
-    /// The zone's UTC offset at `micros`, as `UTC+08:00`.
-    pub fn offset_label(&self, micros: i64) -> String {
-        let offset = Timestamp::from_microsecond(micros)
+    /// The zone's UTC offset at `micros`; `None` when out of range.
+    pub fn offset_at(&self, micros: i64) -> Option<Offset> {
+        Timestamp::from_microsecond(micros)
+            .ok()
             .map(|ts| self.tz.to_offset(ts))
-            .unwrap_or(Offset::UTC);
-        let secs = offset.seconds();
-        let sign = if secs < 0 { '-' } else { '+' };
-        let abs = secs.unsigned_abs();
-        format!("UTC{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+    }
+
+    /// Whether the zone is only an offset from UTC, said as the offset
+    /// (`UTC`, `UTC+05:30`, `Etc/GMT+5`): no place's time.
+    pub fn is_offset(&self) -> bool {
+        self.name == "UTC"
+            || self.name.starts_with("UTC+")
+            || self.name.starts_with("UTC-")
+            || self.name.starts_with("Etc/")
+    }
+
+    /// How the page calls the zone's time in `lang`: China Standard Time,
+    /// a place's time by the place's name ("London time", "伦敦时间"; a zone
+    /// without a name of its own by its IANA name's last part, "Kolkata time"),
+    /// or an offset by the offset at `now_us` (`UTC`, `UTC+5:30`; an `Etc/`
+    /// zone's sign is the opposite of its name's, `Etc/GMT+5` is `UTC-5`).
+    pub fn time_name(&self, lang: Lang, now_us: i64) -> String {
+        if self.is_offset() {
+            let offset = self.offset_at(now_us).unwrap_or(Offset::UTC);
+            return match (offset == Offset::UTC, lang) {
+                (true, Lang::Zh) => "协调世界时（UTC）".to_owned(),
+                (true, Lang::En) => "UTC".to_owned(),
+                (false, _) => offset_short(offset),
+            };
+        }
+        if self.is_default() {
+            return match lang {
+                Lang::Zh => "北京时间".to_owned(),
+                Lang::En => "China Standard Time".to_owned(),
+            };
+        }
+        let place = zone_name(lang, &self.name).map_or_else(
+            || {
+                let last = self.name.rsplit('/').next().unwrap_or(&self.name);
+                last.replace('_', " ")
+            },
+            str::to_owned,
+        );
+        match lang {
+            Lang::Zh if place.is_ascii() => format!("{place} 时间"),
+            Lang::Zh => format!("{place}时间"),
+            Lang::En => format!("{place} time"),
+        }
+    }
+}
+
+/// The name a fixed offset is kept under: `UTC`, or `UTC+05:30`.
+fn offset_name(offset: Offset) -> String {
+    let secs = offset.seconds();
+    if secs == 0 {
+        return "UTC".to_owned();
+    }
+    let sign = if secs < 0 { '-' } else { '+' };
+    let abs = secs.unsigned_abs();
+    format!("UTC{sign}{:02}:{:02}", abs / 3600, (abs % 3600) / 60)
+}
+
+/// An offset as the page shows it: `UTC+8`, `UTC+5:30`, `UTC-3:30`, `UTC+0`.
+pub fn offset_short(offset: Offset) -> String {
+    let secs = offset.seconds();
+    let sign = if secs < 0 { '-' } else { '+' };
+    let abs = secs.unsigned_abs();
+    let (hours, minutes) = (abs / 3600, (abs % 3600) / 60);
+    if minutes == 0 {
+        format!("UTC{sign}{hours}")
+    } else {
+        format!("UTC{sign}{hours}:{minutes:02}")
     }
 }
 
@@ -301,12 +365,14 @@ pub struct Texts {
     pub time_zone: &'static str,
     /// The zone form's button.
     pub apply: &'static str,
-    /// The zone line for the default zone, China Standard Time.
-    pub times_default: &'static str,
-    /// The zone line for a fixed offset or UTC: "Times are shown in {zone}".
-    pub times_in: &'static str,
-    /// The zone line for a named zone, with today's offset: "{zone}", "{offset}".
-    pub times_in_named: &'static str,
+    /// The zone line when every time shown has one offset: "{zone}" (the
+    /// zone's time, [`ViewerZone::time_name`]), "{offset}".
+    pub times_at: &'static str,
+    /// The zone line of a zone that is an offset: "{zone}" (the offset).
+    pub times_offset: &'static str,
+    /// The zone line when the times shown have different offsets (daylight
+    /// saving), each time marked with its own: "{zone}".
+    pub times_each: &'static str,
     /// The verified badge's heading.
     pub verified: &'static str,
     /// The verified badge's explanation.
@@ -553,9 +619,9 @@ static ZH: Texts = Texts {
     colon: "：",
     time_zone: "时区",
     apply: "应用",
-    times_default: "以下时间均为北京时间（UTC+8）",
-    times_in: "以下时间按 {zone} 显示",
-    times_in_named: "以下时间按 {zone}（今天 {offset}）显示",
+    times_at: "以下时间均为{zone}（{offset}）",
+    times_offset: "以下时间均为{zone}",
+    times_each: "以下时间均为{zone}，每个时间后标注其 UTC 偏移",
     verified: "✔ 验证通过：本商品的溯源记录真实、未被篡改",
     verified_detail: "所有记录与品牌方及合作方登记时完全一致。",
     verified_copied: "✔ 记录真实，但标签可能被复制",
@@ -675,9 +741,9 @@ static EN: Texts = Texts {
     colon: ": ",
     time_zone: "Time zone",
     apply: "Apply",
-    times_default: "Times are China Standard Time (UTC+8)",
-    times_in: "Times are shown in {zone}",
-    times_in_named: "Times are shown in {zone} (today {offset})",
+    times_at: "Times are {zone} ({offset})",
+    times_offset: "Times are {zone}",
+    times_each: "Times are {zone}, each with its UTC offset",
     verified: "✔ Verified: this product's records are authentic and unaltered",
     verified_detail: "Every record matches what the brand and its partners registered.",
     verified_copied: "✔ Records authentic, but this label may be copied",
@@ -876,8 +942,24 @@ pub fn customs_event(lang: Lang, status: &str) -> Option<&'static str> {
 /// The name of a zone of the zone form in `lang` (a city, or China
 /// Standard Time); `None` for a zone the form does not offer.
 pub fn zone_choice_label(lang: Lang, zone: &str) -> Option<&'static str> {
+    match zone {
+        "Asia/Shanghai" => Some(match lang {
+            Lang::Zh => "北京时间",
+            Lang::En => "China Standard Time",
+        }),
+        "UTC" => Some(match lang {
+            Lang::Zh => "协调世界时（UTC）",
+            Lang::En => "UTC",
+        }),
+        _ => zone_name(lang, zone),
+    }
+}
+
+/// The place an IANA zone is named after, in `lang`, for the zones of the
+/// zone form and other common ones; `None` for the others.
+pub fn zone_name(lang: Lang, zone: &str) -> Option<&'static str> {
     let (zh, en) = match zone {
-        "Asia/Shanghai" => ("北京时间", "China Standard Time"),
+        "Asia/Shanghai" => ("上海", "Shanghai"),
         "Asia/Hong_Kong" => ("香港", "Hong Kong"),
         "Asia/Taipei" => ("台北", "Taipei"),
         "Asia/Singapore" => ("新加坡", "Singapore"),
@@ -889,7 +971,29 @@ pub fn zone_choice_label(lang: Lang, zone: &str) -> Option<&'static str> {
         "Europe/Berlin" => ("柏林", "Berlin"),
         "America/New_York" => ("纽约", "New York"),
         "America/Los_Angeles" => ("洛杉矶", "Los Angeles"),
-        "UTC" => ("协调世界时（UTC）", "UTC"),
+        "Asia/Macau" => ("澳门", "Macau"),
+        "Asia/Seoul" => ("首尔", "Seoul"),
+        "Asia/Bangkok" => ("曼谷", "Bangkok"),
+        "Asia/Kuala_Lumpur" => ("吉隆坡", "Kuala Lumpur"),
+        "Asia/Jakarta" => ("雅加达", "Jakarta"),
+        "Asia/Manila" => ("马尼拉", "Manila"),
+        "Asia/Ho_Chi_Minh" => ("胡志明市", "Ho Chi Minh City"),
+        "Asia/Kolkata" => ("印度", "India"),
+        "Asia/Dubai" => ("迪拜", "Dubai"),
+        "Australia/Melbourne" => ("墨尔本", "Melbourne"),
+        "Australia/Perth" => ("珀斯", "Perth"),
+        "Europe/Madrid" => ("马德里", "Madrid"),
+        "Europe/Rome" => ("罗马", "Rome"),
+        "Europe/Amsterdam" => ("阿姆斯特丹", "Amsterdam"),
+        "Europe/Zurich" => ("苏黎世", "Zurich"),
+        "Europe/Dublin" => ("都柏林", "Dublin"),
+        "Europe/Moscow" => ("莫斯科", "Moscow"),
+        "America/Chicago" => ("芝加哥", "Chicago"),
+        "America/Denver" => ("丹佛", "Denver"),
+        "America/Toronto" => ("多伦多", "Toronto"),
+        "America/Vancouver" => ("温哥华", "Vancouver"),
+        "America/Sao_Paulo" => ("圣保罗", "São Paulo"),
+        "Pacific/Honolulu" => ("檀香山", "Honolulu"),
         _ => return None,
     };
     Some(match lang {
@@ -938,14 +1042,20 @@ mod tests {
             shanghai.format_micros(micros).as_deref(),
             Some("2026-11-24 08:00")
         );
-        assert_eq!(shanghai.offset_label(micros), "UTC+08:00");
+        assert_eq!(
+            shanghai.offset_at(micros).map(offset_short).as_deref(),
+            Some("UTC+8")
+        );
         let india = ViewerZone::parse("+05:30").expect("offset");
         assert_eq!(
             india.format_micros(micros).as_deref(),
             Some("2026-11-24 05:30")
         );
         let utc = ViewerZone::parse("UTC").expect("utc");
-        assert_eq!(utc.offset_label(micros), "UTC+00:00");
+        assert_eq!(
+            utc.offset_at(micros).map(offset_short).as_deref(),
+            Some("UTC+0")
+        );
         let ny = ViewerZone::parse("America/New_York").expect("iana");
         assert_eq!(
             ny.format_micros(micros).as_deref(),
@@ -965,6 +1075,51 @@ mod tests {
         assert!(ViewerZone::parse("Mars/Olympus").is_none());
         assert!(ViewerZone::parse("<script>").is_none());
         assert!(ViewerZone::parse("+25:00").is_none());
+    }
+
+    /// Each zone is said as people call its time, in the page's language: China Standard
+    /// Time, a place's time by the place's name (or, without one here, the IANA name's last
+    /// part), an offset as the offset (one form for all its spellings; an `Etc/GMT` zone's
+    /// sign is the opposite of its name's).
+    #[test]
+    fn zones_are_named_as_their_time() {
+        let now = 1_795_478_400_000_000; // 2026-11-24, winter in the north
+        let named = |tz: &str, lang: Lang| {
+            ViewerZone::parse(tz)
+                .unwrap_or_else(|| panic!("{tz}"))
+                .time_name(lang, now)
+        };
+        for (tz, zh, en) in [
+            ("Asia/Shanghai", "北京时间", "China Standard Time"),
+            ("Europe/London", "伦敦时间", "London time"),
+            ("Asia/Kolkata", "印度时间", "India time"),
+            (
+                "America/Argentina/Buenos_Aires",
+                "Buenos Aires 时间",
+                "Buenos Aires time",
+            ),
+            ("UTC", "协调世界时（UTC）", "UTC"),
+            ("utc", "协调世界时（UTC）", "UTC"),
+            ("Etc/UTC", "协调世界时（UTC）", "UTC"),
+            ("Etc/GMT+5", "UTC-5", "UTC-5"),
+            ("+05:30", "UTC+5:30", "UTC+5:30"),
+            ("GMT-3:30", "UTC-3:30", "UTC-3:30"),
+        ] {
+            assert_eq!(named(tz, Lang::Zh), zh, "{tz}");
+            assert_eq!(named(tz, Lang::En), en, "{tz}");
+        }
+        // Offsets are kept under one name, which the zone form and the cookie use.
+        for (tz, name) in [
+            ("utc", "UTC"),
+            (" 05:30", "UTC+05:30"),
+            ("GMT+0530", "UTC+05:30"),
+        ] {
+            assert_eq!(ViewerZone::parse(tz).map(|z| z.name).as_deref(), Some(name));
+        }
+        let name = ViewerZone::parse("UTC+05:30").map(|z| z.name);
+        assert_eq!(name.as_deref(), Some("UTC+05:30"));
+        assert!(ViewerZone::parse("Etc/GMT+5").expect("etc").is_offset());
+        assert!(!ViewerZone::parse("Asia/Kolkata").expect("iana").is_offset());
     }
 
     #[test]
@@ -992,8 +1147,13 @@ mod tests {
             assert!(t.copy_warning_this_browser.contains("{confirmed}"));
             assert!(t.pin_confirmed_here.contains("{confirmed}"));
             assert!(t.pin_already_confirmed.contains("{confirmed}"));
-            assert!(t.times_in_named.contains("{zone}") && t.times_in_named.contains("{offset}"));
-            assert!(!t.times_default.contains('{'));
+            assert!(t.times_at.contains("{zone}") && t.times_at.contains("{offset}"));
+            for line in [t.times_offset, t.times_each] {
+                assert!(
+                    line.contains("{zone}") && !line.contains("{offset}"),
+                    "{line}"
+                );
+            }
             for alert in [t.alert_recalled, t.alert_returned, t.alert_destroyed] {
                 assert!(alert.contains("{date}"), "{alert}");
             }

@@ -4,10 +4,11 @@
 //! and the PIN form are here; the records' own sections are in
 //! [`super::sections`].
 
+use std::cell::Cell;
 use std::fmt::Write as _;
 
 use super::html::{Esc, path_segment};
-use super::i18n::{Lang, ViewerZone, fill, zone_choice_label};
+use super::i18n::{Lang, ViewerZone, fill, offset_short, zone_choice_label};
 use super::journey::Journey;
 use super::orgs::OrgNames;
 use super::pin::MAX_PIN_LEN;
@@ -84,6 +85,41 @@ pub struct Viewer<'a> {
     pub now_us: i64,
     /// Who provides the records, by `org_id`.
     pub orgs: &'a OrgNames,
+    /// The UTC offsets of the times shown (start with the default).
+    pub offsets: TimeOffsets,
+}
+
+/// The UTC offsets of the times a page shows, for the line that says their
+/// zone: [`render_code_page`] finds them out, then says the one offset they
+/// all have in that line, or (daylight saving) marks each time with its own.
+#[derive(Debug, Clone, Default)]
+pub struct TimeOffsets {
+    /// The offset of the first time shown (seconds), and whether another
+    /// time's differed.
+    seen: Cell<Option<(i32, bool)>>,
+    /// Whether each time is shown with its offset.
+    marked: Cell<bool>,
+}
+
+impl TimeOffsets {
+    /// Notes the offset of a time shown.
+    fn saw(&self, seconds: i32) {
+        let seen = match self.seen.get() {
+            None => (seconds, false),
+            Some((first, varied)) => (first, varied || first != seconds),
+        };
+        self.seen.set(Some(seen));
+    }
+
+    /// What a page that showed the times noted here does: each marked when
+    /// their offsets differ, else the one they have said once.
+    fn settled(&self) -> TimeOffsets {
+        let marked = self.seen.get().is_some_and(|(_, varied)| varied);
+        TimeOffsets {
+            seen: Cell::new(self.seen.get()),
+            marked: Cell::new(marked),
+        }
+    }
 }
 
 /// What the PIN part of the page shows.
@@ -162,59 +198,79 @@ fn minute_up(us: i64) -> i64 {
 }
 
 /// A time as HTML: `<time datetime="RFC 3339">YYYY-MM-DD HH:MM</time>` in
-/// the viewer's zone, or the "unknown" dash.
+/// the viewer's zone (followed by its UTC offset, `UTC+1`, when the page
+/// marks each time's), or the "unknown" dash.
 pub(super) fn time_tag(viewer: &Viewer<'_>, us: Option<i64>) -> String {
-    time_element(viewer, us, ViewerZone::format_micros)
+    time_element(viewer, us, ViewerZone::format_micros, true)
 }
 
 /// A time's date as HTML: `<time datetime="RFC 3339">YYYY-MM-DD</time>` in
 /// the viewer's zone, or the "unknown" dash.
 pub(super) fn date_tag(viewer: &Viewer<'_>, us: Option<i64>) -> String {
-    time_element(viewer, us, ViewerZone::format_date_micros)
+    time_element(viewer, us, ViewerZone::format_date_micros, false)
 }
 
-/// `<time>` with the time's RFC 3339 form and its text as `shown` writes it.
+/// `<time>` with the time's RFC 3339 form and its text as `shown` writes it;
+/// a time of day (`with_offset`) notes its offset in the viewer's
+/// [`TimeOffsets`], and shows it when they say so.
 fn time_element(
     viewer: &Viewer<'_>,
     us: Option<i64>,
     shown: fn(&ViewerZone, i64) -> Option<String>,
+    with_offset: bool,
 ) -> String {
-    match us.and_then(|us| Some((viewer.zone.rfc3339_micros(us)?, shown(viewer.zone, us)?))) {
-        Some((datetime, shown)) => format!(
-            "<time datetime=\"{}\">{}</time>",
-            Esc(&datetime),
-            Esc(&shown)
-        ),
+    let zone = viewer.zone;
+    let parts = us.and_then(|us| {
+        Some((
+            zone.rfc3339_micros(us)?,
+            shown(zone, us)?,
+            zone.offset_at(us)?,
+        ))
+    });
+    match parts {
+        Some((datetime, mut shown, offset)) => {
+            if with_offset {
+                viewer.offsets.saw(offset.seconds());
+                if viewer.offsets.marked.get() {
+                    shown.push(' ');
+                    shown.push_str(&offset_short(offset));
+                }
+            }
+            format!(
+                "<time datetime=\"{}\">{}</time>",
+                Esc(&datetime),
+                Esc(&shown)
+            )
+        }
         None => Esc(viewer.lang.texts().unknown_value).to_string(),
     }
 }
 
-/// The line that says which zone the page's times are in, as HTML: China
-/// Standard Time by name, any other zone by its name and (a named zone)
-/// today's offset, which daylight saving moves (each time shown is
-/// converted at its own instant).
-pub(super) fn zone_line(viewer: &Viewer<'_>) -> String {
+/// The line that says which zone the page's times are in, as HTML: the
+/// zone's time by name ([`ViewerZone::time_name`]) with the one UTC offset of
+/// the times shown (or, with none shown, now's), or, when their offsets
+/// differ (daylight saving), that each time is marked with its own; a zone
+/// that is an offset by the offset alone.
+fn zone_line(viewer: &Viewer<'_>) -> String {
     let t = viewer.lang.texts();
-    let zone = &viewer.zone.name;
-    if viewer.zone.is_default() {
-        Esc(t.times_default).to_string()
-    } else if zone.starts_with(['+', '-']) || zone == "UTC" {
-        fill(
-            &Esc(t.times_in).to_string(),
-            &[("zone", &Esc(zone).to_string())],
-        )
-    } else {
-        fill(
-            &Esc(t.times_in_named).to_string(),
-            &[
-                ("zone", &Esc(zone).to_string()),
-                (
-                    "offset",
-                    &Esc(&viewer.zone.offset_label(viewer.now_us)).to_string(),
-                ),
-            ],
-        )
+    let zone = Esc(&viewer.zone.time_name(viewer.lang, viewer.now_us)).to_string();
+    if viewer.offsets.marked.get() {
+        return fill(&Esc(t.times_each).to_string(), &[("zone", &zone)]);
     }
+    if viewer.zone.is_offset() {
+        return fill(&Esc(t.times_offset).to_string(), &[("zone", &zone)]);
+    }
+    let seconds = match viewer.offsets.seen.get() {
+        Some((seconds, _)) => Some(seconds),
+        None => viewer.zone.offset_at(viewer.now_us).map(|o| o.seconds()),
+    };
+    let offset = seconds
+        .and_then(|s| jiff::tz::Offset::from_seconds(s).ok())
+        .map_or_else(String::new, offset_short);
+    fill(
+        &Esc(t.times_at).to_string(),
+        &[("zone", &zone), ("offset", &Esc(&offset).to_string())],
+    )
 }
 
 fn open_page(out: &mut String, viewer: &Viewer<'_>, query_base: &str) {
@@ -265,8 +321,9 @@ fn close_page_with_zone_form(out: &mut String, viewer: &Viewer<'_>, query_base: 
     if !ZONE_CHOICES.contains(&current) {
         let _ = write!(
             out,
-            "<option value=\"{0}\" selected>{0}</option>",
-            Esc(current)
+            "<option value=\"{}\" selected>{}</option>",
+            Esc(current),
+            Esc(&viewer.zone.time_name(viewer.lang, viewer.now_us)),
         );
     }
     for zone in ZONE_CHOICES {
@@ -521,12 +578,34 @@ fn warning_page(viewer: &Viewer<'_>, heading: &str, detail: &str) -> String {
     out
 }
 
-/// The page of a known code.
+/// The page of a known code. It is made twice: once to find out the UTC
+/// offsets of the times it shows ([`TimeOffsets`]), then with the line that
+/// says their zone, near its top, and the times marked with their offsets
+/// when those differ.
 pub fn render_code_page(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
+    let probe = Viewer {
+        offsets: TimeOffsets::default(),
+        ..viewer.clone()
+    };
+    let _ = render_code_page_once(&probe, page);
+    let settled = Viewer {
+        offsets: probe.offsets.settled(),
+        ..viewer.clone()
+    };
+    render_code_page_once(&settled, page)
+}
+
+fn render_code_page_once(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
     let t = viewer.lang.texts();
     let base = code_path(viewer.code);
     let mut out = String::with_capacity(16 * 1024);
     open_page(&mut out, viewer, &base);
+    // Said once, above every time of the page.
+    let _ = write!(
+        out,
+        "<p id=\"zone\" class=\"zone\">{}</p>",
+        zone_line(viewer)
+    );
     // The state could not be read: whether the PIN was confirmed is unknown, so the copy
     // warning may be missing. Said first, not left out.
     if page.scans.is_none() {
@@ -979,6 +1058,7 @@ mod tests {
             code: "PM-TEST",
             now_us: 1_780_000_000_000_000,
             orgs: &orgs,
+            offsets: TimeOffsets::default(),
         };
         // 2026-05-28 20:26:40 UTC, 2026-05-29 04:26 in China Standard Time.
         let confirmed_us = 1_780_000_000_000_000;

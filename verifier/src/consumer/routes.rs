@@ -54,9 +54,9 @@ use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang, fold_fu
 use super::metrics::ViewOutcome;
 use super::origin::{ForeignPost, foreign_post};
 use super::page::{
-    CODE_INPUT_MAX_CHARS, CodePage, EntryNotice, PinNotice, PinPanel, Viewer, code_path,
-    render_code_page, render_entry, render_not_verified, render_too_large, render_unavailable,
-    render_unknown,
+    CODE_INPUT_MAX_CHARS, CodePage, EntryNotice, PinNotice, PinPanel, TimeOffsets, Viewer,
+    code_path, render_code_page, render_entry, render_not_verified, render_too_large,
+    render_unavailable, render_unknown,
 };
 use super::pin::normalize_pin;
 use super::state::{ConsumerStore, PinClient, PinLock, PinOutcome, PinPolicy, ScanInfo};
@@ -282,6 +282,7 @@ async fn entry(
         code: "",
         now_us: app.consumer.clock.now_us(),
         orgs: &app.consumer.orgs,
+        offsets: TimeOffsets::default(),
     };
     let Some(typed) = query.code else {
         return html_response(StatusCode::OK, &prefs, render_entry(&viewer, None, ""));
@@ -361,6 +362,7 @@ async fn find_report(
         code,
         now_us,
         orgs: &app.consumer.orgs,
+        offsets: TimeOffsets::default(),
     };
     let found = if code.len() > MAX_CODE_LEN {
         Ok(None)
@@ -611,6 +613,7 @@ async fn show(
             code: &report.code,
             now_us,
             orgs: &app.consumer.orgs,
+            offsets: TimeOffsets::default(),
         };
         let view_key = app.consumer.store.view_key();
         let is_scan =
@@ -720,6 +723,7 @@ async fn submit_pin(
             code: &canonical,
             now_us,
             orgs: &app.consumer.orgs,
+            offsets: TimeOffsets::default(),
         };
         let candidate = match (&app.consumer.key, normalize_pin(&pin)) {
             // Another site's page made the browser post it: not checked, and not counted

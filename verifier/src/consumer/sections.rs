@@ -18,7 +18,7 @@ use super::i18n::{Lang, customs_event, fill, format_days, label};
 use super::journey::{
     Alert, AlertKind, Journey, attachments, int, micros, shown_time, text, text_list,
 };
-use super::page::{Viewer, date_tag, time_tag, zone_line};
+use super::page::{Viewer, date_tag, time_tag};
 use crate::report::RecordEntry;
 
 /// Org ids of at most this many characters are kept on one line (with their
@@ -276,16 +276,15 @@ fn position(list: &[&RecordEntry], entry: &RecordEntry) -> Option<usize> {
     list.iter().position(|e| ptr::eq(*e, entry)).map(|i| i + 1)
 }
 
-/// The journey: every record in the order of the times it shows, under the
-/// line that says which zone those times are in. Logistics events in full;
+/// The journey: every record in the order of the times it shows (the line
+/// that says their zone is at the page's top). Logistics events in full;
 /// the others by name, linking to their section.
 pub(super) fn timeline_section(out: &mut String, viewer: &Viewer<'_>, journey: &Journey<'_>) {
     let t = viewer.lang.texts();
     let _ = write!(
         out,
-        "<section id=\"journey\"><h2>{}</h2><p id=\"zone\" class=\"zone\">{}</p><ol>",
+        "<section id=\"journey\"><h2>{}</h2><ol>",
         Esc(t.journey),
-        zone_line(viewer)
     );
     for &entry in &journey.timeline {
         let r = &entry.record;
