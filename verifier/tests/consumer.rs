@@ -2971,6 +2971,169 @@ async fn behind_a_trusted_proxy_the_forwarded_host_and_scheme_are_the_origin() {
     );
 }
 
+/// The proof API with the consumer page merged in, as `proofmark serve` builds it.
+fn service(dir: &Path) -> Router {
+    let page = sample_app(dir);
+    let lookup = (*real_lookup()).clone();
+    proofmark_verifier::api::app_with(proofmark_verifier::api::ApiState::new(lookup), page)
+}
+
+/// A request with `method` to `uri`, in English.
+async fn ask(app: &Router, method: &str, uri: &str) -> Reply {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("accept-language", "en")
+        .body(Body::empty())
+        .unwrap();
+    send(app, req).await
+}
+
+/// A phone that opens a consumer address that names no page, or with a method it does not
+/// take, gets an HTML page in its language with the code form, never the API's JSON; the
+/// site's root is the code form; the API's own errors stay JSON.
+#[tokio::test]
+async fn consumer_addresses_answer_html_to_what_they_cannot_serve() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let app = service(dir.path());
+    let html = |r: &Reply| r.headers[header::CONTENT_TYPE] == "text/html; charset=utf-8";
+    let code_in_form = format!("name=\"code\" value=\"{}\"", s.code);
+
+    for uri in [
+        format!("/s/{}/extra", s.code),
+        format!("/s/{}/pin/x", s.code),
+        format!("/S/{}/extra", s.code),
+    ] {
+        let r = ask(&app, "GET", &uri).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(html(&r), "{uri}");
+        assert!(
+            r.body
+                .contains("<h2 id=\"badge\">✖ There is no page at this address</h2>"),
+            "{uri}: {}",
+            r.body
+        );
+        assert!(r.body.contains(&code_in_form), "{uri}: {}", r.body);
+    }
+    let r = get(&app, "/s/a/b/c", &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("✖ 此网址没有对应的页面"), "{}", r.body);
+    // What is not the form of a code is not put in the form.
+    assert!(r.body.contains("name=\"code\" value=\"\""), "{}", r.body);
+
+    // A method the address does not take: 405 with `Allow`, and the page.
+    for (method, uri, allow) in [
+        ("POST", format!("/s/{}", s.code), "GET,HEAD"),
+        ("DELETE", format!("/s/{}", s.code), "GET,HEAD"),
+        ("PUT", format!("/s/{}/pin", s.code), "POST,GET,HEAD"),
+        ("POST", "/s".to_owned(), "GET,HEAD"),
+        ("POST", "/".to_owned(), "GET,HEAD"),
+    ] {
+        let r = ask(&app, method, &uri).await;
+        assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {uri}");
+        assert!(html(&r), "{method} {uri}");
+        assert_eq!(r.headers[header::ALLOW], allow, "{method} {uri}");
+        assert!(
+            r.body.contains("✖ This page cannot be opened this way"),
+            "{method} {uri}: {}",
+            r.body
+        );
+    }
+
+    // The root and `/S` lead to the code form.
+    let r = ask(&app, "GET", "/").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(html(&r));
+    assert!(
+        r.body
+            .contains("<form id=\"code-form\" method=\"get\" action=\"/s\">")
+    );
+    for (uri, location) in [("/S", "/s"), ("/S/", "/s"), ("/S?lang=en", "/s?lang=en")] {
+        let r = ask(&app, "GET", uri).await;
+        assert_eq!(r.status, StatusCode::PERMANENT_REDIRECT, "{uri}");
+        assert_eq!(r.headers[header::LOCATION], location, "{uri}");
+    }
+
+    // The API's own: JSON, as SPEC.md 11.3 says.
+    let json = |r: &Reply| r.headers[header::CONTENT_TYPE] == "application/json";
+    for (method, uri, status, error) in [
+        ("GET", "/v1/nothing", StatusCode::NOT_FOUND, "not_found"),
+        ("GET", "/nothing", StatusCode::NOT_FOUND, "not_found"),
+        (
+            "POST",
+            "/v1/codes/97837978498369312371",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            "DELETE",
+            "/healthz",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+    ] {
+        let r = ask(&app, method, uri).await;
+        assert_eq!(r.status, status, "{method} {uri}");
+        assert!(json(&r), "{method} {uri}");
+        assert!(
+            r.body.contains(&format!("\"code\":\"{error}\"")),
+            "{}",
+            r.body
+        );
+    }
+    // The pages themselves are still served through the merged router.
+    let r = ask(&app, "GET", &format!("/s/{}", s.code)).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(green(&r.body));
+}
+
+/// A PIN form whose body stalls past the server's body timeout is answered with an HTML page
+/// in the viewer's language (408), the PIN not checked, and the connection closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pin_form_that_does_not_arrive_gets_a_page() {
+    use proofmark_verifier::api::server::{ServerLimits, serve};
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = ServerLimits {
+        body_timeout: std::time::Duration::from_secs(1),
+        ..ServerLimits::default()
+    };
+    let done = tokio::spawn(serve(listener, service(dir.path()), limits, async {
+        let _ = stopped.await;
+    }));
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /s/{}/pin?lang=en HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\npin=12",
+        s.code
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        conn.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "the connection stayed open");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer
+            .to_ascii_lowercase()
+            .contains("content-type: text/html; charset=utf-8"),
+        "{answer}"
+    );
+    assert!(answer.contains("✖ The PIN did not arrive"), "{answer}");
+    assert!(answer.contains(&format!("name=\"code\" value=\"{}\"", s.code)));
+    let _ = stop.send(());
+    done.await.unwrap();
+}
+
 /// A check that calls every report verified, anchored in the ledger: for pages whose
 /// records were edited by the test.
 struct AlwaysVerified;

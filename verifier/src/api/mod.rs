@@ -165,8 +165,11 @@ pub fn app_with(state: ApiState, other: Router) -> Router {
 
 /// Gives the router's bodiless 405 answers (a route asked with a method it does not take)
 /// the JSON error body of every other error (SPEC.md 11.3), keeping their `Allow` header.
+/// A 405 with a body of its own (the consumer page's, HTML) is left as it is.
 async fn method_not_allowed_body(response: Response) -> Response {
-    if response.status() != StatusCode::METHOD_NOT_ALLOWED {
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED
+        || response.headers().contains_key(header::CONTENT_TYPE)
+    {
         return response;
     }
     let (mut parts, _) = response.into_parts();

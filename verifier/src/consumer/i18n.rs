@@ -454,6 +454,17 @@ pub struct Texts {
     pub not_a_code: &'static str,
     /// Explanation of that page.
     pub not_a_code_detail: &'static str,
+    /// Heading of the page of a consumer address that names no page.
+    pub page_not_found: &'static str,
+    /// Explanation of that page (and of the next): scan or type the code.
+    pub page_not_found_detail: &'static str,
+    /// Heading of the page of a consumer address asked with a method it does
+    /// not take.
+    pub method_not_allowed: &'static str,
+    /// Heading of the page of a PIN form whose body did not arrive in time.
+    pub pin_timeout: &'static str,
+    /// Explanation of that page.
+    pub pin_timeout_detail: &'static str,
     /// Heading of the service error page.
     pub unavailable: &'static str,
     /// Explanation of the service error page.
@@ -659,6 +670,11 @@ static ZH: Texts = Texts {
     technical_details: "技术细节（英文）",
     not_a_code: "✖ 这不是商品码",
     not_a_code_detail: "此链接中没有有效的商品码（商品码由 6 至 48 位字母、数字或“.”“_”“-”组成），因此这里不显示链接中的文字。请勿相信链接中附带的任何电话、网址或说明。请输入标签上印的查询码。",
+    page_not_found: "✖ 此网址没有对应的页面",
+    page_not_found_detail: "请重新扫描标签上的二维码，或在下方输入标签上印的查询码。",
+    method_not_allowed: "✖ 无法以这种方式打开此页面",
+    pin_timeout: "✖ 未能收到密码",
+    pin_timeout_detail: "网络太慢，密码未能完整送达，因此没有验证，也不算作错误。请在下方打开此码的页面，重新输入密码。",
     unavailable: "服务暂时不可用",
     unavailable_detail: "暂时无法查询此码，请稍后再试。",
     too_large: "无法显示此码的记录",
@@ -781,6 +797,11 @@ static EN: Texts = Texts {
     technical_details: "Technical details",
     not_a_code: "✖ This is not a product code",
     not_a_code_detail: "This link does not hold a valid product code (a code has 6 to 48 letters, digits, '.', '_' or '-'), so its text is not shown here. Do not trust any phone number, address or instructions that came with the link. Type the code printed on the label.",
+    page_not_found: "✖ There is no page at this address",
+    page_not_found_detail: "Scan the label's QR code again, or type the code printed on the label below.",
+    method_not_allowed: "✖ This page cannot be opened this way",
+    pin_timeout: "✖ The PIN did not arrive",
+    pin_timeout_detail: "The connection was too slow for the PIN to arrive, so it was not checked and does not count as wrong. Open the code's page below and enter the PIN again.",
     unavailable: "Service unavailable",
     unavailable_detail: "This code cannot be looked up right now. Please try again later.",
     too_large: "This code's history cannot be shown",

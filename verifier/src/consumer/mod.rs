@@ -26,9 +26,12 @@
 //! code. A query alone (`?lang=en`, `?tz=UTC`) changes the view but is
 //! still a scan, so a label cannot dodge the count by encoding one. A
 //! `HEAD` is never a scan (link previewers send them).
-//! Printed QR labels should encode the bare `/s/{code}`. `GET /s` is a form
-//! to type the code of a label whose QR code does not scan; it redirects to
-//! the code's page, which counts the scan.
+//! Printed QR labels should encode the bare `/s/{code}`. `GET /s` (and
+//! `GET /`) is a form to type the code of a label whose QR code does not
+//! scan; it redirects to the code's page, which counts the scan. What the
+//! routes cannot serve under `/s` (no such page, a method a page does not
+//! take, a PIN form that did not arrive) is an HTML page in the viewer's
+//! language, not the API's JSON.
 //!
 //! Records name their provider by `org_id`; [`Consumer::with_orgs`] gives
 //! the page a directory of names ([`OrgNames`]), shown with the id.

@@ -496,21 +496,56 @@ pub fn render_unknown(viewer: &Viewer<'_>) -> String {
 /// code form; its language link leads to the page to type a code on.
 fn render_not_a_code(viewer: &Viewer<'_>) -> String {
     let t = viewer.lang.texts();
+    notice_page(viewer, (t.not_a_code, t.not_a_code_detail), "")
+}
+
+/// Why a consumer address is answered with an error page rather than what
+/// it names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorPage {
+    /// No page is at the address (`404`).
+    NotFound,
+    /// The page is not opened with this method (`405`).
+    MethodNotAllowed,
+    /// A PIN form's body did not arrive in time (`408`): the PIN was not
+    /// checked.
+    PinTimeout,
+}
+
+/// The page of a consumer address that cannot be answered as asked: what
+/// went wrong, and the code form to go on with (holding `viewer.code` when it
+/// is the form of a code, and the language link leading to the form), in
+/// the viewer's language.
+pub fn render_error(viewer: &Viewer<'_>, page: ErrorPage) -> String {
+    let t = viewer.lang.texts();
+    let words = match page {
+        ErrorPage::NotFound => (t.page_not_found, t.page_not_found_detail),
+        ErrorPage::MethodNotAllowed => (t.method_not_allowed, t.page_not_found_detail),
+        ErrorPage::PinTimeout => (t.pin_timeout, t.pin_timeout_detail),
+    };
+    let code = viewer.code.trim();
+    notice_page(viewer, words, if is_valid_code(code) { code } else { "" })
+}
+
+/// A page of one red notice (heading, detail) and the code form, holding
+/// `typed`; its language link leads to the page to type a code on.
+fn notice_page(viewer: &Viewer<'_>, (heading, detail): (&str, &str), typed: &str) -> String {
+    let t = viewer.lang.texts();
     let mut out = String::with_capacity(4096);
     open_page(&mut out, viewer, ENTRY_PATH);
     let _ = write!(
         out,
         "<section id=\"verdict\" class=\"bad\" role=\"alert\"><h2 id=\"badge\">{}</h2><p>{}</p></section>\
          <section id=\"entry\"><h2>{}</h2>",
-        Esc(t.not_a_code),
-        Esc(t.not_a_code_detail),
+        Esc(heading),
+        Esc(detail),
         Esc(t.enter_code),
     );
     code_form(
         &mut out,
         viewer,
         &CodeField {
-            typed: "",
+            typed,
             autofocus: false,
             refused: false,
         },

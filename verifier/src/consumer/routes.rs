@@ -42,7 +42,7 @@ use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Form, Path, Query, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use serde::Deserialize;
 use tracing::Instrument as _;
 
@@ -54,9 +54,9 @@ use super::i18n::{LANG_COOKIE, Lang, TZ_COOKIE, ViewerZone, choose_lang, fold_fu
 use super::metrics::ViewOutcome;
 use super::origin::{ForeignPost, foreign_post};
 use super::page::{
-    CODE_INPUT_MAX_CHARS, CodePage, EntryNotice, PinNotice, PinPanel, TimeOffsets, Viewer,
-    code_path, render_code_page, render_entry, render_not_verified, render_too_large,
-    render_unavailable, render_unknown,
+    CODE_INPUT_MAX_CHARS, CodePage, ENTRY_PATH, EntryNotice, ErrorPage, PinNotice, PinPanel,
+    TimeOffsets, Viewer, code_path, render_code_page, render_entry, render_error,
+    render_not_verified, render_too_large, render_unavailable, render_unknown,
 };
 use super::pin::normalize_pin;
 use super::state::{ConsumerStore, PinClient, PinLock, PinOutcome, PinPolicy, ScanInfo};
@@ -81,24 +81,38 @@ struct App {
 
 /// The consumer page's routes, ready to merge into the service's router:
 /// `GET /s/{code}`, `POST /s/{code}/pin` and `GET /s` (with the redirects
-/// of `/s/{code}/` and `/S/{code}`). `check` decides the badge (normally an
-/// `Arc<Trust>`).
+/// of `/s/{code}/`, `/S/{code}` and `/S`), and `GET /`, the page to type a
+/// code on too. Every other address under `/s/` (or `/S/`), and a method a
+/// consumer address does not take, is answered with an HTML page in the
+/// viewer's language (`404`, `405` with `Allow`), never the API's JSON.
+/// `check` decides the badge (normally an `Arc<Trust>`).
 pub fn router(
     lookup: Arc<dyn CodeLookup>,
     consumer: Consumer,
     check: Arc<dyn ReportCheck>,
 ) -> Router {
     Router::new()
-        // The page to type a code on, for a label whose QR code does not scan.
-        .route("/s", get(entry))
-        .route("/s/", get(entry))
-        .route("/s/{code}", get(show))
+        // The page to type a code on, for a label whose QR code does not scan; also the
+        // site's root, where someone who typed the host alone lands.
+        .route("/", get(entry).fallback(not_allowed))
+        .route("/s", get(entry).fallback(not_allowed))
+        .route("/s/", get(entry).fallback(not_allowed))
+        .route("/s/{code}", get(show).fallback(not_allowed))
         // What QR scanners and people make of a printed label: a trailing slash, and the
         // upper-case path of a label encoded in the QR alphanumeric mode.
-        .route("/s/{code}/", get(redirect_variant))
-        .route("/S/{code}", get(redirect_variant))
-        .route("/S/{code}/", get(redirect_variant))
-        .route("/s/{code}/pin", post(submit_pin).get(pin_page_reloaded))
+        .route("/s/{code}/", get(redirect_variant).fallback(not_allowed))
+        .route("/S", get(redirect_entry).fallback(not_allowed))
+        .route("/S/", get(redirect_entry).fallback(not_allowed))
+        .route("/S/{code}", get(redirect_variant).fallback(not_allowed))
+        .route("/S/{code}/", get(redirect_variant).fallback(not_allowed))
+        .route(
+            "/s/{code}/pin",
+            post(submit_pin)
+                .get(pin_page_reloaded)
+                .fallback(not_allowed),
+        )
+        .route("/s/{code}/{*rest}", any(not_found))
+        .route("/S/{code}/{*rest}", any(not_found))
         .with_state(App {
             lookup,
             consumer,
@@ -239,6 +253,87 @@ fn redirect_to_page(status: StatusCode, code: &str, query: Option<&str>) -> Resp
         location.push_str(q);
     }
     redirect(status, &location)
+}
+
+/// The error page of a consumer address, in the viewer's language, with
+/// `code` (when it is the form of a code) in the code form.
+fn error_page(
+    app: &App,
+    code: &str,
+    query: &ViewQuery,
+    headers: &HeaderMap,
+    page: ErrorPage,
+) -> Response {
+    let prefs = prefs(query, headers);
+    let viewer = Viewer {
+        lang: prefs.lang,
+        zone: &prefs.zone,
+        code,
+        now_us: app.consumer.clock.now_us(),
+        orgs: &app.consumer.orgs,
+        offsets: TimeOffsets::default(),
+    };
+    let status = match page {
+        ErrorPage::NotFound => StatusCode::NOT_FOUND,
+        ErrorPage::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+        ErrorPage::PinTimeout => StatusCode::REQUEST_TIMEOUT,
+    };
+    html_response(status, &prefs, render_error(&viewer, page))
+}
+
+/// The code of a consumer address: its first segment after `/s/` (or `/S/`),
+/// as sent.
+fn address_code(uri: &axum::http::Uri) -> &str {
+    let path = uri.path();
+    path.strip_prefix("/s/")
+        .or_else(|| path.strip_prefix("/S/"))
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_default()
+}
+
+/// An address under `/s/` that is no page: `404`, the HTML error page.
+async fn not_found(
+    State(app): State<App>,
+    uri: axum::http::Uri,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    error_page(
+        &app,
+        address_code(&uri),
+        &query,
+        &headers,
+        ErrorPage::NotFound,
+    )
+}
+
+/// A consumer address asked with a method it does not take: `405` (the router adds
+/// `Allow`), the HTML error page.
+async fn not_allowed(
+    State(app): State<App>,
+    uri: axum::http::Uri,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+    headers: HeaderMap,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    error_page(
+        &app,
+        address_code(&uri),
+        &query,
+        &headers,
+        ErrorPage::MethodNotAllowed,
+    )
+}
+
+/// `/S` and `/S/`: the page to type a code on, with the query.
+async fn redirect_entry(RawQuery(query): RawQuery) -> Response {
+    let mut location = ENTRY_PATH.to_owned();
+    if let Some(q) = query.as_deref().filter(|q| !q.is_empty()) {
+        location.push('?');
+        location.push_str(q);
+    }
+    redirect(StatusCode::PERMANENT_REDIRECT, &location)
 }
 
 /// A variant of a code page's URL (`/s/{code}/`, `/S/{code}`): redirected to the page
@@ -701,9 +796,9 @@ async fn submit_pin(
     let query = query.map(|q| q.0).unwrap_or_default();
     let pin = match form {
         Ok(f) => f.0.pin,
-        // The server's body timeout: no page, the connection is closed.
+        // The server's body timeout: the connection is closed after this page.
         Err(rejection) if crate::api::server::is_body_timeout(&rejection) => {
-            return StatusCode::REQUEST_TIMEOUT.into_response();
+            return error_page(&app, &code, &query, &headers, ErrorPage::PinTimeout);
         }
         Err(_) => String::new(),
     };
