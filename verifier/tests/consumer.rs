@@ -3329,6 +3329,48 @@ async fn recalls_failed_inspections_and_held_goods_head_the_page() {
     );
 }
 
+/// A declaration's `cleared_at` is called a clearance only when the goods were released; on a
+/// declaration held or refused entry it is when customs decided.
+#[tokio::test]
+async fn only_a_released_declaration_shows_a_clearance_time() {
+    let s = sample();
+    let clock = TestClock::new();
+    let report = real_report().await;
+    for (status, en, zh) in [
+        ("released", "Cleared", "放行时间"),
+        ("rejected", "Decision", "决定时间"),
+        ("held", "Decision", "决定时间"),
+    ] {
+        let mut edited = report.clone();
+        let customs = edited
+            .records
+            .iter_mut()
+            .find(|e| e.kind == "customs")
+            .unwrap();
+        assert!(micros(&customs.record, "cleared_at").is_some());
+        customs
+            .record
+            .insert("status".into(), serde_json::Value::String(status.into()));
+        let dir = tempfile::tempdir().unwrap();
+        let page = router(
+            Arc::new(Fixed(edited)),
+            consumer(dir.path(), &clock),
+            Arc::new(AlwaysVerified),
+        );
+        for (lang, label, other) in [("en", en, "Cleared"), ("zh", zh, "放行时间")] {
+            let r = get(&page, &format!("/s/{}?lang={lang}", s.code), &[]).await;
+            let customs = section(&r.body, "customs").unwrap();
+            assert!(
+                customs.contains(&format!("<dt>{label}</dt><dd><time ")),
+                "{status} {lang}: {customs}"
+            );
+            if label != other {
+                assert!(!customs.contains(other), "{status} {lang}: {customs}");
+            }
+        }
+    }
+}
+
 /// After a wrong PIN the field is marked invalid and described by the answer; while wrong
 /// PINs lock the check, the form is shown disabled with the time it opens again, also on
 /// a page of the code asked for meanwhile.

@@ -611,8 +611,11 @@ pub struct Texts {
     pub status: &'static str,
     /// Declared at.
     pub declared_at: &'static str,
-    /// Cleared at.
+    /// A released declaration's `cleared_at`: when customs released it.
     pub cleared_at: &'static str,
+    /// The `cleared_at` of a declaration that was not released (held,
+    /// refused entry, ...): when customs decided, not a clearance.
+    pub decided_at: &'static str,
     /// Heading of the journey timeline.
     pub journey: &'static str,
     /// "Provided by".
@@ -744,6 +747,7 @@ static ZH: Texts = Texts {
     status: "状态",
     declared_at: "申报时间",
     cleared_at: "放行时间",
+    decided_at: "决定时间",
     journey: "流转记录",
     provided_by: "数据提供方",
     none: "暂无",
@@ -871,6 +875,7 @@ static EN: Texts = Texts {
     status: "Status",
     declared_at: "Declared",
     cleared_at: "Cleared",
+    decided_at: "Decision",
     journey: "Journey",
     provided_by: "Provided by",
     none: "None yet",

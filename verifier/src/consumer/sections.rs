@@ -264,7 +264,14 @@ pub(super) fn customs_section(out: &mut String, viewer: &Viewer<'_>, records: &[
             country(viewer.lang, text(r, "trade_country")).as_deref(),
         );
         time_row(out, viewer, t.declared_at, micros(r, "declared_at"));
-        time_row(out, viewer, t.cleared_at, micros(r, "cleared_at"));
+        // `cleared_at` is a clearance only when the goods were released; on a declaration
+        // held or refused it is when customs decided.
+        let concluded = if text(r, "status") == Some("released") {
+            t.cleared_at
+        } else {
+            t.decided_at
+        };
+        time_row(out, viewer, concluded, micros(r, "cleared_at"));
         provided_by(out, viewer, entry);
         out.push_str("</dl>");
     }
