@@ -345,7 +345,7 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
         .expect("the anchors are folded under the technical details");
     assert!(details.contains("批次日志（不是区块链）"), "{details}");
     assert!(
-        details.contains("ledger：日志条目 #0，检查点大小 1"),
+        details.contains("签名批次日志“ledger”中的第 1 条（共 1 条）"),
         "{details}"
     );
     assert!(details.contains(&esc(BATCH_ID)));
@@ -513,7 +513,7 @@ async fn language_follows_query_cookie_and_accept_language() {
     );
     assert!(
         en.body
-            .contains("ledger: log entry #0 in checkpoint of size 1")
+            .contains("Entry 1 of 1 in the signed batch log “ledger”")
     );
     // The switch link says its own language.
     assert!(en.body.contains(&format!(
@@ -2157,8 +2157,8 @@ async fn a_record_in_two_batches_is_shown_once_with_both_anchors() {
     assert_eq!(verdict.matches("<li class=\"anchor\">").count(), 2);
     assert!(verdict.contains(&format!("Batch {BATCH_ID} (2026-11-24)")));
     assert!(verdict.contains(&format!("Batch {BATCH_ID_AGAIN} (2026-11-25)")));
-    assert!(verdict.contains("ledger: log entry #0 in checkpoint of size 1"));
-    assert!(verdict.contains("ledger: log entry #1 in checkpoint of size 2"));
+    assert!(verdict.contains("Entry 1 of 1 in the signed batch log “ledger”"));
+    assert!(verdict.contains("Entry 2 of 2 in the signed batch log “ledger”"));
 }
 
 /// A lookup that also answers for an alias of the report's code, as a
@@ -2232,8 +2232,9 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
         "block_number": 7,
     });
     // The hash shortened, whole in its title.
-    let shown_tx =
-        format!("evm: transaction <span class=\"mono\" title=\"{tx}\">0x9f3a…b2e4</span>, block 7");
+    let shown_tx = format!(
+        "Transaction <span class=\"mono\" title=\"{tx}\">0x9f3a…b2e4</span> in block 7 of the blockchain “evm”"
+    );
     batch.anchors.clear();
     batch.anchors.insert("evm".into(), receipt);
     for (answer, expected, unexpected) in [
@@ -2246,6 +2247,11 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
             Err(ChainCheckError::Mismatch("another root".into())),
             "id=\"verdict\" class=\"bad\"",
             "Cannot confirm",
+        ),
+        (
+            Err(ChainCheckError::Unavailable("timeout".into())),
+            "<li>The blockchain that holds the seal of these records could not be reached just now.</li>",
+            "timeout",
         ),
         (Ok(()), shown_tx.as_str(), "class=\"bad\""),
         // A blockchain's anchor is checked against a blockchain; the ledger's is the signed
@@ -2263,6 +2269,122 @@ async fn an_unreachable_chain_cannot_confirm_and_a_contradicting_chain_is_red() 
         assert!(r.body.contains(expected), "{expected}: {}", r.body);
         assert!(!r.body.contains(unexpected), "{unexpected}: {}", r.body);
     }
+}
+
+/// The details of an amber or red page say what was found in the buyer's words, in the
+/// page's language: not the verifier's reasons, which name checks and tell the operator what
+/// to configure (those go to the log).
+#[tokio::test]
+async fn amber_and_red_details_are_plain_in_both_languages() {
+    let s = sample();
+    let clock = TestClock::new();
+    let details = |body: &str| {
+        let start = body.find("<details id=\"findings\">").expect("the details");
+        body[start..start + body[start..].find("</details>").unwrap()].to_owned()
+    };
+    let technical = [
+        "verifier key",
+        "chain to read",
+        "checkpoint",
+        "anchor",
+        "leaf",
+        "did not pass",
+        "英文",
+    ];
+    let plain_only = |d: &str| {
+        for word in technical {
+            assert!(!d.contains(word), "{word}: {d}");
+        }
+    };
+    // No trusted source: amber.
+    let dir = tempfile::tempdir().unwrap();
+    let untrusted = app(real_lookup(), consumer(dir.path(), &clock), Trust::new());
+    let r = get(&untrusted, &format!("/s/{}?lang=en", s.code), &[]).await;
+    let d = details(&r.body);
+    assert!(d.contains("<summary>Details</summary>"), "{d}");
+    assert!(
+        d.contains(
+            "<li>This service cannot check the seal of these records (their entry in a signed \
+             log or their transaction on a blockchain) at the moment.</li>"
+        ),
+        "{d}"
+    );
+    plain_only(&d);
+    let r = get(&untrusted, &format!("/s/{}?lang=zh", s.code), &[]).await;
+    let d = details(&r.body);
+    assert!(d.contains("<summary>详细信息</summary>"), "{d}");
+    assert!(
+        d.contains(
+            "<li>本服务暂时无法核对这些记录的封存凭证（签名日志中的条目或区块链上的交易）。</li>"
+        ),
+        "{d}"
+    );
+    plain_only(&d);
+    // A record altered after the fact: red.
+    let mut report = real_report().await;
+    let production = report
+        .records
+        .iter_mut()
+        .find(|e| e.kind == "production")
+        .unwrap();
+    production
+        .record
+        .insert("brand".into(), serde_json::Value::String("Other".into()));
+    let dir = tempfile::tempdir().unwrap();
+    let tampered = app(
+        Arc::new(Fixed(report)),
+        consumer(dir.path(), &clock),
+        trust(),
+    );
+    for (lang, text) in [
+        (
+            "en",
+            "A record on this page does not match what was registered: it may have been changed afterwards.",
+        ),
+        (
+            "zh",
+            "本页有记录与登记时的内容不一致，可能在登记后被改动过。",
+        ),
+    ] {
+        let r = get(&tampered, &format!("/s/{}?lang={lang}", s.code), &[]).await;
+        let d = details(&r.body);
+        assert!(d.contains(&format!("<li>{text}</li>")), "{d}");
+        plain_only(&d);
+    }
+    // Sealed by a log this service does not trust: red, said so.
+    let other = proofmark_anchor::ledger::NoteSigner::generate("other.example/log")
+        .unwrap()
+        .verifier();
+    let dir = tempfile::tempdir().unwrap();
+    let distrusting = app(
+        real_lookup(),
+        consumer(dir.path(), &clock),
+        Trust::new().with_ledger_key(other),
+    );
+    let r = get(&distrusting, &format!("/s/{}?lang=en", s.code), &[]).await;
+    let d = details(&r.body);
+    assert!(
+        d.contains(
+            "<li>These records are sealed by a source this service does not recognise.</li>"
+        ),
+        "{d}"
+    );
+    // Stored records that do not match their batch, found by the lookup.
+    let dir = tempfile::tempdir().unwrap();
+    let integrity = app(
+        Arc::new(Failing(|| {
+            LookupError::integrity(BATCH_ID, 7, "the record does not hash to its leaf")
+        })),
+        consumer(dir.path(), &clock),
+        trust(),
+    );
+    let r = get(&integrity, &format!("/s/{}?lang=en", s.code), &[]).await;
+    let d = details(&r.body);
+    assert!(
+        d.contains("<li>The stored records do not match the batch they were published in.</li>"),
+        "{d}"
+    );
+    plain_only(&d);
 }
 
 /// A code scanned many times without a confirmed PIN gets a caution near the top of its page

@@ -12,6 +12,7 @@ use jiff::Timestamp;
 use jiff::tz::{Offset, TimeZone};
 
 use super::journey::AlertKind;
+use super::verdict::Finding;
 
 /// Cookie that remembers the chosen language.
 pub const LANG_COOKIE: &str = "pm_lang";
@@ -387,9 +388,10 @@ pub struct Texts {
     /// Under that summary, when every anchor is the embedded ledger (the
     /// publisher's signed batch log, not a blockchain).
     pub anchors_ledger: &'static str,
-    /// Ledger anchor: "{chain}: log entry {index} in checkpoint of size {size}".
+    /// Ledger anchor: entry "{number}" (from 1) of "{size}" in the signed
+    /// batch log "{chain}".
     pub anchor_ledger: &'static str,
-    /// Chain anchor: "{chain}: transaction {tx}, block {block}".
+    /// Chain anchor: transaction "{tx}" in block "{block}" of "{chain}".
     pub anchor_chain: &'static str,
     /// Batch line under the anchors.
     pub anchored_batch: &'static str,
@@ -446,9 +448,22 @@ pub struct Texts {
     pub unknown_code: &'static str,
     /// Explanation of the unknown code page.
     pub unknown_code_detail: &'static str,
-    /// What the folded list of the verifier's reasons is: technical details,
-    /// in English, in every language.
-    pub technical_details: &'static str,
+    /// The summary of what an amber or red verdict found, folded away.
+    pub details: &'static str,
+    /// Found: a record, or the way the records are given, does not check.
+    pub finding_records: &'static str,
+    /// Found: the batch of the records does not check.
+    pub finding_batch: &'static str,
+    /// Found: the seal of the records holds something else.
+    pub finding_seal: &'static str,
+    /// Found: the seal is from a source the service does not trust.
+    pub finding_untrusted_seal: &'static str,
+    /// Found: the stored records do not match their batch.
+    pub finding_store: &'static str,
+    /// Found: the service has nothing to check the seal against.
+    pub finding_no_source: &'static str,
+    /// Found: the seal's blockchain could not be read just now.
+    pub finding_source_unreachable: &'static str,
     /// Heading of the page of an address that holds no code at all (not
     /// the form of a code, SPEC.md 2.3): what it holds is not shown.
     pub not_a_code: &'static str,
@@ -642,8 +657,8 @@ static ZH: Texts = Texts {
     anchor_details: "技术细节",
     anchors_chain: "已在链上验证：本页所有记录均与已上链的批次根哈希一致。",
     anchors_ledger: "已在签名批次日志中验证：本页所有记录均与发布方经签名、只可追加的批次日志（不是区块链）中记录的批次根哈希一致。",
-    anchor_ledger: "{chain}：日志条目 #{index}，检查点大小 {size}",
-    anchor_chain: "{chain}：交易 {tx}，区块 {block}",
+    anchor_ledger: "签名批次日志“{chain}”中的第 {number} 条（共 {size} 条）",
+    anchor_chain: "区块链“{chain}”第 {block} 号区块中的交易 {tx}",
     anchored_batch: "批次 {batch}（{date}）",
     not_verified: "✖ 验证未通过",
     not_verified_detail: "此码的信息与品牌方登记的不一致，可能已被篡改。请勿相信本页信息，请联系品牌方核实。",
@@ -670,7 +685,14 @@ static ZH: Texts = Texts {
     alert_customs_rejected: "海关：拒绝入境（{date}）",
     unknown_code: "✖ 未查询到此码",
     unknown_code_detail: "系统中没有此码的记录。请核对扫描或输入是否正确；如确认无误，该商品可能不是正品，请联系品牌方核实。",
-    technical_details: "技术细节（英文）",
+    details: "详细信息",
+    finding_records: "本页有记录与登记时的内容不一致，可能在登记后被改动过。",
+    finding_batch: "这些记录所属的批次与其发布时的描述不一致。",
+    finding_seal: "这些记录的封存凭证（签名日志中的条目或区块链上的交易）与记录不一致。",
+    finding_untrusted_seal: "这些记录的封存凭证来自本服务不认可的来源。",
+    finding_store: "所存储的记录与其发布时所属的批次不一致。",
+    finding_no_source: "本服务暂时无法核对这些记录的封存凭证（签名日志中的条目或区块链上的交易）。",
+    finding_source_unreachable: "暂时无法连接保存这些记录封存凭证的区块链。",
     not_a_code: "✖ 这不是商品码",
     not_a_code_detail: "此链接中没有有效的商品码（商品码由 6 至 48 位字母、数字或“.”“_”“-”组成），因此这里不显示链接中的文字。请勿相信链接中附带的任何电话、网址或说明。请输入标签上印的查询码。",
     page_not_found: "✖ 此网址没有对应的页面",
@@ -770,8 +792,8 @@ static EN: Texts = Texts {
     anchor_details: "Technical details",
     anchors_chain: "Verified on chain: every record on this page matches a batch root anchored on a blockchain.",
     anchors_ledger: "Verified in the signed batch log: every record on this page matches a batch root recorded in the publisher's signed, append-only batch log (not a blockchain).",
-    anchor_ledger: "{chain}: log entry #{index} in checkpoint of size {size}",
-    anchor_chain: "{chain}: transaction {tx}, block {block}",
+    anchor_ledger: "Entry {number} of {size} in the signed batch log “{chain}”",
+    anchor_chain: "Transaction {tx} in block {block} of the blockchain “{chain}”",
     anchored_batch: "Batch {batch} ({date})",
     not_verified: "✖ Verification failed",
     not_verified_detail: "This code's information does not match what the brand registered; it may have been tampered with. Do not trust the information on this page, and contact the brand to check.",
@@ -798,7 +820,14 @@ static EN: Texts = Texts {
     alert_customs_rejected: "Customs: entry refused ({date})",
     unknown_code: "✖ Code not found",
     unknown_code_detail: "There is no record of this code. Check that it was scanned or typed correctly; if it was, the product may not be genuine: contact the brand to check.",
-    technical_details: "Technical details",
+    details: "Details",
+    finding_records: "A record on this page does not match what was registered: it may have been changed afterwards.",
+    finding_batch: "The batch these records were published in does not match its published description.",
+    finding_seal: "The seal of these records (their entry in a signed log or their transaction on a blockchain) does not match them.",
+    finding_untrusted_seal: "These records are sealed by a source this service does not recognise.",
+    finding_store: "The stored records do not match the batch they were published in.",
+    finding_no_source: "This service cannot check the seal of these records (their entry in a signed log or their transaction on a blockchain) at the moment.",
+    finding_source_unreachable: "The blockchain that holds the seal of these records could not be reached just now.",
     not_a_code: "✖ This is not a product code",
     not_a_code_detail: "This link does not hold a valid product code (a code has 6 to 48 letters, digits, '.', '_' or '-'), so its text is not shown here. Do not trust any phone number, address or instructions that came with the link. Type the code printed on the label.",
     page_not_found: "✖ There is no page at this address",
@@ -883,6 +912,19 @@ static EN: Texts = Texts {
 };
 
 impl Texts {
+    /// What the page says of a verdict's `finding`.
+    pub fn finding(&self, finding: Finding) -> &'static str {
+        match finding {
+            Finding::Records => self.finding_records,
+            Finding::Batch => self.finding_batch,
+            Finding::Seal => self.finding_seal,
+            Finding::UntrustedSeal => self.finding_untrusted_seal,
+            Finding::Store => self.finding_store,
+            Finding::NoSource => self.finding_no_source,
+            Finding::SourceUnreachable => self.finding_source_unreachable,
+        }
+    }
+
     /// The heading and the advice of the page's warning about a record of
     /// `kind`.
     pub fn alert_words(&self, kind: AlertKind) -> (&'static str, &'static str) {

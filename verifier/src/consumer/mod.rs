@@ -108,7 +108,7 @@ pub use state::{
     ConfirmerTag, ConsumerStore, KeyRecord, LockScope, PinClient, PinImport, PinLimit, PinLock,
     PinOutcome, PinPolicy, ScanInfo, StoreHealth,
 };
-pub use verdict::{AnchorBadge, AnchorLocation, ReportCheck, Verification};
+pub use verdict::{AnchorBadge, AnchorLocation, Finding, ReportCheck, Verification};
 pub use view::ViewKey;
 
 /// A source of the current time, in microseconds since the epoch (UTC).

@@ -16,7 +16,7 @@ use super::sections::{
     alerts_section, customs_section, inspections_section, product_section, timeline_section,
 };
 use super::state::{LockScope, PinLock, PinOutcome, ScanInfo};
-use super::verdict::{AnchorLocation, Verification};
+use super::verdict::{AnchorLocation, Finding, Verification};
 use crate::report::CodeReport;
 use proofmark_schemas::validate::is_valid_code;
 
@@ -566,9 +566,7 @@ pub fn render_not_verified(viewer: &Viewer<'_>, reason: &str) -> String {
     verdict_section(
         &mut out,
         viewer,
-        &Verification::Failed {
-            reasons: vec![reason.to_owned()],
-        },
+        &Verification::failed(vec![reason.to_owned()], vec![Finding::Store]),
         VerdictContext {
             code: is_valid_code(code).then_some(code),
             copy_warning: false,
@@ -824,7 +822,7 @@ fn verdict_section(
                         &Esc(t.anchor_ledger).to_string(),
                         &[
                             ("chain", &Esc(&a.chain).to_string()),
-                            ("index", &log_index.to_string()),
+                            ("number", &log_index.saturating_add(1).to_string()),
                             ("size", &log_size.to_string()),
                         ],
                     ),
@@ -858,34 +856,34 @@ fn verdict_section(
             }
             out.push_str("</ul></details></section>");
         }
-        Verification::Unconfirmed { reasons } => warning_section(
+        Verification::Unconfirmed { findings, .. } => warning_section(
             out,
             viewer,
             ("warn", "status"),
             (t.unconfirmed, t.unconfirmed_detail),
-            reasons,
+            findings,
             context.code,
         ),
-        Verification::Failed { reasons } => warning_section(
+        Verification::Failed { findings, .. } => warning_section(
             out,
             viewer,
             ("bad", "alert"),
             (t.not_verified, t.not_verified_detail),
-            reasons,
+            findings,
             context.code,
         ),
     }
 }
 
 /// The verdict section of a page that cannot show the badge: its class and ARIA role, its
-/// heading and text, the code if given, and the verifier's reasons (at most 20, in English)
-/// folded away under a summary that says so in the page's language.
+/// heading and text, the code if given, and what was found, in the page's language, folded
+/// away (the verifier's own reasons are for the log).
 fn warning_section(
     out: &mut String,
     viewer: &Viewer<'_>,
     (class, role): (&str, &str),
     (heading, detail): (&str, &str),
-    reasons: &[String],
+    findings: &[Finding],
     code: Option<&str>,
 ) {
     let _ = write!(
@@ -897,13 +895,14 @@ fn warning_section(
     if let Some(code) = code {
         code_line(out, viewer, code);
     }
+    let t = viewer.lang.texts();
     let _ = write!(
         out,
-        "<details><summary>{}</summary><ul>",
-        Esc(viewer.lang.texts().technical_details)
+        "<details id=\"findings\"><summary>{}</summary><ul>",
+        Esc(t.details)
     );
-    for r in reasons.iter().take(20) {
-        let _ = write!(out, "<li class=\"mono\">{}</li>", Esc(r));
+    for &finding in findings {
+        let _ = write!(out, "<li>{}</li>", Esc(t.finding(finding)));
     }
     out.push_str("</ul></details></section>");
 }
@@ -1082,9 +1081,7 @@ mod tests {
             records: Vec::new(),
             batches: Default::default(),
         };
-        let verification = Verification::Failed {
-            reasons: vec!["test".to_owned()],
-        };
+        let verification = Verification::failed(vec!["test".to_owned()], vec![Finding::Records]);
         let zone = ViewerZone::default_zone();
         let orgs = OrgNames::empty();
         let viewer = Viewer {

@@ -519,6 +519,17 @@ async fn verify(app: &App, report: CodeReport) -> Result<(CodeReport, Verificati
     let span = tracing::Span::current();
     tokio::task::spawn_blocking(move || {
         let verification = span.in_scope(|| check.check(&report));
+        // The verifier's reasons (which checks, what to configure) are for the operator;
+        // the page says what was found in a buyer's words.
+        match &verification {
+            Verification::Failed { reasons, .. } => span.in_scope(|| {
+                tracing::warn!(code = %report.code, ?reasons, "the records do not verify");
+            }),
+            Verification::Unconfirmed { reasons, .. } => span.in_scope(|| {
+                tracing::info!(code = %report.code, ?reasons, "the records cannot be confirmed");
+            }),
+            Verification::Verified { .. } => {}
+        }
         (report, verification)
     })
     .await

@@ -14,6 +14,11 @@
 //! The page never shows a badge of its own making: [`ReportCheck`] is the
 //! verification handed to the router, normally a [`Trust`], which runs
 //! [`verify_report`].
+//!
+//! An amber or red verdict says what was found in a buyer's words
+//! ([`Finding`]: a record that does not check, a seal the service cannot
+//! check now, ...); the verifier's own reasons, which name checks and tell
+//! the operator what to configure, go to the log, not to the page.
 
 use serde_json::Value;
 
@@ -33,14 +38,47 @@ pub enum Verification {
     /// (no key for its log, no reader for its chain, or the chain could not
     /// be read). Not a sign of a fake; not a verification either.
     Unconfirmed {
-        /// Why, in the verifier's words (English, technical).
+        /// Why, in the verifier's words (English, technical: for the log).
         reasons: Vec<String>,
+        /// What the page says of it.
+        findings: Vec<Finding>,
     },
     /// Something was checked and did not verify.
     Failed {
-        /// Why, in the verifier's words (English, technical).
+        /// Why, in the verifier's words (English, technical: for the log).
         reasons: Vec<String>,
+        /// What the page says of it.
+        findings: Vec<Finding>,
     },
+}
+
+/// What an amber or red verdict found, as the page tells a buyer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Finding {
+    /// A record, or the way the report gives the records, does not check.
+    Records,
+    /// A batch the records are in does not check (its fields, or it is
+    /// missing).
+    Batch,
+    /// A batch's seal (its signed log entry or blockchain transaction) holds
+    /// something else, or does not say where it is.
+    Seal,
+    /// The seal is from a source this service does not trust.
+    UntrustedSeal,
+    /// The stored records do not match the batch they were published in
+    /// (found by the lookup itself).
+    Store,
+    /// This service has no source to check the seal against.
+    NoSource,
+    /// The source of the seal (a blockchain) could not be read just now.
+    SourceUnreachable,
+}
+
+impl Verification {
+    /// A red verdict of `findings`, with the verifier's `reasons`.
+    pub fn failed(reasons: Vec<String>, findings: Vec<Finding>) -> Verification {
+        Verification::Failed { reasons, findings }
+    }
 }
 
 impl Verification {
@@ -98,10 +136,10 @@ impl ReportCheck for Trust {
     fn check(&self, report: &CodeReport) -> Verification {
         let verdict = verify_report(report, self);
         match verification_from_verdict(report, &verdict) {
-            Verification::Unconfirmed { reasons }
+            Verification::Unconfirmed { reasons, .. }
                 if !unchecked_for_want_of_source(self, &verdict) =>
             {
-                Verification::Failed { reasons }
+                Verification::failed(reasons, vec![Finding::UntrustedSeal])
             }
             v => v,
         }
@@ -147,27 +185,47 @@ fn unchecked_for_want_of_source(trust: &Trust, verdict: &ReportVerdict) -> bool 
 /// anchor checked against a trusted source. Anything else is
 /// [`Verification::Failed`].
 pub fn verification_from_verdict(report: &CodeReport, verdict: &ReportVerdict) -> Verification {
-    if let Some(reason) = contradiction(report, verdict) {
+    if let Some((reason, finding)) = contradiction(report, verdict) {
         let mut reasons = verdict.reasons.clone();
         if reasons.is_empty() {
             reasons.push(reason);
         }
-        return Verification::Failed { reasons };
+        return Verification::failed(reasons, vec![finding]);
     }
+    // Nothing contradicted: some anchor could not be checked, because its source did not
+    // answer, or because this service has none to check it against.
+    let unchecked = || {
+        let errored = verdict.batches.values().any(|b| {
+            b.anchors.values().any(|a| {
+                a.checks
+                    .iter()
+                    .any(|c| matches!(c.status, CheckStatus::Error { .. }))
+            })
+        });
+        vec![if errored {
+            Finding::SourceUnreachable
+        } else {
+            Finding::NoSource
+        }]
+    };
     if !verdict.verified {
         let mut reasons = verdict.reasons.clone();
         if reasons.is_empty() {
             reasons.push("no anchor could be checked against a trusted source".to_owned());
         }
-        return Verification::Unconfirmed { reasons };
+        return Verification::Unconfirmed {
+            reasons,
+            findings: unchecked(),
+        };
     }
     let mut anchors = Vec::new();
     let mut unconfirmed = Vec::new();
     for (batch_id, info) in &report.batches {
         let Some(batch_verdict) = verdict.batches.get(batch_id) else {
-            return Verification::Failed {
-                reasons: vec![format!("batch {batch_id} was not verified")],
-            };
+            return Verification::failed(
+                vec![format!("batch {batch_id} was not verified")],
+                vec![Finding::Batch],
+            );
         };
         let before = anchors.len();
         let mut any_trusted = false;
@@ -192,44 +250,51 @@ pub fn verification_from_verdict(report: &CodeReport, verdict: &ReportVerdict) -
             let reason = format!("batch {batch_id} has no anchor checked against a trusted source");
             if any_trusted {
                 // Checked, but the receipt does not say where it is.
-                return Verification::Failed {
-                    reasons: vec![reason],
-                };
+                return Verification::failed(vec![reason], vec![Finding::Seal]);
             }
             unconfirmed.push(reason);
         }
     }
     if report.batches.is_empty() || (anchors.is_empty() && unconfirmed.is_empty()) {
-        return Verification::Failed {
-            reasons: vec!["the report has no batch".to_owned()],
-        };
+        return Verification::failed(
+            vec!["the report has no batch".to_owned()],
+            vec![Finding::Batch],
+        );
     }
     if !unconfirmed.is_empty() {
         return Verification::Unconfirmed {
             reasons: unconfirmed,
+            findings: unchecked(),
         };
     }
     Verification::Verified { anchors }
 }
 
-/// The first check of `verdict` that found something wrong, if any: any
-/// failed (or not passed) report or record check, a batch the verdict lacks,
-/// any batch check but [`CheckKind::Anchored`] that did not pass, any anchor
-/// receipt check that [failed](crate::verify::CheckStatus::Failed). An anchor that was not
+/// The first check of `verdict` that found something wrong, if any, and what
+/// the page says of it: any failed (or not passed) report or record check, a
+/// batch the verdict lacks, any batch check but [`CheckKind::Anchored`] that
+/// did not pass, any anchor receipt check that
+/// [failed](crate::verify::CheckStatus::Failed). An anchor that was not
 /// checked, or could not be checked, is no contradiction.
-fn contradiction(report: &CodeReport, verdict: &ReportVerdict) -> Option<String> {
+fn contradiction(report: &CodeReport, verdict: &ReportVerdict) -> Option<(String, Finding)> {
     if let Some(c) = verdict.checks.iter().find(|c| !c.status.is_passed()) {
-        return Some(format!("{} of the report did not pass", c.check));
+        return Some((
+            format!("{} of the report did not pass", c.check),
+            Finding::Records,
+        ));
     }
     if report.records.len() != verdict.records.len() {
-        return Some("not every record was verified".to_owned());
+        return Some(("not every record was verified".to_owned(), Finding::Records));
     }
     if let Some(r) = verdict.records.iter().find(|r| !r.passed) {
-        return Some(format!("record {} did not verify", r.position));
+        return Some((
+            format!("record {} did not verify", r.position),
+            Finding::Records,
+        ));
     }
     for batch_id in report.batches.keys() {
         if !verdict.batches.contains_key(batch_id) {
-            return Some(format!("batch {batch_id} was not verified"));
+            return Some((format!("batch {batch_id} was not verified"), Finding::Batch));
         }
     }
     for (batch_id, batch) in &verdict.batches {
@@ -238,13 +303,16 @@ fn contradiction(report: &CodeReport, verdict: &ReportVerdict) -> Option<String>
             .iter()
             .find(|c| c.check != CheckKind::Anchored && !c.status.is_passed())
         {
-            return Some(format!("batch {batch_id}: {} did not pass", c.check));
+            return Some((
+                format!("batch {batch_id}: {} did not pass", c.check),
+                Finding::Batch,
+            ));
         }
         for (chain, anchor) in &batch.anchors {
             if let Some(c) = anchor.checks.iter().find(|c| c.status.is_failed()) {
-                return Some(format!(
-                    "batch {batch_id} anchor {chain}: {} failed",
-                    c.check
+                return Some((
+                    format!("batch {batch_id} anchor {chain}: {} failed", c.check),
+                    Finding::Seal,
                 ));
             }
         }
@@ -286,10 +354,13 @@ mod tests {
         };
         let mut verdict = ReportVerdict::malformed("ABC123", "broken");
         verdict.reasons.clear();
-        let Verification::Failed { reasons } = verification_from_verdict(&report, &verdict) else {
+        let Verification::Failed { reasons, findings } =
+            verification_from_verdict(&report, &verdict)
+        else {
             panic!("not failed");
         };
         assert_eq!(reasons, ["the format check of the report did not pass"]);
+        assert_eq!(findings, [Finding::Records]);
     }
 
     #[test]
