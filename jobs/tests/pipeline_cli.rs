@@ -708,19 +708,22 @@ fn codes_are_read_and_written_a_window_at_a_time_and_whole_or_not_at_all() {
             .collect()
     };
     for (file, input) in [(s(&good), None), ("/dev/stdin", Some(lines.join("\n")))] {
-        let o = audit(file, input.as_deref().map(str::as_bytes), None);
-        let (out, err) = text(&o);
-        assert_eq!(o.status.code(), Some(1), "{file}: {err}");
-        assert_eq!(codes_of(&out), lines, "{file}");
+        for out_file in [None, Some(Path::new("/dev/stdout"))] {
+            let o = audit(file, input.as_deref().map(str::as_bytes), out_file);
+            let (out, err) = text(&o);
+            assert_eq!(o.status.code(), Some(1), "{file} {out_file:?}: {err}");
+            assert_eq!(codes_of(&out), lines, "{file} {out_file:?}");
+        }
         let o = audit(file, input.as_deref().map(str::as_bytes), Some(&output));
         assert_eq!(o.status.code(), Some(1), "{file}: {}", text(&o).1);
         let written = std::fs::read_to_string(&output).unwrap();
         assert_eq!(codes_of(&written), lines, "{file}");
     }
     // The damaged file, as a file (told before any work) and through a pipe (met after two
-    // windows): a failure, and the earlier run's output left as it was.
+    // windows): a failure, and the earlier run's output left as it was; no row either on
+    // standard output, named as --output or not.
     for (file, input) in [(s(&bad), None), ("/dev/stdin", Some(&damaged[..]))] {
-        for out_file in [None, Some(output.as_path())] {
+        for out_file in [None, Some(output.as_path()), Some(Path::new("/dev/stdout"))] {
             let o = audit(file, input, out_file);
             let (out, err) = text(&o);
             assert_eq!(o.status.code(), Some(2), "{file}: {out}\n{err}");

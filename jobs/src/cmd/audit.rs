@@ -420,6 +420,14 @@ fn open_input(path: &std::path::Path) -> anyhow::Result<File> {
         .map_err(exit::input_error)
 }
 
+/// Whether `path` names a file to write (one that exists, or none yet) rather than a device
+/// or a pipe, as [`write_atomically_with`] tells them apart.
+fn is_file_target(path: &std::path::Path) -> bool {
+    !path.starts_with("/dev")
+        && !path.starts_with("/proc")
+        && std::fs::metadata(path).map_or(true, |m| m.is_file())
+}
+
 /// Opens the codes FILE before the audit starts. A regular file is read through once here,
 /// so that a line that is not UTF-8, or a file without a code, is told before any work, and
 /// its codes are counted for the progress bar; it is then read again from the start, a
@@ -941,37 +949,47 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
         OutputFormat::Json => RowFormat::Json,
         OutputFormat::Parquet => RowFormat::Parquet,
     };
-    // The rows are written as each window is verified, into a temporary file that becomes
-    // the output only once the audit is done: memory does not grow with the list, and a
-    // run that fails leaves no file (nor an earlier run's file changed), nothing on
-    // standard output, and a write that fails, even the last flush, fails the run.
-    let audit = |out: &mut (dyn std::io::Write + Send)| -> anyhow::Result<Audited> {
-        let mut rows = RowWriter::new(format, out)?;
+    // The rows are written as each window is verified, into an unnamed temporary file (of
+    // which a killed run leaves nothing): beside the output file when there is one, so the
+    // disk that takes the output takes them, else in the temporary folder. Only once the
+    // audit is done are they copied to the output (through a temporary file renamed into
+    // place) or to standard output: memory does not grow with the list, and a run that
+    // fails leaves no file (nor an earlier run's file changed) and writes no row, also to a
+    // pipe or a device given as --output.
+    let spool_dir = args
+        .output
+        .as_deref()
+        .filter(|p| is_file_target(p))
+        .map(|path| {
+            path.parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."))
+        });
+    let spool_place = spool_dir.map_or_else(
+        || "the temporary folder (TMPDIR)".to_owned(),
+        |dir| dir.display().to_string(),
+    );
+    let spooling = || format!("writing the rows to a temporary file in {spool_place}");
+    let mut spool = match spool_dir {
+        Some(dir) => tempfile::tempfile_in(dir),
+        None => tempfile::tempfile(),
+    }
+    .with_context(spooling)?;
+    let audited = {
+        let mut out = BufWriter::new(&mut spool);
+        let mut rows = RowWriter::new(format, &mut out).with_context(spooling)?;
         let audited = audit_windows(args, global, store, codes, &trust, &mut |window| {
-            rows.write(window).map_err(anyhow::Error::new)
+            rows.write(window).with_context(spooling)
         })?;
-        rows.finish()?;
-        Ok(audited)
+        rows.finish().with_context(spooling)?;
+        audited
     };
-    let audited = match &args.output {
-        Some(path) => write_atomically_with(path, |out| audit(out)).map_err(|e| {
-            // An error of the output file itself (its temporary file, the rename) names it;
-            // an error of the audit says what it is.
-            if e.chain().count() == 1 && e.is::<std::io::Error>() {
-                e.context(format!("writing {}", path.display()))
-            } else {
-                e
-            }
-        })?,
-        None => {
-            let mut spool = tempfile::tempfile().context("a temporary file for the rows")?;
-            let audited = audit(&mut BufWriter::new(&mut spool))?;
-            spool
-                .rewind()
-                .and_then(|()| std::io::copy(&mut spool, &mut std::io::stdout().lock()))
-                .context("writing the rows to standard output")?;
-            audited
-        }
+    spool.rewind().with_context(spooling)?;
+    match &args.output {
+        Some(path) => write_atomically_with(path, |out| std::io::copy(&mut spool, out))
+            .with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::copy(&mut spool, &mut std::io::stdout().lock())
+            .context("writing the rows to standard output")?,
     };
 
     let Audited {
