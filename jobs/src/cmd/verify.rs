@@ -231,6 +231,7 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                 }
             };
             if let Some(rt) = &runtime {
+                let mut checks = RpcChecks::default();
                 for (id, batch) in &mut report.batches {
                     let batch_fields = commitment(
                         id,
@@ -239,9 +240,16 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                         batch.leaf_count,
                         &batch.manifest_digest,
                     );
-                    trust =
-                        add_rpc_check(trust, &mut batch.anchors, batch_fields, args, &nodes, rt)?;
+                    add_rpc_check(
+                        &mut checks,
+                        &mut batch.anchors,
+                        batch_fields,
+                        args,
+                        &nodes,
+                        rt,
+                    )?;
                 }
+                trust = checks.into_trust(trust);
             }
             Ok((verify_report(&report, &trust), Document::Report))
         }
@@ -268,7 +276,16 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                     doc.leaf_count,
                     &doc.manifest_digest,
                 );
-                trust = add_rpc_check(trust, &mut doc.anchors, batch_fields, args, &nodes, rt)?;
+                let mut checks = RpcChecks::default();
+                add_rpc_check(
+                    &mut checks,
+                    &mut doc.anchors,
+                    batch_fields,
+                    args,
+                    &nodes,
+                    rt,
+                )?;
+                trust = checks.into_trust(trust);
             }
             Ok((verify_leaf_document(&doc, &trust), Document::Leaf))
         }
@@ -397,13 +414,26 @@ fn commitment(
 /// to check when the batch has none. A receipt that no node serves is "not checked", saying
 /// why ([`NotThisChain`]).
 fn add_rpc_check(
-    mut trust: Trust,
+    checks: &mut RpcChecks,
     anchors: &mut BTreeMap<String, Value>,
     batch_fields: serde_json::Map<String, Value>,
     args: &VerifyArgs,
     nodes: &[TrustedNode],
     runtime: &Arc<tokio::runtime::Runtime>,
-) -> anyhow::Result<Trust> {
+) -> anyhow::Result<()> {
+    let batch_id = batch_fields
+        .get("batch_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut add = |name: &str, check: Arc<dyn ChainCheck>| {
+        checks
+            .by_name
+            .entry(name.to_owned())
+            .or_default()
+            .0
+            .insert(batch_id.clone(), check);
+    };
     let evm: Vec<(String, Option<u64>, Option<String>)> = anchors
         .iter()
         .filter(|(_, r)| r.get("type").and_then(Value::as_str) == Some("evm"))
@@ -444,8 +474,10 @@ fn add_rpc_check(
         anchors.insert(RPC_ANCHOR.to_owned(), Value::Object(receipt));
         let check =
             EvmChainCheck::root_only(node_config(node, chain_id, args), Arc::clone(runtime))
-                .keeping_failures();
-        return Ok(trust.with_chain_check(RPC_ANCHOR, Arc::new(check)));
+                .keeping_failures()
+                .sharing(&checks.nodes);
+        add(RPC_ANCHOR, Arc::new(check));
+        return Ok(());
     }
     for (name, receipt_chain_id, receipt_contract) in evm {
         let chain_id = match (args.chain_id, receipt_chain_id) {
@@ -453,7 +485,7 @@ fn add_rpc_check(
                 let why = format!(
                     "the receipt is for chain id {named}, and --chain-id {given} was given"
                 );
-                trust = trust.with_chain_check(&name, Arc::new(NotThisChain(why)));
+                add(&name, Arc::new(NotThisChain(why)));
                 continue;
             }
             (Some(id), _) | (None, Some(id)) => id,
@@ -479,14 +511,33 @@ fn add_rpc_check(
                 receipt_contract.as_deref().unwrap_or("(none)"),
                 given.join(", ")
             );
-            trust = trust.with_chain_check(&name, Arc::new(NotThisChain(why)));
+            add(&name, Arc::new(NotThisChain(why)));
             continue;
         }
         let check = EvmChainCheck::among(candidates, args.chain_id.is_none(), Arc::clone(runtime))
-            .keeping_failures();
-        trust = trust.with_chain_check(&name, Arc::new(check));
+            .keeping_failures()
+            .sharing(&checks.nodes);
+        add(&name, Arc::new(check));
     }
-    Ok(trust)
+    Ok(())
+}
+
+/// The `--rpc` checks of a report's batches, by anchor name and then batch, and what they
+/// learn of the nodes.
+#[derive(Default)]
+struct RpcChecks {
+    by_name: BTreeMap<String, PerBatch>,
+    nodes: NodeMemory,
+}
+
+impl RpcChecks {
+    /// `trust` with a check for every anchor name.
+    fn into_trust(self, mut trust: Trust) -> Trust {
+        for (name, check) in self.by_name {
+            trust = trust.with_chain_check(&name, Arc::new(check));
+        }
+        trust
+    }
 }
 
 fn node_config(node: &TrustedNode, chain_id: u64, args: &VerifyArgs) -> EvmConfig {
@@ -521,6 +572,34 @@ pub(crate) fn parse_address(text: &str) -> anyhow::Result<Address> {
 
 /// Reads a batch's anchor from an EVM anchor contract, and (for a stored receipt) checks the
 /// receipt's transaction against the chain (SPEC.md 9.4).
+/// What checks know of nodes, by (node, contract): `None` its contract was checked,
+/// `Some(why)` it failed ([`EvmChainCheck::keeping_failures`]).
+type NodeMemory =
+    Arc<std::sync::Mutex<std::collections::HashMap<(String, String), Option<String>>>>;
+
+/// The chain checks of one anchor name, one per batch: `--rpc` chooses the node of a
+/// receipt by its own contract and chain id, which batches that share the name may not
+/// share.
+#[derive(Default)]
+struct PerBatch(BTreeMap<String, Arc<dyn ChainCheck>>);
+
+impl ChainCheck for PerBatch {
+    fn check(
+        &self,
+        chain: &str,
+        receipt: &Value,
+        batch: &AnchoredBatch<'_>,
+    ) -> Result<String, ChainCheckError> {
+        match self.0.get(batch.batch_id) {
+            Some(check) => check.check(chain, receipt, batch),
+            None => Err(ChainCheckError::NotApplicable(format!(
+                "no --rpc check was set up for batch {}",
+                batch.batch_id
+            ))),
+        }
+    }
+}
+
 pub(crate) struct EvmChainCheck {
     /// The nodes (with their contract) that may serve the receipt's chain; the first whose
     /// chain id is the configured one is read.
@@ -535,7 +614,7 @@ pub(crate) struct EvmChainCheck {
     /// when failures are kept ([`EvmChainCheck::keeping_failures`]), why it could not be
     /// read or is no anchor contract, so that the other batches of a report are not each
     /// retried for the node's whole RPC budget.
-    nodes: std::sync::Mutex<std::collections::HashMap<(String, String), Option<String>>>,
+    nodes: NodeMemory,
     /// Whether a node's failure is kept for the checks after it (a one-off command), or each
     /// check reads the node again (a long-lived server).
     keep_failures: bool,
@@ -556,7 +635,7 @@ impl EvmChainCheck {
             other_chain_not_applicable: false,
             check_transaction: true,
             runtime,
-            nodes: std::sync::Mutex::default(),
+            nodes: NodeMemory::default(),
             keep_failures: false,
             named_chain: true,
         }
@@ -567,6 +646,13 @@ impl EvmChainCheck {
     /// node, not once per batch.
     pub(crate) fn keeping_failures(mut self) -> Self {
         self.keep_failures = true;
+        self
+    }
+
+    /// The same check, knowing what `nodes` knows of the nodes and adding to it: checks of
+    /// one report's batches share it, so a node that failed is not asked again.
+    fn sharing(mut self, nodes: &NodeMemory) -> Self {
+        self.nodes = Arc::clone(nodes);
         self
     }
 
@@ -581,7 +667,7 @@ impl EvmChainCheck {
             other_chain_not_applicable,
             check_transaction: true,
             runtime,
-            nodes: std::sync::Mutex::default(),
+            nodes: NodeMemory::default(),
             keep_failures: false,
             named_chain: false,
         }
@@ -981,6 +1067,68 @@ fn print_verdict(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Two batches with receipts under one name, of different contracts: each batch's
+    /// receipt is checked as its own contract says (here: one on the node of the contract
+    /// given, which cannot be reached, the other not checked), not both as the last
+    /// batch's.
+    #[test]
+    fn receipts_of_one_name_are_checked_per_batch() {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            args: VerifyArgs,
+        }
+        const GIVEN: &str = "0x1111111111111111111111111111111111111111";
+        const OTHER: &str = "0x2222222222222222222222222222222222222222";
+        let cli = <Cli as clap::Parser>::try_parse_from([
+            "verify",
+            "report.json",
+            "--rpc",
+            "http://127.0.0.1:9",
+            "--contract",
+            GIVEN,
+            "--rpc-timeout-secs",
+            "1",
+        ])
+        .unwrap();
+        let nodes = trusted_nodes(&cli.args).unwrap();
+        let rt = Arc::new(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        );
+        let mut checks = RpcChecks::default();
+        let root = "ab".repeat(32);
+        let digest = format!("blake3:{}", "cd".repeat(32));
+        for (batch, contract) in [("a", GIVEN), ("b", OTHER)] {
+            let fields = commitment(batch, "blake3", &root, 1, &digest);
+            let mut receipt = fields.clone();
+            receipt.insert("type".into(), Value::from("evm"));
+            receipt.insert("chain_id".into(), Value::from(31337));
+            receipt.insert("contract".into(), Value::from(contract));
+            let mut anchors = BTreeMap::from([("polygon".to_owned(), Value::Object(receipt))]);
+            add_rpc_check(&mut checks, &mut anchors, fields, &cli.args, &nodes, &rt).unwrap();
+        }
+        let polygon = &checks.by_name["polygon"];
+        let batch = |batch_id| AnchoredBatch {
+            batch_id,
+            suite: "blake3",
+            root: &root,
+            leaf_count: 1,
+            manifest_digest: &digest,
+        };
+        let receipt = serde_json::json!({"type": "evm", "submitter": GIVEN});
+        assert!(matches!(
+            polygon.check("polygon", &receipt, &batch("b")),
+            Err(ChainCheckError::NotApplicable(why)) if why.contains("is not the --contract given")
+        ));
+        assert!(matches!(
+            polygon.check("polygon", &receipt, &batch("a")),
+            Err(ChainCheckError::Unavailable(_)) | Err(ChainCheckError::Mismatch(_))
+        ));
+    }
 
     #[test]
     fn a_verified_leaf_proof_is_one_leaf_not_a_record() {
