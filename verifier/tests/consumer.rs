@@ -2839,7 +2839,10 @@ async fn a_double_tap_of_the_right_pin_is_not_a_copy() {
 
     // Another client with the same token, the same client with another token or an
     // edited one, or no token: already confirmed, with the copy warning and no proof.
-    let edited = format!("{}0", &view[..view.len() - 1]);
+    let edited = {
+        let flipped = if view.ends_with('0') { '1' } else { '0' };
+        format!("{}{flipped}", &view[..view.len() - 1])
+    };
     for (peer, cookies) in [
         ("203.0.113.9:50000", view.as_str()),
         (PHONE, other_view.as_str()),
