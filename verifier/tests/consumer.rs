@@ -956,7 +956,9 @@ async fn unknown_codes_get_a_red_404_page() {
     // What is not a code is never shown: a fixed notice, in either language.
     let r = get(&app, "/s/%3Cb%3Ebad%22code", &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
-    assert!(r.body.contains("这不是商品码"), "{}", r.body);
+    // Called a 查询码, as everywhere else on the pages.
+    assert!(r.body.contains("✖ 这不是查询码"), "{}", r.body);
+    assert!(!r.body.contains("商品码"), "{}", r.body);
     assert!(!r.body.contains("&lt;b&gt;"), "{}", r.body);
     assert!(!r.body.contains("bad&quot;code"), "{}", r.body);
     let notice = "官方通知：请致电400-000-0000领取赔偿";
@@ -2002,6 +2004,31 @@ async fn every_pin_answer_after_the_confirmation_warns() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("4 to 32 letters or digits"), "{}", r.body);
     assert!(r.body.contains("id=\"copy-warning\""));
+    // The page has no PIN form any more: it is not told to enter one.
+    for (pin, lang, said) in [
+        (
+            "12%3C",
+            "en",
+            "✖ No PIN was checked: what was sent is not a PIN (4 to 32 letters or digits).",
+        ),
+        (
+            "",
+            "en",
+            "✖ No PIN was checked: what was sent is not a PIN (4 to 32 letters or digits).",
+        ),
+        (
+            "",
+            "zh",
+            "✖ 没有验证密码：提交的内容不是密码（4 至 32 位字母或数字）。",
+        ),
+    ] {
+        let r = post_pin(&app, &s.code, pin, lang).await;
+        let answer = section(&r.body, "pin").unwrap();
+        assert!(answer.contains(said), "{pin:?} {lang}: {answer}");
+        assert!(!answer.contains("Enter the PIN"), "{answer}");
+        assert!(!answer.contains("请输入"), "{answer}");
+        assert!(!answer.contains("<form"), "{answer}");
+    }
     clock.advance(MINUTE_US);
     let r = post_pin(&app, &s.code, wrong, "en").await;
     assert!(r.body.contains("Too many wrong PINs"));

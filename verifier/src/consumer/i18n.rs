@@ -558,6 +558,9 @@ pub struct Texts {
     ///
     /// [`normalize_pin`]: super::pin::normalize_pin
     pub pin_malformed: &'static str,
+    /// The same on a page without the PIN form (the PIN was confirmed
+    /// before): says that nothing was checked, not to enter one.
+    pub pin_malformed_no_form: &'static str,
     /// No PIN is registered for this code.
     pub pin_none: &'static str,
     /// PIN checks are not available on this server.
@@ -693,8 +696,8 @@ static ZH: Texts = Texts {
     finding_store: "所存储的记录与其发布时所属的批次不一致。",
     finding_no_source: "本服务暂时无法核对这些记录的封存凭证（签名日志中的条目或区块链上的交易）。",
     finding_source_unreachable: "暂时无法连接保存这些记录封存凭证的区块链。",
-    not_a_code: "✖ 这不是商品码",
-    not_a_code_detail: "此链接中没有有效的商品码（商品码由 6 至 48 位字母、数字或“.”“_”“-”组成），因此这里不显示链接中的文字。请勿相信链接中附带的任何电话、网址或说明。请输入标签上印的查询码。",
+    not_a_code: "✖ 这不是查询码",
+    not_a_code_detail: "此链接中没有有效的查询码（查询码由 6 至 48 位字母、数字或“.”“_”“-”组成），因此这里不显示链接中的文字。请勿相信链接中附带的任何电话、网址或说明。请输入标签上印的查询码。",
     page_not_found: "✖ 此网址没有对应的页面",
     page_not_found_detail: "请重新扫描标签上的二维码，或在下方输入标签上印的查询码。",
     method_not_allowed: "✖ 无法以这种方式打开此页面",
@@ -734,7 +737,8 @@ static ZH: Texts = Texts {
     pin_wrong_one: "✖ 密码错误。还可尝试 1 次。",
     pin_rate_limited: "✖ 错误次数过多。请于 {retry} 之后再试。",
     pin_code_locked: "✖ 今天已有多处对此码提交了过多的错误密码，此码的密码验证对所有人暂停，请于 {retry} 之后再试。如果这些错误密码不是您提交的，可能有人在阻止此标签被验证：请届时再试，或联系品牌方。",
-    pin_malformed: "请输入标签涂层下的密码：4 至 32 位字母或数字（空格和连字符会被忽略）。",
+    pin_malformed: "请输入标签涂层下的密码：4 至 32 位字母或数字（空格和连字符不计入位数，会被忽略）。",
+    pin_malformed_no_form: "✖ 没有验证密码：提交的内容不是密码（4 至 32 位字母或数字）。",
     pin_none: "此码没有登记防伪密码。",
     pin_unavailable: "此服务器暂不提供密码验证。",
     pin_try_later: "暂时无法验证密码，请稍后再试。您的密码未被记录为错误。",
@@ -869,7 +873,8 @@ static EN: Texts = Texts {
     pin_wrong_one: "✖ Wrong PIN. 1 attempt left.",
     pin_rate_limited: "✖ Too many wrong PINs. Try again after {retry}.",
     pin_code_locked: "✖ Too many wrong PINs have been sent for this code today, from several places, so its PIN check is closed for everyone until {retry}. If you did not send them, someone may be trying to stop this label from being checked: try again then, or contact the brand.",
-    pin_malformed: "Enter the PIN printed under the label's coating: 4 to 32 letters or digits (spaces and dashes are ignored).",
+    pin_malformed: "Enter the PIN printed under the label's coating: 4 to 32 letters or digits (spaces and dashes are ignored and do not count).",
+    pin_malformed_no_form: "✖ No PIN was checked: what was sent is not a PIN (4 to 32 letters or digits).",
     pin_none: "No scratch-off PIN is registered for this code.",
     pin_unavailable: "PIN checks are not available on this server.",
     pin_try_later: "The PIN cannot be checked just now. Please try again later; this attempt does not count as wrong.",
@@ -975,7 +980,7 @@ pub fn label(lang: Lang, value: &str) -> Option<&'static str> {
         "quarantine" => ("检疫", "Quarantine"),
         "pass" => ("合格", "Pass"),
         "fail" => ("不合格", "Fail"),
-        "conditional" => ("有条件合格", "Conditional"),
+        "conditional" => ("有条件合格", "Passed with conditions"),
         "declared" => ("已申报", "Declared"),
         "inspecting" => ("查验中", "Inspecting"),
         "released" => ("已放行", "Released"),
@@ -1197,10 +1202,33 @@ mod tests {
         assert!(en.contains(&format!("{MIN_PIN_LEN} to {MAX_PIN_LEN} letters or digits")));
         let zh = ZH.pin_malformed;
         assert!(zh.contains(&format!("{MIN_PIN_LEN} 至 {MAX_PIN_LEN} 位字母或数字")));
-        // Letters are accepted, and spaces and dashes ignored, as both say.
+        // Letters are accepted, and spaces and dashes ignored, as both say; they do not
+        // count towards the length, which is why the field takes twice as many characters
+        // (PIN_INPUT_MAX_CHARS).
         assert_eq!(normalize_pin("ab-12 cd").as_deref(), Some("AB12CD"));
+        assert!(en.contains("(spaces and dashes are ignored and do not count)"));
+        assert!(zh.contains("（空格和连字符不计入位数，会被忽略）"));
         assert!(!en.contains("digits only"));
         assert!(!zh.contains("数字密码"));
+        for t in [&EN, &ZH] {
+            let no_form = t.pin_malformed_no_form;
+            assert!(
+                !no_form.contains("Enter") && !no_form.contains("请输入"),
+                "{no_form}"
+            );
+        }
+    }
+
+    /// A result reads the same in both languages: "conditional" passed, with conditions.
+    #[test]
+    fn an_inspection_result_means_the_same_in_both_languages() {
+        assert_eq!(
+            label(Lang::En, "conditional"),
+            Some("Passed with conditions")
+        );
+        assert_eq!(label(Lang::Zh, "conditional"), Some("有条件合格"));
+        assert_eq!(label(Lang::En, "pass"), Some("Pass"));
+        assert_eq!(label(Lang::En, "fail"), Some("Fail"));
     }
 
     #[test]

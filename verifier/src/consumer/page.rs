@@ -953,6 +953,10 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
             Some(lock) => ("bad", Some(rate_limited(viewer, lock))),
             None => ("", None),
         },
+        // Told to enter the PIN only where the form is.
+        Some(PinNotice::Malformed) if !show_form => {
+            ("warn", Some(Esc(t.pin_malformed_no_form).to_string()))
+        }
         Some(PinNotice::Malformed) => {
             let mut message = Esc(t.pin_malformed).to_string();
             if let Some(lock) = locked {
