@@ -264,6 +264,8 @@ tamper duplicate-record 'r["records"].insert(1, dict(r["records"][0]))'
 tamper record-order 'r["records"].reverse()'
 tamper duplicate-subject 'r["subjects"].append(dict(r["subjects"][-1]))'
 tamper signature 'a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c = a["checkpoint"]; i = c.rindex(" ") + 8; a["checkpoint"] = c[:i] + ("A" if c[i] != "A" else "B") + c[i + 1:]'
+# The signature in another base64 form of the same bytes (a spare bit set, SPEC 9.2).
+tamper signature-form 'import base64; a = next(iter(r["batches"].values()))["anchors"]["ledger"]; c = a["checkpoint"]; j = c.rindex("="); abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"; a["checkpoint"] = c[:j - 1] + abc[abc.index(c[j - 1]) | 1] + c[j:]; assert base64.b64decode(c[c.rindex(" ") + 1:-1]) == base64.b64decode(a["checkpoint"][c.rindex(" ") + 1:-1])'
 # Report objects have exactly their fields (SPEC 11.1).
 tamper unknown-field 'r["records"][0]["verified"] = True'
 # A report of no record proves nothing (SPEC 11.2 step 1), even with no anchor required.

@@ -337,6 +337,9 @@ def open_note(note: str, key: tuple[str, bytes, bytes]) -> str:
             raw = base64.b64decode(b64, validate=True)
         except ValueError:
             raise Invalid("a signature is not base64") from None
+        # The one form that encoding the bytes gives (the bits after the last byte zero).
+        if base64.b64encode(raw).decode("ascii") != b64:
+            raise Invalid("a signature is not base64 in its standard form")
         if len(raw) < 4:
             raise Invalid("a signature line has no key id")
         lines.append((signer, raw))
