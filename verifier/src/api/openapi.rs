@@ -67,7 +67,9 @@ is answered 405 `method_not_allowed` with an `Allow` header that lists the metho
 (the `MethodNotAllowed` response; a path that takes GET also takes HEAD). The HTTP layer \
 refuses a request it cannot read before any route sees it, with an empty body: 400 for a \
 malformed request line or header, 414 for a request target over its limit (`UriTooLong`), 431 \
-for request headers over its limits (`HeadTooLarge`). Integers are unsigned 64-bit.";
+for request headers over its limits (`HeadTooLarge`). Integers are unsigned 64-bit, except \
+the values of a record, which are as its column types define them and may be negative \
+(SPEC.md 2.1, 11.1).";
 
 /// The document as JSON.
 pub fn document() -> Value {
