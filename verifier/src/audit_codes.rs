@@ -576,6 +576,12 @@ mod tests {
             assert_eq!(w.rows(), 14);
             assert_eq!(w.finish().unwrap(), whole, "{format:?}");
         }
+        // The JSON is the rows' array as serde_json writes it, whatever the windows.
+        let mut whole = Vec::new();
+        write_rows(&many, RowFormat::Json, &mut whole).unwrap();
+        let mut expected = serde_json::to_vec(&many).unwrap();
+        expected.push(b'\n');
+        assert_eq!(whole, expected);
         let mut empty = Vec::new();
         write_rows(&[], RowFormat::Json, &mut empty).unwrap();
         assert_eq!(empty, b"[]\n");
