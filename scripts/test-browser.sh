@@ -3,8 +3,9 @@
 # store, publishes it, imports the sample's scratch-off PINs, starts
 # `proofmark serve` on a free port and drives headless Chromium through
 # scripts/browser/consumer.cjs (journey and badge, language switch, wrong PINs
-# until rate-limited, the right PIN, the copy warning on a rescan, an unknown
-# code), with JavaScript disabled and a phone-sized viewport.
+# until rate-limited, the right PIN, the copy warning on a rescan, a PIN posted
+# by another site's form, an unknown code), with JavaScript disabled and a
+# phone-sized viewport.
 #
 # Installs what it needs if missing: Debian's `chromium` (apt-get, through
 # sudo when not root) and the pinned npm package `playwright-core` into

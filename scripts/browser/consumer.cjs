@@ -175,6 +175,18 @@ async function main() {
     await rescan.screenshot({ path: path.join(SCREENSHOT_DIR, 'consumer-copy-warning-elsewhere.png') });
     await elsewhere.close();
 
+    // A page of another site whose form posts a PIN to this server (Chromium says where the
+    // post comes from): refused, the PIN not checked, and the code's page to enter it on.
+    const elsewhereForm = await browser.newContext(PHONE);
+    const evil = await elsewhereForm.newPage();
+    const form = `<form method="post" action="${BASE_URL}/s/${other.code}/pin?lang=en">`
+      + `<input name="pin" value="${wrongPin(other.pin)}"><button type="submit">go</button></form>`;
+    await evil.goto(`data:text/html,${encodeURIComponent(form)}`);
+    const [crossSite] = await Promise.all([evil.waitForNavigation(), evil.click('button')]);
+    check(crossSite.status() === 403, `a PIN posted by another site is refused (${crossSite.status()})`);
+    check(((await evil.textContent('#pin-result')) || '').includes('This PIN was not checked'), 'with a page saying it was not checked');
+    await elsewhereForm.close();
+
     // An unknown code: a red page, still HTML.
     const unknown = await page.goto(`${BASE_URL}/s/UNKNOWN-CODE-000000?lang=en`);
     check(unknown.status() === 404, 'an unknown code is 404');
