@@ -99,22 +99,36 @@ pub struct ProxyHeader {
 /// is a trusted proxy and the header holds one, else the peer's address,
 /// else (no peer known: a request made in-process) [`PinClient::UNKNOWN`].
 pub(super) fn request_client(consumer: &Consumer, parts: &Parts) -> PinClient {
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
-    let forwarded = consumer.proxy_header.as_ref().and_then(|proxy| {
-        let peer = peer?;
-        if !proxy.proxies.iter().any(|net| net.contains(peer)) {
-            return None;
-        }
+    let forwarded = via_trusted_proxy(consumer, parts).and_then(|proxy| {
         let value = parts.headers.get_all(&proxy.name).iter().next_back()?;
         last_address(value.to_str().ok()?)
     });
-    match forwarded.or(peer) {
+    match forwarded.or_else(|| peer_address(parts)) {
         Some(addr) => consumer.store.view_key().pin_client(addr),
         None => PinClient::UNKNOWN,
     }
+}
+
+/// The address of the request's connection's peer, if the server passed it.
+fn peer_address(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip())
+}
+
+/// The trusted proxies' header, when the request's connection comes from one
+/// of their networks: then what the proxy says of the request (the client's
+/// address, and the host and scheme asked for) may be believed.
+pub(super) fn via_trusted_proxy<'c>(
+    consumer: &'c Consumer,
+    parts: &Parts,
+) -> Option<&'c ProxyHeader> {
+    let peer = peer_address(parts)?;
+    consumer
+        .proxy_header
+        .as_ref()
+        .filter(|proxy| proxy.proxies.iter().any(|net| net.contains(peer)))
 }
 
 /// The last address of a header's list (in `X-Forwarded-For: 192.0.2.1,

@@ -26,13 +26,11 @@
 //! `Referrer-Policy: same-origin` keeps the browser's `Origin` on that post
 //! (under `no-referrer` a browser sends `Origin: null`).
 
-use std::net::SocketAddr;
-
-use axum::extract::ConnectInfo;
 use axum::http::header;
 use axum::http::request::Parts;
 
 use super::Consumer;
+use super::client::via_trusted_proxy;
 
 /// Why a PIN post is refused as coming from another site.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,17 +54,6 @@ fn last_value<'p>(parts: &'p Parts, name: &str) -> Option<&'p str> {
     let value = parts.headers.get_all(name).iter().next_back()?;
     let text = value.to_str().ok()?;
     Some(text.rsplit(',').next().unwrap_or(text).trim()).filter(|v| !v.is_empty())
-}
-
-/// Whether the request's connection comes from one of the trusted proxies.
-fn from_trusted_proxy(consumer: &Consumer, parts: &Parts) -> bool {
-    let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() else {
-        return false;
-    };
-    consumer
-        .proxy_header
-        .as_ref()
-        .is_some_and(|proxy| proxy.proxies.iter().any(|net| net.contains(peer.ip())))
 }
 
 /// `authority` (`host[:port]`) lower-cased, without the port when it is the
@@ -120,7 +107,7 @@ pub(super) fn foreign_post(consumer: &Consumer, parts: &Parts) -> Option<Foreign
     if origin == "null" {
         return (!said_same_origin).then_some(ForeignPost::Origin { origin, host: None });
     }
-    let proxied = from_trusted_proxy(consumer, parts);
+    let proxied = via_trusted_proxy(consumer, parts).is_some();
     let forwarded = |name| proxied.then(|| last_value(parts, name)).flatten();
     let host = forwarded("x-forwarded-host")
         .or_else(|| last_value(parts, header::HOST.as_str()))
