@@ -3025,9 +3025,16 @@ async fn pin_posts_from_other_sites_are_refused() {
     assert!(text.contains("proofmark_consumer_pin_checks_total{outcome=\"wrong\"} 0\n"));
     // Nothing was locked or confirmed: the page's own posts are checked. Its origin, with
     // or without the default port, over HTTPS through a proxy the server does not know of,
-    // or `null` when the browser says the post is same-origin; and a post without either
+    // or `null` when the browser says the post is same-origin; a current browser's post
+    // through a proxy that rewrote `Host` to the upstream's address (`Sec-Fetch-Site` is
+    // the browser's word, and the Origin is not compared); and a post without either
     // header (an old browser).
-    let own: [&[(&str, &str)]; 6] = [
+    let own: [&[(&str, &str)]; 7] = [
+        &[
+            ("host", "10.0.0.5:8080"),
+            ("origin", "https://shop.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
         &[HOST, ("origin", "http://shop.example")],
         &[HOST, ("origin", "https://shop.example:443")],
         &[HOST, ("origin", "HTTPS://Shop.Example")],

@@ -9,8 +9,10 @@
 //!
 //! - `Sec-Fetch-Site: cross-site` or `same-site` (every current browser sends
 //!   it, and no page can set it): another site, or another origin of this
-//!   site. `same-origin` and `none` (a reload, a bookmark) are this page's.
-//! - An `Origin` that is not this server's own: its host and port (the
+//!   site. `same-origin` and `none` (a reload, a bookmark) are this page's,
+//!   and then the `Origin` is not compared: a reverse proxy that rewrites
+//!   `Host` does not make a current browser's posts look foreign.
+//! - Without `Sec-Fetch-Site` (an older browser), an `Origin` that is not this server's own: its host and port (the
 //!   scheme's default port left out) must be the request's `Host`, and its
 //!   scheme `http` or `https`. On a connection from a trusted reverse proxy
 //!   ([`super::ProxyHeader`]), `X-Forwarded-Host` stands for `Host` and
@@ -18,7 +20,7 @@
 //!   a scheme from a trusted proxy either is taken: a server reached through
 //!   a TLS proxy sees plain HTTP, and the host is what tells sites apart.
 //!   `Origin: null` (a sandboxed frame, a page under a `no-referrer` policy)
-//!   is refused, unless `Sec-Fetch-Site` says the post is same-origin.
+//!   is refused.
 //!
 //! A post with neither header (an old browser, `curl`) is taken: the
 //! headers are the browser's word, and a script outside a browser can send
@@ -92,20 +94,22 @@ fn same_origin(origin: &str, host: &str, scheme: Option<&str>) -> bool {
 /// docs); `None` when it may be checked.
 pub(super) fn foreign_post(consumer: &Consumer, parts: &Parts) -> Option<ForeignPost> {
     let fetch_site = last_value(parts, "sec-fetch-site").map(str::to_ascii_lowercase);
-    let said_same_origin = match fetch_site.as_deref() {
+    match fetch_site.as_deref() {
         Some("cross-site" | "same-site") => {
             return Some(ForeignPost::FetchSite(fetch_site.unwrap_or_default()));
         }
-        Some("same-origin" | "none") => true,
+        // The browser's own word, which no page can set: the Origin is not compared with
+        // a Host that a reverse proxy may have rewritten.
+        Some("same-origin" | "none") => return None,
         // Absent, or a value of a later version: the Origin decides.
-        _ => false,
-    };
+        _ => {}
+    }
     let origin = parts
         .headers
         .get(header::ORIGIN)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).trim().to_owned())?;
     if origin == "null" {
-        return (!said_same_origin).then_some(ForeignPost::Origin { origin, host: None });
+        return Some(ForeignPost::Origin { origin, host: None });
     }
     let proxied = via_trusted_proxy(consumer, parts).is_some();
     let forwarded = |name| proxied.then(|| last_value(parts, name)).flatten();
