@@ -88,7 +88,7 @@ async function main() {
     const badge = (await page.textContent('#badge')) || '';
     check(badge.includes("Verified: this product's records are authentic and unaltered"), 'the verified badge is shown');
     const verdict = (await page.textContent('#verdict')) || '';
-    check(/Entry \d+ of \d+ in the signed batch log “ledger”/.test(verdict), 'the badge names the ledger entry');
+    check(/Entry \d+ of the signed batch log “ledger”, signed when the log reached entry \d+/.test(verdict), 'the badge names the ledger entry');
     check(verdict.includes('(not a blockchain)'), 'the ledger is not called a blockchain');
     check(!(await page.isVisible('#anchors li.anchor')), 'the anchors are folded away');
     await page.click('#anchors summary');

@@ -345,7 +345,7 @@ async fn page_shows_the_journey_provided_by_and_the_badge() {
         .expect("the anchors are folded under the technical details");
     assert!(details.contains("批次日志（不是区块链）"), "{details}");
     assert!(
-        details.contains("签名批次日志“ledger”中的第 1 条（共 1 条）"),
+        details.contains("签名批次日志“ledger”中的第 1 条（日志到第 1 条时签名）"),
         "{details}"
     );
     assert!(details.contains(&esc(BATCH_ID)));
@@ -512,8 +512,9 @@ async fn language_follows_query_cookie_and_accept_language() {
             .contains("signed, append-only batch log (not a blockchain)")
     );
     assert!(
-        en.body
-            .contains("Entry 1 of 1 in the signed batch log “ledger”")
+        en.body.contains(
+            "Entry 1 of the signed batch log “ledger”, signed when the log reached entry 1"
+        )
     );
     // The switch link says its own language.
     assert!(en.body.contains(&format!(
@@ -2184,8 +2185,16 @@ async fn a_record_in_two_batches_is_shown_once_with_both_anchors() {
     assert_eq!(verdict.matches("<li class=\"anchor\">").count(), 2);
     assert!(verdict.contains(&format!("Batch {BATCH_ID} (2026-11-24)")));
     assert!(verdict.contains(&format!("Batch {BATCH_ID_AGAIN} (2026-11-25)")));
-    assert!(verdict.contains("Entry 1 of 1 in the signed batch log “ledger”"));
-    assert!(verdict.contains("Entry 2 of 2 in the signed batch log “ledger”"));
+    assert!(
+        verdict.contains(
+            "Entry 1 of the signed batch log “ledger”, signed when the log reached entry 1"
+        )
+    );
+    assert!(
+        verdict.contains(
+            "Entry 2 of the signed batch log “ledger”, signed when the log reached entry 2"
+        )
+    );
 }
 
 /// A lookup that also answers for an alias of the report's code, as a
@@ -3407,9 +3416,28 @@ async fn recalls_failed_inspections_and_held_goods_head_the_page() {
     let inspection_date = zone
         .format_date_micros(micros(&inspection.record, "event_time").unwrap())
         .unwrap();
-    let (_dir, page) = serve(recalled);
+    let (_dir, page) = serve(recalled.clone());
     let r = get(&page, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert!(green(&r.body));
+    {
+        // The same edited records checked for real fail: on the red page the verdict comes
+        // first, and records that did not verify do not head it.
+        let dir = tempfile::tempdir().unwrap();
+        let red = router(
+            Arc::new(Fixed(recalled.clone())),
+            consumer(dir.path(), &clock),
+            Arc::new(trust()),
+        );
+        let r = get(&red, &format!("/s/{}?lang=en", s.code), &[]).await;
+        assert!(
+            r.body.contains("id=\"verdict\" class=\"bad\""),
+            "{}",
+            r.body
+        );
+        let at = |id: &str| r.body.find(&format!("id=\"{id}\"")).unwrap();
+        assert!(at("verdict") < at("alerts"), "{}", r.body);
+        assert!(!r.body.contains("the warning above included"), "{}", r.body);
+    }
     let alerts = section(&r.body, "alerts").expect("a summary");
     assert!(
         alerts.contains(
@@ -3499,6 +3527,8 @@ async fn only_a_released_declaration_shows_a_clearance_time() {
         ("released", "Cleared", "放行时间"),
         ("rejected", "Decision", "决定时间"),
         ("held", "Decision", "决定时间"),
+        ("declared", "Status as of", "状态时间"),
+        ("inspecting", "Status as of", "状态时间"),
     ] {
         let mut edited = report.clone();
         let customs = edited

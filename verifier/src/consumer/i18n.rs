@@ -388,8 +388,9 @@ pub struct Texts {
     /// Under that summary, when every anchor is the embedded ledger (the
     /// publisher's signed batch log, not a blockchain).
     pub anchors_ledger: &'static str,
-    /// Ledger anchor: entry "{number}" (from 1) of "{size}" in the signed
-    /// batch log "{chain}".
+    /// Ledger anchor: entry "{number}" (from 1) of the signed batch log
+    /// "{chain}", signed when the log reached entry "{size}" (its checkpoint;
+    /// the log grows after it).
     pub anchor_ledger: &'static str,
     /// Chain anchor: transaction "{tx}" in block "{block}" of "{chain}".
     pub anchor_chain: &'static str,
@@ -631,9 +632,12 @@ pub struct Texts {
     pub declared_at: &'static str,
     /// A released declaration's `cleared_at`: when customs released it.
     pub cleared_at: &'static str,
-    /// The `cleared_at` of a declaration that was not released (held,
-    /// refused entry, ...): when customs decided, not a clearance.
+    /// The `cleared_at` of a declaration held or refused entry: when customs
+    /// decided, not a clearance.
     pub decided_at: &'static str,
+    /// The `cleared_at` of a declaration still declared or under inspection:
+    /// neither a clearance nor a decision.
+    pub status_at: &'static str,
     /// Heading of the journey timeline.
     pub journey: &'static str,
     /// "Provided by".
@@ -660,7 +664,7 @@ static ZH: Texts = Texts {
     anchor_details: "技术细节",
     anchors_chain: "已在链上验证：本页所有记录均与已上链的批次根哈希一致。",
     anchors_ledger: "已在签名批次日志中验证：本页所有记录均与发布方经签名、只可追加的批次日志（不是区块链）中记录的批次根哈希一致。",
-    anchor_ledger: "签名批次日志“{chain}”中的第 {number} 条（共 {size} 条）",
+    anchor_ledger: "签名批次日志“{chain}”中的第 {number} 条（日志到第 {size} 条时签名）",
     anchor_chain: "区块链“{chain}”第 {block} 号区块中的交易 {tx}",
     anchored_batch: "批次 {batch}（{date}）",
     not_verified: "✖ 验证未通过",
@@ -774,6 +778,7 @@ static ZH: Texts = Texts {
     declared_at: "申报时间",
     cleared_at: "放行时间",
     decided_at: "决定时间",
+    status_at: "状态时间",
     journey: "流转记录",
     provided_by: "数据提供方",
     none: "暂无",
@@ -796,7 +801,7 @@ static EN: Texts = Texts {
     anchor_details: "Technical details",
     anchors_chain: "Verified on chain: every record on this page matches a batch root anchored on a blockchain.",
     anchors_ledger: "Verified in the signed batch log: every record on this page matches a batch root recorded in the publisher's signed, append-only batch log (not a blockchain).",
-    anchor_ledger: "Entry {number} of {size} in the signed batch log “{chain}”",
+    anchor_ledger: "Entry {number} of the signed batch log “{chain}”, signed when the log reached entry {size}",
     anchor_chain: "Transaction {tx} in block {block} of the blockchain “{chain}”",
     anchored_batch: "Batch {batch} ({date})",
     not_verified: "✖ Verification failed",
@@ -910,6 +915,7 @@ static EN: Texts = Texts {
     declared_at: "Declared",
     cleared_at: "Cleared",
     decided_at: "Decision",
+    status_at: "Status as of",
     journey: "Journey",
     provided_by: "Provided by",
     none: "None yet",

@@ -650,9 +650,14 @@ fn render_code_page_once(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
         );
     }
     // A recall, a destruction, a failed inspection, goods refused or held at customs: what
-    // the buyer must know about the product before anything else.
+    // the buyer must know about the product before anything else, when its records verify
+    // (or cannot be confirmed yet). On a red page they come after the verdict: records that
+    // failed their checks do not head the page.
     let journey = Journey::from_report(page.report);
-    alerts_section(&mut out, viewer, &journey.alerts);
+    let failed = matches!(page.verification, Verification::Failed { .. });
+    if !failed {
+        alerts_section(&mut out, viewer, &journey.alerts);
+    }
     let scans = page.scans.unwrap_or_default();
     // Times in sentences are `<time>` too: kept on one line, and machine-readable.
     let first = time_tag(viewer, scans.first_scan_us);
@@ -713,9 +718,12 @@ fn render_code_page_once(viewer: &Viewer<'_>, page: &CodePage<'_>) -> String {
         VerdictContext {
             code: Some(viewer.code),
             copy_warning: page.copy_warning.is_some(),
-            alert: !journey.alerts.is_empty(),
+            alert: !failed && !journey.alerts.is_empty(),
         },
     );
+    if failed {
+        alerts_section(&mut out, viewer, &journey.alerts);
+    }
     pin_section(&mut out, viewer, page, &base);
     product_section(
         &mut out,

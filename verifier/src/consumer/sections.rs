@@ -265,11 +265,12 @@ pub(super) fn customs_section(out: &mut String, viewer: &Viewer<'_>, records: &[
         );
         time_row(out, viewer, t.declared_at, micros(r, "declared_at"));
         // `cleared_at` is a clearance only when the goods were released; on a declaration
-        // held or refused it is when customs decided.
-        let concluded = if text(r, "status") == Some("released") {
-            t.cleared_at
-        } else {
-            t.decided_at
+        // held or refused it is when customs decided; on one still declared or under
+        // inspection, only the time of that status.
+        let concluded = match text(r, "status") {
+            Some("released") => t.cleared_at,
+            Some("held" | "rejected") => t.decided_at,
+            _ => t.status_at,
         };
         time_row(out, viewer, concluded, micros(r, "cleared_at"));
         provided_by(out, viewer, entry);
