@@ -61,7 +61,8 @@ const DESCRIPTION: &str = "Code reports with Merkle proofs and anchor receipts (
 section 11). Every answer of these routes carries `Cache-Control: no-store` and \
 `X-Content-Type-Options: nosniff`; an error answer is the JSON `Error` object, with a stable \
 `error.code`. Beyond the operations listed: a path that is none of them (nor, when the service \
-serves the consumer page, one of its HTML pages under `/s` and `/S`) is answered 404 \
+serves the consumer page, `/` or one of its HTML pages under `/s` and `/S`, which answer in \
+HTML) is answered 404 \
 `not_found` (the `NotFound` response), and a listed path asked with a method it does not take \
 is answered 405 `method_not_allowed` with an `Allow` header that lists the methods it takes \
 (the `MethodNotAllowed` response; a path that takes GET also takes HEAD). The HTTP layer \
