@@ -238,8 +238,11 @@ impl ViewerZone {
     /// Whether the zone is only an offset from UTC, said as the offset
     /// (`UTC`, `UTC+05:30`, `Etc/GMT+5`): no place's time.
     pub fn is_offset(&self) -> bool {
-        self.name == "UTC"
-            || self.name.starts_with("UTC+")
+        // UTC and the IANA names that are UTC under another name.
+        matches!(
+            self.name.as_str(),
+            "UTC" | "UCT" | "Zulu" | "Universal" | "Greenwich" | "GMT" | "GMT0" | "GMT+0" | "GMT-0"
+        ) || self.name.starts_with("UTC+")
             || self.name.starts_with("UTC-")
             || self.name.starts_with("Etc/")
     }
@@ -1199,6 +1202,12 @@ mod tests {
         assert_eq!(name.as_deref(), Some("UTC+05:30"));
         assert!(ViewerZone::parse("Etc/GMT+5").expect("etc").is_offset());
         assert!(!ViewerZone::parse("Asia/Kolkata").expect("iana").is_offset());
+        // UTC under its other IANA names is called UTC, not "Zulu time".
+        for alias in ["Zulu", "UCT", "Universal", "Greenwich"] {
+            let zone = ViewerZone::parse(alias).expect(alias);
+            assert!(zone.is_offset(), "{alias}");
+            assert_eq!(zone.time_name(Lang::En, 0), "UTC", "{alias}");
+        }
     }
 
     #[test]
