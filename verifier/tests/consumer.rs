@@ -2917,6 +2917,75 @@ async fn a_double_tap_of_the_right_pin_is_not_a_copy() {
     );
 }
 
+/// A double tap from a page whose browser has no view token (it keeps no cookie, or its scan
+/// was over two hours ago): the page's PIN form carries a token of its own, which both posts
+/// send, and the second is told that this browser confirmed the PIN. Another page's token,
+/// another client, or no token: already confirmed, with the copy warning.
+#[tokio::test]
+async fn a_double_tap_is_known_by_its_form_without_a_view_token() {
+    let s = sample();
+    let dir = tempfile::tempdir().unwrap();
+    let clock = TestClock::new();
+    let consumer = consumer(dir.path(), &clock);
+    let app = app(real_lookup(), consumer.clone(), trust());
+    let path = format!("/s/{}", s.code);
+    let form_token = |body: &str| -> String {
+        const FIELD: &str = "name=\"tap\" value=\"";
+        let at = body.find(FIELD).expect("a form token") + FIELD.len();
+        body[at..at + 32].to_owned()
+    };
+    let tap = form_token(&get(&app, &path, &[("accept-language", "en")]).await.body);
+    let other_tap = form_token(&get(&app, &path, &[]).await.body);
+    assert_ne!(tap, other_tap);
+    assert!(tap.bytes().all(|b| b.is_ascii_hexdigit()), "{tap}");
+    let post = |tap: &str, peer: &str| {
+        let peer: SocketAddr = peer.parse().unwrap();
+        Request::post(format!("/s/{}/pin?lang=en", s.code))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .extension(ConnectInfo(peer))
+            .body(Body::from(format!("pin={}&tap={tap}", s.pin)))
+            .unwrap()
+    };
+    const PHONE: &str = "198.51.100.7:50000";
+    let first = send(&app, post(&tap, PHONE)).await;
+    assert!(
+        plain(&first.body).contains("✔ PIN correct"),
+        "{}",
+        first.body
+    );
+    clock.advance(1_000_000);
+    let second = send(&app, post(&tap, "198.51.100.7:50001")).await;
+    assert!(
+        plain(&second.body).contains("✔ PIN correct: you confirmed it from this browser"),
+        "{}",
+        second.body
+    );
+    assert!(section(&second.body, "copy-warning").is_none());
+    assert_eq!(pin_cookie(&second), pin_cookie(&first));
+    for (t, peer) in [
+        (other_tap.as_str(), PHONE),
+        (tap.as_str(), "203.0.113.9:50000"),
+        ("", PHONE),
+        ("not-a-token", PHONE),
+    ] {
+        let r = send(&app, post(t, peer)).await;
+        assert!(
+            section(&r.body, "copy-warning").is_some(),
+            "{t} {peer}: {}",
+            r.body
+        );
+    }
+    let text = prometheus(&consumer);
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"confirmed_again\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("proofmark_consumer_pin_checks_total{outcome=\"already_confirmed\"} 4\n"),
+        "{text}"
+    );
+}
+
 /// The two posts of a double tap sent at once: whichever the state takes first confirms the
 /// PIN, and neither answer says that the label may be a copy.
 #[tokio::test]

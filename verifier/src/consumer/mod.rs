@@ -51,8 +51,8 @@
 //! nor its reload by the browser that confirmed it, which holds a PIN proof
 //! cookie of that confirmation (see [`view`]) and whose later pages say
 //! that this browser confirmed the PIN, nor the second post of that
-//! browser's double tap, which has no PIN proof yet but the view token and
-//! client the confirmation keeps a tag of. Scans and PIN state are kept
+//! browser's double tap, which has no PIN proof yet but the form token (or
+//! view token) and client the confirmation keeps a tag of. Scans and PIN state are kept
 //! durably in [`ConsumerStore`].
 //!
 //! The steps of a request, one module each: [`i18n`] (language and zone),

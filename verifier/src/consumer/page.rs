@@ -184,6 +184,9 @@ pub struct CodePage<'a> {
     pub pin_lock: Option<PinLock>,
     /// The PIN part.
     pub pin: PinPanel,
+    /// The token of this page's PIN form (a hidden field, sent back with the PIN), by which
+    /// the second post of a double tap is told to be the confirming page's; empty for none.
+    pub form_token: &'a str,
 }
 
 /// `us` rounded up to the next whole minute: a time a viewer may act at is
@@ -1050,13 +1053,21 @@ fn pin_section(out: &mut String, viewer: &Viewer<'_>, page: &CodePage<'_>, base:
         let _ = write!(
             out,
             "<h2>{}</h2><p>{}</p><form method=\"post\" action=\"{}/pin?lang={}\">\
-             <label>{} <input name=\"pin\" autocomplete=\"off\" autocapitalize=\"characters\" \
+             {}<label>{} <input name=\"pin\" autocomplete=\"off\" autocapitalize=\"characters\" \
              spellcheck=\"false\" maxlength=\"{PIN_INPUT_MAX_CHARS}\" required{field_attrs}{disabled}></label> \
              <button type=\"submit\"{disabled}>{}</button></form>",
             Esc(t.pin_heading),
             Esc(t.pin_help),
             Esc(base),
             viewer.lang.tag(),
+            if page.form_token.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "<input type=\"hidden\" name=\"tap\" value=\"{}\">",
+                    Esc(page.form_token)
+                )
+            },
             Esc(t.pin_label),
             Esc(t.pin_submit),
         );
@@ -1115,6 +1126,7 @@ mod tests {
             pin_confirmed_here: false,
             pin_lock: None,
             pin: PinPanel::Absent,
+            form_token: "",
         };
         let html = render_code_page(&viewer, &page);
         let start = html.find("id=\"copy-warning\"").expect("the copy warning");

@@ -32,7 +32,7 @@
 //! with a sentence saying that this browser confirmed the PIN. The same
 //! browser's second post of the right PIN sent before the first answer came
 //! back (a double tap) carries no PIN proof yet: it is recognised by the
-//! confirmer tag the confirmation keeps (its view token and client, see
+//! confirmer tag the confirmation keeps (its form token and client, see
 //! [`super::view`]), answered the same way, and gets the PIN proof too.
 
 use std::sync::Arc;
@@ -138,6 +138,28 @@ struct EntryQuery {
 struct PinForm {
     #[serde(default)]
     pin: String,
+    /// The form's token ([`form_token`]), when the page's form sent one.
+    #[serde(default)]
+    tap: String,
+}
+
+/// A fresh token for a page's PIN form: 16 random bytes, hex. The form sends it back with
+/// the PIN, so the two posts of a double tap carry the same one, and no other page's post
+/// does; empty (no token in the form) when the system gives no random bytes.
+fn form_token() -> String {
+    let mut bytes = [0u8; 16];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => hex::encode(bytes),
+        Err(e) => {
+            tracing::warn!(error = %e, "no random bytes for a PIN form's token");
+            String::new()
+        }
+    }
+}
+
+/// `tap` when it has the form of a [`form_token`]: 32 lowercase hex digits.
+fn valid_form_token(tap: &str) -> Option<&str> {
+    (tap.len() == 32 && tap.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))).then_some(tap)
 }
 
 /// The viewer's choices, and the cookies that remember explicit ones.
@@ -767,6 +789,7 @@ async fn show(
             pin_confirmed_here,
             pin_lock: state.pin_lock,
             pin: pin_panel(&app, state.has_pin, None),
+            form_token: &form_token(),
         };
         let mut response = html_response(StatusCode::OK, &prefs, render_code_page(&viewer, &page));
         if is_scan && !scan_not_counted {
@@ -805,13 +828,13 @@ async fn submit_pin(
     form: Result<Form<PinForm>, FormRejection>,
 ) -> Response {
     let query = query.map(|q| q.0).unwrap_or_default();
-    let pin = match form {
-        Ok(f) => f.0.pin,
+    let (pin, tap) = match form {
+        Ok(f) => (f.0.pin, f.0.tap),
         // The server's body timeout: the connection is closed after this page.
         Err(rejection) if crate::api::server::is_body_timeout(&rejection) => {
             return error_page(&app, &code, &query, &headers, ErrorPage::PinTimeout);
         }
-        Err(_) => String::new(),
+        Err(_) => (String::new(), String::new()),
     };
     let span = tracing::info_span!("consumer_pin", code = %code.escape_debug());
     async move {
@@ -847,10 +870,14 @@ async fn submit_pin(
             (Some(key), Some(pin)) => Ok(key.hash_pin(&canonical, &pin)),
         };
         let view_key = app.consumer.store.view_key();
-        // The browser that scanned, as far as the state's confirmer tag goes.
-        let confirmer = cookie(&headers, VIEW_COOKIE)
-            .filter(|token| view_key.check(&canonical, token, now_us))
-            .map(|token| view_key.confirmer_tag(&canonical, token, client));
+        // The page that posted, as far as the state's confirmer tag goes: its form's token
+        // (the two posts of a double tap send the same one), else the browser's view token.
+        let confirmer = match valid_form_token(&tap) {
+            Some(tap) => Some(view_key.confirmer_tag(&canonical, &format!("tap:{tap}"), client)),
+            None => cookie(&headers, VIEW_COOKIE)
+                .filter(|token| view_key.check(&canonical, token, now_us))
+                .map(|token| view_key.confirmer_tag(&canonical, token, client)),
+        };
         let store = Arc::clone(&app.consumer.store);
         let (key, policy) = (canonical.clone(), app.consumer.policy);
         let state = blocking(move || {
@@ -958,6 +985,7 @@ async fn submit_pin(
             pin_confirmed_here,
             pin_lock: state.pin_lock,
             pin: pin_panel(&app, state.has_pin, Some(notice)),
+            form_token: &form_token(),
         };
         let mut response = html_response(status, &prefs, render_code_page(&viewer, &page));
         if let PinNotice::Outcome(PinOutcome::Confirmed { at_us: confirmed_us })

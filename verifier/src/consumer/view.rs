@@ -61,12 +61,15 @@
 //! sets. So the confirmation also keeps a confirmer tag
 //! ([`ViewKey::confirmer_tag`]): the first 16 bytes of
 //! `BLAKE3-keyed(view key, "proofmark-confirmer/1" || u32 LE len(code) || code || u32 LE len(token) || token || client)`,
-//! `token` the confirming request's view token (good for the code) and
-//! `client` its 8-byte [`PinClient`] digest. The right PIN posted again
-//! within [`VIEW_TOKEN_TTL_S`] of the confirmation by a request with the
-//! same good view token from the same client is the same browser's: it is
-//! answered as the confirming browser's reload is, and gets the PIN proof
-//! too. A request without a good view token keeps no tag and matches none.
+//! `client` the confirming request's 8-byte [`PinClient`] digest and `token`
+//! what the request carries of its page: the token of the page's PIN form as
+//! `tap:<token>` (a hidden field of 16 random bytes, hex, new on every page
+//! shown, which both posts of a double tap send), or, from a form without
+//! one, the request's view token (good for the code). The right PIN posted
+//! again within [`VIEW_TOKEN_TTL_S`] of the confirmation with the same token
+//! from the same client is the same page's: it is answered as the confirming
+//! browser's reload is, and gets the PIN proof too. A request with neither
+//! keeps no tag and matches none.
 //!
 //! The same key makes the digest that stands for a client in the wrong-PIN
 //! limits ([`ViewKey::pin_client`]): the first 8 bytes of
@@ -225,8 +228,9 @@ impl ViewKey {
         PinClient::from_bytes(digest)
     }
 
-    /// The confirmer tag of a PIN check of `code` sent with the view token
-    /// `token` (one [`ViewKey::check`] found good) by `client`: what the
+    /// The confirmer tag of a PIN check of `code` sent with `token` (its
+    /// form's token as `tap:<token>`, or a view token [`ViewKey::check`]
+    /// found good) by `client`: what the
     /// state keeps with a confirmation, so that the same browser's second
     /// post of the right PIN (a double tap) is told apart from anyone
     /// else's.
