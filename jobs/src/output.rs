@@ -6,6 +6,15 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::Path;
 
+/// Whether `path` names a device or a pipe (under `/dev` or `/proc`, or an existing file
+/// that is not a regular one), which [`write_atomically_with`] writes straight into, rather
+/// than a file it replaces whole.
+pub fn is_stream(path: &Path) -> bool {
+    path.starts_with("/dev")
+        || path.starts_with("/proc")
+        || std::fs::metadata(path).is_ok_and(|m| !m.is_file())
+}
+
 /// Writes the file `path` with `write`, through a temporary file in the same folder that is
 /// flushed, synced and renamed over `path` only when `write` succeeded (the folder synced
 /// after, as far as the file system allows); on any error `path` is left as it was and the
@@ -23,8 +32,7 @@ where
     E: From<std::io::Error>,
 {
     use std::os::unix::fs::PermissionsExt as _;
-    let stream = path.starts_with("/dev") || path.starts_with("/proc");
-    if stream || std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+    if is_stream(path) {
         let mut file = std::fs::OpenOptions::new().append(true).open(path)?;
         let mut out = BufWriter::new(&mut file);
         let value = write(&mut out)?;

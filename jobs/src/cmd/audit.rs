@@ -27,7 +27,7 @@ use super::GlobalArgs;
 use super::pipeline::bar;
 use super::verify::{EXIT_ERROR, EXIT_NOT_VERIFIED, EvmChainCheck, parse_ledger_keys};
 use crate::exit::{self, Classified, ExitClass};
-use crate::output::write_atomically_with;
+use crate::output::{is_stream, write_atomically_with};
 
 /// The audit subcommands. Exit status: 0 everything verified, 1 something
 /// did not verify (a mismatch, an unknown, malformed or unverified code, a batch
@@ -418,14 +418,6 @@ fn open_input(path: &std::path::Path) -> anyhow::Result<File> {
     File::open(path)
         .with_context(|| format!("opening {}", path.display()))
         .map_err(exit::input_error)
-}
-
-/// Whether `path` names a file to write (one that exists, or none yet) rather than a device
-/// or a pipe, as [`write_atomically_with`] tells them apart.
-fn is_file_target(path: &std::path::Path) -> bool {
-    !path.starts_with("/dev")
-        && !path.starts_with("/proc")
-        && std::fs::metadata(path).map_or(true, |m| m.is_file())
 }
 
 /// Opens the codes FILE before the audit starts. A regular file is read through once here,
@@ -959,7 +951,7 @@ fn codes_inner(args: &AuditCodesArgs, global: &GlobalArgs) -> anyhow::Result<Exi
     let spool_dir = args
         .output
         .as_deref()
-        .filter(|p| is_file_target(p))
+        .filter(|p| !is_stream(p))
         .map(|path| {
             path.parent()
                 .filter(|p| !p.as_os_str().is_empty())

@@ -313,6 +313,18 @@ fn address_code(uri: &axum::http::Uri) -> &str {
         .unwrap_or_default()
 }
 
+/// The HTML error page `page` of the consumer address `uri`.
+fn address_error(
+    app: &App,
+    uri: &axum::http::Uri,
+    query: Result<Query<ViewQuery>, QueryRejection>,
+    headers: &HeaderMap,
+    page: ErrorPage,
+) -> Response {
+    let query = query.map(|q| q.0).unwrap_or_default();
+    error_page(app, address_code(uri), &query, headers, page)
+}
+
 /// An address under `/s/` that is no page: `404`, the HTML error page.
 async fn not_found(
     State(app): State<App>,
@@ -320,14 +332,7 @@ async fn not_found(
     query: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let query = query.map(|q| q.0).unwrap_or_default();
-    error_page(
-        &app,
-        address_code(&uri),
-        &query,
-        &headers,
-        ErrorPage::NotFound,
-    )
+    address_error(&app, &uri, query, &headers, ErrorPage::NotFound)
 }
 
 /// A consumer address asked with a method it does not take: `405` (the router adds
@@ -338,14 +343,7 @@ async fn not_allowed(
     query: Result<Query<ViewQuery>, QueryRejection>,
     headers: HeaderMap,
 ) -> Response {
-    let query = query.map(|q| q.0).unwrap_or_default();
-    error_page(
-        &app,
-        address_code(&uri),
-        &query,
-        &headers,
-        ErrorPage::MethodNotAllowed,
-    )
+    address_error(&app, &uri, query, &headers, ErrorPage::MethodNotAllowed)
 }
 
 /// `/S` and `/S/`: the page to type a code on, with the query.

@@ -62,12 +62,7 @@ pub(super) fn verify_batch(
     let no_failure = checks
         .iter()
         .chain(anchors.values().flat_map(|a| &a.checks))
-        .all(|c| {
-            !matches!(
-                c.status,
-                CheckStatus::Failed { .. } | CheckStatus::Error { .. }
-            )
-        });
+        .all(|c| !c.status.is_failed_or_error());
     BatchVerdict {
         passed: no_failure && parse_error.is_none() && (any_trusted || !trust.require_anchor),
         checks,
@@ -102,12 +97,7 @@ fn required_receipt_failure(
     // A receipt checked and found wrong fails the batch by its own check, and one whose
     // check could not be made is an error of the audit (the chain could not be read), not a
     // difference: only one that was not checked at all is this requirement's failure.
-    let failed_or_error = anchor.checks.iter().any(|c| {
-        matches!(
-            c.status,
-            CheckStatus::Failed { .. } | CheckStatus::Error { .. }
-        )
-    });
+    let failed_or_error = anchor.checks.iter().any(|c| c.status.is_failed_or_error());
     if anchor.trusted || failed_or_error {
         return None;
     }
@@ -136,15 +126,9 @@ fn chain_receipt_failure(
         .iter()
         .filter(|(chain, a)| a.receipt_type == "chain" && trust.chain_checks.contains_key(*chain))
         .collect();
-    let settled = read.iter().any(|(_, a)| {
-        a.trusted
-            || a.checks.iter().any(|c| {
-                matches!(
-                    c.status,
-                    CheckStatus::Failed { .. } | CheckStatus::Error { .. }
-                )
-            })
-    });
+    let settled = read
+        .iter()
+        .any(|(_, a)| a.trusted || a.checks.iter().any(|c| c.status.is_failed_or_error()));
     if settled {
         return None;
     }

@@ -350,6 +350,12 @@ impl CheckStatus {
     pub fn is_failed(&self) -> bool {
         matches!(self, CheckStatus::Failed { .. })
     }
+
+    /// True for [`CheckStatus::Failed`] and [`CheckStatus::Error`]: a check that did not
+    /// pass and was not merely left unchecked.
+    pub fn is_failed_or_error(&self) -> bool {
+        matches!(self, CheckStatus::Failed { .. } | CheckStatus::Error { .. })
+    }
 }
 
 /// One check and its outcome.
@@ -692,12 +698,7 @@ fn report_part(
 fn failures_of(checks: &[Check], whose: impl FnOnce() -> String, out: &mut Vec<String>) {
     let mut failing = checks
         .iter()
-        .filter(|c| {
-            matches!(
-                c.status,
-                CheckStatus::Failed { .. } | CheckStatus::Error { .. }
-            )
-        })
+        .filter(|c| c.status.is_failed_or_error())
         .peekable();
     if failing.peek().is_some() {
         let whose = whose();
