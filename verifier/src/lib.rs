@@ -33,6 +33,7 @@ pub mod audit_codes;
 pub mod consumer;
 pub mod error;
 pub mod index;
+pub(crate) mod log_limit;
 pub mod lookup;
 pub(crate) mod mapped;
 pub mod metrics;

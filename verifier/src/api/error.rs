@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::error::VerifierError;
+use crate::log_limit::log_limited;
 
 /// An error answer of the API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -195,15 +196,15 @@ impl ApiError {
             VerifierError::Integrity { .. }
             | VerifierError::BatchRewritten { .. }
             | VerifierError::CatalogMismatch { .. } => {
-                tracing::error!(request, error = %err, "integrity failure");
+                log_limited!(error, request, error = %err, "integrity failure");
                 ApiError::Integrity(err.to_string())
             }
             VerifierError::LotTooLarge { .. } => {
-                tracing::warn!(request, error = %err, "report too large");
+                log_limited!(warn, request, error = %err, "report too large");
                 ApiError::ReportTooLarge(err.to_string())
             }
             other => {
-                tracing::error!(request, error = %other, "lookup failed");
+                log_limited!(error, request, error = %other, "lookup failed");
                 ApiError::Internal
             }
         }

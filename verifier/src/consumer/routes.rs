@@ -62,6 +62,7 @@ use super::pin::normalize_pin;
 use super::state::{ConsumerStore, PinClient, PinLock, PinOutcome, PinPolicy, ScanInfo};
 use super::verdict::{ReportCheck, Verification};
 use super::view::{PIN_COOKIE, PIN_PROOF_MAX_AGE_S, VIEW_COOKIE, VIEW_TOKEN_TTL_S, ViewKey};
+use crate::log_limit::log_limited;
 use crate::report::{CodeLookup, CodeReport, LookupError};
 use proofmark_schemas::validate::is_valid_code;
 
@@ -500,7 +501,7 @@ async fn find_report(
             ))
         }
         Err(e @ (LookupError::Integrity { .. } | LookupError::BatchRewritten { .. })) => {
-            tracing::error!(error = %e, "stored records do not match their batch");
+            log_limited!(error, error = %e, "stored records do not match their batch");
             app.consumer.metrics.view(ViewOutcome::Failed);
             Err(html_response(
                 StatusCode::OK,
@@ -509,7 +510,7 @@ async fn find_report(
             ))
         }
         Err(e @ LookupError::LotTooLarge { .. }) => {
-            tracing::warn!(error = %e, "report too large");
+            log_limited!(warn, error = %e, "report too large");
             app.consumer.metrics.view(ViewOutcome::Error);
             Err(html_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -518,7 +519,7 @@ async fn find_report(
             ))
         }
         Err(e) => {
-            tracing::error!(error = %e, "code lookup failed");
+            log_limited!(error, error = %e, "code lookup failed");
             Err(unavailable(app, prefs, &viewer))
         }
     }
@@ -543,10 +544,10 @@ async fn verify(app: &App, report: CodeReport) -> Result<(CodeReport, Verificati
         // the page says what was found in a buyer's words.
         match &verification {
             Verification::Failed { reasons, .. } => span.in_scope(|| {
-                tracing::warn!(code = %report.code, ?reasons, "the records do not verify");
+                log_limited!(warn, code = %report.code, ?reasons, "the records do not verify");
             }),
             Verification::Unconfirmed { reasons, .. } => span.in_scope(|| {
-                tracing::info!(code = %report.code, ?reasons, "the records cannot be confirmed");
+                log_limited!(info, code = %report.code, ?reasons, "the records cannot be confirmed");
             }),
             Verification::Verified { .. } => {}
         }
@@ -856,7 +857,7 @@ async fn submit_pin(
             // Another site's page made the browser post it: not checked, and not counted
             // against anyone's limits.
             _ if foreign.is_some() => {
-                tracing::warn!(?foreign, "a PIN post from another site was refused");
+                log_limited!(warn, ?foreign, "a PIN post from another site was refused");
                 app.consumer.metrics.pin_foreign();
                 Err(PinNotice::Foreign)
             }
