@@ -609,16 +609,10 @@ async fn move_head(
                 ),
             });
         };
-        // Either a later batch already follows this one, or another batch
-        // was committed concurrently; tell which by whether the head's
-        // chain reaches this batch (checked one step back, the usual case).
-        let head_manifest = get_object(store, &layout::manifest_path(&head.batch_id)).await?;
-        let follows = head_manifest
-            .as_deref()
-            .and_then(|b| Manifest::from_slice("head manifest", b).ok())
-            .and_then(|m| m.previous)
-            .is_some_and(|p| p == link);
-        if follows {
+        // Either later batches already follow this one (a rerun of an older
+        // batch), or another batch was committed concurrently: tell which by
+        // whether the chain back from the head reaches this batch.
+        if chain_reaches(store, &head, &link).await? {
             return Ok(HeadUpdate::Behind { head });
         }
         tracing::warn!(
@@ -643,6 +637,38 @@ async fn move_head(
         .map_err(|e| AnchorError::store(layout::HEAD_PATH, e))?;
     Ok(HeadUpdate::Moved)
 }
+
+/// Whether the chain of `previous` links back from `head` reaches `target`.
+///
+/// Each step reads one manifest. The walk stops at the chain's first batch,
+/// at a manifest that is missing or unreadable (then the answer is no: the
+/// caller reports a fork, which is the safe reading), or after
+/// [`MAX_CHAIN_WALK`] steps.
+async fn chain_reaches(
+    store: &Store,
+    head: &BatchLink,
+    target: &BatchLink,
+) -> Result<bool, AnchorError> {
+    let mut at = head.clone();
+    for _ in 0..MAX_CHAIN_WALK {
+        let path = layout::manifest_path(&at.batch_id);
+        let Some(bytes) = get_object(store, &path).await? else {
+            return Ok(false);
+        };
+        let Ok(m) = Manifest::from_slice(&path, &bytes) else {
+            return Ok(false);
+        };
+        match m.previous {
+            Some(p) if p == *target => return Ok(true),
+            Some(p) => at = p,
+            None => return Ok(false),
+        }
+    }
+    Ok(false)
+}
+
+/// Most manifests [`chain_reaches`] reads: over a century of nightly batches.
+const MAX_CHAIN_WALK: usize = 50_000;
 
 /// Rows `(read, accepted, rejected)`.
 type Totals = (u64, u64, u64);

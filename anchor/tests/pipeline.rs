@@ -404,6 +404,34 @@ async fn an_index_with_more_entries_than_leaves_is_refused_and_rebuilt() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_batch_committed_again_is_behind_not_a_fork() {
+    let fx = Fixture::new();
+    let store = &fx.store;
+    for (day, inputs) in [
+        ("day-1", &fx.inputs[..]),
+        ("day-2", &fx.inputs[..1]),
+        ("day-3", &fx.inputs[1..2]),
+    ] {
+        plan(store, day, inputs, SuiteId::Blake3, InputMode::Copy).await;
+        build_all(store, day).await;
+        commit(store, day).await;
+    }
+    // Two and one batches behind the head: both found on the chain back.
+    for day in ["day-1", "day-2"] {
+        let again = commit(store, day).await;
+        assert!(again.already_committed);
+        match &again.head {
+            HeadUpdate::Behind { head } => assert_eq!(head.batch_id, "day-3"),
+            other => panic!("{day}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        commit(store, "day-3").await.head,
+        HeadUpdate::AlreadyCurrent
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_chain_through_previous() {
     let fx = Fixture::new();
     let store = &fx.store;
