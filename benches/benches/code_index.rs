@@ -1,37 +1,43 @@
 //! The global code index: proofmark's sorted runs against a redb table, on
-//! the same synthetic entries (decision 0005).
+//! the same entries (decision 0005).
 //!
 //! ```text
-//! cargo bench -p proofmark-benches --bench code_index -- [ENTRIES] [LOOKUPS]
+//! cargo bench -p proofmark-benches --bench code_index -- [RECORDS] [LOOKUPS]
 //! ```
 //!
-//! For each design: the time to load `ENTRIES` index entries of one batch
-//! (default 10,000,000) durably, the bytes on disk, the time to open, and
-//! the latency of single lookups of `LOOKUPS` random present keys (default
-//! 200,000) from one thread, warm page cache.
+//! The fixture is a real published batch: a generated dataset of about
+//! `RECORDS` records (default 10,000,000; no injected defects, so every record
+//! is accepted and has one index entry), planned, built, committed and
+//! anchored on the embedded ledger as `proofmark run` does, in a temporary
+//! folder (under `TMPDIR`). For each design: the time to load the batch's index
+//! entries durably (`proofmark publish`, which also writes the batch's record
+//! file; redb: one write transaction of the same entries), the bytes on disk,
+//! the time to open, and the latency of single lookups of `LOOKUPS` random
+//! present keys (default 200,000) from one thread, warm page cache.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use proofmark_anchor::manifest::{MANIFEST_FORMAT, Manifest};
-use proofmark_ingest::Store;
+use proofmark_anchor::chain::{ChainsFile, anchor_batch};
+use proofmark_anchor::segment_files::decode_index_entry;
+use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch, layout};
+use proofmark_datasets::{DatasetPlan, GenerateOptions};
+use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
 use proofmark_merkle::SuiteId;
 use proofmark_verifier::index::CodeIndex;
 use redb::{ReadableDatabase, TableDefinition};
 
 const TABLE: TableDefinition<[u8; 28], ()> = TableDefinition::new("codes");
+const BATCH: &str = "bench-2026-11-24";
 
-fn key(i: u64) -> [u8; 16] {
-    let mut k = [0u8; 16];
-    k.copy_from_slice(&blake3::hash(&i.to_le_bytes()).as_bytes()[..16]);
-    k
-}
-
+/// Bytes of the files directly in `dir` (not in its subfolders).
 fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
         .unwrap()
-        .map(|e| e.unwrap().metadata().unwrap().len())
+        .map(|e| e.unwrap().metadata().unwrap())
+        .filter(|m| m.is_file())
+        .map(|m| m.len())
         .sum()
 }
 
@@ -48,40 +54,65 @@ fn percentiles(mut d: Vec<Duration>) -> String {
     )
 }
 
-/// A committed, anchored batch with `entries` sorted index entries in `store`.
-fn synthetic_batch(root: &Path, entries: &[([u8; 16], u64)]) {
-    let batch = root.join("batches/bench");
-    std::fs::create_dir_all(batch.join("index")).unwrap();
-    std::fs::create_dir_all(batch.join("anchors")).unwrap();
-    let mut bytes = Vec::with_capacity(entries.len() * 24);
-    for (k, leaf) in entries {
-        bytes.extend_from_slice(k);
-        bytes.extend_from_slice(&leaf.to_be_bytes());
+/// Generates a dataset of about `records` records in `root/data` and makes it batch
+/// [`BATCH`] of the store in `root/store`: planned, built, committed and anchored on the
+/// embedded ledger, as `proofmark run` does. Returns the batch's index entries (subject
+/// key, leaf), sorted, as the commit wrote them.
+async fn published_batch_fixture(root: &Path, records: u64) -> Vec<([u8; 16], u64)> {
+    let data = root.join("data");
+    // About five records an item: scale the item count to the records asked.
+    let mut items = (records / 5).max(1);
+    let rows = DatasetPlan::try_new(&GenerateOptions::new(items, &data))
+        .unwrap()
+        .total_rows();
+    if rows > 0 {
+        items = ((items as f64) * (records as f64) / (rows as f64))
+            .round()
+            .max(1.0) as u64;
     }
-    std::fs::write(batch.join("index/entries.bin"), &bytes).unwrap();
-    let manifest = Manifest {
-        format: MANIFEST_FORMAT.into(),
-        spec_version: 1,
-        encoding_version: 1,
-        batch_id: "bench".into(),
-        batch_date: "2026-11-24".into(),
+    let t = Instant::now();
+    let summary =
+        proofmark_datasets::generate(&GenerateOptions::new(items, &data), |_| {}).unwrap();
+    eprintln!(
+        "fixture: generated {} records ({items} items) in {:.1?}",
+        summary.rows,
+        t.elapsed()
+    );
+
+    let t = Instant::now();
+    let store = Store::from_url(root.join("store").to_str().unwrap()).unwrap();
+    let opts = PlanOptions {
+        batch_id: BATCH.into(),
+        batch_date: summary.arguments.date.clone(),
         suite: SuiteId::Blake3,
-        plan_digest: String::new(),
-        files: vec![],
-        segments: vec![],
-        rows_read: entries.len() as u64,
-        rows_accepted: entries.len() as u64,
-        rows_rejected: 0,
-        leaf_count: entries.len() as u64,
-        root: "00".repeat(32),
-        index_digest: format!("blake3:{}", blake3::hash(&bytes).to_hex()),
-        rejects_digest: String::new(),
-        previous: None,
-        tool_version: "bench".into(),
-        committed_at: String::new(),
+        input_mode: InputMode::Reference,
     };
-    std::fs::write(batch.join("manifest.json"), manifest.to_bytes().unwrap()).unwrap();
-    std::fs::write(batch.join("anchors/ledger.json"), b"{}").unwrap();
+    let inputs = vec![data.join("records").display().to_string()];
+    make_plan(&store, &inputs, &opts, &|_| {}).await.unwrap();
+    build_batch(&store, BATCH, &BuildOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    commit_batch(&store, BATCH, &CommitOptions::default(), &|_| {})
+        .await
+        .unwrap();
+    let chains = ChainsFile::parse(
+        "chains.toml",
+        &format!(
+            "[chains.ledger]\ntype = \"ledger\"\norigin = \"bench.local/ledger\"\nkey_file = {:?}\n",
+            root.join("ledger.key").display().to_string()
+        ),
+    )
+    .unwrap();
+    anchor_batch(&store, BATCH, "ledger", &chains)
+        .await
+        .unwrap();
+    eprintln!(
+        "fixture: planned, built, committed and anchored in {:.1?}",
+        t.elapsed()
+    );
+
+    let bytes = std::fs::read(root.join("store").join(layout::index_path(BATCH))).unwrap();
+    bytes.chunks_exact(24).map(decode_index_entry).collect()
 }
 
 fn main() {
@@ -89,33 +120,33 @@ fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
-    let n = args.first().copied().unwrap_or(10_000_000);
-    let lookups = args.get(1).copied().unwrap_or(200_000) as usize;
-    println!("code index: {n} entries, {lookups} lookups");
+    let records = args.first().copied().unwrap_or(10_000_000).max(1);
+    let lookups = args.get(1).copied().unwrap_or(200_000).max(1) as usize;
 
-    let mut entries: Vec<([u8; 16], u64)> = (0..n).map(|i| (key(i), i)).collect();
-    entries.sort_unstable();
+    let tmp = tempfile::tempdir().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let entries = rt.block_on(published_batch_fixture(tmp.path(), records));
+    let n = entries.len() as u64;
+    println!("code index: {n} entries (one batch of {n} records), {lookups} lookups");
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let probes: Vec<[u8; 16]> = (0..lookups)
         .map(|_| {
             x ^= x << 13;
             x ^= x >> 7;
             x ^= x << 17;
-            key(x % n)
+            entries[(x % n) as usize].0
         })
         .collect();
 
     // proofmark's sorted runs, through the real publish.
-    let tmp = tempfile::tempdir().unwrap();
-    synthetic_batch(&tmp.path().join("store"), &entries);
     let store = Store::from_url(tmp.path().join("store").to_str().unwrap()).unwrap();
     let index_dir = tmp.path().join("index");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let t = Instant::now();
-    rt.block_on(proofmark_verifier::publish(&store, "bench", &index_dir))
+    rt.block_on(proofmark_verifier::publish(&store, BATCH, &index_dir))
         .unwrap();
     let publish = t.elapsed();
     let t = Instant::now();
@@ -129,8 +160,10 @@ fn main() {
         assert!(!p.is_empty());
     }
     println!(
-        "sorted runs  load {publish:.2?} (publish, fsynced)  {:.1} MB on disk  open {open:.2?}\n             {}",
+        "sorted runs  load {publish:.2?} (publish, with the record file, fsynced)  {:.1} MB on disk \
+         (+ {:.1} MB record file)  open {open:.2?}\n             {}",
         dir_bytes(&index_dir) as f64 / 1e6,
+        dir_bytes(&index_dir.join("records")) as f64 / 1e6,
         percentiles(lat)
     );
     drop(index);
