@@ -215,8 +215,10 @@ pub async fn commit_batch(
         .map(|(n, leaves)| async move {
             let path = segment_path(batch_id, n, SegmentFile::Index);
             match store.head(&path).await {
-                Ok(Some(info)) => check_index_len(&path, info.size, leaves).map(|()| info.size),
-                Ok(None) => Err(AnchorError::malformed(path, "missing")),
+                Ok(Some(info)) => check_index_len(&path, info.size, leaves)
+                    .map(|()| info.size)
+                    .map_err(|e| e.in_segment(batch_id, n)),
+                Ok(None) => Err(AnchorError::malformed(path, "missing").in_segment(batch_id, n)),
                 Err(e) => Err(AnchorError::store(path, e)),
             }
         })
@@ -266,142 +268,180 @@ pub async fn commit_batch(
         Ok::<_, AnchorError>((digest_of_hash(&hash), stats))
     });
 
-    // 2. Check every segment in plan order; rejects stream to a Parquet writer
-    // on a blocking thread.
-    let rejects_out = OutputFile::create(store, work.path(), &layout::rejects_path(batch_id))?;
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RejectLine>>(4);
-    let writer_path = rejects_out.path().to_owned();
-    let writer_file = rejects_out.reopen()?;
-    let writer_task = tokio::task::spawn_blocking(move || -> Result<(String, u64), AnchorError> {
-        let out = BufWriter::with_capacity(1 << 20, HashingWriter::new(writer_file));
-        let mut w = RejectsWriter::try_new(out)?;
-        while let Some(lines) = rx.blocking_recv() {
-            for line in &lines {
-                w.push(line)?;
-            }
-        }
-        let rows = w.rows();
-        let hashing = w
-            .finish()?
-            .into_inner()
-            .map_err(|e| AnchorError::io(&writer_path, e.into_error()))?;
-        let (file, hash, _) = hashing.finish();
-        file.sync_all()
-            .map_err(|e| AnchorError::io(&writer_path, e))?;
-        Ok((digest_of_hash(&hash), rows))
-    });
-
-    let in_flight = opts.segments_in_flight.max(1);
+    // Steps 2 to 4 run beside the merge. If one fails, the merge is cancelled and waited
+    // for before the error is returned: a merge left reading a remote store while the
+    // runtime shuts down would panic in its timers.
     let suite = plan.suite;
-    let mut checked_stream = stream::iter(plan.segments.iter().copied().zip(summaries))
-        .map(|(seg, (_, summary_bytes))| {
-            let plan = Arc::clone(&plan);
-            async move {
-                read_checked_segment(store, batch_id, &plan, seg, summary_bytes, false)
-                    .await?
-                    .ok_or_else(|| AnchorError::MissingSegments {
-                        batch_id: batch_id.to_owned(),
-                        segments: vec![seg.segment],
-                    })
-            }
-        })
-        .buffered(in_flight);
+    let checks = async {
+        // 2. Check every segment in plan order; rejects stream to a Parquet writer
+        // on a blocking thread.
+        let rejects_out = OutputFile::create(store, work.path(), &layout::rejects_path(batch_id))?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<RejectLine>>(4);
+        let writer_path = rejects_out.path().to_owned();
+        let writer_file = rejects_out.reopen()?;
+        let writer_task =
+            tokio::task::spawn_blocking(move || -> Result<(String, u64), AnchorError> {
+                let out = BufWriter::with_capacity(1 << 20, HashingWriter::new(writer_file));
+                let mut w = RejectsWriter::try_new(out)?;
+                while let Some(lines) = rx.blocking_recv() {
+                    for line in &lines {
+                        w.push(line)?;
+                    }
+                }
+                let rows = w.rows();
+                let hashing = w
+                    .finish()?
+                    .into_inner()
+                    .map_err(|e| AnchorError::io(&writer_path, e.into_error()))?;
+                let (file, hash, _) = hashing.finish();
+                file.sync_all()
+                    .map_err(|e| AnchorError::io(&writer_path, e))?;
+                Ok((digest_of_hash(&hash), rows))
+            });
 
-    let mut checked: Vec<(SegmentSummary, String, Option<Hash>)> =
-        Vec::with_capacity(plan.segments.len());
-    let mut rows_done = 0;
-    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
-    // Rejected rows by reason and column, told when no row is accepted: tallied only until
-    // a segment accepts one.
-    let mut causes: BTreeMap<(String, String), u64> = BTreeMap::new();
-    let mut any_accepted = false;
-    let mut send_failed = false;
-    while let Some(seg) = checked_stream.try_next().await? {
-        rows_done += seg.summary.rows_read;
-        for (r, n) in &seg.summary.reasons {
-            *reasons.entry(r.clone()).or_default() += n;
-        }
-        if !any_accepted && seg.summary.rows_accepted > 0 {
-            any_accepted = true;
-            causes.clear();
-        }
-        if !any_accepted {
-            for line in &seg.rejects {
-                for (reason, column) in line.reasons.iter().zip(&line.columns) {
-                    *causes.entry((reason.clone(), column.clone())).or_default() += 1;
+        let in_flight = opts.segments_in_flight.max(1);
+        let mut checked_stream = stream::iter(plan.segments.iter().copied().zip(summaries))
+            .map(|(seg, (_, summary_bytes))| {
+                let plan = Arc::clone(&plan);
+                async move {
+                    read_checked_segment(store, batch_id, &plan, seg, summary_bytes, false)
+                        .await
+                        .map_err(|e| e.in_segment(batch_id, seg.segment))?
+                        .ok_or_else(|| AnchorError::MissingSegments {
+                            batch_id: batch_id.to_owned(),
+                            segments: vec![seg.segment],
+                        })
+                }
+            })
+            .buffered(in_flight);
+
+        let mut checked: Vec<(SegmentSummary, String, Option<Hash>)> =
+            Vec::with_capacity(plan.segments.len());
+        let mut rows_done = 0;
+        let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+        // Rejected rows by reason and column, told when no row is accepted: tallied only until
+        // a segment accepts one.
+        let mut causes: BTreeMap<(String, String), u64> = BTreeMap::new();
+        let mut any_accepted = false;
+        let mut send_failed = false;
+        while let Some(seg) = checked_stream.try_next().await? {
+            rows_done += seg.summary.rows_read;
+            for (r, n) in &seg.summary.reasons {
+                *reasons.entry(r.clone()).or_default() += n;
+            }
+            if !any_accepted && seg.summary.rows_accepted > 0 {
+                any_accepted = true;
+                causes.clear();
+            }
+            if !any_accepted {
+                for line in &seg.rejects {
+                    for (reason, column) in line.reasons.iter().zip(&line.columns) {
+                        *causes.entry((reason.clone(), column.clone())).or_default() += 1;
+                    }
                 }
             }
+            if tx.send(seg.rejects).await.is_err() {
+                send_failed = true;
+                break;
+            }
+            checked.push((seg.summary, seg.summary_digest, seg.root));
+            report(CommitStage::CheckSegments, checked.len() as u64, rows_done);
         }
-        if tx.send(seg.rejects).await.is_err() {
-            send_failed = true;
-            break;
+        drop(checked_stream);
+        drop(tx);
+        let (rejects_digest, rejects_rows) = writer_task
+            .await
+            .map_err(|e| AnchorError::Task(e.to_string()))??;
+        if send_failed {
+            return Err(AnchorError::Task("the rejects writer stopped".into()));
         }
-        checked.push((seg.summary, seg.summary_digest, seg.root));
-        report(CommitStage::CheckSegments, checked.len() as u64, rows_done);
-    }
-    drop(checked_stream);
-    drop(tx);
-    let (rejects_digest, rejects_rows) = writer_task
-        .await
-        .map_err(|e| AnchorError::Task(e.to_string()))??;
-    if send_failed {
-        return Err(AnchorError::Task("the rejects writer stopped".into()));
-    }
 
-    // 3. Accounting, per file and in total, before anything is committed.
-    let (files, totals) = account(&plan, &checked)?;
-    if totals.2 != rejects_rows {
-        return Err(AnchorError::Accounting {
-            file: "batch".into(),
-            reason: format!(
-                "{} rows rejected but {rejects_rows} reject rows found",
-                totals.2
-            ),
-        });
-    }
-    if totals.1 == 0 {
-        let mut top: Vec<RejectCause> = causes
-            .into_iter()
-            .map(|((reason, column), rows)| RejectCause {
-                reason,
-                column,
-                rows,
-            })
-            .collect();
-        top.sort_by_key(|c| std::cmp::Reverse(c.rows));
-        top.truncate(TOP_REASONS);
-        return Err(AnchorError::NothingToCommit {
-            batch_id: batch_id.to_owned(),
-            rows_read: totals.0,
-            rejects_by_reason: reasons,
-            top_reasons: top,
-        });
-    }
-
-    // 4. Segment first leaves and the batch root over the non-empty segments.
-    let mut segments = Vec::with_capacity(checked.len());
-    let mut roots = Vec::new();
-    let mut first_leaf = 0u64;
-    for (summary, summary_digest, root) in &checked {
-        segments.push(ManifestSegment {
-            segment: summary.segment,
-            leaf_count: summary.leaf_count,
-            first_leaf,
-            root: summary.root.clone(),
-            summary_digest: summary_digest.clone(),
-        });
-        if let Some(r) = root {
-            roots.push(*r);
+        // 3. Accounting, per file and in total, before anything is committed.
+        let (files, totals) = account(&plan, &checked)?;
+        if totals.2 != rejects_rows {
+            return Err(AnchorError::Accounting {
+                file: "batch".into(),
+                reason: format!(
+                    "{} rows rejected but {rejects_rows} reject rows found",
+                    totals.2
+                ),
+            });
         }
-        first_leaf += summary.leaf_count;
+        if totals.1 == 0 {
+            let mut top: Vec<RejectCause> = causes
+                .into_iter()
+                .map(|((reason, column), rows)| RejectCause {
+                    reason,
+                    column,
+                    rows,
+                })
+                .collect();
+            top.sort_by_key(|c| std::cmp::Reverse(c.rows));
+            top.truncate(TOP_REASONS);
+            return Err(AnchorError::NothingToCommit {
+                batch_id: batch_id.to_owned(),
+                rows_read: totals.0,
+                rejects_by_reason: reasons,
+                top_reasons: top,
+            });
+        }
+
+        // 4. Segment first leaves and the batch root over the non-empty segments.
+        let mut segments = Vec::with_capacity(checked.len());
+        let mut roots = Vec::new();
+        let mut first_leaf = 0u64;
+        for (summary, summary_digest, root) in &checked {
+            segments.push(ManifestSegment {
+                segment: summary.segment,
+                leaf_count: summary.leaf_count,
+                first_leaf,
+                root: summary.root.clone(),
+                summary_digest: summary_digest.clone(),
+            });
+            if let Some(r) = root {
+                roots.push(*r);
+            }
+            first_leaf += summary.leaf_count;
+        }
+        let root = with_suite!(suite, S => batch_root::<S>(&roots)?);
+        Ok::<_, AnchorError>((
+            files,
+            totals,
+            segments,
+            root,
+            rejects_out,
+            rejects_digest,
+            reasons,
+            checked.len(),
+            rows_done,
+        ))
     }
-    let root = with_suite!(suite, S => batch_root::<S>(&roots)?);
+    .await;
+    let (
+        files,
+        totals,
+        segments,
+        root,
+        rejects_out,
+        rejects_digest,
+        reasons,
+        checked_len,
+        rows_done,
+    ) = match checks {
+        Ok(done) => done,
+        Err(e) => {
+            cancel.0.store(true, Ordering::Relaxed);
+            let _ = merge_task.await;
+            return Err(e);
+        }
+    };
 
     // 5. Wait for the index merge started above.
-    report(CommitStage::MergeIndex, checked.len() as u64, rows_done);
+    report(CommitStage::MergeIndex, checked_len as u64, rows_done);
     let (index_digest, stats) = merge_task
         .await
-        .map_err(|e| AnchorError::Task(e.to_string()))??;
+        .map_err(|e| AnchorError::Task(e.to_string()))?
+        .map_err(|e| e.in_segment_file_of(batch_id))?;
     let expected_offsets: Vec<(u32, u64, u64)> = segments
         .iter()
         .filter(|s| s.leaf_count > 0)
@@ -415,7 +455,7 @@ pub async fn commit_batch(
     }
 
     // 6. Upload the outputs, then link and write the manifest.
-    report(CommitStage::Write, checked.len() as u64, rows_done);
+    report(CommitStage::Write, checked_len as u64, rows_done);
     index_out.publish(store).await?;
     rejects_out.publish(store).await?;
 

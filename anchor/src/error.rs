@@ -64,12 +64,33 @@ pub enum AnchorError {
         n: u32,
     },
     /// Segments of the plan are not built (their `.json` is missing).
-    #[error("batch {batch_id}: {} segment(s) not built: {}", segments.len(), list_segments(segments))]
+    #[error(
+        "batch {batch_id}: {} segment(s) not built: {} (`proofmark build` builds them; \
+         a batch built in parts has a part that did not finish)",
+        segments.len(),
+        list_segments(segments)
+    )]
     MissingSegments {
         /// The batch.
         batch_id: String,
         /// The missing segments.
         segments: Vec<u32>,
+    },
+    /// A built segment's stored outputs fail the commit's checks (its
+    /// source names the file and what is wrong). `proofmark build` checks
+    /// built segments again and rebuilds the ones that fail.
+    #[error(
+        "batch {batch_id}: segment {segment:06}'s stored outputs fail their check \
+         (`proofmark build` rebuilds them; then commit again)"
+    )]
+    DamagedSegment {
+        /// The batch.
+        batch_id: String,
+        /// The segment.
+        segment: u32,
+        /// What the check found.
+        #[source]
+        source: Box<AnchorError>,
     },
     /// A stored object does not match the digest recorded for it.
     #[error("{path}: digest {actual} differs from the recorded {expected}")]
@@ -179,6 +200,42 @@ impl AnchorError {
         AnchorError::Io {
             path: path.as_ref().display().to_string(),
             source,
+        }
+    }
+
+    /// `self` wrapped as [`AnchorError::DamagedSegment`] when it is a
+    /// digest, format or accounting error (what a segment's check finds);
+    /// otherwise `self`.
+    pub(crate) fn in_segment(self, batch_id: &str, segment: u32) -> Self {
+        match self {
+            AnchorError::DigestMismatch { .. }
+            | AnchorError::Malformed { .. }
+            | AnchorError::Accounting { .. } => AnchorError::DamagedSegment {
+                batch_id: batch_id.to_owned(),
+                segment,
+                source: Box::new(self),
+            },
+            other => other,
+        }
+    }
+
+    /// [`AnchorError::in_segment`] for the segment whose file the error
+    /// names, if it names one of `batch_id`'s segment files.
+    pub(crate) fn in_segment_file_of(self, batch_id: &str) -> Self {
+        let (AnchorError::DigestMismatch { path, .. } | AnchorError::Malformed { path, .. }) =
+            &self
+        else {
+            return self;
+        };
+        let prefix = format!("{}/segments/", crate::layout::batch_prefix(batch_id));
+        let segment = path
+            .strip_prefix(prefix.as_str())
+            .and_then(|rest| rest.get(..6))
+            .filter(|digits| digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse::<u32>().ok());
+        match segment {
+            Some(segment) => self.in_segment(batch_id, segment),
+            None => self,
         }
     }
 

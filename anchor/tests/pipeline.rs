@@ -32,6 +32,20 @@ fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// The segment and the check's finding of a [`AnchorError::DamagedSegment`].
+fn damaged(err: &AnchorError) -> (u32, &AnchorError) {
+    match err {
+        AnchorError::DamagedSegment {
+            segment, source, ..
+        } => {
+            let message = err.to_string();
+            assert!(message.contains("`proofmark build` rebuilds"), "{message}");
+            (*segment, source)
+        }
+        other => panic!("not a damaged segment: {other:?}"),
+    }
+}
+
 /// Commits `batch_id` expecting an error, and checks that no manifest was written.
 async fn failed_commit(store: &proofmark_ingest::Store, batch_id: &str) -> AnchorError {
     let err = commit_batch(store, batch_id, &CommitOptions::default(), &|_| {})
@@ -321,7 +335,10 @@ async fn commit_refuses_corrupt_segments_naming_them() {
         let last = bad.len() - 2;
         bad[last] ^= 0x20;
         std::fs::write(&local, &bad).unwrap();
-        match &failed_commit(store, "b").await {
+        let err = failed_commit(store, "b").await;
+        let (segment, found) = damaged(&err);
+        assert_eq!(segment, 2, "{what}");
+        match found {
             // The digest check, or the merge's own checks when they see it first.
             AnchorError::DigestMismatch { path: p, .. }
             | AnchorError::Malformed { path: p, .. } => {
@@ -339,8 +356,8 @@ async fn commit_refuses_corrupt_segments_naming_them() {
     let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
         .await
         .unwrap_err();
-    match &err {
-        AnchorError::Malformed { path: p, reason } => {
+    match damaged(&err) {
+        (3, AnchorError::Malformed { path: p, reason }) => {
             assert_eq!((p.as_str(), reason.as_str()), (path.as_str(), "missing"))
         }
         other => panic!("missing leaves: {other:?}"),
@@ -359,7 +376,10 @@ async fn commit_refuses_corrupt_segments_naming_them() {
     let err = commit_batch(store, "b", &CommitOptions::default(), &|_| {})
         .await
         .unwrap_err();
-    assert!(matches!(err, AnchorError::Accounting { .. }), "{err:?}");
+    assert!(
+        matches!(damaged(&err), (1, AnchorError::Accounting { .. })),
+        "{err:?}"
+    );
     std::fs::write(&summary, good).unwrap();
     commit(store, "b").await;
 }
@@ -389,8 +409,9 @@ async fn an_index_with_more_entries_than_leaves_is_refused_and_rebuilt() {
     let new_digest = proofmark_anchor::segment_files::digest(&index);
     std::fs::write(&summary, text.replace(&good_digest, &new_digest)).unwrap();
 
-    match &failed_commit(store, "b").await {
-        AnchorError::Malformed { path: p, reason } => {
+    let err = failed_commit(store, "b").await;
+    match damaged(&err) {
+        (2, AnchorError::Malformed { path: p, reason }) => {
             assert_eq!(p, &path);
             assert!(reason.contains("one 24-byte entry for each of"), "{reason}");
         }

@@ -245,6 +245,90 @@ fn a_job_reads_and_writes_s3_and_matches_the_local_root() {
     assert!(err.contains("no-such-bucket"), "{err}");
 }
 
+/// A commit that finds a built segment damaged in an S3 store fails cleanly (no panic from
+/// the index merge it cancels, however often it is tried), names the segment and says how
+/// to repair it; `proofmark build` then does, and the commit succeeds.
+#[test]
+fn a_damaged_segment_in_s3_fails_the_commit_cleanly_and_build_repairs_it() {
+    let s3 = S3Server::start();
+    s3.create_bucket("landing");
+    s3.create_bucket("batches");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    let data = dir.path().join("data");
+    ok(&proofmark(
+        &[
+            "datasets",
+            "generate",
+            "--items",
+            "3000",
+            "--seed",
+            "5",
+            "--rows-per-group",
+            "1024",
+            "--out",
+            data.to_str().unwrap(),
+        ],
+        &key,
+        None,
+    ));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    upload_records(&rt, &s3, &data.join("records"));
+    let store = "s3://batches/prod";
+    let batch = ["--batch-id", "d", "--store", store];
+    let mut plan = vec!["plan", "--input", "s3://landing/records/**/*.parquet"];
+    plan.extend(["--date", "2026-11-24"]);
+    plan.extend(batch);
+    ok(&proofmark(&plan, &key, Some(&s3)));
+    ok(&proofmark(
+        &[&["build"][..], &batch].concat(),
+        &key,
+        Some(&s3),
+    ));
+
+    // Cut segment 1's leaves short in the bucket.
+    let bucket = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name("batches")
+        .with_endpoint(s3.endpoint())
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_region("us-east-1")
+        .build()
+        .unwrap();
+    let leaves = object_store::path::Path::from("prod/batches/d/segments/000001.leaves");
+    rt.block_on(async {
+        use object_store::ObjectStoreExt as _;
+        let good = bucket.get(&leaves).await.unwrap().bytes().await.unwrap();
+        bucket
+            .put(&leaves, good.slice(..good.len() / 2).into())
+            .await
+            .unwrap();
+    });
+
+    let commit = [&["commit"][..], &batch].concat();
+    for attempt in 0..3 {
+        let out = proofmark(&commit, &key, Some(&s3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "attempt {attempt}: {err}");
+        assert!(
+            err.contains("segment 000001's stored outputs fail their check")
+                && err.contains("`proofmark build` rebuilds them")
+                && err.contains("000001.leaves"),
+            "attempt {attempt}: {err}"
+        );
+        assert!(!err.contains("panicked"), "attempt {attempt}: {err}");
+    }
+    let rebuilt = ok(&proofmark(
+        &[&["build"][..], &batch].concat(),
+        &key,
+        Some(&s3),
+    ));
+    assert!(rebuilt.contains("1 rebuilt"), "{rebuilt}");
+    let committed = ok(&proofmark(&commit, &key, Some(&s3)));
+    assert!(committed.contains("root"), "{committed}");
+}
+
 /// Uploads every file under `records` to `s3://landing/records/...` through
 /// the same store code the pipeline uses.
 fn upload_records(rt: &tokio::runtime::Runtime, s3: &S3Server, records: &Path) {
