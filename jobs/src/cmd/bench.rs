@@ -5,28 +5,33 @@
 //! stages, each in a child process of this binary so that each has its own
 //! peak RSS (`VmHWM`): (a) a bare Arrow decode of every input row group that
 //! touches every value, with the same thread count; (b) `plan` + `build` +
-//! `commit` into a temporary store. It prints records/s of both, the ratio
-//! (b)/(a) in time, and the peaks, and can write them as JSON.
+//! `commit` into a temporary store. With `--repeat N` it runs (a) and (b) N
+//! times, alternated. It prints records/s of both, the ratio (b)/(a) in time,
+//! and the peaks of each run, their median and best, and can write them as JSON
+//! together with what the run was measured on (version, host, dataset).
+//!
+//! The dataset is generated in a child process too, so that SIGINT or SIGTERM
+//! only ever meets a child: the child is killed and the temporary store, a
+//! temporary dataset, and a dataset this run was generating into `--dir` are
+//! removed before the command ends (a finished `--dir` dataset is kept).
 
-use std::io::IsTerminal;
+mod stage;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Instant;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
-use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
-use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
-use proofmark_datasets::{DatasetPlan, GenerateOptions};
-use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
+use proofmark_datasets::{DatasetPlan, DatasetSummary, GenerateOptions};
 use proofmark_merkle::SuiteId;
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+
+pub use stage::{StageArgs, StageFigures};
 
 use super::GlobalArgs;
 use super::pipeline::InputModeArg;
+use crate::exit;
 
 /// Benchmarks.
 #[derive(Debug, clap::Subcommand)]
@@ -39,93 +44,82 @@ pub enum BenchCommand {
     PipelineStage(StageArgs),
 }
 
+/// Default of `--records`.
+const DEFAULT_RECORDS: u64 = 1_000_000;
+/// Default of `--bad-rate`.
+const DEFAULT_BAD_RATE: f64 = 0.01;
+/// Default of `--seed` (the generator's).
+const DEFAULT_SEED: u64 = 1;
+
 /// Arguments of `proofmark bench pipeline`.
 #[derive(Debug, clap::Args)]
+#[command(after_help = "\
+With --dir DIR holding a dataset (DIR/dataset.json), that dataset is measured, and a \
+--records, --bad-rate or --seed that would have generated another one is refused (exit 3). \
+SIGINT or SIGTERM stops the run (exit 2) and removes what it made: the temporary store, a \
+temporary dataset, and a dataset it was still generating into DIR. benches/README.md \
+documents every field of --json.")]
 pub struct PipelineArgs {
-    /// Records to generate (about N/5 items: each item yields about five records).
-    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
-    pub records: u64,
+    /// Records to generate, at least 1 (about N/5 items: each item yields about five
+    /// records) [default: 1000000].
+    #[arg(long, value_name = "N", value_parser = parse_records)]
+    pub records: Option<u64>,
     /// Dataset folder: reused if it holds a dataset (`dataset.json`), else generated there
-    /// [default: a temporary folder, deleted afterwards].
+    /// (created if missing) and kept [default: a temporary folder, deleted afterwards].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
-    /// Write the figures to this file as JSON.
+    /// Write the figures to this file as JSON (its folder must exist).
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
-    /// Share of generated rows with an injected defect (they end in the rejects).
-    #[arg(long, value_name = "R", default_value_t = 0.01)]
-    pub bad_rate: f64,
+    /// Share of generated rows, from 0 to 1, with an injected defect (they end in the
+    /// rejects) [default: 0.01].
+    #[arg(long, value_name = "R", value_parser = parse_bad_rate, allow_negative_numbers = true)]
+    pub bad_rate: Option<f64>,
+    /// Seed of the generated dataset [default: 1].
+    #[arg(long, value_name = "S")]
+    pub seed: Option<u64>,
+    /// Runs of (a) and of (b), alternated (a, b, a, b, ...); the figures of each run are
+    /// printed with their median and best.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeat: u32,
     /// Input mode of the measured plan (`copy` copies the inputs into the store first).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = InputModeArg::Copy)]
     pub input_mode: InputModeArg,
     /// Hash suite of the measured batch.
     #[arg(long, value_name = "SUITE", default_value = "blake3")]
     pub suite: SuiteId,
-    /// Folder for the temporary store [default: the system's temporary folder].
+    /// Existing folder for the temporary store [default: the system's temporary folder].
     #[arg(long, value_name = "DIR")]
     pub work_dir: Option<PathBuf>,
 }
 
-/// Arguments of the internal `bench pipeline-stage`.
-#[derive(Debug, clap::Args)]
-pub struct StageArgs {
-    /// `decode` or `pipeline`.
-    #[arg(long)]
-    pub stage: String,
-    /// The dataset folder.
-    #[arg(long)]
-    pub dataset: PathBuf,
-    /// The store folder (pipeline stage).
-    #[arg(long)]
-    pub store: Option<PathBuf>,
-    /// Input mode (pipeline stage).
-    #[arg(long, value_enum, default_value_t = InputModeArg::Copy)]
-    pub input_mode: InputModeArg,
-    /// Hash suite (pipeline stage).
-    #[arg(long, default_value = "blake3")]
-    pub suite: SuiteId,
-    /// Where to write the stage's figures (JSON).
-    #[arg(long)]
-    pub out: PathBuf,
+fn parse_records(text: &str) -> Result<u64, String> {
+    let n: u64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a whole number"))?;
+    if n == 0 {
+        return Err("the record count must be at least 1".into());
+    }
+    Ok(n)
 }
 
-/// Figures of one measured stage.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct StageFigures {
-    /// Records processed.
-    pub records: u64,
-    /// Wall-clock seconds of the measured work.
-    pub seconds: f64,
-    /// Records per second.
-    pub records_per_sec: f64,
-    /// Peak resident set of the stage's process, bytes (`VmHWM`).
-    pub peak_rss_bytes: u64,
-    /// Seconds of `plan`, `build`, `commit` (pipeline stage only).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub steps: Vec<(String, f64)>,
-    /// Peak resident set of each of `plan`, `build`, `commit`, bytes (pipeline stage only;
-    /// the peak is reset between steps through `/proc/self/clear_refs`, else 0).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub step_peak_rss_bytes: Vec<(String, u64)>,
-    /// Batch root (pipeline stage) or a checksum of the decoded values (decode stage).
-    pub check: String,
+fn parse_bad_rate(text: &str) -> Result<f64, String> {
+    let rate: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=1.0).contains(&rate) {
+        Ok(rate)
+    } else {
+        Err(format!(
+            "the bad-row rate must be between 0 and 1, got {text}"
+        ))
+    }
 }
 
-/// Everything `bench pipeline` measured.
+/// One run of (a) then (b).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PipelineFigures {
-    /// Records in the dataset.
-    pub records: u64,
-    /// Items in the dataset.
-    pub items: u64,
-    /// Parquet bytes of the dataset.
-    pub input_bytes: u64,
-    /// rayon threads.
-    pub threads: usize,
-    /// Input mode of the measured plan.
-    pub input_mode: String,
-    /// Hash suite.
-    pub suite: String,
+pub struct RunFigures {
     /// (a) bare decode.
     pub decode: StageFigures,
     /// (b) plan + build + commit.
@@ -134,109 +128,545 @@ pub struct PipelineFigures {
     pub ratio: f64,
 }
 
+/// The median and the best of the runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    /// Median of (a)'s seconds.
+    pub decode_seconds_median: f64,
+    /// Least of (a)'s seconds.
+    pub decode_seconds_min: f64,
+    /// Median of (b)'s seconds.
+    pub pipeline_seconds_median: f64,
+    /// Least of (b)'s seconds.
+    pub pipeline_seconds_min: f64,
+    /// Records / the median of (b)'s seconds.
+    pub pipeline_records_per_sec_median: f64,
+    /// Records / the least of (b)'s seconds.
+    pub pipeline_records_per_sec_max: f64,
+    /// Median of the runs' ratios.
+    pub ratio_median: f64,
+    /// Least of the runs' ratios.
+    pub ratio_min: f64,
+}
+
+/// The machine at the start of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// CPUs this process may run on.
+    pub cpus: usize,
+    /// The first `model name` of `/proc/cpuinfo` (null where unknown).
+    pub cpu_model: Option<String>,
+    /// The 1, 5 and 15-minute load averages of `/proc/loadavg` (empty where unknown).
+    pub load_average: Vec<f64>,
+}
+
+impl HostInfo {
+    fn now() -> Self {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo.lines().find_map(|l| {
+            let (key, value) = l.split_once(':')?;
+            (key.trim() == "model name").then(|| value.trim().to_owned())
+        });
+        let load_average = std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        HostInfo {
+            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
+            cpu_model,
+            load_average,
+        }
+    }
+}
+
+/// The measured dataset: where it is and what it was generated with (`dataset.json`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Its folder (absolute; a temporary one is gone after the run).
+    pub path: PathBuf,
+    /// Whether this run generated it (else it was reused from `--dir`).
+    pub generated: bool,
+    /// Whether it is kept after the run (`--dir`).
+    pub kept: bool,
+    /// Items (traceability codes).
+    pub items: u64,
+    /// Records of every kind.
+    pub records: u64,
+    /// Records with an injected defect.
+    pub bad_records: u64,
+    /// The bad-row rate it was generated with.
+    pub bad_rate: f64,
+    /// Its seed.
+    pub seed: u64,
+    /// Rows per Parquet row group.
+    pub rows_per_group: u64,
+    /// Parquet files per record kind.
+    pub files_per_kind: u32,
+    /// Its batch date.
+    pub batch_date: String,
+    /// Bytes of its Parquet record files.
+    pub input_bytes: u64,
+}
+
+/// Everything `bench pipeline` measured, and on what.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineFigures {
+    /// `proofmark <version>`.
+    pub proofmark_version: String,
+    /// The commit the binary was built from: `PROOFMARK_GIT_COMMIT` at build time, else null.
+    pub git_commit: Option<String>,
+    /// When the run started, UTC (RFC 3339).
+    pub started_at_utc: String,
+    /// The machine at the start.
+    pub host: HostInfo,
+    /// The dataset.
+    pub dataset: DatasetInfo,
+    /// The folder the temporary store was made in.
+    pub work_dir: PathBuf,
+    /// rayon threads each stage ran with (what `--threads` gave, or rayon's default).
+    pub threads: usize,
+    /// Input mode of the measured plan.
+    pub input_mode: String,
+    /// Hash suite.
+    pub suite: String,
+    /// Runs of (a) and of (b) (`--repeat`).
+    pub repeat: u32,
+    /// Each run, in order.
+    pub runs: Vec<RunFigures>,
+    /// Median and best of the runs.
+    pub summary: Summary,
+}
+
 /// Runs a `bench` subcommand.
 pub fn run(cmd: BenchCommand, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     match cmd {
         BenchCommand::Pipeline(args) => run_pipeline(args, global),
-        BenchCommand::PipelineStage(args) => run_stage(args),
+        BenchCommand::PipelineStage(args) => stage::run_stage(args),
     }
 }
 
-/// Peak resident set size of this process in bytes, from `/proc/self/status`.
-pub fn peak_rss_bytes() -> u64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return 0;
-    };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
+/// The folder `path` goes into (`.` for a bare file name).
+fn parent_folder(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
 }
 
-/// Resets this process's peak resident set (`VmHWM`) to its current resident set, so that
-/// the next [`peak_rss_bytes`] is the peak since now. Returns whether the kernel allowed it.
-pub fn reset_peak_rss() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+/// Checks the arguments that name places, before any work: a mistyped folder is told now,
+/// not after the dataset is generated.
+fn check_places(args: &PipelineArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.work_dir
+        && !dir.is_dir()
+    {
+        return Err(exit::input_error(anyhow::anyhow!(
+            "--work-dir {}: no such folder",
+            dir.display()
+        )));
+    }
+    if let Some(out) = &args.json {
+        let dir = parent_folder(out);
+        if !dir.is_dir() {
+            return Err(exit::input_error(anyhow::anyhow!(
+                "--json {}: the folder {} does not exist",
+                out.display(),
+                dir.display()
+            )));
+        }
+    }
+    if let Some(dir) = &args.dir
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        return Err(exit::input_error(anyhow::anyhow!(
+            "--dir {}: not a folder",
+            dir.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The generator's options for about `records` records (the item count scaled from a first
+/// estimate by the planned row count).
+fn generate_options(
+    records: u64,
+    bad_rate: f64,
+    seed: u64,
+    dir: &Path,
+) -> anyhow::Result<GenerateOptions> {
+    let opts = |items| {
+        GenerateOptions::new(items, dir)
+            .with_bad_rate(bad_rate)
+            .with_seed(seed)
+    };
+    let mut items = (records / 5).max(1);
+    let rows = DatasetPlan::try_new(&opts(items))?.total_rows();
+    if rows > 0 {
+        items = ((items as f64) * (records as f64) / (rows as f64))
+            .round()
+            .max(1.0) as u64;
+    }
+    let options = opts(items);
+    options.validate()?;
+    Ok(options)
+}
+
+/// What of `args` disagrees with the reused dataset `summary`: one line per option.
+fn conflicts(args: &PipelineArgs, summary: &DatasetSummary, dir: &Path) -> Vec<String> {
+    let have = &summary.arguments;
+    let mut out = Vec::new();
+    if let Some(seed) = args.seed
+        && seed != have.seed
+    {
+        out.push(format!(
+            "--seed {seed}: the dataset's seed is {}",
+            have.seed
+        ));
+    }
+    if let Some(rate) = args.bad_rate
+        && rate != have.bad_rate
+    {
+        out.push(format!(
+            "--bad-rate {rate}: the dataset's bad-row rate is {}",
+            have.bad_rate
+        ));
+    }
+    if let Some(records) = args.records {
+        let seed = args.seed.unwrap_or(have.seed);
+        let rate = args.bad_rate.unwrap_or(have.bad_rate);
+        match generate_options(records, rate, seed, dir) {
+            Ok(o) if o.items == have.items => {}
+            Ok(o) => out.push(format!(
+                "--records {records} would be {} items, the dataset has {} ({} records)",
+                o.items, have.items, summary.rows
+            )),
+            Err(e) => out.push(format!("--records {records}: {e}")),
+        }
+    }
+    out
+}
+
+/// The signal that interrupted the run: 0 none yet, else [`SIGNALS`]`[n - 1]`.
+static INTERRUPTED: AtomicU8 = AtomicU8::new(0);
+const SIGNALS: [&str; 2] = ["SIGINT", "SIGTERM"];
+
+fn interrupted() -> Option<&'static str> {
+    match INTERRUPTED.load(Ordering::SeqCst) {
+        0 => None,
+        n => SIGNALS.get(usize::from(n) - 1).copied(),
+    }
+}
+
+/// Catches SIGINT and SIGTERM from now on (on a thread of its own), so that the run can
+/// stop its child and clean up instead of dying with temporary files left behind.
+fn catch_signals() -> anyhow::Result<()> {
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    std::thread::Builder::new()
+        .name("bench-signals".into())
+        .spawn(move || {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (mut int, mut term) = match (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                ) {
+                    (Ok(i), Ok(t)) => (i, t),
+                    (Err(e), _) | (_, Err(e)) => {
+                        let _ = ready_tx.send(Err(e));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                let n = tokio::select! {
+                    _ = int.recv() => 1,
+                    _ = term.recv() => 2,
+                };
+                INTERRUPTED.store(n, Ordering::SeqCst);
+            });
+        })
+        .context("starting the signal thread")?;
+    ready_rx
+        .recv()
+        .context("the signal thread ended")?
+        .context("catching SIGINT and SIGTERM")
+}
+
+/// Runs `cmd` (a child of this binary) to its end, or until SIGINT or SIGTERM: then kills
+/// it, removes the work folders of a commit it left, and fails naming the signal.
+fn run_child(mut cmd: Command, what: &str) -> anyhow::Result<()> {
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting the {what}"))?;
+    loop {
+        if let Some(sig) = interrupted() {
+            let _ = child.kill();
+            let _ = child.wait();
+            proofmark_anchor::commit::remove_dead_work_dirs(&std::env::temp_dir());
+            bail!("interrupted by {sig} during the {what}");
+        }
+        match child
+            .try_wait()
+            .with_context(|| format!("waiting for the {what}"))?
+        {
+            Some(status) if status.success() => return Ok(()),
+            Some(status) => {
+                // A Ctrl-C reaches the child too: tell that from a failure.
+                std::thread::sleep(Duration::from_millis(200));
+                if let Some(sig) = interrupted() {
+                    proofmark_anchor::commit::remove_dead_work_dirs(&std::env::temp_dir());
+                    bail!("interrupted by {sig} during the {what}");
+                }
+                bail!("the {what} failed ({status})");
+            }
+            None => std::thread::sleep(Duration::from_millis(50)),
+        }
+    }
+}
+
+/// This binary with `--quiet` and the run's `--threads`.
+fn child_command(global: &GlobalArgs) -> anyhow::Result<Command> {
+    let exe = std::env::current_exe().context("finding this executable")?;
+    let mut cmd = Command::new(exe);
+    if let Some(t) = global.threads {
+        cmd.arg("--threads").arg(t.to_string());
+    }
+    cmd.arg("--quiet");
+    Ok(cmd)
+}
+
+/// What a dataset generation writes in its folder besides `dataset.json`.
+const DATASET_FOLDERS: [&str; 3] = ["records", "truth", "secrets"];
+const DATASET_FILES: [&str; 2] = [proofmark_datasets::DESCRIPTION_PATH, "orgs.csv"];
+
+/// Whether `dir` holds part of a dataset (checked when it has no `dataset.json`).
+fn holds_dataset_parts(dir: &Path) -> bool {
+    DATASET_FOLDERS
+        .iter()
+        .chain(DATASET_FILES.iter())
+        .any(|name| dir.join(name).exists())
+}
+
+/// Removes, unless disarmed, what a dataset generation in a `--dir` folder wrote: the
+/// dataset was not finished, so nothing of it is the user's to keep (the folder held no
+/// part of a dataset before: checked first).
+struct PartialDataset {
+    dir: PathBuf,
+    created_dir: bool,
+    armed: bool,
+}
+
+impl Drop for PartialDataset {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        for name in DATASET_FOLDERS {
+            let _ = std::fs::remove_dir_all(self.dir.join(name));
+        }
+        for name in DATASET_FILES {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        if self.created_dir {
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+    }
+}
+
+/// Generates the dataset of `opts` in a child process (`datasets generate`).
+fn generate_dataset(global: &GlobalArgs, opts: &GenerateOptions) -> anyhow::Result<DatasetSummary> {
+    errln!(
+        "generating {} items in {}",
+        opts.items,
+        opts.out_dir.display()
+    );
+    let started = Instant::now();
+    let mut cmd = child_command(global)?;
+    cmd.args(["datasets", "generate", "--items"])
+        .arg(opts.items.to_string())
+        .arg("--seed")
+        .arg(opts.seed.to_string())
+        .arg("--bad-rate")
+        .arg(opts.bad_rate.to_string())
+        .arg("--out")
+        .arg(&opts.out_dir)
+        .stdout(Stdio::null());
+    run_child(cmd, "dataset generation")?;
+    let summary = read_summary(&opts.out_dir)?;
+    errln!(
+        "generated {} records in {:.1} s",
+        summary.rows,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(summary)
+}
+
+fn read_summary(dir: &Path) -> anyhow::Result<DatasetSummary> {
+    let path = dir.join(proofmark_datasets::DESCRIPTION_PATH);
+    let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("parsing {}", path.display()))
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
 }
 
 fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let started_at_utc = proofmark_anchor::manifest::rfc3339_utc(SystemTime::now());
+    let host = HostInfo::now();
+    check_places(&args)?;
+    catch_signals()?;
+
     let temp_dataset;
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
+    let (dir, kept) = match &args.dir {
+        Some(d) => (d.clone(), true),
         None => {
-            temp_dataset = tempfile::tempdir().context("creating a temporary dataset folder")?;
-            temp_dataset.path().to_owned()
+            temp_dataset = tempfile::Builder::new()
+                .prefix("proofmark-bench-data-")
+                .tempdir()
+                .context("creating a temporary dataset folder")?;
+            (temp_dataset.path().to_owned(), false)
         }
     };
-    let summary_path = dir.join(proofmark_datasets::DESCRIPTION_PATH);
-    let summary: proofmark_datasets::DatasetSummary = if summary_path.exists() {
-        let bytes = std::fs::read(&summary_path)
-            .with_context(|| format!("reading {}", summary_path.display()))?;
-        let s: proofmark_datasets::DatasetSummary = serde_json::from_slice(&bytes)
-            .with_context(|| format!("parsing {}", summary_path.display()))?;
+    let reused = dir.join(proofmark_datasets::DESCRIPTION_PATH).exists();
+    let summary = if reused {
+        let s = read_summary(&dir)?;
+        let conflicts = conflicts(&args, &s, &dir);
+        if !conflicts.is_empty() {
+            return Err(exit::input_error(anyhow::anyhow!(
+                "the dataset in {} was generated otherwise ({}): leave those options out to \
+                 measure it, or give another --dir",
+                dir.display(),
+                conflicts.join("; ")
+            )));
+        }
         errln!(
-            "reusing the dataset in {} ({} records)",
+            "reusing the dataset in {} ({} records, {} items, bad-row rate {}, seed {})",
             dir.display(),
-            s.rows
+            s.rows,
+            s.items,
+            s.arguments.bad_rate,
+            s.arguments.seed
         );
         s
     } else {
-        // Pick the item count that gives about N records.
-        let mut items = (args.records / 5).max(1);
-        let rows = DatasetPlan::try_new(&GenerateOptions::new(items, &dir))?.total_rows();
-        if rows > 0 {
-            items = ((items as f64) * (args.records as f64) / (rows as f64))
-                .round()
-                .max(1.0) as u64;
+        if kept && holds_dataset_parts(&dir) {
+            return Err(exit::input_error(anyhow::anyhow!(
+                "--dir {}: holds part of a dataset but no {} (a generation that did not \
+                 finish?): remove it or give another --dir",
+                dir.display(),
+                proofmark_datasets::DESCRIPTION_PATH
+            )));
         }
-        let opts = GenerateOptions::new(items, &dir).with_bad_rate(args.bad_rate);
-        errln!(
-            "generating {items} items (~{} records) in {}",
-            args.records,
-            dir.display()
-        );
-        let started = Instant::now();
-        let s = proofmark_datasets::generate(&opts, |_| {}).context("generating the dataset")?;
-        errln!(
-            "generated {} records in {:.1} s",
-            s.rows,
-            started.elapsed().as_secs_f64()
-        );
+        let opts = generate_options(
+            args.records.unwrap_or(DEFAULT_RECORDS),
+            args.bad_rate.unwrap_or(DEFAULT_BAD_RATE),
+            args.seed.unwrap_or(DEFAULT_SEED),
+            &dir,
+        )
+        .map_err(exit::input_error)?;
+        let mut partial = PartialDataset {
+            dir: dir.clone(),
+            created_dir: kept && !dir.exists(),
+            armed: kept,
+        };
+        let s = generate_dataset(global, &opts)?;
+        partial.armed = false;
         s
     };
 
-    let work = match &args.work_dir {
-        Some(d) => tempfile::Builder::new()
-            .prefix("proofmark-bench-")
-            .tempdir_in(d),
-        None => tempfile::Builder::new()
-            .prefix("proofmark-bench-")
-            .tempdir(),
-    }
-    .context("creating the benchmark's temporary store")?;
-    let threads = global.threads.unwrap_or_else(rayon::current_num_threads);
+    let work_parent = match &args.work_dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir(),
+    };
+    let work = tempfile::Builder::new()
+        .prefix("proofmark-bench-")
+        .tempdir_in(&work_parent)
+        .with_context(|| {
+            format!(
+                "creating the benchmark's temporary store in {}",
+                work_parent.display()
+            )
+        })?;
 
-    let decode = child_stage(global, "decode", &dir, None, &args, work.path())?;
-    let store = work.path().join("store");
-    let pipeline = child_stage(global, "pipeline", &dir, Some(&store), &args, work.path())?;
-    let figures = PipelineFigures {
-        records: summary.rows,
-        items: summary.items,
-        input_bytes: summary.bytes,
-        threads,
-        input_mode: match args.input_mode {
-            InputModeArg::Copy => "copy".into(),
-            InputModeArg::Reference => "reference".into(),
-        },
-        suite: args.suite.to_string(),
-        ratio: if decode.seconds > 0.0 {
-            pipeline.seconds / decode.seconds
+    let mut runs = Vec::new();
+    for i in 0..args.repeat {
+        let suffix = if args.repeat > 1 {
+            format!(" (run {} of {})", i + 1, args.repeat)
         } else {
-            0.0
+            String::new()
+        };
+        let decode = child_stage(global, "decode", &dir, None, &args, work.path(), &suffix)?;
+        let store = work.path().join(format!("store-{i}"));
+        let pipeline = child_stage(
+            global,
+            "pipeline",
+            &dir,
+            Some(&store),
+            &args,
+            work.path(),
+            &suffix,
+        )?;
+        // Each run gets a new store; the last one's room is given back now.
+        let _ = std::fs::remove_dir_all(&store);
+        runs.push(RunFigures {
+            ratio: if decode.seconds > 0.0 {
+                pipeline.seconds / decode.seconds
+            } else {
+                0.0
+            },
+            decode,
+            pipeline,
+        });
+    }
+    if runs
+        .iter()
+        .any(|r| r.pipeline.check != runs[0].pipeline.check)
+    {
+        errln!("warning: the runs' batch roots differ: the pipeline is not deterministic");
+    }
+
+    let threads = runs
+        .first()
+        .map(|r| r.decode.threads)
+        .filter(|&t| t > 0)
+        .unwrap_or_else(rayon::current_num_threads);
+    let figures = PipelineFigures {
+        proofmark_version: format!("proofmark {}", env!("CARGO_PKG_VERSION")),
+        git_commit: option_env!("PROOFMARK_GIT_COMMIT").map(str::to_owned),
+        started_at_utc,
+        host,
+        dataset: DatasetInfo {
+            path: absolute(&dir),
+            generated: !reused,
+            kept,
+            items: summary.items,
+            records: summary.rows,
+            bad_records: summary.bad_rows,
+            bad_rate: summary.arguments.bad_rate,
+            seed: summary.arguments.seed,
+            rows_per_group: summary.arguments.rows_per_group,
+            files_per_kind: summary.arguments.files_per_kind,
+            batch_date: summary.arguments.date.clone(),
+            input_bytes: summary.bytes,
         },
-        decode,
-        pipeline,
+        work_dir: absolute(&work_parent),
+        threads,
+        input_mode: input_mode_name(args.input_mode).into(),
+        suite: args.suite.to_string(),
+        repeat: args.repeat,
+        summary: summarize(&runs),
+        runs,
     };
     print_figures(&figures);
     if let Some(out) = &args.json {
@@ -247,34 +677,106 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+fn input_mode_name(mode: InputModeArg) -> &'static str {
+    match mode {
+        InputModeArg::Copy => "copy",
+        InputModeArg::Reference => "reference",
+    }
+}
+
+/// The median of `values` (the mean of the middle two for an even count); 0 for none.
+fn median(values: &[f64]) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
+fn min(values: &[f64]) -> f64 {
+    values.iter().copied().reduce(f64::min).unwrap_or(0.0)
+}
+
+fn summarize(runs: &[RunFigures]) -> Summary {
+    let decode: Vec<f64> = runs.iter().map(|r| r.decode.seconds).collect();
+    let pipeline: Vec<f64> = runs.iter().map(|r| r.pipeline.seconds).collect();
+    let ratios: Vec<f64> = runs.iter().map(|r| r.ratio).collect();
+    let records = runs.first().map_or(0, |r| r.pipeline.records) as f64;
+    let per_sec = |s: f64| if s > 0.0 { records / s } else { 0.0 };
+    Summary {
+        decode_seconds_median: median(&decode),
+        decode_seconds_min: min(&decode),
+        pipeline_seconds_median: median(&pipeline),
+        pipeline_seconds_min: min(&pipeline),
+        pipeline_records_per_sec_median: per_sec(median(&pipeline)),
+        pipeline_records_per_sec_max: per_sec(min(&pipeline)),
+        ratio_median: median(&ratios),
+        ratio_min: min(&ratios),
+    }
+}
+
 fn mib(b: u64) -> f64 {
     b as f64 / (1024.0 * 1024.0)
 }
 
 fn print_figures(f: &PipelineFigures) {
+    let d = &f.dataset;
     outln!(
-        "records        {} ({} items, {:.1} MiB of Parquet)",
-        f.records,
-        f.items,
-        mib(f.input_bytes)
+        "records        {} ({} items, {:.1} MiB of Parquet, bad-row rate {}, seed {})",
+        d.records,
+        d.items,
+        mib(d.input_bytes),
+        d.bad_rate,
+        d.seed
     );
     outln!("threads        {}", f.threads);
+    for (i, run) in f.runs.iter().enumerate() {
+        if f.runs.len() > 1 {
+            outln!("run {}", i + 1);
+        }
+        print_run(f, run);
+    }
+    if f.runs.len() > 1 {
+        let s = &f.summary;
+        outln!(
+            "median         (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  ratio (b)/(a) {:.2}",
+            s.decode_seconds_median,
+            s.pipeline_seconds_median,
+            s.pipeline_records_per_sec_median / 1e6,
+            s.ratio_median
+        );
+        outln!(
+            "best           (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  ratio (b)/(a) {:.2}",
+            s.decode_seconds_min,
+            s.pipeline_seconds_min,
+            s.pipeline_records_per_sec_max / 1e6,
+            s.ratio_min
+        );
+    }
+    if let Some(run) = f.runs.first() {
+        outln!("root           {}", run.pipeline.check);
+    }
+}
+
+fn print_run(f: &PipelineFigures, run: &RunFigures) {
     outln!(
         "(a) decode     {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB",
-        f.decode.seconds,
-        f.decode.records_per_sec / 1e6,
-        mib(f.decode.peak_rss_bytes)
+        run.decode.seconds,
+        run.decode.records_per_sec / 1e6,
+        mib(run.decode.peak_rss_bytes)
     );
     outln!(
         "(b) pipeline   {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB  ({}, {})",
-        f.pipeline.seconds,
-        f.pipeline.records_per_sec / 1e6,
-        mib(f.pipeline.peak_rss_bytes),
+        run.pipeline.seconds,
+        run.pipeline.records_per_sec / 1e6,
+        mib(run.pipeline.peak_rss_bytes),
         f.input_mode,
         f.suite
     );
-    for (i, (step, secs)) in f.pipeline.steps.iter().enumerate() {
-        match f.pipeline.step_peak_rss_bytes.get(i) {
+    for (i, (step, secs)) in run.pipeline.steps.iter().enumerate() {
+        match run.pipeline.step_peak_rss_bytes.get(i) {
             Some((_, peak)) if *peak > 0 => {
                 outln!(
                     "    {step:<10} {secs:>8.2} s  peak RSS {:>8.1} MiB",
@@ -284,8 +786,7 @@ fn print_figures(f: &PipelineFigures) {
             _ => outln!("    {step:<10} {secs:>8.2} s"),
         }
     }
-    outln!("ratio (b)/(a)  {:.2}", f.ratio);
-    outln!("root           {}", f.pipeline.check);
+    outln!("ratio (b)/(a)  {:.2}", run.ratio);
 }
 
 fn child_stage(
@@ -295,265 +796,74 @@ fn child_stage(
     store: Option<&Path>,
     args: &PipelineArgs,
     work: &Path,
+    suffix: &str,
 ) -> anyhow::Result<StageFigures> {
-    let exe = std::env::current_exe().context("finding this executable")?;
     let out = work.join(format!("{stage}.json"));
-    let mut cmd = Command::new(exe);
-    if let Some(t) = global.threads {
-        cmd.arg("--threads").arg(t.to_string());
-    }
-    cmd.arg("--quiet")
-        .args(["bench", "pipeline-stage", "--stage", stage, "--dataset"])
+    let mut cmd = child_command(global)?;
+    cmd.args(["bench", "pipeline-stage", "--stage", stage, "--dataset"])
         .arg(dataset)
         .arg("--out")
         .arg(&out)
         .arg("--suite")
         .arg(args.suite.name())
         .arg("--input-mode")
-        .arg(match args.input_mode {
-            InputModeArg::Copy => "copy",
-            InputModeArg::Reference => "reference",
-        });
+        .arg(input_mode_name(args.input_mode));
     if let Some(s) = store {
         cmd.arg("--store").arg(s);
     }
-    if !std::io::stderr().is_terminal() {
-        cmd.stderr(Stdio::inherit());
-    }
-    errln!("running stage {stage}");
-    let status = cmd
-        .status()
-        .with_context(|| format!("running the {stage} stage"))?;
-    if !status.success() {
-        bail!("the {stage} stage failed ({status})");
-    }
+    errln!("running stage {stage}{suffix}");
+    run_child(cmd, &format!("{stage} stage"))?;
     let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
     Ok(serde_json::from_slice(&bytes)?)
 }
 
-/// The Parquet files of a dataset's `records/` folder, sorted.
-fn record_files(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let mut files = Vec::new();
-    let root = dataset.join("records");
-    for kind in std::fs::read_dir(&root).with_context(|| format!("listing {}", root.display()))? {
-        let kind = kind?.path();
-        if kind.is_dir() {
-            for f in std::fs::read_dir(&kind)? {
-                let f = f?.path();
-                if f.extension().is_some_and(|e| e == "parquet") {
-                    files.push(f);
-                }
-            }
-        }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn median_and_min() {
+        assert_eq!(median(&[]), 0.0);
+        assert_eq!(median(&[3.0]), 3.0);
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(min(&[4.0, 1.5, 2.0]), 1.5);
+        assert_eq!(min(&[]), 0.0);
     }
-    files.sort();
-    Ok(files)
-}
 
-fn run_stage(args: StageArgs) -> anyhow::Result<ExitCode> {
-    let figures = match args.stage.as_str() {
-        "decode" => stage_decode(&args.dataset)?,
-        "pipeline" => {
-            let store = args.store.as_deref().context("--store is needed")?;
-            stage_pipeline(&args.dataset, store, args.input_mode, args.suite)?
-        }
-        other => bail!("unknown stage {other:?}"),
-    };
-    crate::output::write_atomically(&args.out, &serde_json::to_vec_pretty(&figures)?)
-        .with_context(|| format!("writing {}", args.out.display()))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// (a): decode every row group of every file on the rayon pool and touch every value.
-fn stage_decode(dataset: &Path) -> anyhow::Result<StageFigures> {
-    let files = record_files(dataset)?;
-    let started = Instant::now();
-    // Each file's footer is read and parsed once, as the build does (it caches footers per
-    // file): parsing it again for every row group would cost time that grows with the
-    // square of the row groups and flatter the ratio on large files.
-    let mut tasks = Vec::new();
-    for f in &files {
-        let file = std::fs::File::open(f).with_context(|| format!("opening {}", f.display()))?;
-        let metadata = ArrowReaderMetadata::load(&file, Default::default())
-            .with_context(|| format!("reading the footer of {}", f.display()))?;
-        for rg in 0..metadata.metadata().num_row_groups() {
-            tasks.push((f.clone(), metadata.clone(), rg));
-        }
+    #[test]
+    fn records_and_bad_rate_are_checked() {
+        assert!(parse_records("0").is_err());
+        assert!(parse_records("-1").is_err());
+        assert_eq!(parse_records("8"), Ok(8));
+        assert!(parse_bad_rate("1.5").is_err());
+        assert!(parse_bad_rate("-0.1").is_err());
+        assert!(parse_bad_rate("x").is_err());
+        assert_eq!(parse_bad_rate("0.05"), Ok(0.05));
     }
-    let results: Vec<anyhow::Result<(u64, u64)>> = tasks
-        .par_iter()
-        .map(|(f, metadata, rg)| {
-            let file = std::fs::File::open(f)?;
-            let reader = ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
-                .with_row_groups(vec![*rg])
-                .with_batch_size(8192)
-                .build()?;
-            let mut rows = 0u64;
-            let mut sum = 0u64;
-            for batch in reader {
-                let batch = batch?;
-                rows += batch.num_rows() as u64;
-                sum = sum.wrapping_add(touch_batch(&batch));
-            }
-            Ok((rows, sum))
-        })
-        .collect();
-    let mut records = 0;
-    let mut check = 0u64;
-    for r in results {
-        let (rows, sum) = r?;
-        records += rows;
-        check = check.wrapping_add(sum);
+
+    #[test]
+    fn a_summary_takes_the_median_and_the_best() {
+        let run = |a: f64, b: f64| RunFigures {
+            decode: StageFigures {
+                records: 100,
+                seconds: a,
+                ..Default::default()
+            },
+            pipeline: StageFigures {
+                records: 100,
+                seconds: b,
+                ..Default::default()
+            },
+            ratio: b / a,
+        };
+        let s = summarize(&[run(1.0, 4.0), run(2.0, 5.0), run(1.0, 6.0)]);
+        assert_eq!(s.decode_seconds_median, 1.0);
+        assert_eq!(s.pipeline_seconds_median, 5.0);
+        assert_eq!(s.pipeline_seconds_min, 4.0);
+        assert_eq!(s.pipeline_records_per_sec_max, 25.0);
+        assert_eq!(s.pipeline_records_per_sec_median, 20.0);
+        assert_eq!(s.ratio_median, 4.0);
+        assert_eq!(s.ratio_min, 2.5);
     }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(StageFigures {
-        records,
-        seconds,
-        records_per_sec: records as f64 / seconds,
-        peak_rss_bytes: peak_rss_bytes(),
-        steps: Vec::new(),
-        step_peak_rss_bytes: Vec::new(),
-        check: format!("{check:016x}"),
-    })
-}
-
-fn touch_batch(batch: &RecordBatch) -> u64 {
-    batch.columns().iter().map(touch).fold(0, u64::wrapping_add)
-}
-
-/// A checksum over every value of `array`: string lengths and bytes, integers, nulls.
-fn touch(array: &ArrayRef) -> u64 {
-    let mut sum = array.null_count() as u64;
-    match array.data_type() {
-        DataType::Utf8 => {
-            for s in array.as_string::<i32>().iter().flatten() {
-                sum = sum
-                    .wrapping_add(s.len() as u64)
-                    .wrapping_add(u64::from(s.as_bytes().first().copied().unwrap_or(0)));
-            }
-        }
-        DataType::Int32 => {
-            let a = array.as_primitive::<arrow_array::types::Int32Type>();
-            sum = a
-                .iter()
-                .flatten()
-                .fold(sum, |s, v| s.wrapping_add(v as u64));
-        }
-        DataType::Date32 => {
-            let a = array.as_primitive::<arrow_array::types::Date32Type>();
-            sum = a
-                .iter()
-                .flatten()
-                .fold(sum, |s, v| s.wrapping_add(v as u64));
-        }
-        DataType::Timestamp(_, _) => {
-            let a = array.as_primitive::<arrow_array::types::TimestampMicrosecondType>();
-            sum = a
-                .iter()
-                .flatten()
-                .fold(sum, |s, v| s.wrapping_add(v as u64));
-        }
-        DataType::List(_) => {
-            let a = array.as_list::<i32>();
-            sum = sum.wrapping_add(touch(a.values()));
-            sum = a
-                .value_offsets()
-                .iter()
-                .fold(sum, |s, o| s.wrapping_add(*o as u64));
-        }
-        DataType::Struct(_) => {
-            for c in array.as_struct().columns() {
-                sum = sum.wrapping_add(touch(c));
-            }
-        }
-        _ => sum = sum.wrapping_add(array.len() as u64),
-    }
-    sum
-}
-
-/// (b): plan + build + commit of the dataset's records into a new store.
-fn stage_pipeline(
-    dataset: &Path,
-    store_dir: &Path,
-    mode: InputModeArg,
-    suite: SuiteId,
-) -> anyhow::Result<StageFigures> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        // Local stores run every operation on a blocking thread; a few are
-        // plenty, and fewer threads keep fewer malloc arenas (lower RSS).
-        .max_blocking_threads(16)
-        .enable_all()
-        .build()?;
-    let store = Store::from_url(&store_dir.display().to_string())?;
-    let batch_date = std::fs::read(dataset.join(proofmark_datasets::DESCRIPTION_PATH))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<proofmark_datasets::DatasetSummary>(&b).ok())
-        .map(|s| s.arguments.date)
-        .unwrap_or_else(|| "2026-11-25".into());
-    let inputs = vec![dataset.join("records").display().to_string()];
-    let opts = PlanOptions {
-        batch_id: "bench".into(),
-        batch_date,
-        suite,
-        input_mode: match mode {
-            InputModeArg::Copy => InputMode::Copy,
-            InputModeArg::Reference => InputMode::Reference,
-        },
-    };
-    // Each step's own peak: the overall peak is the largest, kept aside before each reset.
-    let mut overall_peak = 0u64;
-    let mut step_peak = |resettable: bool| {
-        let peak = peak_rss_bytes();
-        overall_peak = overall_peak.max(peak);
-        let can_reset = resettable && reset_peak_rss();
-        (peak, can_reset)
-    };
-    let (_, mut per_step) = step_peak(true);
-    let mut step_peaks = Vec::new();
-    let started = Instant::now();
-    let plan = rt.block_on(make_plan(&store, &inputs, &opts, &|_| {}))?;
-    let t_plan = started.elapsed().as_secs_f64();
-    let (peak, reset) = step_peak(per_step);
-    step_peaks.push(("plan".to_owned(), if per_step { peak } else { 0 }));
-    per_step &= reset;
-    let build = rt.block_on(build_batch(
-        &store,
-        "bench",
-        &BuildOptions::default(),
-        &|_| {},
-    ))?;
-    let t_build = started.elapsed().as_secs_f64() - t_plan;
-    let (peak, reset) = step_peak(per_step);
-    step_peaks.push(("build".to_owned(), if per_step { peak } else { 0 }));
-    per_step &= reset;
-    let commit = rt.block_on(commit_batch(
-        &store,
-        "bench",
-        &CommitOptions::default(),
-        &|_| {},
-    ))?;
-    let seconds = started.elapsed().as_secs_f64();
-    let (peak, _) = step_peak(false);
-    step_peaks.push(("commit".to_owned(), if per_step { peak } else { 0 }));
-    let t_commit = seconds - t_plan - t_build;
-    anyhow::ensure!(
-        build.rows.read == plan.total_rows,
-        "build read {} of {} rows",
-        build.rows.read,
-        plan.total_rows
-    );
-    Ok(StageFigures {
-        records: plan.total_rows,
-        seconds,
-        records_per_sec: plan.total_rows as f64 / seconds,
-        peak_rss_bytes: overall_peak,
-        step_peak_rss_bytes: step_peaks,
-        steps: vec![
-            ("plan".into(), t_plan),
-            ("build".into(), t_build),
-            ("commit".into(), t_commit),
-        ],
-        check: commit.manifest.root,
-    })
 }

@@ -1,0 +1,241 @@
+//! `proofmark bench pipeline`: its arguments checked before any work, the figures it
+//! records, the dataset it reuses, and what it leaves behind (nothing, also when
+//! interrupted).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value;
+
+/// `proofmark args` with `TMPDIR` set to `tmp`, so that what the run leaves there shows.
+fn bench(args: &[&str], tmp: &Path) -> Command {
+    let mut c = common::command(args, &tmp.join("ledger.key"));
+    c.env("TMPDIR", tmp);
+    c
+}
+
+fn run(args: &[&str], tmp: &Path) -> Output {
+    bench(args, tmp).output().expect("runs")
+}
+
+/// The names in `dir`.
+fn names(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn arguments_are_checked_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let missing = dir.path().join("missing");
+    let json_in_missing = missing.join("out.json");
+    for args in [
+        vec!["bench", "pipeline", "--records", "0"],
+        vec!["bench", "pipeline", "--bad-rate", "1.5"],
+        vec!["bench", "pipeline", "--bad-rate", "-0.1"],
+        vec!["bench", "pipeline", "--repeat", "0"],
+        vec!["bench", "pipeline", "--work-dir", missing.to_str().unwrap()],
+        vec![
+            "bench",
+            "pipeline",
+            "--json",
+            json_in_missing.to_str().unwrap(),
+        ],
+    ] {
+        let out = run(&args, &tmp);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+        assert!(!missing.exists(), "{args:?} created {}", missing.display());
+        assert_eq!(names(&tmp), Vec::<String>::new(), "{args:?} left files");
+    }
+}
+
+#[test]
+fn figures_record_the_threads_runs_and_dataset_and_nothing_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let json = dir.path().join("out.json");
+    let out = run(
+        &[
+            "--threads",
+            "0",
+            "bench",
+            "pipeline",
+            "--records",
+            "2000",
+            "--repeat",
+            "2",
+            "--json",
+            json.to_str().unwrap(),
+        ],
+        &tmp,
+    );
+    let text = common::ok(&out);
+    let f: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let threads = f["threads"].as_u64().unwrap();
+    assert!(threads > 0, "threads {threads}");
+    assert_eq!(
+        common::line(&text, "threads"),
+        format!("threads        {threads}")
+    );
+    assert_eq!(f["repeat"], 2);
+    let runs = f["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for r in runs {
+        assert_eq!(r["decode"]["threads"].as_u64(), Some(threads));
+        assert_eq!(r["pipeline"]["records"], f["dataset"]["records"]);
+        assert_eq!(r["pipeline"]["check"], runs[0]["pipeline"]["check"]);
+        assert_eq!(r["decode"]["check"], runs[0]["decode"]["check"]);
+    }
+    assert!(f["summary"]["ratio_median"].as_f64().unwrap() > 0.0);
+    assert!(
+        f["summary"]["ratio_min"].as_f64().unwrap()
+            <= f["summary"]["ratio_median"].as_f64().unwrap()
+    );
+    let d = &f["dataset"];
+    assert_eq!(d["generated"], true);
+    assert_eq!(d["kept"], false);
+    assert_eq!(d["seed"], 1);
+    assert_eq!(d["bad_rate"], 0.01);
+    assert!(d["records"].as_u64().unwrap() > 0);
+    assert!(Path::new(d["path"].as_str().unwrap()).is_absolute());
+    assert!(
+        f["proofmark_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("proofmark ")
+    );
+    assert!(f["started_at_utc"].as_str().unwrap().ends_with('Z'));
+    assert!(f["host"]["cpus"].as_u64().unwrap() > 0);
+    assert_eq!(f["work_dir"].as_str().unwrap(), tmp.to_str().unwrap());
+    assert_eq!(names(&tmp), Vec::<String>::new(), "left in TMPDIR");
+}
+
+#[test]
+fn a_reused_dataset_is_measured_as_it_is_and_conflicting_options_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let data = dir.path().join("data");
+    let json = dir.path().join("out.json");
+    let d = data.to_str().unwrap();
+    common::ok(&run(
+        &[
+            "bench",
+            "pipeline",
+            "--records",
+            "2000",
+            "--seed",
+            "5",
+            "--dir",
+            d,
+        ],
+        &tmp,
+    ));
+    assert!(data.join("dataset.json").is_file());
+    for conflict in [
+        vec!["--seed", "6"],
+        vec!["--bad-rate", "0.2"],
+        vec!["--records", "20000"],
+    ] {
+        let mut args = vec!["bench", "pipeline", "--dir", d];
+        args.extend(&conflict);
+        let out = run(&args, &tmp);
+        assert_eq!(out.status.code(), Some(3), "{conflict:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(conflict[0]), "{}", stderr(&out));
+    }
+    // The same options, or none, measure the dataset as it is.
+    let args = [
+        "bench",
+        "pipeline",
+        "--dir",
+        d,
+        "--records",
+        "2000",
+        "--seed",
+        "5",
+        "--json",
+    ];
+    let mut args = args.to_vec();
+    args.push(json.to_str().unwrap());
+    common::ok(&run(&args, &tmp));
+    let f: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(f["dataset"]["generated"], false);
+    assert_eq!(f["dataset"]["kept"], true);
+    assert_eq!(f["dataset"]["seed"], 5);
+    assert!(data.join("dataset.json").is_file());
+    assert_eq!(names(&tmp), Vec::<String>::new(), "left in TMPDIR");
+}
+
+#[test]
+fn an_interrupted_run_removes_its_store_and_the_dataset_it_was_making() {
+    for signal in ["-TERM", "-INT"] {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = dir.path().join("tmp");
+        let work = dir.path().join("work");
+        std::fs::create_dir(&tmp).unwrap();
+        std::fs::create_dir(&work).unwrap();
+        for keep in [false, true] {
+            let data = dir.path().join("data");
+            let mut args = vec![
+                "bench",
+                "pipeline",
+                "--records",
+                "5000000",
+                "--work-dir",
+                work.to_str().unwrap(),
+            ];
+            if keep {
+                args.extend(["--dir", data.to_str().unwrap()]);
+            }
+            let mut child = bench(&args, &tmp)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+            let mut seen = Vec::new();
+            for line in lines.by_ref() {
+                let line = line.unwrap();
+                let generating = line.starts_with("generating");
+                seen.push(line);
+                if generating {
+                    break;
+                }
+            }
+            let kill = Command::new("kill")
+                .args([signal, &child.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(kill.success());
+            seen.extend(lines.map(Result::unwrap));
+            let status = child.wait().unwrap();
+            assert_eq!(status.code(), Some(2), "{signal} {keep}: {seen:?}");
+            assert!(
+                seen.iter().any(|l| l.contains("interrupted by SIG")),
+                "{seen:?}"
+            );
+            assert_eq!(names(&tmp), Vec::<String>::new(), "{signal} {keep}: TMPDIR");
+            assert_eq!(
+                names(&work),
+                Vec::<String>::new(),
+                "{signal} {keep}: work dir"
+            );
+            assert!(!data.exists(), "{signal} {keep}: the partial dataset stays");
+        }
+    }
+}
