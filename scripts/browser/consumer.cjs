@@ -181,10 +181,23 @@ async function main() {
     const evil = await elsewhereForm.newPage();
     const form = `<form method="post" action="${BASE_URL}/s/${other.code}/pin?lang=en">`
       + `<input name="pin" value="${wrongPin(other.pin)}"><button type="submit">go</button></form>`;
-    await evil.goto(`data:text/html,${encodeURIComponent(form)}`);
-    const [crossSite] = await Promise.all([evil.waitForNavigation(), evil.click('button')]);
-    check(crossSite.status() === 403, `a PIN posted by another site is refused (${crossSite.status()})`);
-    check(((await evil.textContent('#pin-result')) || '').includes('This PIN was not checked'), 'with a page saying it was not checked');
+    // The other page is served by the browser's own routing (no server needed) at a real
+    // origin: another site, and this site on another port (same site, another origin); a
+    // data: URL is a third (its origin is opaque, "null").
+    const otherPort = new URL(BASE_URL).port === '9' ? '10' : '9';
+    const origins = [
+      ['another site', 'http://shop.example/pin.html'],
+      ['this host on another port', `http://127.0.0.1:${otherPort}/pin.html`],
+    ];
+    for (const [, url] of origins) {
+      await elsewhereForm.route(url, (route) => route.fulfill({ contentType: 'text/html', body: form }));
+    }
+    for (const [what, url] of [...origins, ['a data: URL', `data:text/html,${encodeURIComponent(form)}`]]) {
+      await evil.goto(url);
+      const [crossSite] = await Promise.all([evil.waitForNavigation(), evil.click('button')]);
+      check(crossSite.status() === 403, `a PIN posted by a page of ${what} is refused (${crossSite.status()})`);
+      check(((await evil.textContent('#pin-result')) || '').includes('This PIN was not checked'), 'with a page saying it was not checked');
+    }
     await elsewhereForm.close();
 
     // An unknown code: a red page, still HTML.
