@@ -46,9 +46,10 @@ pub enum IngestError {
         op: &'static str,
         /// The URL of the object or prefix.
         url: String,
-        /// The cause.
+        /// The cause: the object store's error, with a hint at its likely cause when the
+        /// store's settings show one.
         #[source]
-        source: object_store::Error,
+        source: crate::store_client::StoreFailure,
     },
     /// A local file (not in a store) could not be read.
     #[error("cannot read the local file {path}")]

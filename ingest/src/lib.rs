@@ -4,7 +4,8 @@
 //! The flow, one module per step:
 //!
 //! - [`store`]: [`Store`], a local folder or object store URL (`s3://`, `gs://`, `az://`,
-//!   `http(s)://`) with paths relative to its root.
+//!   `http(s)://`) with paths relative to its root; [`store_client`]: its clients' warning
+//!   when a request is retried, and [`StoreFailure`], a store's error with a hint.
 //! - [`discover`]: inputs (files, folders or prefixes, globs) resolved to files.
 //! - [`plan`] and [`planner`]: [`make_plan`] freezes the inputs of a batch in
 //!   `batches/<id>/plan.json` (SPEC.md 8.1): each file's kind ([`footer`]), row groups with
@@ -58,6 +59,7 @@ pub mod plan;
 pub mod planner;
 pub mod segment;
 pub mod store;
+pub mod store_client;
 
 pub use error::IngestError;
 pub use plan::{
@@ -68,3 +70,4 @@ pub use segment::{
     IndexEntry, RejectRow, SegmentInput, SegmentResult, fetch_segment, process_segment,
 };
 pub use store::{ObjectInfo, ObjectWriter, Removed, Store};
+pub use store_client::StoreFailure;

@@ -8,7 +8,9 @@
 //! `from_env` builders, e.g. `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for a
 //! local S3 server, `AWS_TIMEOUT=30s` for the time of one request). A request
 //! that fails or times out is retried for up to [`STORE_RETRY_ENV`] seconds
-//! (default 180) before the operation fails.
+//! (default 180) before the operation fails; the first such failure of a store is logged
+//! at once as a warning, naming the endpoint and the error
+//! ([`crate::store_client`]).
 
 use std::fmt;
 use std::ops::Range;
@@ -26,6 +28,7 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use crate::error::IngestError;
+use crate::store_client::{ClientFacts, WarnOnRetry};
 
 /// The environment variable that bounds, in seconds, how long a request to an object store
 /// (`s3://`, `gs://`, `az://`) is retried after failures or timeouts, however many retries
@@ -297,6 +300,8 @@ pub struct Store {
     root: ObjectPath,
     url: String,
     local_root: Option<PathBuf>,
+    /// What the client's settings tell about its errors' causes.
+    facts: ClientFacts,
 }
 
 impl fmt::Debug for Store {
@@ -380,28 +385,49 @@ impl Store {
             url: input.to_owned(),
             source,
         };
+        // Each object store's clients warn at the first failed request that is retried.
+        let retried = || -> Result<_, IngestError> {
+            let retry = retry_config(input)?;
+            let warn = WarnOnRetry::new(retry.retry_timeout.as_secs());
+            Ok((retry, warn))
+        };
+        let mut facts = ClientFacts::default();
         let inner: Arc<dyn ObjectStore> = match scheme {
-            ObjectStoreScheme::AmazonS3 => Arc::new(
-                object_store::aws::AmazonS3Builder::from_env()
-                    .with_url(input)
-                    .with_retry(retry_config(input)?)
-                    .build()
-                    .map_err(open)?,
-            ),
-            ObjectStoreScheme::GoogleCloudStorage => Arc::new(
-                object_store::gcp::GoogleCloudStorageBuilder::from_env()
-                    .with_url(input)
-                    .with_retry(retry_config(input)?)
-                    .build()
-                    .map_err(open)?,
-            ),
-            ObjectStoreScheme::MicrosoftAzure => Arc::new(
-                object_store::azure::MicrosoftAzureBuilder::from_env()
-                    .with_url(input)
-                    .with_retry(retry_config(input)?)
-                    .build()
-                    .map_err(open)?,
-            ),
+            ObjectStoreScheme::AmazonS3 => {
+                let (retry, warn) = retried()?;
+                let builder = object_store::aws::AmazonS3Builder::from_env();
+                facts = ClientFacts::of_s3(&builder);
+                Arc::new(
+                    builder
+                        .with_url(input)
+                        .with_retry(retry)
+                        .with_http_connector(warn)
+                        .build()
+                        .map_err(open)?,
+                )
+            }
+            ObjectStoreScheme::GoogleCloudStorage => {
+                let (retry, warn) = retried()?;
+                Arc::new(
+                    object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                        .with_url(input)
+                        .with_retry(retry)
+                        .with_http_connector(warn)
+                        .build()
+                        .map_err(open)?,
+                )
+            }
+            ObjectStoreScheme::MicrosoftAzure => {
+                let (retry, warn) = retried()?;
+                Arc::new(
+                    object_store::azure::MicrosoftAzureBuilder::from_env()
+                        .with_url(input)
+                        .with_retry(retry)
+                        .with_http_connector(warn)
+                        .build()
+                        .map_err(open)?,
+                )
+            }
             ObjectStoreScheme::Http => Arc::new(
                 object_store::http::HttpBuilder::new()
                     .with_url(&parsed[..url::Position::BeforePath])
@@ -430,6 +456,7 @@ impl Store {
             root,
             url,
             local_root: None,
+            facts,
         })
     }
 
@@ -451,6 +478,7 @@ impl Store {
             root,
             url,
             local_root: Some(abs),
+            facts: ClientFacts::default(),
         })
     }
 
@@ -533,7 +561,7 @@ impl Store {
         IngestError::Store {
             op,
             url: self.object_url(path),
-            source,
+            source: self.facts.failure(source),
         }
     }
 
@@ -1007,10 +1035,8 @@ fn trim_url(url: &str) -> String {
 pub fn is_not_found(err: &IngestError) -> bool {
     matches!(
         err,
-        IngestError::Store {
-            source: object_store::Error::NotFound { .. },
-            ..
-        }
+        IngestError::Store { source, .. }
+            if matches!(source.error(), object_store::Error::NotFound { .. })
     )
 }
 

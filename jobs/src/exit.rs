@@ -318,7 +318,8 @@ mod tests {
             source: object_store::Error::Generic {
                 store: "LocalFileSystem",
                 source: Box::new(io),
-            },
+            }
+            .into(),
         }))
         .context("run");
         assert_eq!(classify(&unwritable), ExitClass::Internal);
