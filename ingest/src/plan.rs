@@ -180,6 +180,22 @@ pub enum PlanProgress {
     /// folder of a local store were removed ([`crate::Store::remove_abandoned_writes`]);
     /// sent only when there were some.
     Cleaned(crate::store::Removed),
+    /// A new plan took an input file that holds no rows: legal (an empty delivery), but
+    /// worth telling, since a file that should have held records may have been cut short
+    /// at its source.
+    NoRows {
+        /// The file's URL.
+        url: String,
+    },
+    /// A frozen plan's copy of an input under `batches/<id>/inputs/` was gone or of
+    /// another size, and was copied again from its source (checked against the plan's
+    /// digest as it was copied).
+    CopyRestored {
+        /// The source's URL.
+        source: String,
+        /// The copy's URL in the batch store.
+        copy: String,
+    },
 }
 
 mod kind_name {

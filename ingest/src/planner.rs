@@ -246,7 +246,8 @@ async fn restore_copy(
     {
         return Ok(());
     }
-    tracing::warn!(copy = %store.object_url(&planned.path), source = %planned.source,
+    let copy = store.object_url(&planned.path);
+    tracing::warn!(copy = %copy, source = %planned.source,
         "the input's copy is gone or cut short: copying it again from its source");
     let url = &found.source.url;
     let on_bytes = |bytes| {
@@ -279,6 +280,10 @@ async fn restore_copy(
             ),
         });
     }
+    progress(PlanProgress::CopyRestored {
+        source: planned.source.clone(),
+        copy,
+    });
     Ok(())
 }
 
@@ -367,6 +372,9 @@ async fn plan_file(
         })
         .collect();
     let rows = row_groups.iter().map(|r| r.rows).sum();
+    if rows == 0 {
+        progress(PlanProgress::NoRows { url: url.clone() });
+    }
     progress(PlanProgress::FileDone {
         url: url.clone(),
         rows,
@@ -470,15 +478,15 @@ fn settings_differences(frozen: &Plan, opts: &PlanOptions) -> Vec<String> {
     out
 }
 
-/// How a request differs from a batch's frozen plan, found without reading the input
-/// files: see [`plan_differences`].
+/// How a request differs from a batch's frozen plan, found without reading the input files
+/// whole: see [`plan_differences`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PlanDifferences {
     /// Settings that differ (batch date, suite, input mode), each as `"suite X (the plan
     /// has Y)"`.
     pub settings: Vec<String>,
     /// Inputs that differ: files not in the plan, planned files no longer among the inputs,
-    /// sizes that changed, or why the inputs cannot be listed now.
+    /// sizes or footers that changed, or why the inputs cannot be listed or read now.
     pub inputs: Vec<String>,
 }
 
@@ -490,10 +498,13 @@ impl PlanDifferences {
 }
 
 /// Compares a request (`inputs`, `opts`) with the batch's frozen plan cheaply: the settings,
-/// and the inputs listed again (URLs and sizes; no footer or digest is read, unlike a
-/// repeated [`make_plan`], which digests every file). For a rerun of a planned batch, to tell
-/// the operator that the job file changed since. An input that cannot be listed now (moved
-/// away after a copy-mode plan, say) is a difference, not an error.
+/// the inputs listed again (URLs and sizes), and the footer of each input whose URL and size
+/// are the plan's, against the plan's footer digest (one read of the file's tail; no file is
+/// digested whole, unlike a repeated [`make_plan`]). For a rerun of a planned batch, to tell
+/// the operator that the inputs changed since. A file rewritten with the same size and the
+/// same footer (a change that leaves every page's size and every statistic as they were) is
+/// not seen: only the whole-file digest of [`make_plan`] sees it. An input that cannot be
+/// listed or read now (moved away after a copy-mode plan, say) is a difference, not an error.
 pub async fn plan_differences(
     frozen: &Plan,
     inputs: &[String],
@@ -501,11 +512,42 @@ pub async fn plan_differences(
 ) -> PlanDifferences {
     let inputs = match crate::discover::resolve_inputs(inputs).await {
         Err(e) => vec![format!("the inputs cannot be listed now: {e}")],
-        Ok(sources) => listing_differences(frozen, sources.iter().map(|s| (&*s.url, s.size))).0,
+        Ok(sources) => {
+            let (mut differences, matched) =
+                listing_differences(frozen, sources.iter().map(|s| (&*s.url, s.size)));
+            let footers: Vec<Option<String>> = futures::stream::iter(sources.iter().zip(matched))
+                .map(|(source, planned)| footer_difference(source, planned))
+                .buffered(8)
+                .collect()
+                .await;
+            differences.extend(footers.into_iter().flatten());
+            differences
+        }
     };
     PlanDifferences {
         settings: settings_differences(frozen, opts),
         inputs,
+    }
+}
+
+/// How the footer of `source`, listed with the URL and size of `planned`, differs from the
+/// plan's footer digest, in words; `None` when it is the same, or when there is nothing to
+/// compare (no planned file of that URL and size, or a plan made before footer digests).
+async fn footer_difference(
+    source: &crate::discover::SourceFile,
+    planned: Option<&PlanFile>,
+) -> Option<String> {
+    let expected = planned?.footer_digest.as_deref()?;
+    match read_footer(&source.store, &source.path, &source.url, source.size, true).await {
+        Ok(footer) if footer.digest == expected => None,
+        Ok(footer) => Some(format!(
+            "input {} changed: footer digest {}, the plan has {expected} (same size)",
+            source.url, footer.digest
+        )),
+        Err(e) => Some(format!(
+            "input {} cannot be read as it was planned: {e}",
+            source.url
+        )),
     }
 }
 

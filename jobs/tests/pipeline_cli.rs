@@ -498,6 +498,42 @@ fn an_input_changed_after_the_plan_fails_the_build_naming_it() {
     assert!(!store.join("batches/b/manifest.json").exists());
 }
 
+/// A share index out of range for `--parts` is told in the words of the variable and the flag
+/// (exit 3), before any store is touched.
+#[test]
+fn an_out_of_range_share_index_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    for (index, told) in [
+        (
+            "3",
+            "JOB_COMPLETION_INDEX 3 is out of range for --parts 3 (0 to 2)",
+        ),
+        (
+            "x",
+            "JOB_COMPLETION_INDEX=\"x\" is not a share index (0 to 2)",
+        ),
+    ] {
+        let o = bin()
+            .args([
+                "build",
+                "--batch-id",
+                "b",
+                "--store",
+                s(&store),
+                "--parts",
+                "3",
+            ])
+            .env("JOB_COMPLETION_INDEX", index)
+            .output()
+            .unwrap();
+        let err = text(&o).1;
+        assert_eq!(o.status.code(), Some(3), "{err}");
+        assert!(err.contains(told), "{err}");
+    }
+    assert!(!store.exists());
+}
+
 #[test]
 fn help_documents_every_flag() {
     let out = ok(&["build", "--help"]);

@@ -648,9 +648,10 @@ fn exit_codes_locks_metrics_and_until() {
 }
 
 /// The Kubernetes layout (`jobs/k8s/`) simulated with local processes: a
-/// plan step, an Indexed Job of three build pods running at once (each
-/// naming its share through `JOB_COMPLETION_INDEX`), and a finalize step;
-/// the root equals a single-process run's.
+/// plan step, an Indexed Job of three build pods of which two ran (at once,
+/// each naming its share through `JOB_COMPLETION_INDEX`), and a finalize step
+/// that builds the third share and says how many segments it built and found
+/// done; the root equals a single-process run's.
 #[test]
 fn indexed_build_processes_and_finalize_give_the_single_run_root() {
     let dir = tempfile::tempdir().unwrap();
@@ -671,7 +672,7 @@ fn indexed_build_processes_and_finalize_give_the_single_run_root() {
     let job = write_job(&multi_dir, &inputs);
     ok(&proofmark(&["run", &job, "--until", "plan"], &key));
     let store = multi_dir.join("store");
-    let pods: Vec<_> = (0..3)
+    let pods: Vec<_> = (0..2)
         .map(|k| {
             let mut pod = Command::new(env!("CARGO_BIN_EXE_proofmark"));
             pod.args([
@@ -690,7 +691,23 @@ fn indexed_build_processes_and_finalize_give_the_single_run_root() {
     for pod in pods {
         ok(&pod.join().unwrap());
     }
-    let finalize = ok(&proofmark(&["run", &job], &key));
+    let plan: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(store.join("batches/t-2026-11-24/plan.json")).unwrap(),
+    )
+    .unwrap();
+    let segments = plan["segments"].as_array().unwrap().len();
+    let third = (0..segments).filter(|s| s % 3 == 2).count();
+    assert!(third > 0, "{segments} segments");
+    let out = proofmark(&["run", &job], &key);
+    let finalize = ok(&out);
+    let told = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        told.contains(&format!(
+            "build: segments {segments} ({third} built, {} already done)",
+            segments - third
+        )),
+        "{told}"
+    );
     assert!(
         line(&finalize, "batch").contains("(completed)"),
         "{finalize}"

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arrow_array::{ArrayRef, RecordBatch, StringArray};
 use parquet::arrow::ArrowWriter;
 use parquet::file::metadata::ParquetMetaDataReader;
-use proofmark_ingest::{IngestError, InputMode, Store, load_plan, make_plan};
+use proofmark_ingest::{IngestError, InputMode, PlanProgress, Store, load_plan, make_plan};
 use proofmark_merkle::SuiteId;
 use proofmark_schemas::Kind;
 use serde_json::Value;
@@ -643,9 +643,36 @@ fn a_lost_copy_is_put_back_by_the_next_plan() {
     let rt = rt();
     let first = plan(&rt).expect("plan");
     let copy = store_dir.join(&first.files[0].path);
+    // Each copy put back is told, with its source and the copy's URL.
+    let restored = std::sync::Mutex::new(Vec::new());
+    let record = |p: PlanProgress| {
+        if let PlanProgress::CopyRestored { source, copy } = p {
+            restored.lock().expect("lock").push((source, copy));
+        }
+    };
+    let replan = |rt: &tokio::runtime::Runtime| {
+        rt.block_on(make_plan(
+            &store,
+            &[path_str(&input)],
+            &opts("b", InputMode::Copy, SuiteId::Blake3),
+            &record,
+        ))
+    };
+    assert_eq!(replan(&rt).expect("replan"), first);
+    assert!(
+        restored.lock().expect("lock").is_empty(),
+        "nothing to restore"
+    );
     std::fs::remove_file(&copy).expect("remove the copy");
-    assert_eq!(plan(&rt).expect("replan"), first);
+    assert_eq!(replan(&rt).expect("replan"), first);
     assert!(copies_match_the_plan(&store_dir, &store, "b"));
+    assert_eq!(
+        *restored.lock().expect("lock"),
+        [(
+            first.files[0].source.clone(),
+            store.object_url(&first.files[0].path)
+        )]
+    );
     let bytes = std::fs::read(&copy).expect("copy");
     std::fs::write(&copy, &bytes[..bytes.len() / 2]).expect("cut");
     assert_eq!(plan(&rt).expect("replan"), first);
@@ -660,6 +687,86 @@ fn a_lost_copy_is_put_back_by_the_next_plan() {
     );
     let err = plan(&rt).expect_err("changed");
     assert!(matches!(err, IngestError::PlanFrozen { .. }), "{err}");
+}
+
+/// An input file with no rows is planned (an empty delivery is legal) and told, naming the
+/// file, so that the operator sees a delivery that may have been cut short at its source.
+#[test]
+fn an_input_without_rows_is_planned_and_told() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = write_parquet(
+        &dir.path().join("in/empty.parquet"),
+        Kind::Logistics,
+        &[],
+        10,
+    );
+    let full = write_parquet(
+        &dir.path().join("in/full.parquet"),
+        Kind::Logistics,
+        &logistics_records("f", 5),
+        10,
+    );
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let told = std::sync::Mutex::new(Vec::new());
+    let record = |p: PlanProgress| {
+        if let PlanProgress::NoRows { url } = p {
+            told.lock().expect("lock").push(url);
+        }
+    };
+    let plan = rt()
+        .block_on(make_plan(
+            &store,
+            &[path_str(&empty), path_str(&full)],
+            &opts("e", InputMode::Copy, SuiteId::Blake3),
+            &record,
+        ))
+        .expect("plan");
+    assert_eq!(plan.files.len(), 2);
+    assert_eq!(plan.total_rows, 5);
+    let told = told.into_inner().expect("lock");
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert!(told[0].ends_with("in/empty.parquet"), "{told:?}");
+}
+
+/// A rerun's cheap comparison with the frozen plan sees an input rewritten with the same size
+/// when its footer differs (here two column names swapped, every other byte as it was), and
+/// sees nothing when the inputs are as planned.
+#[test]
+fn a_same_size_input_with_another_footer_is_a_difference() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let records: Vec<Value> = (0..20)
+        .map(|i| {
+            let mut r = logistics("f", i);
+            r["carrier"] = serde_json::json!(format!("carrier-{i}"));
+            r["waybill"] = serde_json::json!(format!("WB{i}"));
+            r
+        })
+        .collect();
+    let source = write_parquet_without_arrow_schema(
+        &dir.path().join("in/records.parquet"),
+        Kind::Logistics,
+        &records,
+        10,
+    );
+    let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
+    let options = opts("same-size", InputMode::Copy, SuiteId::Blake3);
+    let inputs = [path_str(&source)];
+    let rt = rt();
+    let plan = rt
+        .block_on(make_plan(&store, &inputs, &options, &no_progress))
+        .expect("plan");
+    let same = rt.block_on(proofmark_ingest::plan_differences(&plan, &inputs, &options));
+    assert!(same.is_empty(), "{same:?}");
+    let size = std::fs::metadata(&source).expect("size").len();
+    crate::segment::swap_column_names_in_footer(&source, b"carrier", b"waybill");
+    assert_eq!(std::fs::metadata(&source).expect("size").len(), size);
+    let changed = rt.block_on(proofmark_ingest::plan_differences(&plan, &inputs, &options));
+    assert!(changed.settings.is_empty(), "{changed:?}");
+    assert_eq!(changed.inputs.len(), 1, "{changed:?}");
+    assert!(
+        changed.inputs[0].contains("footer digest") && changed.inputs[0].contains(&inputs[0]),
+        "{changed:?}"
+    );
 }
 
 /// Two plans of one batch id at once, from inputs of the same name and other contents: one

@@ -320,7 +320,7 @@ fn a_modified_copy_fails_the_digest_check() {
 
 /// Swaps the names of two columns of equal length in the footer of the Parquet file at
 /// `path`, leaving every other byte (the row groups') as it was.
-fn swap_column_names_in_footer(path: &std::path::Path, a: &[u8], b: &[u8]) {
+pub(crate) fn swap_column_names_in_footer(path: &std::path::Path, a: &[u8], b: &[u8]) {
     assert_eq!(a.len(), b.len());
     let mut bytes = std::fs::read(path).expect("read");
     let end = bytes.len() - 8;

@@ -122,6 +122,17 @@ pub fn json_logs() -> bool {
     JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// Tells the operator something worth knowing although the command goes on: `warning: ...`
+/// on stderr, or a `warn` event of [`MESSAGE_TARGET`] (carrying the batch id) with
+/// `--log-format json`. Shown with `--quiet` too.
+pub(crate) fn warn(batch_id: &str, warning: &str) {
+    if json_logs() {
+        tracing::warn!(target: MESSAGE_TARGET, batch_id, "{warning}");
+    } else {
+        errln!("warning: {warning}");
+    }
+}
+
 /// Installs the tracing subscriber chosen by the global options. Without `RUST_LOG` the
 /// level is `warn`, and in JSON mode also `info` for [`MESSAGE_TARGET`] (the lines a text
 /// run prints). Colours only on a terminal.

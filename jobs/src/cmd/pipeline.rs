@@ -278,6 +278,7 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
     let cleaned = std::sync::Mutex::new(proofmark_ingest::Removed::default());
     // A plan is made once: a rerun checks the inputs against it and changes nothing.
     let planned_before = std::sync::atomic::AtomicBool::new(false);
+    let restored = std::sync::atomic::AtomicU64::new(0);
     let progress = |p: PlanProgress| match p {
         PlanProgress::Resolved { total_bytes, .. } => pb.set_length(total_bytes),
         PlanProgress::Digested { bytes, .. } => pb.inc(bytes),
@@ -286,6 +287,12 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
             if let Ok(mut c) = cleaned.lock() {
                 *c = removed;
             }
+        }
+        PlanProgress::NoRows { url } => pb.suspend(|| {
+            super::warn(&args.batch_id, &no_rows_warning(&url));
+        }),
+        PlanProgress::CopyRestored { .. } => {
+            restored.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         _ => {}
     };
@@ -297,18 +304,33 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
     print_cleanup(global, cleaned);
     print_plan(
         &plan,
-        planned_before.into_inner(),
+        planned_before.into_inner().then(|| restored.into_inner()),
         started.elapsed().as_secs_f64(),
     );
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_plan(plan: &Plan, planned_before: bool, secs: f64) {
+/// The warning for an input file with no rows, which the plan takes.
+pub(crate) fn no_rows_warning(url: &str) -> String {
+    format!(
+        "input file {url} holds no rows: planned as it is (an empty delivery is legal; check \
+         that its source delivered it whole)"
+    )
+}
+
+/// Prints the plan; `restored` is `Some` (the input copies put back) when the batch was
+/// planned before.
+fn print_plan(plan: &Plan, restored: Option<u64>, secs: f64) {
     let o = &mut String::new();
-    if planned_before {
+    if let Some(restored) = restored {
+        let changed = match restored {
+            0 => "nothing changed".to_owned(),
+            1 => "1 input copy that was gone or cut short copied again".to_owned(),
+            n => format!("{n} input copies that were gone or cut short copied again"),
+        };
         say!(
             o,
-            "batch      {}  (planned earlier, {}: the inputs match the frozen plan; nothing changed)",
+            "batch      {}  (planned earlier, {}: the inputs match the frozen plan; {changed})",
             plan.batch_id,
             plan.created_at
         );
@@ -381,19 +403,28 @@ fn resolve_part(args: &BuildArgs) -> anyhow::Result<Option<Part>> {
             "the share to build",
         ))
     };
-    let Ok(raw) = std::env::var(COMPLETION_INDEX_ENV) else {
-        return Err(input(format!(
+    let raw = std::env::var(COMPLETION_INDEX_ENV).ok();
+    share_of(raw.as_deref(), n).map(Some).map_err(input)
+}
+
+/// The share named by `JOB_COMPLETION_INDEX` (`raw`, unset when `None`) of `--parts n`, or
+/// why there is none, in the words of the variable and the flag.
+fn share_of(raw: Option<&str>, n: u32) -> Result<Part, String> {
+    let Some(raw) = raw else {
+        return Err(format!(
             "--parts {n} needs {COMPLETION_INDEX_ENV} (the 0-based share index), which is not \
              set"
-        )));
+        ));
     };
+    let last = n.saturating_sub(1);
     let Ok(k) = raw.trim().parse::<u32>() else {
-        return Err(input(format!(
-            "{COMPLETION_INDEX_ENV}={raw:?} is not a share index (0 to {})",
-            n - 1
-        )));
+        return Err(format!(
+            "{COMPLETION_INDEX_ENV}={raw:?} is not a share index (0 to {last})"
+        ));
     };
-    Ok(Some(Part::try_new(k, n)?))
+    Part::try_new(k, n).map_err(|_| {
+        format!("{COMPLETION_INDEX_ENV} {k} is out of range for --parts {n} (0 to {last})")
+    })
 }
 
 /// Runs `proofmark build`.
@@ -432,21 +463,7 @@ fn print_build(what: &str, r: &BuildReport, secs: f64) {
         return;
     }
     say!(o, "built      {what}");
-    say!(
-        o,
-        "segments   {} ({} built, {} already done{})",
-        r.segments_in_part,
-        r.segments_built,
-        r.segments_skipped,
-        if r.segments_repaired > 0 {
-            format!(
-                ", {} rebuilt after failing their checks",
-                r.segments_repaired
-            )
-        } else {
-            String::new()
-        }
-    );
+    say!(o, "segments   {}", segment_counts(r));
     print_kinds(o, &r.by_kind);
     print_reasons(o, &r.reasons);
     say!(o, "seconds    {secs:.2}");
@@ -461,6 +478,23 @@ fn print_build(what: &str, r: &BuildReport, secs: f64) {
         say!(o, "records/s  {}", per_sec(r.rows.read, secs));
     }
     emit(o);
+}
+
+/// The segments a build found and built, as `41 (30 built, 11 already done)`, with those
+/// rebuilt after failing their checks when there were some.
+pub(crate) fn segment_counts(r: &BuildReport) -> String {
+    let repaired = if r.segments_repaired > 0 {
+        format!(
+            ", {} rebuilt after failing their checks",
+            r.segments_repaired
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "{} ({} built, {} already done{repaired})",
+        r.segments_in_part, r.segments_built, r.segments_skipped
+    )
 }
 
 /// Runs `proofmark commit`.
@@ -556,6 +590,22 @@ fn print_commit(r: &CommitReport, secs: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_share_index_is_told_in_the_words_of_the_variable() {
+        assert_eq!(share_of(Some("2"), 3), Ok(Part { k: 2, n: 3 }));
+        assert_eq!(share_of(Some(" 0 "), 1), Ok(Part { k: 0, n: 1 }));
+        assert_eq!(
+            share_of(Some("3"), 3),
+            Err("JOB_COMPLETION_INDEX 3 is out of range for --parts 3 (0 to 2)".to_owned())
+        );
+        assert_eq!(
+            share_of(Some("x"), 3),
+            Err("JOB_COMPLETION_INDEX=\"x\" is not a share index (0 to 2)".to_owned())
+        );
+        let unset = share_of(None, 3).expect_err("unset is an error");
+        assert!(unset.contains("JOB_COMPLETION_INDEX"), "{unset}");
+    }
 
     #[test]
     fn sizes_parse() {

@@ -1130,17 +1130,29 @@ async fn run_stages(
         ));
         let pb = bar(global, 0, "bytes");
         pb.set_message("plan");
+        let empty_inputs = std::sync::Mutex::new(Vec::new());
         let progress = |p: proofmark_ingest::PlanProgress| match p {
             proofmark_ingest::PlanProgress::Resolved { total_bytes, .. } => {
                 pb.set_length(total_bytes)
             }
             proofmark_ingest::PlanProgress::Digested { bytes, .. } => pb.inc(bytes),
+            proofmark_ingest::PlanProgress::NoRows { url } => {
+                if let Ok(mut empty) = empty_inputs.lock() {
+                    empty.push(url);
+                }
+            }
             _ => {}
         };
         let plan = make_plan(store, &job.inputs, &opts, &progress)
             .await
             .context("plan stage")?;
         pb.finish_and_clear();
+        // Inputs with no rows are planned (an empty delivery is legal), and told.
+        for url in empty_inputs.into_inner().unwrap_or_default() {
+            let warning = super::pipeline::no_rows_warning(&url);
+            super::warn(batch_id, &warning);
+            warnings.push(warning);
+        }
         let s = record_stage(store, batch_id, "plan", t, serde_json::json!({"files": plan.files.len(), "segments": plan.segments.len(), "rows": plan.total_rows})).await?;
         stage_seconds.push(StageTime {
             stage: "plan",
@@ -1168,6 +1180,10 @@ async fn run_stages(
             .await
             .context("build stage")?;
         pb.finish_and_clear();
+        say(&format!(
+            "build: segments {}",
+            super::pipeline::segment_counts(&report)
+        ));
         let s = record_stage(store, batch_id, "build", t, serde_json::json!({"segments_built": report.segments_built, "segments_skipped": report.segments_skipped})).await?;
         stage_seconds.push(StageTime {
             stage: "build",
