@@ -607,7 +607,7 @@ async fn locked_run(
     }
     let outcome = tokio::select! {
         r = run_stages(job, store, batch_id, date, args.until, global) => r,
-        sig = shutdown_signal() => Err(anyhow::anyhow!(
+        sig = super::shutdown_signal() => Err(anyhow::anyhow!(
             "interrupted by {sig}: the batch's finished work is kept; rerun to resume"
         )),
     };
@@ -615,34 +615,6 @@ async fn locked_run(
     let summary = outcome?;
     released.with_context(|| format!("cannot release the lock of batch {batch_id}"))?;
     Ok(summary)
-}
-
-/// Resolves on SIGINT or SIGTERM, naming the signal.
-async fn shutdown_signal() -> &'static str {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => tokio::select! {
-                _ = ctrl_c => "SIGINT",
-                _ = term.recv() => "SIGTERM",
-            },
-            Err(_) => {
-                ctrl_c.await;
-                "SIGINT"
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        ctrl_c.await;
-        "SIGINT"
-    }
 }
 
 /// The rows read (all rejected) and the rejections by reason of a run that failed because

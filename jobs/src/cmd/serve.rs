@@ -332,7 +332,8 @@ async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let server =
         proofmark_verifier::api::server::serve(listener, router, server_limits, async move {
-            shutdown_signal().await;
+            let signal = super::shutdown_signal().await;
+            tracing::info!(signal, "shutting down");
             let _ = stop_tx.send(true);
         });
     let grace = Duration::from_secs(args.shutdown_timeout_secs);
@@ -681,29 +682,4 @@ fn fit_open_files(max_connections: usize, quiet: bool) -> usize {
         );
     }
     room
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down");
 }
