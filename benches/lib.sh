@@ -111,3 +111,47 @@ out.update({k: p.get(k) or 0 for k in ("p50", "p90", "p99", "p99.9")})
 json.dump(out, open(f"{name}.json", "w"))
 EOF
 }
+
+# What runs in the background and must stop with the script: the current child
+# (started by child_run: a pipeline step or the load generator) and the server
+# (the script sets `server` to its pid).
+child=""
+server=""
+exit_hook=""
+
+# stop_children: stops (SIGTERM) the child and the server and waits for them.
+stop_children() {
+    local p
+    for p in $child $server; do kill "$p" 2>/dev/null || true; done
+    for p in $child $server; do wait "$p" 2>/dev/null || true; done
+    child=""
+    server=""
+}
+
+# child_run COMMAND...: runs COMMAND in the background and waits for it, so that a
+# signal stops the script at once (and the EXIT trap stops COMMAND). Its status is
+# COMMAND's; redirections of the call apply to COMMAND.
+child_run() {
+    "$@" &
+    child=$!
+    local rc=0
+    wait "$child" || rc=$?
+    child=""
+    return "$rc"
+}
+
+# trap_signals [HOOK]: from now on, SIGINT and SIGTERM end the script (exit 130 or
+# 143, naming the signal) and at exit the child and the server are stopped first,
+# then the function HOOK (if given) runs: what it removes is no longer in use.
+trap_signals() {
+    exit_hook=${1:-}
+    trap on_exit_stop EXIT
+    trap 'echo "interrupted (SIGINT)" >&2; exit 130' INT
+    trap 'echo "interrupted (SIGTERM)" >&2; exit 143' TERM
+}
+
+# on_exit_stop: the EXIT trap of trap_signals.
+on_exit_stop() {
+    stop_children
+    if [ -n "$exit_hook" ]; then "$exit_hook"; fi
+}

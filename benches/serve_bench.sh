@@ -23,8 +23,11 @@
 #                         CARGO_TARGET_DIR, else ./target)
 #   PROOFMARK_BENCH_DIR   the work folder, kept, so that a second run reuses its
 #                         dataset, store and index (a reused dataset keeps its item
-#                         count: the run says so when ITEMS differs). Default: a
-#                         new temporary folder (under TMPDIR), removed at exit
+#                         count: the run says so when ITEMS differs; remove the
+#                         folder to generate another). A store and index that were
+#                         not published from the folder's dataset (published.txt)
+#                         are refused. Default: a new temporary folder (under
+#                         TMPDIR), removed at exit
 #   PROOFMARK_BENCH_PORT  the port on 127.0.0.1 (default: a free one chosen at
 #                         start); a port something already listens on is an error
 #   PROOFMARK_SERVE_ARGS  more options for `proofmark serve`, split on spaces
@@ -81,40 +84,15 @@ else
     port=$(free_port)
 fi
 
-# What runs in the background and must stop with the script: the current child
-# (pipeline step or load generator) and the server.
-child=""
-server=""
 work=""
 keep_work=1
-stop_children() {
-    local p
-    for p in $child $server; do kill "$p" 2>/dev/null || true; done
-    for p in $child $server; do wait "$p" 2>/dev/null || true; done
-    child=""
-    server=""
-}
-on_exit() {
-    stop_children
+remove_work() {
     if [ "$keep_work" = 0 ] && [ -n "$work" ]; then
         cd /
         rm -rf "$work"
     fi
 }
-trap on_exit EXIT
-trap 'echo "interrupted (SIGINT)" >&2; exit 130' INT
-trap 'echo "interrupted (SIGTERM)" >&2; exit 143' TERM
-
-# child_run COMMAND...: runs COMMAND in the background and waits for it, so that a signal
-# stops the script at once (and the trap stops COMMAND).
-child_run() {
-    "$@" &
-    child=$!
-    local rc=0
-    wait "$child" || rc=$?
-    child=""
-    return "$rc"
-}
+trap_signals remove_work
 
 if [ -n "${PROOFMARK_BENCH_DIR:-}" ]; then
     work=$PROOFMARK_BENCH_DIR
@@ -128,15 +106,32 @@ fi
 cd "$work"
 export PROOFMARK_LEDGER_KEY="$work/ledger.key"
 
+# A kept folder is reused: its dataset, and its store and index when they were
+# published from that dataset (published.txt, written after the publish, holds
+# the dataset's item count and the digest of its dataset.json).
+dataset_stamp() {
+    python3 -c 'import hashlib, json, sys; b = open("data/dataset.json", "rb").read(); print(json.loads(b)["items"], hashlib.sha256(b).hexdigest())'
+}
 if [ ! -f data/dataset.json ]; then
+    if [ -e data ] || [ -e store ] || [ -e index ]; then
+        echo "error: $work has no finished dataset (data/dataset.json) but holds data, store or index (a run that was interrupted?): remove $work, or its data, store and index, and run again" >&2
+        exit 2
+    fi
     started=$(date +%s.%N)
     child_run "$bin" -q datasets generate --items "$items" --seed 7 --out data
     python3 -c 'import sys; print(f"generate: {float(sys.argv[2]) - float(sys.argv[1]):.1f} s")' "$started" "$(date +%s.%N)"
 else
     have=$(python3 -c 'import json; print(json.load(open("data/dataset.json"))["items"])')
     if [ "$have" != "$items" ]; then
-        echo "note: the work folder's dataset has $have items, not the $items asked: measuring $have (remove $work/data to generate $items)" >&2
+        echo "note: the work folder's dataset has $have items, not the $items asked: measuring $have (remove $work, or its data, store and index, to generate $items)" >&2
         items=$have
+    fi
+fi
+stamp=$(dataset_stamp)
+if [ -e store ] || [ -e index ]; then
+    if [ "$(cat published.txt 2>/dev/null)" != "$stamp" ]; then
+        echo "error: the store and index in $work were not published from its dataset (no published.txt, or one of another dataset: a run that was interrupted, or a dataset replaced by hand): remove $work, or its data, store and index, and run again" >&2
+        exit 2
     fi
 fi
 cat > job.toml <<'EOF'
@@ -151,6 +146,7 @@ origin = "bench.local/ledger"
 EOF
 child_run "$bin" -q run job.toml
 child_run "$bin" publish --batch-id bench-2026-11-24 --store store --index index
+echo "$stamp" > published.txt
 
 # Random known codes (the dataset's PIN file lists every item's code).
 tail -n +2 data/secrets/pins.csv | cut -d, -f1 | shuf -n 100000 \

@@ -25,7 +25,8 @@
 #                         start); a port something already listens on is an error
 #
 # Needs oha, python3 and curl. Each run's server log is
-# serve-cold-<UTC time>.log in WORK.
+# serve-cold-<UTC time>.log in WORK; its other files there (urls-cold.txt,
+# cold-N.*) are removed at exit.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -68,17 +69,14 @@ else
     port=$(free_port)
 fi
 cd "$work"
+work=$PWD
 
-child=""
-server=""
-on_exit() {
-    local p
-    for p in $child $server; do kill "$p" 2>/dev/null || true; done
-    for p in $child $server; do wait "$p" 2>/dev/null || true; done
+# What this run writes in WORK besides its log: removed at exit.
+second=0
+remove_scratch() {
+    rm -f "$work/urls-cold.txt" "$work/cold-$second.oha.json" "$work/cold-$second.json"
 }
-trap on_exit EXIT
-trap 'echo "interrupted (SIGINT)" >&2; exit 130' INT
-trap 'echo "interrupted (SIGTERM)" >&2; exit 143' TERM
+trap_signals remove_scratch
 
 python3 - index store <<'EOF'
 import os, sys
@@ -103,10 +101,8 @@ printf 'code lookups (2xx answers) a second, second by second:'
 failed=0
 requests=0
 for s in $(seq "$seconds"); do
-    oha --no-tui -z 1s -c "$conns" --output-format json --urls-from-file urls-cold.txt > "cold-$s.oha.json" &
-    child=$!
-    wait "$child"
-    child=""
+    second=$s
+    child_run oha --no-tui -z 1s -c "$conns" --output-format json --urls-from-file urls-cold.txt > "cold-$s.oha.json"
     oha_figures "cold-$s"
     read -r ok_rps n bad < <(python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); print(round(r["ok_rps"]), r["requests"], r["failed"])' "cold-$s.json")
     printf ' %s' "$ok_rps"
@@ -116,9 +112,7 @@ for s in $(seq "$seconds"); do
     kill -0 "$server" 2>/dev/null || { echo; tail -n 20 "$log" >&2; fail "the server exited in second $s (its log: $PWD/$log)"; }
 done
 echo
-kill "$server"
-wait "$server" 2>/dev/null || true
-server=""
+stop_children
 grep -h "into memory" "$log" || true
 if [ "$failed" -gt 0 ]; then
     fail "$failed of $requests requests failed or got a status other than 2xx"

@@ -14,7 +14,8 @@
 # or got a status other than 2xx makes the run fail (exit 1) after the figures.
 #
 # Needs oha, python3 and curl; writes its oha output under TMPDIR (default /tmp)
-# and removes it.
+# and removes it. SIGINT or SIGTERM stops oha and the run (exit 130 or 143); the
+# server is not this script's and keeps running.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh source-path=SCRIPTDIR
@@ -53,11 +54,12 @@ case "$status" in
 esac
 
 out=$(mktemp "${TMPDIR:-/tmp}/server_cpu.XXXXXX")
-trap 'rm -f "$out" "$out.oha.json" "$out.json"' EXIT
+remove_out() { rm -f "$out" "$out.oha.json" "$out.json"; }
+trap_signals remove_out
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 before=$(cpu)
-oha --no-tui -n "$n" -c "$conns" "${target[@]}" --output-format json > "$out.oha.json"
+child_run oha --no-tui -n "$n" -c "$conns" "${target[@]}" --output-format json > "$out.oha.json"
 after=$(cpu) || fail "process $pid exited during the run"
 oha_figures "$out"
 python3 - "$out.json" "$before" "$after" "$ticks" "$n" <<'PY'
