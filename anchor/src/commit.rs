@@ -404,7 +404,7 @@ pub async fn commit_batch(
             first_leaf += summary.leaf_count;
         }
         let root = with_suite!(suite, S => batch_root::<S>(&roots)?);
-        Ok::<_, AnchorError>((
+        Ok::<_, AnchorError>(Checked {
             files,
             totals,
             segments,
@@ -412,12 +412,12 @@ pub async fn commit_batch(
             rejects_out,
             rejects_digest,
             reasons,
-            checked.len(),
+            count: checked.len(),
             rows_done,
-        ))
+        })
     }
     .await;
-    let (
+    let Checked {
         files,
         totals,
         segments,
@@ -425,9 +425,9 @@ pub async fn commit_batch(
         rejects_out,
         rejects_digest,
         reasons,
-        checked_len,
+        count: checked_len,
         rows_done,
-    ) = match checks {
+    } = match checks {
         Ok(done) => done,
         Err(e) => {
             cancel.0.store(true, Ordering::Relaxed);
@@ -676,6 +676,20 @@ async fn move_head(
         .await
         .map_err(|e| AnchorError::store(layout::HEAD_PATH, e))?;
     Ok(HeadUpdate::Moved)
+}
+
+/// What the segment checks of [`commit_batch`] (steps 2 to 4) give the rest of the commit.
+struct Checked {
+    files: Vec<ManifestFile>,
+    totals: Totals,
+    segments: Vec<ManifestSegment>,
+    root: Hash,
+    rejects_out: OutputFile,
+    rejects_digest: String,
+    reasons: BTreeMap<String, u64>,
+    /// Segments checked.
+    count: usize,
+    rows_done: u64,
 }
 
 /// Whether the chain of `previous` links back from `head` reaches `target`.

@@ -118,28 +118,12 @@ fn job(dir: &Path, store: &str, inputs: &str) -> String {
 
 #[test]
 fn a_job_reads_and_writes_s3_and_matches_the_local_root() {
-    let s3 = S3Server::start();
-    s3.create_bucket("landing");
-    s3.create_bucket("batches");
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("ledger.key");
-    let data = dir.path().join("data");
-    ok(&proofmark(
-        &[
-            "datasets",
-            "generate",
-            "--items",
-            "500",
-            "--seed",
-            "4",
-            "--bad-rate",
-            "0.02",
-            "--out",
-            data.to_str().unwrap(),
-        ],
+    let (s3, dir, key) = started();
+    let data = generate(
+        dir.path(),
         &key,
-        None,
-    ));
+        &["--items", "500", "--seed", "4", "--bad-rate", "0.02"],
+    );
 
     // Upload the records, keeping their layout.
     let records = data.join("records");
@@ -250,28 +234,12 @@ fn a_job_reads_and_writes_s3_and_matches_the_local_root() {
 /// to repair it; `proofmark build` then does, and the commit succeeds.
 #[test]
 fn a_damaged_segment_in_s3_fails_the_commit_cleanly_and_build_repairs_it() {
-    let s3 = S3Server::start();
-    s3.create_bucket("landing");
-    s3.create_bucket("batches");
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("ledger.key");
-    let data = dir.path().join("data");
-    ok(&proofmark(
-        &[
-            "datasets",
-            "generate",
-            "--items",
-            "3000",
-            "--seed",
-            "5",
-            "--rows-per-group",
-            "1024",
-            "--out",
-            data.to_str().unwrap(),
-        ],
+    let (s3, dir, key) = started();
+    let data = generate(
+        dir.path(),
         &key,
-        None,
-    ));
+        &["--items", "3000", "--seed", "5", "--rows-per-group", "1024"],
+    );
     let rt = tokio::runtime::Runtime::new().unwrap();
     upload_records(&rt, &s3, &data.join("records"));
     let store = "s3://batches/prod";
@@ -327,6 +295,26 @@ fn a_damaged_segment_in_s3_fails_the_commit_cleanly_and_build_repairs_it() {
     assert!(rebuilt.contains("1 rebuilt"), "{rebuilt}");
     let committed = ok(&proofmark(&commit, &key, Some(&s3)));
     assert!(committed.contains("root"), "{committed}");
+}
+
+/// A moto server with the buckets `landing` and `batches`, a temporary folder and the path
+/// of a ledger key in it.
+fn started() -> (S3Server, tempfile::TempDir, PathBuf) {
+    let s3 = S3Server::start();
+    s3.create_bucket("landing");
+    s3.create_bucket("batches");
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    (s3, dir, key)
+}
+
+/// `datasets generate` with `args` into `dir/data`, which it returns.
+fn generate(dir: &Path, key: &Path, args: &[&str]) -> PathBuf {
+    let data = dir.join("data");
+    let mut all = vec!["datasets", "generate", "--out", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    ok(&proofmark(&all, key, None));
+    data
 }
 
 /// Uploads every file under `records` to `s3://landing/records/...` through
