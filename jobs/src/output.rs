@@ -6,6 +6,29 @@ use std::fs::File;
 use std::io::{BufWriter, Write as _};
 use std::path::Path;
 
+/// The folder `path` goes into (`.` for a bare file name).
+pub fn parent_folder(path: &Path) -> &Path {
+    path.parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// Checks, before any work, that the folder the output `path` (given with `flag`) goes into
+/// exists: a mistyped folder is told now, naming the path given, not made (where no reader
+/// would look) or found missing after the work. The error is unclassified: callers give it
+/// their exit class.
+pub fn check_output_folder(flag: &str, path: &Path) -> anyhow::Result<()> {
+    let dir = parent_folder(path);
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Whether `path` names a device or a pipe (under `/dev` or `/proc`, or an existing file
 /// that is not a regular one), which [`write_atomically_with`] writes straight into, rather
 /// than a file it replaces whole.

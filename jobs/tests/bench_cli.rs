@@ -43,6 +43,7 @@ fn arguments_are_checked_before_any_work() {
     std::fs::create_dir(&tmp).unwrap();
     let missing = dir.path().join("missing");
     let json_in_missing = missing.join("out.json");
+    let dir_in_missing = missing.join("data");
     for args in [
         vec!["bench", "pipeline", "--records", "0"],
         vec!["bench", "pipeline", "--bad-rate", "1.5"],
@@ -54,6 +55,12 @@ fn arguments_are_checked_before_any_work() {
             "pipeline",
             "--json",
             json_in_missing.to_str().unwrap(),
+        ],
+        vec![
+            "bench",
+            "pipeline",
+            "--dir",
+            dir_in_missing.to_str().unwrap(),
         ],
     ] {
         let out = run(&args, &tmp);
@@ -236,6 +243,82 @@ fn an_interrupted_run_removes_its_store_and_the_dataset_it_was_making() {
                 "{signal} {keep}: work dir"
             );
             assert!(!data.exists(), "{signal} {keep}: the partial dataset stays");
+            // The dataset was generated beside --dir: nothing of it is left there either.
+            assert_eq!(names(dir.path()), ["tmp", "work"], "{signal} {keep}");
         }
+    }
+}
+
+/// Runs `args` until its stderr shows a line starting with `mark`, sends `signal`, and
+/// returns the exit code and every stderr line.
+fn interrupt_at(args: &[&str], tmp: &Path, mark: &str, signal: &str) -> (Option<i32>, Vec<String>) {
+    let mut child = bench(args, tmp)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let found = line.starts_with(mark);
+        seen.push(line);
+        if found {
+            break;
+        }
+    }
+    assert!(
+        seen.last().is_some_and(|l| l.starts_with(mark)),
+        "no {mark:?}: {seen:?}"
+    );
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    seen.extend(lines.map(Result::unwrap));
+    (child.wait().unwrap().code(), seen)
+}
+
+#[test]
+fn a_run_interrupted_in_the_pipeline_stage_removes_its_store_and_keeps_the_dataset() {
+    let dir = tempfile::tempdir().unwrap();
+    let tmp = dir.path().join("tmp");
+    let work = dir.path().join("work");
+    let data = dir.path().join("data");
+    std::fs::create_dir(&tmp).unwrap();
+    std::fs::create_dir(&work).unwrap();
+    common::ok(&run(
+        &[
+            "datasets",
+            "generate",
+            "--items",
+            "40000",
+            "--out",
+            data.to_str().unwrap(),
+        ],
+        &tmp,
+    ));
+    let before = names(&data);
+    for signal in ["-TERM", "-INT"] {
+        let args = [
+            "bench",
+            "pipeline",
+            "--dir",
+            data.to_str().unwrap(),
+            "--work-dir",
+            work.to_str().unwrap(),
+        ];
+        let (code, seen) = interrupt_at(&args, &tmp, "running stage pipeline", signal);
+        assert_eq!(code, Some(2), "{signal}: {seen:?}");
+        assert!(
+            seen.iter()
+                .any(|l| l.contains("interrupted by SIG") && l.contains("pipeline stage")),
+            "{signal}: {seen:?}"
+        );
+        assert_eq!(names(&work), Vec::<String>::new(), "{signal}: work dir");
+        assert_eq!(names(&tmp), Vec::<String>::new(), "{signal}: TMPDIR");
+        assert_eq!(names(&data), before, "{signal}: the dataset");
+        assert!(data.join("dataset.json").is_file());
     }
 }

@@ -382,22 +382,9 @@ fn print_batch_summary(a: &BatchAudit) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Checks, before any work, that the folder an output file goes into exists: a mistyped
-/// folder is told now, naming the path given, not after the whole audit (and not by the
-/// temporary file the output is written through).
+/// Checks, before any work, that `--output`'s folder exists (an input error).
 fn check_output_folder(path: &std::path::Path) -> anyhow::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    if !dir.is_dir() {
-        return Err(exit::input_error(anyhow::anyhow!(
-            "--output {}: the folder {} does not exist",
-            path.display(),
-            dir.display()
-        )));
-    }
-    Ok(())
+    crate::output::check_output_folder("--output", path).map_err(exit::input_error)
 }
 
 /// Codes fetched (or reports read) and then verified together (decision

@@ -11,9 +11,12 @@
 //! together with what the run was measured on (version, host, dataset).
 //!
 //! The dataset is generated in a child process too, so that SIGINT or SIGTERM
-//! only ever meets a child: the child is killed and the temporary store, a
-//! temporary dataset, and a dataset this run was generating into `--dir` are
-//! removed before the command ends (a finished `--dir` dataset is kept).
+//! only ever meets a child: the child is killed and the temporary store and the
+//! temporary dataset folder are removed before the command ends. A `--dir`
+//! dataset is generated in a temporary folder beside `--dir` (same parent) and
+//! renamed to `--dir` when finished, so an interrupted or failed generation
+//! removes only its own folder and never touches what `--dir` holds (or what
+//! another run generates there).
 
 mod stage;
 
@@ -31,7 +34,7 @@ pub use stage::{StageArgs, StageFigures};
 
 use super::GlobalArgs;
 use super::pipeline::InputModeArg;
-use crate::exit;
+use crate::{exit, output};
 
 /// Benchmarks.
 #[derive(Debug, clap::Subcommand)]
@@ -56,16 +59,18 @@ const DEFAULT_SEED: u64 = 1;
 #[command(after_help = "\
 With --dir DIR holding a dataset (DIR/dataset.json), that dataset is measured, and a \
 --records, --bad-rate or --seed that would have generated another one is refused (exit 3). \
-SIGINT or SIGTERM stops the run (exit 2) and removes what it made: the temporary store, a \
-temporary dataset, and a dataset it was still generating into DIR. benches/README.md \
-documents every field of --json.")]
+A dataset for DIR is generated in a temporary folder beside it and renamed to DIR when \
+finished. SIGINT or SIGTERM stops the run (exit 2) and removes what it made: the temporary \
+store and the temporary dataset folder; a second signal while it removes them is ignored. \
+benches/README.md documents every field of --json.")]
 pub struct PipelineArgs {
     /// Records to generate, at least 1 (about N/5 items: each item yields about five
     /// records) [default: 1000000].
     #[arg(long, value_name = "N", value_parser = parse_records)]
     pub records: Option<u64>,
     /// Dataset folder: reused if it holds a dataset (`dataset.json`), else generated there
-    /// (created if missing) and kept [default: a temporary folder, deleted afterwards].
+    /// and kept (missing or empty; its parent folder must exist) [default: a temporary
+    /// folder, deleted afterwards].
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Write the figures to this file as JSON (its folder must exist).
@@ -247,13 +252,6 @@ pub fn run(cmd: BenchCommand, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The folder `path` goes into (`.` for a bare file name).
-fn parent_folder(path: &Path) -> &Path {
-    path.parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-}
-
 /// Checks the arguments that name places, before any work: a mistyped folder is told now,
 /// not after the dataset is generated.
 fn check_places(args: &PipelineArgs) -> anyhow::Result<()> {
@@ -266,23 +264,17 @@ fn check_places(args: &PipelineArgs) -> anyhow::Result<()> {
         )));
     }
     if let Some(out) = &args.json {
-        let dir = parent_folder(out);
-        if !dir.is_dir() {
+        output::check_output_folder("--json", out).map_err(exit::input_error)?;
+    }
+    if let Some(dir) = &args.dir {
+        if !dir.exists() {
+            output::check_output_folder("--dir", dir).map_err(exit::input_error)?;
+        } else if !dir.is_dir() {
             return Err(exit::input_error(anyhow::anyhow!(
-                "--json {}: the folder {} does not exist",
-                out.display(),
+                "--dir {}: not a folder",
                 dir.display()
             )));
         }
-    }
-    if let Some(dir) = &args.dir
-        && dir.exists()
-        && !dir.is_dir()
-    {
-        return Err(exit::input_error(anyhow::anyhow!(
-            "--dir {}: not a folder",
-            dir.display()
-        )));
     }
     Ok(())
 }
@@ -445,44 +437,6 @@ fn child_command(global: &GlobalArgs) -> anyhow::Result<Command> {
     Ok(cmd)
 }
 
-/// What a dataset generation writes in its folder besides `dataset.json`.
-const DATASET_FOLDERS: [&str; 3] = ["records", "truth", "secrets"];
-const DATASET_FILES: [&str; 2] = [proofmark_datasets::DESCRIPTION_PATH, "orgs.csv"];
-
-/// Whether `dir` holds part of a dataset (checked when it has no `dataset.json`).
-fn holds_dataset_parts(dir: &Path) -> bool {
-    DATASET_FOLDERS
-        .iter()
-        .chain(DATASET_FILES.iter())
-        .any(|name| dir.join(name).exists())
-}
-
-/// Removes, unless disarmed, what a dataset generation in a `--dir` folder wrote: the
-/// dataset was not finished, so nothing of it is the user's to keep (the folder held no
-/// part of a dataset before: checked first).
-struct PartialDataset {
-    dir: PathBuf,
-    created_dir: bool,
-    armed: bool,
-}
-
-impl Drop for PartialDataset {
-    fn drop(&mut self) {
-        if !self.armed {
-            return;
-        }
-        for name in DATASET_FOLDERS {
-            let _ = std::fs::remove_dir_all(self.dir.join(name));
-        }
-        for name in DATASET_FILES {
-            let _ = std::fs::remove_file(self.dir.join(name));
-        }
-        if self.created_dir {
-            let _ = std::fs::remove_dir(&self.dir);
-        }
-    }
-}
-
 /// Generates the dataset of `opts` in a child process (`datasets generate`).
 fn generate_dataset(global: &GlobalArgs, opts: &GenerateOptions) -> anyhow::Result<DatasetSummary> {
     errln!(
@@ -509,6 +463,14 @@ fn generate_dataset(global: &GlobalArgs, opts: &GenerateOptions) -> anyhow::Resu
         started.elapsed().as_secs_f64()
     );
     Ok(summary)
+}
+
+/// Whether the folder `dir` has no entries.
+fn is_empty_dir(dir: &Path) -> anyhow::Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .next()
+        .is_none())
 }
 
 fn read_summary(dir: &Path) -> anyhow::Result<DatasetSummary> {
@@ -560,28 +522,49 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         );
         s
     } else {
-        if kept && holds_dataset_parts(&dir) {
+        if kept && dir.exists() && !is_empty_dir(&dir)? {
             return Err(exit::input_error(anyhow::anyhow!(
-                "--dir {}: holds part of a dataset but no {} (a generation that did not \
-                 finish?): remove it or give another --dir",
+                "--dir {}: holds files but no {} (a dataset that did not finish?): remove it \
+                 or give another --dir",
                 dir.display(),
                 proofmark_datasets::DESCRIPTION_PATH
             )));
         }
+        // A kept dataset is generated beside `--dir` and renamed to it when finished; the
+        // temporary folder (and only it) goes when the generation fails or is interrupted.
+        let beside = if kept {
+            let t = tempfile::Builder::new()
+                .prefix(".proofmark-bench-data-")
+                .tempdir_in(output::parent_folder(&dir))
+                .with_context(|| format!("creating a temporary folder beside {}", dir.display()))?;
+            Some(t)
+        } else {
+            None
+        };
+        let out = beside
+            .as_ref()
+            .map_or_else(|| dir.clone(), |t| t.path().to_owned());
         let opts = generate_options(
             args.records.unwrap_or(DEFAULT_RECORDS),
             args.bad_rate.unwrap_or(DEFAULT_BAD_RATE),
             args.seed.unwrap_or(DEFAULT_SEED),
-            &dir,
+            &out,
         )
         .map_err(exit::input_error)?;
-        let mut partial = PartialDataset {
-            dir: dir.clone(),
-            created_dir: kept && !dir.exists(),
-            armed: kept,
-        };
         let s = generate_dataset(global, &opts)?;
-        partial.armed = false;
+        if let Some(t) = beside {
+            // On failure `t` is dropped: the generated folder is removed.
+            std::fs::rename(t.path(), &dir).with_context(|| {
+                format!(
+                    "moving the generated dataset from {} to {} (did another run make {} \
+                     meanwhile?)",
+                    out.display(),
+                    dir.display(),
+                    dir.display()
+                )
+            })?;
+            let _ = t.keep();
+        }
         s
     };
 

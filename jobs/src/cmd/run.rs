@@ -415,20 +415,11 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         ("--metrics-file", &args.metrics_file),
         ("--summary-json", &args.summary_json),
     ] {
-        if let Some(path) = path {
-            let dir = path
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            if !dir.is_dir() {
-                let e = anyhow::anyhow!(
-                    "{flag} {}: the folder {} does not exist",
-                    path.display(),
-                    dir.display()
-                )
-                .context(Classified(ExitClass::Input, "a report file's folder"));
-                return Err(fail_early(e, Some(&job.name), Some(&batch_id)));
-            }
+        if let Some(path) = path
+            && let Err(e) = crate::output::check_output_folder(flag, path)
+        {
+            let e = e.context(Classified(ExitClass::Input, "a report file's folder"));
+            return Err(fail_early(e, Some(&job.name), Some(&batch_id)));
         }
     }
     if args.dry_run {
