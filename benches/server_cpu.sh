@@ -3,6 +3,10 @@
 #
 #   benches/server_cpu.sh PID REQUESTS URL|URL_FILE [CONNECTIONS]
 #
+# PID is a running `proofmark serve`: serve_bench.sh's server stops with that
+# script, so start one by hand on a kept work folder (PROOFMARK_BENCH_DIR); the
+# commands are in benches/README.md, "Proof API load".
+#
 # Sends REQUESTS requests with oha (to URL, or to the URLs of URL_FILE, one per
 # line, taken at random) over CONNECTIONS connections (default 16) and prints
 # the 2xx answers a second and p99 oha saw and the CPU time (user + system) the
@@ -30,7 +34,7 @@ done
 need oha "cargo install oha --locked"
 need python3 "apt-get install python3"
 need curl "apt-get install curl"
-[ -r "/proc/$pid/stat" ] || { echo "no process $pid (the server's pid: see serve_bench.sh's 'server:' line)" >&2; exit 2; }
+[ -r "/proc/$pid/stat" ] || { echo "no process $pid: give the pid of a running \`proofmark serve\` (serve_bench.sh's server stops with it: start one by hand on a kept work folder, see benches/README.md, \"Proof API load\")" >&2; exit 2; }
 if [ -f "$src" ]; then
     target=(--urls-from-file "$src")
     first=$(head -n 1 "$src")

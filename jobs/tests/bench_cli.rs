@@ -108,11 +108,18 @@ fn figures_record_the_threads_runs_and_dataset_and_nothing_is_left() {
         assert_eq!(r["pipeline"]["check"], runs[0]["pipeline"]["check"]);
         assert_eq!(r["decode"]["check"], runs[0]["decode"]["check"]);
     }
-    assert!(f["summary"]["ratio_median"].as_f64().unwrap() > 0.0);
-    assert!(
-        f["summary"]["ratio_min"].as_f64().unwrap()
-            <= f["summary"]["ratio_median"].as_f64().unwrap()
+    let s = &f["summary"];
+    assert!(s["ratio_median"].as_f64().unwrap() > 0.0);
+    let seconds = |k: &str| s[k].as_f64().unwrap();
+    assert_eq!(
+        seconds("ratio_of_medians"),
+        seconds("pipeline_seconds_median") / seconds("decode_seconds_median")
     );
+    assert_eq!(
+        seconds("ratio_of_mins"),
+        seconds("pipeline_seconds_min") / seconds("decode_seconds_min")
+    );
+    assert!(text.contains("median (b)/median (a)"), "{text}");
     let d = &f["dataset"];
     assert_eq!(d["generated"], true);
     assert_eq!(d["kept"], false);

@@ -22,7 +22,7 @@ mod stage;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
@@ -148,10 +148,13 @@ pub struct Summary {
     pub pipeline_records_per_sec_median: f64,
     /// Records / the least of (b)'s seconds.
     pub pipeline_records_per_sec_max: f64,
-    /// Median of the runs' ratios.
+    /// Median of the runs' ratios (each run's (b) / its own (a)).
     pub ratio_median: f64,
-    /// Least of the runs' ratios.
-    pub ratio_min: f64,
+    /// The median of (b)'s seconds / the median of (a)'s seconds.
+    pub ratio_of_medians: f64,
+    /// The least of (b)'s seconds / the least of (a)'s seconds (the two may come from
+    /// different runs).
+    pub ratio_of_mins: f64,
 }
 
 /// The machine at the start of the run.
@@ -339,59 +342,52 @@ fn conflicts(args: &PipelineArgs, summary: &DatasetSummary, dir: &Path) -> Vec<S
     out
 }
 
-/// The signal that interrupted the run: 0 none yet, else [`SIGNALS`]`[n - 1]`.
-static INTERRUPTED: AtomicU8 = AtomicU8::new(0);
-const SIGNALS: [&str; 2] = ["SIGINT", "SIGTERM"];
+/// The signal that interrupted the run (`SIGINT` or `SIGTERM`), once one came.
+static INTERRUPTED: OnceLock<&'static str> = OnceLock::new();
 
 fn interrupted() -> Option<&'static str> {
-    match INTERRUPTED.load(Ordering::SeqCst) {
-        0 => None,
-        n => SIGNALS.get(usize::from(n) - 1).copied(),
+    INTERRUPTED.get().copied()
+}
+
+/// Fails naming the signal when one came (`when`: what the run was doing).
+fn check_interrupted(when: &str) -> anyhow::Result<()> {
+    match interrupted() {
+        Some(sig) => bail!("interrupted by {sig} {when}"),
+        None => Ok(()),
     }
 }
 
-/// Catches SIGINT and SIGTERM from now on (on a thread of its own), so that the run can
-/// stop its child and clean up instead of dying with temporary files left behind.
+/// Catches SIGINT and SIGTERM from now on (on a thread of its own, with the
+/// [`super::shutdown_signal`] of `run` and `serve`), so that the run can stop its child and
+/// clean up instead of dying with temporary files left behind. Only the first signal is
+/// recorded; later ones are caught and ignored (the run is already stopping, and a removal
+/// it is doing goes on to its end).
 fn catch_signals() -> anyhow::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the signal thread's runtime")?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("bench-signals".into())
         .spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt,
-                Err(e) => {
-                    let _ = ready_tx.send(Err(e));
-                    return;
-                }
-            };
             rt.block_on(async move {
-                use tokio::signal::unix::{SignalKind, signal};
-                let (mut int, mut term) = match (
-                    signal(SignalKind::interrupt()),
-                    signal(SignalKind::terminate()),
-                ) {
-                    (Ok(i), Ok(t)) => (i, t),
-                    (Err(e), _) | (_, Err(e)) => {
-                        let _ = ready_tx.send(Err(e));
-                        return;
-                    }
+                let signal = super::shutdown_signal();
+                tokio::pin!(signal);
+                // One poll installs the handlers: the run goes on only once they are in.
+                let first =
+                    std::future::poll_fn(|cx| std::task::Poll::Ready(signal.as_mut().poll(cx)))
+                        .await;
+                let _ = ready_tx.send(());
+                let name = match first {
+                    std::task::Poll::Ready(name) => name,
+                    std::task::Poll::Pending => signal.await,
                 };
-                let _ = ready_tx.send(Ok(()));
-                let n = tokio::select! {
-                    _ = int.recv() => 1,
-                    _ = term.recv() => 2,
-                };
-                INTERRUPTED.store(n, Ordering::SeqCst);
+                let _ = INTERRUPTED.set(name);
             });
         })
         .context("starting the signal thread")?;
-    ready_rx
-        .recv()
-        .context("the signal thread ended")?
-        .context("catching SIGINT and SIGTERM")
+    ready_rx.recv().context("the signal thread ended")
 }
 
 /// Runs `cmd` (a child of this binary) to its end, or until SIGINT or SIGTERM: then kills
@@ -489,16 +485,22 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     check_places(&args)?;
     catch_signals()?;
 
-    let temp_dataset;
-    let (dir, kept) = match &args.dir {
-        Some(d) => (d.clone(), true),
-        None => {
-            temp_dataset = tempfile::Builder::new()
+    let temp_dataset = match &args.dir {
+        Some(_) => None,
+        None => Some(
+            tempfile::Builder::new()
                 .prefix("proofmark-bench-data-")
                 .tempdir()
-                .context("creating a temporary dataset folder")?;
-            (temp_dataset.path().to_owned(), false)
-        }
+                .context("creating a temporary dataset folder")?,
+        ),
+    };
+    let (dir, kept) = match (&args.dir, &temp_dataset) {
+        (Some(d), _) => (d.clone(), true),
+        (None, t) => (
+            t.as_ref()
+                .map_or_else(PathBuf::new, |t| t.path().to_owned()),
+            false,
+        ),
     };
     let reused = dir.join(proofmark_datasets::DESCRIPTION_PATH).exists();
     let summary = if reused {
@@ -595,7 +597,7 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             global,
             "pipeline",
             &dir,
-            Some(&store),
+            Some((&store, &summary.arguments.date)),
             &args,
             work.path(),
             &suffix,
@@ -603,11 +605,7 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         // Each run gets a new store; the last one's room is given back now.
         let _ = std::fs::remove_dir_all(&store);
         runs.push(RunFigures {
-            ratio: if decode.seconds > 0.0 {
-                pipeline.seconds / decode.seconds
-            } else {
-                0.0
-            },
+            ratio: ratio(pipeline.seconds, decode.seconds),
             decode,
             pipeline,
         });
@@ -618,6 +616,13 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     {
         errln!("warning: the runs' batch roots differ: the pipeline is not deterministic");
     }
+    // The temporary folders go now, so that a signal during their removal is told below.
+    work.close()
+        .with_context(|| format!("removing the temporary store in {}", work_parent.display()))?;
+    if let Some(t) = temp_dataset {
+        t.close().context("removing the temporary dataset folder")?;
+    }
+    check_interrupted("after the runs")?;
 
     let threads = runs
         .first()
@@ -653,10 +658,12 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     };
     print_figures(&figures);
     if let Some(out) = &args.json {
+        check_interrupted("before writing --json")?;
         let text = serde_json::to_string_pretty(&figures)?;
-        crate::output::write_atomically(out, (text + "\n").as_bytes())
+        output::write_atomically(out, (text + "\n").as_bytes())
             .with_context(|| format!("writing {}", out.display()))?;
     }
+    check_interrupted("at the end")?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -682,6 +689,11 @@ fn min(values: &[f64]) -> f64 {
     values.iter().copied().reduce(f64::min).unwrap_or(0.0)
 }
 
+/// `b / a`, 0 when `a` is not above 0.
+fn ratio(b: f64, a: f64) -> f64 {
+    if a > 0.0 { b / a } else { 0.0 }
+}
+
 fn summarize(runs: &[RunFigures]) -> Summary {
     let decode: Vec<f64> = runs.iter().map(|r| r.decode.seconds).collect();
     let pipeline: Vec<f64> = runs.iter().map(|r| r.pipeline.seconds).collect();
@@ -696,7 +708,8 @@ fn summarize(runs: &[RunFigures]) -> Summary {
         pipeline_records_per_sec_median: per_sec(median(&pipeline)),
         pipeline_records_per_sec_max: per_sec(min(&pipeline)),
         ratio_median: median(&ratios),
-        ratio_min: min(&ratios),
+        ratio_of_medians: ratio(median(&pipeline), median(&decode)),
+        ratio_of_mins: ratio(min(&pipeline), min(&decode)),
     }
 }
 
@@ -724,18 +737,20 @@ fn print_figures(f: &PipelineFigures) {
     if f.runs.len() > 1 {
         let s = &f.summary;
         outln!(
-            "median         (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  ratio (b)/(a) {:.2}",
+            "median         (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  median (b)/median (a) \
+             {:.2}  median of the runs' ratios {:.2}",
             s.decode_seconds_median,
             s.pipeline_seconds_median,
             s.pipeline_records_per_sec_median / 1e6,
+            s.ratio_of_medians,
             s.ratio_median
         );
         outln!(
-            "best           (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  ratio (b)/(a) {:.2}",
+            "best           (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  best (b)/best (a) {:.2}",
             s.decode_seconds_min,
             s.pipeline_seconds_min,
             s.pipeline_records_per_sec_max / 1e6,
-            s.ratio_min
+            s.ratio_of_mins
         );
     }
     if let Some(run) = f.runs.first() {
@@ -776,7 +791,7 @@ fn child_stage(
     global: &GlobalArgs,
     stage: &str,
     dataset: &Path,
-    store: Option<&Path>,
+    pipeline: Option<(&Path, &str)>,
     args: &PipelineArgs,
     work: &Path,
     suffix: &str,
@@ -791,13 +806,14 @@ fn child_stage(
         .arg(args.suite.name())
         .arg("--input-mode")
         .arg(input_mode_name(args.input_mode));
-    if let Some(s) = store {
-        cmd.arg("--store").arg(s);
+    if let Some((store, date)) = pipeline {
+        cmd.arg("--store").arg(store).arg("--batch-date").arg(date);
     }
     errln!("running stage {stage}{suffix}");
     run_child(cmd, &format!("{stage} stage"))?;
     let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
-    Ok(serde_json::from_slice(&bytes)?)
+    serde_json::from_slice(&bytes)
+        .with_context(|| format!("parsing the {stage} stage's figures in {}", out.display()))
 }
 
 #[cfg(test)]
@@ -847,6 +863,7 @@ mod tests {
         assert_eq!(s.pipeline_records_per_sec_max, 25.0);
         assert_eq!(s.pipeline_records_per_sec_median, 20.0);
         assert_eq!(s.ratio_median, 4.0);
-        assert_eq!(s.ratio_min, 2.5);
+        assert_eq!(s.ratio_of_medians, 5.0);
+        assert_eq!(s.ratio_of_mins, 4.0);
     }
 }

@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use arrow_array::cast::AsArray;
+use arrow_array::types;
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use arrow_schema::DataType;
+use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
 use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
@@ -31,6 +32,9 @@ pub struct StageArgs {
     /// The store folder (pipeline stage).
     #[arg(long)]
     pub store: Option<PathBuf>,
+    /// The batch date, the dataset's (pipeline stage).
+    #[arg(long)]
+    pub batch_date: Option<String>,
     /// Input mode (pipeline stage).
     #[arg(long, value_enum, default_value_t = InputModeArg::Copy)]
     pub input_mode: InputModeArg,
@@ -105,12 +109,16 @@ fn record_files(dataset: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// Runs the stage `args.stage` (`decode` or `pipeline`) on `args.dataset` and writes its
+/// figures to `args.out` as JSON (whole or not at all). The pipeline stage needs `--store`
+/// and `--batch-date`.
 pub fn run_stage(args: StageArgs) -> anyhow::Result<ExitCode> {
     let figures = match args.stage.as_str() {
         "decode" => stage_decode(&args.dataset)?,
         "pipeline" => {
             let store = args.store.as_deref().context("--store is needed")?;
-            stage_pipeline(&args.dataset, store, args.input_mode, args.suite)?
+            let date = args.batch_date.clone().context("--batch-date is needed")?;
+            stage_pipeline(&args.dataset, store, date, args.input_mode, args.suite)?
         }
         other => bail!("unknown stage {other:?}"),
     };
@@ -177,7 +185,22 @@ fn touch_batch(batch: &RecordBatch) -> u64 {
     batch.columns().iter().map(touch).fold(0, u64::wrapping_add)
 }
 
-/// A checksum over every value of `array`: string lengths and bytes, integers, nulls.
+/// `sum` plus every non-null value of the primitive `array`, as integers.
+fn add_values<T>(sum: u64, array: &ArrayRef) -> u64
+where
+    T: arrow_array::ArrowPrimitiveType,
+    T::Native: Into<i64>,
+{
+    array
+        .as_primitive::<T>()
+        .iter()
+        .flatten()
+        .fold(sum, |s, v| s.wrapping_add(v.into() as u64))
+}
+
+/// A checksum that reads every value of `array`, cheaply: each string's length and first
+/// byte, each integer, date and timestamp, list offsets, null counts; of other types only
+/// the length.
 fn touch(array: &ArrayRef) -> u64 {
     let mut sum = array.null_count() as u64;
     match array.data_type() {
@@ -188,26 +211,15 @@ fn touch(array: &ArrayRef) -> u64 {
                     .wrapping_add(u64::from(s.as_bytes().first().copied().unwrap_or(0)));
             }
         }
-        DataType::Int32 => {
-            let a = array.as_primitive::<arrow_array::types::Int32Type>();
-            sum = a
-                .iter()
-                .flatten()
-                .fold(sum, |s, v| s.wrapping_add(v as u64));
-        }
-        DataType::Date32 => {
-            let a = array.as_primitive::<arrow_array::types::Date32Type>();
-            sum = a
-                .iter()
-                .flatten()
-                .fold(sum, |s, v| s.wrapping_add(v as u64));
-        }
-        DataType::Timestamp(_, _) => {
-            let a = array.as_primitive::<arrow_array::types::TimestampMicrosecondType>();
-            sum = a
-                .iter()
-                .flatten()
-                .fold(sum, |s, v| s.wrapping_add(v as u64));
+        DataType::Int32 => sum = add_values::<types::Int32Type>(sum, array),
+        DataType::Date32 => sum = add_values::<types::Date32Type>(sum, array),
+        DataType::Timestamp(unit, _) => {
+            sum = match unit {
+                TimeUnit::Second => add_values::<types::TimestampSecondType>(sum, array),
+                TimeUnit::Millisecond => add_values::<types::TimestampMillisecondType>(sum, array),
+                TimeUnit::Microsecond => add_values::<types::TimestampMicrosecondType>(sum, array),
+                TimeUnit::Nanosecond => add_values::<types::TimestampNanosecondType>(sum, array),
+            }
         }
         DataType::List(_) => {
             let a = array.as_list::<i32>();
@@ -231,6 +243,7 @@ fn touch(array: &ArrayRef) -> u64 {
 fn stage_pipeline(
     dataset: &Path,
     store_dir: &Path,
+    batch_date: String,
     mode: InputModeArg,
     suite: SuiteId,
 ) -> anyhow::Result<StageFigures> {
@@ -242,11 +255,6 @@ fn stage_pipeline(
         .enable_all()
         .build()?;
     let store = Store::from_url(&store_dir.display().to_string())?;
-    let batch_date = std::fs::read(dataset.join(proofmark_datasets::DESCRIPTION_PATH))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<proofmark_datasets::DatasetSummary>(&b).ok())
-        .map(|s| s.arguments.date)
-        .unwrap_or_else(|| "2026-11-25".into());
     let inputs = vec![dataset.join("records").display().to_string()];
     let opts = PlanOptions {
         batch_id: "bench".into(),
