@@ -36,6 +36,22 @@ except OSError:
 EOF
 }
 
+# choose_port: PROOFMARK_BENCH_PORT when it is set (checked: a port number that nothing
+# listens on), else a free port; printed. Exits 2 on a bad or taken port.
+choose_port() {
+    if [ -z "${PROOFMARK_BENCH_PORT:-}" ]; then
+        free_port
+        return
+    fi
+    local port=$PROOFMARK_BENCH_PORT
+    if ! is_count "$port" || [ "$port" -gt 65535 ]; then
+        echo "PROOFMARK_BENCH_PORT must be a port number, not '$port'" >&2
+        exit 2
+    fi
+    port_is_free "$port" || { echo "port $port is taken: something else listens on 127.0.0.1:$port (unset PROOFMARK_BENCH_PORT for a free one)" >&2; exit 2; }
+    echo "$port"
+}
+
 # pid_listens PID PORT: whether process PID holds a listening TCP socket on PORT
 # (from /proc: its open sockets against the kernel's table of listening ones).
 pid_listens() {

@@ -73,16 +73,7 @@ case "$load" in
 esac
 [ -x "$bin" ] || { echo "no binary at $bin: cargo build --release -p proofmark" >&2; exit 2; }
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
-if [ -n "${PROOFMARK_BENCH_PORT:-}" ]; then
-    port=$PROOFMARK_BENCH_PORT
-    if ! is_count "$port" || [ "$port" -gt 65535 ]; then
-        echo "PROOFMARK_BENCH_PORT must be a port number, not '$port'" >&2
-        exit 2
-    fi
-    port_is_free "$port" || { echo "port $port is taken: something else listens on 127.0.0.1:$port (unset PROOFMARK_BENCH_PORT for a free one)" >&2; exit 2; }
-else
-    port=$(free_port)
-fi
+port=$(choose_port)
 
 work=""
 keep_work=1

@@ -58,16 +58,7 @@ if ! [ -f "$work/urls.txt" ] || ! [ -d "$work/index" ] || ! [ -d "$work/store" ]
     exit 2
 fi
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
-if [ -n "${PROOFMARK_BENCH_PORT:-}" ]; then
-    port=$PROOFMARK_BENCH_PORT
-    if ! is_count "$port" || [ "$port" -gt 65535 ]; then
-        echo "PROOFMARK_BENCH_PORT must be a port number, not '$port'" >&2
-        exit 2
-    fi
-    port_is_free "$port" || { echo "port $port is taken: something else listens on 127.0.0.1:$port (unset PROOFMARK_BENCH_PORT for a free one)" >&2; exit 2; }
-else
-    port=$(free_port)
-fi
+port=$(choose_port)
 cd "$work"
 work=$PWD
 

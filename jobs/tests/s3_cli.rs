@@ -255,15 +255,7 @@ fn a_damaged_segment_in_s3_fails_the_commit_cleanly_and_build_repairs_it() {
     ));
 
     // Cut segment 1's leaves short in the bucket.
-    let bucket = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name("batches")
-        .with_endpoint(s3.endpoint())
-        .with_allow_http(true)
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .with_region("us-east-1")
-        .build()
-        .unwrap();
+    let bucket = bucket(&s3, "batches");
     let leaves = object_store::path::Path::from("prod/batches/d/segments/000001.leaves");
     rt.block_on(async {
         use object_store::ObjectStoreExt as _;
@@ -297,6 +289,19 @@ fn a_damaged_segment_in_s3_fails_the_commit_cleanly_and_build_repairs_it() {
     assert!(committed.contains("root"), "{committed}");
 }
 
+/// The bucket `name` of `s3`, through the object store library the pipeline uses.
+fn bucket(s3: &S3Server, name: &str) -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(name)
+        .with_endpoint(s3.endpoint())
+        .with_allow_http(true)
+        .with_access_key_id("test")
+        .with_secret_access_key("test")
+        .with_region("us-east-1")
+        .build()
+        .unwrap()
+}
+
 /// A moto server with the buckets `landing` and `batches`, a temporary folder and the path
 /// of a ledger key in it.
 fn started() -> (S3Server, tempfile::TempDir, PathBuf) {
@@ -321,15 +326,7 @@ fn generate(dir: &Path, key: &Path, args: &[&str]) -> PathBuf {
 /// the same store code the pipeline uses.
 fn upload_records(rt: &tokio::runtime::Runtime, s3: &S3Server, records: &Path) {
     use object_store::ObjectStoreExt as _;
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name("landing")
-        .with_endpoint(s3.endpoint())
-        .with_allow_http(true)
-        .with_access_key_id("test")
-        .with_secret_access_key("test")
-        .with_region("us-east-1")
-        .build()
-        .unwrap();
+    let store = bucket(s3, "landing");
     let files = files_under(records);
     assert!(!files.is_empty());
     rt.block_on(async {

@@ -78,7 +78,7 @@ pub struct PipelineArgs {
     pub json: Option<PathBuf>,
     /// Share of generated rows, from 0 to 1, with an injected defect (they end in the
     /// rejects) [default: 0.01].
-    #[arg(long, value_name = "R", value_parser = parse_bad_rate, allow_negative_numbers = true)]
+    #[arg(long, value_name = "R", value_parser = super::datasets::parse_rate, allow_negative_numbers = true)]
     pub bad_rate: Option<f64>,
     /// Seed of the generated dataset [default: 1].
     #[arg(long, value_name = "S")]
@@ -107,19 +107,6 @@ fn parse_records(text: &str) -> Result<u64, String> {
         return Err("the record count must be at least 1".into());
     }
     Ok(n)
-}
-
-fn parse_bad_rate(text: &str) -> Result<f64, String> {
-    let rate: f64 = text
-        .parse()
-        .map_err(|_| format!("{text:?} is not a number"))?;
-    if (0.0..=1.0).contains(&rate) {
-        Ok(rate)
-    } else {
-        Err(format!(
-            "the bad-row rate must be between 0 and 1, got {text}"
-        ))
-    }
 }
 
 /// One run of (a) then (b).
@@ -831,14 +818,11 @@ mod tests {
     }
 
     #[test]
-    fn records_and_bad_rate_are_checked() {
+    fn records_are_checked() {
+        // The bad-row rate is `datasets generate`'s, tested there.
         assert!(parse_records("0").is_err());
         assert!(parse_records("-1").is_err());
         assert_eq!(parse_records("8"), Ok(8));
-        assert!(parse_bad_rate("1.5").is_err());
-        assert!(parse_bad_rate("-0.1").is_err());
-        assert!(parse_bad_rate("x").is_err());
-        assert_eq!(parse_bad_rate("0.05"), Ok(0.05));
     }
 
     #[test]

@@ -75,7 +75,9 @@ pub struct GenerateArgs {
     pub force: bool,
 }
 
-fn parse_rate(text: &str) -> Result<f64, String> {
+/// Parses a bad-row rate, a number from 0 to 1 (`--bad-rate` of `datasets generate` and
+/// `bench pipeline`).
+pub(crate) fn parse_rate(text: &str) -> Result<f64, String> {
     let rate: f64 = text
         .parse()
         .map_err(|_| format!("{text:?} is not a number"))?;
