@@ -241,12 +241,17 @@ impl HttpService for Watched {
         Self: 'async_trait,
     {
         Box::pin(async move {
-            let uri = req.uri();
-            let endpoint = match (uri.scheme_str(), uri.authority()) {
+            // Once the store has warned, a request is passed on untouched.
+            if self.warned.load(Ordering::Relaxed) {
+                return self.inner.execute(req).await;
+            }
+            // Kept to name the endpoint in a warning (a reference-counted copy).
+            let uri = req.uri().clone();
+            let result = self.inner.execute(req).await;
+            let endpoint = || match (uri.scheme_str(), uri.authority()) {
                 (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
                 _ => uri.to_string(),
             };
-            let result = self.inner.execute(req).await;
             match &result {
                 // object_store retries these (the last two for idempotent requests).
                 Err(e)
@@ -258,12 +263,12 @@ impl HttpService for Watched {
                             | HttpErrorKind::Interrupted
                     ) =>
                 {
-                    self.warn(&endpoint, &causes(e));
+                    self.warn(&endpoint(), &causes(e));
                 }
                 Ok(r)
                     if r.status().is_server_error() || matches!(r.status().as_u16(), 408 | 429) =>
                 {
-                    self.warn(&endpoint, &format!("HTTP status {}", r.status()));
+                    self.warn(&endpoint(), &format!("HTTP status {}", r.status()));
                 }
                 _ => {}
             }

@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
@@ -36,11 +36,17 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[test]
-fn arguments_are_checked_before_any_work() {
+/// A temporary folder and, in it, an empty `tmp` folder for the runs' `TMPDIR`.
+fn scratch() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let tmp = dir.path().join("tmp");
     std::fs::create_dir(&tmp).unwrap();
+    (dir, tmp)
+}
+
+#[test]
+fn arguments_are_checked_before_any_work() {
+    let (dir, tmp) = scratch();
     let missing = dir.path().join("missing");
     let json_in_missing = missing.join("out.json");
     let dir_in_missing = missing.join("data");
@@ -72,9 +78,7 @@ fn arguments_are_checked_before_any_work() {
 
 #[test]
 fn figures_record_the_threads_runs_and_dataset_and_nothing_is_left() {
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
+    let (dir, tmp) = scratch();
     let json = dir.path().join("out.json");
     let out = run(
         &[
@@ -139,9 +143,7 @@ fn figures_record_the_threads_runs_and_dataset_and_nothing_is_left() {
 
 #[test]
 fn a_reused_dataset_is_measured_as_it_is_and_conflicting_options_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let tmp = dir.path().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
+    let (dir, tmp) = scratch();
     let data = dir.path().join("data");
     let json = dir.path().join("out.json");
     let d = data.to_str().unwrap();

@@ -1051,6 +1051,16 @@ async fn failed_verification_is_red_and_never_shows_a_badge() {
 /// A lookup that always fails with one error.
 struct Failing(fn() -> LookupError);
 
+/// A page whose every lookup fails with `fail()`, its state in `dir`.
+fn failing_app(dir: &Path, clock: &Arc<TestClock>, fail: fn() -> LookupError) -> Router {
+    app(Arc::new(Failing(fail)), consumer(dir, clock), trust())
+}
+
+/// The lookup's finding that a stored record does not match its batch.
+fn record_mismatch() -> LookupError {
+    LookupError::integrity(BATCH_ID, 7, "the record does not hash to its leaf")
+}
+
 impl CodeLookup for Failing {
     fn lookup<'a>(
         &'a self,
@@ -1066,13 +1076,7 @@ async fn tampered_stores_are_red_and_backend_failures_are_not_called_counterfeit
     let s = sample();
     let clock = TestClock::new();
     let dir = tempfile::tempdir().unwrap();
-    let integrity = app(
-        Arc::new(Failing(|| {
-            LookupError::integrity(BATCH_ID, 7, "the record does not hash to its leaf")
-        })),
-        consumer(dir.path(), &clock),
-        trust(),
-    );
+    let integrity = failing_app(dir.path(), &clock, record_mismatch);
     let r = get(&integrity, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert!(r.body.contains("Verification failed"));
     assert!(
@@ -1104,11 +1108,9 @@ async fn tampered_stores_are_red_and_backend_failures_are_not_called_counterfeit
     drop(integrity);
 
     let dir = tempfile::tempdir().unwrap();
-    let down = app(
-        Arc::new(Failing(|| LookupError::Backend("store unreachable".into()))),
-        consumer(dir.path(), &clock),
-        trust(),
-    );
+    let down = failing_app(dir.path(), &clock, || {
+        LookupError::Backend("store unreachable".into())
+    });
     let r = get(&down, &format!("/s/{}?lang=en", s.code), &[]).await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(r.body.contains("Service unavailable"));
@@ -1159,11 +1161,9 @@ async fn every_page_of_a_code_shows_the_code() {
         drop(app);
     }
     let dir = tempfile::tempdir().unwrap();
-    let down = app(
-        Arc::new(Failing(|| LookupError::Backend("store unreachable".into()))),
-        consumer(dir.path(), &clock),
-        trust(),
-    );
+    let down = failing_app(dir.path(), &clock, || {
+        LookupError::Backend("store unreachable".into())
+    });
     let store = Store::from_url(s.store_dir.to_str().unwrap()).unwrap();
     let limited = Lookup::open(store, &s.index_dir)
         .unwrap()
@@ -2407,13 +2407,7 @@ async fn amber_and_red_details_are_plain_in_both_languages() {
     );
     // Stored records that do not match their batch, found by the lookup.
     let dir = tempfile::tempdir().unwrap();
-    let integrity = app(
-        Arc::new(Failing(|| {
-            LookupError::integrity(BATCH_ID, 7, "the record does not hash to its leaf")
-        })),
-        consumer(dir.path(), &clock),
-        trust(),
-    );
+    let integrity = failing_app(dir.path(), &clock, record_mismatch);
     let r = get(&integrity, &format!("/s/{}?lang=en", s.code), &[]).await;
     let d = details(&r.body);
     assert!(

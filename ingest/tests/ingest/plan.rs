@@ -734,20 +734,7 @@ fn an_input_without_rows_is_planned_and_told() {
 #[test]
 fn a_same_size_input_with_another_footer_is_a_difference() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let records: Vec<Value> = (0..20)
-        .map(|i| {
-            let mut r = logistics("f", i);
-            r["carrier"] = serde_json::json!(format!("carrier-{i}"));
-            r["waybill"] = serde_json::json!(format!("WB{i}"));
-            r
-        })
-        .collect();
-    let source = write_parquet_without_arrow_schema(
-        &dir.path().join("in/records.parquet"),
-        Kind::Logistics,
-        &records,
-        10,
-    );
+    let source = crate::segment::carriers_and_waybills(dir.path());
     let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
     let options = opts("same-size", InputMode::Copy, SuiteId::Blake3);
     let inputs = [path_str(&source)];

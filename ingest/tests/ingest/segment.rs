@@ -318,6 +318,26 @@ fn a_modified_copy_fails_the_digest_check() {
     );
 }
 
+/// `dir/in/records.parquet`: 20 logistics records whose `carrier` and `waybill` columns
+/// (names of equal length) both hold text, without the Arrow schema in the footer, so that
+/// [`swap_column_names_in_footer`] can swap the two.
+pub(crate) fn carriers_and_waybills(dir: &std::path::Path) -> std::path::PathBuf {
+    let records: Vec<Value> = (0..20)
+        .map(|i| {
+            let mut r = logistics("f", i);
+            r["carrier"] = json!(format!("carrier-{i}"));
+            r["waybill"] = json!(format!("WB{i}"));
+            r
+        })
+        .collect();
+    write_parquet_without_arrow_schema(
+        &dir.join("in/records.parquet"),
+        Kind::Logistics,
+        &records,
+        10,
+    )
+}
+
 /// Swaps the names of two columns of equal length in the footer of the Parquet file at
 /// `path`, leaving every other byte (the row groups') as it was.
 pub(crate) fn swap_column_names_in_footer(path: &std::path::Path, a: &[u8], b: &[u8]) {
@@ -351,20 +371,7 @@ fn a_changed_footer_fails_the_footer_check() {
     // says that the carrier column's chunks are the waybills and the other way round.
     for mode in [InputMode::Copy, InputMode::Reference] {
         let dir = tempfile::tempdir().expect("tempdir");
-        let records: Vec<Value> = (0..20)
-            .map(|i| {
-                let mut r = logistics("f", i);
-                r["carrier"] = json!(format!("carrier-{i}"));
-                r["waybill"] = json!(format!("WB{i}"));
-                r
-            })
-            .collect();
-        let source = write_parquet_without_arrow_schema(
-            &dir.path().join("in/records.parquet"),
-            Kind::Logistics,
-            &records,
-            10,
-        );
+        let source = carriers_and_waybills(dir.path());
         let store = Store::from_url(&path_str(&dir.path().join("store"))).expect("store");
         let plan = rt()
             .block_on(make_plan(

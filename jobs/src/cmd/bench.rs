@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
 use proofmark_datasets::{DatasetPlan, DatasetSummary, GenerateOptions};
+use proofmark_ingest::InputMode;
 use proofmark_merkle::SuiteId;
 use serde::{Deserialize, Serialize};
 
@@ -637,7 +638,7 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         },
         work_dir: absolute(&work_parent),
         threads,
-        input_mode: input_mode_name(args.input_mode).into(),
+        input_mode: InputMode::from(args.input_mode).name().into(),
         suite: args.suite.to_string(),
         repeat: args.repeat,
         summary: summarize(&runs),
@@ -652,13 +653,6 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     }
     check_interrupted("at the end")?;
     Ok(ExitCode::SUCCESS)
-}
-
-fn input_mode_name(mode: InputModeArg) -> &'static str {
-    match mode {
-        InputModeArg::Copy => "copy",
-        InputModeArg::Reference => "reference",
-    }
 }
 
 /// The median of `values` (the mean of the middle two for an even count); 0 for none.
@@ -792,7 +786,7 @@ fn child_stage(
         .arg("--suite")
         .arg(args.suite.name())
         .arg("--input-mode")
-        .arg(input_mode_name(args.input_mode));
+        .arg(InputMode::from(args.input_mode).name());
     if let Some((store, date)) = pipeline {
         cmd.arg("--store").arg(store).arg("--batch-date").arg(date);
     }

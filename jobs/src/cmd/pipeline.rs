@@ -63,6 +63,15 @@ pub enum InputModeArg {
     Reference,
 }
 
+impl From<InputModeArg> for InputMode {
+    fn from(mode: InputModeArg) -> Self {
+        match mode {
+            InputModeArg::Copy => InputMode::Copy,
+            InputModeArg::Reference => InputMode::Reference,
+        }
+    }
+}
+
 /// Arguments of `proofmark build`.
 #[derive(Debug, clap::Args)]
 pub struct BuildArgs {
@@ -268,10 +277,7 @@ pub fn run_plan(args: PlanArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode>
         batch_id: args.batch_id.clone(),
         batch_date: date,
         suite: args.suite,
-        input_mode: match args.input_mode {
-            InputModeArg::Copy => InputMode::Copy,
-            InputModeArg::Reference => InputMode::Reference,
-        },
+        input_mode: args.input_mode.into(),
     };
     let pb = bar(global, 0, "bytes");
     pb.set_message("plan");

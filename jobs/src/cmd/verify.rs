@@ -231,25 +231,17 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                 }
             };
             if let Some(rt) = &runtime {
-                let mut checks = RpcChecks::default();
-                for (id, batch) in &mut report.batches {
-                    let batch_fields = commitment(
+                let batches = report.batches.iter_mut().map(|(id, batch)| {
+                    let fields = commitment(
                         id,
                         &batch.suite,
                         &batch.root,
                         batch.leaf_count,
                         &batch.manifest_digest,
                     );
-                    add_rpc_check(
-                        &mut checks,
-                        &mut batch.anchors,
-                        batch_fields,
-                        args,
-                        &nodes,
-                        rt,
-                    )?;
-                }
-                trust = checks.into_trust(trust);
+                    (fields, &mut batch.anchors)
+                });
+                trust = rpc_trust(trust, batches, args, &nodes, rt)?;
             }
             Ok((verify_report(&report, &trust), Document::Report))
         }
@@ -269,23 +261,15 @@ fn verify_file(args: &VerifyArgs) -> anyhow::Result<(ReportVerdict, Document)> {
                 }
             };
             if let Some(rt) = &runtime {
-                let batch_fields = commitment(
+                let fields = commitment(
                     &doc.batch_id,
                     &doc.suite,
                     &doc.root,
                     doc.leaf_count,
                     &doc.manifest_digest,
                 );
-                let mut checks = RpcChecks::default();
-                add_rpc_check(
-                    &mut checks,
-                    &mut doc.anchors,
-                    batch_fields,
-                    args,
-                    &nodes,
-                    rt,
-                )?;
-                trust = checks.into_trust(trust);
+                let batches = std::iter::once((fields, &mut doc.anchors));
+                trust = rpc_trust(trust, batches, args, &nodes, rt)?;
             }
             Ok((verify_leaf_document(&doc, &trust), Document::Leaf))
         }
@@ -407,6 +391,27 @@ fn commitment(
     .into_iter()
     .map(|(name, value)| (name.to_owned(), value))
     .collect()
+}
+
+/// `trust` with the `--rpc` chain checks of `batches` (each batch's commitment and its
+/// anchors, [`add_rpc_check`]).
+fn rpc_trust<'a>(
+    trust: Trust,
+    batches: impl IntoIterator<
+        Item = (
+            serde_json::Map<String, Value>,
+            &'a mut BTreeMap<String, Value>,
+        ),
+    >,
+    args: &VerifyArgs,
+    nodes: &[TrustedNode],
+    runtime: &Arc<tokio::runtime::Runtime>,
+) -> anyhow::Result<Trust> {
+    let mut checks = RpcChecks::default();
+    for (fields, anchors) in batches {
+        add_rpc_check(&mut checks, anchors, fields, args, nodes, runtime)?;
+    }
+    Ok(checks.into_trust(trust))
 }
 
 /// Registers a chain check for every `evm` receipt of a batch whose contract (and chain

@@ -13,7 +13,7 @@ use arrow_array::{Array, ArrayRef, RecordBatch};
 use arrow_schema::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use proofmark_anchor::{BuildOptions, CommitOptions, build_batch, commit_batch};
-use proofmark_ingest::{InputMode, PlanOptions, Store, make_plan};
+use proofmark_ingest::{PlanOptions, Store, make_plan};
 use proofmark_merkle::SuiteId;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -260,10 +260,7 @@ fn stage_pipeline(
         batch_id: "bench".into(),
         batch_date,
         suite,
-        input_mode: match mode {
-            InputModeArg::Copy => InputMode::Copy,
-            InputModeArg::Reference => InputMode::Reference,
-        },
+        input_mode: mode.into(),
     };
     // Each step's own peak: the overall peak is the largest, kept aside before each reset.
     let mut overall_peak = 0u64;
