@@ -44,6 +44,43 @@ fn scratch() -> (tempfile::TempDir, PathBuf) {
     (dir, tmp)
 }
 
+/// The commit the binary under test was built from: `PROOFMARK_GIT_COMMIT` when the build had
+/// it, else `HEAD` of the workspace's git work tree (cargo reran the build script when `HEAD`
+/// moved), else none.
+fn built_from() -> Option<String> {
+    if let Some(given) = option_env!("PROOFMARK_GIT_COMMIT").filter(|c| !c.trim().is_empty()) {
+        return Some(given.trim().to_owned());
+    }
+    let workspace = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()?
+        .canonicalize()
+        .ok()?;
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(&workspace)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let top = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?);
+    (top.canonicalize().ok()? == workspace).then(|| git(&["rev-parse", "HEAD"]))?
+}
+
+#[test]
+fn the_version_names_the_commit_built_from() {
+    let (_dir, tmp) = scratch();
+    let out = run(&["--version"], &tmp);
+    let text = common::ok(&out);
+    let version = format!("proofmark {}", env!("CARGO_PKG_VERSION"));
+    match built_from() {
+        Some(commit) => assert_eq!(text.trim(), format!("{version} (commit {})", &commit[..12])),
+        None => assert_eq!(text.trim(), version),
+    }
+}
+
 #[test]
 fn arguments_are_checked_before_any_work() {
     let (dir, tmp) = scratch();
@@ -134,6 +171,11 @@ fn figures_record_the_threads_runs_and_dataset_and_nothing_is_left() {
             .as_str()
             .unwrap()
             .starts_with("proofmark ")
+    );
+    assert_eq!(
+        f["git_commit"].as_str(),
+        built_from().as_deref(),
+        "the commit the binary was built from"
     );
     assert!(f["started_at_utc"].as_str().unwrap().ends_with('Z'));
     assert!(f["host"]["cpus"].as_u64().unwrap() > 0);

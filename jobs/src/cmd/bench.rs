@@ -211,7 +211,8 @@ pub struct DatasetInfo {
 pub struct PipelineFigures {
     /// `proofmark <version>`.
     pub proofmark_version: String,
-    /// The commit the binary was built from: `PROOFMARK_GIT_COMMIT` at build time, else null.
+    /// The commit the binary was built from (`HEAD` of its work tree, or `PROOFMARK_GIT_COMMIT`
+    /// at build time); null when the build had neither. Uncommitted changes are not recorded.
     pub git_commit: Option<String>,
     /// When the run started, UTC (RFC 3339).
     pub started_at_utc: String,

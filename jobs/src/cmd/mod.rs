@@ -23,7 +23,7 @@ use clap::{Args, Parser, Subcommand};
 /// from Parquet, hashed into Merkle trees and their roots anchored on a chain;
 /// anyone holding a record and its proof can check it without trusting us.
 #[derive(Debug, Parser)]
-#[command(name = "proofmark", version, about, long_about = None, propagate_version = true)]
+#[command(name = "proofmark", version = env!("PROOFMARK_VERSION_TEXT"), about, long_about = None, propagate_version = true)]
 pub struct Cli {
     /// Options shared by every subcommand.
     #[command(flatten)]
