@@ -18,20 +18,24 @@
 //! removes only its own folder and never touches what `--dir` holds (or what
 //! another run generates there).
 
+mod children;
+mod figures;
 mod stage;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime};
+use std::process::{ExitCode, Stdio};
+use std::time::{Instant, SystemTime};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use proofmark_datasets::{DatasetPlan, DatasetSummary, GenerateOptions};
 use proofmark_ingest::InputMode;
 use proofmark_merkle::SuiteId;
-use serde::{Deserialize, Serialize};
 
+pub use figures::{DatasetInfo, HostInfo, PipelineFigures, RunFigures};
 pub use stage::{StageArgs, StageFigures};
+
+use children::{catch_signals, check_interrupted, child_command, child_stage, run_child};
+use figures::{print_figures, ratio, summarize};
 
 use super::GlobalArgs;
 use super::pipeline::InputModeArg;
@@ -108,132 +112,6 @@ fn parse_records(text: &str) -> Result<u64, String> {
         return Err("the record count must be at least 1".into());
     }
     Ok(n)
-}
-
-/// One run of (a) then (b).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunFigures {
-    /// (a) bare decode.
-    pub decode: StageFigures,
-    /// (b) plan + build + commit.
-    pub pipeline: StageFigures,
-    /// (b) seconds / (a) seconds.
-    pub ratio: f64,
-}
-
-/// The median and the best of the runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Summary {
-    /// Median of (a)'s seconds.
-    pub decode_seconds_median: f64,
-    /// Least of (a)'s seconds.
-    pub decode_seconds_min: f64,
-    /// Median of (b)'s seconds.
-    pub pipeline_seconds_median: f64,
-    /// Least of (b)'s seconds.
-    pub pipeline_seconds_min: f64,
-    /// Records / the median of (b)'s seconds.
-    pub pipeline_records_per_sec_median: f64,
-    /// Records / the least of (b)'s seconds.
-    pub pipeline_records_per_sec_max: f64,
-    /// Median of the runs' ratios (each run's (b) / its own (a)).
-    pub ratio_median: f64,
-    /// The median of (b)'s seconds / the median of (a)'s seconds.
-    pub ratio_of_medians: f64,
-    /// The least of (b)'s seconds / the least of (a)'s seconds (the two may come from
-    /// different runs).
-    pub ratio_of_mins: f64,
-}
-
-/// The machine at the start of the run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct HostInfo {
-    /// CPUs this process may run on.
-    pub cpus: usize,
-    /// The first `model name` of `/proc/cpuinfo` (null where unknown).
-    pub cpu_model: Option<String>,
-    /// The 1, 5 and 15-minute load averages of `/proc/loadavg` (empty where unknown).
-    pub load_average: Vec<f64>,
-}
-
-impl HostInfo {
-    fn now() -> Self {
-        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo.lines().find_map(|l| {
-            let (key, value) = l.split_once(':')?;
-            (key.trim() == "model name").then(|| value.trim().to_owned())
-        });
-        let load_average = std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(3)
-            .filter_map(|v| v.parse().ok())
-            .collect();
-        HostInfo {
-            cpus: std::thread::available_parallelism().map_or(0, |n| n.get()),
-            cpu_model,
-            load_average,
-        }
-    }
-}
-
-/// The measured dataset: where it is and what it was generated with (`dataset.json`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DatasetInfo {
-    /// Its folder (absolute; a temporary one is gone after the run).
-    pub path: PathBuf,
-    /// Whether this run generated it (else it was reused from `--dir`).
-    pub generated: bool,
-    /// Whether it is kept after the run (`--dir`).
-    pub kept: bool,
-    /// Items (traceability codes).
-    pub items: u64,
-    /// Records of every kind.
-    pub records: u64,
-    /// Records with an injected defect.
-    pub bad_records: u64,
-    /// The bad-row rate it was generated with.
-    pub bad_rate: f64,
-    /// Its seed.
-    pub seed: u64,
-    /// Rows per Parquet row group.
-    pub rows_per_group: u64,
-    /// Parquet files per record kind.
-    pub files_per_kind: u32,
-    /// Its batch date.
-    pub batch_date: String,
-    /// Bytes of its Parquet record files.
-    pub input_bytes: u64,
-}
-
-/// Everything `bench pipeline` measured, and on what.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct PipelineFigures {
-    /// `proofmark <version>`.
-    pub proofmark_version: String,
-    /// The commit the binary was built from (`HEAD` of its work tree, or `PROOFMARK_GIT_COMMIT`
-    /// at build time); null when the build had neither. Uncommitted changes are not recorded.
-    pub git_commit: Option<String>,
-    /// When the run started, UTC (RFC 3339).
-    pub started_at_utc: String,
-    /// The machine at the start.
-    pub host: HostInfo,
-    /// The dataset.
-    pub dataset: DatasetInfo,
-    /// The folder the temporary store was made in.
-    pub work_dir: PathBuf,
-    /// rayon threads each stage ran with (what `--threads` gave, or rayon's default).
-    pub threads: usize,
-    /// Input mode of the measured plan.
-    pub input_mode: String,
-    /// Hash suite.
-    pub suite: String,
-    /// Runs of (a) and of (b) (`--repeat`).
-    pub repeat: u32,
-    /// Each run, in order.
-    pub runs: Vec<RunFigures>,
-    /// Median and best of the runs.
-    pub summary: Summary,
 }
 
 /// Runs a `bench` subcommand.
@@ -329,97 +207,6 @@ fn conflicts(args: &PipelineArgs, summary: &DatasetSummary, dir: &Path) -> Vec<S
         }
     }
     out
-}
-
-/// The signal that interrupted the run (`SIGINT` or `SIGTERM`), once one came.
-static INTERRUPTED: OnceLock<&'static str> = OnceLock::new();
-
-fn interrupted() -> Option<&'static str> {
-    INTERRUPTED.get().copied()
-}
-
-/// Fails naming the signal when one came (`when`: what the run was doing).
-fn check_interrupted(when: &str) -> anyhow::Result<()> {
-    match interrupted() {
-        Some(sig) => bail!("interrupted by {sig} {when}"),
-        None => Ok(()),
-    }
-}
-
-/// Catches SIGINT and SIGTERM from now on (on a thread of its own, with the
-/// [`super::shutdown_signal`] of `run` and `serve`), so that the run can stop its child and
-/// clean up instead of dying with temporary files left behind. Only the first signal is
-/// recorded; later ones are caught and ignored (the run is already stopping, and a removal
-/// it is doing goes on to its end).
-fn catch_signals() -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the signal thread's runtime")?;
-    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("bench-signals".into())
-        .spawn(move || {
-            rt.block_on(async move {
-                let signal = super::shutdown_signal();
-                tokio::pin!(signal);
-                // One poll installs the handlers: the run goes on only once they are in.
-                let first =
-                    std::future::poll_fn(|cx| std::task::Poll::Ready(signal.as_mut().poll(cx)))
-                        .await;
-                let _ = ready_tx.send(());
-                let name = match first {
-                    std::task::Poll::Ready(name) => name,
-                    std::task::Poll::Pending => signal.await,
-                };
-                let _ = INTERRUPTED.set(name);
-            });
-        })
-        .context("starting the signal thread")?;
-    ready_rx.recv().context("the signal thread ended")
-}
-
-/// Runs `cmd` (a child of this binary) to its end, or until SIGINT or SIGTERM: then kills
-/// it, removes the work folders of a commit it left, and fails naming the signal.
-fn run_child(mut cmd: Command, what: &str) -> anyhow::Result<()> {
-    let mut child = cmd
-        .spawn()
-        .with_context(|| format!("starting the {what}"))?;
-    loop {
-        if let Some(sig) = interrupted() {
-            let _ = child.kill();
-            let _ = child.wait();
-            proofmark_anchor::commit::remove_dead_work_dirs(&std::env::temp_dir());
-            bail!("interrupted by {sig} during the {what}");
-        }
-        match child
-            .try_wait()
-            .with_context(|| format!("waiting for the {what}"))?
-        {
-            Some(status) if status.success() => return Ok(()),
-            Some(status) => {
-                // A Ctrl-C reaches the child too: tell that from a failure.
-                std::thread::sleep(Duration::from_millis(200));
-                if let Some(sig) = interrupted() {
-                    proofmark_anchor::commit::remove_dead_work_dirs(&std::env::temp_dir());
-                    bail!("interrupted by {sig} during the {what}");
-                }
-                bail!("the {what} failed ({status})");
-            }
-            None => std::thread::sleep(Duration::from_millis(50)),
-        }
-    }
-}
-
-/// This binary with `--quiet` and the run's `--threads`.
-fn child_command(global: &GlobalArgs) -> anyhow::Result<Command> {
-    let exe = std::env::current_exe().context("finding this executable")?;
-    let mut cmd = Command::new(exe);
-    if let Some(t) = global.threads {
-        cmd.arg("--threads").arg(t.to_string());
-    }
-    cmd.arg("--quiet");
-    Ok(cmd)
 }
 
 /// Generates the dataset of `opts` in a child process (`datasets generate`).
@@ -656,161 +443,9 @@ fn run_pipeline(args: PipelineArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// The median of `values` (the mean of the middle two for an even count); 0 for none.
-fn median(values: &[f64]) -> f64 {
-    let mut v = values.to_vec();
-    v.sort_by(f64::total_cmp);
-    match v.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => v[n / 2],
-        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
-    }
-}
-
-fn min(values: &[f64]) -> f64 {
-    values.iter().copied().reduce(f64::min).unwrap_or(0.0)
-}
-
-/// `b / a`, 0 when `a` is not above 0.
-fn ratio(b: f64, a: f64) -> f64 {
-    if a > 0.0 { b / a } else { 0.0 }
-}
-
-fn summarize(runs: &[RunFigures]) -> Summary {
-    let decode: Vec<f64> = runs.iter().map(|r| r.decode.seconds).collect();
-    let pipeline: Vec<f64> = runs.iter().map(|r| r.pipeline.seconds).collect();
-    let ratios: Vec<f64> = runs.iter().map(|r| r.ratio).collect();
-    let records = runs.first().map_or(0, |r| r.pipeline.records) as f64;
-    let per_sec = |s: f64| if s > 0.0 { records / s } else { 0.0 };
-    Summary {
-        decode_seconds_median: median(&decode),
-        decode_seconds_min: min(&decode),
-        pipeline_seconds_median: median(&pipeline),
-        pipeline_seconds_min: min(&pipeline),
-        pipeline_records_per_sec_median: per_sec(median(&pipeline)),
-        pipeline_records_per_sec_max: per_sec(min(&pipeline)),
-        ratio_median: median(&ratios),
-        ratio_of_medians: ratio(median(&pipeline), median(&decode)),
-        ratio_of_mins: ratio(min(&pipeline), min(&decode)),
-    }
-}
-
-fn mib(b: u64) -> f64 {
-    b as f64 / (1024.0 * 1024.0)
-}
-
-fn print_figures(f: &PipelineFigures) {
-    let d = &f.dataset;
-    outln!(
-        "records        {} ({} items, {:.1} MiB of Parquet, bad-row rate {}, seed {})",
-        d.records,
-        d.items,
-        mib(d.input_bytes),
-        d.bad_rate,
-        d.seed
-    );
-    outln!("threads        {}", f.threads);
-    for (i, run) in f.runs.iter().enumerate() {
-        if f.runs.len() > 1 {
-            outln!("run {}", i + 1);
-        }
-        print_run(f, run);
-    }
-    if f.runs.len() > 1 {
-        let s = &f.summary;
-        outln!(
-            "median         (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  median (b)/median (a) \
-             {:.2}  median of the runs' ratios {:.2}",
-            s.decode_seconds_median,
-            s.pipeline_seconds_median,
-            s.pipeline_records_per_sec_median / 1e6,
-            s.ratio_of_medians,
-            s.ratio_median
-        );
-        outln!(
-            "best           (a) {:.2} s  (b) {:.2} s, {:.2} M records/s  best (b)/best (a) {:.2}",
-            s.decode_seconds_min,
-            s.pipeline_seconds_min,
-            s.pipeline_records_per_sec_max / 1e6,
-            s.ratio_of_mins
-        );
-    }
-    if let Some(run) = f.runs.first() {
-        outln!("root           {}", run.pipeline.check);
-    }
-}
-
-fn print_run(f: &PipelineFigures, run: &RunFigures) {
-    outln!(
-        "(a) decode     {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB",
-        run.decode.seconds,
-        run.decode.records_per_sec / 1e6,
-        mib(run.decode.peak_rss_bytes)
-    );
-    outln!(
-        "(b) pipeline   {:>8.2} s  {:>10.2} M records/s  peak RSS {:>8.1} MiB  ({}, {})",
-        run.pipeline.seconds,
-        run.pipeline.records_per_sec / 1e6,
-        mib(run.pipeline.peak_rss_bytes),
-        f.input_mode,
-        f.suite
-    );
-    for (i, (step, secs)) in run.pipeline.steps.iter().enumerate() {
-        match run.pipeline.step_peak_rss_bytes.get(i) {
-            Some((_, peak)) if *peak > 0 => {
-                outln!(
-                    "    {step:<10} {secs:>8.2} s  peak RSS {:>8.1} MiB",
-                    mib(*peak)
-                );
-            }
-            _ => outln!("    {step:<10} {secs:>8.2} s"),
-        }
-    }
-    outln!("ratio (b)/(a)  {:.2}", run.ratio);
-}
-
-fn child_stage(
-    global: &GlobalArgs,
-    stage: &str,
-    dataset: &Path,
-    pipeline: Option<(&Path, &str)>,
-    args: &PipelineArgs,
-    work: &Path,
-    suffix: &str,
-) -> anyhow::Result<StageFigures> {
-    let out = work.join(format!("{stage}.json"));
-    let mut cmd = child_command(global)?;
-    cmd.args(["bench", "pipeline-stage", "--stage", stage, "--dataset"])
-        .arg(dataset)
-        .arg("--out")
-        .arg(&out)
-        .arg("--suite")
-        .arg(args.suite.name())
-        .arg("--input-mode")
-        .arg(InputMode::from(args.input_mode).name());
-    if let Some((store, date)) = pipeline {
-        cmd.arg("--store").arg(store).arg("--batch-date").arg(date);
-    }
-    errln!("running stage {stage}{suffix}");
-    run_child(cmd, &format!("{stage} stage"))?;
-    let bytes = std::fs::read(&out).with_context(|| format!("reading {}", out.display()))?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("parsing the {stage} stage's figures in {}", out.display()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn median_and_min() {
-        assert_eq!(median(&[]), 0.0);
-        assert_eq!(median(&[3.0]), 3.0);
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(min(&[4.0, 1.5, 2.0]), 1.5);
-        assert_eq!(min(&[]), 0.0);
-    }
 
     #[test]
     fn records_are_checked() {
@@ -818,31 +453,5 @@ mod tests {
         assert!(parse_records("0").is_err());
         assert!(parse_records("-1").is_err());
         assert_eq!(parse_records("8"), Ok(8));
-    }
-
-    #[test]
-    fn a_summary_takes_the_median_and_the_best() {
-        let run = |a: f64, b: f64| RunFigures {
-            decode: StageFigures {
-                records: 100,
-                seconds: a,
-                ..Default::default()
-            },
-            pipeline: StageFigures {
-                records: 100,
-                seconds: b,
-                ..Default::default()
-            },
-            ratio: b / a,
-        };
-        let s = summarize(&[run(1.0, 4.0), run(2.0, 5.0), run(1.0, 6.0)]);
-        assert_eq!(s.decode_seconds_median, 1.0);
-        assert_eq!(s.pipeline_seconds_median, 5.0);
-        assert_eq!(s.pipeline_seconds_min, 4.0);
-        assert_eq!(s.pipeline_records_per_sec_max, 25.0);
-        assert_eq!(s.pipeline_records_per_sec_median, 20.0);
-        assert_eq!(s.ratio_median, 4.0);
-        assert_eq!(s.ratio_of_medians, 5.0);
-        assert_eq!(s.ratio_of_mins, 4.0);
     }
 }
