@@ -300,8 +300,8 @@ pub struct Store {
     root: ObjectPath,
     url: String,
     local_root: Option<PathBuf>,
-    /// What the client's settings tell about its errors' causes.
-    facts: ClientFacts,
+    /// What the client's settings tell about its errors' causes (shared, as the client is).
+    facts: Arc<ClientFacts>,
 }
 
 impl fmt::Debug for Store {
@@ -408,8 +408,16 @@ impl Store {
             }
             ObjectStoreScheme::GoogleCloudStorage => {
                 let (retry, warn) = retried()?;
+                let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env();
+                facts = ClientFacts::of_gcs(
+                    &builder,
+                    |name| std::env::var(name).ok().filter(|v| !v.is_empty()),
+                    std::env::var_os("HOME")
+                        .map(std::path::PathBuf::from)
+                        .as_deref(),
+                );
                 Arc::new(
-                    object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    builder
                         .with_url(input)
                         .with_retry(retry)
                         .with_http_connector(warn)
@@ -419,8 +427,10 @@ impl Store {
             }
             ObjectStoreScheme::MicrosoftAzure => {
                 let (retry, warn) = retried()?;
+                let builder = object_store::azure::MicrosoftAzureBuilder::from_env();
+                facts = ClientFacts::of_azure(&builder);
                 Arc::new(
-                    object_store::azure::MicrosoftAzureBuilder::from_env()
+                    builder
                         .with_url(input)
                         .with_retry(retry)
                         .with_http_connector(warn)
@@ -456,7 +466,7 @@ impl Store {
             root,
             url,
             local_root: None,
-            facts,
+            facts: Arc::new(facts),
         })
     }
 
@@ -478,7 +488,7 @@ impl Store {
             root,
             url,
             local_root: Some(abs),
-            facts: ClientFacts::default(),
+            facts: Arc::default(),
         })
     }
 

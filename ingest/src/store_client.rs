@@ -23,19 +23,54 @@ const AWS_CREDENTIAL_SOURCES: &str = "AWS_ACCESS_KEY_ID with AWS_SECRET_ACCESS_K
      AWS_CONTAINER_CREDENTIALS_FULL_URI with AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE; \
      AWS_PROFILE and the files under ~/.aws are not read";
 
+/// What gives the GCS client credentials, in the words of the hint that none were found.
+const GOOGLE_CREDENTIAL_SOURCES: &str = "GOOGLE_SERVICE_ACCOUNT_PATH, \
+     GOOGLE_SERVICE_ACCOUNT_KEY, GOOGLE_APPLICATION_CREDENTIALS, or the file \
+     ~/.config/gcloud/application_default_credentials.json";
+
+/// The Azure variables that give the Azure client credentials, in the words of the hint that
+/// none were found.
+const AZURE_CREDENTIAL_SOURCES: &str = "AZURE_STORAGE_ACCOUNT_KEY, AZURE_STORAGE_SAS_KEY, \
+     AZURE_STORAGE_TOKEN, AZURE_CLIENT_ID with AZURE_CLIENT_SECRET and AZURE_TENANT_ID, \
+     AZURE_FEDERATED_TOKEN_FILE with AZURE_CLIENT_ID and AZURE_TENANT_ID, or \
+     AZURE_USE_AZURE_CLI=true";
+
+/// The link-local address of the instance metadata services (AWS, GCP and Azure alike).
+const METADATA_IP: &str = "169.254.169.254";
+
 /// The instance metadata service that the S3 client asks for credentials when the
 /// environment has none (unless `AWS_METADATA_ENDPOINT` names another).
 const DEFAULT_METADATA_ENDPOINT: &str = "http://169.254.169.254";
 
+/// The name the GCS client tries first for its metadata server (unless `GCE_METADATA_HOST`
+/// or `GCE_METADATA_ROOT` names another; it then tries `GCE_METADATA_IP` or
+/// [`METADATA_IP`]).
+const GOOGLE_METADATA_HOST: &str = "metadata.google.internal";
+
 /// What a store's client settings tell about the likely cause of its errors.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ClientFacts {
-    /// The endpoint, when it is plain `http://` and plain HTTP is not allowed
-    /// (`AWS_ALLOW_HTTP`).
-    http_refused: Option<String>,
-    /// The instance metadata endpoint, when the environment holds no S3 credentials, so that
-    /// the client asks the metadata service for them.
-    metadata_endpoint: Option<String>,
+    /// The endpoint, when it is plain `http://` and plain HTTP is not allowed, with the
+    /// variable that would allow it.
+    http_refused: Option<(String, &'static str)>,
+    /// Where the client asks for credentials because the environment holds none.
+    metadata: Option<MetadataFallback>,
+}
+
+/// A client that found no credentials in its environment and asks a metadata service.
+#[derive(Clone, Debug)]
+struct MetadataFallback {
+    /// What the service is called in the hint.
+    service: &'static str,
+    /// The addresses the client may ask (any of them in an error names the service).
+    endpoints: Vec<String>,
+    /// What would have given credentials, in the hint's words.
+    sources: &'static str,
+}
+
+/// Whether a builder's boolean setting reads true.
+fn is_true(value: Option<String>) -> bool {
+    value.is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"))
 }
 
 impl ClientFacts {
@@ -43,41 +78,123 @@ impl ClientFacts {
     pub(crate) fn of_s3(builder: &object_store::aws::AmazonS3Builder) -> ClientFacts {
         use object_store::aws::AmazonS3ConfigKey as Key;
         let value = |key: Key| builder.get_config_value(&key).filter(|v| !v.is_empty());
-        let allow_http = value(Key::Client(object_store::ClientConfigKey::AllowHttp))
-            .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "true" | "1"));
+        let allow_http = is_true(value(Key::Client(object_store::ClientConfigKey::AllowHttp)));
         let endpoint = value(Key::S3Endpoint).or_else(|| value(Key::Endpoint));
-        let http_refused = endpoint.filter(|e| e.starts_with("http://") && !allow_http);
+        let http_refused = endpoint
+            .filter(|e| e.starts_with("http://") && !allow_http)
+            .map(|e| (e, "AWS_ALLOW_HTTP"));
         let has_credentials = value(Key::AccessKeyId).is_some()
             || value(Key::SecretAccessKey).is_some()
             || (value(Key::WebIdentityTokenFile).is_some() && value(Key::RoleArn).is_some())
             || value(Key::ContainerCredentialsRelativeUri).is_some()
             || value(Key::ContainerCredentialsFullUri).is_some()
-            || value(Key::SkipSignature).is_some_and(|v| v.trim() == "true");
-        let metadata_endpoint = (!has_credentials).then(|| {
-            value(Key::MetadataEndpoint).unwrap_or_else(|| DEFAULT_METADATA_ENDPOINT.to_owned())
+            || is_true(value(Key::SkipSignature));
+        let metadata = (!has_credentials).then(|| MetadataFallback {
+            service: "the instance metadata service",
+            endpoints: vec![
+                value(Key::MetadataEndpoint).unwrap_or_else(|| DEFAULT_METADATA_ENDPOINT.into()),
+            ],
+            sources: AWS_CREDENTIAL_SOURCES,
         });
         ClientFacts {
             http_refused,
-            metadata_endpoint,
+            metadata,
+        }
+    }
+
+    /// The facts of a GCS client built from `builder`, in an environment where `env` reads
+    /// variables and `home` is the home folder.
+    pub(crate) fn of_gcs(
+        builder: &object_store::gcp::GoogleCloudStorageBuilder,
+        env: impl Fn(&str) -> Option<String>,
+        home: Option<&std::path::Path>,
+    ) -> ClientFacts {
+        use object_store::gcp::GoogleConfigKey as Key;
+        let value = |key: Key| builder.get_config_value(&key).filter(|v| !v.is_empty());
+        let allow_http = is_true(value(Key::Client(object_store::ClientConfigKey::AllowHttp)));
+        let http_refused = value(Key::BaseUrl)
+            .filter(|e| e.starts_with("http://") && !allow_http)
+            .map(|e| (e, "GOOGLE_ALLOW_HTTP"));
+        let default_credentials = home.is_some_and(|h| {
+            h.join(".config/gcloud/application_default_credentials.json")
+                .exists()
+        });
+        let has_credentials = value(Key::ServiceAccount).is_some()
+            || value(Key::ServiceAccountKey).is_some()
+            || value(Key::ApplicationCredentials).is_some()
+            || value(Key::BearerToken).is_some()
+            || is_true(value(Key::SkipSignature))
+            || default_credentials;
+        let metadata = (!has_credentials).then(|| {
+            let host = env("GCE_METADATA_HOST")
+                .or_else(|| env("GCE_METADATA_ROOT"))
+                .unwrap_or_else(|| GOOGLE_METADATA_HOST.into());
+            let ip = env("GCE_METADATA_IP").unwrap_or_else(|| METADATA_IP.into());
+            MetadataFallback {
+                service: "the instance metadata server",
+                endpoints: vec![host, ip],
+                sources: GOOGLE_CREDENTIAL_SOURCES,
+            }
+        });
+        ClientFacts {
+            http_refused,
+            metadata,
+        }
+    }
+
+    /// The facts of an Azure client built from `builder`.
+    pub(crate) fn of_azure(builder: &object_store::azure::MicrosoftAzureBuilder) -> ClientFacts {
+        use object_store::azure::AzureConfigKey as Key;
+        let value = |key: Key| builder.get_config_value(&key).filter(|v| !v.is_empty());
+        let emulator = is_true(value(Key::UseEmulator));
+        let allow_http =
+            emulator || is_true(value(Key::Client(object_store::ClientConfigKey::AllowHttp)));
+        let http_refused = value(Key::Endpoint)
+            .filter(|e| e.starts_with("http://") && !allow_http)
+            .map(|e| (e, "AZURE_ALLOW_HTTP"));
+        // A chosen credential type (managed identity included) is the operator's choice: the
+        // hint is only for the automatic choice falling through to the managed identity.
+        let automatic = value(Key::CredentialType).is_none_or(|t| t == "auto");
+        let has_credentials = emulator
+            || value(Key::AccessKey).is_some()
+            || value(Key::SasKey).is_some()
+            || value(Key::Token).is_some()
+            || value(Key::FederatedTokenFile).is_some()
+            || (value(Key::ClientId).is_some() && value(Key::ClientSecret).is_some())
+            || is_true(value(Key::UseAzureCli))
+            || is_true(value(Key::SkipSignature))
+            || value(Key::FabricTokenServiceUrl).is_some();
+        let metadata = (automatic && !has_credentials).then(|| MetadataFallback {
+            service: "the managed identity endpoint",
+            endpoints: vec![value(Key::MsiEndpoint).unwrap_or_else(|| METADATA_IP.into())],
+            sources: AZURE_CREDENTIAL_SOURCES,
+        });
+        ClientFacts {
+            http_refused,
+            metadata,
         }
     }
 
     /// The hint for an error whose causes read `told`, if these facts explain it.
     fn hint(&self, told: &str) -> Option<String> {
-        if let Some(endpoint) = &self.http_refused
+        if let Some((endpoint, variable)) = &self.http_refused
             && told.contains("URL scheme is not allowed")
         {
             return Some(format!(
                 "the endpoint {endpoint} is plain http://, which the client refuses unless \
-                 AWS_ALLOW_HTTP=true is set"
+                 {variable}=true is set"
             ));
         }
-        if let Some(metadata) = &self.metadata_endpoint
-            && told.contains(metadata.trim_end_matches('/'))
+        if let Some(fallback) = &self.metadata
+            && let Some(endpoint) = fallback
+                .endpoints
+                .iter()
+                .find(|e| told.contains(e.trim_end_matches('/')))
         {
             return Some(format!(
-                "no credentials were found in the environment ({AWS_CREDENTIAL_SOURCES}), so \
-                 the instance metadata service at {metadata} was asked for them, and failed"
+                "no credentials were found in the environment ({}), so {} at {endpoint} was \
+                 asked for them, and failed",
+                fallback.sources, fallback.service
             ));
         }
         None
@@ -298,27 +415,119 @@ mod tests {
     #[test]
     fn hints_follow_the_settings() {
         let refused = ClientFacts {
-            http_refused: Some("http://127.0.0.1:9".into()),
-            metadata_endpoint: None,
+            http_refused: Some(("http://127.0.0.1:9".into(), "AWS_ALLOW_HTTP")),
+            metadata: None,
         };
         let hint = refused
             .hint("HTTP error: builder error: URL scheme is not allowed")
             .expect("a hint");
         assert!(hint.contains("AWS_ALLOW_HTTP=true"), "{hint}");
         assert_eq!(refused.hint("Connection refused"), None);
-        let anonymous = ClientFacts {
-            http_refused: None,
-            metadata_endpoint: Some(DEFAULT_METADATA_ENDPOINT.into()),
-        };
-        let hint = anonymous
-            .hint("Error performing PUT http://169.254.169.254/latest/api/token in 2ms")
-            .expect("a hint");
-        assert!(hint.contains("AWS_ACCESS_KEY_ID"), "{hint}");
-        assert!(hint.contains("instance metadata service"), "{hint}");
-        assert_eq!(anonymous.hint("Error performing GET http://s3/b"), None);
         assert_eq!(
             ClientFacts::default().hint("URL scheme is not allowed"),
             None
         );
+    }
+
+    /// The errors below are what each client told when planning from a machine with no
+    /// credentials and no metadata service.
+    #[test]
+    fn each_cloud_without_credentials_is_told_where_credentials_come_from() {
+        let s3 = ClientFacts::of_s3(&object_store::aws::AmazonS3Builder::new());
+        let hint = s3
+            .hint("Error performing PUT http://169.254.169.254/latest/api/token in 2ms")
+            .expect("a hint");
+        assert!(hint.contains("AWS_ACCESS_KEY_ID"), "{hint}");
+        assert!(hint.contains("instance metadata service"), "{hint}");
+        assert_eq!(s3.hint("Error performing GET http://s3/b"), None);
+
+        let no_env = |_: &str| None;
+        let gcs_told = "Generic GCS error: Error performing token request: Error performing GET \
+            http://169.254.169.254/computeMetadata/v1/instance/service-accounts/default/token \
+            in 2ms - Server returned non-2xx status code: 403 Forbidden";
+        let gcs = ClientFacts::of_gcs(
+            &object_store::gcp::GoogleCloudStorageBuilder::new(),
+            no_env,
+            None,
+        );
+        let hint = gcs.hint(gcs_told).expect("a hint");
+        assert!(hint.contains("GOOGLE_APPLICATION_CREDENTIALS"), "{hint}");
+        assert!(
+            hint.contains("instance metadata server at 169.254.169.254"),
+            "{hint}"
+        );
+        let by_name = gcs
+            .hint("Error performing GET http://metadata.google.internal/computeMetadata/v1")
+            .expect("a hint");
+        assert!(by_name.contains("at metadata.google.internal"), "{by_name}");
+        // With a service account, or the gcloud default credentials file, the metadata
+        // server is not where the credentials were to come from.
+        let with_key = ClientFacts::of_gcs(
+            &object_store::gcp::GoogleCloudStorageBuilder::new().with_config(
+                object_store::gcp::GoogleConfigKey::ServiceAccount,
+                "/etc/key.json",
+            ),
+            no_env,
+            None,
+        );
+        assert_eq!(with_key.hint(gcs_told), None);
+        let home = tempfile::tempdir().expect("a folder");
+        std::fs::create_dir_all(home.path().join(".config/gcloud")).expect("a folder");
+        std::fs::write(
+            home.path()
+                .join(".config/gcloud/application_default_credentials.json"),
+            "{}",
+        )
+        .expect("written");
+        let gcloud = ClientFacts::of_gcs(
+            &object_store::gcp::GoogleCloudStorageBuilder::new(),
+            no_env,
+            Some(home.path()),
+        );
+        assert_eq!(gcloud.hint(gcs_told), None);
+        let elsewhere = ClientFacts::of_gcs(
+            &object_store::gcp::GoogleCloudStorageBuilder::new(),
+            |name| (name == "GCE_METADATA_IP").then(|| "10.0.0.9".to_owned()),
+            None,
+        );
+        assert_eq!(elsewhere.hint(gcs_told), None);
+        assert!(
+            elsewhere
+                .hint("GET http://10.0.0.9/computeMetadata")
+                .is_some()
+        );
+
+        use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
+        let azure_told = "Generic MicrosoftAzure error: Error performing token request: Error \
+            performing GET http://169.254.169.254/metadata/identity/oauth2/token?api-version=\
+            2019-08-01 in 2ms - Server returned non-2xx status code: 403 Forbidden";
+        let azure = ClientFacts::of_azure(&MicrosoftAzureBuilder::new());
+        let hint = azure.hint(azure_told).expect("a hint");
+        assert!(hint.contains("AZURE_STORAGE_ACCOUNT_KEY"), "{hint}");
+        assert!(
+            hint.contains("managed identity endpoint at 169.254.169.254"),
+            "{hint}"
+        );
+        let with_key = ClientFacts::of_azure(
+            &MicrosoftAzureBuilder::new().with_config(AzureConfigKey::AccessKey, "a2V5"),
+        );
+        assert_eq!(with_key.hint(azure_told), None);
+        let chosen = ClientFacts::of_azure(
+            &MicrosoftAzureBuilder::new()
+                .with_config(AzureConfigKey::CredentialType, "managed_identity"),
+        );
+        assert_eq!(
+            chosen.hint(azure_told),
+            None,
+            "managed identity chosen on purpose"
+        );
+        let plain = ClientFacts::of_azure(
+            &MicrosoftAzureBuilder::new()
+                .with_config(AzureConfigKey::Endpoint, "http://127.0.0.1:10000/acct"),
+        );
+        let hint = plain
+            .hint("HTTP error: builder error: URL scheme is not allowed")
+            .expect("a hint");
+        assert!(hint.contains("AZURE_ALLOW_HTTP=true"), "{hint}");
     }
 }
