@@ -8,8 +8,8 @@
 //! `from_env` builders, e.g. `AWS_ENDPOINT_URL` and `AWS_ALLOW_HTTP=true` for a
 //! local S3 server, `AWS_TIMEOUT=30s` for the time of one request). A request
 //! that fails or times out is retried for up to [`STORE_RETRY_ENV`] seconds
-//! (default 180) before the operation fails; the first such failure of a store is logged
-//! at once as a warning, naming the endpoint and the error
+//! (default 180) before the operation fails; the first such failure of an outage is logged
+//! at once as a warning, naming the endpoint and the error, and so is the store's recovery
 //! ([`crate::store_client`]).
 
 use std::fmt;
@@ -385,7 +385,8 @@ impl Store {
             url: input.to_owned(),
             source,
         };
-        // Each object store's clients warn at the first failed request that is retried.
+        // Each object store's clients warn at the first failed request of an outage that is
+        // retried, and tell when the store answers again.
         let retried = || -> Result<_, IngestError> {
             let retry = retry_config(input)?;
             let warn = WarnOnRetry::new(retry.retry_timeout.as_secs());

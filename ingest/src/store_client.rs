@@ -8,7 +8,9 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
 
 use object_store::ClientOptions;
 use object_store::client::{
@@ -289,22 +291,68 @@ fn without_retry_limits(text: &str) -> String {
     }
 }
 
+/// The least time between two warnings of one store: a store that fails and recovers again
+/// and again is told once a minute, not at every failure.
+const WARN_INTERVAL_MS: u64 = 60_000;
+
 /// The connector of the object stores' HTTP clients: object_store's own, each client
-/// wrapped to warn (once per store) as soon as a request fails in a way that is retried.
+/// wrapped to warn as soon as a request fails in a way that is retried, once per outage (and
+/// at most once a minute), and to say when the store answers again.
 #[derive(Debug)]
 pub(crate) struct WarnOnRetry {
-    /// Whether the store warned already (shared by the clients of one store: its requests
-    /// and its credential requests).
-    warned: Arc<AtomicBool>,
+    /// The store's state, shared by the clients of one store (its requests and its
+    /// credential requests).
+    state: Arc<Outage>,
     /// How long a failed request is retried, for the warning.
     retry_secs: u64,
+}
+
+/// Whether a store is failing, and when it last warned.
+#[derive(Debug, Default)]
+struct Outage {
+    /// A request failed in a way that is retried, and none has been answered since.
+    failing: AtomicBool,
+    /// This outage was warned of (so its end is told too).
+    warned: AtomicBool,
+    /// When the store last warned, in milliseconds of [`Outage::clock`]; none yet: 0.
+    last_warned_ms: AtomicU64,
+    /// The start of [`Outage::clock`].
+    epoch: OnceLock<Instant>,
+}
+
+impl Outage {
+    /// Milliseconds since the store's first use, at least 1.
+    fn clock(&self) -> u64 {
+        let epoch = *self.epoch.get_or_init(Instant::now);
+        u64::try_from(epoch.elapsed().as_millis()).map_or(u64::MAX, |ms| ms.saturating_add(1))
+    }
+
+    /// A request failed in a way that is retried: whether to warn now (the first failure of
+    /// an outage that starts a minute or more after the last warning).
+    fn failed(&self, now_ms: u64) -> bool {
+        if self.failing.swap(true, Ordering::Relaxed) {
+            return false;
+        }
+        let last = self.last_warned_ms.load(Ordering::Relaxed);
+        if last != 0 && now_ms.saturating_sub(last) < WARN_INTERVAL_MS {
+            return false;
+        }
+        self.last_warned_ms.store(now_ms, Ordering::Relaxed);
+        self.warned.store(true, Ordering::Relaxed);
+        true
+    }
+
+    /// A request was answered: whether an outage that was warned of ended with it.
+    fn answered(&self) -> bool {
+        self.failing.swap(false, Ordering::Relaxed) && self.warned.swap(false, Ordering::Relaxed)
+    }
 }
 
 impl WarnOnRetry {
     /// A connector for one store whose requests are retried for `retry_secs`.
     pub(crate) fn new(retry_secs: u64) -> Self {
         WarnOnRetry {
-            warned: Arc::new(AtomicBool::new(false)),
+            state: Arc::default(),
             retry_secs,
         }
     }
@@ -315,27 +363,29 @@ impl HttpConnector for WarnOnRetry {
         let inner = ReqwestConnector::default().connect(options)?;
         Ok(HttpClient::new(Watched {
             inner,
-            warned: Arc::clone(&self.warned),
+            state: Arc::clone(&self.state),
             retry_secs: self.retry_secs,
         }))
     }
 }
 
-/// An HTTP client that warns at its store's first retried failure.
+/// An HTTP client that warns when its store starts failing, and tells when it recovers.
 #[derive(Debug)]
 struct Watched {
     inner: HttpClient,
-    warned: Arc<AtomicBool>,
+    state: Arc<Outage>,
     retry_secs: u64,
 }
 
 impl Watched {
-    /// Warns, unless the store did already, that a request to `endpoint` failed with
-    /// `error` and is being retried.
-    fn warn(&self, endpoint: &str, error: &str) {
-        if self.warned.swap(true, Ordering::Relaxed) {
+    /// A request to `endpoint` failed with `error` and is being retried: warns when an
+    /// outage starts.
+    fn failed(&self, endpoint: impl FnOnce() -> String, error: impl FnOnce() -> String) {
+        if !self.state.failed(self.state.clock()) {
             return;
         }
+        let endpoint = endpoint();
+        let error = error();
         tracing::warn!(
             endpoint,
             error,
@@ -358,13 +408,10 @@ impl HttpService for Watched {
         Self: 'async_trait,
     {
         Box::pin(async move {
-            // Once the store has warned, a request is passed on untouched.
-            if self.warned.load(Ordering::Relaxed) {
-                return self.inner.execute(req).await;
-            }
-            // Kept to name the endpoint in a warning (a reference-counted copy).
+            // Kept to name the endpoint in a warning (its parts are reference-counted).
             let uri = req.uri().clone();
             let result = self.inner.execute(req).await;
+            // The scheme and authority, as a store's endpoint is named in its logs.
             let endpoint = || match (uri.scheme_str(), uri.authority()) {
                 (Some(scheme), Some(authority)) => format!("{scheme}://{authority}"),
                 _ => uri.to_string(),
@@ -380,14 +427,20 @@ impl HttpService for Watched {
                             | HttpErrorKind::Interrupted
                     ) =>
                 {
-                    self.warn(&endpoint(), &causes(e));
+                    self.failed(endpoint, || causes(e));
                 }
                 Ok(r)
                     if r.status().is_server_error() || matches!(r.status().as_u16(), 408 | 429) =>
                 {
-                    self.warn(&endpoint(), &format!("HTTP status {}", r.status()));
+                    self.failed(endpoint, || format!("HTTP status {}", r.status()));
                 }
-                _ => {}
+                Ok(_) => {
+                    if self.state.answered() {
+                        let endpoint = endpoint();
+                        tracing::warn!(endpoint, "the object store at {endpoint} answers again");
+                    }
+                }
+                Err(_) => {}
             }
             result
         })
@@ -529,5 +582,22 @@ mod tests {
             .hint("HTTP error: builder error: URL scheme is not allowed")
             .expect("a hint");
         assert!(hint.contains("AZURE_ALLOW_HTTP=true"), "{hint}");
+    }
+
+    #[test]
+    fn each_outage_is_warned_once_and_at_most_once_a_minute() {
+        let state = Outage::default();
+        assert!(!state.answered(), "no outage yet");
+        assert!(state.failed(1_000), "the first failure warns");
+        assert!(!state.failed(1_500), "the same outage");
+        assert!(state.answered(), "its end is told");
+        assert!(!state.answered());
+        // A new outage within a minute of the warning is neither warned of nor its end told.
+        assert!(!state.failed(30_000));
+        assert!(!state.answered());
+        // One a minute or more after the last warning is.
+        assert!(state.failed(61_000));
+        assert!(!state.failed(62_000));
+        assert!(state.answered());
     }
 }
