@@ -73,6 +73,20 @@ pub fn input_error(e: anyhow::Error) -> anyhow::Error {
     e.context(Classified(ExitClass::Input, ""))
 }
 
+/// The error of a caught panic: an internal error (exit 2) that says it is a bug and gives the
+/// panic's message (the panic hook has already printed where it happened).
+pub fn panicked(payload: &(dyn std::any::Any + Send)) -> anyhow::Error {
+    let text = payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned());
+    anyhow::anyhow!("{text}").context(Classified(
+        ExitClass::Internal,
+        "internal error (a bug in proofmark; please report it with the message above): panicked",
+    ))
+}
+
 /// A context naming the batch a failure is about: the message starts with it, and the JSON
 /// error event carries it as `batch_id`.
 #[derive(Debug, Clone)]

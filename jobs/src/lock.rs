@@ -6,7 +6,8 @@
 //! its lock behind; the next run reads it and tells whether its holder is
 //! verifiably dead (same host, and no process with that id and start time),
 //! alive, or on another host where it cannot tell. Only an explicit
-//! `--break-lock` removes a lock, and never one whose holder is alive here.
+//! `--break-stale-lock` (a verifiably dead holder's lock) or `--break-lock` (also
+//! another host's) removes a lock, and never one whose holder is alive here.
 
 use std::time::SystemTime;
 
@@ -89,9 +90,36 @@ fn describe(state: HolderState) -> &'static str {
 fn advice(state: HolderState) -> &'static str {
     match state {
         HolderState::Alive => "wait for it to finish",
-        HolderState::Dead => "rerun with --break-lock to remove the stale lock and resume",
+        HolderState::Dead => {
+            "rerun with --break-stale-lock (or --break-lock) to remove the stale lock and resume"
+        }
         HolderState::Unknown => {
             "make sure that run has ended, then rerun with --break-lock to remove the lock"
+        }
+    }
+}
+
+/// Which locks a run may break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BreakLock {
+    /// None: every lock found is refused.
+    #[default]
+    No,
+    /// A lock whose holder is verifiably dead ([`HolderState::Dead`]: same host, no such
+    /// process) (`--break-stale-lock`).
+    Stale,
+    /// Any lock whose holder is not alive on this host: also another host's and an
+    /// unreadable one (`--break-lock`).
+    Any,
+}
+
+impl BreakLock {
+    /// Whether a lock whose holder is in `state` (`None`: unreadable) may be broken.
+    fn allows(self, state: Option<HolderState>) -> bool {
+        match (self, state) {
+            (_, Some(HolderState::Alive)) | (BreakLock::No, _) => false,
+            (BreakLock::Stale, state) => state == Some(HolderState::Dead),
+            (BreakLock::Any, _) => true,
         }
     }
 }
@@ -108,14 +136,14 @@ pub struct BatchLock {
 }
 
 impl BatchLock {
-    /// Takes the lock of `batch_id`, breaking a lock left by a holder that
-    /// is not alive here if `break_lock` is set. Returns the lock and the
-    /// holder of the lock that was broken, if any.
+    /// Takes the lock of `batch_id`, breaking a lock left by a holder that is not alive here
+    /// when `break_lock` allows it. Returns the lock and the holder of the lock that was
+    /// broken, if any.
     pub async fn acquire(
         store: &Store,
         batch_id: &str,
         command: &str,
-        break_lock: bool,
+        break_lock: BreakLock,
     ) -> Result<(BatchLock, Option<LockHolder>), LockError> {
         let path = lock_path(batch_id);
         let me = LockHolder {
@@ -140,16 +168,10 @@ impl BatchLock {
             let holder: Option<LockHolder> = serde_json::from_slice(&bytes).ok();
             let state = holder.as_ref().map(holder_state);
             match (holder, state) {
-                (Some(holder), Some(HolderState::Alive)) => {
-                    return Err(LockError::Held {
-                        holder,
-                        state: HolderState::Alive,
-                    });
-                }
-                (Some(holder), Some(state)) if !break_lock => {
+                (Some(holder), Some(state)) if !break_lock.allows(Some(state)) => {
                     return Err(LockError::Held { holder, state });
                 }
-                (None, _) if !break_lock => {
+                (None, _) if !break_lock.allows(None) => {
                     return Err(LockError::Unreadable {
                         path,
                         message: "not a lock object".to_owned(),
@@ -272,12 +294,12 @@ mod tests {
     async fn a_second_run_is_refused_and_a_stale_lock_needs_break_lock() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
-        let (lock, broken) = BatchLock::acquire(&store, "b1", "test", false)
+        let (lock, broken) = BatchLock::acquire(&store, "b1", "test", BreakLock::No)
             .await
             .unwrap();
         assert!(broken.is_none());
         // Held by this (live) process: refused, even with --break-lock.
-        for brk in [false, true] {
+        for brk in [BreakLock::No, BreakLock::Stale, BreakLock::Any] {
             let err = BatchLock::acquire(&store, "b1", "test", brk)
                 .await
                 .unwrap_err();
@@ -293,7 +315,7 @@ mod tests {
             );
         }
         lock.release(&store).await.unwrap();
-        let (lock, _) = BatchLock::acquire(&store, "b1", "test", false)
+        let (lock, _) = BatchLock::acquire(&store, "b1", "test", BreakLock::No)
             .await
             .unwrap();
         // Make it look like a dead process's lock.
@@ -307,7 +329,7 @@ mod tests {
             .await
             .unwrap();
         drop(lock);
-        let err = BatchLock::acquire(&store, "b1", "test", false)
+        let err = BatchLock::acquire(&store, "b1", "test", BreakLock::No)
             .await
             .unwrap_err();
         assert!(
@@ -320,12 +342,53 @@ mod tests {
             ),
             "{err}"
         );
-        assert!(err.to_string().contains("--break-lock"), "{err}");
-        let (lock, broken) = BatchLock::acquire(&store, "b1", "test", true)
-            .await
-            .unwrap();
-        assert_eq!(broken.unwrap().pid, u32::MAX - 1);
-        lock.release(&store).await.unwrap();
-        assert!(store.get(&lock_path("b1")).await.unwrap().is_none());
+        assert!(err.to_string().contains("--break-stale-lock"), "{err}");
+        for brk in [BreakLock::Stale, BreakLock::Any] {
+            store
+                .put(
+                    &lock_path("b1"),
+                    Bytes::from(serde_json::to_vec(&dead).unwrap()),
+                )
+                .await
+                .unwrap();
+            let (lock, broken) = BatchLock::acquire(&store, "b1", "test", brk).await.unwrap();
+            assert_eq!(broken.unwrap().pid, u32::MAX - 1, "{brk:?}");
+            lock.release(&store).await.unwrap();
+            assert!(store.get(&lock_path("b1")).await.unwrap().is_none());
+        }
+    }
+
+    /// Another host's lock, and one that cannot be read, are broken by --break-lock only:
+    /// --break-stale-lock cannot tell that their holders are gone.
+    #[tokio::test]
+    async fn only_break_lock_removes_a_lock_it_cannot_judge() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::from_url(dir.path().to_str().unwrap()).unwrap();
+        let mut foreign = holder(1, Some(1), "elsewhere.example".into());
+        foreign.batch_id = "b1".into();
+        for (body, unreadable) in [
+            (serde_json::to_vec(&foreign).unwrap(), false),
+            (b"not json".to_vec(), true),
+        ] {
+            store
+                .put(&lock_path("b1"), Bytes::from(body))
+                .await
+                .unwrap();
+            for brk in [BreakLock::No, BreakLock::Stale] {
+                let err = BatchLock::acquire(&store, "b1", "test", brk)
+                    .await
+                    .unwrap_err();
+                assert_eq!(
+                    matches!(err, LockError::Unreadable { .. }),
+                    unreadable,
+                    "{err}"
+                );
+                assert!(store.get(&lock_path("b1")).await.unwrap().is_some());
+            }
+            let (lock, _) = BatchLock::acquire(&store, "b1", "test", BreakLock::Any)
+                .await
+                .unwrap();
+            lock.release(&store).await.unwrap();
+        }
     }
 }

@@ -108,7 +108,11 @@ fn main() -> ExitCode {
         errln!("error: cannot set up {threads} worker threads: {err}");
         return ExitCode::from(2);
     }
-    match cmd::run(cli) {
+    // A panic is a bug: exit 2 (internal) with an error line like every other failure, not
+    // Rust's 101, which the documented exit codes and the systemd unit do not know.
+    let result = std::panic::catch_unwind(|| cmd::run(cli))
+        .unwrap_or_else(|payload| Err(exit::panicked(payload.as_ref())));
+    match result {
         Ok(code) => code,
         Err(err) => {
             let class = exit::classify(&err);

@@ -177,8 +177,8 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
             if kill_in_stage(&job, &key, stage, delay) {
                 landed_kills += 1;
             }
-            // A killed run leaves its lock: a plain rerun is refused
-            // (exit 5, "stale"), --break-lock resumes.
+            // A killed run leaves its lock: a plain rerun is refused (exit 5, "stale"),
+            // --break-stale-lock (what a scheduler restarting it here gives) resumes.
             let lock = run_dir.join(format!("store/batches/{BATCH}/lock.json"));
             if lock.exists() {
                 let out = command(&["run", &job], &key).output().unwrap();
@@ -190,7 +190,7 @@ fn killed_runs_resume_to_the_uninterrupted_root() {
                 &[
                     "run",
                     &job,
-                    "--break-lock",
+                    "--break-stale-lock",
                     "--summary-json",
                     resumed.to_str().unwrap(),
                 ],

@@ -274,6 +274,55 @@ fn an_evm_key_that_cannot_be_loaded_stops_the_run_before_the_plan() {
 
 /// A run that fails after anchoring (here in its publish stage: the index folder is a file)
 /// still lists in its metrics the chains that hold a receipt of the batch.
+/// A panic (a bug) ends a run like any internal error: exit 2 (not Rust's 101), an error line
+/// that says it is a bug, and failure metrics and summary; the lock it leaves is a dead
+/// process's, which --break-stale-lock removes. The panic is injected through a variable that
+/// only builds with debug assertions (the tests' build) read.
+#[test]
+#[cfg(debug_assertions)]
+fn a_run_that_panics_exits_2_and_reports_its_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    generate(dir.path(), &key, &["--items", "20"]);
+    let job = write_job(dir.path(), "data/records/**/*.parquet");
+    let metrics = dir.path().join("job.prom");
+    let summary = dir.path().join("summary.json");
+    let args = [
+        "run",
+        job.as_str(),
+        "--metrics-file",
+        metrics.to_str().unwrap(),
+        "--summary-json",
+        summary.to_str().unwrap(),
+    ];
+    let out = common::command(&args, &key)
+        .env("PROOFMARK_DEBUG_PANIC_IN_RUN", "1")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("error: ") && err.contains("a bug in proofmark") && err.contains("is set"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(
+        text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
+        "{text}"
+    );
+    assert!(text.contains("class=\"internal\"} 2"), "{text}");
+    let failed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
+    assert_eq!(failed["outcome"], "failed", "{failed}");
+    assert_eq!(failed["exit_code"], 2, "{failed}");
+    let out = proofmark(&args, &key);
+    assert_eq!(out.status.code(), Some(5), "the dead run's lock: {out:?}");
+    let mut resumed = args.to_vec();
+    resumed.push("--break-stale-lock");
+    let out = ok(&proofmark(&resumed, &key));
+    assert!(line(&out, "batch").contains("(completed)"), "{out}");
+}
+
 #[test]
 fn a_run_that_fails_after_anchoring_lists_the_anchors_in_its_metrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -408,7 +457,7 @@ fn exit_codes_locks_metrics_and_until() {
     );
 
     // A lock held by a live process refuses the run with exit 5, even with
-    // --break-lock; a dead holder's lock needs --break-lock.
+    // --break-lock or --break-stale-lock; a dead holder's lock needs one of them.
     let lock = dir.path().join("store/batches/t-2026-11-24/lock.json");
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .unwrap()
@@ -421,7 +470,7 @@ fn exit_codes_locks_metrics_and_until() {
     // The run that holds the lock writes the metrics and summary files when it ends: this
     // one leaves them as they are.
     let before = std::fs::read(&metrics).unwrap();
-    for extra in [&[][..], &["--break-lock"][..]] {
+    for extra in [&[][..], &["--break-lock"][..], &["--break-stale-lock"][..]] {
         let mut args = vec![
             "run",
             job.as_str(),
@@ -451,7 +500,7 @@ fn exit_codes_locks_metrics_and_until() {
     assert_eq!(out.status.code(), Some(5), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("stale") && err.contains("--break-lock"),
+        err.contains("stale") && err.contains("--break-stale-lock"),
         "{err}"
     );
     let out = ok(&proofmark(

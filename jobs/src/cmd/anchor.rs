@@ -24,7 +24,8 @@ when its chain cannot be reached to check it, it stands, with a warning. A run i
 after sending resumes its transaction: it never sends a second anchor.
 
 Keys: the ledger's signing key is the chain's key_file, else $PROOFMARK_LEDGER_KEY, else \
-~/.config/proofmark/ledger.key (made on first use). An `evm` chain's account key is read \
+$XDG_CONFIG_HOME/proofmark/ledger.key, else ~/.config/proofmark/ledger.key (made on first \
+use). An `evm` chain's account key is read \
 from the environment variable its key_env names (or a keystore file, with password_env); \
 docs/chains.md describes the chains file.
 

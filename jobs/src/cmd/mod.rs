@@ -93,7 +93,8 @@ pub enum Command {
     #[command(subcommand)]
     Pins(pins::PinsCommand),
     /// Check a code report or leaf proof offline (records, leaves, proofs, receipts) and
-    /// optionally the root against an EVM chain; exit 0 verified, 1 not verified, 2 error.
+    /// optionally the root against an EVM chain; exit 0 verified, 1 not verified, 2 error, 3 an
+    /// argument at fault.
     Verify(verify::VerifyArgs),
     /// Regulators' audits: recompute a whole batch from its inputs, or verify many codes at once.
     #[command(subcommand)]

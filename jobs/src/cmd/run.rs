@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use super::GlobalArgs;
 use super::pipeline::bar;
 use crate::exit::{BatchScope, Classified, ExitClass, classify};
-use crate::lock::BatchLock;
+use crate::lock::{BatchLock, BreakLock};
 use crate::output::write_atomically;
 
 /// Arguments of `proofmark run`.
@@ -60,8 +60,16 @@ pub struct RunArgs {
     /// host is never broken; one from another host is, so make sure that
     /// run has ended. Like every run, the resumed one first removes the
     /// temporary files the killed one left (docs/operations.md, "Locks").
-    #[arg(long)]
+    #[arg(long, conflicts_with = "break_stale_lock")]
     pub break_lock: bool,
+    /// Remove the batch's lock only when its holder is verifiably dead: it ran on this host
+    /// (the same host name) and no process with its id and start time runs here. A lock
+    /// from another host, or one that cannot be read, is refused (exit 5) as without the
+    /// flag. For a scheduler that restarts a killed run on the same machine (the systemd
+    /// unit of docs/operations.md); not where containers share a host name (host
+    /// networking), as a holder in another container's process namespace looks dead here.
+    #[arg(long)]
+    pub break_stale_lock: bool,
     /// Write Prometheus metrics of this run to this file when it ends
     /// (text exposition format, written atomically: point node_exporter's
     /// textfile collector at its folder). Default: `$PROOFMARK_METRICS_FILE`.
@@ -452,7 +460,13 @@ pub fn run_job(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let result = rt.block_on(locked_run(&job, &store, &batch_id, &date, &args, global));
+    // A panic (a bug) fails the run like any internal error: exit 2, with its metrics and
+    // summary written, rather than ending the process with Rust's 101 and no report. The
+    // lock it held stays, as a killed run's does (its holder is dead once this process ends).
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        rt.block_on(locked_run(&job, &store, &batch_id, &date, &args, global))
+    }))
+    .unwrap_or_else(|payload| Err(crate::exit::panicked(payload.as_ref())));
     // A run that found the batch locked by a run still going leaves the metrics and summary
     // files to that run, which writes them when it ends: this one's "failed" would otherwise
     // stand for the running one's until then (and fire an alert on a healthy job).
@@ -538,7 +552,12 @@ async fn locked_run(
     args: &RunArgs,
     global: &GlobalArgs,
 ) -> anyhow::Result<Summary> {
-    let (lock, broken) = BatchLock::acquire(store, batch_id, "proofmark run", args.break_lock)
+    let break_lock = match (args.break_lock, args.break_stale_lock) {
+        (true, _) => BreakLock::Any,
+        (false, true) => BreakLock::Stale,
+        (false, false) => BreakLock::No,
+    };
+    let (lock, broken) = BatchLock::acquire(store, batch_id, "proofmark run", break_lock)
         .await
         .context("cannot take the lock")?;
     if let Some(b) = broken
@@ -555,6 +574,12 @@ async fn locked_run(
     // last written before this moment, and not locked by a live commit, is a
     // leftover of an interrupted write (a killed run's copy, segment or commit
     // output). Cleaning up is best effort: it never fails the run.
+    // Fault injection for the tests of a run that panics (builds with debug assertions only;
+    // a release binary has no such variable).
+    #[cfg(debug_assertions)]
+    if std::env::var_os("PROOFMARK_DEBUG_PANIC_IN_RUN").is_some() {
+        panic!("PROOFMARK_DEBUG_PANIC_IN_RUN is set");
+    }
     let locked_at = std::time::SystemTime::now();
     let mut removed = store
         .remove_partial_files(&proofmark_ingest::plan::batch_prefix(batch_id), locked_at)
