@@ -316,6 +316,94 @@ async fn shares_give_the_single_process_root_and_a_small_budget_the_same_index()
     assert_eq!(one.manifest.segments, report.manifest.segments);
 }
 
+/// A segment whose summary says it was built from another input than the plan has for it
+/// (left by an earlier plan, or altered) is not taken as done: commit refuses it as damaged,
+/// and the build rebuilds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_built_from_another_input_is_not_reused() {
+    let fx = Fixture::new();
+    let store = &fx.store;
+    plan(store, "b", &fx.inputs, SuiteId::Blake3, InputMode::Copy).await;
+    let first = build_all(store, "b").await;
+    let path = fx
+        .store_path()
+        .join(segment_path("b", 2, SegmentFile::Summary));
+    let good = std::fs::read(&path).unwrap();
+    let mut summary: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    summary["input_digest"] = serde_json::json!(format!("blake3:{}", "0".repeat(64)));
+    std::fs::write(&path, serde_json::to_vec(&summary).unwrap()).unwrap();
+
+    let err = failed_commit(store, "b").await;
+    let (segment, found) = damaged(&err);
+    assert_eq!(segment, 2);
+    assert!(
+        found.to_string().contains("was built from input"),
+        "{found}"
+    );
+
+    let resumed = build_all(store, "b").await;
+    assert_eq!(resumed.segments_repaired, 1);
+    assert_eq!(resumed.segments_built, 1);
+    assert_eq!(resumed.segments_skipped, first.segments_in_part - 1);
+    assert_eq!(std::fs::read(&path).unwrap(), good);
+    commit(store, "b").await;
+}
+
+/// A segment that lost a rejected row, with its rejects file, the digest of that file, its
+/// rejected count and its list of rejected rows all rewritten to agree (only its rows read,
+/// the plan's count, still remembers the row): every file matches its digest and every list
+/// its count, and only the accounting (rows read = accepted + rejected) sees the row gone.
+/// The commit refuses the segment naming its input file, and the build rebuilds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_that_lost_a_rejected_row_fails_the_accounting() {
+    let fx = Fixture::new();
+    let store = &fx.store;
+    plan(store, "b", &fx.inputs, SuiteId::Blake3, InputMode::Copy).await;
+    let first = build_all(store, "b").await;
+    let summary_of = |n: u32| {
+        fx.store_path()
+            .join(segment_path("b", n, SegmentFile::Summary))
+    };
+    let (n, good) = (0..first.segments_in_part as u32)
+        .map(|n| (n, std::fs::read(summary_of(n)).unwrap()))
+        .find(|(_, bytes)| {
+            let summary: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+            summary["rows_rejected"].as_u64().unwrap() > 0
+        })
+        .expect("a segment with a rejected row");
+    let rejects_path = fx
+        .store_path()
+        .join(segment_path("b", n, SegmentFile::Rejects));
+    let good_rejects = std::fs::read(&rejects_path).unwrap();
+    let text = String::from_utf8(good_rejects.clone()).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.pop();
+    let fewer: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&rejects_path, &fewer).unwrap();
+    let mut summary: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    summary["rows_rejected"] = serde_json::json!(lines.len());
+    summary["rejected_rows"].as_array_mut().unwrap().pop();
+    summary["rejects_digest"] =
+        serde_json::json!(proofmark_anchor::segment_files::digest(fewer.as_bytes()));
+    std::fs::write(summary_of(n), serde_json::to_vec(&summary).unwrap()).unwrap();
+
+    let err = failed_commit(store, "b").await;
+    let (segment, found) = damaged(&err);
+    assert_eq!(segment, n);
+    match found {
+        AnchorError::Accounting { file, reason } => {
+            assert!(file.ends_with(".parquet"), "{file}");
+            assert!(reason.starts_with(&format!("segment {n}: ")), "{reason}");
+        }
+        other => panic!("not the accounting check: {other:?}"),
+    }
+    let resumed = build_all(store, "b").await;
+    assert_eq!(resumed.segments_repaired, 1);
+    assert_eq!(std::fs::read(summary_of(n)).unwrap(), good);
+    assert_eq!(std::fs::read(&rejects_path).unwrap(), good_rejects);
+    commit(store, "b").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commit_refuses_corrupt_segments_naming_them() {
     let fx = Fixture::new();

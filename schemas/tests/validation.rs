@@ -420,3 +420,78 @@ proptest! {
         prop_assert_eq!(decoded.values[7].clone(), carrier.map_or(Value::Null, Value::Text));
     }
 }
+
+/// Boundaries of the rules of SPEC.md 2.3 that a one-off error would move: a code of 48
+/// bytes is good and one of 49 is not (also when the whole block of rows is in the code
+/// byte class, where only lengths are looked at); a digest has exactly 64 hex digits; an
+/// expiry on the production date is not before it, nor a clearance at the declaration time.
+#[test]
+fn rule_boundaries_are_exact() {
+    use DefectKind::*;
+    let p = Kind::Production;
+    let rows: Vec<Json> = [5usize, 6, 48, 49]
+        .iter()
+        .map(|&n| {
+            let mut r = good(p);
+            r["record_id"] = json!(format!("r-{n}"));
+            r["code"] = json!("7".repeat(n));
+            r
+        })
+        .collect();
+    assert_eq!(
+        reasons(p, &rows),
+        vec![
+            d("code", MalformedCode),
+            vec![],
+            vec![],
+            d("code", MalformedCode)
+        ]
+    );
+    let i = Kind::Inspection;
+    for hex in ["0".repeat(63), "0".repeat(65), "0".repeat(72)] {
+        assert_eq!(
+            one(i, json!({"report_digest": format!("blake3:{hex}")})),
+            d("report_digest", MalformedDigest),
+            "{} hex digits",
+            hex.len()
+        );
+        let digest = format!("sha256:{hex}");
+        assert_eq!(
+            one(p, json!({"attachments": [{"uri": "u", "digest": digest}]})),
+            d("attachments", MalformedDigest),
+            "{} hex digits",
+            hex.len()
+        );
+    }
+    assert!(one(p, json!({"expiry_date": DATE - 30})).is_empty());
+    assert_eq!(
+        one(p, json!({"expiry_date": DATE - 31})),
+        d("expiry_date", ExpiryBeforeProduction)
+    );
+    let c = Kind::Customs;
+    assert!(one(c, json!({"declared_at": T, "cleared_at": T})).is_empty());
+    assert_eq!(
+        one(c, json!({"declared_at": T, "cleared_at": T - 1})),
+        d("cleared_at", ClearedBeforeDeclared)
+    );
+}
+
+/// SPEC.md section 3: every padding byte must be zero, not only the last.
+#[test]
+fn decoder_rejects_a_non_zero_byte_anywhere_in_the_padding() {
+    let kind = Kind::Logistics;
+    let batch = batch_from_json(kind, &[good(kind)]).unwrap();
+    let view = RecordView::try_new(kind, &batch).unwrap();
+    let mut bytes = Vec::new();
+    encode_row(&view, 0, &mut bytes);
+    let stated = u32::from_le_bytes(bytes[2..6].try_into().unwrap()) as usize;
+    assert!(
+        bytes.len() - stated >= 2,
+        "the record needs 2 padding bytes or more"
+    );
+    for at in stated..bytes.len() {
+        let mut b = bytes.clone();
+        b[at] = 1;
+        assert!(decode(&b).is_err(), "padding byte {at} of {}", bytes.len());
+    }
+}
