@@ -262,6 +262,14 @@ mod tests {
         }
     }
 
+    /// Writes `body` as batch b1's lock, as a run that holds it would have.
+    async fn write_lock(store: &Store, body: &[u8]) {
+        store
+            .put(&lock_path("b1"), Bytes::copy_from_slice(body))
+            .await
+            .unwrap();
+    }
+
     #[test]
     fn holders_are_told_apart() {
         let me = std::process::id();
@@ -321,13 +329,8 @@ mod tests {
         // Make it look like a dead process's lock.
         let mut dead = holder(u32::MAX - 1, Some(1), host_name());
         dead.batch_id = "b1".into();
-        store
-            .put(
-                &lock_path("b1"),
-                Bytes::from(serde_json::to_vec(&dead).unwrap()),
-            )
-            .await
-            .unwrap();
+        let dead = serde_json::to_vec(&dead).unwrap();
+        write_lock(&store, &dead).await;
         drop(lock);
         let err = BatchLock::acquire(&store, "b1", "test", BreakLock::No)
             .await
@@ -344,13 +347,7 @@ mod tests {
         );
         assert!(err.to_string().contains("--break-stale-lock"), "{err}");
         for brk in [BreakLock::Stale, BreakLock::Any] {
-            store
-                .put(
-                    &lock_path("b1"),
-                    Bytes::from(serde_json::to_vec(&dead).unwrap()),
-                )
-                .await
-                .unwrap();
+            write_lock(&store, &dead).await;
             let (lock, broken) = BatchLock::acquire(&store, "b1", "test", brk).await.unwrap();
             assert_eq!(broken.unwrap().pid, u32::MAX - 1, "{brk:?}");
             lock.release(&store).await.unwrap();
@@ -370,10 +367,7 @@ mod tests {
             (serde_json::to_vec(&foreign).unwrap(), false),
             (b"not json".to_vec(), true),
         ] {
-            store
-                .put(&lock_path("b1"), Bytes::from(body))
-                .await
-                .unwrap();
+            write_lock(&store, &body).await;
             for brk in [BreakLock::No, BreakLock::Stale] {
                 let err = BatchLock::acquire(&store, "b1", "test", brk)
                     .await

@@ -210,6 +210,16 @@ fn bad_job_files_name_the_key() {
 }
 
 /// Generates a dataset in `dir/data` with `args` (`proofmark datasets generate`); its folder.
+/// The metrics file of a failed run of job `t` (batch t-2026-11-24), checked to say so.
+fn failed_run_metrics(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        text.contains("proofmark_job_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
+        "{text}"
+    );
+    text
+}
+
 fn generate(dir: &Path, key: &Path, args: &[&str]) -> std::path::PathBuf {
     let data = dir.join("data");
     let mut all = vec!["datasets", "generate", "--out", data.to_str().unwrap()];
@@ -272,8 +282,6 @@ fn an_evm_key_that_cannot_be_loaded_stops_the_run_before_the_plan() {
     assert!(line(&out, "speed").contains("records/s"), "{out}");
 }
 
-/// A run that fails after anchoring (here in its publish stage: the index folder is a file)
-/// still lists in its metrics the chains that hold a receipt of the batch.
 /// A panic (a bug) ends a run like any internal error: exit 2 (not Rust's 101), an error line
 /// that says it is a bug, and failure metrics and summary; the lock it leaves is a dead
 /// process's, which --break-stale-lock removes. The panic is injected through a variable that
@@ -305,11 +313,7 @@ fn a_run_that_panics_exits_2_and_reports_its_failure() {
         err.contains("error: ") && err.contains("a bug in proofmark") && err.contains("is set"),
         "{err}"
     );
-    let text = std::fs::read_to_string(&metrics).unwrap();
-    assert!(
-        text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
-        "{text}"
-    );
+    let text = failed_run_metrics(&metrics);
     assert!(text.contains("class=\"internal\"} 2"), "{text}");
     let failed: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&summary).unwrap()).unwrap();
@@ -323,6 +327,8 @@ fn a_run_that_panics_exits_2_and_reports_its_failure() {
     assert!(line(&out, "batch").contains("(completed)"), "{out}");
 }
 
+/// A run that fails after anchoring (here in its publish stage: the index folder is a file)
+/// still lists in its metrics the chains that hold a receipt of the batch.
 #[test]
 fn a_run_that_fails_after_anchoring_lists_the_anchors_in_its_metrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -342,11 +348,7 @@ fn a_run_that_fails_after_anchoring_lists_the_anchors_in_its_metrics() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("publish stage"), "{err}");
-    let text = std::fs::read_to_string(&metrics).unwrap();
-    assert!(
-        text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
-        "{text}"
-    );
+    let text = failed_run_metrics(&metrics);
     assert!(
         text.contains(
             "proofmark_job_anchored{job=\"t\",batch_id=\"t-2026-11-24\",chain=\"ledger\"} 1"
@@ -397,11 +399,7 @@ fn exit_codes_locks_metrics_and_until() {
         failed["error"].as_str().unwrap().contains("nothing-here"),
         "{failed}"
     );
-    let text = std::fs::read_to_string(&metrics).unwrap();
-    assert!(
-        text.contains("proofmark_job_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
-        "{text}"
-    );
+    let text = failed_run_metrics(&metrics);
     assert!(text.contains("class=\"input\"} 3"), "{text}");
     assert!(
         !dir.path()
@@ -593,11 +591,7 @@ fn exit_codes_locks_metrics_and_until() {
         "{err}"
     );
     // A failed run keeps the time of the last success, for an alert on its age.
-    let text = std::fs::read_to_string(&metrics).unwrap();
-    assert!(
-        text.contains("_success{job=\"t\",batch_id=\"t-2026-11-24\"} 0"),
-        "{text}"
-    );
+    let text = failed_run_metrics(&metrics);
     assert_eq!(success_line(&text), succeeded, "{text}");
     let fewer = changed("", "data/records/customs/*.parquet");
     let summary = dir.path().join("changed.json");
