@@ -377,8 +377,9 @@ grep -q "found wrong" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "verify
 # A second ledger receipt, of a log whose key nobody here trusts (SPEC 9.3): its signature is
 # not checked (its signature line is not even read), but the checks that need no key are. Right
 # on its own terms it changes nothing; wrong on them (an inclusion proof that does not lead to
-# its checkpoint's root, a log_size that is not its checkpoint's, a checkpoint with no origin or
-# a root not in canonical base64) it fails the report.
+# its checkpoint's root, a log_size that is not its checkpoint's, a checkpoint with no origin, a
+# size with a leading zero or a root not in canonical base64, a checkpoint root the entry does
+# not lead to) it fails the report.
 ledger2='import base64, hashlib
 batch_id, b = next(iter(r["batches"].items()))
 entry = "proofmark-batch-log-entry v1\n%s\n%s\n%s\n%d\n%s\n" % (
@@ -402,6 +403,8 @@ for change in \
     'receipt["inclusion_proof"] = ["00" * 32]' \
     'receipt["log_size"] = 2' \
     'receipt["checkpoint"] = note("", 1, log_root)' \
+    'receipt["checkpoint"] = note("other.example/log", 1, base64.b64encode(bytes(32)).decode())' \
+    'receipt["checkpoint"] = note("other.example/log", "01", log_root)' \
     'a = '"$alphabet"'; receipt["checkpoint"] = note("other.example/log", 1, log_root[:42] + a[a.index(log_root[42]) | 1] + "=")'; do
     tamper_any untrusted-ledger-wrong "$ledger2$change"
     for verifier in "$py verifier/python/verify_proof.py" "$bin --quiet verify"; do
@@ -426,6 +429,21 @@ expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$other_key" "$first
 grep -q "no signature by" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "verify_proof.py: another key of the log's name is not a failed signature"; }
 expect 1 "$bin" --quiet verify "$first" --ledger-key "$other_key"
 grep -q "the signature check failed" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "proofmark verify: another key of the log's name is not a failed signature"; }
+# A checkpoint of another origin, signed by the trusted key itself: the origin must be the key's
+# name (SPEC 9.2), so the signature does not make it the log's.
+tamper_any foreign-origin 'import base64, os
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+_, name, seed = open(os.environ["PROOFMARK_LEDGER_KEY"]).read().split()
+a = next(iter(r["batches"].values()))["anchors"]["ledger"]
+c = a["checkpoint"]
+text = "other.example/log" + c[c.index("\n"):c.index("\n\n") + 1]
+key_id = base64.b64decode(c[c.index("\n\n") + 2:].split("\n")[0].rsplit(" ", 1)[1])[:4]
+signature = Ed25519PrivateKey.from_private_bytes(base64.b64decode(seed)).sign(text.encode())
+a["checkpoint"] = text + "\n\u2014 " + name + " " + base64.b64encode(key_id + signature).decode() + "\n"
+done = True'
+expect 1 "$py" verifier/python/verify_proof.py --ledger-key "$key" "$tmp/tampered-foreign-origin.json"
+grep -q "origin" "$tmp/last.out" || { cat "$tmp/last.out" >&2; fail "verify_proof.py: a checkpoint of another origin is not refused for it"; }
+expect 1 "$bin" --quiet verify "$tmp/tampered-foreign-origin.json" --ledger-key "$key"
 # A receipt whose type is null is of no kind this version defines (SPEC 9.3): compared with its
 # batch, otherwise not checked; beside the ledger receipt it changes nothing.
 tamper_any type-null 'b = next(iter(r["batches"].values()))

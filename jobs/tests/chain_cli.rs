@@ -883,6 +883,7 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
             "log_size",
             Value::from(receipt["log_size"].as_u64().unwrap() + 1),
         ),
+        ("log_root", Value::from("33".repeat(32))),
     ];
     let forged_path = d.join("forged.json");
     for (field, value) in &forgeries {
@@ -904,6 +905,40 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
         assert_eq!(code_of(&o), Some(1), "{field} = {value}: {out}");
         assert!(out.contains("NOT verified"), "{out}");
     }
+
+    // A report of another tree that copies the anchored batch's id, manifest digest and leaf
+    // count (its receipts too, with its own root): the contract holds the anchored root, so
+    // the chain check fails, naming it.
+    let mut forged = report.clone();
+    let other_root = "44".repeat(32);
+    forged["batches"]["b1"]["root"] = Value::from(other_root.as_str());
+    for (_, r) in forged["batches"]["b1"]["anchors"].as_object_mut().unwrap() {
+        r["root"] = Value::from(other_root.as_str());
+    }
+    std::fs::write(&forged_path, forged.to_string()).unwrap();
+    let o = run(
+        d,
+        &[
+            "verify",
+            forged_path.to_str().unwrap(),
+            "--rpc",
+            &a.url,
+            "--contract",
+            &contract,
+            "--json",
+        ],
+    );
+    assert_eq!(code_of(&o), Some(1));
+    let verdict: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a_chain = verdict["batches"]["b1"]["anchors"]["a"]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == "chain")
+        .unwrap()
+        .clone();
+    assert_eq!(a_chain["status"], "failed", "{a_chain}");
+    assert!(a_chain.to_string().contains("holds root"), "{a_chain}");
 
     // The batch audit: passes with the stored receipts, fails for a forged one.
     let audit = [

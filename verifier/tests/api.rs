@@ -120,6 +120,23 @@ async fn publish_refuses_an_index_without_one_entry_per_leaf() {
             std::fs::read_to_string(dir.path().join("index/catalog.json")).unwrap_or_default();
         assert!(!catalog.contains(BATCH), "nothing published");
     }
+    // The good index, with a manifest that records another digest for it.
+    std::fs::write(&entries_path, &good).unwrap();
+    let other = format!(
+        "{}{}",
+        &good_digest[..good_digest.len() - 64],
+        "0".repeat(64)
+    );
+    std::fs::write(&manifest_path, manifest.replace(&good_digest, &other)).unwrap();
+    let err = publish(&store, BATCH, &dir.path().join("index"))
+        .await
+        .unwrap_err();
+    match &err {
+        proofmark_verifier::VerifierError::BadBatchIndex { message, .. } => {
+            assert!(message.contains("has digest"), "{message}")
+        }
+        other => panic!("{other}"),
+    }
 }
 
 /// Polls a publish of `batch_id` into `index` until `file` (relative to the index) exists,
@@ -935,6 +952,28 @@ async fn publishing_again_does_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(runs, after);
+    // The same batch id with another manifest is not the published batch: refused, not a
+    // silent no-op.
+    let manifest_path = fx
+        .dir
+        .path()
+        .join("store")
+        .join(proofmark_anchor::layout::manifest_path(BATCH));
+    let good = std::fs::read(&manifest_path).unwrap();
+    let mut changed = good.clone();
+    changed.push(b'\n');
+    std::fs::write(&manifest_path, &changed).unwrap();
+    let err = publish(&fx.store(), BATCH, &fx.index_path())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            proofmark_verifier::VerifierError::BatchRewritten { .. }
+        ),
+        "{err}"
+    );
+    std::fs::write(&manifest_path, &good).unwrap();
     // A batch that is not committed is refused.
     let err = publish(&fx.store(), "no-such-batch", &fx.index_path())
         .await

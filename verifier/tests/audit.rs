@@ -160,6 +160,14 @@ fn an_untouched_batch_passes_and_tampering_is_named() {
     assert!(kinds(&f.audit()).contains(&MismatchKind::LeafCount));
     std::fs::write(&leaves_path, &good_leaves).unwrap();
     assert!(f.audit().passed);
+    // The first and the last leaf of the segment are compared too.
+    for at in [5, good_leaves.len() - 32 + 5] {
+        let mut bad = good_leaves.clone();
+        bad[at] ^= 1;
+        std::fs::write(&leaves_path, &bad).unwrap();
+        assert!(kinds(&f.audit()).contains(&MismatchKind::Leaf), "byte {at}");
+    }
+    std::fs::write(&leaves_path, &good_leaves).unwrap();
 
     // The stored tree, index and rejects of a segment.
     for (ext, kind) in [
@@ -225,6 +233,13 @@ fn an_untouched_batch_passes_and_tampering_is_named() {
     std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
     let k = kinds(&f.audit());
     assert!(k.contains(&MismatchKind::Counts), "{k:?}");
+    // A segment's first leaf in the manifest.
+    let mut v: serde_json::Value = serde_json::from_str(&good).unwrap();
+    let first = v["segments"][1]["first_leaf"].as_u64().unwrap();
+    v["segments"][1]["first_leaf"] = serde_json::json!(first + 1);
+    std::fs::write(&p, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+    let k = kinds(&f.audit());
+    assert!(k.contains(&MismatchKind::ManifestSegment), "{k:?}");
     std::fs::write(&p, &good).unwrap();
 
     // The receipt.

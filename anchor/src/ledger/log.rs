@@ -733,11 +733,30 @@ mod tests {
             log.append(&bad).await,
             Err(LedgerError::Conflict { .. })
         ));
+        // Conflict: same id and root, another suite, leaf count or manifest (SPEC.md 9.1).
+        let changes: [fn(&mut BatchAnchor); 3] = [
+            |b| b.suite = "sha256-rfc6962".into(),
+            |b| b.leaf_count += 1,
+            |b| b.manifest_digest = format!("blake3:{}", "cd".repeat(32)),
+        ];
+        for change in changes {
+            let mut bad = batch(3);
+            change(&mut bad);
+            assert!(matches!(
+                log.append(&bad).await,
+                Err(LedgerError::Conflict { .. })
+            ));
+        }
+        assert_eq!(log.entries().await.unwrap().len(), 7);
         // Proofs against the latest checkpoint and consistency between any two.
         let reader = BatchLog::for_reader(&store, signer.verifier());
         let r = reader.prove("nightly-2026-11-01").await.unwrap();
         assert_eq!(r.log_size, 7);
         r.verify(&signer.verifier()).unwrap();
+        // A receipt whose log_size is not its checkpoint's fails.
+        let mut wrong = r.clone();
+        wrong.log_size += 1;
+        assert!(wrong.verify(&signer.verifier()).is_err());
         for from in 1..=7 {
             reader.consistency(from, None).await.unwrap();
             reader.consistency(from, Some(7)).await.unwrap();

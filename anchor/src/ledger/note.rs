@@ -517,6 +517,23 @@ mod tests {
         let root = B64.encode([0u8; 32]);
         assert!(Checkpoint::parse(&format!("o\n0\n{root}\n")).is_ok());
         assert!(Checkpoint::parse(&format!("o\n3\n{root}\next\n")).is_ok());
+        // A size with a leading zero, the root valid (SPEC.md 9.2).
+        assert!(Checkpoint::parse(&format!("o\n01\n{root}\n")).is_err());
+    }
+
+    /// SPEC.md 9.2: a checkpoint whose origin is not the key's name fails, though the key's
+    /// signature over it verifies.
+    #[test]
+    fn a_checkpoint_of_another_origin_fails_though_signed() {
+        let s = signer();
+        let root = B64.encode([3u8; 32]);
+        let note = s.sign(&format!("other.example/log\n1\n{root}\n")).unwrap();
+        let v = s.verifier();
+        assert!(open_note(&note, &v).is_ok());
+        assert!(matches!(
+            Checkpoint::open(&note, &v),
+            Err(NoteError::BadCheckpoint(_))
+        ));
     }
 
     #[test]
