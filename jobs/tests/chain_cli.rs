@@ -886,21 +886,23 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
         ("log_root", Value::from("33".repeat(32))),
     ];
     let forged_path = d.join("forged.json");
+    // `verify` of the forged report on chain a's node and contract, with `extra` flags.
+    let verify_forged = |extra: &[&str]| {
+        let args = [
+            "verify",
+            forged_path.to_str().unwrap(),
+            "--rpc",
+            &a.url,
+            "--contract",
+            &contract,
+        ];
+        run(d, &[&args[..], extra].concat())
+    };
     for (field, value) in &forgeries {
         let mut forged = report.clone();
         forged["batches"]["b1"]["anchors"]["a"][*field] = value.clone();
         std::fs::write(&forged_path, forged.to_string()).unwrap();
-        let o = run(
-            d,
-            &[
-                "verify",
-                forged_path.to_str().unwrap(),
-                "--rpc",
-                &a.url,
-                "--contract",
-                &contract,
-            ],
-        );
+        let o = verify_forged(&[]);
         let out = String::from_utf8_lossy(&o.stdout);
         assert_eq!(code_of(&o), Some(1), "{field} = {value}: {out}");
         assert!(out.contains("NOT verified"), "{out}");
@@ -916,18 +918,7 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
         r["root"] = Value::from(other_root.as_str());
     }
     std::fs::write(&forged_path, forged.to_string()).unwrap();
-    let o = run(
-        d,
-        &[
-            "verify",
-            forged_path.to_str().unwrap(),
-            "--rpc",
-            &a.url,
-            "--contract",
-            &contract,
-            "--json",
-        ],
-    );
+    let o = verify_forged(&["--json"]);
     assert_eq!(code_of(&o), Some(1));
     let verdict: Value = serde_json::from_slice(&o.stdout).unwrap();
     let a_chain = verdict["batches"]["b1"]["anchors"]["a"]["checks"]

@@ -220,6 +220,15 @@ fn failed_run_metrics(path: &Path) -> String {
     text
 }
 
+/// A temporary folder with a 20-item dataset and job `t` over it, and the ledger key file.
+fn small_job() -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("ledger.key");
+    generate(dir.path(), &key, &["--items", "20"]);
+    let job = write_job(dir.path(), "data/records/**/*.parquet");
+    (dir, key, job)
+}
+
 fn generate(dir: &Path, key: &Path, args: &[&str]) -> std::path::PathBuf {
     let data = dir.join("data");
     let mut all = vec!["datasets", "generate", "--out", data.to_str().unwrap()];
@@ -289,10 +298,7 @@ fn an_evm_key_that_cannot_be_loaded_stops_the_run_before_the_plan() {
 #[test]
 #[cfg(debug_assertions)]
 fn a_run_that_panics_exits_2_and_reports_its_failure() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("ledger.key");
-    generate(dir.path(), &key, &["--items", "20"]);
-    let job = write_job(dir.path(), "data/records/**/*.parquet");
+    let (dir, key, job) = small_job();
     let metrics = dir.path().join("job.prom");
     let summary = dir.path().join("summary.json");
     let args = [
@@ -331,10 +337,7 @@ fn a_run_that_panics_exits_2_and_reports_its_failure() {
 /// still lists in its metrics the chains that hold a receipt of the batch.
 #[test]
 fn a_run_that_fails_after_anchoring_lists_the_anchors_in_its_metrics() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = dir.path().join("ledger.key");
-    generate(dir.path(), &key, &["--items", "20"]);
-    let job = write_job(dir.path(), "data/records/**/*.parquet");
+    let (dir, key, job) = small_job();
     let not_a_folder = dir.path().join("index");
     std::fs::write(&not_a_folder, b"a file").unwrap();
     let metrics = dir.path().join("job.prom");
