@@ -570,16 +570,16 @@ async fn locked_run(
             b.since
         );
     }
-    // The lock is ours from now on: a temporary file under the batch's folder
-    // last written before this moment, and not locked by a live commit, is a
-    // leftover of an interrupted write (a killed run's copy, segment or commit
-    // output). Cleaning up is best effort: it never fails the run.
     // Fault injection for the tests of a run that panics (builds with debug assertions only;
     // a release binary has no such variable).
     #[cfg(debug_assertions)]
     if std::env::var_os("PROOFMARK_DEBUG_PANIC_IN_RUN").is_some() {
         panic!("PROOFMARK_DEBUG_PANIC_IN_RUN is set");
     }
+    // The lock is ours from now on: a temporary file under the batch's folder
+    // last written before this moment, and not locked by a live commit, is a
+    // leftover of an interrupted write (a killed run's copy, segment or commit
+    // output). Cleaning up is best effort: it never fails the run.
     let locked_at = std::time::SystemTime::now();
     let mut removed = store
         .remove_partial_files(&proofmark_ingest::plan::batch_prefix(batch_id), locked_at)
