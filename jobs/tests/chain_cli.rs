@@ -757,9 +757,11 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
         grant_tx = granted["tx_hash"].as_str().unwrap().to_owned();
     }
     let chains = evm_chains(d, "chains.toml", &spec, "PROOFMARK_TEST_MEMBER_KEY");
-    ok(
-        d,
-        &[
+    // Node a mines only when told, so that the anchor on it shares its block with another
+    // successful transaction (an outsider's transfer), which a receipt may not name.
+    a.rpc("evm_setAutomine", serde_json::json!([false]));
+    let anchoring = bin(d)
+        .args([
             "anchor",
             "--batch-id",
             "b1",
@@ -773,7 +775,40 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
             "a",
             "--chain",
             "b",
-        ],
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waited = std::time::Instant::now();
+    while a.rpc(
+        "eth_getBlockByNumber",
+        serde_json::json!(["pending", false]),
+    )["transactions"]
+        .as_array()
+        .is_none_or(Vec::is_empty)
+    {
+        assert!(
+            waited.elapsed() < std::time::Duration::from_secs(60),
+            "the anchor on chain a was not sent"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let same_block_tx = a
+        .rpc(
+            "eth_sendTransaction",
+            serde_json::json!([{"from": OUTSIDER, "to": ADMIN, "value": "0x1"}]),
+        )
+        .as_str()
+        .unwrap()
+        .to_owned();
+    a.rpc("evm_mine", serde_json::json!([]));
+    a.rpc("evm_setAutomine", serde_json::json!([true]));
+    let anchored = anchoring.wait_with_output().unwrap();
+    assert!(
+        anchored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&anchored.stderr)
     );
 
     // The report of a code, with the receipts of both chains.
@@ -873,9 +908,20 @@ fn receipts_are_checked_on_their_own_chain_down_to_the_transaction() {
     // Forged receipts of chain `a`: each is not verified (exit 1).
     let receipt = report["batches"]["b1"]["anchors"]["a"].clone();
     let block = receipt["block_number"].as_u64().unwrap();
+    let other = a.rpc(
+        "eth_getTransactionReceipt",
+        serde_json::json!([same_block_tx.as_str()]),
+    );
+    assert_eq!(other["status"], "0x1", "{other}");
+    assert_eq!(
+        other["blockNumber"].as_str(),
+        Some(format!("0x{block:x}").as_str()),
+        "the transfer shares the anchor's block"
+    );
     let forgeries: Vec<(&str, Value)> = vec![
         ("tx_hash", Value::from(format!("0x{}", "11".repeat(32)))),
         ("tx_hash", Value::from(grant_tx.as_str())),
+        ("tx_hash", Value::from(same_block_tx.as_str())),
         ("block_number", Value::from(block - 1)),
         ("block_hash", Value::from(format!("0x{}", "22".repeat(32)))),
         ("submitter", Value::from(OUTSIDER)),
