@@ -385,30 +385,30 @@ impl Store {
             url: input.to_owned(),
             source,
         };
-        // Each object store's clients warn at the first failed request of an outage that is
-        // retried, and tell when the store answers again.
-        let retried = || -> Result<_, IngestError> {
-            let retry = retry_config(input)?;
-            let warn = WarnOnRetry::new(retry.retry_timeout.as_secs());
-            Ok((retry, warn))
-        };
-        let mut facts = ClientFacts::default();
-        let inner: Arc<dyn ObjectStore> = match scheme {
-            ObjectStoreScheme::AmazonS3 => {
-                let (retry, warn) = retried()?;
-                let builder = object_store::aws::AmazonS3Builder::from_env();
-                facts = ClientFacts::of_s3(&builder);
+        // A cloud store from its builder, with its retry bound; its clients warn at the first
+        // failed request of an outage that is retried, and tell when the store answers again.
+        macro_rules! cloud {
+            ($builder:expr) => {{
+                let retry = retry_config(input)?;
+                let warn = WarnOnRetry::new(retry.retry_timeout.as_secs());
                 Arc::new(
-                    builder
+                    $builder
                         .with_url(input)
                         .with_retry(retry)
                         .with_http_connector(warn)
                         .build()
                         .map_err(open)?,
                 )
+            }};
+        }
+        let mut facts = ClientFacts::default();
+        let inner: Arc<dyn ObjectStore> = match scheme {
+            ObjectStoreScheme::AmazonS3 => {
+                let builder = object_store::aws::AmazonS3Builder::from_env();
+                facts = ClientFacts::of_s3(&builder);
+                cloud!(builder)
             }
             ObjectStoreScheme::GoogleCloudStorage => {
-                let (retry, warn) = retried()?;
                 let builder = object_store::gcp::GoogleCloudStorageBuilder::from_env();
                 facts = ClientFacts::of_gcs(
                     &builder,
@@ -417,27 +417,12 @@ impl Store {
                         .map(std::path::PathBuf::from)
                         .as_deref(),
                 );
-                Arc::new(
-                    builder
-                        .with_url(input)
-                        .with_retry(retry)
-                        .with_http_connector(warn)
-                        .build()
-                        .map_err(open)?,
-                )
+                cloud!(builder)
             }
             ObjectStoreScheme::MicrosoftAzure => {
-                let (retry, warn) = retried()?;
                 let builder = object_store::azure::MicrosoftAzureBuilder::from_env();
                 facts = ClientFacts::of_azure(&builder);
-                Arc::new(
-                    builder
-                        .with_url(input)
-                        .with_retry(retry)
-                        .with_http_connector(warn)
-                        .build()
-                        .map_err(open)?,
-                )
+                cloud!(builder)
             }
             ObjectStoreScheme::Http => Arc::new(
                 object_store::http::HttpBuilder::new()

@@ -258,29 +258,8 @@ fn an_interrupted_run_removes_its_store_and_the_dataset_it_was_making() {
             if keep {
                 args.extend(["--dir", data.to_str().unwrap()]);
             }
-            let mut child = bench(&args, &tmp)
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap();
-            let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-            let mut seen = Vec::new();
-            for line in lines.by_ref() {
-                let line = line.unwrap();
-                let generating = line.starts_with("generating");
-                seen.push(line);
-                if generating {
-                    break;
-                }
-            }
-            let kill = Command::new("kill")
-                .args([signal, &child.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(kill.success());
-            seen.extend(lines.map(Result::unwrap));
-            let status = child.wait().unwrap();
-            assert_eq!(status.code(), Some(2), "{signal} {keep}: {seen:?}");
+            let (code, seen) = interrupt_at(&args, &tmp, "generating", signal);
+            assert_eq!(code, Some(2), "{signal} {keep}: {seen:?}");
             assert!(
                 seen.iter().any(|l| l.contains("interrupted by SIG")),
                 "{seen:?}"

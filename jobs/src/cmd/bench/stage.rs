@@ -239,6 +239,40 @@ fn touch(array: &ArrayRef) -> u64 {
     sum
 }
 
+/// Each step's own peak RSS: the overall peak is the largest, kept aside before each reset.
+struct StepPeaks {
+    /// The largest peak seen.
+    overall: u64,
+    /// Whether the peak could be reset before the step now running (else its peak
+    /// includes the earlier steps' and is recorded as 0).
+    per_step: bool,
+    /// Each ended step's peak.
+    steps: Vec<(String, u64)>,
+}
+
+impl StepPeaks {
+    /// Resets the peak before the first step.
+    fn start() -> Self {
+        StepPeaks {
+            overall: peak_rss_bytes(),
+            per_step: reset_peak_rss(),
+            steps: Vec::new(),
+        }
+    }
+
+    /// Records the peak of `step`, which just ended, and resets it for the next one when
+    /// `reset` (not after the last step).
+    fn end(&mut self, step: &str, reset: bool) {
+        let peak = peak_rss_bytes();
+        self.overall = self.overall.max(peak);
+        self.steps
+            .push((step.to_owned(), if self.per_step { peak } else { 0 }));
+        if reset {
+            self.per_step = self.per_step && reset_peak_rss();
+        }
+    }
+}
+
 /// (b): plan + build + commit of the dataset's records into a new store.
 fn stage_pipeline(
     dataset: &Path,
@@ -262,22 +296,11 @@ fn stage_pipeline(
         suite,
         input_mode: mode.into(),
     };
-    // Each step's own peak: the overall peak is the largest, kept aside before each reset.
-    let mut overall_peak = 0u64;
-    let mut step_peak = |resettable: bool| {
-        let peak = peak_rss_bytes();
-        overall_peak = overall_peak.max(peak);
-        let can_reset = resettable && reset_peak_rss();
-        (peak, can_reset)
-    };
-    let (_, mut per_step) = step_peak(true);
-    let mut step_peaks = Vec::new();
+    let mut peaks = StepPeaks::start();
     let started = Instant::now();
     let plan = rt.block_on(make_plan(&store, &inputs, &opts, &|_| {}))?;
     let t_plan = started.elapsed().as_secs_f64();
-    let (peak, reset) = step_peak(per_step);
-    step_peaks.push(("plan".to_owned(), if per_step { peak } else { 0 }));
-    per_step &= reset;
+    peaks.end("plan", true);
     let build = rt.block_on(build_batch(
         &store,
         "bench",
@@ -285,9 +308,7 @@ fn stage_pipeline(
         &|_| {},
     ))?;
     let t_build = started.elapsed().as_secs_f64() - t_plan;
-    let (peak, reset) = step_peak(per_step);
-    step_peaks.push(("build".to_owned(), if per_step { peak } else { 0 }));
-    per_step &= reset;
+    peaks.end("build", true);
     let commit = rt.block_on(commit_batch(
         &store,
         "bench",
@@ -295,8 +316,7 @@ fn stage_pipeline(
         &|_| {},
     ))?;
     let seconds = started.elapsed().as_secs_f64();
-    let (peak, _) = step_peak(false);
-    step_peaks.push(("commit".to_owned(), if per_step { peak } else { 0 }));
+    peaks.end("commit", false);
     let t_commit = seconds - t_plan - t_build;
     anyhow::ensure!(
         build.rows.read == plan.total_rows,
@@ -309,8 +329,8 @@ fn stage_pipeline(
         seconds,
         records_per_sec: plan.total_rows as f64 / seconds,
         threads: rayon::current_num_threads(),
-        peak_rss_bytes: overall_peak,
-        step_peak_rss_bytes: step_peaks,
+        peak_rss_bytes: peaks.overall,
+        step_peak_rss_bytes: peaks.steps,
         steps: vec![
             ("plan".into(), t_plan),
             ("build".into(), t_build),
